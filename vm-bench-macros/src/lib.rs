@@ -1,0 +1,1 @@
+//! Procedural macros of the benchmark harness. Use them through `vm-bench-runtime`.

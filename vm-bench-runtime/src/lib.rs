@@ -1,0 +1,1 @@
+//! Test-integrated benchmark harness.
