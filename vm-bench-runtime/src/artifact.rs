@@ -434,6 +434,11 @@ pub struct MeasurementInfo {
     pub cpu_clock_cost_ns: Option<f64>,
     /// Time spent waiting for the process and file locks (ns).
     pub lock_wait_ns: f64,
+    /// When the locks were acquired (ns since the Unix epoch): the benchmark ran, setup and
+    /// timed regions included, inside `[locked_from_unix_ns, locked_until_unix_ns]`.
+    pub locked_from_unix_ns: u128,
+    /// When the locks were released (ns since the Unix epoch).
+    pub locked_until_unix_ns: u128,
     /// Measurement rounds performed.
     pub rounds: u32,
     /// Warm-up iterations run.

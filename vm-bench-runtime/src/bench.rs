@@ -718,7 +718,7 @@ fn time_kpi_results(specs: &[KpiSpec], timing: &TimingResult, stat: Stat) -> Vec
                 stat.as_str(),
                 CmpOp::Le,
                 bound_ns,
-                "ns",
+                "ns/iter",
                 est.clone(),
                 kept.len(),
             )),

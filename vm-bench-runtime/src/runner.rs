@@ -90,7 +90,9 @@ pub fn execute(spec: &'static BenchSpec, body: fn(&mut Bench), opts: &RunOptions
     let environment = env::environment(spec.manifest_dir, spec.debug_assertions);
     let mut bench = Bench::new(spec, mode);
     bench.info.lock_wait_ns = lock.waited.as_nanos() as f64;
+    bench.info.locked_from_unix_ns = unix_ns();
     let result = catch_unwind(AssertUnwindSafe(|| body(&mut bench)));
+    bench.info.locked_until_unix_ns = unix_ns();
     drop(lock);
 
     let unoptimized = env::is_unoptimized();
@@ -208,6 +210,7 @@ pub fn execute(spec: &'static BenchSpec, body: fn(&mut Bench), opts: &RunOptions
 }
 
 /// The `#[test]` entry point: runs the benchmark and panics with the failure lines.
+#[track_caller]
 pub fn run_test(spec: &'static BenchSpec, body: fn(&mut Bench)) {
     let report = execute(spec, body, &RunOptions::default());
     if let Some(msg) = &report.panic_message {
@@ -391,4 +394,11 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     } else {
         "<non-string panic payload>".to_string()
     }
+}
+
+fn unix_ns() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }

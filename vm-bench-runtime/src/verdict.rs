@@ -123,14 +123,21 @@ pub fn failure_line(bench: &str, kpi: &KpiResult, artifact: &str) -> String {
             kpi.reason
         ),
         (_, Some(v), Some(ci)) => format!(
-            "KPI FAILED {bench}: {} {} = {}{unit} [{:.0}% CI {} .. {}] violates {} {}{unit} ({}), \
+            "KPI FAILED {bench}: {} {} = {}{unit} {} violates {} {}{unit} ({}), \
              margin {:+.1}%, {} samples; artifact: {artifact}",
             kpi.statistic,
             kpi.quantity,
             fmt_num(v),
-            ci.confidence * 100.0,
-            fmt_num(ci.lo),
-            fmt_num(ci.hi),
+            if ci.method == "exact" {
+                "(no interval: exact value)".to_string()
+            } else {
+                format!(
+                    "[{:.0}% CI {} .. {}]",
+                    ci.confidence * 100.0,
+                    fmt_num(ci.lo),
+                    fmt_num(ci.hi)
+                )
+            },
             kpi.op.as_str(),
             fmt_num(kpi.bound),
             kpi.key,
