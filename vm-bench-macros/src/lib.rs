@@ -1,9 +1,9 @@
 //! Procedural macros of the benchmark harness. Use them through `vm-bench-runtime`, which
 //! re-exports [`macro@perf_target`].
 //!
-//! The macro parses the attribute into a typed model ([`model`]), validates it and the
+//! The macro parses the attribute into a typed model (module `model`), validates it and the
 //! function together (collecting every error, each spanned on the offending tokens), then
-//! emits a thin wrapper ([`expand`]) that calls the runtime.
+//! emits a thin wrapper (module `expand`) that calls the runtime.
 
 use proc_macro::TokenStream;
 

@@ -478,7 +478,8 @@ impl Bench {
             let mut taken = 0usize;
             let mut next_check = self.config.min_samples;
             let stop = loop {
-                if pairs.len() % 2 == 0 {
+                // Alternate the order so drift and order effects cancel: A B, B A, ...
+                if pairs.len() & 1 == 0 {
                     a(na, &mut ta);
                     b(nb, &mut tb);
                 } else {
@@ -673,6 +674,7 @@ fn build_timing(routine: &str, n: u64, samples: &[Sample], stat: Stat) -> Timing
 }
 
 /// Builds a KPI result from an estimate.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn kpi_result(
     kind: &str,
     key: &str,

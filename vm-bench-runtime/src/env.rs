@@ -122,9 +122,11 @@ pub fn environment(manifest_dir: &str, debug_assertions: bool) -> Environment {
     }
 }
 
+/// (manifest dir, commit, dirty) per benchmark crate seen by this process.
+type GitCache = std::sync::Mutex<Vec<(String, Option<String>, Option<bool>)>>;
+
 fn git_state(manifest_dir: &str) -> (Option<String>, Option<bool>) {
-    static CACHE: OnceLock<std::sync::Mutex<Vec<(String, Option<String>, Option<bool>)>>> =
-        OnceLock::new();
+    static CACHE: OnceLock<GitCache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((_, c, d)) = cache.iter().find(|(m, _, _)| m == manifest_dir) {

@@ -18,6 +18,8 @@ pub struct RunOptions {
     pub mode: Option<Mode>,
     /// Artifact directory override (else `VM_BENCH_DIR`, `CARGO_TARGET_DIR`, ...).
     pub dir: Option<PathBuf>,
+    /// Do not print the summary line (warnings are still printed).
+    pub quiet: bool,
 }
 
 /// The result of running one benchmark.
@@ -189,10 +191,10 @@ pub fn execute(spec: &'static BenchSpec, body: fn(&mut Bench), opts: &RunOptions
         eprintln!("vm-bench: WARNING: {w}");
     }
     let summary = summary_line(&artifact, &path_str);
-    println!("{summary}");
-    let failures = if panic_msg.is_some() {
-        artifact.failures.clone()
-    } else if enforced {
+    if !opts.quiet {
+        println!("{summary}");
+    }
+    let failures = if panic_msg.is_some() || enforced {
         artifact.failures.clone()
     } else {
         for f in &artifact.failures {

@@ -70,7 +70,10 @@ fn libtest_verdicts_messages_and_artifacts() {
         &dir,
         None,
     );
-    assert!(!out.status.success(), "some fixture tests must fail:\n{text}");
+    assert!(
+        !out.status.success(),
+        "some fixture tests must fail:\n{text}"
+    );
     for line in [
         "test pass_under_bound ... ok",
         "test compare_speedup_holds ... ok",
@@ -219,7 +222,14 @@ fn no_overlap_under_nextest_processes() {
 #[test]
 fn modes_report_smoke_off() {
     let _g = RUNS.lock().unwrap_or_else(|p| p.into_inner());
-    let args = ["test", "--test", "verdicts", "fail_over_bound", "--", "--exact"];
+    let args = [
+        "test",
+        "--test",
+        "verdicts",
+        "fail_over_bound",
+        "--",
+        "--exact",
+    ];
 
     let dir = fresh_dir("mode-report");
     let (out, text) = cargo(&args, &dir, Some("report"));
@@ -244,7 +254,10 @@ fn modes_report_smoke_off() {
     let dir = fresh_dir("mode-bad");
     let (out, text) = cargo(&args, &dir, Some("fast"));
     assert!(!out.status.success());
-    assert!(text.contains("VM_BENCH_MODE=\"fast\" is not one of"), "{text}");
+    assert!(
+        text.contains("VM_BENCH_MODE=\"fast\" is not one of"),
+        "{text}"
+    );
 }
 
 #[test]

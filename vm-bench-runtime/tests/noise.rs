@@ -82,6 +82,7 @@ fn half_bound_always_passes_and_double_bound_always_fails_under_load() {
     let opts = RunOptions {
         mode: Some(Mode::Enforce),
         dir: Some(dir.clone()),
+        quiet: true,
     };
     // The true cost, measured in report mode without load.
     let probe = execute(spec("probe", max_ns(1e12)), body, &opts);
@@ -101,7 +102,12 @@ fn half_bound_always_passes_and_double_bound_always_fails_under_load() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     for (o, f) in &pass_outcomes {
-        assert_eq!(*o, Outcome::Passed, "cost {cost} ns, bound {}: {f:?}", 2.0 * cost);
+        assert_eq!(
+            *o,
+            Outcome::Passed,
+            "cost {cost} ns, bound {}: {f:?}",
+            2.0 * cost
+        );
     }
     for (o, f) in &fail_outcomes {
         assert_eq!(*o, Outcome::Failed, "cost {cost} ns, bound {}", cost / 2.0);
