@@ -586,7 +586,7 @@ impl Function {
         if !has_test_attr(&func.attrs) {
             errors.at(
                 sig.ident.span(),
-                "#[perf_target] needs #[test] on the same function: add `#[test]` below `#[perf_target(...)]`, so every test runner and IDE sees a test",
+                "#[perf_target] needs #[test] directly below it: write `#[perf_target(...)]`, then `#[test]`, then the function (a #[test] written above #[perf_target] is invisible to the macro)",
             );
             ok = false;
         }

@@ -102,3 +102,10 @@ fn registry_lists_this_binary() {
     assert_eq!(e.line(), 16, "line of the fn item");
     assert!(e.file().ends_with("api_forms.rs"));
 }
+
+#[perf_target(max_ms = 50)]
+#[test]
+#[ignore = "shows that other test attributes are kept"]
+fn ignored_benchmark() {
+    panic!("an ignored benchmark must not run");
+}
