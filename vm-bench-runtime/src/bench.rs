@@ -831,3 +831,132 @@ fn build_compare(pairs: &[(Sample, Sample)], na: u64, nb: u64) -> CompareResult 
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{BodyForm, ConfigSpec};
+    use crate::stats::SplitMix64;
+
+    fn spec(bound_ns: f64) -> &'static BenchSpec {
+        Box::leak(Box::new(BenchSpec {
+            name: "synthetic",
+            module_path: "bench::tests",
+            file: file!(),
+            line: line!(),
+            category: None,
+            kpis: Box::leak(Box::new([KpiSpec::MaxTime {
+                bound_ns,
+                key: "max_ns",
+                written: bound_ns,
+            }])),
+            config: ConfigSpec {
+                warmup_ms: Some(0.0),
+                measure_ms: Some(50.0),
+                ..ConfigSpec::default()
+            },
+            form: BodyForm::Bench,
+            debug_assertions: cfg!(debug_assertions),
+            manifest_dir: env!("CARGO_MANIFEST_DIR"),
+        }))
+    }
+
+    /// A sampler that reports chosen per-iteration times instead of timing anything, so the
+    /// decision logic can be checked deterministically. `off_cpu(i)` marks sample i as
+    /// spent off-CPU for half of its wall time.
+    fn synthetic(
+        per_iter: impl Fn(&mut SplitMix64) -> f64,
+        off_cpu: impl Fn(u64) -> bool,
+    ) -> impl FnMut(u64, &mut Timer) {
+        let mut rng = SplitMix64::new(1);
+        let mut i = 0u64;
+        move |n, timer| {
+            let wall = per_iter(&mut rng) * n as f64;
+            timer.wall_ns = wall;
+            timer.cpu_ns = Some(if off_cpu(i) { wall / 2.0 } else { wall });
+            i += 1;
+        }
+    }
+
+    fn jitter(center: f64, spread: f64) -> impl Fn(&mut SplitMix64) -> f64 {
+        move |rng| center + spread * ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5)
+    }
+
+    #[test]
+    fn straddling_bound_is_remeasured_then_inconclusive() {
+        let mut b = Bench::new(spec(100.0), Mode::Enforce);
+        b.measure_routine("iter", synthetic(jitter(100.0, 20.0), |_| false));
+        assert_eq!(b.info.rounds, 3);
+        assert_eq!(b.time_kpis[0].verdict, Verdict::Inconclusive);
+        assert!(b.info.decisions.iter().any(|d| d.contains("measuring again")));
+        assert!(b.info.decisions.iter().any(|d| d.contains("inconclusive")));
+    }
+
+    #[test]
+    fn clear_breach_fails_in_one_round() {
+        let mut b = Bench::new(spec(100.0), Mode::Enforce);
+        b.measure_routine("iter", synthetic(jitter(200.0, 20.0), |_| false));
+        assert_eq!(b.info.rounds, 1);
+        assert_eq!(b.time_kpis[0].verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn clear_headroom_passes_in_one_round() {
+        let mut b = Bench::new(spec(100.0), Mode::Enforce);
+        b.measure_routine("iter", synthetic(jitter(50.0, 10.0), |_| false));
+        assert_eq!(b.info.rounds, 1);
+        assert_eq!(b.time_kpis[0].verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn minority_of_descheduled_samples_is_excluded() {
+        // Every 4th sample is descheduled and 10x slower: excluded, so the bound holds.
+        let mut b = Bench::new(spec(100.0), Mode::Enforce);
+        let slow = |i: u64| i % 4 == 3;
+        let mut i = 0u64;
+        let mut rng = SplitMix64::new(3);
+        b.measure_routine("iter", move |n, timer: &mut Timer| {
+            let base = 50.0 + 10.0 * ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64);
+            let per_iter = if slow(i) { base * 10.0 } else { base };
+            timer.wall_ns = per_iter * n as f64;
+            timer.cpu_ns = Some(if slow(i) { base * n as f64 } else { timer.wall_ns });
+            i += 1;
+        });
+        let t = b.timing.as_ref().unwrap();
+        assert!(t.descheduled_excluded);
+        assert!(t.descheduled_samples > 0);
+        assert_eq!(t.kept.n + t.descheduled_samples, t.all.n);
+        assert!(t.kept.max < 100.0);
+        assert_eq!(b.time_kpis[0].verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn majority_off_cpu_means_the_body_waits_and_all_samples_count() {
+        let mut b = Bench::new(spec(1000.0), Mode::Enforce);
+        b.measure_routine("iter", synthetic(jitter(100.0, 10.0), |i| i % 4 != 0));
+        let t = b.timing.as_ref().unwrap();
+        assert!(!t.descheduled_excluded);
+        assert_eq!(t.kept.n, t.all.n);
+    }
+
+    #[test]
+    fn second_routine_is_an_error() {
+        let mut b = Bench::new(spec(1000.0), Mode::Off);
+        b.iter(|| 1);
+        b.iter(|| 2);
+        assert_eq!(b.errors.len(), 1);
+        assert!(b.errors[0].contains("exactly one routine"));
+    }
+
+    #[test]
+    fn non_finite_metric_is_an_error() {
+        let mut b = Bench::new(spec(1000.0), Mode::Off);
+        b.metric("x", f64::NAN);
+        b.metric("y", 1.0);
+        b.metric("y", 3.0);
+        assert_eq!(b.errors.len(), 1);
+        let m = b.metric_results();
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].value, 2.0);
+    }
+}
