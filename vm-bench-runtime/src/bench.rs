@@ -888,7 +888,11 @@ mod tests {
         b.measure_routine("iter", synthetic(jitter(100.0, 20.0), |_| false));
         assert_eq!(b.info.rounds, 3);
         assert_eq!(b.time_kpis[0].verdict, Verdict::Inconclusive);
-        assert!(b.info.decisions.iter().any(|d| d.contains("measuring again")));
+        assert!(b
+            .info
+            .decisions
+            .iter()
+            .any(|d| d.contains("measuring again")));
         assert!(b.info.decisions.iter().any(|d| d.contains("inconclusive")));
     }
 
@@ -919,7 +923,11 @@ mod tests {
             let base = 50.0 + 10.0 * ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64);
             let per_iter = if slow(i) { base * 10.0 } else { base };
             timer.wall_ns = per_iter * n as f64;
-            timer.cpu_ns = Some(if slow(i) { base * n as f64 } else { timer.wall_ns });
+            timer.cpu_ns = Some(if slow(i) {
+                base * n as f64
+            } else {
+                timer.wall_ns
+            });
             i += 1;
         });
         let t = b.timing.as_ref().unwrap();

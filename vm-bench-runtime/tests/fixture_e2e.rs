@@ -31,6 +31,15 @@ fn fresh_dir(name: &str) -> PathBuf {
 }
 
 fn cargo(args: &[&str], dir: &Path, mode: Option<&str>) -> (Output, String) {
+    cargo_env(args, dir, mode, &[])
+}
+
+fn cargo_env(
+    args: &[&str],
+    dir: &Path,
+    mode: Option<&str>,
+    vars: &[(&str, &str)],
+) -> (Output, String) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     // Cargo options go right after the subcommand, before any `--`.
@@ -48,6 +57,7 @@ fn cargo(args: &[&str], dir: &Path, mode: Option<&str>) -> (Output, String) {
     if let Some(m) = mode {
         cmd.env("VM_BENCH_MODE", m);
     }
+    cmd.envs(vars.iter().copied());
     let out = cmd.output().expect("cargo runs");
     let text = format!(
         "{}\n{}",
@@ -278,4 +288,38 @@ fn registry_lists_dependency_and_unreferenced_module() {
         text.contains("REGISTRY vm_bench_fixture::unreferenced::unreferenced_module_bench"),
         "{text}"
     );
+}
+
+#[test]
+fn unoptimized_build_warns_and_does_not_enforce() {
+    let _g = RUNS.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = fresh_dir("unoptimized");
+    let (out, text) = cargo_env(
+        &[
+            "test",
+            "--test",
+            "verdicts",
+            "fail_over_bound",
+            "--",
+            "--exact",
+            "--nocapture",
+        ],
+        &dir,
+        None,
+        &[("CARGO_PROFILE_TEST_OPT_LEVEL", "0")],
+    );
+    assert!(out.status.success(), "KPIs are not enforced:\n{text}");
+    assert!(
+        text.contains("vm-bench: WARNING: UNOPTIMIZED BUILD (opt-level 0)"),
+        "{text}"
+    );
+    let a = artifact(&dir, "verdicts.fail_over_bound.json");
+    assert_eq!(a.outcome, Outcome::NotEnforced);
+    assert!(!a.enforced);
+    assert_eq!(a.environment.opt_level, "0");
+    assert!(a
+        .measurement
+        .warnings
+        .iter()
+        .any(|w| w.contains("UNOPTIMIZED")));
 }
