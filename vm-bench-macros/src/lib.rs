@@ -12,7 +12,7 @@ mod model;
 
 /// Turns a `#[test]` function into a KPI-checked benchmark. See `docs/harness.md`.
 ///
-/// ```ignore
+/// ```text
 /// #[perf_target(max_us = 500, category = "JIT")]
 /// #[test]
 /// fn bench_compilation_latency(b: &mut Bench) {

@@ -645,13 +645,20 @@ pub(crate) fn stat_estimate(values: &[f64], stat: Stat) -> Estimate {
 
 fn relative_error(samples: &[Sample], stat: Stat) -> f64 {
     let (values, _) = kept_values(samples);
-    // The maximum has no interval; the median's precision decides when to stop.
-    let stat = if stat == Stat::Max {
-        Stat::Median
-    } else {
-        stat
-    };
-    let e = stat_estimate(&values, stat);
+    match stat {
+        // Bootstrapping on every check would cost O(2000 n); the normal approximation of
+        // the mean's interval is enough to decide when to stop (the verdict uses bootstrap).
+        Stat::Mean => {
+            let m = stats::mean(&values);
+            1.96 * stats::stddev(&values) / (values.len() as f64).sqrt() / m.abs()
+        }
+        // The maximum has no interval; the median's precision decides when to stop.
+        Stat::Max => relative_half_width(&stat_estimate(&values, Stat::Median)),
+        _ => relative_half_width(&stat_estimate(&values, stat)),
+    }
+}
+
+fn relative_half_width(e: &Estimate) -> f64 {
     (e.interval.hi - e.interval.lo) / 2.0 / e.value.abs()
 }
 

@@ -2,8 +2,10 @@
 //! statistically checked benchmark that fails on a clear KPI breach and writes a JSON
 //! artifact. See `docs/harness.md`.
 //!
-//! ```ignore
+//! ```no_run
 //! use vm_bench_runtime::{perf_target, Bench};
+//! # fn prepare() -> Vec<u8> { vec![1, 2, 3] }
+//! # fn compile(block: &[u8]) -> usize { block.len() }
 //!
 //! #[perf_target(max_us = 500, category = "JIT")]
 //! #[test]

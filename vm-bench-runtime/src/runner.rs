@@ -11,6 +11,11 @@ use crate::env;
 use crate::spec::{BenchSpec, KpiSpec};
 use crate::verdict::{failure_line, VERDICT_RULE};
 
+thread_local! {
+    /// Set while this thread runs a benchmark body: a nested run would deadlock on the lock.
+    static IN_BENCHMARK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Options of a run; `None` fields come from the environment.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -87,13 +92,28 @@ pub fn execute(spec: &'static BenchSpec, body: fn(&mut Bench), opts: &RunOptions
         .dir
         .clone()
         .unwrap_or_else(|| env::output_dir(spec.manifest_dir));
+    if IN_BENCHMARK.with(|b| b.get()) {
+        return RunReport {
+            artifact: None,
+            artifact_path: None,
+            failures: vec![format!(
+                "{full_name}: a benchmark cannot run another benchmark from its body \
+                 (the harness lock is held)"
+            )],
+            panic_message: None,
+            summary: format!("{full_name}: nested run refused"),
+        };
+    }
     let started = Instant::now();
-    let (lock, lock_warning) = crate::lock::acquire(&dir);
+    // Gathered before taking the lock: running `git` is not worth other benchmarks' time.
     let environment = env::environment(spec.manifest_dir, spec.debug_assertions);
+    let (lock, lock_warning) = crate::lock::acquire(&dir);
     let mut bench = Bench::new(spec, mode);
     bench.info.lock_wait_ns = lock.waited.as_nanos() as f64;
     bench.info.locked_from_unix_ns = unix_ns();
+    IN_BENCHMARK.with(|b| b.set(true));
     let result = catch_unwind(AssertUnwindSafe(|| body(&mut bench)));
+    IN_BENCHMARK.with(|b| b.set(false));
     bench.info.locked_until_unix_ns = unix_ns();
     drop(lock);
 

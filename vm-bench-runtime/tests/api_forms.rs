@@ -109,3 +109,19 @@ fn registry_lists_this_binary() {
 fn ignored_benchmark() {
     panic!("an ignored benchmark must not run");
 }
+
+#[perf_target]
+#[test]
+fn nested_run_is_refused_not_deadlocked(b: &mut Bench) {
+    let inner = registry::find("api_forms::whole_body_form").unwrap();
+    let report = inner.run(&Default::default());
+    assert!(!report.passed());
+    assert!(report.failures[0].contains("cannot run another benchmark"));
+    b.metric("nested_refused", 1.0);
+}
+
+#[perf_target(max_us = 100, stat = "mean")]
+#[test]
+fn mean_statistic(b: &mut Bench) {
+    b.iter(|| checksum(100));
+}
