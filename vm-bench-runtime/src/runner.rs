@@ -424,3 +424,74 @@ fn unix_ns() -> u128 {
         .map(|d| d.as_nanos())
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::artifact::ArtifactError;
+    use crate::spec::{BodyForm, ConfigSpec};
+
+    static SPEC: BenchSpec = BenchSpec {
+        name: "round_trip",
+        module_path: "runner::tests",
+        file: file!(),
+        line: line!(),
+        category: None,
+        kpis: &[],
+        config: ConfigSpec {
+            stat: None,
+            warmup_ms: Some(0.0),
+            measure_ms: Some(5.0),
+            samples: None,
+            iterations: None,
+            flavor: crate::spec::Flavor::CurrentThread,
+        },
+        form: BodyForm::Bench,
+        debug_assertions: cfg!(debug_assertions),
+        manifest_dir: env!("CARGO_MANIFEST_DIR"),
+    };
+
+    #[test]
+    fn artifact_round_trips_and_unknown_schema_is_rejected() {
+        let dir = std::env::temp_dir().join(format!("vm-bench-runner-{}", std::process::id()));
+        let report = execute(
+            &SPEC,
+            |b| b.iter(|| std::hint::black_box(7u64).pow(3)),
+            &RunOptions {
+                mode: Some(Mode::Report),
+                dir: Some(dir.clone()),
+                quiet: true,
+            },
+        );
+        let path = report.artifact_path.clone().expect("written");
+        assert_eq!(path.file_name().unwrap(), "runner.tests.round_trip.json");
+        let read = Artifact::read(&path).expect("parses");
+        assert_eq!(Some(read.clone()), report.artifact);
+        let mut json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        json["schema"] = serde_json::json!(SCHEMA_VERSION + 1);
+        assert!(matches!(
+            Artifact::from_json(&json.to_string()),
+            Err(ArtifactError::Schema(_))
+        ));
+        assert!(matches!(
+            Artifact::from_json("{"),
+            Err(ArtifactError::Json(_))
+        ));
+        // No temp file is left behind by the atomic write.
+        let leftovers = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .count();
+        assert_eq!(leftovers, 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn panic_payloads_become_messages() {
+        assert_eq!(panic_message(&"static"), "static");
+        assert_eq!(panic_message(&String::from("owned")), "owned");
+        assert_eq!(panic_message(&42u8), "<non-string panic payload>");
+    }
+}

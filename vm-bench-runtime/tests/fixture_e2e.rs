@@ -288,6 +288,32 @@ fn registry_lists_dependency_and_unreferenced_module() {
         text.contains("REGISTRY vm_bench_fixture::unreferenced::unreferenced_module_bench"),
         "{text}"
     );
+
+    // The documented limit: a binary that never uses the dependency does not link it, so
+    // the dependency's benchmark is absent there (its own and the library's are listed).
+    let (out, text) = cargo(
+        &[
+            "test",
+            "--test",
+            "verdicts",
+            "registry_listing",
+            "--",
+            "--exact",
+            "--nocapture",
+        ],
+        &dir,
+        None,
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("REGISTRY verdicts::pass_under_bound"),
+        "{text}"
+    );
+    assert!(
+        text.contains("REGISTRY vm_bench_fixture::unreferenced::unreferenced_module_bench"),
+        "{text}"
+    );
+    assert!(!text.contains("vm_bench_fixture_dep::"), "{text}");
 }
 
 #[test]
