@@ -210,6 +210,9 @@ pub fn execute(spec: &'static BenchSpec, body: fn(&mut Bench), opts: &RunOptions
     for w in &artifact.measurement.warnings {
         eprintln!("vm-bench: WARNING: {w}");
     }
+    if unoptimized {
+        shout_unoptimized_once();
+    }
     let summary = summary_line(&artifact, &path_str);
     if !opts.quiet {
         println!("{summary}");
@@ -494,4 +497,20 @@ mod tests {
         assert_eq!(panic_message(&String::from("owned")), "owned");
         assert_eq!(panic_message(&42u8), "<non-string panic payload>");
     }
+}
+
+/// Writes the unoptimized-build warning once per process straight to the process's stderr:
+/// libtest captures `eprintln!` of passing tests, and a not-enforced KPI passes, so the
+/// captured copy alone would never be seen.
+fn shout_unoptimized_once() {
+    use std::io::Write;
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n!!! vm-bench: UNOPTIMIZED BUILD (opt-level {}): benchmarks are measured but their \
+             KPIs are NOT enforced. Build tests with opt-level = 3 ([profile.test]). !!!\n",
+            env::opt_level()
+        );
+    });
 }
