@@ -428,6 +428,22 @@ fn unix_ns() -> u128 {
         .unwrap_or(0)
 }
 
+/// Writes the unoptimized-build warning once per process straight to the process's stderr:
+/// libtest captures `eprintln!` of passing tests, and a not-enforced KPI passes, so the
+/// captured copy alone would never be seen.
+fn shout_unoptimized_once() {
+    use std::io::Write;
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n!!! vm-bench: UNOPTIMIZED BUILD (opt-level {}): benchmarks are measured but their \
+             KPIs are NOT enforced. Build tests with opt-level = 3 ([profile.test]). !!!\n",
+            env::opt_level()
+        );
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -497,20 +513,4 @@ mod tests {
         assert_eq!(panic_message(&String::from("owned")), "owned");
         assert_eq!(panic_message(&42u8), "<non-string panic payload>");
     }
-}
-
-/// Writes the unoptimized-build warning once per process straight to the process's stderr:
-/// libtest captures `eprintln!` of passing tests, and a not-enforced KPI passes, so the
-/// captured copy alone would never be seen.
-fn shout_unoptimized_once() {
-    use std::io::Write;
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n!!! vm-bench: UNOPTIMIZED BUILD (opt-level {}): benchmarks are measured but their \
-             KPIs are NOT enforced. Build tests with opt-level = 3 ([profile.test]). !!!\n",
-            env::opt_level()
-        );
-    });
 }
