@@ -125,3 +125,33 @@ fn nested_run_is_refused_not_deadlocked(b: &mut Bench) {
 fn mean_statistic(b: &mut Bench) {
     b.iter(|| checksum(100));
 }
+
+static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static MAX_LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// An input that counts how many of its kind are alive.
+struct Counted(u64);
+
+impl Counted {
+    fn new() -> Counted {
+        use std::sync::atomic::Ordering::SeqCst;
+        let live = LIVE.fetch_add(1, SeqCst) + 1;
+        MAX_LIVE.fetch_max(live, SeqCst);
+        Counted(live as u64)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[perf_target(max_ms = 10, metrics(max_live_inputs <= 256))]
+#[test]
+fn iter_batched_bounds_live_inputs(b: &mut Bench) {
+    // A cheap routine calibrates to thousands of iterations per sample.
+    b.iter_batched(Counted::new, |c| c.0.wrapping_mul(3));
+    let max = MAX_LIVE.load(std::sync::atomic::Ordering::SeqCst);
+    b.metric("max_live_inputs", max as f64);
+}
