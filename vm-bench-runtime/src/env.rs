@@ -43,24 +43,40 @@ pub fn mode_from_env() -> Result<Mode, UnknownMode> {
     parse_mode(&std::env::var(MODE_VAR).unwrap_or_default())
 }
 
-/// The artifact directory: `$VM_BENCH_DIR`, else `$CARGO_TARGET_DIR/vm-bench`, else the
-/// `target/vm-bench` directory that holds the running test binary, else
-/// `<manifest dir>/target/vm-bench`.
+/// The artifact directory: `$VM_BENCH_DIR`; else `$CARGO_TARGET_DIR/vm-bench` when that is
+/// absolute; else the `vm-bench` directory of the target dir that holds the running test
+/// binary (`<target>/[<triple>/]<profile>/deps/<bin>`); else a relative `$CARGO_TARGET_DIR`
+/// taken from the benchmark crate's directory; else `<manifest dir>/target/vm-bench`.
 pub fn output_dir(manifest_dir: &str) -> PathBuf {
-    if let Some(d) = std::env::var_os(DIR_VAR).filter(|d| !d.is_empty()) {
+    output_dir_from(
+        |k| std::env::var_os(k),
+        std::env::current_exe().ok().as_deref(),
+        manifest_dir,
+    )
+}
+
+/// [`output_dir`] with the environment and executable path passed in.
+pub fn output_dir_from(
+    var: impl Fn(&str) -> Option<std::ffi::OsString>,
+    exe: Option<&Path>,
+    manifest_dir: &str,
+) -> PathBuf {
+    if let Some(d) = var(DIR_VAR).filter(|d| !d.is_empty()) {
         return PathBuf::from(d);
     }
-    if let Some(d) = std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
-        let d = PathBuf::from(d);
-        let d = if d.is_relative() {
-            Path::new(manifest_dir).join(d)
-        } else {
-            d
-        };
+    let cargo_target = var("CARGO_TARGET_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from);
+    if let Some(d) = cargo_target.as_ref().filter(|d| d.is_absolute()) {
         return d.join("vm-bench");
     }
-    if let Some(t) = std::env::current_exe().ok().and_then(|e| target_dir_of(&e)) {
+    // A relative CARGO_TARGET_DIR is relative to where cargo ran, which the test process
+    // does not know; the binary's own location is exact.
+    if let Some(t) = exe.and_then(target_dir_of) {
         return t.join("vm-bench");
+    }
+    if let Some(d) = cargo_target {
+        return Path::new(manifest_dir).join(d).join("vm-bench");
     }
     Path::new(manifest_dir).join("target").join("vm-bench")
 }
@@ -229,6 +245,50 @@ mod tests {
         assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(951_782_400, 5), "2000-02-29T00:00:00.005Z");
         assert_eq!(rfc3339(1_700_000_000, 0), "2023-11-14T22:13:20.000Z");
+    }
+
+    #[test]
+    fn output_dir_precedence() {
+        use std::ffi::OsString;
+        let exe = Path::new("/w/target/debug/deps/t-1");
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| OsString::from(v))
+            }
+        };
+        let d = |v, e| output_dir_from(v, e, "/w/crate");
+        assert_eq!(
+            d(
+                env(&[(DIR_VAR, "/out"), ("CARGO_TARGET_DIR", "/t")]),
+                Some(exe)
+            ),
+            PathBuf::from("/out")
+        );
+        assert_eq!(
+            d(env(&[("CARGO_TARGET_DIR", "/t")]), Some(exe)),
+            PathBuf::from("/t/vm-bench")
+        );
+        assert_eq!(
+            d(env(&[("CARGO_TARGET_DIR", "rel")]), Some(exe)),
+            PathBuf::from("/w/target/vm-bench")
+        );
+        assert_eq!(
+            d(env(&[("CARGO_TARGET_DIR", "rel")]), None),
+            PathBuf::from("/w/crate/rel/vm-bench")
+        );
+        assert_eq!(d(env(&[]), None), PathBuf::from("/w/crate/target/vm-bench"));
+        let cross = Path::new(concat!(
+            "/w/target/",
+            env!("VM_BENCH_TARGET"),
+            "/release/deps/t"
+        ));
+        assert_eq!(
+            d(env(&[]), Some(cross)),
+            PathBuf::from("/w/target/vm-bench")
+        );
     }
 
     #[test]
