@@ -93,6 +93,10 @@ fn libtest_verdicts_messages_and_artifacts() {
         "test panicking_body ... FAILED",
         "test metric_below_bound ... FAILED",
         "test compare_overhead_breached ... FAILED",
+        "test throughput_below_bound ... FAILED",
+        "test metric_straddles_bound ... ok",
+        "KPI FAILED verdicts::throughput_below_bound: median throughput = ",
+        "violates >= 1.0000e9 ops/s (min_ops_per_sec)",
         "KPI FAILED verdicts::fail_over_bound: median time = ",
         "violates <= 100.0 ns/iter (max_ns), margin -",
         "KPI FAILED verdicts::unreported_metric: hit_rate >= 0.90000 (hit_rate) was never measured",
@@ -147,6 +151,13 @@ fn libtest_verdicts_messages_and_artifacts() {
     let metric = artifact(&dir, "verdicts.metric_below_bound.json");
     assert_eq!(metric.metrics[0].values, vec![0.5]);
     assert_eq!(metric.identity.category.map(|c| c.as_str()), Some("JIT"));
+
+    let straddle = artifact(&dir, "verdicts.metric_straddles_bound.json");
+    assert_eq!(straddle.outcome, Outcome::Passed);
+    assert_eq!(straddle.kpis[0].verdict, Verdict::Inconclusive);
+    assert_eq!(straddle.kpis[0].statistic, "mean");
+    let iv = straddle.kpis[0].interval.as_ref().unwrap();
+    assert!(iv.lo < 0.9 && iv.hi > 0.9 && iv.method == "bootstrap_percentile");
 
     let speedup = artifact(&dir, "verdicts.compare_speedup_holds.json");
     let c = speedup.compare.as_ref().expect("compare result");
