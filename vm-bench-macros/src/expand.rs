@@ -65,13 +65,15 @@ fn generate(attr: &Attr, f: Function) -> TokenStream {
     let rt = quote!(::vm_bench_runtime::__private);
     let func = &f.func;
     let name = &func.sig.ident;
-    let name_str = name.to_string();
+    // `r#type` is named `type` in messages and mangled helper names.
+    let plain = syn::ext::IdentExt::unraw(name);
+    let name_str = plain.to_string();
     let vis = &func.vis;
     let attrs = &func.attrs;
     let block = &func.block;
-    let body_fn = format_ident!("__vm_bench_body_{}", name);
-    let spec_static = format_ident!("__VM_BENCH_SPEC_{}", name);
-    let entry_static = format_ident!("__VM_BENCH_ENTRY_{}", name);
+    let body_fn = format_ident!("__vm_bench_body_{}", plain);
+    let spec_static = format_ident!("__VM_BENCH_SPEC_{}", plain);
+    let entry_static = format_ident!("__VM_BENCH_ENTRY_{}", plain);
 
     let (form, body) = match (&f.form, f.is_async) {
         (Form::WholeBody, false) => (

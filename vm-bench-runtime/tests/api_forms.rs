@@ -155,3 +155,9 @@ fn iter_batched_bounds_live_inputs(b: &mut Bench) {
     let max = MAX_LIVE.load(std::sync::atomic::Ordering::SeqCst);
     b.metric("max_live_inputs", max as f64);
 }
+
+#[perf_target(max_ms = 50)]
+#[test]
+fn r#match() {
+    std::hint::black_box(checksum(10));
+}
