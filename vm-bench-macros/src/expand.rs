@@ -224,6 +224,19 @@ fn generate(attr: &Attr, f: Function) -> TokenStream {
             form: #rt::BodyForm::#form,
             debug_assertions: ::core::cfg!(debug_assertions),
             manifest_dir: ::core::env!("CARGO_MANIFEST_DIR"),
+            opt_probe: ::core::option::Option::Some({
+                // Folded to a constant by any optimizing build of this crate.
+                fn probe() -> u64 {
+                    let mut sum = 0u64;
+                    let mut i = 0u64;
+                    while i < 10_000 {
+                        sum = sum.wrapping_add(i);
+                        i += 1;
+                    }
+                    sum
+                }
+                probe
+            }),
         };
 
         #[#rt::linkme::distributed_slice(#rt::BENCHMARKS)]

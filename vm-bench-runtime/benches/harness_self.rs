@@ -62,6 +62,7 @@ fn spec(name: &'static str, config: ConfigSpec) -> &'static BenchSpec {
         form: BodyForm::Bench,
         debug_assertions: cfg!(debug_assertions),
         manifest_dir: env!("CARGO_MANIFEST_DIR"),
+        opt_probe: None,
     }))
 }
 

@@ -474,6 +474,11 @@ pub struct Environment {
     pub profile: String,
     /// `cfg!(debug_assertions)` of the benchmark's crate.
     pub debug_assertions: bool,
+    /// Whether the benchmark's own crate was optimized, from its probe loop (absent for
+    /// specs without a probe).
+    pub bench_crate_optimized: Option<bool>,
+    /// Best time of one probe-loop call (ns).
+    pub opt_probe_ns: Option<f64>,
     /// CPU model name.
     pub cpu_model: String,
     /// Logical cores available to the process.

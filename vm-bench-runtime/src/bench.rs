@@ -882,6 +882,7 @@ mod tests {
             form: BodyForm::Bench,
             debug_assertions: cfg!(debug_assertions),
             manifest_dir: env!("CARGO_MANIFEST_DIR"),
+            opt_probe: None,
         }))
     }
 

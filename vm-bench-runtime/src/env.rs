@@ -108,6 +108,22 @@ pub fn is_unoptimized() -> bool {
     opt_level() == "0"
 }
 
+/// A probe loop slower than this (best of several calls) means its crate was not optimized:
+/// optimized, the 10000-iteration loop folds to a constant and a call costs a few ns; at
+/// opt-level 0 it runs every iteration (microseconds).
+pub const OPT_PROBE_THRESHOLD_NS: f64 = 300.0;
+
+/// Times a benchmark crate's probe loop: `(unoptimized?, best call time in ns)`.
+pub fn probe_optimization(probe: fn() -> u64) -> (bool, f64) {
+    let mut best = f64::INFINITY;
+    for _ in 0..9 {
+        let t = std::time::Instant::now();
+        std::hint::black_box(probe());
+        best = best.min(t.elapsed().as_nanos() as f64);
+    }
+    (best > OPT_PROBE_THRESHOLD_NS, best)
+}
+
 /// The facts recorded in every artifact. Process-wide facts are gathered once.
 pub fn environment(manifest_dir: &str, debug_assertions: bool) -> Environment {
     static STATIC: OnceLock<Environment> = OnceLock::new();

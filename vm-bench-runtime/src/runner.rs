@@ -106,7 +106,16 @@ pub fn execute(spec: &'static BenchSpec, body: fn(&mut Bench), opts: &RunOptions
     }
     let started = Instant::now();
     // Gathered before taking the lock: running `git` is not worth other benchmarks' time.
-    let environment = env::environment(spec.manifest_dir, spec.debug_assertions);
+    let mut environment = env::environment(spec.manifest_dir, spec.debug_assertions);
+    let (crate_unoptimized, probe_ns) = match spec.opt_probe {
+        Some(probe) => {
+            let (slow, ns) = env::probe_optimization(probe);
+            environment.bench_crate_optimized = Some(!slow);
+            environment.opt_probe_ns = Some(ns);
+            (slow, ns)
+        }
+        None => (false, f64::NAN),
+    };
     let (lock, lock_warning) = crate::lock::acquire(&dir);
     let mut bench = Bench::new(spec, mode);
     bench.info.lock_wait_ns = lock.waited.as_nanos() as f64;
@@ -117,18 +126,28 @@ pub fn execute(spec: &'static BenchSpec, body: fn(&mut Bench), opts: &RunOptions
     bench.info.locked_until_unix_ns = unix_ns();
     drop(lock);
 
-    let unoptimized = env::is_unoptimized();
+    let harness_unoptimized = env::is_unoptimized();
+    let unoptimized = harness_unoptimized || crate_unoptimized;
     let enforced = mode == Mode::Enforce && !unoptimized;
     let path = dir.join(artifact_file_name(spec));
     let path_str = path.display().to_string();
     let mut info = std::mem::take(&mut bench.info);
     info.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
     info.warnings.extend(lock_warning);
-    if unoptimized {
+    let unoptimized_reason = if harness_unoptimized {
+        Some(format!("opt-level {}", env::opt_level()))
+    } else if crate_unoptimized {
+        Some(format!(
+            "the benchmark's crate is not optimized: its probe loop took {probe_ns:.0} ns, \
+             optimized code folds it to a constant"
+        ))
+    } else {
+        None
+    };
+    if let Some(reason) = &unoptimized_reason {
         info.warnings.push(format!(
-            "UNOPTIMIZED BUILD (opt-level {}): KPIs of {full_name} are measured but NOT \
-             enforced; set opt-level = 3 in [profile.test]",
-            env::opt_level()
+            "UNOPTIMIZED BUILD ({reason}): KPIs of {full_name} are measured but NOT \
+             enforced; set opt-level = 3 in [profile.test]"
         ));
     }
 
@@ -210,8 +229,8 @@ pub fn execute(spec: &'static BenchSpec, body: fn(&mut Bench), opts: &RunOptions
     for w in &artifact.measurement.warnings {
         eprintln!("vm-bench: WARNING: {w}");
     }
-    if unoptimized {
-        shout_unoptimized_once();
+    if let Some(reason) = &unoptimized_reason {
+        shout_unoptimized_once(reason);
     }
     let summary = summary_line(&artifact, &path_str);
     if !opts.quiet {
@@ -431,15 +450,14 @@ fn unix_ns() -> u128 {
 /// Writes the unoptimized-build warning once per process straight to the process's stderr:
 /// libtest captures `eprintln!` of passing tests, and a not-enforced KPI passes, so the
 /// captured copy alone would never be seen.
-fn shout_unoptimized_once() {
+fn shout_unoptimized_once(reason: &str) {
     use std::io::Write;
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let _ = writeln!(
             std::io::stderr(),
-            "\n!!! vm-bench: UNOPTIMIZED BUILD (opt-level {}): benchmarks are measured but their \
-             KPIs are NOT enforced. Build tests with opt-level = 3 ([profile.test]). !!!\n",
-            env::opt_level()
+            "\n!!! vm-bench: UNOPTIMIZED BUILD ({reason}): benchmarks are measured but their \
+             KPIs are NOT enforced. Build tests with opt-level = 3 ([profile.test]). !!!\n"
         );
     });
 }
@@ -468,6 +486,7 @@ mod tests {
         form: BodyForm::Bench,
         debug_assertions: cfg!(debug_assertions),
         manifest_dir: env!("CARGO_MANIFEST_DIR"),
+        opt_probe: None,
     };
 
     #[test]

@@ -28,6 +28,10 @@ pub struct BenchSpec {
     pub debug_assertions: bool,
     /// `env!("CARGO_MANIFEST_DIR")` of the crate that defines the benchmark.
     pub manifest_dir: &'static str,
+    /// A loop compiled in the benchmark's crate that any optimizing build folds to a
+    /// constant; timing it tells whether that crate was built unoptimized even when the
+    /// harness itself was optimized (see `env::probe_optimization`).
+    pub opt_probe: Option<fn() -> u64>,
 }
 
 impl BenchSpec {

@@ -128,6 +128,7 @@ fn libtest_verdicts_messages_and_artifacts() {
     assert!(pass.identity.test_binary.contains("verdicts"));
     let env = &pass.environment;
     assert_eq!(env.opt_level, "3");
+    assert_eq!(env.bench_crate_optimized, Some(true));
     assert!(env.rustc_version.starts_with("rustc "));
     assert!(!env.target_triple.is_empty() && !env.cpu_model.is_empty());
     assert!(env.logical_cores >= 1 && env.timestamp.ends_with('Z'));
@@ -359,4 +360,37 @@ fn unoptimized_build_warns_and_does_not_enforce() {
         .warnings
         .iter()
         .any(|w| w.contains("UNOPTIMIZED")));
+}
+
+/// The benchmark's crate at opt-level 0 but the harness optimized (a per-package profile
+/// override): the probe loop compiled into the benchmark's crate reveals it.
+#[test]
+fn unoptimized_benchmark_crate_is_detected_by_its_probe() {
+    let _g = RUNS.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = fresh_dir("unoptimized-crate");
+    let (out, text) = cargo_env(
+        &[
+            "test",
+            "--config",
+            "profile.test.package.vm-bench-runtime.opt-level=3",
+            "--test",
+            "verdicts",
+            "fail_over_bound",
+            "--",
+            "--exact",
+        ],
+        &dir,
+        None,
+        &[("CARGO_PROFILE_TEST_OPT_LEVEL", "0")],
+    );
+    assert!(out.status.success(), "KPIs are not enforced:\n{text}");
+    assert!(
+        text.contains("!!! vm-bench: UNOPTIMIZED BUILD (the benchmark's crate is not optimized"),
+        "{text}"
+    );
+    let a = artifact(&dir, "verdicts.fail_over_bound.json");
+    assert_eq!(a.outcome, Outcome::NotEnforced);
+    assert_eq!(a.environment.opt_level, "3");
+    assert_eq!(a.environment.bench_crate_optimized, Some(false));
+    assert!(a.environment.opt_probe_ns.unwrap() > 300.0);
 }

@@ -39,6 +39,7 @@ fn spec(name: &'static str, kpis: Vec<KpiSpec>) -> &'static BenchSpec {
         form: BodyForm::Bench,
         debug_assertions: cfg!(debug_assertions),
         manifest_dir: env!("CARGO_MANIFEST_DIR"),
+        opt_probe: None,
     }))
 }
 
