@@ -427,6 +427,7 @@ impl Bench {
     ) -> String {
         let start = Instant::now();
         let budget_ns = self.config.measure_ms * 1e6;
+        let target = round_target(self.config.target_rel_error, round);
         let mut timer = Timer::new();
         let mut taken = 0usize;
         let mut next_check = self.config.min_samples;
@@ -459,11 +460,11 @@ impl Bench {
             if taken >= next_check {
                 next_check = taken + (taken / 8).max(1);
                 let rel = relative_error(samples, self.config.stat);
-                if rel <= self.config.target_rel_error {
+                if rel <= target {
                     return format!(
                         "relative error {:.2}% <= {:.2}% after {taken} samples",
                         rel * 100.0,
-                        self.config.target_rel_error * 100.0
+                        target * 100.0
                     );
                 }
             }
@@ -529,11 +530,12 @@ impl Bench {
                     let result = build_compare(&pairs, na, nb);
                     let r = result.ratio;
                     let rel = (r.interval.hi - r.interval.lo) / 2.0 / r.value.abs();
-                    if rel <= self.config.target_rel_error {
+                    let target = round_target(self.config.target_rel_error, round);
+                    if rel <= target {
                         break format!(
                             "ratio relative error {:.2}% <= {:.2}% after {taken} pairs",
                             rel * 100.0,
-                            self.config.target_rel_error * 100.0
+                            target * 100.0
                         );
                     }
                 }
@@ -589,6 +591,13 @@ impl Bench {
             })
             .collect()
     }
+}
+
+/// The stopping rule's target in a round: halved each round, because a re-measurement is
+/// only useful if it narrows the interval (samples are pooled, so the first round's target
+/// is already met when round 2 starts).
+fn round_target(base: f64, round: u32) -> f64 {
+    base / f64::from(1u32 << (round.saturating_sub(1)).min(16))
 }
 
 /// Runs a future to completion on the harness runtime, also from inside an `async fn`
@@ -909,10 +918,36 @@ mod tests {
 
     #[test]
     fn straddling_bound_is_remeasured_then_inconclusive() {
+        // Samples alternate exactly between 90 and 110: the median's interval always
+        // contains both, so it straddles the bound of 100 however many samples are taken.
         let mut b = Bench::new(spec(100.0), Mode::Enforce);
-        b.measure_routine("iter", synthetic(jitter(100.0, 20.0), |_| false));
+        let mut i = 0u64;
+        b.measure_routine("iter", move |n, timer: &mut Timer| {
+            let per_iter = if i & 1 == 0 { 90.0 } else { 110.0 };
+            timer.wall_ns = per_iter * n as f64;
+            timer.cpu_ns = Some(timer.wall_ns);
+            i += 1;
+        });
         assert_eq!(b.info.rounds, 3);
         assert_eq!(b.time_kpis[0].verdict, Verdict::Inconclusive);
+        // Later rounds aim for a tighter interval (0.5 %, then 0.25 %), so they add samples.
+        assert!(
+            b.info.stop_reasons[1].contains("0.50%")
+                || b.info.stop_reasons[1].contains("budget")
+                || b.info.stop_reasons[1].contains("cap"),
+            "{:?}",
+            b.info.stop_reasons
+        );
+        assert!(
+            b.timing
+                .as_ref()
+                .unwrap()
+                .samples
+                .iter()
+                .filter(|s| s.round == 3)
+                .count()
+                > 10
+        );
         assert!(b
             .info
             .decisions

@@ -19,7 +19,8 @@ interval [lo, hi] of its statistic (order-statistic interval for median/p90/p95/
 compare ratios/differences, percentile bootstrap for means, exact value for max and for a \
 single metric value). PASS if the whole interval satisfies the bound; FAIL if the whole \
 interval breaches it; otherwise the interval straddles the bound and time/throughput/relative \
-KPIs are re-measured (samples pooled) up to max_rounds rounds in total; still straddling \
+KPIs are re-measured (samples pooled, each further round halving the stopping rule's \
+target relative error) up to max_rounds rounds in total; still straddling \
 after the last round => INCONCLUSIVE, which does not fail the test. Samples during which the \
 thread was descheduled (off-CPU time > 5% of the sample and > 2 us) are excluded from the \
 statistic when they are a minority of the samples. A declared metric never reported, or a \
