@@ -40,3 +40,6 @@ pub mod __private {
     };
     pub use linkme;
 }
+pub mod significance;
+pub mod baseline;
+pub mod report;
