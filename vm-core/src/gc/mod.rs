@@ -81,3 +81,5 @@ impl std::fmt::Display for GcError {
 }
 
 impl std::error::Error for GcError {}
+#[cfg(test)]
+mod stress;
