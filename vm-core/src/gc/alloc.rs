@@ -73,6 +73,14 @@ impl Allocator {
         Some(at as usize)
     }
 
+    /// Takes over the free lists built by a concurrent sweep (this
+    /// allocator's own lists must be empty: they were reset when it began).
+    pub fn adopt_free_lists(&mut self, swept: Allocator) {
+        self.small = swept.small;
+        self.large = swept.large;
+        self.free_words = swept.free_words;
+    }
+
     /// Drops every free list (the sweeper rebuilds them).
     pub fn reset_free_lists(&mut self) {
         for l in &mut self.small {

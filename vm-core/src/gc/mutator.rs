@@ -20,6 +20,13 @@ use super::GcError;
 
 const WORD: usize = 8;
 
+/// A background sweep in progress and the marking figures of its cycle.
+struct PendingSweep {
+    thread: std::thread::JoinHandle<(Allocator, sweep::SweepResult, Duration)>,
+    mark: Duration,
+    background: Duration,
+}
+
 /// A garbage-collected heap and its (single) mutator.
 pub struct Gc {
     arena: Arc<Arena>,
@@ -29,6 +36,7 @@ pub struct Gc {
     satb: Arc<SatbQueue>,
     barrier: SatbBarrier,
     marker: Option<ConcurrentMarker>,
+    sweeper: Option<PendingSweep>,
     start_pause_mark: Duration,
     telemetry: Telemetry,
     allocated_since_gc: usize,
@@ -61,6 +69,7 @@ impl Gc {
             barrier: SatbBarrier::new(satb.clone()),
             satb,
             marker: None,
+            sweeper: None,
             start_pause_mark: Duration::ZERO,
             telemetry: Telemetry::new(),
             allocated_since_gc: 0,
@@ -121,6 +130,12 @@ impl Gc {
     }
 
     fn alloc_after_collection(&mut self, words: usize) -> Result<usize, GcError> {
+        if self.sweeper.is_some() {
+            self.adopt_sweep(true)?;
+            if let Some(at) = self.alloc.alloc(&self.arena, words) {
+                return Ok(at);
+            }
+        }
         if self.marker.is_some() {
             self.finish_concurrent()?;
             if let Some(at) = self.alloc.alloc(&self.arena, words) {
@@ -139,6 +154,11 @@ impl Gc {
     /// Finishes a concurrent cycle whose background marking is done.
     #[inline]
     fn poll(&mut self) -> Result<(), GcError> {
+        if let Some(p) = &self.sweeper {
+            if p.thread.is_finished() {
+                self.adopt_sweep(false)?;
+            }
+        }
         match &self.marker {
             Some(m) if m.is_done() => self.finish_concurrent(),
             _ => Ok(()),
@@ -148,7 +168,9 @@ impl Gc {
     fn trigger(&mut self) -> Result<(), GcError> {
         match self.config.plan {
             GcPlan::ConcurrentMarkSweep { .. } => {
-                if self.marker.is_none() {
+                // The previous cycle's sweep must end before marking starts
+                // (it clears the mark bits); until then keep allocating.
+                if self.marker.is_none() && self.sweeper.is_none() {
                     self.start_concurrent()?;
                 }
                 Ok(())
@@ -163,13 +185,14 @@ impl Gc {
     pub fn collect(&mut self) -> Result<(), GcError> {
         match self.config.plan {
             GcPlan::ConcurrentMarkSweep { .. } => {
+                self.adopt_sweep(true)?;
                 if self.marker.is_none() {
                     self.start_concurrent()?;
                 }
                 if self.marker.is_some() {
                     self.finish_concurrent()?;
                 }
-                Ok(())
+                self.adopt_sweep(true)
             }
             _ => self.collect_stop_the_world(),
         }
@@ -181,13 +204,15 @@ impl Gc {
         if self.marker.is_some() {
             self.finish_concurrent()?;
         }
-        Ok(())
+        self.adopt_sweep(true)
     }
 
     fn collect_stop_the_world(&mut self) -> Result<(), GcError> {
         if self.marker.is_some() {
-            return self.finish_concurrent();
+            self.finish_concurrent()?;
+            return self.adopt_sweep(true);
         }
+        self.adopt_sweep(true)?;
         let t0 = Instant::now();
         let threads = self.config.plan.threads();
         if threads > 1 {
@@ -204,6 +229,7 @@ impl Gc {
     }
 
     fn start_concurrent(&mut self) -> Result<(), GcError> {
+        self.adopt_sweep(true)?;
         let t0 = Instant::now();
         self.satb.active.store(true, Ordering::Release);
         let snapshot = self.roots.objects().to_vec();
@@ -250,7 +276,65 @@ impl Gc {
         }
         self.satb.active.store(false, Ordering::Release);
         let mark = t0.elapsed() + self.start_pause_mark;
-        self.sweep_and_record(t0, mark, background, PauseKind::ConcurrentFinish)
+        self.start_concurrent_sweep(t0, mark, background)
+    }
+
+    /// Ends the finish pause by handing the sweep of `1..top` to a
+    /// background thread; until it is adopted the mutator allocates only
+    /// from the tail above `top`, which the sweeper never touches.
+    fn start_concurrent_sweep(
+        &mut self,
+        t0: Instant,
+        mark: Duration,
+        background: Duration,
+    ) -> Result<(), GcError> {
+        let top = self.alloc.top();
+        self.alloc.reset_free_lists();
+        let arena = self.arena.clone();
+        let spawned = std::thread::Builder::new()
+            .name("gc-concurrent-sweep".into())
+            .spawn(move || {
+                let s0 = Instant::now();
+                let mut lists = Allocator::new(top);
+                let r = sweep::sweep(&arena, &mut lists, top);
+                (lists, r, s0.elapsed())
+            });
+        match spawned {
+            Ok(thread) => {
+                self.sweeper = Some(PendingSweep {
+                    thread,
+                    mark,
+                    background,
+                });
+                self.allocated_since_gc = 0;
+                self.telemetry.record_pause(t0, PauseKind::ConcurrentFinish);
+                Ok(())
+            }
+            Err(_) => self.sweep_and_record(t0, mark, background, PauseKind::ConcurrentFinish),
+        }
+    }
+
+    /// Joins the background sweeper (if any) and adopts its free lists;
+    /// `wait` says whether the mutator is blocked on it (recorded as a pause).
+    fn adopt_sweep(&mut self, wait: bool) -> Result<(), GcError> {
+        let Some(p) = self.sweeper.take() else {
+            return Ok(());
+        };
+        let t0 = Instant::now();
+        let joined = p.thread.join();
+        if wait {
+            self.telemetry.record_pause(t0, PauseKind::SweepWait);
+        }
+        let Ok((lists, r, sweep_time)) = joined else {
+            // The sweeper panicked (a collector bug): the heap state is unknown.
+            return Err(GcError::HeapCorrupt(super::HeapDefect::BadChunk { at: 0 }));
+        };
+        self.alloc.adopt_free_lists(lists);
+        let since = self.allocated_since_gc;
+        self.record_cycle(r, sweep_time, p.mark, p.background)?;
+        // Allocation since the finish pause counts towards the next cycle.
+        self.allocated_since_gc = since;
+        Ok(())
     }
 
     fn sweep_and_record(
@@ -261,9 +345,20 @@ impl Gc {
         kind: PauseKind,
     ) -> Result<(), GcError> {
         let s0 = Instant::now();
-        let r = sweep::sweep(&self.arena, &mut self.alloc);
+        let top = self.alloc.top();
+        let r = sweep::sweep(&self.arena, &mut self.alloc, top);
         let sweep_time = s0.elapsed();
         self.telemetry.record_pause(t0, kind);
+        self.record_cycle(r, sweep_time, mark, background)
+    }
+
+    fn record_cycle(
+        &mut self,
+        r: sweep::SweepResult,
+        sweep_time: Duration,
+        mark: Duration,
+        background: Duration,
+    ) -> Result<(), GcError> {
         self.telemetry.bytes_freed += (r.freed_words * WORD) as u64;
         self.telemetry.cycles.push(CycleStats {
             live_bytes: r.live_words * WORD,
@@ -290,7 +385,7 @@ impl Gc {
     /// Runs the heap verifier (outside a concurrent cycle it also checks
     /// that no mark bit is left set).
     pub fn verify(&self) -> Result<usize, GcError> {
-        if self.marker.is_some() {
+        if self.marker.is_some() || self.sweeper.is_some() {
             return Ok(0);
         }
         verify::verify_heap(&self.arena, self.alloc.top(), self.roots.objects())
@@ -446,6 +541,9 @@ impl Drop for Gc {
     fn drop(&mut self) {
         if let Some(m) = self.marker.take() {
             m.join();
+        }
+        if let Some(p) = self.sweeper.take() {
+            let _ = p.thread.join();
         }
     }
 }

@@ -17,10 +17,12 @@ pub struct SweepResult {
     pub live_objects: usize,
 }
 
-/// Sweeps `1..alloc.top()`; must run while no marker or mutator touches the heap.
-pub fn sweep(arena: &Arena, alloc: &mut Allocator) -> SweepResult {
+/// Sweeps `1..top` into `alloc`'s (emptied) free lists. No marker may run;
+/// the mutator may keep running only if it touches no chunk below `top`
+/// except through reference and data fields of live objects (the concurrent
+/// sweep: it allocates above `top` meanwhile).
+pub fn sweep(arena: &Arena, alloc: &mut Allocator, top: usize) -> SweepResult {
     alloc.reset_free_lists();
-    let top = alloc.top();
     let mut res = SweepResult::default();
     let mut run_start = 0usize;
     let mut run_len = 0usize;
@@ -67,7 +69,8 @@ mod tests {
             arena.set_header(at, object_header(5, 1));
         }
         arena.set_header(1, object_header(5, 1) | MARK_BIT);
-        let r = sweep(&arena, &mut a);
+        let top = a.top();
+        let r = sweep(&arena, &mut a, top);
         assert_eq!(
             r,
             SweepResult {

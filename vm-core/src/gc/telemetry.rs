@@ -11,6 +11,9 @@ pub enum PauseKind {
     ConcurrentStart,
     /// End of a concurrent cycle: SATB drain, remaining marking, sweep.
     ConcurrentFinish,
+    /// The mutator waited for the background sweeper (heap tail exhausted,
+    /// or a new cycle had to start).
+    SweepWait,
 }
 
 /// One pause.
