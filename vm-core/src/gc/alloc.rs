@@ -73,12 +73,13 @@ impl Allocator {
         Some(at as usize)
     }
 
-    /// Takes over the free lists built by a concurrent sweep (this
-    /// allocator's own lists must be empty: they were reset when it began).
-    pub fn adopt_free_lists(&mut self, swept: Allocator) {
-        self.small = swept.small;
-        self.large = swept.large;
-        self.free_words = swept.free_words;
+    /// Adds the free lists a concurrent sweep built for one heap segment.
+    pub fn merge_free_lists(&mut self, swept: Allocator) {
+        for (mine, theirs) in self.small.iter_mut().zip(swept.small) {
+            mine.extend(theirs);
+        }
+        self.large.extend(swept.large);
+        self.free_words += swept.free_words;
     }
 
     /// Drops every free list (the sweeper rebuilds them).

@@ -20,9 +20,14 @@ use super::GcError;
 
 const WORD: usize = 8;
 
+/// Heap words the background sweeper walks before handing its free lists
+/// to the mutator (1 MiB).
+const SWEEP_SEGMENT_WORDS: usize = 1 << 17;
+
 /// A background sweep in progress and the marking figures of its cycle.
 struct PendingSweep {
-    thread: std::thread::JoinHandle<(Allocator, sweep::SweepResult, Duration)>,
+    thread: std::thread::JoinHandle<(sweep::SweepResult, Duration)>,
+    segments: std::sync::mpsc::Receiver<Allocator>,
     mark: Duration,
     background: Duration,
 }
@@ -130,6 +135,19 @@ impl Gc {
     }
 
     fn alloc_after_collection(&mut self, words: usize) -> Result<usize, GcError> {
+        while let Some(p) = &self.sweeper {
+            // Take swept segments as they arrive; block only for the next one.
+            match p.segments.recv() {
+                Ok(part) => self.alloc.merge_free_lists(part),
+                Err(_) => {
+                    self.adopt_sweep(true)?;
+                    break;
+                }
+            }
+            if let Some(at) = self.alloc.alloc(&self.arena, words) {
+                return Ok(at);
+            }
+        }
         if self.sweeper.is_some() {
             self.adopt_sweep(true)?;
             if let Some(at) = self.alloc.alloc(&self.arena, words) {
@@ -157,6 +175,8 @@ impl Gc {
         if let Some(p) = &self.sweeper {
             if p.thread.is_finished() {
                 self.adopt_sweep(false)?;
+            } else if let Ok(part) = p.segments.try_recv() {
+                self.alloc.merge_free_lists(part);
             }
         }
         match &self.marker {
@@ -280,8 +300,9 @@ impl Gc {
     }
 
     /// Ends the finish pause by handing the sweep of `1..top` to a
-    /// background thread; until it is adopted the mutator allocates only
-    /// from the tail above `top`, which the sweeper never touches.
+    /// background thread. Meanwhile the mutator allocates from the tail
+    /// above `top` and from each swept segment's free lists as the sweeper
+    /// publishes them (it never revisits a published segment).
     fn start_concurrent_sweep(
         &mut self,
         t0: Instant,
@@ -291,18 +312,24 @@ impl Gc {
         let top = self.alloc.top();
         self.alloc.reset_free_lists();
         let arena = self.arena.clone();
+        let (tx, segments) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new()
             .name("gc-concurrent-sweep".into())
             .spawn(move || {
                 let s0 = Instant::now();
                 let mut lists = Allocator::new(top);
-                let r = sweep::sweep(&arena, &mut lists, top);
-                (lists, r, s0.elapsed())
+                let r =
+                    sweep::sweep_in_segments(&arena, &mut lists, top, SWEEP_SEGMENT_WORDS, |l| {
+                        let _ = tx.send(std::mem::replace(l, Allocator::new(top)));
+                    });
+                let _ = tx.send(lists);
+                (r, s0.elapsed())
             });
         match spawned {
             Ok(thread) => {
                 self.sweeper = Some(PendingSweep {
                     thread,
+                    segments,
                     mark,
                     background,
                 });
@@ -325,11 +352,13 @@ impl Gc {
         if wait {
             self.telemetry.record_pause(t0, PauseKind::SweepWait);
         }
-        let Ok((lists, r, sweep_time)) = joined else {
+        let Ok((r, sweep_time)) = joined else {
             // The sweeper panicked (a collector bug): the heap state is unknown.
             return Err(GcError::HeapCorrupt(super::HeapDefect::BadChunk { at: 0 }));
         };
-        self.alloc.adopt_free_lists(lists);
+        while let Ok(part) = p.segments.try_recv() {
+            self.alloc.merge_free_lists(part);
+        }
         let since = self.allocated_since_gc;
         self.record_cycle(r, sweep_time, p.mark, p.background)?;
         // Allocation since the finish pause counts towards the next cycle.
