@@ -268,3 +268,17 @@ fn unreachable_objects_are_freed_and_reused() {
     assert_eq!(gc.verify().unwrap(), 1);
     let _ = keep;
 }
+
+#[test]
+fn stress_concurrent_large_heap_with_segmented_background_sweep() {
+    // 4 MiB heap: several 1 MiB sweep segments reach the mutator while the
+    // sweeper still walks the rest.
+    let (cycles, stores) = stress(
+        GcPlan::ConcurrentMarkSweep { threads: 2 },
+        23,
+        600_000,
+        4 << 20,
+    );
+    assert!(cycles > 3, "only {cycles} cycles");
+    assert!(stores > 0);
+}

@@ -143,7 +143,10 @@ mod segment_tests {
         assert_eq!(r, expect);
         assert!(segments >= 20, "{segments}");
         // Same free space, only split at segment boundaries.
-        assert_eq!(merged.available_words() - (words - merged.top()), expect.freed_words);
+        assert_eq!(
+            merged.available_words() - (words - merged.top()),
+            expect.freed_words
+        );
         for _ in 0..expect.freed_words / 8 {
             assert!(merged.alloc(&arena, 8).is_some() || merged.alloc(&arena, 4).is_some());
         }
