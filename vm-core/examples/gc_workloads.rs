@@ -1,0 +1,57 @@
+//! Runs binary-trees or GCBench on the vm-core collector and prints wall
+//! time and GC telemetry; used by `gc-compare/compare.sh` against Boehm GC.
+//! Usage: gc_workloads <binary-trees N | gcbench> [stw|par|conc]
+
+use std::time::Instant;
+
+use vm_core::gc::workloads::{binary_trees, gcbench};
+use vm_core::gc::{Gc, GcConfig, GcPlan};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let plan = match args.last().map(String::as_str) {
+        Some("par") => GcPlan::ParallelMarkSweep { threads: 2 },
+        Some("conc") => GcPlan::ConcurrentMarkSweep { threads: 1 },
+        _ => GcPlan::StwMarkSweep,
+    };
+    let mut gc = match Gc::new(GcConfig::new(512 << 20, plan)) {
+        Ok(gc) => gc,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let t0 = Instant::now();
+    let outcome = match args.get(1).map(String::as_str) {
+        Some("binary-trees") => {
+            let n = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(16);
+            binary_trees::run(&mut gc, n).map(|r| format!("{r:?}"))
+        }
+        Some("gcbench") => {
+            gcbench::run(&mut gc, &gcbench::GcBenchParams::CLASSIC).map(|r| format!("{r:?}"))
+        }
+        _ => {
+            eprintln!("usage: gc_workloads <binary-trees N | gcbench> [stw|par|conc]");
+            std::process::exit(2);
+        }
+    };
+    let wall = t0.elapsed();
+    match outcome {
+        Ok(r) => println!("{r}"),
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    }
+    let t = gc.telemetry();
+    println!(
+        "wall_ms {:.1} cycles {} pauses {} max_pause_ms {:.3} p99_pause_ms {:.3} gc_pause_ms {:.1} mutator_share {:.4}",
+        wall.as_secs_f64() * 1e3,
+        t.cycles.len(),
+        t.pauses.len(),
+        t.max_pause().as_secs_f64() * 1e3,
+        t.pause_quantile(0.99).as_secs_f64() * 1e3,
+        t.gc_pause_time().as_secs_f64() * 1e3,
+        1.0 - t.gc_pause_time().as_secs_f64() / wall.as_secs_f64()
+    );
+}

@@ -1,0 +1,578 @@
+//! The mutator's view of the heap: allocation (the safepoint), field access
+//! through rooted handles, the write barrier, and cycle scheduling.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::alloc::Allocator;
+use super::barrier::{SatbBarrier, SatbQueue};
+use super::heap::Arena;
+use super::mark::concurrent::ConcurrentMarker;
+use super::mark::{parallel, stw};
+use super::object::{self, ObjIndex, MARK_BIT, MAX_REFS};
+use super::plan::{GcConfig, GcPlan};
+use super::roots::{Handle, RootMark, RootStack};
+use super::sweep;
+use super::telemetry::{CycleStats, PauseKind, Telemetry};
+use super::verify;
+use super::GcError;
+
+const WORD: usize = 8;
+
+/// Heap words the background sweeper walks before handing its free lists
+/// to the mutator (1 MiB).
+const SWEEP_SEGMENT_WORDS: usize = 1 << 17;
+
+/// A background sweep in progress and the marking figures of its cycle.
+struct PendingSweep {
+    thread: std::thread::JoinHandle<(sweep::SweepResult, Duration)>,
+    segments: std::sync::mpsc::Receiver<Allocator>,
+    mark: Duration,
+    background: Duration,
+}
+
+/// A garbage-collected heap and its (single) mutator.
+pub struct Gc {
+    arena: Arc<Arena>,
+    alloc: Allocator,
+    roots: RootStack,
+    config: GcConfig,
+    satb: Arc<SatbQueue>,
+    barrier: SatbBarrier,
+    marker: Option<ConcurrentMarker>,
+    sweeper: Option<PendingSweep>,
+    start_pause_mark: Duration,
+    telemetry: Telemetry,
+    allocated_since_gc: usize,
+    budget_words: usize,
+    gray: Vec<ObjIndex>,
+}
+
+impl Gc {
+    /// A heap of `config.heap_limit_bytes` bytes.
+    pub fn new(config: GcConfig) -> Result<Self, GcError> {
+        let words = config.heap_limit_bytes / WORD;
+        if words < 16 {
+            return Err(GcError::InvalidConfig("heap limit below 128 bytes"));
+        }
+        if words > u32::MAX as usize {
+            return Err(GcError::InvalidConfig("heap limit above 32 GiB"));
+        }
+        if config.plan.threads() == 0 {
+            return Err(GcError::InvalidConfig("zero marker threads"));
+        }
+        if !(config.growth_factor > 0.0) {
+            return Err(GcError::InvalidConfig("growth factor must be positive"));
+        }
+        let arena = Arc::new(Arena::new(words));
+        let satb = Arc::new(SatbQueue::default());
+        Ok(Self {
+            alloc: Allocator::new(arena.len()),
+            arena,
+            roots: RootStack::default(),
+            barrier: SatbBarrier::new(satb.clone()),
+            satb,
+            marker: None,
+            sweeper: None,
+            start_pause_mark: Duration::ZERO,
+            telemetry: Telemetry::new(),
+            allocated_since_gc: 0,
+            budget_words: (words / 16).max(1),
+            gray: Vec::new(),
+            config,
+        })
+    }
+
+    /// The configuration the heap was built with.
+    pub fn config(&self) -> &GcConfig {
+        &self.config
+    }
+
+    /// Pauses, cycles, byte counts and time split recorded so far.
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    /// Bytes currently not available for allocation (live plus garbage).
+    pub fn used_bytes(&self) -> usize {
+        (self.arena.len() - 1 - self.alloc.available_words()) * WORD
+    }
+
+    /// Whether a concurrent cycle is marking.
+    pub fn is_marking(&self) -> bool {
+        self.marker.is_some()
+    }
+
+    /// Allocates an object with `nrefs` null references and `data_words`
+    /// zeroed data words, rooted by the returned handle. This is the
+    /// safepoint: it may run, start or finish a collection.
+    pub fn alloc(&mut self, nrefs: usize, data_words: usize) -> Result<Handle, GcError> {
+        let words = 1 + nrefs + data_words;
+        if nrefs > MAX_REFS || words > u32::MAX as usize {
+            return Err(GcError::ObjectTooLarge { nrefs, data_words });
+        }
+        self.poll()?;
+        if self.allocated_since_gc >= self.budget_words {
+            self.trigger()?;
+        }
+        let at = match self.alloc.alloc(&self.arena, words) {
+            Some(at) => at,
+            None => self.alloc_after_collection(words)?,
+        };
+        for i in at + 1..at + words {
+            self.arena.store_word(i, 0);
+        }
+        let mut header = object::object_header(words, nrefs);
+        if self.marker.is_some() {
+            // Allocate black: the cycle in progress must not free it.
+            header |= MARK_BIT;
+        }
+        self.arena.set_header(at, header);
+        self.allocated_since_gc += words;
+        self.telemetry.bytes_allocated += (words * WORD) as u64;
+        Ok(self.roots.push(at as ObjIndex))
+    }
+
+    fn alloc_after_collection(&mut self, words: usize) -> Result<usize, GcError> {
+        while let Some(p) = &self.sweeper {
+            // Take swept segments as they arrive; block only for the next one.
+            match p.segments.recv() {
+                Ok(part) => self.alloc.merge_free_lists(part),
+                Err(_) => {
+                    self.adopt_sweep(true)?;
+                    break;
+                }
+            }
+            if let Some(at) = self.alloc.alloc(&self.arena, words) {
+                return Ok(at);
+            }
+        }
+        if self.sweeper.is_some() {
+            self.adopt_sweep(true)?;
+            if let Some(at) = self.alloc.alloc(&self.arena, words) {
+                return Ok(at);
+            }
+        }
+        if self.marker.is_some() {
+            self.finish_concurrent()?;
+            if let Some(at) = self.alloc.alloc(&self.arena, words) {
+                return Ok(at);
+            }
+        }
+        self.collect_stop_the_world()?;
+        self.alloc
+            .alloc(&self.arena, words)
+            .ok_or(GcError::OutOfMemory {
+                requested_bytes: words * WORD,
+                heap_limit_bytes: self.config.heap_limit_bytes,
+            })
+    }
+
+    /// Finishes a concurrent cycle whose background marking is done.
+    #[inline]
+    fn poll(&mut self) -> Result<(), GcError> {
+        if let Some(p) = &self.sweeper {
+            if p.thread.is_finished() {
+                self.adopt_sweep(false)?;
+            } else if let Ok(part) = p.segments.try_recv() {
+                self.alloc.merge_free_lists(part);
+            }
+        }
+        match &self.marker {
+            Some(m) if m.is_done() => self.finish_concurrent(),
+            _ => Ok(()),
+        }
+    }
+
+    fn trigger(&mut self) -> Result<(), GcError> {
+        match self.config.plan {
+            GcPlan::ConcurrentMarkSweep { .. } => {
+                // The previous cycle's sweep must end before marking starts
+                // (it clears the mark bits); until then keep allocating.
+                if self.marker.is_none() && self.sweeper.is_none() {
+                    self.start_concurrent()?;
+                }
+                Ok(())
+            }
+            _ => self.collect_stop_the_world(),
+        }
+    }
+
+    /// Runs a complete collection now: for the concurrent plan a whole
+    /// cycle (start pause, marking, finish pause), otherwise a
+    /// stop-the-world one.
+    pub fn collect(&mut self) -> Result<(), GcError> {
+        match self.config.plan {
+            GcPlan::ConcurrentMarkSweep { .. } => {
+                self.adopt_sweep(true)?;
+                if self.marker.is_none() {
+                    self.start_concurrent()?;
+                }
+                if self.marker.is_some() {
+                    self.finish_concurrent()?;
+                }
+                self.adopt_sweep(true)
+            }
+            _ => self.collect_stop_the_world(),
+        }
+    }
+
+    /// Finishes a running concurrent cycle, waiting for its marker (safe to
+    /// call when none runs).
+    pub fn finish_cycle(&mut self) -> Result<(), GcError> {
+        if self.marker.is_some() {
+            self.finish_concurrent()?;
+        }
+        self.adopt_sweep(true)
+    }
+
+    fn collect_stop_the_world(&mut self) -> Result<(), GcError> {
+        if self.marker.is_some() {
+            self.finish_concurrent()?;
+            return self.adopt_sweep(true);
+        }
+        self.adopt_sweep(true)?;
+        let t0 = Instant::now();
+        let threads = self.config.plan.threads();
+        if threads > 1 {
+            parallel::mark_parallel(&self.arena, self.roots.objects(), threads);
+        } else {
+            stw::mark_from(
+                &self.arena,
+                self.roots.objects().iter().copied(),
+                &mut self.gray,
+            );
+        }
+        let mark = t0.elapsed();
+        self.sweep_and_record(t0, mark, Duration::ZERO, PauseKind::StopTheWorld)
+    }
+
+    fn start_concurrent(&mut self) -> Result<(), GcError> {
+        self.adopt_sweep(true)?;
+        let t0 = Instant::now();
+        self.satb.active.store(true, Ordering::Release);
+        let snapshot = self.roots.objects().to_vec();
+        match ConcurrentMarker::start(
+            self.arena.clone(),
+            self.satb.clone(),
+            snapshot,
+            self.config.plan.threads(),
+        ) {
+            Ok(m) => {
+                self.marker = Some(m);
+                self.start_pause_mark = t0.elapsed();
+                self.telemetry.record_pause(t0, PauseKind::ConcurrentStart);
+                Ok(())
+            }
+            Err(_) => {
+                // The OS refused a marker thread: collect with the world stopped.
+                self.satb.active.store(false, Ordering::Release);
+                self.collect_stop_the_world()
+            }
+        }
+    }
+
+    fn finish_concurrent(&mut self) -> Result<(), GcError> {
+        let t0 = Instant::now();
+        let Some(marker) = self.marker.take() else {
+            return Ok(());
+        };
+        let (_, background) = marker.join();
+        self.barrier.flush();
+        // Current roots are either in the snapshot or allocated black;
+        // scanning them again is cheap insurance against a missed root.
+        stw::mark_from(
+            &self.arena,
+            self.roots.objects().iter().copied(),
+            &mut self.gray,
+        );
+        loop {
+            let logged = self.satb.take();
+            if logged.is_empty() {
+                break;
+            }
+            stw::mark_from(&self.arena, logged, &mut self.gray);
+        }
+        self.satb.active.store(false, Ordering::Release);
+        let mark = t0.elapsed() + self.start_pause_mark;
+        self.start_concurrent_sweep(t0, mark, background)
+    }
+
+    /// Ends the finish pause by handing the sweep of `1..top` to a
+    /// background thread. Meanwhile the mutator allocates from the tail
+    /// above `top` and from each swept segment's free lists as the sweeper
+    /// publishes them (it never revisits a published segment).
+    fn start_concurrent_sweep(
+        &mut self,
+        t0: Instant,
+        mark: Duration,
+        background: Duration,
+    ) -> Result<(), GcError> {
+        let top = self.alloc.top();
+        self.alloc.reset_free_lists();
+        let arena = self.arena.clone();
+        let (tx, segments) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("gc-concurrent-sweep".into())
+            .spawn(move || {
+                let s0 = Instant::now();
+                let mut lists = Allocator::new(top);
+                let r =
+                    sweep::sweep_in_segments(&arena, &mut lists, top, SWEEP_SEGMENT_WORDS, |l| {
+                        let _ = tx.send(std::mem::replace(l, Allocator::new(top)));
+                    });
+                let _ = tx.send(lists);
+                (r, s0.elapsed())
+            });
+        match spawned {
+            Ok(thread) => {
+                self.sweeper = Some(PendingSweep {
+                    thread,
+                    segments,
+                    mark,
+                    background,
+                });
+                self.allocated_since_gc = 0;
+                self.telemetry.record_pause(t0, PauseKind::ConcurrentFinish);
+                Ok(())
+            }
+            Err(_) => self.sweep_and_record(t0, mark, background, PauseKind::ConcurrentFinish),
+        }
+    }
+
+    /// Joins the background sweeper (if any) and adopts its free lists;
+    /// `wait` says whether the mutator is blocked on it (recorded as a pause).
+    fn adopt_sweep(&mut self, wait: bool) -> Result<(), GcError> {
+        let Some(p) = self.sweeper.take() else {
+            return Ok(());
+        };
+        let t0 = Instant::now();
+        let joined = p.thread.join();
+        if wait {
+            self.telemetry.record_pause(t0, PauseKind::SweepWait);
+        }
+        let Ok((r, sweep_time)) = joined else {
+            // The sweeper panicked (a collector bug): the heap state is unknown.
+            return Err(GcError::HeapCorrupt(super::HeapDefect::BadChunk { at: 0 }));
+        };
+        while let Ok(part) = p.segments.try_recv() {
+            self.alloc.merge_free_lists(part);
+        }
+        let since = self.allocated_since_gc;
+        self.record_cycle(r, sweep_time, p.mark, p.background)?;
+        // Allocation since the finish pause counts towards the next cycle.
+        self.allocated_since_gc = since;
+        Ok(())
+    }
+
+    fn sweep_and_record(
+        &mut self,
+        t0: Instant,
+        mark: Duration,
+        background: Duration,
+        kind: PauseKind,
+    ) -> Result<(), GcError> {
+        let s0 = Instant::now();
+        let top = self.alloc.top();
+        let r = sweep::sweep(&self.arena, &mut self.alloc, top);
+        let sweep_time = s0.elapsed();
+        self.telemetry.record_pause(t0, kind);
+        self.record_cycle(r, sweep_time, mark, background)
+    }
+
+    fn record_cycle(
+        &mut self,
+        r: sweep::SweepResult,
+        sweep_time: Duration,
+        mark: Duration,
+        background: Duration,
+    ) -> Result<(), GcError> {
+        self.telemetry.bytes_freed += (r.freed_words * WORD) as u64;
+        self.telemetry.cycles.push(CycleStats {
+            live_bytes: r.live_words * WORD,
+            freed_bytes: r.freed_words * WORD,
+            mark_pause: mark,
+            concurrent_mark: background,
+            sweep: sweep_time,
+        });
+        self.allocated_since_gc = 0;
+        let heap_words = self.arena.len();
+        let mut budget = (r.live_words as f64 * self.config.growth_factor) as usize;
+        budget = budget.max(heap_words / 16);
+        if matches!(self.config.plan, GcPlan::ConcurrentMarkSweep { .. }) {
+            // Start early enough that the cycle can finish before the heap fills.
+            budget = budget.min(self.alloc.available_words() / 2);
+        }
+        self.budget_words = budget.min(self.alloc.available_words()).max(1);
+        if self.config.verify {
+            self.verify()?;
+        }
+        Ok(())
+    }
+
+    /// Runs the heap verifier (outside a concurrent cycle it also checks
+    /// that no mark bit is left set).
+    pub fn verify(&self) -> Result<usize, GcError> {
+        if self.marker.is_some() || self.sweeper.is_some() {
+            return Ok(0);
+        }
+        verify::verify_heap(&self.arena, self.alloc.top(), self.roots.objects())
+            .map_err(GcError::HeapCorrupt)
+    }
+
+    #[inline]
+    fn resolve(&self, h: Handle) -> Result<ObjIndex, GcError> {
+        self.roots.get(h).ok_or(GcError::StaleHandle)
+    }
+
+    #[inline]
+    fn check_ref_field(&self, obj: ObjIndex, field: usize) -> Result<(), GcError> {
+        let n = object::nrefs(self.arena.header(obj));
+        if field >= n {
+            return Err(GcError::FieldOutOfRange {
+                index: field,
+                len: n,
+            });
+        }
+        Ok(())
+    }
+
+    /// Number of reference fields of the object behind `h`.
+    pub fn ref_count(&self, h: Handle) -> Result<usize, GcError> {
+        Ok(object::nrefs(self.arena.header(self.resolve(h)?)))
+    }
+
+    /// Number of data words of the object behind `h`.
+    pub fn data_len(&self, h: Handle) -> Result<usize, GcError> {
+        let hd = self.arena.header(self.resolve(h)?);
+        Ok(object::size_words(hd) - 1 - object::nrefs(hd))
+    }
+
+    /// Reads reference field `field` of `h`, rooting the target in a new handle.
+    #[inline]
+    pub fn get_ref(&mut self, h: Handle, field: usize) -> Result<Option<Handle>, GcError> {
+        let obj = self.resolve(h)?;
+        self.check_ref_field(obj, field)?;
+        let r = self.arena.load_ref(obj, field);
+        Ok((r != 0).then(|| self.roots.push(r)))
+    }
+
+    /// Points the existing handle `dst` at field `field` of `src` (no new
+    /// root slot; for loops). Returns false, leaving `dst` unchanged, if the
+    /// field is null.
+    #[inline]
+    pub fn load_ref_into(
+        &mut self,
+        dst: Handle,
+        src: Handle,
+        field: usize,
+    ) -> Result<bool, GcError> {
+        let obj = self.resolve(src)?;
+        self.resolve(dst)?;
+        self.check_ref_field(obj, field)?;
+        let r = self.arena.load_ref(obj, field);
+        if r == 0 {
+            return Ok(false);
+        }
+        self.roots.set(dst, r);
+        Ok(true)
+    }
+
+    /// Points `dst` at the object behind `src`.
+    pub fn assign(&mut self, dst: Handle, src: Handle) -> Result<(), GcError> {
+        let obj = self.resolve(src)?;
+        if self.roots.set(dst, obj) {
+            Ok(())
+        } else {
+            Err(GcError::StaleHandle)
+        }
+    }
+
+    /// Whether `a` and `b` name the same object.
+    pub fn same_object(&self, a: Handle, b: Handle) -> Result<bool, GcError> {
+        Ok(self.resolve(a)? == self.resolve(b)?)
+    }
+
+    /// Stores `value` (or null) into reference field `field` of `h`, through
+    /// the SATB barrier.
+    #[inline]
+    pub fn set_ref(
+        &mut self,
+        h: Handle,
+        field: usize,
+        value: Option<Handle>,
+    ) -> Result<(), GcError> {
+        let obj = self.resolve(h)?;
+        let v = match value {
+            Some(v) => self.resolve(v)?,
+            None => 0,
+        };
+        self.check_ref_field(obj, field)?;
+        if self.barrier.active() {
+            let old = self.arena.load_ref(obj, field);
+            self.barrier.log(old);
+        }
+        self.arena.store_ref(obj, field, v);
+        Ok(())
+    }
+
+    fn data_index(&self, h: Handle, i: usize) -> Result<usize, GcError> {
+        let obj = self.resolve(h)?;
+        let hd = self.arena.header(obj);
+        let n = object::nrefs(hd);
+        let len = object::size_words(hd) - 1 - n;
+        if i >= len {
+            return Err(GcError::FieldOutOfRange { index: i, len });
+        }
+        Ok(obj as usize + 1 + n + i)
+    }
+
+    /// Reads data word `i` of `h`.
+    #[inline]
+    pub fn get_data(&self, h: Handle, i: usize) -> Result<u64, GcError> {
+        Ok(self.arena.load_word(self.data_index(h, i)?))
+    }
+
+    /// Writes data word `i` of `h`.
+    #[inline]
+    pub fn set_data(&mut self, h: Handle, i: usize, v: u64) -> Result<(), GcError> {
+        let at = self.data_index(h, i)?;
+        self.arena.store_word(at, v);
+        Ok(())
+    }
+
+    /// The current shadow-stack depth.
+    pub fn root_mark(&self) -> RootMark {
+        self.roots.mark()
+    }
+
+    /// Pops every handle made after `m`; those handles go stale.
+    pub fn release_to(&mut self, m: RootMark) {
+        self.roots.truncate(m);
+    }
+
+    /// Pops every handle made after `m` but keeps `keep`'s object, returning
+    /// its new handle (the way a scope returns a value).
+    pub fn release_to_keeping(&mut self, m: RootMark, keep: Handle) -> Result<Handle, GcError> {
+        let obj = self.resolve(keep)?;
+        self.roots.truncate(m);
+        Ok(self.roots.push(obj))
+    }
+
+    /// Number of live root slots.
+    pub fn root_count(&self) -> usize {
+        self.roots.objects().len()
+    }
+}
+
+impl Drop for Gc {
+    fn drop(&mut self) {
+        if let Some(m) = self.marker.take() {
+            m.join();
+        }
+        if let Some(p) = self.sweeper.take() {
+            let _ = p.thread.join();
+        }
+    }
+}

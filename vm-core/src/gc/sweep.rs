@@ -1,0 +1,154 @@
+//! Sweeping: one linear walk over the arena frees unmarked objects,
+//! coalesces neighbouring free runs, clears the marks of survivors, and
+//! rebuilds the allocator's free lists.
+
+use super::alloc::Allocator;
+use super::heap::Arena;
+use super::object;
+
+/// What a sweep found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepResult {
+    /// Words held by marked (surviving) objects.
+    pub live_words: usize,
+    /// Words of objects freed by this sweep.
+    pub freed_words: usize,
+    /// Surviving objects.
+    pub live_objects: usize,
+}
+
+/// Sweeps `1..top` into `alloc`'s (emptied) free lists. No marker may run;
+/// the mutator may keep running only if it touches no chunk below `top`
+/// except through reference and data fields of live objects (the concurrent
+/// sweep: it allocates above `top` meanwhile).
+pub fn sweep(arena: &Arena, alloc: &mut Allocator, top: usize) -> SweepResult {
+    sweep_in_segments(arena, alloc, top, usize::MAX, |_| {})
+}
+
+/// Like [`sweep`], but every `segment_words` words of heap walked it ends
+/// the current free run and calls `on_segment`, which may take the lists
+/// built so far: the walk never revisits chunks behind it, so they can be
+/// handed to a running mutator while the rest is swept.
+pub fn sweep_in_segments(
+    arena: &Arena,
+    alloc: &mut Allocator,
+    top: usize,
+    segment_words: usize,
+    mut on_segment: impl FnMut(&mut Allocator),
+) -> SweepResult {
+    alloc.reset_free_lists();
+    let mut boundary = segment_words.saturating_add(1);
+    let mut res = SweepResult::default();
+    let mut run_start = 0usize;
+    let mut run_len = 0usize;
+    let mut at = 1usize;
+    while at < top {
+        let h = arena.header(at as u32);
+        let size = object::size_words(h).max(1);
+        if !object::is_free(h) && object::is_marked(h) {
+            if run_len > 0 {
+                alloc.release(arena, run_start, run_len);
+                run_len = 0;
+            }
+            arena.clear_mark(at);
+            res.live_words += size;
+            res.live_objects += 1;
+        } else {
+            if !object::is_free(h) {
+                res.freed_words += size;
+            }
+            if run_len == 0 {
+                run_start = at;
+            }
+            run_len += size;
+        }
+        at += size;
+        if at >= boundary {
+            if run_len > 0 {
+                alloc.release(arena, run_start, run_len);
+                run_len = 0;
+            }
+            on_segment(alloc);
+            boundary = at.saturating_add(segment_words);
+        }
+    }
+    if run_len > 0 {
+        alloc.release(arena, run_start, run_len);
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gc::object::{object_header, MARK_BIT};
+
+    #[test]
+    fn frees_unmarked_and_coalesces() {
+        let arena = Arena::new(40);
+        let mut a = Allocator::new(40);
+        for _ in 0..4 {
+            let at = a.alloc(&arena, 5).unwrap();
+            arena.set_header(at, object_header(5, 1));
+        }
+        arena.set_header(1, object_header(5, 1) | MARK_BIT);
+        let top = a.top();
+        let r = sweep(&arena, &mut a, top);
+        assert_eq!(
+            r,
+            SweepResult {
+                live_words: 5,
+                freed_words: 15,
+                live_objects: 1
+            }
+        );
+        assert!(!object::is_marked(arena.header(1)));
+        assert!(object::is_free(arena.header(6)));
+        assert_eq!(object::size_words(arena.header(6)), 15);
+        assert_eq!(a.alloc(&arena, 15), Some(6));
+    }
+}
+
+#[cfg(test)]
+mod segment_tests {
+    use super::*;
+    use crate::gc::object::{object_header, MARK_BIT};
+
+    #[test]
+    fn segments_partition_the_free_space_and_match_a_whole_sweep() {
+        let n = 300usize;
+        let words = 1 + n * 4;
+        let build = || {
+            let arena = Arena::new(words);
+            let mut a = Allocator::new(words);
+            for i in 0..n {
+                let at = a.alloc(&arena, 4).unwrap();
+                let mark = if i % 3 == 0 { MARK_BIT } else { 0 };
+                arena.set_header(at, object_header(4, 1) | mark);
+            }
+            (arena, a)
+        };
+        let (arena, mut whole) = build();
+        let top = whole.top();
+        let expect = sweep(&arena, &mut whole, top);
+        let (arena, a) = build();
+        let mut parts = Allocator::new(words);
+        let mut merged = Allocator::new(words);
+        let mut segments = 0;
+        let r = sweep_in_segments(&arena, &mut parts, a.top(), 50, |l| {
+            segments += 1;
+            merged.merge_free_lists(std::mem::replace(l, Allocator::new(words)));
+        });
+        merged.merge_free_lists(parts);
+        assert_eq!(r, expect);
+        assert!(segments >= 20, "{segments}");
+        // Same free space, only split at segment boundaries.
+        assert_eq!(
+            merged.available_words() - (words - merged.top()),
+            expect.freed_words
+        );
+        for _ in 0..expect.freed_words / 8 {
+            assert!(merged.alloc(&arena, 8).is_some() || merged.alloc(&arena, 4).is_some());
+        }
+    }
+}
