@@ -28,7 +28,13 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { filter: String::new(), out: None, save_baseline: None, baseline: None, list: false };
+    let mut a = Args {
+        filter: String::new(),
+        out: None,
+        save_baseline: None,
+        baseline: None,
+        list: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut val = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -58,22 +64,34 @@ fn main() {
     let entries = registry::matching(&args.filter);
     if args.list {
         for e in &entries {
-            println!("{} [{}]", e.full_name(), e.category().map(|c| c.as_str()).unwrap_or("-"));
+            println!(
+                "{} [{}]",
+                e.full_name(),
+                e.category().map(|c| c.as_str()).unwrap_or("-")
+            );
         }
         return;
     }
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| vm_bench_runtime::env::output_dir(env!("CARGO_MANIFEST_DIR")).join("suite"));
-    let opts = RunOptions { mode: None, dir: None, quiet: true };
+    let out = args.out.clone().unwrap_or_else(|| {
+        vm_bench_runtime::env::output_dir(env!("CARGO_MANIFEST_DIR")).join("suite")
+    });
+    let opts = RunOptions {
+        mode: None,
+        dir: None,
+        quiet: true,
+    };
     let started = Instant::now();
     let mut rows = Vec::new();
     println!("running {} benchmarks", entries.len());
     for (i, e) in entries.iter().enumerate() {
         let t0 = Instant::now();
         let cat = e.category().map(|c| c.as_str()).unwrap_or("-");
-        println!("[{}/{}] {} ({cat}) ...", i + 1, entries.len(), e.full_name());
+        println!(
+            "[{}/{}] {} ({cat}) ...",
+            i + 1,
+            entries.len(),
+            e.full_name()
+        );
         let report = e.run(&opts);
         let verdict = if report.passed() { "ok" } else { "FAILED" };
         println!(
@@ -108,13 +126,22 @@ fn main() {
         println!("  std dev:    {:.3} us", r.stddev_ns / 1e3);
         println!("  throughput: {:.1} ops/s", r.throughput);
     }
-    println!("\nKPI                                      bound              measured           verdict");
+    println!(
+        "\nKPI                                      bound              measured           verdict"
+    );
     for r in &rows {
         for k in &r.kpis {
-            let m = k.measured.map(|v| format!("{v:.3} {}", k.unit)).unwrap_or("-".into());
+            let m = k
+                .measured
+                .map(|v| format!("{v:.3} {}", k.unit))
+                .unwrap_or("-".into());
             println!(
                 "{:<40} {:<18} {:<18} {:?}",
-                format!("{}.{}", r.name.rsplit("::").next().unwrap_or(&r.name), k.key),
+                format!(
+                    "{}.{}",
+                    r.name.rsplit("::").next().unwrap_or(&r.name),
+                    k.key
+                ),
                 format!("{} {} {}", k.op, k.bound, k.unit),
                 m,
                 k.verdict
@@ -140,7 +167,10 @@ fn main() {
             ok = false;
         }
     }
-    let current: BTreeMap<String, Vec<f64>> = rows.iter().map(|r| (r.name.clone(), r.samples.clone())).collect();
+    let current: BTreeMap<String, Vec<f64>> = rows
+        .iter()
+        .map(|r| (r.name.clone(), r.samples.clone()))
+        .collect();
     let base_dir = out.parent().map(PathBuf::from).unwrap_or(out.clone());
     if let Some(name) = &args.baseline {
         match Baseline::load(&base_dir, name) {
@@ -151,7 +181,9 @@ fn main() {
                         "  {:<50} {:?} {} p={}",
                         c.name,
                         c.change,
-                        c.change_pct.map(|p| format!("{p:+.1}%")).unwrap_or("-".into()),
+                        c.change_pct
+                            .map(|p| format!("{p:+.1}%"))
+                            .unwrap_or("-".into()),
                         c.p_value.map(|p| format!("{p:.2e}")).unwrap_or("-".into())
                     );
                     if c.change == Change::Regressed && c.fails {
@@ -166,7 +198,11 @@ fn main() {
         }
     }
     if let Some(name) = &args.save_baseline {
-        let b = Baseline { schema: BASELINE_SCHEMA, name: name.clone(), benchmarks: current };
+        let b = Baseline {
+            schema: BASELINE_SCHEMA,
+            name: name.clone(),
+            benchmarks: current,
+        };
         match b.save(&base_dir) {
             Ok(p) => println!("baseline saved: {}", p.display()),
             Err(e) => {

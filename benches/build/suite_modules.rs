@@ -20,17 +20,24 @@ fn main() {
     let mut out = String::new();
     for f in files {
         println!("cargo:rerun-if-changed={}", f.display());
-        let Ok(text) = std::fs::read_to_string(&f) else { continue };
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
         if !text.contains("perf_target") {
             continue;
         }
-        let stem = f.file_stem().unwrap().to_string_lossy().replace(['-', '.'], "_");
+        let stem = f
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .replace(['-', '.'], "_");
         let _ = writeln!(
             out,
             "#[path = {:?}]\n#[allow(dead_code, unused_imports)]\nmod {stem};",
             f.display().to_string()
         );
     }
-    let dest = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("suite_modules.rs");
+    let dest =
+        PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("suite_modules.rs");
     std::fs::write(dest, out).expect("write suite_modules.rs");
 }

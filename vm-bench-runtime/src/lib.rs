@@ -40,6 +40,7 @@ pub mod __private {
     };
     pub use linkme;
 }
-pub mod significance;
 pub mod baseline;
+pub mod chart;
 pub mod report;
+pub mod significance;

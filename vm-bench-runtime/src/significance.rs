@@ -133,7 +133,10 @@ mod tests {
         ];
         for (x, want) in cases {
             let got = erfc(x);
-            assert!(((got - want) / want).abs() < 1e-12, "erfc({x}) = {got}, want {want}");
+            assert!(
+                ((got - want) / want).abs() < 1e-12,
+                "erfc({x}) = {got}, want {want}"
+            );
         }
     }
 

@@ -52,9 +52,15 @@ fn twenty_percent_regression_detected_and_unchanged_not_flagged_many_times() {
         let n = 30 + (t % 4) * 20; // 30..90 samples, like the harness collects
         let base = baseline_of(noisy_samples(&mut rng, n, 1000.0));
         let mut same = BTreeMap::new();
-        same.insert("jit::bench_x".to_string(), noisy_samples(&mut rng, n, 1000.0));
+        same.insert(
+            "jit::bench_x".to_string(),
+            noisy_samples(&mut rng, n, 1000.0),
+        );
         let mut slower = BTreeMap::new();
-        slower.insert("jit::bench_x".to_string(), noisy_samples(&mut rng, n, 1200.0));
+        slower.insert(
+            "jit::bench_x".to_string(),
+            noisy_samples(&mut rng, n, 1200.0),
+        );
 
         let c = &compare(&base, &same, &cfg)[0];
         if c.change != Change::Unchanged || c.fails {
@@ -67,8 +73,14 @@ fn twenty_percent_regression_detected_and_unchanged_not_flagged_many_times() {
             assert!((10.0..30.0).contains(&pct), "trial {t}: change {pct}");
         }
     }
-    assert_eq!(false_alarms, 0, "unchanged re-runs flagged {false_alarms}/{trials} times");
-    assert_eq!(detected, trials, "20% regression detected only {detected}/{trials} times");
+    assert_eq!(
+        false_alarms, 0,
+        "unchanged re-runs flagged {false_alarms}/{trials} times"
+    );
+    assert_eq!(
+        detected, trials,
+        "20% regression detected only {detected}/{trials} times"
+    );
 }
 
 #[test]
@@ -78,7 +90,10 @@ fn twenty_percent_improvement_is_reported_as_improved_and_does_not_fail() {
     for _ in 0..100 {
         let base = baseline_of(noisy_samples(&mut rng, 50, 1000.0));
         let mut faster = BTreeMap::new();
-        faster.insert("jit::bench_x".to_string(), noisy_samples(&mut rng, 50, 800.0));
+        faster.insert(
+            "jit::bench_x".to_string(),
+            noisy_samples(&mut rng, 50, 800.0),
+        );
         let c = &compare(&base, &faster, &cfg)[0];
         assert_eq!(c.change, Change::Improved);
         assert!(!c.fails);

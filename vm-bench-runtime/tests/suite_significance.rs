@@ -11,7 +11,11 @@ fn mann_whitney_matches_scipy() {
     assert!(cases.len() >= 8);
     for (i, c) in cases.iter().enumerate() {
         let v = |k: &str| -> Vec<f64> {
-            c[k].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+            c[k].as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
         };
         let (x, y) = (v("x"), v("y"));
         let got = mann_whitney_u(&x, &y).unwrap();
@@ -19,6 +23,11 @@ fn mann_whitney_matches_scipy() {
         let want_p = c["p_value"].as_f64().unwrap();
         assert_eq!(got.u, want_u, "case {i}: U");
         let rel = ((got.p_value - want_p) / want_p).abs();
-        assert!(rel < 1e-9, "case {i}: p {} vs scipy {}", got.p_value, want_p);
+        assert!(
+            rel < 1e-9,
+            "case {i}: p {} vs scipy {}",
+            got.p_value,
+            want_p
+        );
     }
 }

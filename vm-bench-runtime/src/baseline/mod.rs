@@ -109,7 +109,9 @@ impl Baseline {
         }
         for (name, samples) in &b.benchmarks {
             if samples.iter().any(|v| !v.is_finite() || *v < 0.0) {
-                return Err(corrupt(format!("benchmark {name} has a non-finite or negative sample")));
+                return Err(corrupt(format!(
+                    "benchmark {name} has a non-finite or negative sample"
+                )));
             }
         }
         Ok(b)
@@ -122,9 +124,11 @@ impl Baseline {
             path: path.clone(),
             reason: e.to_string(),
         })?;
-        crate::report::write_atomic(&path, text.as_bytes()).map_err(|source| BaselineError::Io {
-            path: path.clone(),
-            source,
+        crate::report::write_atomic(&path, text.as_bytes()).map_err(|source| {
+            BaselineError::Io {
+                path: path.clone(),
+                source,
+            }
         })?;
         Ok(path)
     }
@@ -257,7 +261,10 @@ mod tests {
         let d = Path::new("/tmp/x");
         assert!(baseline_path(d, "v1.0").is_ok());
         for bad in ["", "..", "../x", "a/b", "a b"] {
-            assert!(matches!(baseline_path(d, bad), Err(BaselineError::InvalidName(_))));
+            assert!(matches!(
+                baseline_path(d, bad),
+                Err(BaselineError::InvalidName(_))
+            ));
         }
     }
 
@@ -274,7 +281,10 @@ mod tests {
         assert!(matches!(err, BaselineError::Corrupt { .. }));
         assert!(err.to_string().contains("bad.json"), "{err}");
         std::fs::write(&path, r#"{"schema":99,"name":"bad","benchmarks":{}}"#).unwrap();
-        assert!(Baseline::load(&dir, "bad").unwrap_err().to_string().contains("schema 99"));
+        assert!(Baseline::load(&dir, "bad")
+            .unwrap_err()
+            .to_string()
+            .contains("schema 99"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

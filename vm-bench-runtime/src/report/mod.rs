@@ -114,7 +114,11 @@ impl BenchRow {
             row.max_ns = c.candidate.max;
             row.stddev_ns = c.candidate.stddev;
             row.total_ns = c.candidate.mean * c.candidate_iterations as f64;
-            row.throughput = if c.candidate.mean > 0.0 { 1e9 / c.candidate.mean } else { 0.0 };
+            row.throughput = if c.candidate.mean > 0.0 {
+                1e9 / c.candidate.mean
+            } else {
+                0.0
+            };
             row.samples = c.raw_pairs.iter().map(|p| p.1).collect();
         }
         row
@@ -241,25 +245,43 @@ impl SuiteReport {
         cats.dedup();
         for cat in cats {
             let _ = writeln!(s, "## {cat}\n");
-            s.push_str("| Benchmark | KPI | Bound | Measured | Interval | Verdict | Margin | Chart |\n");
+            s.push_str(
+                "| Benchmark | KPI | Bound | Measured | Interval | Verdict | Margin | Chart |\n",
+            );
             s.push_str("|---|---|---|---|---|---|---|---|\n");
             for r in self.results.iter().filter(|r| r.category == cat) {
                 let short = r.name.rsplit("::").next().unwrap_or(&r.name);
-                let chart = format!("[samples](charts/{}.svg)", chart_file_stem(&r.name));
+                let chart = if r.samples.is_empty() {
+                    "-".to_string()
+                } else {
+                    format!("[samples](charts/{}.svg)", chart_file_stem(&r.name))
+                };
                 if r.kpis.is_empty() {
-                    let _ = writeln!(s, "| {short} | - | - | - | - | {} | - | {chart} |", r.outcome);
-                }
-                for k in &r.kpis {
-                    let measured = k.measured.map(|v| format!("{} {}", num(v), k.unit)).unwrap_or("-".into());
-                    let interval = k.interval.map(|(lo, hi)| format!("[{}, {}]", num(lo), num(hi))).unwrap_or("-".into());
-                    let margin = k.margin_pct.map(|m| format!("{m:+.1}%")).unwrap_or("-".into());
                     let _ = writeln!(
                         s,
-                        "| {short} | {} | {} {} {} | {measured} | {interval} | {} | {margin} | {chart} |",
+                        "| {short} | - | - | - | - | {} | - | {chart} |",
+                        r.outcome
+                    );
+                }
+                for k in &r.kpis {
+                    let measured = k
+                        .measured
+                        .map(|v| format!("{} {}", num(v), k.unit).trim_end().to_string())
+                        .unwrap_or("-".into());
+                    let bound = format!("{} {} {}", k.op, num(k.bound), k.unit);
+                    let interval = k
+                        .interval
+                        .map(|(lo, hi)| format!("[{}, {}]", num(lo), num(hi)))
+                        .unwrap_or("-".into());
+                    let margin = k
+                        .margin_pct
+                        .map(|m| format!("{m:+.1}%"))
+                        .unwrap_or("-".into());
+                    let _ = writeln!(
+                        s,
+                        "| {short} | {} | {} | {measured} | {interval} | {} | {margin} | {chart} |",
                         k.key,
-                        k.op,
-                        num(k.bound),
-                        k.unit,
+                        bound.trim_end(),
                         verdict_str(k.verdict)
                     );
                 }
@@ -277,13 +299,26 @@ impl SuiteReport {
             ("report.md", self.to_markdown()),
         ] {
             let path = dir.join(file);
-            write_atomic(&path, text.as_bytes()).map_err(|source| ReportError::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
+            write_atomic_report(&path, text.as_bytes())?;
+        }
+        // One distribution chart per benchmark with samples; the Markdown links only those.
+        for r in &self.results {
+            if let Some(svg) = crate::chart::sample_histogram(&r.name, &r.samples) {
+                let path = dir
+                    .join("charts")
+                    .join(format!("{}.svg", chart_file_stem(&r.name)));
+                write_atomic_report(&path, svg.as_bytes())?;
+            }
         }
         Ok(())
     }
+}
+
+fn write_atomic_report(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    write_atomic(path, bytes).map_err(|source| ReportError::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Position of a category in the spec's order (unknown last).
@@ -298,7 +333,13 @@ pub fn category_rank(c: &str) -> usize {
 pub fn chart_file_stem(name: &str) -> String {
     name.replace("::", ".")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
