@@ -53,7 +53,85 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
+/// The guide's KPI table, generated from the registry: one row per declared bound.
+fn kpi_table() -> String {
+    use vm_bench_runtime::__private::KpiSpec;
+    let mut entries = registry::entries();
+    entries.sort_by_key(|e| {
+        (
+            vm_bench_runtime::report::category_rank(
+                e.category().map(|c| c.as_str()).unwrap_or("-"),
+            ),
+            e.name(),
+        )
+    });
+    let mut s = String::from("| Category | Benchmark | KPI |\n|---|---|---|\n");
+    for e in entries {
+        let cat = e.category().map(|c| c.as_str()).unwrap_or("-");
+        let kpis: Vec<String> = e
+            .kpis()
+            .iter()
+            .map(|k| match k {
+                KpiSpec::MaxTime { key, written, .. } => format!("{key} = {written}"),
+                KpiSpec::MinThroughput { ops_per_sec } => {
+                    format!("min_ops_per_sec = {ops_per_sec}")
+                }
+                KpiSpec::Metric { name, op, bound } => format!("{name} {} {bound}", op.as_str()),
+                KpiSpec::Relative { kind, bound } => format!("{kind:?} {bound}"),
+            })
+            .collect();
+        let kpis = if kpis.is_empty() {
+            "(measured, no bound)".to_string()
+        } else {
+            kpis.join(", ")
+        };
+        s.push_str(&format!("| {cat} | {} | {kpis} |\n", e.name()));
+    }
+    s
+}
+
+const GUIDE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/P1_03_BENCHMARK_GUIDE.md");
+const BEGIN: &str = "<!-- kpi-table:begin -->\n";
+const END: &str = "<!-- kpi-table:end -->";
+
+/// `--check-guide` / `--update-guide`: the guide's table must equal [`kpi_table`].
+fn guide(update: bool) -> i32 {
+    let text = match std::fs::read_to_string(GUIDE) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("performance_suite: {GUIDE}: {e}");
+            return 2;
+        }
+    };
+    let (Some(b), Some(e)) = (text.find(BEGIN), text.find(END)) else {
+        eprintln!("performance_suite: {GUIDE}: kpi-table markers missing");
+        return 2;
+    };
+    let current = &text[b + BEGIN.len()..e];
+    let want = kpi_table();
+    if current == want {
+        println!("{GUIDE}: KPI table matches the registry");
+        return 0;
+    }
+    if update {
+        let new = format!("{}{BEGIN}{want}{}", &text[..b], &text[e..]);
+        if let Err(err) =
+            vm_bench_runtime::report::write_atomic(std::path::Path::new(GUIDE), new.as_bytes())
+        {
+            eprintln!("performance_suite: {GUIDE}: {err}");
+            return 2;
+        }
+        println!("{GUIDE}: KPI table updated");
+        return 0;
+    }
+    eprintln!("performance_suite: {GUIDE}: KPI table differs from the registry; run `cargo bench --bench performance_suite -- --update-guide`\nexpected:\n{want}");
+    1
+}
+
 fn main() {
+    if let Some(flag) = std::env::args().find(|a| a == "--check-guide" || a == "--update-guide") {
+        std::process::exit(guide(flag == "--update-guide"));
+    }
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
