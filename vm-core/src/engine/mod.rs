@@ -1,0 +1,640 @@
+//! Execution engine: the dispatcher that ties the block cache, the
+//! interpreter and the JIT together, with hotspot tiering, an instruction
+//! budget, and statistics.
+//!
+//! [`Vm::run_blocks`] runs a bounded quantum of blocks and returns, which
+//! is the primitive a vCPU scheduler builds on; [`Vm::run`] loops it until
+//! the guest exits.
+
+mod tiering;
+
+pub use tiering::TierPolicy;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+use crate::backend::x86_64::X64Backend;
+use crate::backend::{exit_code, CodegenError};
+use crate::cache::{BlockCache, BlockId, IncomingLink, TranslatedBlock};
+use crate::frontend::riscv::{decode, translate_block, DecodeError, Inst};
+use crate::guest::{load_elf, setup_stack, ElfError, SyscallHandler, SyscallOutcome};
+use crate::interp;
+use crate::memory::{GuestMemory, MemFault, MemoryError, PAGE_SHIFT};
+use crate::opt;
+use crate::state::{CpuState, JmpCacheEntry, JMP_CACHE_ENTRIES};
+
+/// How a block was left (shared by interpreter and JIT exits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Continue at this pc.
+    Next(u64),
+    /// System call at `pc`.
+    Syscall {
+        /// Pc of the ecall.
+        pc: u64,
+    },
+    /// Memory fault at `pc`.
+    Fault {
+        /// Faulting instruction.
+        pc: u64,
+        /// The access.
+        fault: MemFault,
+        /// Whether it was a store.
+        store: bool,
+    },
+    /// A store wrote into a page holding translated code.
+    CodeModified {
+        /// Pc to resume at.
+        next_pc: u64,
+        /// Modified guest page.
+        page: u64,
+    },
+    /// Breakpoint at `pc`.
+    Breakpoint {
+        /// Pc of the ebreak.
+        pc: u64,
+    },
+    /// Illegal instruction at `pc`.
+    Illegal {
+        /// Pc of the instruction.
+        pc: u64,
+        /// Its encoding.
+        bits: u32,
+    },
+    /// The quantum ran out.
+    Quantum,
+}
+
+/// Guest or configuration errors that stop the VM.
+#[derive(Debug, Error)]
+pub enum VmError {
+    /// The program could not be loaded.
+    #[error("cannot load program: {0}")]
+    Elf(#[from] ElfError),
+    /// Guest memory could not be created.
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
+    /// The initial stack does not fit.
+    #[error("arguments do not fit on the guest stack: {0}")]
+    Stack(MemFault),
+    /// A guest load or store outside guest memory.
+    #[error("guest memory fault at pc {pc:#x} ({kind}): {fault}")]
+    MemFault {
+        /// Faulting instruction.
+        pc: u64,
+        /// The access.
+        fault: MemFault,
+        /// "load" or "store".
+        kind: &'static str,
+    },
+    /// Instruction fetch outside guest memory.
+    #[error("guest instruction fetch fault at pc {pc:#x}")]
+    FetchFault {
+        /// Target pc.
+        pc: u64,
+    },
+    /// Illegal or unsupported instruction.
+    #[error("illegal instruction {bits:#010x} at pc {pc:#x}")]
+    IllegalInstruction {
+        /// Pc of the instruction.
+        pc: u64,
+        /// Its encoding.
+        bits: u32,
+    },
+    /// A system call this VM does not implement.
+    #[error("unknown system call {nr} at pc {pc:#x}")]
+    UnknownSyscall {
+        /// Syscall number (a7).
+        nr: u64,
+        /// Pc of the ecall.
+        pc: u64,
+    },
+    /// The guest executed ebreak.
+    #[error("guest breakpoint (ebreak) at pc {pc:#x}")]
+    Breakpoint {
+        /// Pc of the ebreak.
+        pc: u64,
+    },
+    /// The instruction budget ran out.
+    #[error("instruction budget of {budget} exhausted at pc {pc:#x}")]
+    BudgetExhausted {
+        /// Configured budget.
+        budget: u64,
+        /// Where the guest was.
+        pc: u64,
+    },
+    /// Invalid configuration.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// JIT infrastructure failure (not a guest error).
+    #[error("jit: {0}")]
+    Codegen(#[from] CodegenError),
+}
+
+/// Which execution strategy the dispatcher uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    /// Interpreter only.
+    Interp,
+    /// Every block compiled before its first execution.
+    Jit,
+    /// Interpret until a block is hot, then compile it.
+    Tiered,
+}
+
+impl std::str::FromStr for EngineKind {
+    type Err = VmError;
+    fn from_str(s: &str) -> Result<Self, VmError> {
+        match s {
+            "interp" => Ok(EngineKind::Interp),
+            "jit" => Ok(EngineKind::Jit),
+            "tiered" => Ok(EngineKind::Tiered),
+            _ => Err(VmError::Config(format!("unknown engine {s:?} (interp|jit|tiered)"))),
+        }
+    }
+}
+
+/// VM configuration.
+#[derive(Debug, Clone)]
+pub struct VmConfig {
+    /// Execution strategy.
+    pub engine: EngineKind,
+    /// Guest memory size in bytes (multiple of 4 KiB).
+    pub mem_size: u64,
+    /// Stop with [`VmError::BudgetExhausted`] after this many instructions.
+    pub insn_budget: Option<u64>,
+    /// Executions after which the tiered engine compiles a block.
+    pub tier_threshold: u32,
+    /// Longest block in guest instructions.
+    pub max_block_insns: usize,
+    /// Size of the executable code region in bytes.
+    pub code_cache_bytes: usize,
+    /// Whether direct jumps between compiled blocks are patched into
+    /// straight jumps (disable to measure the dispatcher alone).
+    pub chaining: bool,
+}
+
+impl Default for VmConfig {
+    fn default() -> Self {
+        Self {
+            engine: EngineKind::Jit,
+            mem_size: 256 << 20,
+            insn_budget: None,
+            tier_threshold: 50,
+            max_block_insns: 64,
+            code_cache_bytes: 64 << 20,
+            chaining: true,
+        }
+    }
+}
+
+/// Counters and timings of a run.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Stats {
+    /// Blocks decoded into the cache.
+    pub blocks_decoded: u64,
+    /// Blocks compiled to machine code.
+    pub blocks_compiled: u64,
+    /// Guest instructions covered by compiled blocks.
+    pub insns_compiled: u64,
+    /// Guest instructions retired.
+    pub insns_executed: u64,
+    /// Dispatcher block-cache hits.
+    pub cache_hits: u64,
+    /// Dispatcher block-cache misses.
+    pub cache_misses: u64,
+    /// Blocks invalidated by guest stores into code.
+    pub invalidations: u64,
+    /// Chained jumps patched.
+    pub chains_patched: u64,
+    /// Blocks executed by the interpreter.
+    pub interp_blocks: u64,
+    /// Entries into generated code from the dispatcher.
+    pub jit_entries: u64,
+    /// Time decoding, translating, optimizing and compiling.
+    pub translate_time: Duration,
+    /// Total time inside `run`/`run_blocks`.
+    pub total_time: Duration,
+}
+
+impl Stats {
+    /// Dispatcher cache hit rate.
+    pub fn hit_rate(&self) -> f64 {
+        let t = self.cache_hits + self.cache_misses;
+        if t == 0 {
+            0.0
+        } else {
+            self.cache_hits as f64 / t as f64
+        }
+    }
+
+    /// Time not spent translating.
+    pub fn exec_time(&self) -> Duration {
+        self.total_time.saturating_sub(self.translate_time)
+    }
+}
+
+/// Result of a bounded run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// The guest exited with this status.
+    Exited(i32),
+    /// The quantum was used up; call again to continue.
+    QuantumExpired,
+}
+
+/// A virtual machine: one guest CPU, its memory, its block cache and engine.
+pub struct Vm {
+    cpu: Box<CpuState>,
+    mem: GuestMemory,
+    sys: SyscallHandler,
+    cache: BlockCache,
+    backend: Option<X64Backend>,
+    jmp_cache: Box<[JmpCacheEntry]>,
+    tier: TierPolicy,
+    cfg: VmConfig,
+    stats: Stats,
+    exited: Option<i32>,
+    /// Which block owns each chain site (patch address -> block).
+    site_owner: std::collections::HashMap<usize, BlockId>,
+}
+
+/// Bytes reserved at the top of guest memory for the initial stack region.
+const STACK_RESERVE: u64 = 8 << 20;
+
+impl Vm {
+    /// Creates a VM with empty memory; guest fd 1/2 go to the given writers.
+    pub fn new(cfg: VmConfig, stdout: Box<dyn Write + Send>, stderr: Box<dyn Write + Send>) -> Result<Self, VmError> {
+        if cfg.max_block_insns == 0 {
+            return Err(VmError::Config("max_block_insns must be at least 1".into()));
+        }
+        if cfg.mem_size < 2 * STACK_RESERVE {
+            return Err(VmError::Config(format!("guest memory must be at least {} bytes", 2 * STACK_RESERVE)));
+        }
+        let mem = GuestMemory::new(cfg.mem_size)?;
+        let mut cpu = Box::<CpuState>::default();
+        let mut jmp_cache = vec![JmpCacheEntry { pc: u64::MAX, host: 0 }; JMP_CACHE_ENTRIES].into_boxed_slice();
+        cpu.attach_memory(mem.host_base(), mem.len(), mem.code_page_map());
+        cpu.jmp_cache = jmp_cache.as_mut_ptr() as u64;
+        let backend = match cfg.engine {
+            EngineKind::Interp => None,
+            _ => Some(X64Backend::new(cfg.code_cache_bytes)?),
+        };
+        let sys = SyscallHandler::new(stdout, stderr, 0, 0);
+        Ok(Self {
+            cpu,
+            mem,
+            sys,
+            cache: BlockCache::new(),
+            backend,
+            jmp_cache,
+            tier: TierPolicy::new(cfg.tier_threshold),
+            cfg,
+            stats: Stats::default(),
+            exited: None,
+            site_owner: std::collections::HashMap::new(),
+        })
+    }
+
+    /// Loads a static RV64 ELF and prepares the initial stack with `args`
+    /// (`args[0]` is the program name).
+    pub fn load_elf(&mut self, elf: &[u8], args: &[String]) -> Result<(), VmError> {
+        let img = load_elf(elf, &mut self.mem)?;
+        let stack_top = self.mem.len() - 4096;
+        let sp = setup_stack(&mut self.mem, stack_top, &img, args, &[]).map_err(VmError::Stack)?;
+        let brk_max = self.mem.len() - STACK_RESERVE;
+        if img.brk_start >= brk_max {
+            return Err(VmError::Config("program image overlaps the stack region".into()));
+        }
+        self.sys.reset_brk(img.brk_start, brk_max);
+        self.cpu.globals[2] = sp;
+        self.cpu.pc = img.entry;
+        Ok(())
+    }
+
+    /// The CPU state.
+    pub fn cpu(&self) -> &CpuState {
+        &self.cpu
+    }
+
+    /// The CPU state, mutably (tests set up registers directly).
+    pub fn cpu_mut(&mut self) -> &mut CpuState {
+        &mut self.cpu
+    }
+
+    /// Guest memory.
+    pub fn memory(&self) -> &GuestMemory {
+        &self.mem
+    }
+
+    /// Guest memory, mutably.
+    pub fn memory_mut(&mut self) -> &mut GuestMemory {
+        &mut self.mem
+    }
+
+    /// Statistics so far.
+    pub fn stats(&self) -> Stats {
+        let mut s = self.stats;
+        s.cache_hits = self.cache.stats.hits;
+        s.cache_misses = self.cache.stats.misses;
+        s.insns_executed = self.cpu.icount;
+        s
+    }
+
+    /// The block cache (for inspection and benchmarks).
+    pub fn cache(&self) -> &BlockCache {
+        &self.cache
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &VmConfig {
+        &self.cfg
+    }
+
+    /// Runs until the guest exits; returns its exit status.
+    pub fn run(&mut self) -> Result<i32, VmError> {
+        const QUANTUM: u64 = 1 << 16;
+        loop {
+            match self.run_blocks(QUANTUM)? {
+                RunOutcome::Exited(code) => return Ok(code),
+                RunOutcome::QuantumExpired => {}
+            }
+        }
+    }
+
+    /// Runs at most `max_blocks` blocks, then returns.
+    pub fn run_blocks(&mut self, max_blocks: u64) -> Result<RunOutcome, VmError> {
+        if let Some(code) = self.exited {
+            return Ok(RunOutcome::Exited(code));
+        }
+        let start = Instant::now();
+        let r = self.dispatch(max_blocks);
+        self.stats.total_time += start.elapsed();
+        self.sys.flush();
+        if let Ok(RunOutcome::Exited(code)) = r {
+            self.exited = Some(code);
+        }
+        r
+    }
+
+    fn check_budget(&self) -> Result<(), VmError> {
+        match self.cfg.insn_budget {
+            Some(budget) if self.cpu.icount > budget => Err(VmError::BudgetExhausted { budget, pc: self.cpu.pc }),
+            _ => Ok(()),
+        }
+    }
+
+    fn dispatch(&mut self, max_blocks: u64) -> Result<RunOutcome, VmError> {
+        let mut left = max_blocks;
+        while left > 0 {
+            self.check_budget()?;
+            let pc = self.cpu.pc;
+            let id = match self.cache.lookup(pc) {
+                Some(id) => id,
+                None => self.decode_new_block(pc)?,
+            };
+            let want_jit = match self.cfg.engine {
+                EngineKind::Interp => false,
+                EngineKind::Jit => true,
+                EngineKind::Tiered => {
+                    let b = self.cache.get_mut(id);
+                    b.jit.is_some() || self.tier.record_execution(&mut b.exec_count)
+                }
+            };
+            if want_jit {
+                if let Some(entry) = self.ensure_compiled(id)? {
+                    self.jmp_cache[(pc as usize >> 2) & (JMP_CACHE_ENTRIES - 1)] = JmpCacheEntry { pc, host: entry as u64 };
+                    self.cpu.quantum = left;
+                    let backend = self.backend.as_ref().expect("jit engine has a backend");
+                    // SAFETY: `entry` belongs to a live block of this backend and
+                    // the CPU state is attached to `self.mem`.
+                    let word = unsafe { backend.enter(&mut self.cpu, entry) };
+                    self.stats.jit_entries += 1;
+                    left = self.cpu.quantum;
+                    if let Some(done) = self.handle_jit_exit(word)? {
+                        return Ok(done);
+                    }
+                    continue;
+                }
+            }
+            let b = self.cache.get(id);
+            self.stats.interp_blocks += 1;
+            // The block is only borrowed while it runs; invalidation happens after.
+            let insns: *const [Inst] = &*b.insns;
+            // SAFETY: `insns` points into a boxed slice owned by the cache that
+            // is not touched until `exec_block` returns.
+            let (exit, _) = interp::exec_block(&mut self.cpu, &mut self.mem, unsafe { &*insns }, pc);
+            left -= 1;
+            if let Some(done) = self.handle_exit(exit)? {
+                return Ok(done);
+            }
+        }
+        Ok(RunOutcome::QuantumExpired)
+    }
+
+    fn handle_exit(&mut self, exit: Exit) -> Result<Option<RunOutcome>, VmError> {
+        match exit {
+            Exit::Next(_) | Exit::Quantum => Ok(None),
+            Exit::Syscall { pc } => match self.sys.handle(&mut self.cpu, &mut self.mem, pc)? {
+                SyscallOutcome::Continue => Ok(None),
+                SyscallOutcome::Exit(code) => Ok(Some(RunOutcome::Exited(code))),
+            },
+            Exit::Fault { pc, fault, store } => Err(VmError::MemFault { pc, fault, kind: if store { "store" } else { "load" } }),
+            Exit::CodeModified { page, .. } => {
+                self.invalidate_page(page)?;
+                Ok(None)
+            }
+            Exit::Breakpoint { pc } => Err(VmError::Breakpoint { pc }),
+            Exit::Illegal { pc, bits } => Err(VmError::IllegalInstruction { pc, bits }),
+        }
+    }
+
+    fn handle_jit_exit(&mut self, word: u64) -> Result<Option<RunOutcome>, VmError> {
+        let arg = self.cpu.exit_arg;
+        let pc = self.cpu.pc;
+        let size = 1u64 << ((word >> 8) & 3);
+        match word & 0xff {
+            exit_code::CHAIN => {
+                if self.cfg.chaining {
+                    self.try_chain(arg as usize, pc)?;
+                }
+                Ok(None)
+            }
+            exit_code::INDIRECT | exit_code::QUANTUM => Ok(None),
+            exit_code::SYSCALL => self.handle_exit(Exit::Syscall { pc: arg }),
+            exit_code::BREAKPOINT => Err(VmError::Breakpoint { pc }),
+            exit_code::FAULT_LOAD | exit_code::FAULT_STORE => Err(VmError::MemFault {
+                pc,
+                fault: MemFault::OutOfRange { addr: arg, size },
+                kind: if word & 0xff == exit_code::FAULT_STORE { "store" } else { "load" },
+            }),
+            exit_code::CODE_MODIFIED => {
+                self.invalidate_page(arg >> PAGE_SHIFT)?;
+                let last = arg.saturating_add(7) >> PAGE_SHIFT;
+                if last != arg >> PAGE_SHIFT {
+                    self.invalidate_page(last)?;
+                }
+                Ok(None)
+            }
+            other => Err(VmError::Codegen(CodegenError::ExecMemory(format!("unknown exit code {other}")))),
+        }
+    }
+
+    /// Patches the jump at code-region offset `site` to go straight to the
+    /// compiled block at `target_pc`, if there is one.
+    fn try_chain(&mut self, site: usize, target_pc: u64) -> Result<(), VmError> {
+        let Some(tid) = self.cache.peek(target_pc) else { return Ok(()) };
+        let Some(entry) = self.cache.get(tid).jit.as_ref().map(|c| c.entry) else { return Ok(()) };
+        let patch_addr = self.backend.as_ref().expect("jit exit implies backend").region_base() + site;
+        // The stub address is recorded by the source block; find it there.
+        let Some(stub_addr) = self.find_stub(patch_addr) else { return Ok(()) };
+        let backend = self.backend.as_mut().expect("jit exit implies backend");
+        backend.patch_jump(patch_addr, entry)?;
+        self.cache.get_mut(tid).incoming.push(IncomingLink { patch_addr, stub_addr });
+        self.stats.chains_patched += 1;
+        Ok(())
+    }
+
+    fn find_stub(&self, patch_addr: usize) -> Option<usize> {
+        // The block that exited is the one whose code contains the site.
+        let src = self.last_entered_containing(patch_addr)?;
+        self.cache
+            .get(src)
+            .jit
+            .as_ref()?
+            .sites
+            .iter()
+            .find(|s| s.patch_addr == patch_addr)
+            .map(|s| s.stub_addr)
+    }
+
+    fn last_entered_containing(&self, addr: usize) -> Option<BlockId> {
+        self.site_owner.get(&addr).copied()
+    }
+
+    fn decode_new_block(&mut self, pc: u64) -> Result<BlockId, VmError> {
+        let t0 = Instant::now();
+        let mut insns = Vec::with_capacity(16);
+        let mut cur = pc;
+        while insns.len() < self.cfg.max_block_insns {
+            let word = match self.mem.fetch32(cur) {
+                Ok(w) => w,
+                Err(_) if insns.is_empty() => return Err(VmError::FetchFault { pc }),
+                Err(_) => break,
+            };
+            let inst = match decode(word) {
+                Ok(i) => i,
+                Err(DecodeError::Illegal(bits)) if insns.is_empty() => {
+                    return Err(VmError::IllegalInstruction { pc, bits })
+                }
+                Err(_) => break,
+            };
+            insns.push(inst);
+            cur = cur.wrapping_add(4);
+            if inst.op.ends_block() {
+                break;
+            }
+        }
+        if pc % 4 != 0 {
+            return Err(VmError::FetchFault { pc });
+        }
+        let block = TranslatedBlock {
+            pc,
+            end: cur,
+            insns: insns.into_boxed_slice(),
+            exec_count: 0,
+            jit: None,
+            jit_failed: false,
+            incoming: Vec::new(),
+        };
+        for p in block.pages() {
+            self.mem.mark_code_page(p);
+        }
+        let id = self.cache.insert(block);
+        self.stats.blocks_decoded += 1;
+        self.stats.translate_time += t0.elapsed();
+        Ok(id)
+    }
+
+    /// Compiles block `id` if needed; returns its entry, or None if the
+    /// block must be interpreted.
+    fn ensure_compiled(&mut self, id: BlockId) -> Result<Option<usize>, VmError> {
+        let b = self.cache.get(id);
+        if let Some(c) = &b.jit {
+            return Ok(Some(c.entry));
+        }
+        if b.jit_failed {
+            return Ok(None);
+        }
+        let t0 = Instant::now();
+        let mut ir = translate_block(b.pc, &b.insns);
+        opt::optimize(&mut ir);
+        let backend = self.backend.as_mut().expect("jit engine has a backend");
+        let compiled = match backend.compile(&ir) {
+            Ok(c) => c,
+            Err(CodegenError::CodeRegionFull) => {
+                self.flush_code();
+                let backend = self.backend.as_mut().expect("jit engine has a backend");
+                backend.compile(&ir)?
+            }
+            Err(CodegenError::TooManySpills(_)) => {
+                self.cache.get_mut(id).jit_failed = true;
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let entry = compiled.entry;
+        for s in &compiled.sites {
+            self.site_owner.insert(s.patch_addr, id);
+        }
+        self.stats.blocks_compiled += 1;
+        self.stats.insns_compiled += ir.insn_count as u64;
+        self.cache.get_mut(id).jit = Some(compiled);
+        self.stats.translate_time += t0.elapsed();
+        Ok(Some(entry))
+    }
+
+    /// Drops all machine code (the code region is full).
+    fn flush_code(&mut self) {
+        for id in self.cache.ids() {
+            let b = self.cache.get_mut(id);
+            b.jit = None;
+            b.incoming.clear();
+        }
+        self.site_owner.clear();
+        self.jmp_cache.fill(JmpCacheEntry { pc: u64::MAX, host: 0 });
+        if let Some(be) = self.backend.as_mut() {
+            be.flush();
+        }
+    }
+
+    /// Removes every block overlapping guest page `page` and unlinks jumps into them.
+    pub fn invalidate_page(&mut self, page: u64) -> Result<(), VmError> {
+        for id in self.cache.blocks_in_page(page) {
+            let b = self.cache.remove(id);
+            self.stats.invalidations += 1;
+            if let Some(be) = self.backend.as_mut() {
+                for link in &b.incoming {
+                    be.patch_jump(link.patch_addr, link.stub_addr)?;
+                }
+            }
+            if let Some(c) = &b.jit {
+                for s in &c.sites {
+                    self.site_owner.remove(&s.patch_addr);
+                }
+            }
+            let slot = &mut self.jmp_cache[(b.pc as usize >> 2) & (JMP_CACHE_ENTRIES - 1)];
+            if slot.pc == b.pc {
+                *slot = JmpCacheEntry { pc: u64::MAX, host: 0 };
+            }
+            for p in b.pages() {
+                if self.cache.blocks_in_page(p).is_empty() {
+                    self.mem.clear_code_page(p);
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,207 @@
+//! IR optimizer: a forward pass doing constant folding/propagation,
+//! algebraic simplification and global-to-temp forwarding (a guest register
+//! is loaded from the CPU state at most once per block; later reads reuse
+//! the temp), then dead global-store elimination and dead-code elimination.
+//!
+//! All passes keep guest state exact at every op that may leave the block
+//! (loads and stores), so exits never need compensation code.
+
+use crate::ir::{BinOp, IrBlock, IrOp, Temp, Terminator};
+use crate::state::NUM_GLOBALS;
+
+/// Runs all passes on `block` in place.
+pub fn optimize(block: &mut IrBlock) {
+    fold_and_forward(block);
+    eliminate_dead_global_stores(block);
+    eliminate_dead_code(block);
+}
+
+/// Constant folding/propagation, algebraic identities and forwarding of
+/// global reads.
+pub fn fold_and_forward(block: &mut IrBlock) {
+    let n = block.num_temps as usize;
+    let mut alias: Vec<Temp> = (0..block.num_temps).collect();
+    let mut konst: Vec<Option<u64>> = vec![None; n];
+    let mut global_val: [Option<Temp>; NUM_GLOBALS] = [None; NUM_GLOBALS];
+    let mut out = Vec::with_capacity(block.ops.len());
+    for mut op in block.ops.drain(..) {
+        op.map_uses(|t| alias[t as usize]);
+        match op {
+            IrOp::Const { dst, val } => {
+                konst[dst as usize] = Some(val);
+            }
+            IrOp::GetGlobal { dst, g } => {
+                if let Some(t) = global_val[g as usize] {
+                    alias[dst as usize] = t;
+                    continue;
+                }
+                global_val[g as usize] = Some(dst);
+            }
+            IrOp::SetGlobal { g, src } => {
+                global_val[g as usize] = Some(src);
+            }
+            IrOp::Bin { op: bop, dst, a, b } => {
+                let (ka, kb) = (konst[a as usize], konst[b as usize]);
+                if let (Some(x), Some(y)) = (ka, kb) {
+                    let val = bop.eval(x, y);
+                    konst[dst as usize] = Some(val);
+                    op = IrOp::Const { dst, val };
+                } else if let Some(same) = simplify(bop, a, b, ka, kb) {
+                    match same {
+                        Simplified::Alias(t) => {
+                            alias[dst as usize] = t;
+                            continue;
+                        }
+                        Simplified::Const(val) => {
+                            konst[dst as usize] = Some(val);
+                            op = IrOp::Const { dst, val };
+                        }
+                    }
+                }
+            }
+            IrOp::Un { op: uop, dst, a } => {
+                if let Some(x) = konst[a as usize] {
+                    let val = uop.eval(x);
+                    konst[dst as usize] = Some(val);
+                    op = IrOp::Const { dst, val };
+                }
+            }
+            IrOp::SetCond { cond, dst, a, b } => {
+                if let (Some(x), Some(y)) = (konst[a as usize], konst[b as usize]) {
+                    let val = cond.eval(x, y) as u64;
+                    konst[dst as usize] = Some(val);
+                    op = IrOp::Const { dst, val };
+                }
+            }
+            IrOp::Load { .. } | IrOp::Store { .. } => {}
+        }
+        out.push(op);
+    }
+    block.ops = out;
+    let map = |t: Temp| alias[t as usize];
+    block.term = match block.term {
+        Terminator::Branch { cond, a, b, taken, fallthrough } => {
+            let (a, b) = (map(a), map(b));
+            match (konst[a as usize], konst[b as usize]) {
+                (Some(x), Some(y)) => Terminator::Jump(if cond.eval(x, y) { taken } else { fallthrough }),
+                _ => Terminator::Branch { cond, a, b, taken, fallthrough },
+            }
+        }
+        Terminator::JumpIndirect(t) => match konst[map(t) as usize] {
+            Some(pc) => Terminator::Jump(pc),
+            None => Terminator::JumpIndirect(map(t)),
+        },
+        t => t,
+    };
+}
+
+enum Simplified {
+    Alias(Temp),
+    Const(u64),
+}
+
+fn simplify(op: BinOp, a: Temp, b: Temp, ka: Option<u64>, kb: Option<u64>) -> Option<Simplified> {
+    use BinOp::*;
+    use Simplified::*;
+    match (op, ka, kb) {
+        (Add | Sub | Or | Xor | Shl | Shr | Sar, _, Some(0)) => Some(Alias(a)),
+        (Add | Or | Xor, Some(0), _) => Some(Alias(b)),
+        (And | Mul, _, Some(0)) | (And | Mul | Shl | Shr | Sar, Some(0), _) => Some(Const(0)),
+        (And, _, Some(u64::MAX)) | (Mul, _, Some(1)) => Some(Alias(a)),
+        (And, Some(u64::MAX), _) | (Mul, Some(1), _) => Some(Alias(b)),
+        (Sub | Xor, _, _) if a == b => Some(Const(0)),
+        (And | Or, _, _) if a == b => Some(Alias(a)),
+        _ => None,
+    }
+}
+
+/// Removes `SetGlobal`s overwritten later in the block with no possible
+/// early exit in between.
+pub fn eliminate_dead_global_stores(block: &mut IrBlock) {
+    let mut overwritten = [false; NUM_GLOBALS];
+    let mut keep = vec![true; block.ops.len()];
+    for (i, op) in block.ops.iter().enumerate().rev() {
+        match *op {
+            IrOp::SetGlobal { g, .. } => {
+                if overwritten[g as usize] {
+                    keep[i] = false;
+                } else {
+                    overwritten[g as usize] = true;
+                }
+            }
+            ref o if o.may_exit() => overwritten = [false; NUM_GLOBALS],
+            _ => {}
+        }
+    }
+    let mut i = 0;
+    block.ops.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+}
+
+/// Removes pure ops whose result is never used.
+pub fn eliminate_dead_code(block: &mut IrBlock) {
+    let mut used = vec![false; block.num_temps as usize];
+    block.term.for_each_use(|t| used[t as usize] = true);
+    let mut keep = vec![true; block.ops.len()];
+    for (i, op) in block.ops.iter().enumerate().rev() {
+        let pure = !matches!(op, IrOp::SetGlobal { .. } | IrOp::Store { .. } | IrOp::Load { .. });
+        if pure && op.dst().is_some_and(|d| !used[d as usize]) {
+            keep[i] = false;
+            continue;
+        }
+        op.for_each_use(|t| used[t as usize] = true);
+    }
+    let mut i = 0;
+    block.ops.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frontend::riscv::{decode, translate_block};
+
+    fn block(words: &[u32]) -> IrBlock {
+        let insns: Vec<_> = words.iter().map(|w| decode(*w).unwrap()).collect();
+        translate_block(0x1000, &insns)
+    }
+
+    #[test]
+    fn folds_constants_and_forwards_globals() {
+        // li a0, 5 ; addi a0, a0, 3 ; add a1, a0, a0 ; ret
+        let mut b = block(&[0x00500513, 0x00350513, 0x00a505b3, 0x00008067]);
+        optimize(&mut b);
+        let sets: Vec<_> = b.ops.iter().filter(|o| matches!(o, IrOp::SetGlobal { .. })).collect();
+        assert_eq!(sets.len(), 2, "{b}");
+        let consts: Vec<u64> = b.ops.iter().filter_map(|o| match o { IrOp::Const { val, .. } => Some(*val), _ => None }).collect();
+        assert!(consts.contains(&8) && consts.contains(&16), "{b}");
+        // ra read once
+        assert_eq!(b.ops.iter().filter(|o| matches!(o, IrOp::GetGlobal { .. })).count(), 1, "{b}");
+    }
+
+    #[test]
+    fn keeps_global_stores_before_possible_exits() {
+        // li a0, 1 ; lw a1, 0(a2) ; li a0, 2 ; ecall
+        let mut b = block(&[0x00100513, 0x00062583, 0x00200513, 0x00000073]);
+        optimize(&mut b);
+        let sets = b.ops.iter().filter(|o| matches!(o, IrOp::SetGlobal { g: 10, .. })).count();
+        assert_eq!(sets, 2, "{b}");
+        // li a0, 1 ; li a0, 2 ; ecall: the first store is dead
+        let mut b = block(&[0x00100513, 0x00200513, 0x00000073]);
+        optimize(&mut b);
+        assert_eq!(b.ops.iter().filter(|o| matches!(o, IrOp::SetGlobal { .. })).count(), 1, "{b}");
+    }
+
+    #[test]
+    fn constant_branches_become_jumps() {
+        // beq zero, zero, +8
+        let mut b = block(&[0x00000463]);
+        optimize(&mut b);
+        assert_eq!(b.term, Terminator::Jump(0x1008));
+        assert!(b.ops.is_empty());
+    }
+}
