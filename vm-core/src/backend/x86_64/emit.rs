@@ -767,6 +767,8 @@ impl<'b> Codegen<'b> {
                 self.exit_with(exit_code::SYSCALL);
             }
             Terminator::Breakpoint { pc } => {
+                // The trapping instruction does not retire.
+                asm!(self.asm; sub QWORD [rbp + off::ICOUNT], 1);
                 self.store_imm(off::PC, pc);
                 self.exit_with(exit_code::BREAKPOINT);
             }

@@ -2,7 +2,9 @@
 //! translation to IR.
 
 pub mod decode;
+pub mod encode;
 pub mod translate;
 
 pub use decode::{decode, DecodeError, Inst, Op};
+pub use encode::encode;
 pub use translate::translate_block;
