@@ -11,7 +11,7 @@ int main(void) {
     uint32_t x = 1;
     for (long i = 0; i < LEN; i++) { x = x * 1103515245u + 12345u; data[i] = (uint8_t)(x >> 16); }
     uint32_t crc = 0;
-    for (int rep = 0; rep < 16; rep++) {
+    for (int rep = 0; rep < 32; rep++) {
         crc = 0xFFFFFFFFu;
         for (long i = 0; i < LEN; i++) crc = table[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
         crc ^= 0xFFFFFFFFu;

@@ -10,7 +10,7 @@ int main(void) {
             seed = seed * 6364136223846793005UL + 1442695040888963407UL;
             b[i][j] = (int64_t)(seed >> 40) % 1000 - 500;
         }
-    for (int rep = 0; rep < 8; rep++)
+    for (int rep = 0; rep < 32; rep++)
         for (int i = 0; i < N; i++)
             for (int j = 0; j < N; j++) {
                 int64_t s = 0;

@@ -1,5 +1,5 @@
 #include "rt.h"
-#define N 200000
+#define N 500000
 static int32_t v[N];
 static void quicksort(int32_t *x, long lo, long hi) {
     while (lo < hi) {

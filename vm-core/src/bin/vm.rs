@@ -71,16 +71,25 @@ fn real_main() -> Result<i32, String> {
         eprintln!("  instructions executed : {}", s.insns_executed);
         eprintln!("  blocks decoded        : {}", s.blocks_decoded);
         eprintln!("  blocks compiled       : {} ({} guest insns)", s.blocks_compiled, s.insns_compiled);
-        eprintln!("  cache hits / misses   : {} / {} (hit rate {:.4})", s.cache_hits, s.cache_misses, s.hit_rate());
+        eprintln!("  blocks executed       : {}", s.blocks_executed);
+        eprintln!(
+            "  cache hits / misses   : {} / {} (dispatcher hit rate {:.4}, per-block-execution hit rate {:.6})",
+            s.cache_hits,
+            s.cache_misses,
+            s.hit_rate(),
+            s.block_hit_rate()
+        );
         eprintln!("  chains patched        : {}", s.chains_patched);
         eprintln!("  invalidations         : {}", s.invalidations);
         eprintln!("  interp blocks / jit entries : {} / {}", s.interp_blocks, s.jit_entries);
-        eprintln!("  translation time      : {:?}", s.translate_time);
+        eprintln!("  translation time      : {:?} (of which W^X install {:?})", s.translate_time, s.install_time);
         eprintln!("  execution time        : {:?}", s.exec_time());
         if s.insns_compiled > 0 {
+            let n = s.insns_compiled.max(1) as f64;
             eprintln!(
-                "  translation per guest insn : {:.1} ns",
-                s.translate_time.as_nanos() as f64 / (s.insns_compiled.max(1)) as f64
+                "  translation per guest insn : {:.1} ns total, {:.1} ns without W^X install",
+                s.translate_time.as_nanos() as f64 / n,
+                s.translate_time.saturating_sub(s.install_time).as_nanos() as f64 / n
             );
         }
     }

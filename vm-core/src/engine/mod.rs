@@ -213,8 +213,13 @@ pub struct Stats {
     pub interp_blocks: u64,
     /// Entries into generated code from the dispatcher.
     pub jit_entries: u64,
-    /// Time decoding, translating, optimizing and compiling.
+    /// Blocks executed (interpreted, entered from the dispatcher, or reached
+    /// through chained jumps and the indirect-jump cache).
+    pub blocks_executed: u64,
+    /// Time decoding, translating, optimizing and compiling (includes `install_time`).
     pub translate_time: Duration,
+    /// Part of `translate_time` spent making code executable (mprotect W^X flips).
+    pub install_time: Duration,
     /// Total time inside `run`/`run_blocks`.
     pub total_time: Duration,
 }
@@ -227,6 +232,16 @@ impl Stats {
             0.0
         } else {
             self.cache_hits as f64 / t as f64
+        }
+    }
+
+    /// Share of block executions whose translation was already cached:
+    /// `1 - misses / blocks_executed` (a miss is a block decoded anew).
+    pub fn block_hit_rate(&self) -> f64 {
+        if self.blocks_executed == 0 {
+            0.0
+        } else {
+            1.0 - (self.cache_misses.min(self.blocks_executed) as f64 / self.blocks_executed as f64)
         }
     }
 
@@ -340,6 +355,7 @@ impl Vm {
         s.cache_hits = self.cache.stats.hits;
         s.cache_misses = self.cache.stats.misses;
         s.insns_executed = self.cpu.icount;
+        s.install_time = self.backend.as_ref().map_or(Duration::ZERO, |b| b.install_time());
         s
     }
 
@@ -412,6 +428,7 @@ impl Vm {
                     // the CPU state is attached to `self.mem`.
                     let word = unsafe { backend.enter(&mut self.cpu, entry) };
                     self.stats.jit_entries += 1;
+                    self.stats.blocks_executed += left - self.cpu.quantum;
                     left = self.cpu.quantum;
                     if let Some(done) = self.handle_jit_exit(word)? {
                         return Ok(done);
@@ -421,6 +438,7 @@ impl Vm {
             }
             let b = self.cache.get(id);
             self.stats.interp_blocks += 1;
+            self.stats.blocks_executed += 1;
             // The block is only borrowed while it runs; invalidation happens after.
             let insns: *const [Inst] = &*b.insns;
             // SAFETY: `insns` points into a boxed slice owned by the cache that

@@ -6,8 +6,35 @@
 //! All passes keep guest state exact at every op that may leave the block
 //! (loads and stores), so exits never need compensation code.
 
+use std::cell::RefCell;
+
 use crate::ir::{BinOp, IrBlock, IrOp, Temp, Terminator};
 use crate::state::NUM_GLOBALS;
+
+/// Per-thread scratch vectors reused across blocks: allocation would
+/// otherwise dominate the optimizer's cost on small blocks.
+#[derive(Default)]
+struct Scratch {
+    alias: Vec<Temp>,
+    konst: Vec<Option<u64>>,
+    flags: Vec<bool>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Keeps the ops whose flag is set, in order, without reallocating.
+fn retain_flagged(ops: &mut Vec<IrOp>, keep: &[bool]) {
+    let mut j = 0;
+    for i in 0..ops.len() {
+        if keep[i] {
+            ops[j] = ops[i];
+            j += 1;
+        }
+    }
+    ops.truncate(j);
+}
 
 /// Runs all passes on `block` in place.
 pub fn optimize(block: &mut IrBlock) {
@@ -19,12 +46,21 @@ pub fn optimize(block: &mut IrBlock) {
 /// Constant folding/propagation, algebraic identities and forwarding of
 /// global reads.
 pub fn fold_and_forward(block: &mut IrBlock) {
+    SCRATCH.with(|s| fold_and_forward_with(block, &mut s.borrow_mut()))
+}
+
+fn fold_and_forward_with(block: &mut IrBlock, s: &mut Scratch) {
     let n = block.num_temps as usize;
-    let mut alias: Vec<Temp> = (0..block.num_temps).collect();
-    let mut konst: Vec<Option<u64>> = vec![None; n];
+    let alias = &mut s.alias;
+    alias.clear();
+    alias.extend(0..block.num_temps);
+    let konst = &mut s.konst;
+    konst.clear();
+    konst.resize(n, None);
     let mut global_val: [Option<Temp>; NUM_GLOBALS] = [None; NUM_GLOBALS];
-    let mut out = Vec::with_capacity(block.ops.len());
-    for mut op in block.ops.drain(..) {
+    let mut j = 0;
+    for i in 0..block.ops.len() {
+        let mut op = block.ops[i];
         op.map_uses(|t| alias[t as usize]);
         match op {
             IrOp::Const { dst, val } => {
@@ -75,9 +111,10 @@ pub fn fold_and_forward(block: &mut IrBlock) {
             }
             IrOp::Load { .. } | IrOp::Store { .. } => {}
         }
-        out.push(op);
+        block.ops[j] = op;
+        j += 1;
     }
-    block.ops = out;
+    block.ops.truncate(j);
     let map = |t: Temp| alias[t as usize];
     block.term = match block.term {
         Terminator::Branch { cond, a, b, taken, fallthrough } => {
@@ -118,33 +155,48 @@ fn simplify(op: BinOp, a: Temp, b: Temp, ka: Option<u64>, kb: Option<u64>) -> Op
 /// Removes `SetGlobal`s overwritten later in the block with no possible
 /// early exit in between.
 pub fn eliminate_dead_global_stores(block: &mut IrBlock) {
-    let mut overwritten = [false; NUM_GLOBALS];
-    let mut keep = vec![true; block.ops.len()];
+    SCRATCH.with(|s| {
+        let keep = &mut s.borrow_mut().flags;
+        keep.clear();
+        keep.resize(block.ops.len(), true);
+        dse(block, keep)
+    })
+}
+
+fn dse(block: &mut IrBlock, keep: &mut [bool]) {
+    // Bit g set: global g is written later with no possible exit in between.
+    let mut overwritten = 0u64;
     for (i, op) in block.ops.iter().enumerate().rev() {
         match *op {
             IrOp::SetGlobal { g, .. } => {
-                if overwritten[g as usize] {
+                if overwritten & (1 << g) != 0 {
                     keep[i] = false;
                 } else {
-                    overwritten[g as usize] = true;
+                    overwritten |= 1 << g;
                 }
             }
-            ref o if o.may_exit() => overwritten = [false; NUM_GLOBALS],
+            ref o if o.may_exit() => overwritten = 0,
             _ => {}
         }
     }
-    let mut i = 0;
-    block.ops.retain(|_| {
-        i += 1;
-        keep[i - 1]
-    });
+    retain_flagged(&mut block.ops, keep);
 }
 
 /// Removes pure ops whose result is never used.
 pub fn eliminate_dead_code(block: &mut IrBlock) {
-    let mut used = vec![false; block.num_temps as usize];
+    SCRATCH.with(|s| {
+        let s = &mut *s.borrow_mut();
+        let used = &mut s.flags;
+        used.clear();
+        used.resize(block.num_temps as usize + block.ops.len(), false);
+        let (used, keep) = used.split_at_mut(block.num_temps as usize);
+        dce(block, used, keep)
+    })
+}
+
+fn dce(block: &mut IrBlock, used: &mut [bool], keep: &mut [bool]) {
+    keep.fill(true);
     block.term.for_each_use(|t| used[t as usize] = true);
-    let mut keep = vec![true; block.ops.len()];
     for (i, op) in block.ops.iter().enumerate().rev() {
         let pure = !matches!(op, IrOp::SetGlobal { .. } | IrOp::Store { .. } | IrOp::Load { .. });
         if pure && op.dst().is_some_and(|d| !used[d as usize]) {
@@ -153,11 +205,7 @@ pub fn eliminate_dead_code(block: &mut IrBlock) {
         }
         op.for_each_use(|t| used[t as usize] = true);
     }
-    let mut i = 0;
-    block.ops.retain(|_| {
-        i += 1;
-        keep[i - 1]
-    });
+    retain_flagged(&mut block.ops, keep);
 }
 
 #[cfg(test)]

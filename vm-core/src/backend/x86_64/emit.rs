@@ -61,6 +61,7 @@ pub struct X64Backend {
     enter: EnterFn,
     exit_addr: usize,
     after_trampoline: usize,
+    install_time: std::time::Duration,
 }
 
 impl X64Backend {
@@ -88,7 +89,7 @@ impl X64Backend {
         // SAFETY: the trampoline was just written at `addr` with this signature.
         let enter: EnterFn = unsafe { std::mem::transmute::<usize, EnterFn>(addr) };
         let after_trampoline = mem.used();
-        Ok(Self { mem, enter, exit_addr: addr + exit_off, after_trampoline })
+        Ok(Self { mem, enter, exit_addr: addr + exit_off, after_trampoline, install_time: std::time::Duration::ZERO })
     }
 
     /// Runs generated code at `entry` until it exits; returns the exit word.
@@ -98,6 +99,11 @@ impl X64Backend {
     /// still installed, and `cpu` must be attached to live guest memory.
     pub unsafe fn enter(&self, cpu: &mut CpuState, entry: usize) -> u64 {
         (self.enter)(cpu as *mut CpuState, entry)
+    }
+
+    /// Total time spent installing code (W^X page flips and copies), part of compile time.
+    pub fn install_time(&self) -> std::time::Duration {
+        self.install_time
     }
 
     /// Drops all compiled blocks (their addresses become invalid).
@@ -130,7 +136,10 @@ impl X64Backend {
         cg.block()?;
         let Codegen { asm, sites, .. } = cg;
         let code = asm.finalize().map_err(|e| CodegenError::Assembler(e.to_string()))?;
-        let entry = self.mem.append(&code)?;
+        let t0 = std::time::Instant::now();
+        let entry = self.mem.append(&code);
+        self.install_time += t0.elapsed();
+        let entry = entry?;
         debug_assert_eq!(entry, base);
         Ok(CompiledBlock { entry, size: code.len(), sites })
     }
