@@ -533,6 +533,10 @@ impl Vm {
     }
 
     fn decode_new_block(&mut self, pc: u64) -> Result<BlockId, VmError> {
+        // Without the C extension, instruction addresses are 4-byte aligned.
+        if pc % 4 != 0 {
+            return Err(VmError::FetchFault { pc });
+        }
         let t0 = Instant::now();
         let mut insns = Vec::with_capacity(16);
         let mut cur = pc;
@@ -554,9 +558,6 @@ impl Vm {
             if inst.op.ends_block() {
                 break;
             }
-        }
-        if pc % 4 != 0 {
-            return Err(VmError::FetchFault { pc });
         }
         let block = TranslatedBlock {
             pc,
