@@ -39,7 +39,13 @@ mod bench {
             ns.sort_by(|a, b| a.partial_cmp(b).unwrap());
             let med = ns[ns.len() / 2];
             let p99 = ns[(ns.len() * 99 / 100).min(ns.len() - 1)];
-            println!("{}: {what} median {:.0} ns, p99 {:.0} ns over {} samples", self.name, med, p99, ns.len());
+            println!(
+                "{}: {what} median {:.0} ns, p99 {:.0} ns over {} samples",
+                self.name,
+                med,
+                p99,
+                ns.len()
+            );
         }
 
         pub fn iter<R>(&mut self, mut f: impl FnMut() -> R) {
@@ -56,23 +62,15 @@ mod bench {
             self.report("iteration", ns);
         }
 
-        pub fn iter_batched<I, R>(&mut self, mut setup: impl FnMut() -> I, mut f: impl FnMut(I) -> R) {
-            let mut ns = Vec::new();
-            let start = Instant::now();
-            while ns.len() < 10_000 && (start.elapsed().as_millis() < 300 || ns.len() < 5) {
-                let input = setup();
-                let t = Instant::now();
-                std::hint::black_box(f(input));
-                ns.push(t.elapsed().as_nanos() as f64);
-            }
-            self.report("iteration", ns);
-        }
-
         pub fn metric(&mut self, name: &str, value: f64) {
             println!("{}: metric {name} = {value:.6}", self.name);
         }
 
-        pub fn compare<A, B>(&mut self, mut baseline: impl FnMut() -> A, mut candidate: impl FnMut() -> B) {
+        pub fn compare<A, B>(
+            &mut self,
+            mut baseline: impl FnMut() -> A,
+            mut candidate: impl FnMut() -> B,
+        ) {
             let (mut a, mut b) = (Vec::new(), Vec::new());
             for _ in 0..5 {
                 let t = Instant::now();
@@ -109,7 +107,10 @@ fn run(name: &str, elf: &[u8], cfg: VmConfig) -> Vm {
 }
 
 fn engine(kind: EngineKind) -> VmConfig {
-    VmConfig { engine: kind, ..VmConfig::default() }
+    VmConfig {
+        engine: kind,
+        ..VmConfig::default()
+    }
 }
 
 /// Decoded blocks left in the cache after a real run of each workload.
@@ -132,7 +133,11 @@ fn real_blocks() -> Vec<(u64, Vec<Inst>)> {
 fn bench_compilation_latency(b: &mut Bench) {
     let blocks = real_blocks();
     let insns: usize = blocks.iter().map(|(_, i)| i.len()).sum();
-    println!("bench_compilation_latency: {} real blocks, {} guest instructions", blocks.len(), insns);
+    println!(
+        "bench_compilation_latency: {} real blocks, {} guest instructions",
+        blocks.len(),
+        insns
+    );
     let mut backend = X64Backend::new(64 << 20).unwrap();
     let mut cache = BlockCache::new();
     let mut i = 0usize;
@@ -182,7 +187,12 @@ fn bench_block_caching(b: &mut Bench) {
     b.metric("hit_rate", stats.block_hit_rate());
     b.metric("dispatcher_hit_rate", stats.hit_rate());
     let mut cache = BlockCache::new();
-    let pcs: Vec<u64> = vm.cache().ids().into_iter().map(|id| vm.cache().get(id).pc).collect();
+    let pcs: Vec<u64> = vm
+        .cache()
+        .ids()
+        .into_iter()
+        .map(|id| vm.cache().get(id).pc)
+        .collect();
     for &pc in &pcs {
         cache.insert(TranslatedBlock {
             pc,
@@ -209,10 +219,17 @@ fn bench_mixed_execution(b: &mut Bench) {
         black_box(run("fib", &elf, engine(kind)));
         t.elapsed().as_secs_f64()
     };
-    let interp = (0..3).map(|_| time(EngineKind::Interp)).fold(f64::MAX, f64::min);
-    let jit = (0..3).map(|_| time(EngineKind::Jit)).fold(f64::MAX, f64::min);
+    let interp = (0..3)
+        .map(|_| time(EngineKind::Interp))
+        .fold(f64::MAX, f64::min);
+    let jit = (0..3)
+        .map(|_| time(EngineKind::Jit))
+        .fold(f64::MAX, f64::min);
     b.metric("jit_speedup_over_interp", interp / jit);
-    b.compare(|| run("fib", &elf, engine(EngineKind::Jit)), || run("fib", &elf, engine(EngineKind::Tiered)));
+    b.compare(
+        || run("fib", &elf, engine(EngineKind::Jit)),
+        || run("fib", &elf, engine(EngineKind::Tiered)),
+    );
 }
 
 /// Latency of the hotness counter update and promotion decision for a block.
@@ -220,7 +237,12 @@ fn bench_hotspot_detection(b: &mut Bench) {
     let elf = workload("fib");
     let vm = run("fib", &elf, engine(EngineKind::Interp));
     let mut cache = BlockCache::new();
-    let pcs: Vec<u64> = vm.cache().ids().into_iter().map(|id| vm.cache().get(id).pc).collect();
+    let pcs: Vec<u64> = vm
+        .cache()
+        .ids()
+        .into_iter()
+        .map(|id| vm.cache().get(id).pc)
+        .collect();
     for &pc in &pcs {
         cache.insert(TranslatedBlock {
             pc,

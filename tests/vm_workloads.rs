@@ -31,10 +31,16 @@ fn guest_dir() -> PathBuf {
 fn run_vm(name: &str, engine: EngineKind) -> (String, i32, vm_core::engine::Stats) {
     let elf = std::fs::read(guest_dir().join(format!("bin/{name}.elf"))).unwrap();
     let out = SharedBuf::default();
-    let cfg = VmConfig { engine, insn_budget: Some(5_000_000_000), ..VmConfig::default() };
+    let cfg = VmConfig {
+        engine,
+        insn_budget: Some(5_000_000_000),
+        ..VmConfig::default()
+    };
     let mut vm = Vm::new(cfg, Box::new(out.clone()), Box::new(std::io::stderr())).unwrap();
     vm.load_elf(&elf, &[format!("{name}.elf")]).unwrap();
-    let code = vm.run().unwrap_or_else(|e| panic!("{name} under {engine:?}: {e}"));
+    let code = vm
+        .run()
+        .unwrap_or_else(|e| panic!("{name} under {engine:?}: {e}"));
     let stdout = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
     (stdout, code, vm.stats())
 }
@@ -42,7 +48,11 @@ fn run_vm(name: &str, engine: EngineKind) -> (String, i32, vm_core::engine::Stat
 fn expected(name: &str) -> (String, i32) {
     let d = guest_dir().join("expected");
     let out = std::fs::read_to_string(d.join(format!("{name}.stdout"))).unwrap();
-    let code = std::fs::read_to_string(d.join(format!("{name}.exit"))).unwrap().trim().parse().unwrap();
+    let code = std::fs::read_to_string(d.join(format!("{name}.exit")))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     (out, code)
 }
 
@@ -61,7 +71,10 @@ fn check_engine(engine: EngineKind) {
             assert!(stats.blocks_compiled > 0, "{name}: {stats:?}");
         }
         if name == "smc" {
-            assert!(stats.invalidations > 1000, "self-modifying code must invalidate blocks: {stats:?}");
+            assert!(
+                stats.invalidations > 1000,
+                "self-modifying code must invalidate blocks: {stats:?}"
+            );
         }
     }
 }

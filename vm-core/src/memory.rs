@@ -36,7 +36,9 @@ pub enum MemFault {
 #[derive(Debug, Error)]
 pub enum MemoryError {
     /// The requested size is zero, not page aligned, or above the supported maximum.
-    #[error("invalid guest memory size {0:#x} (must be a non-zero multiple of 4 KiB, at most 16 GiB)")]
+    #[error(
+        "invalid guest memory size {0:#x} (must be a non-zero multiple of 4 KiB, at most 16 GiB)"
+    )]
     InvalidSize(u64),
     /// The host refused to reserve the memory.
     #[error("host mmap of {size:#x} bytes failed: {source}")]
@@ -74,7 +76,7 @@ const MAX_MEMORY: u64 = 16 << 30;
 impl GuestMemory {
     /// Reserves `len` bytes of zeroed guest memory (lazily committed by the host).
     pub fn new(len: u64) -> Result<Self, MemoryError> {
-        if len == 0 || len % PAGE_SIZE != 0 || len > MAX_MEMORY {
+        if len == 0 || !len.is_multiple_of(PAGE_SIZE) || len > MAX_MEMORY {
             return Err(MemoryError::InvalidSize(len));
         }
         // SAFETY: anonymous private mapping, checked for MAP_FAILED below.
@@ -186,7 +188,9 @@ impl GuestMemory {
         if n == 0 {
             return Ok(());
         }
-        let off = self.check(addr, n).map_err(|_| MemFault::OutOfRange { addr, size: n })?;
+        let off = self
+            .check(addr, n)
+            .map_err(|_| MemFault::OutOfRange { addr, size: n })?;
         // SAFETY: range checked above.
         unsafe { std::ptr::copy_nonoverlapping(self.base.add(off), out.as_mut_ptr(), out.len()) };
         Ok(())
@@ -218,7 +222,8 @@ impl GuestMemory {
         let off = self.check(addr, n)?;
         // SAFETY: range checked above.
         unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.base.add(off), data.len()) };
-        Ok(((addr >> PAGE_SHIFT)..=((addr + n - 1) >> PAGE_SHIFT)).find(|&p| self.code_pages[p as usize] != 0))
+        Ok(((addr >> PAGE_SHIFT)..=((addr + n - 1) >> PAGE_SHIFT))
+            .find(|&p| self.code_pages[p as usize] != 0))
     }
 
     /// Records that translated code was decoded from `page`.
@@ -262,7 +267,10 @@ mod tests {
         assert!(m.load(2 * PAGE_SIZE - 8, 8).is_ok());
         assert_eq!(
             m.load(2 * PAGE_SIZE - 7, 8),
-            Err(MemFault::OutOfRange { addr: 2 * PAGE_SIZE - 7, size: 8 })
+            Err(MemFault::OutOfRange {
+                addr: 2 * PAGE_SIZE - 7,
+                size: 8
+            })
         );
         assert!(m.load(u64::MAX, 1).is_err());
         assert!(m.store(u64::MAX - 3, 8, 0).is_err());
@@ -272,8 +280,14 @@ mod tests {
     fn store_reports_code_pages_including_straddling_ones() {
         let mut m = GuestMemory::new(4 * PAGE_SIZE).unwrap();
         m.mark_code_page(1);
-        assert_eq!(m.store(PAGE_SIZE + 8, 4, 1).unwrap(), StoreEffect::CodePage(1));
-        assert_eq!(m.store(PAGE_SIZE - 2, 4, 1).unwrap(), StoreEffect::CodePage(1));
+        assert_eq!(
+            m.store(PAGE_SIZE + 8, 4, 1).unwrap(),
+            StoreEffect::CodePage(1)
+        );
+        assert_eq!(
+            m.store(PAGE_SIZE - 2, 4, 1).unwrap(),
+            StoreEffect::CodePage(1)
+        );
         assert_eq!(m.store(8, 4, 1).unwrap(), StoreEffect::Data);
         m.clear_code_page(1);
         assert_eq!(m.store(PAGE_SIZE + 8, 4, 1).unwrap(), StoreEffect::Data);

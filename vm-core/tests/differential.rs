@@ -93,7 +93,20 @@ fn run(kind: EngineKind, code: &[u32], regs: &[u64; 32], data: &[u8]) -> Outcome
 }
 
 fn is_mem(op: Op) -> bool {
-    matches!(op, Op::Lb | Op::Lh | Op::Lw | Op::Ld | Op::Lbu | Op::Lhu | Op::Lwu | Op::Sb | Op::Sh | Op::Sw | Op::Sd)
+    matches!(
+        op,
+        Op::Lb
+            | Op::Lh
+            | Op::Lw
+            | Op::Ld
+            | Op::Lbu
+            | Op::Lhu
+            | Op::Lwu
+            | Op::Sb
+            | Op::Sh
+            | Op::Sw
+            | Op::Sd
+    )
 }
 
 fn random_inst(rng: &mut Rng, op: Op) -> Inst {
@@ -107,14 +120,23 @@ fn random_inst(rng: &mut Rng, op: Op) -> Inst {
     };
     let imm = match op {
         Op::Lui | Op::Auipc => (rng.next() as i32) & !0xfff,
-        Op::Slli | Op::Srli | Op::Srai => [0, 1, 31, 32, 63][rng.below(5) as usize].max(rng.below(64) as i32 * (rng.below(2) as i32)),
+        Op::Slli | Op::Srli | Op::Srai => [0, 1, 31, 32, 63][rng.below(5) as usize]
+            .max(rng.below(64) as i32 * (rng.below(2) as i32)),
         Op::Slliw | Op::Srliw | Op::Sraiw => rng.below(32) as i32,
-        Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu => ((rng.below(64) as i32) - 32) * 4,
+        Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu => {
+            ((rng.below(64) as i32) - 32) * 4
+        }
         Op::Jal => ((rng.below(1024) as i32) - 512) * 4,
         _ if is_mem(op) => (rng.below(64) as i32) - 32,
         _ => ((rng.next() as i32) << 20) >> 20,
     };
-    Inst { op, rd: reg(rng), rs1: reg(rng), rs2: reg(rng), imm }
+    Inst {
+        op,
+        rd: reg(rng),
+        rs1: reg(rng),
+        rs2: reg(rng),
+        imm,
+    }
 }
 
 fn random_regs(rng: &mut Rng) -> [u64; 32] {
@@ -138,7 +160,10 @@ fn check(code: &[u32], regs: &[u64; 32], data: &[u8], what: &str) {
     let a = run(EngineKind::Interp, code, regs, data);
     let b = run(EngineKind::Jit, code, regs, data);
     if a != b {
-        let dis: Vec<String> = code.iter().map(|w| format!("{:?}", vm_core::frontend::riscv::decode(*w))).collect();
+        let dis: Vec<String> = code
+            .iter()
+            .map(|w| format!("{:?}", vm_core::frontend::riscv::decode(*w)))
+            .collect();
         let diff: Vec<String> = (0..32)
             .filter(|&i| a.regs[i] != b.regs[i])
             .map(|i| format!("x{i}: interp {:#x} jit {:#x}", a.regs[i], b.regs[i]))
@@ -201,17 +226,60 @@ fn edge_cases_agree() {
         let mut regs = [0u64; 32];
         regs[11] = a;
         regs[12] = b;
-        let inst = Inst { op, rd: 10, rs1: 11, rs2: 12, imm: 0 };
-        check(&[encode(&inst), EBREAK], &regs, &data, &format!("{op:?}({a:#x}, {b:#x})"));
+        let inst = Inst {
+            op,
+            rd: 10,
+            rs1: 11,
+            rs2: 12,
+            imm: 0,
+        };
+        check(
+            &[encode(&inst), EBREAK],
+            &regs,
+            &data,
+            &format!("{op:?}({a:#x}, {b:#x})"),
+        );
         // Same operation with rd aliasing a source.
-        let inst = Inst { op, rd: 11, rs1: 11, rs2: 12, imm: 0 };
-        check(&[encode(&inst), EBREAK], &regs, &data, &format!("{op:?} rd=rs1"));
+        let inst = Inst {
+            op,
+            rd: 11,
+            rs1: 11,
+            rs2: 12,
+            imm: 0,
+        };
+        check(
+            &[encode(&inst), EBREAK],
+            &regs,
+            &data,
+            &format!("{op:?} rd=rs1"),
+        );
     }
     // Shift immediates of 63 and W immediates of 31.
-    for (op, imm) in [(Op::Slli, 63), (Op::Srli, 63), (Op::Srai, 63), (Op::Slliw, 31), (Op::Srliw, 31), (Op::Sraiw, 31)] {
+    for (op, imm) in [
+        (Op::Slli, 63),
+        (Op::Srli, 63),
+        (Op::Srai, 63),
+        (Op::Slliw, 31),
+        (Op::Srliw, 31),
+        (Op::Sraiw, 31),
+    ] {
         let mut regs = [0u64; 32];
         regs[11] = 0x8000_0000_8000_0001;
-        check(&[encode(&Inst { op, rd: 10, rs1: 11, rs2: 0, imm }), EBREAK], &regs, &data, &format!("{op:?} {imm}"));
+        check(
+            &[
+                encode(&Inst {
+                    op,
+                    rd: 10,
+                    rs1: 11,
+                    rs2: 0,
+                    imm,
+                }),
+                EBREAK,
+            ],
+            &regs,
+            &data,
+            &format!("{op:?} {imm}"),
+        );
     }
     // Misaligned, boundary-straddling and out-of-range accesses.
     for (op, base, off) in [
@@ -230,7 +298,21 @@ fn edge_cases_agree() {
         let mut regs = [0u64; 32];
         regs[11] = base;
         regs[12] = 0x0102_0304_0506_0708;
-        check(&[encode(&Inst { op, rd: 10, rs1: 11, rs2: 12, imm: off }), EBREAK], &regs, &data, &format!("{op:?} at {base:#x}{off:+}"));
+        check(
+            &[
+                encode(&Inst {
+                    op,
+                    rd: 10,
+                    rs1: 11,
+                    rs2: 12,
+                    imm: off,
+                }),
+                EBREAK,
+            ],
+            &regs,
+            &data,
+            &format!("{op:?} at {base:#x}{off:+}"),
+        );
     }
 }
 
@@ -241,7 +323,17 @@ fn random_blocks_agree() {
         .into_iter()
         .filter(|o| !o.ends_block() && !matches!(o, Op::Fence))
         .collect();
-    let enders = [Op::Beq, Op::Bne, Op::Blt, Op::Bge, Op::Bltu, Op::Bgeu, Op::Jal, Op::Jalr, Op::Ebreak];
+    let enders = [
+        Op::Beq,
+        Op::Bne,
+        Op::Blt,
+        Op::Bge,
+        Op::Bltu,
+        Op::Bgeu,
+        Op::Jal,
+        Op::Jalr,
+        Op::Ebreak,
+    ];
     for case in 0..3000 {
         let len = 1 + rng.below(if case % 10 == 0 { 60 } else { 12 }) as usize;
         let mut code: Vec<u32> = (0..len)
@@ -268,11 +360,24 @@ fn high_register_pressure_blocks_agree() {
         for rd in 1..32u8 {
             let rs1 = 1 + rng.below(31) as u8;
             let rs2 = 1 + rng.below(31) as u8;
-            let op = [Op::Add, Op::Mul, Op::Xor, Op::Sub, Op::Sltu, Op::Divu][rng.below(6) as usize];
-            code.push(encode(&Inst { op, rd, rs1, rs2, imm: 0 }));
+            let op =
+                [Op::Add, Op::Mul, Op::Xor, Op::Sub, Op::Sltu, Op::Divu][rng.below(6) as usize];
+            code.push(encode(&Inst {
+                op,
+                rd,
+                rs1,
+                rs2,
+                imm: 0,
+            }));
         }
         for rd in 1..32u8 {
-            code.push(encode(&Inst { op: Op::Add, rd, rs1: rd, rs2: 32 - rd, imm: 0 }));
+            code.push(encode(&Inst {
+                op: Op::Add,
+                rd,
+                rs1: rd,
+                rs2: 32 - rd,
+                imm: 0,
+            }));
         }
         code.push(EBREAK);
         let regs = random_regs(&mut rng);

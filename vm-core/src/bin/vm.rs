@@ -62,7 +62,12 @@ fn real_main() -> Result<i32, String> {
     let mut guest_args = vec![program.clone()];
     guest_args.extend(args);
     let elf = std::fs::read(&program).map_err(|e| format!("{program}: {e}"))?;
-    let mut vm = Vm::new(cfg, Box::new(std::io::stdout()), Box::new(std::io::stderr())).map_err(|e| e.to_string())?;
+    let mut vm = Vm::new(
+        cfg,
+        Box::new(std::io::stdout()),
+        Box::new(std::io::stderr()),
+    )
+    .map_err(|e| e.to_string())?;
     vm.load_elf(&elf, &guest_args).map_err(|e| e.to_string())?;
     let result = vm.run();
     if stats {
@@ -70,7 +75,10 @@ fn real_main() -> Result<i32, String> {
         eprintln!("vm stats: engine={:?}", vm.config().engine);
         eprintln!("  instructions executed : {}", s.insns_executed);
         eprintln!("  blocks decoded        : {}", s.blocks_decoded);
-        eprintln!("  blocks compiled       : {} ({} guest insns)", s.blocks_compiled, s.insns_compiled);
+        eprintln!(
+            "  blocks compiled       : {} ({} guest insns)",
+            s.blocks_compiled, s.insns_compiled
+        );
         eprintln!("  blocks executed       : {}", s.blocks_executed);
         eprintln!(
             "  cache hits / misses   : {} / {} (dispatcher hit rate {:.4}, per-block-execution hit rate {:.6})",
@@ -81,8 +89,14 @@ fn real_main() -> Result<i32, String> {
         );
         eprintln!("  chains patched        : {}", s.chains_patched);
         eprintln!("  invalidations         : {}", s.invalidations);
-        eprintln!("  interp blocks / jit entries : {} / {}", s.interp_blocks, s.jit_entries);
-        eprintln!("  translation time      : {:?} (of which W^X install {:?})", s.translate_time, s.install_time);
+        eprintln!(
+            "  interp blocks / jit entries : {} / {}",
+            s.interp_blocks, s.jit_entries
+        );
+        eprintln!(
+            "  translation time      : {:?} (of which W^X install {:?})",
+            s.translate_time, s.install_time
+        );
         eprintln!("  execution time        : {:?}", s.exec_time());
         if s.insns_compiled > 0 {
             let n = s.insns_compiled.max(1) as f64;

@@ -151,7 +151,9 @@ impl std::str::FromStr for EngineKind {
             "interp" => Ok(EngineKind::Interp),
             "jit" => Ok(EngineKind::Jit),
             "tiered" => Ok(EngineKind::Tiered),
-            _ => Err(VmError::Config(format!("unknown engine {s:?} (interp|jit|tiered)"))),
+            _ => Err(VmError::Config(format!(
+                "unknown engine {s:?} (interp|jit|tiered)"
+            ))),
         }
     }
 }
@@ -281,16 +283,30 @@ const STACK_RESERVE: u64 = 8 << 20;
 
 impl Vm {
     /// Creates a VM with empty memory; guest fd 1/2 go to the given writers.
-    pub fn new(cfg: VmConfig, stdout: Box<dyn Write + Send>, stderr: Box<dyn Write + Send>) -> Result<Self, VmError> {
+    pub fn new(
+        cfg: VmConfig,
+        stdout: Box<dyn Write + Send>,
+        stderr: Box<dyn Write + Send>,
+    ) -> Result<Self, VmError> {
         if cfg.max_block_insns == 0 {
             return Err(VmError::Config("max_block_insns must be at least 1".into()));
         }
         if cfg.mem_size < 2 * STACK_RESERVE {
-            return Err(VmError::Config(format!("guest memory must be at least {} bytes", 2 * STACK_RESERVE)));
+            return Err(VmError::Config(format!(
+                "guest memory must be at least {} bytes",
+                2 * STACK_RESERVE
+            )));
         }
         let mem = GuestMemory::new(cfg.mem_size)?;
         let mut cpu = Box::<CpuState>::default();
-        let mut jmp_cache = vec![JmpCacheEntry { pc: u64::MAX, host: 0 }; JMP_CACHE_ENTRIES].into_boxed_slice();
+        let mut jmp_cache = vec![
+            JmpCacheEntry {
+                pc: u64::MAX,
+                host: 0
+            };
+            JMP_CACHE_ENTRIES
+        ]
+        .into_boxed_slice();
         cpu.attach_memory(mem.host_base(), mem.len(), mem.code_page_map());
         cpu.jmp_cache = jmp_cache.as_mut_ptr() as u64;
         let backend = match cfg.engine {
@@ -321,7 +337,9 @@ impl Vm {
         let sp = setup_stack(&mut self.mem, stack_top, &img, args, &[]).map_err(VmError::Stack)?;
         let brk_max = self.mem.len() - STACK_RESERVE;
         if img.brk_start >= brk_max {
-            return Err(VmError::Config("program image overlaps the stack region".into()));
+            return Err(VmError::Config(
+                "program image overlaps the stack region".into(),
+            ));
         }
         self.sys.reset_brk(img.brk_start, brk_max);
         self.cpu.globals[2] = sp;
@@ -355,7 +373,10 @@ impl Vm {
         s.cache_hits = self.cache.stats.hits;
         s.cache_misses = self.cache.stats.misses;
         s.insns_executed = self.cpu.icount;
-        s.install_time = self.backend.as_ref().map_or(Duration::ZERO, |b| b.install_time());
+        s.install_time = self
+            .backend
+            .as_ref()
+            .map_or(Duration::ZERO, |b| b.install_time());
         s
     }
 
@@ -397,7 +418,10 @@ impl Vm {
 
     fn check_budget(&self) -> Result<(), VmError> {
         match self.cfg.insn_budget {
-            Some(budget) if self.cpu.icount > budget => Err(VmError::BudgetExhausted { budget, pc: self.cpu.pc }),
+            Some(budget) if self.cpu.icount > budget => Err(VmError::BudgetExhausted {
+                budget,
+                pc: self.cpu.pc,
+            }),
             _ => Ok(()),
         }
     }
@@ -421,7 +445,10 @@ impl Vm {
             };
             if want_jit {
                 if let Some(entry) = self.ensure_compiled(id)? {
-                    self.jmp_cache[(pc as usize >> 2) & (JMP_CACHE_ENTRIES - 1)] = JmpCacheEntry { pc, host: entry as u64 };
+                    self.jmp_cache[(pc as usize >> 2) & (JMP_CACHE_ENTRIES - 1)] = JmpCacheEntry {
+                        pc,
+                        host: entry as u64,
+                    };
                     self.cpu.quantum = left;
                     let backend = self.backend.as_ref().expect("jit engine has a backend");
                     // SAFETY: `entry` belongs to a live block of this backend and
@@ -443,7 +470,8 @@ impl Vm {
             let insns: *const [Inst] = &*b.insns;
             // SAFETY: `insns` points into a boxed slice owned by the cache that
             // is not touched until `exec_block` returns.
-            let (exit, _) = interp::exec_block(&mut self.cpu, &mut self.mem, unsafe { &*insns }, pc);
+            let (exit, _) =
+                interp::exec_block(&mut self.cpu, &mut self.mem, unsafe { &*insns }, pc);
             left -= 1;
             if let Some(done) = self.handle_exit(exit)? {
                 return Ok(done);
@@ -459,7 +487,11 @@ impl Vm {
                 SyscallOutcome::Continue => Ok(None),
                 SyscallOutcome::Exit(code) => Ok(Some(RunOutcome::Exited(code))),
             },
-            Exit::Fault { pc, fault, store } => Err(VmError::MemFault { pc, fault, kind: if store { "store" } else { "load" } }),
+            Exit::Fault { pc, fault, store } => Err(VmError::MemFault {
+                pc,
+                fault,
+                kind: if store { "store" } else { "load" },
+            }),
             Exit::CodeModified { page, .. } => {
                 self.invalidate_page(page)?;
                 Ok(None)
@@ -486,7 +518,11 @@ impl Vm {
             exit_code::FAULT_LOAD | exit_code::FAULT_STORE => Err(VmError::MemFault {
                 pc,
                 fault: MemFault::OutOfRange { addr: arg, size },
-                kind: if word & 0xff == exit_code::FAULT_STORE { "store" } else { "load" },
+                kind: if word & 0xff == exit_code::FAULT_STORE {
+                    "store"
+                } else {
+                    "load"
+                },
             }),
             exit_code::CODE_MODIFIED => {
                 self.invalidate_page(arg >> PAGE_SHIFT)?;
@@ -496,21 +532,37 @@ impl Vm {
                 }
                 Ok(None)
             }
-            other => Err(VmError::Codegen(CodegenError::ExecMemory(format!("unknown exit code {other}")))),
+            other => Err(VmError::Codegen(CodegenError::ExecMemory(format!(
+                "unknown exit code {other}"
+            )))),
         }
     }
 
     /// Patches the jump at code-region offset `site` to go straight to the
     /// compiled block at `target_pc`, if there is one.
     fn try_chain(&mut self, site: usize, target_pc: u64) -> Result<(), VmError> {
-        let Some(tid) = self.cache.peek(target_pc) else { return Ok(()) };
-        let Some(entry) = self.cache.get(tid).jit.as_ref().map(|c| c.entry) else { return Ok(()) };
-        let patch_addr = self.backend.as_ref().expect("jit exit implies backend").region_base() + site;
+        let Some(tid) = self.cache.peek(target_pc) else {
+            return Ok(());
+        };
+        let Some(entry) = self.cache.get(tid).jit.as_ref().map(|c| c.entry) else {
+            return Ok(());
+        };
+        let patch_addr = self
+            .backend
+            .as_ref()
+            .expect("jit exit implies backend")
+            .region_base()
+            + site;
         // The stub address is recorded by the source block; find it there.
-        let Some(stub_addr) = self.find_stub(patch_addr) else { return Ok(()) };
+        let Some(stub_addr) = self.find_stub(patch_addr) else {
+            return Ok(());
+        };
         let backend = self.backend.as_mut().expect("jit exit implies backend");
         backend.patch_jump(patch_addr, entry)?;
-        self.cache.get_mut(tid).incoming.push(IncomingLink { patch_addr, stub_addr });
+        self.cache.get_mut(tid).incoming.push(IncomingLink {
+            patch_addr,
+            stub_addr,
+        });
         self.stats.chains_patched += 1;
         Ok(())
     }
@@ -534,7 +586,7 @@ impl Vm {
 
     fn decode_new_block(&mut self, pc: u64) -> Result<BlockId, VmError> {
         // Without the C extension, instruction addresses are 4-byte aligned.
-        if pc % 4 != 0 {
+        if !pc.is_multiple_of(4) {
             return Err(VmError::FetchFault { pc });
         }
         let t0 = Instant::now();
@@ -623,7 +675,10 @@ impl Vm {
             b.incoming.clear();
         }
         self.site_owner.clear();
-        self.jmp_cache.fill(JmpCacheEntry { pc: u64::MAX, host: 0 });
+        self.jmp_cache.fill(JmpCacheEntry {
+            pc: u64::MAX,
+            host: 0,
+        });
         if let Some(be) = self.backend.as_mut() {
             be.flush();
         }
@@ -646,7 +701,10 @@ impl Vm {
             }
             let slot = &mut self.jmp_cache[(b.pc as usize >> 2) & (JMP_CACHE_ENTRIES - 1)];
             if slot.pc == b.pc {
-                *slot = JmpCacheEntry { pc: u64::MAX, host: 0 };
+                *slot = JmpCacheEntry {
+                    pc: u64::MAX,
+                    host: 0,
+                };
             }
             for p in b.pages() {
                 if self.cache.blocks_in_page(p).is_empty() {

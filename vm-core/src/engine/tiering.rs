@@ -9,7 +9,9 @@ pub struct TierPolicy {
 impl TierPolicy {
     /// A policy with the given threshold (0 and 1 both mean "compile on first run").
     pub fn new(threshold: u32) -> Self {
-        Self { threshold: threshold.max(1) }
+        Self {
+            threshold: threshold.max(1),
+        }
     }
 
     /// The threshold.

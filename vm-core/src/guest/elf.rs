@@ -94,7 +94,10 @@ fn trunc(e: object::Error) -> ElfError {
 /// Validates `data` as a static RV64 executable and copies its segments into `mem`.
 pub fn load_elf(data: &[u8], mem: &mut GuestMemory) -> Result<LoadedImage, ElfError> {
     if data.len() < 16 {
-        return Err(ElfError::Truncated(format!("{} bytes, need at least 64", data.len())));
+        return Err(ElfError::Truncated(format!(
+            "{} bytes, need at least 64",
+            data.len()
+        )));
     }
     if &data[0..4] != b"\x7fELF" {
         return Err(ElfError::BadMagic);
@@ -121,13 +124,25 @@ pub fn load_elf(data: &[u8], mem: &mut GuestMemory) -> Result<LoadedImage, ElfEr
         let (vaddr, memsz, off, filesz) =
             (ph.p_vaddr(e), ph.p_memsz(e), ph.p_offset(e), ph.p_filesz(e));
         if filesz > memsz {
-            return Err(ElfError::FileSizeExceedsMemSize { vaddr, filesz, memsz });
+            return Err(ElfError::FileSizeExceedsMemSize {
+                vaddr,
+                filesz,
+                memsz,
+            });
         }
-        let end = vaddr.checked_add(memsz).filter(|&end| end <= mem.len()).ok_or(
-            ElfError::SegmentOutOfMemory { start: vaddr, end: vaddr.wrapping_add(memsz), mem: mem.len() },
-        )?;
+        let end = vaddr
+            .checked_add(memsz)
+            .filter(|&end| end <= mem.len())
+            .ok_or(ElfError::SegmentOutOfMemory {
+                start: vaddr,
+                end: vaddr.wrapping_add(memsz),
+                mem: mem.len(),
+            })?;
         let _ = end;
-        if off.checked_add(filesz).is_none_or(|x| x > data.len() as u64) {
+        if off
+            .checked_add(filesz)
+            .is_none_or(|x| x > data.len() as u64)
+        {
             return Err(ElfError::Truncated(format!(
                 "segment at {vaddr:#x} needs file bytes [{off:#x}, +{filesz:#x}) but file has {:#x}",
                 data.len()
@@ -163,11 +178,12 @@ pub fn load_elf(data: &[u8], mem: &mut GuestMemory) -> Result<LoadedImage, ElfEr
     for &(vaddr, memsz, off, filesz) in &segs {
         let bytes = &data[off as usize..(off + filesz) as usize];
         // In range: checked against mem.len() above.
-        mem.write_bytes(vaddr, bytes).map_err(|_| ElfError::SegmentOutOfMemory {
-            start: vaddr,
-            end: vaddr + memsz,
-            mem: mem.len(),
-        })?;
+        mem.write_bytes(vaddr, bytes)
+            .map_err(|_| ElfError::SegmentOutOfMemory {
+                start: vaddr,
+                end: vaddr + memsz,
+                mem: mem.len(),
+            })?;
         brk = brk.max(vaddr + memsz);
         if phoff >= off && phoff < off + filesz {
             phdr = vaddr + (phoff - off);
@@ -242,9 +258,18 @@ pub(crate) mod tests {
         let code = [0u8; 8];
         let good = tiny_elf(&[(0x1000, &code, 8)], 0x1000);
         let mut m = mem();
-        assert!(matches!(load_elf(&good[..10], &mut m), Err(ElfError::Truncated(_))));
-        assert!(matches!(load_elf(&good[..40], &mut m), Err(ElfError::Truncated(_))));
-        assert!(matches!(load_elf(&good[..good.len() - 4], &mut m), Err(ElfError::Truncated(_))));
+        assert!(matches!(
+            load_elf(&good[..10], &mut m),
+            Err(ElfError::Truncated(_))
+        ));
+        assert!(matches!(
+            load_elf(&good[..40], &mut m),
+            Err(ElfError::Truncated(_))
+        ));
+        assert!(matches!(
+            load_elf(&good[..good.len() - 4], &mut m),
+            Err(ElfError::Truncated(_))
+        ));
         let mut bad = good.clone();
         bad[4] = 1;
         assert_eq!(load_elf(&bad, &mut m), Err(ElfError::WrongClass(1)));
@@ -258,12 +283,24 @@ pub(crate) mod tests {
         bad[0] = b'X';
         assert_eq!(load_elf(&bad, &mut m), Err(ElfError::BadMagic));
         let overlap = tiny_elf(&[(0x1000, &code, 0x100), (0x1080, &code, 8)], 0x1000);
-        assert!(matches!(load_elf(&overlap, &mut m), Err(ElfError::OverlappingSegments { .. })));
+        assert!(matches!(
+            load_elf(&overlap, &mut m),
+            Err(ElfError::OverlappingSegments { .. })
+        ));
         let huge = tiny_elf(&[(0xff000, &code, 0x2000)], 0xff000);
-        assert!(matches!(load_elf(&huge, &mut m), Err(ElfError::SegmentOutOfMemory { .. })));
+        assert!(matches!(
+            load_elf(&huge, &mut m),
+            Err(ElfError::SegmentOutOfMemory { .. })
+        ));
         let bad_entry = tiny_elf(&[(0x1000, &code, 8)], 0x5000);
-        assert_eq!(load_elf(&bad_entry, &mut m), Err(ElfError::BadEntry(0x5000)));
+        assert_eq!(
+            load_elf(&bad_entry, &mut m),
+            Err(ElfError::BadEntry(0x5000))
+        );
         let wrap = tiny_elf(&[(u64::MAX - 2, &code, 8)], 0);
-        assert!(matches!(load_elf(&wrap, &mut m), Err(ElfError::SegmentOutOfMemory { .. })));
+        assert!(matches!(
+            load_elf(&wrap, &mut m),
+            Err(ElfError::SegmentOutOfMemory { .. })
+        ));
     }
 }

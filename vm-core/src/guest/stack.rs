@@ -33,8 +33,14 @@ pub fn setup_stack(
         mem.write_bytes(sp + bytes.len() as u64, &[0])?;
         Ok(sp)
     };
-    let argv: Vec<u64> = args.iter().map(|a| push_str(mem, a)).collect::<Result<_, _>>()?;
-    let envp: Vec<u64> = env.iter().map(|a| push_str(mem, a)).collect::<Result<_, _>>()?;
+    let argv: Vec<u64> = args
+        .iter()
+        .map(|a| push_str(mem, a))
+        .collect::<Result<_, _>>()?;
+    let envp: Vec<u64> = env
+        .iter()
+        .map(|a| push_str(mem, a))
+        .collect::<Result<_, _>>()?;
     // Fixed "random" bytes keep runs reproducible.
     sp -= 16;
     let random = sp;

@@ -43,8 +43,19 @@ pub struct SyscallHandler {
 impl SyscallHandler {
     /// Creates a handler writing guest fd 1/2 to the given streams; the heap
     /// may grow from `brk_start` up to `brk_max`.
-    pub fn new(stdout: Box<dyn Write + Send>, stderr: Box<dyn Write + Send>, brk_start: u64, brk_max: u64) -> Self {
-        Self { stdout, stderr, brk_start, brk: brk_start, brk_max }
+    pub fn new(
+        stdout: Box<dyn Write + Send>,
+        stderr: Box<dyn Write + Send>,
+        brk_start: u64,
+        brk_max: u64,
+    ) -> Self {
+        Self {
+            stdout,
+            stderr,
+            brk_start,
+            brk: brk_start,
+            brk_max,
+        }
     }
 
     /// Sets the initial program break and its upper limit.
@@ -67,7 +78,12 @@ impl SyscallHandler {
 
     /// Executes the system call described by the registers of `cpu`
     /// (the ecall at `pc`) and writes the result to a0.
-    pub fn handle(&mut self, cpu: &mut CpuState, mem: &mut GuestMemory, pc: u64) -> Result<SyscallOutcome, VmError> {
+    pub fn handle(
+        &mut self,
+        cpu: &mut CpuState,
+        mem: &mut GuestMemory,
+        pc: u64,
+    ) -> Result<SyscallOutcome, VmError> {
         let r = &mut cpu.globals;
         let (nr, a0, a1, a2) = (r[17], r[10], r[11], r[12]);
         let ret: i64 = match nr {
@@ -75,7 +91,8 @@ impl SyscallHandler {
             SYS_WRITEV => {
                 let mut total = 0i64;
                 for i in 0..a2.min(1024) {
-                    let (base, len) = match (mem.load(a1 + 16 * i, 8), mem.load(a1 + 16 * i + 8, 8)) {
+                    let (base, len) = match (mem.load(a1 + 16 * i, 8), mem.load(a1 + 16 * i + 8, 8))
+                    {
                         (Ok(b), Ok(l)) => (b, l),
                         _ => {
                             total = -EFAULT;

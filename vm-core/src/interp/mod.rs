@@ -12,7 +12,12 @@ use crate::state::CpuState;
 /// `cpu.pc` is updated on every exit: the next pc, the resume pc after a
 /// system call, or the pc of a faulting instruction.
 #[inline]
-pub fn exec_block(cpu: &mut CpuState, mem: &mut GuestMemory, insns: &[Inst], mut pc: u64) -> (Exit, u64) {
+pub fn exec_block(
+    cpu: &mut CpuState,
+    mem: &mut GuestMemory,
+    insns: &[Inst],
+    mut pc: u64,
+) -> (Exit, u64) {
     let mut n = 0u64;
     for inst in insns {
         n += 1;
@@ -20,7 +25,10 @@ pub fn exec_block(cpu: &mut CpuState, mem: &mut GuestMemory, insns: &[Inst], mut
         match step {
             Step::Next => pc = pc.wrapping_add(4),
             Step::Exit(e) => {
-                if matches!(e, Exit::Fault { .. } | Exit::Breakpoint { .. } | Exit::Illegal { .. }) {
+                if matches!(
+                    e,
+                    Exit::Fault { .. } | Exit::Breakpoint { .. } | Exit::Illegal { .. }
+                ) {
                     n -= 1; // the faulting instruction did not retire
                 }
                 cpu.icount += n;
@@ -28,7 +36,9 @@ pub fn exec_block(cpu: &mut CpuState, mem: &mut GuestMemory, insns: &[Inst], mut
                     Exit::Next(t) => t,
                     Exit::CodeModified { next_pc, .. } => next_pc,
                     Exit::Syscall { pc } => pc.wrapping_add(4),
-                    Exit::Fault { pc, .. } | Exit::Breakpoint { pc } | Exit::Illegal { pc, .. } => pc,
+                    Exit::Fault { pc, .. } | Exit::Breakpoint { pc } | Exit::Illegal { pc, .. } => {
+                        pc
+                    }
                     Exit::Quantum => pc,
                 };
                 return (e, n);
@@ -112,7 +122,11 @@ pub fn step(cpu: &mut CpuState, mem: &mut GuestMemory, i: Inst, pc: u64) -> Step
             let addr = a.wrapping_add(imm);
             match mem.load(addr, $size) {
                 Ok(v) => set!($ext(v)),
-                Err(fault) => Step::Exit(Exit::Fault { pc, fault, store: false }),
+                Err(fault) => Step::Exit(Exit::Fault {
+                    pc,
+                    fault,
+                    store: false,
+                }),
             }
         }};
     }
@@ -121,10 +135,15 @@ pub fn step(cpu: &mut CpuState, mem: &mut GuestMemory, i: Inst, pc: u64) -> Step
             let addr = a.wrapping_add(imm);
             match mem.store(addr, $size, b) {
                 Ok(StoreEffect::Data) => Step::Next,
-                Ok(StoreEffect::CodePage(page)) => {
-                    Step::Exit(Exit::CodeModified { next_pc: pc.wrapping_add(4), page })
-                }
-                Err(fault) => Step::Exit(Exit::Fault { pc, fault, store: true }),
+                Ok(StoreEffect::CodePage(page)) => Step::Exit(Exit::CodeModified {
+                    next_pc: pc.wrapping_add(4),
+                    page,
+                }),
+                Err(fault) => Step::Exit(Exit::Fault {
+                    pc,
+                    fault,
+                    store: true,
+                }),
             }
         }};
     }

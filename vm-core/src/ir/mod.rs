@@ -190,16 +190,39 @@ pub enum IrOp {
     /// `globals[g] = src`.
     SetGlobal { g: u8, src: Temp },
     /// `dst = a op b`.
-    Bin { op: BinOp, dst: Temp, a: Temp, b: Temp },
+    Bin {
+        op: BinOp,
+        dst: Temp,
+        a: Temp,
+        b: Temp,
+    },
     /// `dst = op a`.
     Un { op: UnOp, dst: Temp, a: Temp },
     /// `dst = cond(a, b) as u64`.
-    SetCond { cond: Cond, dst: Temp, a: Temp, b: Temp },
+    SetCond {
+        cond: Cond,
+        dst: Temp,
+        a: Temp,
+        b: Temp,
+    },
     /// `dst = extend(mem[addr + off])`; leaves the block with a fault if out of range.
-    Load { dst: Temp, addr: Temp, off: i32, width: Width, signed: bool, loc: GuestLoc },
+    Load {
+        dst: Temp,
+        addr: Temp,
+        off: i32,
+        width: Width,
+        signed: bool,
+        loc: GuestLoc,
+    },
     /// `mem[addr + off] = src`; may fault, and leaves the block after the
     /// store if it wrote into a page holding translated code.
-    Store { addr: Temp, off: i32, src: Temp, width: Width, loc: GuestLoc },
+    Store {
+        addr: Temp,
+        off: i32,
+        src: Temp,
+        width: Width,
+        loc: GuestLoc,
+    },
 }
 
 impl IrOp {
@@ -265,7 +288,13 @@ pub enum Terminator {
     /// Continue at a constant guest pc (chainable).
     Jump(u64),
     /// Continue at `taken` if `cond(a, b)`, else at `fallthrough` (both chainable).
-    Branch { cond: Cond, a: Temp, b: Temp, taken: u64, fallthrough: u64 },
+    Branch {
+        cond: Cond,
+        a: Temp,
+        b: Temp,
+        taken: u64,
+        fallthrough: u64,
+    },
     /// Continue at a computed guest pc.
     JumpIndirect(Temp),
     /// A system call at `pc`; execution resumes at `next_pc` afterwards.
@@ -313,7 +342,10 @@ pub struct IrBuilder {
 impl IrBuilder {
     /// New empty builder.
     pub fn new() -> Self {
-        Self { ops: Vec::with_capacity(64), next: 0 }
+        Self {
+            ops: Vec::with_capacity(64),
+            next: 0,
+        }
     }
     fn temp(&mut self) -> Temp {
         let t = self.next;
@@ -355,18 +387,44 @@ impl IrBuilder {
         dst
     }
     /// Memory load.
-    pub fn load(&mut self, addr: Temp, off: i32, width: Width, signed: bool, loc: GuestLoc) -> Temp {
+    pub fn load(
+        &mut self,
+        addr: Temp,
+        off: i32,
+        width: Width,
+        signed: bool,
+        loc: GuestLoc,
+    ) -> Temp {
         let dst = self.temp();
-        self.ops.push(IrOp::Load { dst, addr, off, width, signed, loc });
+        self.ops.push(IrOp::Load {
+            dst,
+            addr,
+            off,
+            width,
+            signed,
+            loc,
+        });
         dst
     }
     /// Memory store.
     pub fn store(&mut self, addr: Temp, off: i32, src: Temp, width: Width, loc: GuestLoc) {
-        self.ops.push(IrOp::Store { addr, off, src, width, loc });
+        self.ops.push(IrOp::Store {
+            addr,
+            off,
+            src,
+            width,
+            loc,
+        });
     }
     /// Finishes the block.
     pub fn finish(self, pc: u64, insn_count: u32, term: Terminator) -> IrBlock {
-        IrBlock { pc, insn_count, num_temps: self.next, ops: self.ops, term }
+        IrBlock {
+            pc,
+            insn_count,
+            num_temps: self.next,
+            ops: self.ops,
+            term,
+        }
     }
 }
 

@@ -117,11 +117,25 @@ fn fold_and_forward_with(block: &mut IrBlock, s: &mut Scratch) {
     block.ops.truncate(j);
     let map = |t: Temp| alias[t as usize];
     block.term = match block.term {
-        Terminator::Branch { cond, a, b, taken, fallthrough } => {
+        Terminator::Branch {
+            cond,
+            a,
+            b,
+            taken,
+            fallthrough,
+        } => {
             let (a, b) = (map(a), map(b));
             match (konst[a as usize], konst[b as usize]) {
-                (Some(x), Some(y)) => Terminator::Jump(if cond.eval(x, y) { taken } else { fallthrough }),
-                _ => Terminator::Branch { cond, a, b, taken, fallthrough },
+                (Some(x), Some(y)) => {
+                    Terminator::Jump(if cond.eval(x, y) { taken } else { fallthrough })
+                }
+                _ => Terminator::Branch {
+                    cond,
+                    a,
+                    b,
+                    taken,
+                    fallthrough,
+                },
             }
         }
         Terminator::JumpIndirect(t) => match konst[map(t) as usize] {
@@ -198,7 +212,10 @@ fn dce(block: &mut IrBlock, used: &mut [bool], keep: &mut [bool]) {
     keep.fill(true);
     block.term.for_each_use(|t| used[t as usize] = true);
     for (i, op) in block.ops.iter().enumerate().rev() {
-        let pure = !matches!(op, IrOp::SetGlobal { .. } | IrOp::Store { .. } | IrOp::Load { .. });
+        let pure = !matches!(
+            op,
+            IrOp::SetGlobal { .. } | IrOp::Store { .. } | IrOp::Load { .. }
+        );
         if pure && op.dst().is_some_and(|d| !used[d as usize]) {
             keep[i] = false;
             continue;
@@ -223,12 +240,30 @@ mod tests {
         // li a0, 5 ; addi a0, a0, 3 ; add a1, a0, a0 ; ret
         let mut b = block(&[0x00500513, 0x00350513, 0x00a505b3, 0x00008067]);
         optimize(&mut b);
-        let sets: Vec<_> = b.ops.iter().filter(|o| matches!(o, IrOp::SetGlobal { .. })).collect();
+        let sets: Vec<_> = b
+            .ops
+            .iter()
+            .filter(|o| matches!(o, IrOp::SetGlobal { .. }))
+            .collect();
         assert_eq!(sets.len(), 2, "{b}");
-        let consts: Vec<u64> = b.ops.iter().filter_map(|o| match o { IrOp::Const { val, .. } => Some(*val), _ => None }).collect();
+        let consts: Vec<u64> = b
+            .ops
+            .iter()
+            .filter_map(|o| match o {
+                IrOp::Const { val, .. } => Some(*val),
+                _ => None,
+            })
+            .collect();
         assert!(consts.contains(&8) && consts.contains(&16), "{b}");
         // ra read once
-        assert_eq!(b.ops.iter().filter(|o| matches!(o, IrOp::GetGlobal { .. })).count(), 1, "{b}");
+        assert_eq!(
+            b.ops
+                .iter()
+                .filter(|o| matches!(o, IrOp::GetGlobal { .. }))
+                .count(),
+            1,
+            "{b}"
+        );
     }
 
     #[test]
@@ -236,12 +271,23 @@ mod tests {
         // li a0, 1 ; lw a1, 0(a2) ; li a0, 2 ; ecall
         let mut b = block(&[0x00100513, 0x00062583, 0x00200513, 0x00000073]);
         optimize(&mut b);
-        let sets = b.ops.iter().filter(|o| matches!(o, IrOp::SetGlobal { g: 10, .. })).count();
+        let sets = b
+            .ops
+            .iter()
+            .filter(|o| matches!(o, IrOp::SetGlobal { g: 10, .. }))
+            .count();
         assert_eq!(sets, 2, "{b}");
         // li a0, 1 ; li a0, 2 ; ecall: the first store is dead
         let mut b = block(&[0x00100513, 0x00200513, 0x00000073]);
         optimize(&mut b);
-        assert_eq!(b.ops.iter().filter(|o| matches!(o, IrOp::SetGlobal { .. })).count(), 1, "{b}");
+        assert_eq!(
+            b.ops
+                .iter()
+                .filter(|o| matches!(o, IrOp::SetGlobal { .. }))
+                .count(),
+            1,
+            "{b}"
+        );
     }
 
     #[test]

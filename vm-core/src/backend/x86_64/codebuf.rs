@@ -32,9 +32,15 @@ impl ExecMemory {
             )
         };
         if p == libc::MAP_FAILED {
-            return Err(CodegenError::ExecMemory(std::io::Error::last_os_error().to_string()));
+            return Err(CodegenError::ExecMemory(
+                std::io::Error::last_os_error().to_string(),
+            ));
         }
-        Ok(Self { base: p as *mut u8, cap, used: 0 })
+        Ok(Self {
+            base: p as *mut u8,
+            cap,
+            used: 0,
+        })
     }
 
     /// Host address where the next allocation (16-byte aligned) will start.
@@ -78,7 +84,9 @@ impl ExecMemory {
     pub fn patch(&mut self, addr: usize, bytes: &[u8]) -> Result<(), CodegenError> {
         let off = addr.wrapping_sub(self.base as usize);
         if off + bytes.len() > self.used {
-            return Err(CodegenError::ExecMemory(format!("patch at {addr:#x} outside used code")));
+            return Err(CodegenError::ExecMemory(format!(
+                "patch at {addr:#x} outside used code"
+            )));
         }
         self.write_at(off, bytes)
     }
@@ -89,7 +97,9 @@ impl ExecMemory {
         // SAFETY: the page range lies inside our mapping.
         let r = unsafe { libc::mprotect(self.base.add(ps) as *mut libc::c_void, pe - ps, prot) };
         if r != 0 {
-            return Err(CodegenError::ExecMemory(std::io::Error::last_os_error().to_string()));
+            return Err(CodegenError::ExecMemory(
+                std::io::Error::last_os_error().to_string(),
+            ));
         }
         Ok(())
     }

@@ -84,12 +84,20 @@ impl X64Backend {
             ; pop r15 ; pop r14 ; pop r13 ; pop r12 ; pop rbx ; pop rbp
             ; ret
         );
-        let code = a.finalize().map_err(|e| CodegenError::Assembler(e.to_string()))?;
+        let code = a
+            .finalize()
+            .map_err(|e| CodegenError::Assembler(e.to_string()))?;
         let addr = mem.append(&code)?;
         // SAFETY: the trampoline was just written at `addr` with this signature.
         let enter: EnterFn = unsafe { std::mem::transmute::<usize, EnterFn>(addr) };
         let after_trampoline = mem.used();
-        Ok(Self { mem, enter, exit_addr: addr + exit_off, after_trampoline, install_time: std::time::Duration::ZERO })
+        Ok(Self {
+            mem,
+            enter,
+            exit_addr: addr + exit_off,
+            after_trampoline,
+            install_time: std::time::Duration::ZERO,
+        })
     }
 
     /// Runs generated code at `entry` until it exits; returns the exit word.
@@ -125,7 +133,8 @@ impl X64Backend {
     /// site's own stub to unchain).
     pub fn patch_jump(&mut self, patch_addr: usize, target: usize) -> Result<(), CodegenError> {
         let rel = target as i64 - (patch_addr as i64 + 4);
-        let rel = i32::try_from(rel).map_err(|_| CodegenError::ExecMemory("jump out of rel32 range".into()))?;
+        let rel = i32::try_from(rel)
+            .map_err(|_| CodegenError::ExecMemory("jump out of rel32 range".into()))?;
         self.mem.patch(patch_addr, &rel.to_le_bytes())
     }
 
@@ -135,13 +144,19 @@ impl X64Backend {
         let mut cg = Codegen::new(block, base, self.exit_addr, self.mem.base());
         cg.block()?;
         let Codegen { asm, sites, .. } = cg;
-        let code = asm.finalize().map_err(|e| CodegenError::Assembler(e.to_string()))?;
+        let code = asm
+            .finalize()
+            .map_err(|e| CodegenError::Assembler(e.to_string()))?;
         let t0 = std::time::Instant::now();
         let entry = self.mem.append(&code);
         self.install_time += t0.elapsed();
         let entry = entry?;
         debug_assert_eq!(entry, base);
-        Ok(CompiledBlock { entry, size: code.len(), sites })
+        Ok(CompiledBlock {
+            entry,
+            size: code.len(),
+            sites,
+        })
     }
 
     /// Compiles into a scratch buffer without installing (measures pure
@@ -150,7 +165,10 @@ impl X64Backend {
         let base = self.mem.next_addr();
         let mut cg = Codegen::new(block, base, self.exit_addr, self.mem.base());
         cg.block()?;
-        let code = cg.asm.finalize().map_err(|e| CodegenError::Assembler(e.to_string()))?;
+        let code = cg
+            .asm
+            .finalize()
+            .map_err(|e| CodegenError::Assembler(e.to_string()))?;
         Ok(code.len())
     }
 }
@@ -228,7 +246,15 @@ impl<'b> Codegen<'b> {
         b.term.for_each_use(|t| last_use[t as usize] = end);
         Self {
             b,
-            asm: VecAssembler::new_with_capacity(base, b.ops.len() * 16 + 160, 0, 0, 8 + b.ops.len(), 0, 8 + b.ops.len()),
+            asm: VecAssembler::new_with_capacity(
+                base,
+                b.ops.len() * 16 + 160,
+                0,
+                0,
+                8 + b.ops.len(),
+                0,
+                8 + b.ops.len(),
+            ),
             base,
             exit,
             region_base,
@@ -294,7 +320,9 @@ impl<'b> Codegen<'b> {
     }
 
     fn free_reg(&self) -> Option<u8> {
-        POOL.iter().copied().find(|&r| self.reg_temp[r as usize].is_none())
+        POOL.iter()
+            .copied()
+            .find(|&r| self.reg_temp[r as usize].is_none())
     }
 
     /// Returns a free pool register, evicting the least urgent unpinned value.
@@ -310,7 +338,11 @@ impl<'b> Codegen<'b> {
                 continue;
             }
             let t = self.reg_temp[r as usize].expect("pool reg occupied");
-            let key = (self.home[t as usize].is_some(), self.last_use[t as usize], r);
+            let key = (
+                self.home[t as usize].is_some(),
+                self.last_use[t as usize],
+                r,
+            );
             if best.is_none_or(|b| (key.0, key.1) > (b.0, b.1)) {
                 best = Some(key);
             }
@@ -370,10 +402,8 @@ impl<'b> Codegen<'b> {
 
     fn kill(&mut self, t: Temp) {
         match self.loc[t as usize] {
-            Loc::Reg(r) => {
-                if self.reg_temp[r as usize] == Some(t) {
-                    self.reg_temp[r as usize] = None;
-                }
+            Loc::Reg(r) if self.reg_temp[r as usize] == Some(t) => {
+                self.reg_temp[r as usize] = None;
             }
             Loc::Slot(s) => self.free_slots |= 1 << s,
             _ => {}
@@ -439,7 +469,11 @@ impl<'b> Codegen<'b> {
         let faults = std::mem::take(&mut self.faults);
         for f in &faults {
             asm!(self.asm; =>f.label ; mov [rbp + off::EXIT_ARG], rax);
-            let pc = if f.code == exit_code::CODE_MODIFIED { f.next_pc } else { f.pc };
+            let pc = if f.code == exit_code::CODE_MODIFIED {
+                f.next_pc
+            } else {
+                f.pc
+            };
             self.store_imm(off::PC, pc);
             if f.uncount > 0 {
                 let u = f.uncount as i32;
@@ -456,7 +490,11 @@ impl<'b> Codegen<'b> {
             let site = (patch_addr - self.region_base) as i32;
             asm!(self.asm; mov QWORD [rbp + off::EXIT_ARG], site);
             self.exit_with(exit_code::CHAIN);
-            self.sites.push(ChainSite { patch_addr, stub_addr, target_pc: c.target });
+            self.sites.push(ChainSite {
+                patch_addr,
+                stub_addr,
+                target_pc: c.target,
+            });
         }
         Ok(())
     }
@@ -487,7 +525,12 @@ impl<'b> Codegen<'b> {
         self.asm.push_i32(rel as i32);
     }
 
-    fn fault_label(&mut self, loc: crate::ir::GuestLoc, code: u64, modified: bool) -> dynasmrt::DynamicLabel {
+    fn fault_label(
+        &mut self,
+        loc: crate::ir::GuestLoc,
+        code: u64,
+        modified: bool,
+    ) -> dynasmrt::DynamicLabel {
         let label = self.asm.new_dynamic_label();
         let retired = if modified { loc.index + 1 } else { loc.index };
         self.faults.push(FaultStub {
@@ -576,7 +619,14 @@ impl<'b> Codegen<'b> {
                 }
                 asm!(self.asm; movzx Rd(d), al);
             }
-            IrOp::Load { dst, addr, off: disp, width, signed, loc } => {
+            IrOp::Load {
+                dst,
+                addr,
+                off: disp,
+                width,
+                signed,
+                loc,
+            } => {
                 self.addr_to_rax(addr, disp)?;
                 let code = exit_code::FAULT_LOAD | ((width.log2() as u64) << 8);
                 let label = self.fault_label(loc, code, false);
@@ -592,7 +642,13 @@ impl<'b> Codegen<'b> {
                     (Width::W64, _) => asm!(self.asm; mov Rq(d), QWORD [r15 + rax]),
                 }
             }
-            IrOp::Store { addr, off: disp, src, width, loc } => {
+            IrOp::Store {
+                addr,
+                off: disp,
+                src,
+                width,
+                loc,
+            } => {
                 let val = match self.loc[src as usize] {
                     Loc::Const(v) if fits_i32(v) || width != Width::W64 => Opnd::Imm(v as i32),
                     _ => Opnd::Reg(self.use_reg(src)?),
@@ -739,13 +795,23 @@ impl<'b> Codegen<'b> {
             Some(Cond::Geu) => asm!(self.asm; jae =>label),
         }
         let jump_end = self.asm.offset().0;
-        self.chains.push(ChainStub { label, target, jump_end });
+        self.chains.push(ChainStub {
+            label,
+            target,
+            jump_end,
+        });
     }
 
     fn terminator(&mut self) -> Result<(), CodegenError> {
         match self.b.term {
             Terminator::Jump(t) => self.chain_jump(t, None),
-            Terminator::Branch { cond, a, b, taken, fallthrough } => {
+            Terminator::Branch {
+                cond,
+                a,
+                b,
+                taken,
+                fallthrough,
+            } => {
                 let ra = self.use_reg(a)?;
                 let ob = self.opnd(b)?;
                 self.cmp(ra, ob);

@@ -11,17 +11,72 @@ use thiserror::Error;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum Op {
-    Lui, Auipc, Jal, Jalr,
-    Beq, Bne, Blt, Bge, Bltu, Bgeu,
-    Lb, Lh, Lw, Ld, Lbu, Lhu, Lwu,
-    Sb, Sh, Sw, Sd,
-    Addi, Slti, Sltiu, Xori, Ori, Andi, Slli, Srli, Srai,
-    Add, Sub, Sll, Slt, Sltu, Xor, Srl, Sra, Or, And,
-    Fence, FenceI, Ecall, Ebreak,
-    Addiw, Slliw, Srliw, Sraiw,
-    Addw, Subw, Sllw, Srlw, Sraw,
-    Mul, Mulh, Mulhsu, Mulhu, Div, Divu, Rem, Remu,
-    Mulw, Divw, Divuw, Remw, Remuw,
+    Lui,
+    Auipc,
+    Jal,
+    Jalr,
+    Beq,
+    Bne,
+    Blt,
+    Bge,
+    Bltu,
+    Bgeu,
+    Lb,
+    Lh,
+    Lw,
+    Ld,
+    Lbu,
+    Lhu,
+    Lwu,
+    Sb,
+    Sh,
+    Sw,
+    Sd,
+    Addi,
+    Slti,
+    Sltiu,
+    Xori,
+    Ori,
+    Andi,
+    Slli,
+    Srli,
+    Srai,
+    Add,
+    Sub,
+    Sll,
+    Slt,
+    Sltu,
+    Xor,
+    Srl,
+    Sra,
+    Or,
+    And,
+    Fence,
+    FenceI,
+    Ecall,
+    Ebreak,
+    Addiw,
+    Slliw,
+    Srliw,
+    Sraiw,
+    Addw,
+    Subw,
+    Sllw,
+    Srlw,
+    Sraw,
+    Mul,
+    Mulh,
+    Mulhsu,
+    Mulhu,
+    Div,
+    Divu,
+    Rem,
+    Remu,
+    Mulw,
+    Divw,
+    Divuw,
+    Remw,
+    Remuw,
 }
 
 impl Op {
@@ -42,8 +97,17 @@ impl Op {
     pub fn ends_block(self) -> bool {
         matches!(
             self,
-            Op::Jal | Op::Jalr | Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu
-                | Op::Ecall | Op::Ebreak | Op::FenceI
+            Op::Jal
+                | Op::Jalr
+                | Op::Beq
+                | Op::Bne
+                | Op::Blt
+                | Op::Bge
+                | Op::Bltu
+                | Op::Bgeu
+                | Op::Ecall
+                | Op::Ebreak
+                | Op::FenceI
         )
     }
 }
@@ -90,13 +154,20 @@ pub fn decode(w: u32) -> Result<Inst, DecodeError> {
     let f7 = bits(w, 31, 25);
     let imm_i = (w as i32) >> 20;
     let imm_s = (((w as i32) >> 25) << 5) | bits(w, 11, 7) as i32;
-    let imm_b = ((((w as i32) >> 31) << 12)
-        | ((bits(w, 7, 7) << 11) | (bits(w, 30, 25) << 5) | (bits(w, 11, 8) << 1)) as i32)
-        as i32;
+    let imm_b = (((w as i32) >> 31) << 12)
+        | ((bits(w, 7, 7) << 11) | (bits(w, 30, 25) << 5) | (bits(w, 11, 8) << 1)) as i32;
     let imm_u = (w & 0xffff_f000) as i32;
     let imm_j = (((w as i32) >> 31) << 20)
         | ((bits(w, 19, 12) << 12) | (bits(w, 20, 20) << 11) | (bits(w, 30, 21) << 1)) as i32;
-    let mk = |op, rd, rs1, rs2, imm| Ok(Inst { op, rd, rs1, rs2, imm });
+    let mk = |op, rd, rs1, rs2, imm| {
+        Ok(Inst {
+            op,
+            rd,
+            rs1,
+            rs2,
+            imm,
+        })
+    };
     use Op::*;
     match opcode {
         0x37 => mk(Lui, rd, 0, 0, imm_u),
@@ -229,23 +300,86 @@ mod tests {
     #[test]
     fn decodes_representative_encodings() {
         // addi a0, zero, -1
-        assert_eq!(d(0xfff00513), Inst { op: Op::Addi, rd: 10, rs1: 0, rs2: 0, imm: -1 });
+        assert_eq!(
+            d(0xfff00513),
+            Inst {
+                op: Op::Addi,
+                rd: 10,
+                rs1: 0,
+                rs2: 0,
+                imm: -1
+            }
+        );
         // lui a5, 0x12345
-        assert_eq!(d(0x123457b7), Inst { op: Op::Lui, rd: 15, rs1: 0, rs2: 0, imm: 0x12345000 });
+        assert_eq!(
+            d(0x123457b7),
+            Inst {
+                op: Op::Lui,
+                rd: 15,
+                rs1: 0,
+                rs2: 0,
+                imm: 0x12345000
+            }
+        );
         // jal ra, -8 (0xff9ff0ef)
-        assert_eq!(d(0xff9ff0ef), Inst { op: Op::Jal, rd: 1, rs1: 0, rs2: 0, imm: -8 });
+        assert_eq!(
+            d(0xff9ff0ef),
+            Inst {
+                op: Op::Jal,
+                rd: 1,
+                rs1: 0,
+                rs2: 0,
+                imm: -8
+            }
+        );
         // beq a0, a1, +16 (0x00b50863)
-        assert_eq!(d(0x00b50863), Inst { op: Op::Beq, rd: 0, rs1: 10, rs2: 11, imm: 16 });
+        assert_eq!(
+            d(0x00b50863),
+            Inst {
+                op: Op::Beq,
+                rd: 0,
+                rs1: 10,
+                rs2: 11,
+                imm: 16
+            }
+        );
         // bne a0, zero, -4 (0xfe051ee3)
         assert_eq!(d(0xfe051ee3).imm, -4);
         // sd ra, 8(sp) (0x00113423)
-        assert_eq!(d(0x00113423), Inst { op: Op::Sd, rd: 0, rs1: 2, rs2: 1, imm: 8 });
+        assert_eq!(
+            d(0x00113423),
+            Inst {
+                op: Op::Sd,
+                rd: 0,
+                rs1: 2,
+                rs2: 1,
+                imm: 8
+            }
+        );
         // sw a0, -20(s0) (0xfea42623)
         assert_eq!(d(0xfea42623).imm, -20);
         // srai a0, a0, 63 (0x43f55513)
-        assert_eq!(d(0x43f55513), Inst { op: Op::Srai, rd: 10, rs1: 10, rs2: 0, imm: 63 });
+        assert_eq!(
+            d(0x43f55513),
+            Inst {
+                op: Op::Srai,
+                rd: 10,
+                rs1: 10,
+                rs2: 0,
+                imm: 63
+            }
+        );
         // sraiw a0, a0, 31 (0x41f5551b)
-        assert_eq!(d(0x41f5551b), Inst { op: Op::Sraiw, rd: 10, rs1: 10, rs2: 0, imm: 31 });
+        assert_eq!(
+            d(0x41f5551b),
+            Inst {
+                op: Op::Sraiw,
+                rd: 10,
+                rs1: 10,
+                rs2: 0,
+                imm: 31
+            }
+        );
         // mulhsu a0, a1, a2 (0x02c5a533)
         assert_eq!(d(0x02c5a533).op, Op::Mulhsu);
         // remuw a0, a1, a2 (0x02c5f53b)
@@ -261,13 +395,13 @@ mod tests {
         for w in [
             0u32,
             0xffff_ffff,
-            0x0000_4501,     // compressed
-            0x0400_5013,     // srli with bad funct6
+            0x0000_4501,             // compressed
+            0x0400_5013,             // srli with bad funct6
             0x4000_0533 | (1 << 25), // bad funct7
-            0x0000_7003,     // load funct3 7
-            0x3020_0073,     // mret
-            0xc000_2573,     // csrr (Zicsr not supported)
-            0x0200_101b,     // slliw with shamt bit 5 set
+            0x0000_7003,             // load funct3 7
+            0x3020_0073,             // mret
+            0xc000_2573,             // csrr (Zicsr not supported)
+            0x0200_101b,             // slliw with shamt bit 5 set
         ] {
             assert_eq!(decode(w), Err(DecodeError::Illegal(w)), "{w:#x}");
         }

@@ -1,4 +1,4 @@
-//! Encoder for [`Inst`], the inverse of [`super::decode`]. Used by tests,
+//! Encoder for [`Inst`], the inverse of [`super::decode()`]. Used by tests,
 //! fuzzing and benchmarks to build guest code without an assembler.
 
 use super::decode::{Inst, Op};
@@ -11,7 +11,12 @@ fn i(imm: i32, rs1: u8, f3: u32, rd: u8, opc: u32) -> u32 {
 }
 fn s(imm: i32, rs2: u8, rs1: u8, f3: u32, opc: u32) -> u32 {
     let imm = imm as u32;
-    (((imm >> 5) & 0x7f) << 25) | ((rs2 as u32) << 20) | ((rs1 as u32) << 15) | (f3 << 12) | ((imm & 0x1f) << 7) | opc
+    (((imm >> 5) & 0x7f) << 25)
+        | ((rs2 as u32) << 20)
+        | ((rs1 as u32) << 15)
+        | (f3 << 12)
+        | ((imm & 0x1f) << 7)
+        | opc
 }
 fn b(imm: i32, rs2: u8, rs1: u8, f3: u32) -> u32 {
     let imm = imm as u32;
@@ -38,7 +43,13 @@ fn j(imm: i32, rd: u8) -> u32 {
 /// are truncated to the encodable range (shift amounts to 6 or 5 bits,
 /// branch/jump offsets to even values).
 pub fn encode(inst: &Inst) -> u32 {
-    let Inst { op, rd, rs1, rs2, imm } = *inst;
+    let Inst {
+        op,
+        rd,
+        rs1,
+        rs2,
+        imm,
+    } = *inst;
     let (rd, rs1, rs2) = (rd & 31, rs1 & 31, rs2 & 31);
     use Op::*;
     match op {
@@ -128,22 +139,72 @@ mod tests {
         for op in Op::ALL {
             for _ in 0..500 {
                 let v = next();
-                let (rd, rs1, rs2) = ((v & 31) as u8, ((v >> 5) & 31) as u8, ((v >> 10) & 31) as u8);
+                let (rd, rs1, rs2) = (
+                    (v & 31) as u8,
+                    ((v >> 5) & 31) as u8,
+                    ((v >> 10) & 31) as u8,
+                );
                 let raw = (v >> 20) as i32;
                 let imm = match op {
                     Op::Lui | Op::Auipc => raw & !0xfff,
                     Op::Jal => ((raw << 11) >> 11) & !1,
-                    Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu => ((raw << 19) >> 19) & !1,
+                    Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu => {
+                        ((raw << 19) >> 19) & !1
+                    }
                     Op::Slli | Op::Srli | Op::Srai => raw & 63,
                     Op::Slliw | Op::Srliw | Op::Sraiw => raw & 31,
                     _ => (raw << 20) >> 20,
                 };
-                let inst = Inst { op, rd, rs1, rs2, imm };
+                let inst = Inst {
+                    op,
+                    rd,
+                    rs1,
+                    rs2,
+                    imm,
+                };
                 let d = decode(encode(&inst)).unwrap();
                 assert_eq!(d.op, op);
                 match op {
                     Op::Fence | Op::FenceI | Op::Ecall | Op::Ebreak => {}
-                    _ => assert_eq!(d.imm, if matches!(op, Op::Add | Op::Sub | Op::Sll | Op::Slt | Op::Sltu | Op::Xor | Op::Srl | Op::Sra | Op::Or | Op::And | Op::Addw | Op::Subw | Op::Sllw | Op::Srlw | Op::Sraw | Op::Mul | Op::Mulh | Op::Mulhsu | Op::Mulhu | Op::Div | Op::Divu | Op::Rem | Op::Remu | Op::Mulw | Op::Divw | Op::Divuw | Op::Remw | Op::Remuw) { 0 } else { imm }, "{op:?}"),
+                    _ => assert_eq!(
+                        d.imm,
+                        if matches!(
+                            op,
+                            Op::Add
+                                | Op::Sub
+                                | Op::Sll
+                                | Op::Slt
+                                | Op::Sltu
+                                | Op::Xor
+                                | Op::Srl
+                                | Op::Sra
+                                | Op::Or
+                                | Op::And
+                                | Op::Addw
+                                | Op::Subw
+                                | Op::Sllw
+                                | Op::Srlw
+                                | Op::Sraw
+                                | Op::Mul
+                                | Op::Mulh
+                                | Op::Mulhsu
+                                | Op::Mulhu
+                                | Op::Div
+                                | Op::Divu
+                                | Op::Rem
+                                | Op::Remu
+                                | Op::Mulw
+                                | Op::Divw
+                                | Op::Divuw
+                                | Op::Remw
+                                | Op::Remuw
+                        ) {
+                            0
+                        } else {
+                            imm
+                        },
+                        "{op:?}"
+                    ),
                 }
             }
         }

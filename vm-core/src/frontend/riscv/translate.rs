@@ -15,7 +15,11 @@ pub fn translate_block(pc: u64, insns: &[Inst]) -> IrBlock {
     let mut cur = pc;
     let mut term = None;
     for (index, i) in insns.iter().enumerate() {
-        let loc = GuestLoc { pc: cur, next_pc: cur.wrapping_add(4), index: index as u32 };
+        let loc = GuestLoc {
+            pc: cur,
+            next_pc: cur.wrapping_add(4),
+            index: index as u32,
+        };
         if let Some(t) = translate_inst(&mut b, *i, loc) {
             term = Some(t);
             break;
@@ -91,11 +95,21 @@ fn translate_inst(b: &mut IrBuilder, i: Inst, loc: GuestLoc) -> Option<Terminato
     let branch = |b: &mut IrBuilder, cond: Cond| {
         let x = reg(b, i.rs1);
         let y = reg(b, i.rs2);
-        Some(Terminator::Branch { cond, a: x, b: y, taken: pc.wrapping_add(imm), fallthrough: loc.next_pc })
+        Some(Terminator::Branch {
+            cond,
+            a: x,
+            b: y,
+            taken: pc.wrapping_add(imm),
+            fallthrough: loc.next_pc,
+        })
     };
     let slt = |b: &mut IrBuilder, cond: Cond, use_imm: bool| {
         let x = reg(b, i.rs1);
-        let y = if use_imm { b.constant(imm) } else { reg(b, i.rs2) };
+        let y = if use_imm {
+            b.constant(imm)
+        } else {
+            reg(b, i.rs2)
+        };
         let r = b.setcond(cond, x, y);
         wr(b, i.rd, r);
     };
@@ -162,7 +176,12 @@ fn translate_inst(b: &mut IrBuilder, i: Inst, loc: GuestLoc) -> Option<Terminato
         Op::And => rrr(b, BinOp::And, false),
         Op::Fence => {}
         Op::FenceI => return Some(Terminator::Jump(loc.next_pc)),
-        Op::Ecall => return Some(Terminator::Syscall { pc, next_pc: loc.next_pc }),
+        Op::Ecall => {
+            return Some(Terminator::Syscall {
+                pc,
+                next_pc: loc.next_pc,
+            })
+        }
         Op::Ebreak => return Some(Terminator::Breakpoint { pc }),
         Op::Addiw => rri(b, BinOp::Add, true),
         Op::Slliw => w32(b, BinOp::Shl, UnOp::Zext32, Some(imm)),
