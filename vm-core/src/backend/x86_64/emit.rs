@@ -53,6 +53,17 @@ pub struct CompiledBlock {
     pub sites: Vec<ChainSite>,
 }
 
+/// Per-block allocator state kept between compilations so that compiling
+/// a block does not allocate it anew (allocation dominated small blocks).
+#[derive(Default)]
+struct Scratch {
+    loc: Vec<Loc>,
+    last_use: Vec<u32>,
+    home: Vec<Option<u8>>,
+    faults: Vec<FaultStub>,
+    chains: Vec<ChainStub>,
+}
+
 type EnterFn = unsafe extern "sysv64" fn(*mut CpuState, usize) -> u64;
 
 /// The x86-64 JIT backend: owns the code region and the entry/exit trampoline.
@@ -62,6 +73,7 @@ pub struct X64Backend {
     exit_addr: usize,
     after_trampoline: usize,
     install_time: std::time::Duration,
+    scratch: Scratch,
 }
 
 impl X64Backend {
@@ -97,6 +109,7 @@ impl X64Backend {
             exit_addr: addr + exit_off,
             after_trampoline,
             install_time: std::time::Duration::ZERO,
+            scratch: Scratch::default(),
         })
     }
 
@@ -138,12 +151,40 @@ impl X64Backend {
         self.mem.patch(patch_addr, &rel.to_le_bytes())
     }
 
+    /// Runs code generation for `block` as if placed at `base`, reusing the
+    /// allocator scratch state.
+    fn generate(
+        &mut self,
+        block: &IrBlock,
+        base: usize,
+    ) -> Result<(VecAssembler<X64Relocation>, Vec<ChainSite>), CodegenError> {
+        let scratch = std::mem::take(&mut self.scratch);
+        let mut cg = Codegen::new(block, base, self.exit_addr, self.mem.base(), scratch);
+        let r = cg.block();
+        let Codegen {
+            asm,
+            sites,
+            loc,
+            last_use,
+            home,
+            faults,
+            chains,
+            ..
+        } = cg;
+        self.scratch = Scratch {
+            loc,
+            last_use,
+            home,
+            faults,
+            chains,
+        };
+        r.map(|()| (asm, sites))
+    }
+
     /// Compiles an optimized IR block and installs it.
     pub fn compile(&mut self, block: &IrBlock) -> Result<CompiledBlock, CodegenError> {
         let base = self.mem.next_addr();
-        let mut cg = Codegen::new(block, base, self.exit_addr, self.mem.base());
-        cg.block()?;
-        let Codegen { asm, sites, .. } = cg;
+        let (asm, sites) = self.generate(block, base)?;
         let code = asm
             .finalize()
             .map_err(|e| CodegenError::Assembler(e.to_string()))?;
@@ -161,12 +202,10 @@ impl X64Backend {
 
     /// Compiles into a scratch buffer without installing (measures pure
     /// code generation); returns the code size.
-    pub fn compile_detached(&self, block: &IrBlock) -> Result<usize, CodegenError> {
+    pub fn compile_detached(&mut self, block: &IrBlock) -> Result<usize, CodegenError> {
         let base = self.mem.next_addr();
-        let mut cg = Codegen::new(block, base, self.exit_addr, self.mem.base());
-        cg.block()?;
-        let code = cg
-            .asm
+        let (asm, _) = self.generate(block, base)?;
+        let code = asm
             .finalize()
             .map_err(|e| CodegenError::Assembler(e.to_string()))?;
         Ok(code.len())
@@ -193,6 +232,7 @@ enum Opnd {
     Reg(u8),
 }
 
+#[derive(Clone, Copy)]
 struct FaultStub {
     label: dynasmrt::DynamicLabel,
     pc: u64,
@@ -201,6 +241,7 @@ struct FaultStub {
     code: u64,
 }
 
+#[derive(Clone, Copy)]
 struct ChainStub {
     label: dynasmrt::DynamicLabel,
     target: u64,
@@ -232,10 +273,24 @@ fn fits_i32(v: u64) -> bool {
 }
 
 impl<'b> Codegen<'b> {
-    fn new(b: &'b IrBlock, base: usize, exit: usize, region_base: usize) -> Self {
+    fn new(b: &'b IrBlock, base: usize, exit: usize, region_base: usize, scratch: Scratch) -> Self {
         let n = b.num_temps as usize;
+        let Scratch {
+            mut loc,
+            mut last_use,
+            mut home,
+            mut faults,
+            mut chains,
+        } = scratch;
         // A temp's last use defaults to its definition, so unused results die at once.
-        let mut last_use = vec![0u32; n];
+        last_use.clear();
+        last_use.resize(n, 0);
+        loc.clear();
+        loc.resize(n, Loc::None);
+        home.clear();
+        home.resize(n, None);
+        faults.clear();
+        chains.clear();
         for (i, op) in b.ops.iter().enumerate() {
             op.for_each_use(|t| last_use[t as usize] = i as u32);
             if let Some(d) = op.dst() {
@@ -258,15 +313,15 @@ impl<'b> Codegen<'b> {
             base,
             exit,
             region_base,
-            loc: vec![Loc::None; n],
+            loc,
             last_use,
-            home: vec![None; n],
+            home,
             holder: [None; NUM_GLOBALS],
             reg_temp: [None; 16],
             pinned: 0,
             free_slots: u64::MAX,
-            faults: Vec::new(),
-            chains: Vec::new(),
+            faults,
+            chains,
             sites: Vec::new(),
             cur: 0,
         }
@@ -466,8 +521,8 @@ impl<'b> Codegen<'b> {
         asm!(self.asm; =>quantum ; mov QWORD [rbp + off::QUANTUM], 0);
         self.store_imm(off::PC, b.pc);
         self.exit_with(exit_code::QUANTUM);
-        let faults = std::mem::take(&mut self.faults);
-        for f in &faults {
+        for i in 0..self.faults.len() {
+            let f = self.faults[i];
             asm!(self.asm; =>f.label ; mov [rbp + off::EXIT_ARG], rax);
             let pc = if f.code == exit_code::CODE_MODIFIED {
                 f.next_pc
@@ -481,8 +536,8 @@ impl<'b> Codegen<'b> {
             }
             self.exit_with(f.code);
         }
-        let chains = std::mem::take(&mut self.chains);
-        for c in &chains {
+        for i in 0..self.chains.len() {
+            let c = self.chains[i];
             let stub_addr = self.base + self.asm.offset().0;
             asm!(self.asm; =>c.label);
             self.store_imm(off::PC, c.target);
