@@ -160,7 +160,7 @@ fn bench_compilation_latency(b: &mut Bench) {
             insns: ins.clone().into_boxed_slice(),
             exec_count: 0,
             jit: Some(compiled),
-            jit_failed: false,
+            interp_only: false,
             incoming: Vec::new(),
         })
     });
@@ -200,7 +200,7 @@ fn bench_block_caching(b: &mut Bench) {
             insns: Box::new([]),
             exec_count: 0,
             jit: None,
-            jit_failed: false,
+            interp_only: false,
             incoming: Vec::new(),
         });
     }
@@ -250,7 +250,7 @@ fn bench_hotspot_detection(b: &mut Bench) {
             insns: Box::new([]),
             exec_count: 0,
             jit: None,
-            jit_failed: false,
+            interp_only: false,
             incoming: Vec::new(),
         });
     }

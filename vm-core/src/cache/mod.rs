@@ -56,8 +56,9 @@ pub struct TranslatedBlock {
     pub exec_count: u32,
     /// Machine code, once compiled.
     pub jit: Option<CompiledBlock>,
-    /// Code generation failed once; keep interpreting this block.
-    pub jit_failed: bool,
+    /// Never compile this block: code generation failed for it, or its page
+    /// is rewritten so often that compiling would be wasted work.
+    pub interp_only: bool,
     /// Chained jumps from other blocks into this one.
     pub incoming: Vec<IncomingLink>,
 }
@@ -215,7 +216,7 @@ mod tests {
             insns: Box::new([]),
             exec_count: 0,
             jit: None,
-            jit_failed: false,
+            interp_only: false,
             incoming: Vec::new(),
         }
     }

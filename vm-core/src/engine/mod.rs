@@ -276,7 +276,13 @@ pub struct Vm {
     exited: Option<i32>,
     /// Which block owns each chain site (patch address -> block).
     site_owner: std::collections::HashMap<usize, BlockId>,
+    /// Invalidations per guest page (self-modifying code).
+    page_invalidations: std::collections::HashMap<u64, u32>,
 }
+
+/// A page invalidated this often is treated as data that happens to be
+/// executed: its blocks are interpreted instead of compiled again and again.
+const SMC_THRASH_LIMIT: u32 = 32;
 
 /// Bytes reserved at the top of guest memory for the initial stack region.
 const STACK_RESERVE: u64 = 8 << 20;
@@ -326,6 +332,7 @@ impl Vm {
             stats: Stats::default(),
             exited: None,
             site_owner: std::collections::HashMap::new(),
+            page_invalidations: std::collections::HashMap::new(),
         })
     }
 
@@ -611,13 +618,18 @@ impl Vm {
                 break;
             }
         }
+        let thrashing = ((pc >> PAGE_SHIFT)..=((cur - 1) >> PAGE_SHIFT)).any(|p| {
+            self.page_invalidations
+                .get(&p)
+                .is_some_and(|&n| n >= SMC_THRASH_LIMIT)
+        });
         let block = TranslatedBlock {
             pc,
             end: cur,
             insns: insns.into_boxed_slice(),
             exec_count: 0,
             jit: None,
-            jit_failed: false,
+            interp_only: thrashing,
             incoming: Vec::new(),
         };
         for p in block.pages() {
@@ -636,7 +648,7 @@ impl Vm {
         if let Some(c) = &b.jit {
             return Ok(Some(c.entry));
         }
-        if b.jit_failed {
+        if b.interp_only {
             return Ok(None);
         }
         let t0 = Instant::now();
@@ -651,7 +663,7 @@ impl Vm {
                 backend.compile(&ir)?
             }
             Err(CodegenError::TooManySpills(_)) => {
-                self.cache.get_mut(id).jit_failed = true;
+                self.cache.get_mut(id).interp_only = true;
                 return Ok(None);
             }
             Err(e) => return Err(e.into()),
@@ -686,6 +698,7 @@ impl Vm {
 
     /// Removes every block overlapping guest page `page` and unlinks jumps into them.
     pub fn invalidate_page(&mut self, page: u64) -> Result<(), VmError> {
+        *self.page_invalidations.entry(page).or_insert(0) += 1;
         for id in self.cache.blocks_in_page(page) {
             let b = self.cache.remove(id);
             self.stats.invalidations += 1;
