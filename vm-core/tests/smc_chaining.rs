@@ -1,0 +1,74 @@
+//! Self-modifying code against chained blocks: a hot loop chained to
+//! itself is rewritten by a store from another block on the same page; the
+//! store must unlink the chained jump and the loop must run the new code.
+
+use vm_core::engine::{EngineKind, Vm, VmConfig, VmError};
+use vm_core::frontend::riscv::{encode, Inst, Op};
+
+fn i(op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32) -> u32 {
+    encode(&Inst {
+        op,
+        rd,
+        rs1,
+        rs2,
+        imm,
+    })
+}
+
+const A0: u8 = 10;
+const S0: u8 = 8;
+const S1: u8 = 9;
+const T0: u8 = 5;
+const T1: u8 = 6;
+const T2: u8 = 7;
+
+fn program() -> Vec<u32> {
+    let new_body = i(Op::Addi, A0, A0, 0, 2);
+    vec![
+        i(Op::Lui, S0, 0, 0, 0x10000), // 0x00 s0 = 0x10000
+        i(Op::Addi, S1, 0, 0, 2),      // 0x04 two rounds
+        i(Op::Addi, T0, 0, 0, 0),      // 0x08
+        i(Op::Addi, T1, 0, 0, 100),    // 0x0c
+        i(Op::Addi, A0, A0, 0, 1),     // 0x10 loop body (rewritten)
+        i(Op::Addi, T0, T0, 0, 1),     // 0x14
+        i(Op::Bne, 0, T0, T1, -8),     // 0x18 -> 0x10
+        i(Op::Lui, T2, 0, 0, (new_body & 0xffff_f000) as i32), // 0x1c
+        i(Op::Addi, T2, T2, 0, (new_body & 0xfff) as i32), // 0x20
+        i(Op::Sw, 0, S0, T2, 0x10),    // 0x24 rewrite 0x10
+        i(Op::Addi, S1, S1, 0, -1),    // 0x28
+        i(Op::Bne, 0, S1, 0, -0x24),   // 0x2c -> 0x08
+        0x0010_0073,                   // 0x30 ebreak
+    ]
+}
+
+#[test]
+fn rewriting_a_chained_loop_takes_effect_under_every_engine() {
+    for engine in [EngineKind::Interp, EngineKind::Jit, EngineKind::Tiered] {
+        let cfg = VmConfig {
+            engine,
+            mem_size: 32 << 20,
+            tier_threshold: 10,
+            ..VmConfig::default()
+        };
+        let mut vm = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
+        let bytes: Vec<u8> = program().iter().flat_map(|w| w.to_le_bytes()).collect();
+        vm.memory_mut().write_bytes(0x10000, &bytes).unwrap();
+        vm.cpu_mut().pc = 0x10000;
+        let err = vm.run().unwrap_err();
+        assert!(
+            matches!(err, VmError::Breakpoint { pc: 0x10030 }),
+            "{engine:?}: {err}"
+        );
+        // First round adds 1 a hundred times, second round 2.
+        assert_eq!(vm.cpu().globals[A0 as usize], 300, "{engine:?}");
+        let s = vm.stats();
+        assert!(s.invalidations >= 1, "{engine:?}: {s:?}");
+        if engine != EngineKind::Interp {
+            assert!(
+                s.chains_patched >= 1,
+                "{engine:?}: the loop must have been chained: {s:?}"
+            );
+        }
+        assert_eq!(s.insns_executed, 2 + 2 * (2 + 300 + 5), "{engine:?}");
+    }
+}
