@@ -72,3 +72,47 @@ fn rewriting_a_chained_loop_takes_effect_under_every_engine() {
         assert_eq!(s.insns_executed, 2 + 2 * (2 + 300 + 5), "{engine:?}");
     }
 }
+
+/// A code region far too small for the program forces repeated full
+/// flushes (dropping every compiled block and chain) in the middle of runs.
+#[test]
+fn tiny_code_region_flushes_and_stays_correct() {
+    let elf = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/guest/bin/qsort.elf")).unwrap();
+    let expected = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/guest/expected/qsort.stdout"
+    ))
+    .unwrap();
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    for engine in [EngineKind::Jit, EngineKind::Tiered] {
+        let out = Buf::default();
+        let cfg = VmConfig {
+            engine,
+            code_cache_bytes: 8192,
+            tier_threshold: 2,
+            ..VmConfig::default()
+        };
+        let mut vm = Vm::new(cfg, Box::new(out.clone()), Box::new(std::io::sink())).unwrap();
+        vm.load_elf(&elf, &["qsort".into()]).unwrap();
+        assert_eq!(vm.run().unwrap(), 22);
+        assert_eq!(
+            String::from_utf8(out.0.lock().unwrap().clone()).unwrap(),
+            expected
+        );
+        let s = vm.stats();
+        assert!(
+            engine == EngineKind::Tiered || s.blocks_compiled > s.blocks_decoded,
+            "{engine:?}: flushes must force recompiles: {s:?}"
+        );
+    }
+}

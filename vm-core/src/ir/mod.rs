@@ -227,6 +227,7 @@ pub enum IrOp {
 
 impl IrOp {
     /// The temp this op defines.
+    #[inline]
     pub fn dst(&self) -> Option<Temp> {
         match *self {
             IrOp::Const { dst, .. }
@@ -240,6 +241,7 @@ impl IrOp {
     }
 
     /// Calls `f` on every temp this op reads.
+    #[inline]
     pub fn for_each_use(&self, mut f: impl FnMut(Temp)) {
         match *self {
             IrOp::Const { .. } | IrOp::GetGlobal { .. } => {}
@@ -258,6 +260,7 @@ impl IrOp {
     }
 
     /// Rewrites every temp this op reads.
+    #[inline]
     pub fn map_uses(&mut self, f: impl Fn(Temp) -> Temp) {
         match self {
             IrOp::Const { .. } | IrOp::GetGlobal { .. } => {}
@@ -277,6 +280,7 @@ impl IrOp {
 
     /// Whether the op may leave the block early (fault or code-modified exit),
     /// so guest state must be exact before it.
+    #[inline]
     pub fn may_exit(&self) -> bool {
         matches!(self, IrOp::Load { .. } | IrOp::Store { .. })
     }
@@ -305,6 +309,7 @@ pub enum Terminator {
 
 impl Terminator {
     /// Calls `f` on every temp the terminator reads.
+    #[inline]
     pub fn for_each_use(&self, mut f: impl FnMut(Temp)) {
         match *self {
             Terminator::Branch { a, b, .. } => {

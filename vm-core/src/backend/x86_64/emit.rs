@@ -79,7 +79,7 @@ pub struct X64Backend {
 impl X64Backend {
     /// Creates a backend with a code region of `code_bytes`.
     pub fn new(code_bytes: usize) -> Result<Self, CodegenError> {
-        let mut mem = ExecMemory::new(code_bytes.max(1 << 16))?;
+        let mut mem = ExecMemory::new(code_bytes.max(4096))?;
         let base = mem.next_addr();
         let mut a: VecAssembler<X64Relocation> = VecAssembler::new(base);
         asm!(a;
