@@ -139,6 +139,8 @@ fn budget_stops_a_runaway_guest() {
             ),
             "{engine:?}: {e}"
         );
+        let n = v.cpu().icount;
+        assert!(n > 5000 && n <= 5001, "{engine:?}: stopped at {n}");
     }
 }
 

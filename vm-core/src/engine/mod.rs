@@ -401,7 +401,13 @@ impl Vm {
     pub fn run(&mut self) -> Result<i32, VmError> {
         const QUANTUM: u64 = 1 << 16;
         loop {
-            match self.run_blocks(QUANTUM)? {
+            // Every block retires at least one instruction, so a quantum no
+            // larger than the remaining budget stops close to the budget.
+            let q = match self.cfg.insn_budget {
+                Some(b) => QUANTUM.min(b.saturating_sub(self.cpu.icount) + 1),
+                None => QUANTUM,
+            };
+            match self.run_blocks(q)? {
                 RunOutcome::Exited(code) => return Ok(code),
                 RunOutcome::QuantumExpired => {}
             }
