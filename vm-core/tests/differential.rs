@@ -80,6 +80,9 @@ fn run(kind: EngineKind, code: &[u32], regs: &[u64; 32], data: &[u8]) -> Outcome
     };
     let mut d = vec![0u8; DATA_LEN as usize];
     vm.memory().read_bytes(DATA, &mut d).unwrap();
+    let mut code_after = vec![0u8; 512];
+    vm.memory().read_bytes(CODE, &mut code_after).unwrap();
+    d.extend_from_slice(&code_after);
     let mut top = vec![0u8; 64];
     vm.memory().read_bytes(MEM - 64, &mut top).unwrap();
     Outcome {
@@ -149,6 +152,8 @@ fn random_regs(rng: &mut Rng) -> [u64; 32] {
     for r in [5usize, 6, 10, 11] {
         regs[r] = match rng.below(8) {
             0 => MEM - rng.below(48),
+            // Stores into the block's own page exercise the code-modified exit.
+            7 if rng.below(2) == 0 => CODE + rng.below(256),
             1 => rng.value(),
             _ => DATA + 32 + rng.below(DATA_LEN - 64),
         };
@@ -383,4 +388,36 @@ fn high_register_pressure_blocks_agree() {
         let regs = random_regs(&mut rng);
         check(&code, &regs, &[0; 64], &format!("pressure {case}"));
     }
+}
+
+#[test]
+fn store_into_the_running_block_exits_right_after_the_store() {
+    // sw x12, 4(x11) with x11 = CODE overwrites the ebreak that follows;
+    // both engines must stop right after the store with the new word in
+    // memory instead of executing the stale ebreak.
+    let mut regs = [0u64; 32];
+    regs[11] = CODE;
+    regs[12] = encode(&Inst {
+        op: Op::Addi,
+        rd: 10,
+        rs1: 0,
+        rs2: 0,
+        imm: 7,
+    }) as u64;
+    let code = [
+        encode(&Inst {
+            op: Op::Sw,
+            rd: 0,
+            rs1: 11,
+            rs2: 12,
+            imm: 4,
+        }),
+        EBREAK,
+    ];
+    check(&code, &regs, &[0; 64], "self-overwriting store");
+    let o = run(EngineKind::Jit, &code, &regs, &[0; 64]);
+    assert_eq!(
+        (o.result.as_str(), o.pc, o.icount),
+        ("quantum", CODE + 4, 1)
+    );
 }
