@@ -239,6 +239,8 @@ struct FaultStub {
     next_pc: u64,
     uncount: u64,
     code: u64,
+    /// Register holding the guest address at the exit.
+    addr_reg: u8,
 }
 
 #[derive(Clone, Copy)]
@@ -523,7 +525,7 @@ impl<'b> Codegen<'b> {
         self.exit_with(exit_code::QUANTUM);
         for i in 0..self.faults.len() {
             let f = self.faults[i];
-            asm!(self.asm; =>f.label ; mov [rbp + off::EXIT_ARG], rax);
+            asm!(self.asm; =>f.label ; mov [rbp + off::EXIT_ARG], Rq(f.addr_reg));
             let pc = if f.code == exit_code::CODE_MODIFIED {
                 f.next_pc
             } else {
@@ -585,6 +587,7 @@ impl<'b> Codegen<'b> {
         loc: crate::ir::GuestLoc,
         code: u64,
         modified: bool,
+        addr_reg: u8,
     ) -> dynasmrt::DynamicLabel {
         let label = self.asm.new_dynamic_label();
         let retired = if modified { loc.index + 1 } else { loc.index };
@@ -594,29 +597,34 @@ impl<'b> Codegen<'b> {
             next_pc: loc.next_pc,
             uncount: (self.b.insn_count - retired) as u64,
             code,
+            addr_reg,
         });
         label
     }
 
     /// Computes `addr + off` into rax.
-    fn addr_to_rax(&mut self, addr: Temp, disp: i32) -> Result<(), CodegenError> {
+    /// Returns a register holding `addr + disp`: the address temp's own
+    /// (pinned) register when there is no displacement, else rax.
+    fn guest_addr(&mut self, addr: Temp, disp: i32) -> Result<u8, CodegenError> {
         match self.loc[addr as usize] {
-            Loc::Const(v) => self.mov_imm(RAX, v.wrapping_add(disp as i64 as u64)),
+            Loc::Const(v) => {
+                self.mov_imm(RAX, v.wrapping_add(disp as i64 as u64));
+                Ok(RAX)
+            }
             _ => {
                 let r = self.use_reg(addr)?;
                 if disp == 0 {
-                    asm!(self.asm; mov rax, Rq(r));
-                } else {
-                    asm!(self.asm; lea rax, [Rq(r) + disp]);
+                    return Ok(r);
                 }
+                asm!(self.asm; lea rax, [Rq(r) + disp]);
+                Ok(RAX)
             }
         }
-        Ok(())
     }
 
-    fn bounds_check(&mut self, width: Width, label: dynasmrt::DynamicLabel) {
+    fn bounds_check(&mut self, a: u8, width: Width, label: dynasmrt::DynamicLabel) {
         let lim = off::MEM_LIMIT + 8 * width.log2() as i32;
-        asm!(self.asm; cmp rax, [rbp + lim] ; ja =>label);
+        asm!(self.asm; cmp Rq(a), [rbp + lim] ; ja =>label);
     }
 
     fn op(&mut self, op: &IrOp) -> Result<(), CodegenError> {
@@ -682,19 +690,19 @@ impl<'b> Codegen<'b> {
                 signed,
                 loc,
             } => {
-                self.addr_to_rax(addr, disp)?;
+                let a = self.guest_addr(addr, disp)?;
                 let code = exit_code::FAULT_LOAD | ((width.log2() as u64) << 8);
-                let label = self.fault_label(loc, code, false);
-                self.bounds_check(width, label);
+                let label = self.fault_label(loc, code, false, a);
+                self.bounds_check(a, width, label);
                 let d = self.new_dst(dst)?;
                 match (width, signed) {
-                    (Width::W8, true) => asm!(self.asm; movsx Rq(d), BYTE [r15 + rax]),
-                    (Width::W8, false) => asm!(self.asm; movzx Rd(d), BYTE [r15 + rax]),
-                    (Width::W16, true) => asm!(self.asm; movsx Rq(d), WORD [r15 + rax]),
-                    (Width::W16, false) => asm!(self.asm; movzx Rd(d), WORD [r15 + rax]),
-                    (Width::W32, true) => asm!(self.asm; movsxd Rq(d), DWORD [r15 + rax]),
-                    (Width::W32, false) => asm!(self.asm; mov Rd(d), DWORD [r15 + rax]),
-                    (Width::W64, _) => asm!(self.asm; mov Rq(d), QWORD [r15 + rax]),
+                    (Width::W8, true) => asm!(self.asm; movsx Rq(d), BYTE [r15 + Rq(a)]),
+                    (Width::W8, false) => asm!(self.asm; movzx Rd(d), BYTE [r15 + Rq(a)]),
+                    (Width::W16, true) => asm!(self.asm; movsx Rq(d), WORD [r15 + Rq(a)]),
+                    (Width::W16, false) => asm!(self.asm; movzx Rd(d), WORD [r15 + Rq(a)]),
+                    (Width::W32, true) => asm!(self.asm; movsxd Rq(d), DWORD [r15 + Rq(a)]),
+                    (Width::W32, false) => asm!(self.asm; mov Rd(d), DWORD [r15 + Rq(a)]),
+                    (Width::W64, _) => asm!(self.asm; mov Rq(d), QWORD [r15 + Rq(a)]),
                 }
             }
             IrOp::Store {
@@ -708,26 +716,26 @@ impl<'b> Codegen<'b> {
                     Loc::Const(v) if fits_i32(v) || width != Width::W64 => Opnd::Imm(v as i32),
                     _ => Opnd::Reg(self.use_reg(src)?),
                 };
-                self.addr_to_rax(addr, disp)?;
+                let a = self.guest_addr(addr, disp)?;
                 let code = exit_code::FAULT_STORE | ((width.log2() as u64) << 8);
-                let fault = self.fault_label(loc, code, false);
-                self.bounds_check(width, fault);
+                let fault = self.fault_label(loc, code, false, a);
+                self.bounds_check(a, width, fault);
                 match (width, val) {
-                    (Width::W8, Opnd::Imm(v)) => asm!(self.asm; mov BYTE [r15 + rax], v as i8),
-                    (Width::W16, Opnd::Imm(v)) => asm!(self.asm; mov WORD [r15 + rax], v as i16),
-                    (Width::W32, Opnd::Imm(v)) => asm!(self.asm; mov DWORD [r15 + rax], v),
-                    (Width::W64, Opnd::Imm(v)) => asm!(self.asm; mov QWORD [r15 + rax], v),
-                    (Width::W8, Opnd::Reg(r)) => asm!(self.asm; mov BYTE [r15 + rax], Rb(r)),
-                    (Width::W16, Opnd::Reg(r)) => asm!(self.asm; mov WORD [r15 + rax], Rw(r)),
-                    (Width::W32, Opnd::Reg(r)) => asm!(self.asm; mov DWORD [r15 + rax], Rd(r)),
-                    (Width::W64, Opnd::Reg(r)) => asm!(self.asm; mov QWORD [r15 + rax], Rq(r)),
+                    (Width::W8, Opnd::Imm(v)) => asm!(self.asm; mov BYTE [r15 + Rq(a)], v as i8),
+                    (Width::W16, Opnd::Imm(v)) => asm!(self.asm; mov WORD [r15 + Rq(a)], v as i16),
+                    (Width::W32, Opnd::Imm(v)) => asm!(self.asm; mov DWORD [r15 + Rq(a)], v),
+                    (Width::W64, Opnd::Imm(v)) => asm!(self.asm; mov QWORD [r15 + Rq(a)], v),
+                    (Width::W8, Opnd::Reg(r)) => asm!(self.asm; mov BYTE [r15 + Rq(a)], Rb(r)),
+                    (Width::W16, Opnd::Reg(r)) => asm!(self.asm; mov WORD [r15 + Rq(a)], Rw(r)),
+                    (Width::W32, Opnd::Reg(r)) => asm!(self.asm; mov DWORD [r15 + Rq(a)], Rd(r)),
+                    (Width::W64, Opnd::Reg(r)) => asm!(self.asm; mov QWORD [r15 + Rq(a)], Rq(r)),
                 }
-                let smc = self.fault_label(loc, exit_code::CODE_MODIFIED, true);
-                asm!(self.asm; mov rcx, rax ; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>smc);
+                let smc = self.fault_label(loc, exit_code::CODE_MODIFIED, true, a);
+                asm!(self.asm; mov rcx, Rq(a) ; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>smc);
                 if width != Width::W8 {
                     // The access may end in the next page.
                     let last = width.bytes() as i32 - 1;
-                    asm!(self.asm; lea rcx, [rax + last] ; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>smc);
+                    asm!(self.asm; lea rcx, [Rq(a) + last] ; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>smc);
                 }
             }
         }
