@@ -421,3 +421,101 @@ fn store_into_the_running_block_exits_right_after_the_store() {
         ("quantum", CODE + 4, 1)
     );
 }
+
+fn run_to_end(kind: EngineKind, code: &[u32], regs: &[u64; 32], data: &[u8]) -> Outcome {
+    let cfg = VmConfig {
+        engine: kind,
+        mem_size: MEM,
+        code_cache_bytes: 1 << 20,
+        insn_budget: Some(1_000_000),
+        ..VmConfig::default()
+    };
+    let mut vm = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
+    let bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
+    vm.memory_mut().write_bytes(CODE, &bytes).unwrap();
+    vm.memory_mut().write_bytes(DATA, data).unwrap();
+    vm.cpu_mut().globals[..32].copy_from_slice(regs);
+    vm.cpu_mut().globals[0] = 0;
+    vm.cpu_mut().pc = CODE;
+    let result = match vm.run() {
+        Ok(c) => format!("exit {c}"),
+        Err(e) => e.to_string(),
+    };
+    let mut d = vec![0u8; DATA_LEN as usize];
+    vm.memory().read_bytes(DATA, &mut d).unwrap();
+    Outcome {
+        regs: vm.cpu().globals[..32].to_vec(),
+        pc: vm.cpu().pc,
+        icount: vm.cpu().icount,
+        result,
+        data: d,
+        top: Vec::new(),
+    }
+}
+
+/// Self-loops keep guest registers in host registers across iterations in
+/// the JIT; random loop bodies must still agree with the interpreter after
+/// many iterations (and the tiered engine must agree after promotion).
+#[test]
+fn random_self_loops_agree_over_many_iterations() {
+    let mut rng = Rng(0x5eed_1007);
+    let body_ops: Vec<Op> = Op::ALL
+        .into_iter()
+        .filter(|o| !o.ends_block() && !matches!(o, Op::Fence | Op::Auipc))
+        .collect();
+    for case in 0..600 {
+        let iters = 1 + rng.below(200) as i32;
+        let mut code = vec![encode(&Inst {
+            op: Op::Addi,
+            rd: 5,
+            rs1: 0,
+            rs2: 0,
+            imm: iters,
+        })];
+        let len = 1 + rng.below(10) as usize;
+        for _ in 0..len {
+            let op = body_ops[rng.below(body_ops.len() as u64) as usize];
+            let mut inst = random_inst(&mut rng, op);
+            if inst.rd == 5 {
+                inst.rd = 6 + rng.below(4) as u8; // keep the counter intact
+            }
+            code.push(encode(&inst));
+        }
+        code.push(encode(&Inst {
+            op: Op::Addi,
+            rd: 5,
+            rs1: 5,
+            rs2: 0,
+            imm: -1,
+        }));
+        let back = -4 * (len as i32 + 1);
+        code.push(encode(&Inst {
+            op: Op::Bne,
+            rd: 0,
+            rs1: 5,
+            rs2: 0,
+            imm: back,
+        }));
+        code.push(EBREAK);
+        let regs = random_regs(&mut rng);
+        let data: Vec<u8> = (0..DATA_LEN).map(|_| rng.next() as u8).collect();
+        let a = run_to_end(EngineKind::Interp, &code, &regs, &data);
+        for kind in [EngineKind::Jit, EngineKind::Tiered] {
+            let b = run_to_end(kind, &code, &regs, &data);
+            if a != b {
+                let dis: Vec<String> = code
+                    .iter()
+                    .map(|w| format!("{:?}", vm_core::frontend::riscv::decode(*w)))
+                    .collect();
+                let diff: Vec<String> = (0..32)
+                    .filter(|&i| a.regs[i] != b.regs[i])
+                    .map(|i| format!("x{i}: interp {:#x} {kind:?} {:#x}", a.regs[i], b.regs[i]))
+                    .collect();
+                panic!(
+                    "loop case {case}: {kind:?} disagrees\ncode: {dis:#?}\nregs in: {regs:x?}\ndiffs: {diff:?}\npc {:#x} vs {:#x} icount {} vs {} result {:?} vs {:?} data equal {}",
+                    a.pc, b.pc, a.icount, b.icount, a.result, b.result, a.data == b.data
+                );
+            }
+        }
+    }
+}

@@ -22,54 +22,81 @@ const T0: u8 = 5;
 const T1: u8 = 6;
 const T2: u8 = 7;
 
-fn program() -> Vec<u32> {
+/// Two rounds of a 100-iteration loop whose first instruction is rewritten
+/// from `addi a0, a0, 1` to `addi a0, a0, 2` between the rounds. With
+/// `split`, the loop body is two blocks joined by chained jumps; without,
+/// it is one block that jumps back to itself (registers carried across
+/// iterations by the JIT).
+fn program(split: bool) -> Vec<u32> {
     let new_body = i(Op::Addi, A0, A0, 0, 2);
-    vec![
+    let mut p = vec![
         i(Op::Lui, S0, 0, 0, 0x10000), // 0x00 s0 = 0x10000
         i(Op::Addi, S1, 0, 0, 2),      // 0x04 two rounds
         i(Op::Addi, T0, 0, 0, 0),      // 0x08
         i(Op::Addi, T1, 0, 0, 100),    // 0x0c
-        i(Op::Addi, A0, A0, 0, 1),     // 0x10 loop body (rewritten)
-        i(Op::Addi, T0, T0, 0, 1),     // 0x14
-        i(Op::Bne, 0, T0, T1, -8),     // 0x18 -> 0x10
-        i(Op::Lui, T2, 0, 0, (new_body & 0xffff_f000) as i32), // 0x1c
-        i(Op::Addi, T2, T2, 0, (new_body & 0xfff) as i32), // 0x20
-        i(Op::Sw, 0, S0, T2, 0x10),    // 0x24 rewrite 0x10
-        i(Op::Addi, S1, S1, 0, -1),    // 0x28
-        i(Op::Bne, 0, S1, 0, -0x24),   // 0x2c -> 0x08
-        0x0010_0073,                   // 0x30 ebreak
-    ]
+        i(Op::Addi, A0, A0, 0, 1),     // 0x10 loop head (rewritten)
+    ];
+    if split {
+        p.push(i(Op::Beq, 0, 0, 0, 4)); // ends the block: jump to the next insn
+    }
+    let back = -4 * (p.len() as i32 - 4 + 1);
+    p.extend([
+        i(Op::Addi, T0, T0, 0, 1),
+        i(Op::Bne, 0, T0, T1, back), // -> 0x10
+        i(Op::Lui, T2, 0, 0, (new_body & 0xffff_f000) as i32),
+        i(Op::Addi, T2, T2, 0, (new_body & 0xfff) as i32),
+        i(Op::Sw, 0, S0, T2, 0x10), // rewrite 0x10
+        i(Op::Addi, S1, S1, 0, -1),
+    ]);
+    let back = 8 - 4 * p.len() as i32;
+    p.push(i(Op::Bne, 0, S1, 0, back)); // -> 0x08
+    p.push(0x0010_0073); // ebreak
+    p
 }
 
 #[test]
-fn rewriting_a_chained_loop_takes_effect_under_every_engine() {
-    for engine in [EngineKind::Interp, EngineKind::Jit, EngineKind::Tiered] {
-        let cfg = VmConfig {
-            engine,
-            mem_size: 32 << 20,
-            tier_threshold: 10,
-            ..VmConfig::default()
-        };
-        let mut vm = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
-        let bytes: Vec<u8> = program().iter().flat_map(|w| w.to_le_bytes()).collect();
-        vm.memory_mut().write_bytes(0x10000, &bytes).unwrap();
-        vm.cpu_mut().pc = 0x10000;
-        let err = vm.run().unwrap_err();
-        assert!(
-            matches!(err, VmError::Breakpoint { pc: 0x10030 }),
-            "{engine:?}: {err}"
-        );
-        // First round adds 1 a hundred times, second round 2.
-        assert_eq!(vm.cpu().globals[A0 as usize], 300, "{engine:?}");
-        let s = vm.stats();
-        assert!(s.invalidations >= 1, "{engine:?}: {s:?}");
-        if engine != EngineKind::Interp {
+fn rewriting_a_hot_loop_takes_effect_under_every_engine() {
+    for split in [false, true] {
+        let prog = program(split);
+        let ebreak_pc = 0x10000 + 4 * (prog.len() as u64 - 1);
+        let per_iter = if split { 4 } else { 3 };
+        for engine in [EngineKind::Interp, EngineKind::Jit, EngineKind::Tiered] {
+            let cfg = VmConfig {
+                engine,
+                mem_size: 32 << 20,
+                tier_threshold: 10,
+                ..VmConfig::default()
+            };
+            let mut vm =
+                Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
+            let bytes: Vec<u8> = prog.iter().flat_map(|w| w.to_le_bytes()).collect();
+            vm.memory_mut().write_bytes(0x10000, &bytes).unwrap();
+            vm.cpu_mut().pc = 0x10000;
+            let err = vm.run().unwrap_err();
             assert!(
-                s.chains_patched >= 1,
-                "{engine:?}: the loop must have been chained: {s:?}"
+                matches!(err, VmError::Breakpoint { pc } if pc == ebreak_pc),
+                "{engine:?} split={split}: {err}"
+            );
+            // First round adds 1 a hundred times, second round 2.
+            assert_eq!(
+                vm.cpu().globals[A0 as usize],
+                300,
+                "{engine:?} split={split}"
+            );
+            let s = vm.stats();
+            assert!(s.invalidations >= 1, "{engine:?}: {s:?}");
+            if engine != EngineKind::Interp && split {
+                assert!(
+                    s.chains_patched >= 1,
+                    "{engine:?}: the loop must have been chained: {s:?}"
+                );
+            }
+            assert_eq!(
+                s.insns_executed,
+                2 + 2 * (2 + 100 * per_iter + 5),
+                "{engine:?} split={split}"
             );
         }
-        assert_eq!(s.insns_executed, 2 + 2 * (2 + 300 + 5), "{engine:?}");
     }
 }
 

@@ -268,6 +268,62 @@ struct Codegen<'b> {
     chains: Vec<ChainStub>,
     sites: Vec<ChainSite>,
     cur: u32,
+    /// For a block that jumps back to itself: the globals kept in host
+    /// registers across iterations, as (global, temp read at the head,
+    /// temp holding the value at the end of the body).
+    carried: Vec<(u8, Temp, Temp)>,
+    /// Quantum-exit stub label (shared by the entry and the loop back edge).
+    quantum: Option<dynasmrt::DynamicLabel>,
+    /// Start of the loop body, after the entry loads of carried globals.
+    body: Option<dynasmrt::DynamicLabel>,
+    /// Head register of each carried global (same order as `carried`).
+    head_regs: [u8; MAX_CARRIED],
+}
+
+/// At most this many globals are carried in registers around a self-loop,
+/// leaving the rest of the pool for temporaries.
+const MAX_CARRIED: usize = 6;
+
+/// Whether `b` ends by jumping back to its own first instruction.
+fn is_self_loop(b: &IrBlock) -> bool {
+    match b.term {
+        Terminator::Jump(t) => t == b.pc,
+        Terminator::Branch { taken, .. } => taken == b.pc,
+        _ => false,
+    }
+}
+
+/// Globals read before being written in `b` (values that flow around a
+/// self-loop), with the temp read at the head and the temp holding the
+/// global's value at the end of the block.
+fn loop_carried(b: &IrBlock) -> Vec<(u8, Temp, Temp)> {
+    let mut first: [Option<Temp>; NUM_GLOBALS] = [None; NUM_GLOBALS];
+    let mut written = 0u64;
+    let mut last: [Option<Temp>; NUM_GLOBALS] = [None; NUM_GLOBALS];
+    let mut order = Vec::new();
+    for op in &b.ops {
+        match *op {
+            IrOp::GetGlobal { dst, g }
+                if written & (1 << g) == 0 && first[g as usize].is_none() =>
+            {
+                first[g as usize] = Some(dst);
+                order.push(g);
+            }
+            IrOp::SetGlobal { g, src } => {
+                written |= 1 << g;
+                last[g as usize] = Some(src);
+            }
+            _ => {}
+        }
+    }
+    order
+        .into_iter()
+        .take(MAX_CARRIED)
+        .map(|g| {
+            let head = first[g as usize].expect("recorded");
+            (g, head, last[g as usize].unwrap_or(head))
+        })
+        .collect()
 }
 
 fn fits_i32(v: u64) -> bool {
@@ -301,6 +357,15 @@ impl<'b> Codegen<'b> {
         }
         let end = b.ops.len() as u32;
         b.term.for_each_use(|t| last_use[t as usize] = end);
+        let carried = if is_self_loop(b) {
+            loop_carried(b)
+        } else {
+            Vec::new()
+        };
+        for &(_, _, tail) in &carried {
+            // The value flows into the next iteration: keep it to the end.
+            last_use[tail as usize] = end;
+        }
         Self {
             b,
             asm: VecAssembler::new_with_capacity(
@@ -326,6 +391,10 @@ impl<'b> Codegen<'b> {
             chains,
             sites: Vec::new(),
             cur: 0,
+            carried,
+            quantum: None,
+            body: None,
+            head_regs: [0; MAX_CARRIED],
         }
     }
 
@@ -501,12 +570,31 @@ impl<'b> Codegen<'b> {
     fn block(&mut self) -> Result<(), CodegenError> {
         let b = self.b;
         let quantum = self.asm.new_dynamic_label();
+        self.quantum = Some(quantum);
         let n = b.insn_count as i32;
         asm!(self.asm;
             sub QWORD [rbp + off::QUANTUM], 1
             ; jb =>quantum
             ; add QWORD [rbp + off::ICOUNT], n
         );
+        if !self.carried.is_empty() {
+            // Carried globals live in fixed registers at the loop head; the
+            // back edge moves the new values there instead of going through
+            // the CPU state (store-to-load forwarding on the critical path).
+            for k in 0..self.carried.len() {
+                let (g, head, _) = self.carried[k];
+                let r = self.alloc()?;
+                self.head_regs[k] = r;
+                let d = Self::global_off(g);
+                asm!(self.asm; mov Rq(r), [rbp + d]);
+                self.bind(head, r);
+                self.home[head as usize] = Some(g);
+                self.holder[g as usize] = Some(head);
+            }
+            let body = self.asm.new_dynamic_label();
+            asm!(self.asm; =>body);
+            self.body = Some(body);
+        }
         for (i, op) in b.ops.iter().enumerate() {
             self.cur = i as u32;
             self.pinned = 0;
@@ -631,6 +719,9 @@ impl<'b> Codegen<'b> {
         match *op {
             IrOp::Const { dst, val } => {
                 self.loc[dst as usize] = Loc::Const(val);
+            }
+            IrOp::GetGlobal { dst, .. } if self.loc[dst as usize] != Loc::None => {
+                // Already bound at the loop head.
             }
             IrOp::GetGlobal { dst, g } => {
                 self.detach_holder(g)?;
@@ -865,9 +956,86 @@ impl<'b> Codegen<'b> {
         });
     }
 
+    fn jcc(&mut self, cond: Cond, label: dynasmrt::DynamicLabel) {
+        match cond {
+            Cond::Eq => asm!(self.asm; je =>label),
+            Cond::Ne => asm!(self.asm; jne =>label),
+            Cond::Lt => asm!(self.asm; jl =>label),
+            Cond::Ge => asm!(self.asm; jge =>label),
+            Cond::Ltu => asm!(self.asm; jb =>label),
+            Cond::Geu => asm!(self.asm; jae =>label),
+        }
+    }
+
+    /// Loop back edge of a self-loop: count the iteration, move each carried
+    /// global's new value into its head register, and jump to the body.
+    fn back_edge(&mut self) -> Result<(), CodegenError> {
+        let quantum = self.quantum.expect("prologue emitted");
+        let body = self.body.expect("self-loop has a body label");
+        let n = self.b.insn_count as i32;
+        asm!(self.asm;
+            sub QWORD [rbp + off::QUANTUM], 1
+            ; jb =>quantum
+            ; add QWORD [rbp + off::ICOUNT], n
+        );
+        let mut reg_moves: Vec<(u8, u8)> = Vec::new();
+        let mut other: Vec<(u8, Temp)> = Vec::new();
+        for (k, &(_, _, tail)) in self.carried.iter().enumerate() {
+            let dst = self.head_regs[k];
+            match self.loc[tail as usize] {
+                Loc::Reg(r) if r == dst => {}
+                Loc::Reg(r) => reg_moves.push((r, dst)),
+                _ => other.push((dst, tail)),
+            }
+        }
+        // Parallel register moves; rax breaks cycles.
+        while !reg_moves.is_empty() {
+            let ready = (0..reg_moves.len())
+                .find(|&i| !reg_moves.iter().any(|&(src, _)| src == reg_moves[i].1));
+            match ready {
+                Some(i) => {
+                    let (src, dst) = reg_moves.remove(i);
+                    asm!(self.asm; mov Rq(dst), Rq(src));
+                }
+                None => {
+                    let (src, _) = reg_moves[0];
+                    asm!(self.asm; mov rax, Rq(src));
+                    for m in reg_moves.iter_mut() {
+                        if m.0 == src {
+                            m.0 = RAX;
+                        }
+                    }
+                }
+            }
+        }
+        // Values not in registers read memory or are constants: no conflicts.
+        for (dst, tail) in other {
+            self.copy_to(dst, tail);
+        }
+        asm!(self.asm; jmp =>body);
+        Ok(())
+    }
+
     fn terminator(&mut self) -> Result<(), CodegenError> {
         match self.b.term {
+            Terminator::Jump(_) if self.body.is_some() => self.back_edge()?,
             Terminator::Jump(t) => self.chain_jump(t, None),
+            Terminator::Branch {
+                cond,
+                a,
+                b,
+                fallthrough,
+                ..
+            } if self.body.is_some() => {
+                let ra = self.use_reg(a)?;
+                let ob = self.opnd(b)?;
+                self.cmp(ra, ob);
+                let back = self.asm.new_dynamic_label();
+                self.jcc(cond, back);
+                self.chain_jump(fallthrough, None);
+                asm!(self.asm; =>back);
+                self.back_edge()?;
+            }
             Terminator::Branch {
                 cond,
                 a,
