@@ -180,7 +180,9 @@ pub struct GuestLoc {
     pub index: u32,
 }
 
-/// A straight-line IR operation.
+/// A straight-line IR operation. Operand fields are described by each
+/// variant's formula (`dst`, `a`, `b`, `src`, `addr` are temps).
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IrOp {
     /// `dst = val`.
