@@ -288,7 +288,8 @@ impl IrOp {
     }
 }
 
-/// How a block ends.
+/// How a block ends. Fields are described by each variant's doc.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Terminator {
     /// Continue at a constant guest pc (chainable).
