@@ -496,10 +496,20 @@ impl Vm {
     fn handle_exit(&mut self, exit: Exit) -> Result<Option<RunOutcome>, VmError> {
         match exit {
             Exit::Next(_) | Exit::Quantum => Ok(None),
-            Exit::Syscall { pc } => match self.sys.handle(&mut self.cpu, &mut self.mem, pc)? {
-                SyscallOutcome::Continue => Ok(None),
-                SyscallOutcome::Exit(code) => Ok(Some(RunOutcome::Exited(code))),
-            },
+            Exit::Syscall { pc } => {
+                let outcome = self.sys.handle(&mut self.cpu, &mut self.mem, pc)?;
+                if let Some((start, end)) = self.sys.take_written() {
+                    for page in (start >> PAGE_SHIFT)..=((end - 1) >> PAGE_SHIFT) {
+                        if self.mem.is_code_page(page) {
+                            self.invalidate_page(page)?;
+                        }
+                    }
+                }
+                match outcome {
+                    SyscallOutcome::Continue => Ok(None),
+                    SyscallOutcome::Exit(code) => Ok(Some(RunOutcome::Exited(code))),
+                }
+            }
             Exit::Fault { pc, fault, store } => Err(VmError::MemFault {
                 pc,
                 fault,

@@ -38,6 +38,8 @@ pub struct SyscallHandler {
     brk_start: u64,
     brk: u64,
     brk_max: u64,
+    /// Guest range the last call wrote behind the engine's back.
+    written: Option<(u64, u64)>,
 }
 
 impl SyscallHandler {
@@ -55,6 +57,7 @@ impl SyscallHandler {
             brk_start,
             brk: brk_start,
             brk_max,
+            written: None,
         }
     }
 
@@ -63,6 +66,12 @@ impl SyscallHandler {
         self.brk_start = brk_start;
         self.brk = brk_start;
         self.brk_max = brk_max;
+    }
+
+    /// Takes the guest range `[start, end)` the last system call wrote, so
+    /// the engine can drop translations of code that lived there.
+    pub fn take_written(&mut self) -> Option<(u64, u64)> {
+        self.written.take()
     }
 
     /// Current program break.
@@ -130,6 +139,7 @@ impl SyscallHandler {
                         // Shrinking: the released range must read as zero when regrown.
                         let zeros = vec![0u8; (self.brk - a0) as usize];
                         let _ = mem.write_bytes(a0, &zeros);
+                        self.written = Some((a0, self.brk));
                     }
                     self.brk = a0;
                 }
@@ -155,5 +165,84 @@ impl SyscallHandler {
             Ok(()) => len as i64,
             Err(_) => -EBADF,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn call(
+        h: &mut SyscallHandler,
+        cpu: &mut CpuState,
+        mem: &mut GuestMemory,
+        nr: u64,
+        args: [u64; 3],
+    ) -> Result<SyscallOutcome, VmError> {
+        cpu.globals[17] = nr;
+        cpu.globals[10..13].copy_from_slice(&args);
+        h.handle(cpu, mem, 0x1000)
+    }
+
+    #[test]
+    fn write_brk_exit_and_unknown() {
+        let out = Buf::default();
+        let mut h = SyscallHandler::new(
+            Box::new(out.clone()),
+            Box::new(std::io::sink()),
+            0x10000,
+            0x20000,
+        );
+        let mut cpu = CpuState::default();
+        let mut mem = GuestMemory::new(1 << 20).unwrap();
+        mem.write_bytes(0x100, b"hello").unwrap();
+        assert_eq!(
+            call(&mut h, &mut cpu, &mut mem, SYS_WRITE, [1, 0x100, 5]).unwrap(),
+            SyscallOutcome::Continue
+        );
+        assert_eq!(cpu.globals[10], 5);
+        assert_eq!(&*out.0.lock().unwrap(), b"hello");
+        // Bad pointer and bad fd are errno results, not VM errors.
+        call(&mut h, &mut cpu, &mut mem, SYS_WRITE, [1, u64::MAX - 2, 5]).unwrap();
+        assert_eq!(cpu.globals[10] as i64, -EFAULT);
+        call(&mut h, &mut cpu, &mut mem, SYS_WRITE, [7, 0x100, 5]).unwrap();
+        assert_eq!(cpu.globals[10] as i64, -EBADF);
+        // brk: query, grow, refuse beyond the limit, shrink (zeroing) reports the range.
+        call(&mut h, &mut cpu, &mut mem, SYS_BRK, [0, 0, 0]).unwrap();
+        assert_eq!(cpu.globals[10], 0x10000);
+        call(&mut h, &mut cpu, &mut mem, SYS_BRK, [0x18000, 0, 0]).unwrap();
+        assert_eq!(cpu.globals[10], 0x18000);
+        call(&mut h, &mut cpu, &mut mem, SYS_BRK, [0x30000, 0, 0]).unwrap();
+        assert_eq!(cpu.globals[10], 0x18000);
+        assert_eq!(h.take_written(), None);
+        mem.write_bytes(0x17000, &[0xaa; 16]).unwrap();
+        call(&mut h, &mut cpu, &mut mem, SYS_BRK, [0x16000, 0, 0]).unwrap();
+        assert_eq!(h.take_written(), Some((0x16000, 0x18000)));
+        assert_eq!(mem.load(0x17000, 8).unwrap(), 0);
+        let e = call(&mut h, &mut cpu, &mut mem, 4242, [0, 0, 0]).unwrap_err();
+        assert!(matches!(
+            e,
+            VmError::UnknownSyscall {
+                nr: 4242,
+                pc: 0x1000
+            }
+        ));
+        assert_eq!(
+            call(&mut h, &mut cpu, &mut mem, SYS_EXIT_GROUP, [3, 0, 0]).unwrap(),
+            SyscallOutcome::Exit(3)
+        );
     }
 }
