@@ -341,10 +341,20 @@ pub struct IrBlock {
 }
 
 /// Incremental builder used by frontends.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct IrBuilder {
     ops: Vec<IrOp>,
     next: Temp,
+    /// Temp currently known to hold each global (read or written earlier
+    /// in the block): repeated reads reuse it instead of emitting ops that
+    /// the optimizer would only delete again.
+    known: [Option<Temp>; crate::state::NUM_GLOBALS],
+}
+
+impl Default for IrBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl IrBuilder {
@@ -353,6 +363,7 @@ impl IrBuilder {
         Self {
             ops: Vec::with_capacity(64),
             next: 0,
+            known: [None; crate::state::NUM_GLOBALS],
         }
     }
     fn temp(&mut self) -> Temp {
@@ -368,13 +379,18 @@ impl IrBuilder {
     }
     /// Reads a global.
     pub fn get(&mut self, g: u8) -> Temp {
+        if let Some(t) = self.known[g as usize] {
+            return t;
+        }
         let dst = self.temp();
         self.ops.push(IrOp::GetGlobal { dst, g });
+        self.known[g as usize] = Some(dst);
         dst
     }
     /// Writes a global.
     pub fn set(&mut self, g: u8, src: Temp) {
         self.ops.push(IrOp::SetGlobal { g, src });
+        self.known[g as usize] = Some(src);
     }
     /// Binary op.
     pub fn bin(&mut self, op: BinOp, a: Temp, b: Temp) -> Temp {
