@@ -744,3 +744,63 @@ impl Vm {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vm_can_move_between_threads() {
+        // A vCPU scheduler runs quanta of different VMs on worker threads.
+        fn assert_send<T: Send>() {}
+        assert_send::<Vm>();
+    }
+
+    #[test]
+    fn run_blocks_is_resumable_and_counts_blocks() {
+        use crate::frontend::riscv::{encode, Inst, Op};
+        for engine in [EngineKind::Interp, EngineKind::Jit, EngineKind::Tiered] {
+            let cfg = VmConfig {
+                engine,
+                mem_size: 32 << 20,
+                tier_threshold: 3,
+                ..VmConfig::default()
+            };
+            let mut vm =
+                Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
+            // addi a0, a0, 1 ; jal zero, -4 : one block per iteration.
+            let code: Vec<u8> = [
+                encode(&Inst {
+                    op: Op::Addi,
+                    rd: 10,
+                    rs1: 10,
+                    rs2: 0,
+                    imm: 1,
+                }),
+                encode(&Inst {
+                    op: Op::Jal,
+                    rd: 0,
+                    rs1: 0,
+                    rs2: 0,
+                    imm: -4,
+                }),
+            ]
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect();
+            vm.memory_mut().write_bytes(0x10000, &code).unwrap();
+            vm.cpu_mut().pc = 0x10000;
+            let mut total = 0;
+            for q in [1u64, 5, 100, 7] {
+                assert_eq!(vm.run_blocks(q).unwrap(), RunOutcome::QuantumExpired);
+                total += q;
+                assert_eq!(
+                    vm.cpu().globals[10],
+                    total,
+                    "{engine:?} after {total} blocks"
+                );
+                assert_eq!(vm.stats().blocks_executed, total, "{engine:?}");
+            }
+        }
+    }
+}
