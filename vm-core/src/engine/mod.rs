@@ -6,252 +6,30 @@
 //! is the primitive a vCPU scheduler builds on; [`Vm::run`] loops it until
 //! the guest exits.
 
+mod config;
+mod error;
+mod exit;
+mod stats;
 mod tiering;
 
+pub use config::{EngineKind, VmConfig};
+pub use error::VmError;
+pub use exit::Exit;
+pub use stats::Stats;
 pub use tiering::TierPolicy;
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use thiserror::Error;
-
 use crate::backend::x86_64::X64Backend;
 use crate::backend::{exit_code, CodegenError};
 use crate::cache::{BlockCache, BlockId, IncomingLink, TranslatedBlock};
 use crate::frontend::riscv::{decode, translate_block, DecodeError, Inst};
-use crate::guest::{load_elf, setup_stack, ElfError, SyscallHandler, SyscallOutcome};
+use crate::guest::{load_elf, setup_stack, SyscallHandler, SyscallOutcome};
 use crate::interp;
-use crate::memory::{GuestMemory, MemFault, MemoryError, PAGE_SHIFT};
+use crate::memory::{GuestMemory, MemFault, PAGE_SHIFT};
 use crate::opt;
 use crate::state::{CpuState, JmpCacheEntry, JMP_CACHE_ENTRIES};
-
-/// How a block was left (shared by interpreter and JIT exits).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// Continue at this pc.
-    Next(u64),
-    /// System call at `pc`.
-    Syscall {
-        /// Pc of the ecall.
-        pc: u64,
-    },
-    /// Memory fault at `pc`.
-    Fault {
-        /// Faulting instruction.
-        pc: u64,
-        /// The access.
-        fault: MemFault,
-        /// Whether it was a store.
-        store: bool,
-    },
-    /// A store wrote into a page holding translated code.
-    CodeModified {
-        /// Pc to resume at.
-        next_pc: u64,
-        /// Modified guest page.
-        page: u64,
-    },
-    /// Breakpoint at `pc`.
-    Breakpoint {
-        /// Pc of the ebreak.
-        pc: u64,
-    },
-    /// Illegal instruction at `pc`.
-    Illegal {
-        /// Pc of the instruction.
-        pc: u64,
-        /// Its encoding.
-        bits: u32,
-    },
-    /// The quantum ran out.
-    Quantum,
-}
-
-/// Guest or configuration errors that stop the VM.
-#[derive(Debug, Error)]
-pub enum VmError {
-    /// The program could not be loaded.
-    #[error("cannot load program: {0}")]
-    Elf(#[from] ElfError),
-    /// Guest memory could not be created.
-    #[error(transparent)]
-    Memory(#[from] MemoryError),
-    /// The initial stack does not fit.
-    #[error("arguments do not fit on the guest stack: {0}")]
-    Stack(MemFault),
-    /// A guest load or store outside guest memory.
-    #[error("guest memory fault at pc {pc:#x} ({kind}): {fault}")]
-    MemFault {
-        /// Faulting instruction.
-        pc: u64,
-        /// The access.
-        fault: MemFault,
-        /// "load" or "store".
-        kind: &'static str,
-    },
-    /// Instruction fetch outside guest memory.
-    #[error("guest instruction fetch fault at pc {pc:#x}")]
-    FetchFault {
-        /// Target pc.
-        pc: u64,
-    },
-    /// Illegal or unsupported instruction.
-    #[error("illegal instruction {bits:#010x} at pc {pc:#x}")]
-    IllegalInstruction {
-        /// Pc of the instruction.
-        pc: u64,
-        /// Its encoding.
-        bits: u32,
-    },
-    /// A system call this VM does not implement.
-    #[error("unknown system call {nr} at pc {pc:#x}")]
-    UnknownSyscall {
-        /// Syscall number (a7).
-        nr: u64,
-        /// Pc of the ecall.
-        pc: u64,
-    },
-    /// The guest executed ebreak.
-    #[error("guest breakpoint (ebreak) at pc {pc:#x}")]
-    Breakpoint {
-        /// Pc of the ebreak.
-        pc: u64,
-    },
-    /// The instruction budget ran out.
-    #[error("instruction budget of {budget} exhausted at pc {pc:#x}")]
-    BudgetExhausted {
-        /// Configured budget.
-        budget: u64,
-        /// Where the guest was.
-        pc: u64,
-    },
-    /// Invalid configuration.
-    #[error("invalid configuration: {0}")]
-    Config(String),
-    /// JIT infrastructure failure (not a guest error).
-    #[error("jit: {0}")]
-    Codegen(#[from] CodegenError),
-}
-
-/// Which execution strategy the dispatcher uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EngineKind {
-    /// Interpreter only.
-    Interp,
-    /// Every block compiled before its first execution.
-    Jit,
-    /// Interpret until a block is hot, then compile it.
-    Tiered,
-}
-
-impl std::str::FromStr for EngineKind {
-    type Err = VmError;
-    fn from_str(s: &str) -> Result<Self, VmError> {
-        match s {
-            "interp" => Ok(EngineKind::Interp),
-            "jit" => Ok(EngineKind::Jit),
-            "tiered" => Ok(EngineKind::Tiered),
-            _ => Err(VmError::Config(format!(
-                "unknown engine {s:?} (interp|jit|tiered)"
-            ))),
-        }
-    }
-}
-
-/// VM configuration.
-#[derive(Debug, Clone)]
-pub struct VmConfig {
-    /// Execution strategy.
-    pub engine: EngineKind,
-    /// Guest memory size in bytes (multiple of 4 KiB).
-    pub mem_size: u64,
-    /// Stop with [`VmError::BudgetExhausted`] after this many instructions.
-    pub insn_budget: Option<u64>,
-    /// Executions after which the tiered engine compiles a block.
-    pub tier_threshold: u32,
-    /// Longest block in guest instructions.
-    pub max_block_insns: usize,
-    /// Size of the executable code region in bytes.
-    pub code_cache_bytes: usize,
-    /// Whether direct jumps between compiled blocks are patched into
-    /// straight jumps (disable to measure the dispatcher alone).
-    pub chaining: bool,
-}
-
-impl Default for VmConfig {
-    fn default() -> Self {
-        Self {
-            engine: EngineKind::Jit,
-            mem_size: 256 << 20,
-            insn_budget: None,
-            tier_threshold: 50,
-            max_block_insns: 64,
-            code_cache_bytes: 64 << 20,
-            chaining: true,
-        }
-    }
-}
-
-/// Counters and timings of a run.
-#[derive(Debug, Default, Clone, Copy, PartialEq)]
-pub struct Stats {
-    /// Blocks decoded into the cache.
-    pub blocks_decoded: u64,
-    /// Blocks compiled to machine code.
-    pub blocks_compiled: u64,
-    /// Guest instructions covered by compiled blocks.
-    pub insns_compiled: u64,
-    /// Guest instructions retired.
-    pub insns_executed: u64,
-    /// Dispatcher block-cache hits.
-    pub cache_hits: u64,
-    /// Dispatcher block-cache misses.
-    pub cache_misses: u64,
-    /// Blocks invalidated by guest stores into code.
-    pub invalidations: u64,
-    /// Chained jumps patched.
-    pub chains_patched: u64,
-    /// Blocks executed by the interpreter.
-    pub interp_blocks: u64,
-    /// Entries into generated code from the dispatcher.
-    pub jit_entries: u64,
-    /// Blocks executed (interpreted, entered from the dispatcher, or reached
-    /// through chained jumps and the indirect-jump cache).
-    pub blocks_executed: u64,
-    /// Time decoding, translating, optimizing and compiling (includes `install_time`).
-    pub translate_time: Duration,
-    /// Part of `translate_time` spent making code executable (mprotect W^X flips).
-    pub install_time: Duration,
-    /// Total time inside `run`/`run_blocks`.
-    pub total_time: Duration,
-}
-
-impl Stats {
-    /// Dispatcher cache hit rate.
-    pub fn hit_rate(&self) -> f64 {
-        let t = self.cache_hits + self.cache_misses;
-        if t == 0 {
-            0.0
-        } else {
-            self.cache_hits as f64 / t as f64
-        }
-    }
-
-    /// Share of block executions whose translation was already cached:
-    /// `1 - misses / blocks_executed` (a miss is a block decoded anew).
-    pub fn block_hit_rate(&self) -> f64 {
-        if self.blocks_executed == 0 {
-            0.0
-        } else {
-            1.0 - (self.cache_misses.min(self.blocks_executed) as f64 / self.blocks_executed as f64)
-        }
-    }
-
-    /// Time not spent translating.
-    pub fn exec_time(&self) -> Duration {
-        self.total_time.saturating_sub(self.translate_time)
-    }
-}
 
 /// Result of a bounded run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
