@@ -368,21 +368,18 @@ impl Vm {
         Ok(())
     }
 
+    /// The original exit stub of the chain site at `patch_addr`, looked up
+    /// in the block that owns the site.
     fn find_stub(&self, patch_addr: usize) -> Option<usize> {
-        // The block that exited is the one whose code contains the site.
-        let src = self.last_entered_containing(patch_addr)?;
+        let owner = self.site_owner.get(&patch_addr).copied()?;
         self.cache
-            .get(src)
+            .get(owner)
             .jit
             .as_ref()?
             .sites
             .iter()
             .find(|s| s.patch_addr == patch_addr)
             .map(|s| s.stub_addr)
-    }
-
-    fn last_entered_containing(&self, addr: usize) -> Option<BlockId> {
-        self.site_owner.get(&addr).copied()
     }
 
     fn decode_new_block(&mut self, pc: u64) -> Result<BlockId, VmError> {
