@@ -39,8 +39,48 @@ fn retain_flagged(ops: &mut Vec<IrOp>, keep: &[bool]) {
 /// Runs all passes on `block` in place.
 pub fn optimize(block: &mut IrBlock) {
     fold_and_forward(block);
-    eliminate_dead_global_stores(block);
-    eliminate_dead_code(block);
+    eliminate_dead(block);
+}
+
+/// Dead global-store elimination and dead-code elimination in one backward
+/// pass (same result as [`eliminate_dead_global_stores`] followed by
+/// [`eliminate_dead_code`], in one walk over the ops).
+pub fn eliminate_dead(block: &mut IrBlock) {
+    SCRATCH.with(|s| {
+        let s = &mut *s.borrow_mut();
+        let flags = &mut s.flags;
+        flags.clear();
+        flags.resize(block.num_temps as usize + block.ops.len(), false);
+        let (used, keep) = flags.split_at_mut(block.num_temps as usize);
+        keep.fill(true);
+        block.term.for_each_use(|t| used[t as usize] = true);
+        // Bit g set: global g is written later with no possible exit in between.
+        let mut overwritten = 0u64;
+        for (i, op) in block.ops.iter().enumerate().rev() {
+            match *op {
+                IrOp::SetGlobal { g, src } => {
+                    if overwritten & (1 << g) != 0 {
+                        keep[i] = false;
+                    } else {
+                        overwritten |= 1 << g;
+                        used[src as usize] = true;
+                    }
+                }
+                IrOp::Load { .. } | IrOp::Store { .. } => {
+                    overwritten = 0;
+                    op.for_each_use(|t| used[t as usize] = true);
+                }
+                _ => {
+                    if op.dst().is_some_and(|d| !used[d as usize]) {
+                        keep[i] = false;
+                    } else {
+                        op.for_each_use(|t| used[t as usize] = true);
+                    }
+                }
+            }
+        }
+        retain_flagged(&mut block.ops, keep);
+    })
 }
 
 /// Constant folding/propagation, algebraic identities and forwarding of
@@ -288,6 +328,37 @@ mod tests {
             1,
             "{b}"
         );
+    }
+
+    #[test]
+    fn combined_pass_matches_separate_passes_on_workload_like_blocks() {
+        let mut x: u64 = 99;
+        for _ in 0..2000 {
+            let mut words = Vec::new();
+            for _ in 0..1 + (x % 12) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Mix of ALU, loads and stores on a few registers.
+                let w = match x % 5 {
+                    0 => 0x00a50533 | (((x >> 8) as u32 & 3) << 7), // add rd, a0, a0
+                    1 => 0x00052503 | (((x >> 8) as u32 & 3) << 7), // lw rd, 0(a0)
+                    2 => 0x00a52023,                                // sw a0, 0(a0)
+                    3 => 0x00150513 | (((x >> 8) as u32 & 3) << 7), // addi rd, a0, 1
+                    _ => 0x00b50533,                                // add a0, a0, a1
+                };
+                words.push(w);
+            }
+            words.push(0x00008067);
+            let mut a = block(&words);
+            let mut b = a.clone();
+            fold_and_forward(&mut a);
+            fold_and_forward(&mut b);
+            eliminate_dead_global_stores(&mut a);
+            eliminate_dead_code(&mut a);
+            eliminate_dead(&mut b);
+            assert_eq!(a, b);
+        }
     }
 
     #[test]
