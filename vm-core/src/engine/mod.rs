@@ -115,7 +115,8 @@ impl Vm {
     }
 
     /// Loads a static RV64 ELF and prepares the initial stack with `args`
-    /// (`args[0]` is the program name).
+    /// (`args[0]` is the program name). Meant for a freshly created VM: it
+    /// does not drop translations of code the image overwrites.
     pub fn load_elf(&mut self, elf: &[u8], args: &[String]) -> Result<(), VmError> {
         let img = load_elf(elf, &mut self.mem)?;
         let stack_top = self.mem.len() - 4096;
