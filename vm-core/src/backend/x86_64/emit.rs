@@ -1,8 +1,11 @@
 //! IR -> x86-64 code generation with a per-block register allocator.
 //!
 //! Register roles: `rbp` = CPU state, `r15` = guest memory base, `r14` =
-//! code-page map, `rax`/`rcx`/`rdx` = scratch (addresses, shift counts,
-//! division), everything else (`rbx rsi rdi r8..r13`) holds IR temps.
+//! code-page map, `r13` = blocks left in the quantum, `r12` = guest
+//! instructions retired (both synced with the CPU state by the trampoline,
+//! so per-block accounting is two register ops), `rax`/`rcx`/`rdx` =
+//! scratch (addresses, shift counts, division), and `rbx rsi rdi r8..r11`
+//! hold IR temps.
 //!
 //! Guest registers are cached in host registers within a block: a global is
 //! loaded from the CPU state at most once (the optimizer forwards later
@@ -26,7 +29,7 @@ macro_rules! asm {
 }
 
 const RAX: u8 = 0;
-const POOL: [u8; 9] = [3, 6, 7, 8, 9, 10, 11, 12, 13];
+const POOL: [u8; 7] = [3, 6, 7, 8, 9, 10, 11];
 const SPILL_SLOTS: usize = 64;
 const FRAME: i32 = 8 + 8 * SPILL_SLOTS as i32;
 
@@ -88,11 +91,15 @@ impl X64Backend {
             ; mov rbp, rdi
             ; mov r15, [rbp + off::MEM_BASE]
             ; mov r14, [rbp + off::CODE_MAP]
+            ; mov r13, [rbp + off::QUANTUM]
+            ; mov r12, [rbp + off::ICOUNT]
             ; jmp rsi
         );
         let exit_off = a.offset().0;
         asm!(a;
-            add rsp, FRAME
+            mov [rbp + off::QUANTUM], r13
+            ; mov [rbp + off::ICOUNT], r12
+            ; add rsp, FRAME
             ; pop r15 ; pop r14 ; pop r13 ; pop r12 ; pop rbx ; pop rbp
             ; ret
         );
@@ -282,7 +289,7 @@ struct Codegen<'b> {
 
 /// At most this many globals are carried in registers around a self-loop,
 /// leaving the rest of the pool for temporaries.
-const MAX_CARRIED: usize = 6;
+const MAX_CARRIED: usize = 5;
 
 /// Whether `b` ends by jumping back to its own first instruction.
 fn is_self_loop(b: &IrBlock) -> bool {
@@ -573,9 +580,9 @@ impl<'b> Codegen<'b> {
         self.quantum = Some(quantum);
         let n = b.insn_count as i32;
         asm!(self.asm;
-            sub QWORD [rbp + off::QUANTUM], 1
+            sub r13, 1
             ; jb =>quantum
-            ; add QWORD [rbp + off::ICOUNT], n
+            ; add r12, n
         );
         if !self.carried.is_empty() {
             // Carried globals live in fixed registers at the loop head; the
@@ -608,7 +615,7 @@ impl<'b> Codegen<'b> {
         self.pinned = 0;
         self.terminator()?;
         // Out-of-line stubs.
-        asm!(self.asm; =>quantum ; mov QWORD [rbp + off::QUANTUM], 0);
+        asm!(self.asm; =>quantum ; xor r13d, r13d);
         self.store_imm(off::PC, b.pc);
         self.exit_with(exit_code::QUANTUM);
         for i in 0..self.faults.len() {
@@ -622,7 +629,7 @@ impl<'b> Codegen<'b> {
             self.store_imm(off::PC, pc);
             if f.uncount > 0 {
                 let u = f.uncount as i32;
-                asm!(self.asm; sub QWORD [rbp + off::ICOUNT], u);
+                asm!(self.asm; sub r12, u);
             }
             self.exit_with(f.code);
         }
@@ -974,9 +981,9 @@ impl<'b> Codegen<'b> {
         let body = self.body.expect("self-loop has a body label");
         let n = self.b.insn_count as i32;
         asm!(self.asm;
-            sub QWORD [rbp + off::QUANTUM], 1
+            sub r13, 1
             ; jb =>quantum
-            ; add QWORD [rbp + off::ICOUNT], n
+            ; add r12, n
         );
         let mut reg_moves: Vec<(u8, u8)> = Vec::new();
         let mut other: Vec<(u8, Temp)> = Vec::new();
@@ -1074,7 +1081,7 @@ impl<'b> Codegen<'b> {
             }
             Terminator::Breakpoint { pc } => {
                 // The trapping instruction does not retire.
-                asm!(self.asm; sub QWORD [rbp + off::ICOUNT], 1);
+                asm!(self.asm; sub r12, 1);
                 self.store_imm(off::PC, pc);
                 self.exit_with(exit_code::BREAKPOINT);
             }
