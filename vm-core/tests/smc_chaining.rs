@@ -104,10 +104,10 @@ fn rewriting_a_hot_loop_takes_effect_under_every_engine() {
 /// flushes (dropping every compiled block and chain) in the middle of runs.
 #[test]
 fn tiny_code_region_flushes_and_stays_correct() {
-    let elf = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/guest/bin/qsort.elf")).unwrap();
+    let elf = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/guest/bin/strings.elf")).unwrap();
     let expected = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/guest/expected/qsort.stdout"
+        "/guest/expected/strings.stdout"
     ))
     .unwrap();
     #[derive(Clone, Default)]
@@ -130,8 +130,8 @@ fn tiny_code_region_flushes_and_stays_correct() {
             ..VmConfig::default()
         };
         let mut vm = Vm::new(cfg, Box::new(out.clone()), Box::new(std::io::sink())).unwrap();
-        vm.load_elf(&elf, &["qsort".into()]).unwrap();
-        assert_eq!(vm.run().unwrap(), 22);
+        vm.load_elf(&elf, &["strings".into()]).unwrap();
+        assert_eq!(vm.run().unwrap(), 44);
         assert_eq!(
             String::from_utf8(out.0.lock().unwrap().clone()).unwrap(),
             expected

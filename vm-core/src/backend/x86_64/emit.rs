@@ -4,8 +4,8 @@
 //! code-page map, `r13` = blocks left in the quantum, `r12` = guest
 //! instructions retired (both synced with the CPU state by the trampoline,
 //! so per-block accounting is two register ops), `rax`/`rcx`/`rdx` =
-//! scratch (addresses, shift counts, division), and `rbx rsi rdi r8..r11`
-//! hold IR temps.
+//! scratch (addresses, shift counts), and `rbx rsi rdi r8..r11 rdx` hold
+//! IR temps (`rdx` is vacated around wide multiplies and divisions).
 //!
 //! Guest registers are cached in host registers within a block: a global is
 //! loaded from the CPU state at most once (the optimizer forwards later
@@ -29,7 +29,9 @@ macro_rules! asm {
 }
 
 const RAX: u8 = 0;
-const POOL: [u8; 7] = [3, 6, 7, 8, 9, 10, 11];
+const RDX: u8 = 2;
+/// Allocatable registers; `rdx` last, as wide multiply and division take it.
+const POOL: [u8; 8] = [3, 6, 7, 8, 9, 10, 11, RDX];
 const SPILL_SLOTS: usize = 64;
 const FRAME: i32 = 8 + 8 * SPILL_SLOTS as i32;
 
@@ -65,6 +67,7 @@ struct Scratch {
     home: Vec<Option<u8>>,
     faults: Vec<FaultStub>,
     chains: Vec<ChainStub>,
+    wb: Vec<(u8, WbSrc)>,
 }
 
 type EnterFn = unsafe extern "sysv64" fn(*mut CpuState, usize) -> u64;
@@ -176,6 +179,7 @@ impl X64Backend {
             home,
             faults,
             chains,
+            wb,
             ..
         } = cg;
         self.scratch = Scratch {
@@ -184,6 +188,7 @@ impl X64Backend {
             home,
             faults,
             chains,
+            wb,
         };
         r.map(|()| (asm, sites))
     }
@@ -248,6 +253,8 @@ struct FaultStub {
     code: u64,
     /// Register holding the guest address at the exit.
     addr_reg: u8,
+    /// Deferred globals to write back: range in `Scratch::wb`.
+    wb: (u32, u32),
 }
 
 #[derive(Clone, Copy)]
@@ -273,6 +280,10 @@ struct Codegen<'b> {
     free_slots: u64,
     faults: Vec<FaultStub>,
     chains: Vec<ChainStub>,
+    /// Write-back lists of exits (see `FaultStub::wb`).
+    wb: Vec<(u8, WbSrc)>,
+    /// Quantum exits on a self-loop back edge, with their write-back lists.
+    quantum_stubs: Vec<(dynasmrt::DynamicLabel, (u32, u32))>,
     sites: Vec<ChainSite>,
     cur: u32,
     /// For a block that jumps back to itself: the globals kept in host
@@ -285,6 +296,11 @@ struct Codegen<'b> {
     body: Option<dynasmrt::DynamicLabel>,
     /// Head register of each carried global (same order as `carried`).
     head_regs: [u8; MAX_CARRIED],
+    /// Carried globals whose writes stay in registers until the block is
+    /// left (bit per global); exits write them back.
+    deferred: u64,
+    /// Temp holding each deferred global's current value.
+    cur_val: [Option<Temp>; NUM_GLOBALS],
 }
 
 /// At most this many globals are carried in registers around a self-loop,
@@ -333,6 +349,35 @@ fn loop_carried(b: &IrBlock) -> Vec<(u8, Temp, Temp)> {
         .collect()
 }
 
+/// Whether every global in `carried` is read exactly once in `b` (by its
+/// head temp): then its writes can be kept in registers until the block is
+/// left, since no later read would see the stale CPU-state slot.
+fn deferrable(b: &IrBlock, carried: &[(u8, Temp, Temp)]) -> bool {
+    let mut mask = 0u64;
+    for &(g, _, _) in carried {
+        mask |= 1 << g;
+    }
+    let mut reads = [0u8; NUM_GLOBALS];
+    for op in &b.ops {
+        if let IrOp::GetGlobal { g, .. } = *op {
+            if mask & (1 << g) != 0 {
+                reads[g as usize] += 1;
+            }
+        }
+    }
+    carried.iter().all(|&(g, _, _)| reads[g as usize] == 1)
+}
+
+/// Where a deferred global's current value is when an exit writes it back.
+#[derive(Clone, Copy)]
+enum WbSrc {
+    Reg(u8),
+    Slot(u8),
+    Const(u64),
+    /// In another global's CPU-state slot (a written-through value).
+    Global(u8),
+}
+
 fn fits_i32(v: u64) -> bool {
     (v as i64) >= i32::MIN as i64 && (v as i64) <= i32::MAX as i64
 }
@@ -346,7 +391,9 @@ impl<'b> Codegen<'b> {
             mut home,
             mut faults,
             mut chains,
+            mut wb,
         } = scratch;
+        wb.clear();
         // A temp's last use defaults to its definition, so unused results die at once.
         last_use.clear();
         last_use.resize(n, 0);
@@ -373,6 +420,31 @@ impl<'b> Codegen<'b> {
             // The value flows into the next iteration: keep it to the end.
             last_use[tail as usize] = end;
         }
+        let mut deferred = 0u64;
+        // Only globals the loop writes need deferring; read-only ones keep
+        // their (never stale) CPU-state slot as a free eviction target.
+        let written: Vec<(u8, Temp, Temp)> = carried
+            .iter()
+            .copied()
+            .filter(|&(_, head, tail)| head != tail)
+            .collect();
+        if !written.is_empty() && deferrable(b, &written) {
+            for &(g, head, _) in &written {
+                deferred |= 1 << g;
+                // The current value of a deferred global must survive until
+                // it is replaced: any exit before that writes it back.
+                let mut cur = head;
+                for (i, op) in b.ops.iter().enumerate() {
+                    if let IrOp::SetGlobal { g: sg, src } = *op {
+                        if sg == g {
+                            last_use[cur as usize] = last_use[cur as usize].max(i as u32);
+                            cur = src;
+                        }
+                    }
+                }
+                last_use[cur as usize] = end;
+            }
+        }
         Self {
             b,
             asm: VecAssembler::new_with_capacity(
@@ -396,12 +468,16 @@ impl<'b> Codegen<'b> {
             free_slots: u64::MAX,
             faults,
             chains,
+            wb,
+            quantum_stubs: Vec::new(),
             sites: Vec::new(),
             cur: 0,
             carried,
             quantum: None,
             body: None,
             head_regs: [0; MAX_CARRIED],
+            deferred,
+            cur_val: [None; NUM_GLOBALS],
         }
     }
 
@@ -455,7 +531,7 @@ impl<'b> Codegen<'b> {
     fn free_reg(&self) -> Option<u8> {
         POOL.iter()
             .copied()
-            .find(|&r| self.reg_temp[r as usize].is_none())
+            .find(|&r| self.reg_temp[r as usize].is_none() && self.pinned & (1 << r) == 0)
     }
 
     /// Returns a free pool register, evicting the least urgent unpinned value.
@@ -495,6 +571,18 @@ impl<'b> Codegen<'b> {
             self.loc[t as usize] = Loc::Slot(s);
         }
         Ok(r)
+    }
+
+    /// Moves whatever lives in rdx elsewhere and keeps rdx out of this op's
+    /// allocation (x86 wide multiply and division write it).
+    fn vacate_rdx(&mut self) -> Result<(), CodegenError> {
+        self.pinned |= 1 << RDX;
+        if let Some(t) = self.reg_temp[RDX as usize].take() {
+            let r = self.alloc()?;
+            asm!(self.asm; mov Rq(r), rdx);
+            self.bind(t, r);
+        }
+        Ok(())
     }
 
     fn bind(&mut self, t: Temp, r: u8) {
@@ -595,8 +683,14 @@ impl<'b> Codegen<'b> {
                 let d = Self::global_off(g);
                 asm!(self.asm; mov Rq(r), [rbp + d]);
                 self.bind(head, r);
-                self.home[head as usize] = Some(g);
-                self.holder[g as usize] = Some(head);
+                if self.deferred & (1 << g) != 0 {
+                    // The CPU-state slot goes stale after the first iteration:
+                    // no free eviction to it.
+                    self.cur_val[g as usize] = Some(head);
+                } else {
+                    self.home[head as usize] = Some(g);
+                    self.holder[g as usize] = Some(head);
+                }
             }
             let body = self.asm.new_dynamic_label();
             asm!(self.asm; =>body);
@@ -615,12 +709,21 @@ impl<'b> Codegen<'b> {
         self.pinned = 0;
         self.terminator()?;
         // Out-of-line stubs.
+        for i in 0..self.quantum_stubs.len() {
+            let (label, wb) = self.quantum_stubs[i];
+            asm!(self.asm; =>label);
+            self.emit_write_back(wb);
+            asm!(self.asm; xor r13d, r13d);
+            self.store_imm(off::PC, b.pc);
+            self.exit_with(exit_code::QUANTUM);
+        }
         asm!(self.asm; =>quantum ; xor r13d, r13d);
         self.store_imm(off::PC, b.pc);
         self.exit_with(exit_code::QUANTUM);
         for i in 0..self.faults.len() {
             let f = self.faults[i];
             asm!(self.asm; =>f.label ; mov [rbp + off::EXIT_ARG], Rq(f.addr_reg));
+            self.emit_write_back(f.wb);
             let pc = if f.code == exit_code::CODE_MODIFIED {
                 f.next_pc
             } else {
@@ -686,6 +789,7 @@ impl<'b> Codegen<'b> {
     ) -> dynasmrt::DynamicLabel {
         let label = self.asm.new_dynamic_label();
         let retired = if modified { loc.index + 1 } else { loc.index };
+        let wb = self.snapshot_deferred();
         self.faults.push(FaultStub {
             label,
             pc: loc.pc,
@@ -693,11 +797,54 @@ impl<'b> Codegen<'b> {
             uncount: (self.b.insn_count - retired) as u64,
             code,
             addr_reg,
+            wb,
         });
         label
     }
 
     /// Computes `addr + off` into rax.
+    /// Records where every deferred global's current value is right now, for
+    /// an exit taken at this point; returns the range in `self.wb`.
+    fn snapshot_deferred(&mut self) -> (u32, u32) {
+        let start = self.wb.len() as u32;
+        let mut mask = self.deferred;
+        while mask != 0 {
+            let g = mask.trailing_zeros() as u8;
+            mask &= mask - 1;
+            let t = self.cur_val[g as usize].expect("deferred global has a value");
+            let src = match self.loc[t as usize] {
+                Loc::Reg(r) => WbSrc::Reg(r),
+                Loc::Slot(sl) => WbSrc::Slot(sl),
+                Loc::Const(v) => WbSrc::Const(v),
+                Loc::Home => WbSrc::Global(self.home[t as usize].expect("home temp has a home")),
+                Loc::None => unreachable!("deferred value {t} of global {g} is dead"),
+            };
+            self.wb.push((g, src));
+        }
+        (start, self.wb.len() as u32)
+    }
+
+    /// Writes back deferred globals recorded by [`Self::snapshot_deferred`]
+    /// (clobbers rcx).
+    fn emit_write_back(&mut self, range: (u32, u32)) {
+        for i in range.0..range.1 {
+            let (g, src) = self.wb[i as usize];
+            let d = Self::global_off(g);
+            match src {
+                WbSrc::Reg(r) => asm!(self.asm; mov [rbp + d], Rq(r)),
+                WbSrc::Slot(sl) => {
+                    let so = 8 * sl as i32;
+                    asm!(self.asm; mov rcx, [rsp + so] ; mov [rbp + d], rcx);
+                }
+                WbSrc::Const(v) => self.store_imm(d, v),
+                WbSrc::Global(g2) => {
+                    let so = Self::global_off(g2);
+                    asm!(self.asm; mov rcx, [rbp + so] ; mov [rbp + d], rcx);
+                }
+            }
+        }
+    }
+
     /// Returns a register holding `addr + disp`: the address temp's own
     /// (pinned) register when there is no displacement, else rax.
     fn guest_addr(&mut self, addr: Temp, disp: i32) -> Result<u8, CodegenError> {
@@ -735,6 +882,10 @@ impl<'b> Codegen<'b> {
                 self.loc[dst as usize] = Loc::Home;
                 self.home[dst as usize] = Some(g);
                 self.holder[g as usize] = Some(dst);
+            }
+            IrOp::SetGlobal { g, src } if self.deferred & (1 << g) != 0 => {
+                // Written back by whichever exit leaves the loop.
+                self.cur_val[g as usize] = Some(src);
             }
             IrOp::SetGlobal { g, src } => {
                 // A live value still only in this global must be fetched
@@ -889,6 +1040,7 @@ impl<'b> Codegen<'b> {
                 }
             }
             BinOp::MulH | BinOp::MulHU | BinOp::MulHSU => {
+                self.vacate_rdx()?;
                 let ra = self.use_reg(a)?;
                 let rb = self.use_reg(b)?;
                 asm!(self.asm; mov rax, Rq(ra));
@@ -903,6 +1055,7 @@ impl<'b> Codegen<'b> {
                 asm!(self.asm; mov Rq(d), rdx);
             }
             BinOp::Div | BinOp::DivU | BinOp::Rem | BinOp::RemU => {
+                self.vacate_rdx()?;
                 let ra = self.use_reg(a)?;
                 let rb = self.use_reg(b)?;
                 let d = self.new_dst(dst)?;
@@ -977,9 +1130,15 @@ impl<'b> Codegen<'b> {
     /// Loop back edge of a self-loop: count the iteration, move each carried
     /// global's new value into its head register, and jump to the body.
     fn back_edge(&mut self) -> Result<(), CodegenError> {
-        let quantum = self.quantum.expect("prologue emitted");
+        let mut quantum = self.quantum.expect("prologue emitted");
         let body = self.body.expect("self-loop has a body label");
         let n = self.b.insn_count as i32;
+        if self.deferred != 0 {
+            // Leaving at the quantum must first write the deferred globals back.
+            quantum = self.asm.new_dynamic_label();
+            let wb = self.snapshot_deferred();
+            self.quantum_stubs.push((quantum, wb));
+        }
         asm!(self.asm;
             sub r13, 1
             ; jb =>quantum
@@ -1039,6 +1198,8 @@ impl<'b> Codegen<'b> {
                 self.cmp(ra, ob);
                 let back = self.asm.new_dynamic_label();
                 self.jcc(cond, back);
+                let wb = self.snapshot_deferred();
+                self.emit_write_back(wb);
                 self.chain_jump(fallthrough, None);
                 asm!(self.asm; =>back);
                 self.back_edge()?;
