@@ -167,15 +167,15 @@ fn bench_compilation_latency(b: &mut Bench) {
             r => r,
         }
         .unwrap();
-        cache.insert(TranslatedBlock {
-            pc: *pc,
-            end: pc + 4 * ins.len() as u64,
-            insns: ins.clone().into_boxed_slice(),
-            exec_count: 0,
-            jit: Some(compiled),
-            interp_only: false,
-            incoming: Vec::new(),
-        })
+        {
+            let mut tb = TranslatedBlock::new(
+                *pc,
+                pc + 4 * ins.len() as u64,
+                ins.clone().into_boxed_slice(),
+            );
+            tb.jit = Some(compiled);
+            cache.insert(tb)
+        }
     });
     // Translation cost per guest instruction without the W^X install
     // (frontend + optimizer + code generation), over all real blocks.
@@ -207,15 +207,7 @@ fn bench_block_caching(b: &mut Bench) {
         .map(|id| vm.cache().get(id).pc)
         .collect();
     for &pc in &pcs {
-        cache.insert(TranslatedBlock {
-            pc,
-            end: pc + 4,
-            insns: Box::new([]),
-            exec_count: 0,
-            jit: None,
-            interp_only: false,
-            incoming: Vec::new(),
-        });
+        cache.insert(TranslatedBlock::new(pc, pc + 4, Box::new([])));
     }
     let mut i = 0usize;
     b.iter(|| {
@@ -257,15 +249,7 @@ fn bench_hotspot_detection(b: &mut Bench) {
         .map(|id| vm.cache().get(id).pc)
         .collect();
     for &pc in &pcs {
-        cache.insert(TranslatedBlock {
-            pc,
-            end: pc + 4,
-            insns: Box::new([]),
-            exec_count: 0,
-            jit: None,
-            interp_only: false,
-            incoming: Vec::new(),
-        });
+        cache.insert(TranslatedBlock::new(pc, pc + 4, Box::new([])));
     }
     let policy = TierPolicy::new(VmConfig::default().tier_threshold);
     let mut i = 0usize;

@@ -61,9 +61,27 @@ pub struct TranslatedBlock {
     pub interp_only: bool,
     /// Chained jumps from other blocks into this one.
     pub incoming: Vec<IncomingLink>,
+    /// Recently seen successors `(pc, id)` of this block, so the
+    /// interpreter's dispatcher skips the hash lookup on hot edges.
+    /// Validated on use (ids are reused after invalidation).
+    pub successors: [(u64, BlockId); 2],
 }
 
 impl TranslatedBlock {
+    /// A decoded block `[pc, end)` that has not run yet.
+    pub fn new(pc: u64, end: u64, insns: Box<[Inst]>) -> Self {
+        Self {
+            pc,
+            end,
+            insns,
+            exec_count: 0,
+            jit: None,
+            interp_only: false,
+            incoming: Vec::new(),
+            successors: [(u64::MAX, 0); 2],
+        }
+    }
+
     /// Guest pages `[pc, end)` touches.
     pub fn pages(&self) -> std::ops::RangeInclusive<u64> {
         (self.pc >> PAGE_SHIFT)..=((self.end - 1) >> PAGE_SHIFT)
@@ -122,6 +140,31 @@ impl BlockCache {
             self.stats.misses += 1;
         }
         r
+    }
+
+    /// The block at `pc` if it is a remembered successor of `from`; counts
+    /// a hit when found.
+    #[inline]
+    pub fn successor(&mut self, from: BlockId, pc: u64) -> Option<BlockId> {
+        let b = self.blocks.get(from as usize)?.as_ref()?;
+        let id = b.successors.iter().find(|s| s.0 == pc)?.1;
+        match self.blocks.get(id as usize) {
+            Some(Some(t)) if t.pc == pc => {
+                self.stats.hits += 1;
+                Some(id)
+            }
+            _ => None,
+        }
+    }
+
+    /// Remembers `to` (at `pc`) as a successor of `from`.
+    #[inline]
+    pub fn link_successor(&mut self, from: BlockId, pc: u64, to: BlockId) {
+        if let Some(Some(b)) = self.blocks.get_mut(from as usize) {
+            // Keep the most recent two edges (taken and fall-through).
+            b.successors[1] = b.successors[0];
+            b.successors[0] = (pc, to);
+        }
     }
 
     /// Finds the block starting at `pc` without touching statistics.
@@ -210,15 +253,7 @@ mod tests {
     use super::*;
 
     fn blk(pc: u64, len: u64) -> TranslatedBlock {
-        TranslatedBlock {
-            pc,
-            end: pc + len,
-            insns: Box::new([]),
-            exec_count: 0,
-            jit: None,
-            interp_only: false,
-            incoming: Vec::new(),
-        }
+        TranslatedBlock::new(pc, pc + len, Box::new([]))
     }
 
     #[test]

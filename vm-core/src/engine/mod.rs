@@ -220,13 +220,26 @@ impl Vm {
 
     fn dispatch(&mut self, max_blocks: u64) -> Result<RunOutcome, VmError> {
         let mut left = max_blocks;
+        // Block the interpreter just left through a plain control transfer.
+        let mut prev: Option<BlockId> = None;
         while left > 0 {
             self.check_budget()?;
             let pc = self.cpu.pc;
-            let id = match self.cache.lookup(pc) {
+            let linked = prev.and_then(|p| self.cache.successor(p, pc));
+            let id = match linked {
                 Some(id) => id,
-                None => self.decode_new_block(pc)?,
+                None => {
+                    let id = match self.cache.lookup(pc) {
+                        Some(id) => id,
+                        None => self.decode_new_block(pc)?,
+                    };
+                    if let Some(p) = prev {
+                        self.cache.link_successor(p, pc, id);
+                    }
+                    id
+                }
             };
+            prev = None;
             let want_jit = match self.cfg.engine {
                 EngineKind::Interp => false,
                 EngineKind::Jit => true,
@@ -265,6 +278,11 @@ impl Vm {
             let (exit, _) =
                 interp::exec_block(&mut self.cpu, &mut self.mem, unsafe { &*insns }, pc);
             left -= 1;
+            // Plain control transfers are the hot path: keep the rest out of line.
+            if matches!(exit, Exit::Next(_)) {
+                prev = Some(id);
+                continue;
+            }
             if let Some(done) = self.handle_exit(exit)? {
                 return Ok(done);
             }
@@ -272,6 +290,8 @@ impl Vm {
         Ok(RunOutcome::QuantumExpired)
     }
 
+    #[cold]
+    #[inline(never)]
     fn handle_exit(&mut self, exit: Exit) -> Result<Option<RunOutcome>, VmError> {
         match exit {
             Exit::Next(_) | Exit::Quantum => Ok(None),
@@ -415,15 +435,8 @@ impl Vm {
                 .get(&p)
                 .is_some_and(|&n| n >= SMC_THRASH_LIMIT)
         });
-        let block = TranslatedBlock {
-            pc,
-            end: cur,
-            insns: insns.into_boxed_slice(),
-            exec_count: 0,
-            jit: None,
-            interp_only: thrashing,
-            incoming: Vec::new(),
-        };
+        let mut block = TranslatedBlock::new(pc, cur, insns.into_boxed_slice());
+        block.interp_only = thrashing;
         for p in block.pages() {
             self.mem.mark_code_page(p);
         }
