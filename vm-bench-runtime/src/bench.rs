@@ -1,0 +1,833 @@
+//! The bench context handed to a benchmark body, and the measurement engine behind it:
+//! calibration, warm-up, sampling with a relative-error stopping rule, descheduling
+//! detection, and bounded re-measurement rounds while a bound is straddled.
+
+use std::future::Future;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::artifact::{
+    CompareResult, Config, Estimate, Interval, KpiResult, MeasurementInfo, MetricResult, Mode,
+    Sample, TimingResult, Verdict,
+};
+use crate::clock::{thread_cpu_ns, ClockCalibration};
+use crate::spec::{BenchSpec, BodyForm, CmpOp, Flavor, KpiSpec, RelativeKind, Stat};
+use crate::stats::{self, CONFIDENCE};
+use crate::verdict::{classify, margin_pct, reason};
+
+/// A sample is descheduled when the thread was off-CPU for more than this share of it...
+const DESCHEDULED_SHARE: f64 = 0.05;
+/// ...and for more than this many nanoseconds (clock jitter floor).
+const DESCHEDULED_FLOOR_NS: f64 = 2_000.0;
+
+/// The benchmark context: times routines, collects metrics, compares variants.
+///
+/// A body measures one routine (`iter`, `iter_batched`, `iter_async` or `compare`) and may
+/// report any number of metrics. Code before the routine is setup and is not timed.
+pub struct Bench {
+    spec: &'static BenchSpec,
+    mode: Mode,
+    config: Config,
+    runtime: Option<Arc<tokio::runtime::Runtime>>,
+    pub(crate) timing: Option<TimingResult>,
+    pub(crate) time_kpis: Vec<KpiResult>,
+    pub(crate) compare: Option<CompareResult>,
+    pub(crate) relative_kpis: Vec<KpiResult>,
+    pub(crate) metrics: Vec<(String, Vec<f64>)>,
+    pub(crate) info: MeasurementInfo,
+    pub(crate) errors: Vec<String>,
+    routine_used: Option<&'static str>,
+}
+
+/// Measures one sample: wall time of the timed region, thread CPU time around it.
+pub(crate) struct Timer {
+    cpu_start: Option<u64>,
+    wall_start: Option<Instant>,
+    wall_ns: f64,
+    cpu_ns: Option<f64>,
+}
+
+impl Timer {
+    fn new() -> Timer {
+        Timer {
+            cpu_start: None,
+            wall_start: None,
+            wall_ns: 0.0,
+            cpu_ns: None,
+        }
+    }
+
+    /// Starts the timed region. The CPU clock is read first so its cost stays outside.
+    #[inline(always)]
+    fn start(&mut self) {
+        self.cpu_start = thread_cpu_ns();
+        self.wall_start = Some(Instant::now());
+    }
+
+    /// Ends the timed region.
+    #[inline(always)]
+    fn stop(&mut self) {
+        let end = Instant::now();
+        let cpu_end = thread_cpu_ns();
+        self.wall_ns = self
+            .wall_start
+            .map(|s| (end - s).as_nanos() as f64)
+            .unwrap_or(0.0);
+        self.cpu_ns = match (self.cpu_start, cpu_end) {
+            (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64),
+            _ => None,
+        };
+    }
+}
+
+/// The effective configuration for a spec in a mode.
+pub(crate) fn effective_config(spec: &BenchSpec, mode: Mode, clock: &ClockCalibration) -> Config {
+    let c = spec.config;
+    let smoke = mode == Mode::Smoke;
+    Config {
+        stat: spec.stat(),
+        warmup_ms: if smoke {
+            0.0
+        } else {
+            c.warmup_ms.unwrap_or(30.0)
+        },
+        measure_ms: if smoke {
+            20.0
+        } else {
+            c.measure_ms.unwrap_or(300.0)
+        },
+        samples: if smoke { Some(5) } else { c.samples },
+        iterations: c.iterations,
+        min_samples: if smoke { 5 } else { 10 },
+        max_samples: 5_000,
+        target_rel_error: 0.01,
+        target_sample_ns: (2_000.0 * clock.wall_cost_ns).max(50_000.0),
+        confidence: CONFIDENCE,
+        max_rounds: if mode == Mode::Enforce { 3 } else { 1 },
+        flavor: match spec.form {
+            BodyForm::AsyncBench => Flavor::MultiThread,
+            _ => c.flavor,
+        },
+    }
+}
+
+impl Bench {
+    pub(crate) fn new(spec: &'static BenchSpec, mode: Mode) -> Bench {
+        let clock = ClockCalibration::get();
+        let config = effective_config(spec, mode, &clock);
+        let info = MeasurementInfo {
+            clock_cost_ns: clock.wall_cost_ns,
+            clock_resolution_ns: clock.wall_resolution_ns,
+            cpu_clock_cost_ns: clock.cpu_cost_ns,
+            ..MeasurementInfo::default()
+        };
+        Bench {
+            spec,
+            mode,
+            config,
+            runtime: None,
+            timing: None,
+            time_kpis: Vec::new(),
+            compare: None,
+            relative_kpis: Vec::new(),
+            metrics: Vec::new(),
+            info,
+            errors: Vec::new(),
+            routine_used: None,
+        }
+    }
+
+    /// The effective configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The mode the harness runs in.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Times `routine`; its result is black-boxed so the work cannot be optimized away.
+    pub fn iter<O, F: FnMut() -> O>(&mut self, mut routine: F) {
+        self.measure_routine("iter", move |n, timer| {
+            timer.start();
+            for _ in 0..n {
+                black_box(routine());
+            }
+            timer.stop();
+        });
+    }
+
+    /// Times `routine` on a fresh input from `setup` per iteration; building the inputs and
+    /// dropping the outputs are not timed.
+    pub fn iter_batched<I, O, S, R>(&mut self, mut setup: S, mut routine: R)
+    where
+        S: FnMut() -> I,
+        R: FnMut(I) -> O,
+    {
+        self.measure_routine("iter_batched", move |n, timer| {
+            let inputs: Vec<I> = (0..n).map(|_| setup()).collect();
+            let mut outputs: Vec<O> = Vec::with_capacity(inputs.len());
+            timer.start();
+            for input in inputs {
+                outputs.push(black_box(routine(black_box(input))));
+            }
+            timer.stop();
+            drop(outputs);
+        });
+    }
+
+    /// Times an async routine: each iteration awaits a fresh future from `routine` on the
+    /// harness's tokio runtime (flavour from the attribute's `flavor`, current-thread by
+    /// default). Callable from both sync and `async fn` bodies.
+    pub fn iter_async<O, Fut, F>(&mut self, mut routine: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = O>,
+    {
+        let rt = self.async_runtime();
+        self.measure_routine("iter_async", move |n, timer| {
+            let fut = async {
+                timer.start();
+                for _ in 0..n {
+                    black_box(routine().await);
+                }
+                timer.stop();
+            };
+            block_on(&rt, fut);
+        });
+    }
+
+    /// Whole-body form: the macro routes `fn f()` here.
+    #[doc(hidden)]
+    pub fn __whole_body<F: FnMut()>(&mut self, mut body: F) {
+        self.measure_routine("whole_body", move |n, timer| {
+            timer.start();
+            for _ in 0..n {
+                body();
+            }
+            timer.stop();
+        });
+    }
+
+    /// Whole-body async form: the macro routes `async fn f()` here.
+    #[doc(hidden)]
+    pub fn __whole_body_async<Fut: Future<Output = ()>, F: FnMut() -> Fut>(&mut self, mut body: F) {
+        let rt = self.async_runtime();
+        self.measure_routine("whole_body_async", move |n, timer| {
+            let fut = async {
+                timer.start();
+                for _ in 0..n {
+                    body().await;
+                }
+                timer.stop();
+            };
+            block_on(&rt, fut);
+        });
+    }
+
+    /// The harness's tokio runtime for this benchmark (created on first use).
+    pub fn async_runtime(&mut self) -> Arc<tokio::runtime::Runtime> {
+        if let Some(rt) = &self.runtime {
+            return rt.clone();
+        }
+        let rt = match self.config.flavor {
+            Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread().build(),
+            Flavor::MultiThread => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .build(),
+        }
+        .map(Arc::new)
+        .unwrap_or_else(|e| panic!("vm-bench: cannot build the tokio runtime: {e}"));
+        self.runtime = Some(rt.clone());
+        rt
+    }
+
+    /// Reports a custom metric. Calling it repeatedly with the same name collects samples,
+    /// whose mean is checked with a bootstrap interval; a single value is checked as is.
+    /// Non-finite values are recorded as an error of the body.
+    pub fn metric(&mut self, name: &str, value: f64) {
+        if !value.is_finite() {
+            self.errors.push(format!(
+                "metric `{name}` was reported with the non-finite value {value}"
+            ));
+            return;
+        }
+        match self.metrics.iter_mut().find(|(n, _)| n == name) {
+            Some((_, v)) => v.push(value),
+            None => self.metrics.push((name.to_string(), vec![value])),
+        }
+    }
+
+    /// Measures `baseline` and `candidate` interleaved (pairs alternate their order:
+    /// A B, B A, A B, ... so drift and order effects cancel) and checks the relative bounds
+    /// (`max_overhead_pct`, `min_speedup`, `max_overhead_ns`, `min_gain_pct`) on the paired
+    /// ratios and differences. Results are black-boxed.
+    pub fn compare<A, B, OA, OB>(&mut self, mut baseline: A, mut candidate: B)
+    where
+        A: FnMut() -> OA,
+        B: FnMut() -> OB,
+    {
+        if !self.claim_routine("compare") {
+            return;
+        }
+        let mut a = move |n: u64, timer: &mut Timer| {
+            timer.start();
+            for _ in 0..n {
+                black_box(baseline());
+            }
+            timer.stop();
+        };
+        let mut b = move |n: u64, timer: &mut Timer| {
+            timer.start();
+            for _ in 0..n {
+                black_box(candidate());
+            }
+            timer.stop();
+        };
+        if self.mode == Mode::Off {
+            a(1, &mut Timer::new());
+            b(1, &mut Timer::new());
+            return;
+        }
+        self.run_compare(&mut a, &mut b);
+    }
+
+    fn claim_routine(&mut self, name: &'static str) -> bool {
+        if let Some(prev) = self.routine_used {
+            self.errors.push(format!(
+                "the body measured a second routine (`{name}` after `{prev}`); a benchmark \
+                 measures exactly one routine"
+            ));
+            return false;
+        }
+        self.routine_used = Some(name);
+        true
+    }
+
+    fn measure_routine(&mut self, name: &'static str, mut sampler: impl FnMut(u64, &mut Timer)) {
+        if !self.claim_routine(name) {
+            return;
+        }
+        if self.mode == Mode::Off {
+            sampler(1, &mut Timer::new());
+            return;
+        }
+        let mut samples: Vec<Sample> = Vec::new();
+        let n = self.warm_up_and_calibrate(&mut sampler);
+        let time_specs: Vec<KpiSpec> = self
+            .spec
+            .kpis
+            .iter()
+            .copied()
+            .filter(|k| matches!(k, KpiSpec::MaxTime { .. } | KpiSpec::MinThroughput { .. }))
+            .collect();
+        let mut round = 0;
+        loop {
+            round += 1;
+            let stop = self.sample_round(&mut sampler, n, round, &mut samples);
+            self.info
+                .stop_reasons
+                .push(format!("round {round}: {stop}"));
+            let timing = build_timing(name, n, &samples, self.config.stat);
+            let kpis = time_kpi_results(&time_specs, &timing, self.config.stat);
+            let straddling: Vec<&str> = kpis
+                .iter()
+                .filter(|k| k.verdict == Verdict::Inconclusive)
+                .map(|k| k.key.as_str())
+                .collect();
+            self.info.rounds = round;
+            if !straddling.is_empty() && round < self.config.max_rounds {
+                self.info.decisions.push(format!(
+                    "round {round}: interval of {} straddles its bound; measuring again",
+                    straddling.join(", ")
+                ));
+                continue;
+            }
+            if !straddling.is_empty() {
+                self.info.decisions.push(format!(
+                    "round {round}: interval of {} still straddles its bound after the last \
+                     round; verdict inconclusive (not a failure)",
+                    straddling.join(", ")
+                ));
+            }
+            if timing.descheduled_samples > 0 {
+                self.info.decisions.push(format!(
+                    "{} of {} samples descheduled; {}",
+                    timing.descheduled_samples,
+                    timing.samples.len(),
+                    if timing.descheduled_excluded {
+                        "excluded from the checked statistic"
+                    } else {
+                        "kept: they are the majority, so the body itself waits off-CPU"
+                    }
+                ));
+            }
+            self.timing = Some(timing);
+            self.time_kpis = kpis;
+            return;
+        }
+    }
+
+    /// Ramps iterations up (doubling) until a sample reaches a quarter of the target sample
+    /// time, derives iterations per sample from that, then warms up for `warmup_ms` at that
+    /// size. Returns iterations per sample.
+    fn warm_up_and_calibrate(&mut self, sampler: &mut impl FnMut(u64, &mut Timer)) -> u64 {
+        let start = Instant::now();
+        let target = self.config.target_sample_ns;
+        let mut timer = Timer::new();
+        let mut n: u64 = 1;
+        let per_iter;
+        loop {
+            sampler(n, &mut timer);
+            self.info.warmup_iterations += n;
+            if timer.wall_ns >= target / 4.0 || n >= 1 << 40 {
+                per_iter = (timer.wall_ns / n as f64).max(0.01);
+                break;
+            }
+            n *= 2;
+        }
+        let n = match self.config.iterations {
+            Some(fixed) => fixed,
+            None => ((target / per_iter).ceil() as u64).max(1),
+        };
+        let warmup_ns = self.config.warmup_ms * 1e6;
+        while (start.elapsed().as_nanos() as f64) < warmup_ns {
+            sampler(n, &mut timer);
+            self.info.warmup_iterations += n;
+        }
+        n
+    }
+
+    /// Collects one round of samples; returns why it stopped.
+    fn sample_round(
+        &mut self,
+        sampler: &mut impl FnMut(u64, &mut Timer),
+        n: u64,
+        round: u32,
+        samples: &mut Vec<Sample>,
+    ) -> String {
+        let start = Instant::now();
+        let budget_ns = self.config.measure_ms * 1e6;
+        let mut timer = Timer::new();
+        let mut taken = 0usize;
+        let mut next_check = self.config.min_samples;
+        loop {
+            sampler(n, &mut timer);
+            samples.push(make_sample(n, &timer, round));
+            taken += 1;
+            let elapsed = start.elapsed().as_nanos() as f64;
+            if let Some(fixed) = self.config.samples {
+                if taken >= fixed as usize {
+                    return format!("fixed sample count {fixed} reached");
+                }
+                continue;
+            }
+            if taken >= self.config.max_samples {
+                return format!("sample cap {} reached", self.config.max_samples);
+            }
+            if elapsed >= 10.0 * budget_ns && taken >= 3 {
+                return format!("hard time limit (10 x measure_ms) reached after {taken} samples");
+            }
+            if taken < self.config.min_samples {
+                continue;
+            }
+            if elapsed >= budget_ns {
+                return format!(
+                    "time budget {} ms reached after {taken} samples",
+                    self.config.measure_ms
+                );
+            }
+            if taken >= next_check {
+                next_check = taken + (taken / 8).max(1);
+                let rel = relative_error(samples, self.config.stat);
+                if rel <= self.config.target_rel_error {
+                    return format!(
+                        "relative error {:.2}% <= {:.2}% after {taken} samples",
+                        rel * 100.0,
+                        self.config.target_rel_error * 100.0
+                    );
+                }
+            }
+        }
+    }
+
+    fn run_compare(
+        &mut self,
+        a: &mut impl FnMut(u64, &mut Timer),
+        b: &mut impl FnMut(u64, &mut Timer),
+    ) {
+        let na = self.warm_up_and_calibrate(a);
+        let nb = self.warm_up_and_calibrate(b);
+        let rel_specs: Vec<KpiSpec> = self
+            .spec
+            .kpis
+            .iter()
+            .copied()
+            .filter(|k| matches!(k, KpiSpec::Relative { .. }))
+            .collect();
+        let mut pairs: Vec<(Sample, Sample)> = Vec::new();
+        let mut round = 0;
+        let mut ta = Timer::new();
+        let mut tb = Timer::new();
+        loop {
+            round += 1;
+            let start = Instant::now();
+            let budget_ns = self.config.measure_ms * 1e6;
+            let mut taken = 0usize;
+            let mut next_check = self.config.min_samples;
+            let stop = loop {
+                // Alternate the order so drift and order effects cancel: A B, B A, ...
+                if pairs.len() & 1 == 0 {
+                    a(na, &mut ta);
+                    b(nb, &mut tb);
+                } else {
+                    b(nb, &mut tb);
+                    a(na, &mut ta);
+                }
+                pairs.push((make_sample(na, &ta, round), make_sample(nb, &tb, round)));
+                taken += 1;
+                let elapsed = start.elapsed().as_nanos() as f64;
+                if let Some(fixed) = self.config.samples {
+                    if taken >= fixed as usize {
+                        break format!("fixed pair count {fixed} reached");
+                    }
+                    continue;
+                }
+                if taken >= self.config.max_samples {
+                    break format!("pair cap {} reached", self.config.max_samples);
+                }
+                if elapsed >= 10.0 * budget_ns && taken >= 3 {
+                    break format!("hard time limit reached after {taken} pairs");
+                }
+                if taken < self.config.min_samples {
+                    continue;
+                }
+                if elapsed >= budget_ns {
+                    break format!("time budget reached after {taken} pairs");
+                }
+                if taken >= next_check {
+                    next_check = taken + (taken / 8).max(1);
+                    let result = build_compare(&pairs, na, nb);
+                    let r = result.ratio;
+                    let rel = (r.interval.hi - r.interval.lo) / 2.0 / r.value.abs();
+                    if rel <= self.config.target_rel_error {
+                        break format!(
+                            "ratio relative error {:.2}% <= {:.2}% after {taken} pairs",
+                            rel * 100.0,
+                            self.config.target_rel_error * 100.0
+                        );
+                    }
+                }
+            };
+            self.info
+                .stop_reasons
+                .push(format!("round {round}: {stop}"));
+            self.info.rounds = round;
+            let result = build_compare(&pairs, na, nb);
+            let kpis = relative_kpi_results(&rel_specs, &result);
+            let straddling: Vec<&str> = kpis
+                .iter()
+                .filter(|k| k.verdict == Verdict::Inconclusive)
+                .map(|k| k.key.as_str())
+                .collect();
+            if !straddling.is_empty() && round < self.config.max_rounds {
+                self.info.decisions.push(format!(
+                    "round {round}: interval of {} straddles its bound; measuring again",
+                    straddling.join(", ")
+                ));
+                continue;
+            }
+            if !straddling.is_empty() {
+                self.info.decisions.push(format!(
+                    "round {round}: interval of {} still straddles its bound after the last \
+                     round; verdict inconclusive (not a failure)",
+                    straddling.join(", ")
+                ));
+            }
+            self.compare = Some(result);
+            self.relative_kpis = kpis;
+            return;
+        }
+    }
+
+    /// The results of metrics, in report order.
+    pub(crate) fn metric_results(&self) -> Vec<MetricResult> {
+        self.metrics
+            .iter()
+            .map(|(name, values)| {
+                let value = stats::mean(values);
+                let interval = if values.len() == 1 {
+                    stats::exact_interval(value)
+                } else {
+                    stats::mean_interval(values)
+                };
+                MetricResult {
+                    name: name.clone(),
+                    values: values.clone(),
+                    value,
+                    interval,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Runs a future to completion on the harness runtime, also from inside an `async fn`
+/// body (which already runs on that multi-thread runtime).
+fn block_on<F: Future>(rt: &tokio::runtime::Runtime, fut: F) -> F::Output {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        let handle = rt.handle().clone();
+        tokio::task::block_in_place(move || handle.block_on(fut))
+    } else {
+        rt.block_on(fut)
+    }
+}
+
+fn make_sample(n: u64, timer: &Timer, round: u32) -> Sample {
+    let wall = timer.wall_ns;
+    Sample {
+        iterations: n,
+        wall_ns: wall,
+        cpu_ns: timer.cpu_ns,
+        per_iter_ns: wall / n as f64,
+        descheduled: match timer.cpu_ns {
+            Some(cpu) => {
+                let off = wall - cpu;
+                off > DESCHEDULED_SHARE * wall && off > DESCHEDULED_FLOOR_NS
+            }
+            None => false,
+        },
+        round,
+    }
+}
+
+/// Per-iteration times of the samples the verdict uses: descheduled samples are dropped
+/// when they are a minority. Returns (values, excluded?).
+fn kept_values(samples: &[Sample]) -> (Vec<f64>, bool) {
+    let flagged = samples.iter().filter(|s| s.descheduled).count();
+    if flagged > 0 && flagged * 2 < samples.len() {
+        (
+            samples
+                .iter()
+                .filter(|s| !s.descheduled)
+                .map(|s| s.per_iter_ns)
+                .collect(),
+            true,
+        )
+    } else {
+        (samples.iter().map(|s| s.per_iter_ns).collect(), false)
+    }
+}
+
+/// The checked statistic and its interval over `values`.
+pub(crate) fn stat_estimate(values: &[f64], stat: Stat) -> Estimate {
+    let sorted = stats::sorted(values);
+    match stat.quantile() {
+        Some(q) => Estimate {
+            value: stats::quantile_sorted(&sorted, q),
+            interval: stats::quantile_interval(&sorted, q),
+        },
+        None if stat == Stat::Mean => Estimate {
+            value: stats::mean(values),
+            interval: stats::mean_interval(values),
+        },
+        None => {
+            let max = sorted.last().copied().unwrap_or(f64::NAN);
+            Estimate {
+                value: max,
+                interval: stats::exact_interval(max),
+            }
+        }
+    }
+}
+
+fn relative_error(samples: &[Sample], stat: Stat) -> f64 {
+    let (values, _) = kept_values(samples);
+    // The maximum has no interval; the median's precision decides when to stop.
+    let stat = if stat == Stat::Max {
+        Stat::Median
+    } else {
+        stat
+    };
+    let e = stat_estimate(&values, stat);
+    (e.interval.hi - e.interval.lo) / 2.0 / e.value.abs()
+}
+
+fn build_timing(routine: &str, n: u64, samples: &[Sample], stat: Stat) -> TimingResult {
+    let all_values: Vec<f64> = samples.iter().map(|s| s.per_iter_ns).collect();
+    let (kept, excluded) = kept_values(samples);
+    let est = stat_estimate(&kept, stat);
+    TimingResult {
+        routine: routine.to_string(),
+        iterations_per_sample: n,
+        total_iterations: samples.iter().map(|s| s.iterations).sum(),
+        total_ns: samples.iter().map(|s| s.wall_ns).sum(),
+        all: stats::summarize(&all_values),
+        kept: stats::summarize(&kept),
+        throughput_ops_per_sec: 1e9 / est.value,
+        descheduled_samples: samples.iter().filter(|s| s.descheduled).count(),
+        descheduled_excluded: excluded,
+        samples: samples.to_vec(),
+    }
+}
+
+/// Builds a KPI result from an estimate.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn kpi_result(
+    kind: &str,
+    key: &str,
+    quantity: &str,
+    statistic: &str,
+    op: CmpOp,
+    bound: f64,
+    unit: &str,
+    est: Estimate,
+    samples: usize,
+) -> KpiResult {
+    let verdict = classify(op, bound, &est.interval);
+    KpiResult {
+        kind: kind.into(),
+        key: key.into(),
+        quantity: quantity.into(),
+        statistic: statistic.into(),
+        op,
+        bound,
+        unit: unit.into(),
+        measured: Some(est.value),
+        interval: Some(est.interval.clone()),
+        margin_pct: Some(margin_pct(op, bound, est.value)),
+        samples,
+        verdict,
+        reason: reason(verdict, op, bound, &est.interval),
+    }
+}
+
+fn time_kpi_results(specs: &[KpiSpec], timing: &TimingResult, stat: Stat) -> Vec<KpiResult> {
+    let kept: Vec<f64> = {
+        let (v, _) = kept_values(&timing.samples);
+        v
+    };
+    let est = stat_estimate(&kept, stat);
+    specs
+        .iter()
+        .filter_map(|k| match *k {
+            KpiSpec::MaxTime { bound_ns, key, .. } => Some(kpi_result(
+                "time",
+                key,
+                "time",
+                stat.as_str(),
+                CmpOp::Le,
+                bound_ns,
+                "ns/iter",
+                est.clone(),
+                kept.len(),
+            )),
+            KpiSpec::MinThroughput { ops_per_sec } => {
+                let ops = Estimate {
+                    value: 1e9 / est.value,
+                    interval: Interval {
+                        lo: 1e9 / est.interval.hi,
+                        hi: 1e9 / est.interval.lo,
+                        ..est.interval.clone()
+                    },
+                };
+                Some(kpi_result(
+                    "throughput",
+                    "min_ops_per_sec",
+                    "throughput",
+                    stat.as_str(),
+                    CmpOp::Ge,
+                    ops_per_sec,
+                    "ops/s",
+                    ops,
+                    kept.len(),
+                ))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn relative_kpi_results(specs: &[KpiSpec], c: &CompareResult) -> Vec<KpiResult> {
+    specs
+        .iter()
+        .filter_map(|k| match *k {
+            KpiSpec::Relative { kind, bound } => {
+                let (est, unit) = match kind {
+                    RelativeKind::MaxOverheadPct => (c.overhead_pct.clone(), "%"),
+                    RelativeKind::MinSpeedup => (c.speedup.clone(), "x"),
+                    RelativeKind::MaxOverheadNs => (c.diff_ns.clone(), "ns"),
+                    RelativeKind::MinGainPct => (c.gain_pct.clone(), "%"),
+                };
+                Some(kpi_result(
+                    "relative",
+                    kind.key(),
+                    kind.quantity(),
+                    "median of pairs",
+                    kind.op(),
+                    bound,
+                    unit,
+                    est,
+                    c.pairs,
+                ))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn build_compare(pairs: &[(Sample, Sample)], na: u64, nb: u64) -> CompareResult {
+    let flagged = pairs
+        .iter()
+        .filter(|(a, b)| a.descheduled || b.descheduled)
+        .count();
+    let use_pair = |p: &&(Sample, Sample)| {
+        !(flagged > 0 && flagged * 2 < pairs.len() && (p.0.descheduled || p.1.descheduled))
+    };
+    let kept: Vec<&(Sample, Sample)> = pairs.iter().filter(use_pair).collect();
+    let ratios: Vec<f64> = kept
+        .iter()
+        .map(|(a, b)| b.per_iter_ns / a.per_iter_ns)
+        .collect();
+    let diffs: Vec<f64> = kept
+        .iter()
+        .map(|(a, b)| b.per_iter_ns - a.per_iter_ns)
+        .collect();
+    let ratio = stat_estimate(&ratios, Stat::Median);
+    let diff = stat_estimate(&diffs, Stat::Median);
+    let map = |f: &dyn Fn(f64) -> f64, decreasing: bool| {
+        let (lo, hi) = if decreasing {
+            (f(ratio.interval.hi), f(ratio.interval.lo))
+        } else {
+            (f(ratio.interval.lo), f(ratio.interval.hi))
+        };
+        Estimate {
+            value: f(ratio.value),
+            interval: Interval {
+                lo,
+                hi,
+                ..ratio.interval.clone()
+            },
+        }
+    };
+    let base: Vec<f64> = pairs.iter().map(|p| p.0.per_iter_ns).collect();
+    let cand: Vec<f64> = pairs.iter().map(|p| p.1.per_iter_ns).collect();
+    CompareResult {
+        pairs: kept.len(),
+        baseline_iterations: na,
+        candidate_iterations: nb,
+        baseline: stats::summarize(&base),
+        candidate: stats::summarize(&cand),
+        overhead_pct: map(&|r| (r - 1.0) * 100.0, false),
+        speedup: map(&|r| 1.0 / r, true),
+        gain_pct: map(&|r| (1.0 / r - 1.0) * 100.0, true),
+        ratio,
+        diff_ns: diff,
+        raw_pairs: pairs
+            .iter()
+            .map(|(a, b)| (a.per_iter_ns, b.per_iter_ns))
+            .collect(),
+    }
+}

@@ -1,0 +1,104 @@
+//! Every function form and routine of the public API, measured for real (small workloads
+//! with generous bounds, so these never flake: the noise and clear-failure behaviour is
+//! covered by `fixture_e2e.rs` and `noise.rs`).
+
+use vm_bench_runtime::{perf_target, registry, Bench};
+
+fn checksum(n: u64) -> u64 {
+    (0..n).fold(0u64, |acc, x| {
+        acc.wrapping_mul(6364136223846793005)
+            .wrapping_add(std::hint::black_box(x))
+    })
+}
+
+#[perf_target(max_ms = 50, category = "JIT")]
+#[test]
+fn whole_body_form() {
+    std::hint::black_box(checksum(1000));
+}
+
+#[perf_target(max_us = 5000, min_ops_per_sec = 100, stat = "p90")]
+#[test]
+fn bench_form_iter(b: &mut Bench) {
+    let n = std::hint::black_box(2000);
+    b.iter(|| checksum(n));
+}
+
+#[perf_target(max_ms = 20)]
+#[test]
+fn bench_form_iter_batched(b: &mut Bench) {
+    b.iter_batched(
+        || (0..256u32).rev().collect::<Vec<_>>(),
+        |mut v| {
+            v.sort_unstable();
+            v
+        },
+    );
+}
+
+#[perf_target(metrics(hit_rate >= 0.5, misses < 100))]
+#[test]
+fn metrics_single_and_repeated(b: &mut Bench) {
+    for i in 0..10 {
+        b.metric("hit_rate", 0.9 + f64::from(i) * 0.001);
+    }
+    b.metric("misses", 3.0);
+}
+
+#[perf_target(max_overhead_pct = 400.0, max_overhead_ns = 100_000.0)]
+#[test]
+fn compare_two_variants(b: &mut Bench) {
+    b.compare(|| checksum(1000), || checksum(1100));
+}
+
+#[perf_target(min_speedup = 1.5, min_gain_pct = 50.0)]
+#[test]
+fn compare_speedup(b: &mut Bench) {
+    b.compare(|| checksum(4000), || checksum(1000));
+}
+
+#[perf_target(max_ms = 50)]
+#[test]
+async fn async_whole_body() {
+    tokio::task::yield_now().await;
+    std::hint::black_box(checksum(100));
+}
+
+#[perf_target(max_ms = 50, flavor = "multi_thread")]
+#[test]
+fn sync_body_iter_async(b: &mut Bench) {
+    b.iter_async(|| async {
+        tokio::task::yield_now().await;
+        checksum(100)
+    });
+}
+
+#[perf_target(max_ms = 50)]
+#[test]
+async fn async_bench_form(b: &mut Bench) {
+    let data = tokio::task::spawn(async { 500u64 }).await.unwrap();
+    b.iter_async(|| async move { checksum(data) });
+}
+
+#[perf_target(samples = 12, iterations = 3, warmup_ms = 0, measure_ms = 5)]
+#[test]
+fn fixed_shape(b: &mut Bench) {
+    b.iter(|| checksum(10));
+}
+
+#[test]
+fn registry_lists_this_binary() {
+    let names: Vec<String> = registry::entries().iter().map(|e| e.full_name()).collect();
+    for n in [
+        "api_forms::whole_body_form",
+        "api_forms::bench_form_iter",
+        "api_forms::compare_two_variants",
+        "api_forms::async_bench_form",
+    ] {
+        assert!(names.iter().any(|x| x == n), "{n} missing from {names:?}");
+    }
+    let e = registry::find("api_forms::whole_body_form").unwrap();
+    assert_eq!(e.category().map(|c| c.as_str()), Some("JIT"));
+    assert_eq!(e.line(), 16, "line of the fn item");
+    assert!(e.file().ends_with("api_forms.rs"));
+}

@@ -1,0 +1,281 @@
+//! End-to-end tests: the fixture crate (`tests/fixture`, a user crate outside the
+//! workspace) is driven by `cargo test` / `cargo nextest run` as a subprocess, and its
+//! output and artifacts are checked. The fixture is built once into
+//! `<target>/vm-bench-fixture`, shared by every run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+use vm_bench_runtime::artifact::{Artifact, Outcome, Verdict};
+
+/// Serializes fixture runs: they would otherwise disturb each other's measurements.
+static RUNS: Mutex<()> = Mutex::new(());
+
+fn manifest() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixture/Cargo.toml")
+}
+
+fn fixture_target() -> PathBuf {
+    let base = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    base.join("vm-bench-fixture")
+}
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let d = fixture_target().join("e2e-artifacts").join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn cargo(args: &[&str], dir: &Path, mode: Option<&str>) -> (Output, String) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    // Cargo options go right after the subcommand, before any `--`.
+    let sub = if args[0] == "nextest" { 2 } else { 1 };
+    cmd.args(&args[..sub])
+        .arg("--manifest-path")
+        .arg(manifest())
+        .arg("--target-dir")
+        .arg(fixture_target())
+        .args(&args[sub..])
+        .env("VM_BENCH_DIR", dir)
+        .env("RUST_BACKTRACE", "0")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("VM_BENCH_MODE");
+    if let Some(m) = mode {
+        cmd.env("VM_BENCH_MODE", m);
+    }
+    let out = cmd.output().expect("cargo runs");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out, text)
+}
+
+fn artifact(dir: &Path, file: &str) -> Artifact {
+    Artifact::read(&dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+#[test]
+fn libtest_verdicts_messages_and_artifacts() {
+    let _g = RUNS.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = fresh_dir("verdicts");
+    let (out, text) = cargo(
+        &["test", "--test", "verdicts", "--", "--test-threads=4"],
+        &dir,
+        None,
+    );
+    assert!(
+        !out.status.success(),
+        "some fixture tests must fail:\n{text}"
+    );
+    for line in [
+        "test pass_under_bound ... ok",
+        "test compare_speedup_holds ... ok",
+        "test registry_run_in_process ... ok",
+        "test fail_over_bound ... FAILED",
+        "test unreported_metric ... FAILED",
+        "test panicking_body ... FAILED",
+        "test metric_below_bound ... FAILED",
+        "test compare_overhead_breached ... FAILED",
+        "KPI FAILED verdicts::fail_over_bound: median time = ",
+        "violates <= 100.0 ns/iter (max_ns), margin -",
+        "KPI FAILED verdicts::unreported_metric: hit_rate >= 0.90000 (hit_rate) was never measured",
+        "boom 42",
+        "KPI FAILED verdicts::compare_overhead_breached: median of pairs overhead_pct = ",
+        "KPI FAILED verdicts::metric_below_bound: value hit_rate = 0.50000",
+    ] {
+        assert!(text.contains(line), "missing `{line}` in:\n{text}");
+    }
+    // A failure is one line holding the artifact path.
+    let fail_line = text
+        .lines()
+        .find(|l| l.starts_with("KPI FAILED verdicts::fail_over_bound"))
+        .unwrap();
+    assert!(fail_line.contains("samples; artifact: "));
+    assert!(fail_line.ends_with("verdicts.fail_over_bound.json"));
+
+    let pass = artifact(&dir, "verdicts.pass_under_bound.json");
+    assert_eq!(pass.outcome, Outcome::Passed);
+    assert!(pass.enforced);
+    assert_eq!(pass.kpis[0].verdict, Verdict::Pass);
+    let t = pass.timing.as_ref().expect("timing");
+    assert!(t.all.n >= 3 && !t.samples.is_empty());
+    assert!(t.all.min <= t.all.median && t.all.median <= t.all.max);
+    assert!(pass.kpis[0].interval.as_ref().unwrap().lo <= pass.kpis[0].measured.unwrap());
+    assert_eq!(pass.identity.name, "pass_under_bound");
+    assert_eq!(pass.identity.module_path, "verdicts");
+    assert!(pass.identity.file.ends_with("verdicts.rs"));
+    assert!(pass.identity.test_binary.contains("verdicts"));
+    let env = &pass.environment;
+    assert_eq!(env.opt_level, "3");
+    assert!(env.rustc_version.starts_with("rustc "));
+    assert!(!env.target_triple.is_empty() && !env.cpu_model.is_empty());
+    assert!(env.logical_cores >= 1 && env.timestamp.ends_with('Z'));
+    assert!(!pass.verdict_rule.is_empty());
+    assert!(pass.measurement.clock_cost_ns > 0.0);
+
+    let fail = artifact(&dir, "verdicts.fail_over_bound.json");
+    assert_eq!(fail.outcome, Outcome::Failed);
+    assert_eq!(fail.kpis[0].verdict, Verdict::Fail);
+    assert!(fail.kpis[0].margin_pct.unwrap() < -100.0);
+    assert_eq!(fail.failures.len(), 1);
+
+    let panicked = artifact(&dir, "verdicts.panicking_body.json");
+    assert_eq!(panicked.outcome, Outcome::Panicked);
+    assert_eq!(panicked.panic_message.as_deref(), Some("boom 42"));
+    assert!(panicked.timing.is_none() && panicked.kpis.is_empty() && panicked.metrics.is_empty());
+
+    let missing = artifact(&dir, "verdicts.unreported_metric.json");
+    assert_eq!(missing.kpis[0].verdict, Verdict::Missing);
+
+    let metric = artifact(&dir, "verdicts.metric_below_bound.json");
+    assert_eq!(metric.metrics[0].values, vec![0.5]);
+    assert_eq!(metric.identity.category.map(|c| c.as_str()), Some("JIT"));
+
+    let speedup = artifact(&dir, "verdicts.compare_speedup_holds.json");
+    let c = speedup.compare.as_ref().expect("compare result");
+    assert!(c.speedup.value > 2.0 && c.pairs >= 3);
+}
+
+fn assert_disjoint_windows(dir: &Path, expect: usize) {
+    let mut windows: Vec<(u128, u128, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            (p.extension()? == "json").then_some(p)
+        })
+        .map(|p| {
+            let a = Artifact::read(&p).unwrap();
+            assert_eq!(a.outcome, Outcome::Passed, "{}", p.display());
+            (
+                a.measurement.locked_from_unix_ns,
+                a.measurement.locked_until_unix_ns,
+                a.identity.name,
+            )
+        })
+        .collect();
+    assert_eq!(windows.len(), expect, "{windows:?}");
+    windows.sort();
+    for w in windows.windows(2) {
+        assert!(
+            w[0].1 <= w[1].0,
+            "{} [{}, {}] overlaps {} [{}, {}]",
+            w[0].2,
+            w[0].0,
+            w[0].1,
+            w[1].2,
+            w[1].0,
+            w[1].1
+        );
+    }
+}
+
+#[test]
+fn no_overlap_under_libtest_threads() {
+    let _g = RUNS.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = fresh_dir("overlap-libtest");
+    let (out, text) = cargo(
+        &["test", "--test", "overlap", "--", "--test-threads=6"],
+        &dir,
+        None,
+    );
+    assert!(out.status.success(), "{text}");
+    assert_disjoint_windows(&dir, 6);
+}
+
+#[test]
+fn no_overlap_under_nextest_processes() {
+    let _g = RUNS.lock().unwrap_or_else(|p| p.into_inner());
+    let probe = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["nextest", "--version"])
+        .output();
+    if !probe.map(|o| o.status.success()).unwrap_or(false) {
+        eprintln!("cargo-nextest is not installed; skipping the nextest overlap check");
+        return;
+    }
+    let dir = fresh_dir("overlap-nextest");
+    let (out, text) = cargo(
+        &[
+            "nextest",
+            "run",
+            "--test",
+            "overlap",
+            "--test-threads",
+            "6",
+            "--no-fail-fast",
+        ],
+        &dir,
+        None,
+    );
+    assert!(out.status.success(), "{text}");
+    assert_disjoint_windows(&dir, 6);
+    // Processes, not threads: the artifacts must show that the lock was contended at least
+    // once or that the runs were sequential anyway; either way they are disjoint (above).
+}
+
+#[test]
+fn modes_report_smoke_off() {
+    let _g = RUNS.lock().unwrap_or_else(|p| p.into_inner());
+    let args = [
+        "test",
+        "--test",
+        "verdicts",
+        "fail_over_bound",
+        "--",
+        "--exact",
+    ];
+
+    let dir = fresh_dir("mode-report");
+    let (out, text) = cargo(&args, &dir, Some("report"));
+    assert!(out.status.success(), "report mode never fails:\n{text}");
+    let a = artifact(&dir, "verdicts.fail_over_bound.json");
+    assert_eq!(a.outcome, Outcome::Reported);
+    assert!(!a.enforced);
+    assert_eq!(a.kpis[0].verdict, Verdict::Fail);
+
+    let dir = fresh_dir("mode-smoke");
+    let (out, text) = cargo(&args, &dir, Some("smoke"));
+    assert!(out.status.success(), "{text}");
+    let a = artifact(&dir, "verdicts.fail_over_bound.json");
+    assert_eq!(a.outcome, Outcome::Smoke);
+    assert_eq!(a.timing.unwrap().samples.len(), 5);
+
+    let dir = fresh_dir("mode-off");
+    let (out, text) = cargo(&args, &dir, Some("off"));
+    assert!(out.status.success(), "{text}");
+    assert!(!dir.join("verdicts.fail_over_bound.json").exists());
+
+    let dir = fresh_dir("mode-bad");
+    let (out, text) = cargo(&args, &dir, Some("fast"));
+    assert!(!out.status.success());
+    assert!(
+        text.contains("VM_BENCH_MODE=\"fast\" is not one of"),
+        "{text}"
+    );
+}
+
+#[test]
+fn registry_lists_dependency_and_unreferenced_module() {
+    let _g = RUNS.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = fresh_dir("registry");
+    let (out, text) = cargo(
+        &["test", "--test", "registry_dep", "--", "--nocapture"],
+        &dir,
+        None,
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("REGISTRY vm_bench_fixture_dep::dep_crate_bench"),
+        "{text}"
+    );
+    assert!(
+        text.contains("REGISTRY vm_bench_fixture::unreferenced::unreferenced_module_bench"),
+        "{text}"
+    );
+}

@@ -1,0 +1,8 @@
+//! Compile-error tests of `#[perf_target]`: every misuse is a compile error spanned on the
+//! offending tokens. Regenerate the expected output with `TRYBUILD=overwrite`.
+
+#[test]
+fn ui() {
+    let t = trybuild::TestCases::new();
+    t.compile_fail("tests/ui/*.rs");
+}
