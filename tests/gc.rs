@@ -50,13 +50,19 @@ fn bench_gc_mark_phase(b: &mut Bench) {
     // Live heap sizes: depth d holds 2^(d+1)-1 nodes of 24 bytes.
     for depth in [16u32, 18, 20] {
         let live_mb = ((1usize << (depth + 1)) * 24) / MB;
-        for plan in [GcPlan::StwMarkSweep, GcPlan::ParallelMarkSweep { threads: 2 }] {
+        for plan in [
+            GcPlan::StwMarkSweep,
+            GcPlan::ParallelMarkSweep { threads: 2 },
+        ] {
             let mut gc = heap_with_tree(plan, depth, (live_mb + 8) * 4 * MB);
             let name = if plan.threads() > 1 { "par2" } else { "stw" };
             for _ in 0..3 {
                 gc.collect().expect("collect");
                 let c = *gc.telemetry().cycles.last().expect("cycle");
-                b.metric(&format!("mark_ms_{name}_live_{live_mb}mb"), ms(c.mark_pause));
+                b.metric(
+                    &format!("mark_ms_{name}_live_{live_mb}mb"),
+                    ms(c.mark_pause),
+                );
             }
         }
     }
@@ -94,7 +100,10 @@ fn bench_gc_pause_time(b: &mut Bench) {
     assert!(t.cycles.len() >= 2, "too few cycles: {}", t.cycles.len());
     report_pauses(b, "", t);
     b.metric("cycles", t.cycles.len() as f64);
-    b.metric("peak_live_mb", t.cycles.iter().map(|c| c.live_bytes).max().unwrap_or(0) as f64 / MB as f64);
+    b.metric(
+        "peak_live_mb",
+        t.cycles.iter().map(|c| c.live_bytes).max().unwrap_or(0) as f64 / MB as f64,
+    );
 }
 
 #[perf_target(category = "GC")]
@@ -128,21 +137,41 @@ fn bench_gc_throughput(b: &mut Bench) {
     let t = gc.telemetry();
     let pauses: f64 = t.gc_pause_time().as_secs_f64();
     b.metric("mutator_share", 1.0 - pauses / wall);
-    b.metric("alloc_rate_mb_per_s", (t.bytes_allocated - a0) as f64 / MB as f64 / wall);
+    b.metric(
+        "alloc_rate_mb_per_s",
+        (t.bytes_allocated - a0) as f64 / MB as f64 / wall,
+    );
     b.metric("cycles", t.cycles.len() as f64);
 
     // binary-trees (n = 16) figure, whatever it is.
-    let mut bt = Gc::new(GcConfig::new(256 * MB, GcPlan::ConcurrentMarkSweep { threads: 1 })).expect("heap");
+    let mut bt = Gc::new(GcConfig::new(
+        256 * MB,
+        GcPlan::ConcurrentMarkSweep { threads: 1 },
+    ))
+    .expect("heap");
     let t0 = Instant::now();
     black_box(binary_trees::run(&mut bt, 16).expect("binary-trees"));
     let wall = t0.elapsed().as_secs_f64();
     let bt_t = bt.telemetry();
-    b.metric("binary_trees_mutator_share", 1.0 - bt_t.gc_pause_time().as_secs_f64() / wall);
-    b.metric("binary_trees_alloc_rate_mb_per_s", bt_t.bytes_allocated as f64 / MB as f64 / wall);
+    b.metric(
+        "binary_trees_mutator_share",
+        1.0 - bt_t.gc_pause_time().as_secs_f64() / wall,
+    );
+    b.metric(
+        "binary_trees_alloc_rate_mb_per_s",
+        bt_t.bytes_allocated as f64 / MB as f64 / wall,
+    );
 
-    let mut gcb = Gc::new(GcConfig::new(256 * MB, GcPlan::ConcurrentMarkSweep { threads: 1 })).expect("heap");
+    let mut gcb = Gc::new(GcConfig::new(
+        256 * MB,
+        GcPlan::ConcurrentMarkSweep { threads: 1 },
+    ))
+    .expect("heap");
     let t0 = Instant::now();
     black_box(gcbench::run(&mut gcb, &gcbench::GcBenchParams::CLASSIC).expect("gcbench"));
     let wall = t0.elapsed().as_secs_f64();
-    b.metric("gcbench_mutator_share", 1.0 - gcb.telemetry().gc_pause_time().as_secs_f64() / wall);
+    b.metric(
+        "gcbench_mutator_share",
+        1.0 - gcb.telemetry().gc_pause_time().as_secs_f64() / wall,
+    );
 }

@@ -2,4 +2,14 @@
 //!
 //! The subsystems arrive module by module; see the repository README.
 
+pub mod backend;
+pub mod cache;
+pub mod engine;
+pub mod frontend;
 pub mod gc;
+pub mod guest;
+pub mod interp;
+pub mod ir;
+pub mod memory;
+pub mod opt;
+pub mod state;

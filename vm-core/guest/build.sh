@@ -1,0 +1,15 @@
+#!/bin/sh
+# Rebuilds the committed guest workloads in bin/. Needs Debian's
+# gcc-riscv64-linux-gnu. Output is deterministic for a given compiler.
+set -eu
+cd "$(dirname "$0")"
+CC=${CC:-riscv64-linux-gnu-gcc}
+CFLAGS="-O2 -static -nostdlib -march=rv64im -mabi=lp64 -fno-builtin -ffreestanding -fno-stack-protector -fno-pie -no-pie -Wl,--build-id=none"
+mkdir -p bin
+for prog in sieve matmul qsort crc32 fib strings smc; do
+    extra="-Wl,-z,separate-code"
+    [ "$prog" = smc ] && extra="-Wl,-N -Wl,--no-warn-rwx-segments"
+    $CC $CFLAGS $extra -o "bin/$prog.elf.tmp" src/crt0.S src/rt.c "src/$prog.c" -lgcc
+    mv "bin/$prog.elf.tmp" "bin/$prog.elf"
+done
+echo "built: $(ls bin)"

@@ -1,0 +1,1252 @@
+//! IR -> x86-64 code generation with a per-block register allocator.
+//!
+//! Register roles: `rbp` = CPU state, `r15` = guest memory base, `r14` =
+//! code-page map, `r13` = blocks left in the quantum, `r12` = guest
+//! instructions retired (both synced with the CPU state by the trampoline,
+//! so per-block accounting is two register ops), `rax`/`rcx`/`rdx` =
+//! scratch (addresses, shift counts), and `rbx rsi rdi r8..r11 rdx` hold
+//! IR temps (`rdx` is vacated around wide multiplies and divisions).
+//!
+//! Guest registers are cached in host registers within a block: a global is
+//! loaded from the CPU state at most once (the optimizer forwards later
+//! reads), lazily at its first real use, and a value whose global still
+//! holds it can be evicted for free. Writes go through to the CPU state
+//! immediately, so state is exact at every early exit and exits need no
+//! write-back code.
+
+use dynasmrt::x64::X64Relocation;
+use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
+
+use super::codebuf::ExecMemory;
+use crate::backend::{exit_code, CodegenError};
+use crate::ir::{BinOp, Cond, IrBlock, IrOp, Temp, Terminator, UnOp, Width};
+use crate::state::{offsets as off, CpuState, JMP_CACHE_ENTRIES, NUM_GLOBALS};
+
+macro_rules! asm {
+    ($ops:expr; $($t:tt)*) => {
+        dynasm!($ops ; .arch x64 ; $($t)*)
+    };
+}
+
+const RAX: u8 = 0;
+const RDX: u8 = 2;
+/// Allocatable registers; `rdx` last, as wide multiply and division take it.
+const POOL: [u8; 8] = [3, 6, 7, 8, 9, 10, 11, RDX];
+const SPILL_SLOTS: usize = 64;
+const FRAME: i32 = 8 + 8 * SPILL_SLOTS as i32;
+
+/// A direct-jump exit that the dispatcher may patch to jump straight into
+/// the target block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainSite {
+    /// Host address of the rel32 field of the jump.
+    pub patch_addr: usize,
+    /// Host address of the exit stub the jump originally targets.
+    pub stub_addr: usize,
+    /// Guest pc the jump leads to.
+    pub target_pc: u64,
+}
+
+/// Machine code of one block, installed in executable memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompiledBlock {
+    /// Host entry address.
+    pub entry: usize,
+    /// Code size in bytes.
+    pub size: usize,
+    /// Patchable direct exits.
+    pub sites: Vec<ChainSite>,
+}
+
+/// Per-block allocator state kept between compilations so that compiling
+/// a block does not allocate it anew (allocation dominated small blocks).
+#[derive(Default)]
+struct Scratch {
+    loc: Vec<Loc>,
+    last_use: Vec<u32>,
+    home: Vec<Option<u8>>,
+    faults: Vec<FaultStub>,
+    chains: Vec<ChainStub>,
+    wb: Vec<(u8, WbSrc)>,
+}
+
+type EnterFn = unsafe extern "sysv64" fn(*mut CpuState, usize) -> u64;
+
+/// The x86-64 JIT backend: owns the code region and the entry/exit trampoline.
+pub struct X64Backend {
+    mem: ExecMemory,
+    enter: EnterFn,
+    exit_addr: usize,
+    after_trampoline: usize,
+    install_time: std::time::Duration,
+    scratch: Scratch,
+}
+
+impl X64Backend {
+    /// Creates a backend with a code region of `code_bytes`.
+    pub fn new(code_bytes: usize) -> Result<Self, CodegenError> {
+        let mut mem = ExecMemory::new(code_bytes.max(4096))?;
+        let base = mem.next_addr();
+        let mut a: VecAssembler<X64Relocation> = VecAssembler::new(base);
+        asm!(a;
+            push rbp ; push rbx ; push r12 ; push r13 ; push r14 ; push r15
+            ; sub rsp, FRAME
+            ; mov rbp, rdi
+            ; mov r15, [rbp + off::MEM_BASE]
+            ; mov r14, [rbp + off::CODE_MAP]
+            ; mov r13, [rbp + off::QUANTUM]
+            ; mov r12, [rbp + off::ICOUNT]
+            ; jmp rsi
+        );
+        let exit_off = a.offset().0;
+        asm!(a;
+            mov [rbp + off::QUANTUM], r13
+            ; mov [rbp + off::ICOUNT], r12
+            ; add rsp, FRAME
+            ; pop r15 ; pop r14 ; pop r13 ; pop r12 ; pop rbx ; pop rbp
+            ; ret
+        );
+        let code = a
+            .finalize()
+            .map_err(|e| CodegenError::Assembler(e.to_string()))?;
+        let addr = mem.append(&code)?;
+        // SAFETY: the trampoline was just written at `addr` with this signature.
+        let enter: EnterFn = unsafe { std::mem::transmute::<usize, EnterFn>(addr) };
+        let after_trampoline = mem.used();
+        Ok(Self {
+            mem,
+            enter,
+            exit_addr: addr + exit_off,
+            after_trampoline,
+            install_time: std::time::Duration::ZERO,
+            scratch: Scratch::default(),
+        })
+    }
+
+    /// Runs generated code at `entry` until it exits; returns the exit word.
+    ///
+    /// # Safety
+    /// `entry` must be the entry of a block compiled by this backend that is
+    /// still installed, and `cpu` must be attached to live guest memory.
+    pub unsafe fn enter(&self, cpu: &mut CpuState, entry: usize) -> u64 {
+        (self.enter)(cpu as *mut CpuState, entry)
+    }
+
+    /// Total time spent installing code (W^X page flips and copies), part of compile time.
+    pub fn install_time(&self) -> std::time::Duration {
+        self.install_time
+    }
+
+    /// Drops all compiled blocks (their addresses become invalid).
+    pub fn flush(&mut self) {
+        self.mem.truncate(self.after_trampoline);
+    }
+
+    /// Bytes of code in use and capacity.
+    pub fn code_usage(&self) -> (usize, usize) {
+        (self.mem.used(), self.mem.capacity())
+    }
+
+    /// Host address of the code region start (chain-site offsets are relative to it).
+    pub fn region_base(&self) -> usize {
+        self.mem.base()
+    }
+
+    /// Points the rel32 jump at `site` to `target` (a block entry, or the
+    /// site's own stub to unchain).
+    pub fn patch_jump(&mut self, patch_addr: usize, target: usize) -> Result<(), CodegenError> {
+        let rel = target as i64 - (patch_addr as i64 + 4);
+        let rel = i32::try_from(rel)
+            .map_err(|_| CodegenError::ExecMemory("jump out of rel32 range".into()))?;
+        self.mem.patch(patch_addr, &rel.to_le_bytes())
+    }
+
+    /// Runs code generation for `block` as if placed at `base`, reusing the
+    /// allocator scratch state.
+    fn generate(
+        &mut self,
+        block: &IrBlock,
+        base: usize,
+    ) -> Result<(VecAssembler<X64Relocation>, Vec<ChainSite>), CodegenError> {
+        let scratch = std::mem::take(&mut self.scratch);
+        let mut cg = Codegen::new(block, base, self.exit_addr, self.mem.base(), scratch);
+        let r = cg.block();
+        let Codegen {
+            asm,
+            sites,
+            loc,
+            last_use,
+            home,
+            faults,
+            chains,
+            wb,
+            ..
+        } = cg;
+        self.scratch = Scratch {
+            loc,
+            last_use,
+            home,
+            faults,
+            chains,
+            wb,
+        };
+        r.map(|()| (asm, sites))
+    }
+
+    /// Compiles an optimized IR block and installs it.
+    pub fn compile(&mut self, block: &IrBlock) -> Result<CompiledBlock, CodegenError> {
+        let base = self.mem.next_addr();
+        let (asm, sites) = self.generate(block, base)?;
+        let code = asm
+            .finalize()
+            .map_err(|e| CodegenError::Assembler(e.to_string()))?;
+        let t0 = std::time::Instant::now();
+        let entry = self.mem.append(&code);
+        self.install_time += t0.elapsed();
+        let entry = entry?;
+        debug_assert_eq!(entry, base);
+        Ok(CompiledBlock {
+            entry,
+            size: code.len(),
+            sites,
+        })
+    }
+
+    /// Compiles into a scratch buffer without installing (measures pure
+    /// code generation); returns the code size.
+    pub fn compile_detached(&mut self, block: &IrBlock) -> Result<usize, CodegenError> {
+        let base = self.mem.next_addr();
+        let (asm, _) = self.generate(block, base)?;
+        let code = asm
+            .finalize()
+            .map_err(|e| CodegenError::Assembler(e.to_string()))?;
+        Ok(code.len())
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Loc {
+    /// Not yet defined or dead.
+    None,
+    /// Compile-time constant, never materialized unless needed.
+    Const(u64),
+    /// In a host register.
+    Reg(u8),
+    /// Only in its home global slot of the CPU state.
+    Home,
+    /// In a stack spill slot.
+    Slot(u8),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Opnd {
+    Imm(i32),
+    Reg(u8),
+}
+
+#[derive(Clone, Copy)]
+struct FaultStub {
+    label: dynasmrt::DynamicLabel,
+    pc: u64,
+    next_pc: u64,
+    uncount: u64,
+    code: u64,
+    /// Register holding the guest address at the exit.
+    addr_reg: u8,
+    /// Deferred globals to write back: range in `Scratch::wb`.
+    wb: (u32, u32),
+}
+
+#[derive(Clone, Copy)]
+struct ChainStub {
+    label: dynasmrt::DynamicLabel,
+    target: u64,
+    /// Offset in the assembler of the end of the jump whose rel32 is patched.
+    jump_end: usize,
+}
+
+struct Codegen<'b> {
+    b: &'b IrBlock,
+    asm: VecAssembler<X64Relocation>,
+    base: usize,
+    exit: usize,
+    region_base: usize,
+    loc: Vec<Loc>,
+    last_use: Vec<u32>,
+    home: Vec<Option<u8>>,
+    holder: [Option<Temp>; NUM_GLOBALS],
+    reg_temp: [Option<Temp>; 16],
+    pinned: u16,
+    free_slots: u64,
+    faults: Vec<FaultStub>,
+    chains: Vec<ChainStub>,
+    /// Write-back lists of exits (see `FaultStub::wb`).
+    wb: Vec<(u8, WbSrc)>,
+    /// Quantum exits on a self-loop back edge, with their write-back lists.
+    quantum_stubs: Vec<(dynasmrt::DynamicLabel, (u32, u32))>,
+    sites: Vec<ChainSite>,
+    cur: u32,
+    /// For a block that jumps back to itself: the globals kept in host
+    /// registers across iterations, as (global, temp read at the head,
+    /// temp holding the value at the end of the body).
+    carried: Vec<(u8, Temp, Temp)>,
+    /// Quantum-exit stub label (shared by the entry and the loop back edge).
+    quantum: Option<dynasmrt::DynamicLabel>,
+    /// Start of the loop body, after the entry loads of carried globals.
+    body: Option<dynasmrt::DynamicLabel>,
+    /// Head register of each carried global (same order as `carried`).
+    head_regs: [u8; MAX_CARRIED],
+    /// Carried globals whose writes stay in registers until the block is
+    /// left (bit per global); exits write them back.
+    deferred: u64,
+    /// Temp holding each deferred global's current value.
+    cur_val: [Option<Temp>; NUM_GLOBALS],
+}
+
+/// At most this many globals are carried in registers around a self-loop,
+/// leaving the rest of the pool for temporaries.
+const MAX_CARRIED: usize = 5;
+
+/// Whether `b` ends by jumping back to its own first instruction.
+fn is_self_loop(b: &IrBlock) -> bool {
+    match b.term {
+        Terminator::Jump(t) => t == b.pc,
+        Terminator::Branch { taken, .. } => taken == b.pc,
+        _ => false,
+    }
+}
+
+/// Globals read before being written in `b` (values that flow around a
+/// self-loop), with the temp read at the head and the temp holding the
+/// global's value at the end of the block.
+fn loop_carried(b: &IrBlock) -> Vec<(u8, Temp, Temp)> {
+    let mut first: [Option<Temp>; NUM_GLOBALS] = [None; NUM_GLOBALS];
+    let mut written = 0u64;
+    let mut last: [Option<Temp>; NUM_GLOBALS] = [None; NUM_GLOBALS];
+    let mut order = Vec::new();
+    for op in &b.ops {
+        match *op {
+            IrOp::GetGlobal { dst, g }
+                if written & (1 << g) == 0 && first[g as usize].is_none() =>
+            {
+                first[g as usize] = Some(dst);
+                order.push(g);
+            }
+            IrOp::SetGlobal { g, src } => {
+                written |= 1 << g;
+                last[g as usize] = Some(src);
+            }
+            _ => {}
+        }
+    }
+    order
+        .into_iter()
+        .take(MAX_CARRIED)
+        .map(|g| {
+            let head = first[g as usize].expect("recorded");
+            (g, head, last[g as usize].unwrap_or(head))
+        })
+        .collect()
+}
+
+/// Whether every global in `carried` is read exactly once in `b` (by its
+/// head temp): then its writes can be kept in registers until the block is
+/// left, since no later read would see the stale CPU-state slot.
+fn deferrable(b: &IrBlock, carried: &[(u8, Temp, Temp)]) -> bool {
+    let mut mask = 0u64;
+    for &(g, _, _) in carried {
+        mask |= 1 << g;
+    }
+    let mut reads = [0u8; NUM_GLOBALS];
+    for op in &b.ops {
+        if let IrOp::GetGlobal { g, .. } = *op {
+            if mask & (1 << g) != 0 {
+                reads[g as usize] += 1;
+            }
+        }
+    }
+    carried.iter().all(|&(g, _, _)| reads[g as usize] == 1)
+}
+
+/// Where a deferred global's current value is when an exit writes it back.
+#[derive(Clone, Copy)]
+enum WbSrc {
+    Reg(u8),
+    Slot(u8),
+    Const(u64),
+    /// In another global's CPU-state slot (a written-through value).
+    Global(u8),
+}
+
+fn fits_i32(v: u64) -> bool {
+    (v as i64) >= i32::MIN as i64 && (v as i64) <= i32::MAX as i64
+}
+
+impl<'b> Codegen<'b> {
+    fn new(b: &'b IrBlock, base: usize, exit: usize, region_base: usize, scratch: Scratch) -> Self {
+        let n = b.num_temps as usize;
+        let Scratch {
+            mut loc,
+            mut last_use,
+            mut home,
+            mut faults,
+            mut chains,
+            mut wb,
+        } = scratch;
+        wb.clear();
+        // A temp's last use defaults to its definition, so unused results die at once.
+        last_use.clear();
+        last_use.resize(n, 0);
+        loc.clear();
+        loc.resize(n, Loc::None);
+        home.clear();
+        home.resize(n, None);
+        faults.clear();
+        chains.clear();
+        for (i, op) in b.ops.iter().enumerate() {
+            op.for_each_use(|t| last_use[t as usize] = i as u32);
+            if let Some(d) = op.dst() {
+                last_use[d as usize] = last_use[d as usize].max(i as u32);
+            }
+        }
+        let end = b.ops.len() as u32;
+        b.term.for_each_use(|t| last_use[t as usize] = end);
+        let carried = if is_self_loop(b) {
+            loop_carried(b)
+        } else {
+            Vec::new()
+        };
+        for &(_, _, tail) in &carried {
+            // The value flows into the next iteration: keep it to the end.
+            last_use[tail as usize] = end;
+        }
+        let mut deferred = 0u64;
+        // Only globals the loop writes need deferring; read-only ones keep
+        // their (never stale) CPU-state slot as a free eviction target.
+        let written: Vec<(u8, Temp, Temp)> = carried
+            .iter()
+            .copied()
+            .filter(|&(_, head, tail)| head != tail)
+            .collect();
+        if !written.is_empty() && deferrable(b, &written) {
+            for &(g, head, _) in &written {
+                deferred |= 1 << g;
+                // The current value of a deferred global must survive until
+                // it is replaced: any exit before that writes it back.
+                let mut cur = head;
+                for (i, op) in b.ops.iter().enumerate() {
+                    if let IrOp::SetGlobal { g: sg, src } = *op {
+                        if sg == g {
+                            last_use[cur as usize] = last_use[cur as usize].max(i as u32);
+                            cur = src;
+                        }
+                    }
+                }
+                last_use[cur as usize] = end;
+            }
+        }
+        Self {
+            b,
+            asm: VecAssembler::new_with_capacity(
+                base,
+                b.ops.len() * 16 + 160,
+                0,
+                0,
+                8 + b.ops.len(),
+                0,
+                8 + b.ops.len(),
+            ),
+            base,
+            exit,
+            region_base,
+            loc,
+            last_use,
+            home,
+            holder: [None; NUM_GLOBALS],
+            reg_temp: [None; 16],
+            pinned: 0,
+            free_slots: u64::MAX,
+            faults,
+            chains,
+            wb,
+            quantum_stubs: Vec::new(),
+            sites: Vec::new(),
+            cur: 0,
+            carried,
+            quantum: None,
+            body: None,
+            head_regs: [0; MAX_CARRIED],
+            deferred,
+            cur_val: [None; NUM_GLOBALS],
+        }
+    }
+
+    fn global_off(g: u8) -> i32 {
+        off::GLOBALS + 8 * g as i32
+    }
+
+    /// Stores a 64-bit immediate to `[rbp + disp]` (clobbers rcx for wide values).
+    fn store_imm(&mut self, disp: i32, v: u64) {
+        if fits_i32(v) {
+            asm!(self.asm; mov QWORD [rbp + disp], v as i32);
+        } else {
+            asm!(self.asm; mov rcx, QWORD v as i64 ; mov [rbp + disp], rcx);
+        }
+    }
+
+    fn mov_imm(&mut self, r: u8, v: u64) {
+        if v == 0 {
+            asm!(self.asm; xor Rd(r), Rd(r));
+        } else if v <= u32::MAX as u64 {
+            asm!(self.asm; mov Rd(r), v as i32);
+        } else if fits_i32(v) {
+            asm!(self.asm; mov Rq(r), v as i32);
+        } else {
+            asm!(self.asm; mov Rq(r), QWORD v as i64);
+        }
+    }
+
+    /// Copies the current value of `t` into host register `r` (loc unchanged).
+    fn copy_to(&mut self, r: u8, t: Temp) {
+        match self.loc[t as usize] {
+            Loc::Const(v) => self.mov_imm(r, v),
+            Loc::Reg(s) => {
+                if s != r {
+                    asm!(self.asm; mov Rq(r), Rq(s));
+                }
+            }
+            Loc::Home => {
+                let g = self.home[t as usize].expect("home temp has a home");
+                let d = Self::global_off(g);
+                asm!(self.asm; mov Rq(r), [rbp + d]);
+            }
+            Loc::Slot(s) => {
+                let d = 8 * s as i32;
+                asm!(self.asm; mov Rq(r), [rsp + d]);
+            }
+            Loc::None => unreachable!("use of undefined temp {t}"),
+        }
+    }
+
+    fn free_reg(&self) -> Option<u8> {
+        POOL.iter()
+            .copied()
+            .find(|&r| self.reg_temp[r as usize].is_none() && self.pinned & (1 << r) == 0)
+    }
+
+    /// Returns a free pool register, evicting the least urgent unpinned value.
+    fn alloc(&mut self) -> Result<u8, CodegenError> {
+        if let Some(r) = self.free_reg() {
+            return Ok(r);
+        }
+        // Prefer values whose global still holds them (free to drop), then
+        // the one used furthest in the future.
+        let mut best: Option<(bool, u32, u8)> = None;
+        for &r in &POOL {
+            if self.pinned & (1 << r) != 0 {
+                continue;
+            }
+            let t = self.reg_temp[r as usize].expect("pool reg occupied");
+            let key = (
+                self.home[t as usize].is_some(),
+                self.last_use[t as usize],
+                r,
+            );
+            if best.is_none_or(|b| (key.0, key.1) > (b.0, b.1)) {
+                best = Some(key);
+            }
+        }
+        let (has_home, _, r) = best.ok_or(CodegenError::TooManySpills(SPILL_SLOTS))?;
+        let t = self.reg_temp[r as usize].take().expect("victim");
+        if has_home {
+            self.loc[t as usize] = Loc::Home;
+        } else {
+            if self.free_slots == 0 {
+                return Err(CodegenError::TooManySpills(SPILL_SLOTS));
+            }
+            let s = self.free_slots.trailing_zeros() as u8;
+            self.free_slots &= !(1 << s);
+            let d = 8 * s as i32;
+            asm!(self.asm; mov [rsp + d], Rq(r));
+            self.loc[t as usize] = Loc::Slot(s);
+        }
+        Ok(r)
+    }
+
+    /// Moves whatever lives in rdx elsewhere and keeps rdx out of this op's
+    /// allocation (x86 wide multiply and division write it).
+    fn vacate_rdx(&mut self) -> Result<(), CodegenError> {
+        self.pinned |= 1 << RDX;
+        if let Some(t) = self.reg_temp[RDX as usize].take() {
+            let r = self.alloc()?;
+            asm!(self.asm; mov Rq(r), rdx);
+            self.bind(t, r);
+        }
+        Ok(())
+    }
+
+    fn bind(&mut self, t: Temp, r: u8) {
+        self.reg_temp[r as usize] = Some(t);
+        self.loc[t as usize] = Loc::Reg(r);
+    }
+
+    /// Ensures `t` is in a register and pins it for the current op.
+    fn use_reg(&mut self, t: Temp) -> Result<u8, CodegenError> {
+        if let Loc::Reg(r) = self.loc[t as usize] {
+            self.pinned |= 1 << r;
+            return Ok(r);
+        }
+        let r = self.alloc()?;
+        self.copy_to(r, t);
+        if let Loc::Slot(s) = self.loc[t as usize] {
+            self.free_slots |= 1 << s;
+        }
+        self.bind(t, r);
+        self.pinned |= 1 << r;
+        Ok(r)
+    }
+
+    /// An operand usable as a 32-bit sign-extended immediate or a register.
+    fn opnd(&mut self, t: Temp) -> Result<Opnd, CodegenError> {
+        match self.loc[t as usize] {
+            Loc::Const(v) if fits_i32(v) => Ok(Opnd::Imm(v as i32)),
+            _ => self.use_reg(t).map(Opnd::Reg),
+        }
+    }
+
+    /// Releases temps whose last use is the current op.
+    fn release(&mut self, t: Temp) {
+        if self.last_use[t as usize] <= self.cur {
+            self.kill(t);
+        }
+    }
+
+    fn kill(&mut self, t: Temp) {
+        match self.loc[t as usize] {
+            Loc::Reg(r) if self.reg_temp[r as usize] == Some(t) => {
+                self.reg_temp[r as usize] = None;
+            }
+            Loc::Slot(s) => self.free_slots |= 1 << s,
+            _ => {}
+        }
+        if let Some(g) = self.home[t as usize].take() {
+            if self.holder[g as usize] == Some(t) {
+                self.holder[g as usize] = None;
+            }
+        }
+        self.loc[t as usize] = Loc::None;
+    }
+
+    /// Destination register for a two-address op `dst = a op ...`: reuses
+    /// `a`'s register when `a` dies here, else copies `a` into a fresh one.
+    fn two_addr_dst(&mut self, dst: Temp, a: Temp) -> Result<u8, CodegenError> {
+        if let Loc::Reg(ra) = self.loc[a as usize] {
+            if self.last_use[a as usize] <= self.cur {
+                self.kill(a);
+                self.bind(dst, ra);
+                self.pinned |= 1 << ra;
+                return Ok(ra);
+            }
+        }
+        let d = self.alloc()?;
+        self.copy_to(d, a);
+        self.bind(dst, d);
+        self.pinned |= 1 << d;
+        Ok(d)
+    }
+
+    fn new_dst(&mut self, dst: Temp) -> Result<u8, CodegenError> {
+        let d = self.alloc()?;
+        self.bind(dst, d);
+        self.pinned |= 1 << d;
+        Ok(d)
+    }
+
+    fn block(&mut self) -> Result<(), CodegenError> {
+        let b = self.b;
+        let quantum = self.asm.new_dynamic_label();
+        self.quantum = Some(quantum);
+        let n = b.insn_count as i32;
+        asm!(self.asm;
+            sub r13, 1
+            ; jb =>quantum
+            ; add r12, n
+        );
+        if !self.carried.is_empty() {
+            // Carried globals live in fixed registers at the loop head; the
+            // back edge moves the new values there instead of going through
+            // the CPU state (store-to-load forwarding on the critical path).
+            for k in 0..self.carried.len() {
+                let (g, head, _) = self.carried[k];
+                let r = self.alloc()?;
+                self.head_regs[k] = r;
+                let d = Self::global_off(g);
+                asm!(self.asm; mov Rq(r), [rbp + d]);
+                self.bind(head, r);
+                if self.deferred & (1 << g) != 0 {
+                    // The CPU-state slot goes stale after the first iteration:
+                    // no free eviction to it.
+                    self.cur_val[g as usize] = Some(head);
+                } else {
+                    self.home[head as usize] = Some(g);
+                    self.holder[g as usize] = Some(head);
+                }
+            }
+            let body = self.asm.new_dynamic_label();
+            asm!(self.asm; =>body);
+            self.body = Some(body);
+        }
+        for (i, op) in b.ops.iter().enumerate() {
+            self.cur = i as u32;
+            self.pinned = 0;
+            self.op(op)?;
+            op.for_each_use(|t| self.release(t));
+            if let Some(d) = op.dst() {
+                self.release(d);
+            }
+        }
+        self.cur = b.ops.len() as u32;
+        self.pinned = 0;
+        self.terminator()?;
+        // Out-of-line stubs.
+        for i in 0..self.quantum_stubs.len() {
+            let (label, wb) = self.quantum_stubs[i];
+            asm!(self.asm; =>label);
+            self.emit_write_back(wb);
+            asm!(self.asm; xor r13d, r13d);
+            self.store_imm(off::PC, b.pc);
+            self.exit_with(exit_code::QUANTUM);
+        }
+        asm!(self.asm; =>quantum ; xor r13d, r13d);
+        self.store_imm(off::PC, b.pc);
+        self.exit_with(exit_code::QUANTUM);
+        for i in 0..self.faults.len() {
+            let f = self.faults[i];
+            asm!(self.asm; =>f.label ; mov [rbp + off::EXIT_ARG], Rq(f.addr_reg));
+            self.emit_write_back(f.wb);
+            let pc = if f.code == exit_code::CODE_MODIFIED {
+                f.next_pc
+            } else {
+                f.pc
+            };
+            self.store_imm(off::PC, pc);
+            if f.uncount > 0 {
+                let u = f.uncount as i32;
+                asm!(self.asm; sub r12, u);
+            }
+            self.exit_with(f.code);
+        }
+        for i in 0..self.chains.len() {
+            let c = self.chains[i];
+            let stub_addr = self.base + self.asm.offset().0;
+            asm!(self.asm; =>c.label);
+            self.store_imm(off::PC, c.target);
+            let patch_addr = self.base + c.jump_end - 4;
+            let site = (patch_addr - self.region_base) as i32;
+            asm!(self.asm; mov QWORD [rbp + off::EXIT_ARG], site);
+            self.exit_with(exit_code::CHAIN);
+            self.sites.push(ChainSite {
+                patch_addr,
+                stub_addr,
+                target_pc: c.target,
+            });
+        }
+        Ok(())
+    }
+
+    fn used_later(&self, t: Temp) -> bool {
+        self.last_use[t as usize] > self.cur
+    }
+
+    /// Stops `g` being the home of the temp that currently lives there,
+    /// first loading that temp if it is still needed and only in `g`.
+    fn detach_holder(&mut self, g: u8) -> Result<(), CodegenError> {
+        if let Some(old) = self.holder[g as usize] {
+            if self.loc[old as usize] == Loc::Home && self.used_later(old) {
+                self.use_reg(old)?;
+            }
+            self.home[old as usize] = None;
+            self.holder[g as usize] = None;
+        }
+        Ok(())
+    }
+
+    fn exit_with(&mut self, code: u64) {
+        asm!(self.asm; mov eax, code as i32);
+        // dynasm has no x64 extern relocations: encode `jmp rel32` by hand.
+        let end = self.base + self.asm.offset().0 + 5;
+        let rel = self.exit as i64 - end as i64;
+        self.asm.push(0xe9);
+        self.asm.push_i32(rel as i32);
+    }
+
+    fn fault_label(
+        &mut self,
+        loc: crate::ir::GuestLoc,
+        code: u64,
+        modified: bool,
+        addr_reg: u8,
+    ) -> dynasmrt::DynamicLabel {
+        let label = self.asm.new_dynamic_label();
+        let retired = if modified { loc.index + 1 } else { loc.index };
+        let wb = self.snapshot_deferred();
+        self.faults.push(FaultStub {
+            label,
+            pc: loc.pc,
+            next_pc: loc.next_pc,
+            uncount: (self.b.insn_count - retired) as u64,
+            code,
+            addr_reg,
+            wb,
+        });
+        label
+    }
+
+    /// Computes `addr + off` into rax.
+    /// Records where every deferred global's current value is right now, for
+    /// an exit taken at this point; returns the range in `self.wb`.
+    fn snapshot_deferred(&mut self) -> (u32, u32) {
+        let start = self.wb.len() as u32;
+        let mut mask = self.deferred;
+        while mask != 0 {
+            let g = mask.trailing_zeros() as u8;
+            mask &= mask - 1;
+            let t = self.cur_val[g as usize].expect("deferred global has a value");
+            let src = match self.loc[t as usize] {
+                Loc::Reg(r) => WbSrc::Reg(r),
+                Loc::Slot(sl) => WbSrc::Slot(sl),
+                Loc::Const(v) => WbSrc::Const(v),
+                Loc::Home => WbSrc::Global(self.home[t as usize].expect("home temp has a home")),
+                Loc::None => unreachable!("deferred value {t} of global {g} is dead"),
+            };
+            self.wb.push((g, src));
+        }
+        (start, self.wb.len() as u32)
+    }
+
+    /// Writes back deferred globals recorded by [`Self::snapshot_deferred`]
+    /// (clobbers rcx).
+    fn emit_write_back(&mut self, range: (u32, u32)) {
+        for i in range.0..range.1 {
+            let (g, src) = self.wb[i as usize];
+            let d = Self::global_off(g);
+            match src {
+                WbSrc::Reg(r) => asm!(self.asm; mov [rbp + d], Rq(r)),
+                WbSrc::Slot(sl) => {
+                    let so = 8 * sl as i32;
+                    asm!(self.asm; mov rcx, [rsp + so] ; mov [rbp + d], rcx);
+                }
+                WbSrc::Const(v) => self.store_imm(d, v),
+                WbSrc::Global(g2) => {
+                    let so = Self::global_off(g2);
+                    asm!(self.asm; mov rcx, [rbp + so] ; mov [rbp + d], rcx);
+                }
+            }
+        }
+    }
+
+    /// Returns a register holding `addr + disp`: the address temp's own
+    /// (pinned) register when there is no displacement, else rax.
+    fn guest_addr(&mut self, addr: Temp, disp: i32) -> Result<u8, CodegenError> {
+        match self.loc[addr as usize] {
+            Loc::Const(v) => {
+                self.mov_imm(RAX, v.wrapping_add(disp as i64 as u64));
+                Ok(RAX)
+            }
+            _ => {
+                let r = self.use_reg(addr)?;
+                if disp == 0 {
+                    return Ok(r);
+                }
+                asm!(self.asm; lea rax, [Rq(r) + disp]);
+                Ok(RAX)
+            }
+        }
+    }
+
+    fn bounds_check(&mut self, a: u8, width: Width, label: dynasmrt::DynamicLabel) {
+        let lim = off::MEM_LIMIT + 8 * width.log2() as i32;
+        asm!(self.asm; cmp Rq(a), [rbp + lim] ; ja =>label);
+    }
+
+    fn op(&mut self, op: &IrOp) -> Result<(), CodegenError> {
+        match *op {
+            IrOp::Const { dst, val } => {
+                self.loc[dst as usize] = Loc::Const(val);
+            }
+            IrOp::GetGlobal { dst, .. } if self.loc[dst as usize] != Loc::None => {
+                // Already bound at the loop head.
+            }
+            IrOp::GetGlobal { dst, g } => {
+                self.detach_holder(g)?;
+                self.loc[dst as usize] = Loc::Home;
+                self.home[dst as usize] = Some(g);
+                self.holder[g as usize] = Some(dst);
+            }
+            IrOp::SetGlobal { g, src } if self.deferred & (1 << g) != 0 => {
+                // Written back by whichever exit leaves the loop.
+                self.cur_val[g as usize] = Some(src);
+            }
+            IrOp::SetGlobal { g, src } => {
+                // A live value still only in this global must be fetched
+                // before the global is overwritten.
+                if self.holder[g as usize] != Some(src) {
+                    self.detach_holder(g)?;
+                }
+                let d = Self::global_off(g);
+                match self.loc[src as usize] {
+                    Loc::Const(v) => self.store_imm(d, v),
+                    _ => {
+                        let r = self.use_reg(src)?;
+                        asm!(self.asm; mov [rbp + d], Rq(r));
+                        if let Some(g2) = self.home[src as usize] {
+                            self.holder[g2 as usize] = None;
+                        }
+                        self.home[src as usize] = Some(g);
+                        self.holder[g as usize] = Some(src);
+                    }
+                }
+            }
+            IrOp::Bin { op, dst, a, b } => self.bin(op, dst, a, b)?,
+            IrOp::Un { op, dst, a } => {
+                let ra = self.use_reg(a)?;
+                let d = self.new_dst(dst)?;
+                match op {
+                    UnOp::Sext32 => asm!(self.asm; movsxd Rq(d), Rd(ra)),
+                    UnOp::Zext32 => asm!(self.asm; mov Rd(d), Rd(ra)),
+                }
+            }
+            IrOp::SetCond { cond, dst, a, b } => {
+                let ra = self.use_reg(a)?;
+                let ob = self.opnd(b)?;
+                self.cmp(ra, ob);
+                let d = self.new_dst(dst)?;
+                match cond {
+                    Cond::Eq => asm!(self.asm; sete al),
+                    Cond::Ne => asm!(self.asm; setne al),
+                    Cond::Lt => asm!(self.asm; setl al),
+                    Cond::Ge => asm!(self.asm; setge al),
+                    Cond::Ltu => asm!(self.asm; setb al),
+                    Cond::Geu => asm!(self.asm; setae al),
+                }
+                asm!(self.asm; movzx Rd(d), al);
+            }
+            IrOp::Load {
+                dst,
+                addr,
+                off: disp,
+                width,
+                signed,
+                loc,
+            } => {
+                let a = self.guest_addr(addr, disp)?;
+                let code = exit_code::FAULT_LOAD | ((width.log2() as u64) << 8);
+                let label = self.fault_label(loc, code, false, a);
+                self.bounds_check(a, width, label);
+                let d = self.new_dst(dst)?;
+                match (width, signed) {
+                    (Width::W8, true) => asm!(self.asm; movsx Rq(d), BYTE [r15 + Rq(a)]),
+                    (Width::W8, false) => asm!(self.asm; movzx Rd(d), BYTE [r15 + Rq(a)]),
+                    (Width::W16, true) => asm!(self.asm; movsx Rq(d), WORD [r15 + Rq(a)]),
+                    (Width::W16, false) => asm!(self.asm; movzx Rd(d), WORD [r15 + Rq(a)]),
+                    (Width::W32, true) => asm!(self.asm; movsxd Rq(d), DWORD [r15 + Rq(a)]),
+                    (Width::W32, false) => asm!(self.asm; mov Rd(d), DWORD [r15 + Rq(a)]),
+                    (Width::W64, _) => asm!(self.asm; mov Rq(d), QWORD [r15 + Rq(a)]),
+                }
+            }
+            IrOp::Store {
+                addr,
+                off: disp,
+                src,
+                width,
+                loc,
+            } => {
+                let val = match self.loc[src as usize] {
+                    Loc::Const(v) if fits_i32(v) || width != Width::W64 => Opnd::Imm(v as i32),
+                    _ => Opnd::Reg(self.use_reg(src)?),
+                };
+                let a = self.guest_addr(addr, disp)?;
+                let code = exit_code::FAULT_STORE | ((width.log2() as u64) << 8);
+                let fault = self.fault_label(loc, code, false, a);
+                self.bounds_check(a, width, fault);
+                match (width, val) {
+                    (Width::W8, Opnd::Imm(v)) => asm!(self.asm; mov BYTE [r15 + Rq(a)], v as i8),
+                    (Width::W16, Opnd::Imm(v)) => asm!(self.asm; mov WORD [r15 + Rq(a)], v as i16),
+                    (Width::W32, Opnd::Imm(v)) => asm!(self.asm; mov DWORD [r15 + Rq(a)], v),
+                    (Width::W64, Opnd::Imm(v)) => asm!(self.asm; mov QWORD [r15 + Rq(a)], v),
+                    (Width::W8, Opnd::Reg(r)) => asm!(self.asm; mov BYTE [r15 + Rq(a)], Rb(r)),
+                    (Width::W16, Opnd::Reg(r)) => asm!(self.asm; mov WORD [r15 + Rq(a)], Rw(r)),
+                    (Width::W32, Opnd::Reg(r)) => asm!(self.asm; mov DWORD [r15 + Rq(a)], Rd(r)),
+                    (Width::W64, Opnd::Reg(r)) => asm!(self.asm; mov QWORD [r15 + Rq(a)], Rq(r)),
+                }
+                let smc = self.fault_label(loc, exit_code::CODE_MODIFIED, true, a);
+                asm!(self.asm; mov rcx, Rq(a) ; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>smc);
+                if width != Width::W8 {
+                    // The access may end in the next page.
+                    let last = width.bytes() as i32 - 1;
+                    asm!(self.asm; lea rcx, [Rq(a) + last] ; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>smc);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn cmp(&mut self, ra: u8, b: Opnd) {
+        match b {
+            Opnd::Imm(v) => asm!(self.asm; cmp Rq(ra), v),
+            Opnd::Reg(rb) => asm!(self.asm; cmp Rq(ra), Rq(rb)),
+        }
+    }
+
+    fn bin(&mut self, op: BinOp, dst: Temp, a: Temp, b: Temp) -> Result<(), CodegenError> {
+        match op {
+            BinOp::Add | BinOp::Sub | BinOp::And | BinOp::Or | BinOp::Xor | BinOp::Mul => {
+                let ob = self.opnd(b)?;
+                let d = self.two_addr_dst(dst, a)?;
+                match (op, ob) {
+                    (BinOp::Add, Opnd::Imm(v)) => asm!(self.asm; add Rq(d), v),
+                    (BinOp::Add, Opnd::Reg(r)) => asm!(self.asm; add Rq(d), Rq(r)),
+                    (BinOp::Sub, Opnd::Imm(v)) => asm!(self.asm; sub Rq(d), v),
+                    (BinOp::Sub, Opnd::Reg(r)) => asm!(self.asm; sub Rq(d), Rq(r)),
+                    (BinOp::And, Opnd::Imm(v)) => asm!(self.asm; and Rq(d), v),
+                    (BinOp::And, Opnd::Reg(r)) => asm!(self.asm; and Rq(d), Rq(r)),
+                    (BinOp::Or, Opnd::Imm(v)) => asm!(self.asm; or Rq(d), v),
+                    (BinOp::Or, Opnd::Reg(r)) => asm!(self.asm; or Rq(d), Rq(r)),
+                    (BinOp::Xor, Opnd::Imm(v)) => asm!(self.asm; xor Rq(d), v),
+                    (BinOp::Xor, Opnd::Reg(r)) => asm!(self.asm; xor Rq(d), Rq(r)),
+                    (BinOp::Mul, Opnd::Imm(v)) => asm!(self.asm; imul Rq(d), Rq(d), v),
+                    (BinOp::Mul, Opnd::Reg(r)) => asm!(self.asm; imul Rq(d), Rq(r)),
+                    _ => unreachable!(),
+                }
+            }
+            BinOp::Shl | BinOp::Shr | BinOp::Sar => {
+                let amount = match self.loc[b as usize] {
+                    Loc::Const(v) => Some((v & 63) as i8),
+                    _ => None,
+                };
+                if amount.is_none() {
+                    let rb = self.use_reg(b)?;
+                    asm!(self.asm; mov rcx, Rq(rb));
+                }
+                let d = self.two_addr_dst(dst, a)?;
+                match (op, amount) {
+                    (BinOp::Shl, Some(s)) => asm!(self.asm; shl Rq(d), s),
+                    (BinOp::Shr, Some(s)) => asm!(self.asm; shr Rq(d), s),
+                    (BinOp::Sar, Some(s)) => asm!(self.asm; sar Rq(d), s),
+                    (BinOp::Shl, None) => asm!(self.asm; shl Rq(d), cl),
+                    (BinOp::Shr, None) => asm!(self.asm; shr Rq(d), cl),
+                    (BinOp::Sar, None) => asm!(self.asm; sar Rq(d), cl),
+                    _ => unreachable!(),
+                }
+            }
+            BinOp::MulH | BinOp::MulHU | BinOp::MulHSU => {
+                self.vacate_rdx()?;
+                let ra = self.use_reg(a)?;
+                let rb = self.use_reg(b)?;
+                asm!(self.asm; mov rax, Rq(ra));
+                match op {
+                    BinOp::MulH => asm!(self.asm; imul Rq(rb)),
+                    _ => asm!(self.asm; mul Rq(rb)),
+                }
+                if op == BinOp::MulHSU {
+                    asm!(self.asm; mov rcx, Rq(ra) ; sar rcx, 63 ; and rcx, Rq(rb) ; sub rdx, rcx);
+                }
+                let d = self.new_dst(dst)?;
+                asm!(self.asm; mov Rq(d), rdx);
+            }
+            BinOp::Div | BinOp::DivU | BinOp::Rem | BinOp::RemU => {
+                self.vacate_rdx()?;
+                let ra = self.use_reg(a)?;
+                let rb = self.use_reg(b)?;
+                let d = self.new_dst(dst)?;
+                let zero = self.asm.new_dynamic_label();
+                let norm = self.asm.new_dynamic_label();
+                let done = self.asm.new_dynamic_label();
+                asm!(self.asm; test Rq(rb), Rq(rb) ; jz =>zero);
+                let signed = matches!(op, BinOp::Div | BinOp::Rem);
+                if signed {
+                    asm!(self.asm;
+                        cmp Rq(rb), -1 ; jne =>norm
+                        ; mov rax, QWORD i64::MIN ; cmp Rq(ra), rax ; jne =>norm
+                    );
+                    if op == BinOp::Div {
+                        asm!(self.asm; mov Rq(d), Rq(ra));
+                    } else {
+                        asm!(self.asm; xor Rd(d), Rd(d));
+                    }
+                    asm!(self.asm; jmp =>done);
+                }
+                asm!(self.asm; =>norm ; mov rax, Rq(ra));
+                if signed {
+                    asm!(self.asm; cqo ; idiv Rq(rb));
+                } else {
+                    asm!(self.asm; xor edx, edx ; div Rq(rb));
+                }
+                match op {
+                    BinOp::Div | BinOp::DivU => asm!(self.asm; mov Rq(d), rax),
+                    _ => asm!(self.asm; mov Rq(d), rdx),
+                }
+                asm!(self.asm; jmp =>done ; =>zero);
+                match op {
+                    BinOp::Div | BinOp::DivU => asm!(self.asm; mov Rq(d), -1),
+                    _ => asm!(self.asm; mov Rq(d), Rq(ra)),
+                }
+                asm!(self.asm; =>done);
+            }
+        }
+        Ok(())
+    }
+
+    fn chain_jump(&mut self, target: u64, cond: Option<Cond>) {
+        let label = self.asm.new_dynamic_label();
+        match cond {
+            None => asm!(self.asm; jmp =>label),
+            Some(Cond::Eq) => asm!(self.asm; je =>label),
+            Some(Cond::Ne) => asm!(self.asm; jne =>label),
+            Some(Cond::Lt) => asm!(self.asm; jl =>label),
+            Some(Cond::Ge) => asm!(self.asm; jge =>label),
+            Some(Cond::Ltu) => asm!(self.asm; jb =>label),
+            Some(Cond::Geu) => asm!(self.asm; jae =>label),
+        }
+        let jump_end = self.asm.offset().0;
+        self.chains.push(ChainStub {
+            label,
+            target,
+            jump_end,
+        });
+    }
+
+    fn jcc(&mut self, cond: Cond, label: dynasmrt::DynamicLabel) {
+        match cond {
+            Cond::Eq => asm!(self.asm; je =>label),
+            Cond::Ne => asm!(self.asm; jne =>label),
+            Cond::Lt => asm!(self.asm; jl =>label),
+            Cond::Ge => asm!(self.asm; jge =>label),
+            Cond::Ltu => asm!(self.asm; jb =>label),
+            Cond::Geu => asm!(self.asm; jae =>label),
+        }
+    }
+
+    /// Loop back edge of a self-loop: count the iteration, move each carried
+    /// global's new value into its head register, and jump to the body.
+    fn back_edge(&mut self) -> Result<(), CodegenError> {
+        let mut quantum = self.quantum.expect("prologue emitted");
+        let body = self.body.expect("self-loop has a body label");
+        let n = self.b.insn_count as i32;
+        if self.deferred != 0 {
+            // Leaving at the quantum must first write the deferred globals back.
+            quantum = self.asm.new_dynamic_label();
+            let wb = self.snapshot_deferred();
+            self.quantum_stubs.push((quantum, wb));
+        }
+        asm!(self.asm;
+            sub r13, 1
+            ; jb =>quantum
+            ; add r12, n
+        );
+        let mut reg_moves: Vec<(u8, u8)> = Vec::new();
+        let mut other: Vec<(u8, Temp)> = Vec::new();
+        for (k, &(_, _, tail)) in self.carried.iter().enumerate() {
+            let dst = self.head_regs[k];
+            match self.loc[tail as usize] {
+                Loc::Reg(r) if r == dst => {}
+                Loc::Reg(r) => reg_moves.push((r, dst)),
+                _ => other.push((dst, tail)),
+            }
+        }
+        // Parallel register moves; rax breaks cycles.
+        while !reg_moves.is_empty() {
+            let ready = (0..reg_moves.len())
+                .find(|&i| !reg_moves.iter().any(|&(src, _)| src == reg_moves[i].1));
+            match ready {
+                Some(i) => {
+                    let (src, dst) = reg_moves.remove(i);
+                    asm!(self.asm; mov Rq(dst), Rq(src));
+                }
+                None => {
+                    let (src, _) = reg_moves[0];
+                    asm!(self.asm; mov rax, Rq(src));
+                    for m in reg_moves.iter_mut() {
+                        if m.0 == src {
+                            m.0 = RAX;
+                        }
+                    }
+                }
+            }
+        }
+        // Values not in registers read memory or are constants: no conflicts.
+        for (dst, tail) in other {
+            self.copy_to(dst, tail);
+        }
+        asm!(self.asm; jmp =>body);
+        Ok(())
+    }
+
+    fn terminator(&mut self) -> Result<(), CodegenError> {
+        match self.b.term {
+            Terminator::Jump(_) if self.body.is_some() => self.back_edge()?,
+            Terminator::Jump(t) => self.chain_jump(t, None),
+            Terminator::Branch {
+                cond,
+                a,
+                b,
+                fallthrough,
+                ..
+            } if self.body.is_some() => {
+                let ra = self.use_reg(a)?;
+                let ob = self.opnd(b)?;
+                self.cmp(ra, ob);
+                let back = self.asm.new_dynamic_label();
+                self.jcc(cond, back);
+                let wb = self.snapshot_deferred();
+                self.emit_write_back(wb);
+                self.chain_jump(fallthrough, None);
+                asm!(self.asm; =>back);
+                self.back_edge()?;
+            }
+            Terminator::Branch {
+                cond,
+                a,
+                b,
+                taken,
+                fallthrough,
+            } => {
+                let ra = self.use_reg(a)?;
+                let ob = self.opnd(b)?;
+                self.cmp(ra, ob);
+                self.chain_jump(taken, Some(cond));
+                self.chain_jump(fallthrough, None);
+            }
+            Terminator::JumpIndirect(t) => {
+                self.copy_to(RAX, t);
+                let mask = (JMP_CACHE_ENTRIES - 1) as i32;
+                let miss = self.asm.new_dynamic_label();
+                asm!(self.asm;
+                    mov [rbp + off::PC], rax
+                    ; mov rcx, rax
+                    ; shr rcx, 2
+                    ; and ecx, mask
+                    ; shl rcx, 4
+                    ; add rcx, [rbp + off::JMP_CACHE]
+                    ; cmp [rcx], rax
+                    ; jne =>miss
+                    ; jmp QWORD [rcx + 8]
+                    ; =>miss
+                );
+                self.exit_with(exit_code::INDIRECT);
+            }
+            Terminator::Syscall { pc, next_pc } => {
+                self.store_imm(off::EXIT_ARG, pc);
+                self.store_imm(off::PC, next_pc);
+                self.exit_with(exit_code::SYSCALL);
+            }
+            Terminator::Breakpoint { pc } => {
+                // The trapping instruction does not retire.
+                asm!(self.asm; sub r12, 1);
+                self.store_imm(off::PC, pc);
+                self.exit_with(exit_code::BREAKPOINT);
+            }
+        }
+        Ok(())
+    }
+}

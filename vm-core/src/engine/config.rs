@@ -1,0 +1,62 @@
+//! Engine selection and VM limits.
+
+use super::VmError;
+
+/// Which execution strategy the dispatcher uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    /// Interpreter only.
+    Interp,
+    /// Every block compiled before its first execution.
+    Jit,
+    /// Interpret until a block is hot, then compile it.
+    Tiered,
+}
+
+impl std::str::FromStr for EngineKind {
+    type Err = VmError;
+    fn from_str(s: &str) -> Result<Self, VmError> {
+        match s {
+            "interp" => Ok(EngineKind::Interp),
+            "jit" => Ok(EngineKind::Jit),
+            "tiered" => Ok(EngineKind::Tiered),
+            _ => Err(VmError::Config(format!(
+                "unknown engine {s:?} (interp|jit|tiered)"
+            ))),
+        }
+    }
+}
+
+/// VM configuration.
+#[derive(Debug, Clone)]
+pub struct VmConfig {
+    /// Execution strategy.
+    pub engine: EngineKind,
+    /// Guest memory size in bytes (multiple of 4 KiB).
+    pub mem_size: u64,
+    /// Stop with [`VmError::BudgetExhausted`] after this many instructions.
+    pub insn_budget: Option<u64>,
+    /// Executions after which the tiered engine compiles a block.
+    pub tier_threshold: u32,
+    /// Longest block in guest instructions.
+    pub max_block_insns: usize,
+    /// Size of the executable code region in bytes.
+    pub code_cache_bytes: usize,
+    /// Whether direct jumps between compiled blocks are patched into
+    /// straight jumps (disable to measure the dispatcher alone).
+    pub chaining: bool,
+}
+
+impl Default for VmConfig {
+    fn default() -> Self {
+        Self {
+            engine: EngineKind::Jit,
+            mem_size: 256 << 20,
+            insn_budget: None,
+            tier_threshold: 50,
+            max_block_insns: 64,
+            code_cache_bytes: 64 << 20,
+            chaining: true,
+        }
+    }
+}

@@ -1,0 +1,595 @@
+//! Execution engine: the dispatcher that ties the block cache, the
+//! interpreter and the JIT together, with hotspot tiering, an instruction
+//! budget, and statistics.
+//!
+//! [`Vm::run_blocks`] runs a bounded quantum of blocks and returns, which
+//! is the primitive a vCPU scheduler builds on; [`Vm::run`] loops it until
+//! the guest exits.
+
+mod config;
+mod error;
+mod exit;
+mod stats;
+mod tiering;
+
+pub use config::{EngineKind, VmConfig};
+pub use error::VmError;
+pub use exit::Exit;
+pub use stats::Stats;
+pub use tiering::TierPolicy;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use crate::backend::x86_64::X64Backend;
+use crate::backend::{exit_code, CodegenError};
+use crate::cache::{BlockCache, BlockId, IncomingLink, TranslatedBlock};
+use crate::frontend::riscv::{decode, translate_block, DecodeError, Inst};
+use crate::guest::{load_elf, setup_stack, SyscallHandler, SyscallOutcome};
+use crate::interp;
+use crate::memory::{GuestMemory, MemFault, PAGE_SHIFT};
+use crate::opt;
+use crate::state::{CpuState, JmpCacheEntry, JMP_CACHE_ENTRIES};
+
+/// Result of a bounded run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// The guest exited with this status.
+    Exited(i32),
+    /// The quantum was used up; call again to continue.
+    QuantumExpired,
+}
+
+/// A virtual machine: one guest CPU, its memory, its block cache and engine.
+pub struct Vm {
+    cpu: Box<CpuState>,
+    mem: GuestMemory,
+    sys: SyscallHandler,
+    cache: BlockCache,
+    backend: Option<X64Backend>,
+    jmp_cache: Box<[JmpCacheEntry]>,
+    tier: TierPolicy,
+    cfg: VmConfig,
+    stats: Stats,
+    exited: Option<i32>,
+    /// Which block owns each chain site (patch address -> block).
+    site_owner: std::collections::HashMap<usize, BlockId>,
+    /// Invalidations per guest page (self-modifying code).
+    page_invalidations: std::collections::HashMap<u64, u32>,
+}
+
+/// A page invalidated this often is treated as data that happens to be
+/// executed: its blocks are interpreted instead of compiled again and again.
+const SMC_THRASH_LIMIT: u32 = 32;
+
+/// Bytes reserved at the top of guest memory for the initial stack region.
+const STACK_RESERVE: u64 = 8 << 20;
+
+impl Vm {
+    /// Creates a VM with empty memory; guest fd 1/2 go to the given writers.
+    pub fn new(
+        cfg: VmConfig,
+        stdout: Box<dyn Write + Send>,
+        stderr: Box<dyn Write + Send>,
+    ) -> Result<Self, VmError> {
+        if cfg.max_block_insns == 0 {
+            return Err(VmError::Config("max_block_insns must be at least 1".into()));
+        }
+        if cfg.mem_size < 2 * STACK_RESERVE {
+            return Err(VmError::Config(format!(
+                "guest memory must be at least {} bytes",
+                2 * STACK_RESERVE
+            )));
+        }
+        let mem = GuestMemory::new(cfg.mem_size)?;
+        let mut cpu = Box::<CpuState>::default();
+        let mut jmp_cache = vec![
+            JmpCacheEntry {
+                pc: u64::MAX,
+                host: 0
+            };
+            JMP_CACHE_ENTRIES
+        ]
+        .into_boxed_slice();
+        cpu.attach_memory(mem.host_base(), mem.len(), mem.code_page_map());
+        cpu.jmp_cache = jmp_cache.as_mut_ptr() as u64;
+        let backend = match cfg.engine {
+            EngineKind::Interp => None,
+            _ => Some(X64Backend::new(cfg.code_cache_bytes)?),
+        };
+        let sys = SyscallHandler::new(stdout, stderr, 0, 0);
+        Ok(Self {
+            cpu,
+            mem,
+            sys,
+            cache: BlockCache::new(),
+            backend,
+            jmp_cache,
+            tier: TierPolicy::new(cfg.tier_threshold),
+            cfg,
+            stats: Stats::default(),
+            exited: None,
+            site_owner: std::collections::HashMap::new(),
+            page_invalidations: std::collections::HashMap::new(),
+        })
+    }
+
+    /// Loads a static RV64 ELF and prepares the initial stack with `args`
+    /// (`args[0]` is the program name). Meant for a freshly created VM: it
+    /// does not drop translations of code the image overwrites.
+    pub fn load_elf(&mut self, elf: &[u8], args: &[String]) -> Result<(), VmError> {
+        let img = load_elf(elf, &mut self.mem)?;
+        let stack_top = self.mem.len() - 4096;
+        let sp = setup_stack(&mut self.mem, stack_top, &img, args, &[]).map_err(VmError::Stack)?;
+        let brk_max = self.mem.len() - STACK_RESERVE;
+        if img.brk_start >= brk_max {
+            return Err(VmError::Config(
+                "program image overlaps the stack region".into(),
+            ));
+        }
+        self.sys.reset_brk(img.brk_start, brk_max);
+        self.cpu.globals[2] = sp;
+        self.cpu.pc = img.entry;
+        Ok(())
+    }
+
+    /// The CPU state.
+    pub fn cpu(&self) -> &CpuState {
+        &self.cpu
+    }
+
+    /// The CPU state, mutably (tests set up registers directly).
+    pub fn cpu_mut(&mut self) -> &mut CpuState {
+        &mut self.cpu
+    }
+
+    /// Guest memory.
+    pub fn memory(&self) -> &GuestMemory {
+        &self.mem
+    }
+
+    /// Guest memory, mutably.
+    pub fn memory_mut(&mut self) -> &mut GuestMemory {
+        &mut self.mem
+    }
+
+    /// Statistics so far.
+    pub fn stats(&self) -> Stats {
+        let mut s = self.stats;
+        s.cache_hits = self.cache.stats.hits;
+        s.cache_misses = self.cache.stats.misses;
+        s.insns_executed = self.cpu.icount;
+        s.install_time = self
+            .backend
+            .as_ref()
+            .map_or(Duration::ZERO, |b| b.install_time());
+        s
+    }
+
+    /// The block cache (for inspection and benchmarks).
+    pub fn cache(&self) -> &BlockCache {
+        &self.cache
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &VmConfig {
+        &self.cfg
+    }
+
+    /// Runs until the guest exits; returns its exit status.
+    pub fn run(&mut self) -> Result<i32, VmError> {
+        const QUANTUM: u64 = 1 << 16;
+        loop {
+            // Every block retires at least one instruction, so a quantum no
+            // larger than the remaining budget stops close to the budget.
+            let q = match self.cfg.insn_budget {
+                Some(b) => QUANTUM.min(b.saturating_sub(self.cpu.icount) + 1),
+                None => QUANTUM,
+            };
+            match self.run_blocks(q)? {
+                RunOutcome::Exited(code) => return Ok(code),
+                RunOutcome::QuantumExpired => {}
+            }
+        }
+    }
+
+    /// Runs at most `max_blocks` blocks, then returns.
+    pub fn run_blocks(&mut self, max_blocks: u64) -> Result<RunOutcome, VmError> {
+        if let Some(code) = self.exited {
+            return Ok(RunOutcome::Exited(code));
+        }
+        let start = Instant::now();
+        let r = self.dispatch(max_blocks);
+        self.stats.total_time += start.elapsed();
+        self.sys.flush();
+        if let Ok(RunOutcome::Exited(code)) = r {
+            self.exited = Some(code);
+        }
+        r
+    }
+
+    fn check_budget(&self) -> Result<(), VmError> {
+        match self.cfg.insn_budget {
+            Some(budget) if self.cpu.icount > budget => Err(VmError::BudgetExhausted {
+                budget,
+                pc: self.cpu.pc,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn dispatch(&mut self, max_blocks: u64) -> Result<RunOutcome, VmError> {
+        let mut left = max_blocks;
+        // Block the interpreter just left through a plain control transfer.
+        let mut prev: Option<BlockId> = None;
+        while left > 0 {
+            self.check_budget()?;
+            let pc = self.cpu.pc;
+            let linked = prev.and_then(|p| self.cache.successor(p, pc));
+            let id = match linked {
+                Some(id) => id,
+                None => {
+                    let id = match self.cache.lookup(pc) {
+                        Some(id) => id,
+                        None => self.decode_new_block(pc)?,
+                    };
+                    if let Some(p) = prev {
+                        self.cache.link_successor(p, pc, id);
+                    }
+                    id
+                }
+            };
+            prev = None;
+            let want_jit = match self.cfg.engine {
+                EngineKind::Interp => false,
+                EngineKind::Jit => true,
+                EngineKind::Tiered => {
+                    let b = self.cache.get_mut(id);
+                    b.jit.is_some() || self.tier.record_execution(&mut b.exec_count)
+                }
+            };
+            if want_jit {
+                if let Some(entry) = self.ensure_compiled(id)? {
+                    self.jmp_cache[(pc as usize >> 2) & (JMP_CACHE_ENTRIES - 1)] = JmpCacheEntry {
+                        pc,
+                        host: entry as u64,
+                    };
+                    self.cpu.quantum = left;
+                    let backend = self.backend.as_ref().expect("jit engine has a backend");
+                    // SAFETY: `entry` belongs to a live block of this backend and
+                    // the CPU state is attached to `self.mem`.
+                    let word = unsafe { backend.enter(&mut self.cpu, entry) };
+                    self.stats.jit_entries += 1;
+                    self.stats.blocks_executed += left - self.cpu.quantum;
+                    left = self.cpu.quantum;
+                    if let Some(done) = self.handle_jit_exit(word)? {
+                        return Ok(done);
+                    }
+                    continue;
+                }
+            }
+            let b = self.cache.get(id);
+            self.stats.interp_blocks += 1;
+            self.stats.blocks_executed += 1;
+            // The block is only borrowed while it runs; invalidation happens after.
+            let insns: *const [Inst] = &*b.insns;
+            // SAFETY: `insns` points into a boxed slice owned by the cache that
+            // is not touched until `exec_block` returns.
+            let (exit, _) =
+                interp::exec_block(&mut self.cpu, &mut self.mem, unsafe { &*insns }, pc);
+            left -= 1;
+            // Plain control transfers are the hot path: keep the rest out of line.
+            if matches!(exit, Exit::Next(_)) {
+                prev = Some(id);
+                continue;
+            }
+            if let Some(done) = self.handle_exit(exit)? {
+                return Ok(done);
+            }
+        }
+        Ok(RunOutcome::QuantumExpired)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn handle_exit(&mut self, exit: Exit) -> Result<Option<RunOutcome>, VmError> {
+        match exit {
+            Exit::Next(_) | Exit::Quantum => Ok(None),
+            Exit::Syscall { pc } => {
+                let outcome = self.sys.handle(&mut self.cpu, &mut self.mem, pc)?;
+                if let Some((start, end)) = self.sys.take_written() {
+                    for page in (start >> PAGE_SHIFT)..=((end - 1) >> PAGE_SHIFT) {
+                        if self.mem.is_code_page(page) {
+                            self.invalidate_page(page)?;
+                        }
+                    }
+                }
+                match outcome {
+                    SyscallOutcome::Continue => Ok(None),
+                    SyscallOutcome::Exit(code) => Ok(Some(RunOutcome::Exited(code))),
+                }
+            }
+            Exit::Fault { pc, fault, store } => Err(VmError::MemFault {
+                pc,
+                fault,
+                kind: if store { "store" } else { "load" },
+            }),
+            Exit::CodeModified { page, .. } => {
+                self.invalidate_page(page)?;
+                Ok(None)
+            }
+            Exit::Breakpoint { pc } => Err(VmError::Breakpoint { pc }),
+            Exit::Illegal { pc, bits } => Err(VmError::IllegalInstruction { pc, bits }),
+        }
+    }
+
+    fn handle_jit_exit(&mut self, word: u64) -> Result<Option<RunOutcome>, VmError> {
+        let arg = self.cpu.exit_arg;
+        let pc = self.cpu.pc;
+        let size = 1u64 << ((word >> 8) & 3);
+        match word & 0xff {
+            exit_code::CHAIN => {
+                if self.cfg.chaining {
+                    self.try_chain(arg as usize, pc)?;
+                }
+                Ok(None)
+            }
+            exit_code::INDIRECT | exit_code::QUANTUM => Ok(None),
+            exit_code::SYSCALL => self.handle_exit(Exit::Syscall { pc: arg }),
+            exit_code::BREAKPOINT => Err(VmError::Breakpoint { pc }),
+            exit_code::FAULT_LOAD | exit_code::FAULT_STORE => Err(VmError::MemFault {
+                pc,
+                fault: MemFault::OutOfRange { addr: arg, size },
+                kind: if word & 0xff == exit_code::FAULT_STORE {
+                    "store"
+                } else {
+                    "load"
+                },
+            }),
+            exit_code::CODE_MODIFIED => {
+                self.invalidate_page(arg >> PAGE_SHIFT)?;
+                let last = arg.saturating_add(7) >> PAGE_SHIFT;
+                if last != arg >> PAGE_SHIFT {
+                    self.invalidate_page(last)?;
+                }
+                Ok(None)
+            }
+            other => Err(VmError::Codegen(CodegenError::ExecMemory(format!(
+                "unknown exit code {other}"
+            )))),
+        }
+    }
+
+    /// Patches the jump at code-region offset `site` to go straight to the
+    /// compiled block at `target_pc`, if there is one.
+    fn try_chain(&mut self, site: usize, target_pc: u64) -> Result<(), VmError> {
+        let Some(tid) = self.cache.peek(target_pc) else {
+            return Ok(());
+        };
+        let Some(entry) = self.cache.get(tid).jit.as_ref().map(|c| c.entry) else {
+            return Ok(());
+        };
+        let patch_addr = self
+            .backend
+            .as_ref()
+            .expect("jit exit implies backend")
+            .region_base()
+            + site;
+        // The stub address is recorded by the source block; find it there.
+        let Some(stub_addr) = self.find_stub(patch_addr) else {
+            return Ok(());
+        };
+        let backend = self.backend.as_mut().expect("jit exit implies backend");
+        backend.patch_jump(patch_addr, entry)?;
+        self.cache.get_mut(tid).incoming.push(IncomingLink {
+            patch_addr,
+            stub_addr,
+        });
+        self.stats.chains_patched += 1;
+        Ok(())
+    }
+
+    /// The original exit stub of the chain site at `patch_addr`, looked up
+    /// in the block that owns the site.
+    fn find_stub(&self, patch_addr: usize) -> Option<usize> {
+        let owner = self.site_owner.get(&patch_addr).copied()?;
+        self.cache
+            .get(owner)
+            .jit
+            .as_ref()?
+            .sites
+            .iter()
+            .find(|s| s.patch_addr == patch_addr)
+            .map(|s| s.stub_addr)
+    }
+
+    fn decode_new_block(&mut self, pc: u64) -> Result<BlockId, VmError> {
+        // Without the C extension, instruction addresses are 4-byte aligned.
+        if !pc.is_multiple_of(4) {
+            return Err(VmError::FetchFault { pc });
+        }
+        let t0 = Instant::now();
+        let mut insns = Vec::with_capacity(16);
+        let mut cur = pc;
+        while insns.len() < self.cfg.max_block_insns {
+            let word = match self.mem.fetch32(cur) {
+                Ok(w) => w,
+                Err(_) if insns.is_empty() => return Err(VmError::FetchFault { pc }),
+                Err(_) => break,
+            };
+            let inst = match decode(word) {
+                Ok(i) => i,
+                Err(DecodeError::Illegal(bits)) if insns.is_empty() => {
+                    return Err(VmError::IllegalInstruction { pc, bits })
+                }
+                Err(_) => break,
+            };
+            insns.push(inst);
+            cur = cur.wrapping_add(4);
+            if inst.op.ends_block() {
+                break;
+            }
+        }
+        let thrashing = ((pc >> PAGE_SHIFT)..=((cur - 1) >> PAGE_SHIFT)).any(|p| {
+            self.page_invalidations
+                .get(&p)
+                .is_some_and(|&n| n >= SMC_THRASH_LIMIT)
+        });
+        let mut block = TranslatedBlock::new(pc, cur, insns.into_boxed_slice());
+        block.interp_only = thrashing;
+        for p in block.pages() {
+            self.mem.mark_code_page(p);
+        }
+        let id = self.cache.insert(block);
+        self.stats.blocks_decoded += 1;
+        self.stats.translate_time += t0.elapsed();
+        Ok(id)
+    }
+
+    /// Compiles block `id` if needed; returns its entry, or None if the
+    /// block must be interpreted.
+    fn ensure_compiled(&mut self, id: BlockId) -> Result<Option<usize>, VmError> {
+        let b = self.cache.get(id);
+        if let Some(c) = &b.jit {
+            return Ok(Some(c.entry));
+        }
+        if b.interp_only {
+            return Ok(None);
+        }
+        let t0 = Instant::now();
+        let mut ir = translate_block(b.pc, &b.insns);
+        opt::optimize(&mut ir);
+        let backend = self.backend.as_mut().expect("jit engine has a backend");
+        let compiled = match backend.compile(&ir) {
+            Ok(c) => c,
+            Err(CodegenError::CodeRegionFull) => {
+                self.flush_code();
+                let backend = self.backend.as_mut().expect("jit engine has a backend");
+                backend.compile(&ir)?
+            }
+            Err(CodegenError::TooManySpills(_)) => {
+                self.cache.get_mut(id).interp_only = true;
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let entry = compiled.entry;
+        for s in &compiled.sites {
+            self.site_owner.insert(s.patch_addr, id);
+        }
+        self.stats.blocks_compiled += 1;
+        self.stats.insns_compiled += ir.insn_count as u64;
+        self.cache.get_mut(id).jit = Some(compiled);
+        self.stats.translate_time += t0.elapsed();
+        Ok(Some(entry))
+    }
+
+    /// Drops all machine code (the code region is full).
+    fn flush_code(&mut self) {
+        for id in self.cache.ids() {
+            let b = self.cache.get_mut(id);
+            b.jit = None;
+            b.incoming.clear();
+        }
+        self.site_owner.clear();
+        self.jmp_cache.fill(JmpCacheEntry {
+            pc: u64::MAX,
+            host: 0,
+        });
+        if let Some(be) = self.backend.as_mut() {
+            be.flush();
+        }
+    }
+
+    /// Removes every block overlapping guest page `page` and unlinks jumps into them.
+    pub fn invalidate_page(&mut self, page: u64) -> Result<(), VmError> {
+        *self.page_invalidations.entry(page).or_insert(0) += 1;
+        for id in self.cache.blocks_in_page(page) {
+            let b = self.cache.remove(id);
+            self.stats.invalidations += 1;
+            if let Some(be) = self.backend.as_mut() {
+                for link in &b.incoming {
+                    be.patch_jump(link.patch_addr, link.stub_addr)?;
+                }
+            }
+            if let Some(c) = &b.jit {
+                for s in &c.sites {
+                    self.site_owner.remove(&s.patch_addr);
+                }
+            }
+            let slot = &mut self.jmp_cache[(b.pc as usize >> 2) & (JMP_CACHE_ENTRIES - 1)];
+            if slot.pc == b.pc {
+                *slot = JmpCacheEntry {
+                    pc: u64::MAX,
+                    host: 0,
+                };
+            }
+            for p in b.pages() {
+                if self.cache.blocks_in_page(p).is_empty() {
+                    self.mem.clear_code_page(p);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vm_can_move_between_threads() {
+        // A vCPU scheduler runs quanta of different VMs on worker threads.
+        fn assert_send<T: Send>() {}
+        assert_send::<Vm>();
+    }
+
+    #[test]
+    fn run_blocks_is_resumable_and_counts_blocks() {
+        use crate::frontend::riscv::{encode, Inst, Op};
+        for engine in [EngineKind::Interp, EngineKind::Jit, EngineKind::Tiered] {
+            let cfg = VmConfig {
+                engine,
+                mem_size: 32 << 20,
+                tier_threshold: 3,
+                ..VmConfig::default()
+            };
+            let mut vm =
+                Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
+            // addi a0, a0, 1 ; jal zero, -4 : one block per iteration.
+            let code: Vec<u8> = [
+                encode(&Inst {
+                    op: Op::Addi,
+                    rd: 10,
+                    rs1: 10,
+                    rs2: 0,
+                    imm: 1,
+                }),
+                encode(&Inst {
+                    op: Op::Jal,
+                    rd: 0,
+                    rs1: 0,
+                    rs2: 0,
+                    imm: -4,
+                }),
+            ]
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect();
+            vm.memory_mut().write_bytes(0x10000, &code).unwrap();
+            vm.cpu_mut().pc = 0x10000;
+            let mut total = 0;
+            for q in [1u64, 5, 100, 7] {
+                assert_eq!(vm.run_blocks(q).unwrap(), RunOutcome::QuantumExpired);
+                total += q;
+                assert_eq!(
+                    vm.cpu().globals[10],
+                    total,
+                    "{engine:?} after {total} blocks"
+                );
+                assert_eq!(vm.stats().blocks_executed, total, "{engine:?}");
+            }
+        }
+    }
+}

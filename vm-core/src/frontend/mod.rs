@@ -1,0 +1,5 @@
+//! Guest frontends: decode guest machine code and translate it into the
+//! guest-independent IR ([`crate::ir`]). Each guest architecture lives in
+//! its own submodule.
+
+pub mod riscv;

@@ -1,0 +1,210 @@
+//! RV64IM -> IR translation of one decoded basic block.
+//!
+//! Guest register `xN` is IR global `N`; reads of `x0` become the constant 0
+//! and writes to `x0` are dropped.
+
+use super::decode::{Inst, Op};
+use crate::ir::{BinOp, Cond, GuestLoc, IrBlock, IrBuilder, Temp, Terminator, UnOp, Width};
+
+/// Translates the decoded block `insns` starting at guest `pc`.
+///
+/// A block that does not end in a control transfer (it hit the length limit
+/// or an undecodable instruction) falls through to the next pc.
+pub fn translate_block(pc: u64, insns: &[Inst]) -> IrBlock {
+    let mut b = IrBuilder::new();
+    let mut cur = pc;
+    let mut term = None;
+    for (index, i) in insns.iter().enumerate() {
+        let loc = GuestLoc {
+            pc: cur,
+            next_pc: cur.wrapping_add(4),
+            index: index as u32,
+        };
+        if let Some(t) = translate_inst(&mut b, *i, loc) {
+            term = Some(t);
+            break;
+        }
+        cur = cur.wrapping_add(4);
+    }
+    let term = term.unwrap_or(Terminator::Jump(cur));
+    b.finish(pc, insns.len() as u32, term)
+}
+
+fn reg(b: &mut IrBuilder, r: u8) -> Temp {
+    if r == 0 {
+        b.constant(0)
+    } else {
+        b.get(r)
+    }
+}
+
+fn wr(b: &mut IrBuilder, rd: u8, v: Temp) {
+    if rd != 0 {
+        b.set(rd, v);
+    }
+}
+
+fn translate_inst(b: &mut IrBuilder, i: Inst, loc: GuestLoc) -> Option<Terminator> {
+    let pc = loc.pc;
+    let imm = i.imm as i64 as u64;
+    let rrr = |b: &mut IrBuilder, op: BinOp, w: bool| {
+        let x = reg(b, i.rs1);
+        let y = reg(b, i.rs2);
+        let r = b.bin(op, x, y);
+        let r = if w { b.un(UnOp::Sext32, r) } else { r };
+        wr(b, i.rd, r);
+    };
+    let rri = |b: &mut IrBuilder, op: BinOp, w: bool| {
+        let x = reg(b, i.rs1);
+        let y = b.constant(imm);
+        let r = b.bin(op, x, y);
+        let r = if w { b.un(UnOp::Sext32, r) } else { r };
+        wr(b, i.rd, r);
+    };
+    // 32-bit ops computed on extended operands, then sign-extended:
+    // `pre` extends each operand, `op` runs at 64 bits.
+    let w32 = |b: &mut IrBuilder, op: BinOp, pre: UnOp, shift_imm: Option<u64>| {
+        let x = reg(b, i.rs1);
+        let x = b.un(pre, x);
+        let y = match shift_imm {
+            Some(s) => b.constant(s & 31),
+            None => {
+                let y = reg(b, i.rs2);
+                if matches!(op, BinOp::Shl | BinOp::Shr | BinOp::Sar) {
+                    let m = b.constant(31);
+                    b.bin(BinOp::And, y, m)
+                } else {
+                    b.un(pre, y)
+                }
+            }
+        };
+        let r = b.bin(op, x, y);
+        let r = b.un(UnOp::Sext32, r);
+        wr(b, i.rd, r);
+    };
+    let load = |b: &mut IrBuilder, width: Width, signed: bool| {
+        let a = reg(b, i.rs1);
+        let v = b.load(a, i.imm, width, signed, loc);
+        wr(b, i.rd, v);
+    };
+    let store = |b: &mut IrBuilder, width: Width| {
+        let a = reg(b, i.rs1);
+        let v = reg(b, i.rs2);
+        b.store(a, i.imm, v, width, loc);
+    };
+    let branch = |b: &mut IrBuilder, cond: Cond| {
+        let x = reg(b, i.rs1);
+        let y = reg(b, i.rs2);
+        Some(Terminator::Branch {
+            cond,
+            a: x,
+            b: y,
+            taken: pc.wrapping_add(imm),
+            fallthrough: loc.next_pc,
+        })
+    };
+    let slt = |b: &mut IrBuilder, cond: Cond, use_imm: bool| {
+        let x = reg(b, i.rs1);
+        let y = if use_imm {
+            b.constant(imm)
+        } else {
+            reg(b, i.rs2)
+        };
+        let r = b.setcond(cond, x, y);
+        wr(b, i.rd, r);
+    };
+    match i.op {
+        Op::Lui => {
+            let c = b.constant(imm);
+            wr(b, i.rd, c);
+        }
+        Op::Auipc => {
+            let c = b.constant(pc.wrapping_add(imm));
+            wr(b, i.rd, c);
+        }
+        Op::Jal => {
+            let c = b.constant(loc.next_pc);
+            wr(b, i.rd, c);
+            return Some(Terminator::Jump(pc.wrapping_add(imm)));
+        }
+        Op::Jalr => {
+            // The target is computed before rd is written (rd may equal rs1).
+            let base = reg(b, i.rs1);
+            let off = b.constant(imm);
+            let t = b.bin(BinOp::Add, base, off);
+            let mask = b.constant(!1u64);
+            let t = b.bin(BinOp::And, t, mask);
+            let link = b.constant(loc.next_pc);
+            wr(b, i.rd, link);
+            return Some(Terminator::JumpIndirect(t));
+        }
+        Op::Beq => return branch(b, Cond::Eq),
+        Op::Bne => return branch(b, Cond::Ne),
+        Op::Blt => return branch(b, Cond::Lt),
+        Op::Bge => return branch(b, Cond::Ge),
+        Op::Bltu => return branch(b, Cond::Ltu),
+        Op::Bgeu => return branch(b, Cond::Geu),
+        Op::Lb => load(b, Width::W8, true),
+        Op::Lh => load(b, Width::W16, true),
+        Op::Lw => load(b, Width::W32, true),
+        Op::Ld => load(b, Width::W64, false),
+        Op::Lbu => load(b, Width::W8, false),
+        Op::Lhu => load(b, Width::W16, false),
+        Op::Lwu => load(b, Width::W32, false),
+        Op::Sb => store(b, Width::W8),
+        Op::Sh => store(b, Width::W16),
+        Op::Sw => store(b, Width::W32),
+        Op::Sd => store(b, Width::W64),
+        Op::Addi => rri(b, BinOp::Add, false),
+        Op::Slti => slt(b, Cond::Lt, true),
+        Op::Sltiu => slt(b, Cond::Ltu, true),
+        Op::Xori => rri(b, BinOp::Xor, false),
+        Op::Ori => rri(b, BinOp::Or, false),
+        Op::Andi => rri(b, BinOp::And, false),
+        Op::Slli => rri(b, BinOp::Shl, false),
+        Op::Srli => rri(b, BinOp::Shr, false),
+        Op::Srai => rri(b, BinOp::Sar, false),
+        Op::Add => rrr(b, BinOp::Add, false),
+        Op::Sub => rrr(b, BinOp::Sub, false),
+        Op::Sll => rrr(b, BinOp::Shl, false),
+        Op::Slt => slt(b, Cond::Lt, false),
+        Op::Sltu => slt(b, Cond::Ltu, false),
+        Op::Xor => rrr(b, BinOp::Xor, false),
+        Op::Srl => rrr(b, BinOp::Shr, false),
+        Op::Sra => rrr(b, BinOp::Sar, false),
+        Op::Or => rrr(b, BinOp::Or, false),
+        Op::And => rrr(b, BinOp::And, false),
+        Op::Fence => {}
+        Op::FenceI => return Some(Terminator::Jump(loc.next_pc)),
+        Op::Ecall => {
+            return Some(Terminator::Syscall {
+                pc,
+                next_pc: loc.next_pc,
+            })
+        }
+        Op::Ebreak => return Some(Terminator::Breakpoint { pc }),
+        Op::Addiw => rri(b, BinOp::Add, true),
+        Op::Slliw => w32(b, BinOp::Shl, UnOp::Zext32, Some(imm)),
+        Op::Srliw => w32(b, BinOp::Shr, UnOp::Zext32, Some(imm)),
+        Op::Sraiw => w32(b, BinOp::Sar, UnOp::Sext32, Some(imm)),
+        Op::Addw => rrr(b, BinOp::Add, true),
+        Op::Subw => rrr(b, BinOp::Sub, true),
+        Op::Sllw => w32(b, BinOp::Shl, UnOp::Zext32, None),
+        Op::Srlw => w32(b, BinOp::Shr, UnOp::Zext32, None),
+        Op::Sraw => w32(b, BinOp::Sar, UnOp::Sext32, None),
+        Op::Mul => rrr(b, BinOp::Mul, false),
+        Op::Mulh => rrr(b, BinOp::MulH, false),
+        Op::Mulhsu => rrr(b, BinOp::MulHSU, false),
+        Op::Mulhu => rrr(b, BinOp::MulHU, false),
+        Op::Div => rrr(b, BinOp::Div, false),
+        Op::Divu => rrr(b, BinOp::DivU, false),
+        Op::Rem => rrr(b, BinOp::Rem, false),
+        Op::Remu => rrr(b, BinOp::RemU, false),
+        Op::Mulw => rrr(b, BinOp::Mul, true),
+        Op::Divw => w32(b, BinOp::Div, UnOp::Sext32, None),
+        Op::Divuw => w32(b, BinOp::DivU, UnOp::Zext32, None),
+        Op::Remw => w32(b, BinOp::Rem, UnOp::Sext32, None),
+        Op::Remuw => w32(b, BinOp::RemU, UnOp::Zext32, None),
+    }
+    None
+}

@@ -1,0 +1,10 @@
+//! The guest process: ELF loading, initial stack per the Linux RISC-V ABI,
+//! and the Linux system calls small static programs need.
+
+pub mod elf;
+pub mod stack;
+pub mod syscall;
+
+pub use elf::{load_elf, ElfError, LoadedImage};
+pub use stack::setup_stack;
+pub use syscall::{SyscallHandler, SyscallOutcome};

@@ -1,0 +1,277 @@
+//! Reference interpreter: executes decoded RV64IM instructions directly on
+//! [`CpuState`] and [`GuestMemory`]. Its semantics are the specification the
+//! JIT is tested against.
+
+use crate::engine::Exit;
+use crate::frontend::riscv::{Inst, Op};
+use crate::memory::{GuestMemory, StoreEffect};
+use crate::state::CpuState;
+
+/// Executes one decoded block starting at `pc`. Returns how the block was
+/// left and the number of instructions retired (also added to `cpu.icount`).
+/// `cpu.pc` is updated on every exit: the next pc, the resume pc after a
+/// system call, or the pc of a faulting instruction.
+#[inline]
+pub fn exec_block(
+    cpu: &mut CpuState,
+    mem: &mut GuestMemory,
+    insns: &[Inst],
+    mut pc: u64,
+) -> (Exit, u64) {
+    let mut n = 0u64;
+    for inst in insns {
+        n += 1;
+        let step = step(cpu, mem, *inst, pc);
+        match step {
+            Step::Next => pc = pc.wrapping_add(4),
+            Step::Exit(e) => {
+                if matches!(
+                    e,
+                    Exit::Fault { .. } | Exit::Breakpoint { .. } | Exit::Illegal { .. }
+                ) {
+                    n -= 1; // the faulting instruction did not retire
+                }
+                cpu.icount += n;
+                cpu.pc = match e {
+                    Exit::Next(t) => t,
+                    Exit::CodeModified { next_pc, .. } => next_pc,
+                    Exit::Syscall { pc } => pc.wrapping_add(4),
+                    Exit::Fault { pc, .. } | Exit::Breakpoint { pc } | Exit::Illegal { pc, .. } => {
+                        pc
+                    }
+                    Exit::Quantum => pc,
+                };
+                return (e, n);
+            }
+        }
+    }
+    cpu.icount += n;
+    cpu.pc = pc;
+    (Exit::Next(pc), n)
+}
+
+/// Result of one instruction.
+pub enum Step {
+    /// Fall through to pc + 4.
+    Next,
+    /// Leave the block.
+    Exit(Exit),
+}
+
+#[inline(always)]
+fn div_s(a: i64, b: i64) -> i64 {
+    if b == 0 {
+        -1
+    } else {
+        a.wrapping_div(b)
+    }
+}
+#[inline(always)]
+fn rem_s(a: i64, b: i64) -> i64 {
+    if b == 0 {
+        a
+    } else {
+        a.wrapping_rem(b)
+    }
+}
+#[inline(always)]
+fn div_u(a: u64, b: u64) -> u64 {
+    a.checked_div(b).unwrap_or(u64::MAX)
+}
+#[inline(always)]
+fn rem_u(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        a % b
+    }
+}
+#[inline(always)]
+fn sext32(v: u64) -> u64 {
+    v as i32 as i64 as u64
+}
+
+/// Executes one instruction at `pc`.
+#[inline(always)]
+pub fn step(cpu: &mut CpuState, mem: &mut GuestMemory, i: Inst, pc: u64) -> Step {
+    let r = &mut cpu.globals;
+    let a = r[i.rs1 as usize];
+    let b = r[i.rs2 as usize];
+    let imm = i.imm as i64 as u64;
+    let rd = i.rd as usize;
+    macro_rules! set {
+        ($v:expr) => {{
+            let v = $v;
+            if rd != 0 {
+                r[rd] = v;
+            }
+            Step::Next
+        }};
+    }
+    macro_rules! branch {
+        ($c:expr) => {{
+            if $c {
+                Step::Exit(Exit::Next(pc.wrapping_add(imm)))
+            } else {
+                Step::Exit(Exit::Next(pc.wrapping_add(4)))
+            }
+        }};
+    }
+    macro_rules! load {
+        ($size:expr, $ext:expr) => {{
+            let addr = a.wrapping_add(imm);
+            match mem.load(addr, $size) {
+                Ok(v) => set!($ext(v)),
+                Err(fault) => Step::Exit(Exit::Fault {
+                    pc,
+                    fault,
+                    store: false,
+                }),
+            }
+        }};
+    }
+    macro_rules! store {
+        ($size:expr) => {{
+            let addr = a.wrapping_add(imm);
+            match mem.store(addr, $size, b) {
+                Ok(StoreEffect::Data) => Step::Next,
+                Ok(StoreEffect::CodePage(page)) => Step::Exit(Exit::CodeModified {
+                    next_pc: pc.wrapping_add(4),
+                    page,
+                }),
+                Err(fault) => Step::Exit(Exit::Fault {
+                    pc,
+                    fault,
+                    store: true,
+                }),
+            }
+        }};
+    }
+    match i.op {
+        Op::Lui => set!(imm),
+        Op::Auipc => set!(pc.wrapping_add(imm)),
+        Op::Jal => {
+            let _ = set!(pc.wrapping_add(4));
+            Step::Exit(Exit::Next(pc.wrapping_add(imm)))
+        }
+        Op::Jalr => {
+            let target = a.wrapping_add(imm) & !1;
+            let _ = set!(pc.wrapping_add(4));
+            Step::Exit(Exit::Next(target))
+        }
+        Op::Beq => branch!(a == b),
+        Op::Bne => branch!(a != b),
+        Op::Blt => branch!((a as i64) < (b as i64)),
+        Op::Bge => branch!((a as i64) >= (b as i64)),
+        Op::Bltu => branch!(a < b),
+        Op::Bgeu => branch!(a >= b),
+        Op::Lb => load!(1, |v: u64| v as i8 as i64 as u64),
+        Op::Lh => load!(2, |v: u64| v as i16 as i64 as u64),
+        Op::Lw => load!(4, |v: u64| v as i32 as i64 as u64),
+        Op::Ld => load!(8, |v: u64| v),
+        Op::Lbu => load!(1, |v: u64| v),
+        Op::Lhu => load!(2, |v: u64| v),
+        Op::Lwu => load!(4, |v: u64| v),
+        Op::Sb => store!(1),
+        Op::Sh => store!(2),
+        Op::Sw => store!(4),
+        Op::Sd => store!(8),
+        Op::Addi => set!(a.wrapping_add(imm)),
+        Op::Slti => set!(((a as i64) < (imm as i64)) as u64),
+        Op::Sltiu => set!((a < imm) as u64),
+        Op::Xori => set!(a ^ imm),
+        Op::Ori => set!(a | imm),
+        Op::Andi => set!(a & imm),
+        Op::Slli => set!(a << (imm & 63)),
+        Op::Srli => set!(a >> (imm & 63)),
+        Op::Srai => set!(((a as i64) >> (imm & 63)) as u64),
+        Op::Add => set!(a.wrapping_add(b)),
+        Op::Sub => set!(a.wrapping_sub(b)),
+        Op::Sll => set!(a << (b & 63)),
+        Op::Slt => set!(((a as i64) < (b as i64)) as u64),
+        Op::Sltu => set!((a < b) as u64),
+        Op::Xor => set!(a ^ b),
+        Op::Srl => set!(a >> (b & 63)),
+        Op::Sra => set!(((a as i64) >> (b & 63)) as u64),
+        Op::Or => set!(a | b),
+        Op::And => set!(a & b),
+        Op::Fence => Step::Next,
+        // Translations are invalidated on stores to code pages already, so
+        // FENCE.I only has to end the block.
+        Op::FenceI => Step::Exit(Exit::Next(pc.wrapping_add(4))),
+        Op::Ecall => Step::Exit(Exit::Syscall { pc }),
+        Op::Ebreak => Step::Exit(Exit::Breakpoint { pc }),
+        Op::Addiw => set!(sext32(a.wrapping_add(imm))),
+        Op::Slliw => set!(sext32(((a as u32) << (imm & 31)) as u64)),
+        Op::Srliw => set!(sext32(((a as u32) >> (imm & 31)) as u64)),
+        Op::Sraiw => set!(((a as i32) >> (imm & 31)) as i64 as u64),
+        Op::Addw => set!(sext32(a.wrapping_add(b))),
+        Op::Subw => set!(sext32(a.wrapping_sub(b))),
+        Op::Sllw => set!(sext32(((a as u32) << (b & 31)) as u64)),
+        Op::Srlw => set!(sext32(((a as u32) >> (b & 31)) as u64)),
+        Op::Sraw => set!(((a as i32) >> (b & 31)) as i64 as u64),
+        Op::Mul => set!(a.wrapping_mul(b)),
+        Op::Mulh => set!((((a as i64 as i128) * (b as i64 as i128)) >> 64) as u64),
+        Op::Mulhsu => set!((((a as i64 as i128).wrapping_mul(b as i128)) >> 64) as u64),
+        Op::Mulhu => set!((((a as u128) * (b as u128)) >> 64) as u64),
+        Op::Div => set!(div_s(a as i64, b as i64) as u64),
+        Op::Divu => set!(div_u(a, b)),
+        Op::Rem => set!(rem_s(a as i64, b as i64) as u64),
+        Op::Remu => set!(rem_u(a, b)),
+        Op::Mulw => set!(sext32(a.wrapping_mul(b))),
+        Op::Divw => set!(div_s(a as i32 as i64, b as i32 as i64) as i32 as i64 as u64),
+        Op::Divuw => set!(sext32(div_u(a as u32 as u64, b as u32 as u64))),
+        Op::Remw => set!(rem_s(a as i32 as i64, b as i32 as i64) as i32 as i64 as u64),
+        Op::Remuw => set!(sext32(rem_u(a as u32 as u64, b as u32 as u64))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frontend::riscv::decode;
+
+    fn run1(word: u32, regs: &[(usize, u64)]) -> CpuState {
+        let mut cpu = CpuState::default();
+        let mut mem = GuestMemory::new(1 << 16).unwrap();
+        for &(r, v) in regs {
+            cpu.globals[r] = v;
+        }
+        let inst = decode(word).unwrap();
+        exec_block(&mut cpu, &mut mem, &[inst], 0x1000);
+        cpu
+    }
+
+    #[test]
+    fn division_edge_cases_follow_the_riscv_spec() {
+        // div a0, a1, a2 = 0x02c5c533
+        let c = run1(0x02c5c533, &[(11, 7), (12, 0)]);
+        assert_eq!(c.globals[10], u64::MAX);
+        let c = run1(0x02c5c533, &[(11, i64::MIN as u64), (12, u64::MAX)]);
+        assert_eq!(c.globals[10], i64::MIN as u64);
+        // rem a0, a1, a2 = 0x02c5e533
+        let c = run1(0x02c5e533, &[(11, i64::MIN as u64), (12, u64::MAX)]);
+        assert_eq!(c.globals[10], 0);
+        let c = run1(0x02c5e533, &[(11, 5), (12, 0)]);
+        assert_eq!(c.globals[10], 5);
+        // divw a0, a1, a2 = 0x02c5c53b: INT32_MIN / -1
+        let c = run1(0x02c5c53b, &[(11, 0x8000_0000), (12, u64::MAX)]);
+        assert_eq!(c.globals[10], 0xffff_ffff_8000_0000);
+        // divuw by zero = all ones
+        let c = run1(0x02c5d53b, &[(11, 9), (12, 1 << 32)]);
+        assert_eq!(c.globals[10], u64::MAX);
+    }
+
+    #[test]
+    fn w_ops_sign_extend_and_x0_stays_zero() {
+        // addiw a0, a1, 1 = 0x0015851b with a1 = 0x7fffffff
+        let c = run1(0x0015851b, &[(11, 0x7fff_ffff)]);
+        assert_eq!(c.globals[10], 0xffff_ffff_8000_0000);
+        // addi zero, zero, 5
+        let c = run1(0x00500013, &[]);
+        assert_eq!(c.globals[0], 0);
+        // srai a0, a1, 63
+        let c = run1(0x43f5d513, &[(11, 1 << 63)]);
+        assert_eq!(c.globals[10], u64::MAX);
+    }
+}

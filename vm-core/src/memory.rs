@@ -1,0 +1,301 @@
+//! Guest address space: one bounds-checked, flat region of guest-physical
+//! memory starting at guest address 0.
+//!
+//! Every guest access goes through this module: the interpreter calls
+//! [`GuestMemory::load`]/[`GuestMemory::store`], and generated code uses the
+//! same layout through [`GuestMemory::host_base`] plus an inline bounds check
+//! against [`GuestMemory::len`]. A software TLB can later be placed in front
+//! of these two entry points without touching either execution engine's
+//! instruction semantics.
+//!
+//! The memory also keeps one byte per page saying whether translated code
+//! was decoded from that page; stores into such pages must invalidate the
+//! translations (self-modifying code).
+
+use thiserror::Error;
+
+/// log2 of the guest page size used for code tracking.
+pub const PAGE_SHIFT: u32 = 12;
+/// Guest page size in bytes.
+pub const PAGE_SIZE: u64 = 1 << PAGE_SHIFT;
+
+/// A guest access that cannot be satisfied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum MemFault {
+    /// The access `[addr, addr + size)` is not inside guest memory.
+    #[error("guest access of {size} bytes at {addr:#x} is outside guest memory")]
+    OutOfRange {
+        /// First guest address of the access.
+        addr: u64,
+        /// Access size in bytes.
+        size: u64,
+    },
+}
+
+/// Errors creating a guest address space.
+#[derive(Debug, Error)]
+pub enum MemoryError {
+    /// The requested size is zero, not page aligned, or above the supported maximum.
+    #[error(
+        "invalid guest memory size {0:#x} (must be a non-zero multiple of 4 KiB, at most 16 GiB)"
+    )]
+    InvalidSize(u64),
+    /// The host refused to reserve the memory.
+    #[error("host mmap of {size:#x} bytes failed: {source}")]
+    Mmap {
+        /// Requested size.
+        size: u64,
+        /// OS error.
+        source: std::io::Error,
+    },
+}
+
+/// What a successful store touched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreEffect {
+    /// Plain data store.
+    Data,
+    /// The store wrote into a page holding translated code: translations of
+    /// that page are stale.
+    CodePage(u64),
+}
+
+/// Bounds-checked guest memory backed by an anonymous host mapping.
+pub struct GuestMemory {
+    base: *mut u8,
+    len: u64,
+    code_pages: Box<[u8]>,
+}
+
+// SAFETY: the mapping is owned exclusively by this value; all access goes
+// through &self/&mut self.
+unsafe impl Send for GuestMemory {}
+
+const MAX_MEMORY: u64 = 16 << 30;
+
+impl GuestMemory {
+    /// Reserves `len` bytes of zeroed guest memory (lazily committed by the host).
+    pub fn new(len: u64) -> Result<Self, MemoryError> {
+        if len == 0 || !len.is_multiple_of(PAGE_SIZE) || len > MAX_MEMORY {
+            return Err(MemoryError::InvalidSize(len));
+        }
+        // SAFETY: anonymous private mapping, checked for MAP_FAILED below.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(MemoryError::Mmap {
+                size: len,
+                source: std::io::Error::last_os_error(),
+            });
+        }
+        Ok(Self {
+            base: p as *mut u8,
+            len,
+            code_pages: vec![0u8; (len / PAGE_SIZE) as usize].into_boxed_slice(),
+        })
+    }
+
+    /// Size of the address space in bytes.
+    #[inline]
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Always false: a guest memory has at least one page.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Host address of guest address 0 (for generated code).
+    pub fn host_base(&self) -> *mut u8 {
+        self.base
+    }
+
+    /// Host address of the per-page "holds translated code" byte map.
+    pub fn code_page_map(&self) -> *const u8 {
+        self.code_pages.as_ptr()
+    }
+
+    #[inline(always)]
+    fn check(&self, addr: u64, size: u64) -> Result<usize, MemFault> {
+        if addr <= self.len - size {
+            Ok(addr as usize)
+        } else {
+            Err(MemFault::OutOfRange { addr, size })
+        }
+    }
+
+    /// Loads `size` (1, 2, 4 or 8) bytes little-endian, zero-extended.
+    /// Misaligned accesses are allowed, as Linux user mode allows them.
+    #[inline(always)]
+    pub fn load(&self, addr: u64, size: u64) -> Result<u64, MemFault> {
+        let off = self.check(addr, size)?;
+        // SAFETY: [off, off+size) is inside the mapping (checked above).
+        unsafe {
+            let p = self.base.add(off);
+            Ok(match size {
+                1 => *p as u64,
+                2 => u16::from_le(std::ptr::read_unaligned(p as *const u16)) as u64,
+                4 => u32::from_le(std::ptr::read_unaligned(p as *const u32)) as u64,
+                _ => u64::from_le(std::ptr::read_unaligned(p as *const u64)),
+            })
+        }
+    }
+
+    /// Stores the low `size` (1, 2, 4 or 8) bytes of `val` little-endian.
+    #[inline(always)]
+    pub fn store(&mut self, addr: u64, size: u64, val: u64) -> Result<StoreEffect, MemFault> {
+        let off = self.check(addr, size)?;
+        // SAFETY: [off, off+size) is inside the mapping (checked above).
+        unsafe {
+            let p = self.base.add(off);
+            match size {
+                1 => *p = val as u8,
+                2 => std::ptr::write_unaligned(p as *mut u16, (val as u16).to_le()),
+                4 => std::ptr::write_unaligned(p as *mut u32, (val as u32).to_le()),
+                _ => std::ptr::write_unaligned(p as *mut u64, val.to_le()),
+            }
+        }
+        let page = addr >> PAGE_SHIFT;
+        // An access may straddle two pages; the second is checked too.
+        let last = (addr + size - 1) >> PAGE_SHIFT;
+        if self.code_pages[page as usize] != 0 {
+            Ok(StoreEffect::CodePage(page))
+        } else if last != page && self.code_pages[last as usize] != 0 {
+            Ok(StoreEffect::CodePage(last))
+        } else {
+            Ok(StoreEffect::Data)
+        }
+    }
+
+    /// Fetches a 32-bit instruction word.
+    #[inline]
+    pub fn fetch32(&self, addr: u64) -> Result<u32, MemFault> {
+        self.load(addr, 4).map(|v| v as u32)
+    }
+
+    /// Copies guest bytes out.
+    pub fn read_bytes(&self, addr: u64, out: &mut [u8]) -> Result<(), MemFault> {
+        let n = out.len() as u64;
+        if n == 0 {
+            return Ok(());
+        }
+        let off = self
+            .check(addr, n)
+            .map_err(|_| MemFault::OutOfRange { addr, size: n })?;
+        // SAFETY: range checked above.
+        unsafe { std::ptr::copy_nonoverlapping(self.base.add(off), out.as_mut_ptr(), out.len()) };
+        Ok(())
+    }
+
+    /// Borrows a guest byte range (for syscalls such as `write`).
+    pub fn slice(&self, addr: u64, len: u64) -> Result<&[u8], MemFault> {
+        if len == 0 {
+            return Ok(&[]);
+        }
+        if len > self.len {
+            return Err(MemFault::OutOfRange { addr, size: len });
+        }
+        let off = self.check(addr, len)?;
+        // SAFETY: range checked above; lifetime tied to &self.
+        Ok(unsafe { std::slice::from_raw_parts(self.base.add(off), len as usize) })
+    }
+
+    /// Copies bytes into guest memory (loader, syscalls). Returns the first
+    /// code page touched, if any, so callers can invalidate translations.
+    pub fn write_bytes(&mut self, addr: u64, data: &[u8]) -> Result<Option<u64>, MemFault> {
+        let n = data.len() as u64;
+        if n == 0 {
+            return Ok(None);
+        }
+        if n > self.len {
+            return Err(MemFault::OutOfRange { addr, size: n });
+        }
+        let off = self.check(addr, n)?;
+        // SAFETY: range checked above.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.base.add(off), data.len()) };
+        Ok(((addr >> PAGE_SHIFT)..=((addr + n - 1) >> PAGE_SHIFT))
+            .find(|&p| self.code_pages[p as usize] != 0))
+    }
+
+    /// Records that translated code was decoded from `page`.
+    pub fn mark_code_page(&mut self, page: u64) {
+        if let Some(b) = self.code_pages.get_mut(page as usize) {
+            *b = 1;
+        }
+    }
+
+    /// Forgets that `page` holds translated code.
+    pub fn clear_code_page(&mut self, page: u64) {
+        if let Some(b) = self.code_pages.get_mut(page as usize) {
+            *b = 0;
+        }
+    }
+
+    /// Whether `page` is marked as holding translated code.
+    pub fn is_code_page(&self, page: u64) -> bool {
+        self.code_pages.get(page as usize).is_some_and(|b| *b != 0)
+    }
+}
+
+impl Drop for GuestMemory {
+    fn drop(&mut self) {
+        // SAFETY: base/len are exactly the mapping created in `new`.
+        unsafe { libc::munmap(self.base as *mut libc::c_void, self.len as usize) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_store_round_trip_and_bounds() {
+        let mut m = GuestMemory::new(2 * PAGE_SIZE).unwrap();
+        m.store(3, 8, 0x1122_3344_5566_7788).unwrap();
+        assert_eq!(m.load(3, 8).unwrap(), 0x1122_3344_5566_7788);
+        assert_eq!(m.load(3, 1).unwrap(), 0x88);
+        assert_eq!(m.load(4, 2).unwrap(), 0x6677);
+        assert!(m.load(2 * PAGE_SIZE - 8, 8).is_ok());
+        assert_eq!(
+            m.load(2 * PAGE_SIZE - 7, 8),
+            Err(MemFault::OutOfRange {
+                addr: 2 * PAGE_SIZE - 7,
+                size: 8
+            })
+        );
+        assert!(m.load(u64::MAX, 1).is_err());
+        assert!(m.store(u64::MAX - 3, 8, 0).is_err());
+    }
+
+    #[test]
+    fn store_reports_code_pages_including_straddling_ones() {
+        let mut m = GuestMemory::new(4 * PAGE_SIZE).unwrap();
+        m.mark_code_page(1);
+        assert_eq!(
+            m.store(PAGE_SIZE + 8, 4, 1).unwrap(),
+            StoreEffect::CodePage(1)
+        );
+        assert_eq!(
+            m.store(PAGE_SIZE - 2, 4, 1).unwrap(),
+            StoreEffect::CodePage(1)
+        );
+        assert_eq!(m.store(8, 4, 1).unwrap(), StoreEffect::Data);
+        m.clear_code_page(1);
+        assert_eq!(m.store(PAGE_SIZE + 8, 4, 1).unwrap(), StoreEffect::Data);
+    }
+
+    #[test]
+    fn rejects_bad_sizes() {
+        assert!(GuestMemory::new(0).is_err());
+        assert!(GuestMemory::new(100).is_err());
+    }
+}

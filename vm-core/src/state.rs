@@ -1,0 +1,96 @@
+//! Architectural state of one virtual CPU, laid out for generated code.
+//!
+//! The layout is `#[repr(C)]` and its field offsets are part of the JIT ABI:
+//! generated code addresses the guest registers ("globals" in IR terms) and
+//! the runtime fields relative to a pointer to this struct.
+
+use std::mem::offset_of;
+
+/// Number of IR globals (guest registers) a CPU state can hold. RV64 uses
+/// 32; the headroom is for guests with more architectural registers.
+pub const NUM_GLOBALS: usize = 64;
+
+/// Size of the indirect-jump cache in entries (power of two).
+pub const JMP_CACHE_ENTRIES: usize = 4096;
+
+/// One entry of the indirect-jump cache: guest pc -> host entry point.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JmpCacheEntry {
+    /// Guest pc, or `u64::MAX` for an empty entry.
+    pub pc: u64,
+    /// Host address of the translated block entry.
+    pub host: u64,
+}
+
+/// Guest-visible registers plus the runtime fields generated code needs.
+#[repr(C)]
+pub struct CpuState {
+    /// Guest registers; for RV64, `globals[i]` is `x{i}` and `globals[0]` stays 0.
+    pub globals: [u64; NUM_GLOBALS],
+    /// Guest program counter of the next instruction to execute.
+    pub pc: u64,
+    /// Guest instructions retired so far.
+    pub icount: u64,
+    /// Blocks the JIT may still enter before returning to the dispatcher.
+    pub quantum: u64,
+    /// Payload of the last JIT exit (chain site, fault address, syscall pc).
+    pub exit_arg: u64,
+    /// Host address of guest address 0.
+    pub mem_base: u64,
+    /// `len - size` for access sizes 1, 2, 4, 8: an access at `a` is in
+    /// bounds iff `a <= mem_limit[log2(size)]` (unsigned).
+    pub mem_limit: [u64; 4],
+    /// Host address of the per-page code map of guest memory.
+    pub code_map: u64,
+    /// Host address of the indirect-jump cache (`JMP_CACHE_ENTRIES` entries).
+    pub jmp_cache: u64,
+}
+
+/// Byte offsets of [`CpuState`] fields, for the backends.
+pub mod offsets {
+    use super::*;
+    /// Offset of `globals[0]`.
+    pub const GLOBALS: i32 = offset_of!(CpuState, globals) as i32;
+    /// Offset of `pc`.
+    pub const PC: i32 = offset_of!(CpuState, pc) as i32;
+    /// Offset of `icount`.
+    pub const ICOUNT: i32 = offset_of!(CpuState, icount) as i32;
+    /// Offset of `quantum`.
+    pub const QUANTUM: i32 = offset_of!(CpuState, quantum) as i32;
+    /// Offset of `exit_arg`.
+    pub const EXIT_ARG: i32 = offset_of!(CpuState, exit_arg) as i32;
+    /// Offset of `mem_base`.
+    pub const MEM_BASE: i32 = offset_of!(CpuState, mem_base) as i32;
+    /// Offset of `mem_limit[0]`.
+    pub const MEM_LIMIT: i32 = offset_of!(CpuState, mem_limit) as i32;
+    /// Offset of `code_map`.
+    pub const CODE_MAP: i32 = offset_of!(CpuState, code_map) as i32;
+    /// Offset of `jmp_cache`.
+    pub const JMP_CACHE: i32 = offset_of!(CpuState, jmp_cache) as i32;
+}
+
+impl Default for CpuState {
+    fn default() -> Self {
+        Self {
+            globals: [0; NUM_GLOBALS],
+            pc: 0,
+            icount: 0,
+            quantum: 0,
+            exit_arg: 0,
+            mem_base: 0,
+            mem_limit: [0; 4],
+            code_map: 0,
+            jmp_cache: 0,
+        }
+    }
+}
+
+impl CpuState {
+    /// Points the runtime fields at a guest memory of `len` bytes.
+    pub fn attach_memory(&mut self, base: *mut u8, len: u64, code_map: *const u8) {
+        self.mem_base = base as u64;
+        self.mem_limit = [len - 1, len - 2, len - 4, len - 8];
+        self.code_map = code_map as u64;
+    }
+}
