@@ -62,7 +62,7 @@ impl Gc {
         if config.plan.threads() == 0 {
             return Err(GcError::InvalidConfig("zero marker threads"));
         }
-        if !(config.growth_factor > 0.0) {
+        if config.growth_factor.is_nan() || config.growth_factor <= 0.0 {
             return Err(GcError::InvalidConfig("growth factor must be positive"));
         }
         let arena = Arc::new(Arena::new(words));
