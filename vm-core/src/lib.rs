@@ -11,5 +11,6 @@ pub mod guest;
 pub mod interp;
 pub mod ir;
 pub mod memory;
+pub mod mmu;
 pub mod opt;
 pub mod state;

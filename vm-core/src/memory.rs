@@ -30,6 +30,47 @@ pub enum MemFault {
         /// Access size in bytes.
         size: u64,
     },
+    /// The MMU refused the access (Sv39 page fault).
+    #[error(transparent)]
+    Page(#[from] crate::mmu::PageFault),
+}
+
+/// The guest's view of memory used by the interpreter, system calls and
+/// the loader: flat ([`GuestMemory`] itself, guest address = physical
+/// address) or translated ([`crate::mmu::MmuBus`]). Code-page effects name
+/// *physical* pages.
+pub trait GuestAccess {
+    /// Loads `size` (1, 2, 4 or 8) bytes little-endian, zero-extended.
+    fn load(&mut self, addr: u64, size: u64) -> Result<u64, MemFault>;
+    /// Stores the low `size` bytes of `val` little-endian.
+    fn store(&mut self, addr: u64, size: u64, val: u64) -> Result<StoreEffect, MemFault>;
+    /// Fetches a 32-bit instruction word (execute permission).
+    fn fetch32(&mut self, addr: u64) -> Result<u32, MemFault>;
+    /// Copies guest bytes out.
+    fn read_bytes(&mut self, addr: u64, out: &mut [u8]) -> Result<(), MemFault>;
+    /// Copies bytes in; returns the first physical code page touched.
+    fn write_bytes(&mut self, addr: u64, data: &[u8]) -> Result<Option<u64>, MemFault>;
+}
+
+impl GuestAccess for GuestMemory {
+    #[inline(always)]
+    fn load(&mut self, addr: u64, size: u64) -> Result<u64, MemFault> {
+        GuestMemory::load(self, addr, size)
+    }
+    #[inline(always)]
+    fn store(&mut self, addr: u64, size: u64, val: u64) -> Result<StoreEffect, MemFault> {
+        GuestMemory::store(self, addr, size, val)
+    }
+    #[inline(always)]
+    fn fetch32(&mut self, addr: u64) -> Result<u32, MemFault> {
+        GuestMemory::fetch32(self, addr)
+    }
+    fn read_bytes(&mut self, addr: u64, out: &mut [u8]) -> Result<(), MemFault> {
+        GuestMemory::read_bytes(self, addr, out)
+    }
+    fn write_bytes(&mut self, addr: u64, data: &[u8]) -> Result<Option<u64>, MemFault> {
+        GuestMemory::write_bytes(self, addr, data)
+    }
 }
 
 /// Errors creating a guest address space.

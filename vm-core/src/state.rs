@@ -45,6 +45,14 @@ pub struct CpuState {
     pub code_map: u64,
     /// Host address of the indirect-jump cache (`JMP_CACHE_ENTRIES` entries).
     pub jmp_cache: u64,
+    /// Host address of the software TLB's way-0 array (MMU mode).
+    pub tlb_base: u64,
+    /// Masks `vaddr >> 7` to a byte offset into the way-0 array.
+    pub tlb_mask: u64,
+    /// Address of the TLB miss handler ([`crate::mmu::runtime::tlb_miss_handler`]).
+    pub tlb_miss_fn: u64,
+    /// Context of the miss handler, set by the dispatcher per entry.
+    pub mmu_ctx: u64,
 }
 
 /// Byte offsets of [`CpuState`] fields, for the backends.
@@ -68,6 +76,14 @@ pub mod offsets {
     pub const CODE_MAP: i32 = offset_of!(CpuState, code_map) as i32;
     /// Offset of `jmp_cache`.
     pub const JMP_CACHE: i32 = offset_of!(CpuState, jmp_cache) as i32;
+    /// Offset of `tlb_base`.
+    pub const TLB_BASE: i32 = offset_of!(CpuState, tlb_base) as i32;
+    /// Offset of `tlb_mask`.
+    pub const TLB_MASK: i32 = offset_of!(CpuState, tlb_mask) as i32;
+    /// Offset of `tlb_miss_fn`.
+    pub const TLB_MISS_FN: i32 = offset_of!(CpuState, tlb_miss_fn) as i32;
+    /// Offset of `mmu_ctx`.
+    pub const MMU_CTX: i32 = offset_of!(CpuState, mmu_ctx) as i32;
 }
 
 impl Default for CpuState {
@@ -82,6 +98,10 @@ impl Default for CpuState {
             mem_limit: [0; 4],
             code_map: 0,
             jmp_cache: 0,
+            tlb_base: 0,
+            tlb_mask: 0,
+            tlb_miss_fn: 0,
+            mmu_ctx: 0,
         }
     }
 }
