@@ -31,6 +31,10 @@ pub mod exit_code {
     pub const CODE_MODIFIED: u64 = 7;
     /// The block quantum ran out before entering the block at `pc`.
     pub const QUANTUM: u64 = 8;
+    /// Softmmu: the TLB miss handler declined the access of the instruction
+    /// at `pc` (page fault, store to a code page, split access); the
+    /// dispatcher replays that instruction in the interpreter.
+    pub const MMU_SLOW: u64 = 9;
 }
 
 /// Why code generation failed (the engine then interprets the block).

@@ -1,13 +1,17 @@
 //! `vm`: run a static RV64IM Linux ELF.
 //!
 //! `vm run [--engine interp|jit|tiered] [--stats] [--budget N] [--mem-mb N]
-//! [--threshold N] [--no-chain] PROGRAM.elf [ARGS...]` exits with the guest's status.
+//! [--threshold N] [--no-chain] [--mmu] [--tlb-entries N] [--tlb-ways N]
+//! [--prefetch none|next|stride] PROGRAM.elf [ARGS...]` exits with the guest's status.
+//! `--mmu` runs the guest in an Sv39 address space behind the software TLB
+//! (the default is the flat memory model), so the two can be compared.
 
 use std::process::ExitCode;
 
 use vm_core::engine::{EngineKind, Vm, VmConfig};
+use vm_core::mmu::{MmuConfig, PrefetchConfig, PrefetchPolicy};
 
-const USAGE: &str = "usage: vm run [--engine interp|jit|tiered] [--stats] [--budget N] [--mem-mb N] [--threshold N] [--no-chain] PROGRAM.elf [ARGS...]";
+const USAGE: &str = "usage: vm run [--engine interp|jit|tiered] [--stats] [--budget N] [--mem-mb N] [--threshold N] [--no-chain] [--mmu] [--tlb-entries N] [--tlb-ways N] [--prefetch none|next|stride] PROGRAM.elf [ARGS...]";
 
 fn parse_num(flag: &str, v: Option<String>) -> Result<u64, String> {
     let v = v.ok_or_else(|| format!("{flag} needs a value"))?;
@@ -51,6 +55,30 @@ fn real_main() -> Result<i32, String> {
             "--budget" => cfg.insn_budget = Some(parse_num("--budget", args.next())?),
             "--mem-mb" => cfg.mem_size = parse_num("--mem-mb", args.next())? << 20,
             "--threshold" => cfg.tier_threshold = parse_num("--threshold", args.next())? as u32,
+            "--mmu" => {
+                cfg.mmu.get_or_insert_with(MmuConfig::default);
+            }
+            "--tlb-entries" => {
+                cfg.mmu.get_or_insert_with(MmuConfig::default).tlb.entries =
+                    parse_num("--tlb-entries", args.next())? as usize
+            }
+            "--tlb-ways" => {
+                cfg.mmu.get_or_insert_with(MmuConfig::default).tlb.ways =
+                    parse_num("--tlb-ways", args.next())? as usize
+            }
+            "--prefetch" => {
+                let policy = match args.next().as_deref() {
+                    Some("none") => None,
+                    Some("next") => Some(PrefetchPolicy::NextPage),
+                    Some("stride") => Some(PrefetchPolicy::Stride),
+                    _ => return Err("--prefetch needs none|next|stride".into()),
+                };
+                cfg.mmu.get_or_insert_with(MmuConfig::default).prefetch =
+                    policy.map(|policy| PrefetchConfig {
+                        policy,
+                        ..PrefetchConfig::default()
+                    });
+            }
             s if s.starts_with("--") => return Err(format!("unknown option {s}\n{USAGE}")),
             _ => {
                 program = Some(a);
@@ -98,6 +126,21 @@ fn real_main() -> Result<i32, String> {
             s.translate_time, s.install_time
         );
         eprintln!("  execution time        : {:?}", s.exec_time());
+        if let Some(m) = vm.config().mmu {
+            let t = s.mmu.tlb;
+            eprintln!(
+                "  mmu                   : Sv39, TLB {} entries x {} ways, prefetch {:?}",
+                m.tlb.entries, m.tlb.ways, m.prefetch
+            );
+            eprintln!(
+                "  tlb hits / misses     : load {}/{} store {}/{} fetch {}/{} (inline hits of generated code are not counted)",
+                t.read.hits, t.read.misses, t.write.hits, t.write.misses, t.exec.hits, t.exec.misses
+            );
+            eprintln!(
+                "  walks / prefetch      : {} walks, {} prefetch fills, {} evictions, {} replays",
+                s.mmu.walks, t.prefetch_fills, t.evictions, s.mmu_replays
+            );
+        }
         if s.insns_compiled > 0 {
             let n = s.insns_compiled.max(1) as f64;
             eprintln!(

@@ -45,6 +45,9 @@ pub struct VmConfig {
     /// Whether direct jumps between compiled blocks are patched into
     /// straight jumps (disable to measure the dispatcher alone).
     pub chaining: bool,
+    /// Memory model: `None` = flat guest-physical memory (no translation);
+    /// `Some` = Sv39 paging with a software TLB on every access.
+    pub mmu: Option<crate::mmu::MmuConfig>,
 }
 
 impl Default for VmConfig {
@@ -57,6 +60,7 @@ impl Default for VmConfig {
             max_block_insns: 64,
             code_cache_bytes: 64 << 20,
             chaining: true,
+            mmu: None,
         }
     }
 }

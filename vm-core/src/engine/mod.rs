@@ -25,9 +25,11 @@ use crate::backend::x86_64::X64Backend;
 use crate::backend::{exit_code, CodegenError};
 use crate::cache::{BlockCache, BlockId, IncomingLink, TranslatedBlock};
 use crate::frontend::riscv::{decode, translate_block, DecodeError, Inst};
-use crate::guest::{load_elf, setup_stack, SyscallHandler, SyscallOutcome};
+use crate::guest::{load_elf, load_elf_sv39, setup_stack, SyscallHandler, SyscallOutcome};
 use crate::interp;
-use crate::memory::{GuestMemory, MemFault, PAGE_SHIFT};
+use crate::memory::{GuestAccess, GuestMemory, MemFault, PAGE_SHIFT};
+use crate::mmu::runtime::{tlb_miss_handler, JitMmuContext};
+use crate::mmu::{AccessType, Mmu, MmuBus, PageTableBuilder};
 use crate::opt;
 use crate::state::{CpuState, JmpCacheEntry, JMP_CACHE_ENTRIES};
 
@@ -56,6 +58,35 @@ pub struct Vm {
     site_owner: std::collections::HashMap<usize, BlockId>,
     /// Invalidations per guest page (self-modifying code).
     page_invalidations: std::collections::HashMap<u64, u32>,
+    /// Sv39 MMU (None: flat memory model).
+    mmu: Option<Mmu>,
+    /// Page-table allocator of the address space (MMU mode).
+    page_tables: Option<PageTableBuilder>,
+    /// MMU mode: physical code page -> virtual pages decoded from it.
+    code_virt: std::collections::HashMap<u64, Vec<u64>>,
+    /// MMU mode: virtual code page -> its physical page.
+    virt_code: std::collections::HashMap<u64, u64>,
+}
+
+/// Runs `$body` with `$bus` bound to the guest's view of memory: the MMU
+/// bus when paging is on, the flat memory otherwise (monomorphized, so the
+/// flat interpreter pays nothing for the MMU's existence).
+macro_rules! with_bus {
+    ($self:ident, $bus:ident => $body:expr) => {
+        match $self.mmu.as_mut() {
+            Some(mmu) => {
+                let $bus = &mut MmuBus {
+                    mem: &mut $self.mem,
+                    mmu,
+                };
+                $body
+            }
+            None => {
+                let $bus = &mut $self.mem;
+                $body
+            }
+        }
+    };
 }
 
 /// A page invalidated this often is treated as data that happens to be
@@ -64,6 +95,10 @@ const SMC_THRASH_LIMIT: u32 = 32;
 
 /// Bytes reserved at the top of guest memory for the initial stack region.
 const STACK_RESERVE: u64 = 8 << 20;
+
+/// MMU mode: guest physical memory below this holds the page tables; guest
+/// virtual address `va` maps to physical `va + PAGE_TABLE_AREA`.
+pub const PAGE_TABLE_AREA: u64 = 2 << 20;
 
 impl Vm {
     /// Creates a VM with empty memory; guest fd 1/2 go to the given writers.
@@ -81,7 +116,20 @@ impl Vm {
                 2 * STACK_RESERVE
             )));
         }
-        let mem = GuestMemory::new(cfg.mem_size)?;
+        let phys_size = match cfg.mmu {
+            Some(_) => cfg.mem_size.saturating_add(PAGE_TABLE_AREA),
+            None => cfg.mem_size,
+        };
+        let mut mem = GuestMemory::new(phys_size)?;
+        let (mmu, page_tables) = match cfg.mmu {
+            Some(mc) => {
+                let b = PageTableBuilder::new(&mut mem, 0, PAGE_TABLE_AREA)
+                    .map_err(|e| VmError::Config(e.to_string()))?;
+                let m = Mmu::new(mc, b.root(), &mem).map_err(|e| VmError::Config(e.to_string()))?;
+                (Some(m), Some(b))
+            }
+            None => (None, None),
+        };
         let mut cpu = Box::<CpuState>::default();
         let mut jmp_cache = vec![
             JmpCacheEntry {
@@ -93,9 +141,18 @@ impl Vm {
         .into_boxed_slice();
         cpu.attach_memory(mem.host_base(), mem.len(), mem.code_page_map());
         cpu.jmp_cache = jmp_cache.as_mut_ptr() as u64;
+        if let Some(m) = &mmu {
+            // The way-0 array is boxed inside the TLB: its address survives moves of the Vm.
+            cpu.tlb_base = m.tlb().primary_ptr() as u64;
+            cpu.tlb_mask = m.tlb().index_mask();
+            cpu.tlb_miss_fn = tlb_miss_handler as *const () as usize as u64;
+        }
         let backend = match cfg.engine {
             EngineKind::Interp => None,
-            _ => Some(X64Backend::new(cfg.code_cache_bytes)?),
+            _ => Some(X64Backend::with_softmmu(
+                cfg.code_cache_bytes,
+                mmu.is_some(),
+            )?),
         };
         let sys = SyscallHandler::new(stdout, stderr, 0, 0);
         Ok(Self {
@@ -111,6 +168,10 @@ impl Vm {
             exited: None,
             site_owner: std::collections::HashMap::new(),
             page_invalidations: std::collections::HashMap::new(),
+            mmu,
+            page_tables,
+            code_virt: std::collections::HashMap::new(),
+            virt_code: std::collections::HashMap::new(),
         })
     }
 
@@ -118,10 +179,15 @@ impl Vm {
     /// (`args[0]` is the program name). Meant for a freshly created VM: it
     /// does not drop translations of code the image overwrites.
     pub fn load_elf(&mut self, elf: &[u8], args: &[String]) -> Result<(), VmError> {
-        let img = load_elf(elf, &mut self.mem)?;
-        let stack_top = self.mem.len() - 4096;
-        let sp = setup_stack(&mut self.mem, stack_top, &img, args, &[]).map_err(VmError::Stack)?;
-        let brk_max = self.mem.len() - STACK_RESERVE;
+        let va_limit = self.cfg.mem_size;
+        let img = match self.page_tables.as_mut() {
+            Some(b) => load_elf_sv39(elf, &mut self.mem, b, PAGE_TABLE_AREA, va_limit)?,
+            None => load_elf(elf, &mut self.mem)?,
+        };
+        let stack_top = va_limit - 4096;
+        let sp = with_bus!(self, bus => setup_stack(bus, stack_top, &img, args, &[]))
+            .map_err(VmError::Stack)?;
+        let brk_max = va_limit - STACK_RESERVE;
         if img.brk_start >= brk_max {
             return Err(VmError::Config(
                 "program image overlaps the stack region".into(),
@@ -153,6 +219,135 @@ impl Vm {
         &mut self.mem
     }
 
+    /// The MMU, when the VM runs with paging.
+    pub fn mmu(&self) -> Option<&Mmu> {
+        self.mmu.as_ref()
+    }
+
+    /// Turns the translation prefetcher on or off (MMU mode; no-op otherwise).
+    pub fn set_prefetch(&mut self, cfg: Option<crate::mmu::PrefetchConfig>) {
+        if let Some(m) = self.mmu.as_mut() {
+            m.set_prefetch(cfg);
+        }
+    }
+
+    /// Copies bytes to guest *virtual* memory (through the MMU when paging
+    /// is on) and drops translations of code they overwrite.
+    pub fn write_guest(&mut self, addr: u64, data: &[u8]) -> Result<(), VmError> {
+        let pc = self.cpu.pc;
+        let r = with_bus!(self, bus => bus.write_bytes(addr, data));
+        let code = r.map_err(|fault| VmError::MemFault {
+            pc,
+            fault,
+            kind: "store",
+        })?;
+        if code.is_some() && !data.is_empty() {
+            let end = addr + data.len() as u64;
+            for page in (addr >> PAGE_SHIFT)..=((end - 1) >> PAGE_SHIFT) {
+                if self.is_code_vpage(page) {
+                    self.invalidate_page(page)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `sfence.vma`: after the page tables changed, drop cached
+    /// translations of the page containing `va` (or of everything) and the
+    /// translated code decoded through the old mapping.
+    pub fn sfence_vma(&mut self, va: Option<u64>) -> Result<(), VmError> {
+        let Some(m) = self.mmu.as_mut() else {
+            return Ok(());
+        };
+        m.sfence_vma(va);
+        let pages: Vec<u64> = match va {
+            Some(va) => vec![va >> PAGE_SHIFT],
+            None => self.virt_code.keys().copied().collect(),
+        };
+        for p in pages {
+            if self.virt_code.contains_key(&p) {
+                self.invalidate_page(p)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether translated code was decoded from virtual page `vp`.
+    fn is_code_vpage(&self, vp: u64) -> bool {
+        match self.mmu {
+            Some(_) => self.virt_code.contains_key(&vp),
+            None => self.mem.is_code_page(vp),
+        }
+    }
+
+    /// Records that code was decoded from virtual page `vp`: marks its
+    /// physical page (stores there must invalidate) and takes direct write
+    /// access to it away from the TLB.
+    fn mark_code_vpage(&mut self, vp: u64) {
+        let Some(mmu) = self.mmu.as_mut() else {
+            self.mem.mark_code_page(vp);
+            return;
+        };
+        let va = vp << PAGE_SHIFT;
+        // The page was just fetched from, so this cannot fault.
+        let Ok(addend) = mmu.translate(&mut self.mem, va, AccessType::Execute) else {
+            return;
+        };
+        let pp = mmu.phys(va, addend) >> PAGE_SHIFT;
+        self.mem.mark_code_page(pp);
+        mmu.revoke_write(pp);
+        let vps = self.code_virt.entry(pp).or_default();
+        if !vps.contains(&vp) {
+            vps.push(vp);
+        }
+        self.virt_code.insert(vp, pp);
+    }
+
+    /// Virtual page `vp` holds no more blocks: forget it as a code page.
+    fn release_code_vpage(&mut self, vp: u64) {
+        if self.mmu.is_none() {
+            self.mem.clear_code_page(vp);
+            return;
+        }
+        let Some(pp) = self.virt_code.remove(&vp) else {
+            return;
+        };
+        if let Some(vps) = self.code_virt.get_mut(&pp) {
+            vps.retain(|&v| v != vp);
+            if vps.is_empty() {
+                self.code_virt.remove(&pp);
+                self.mem.clear_code_page(pp);
+            }
+        }
+    }
+
+    /// A store modified physical page `pp`: drop the blocks of every
+    /// virtual page decoded from it.
+    fn invalidate_phys_page(&mut self, pp: u64) -> Result<(), VmError> {
+        if self.mmu.is_none() {
+            return self.invalidate_page(pp);
+        }
+        let vps = self.code_virt.get(&pp).cloned().unwrap_or_default();
+        for vp in vps {
+            self.invalidate_page(vp)?;
+        }
+        Ok(())
+    }
+
+    /// Generated code declined an access (page fault, store to a code
+    /// page, split access): replay the instruction at `pc` in the interpreter.
+    fn replay_access(&mut self) -> Result<Option<RunOutcome>, VmError> {
+        let pc = self.cpu.pc;
+        self.stats.mmu_replays += 1;
+        let word = with_bus!(self, bus => bus.fetch32(pc)).map_err(|_| VmError::FetchFault { pc })?;
+        let inst = decode(word).map_err(|_| VmError::IllegalInstruction { pc, bits: word })?;
+        let (exit, _) = with_bus!(self, bus => interp::exec_block(&mut self.cpu, bus, &[inst], pc));
+        match exit {
+            Exit::Next(_) => Ok(None),
+            e => self.handle_exit(e),
+        }
+    }
+
     /// Statistics so far.
     pub fn stats(&self) -> Stats {
         let mut s = self.stats;
@@ -163,6 +358,9 @@ impl Vm {
             .backend
             .as_ref()
             .map_or(Duration::ZERO, |b| b.install_time());
+        if let Some(m) = &self.mmu {
+            s.mmu = m.stats();
+        }
         s
     }
 
@@ -256,9 +454,20 @@ impl Vm {
                     };
                     self.cpu.quantum = left;
                     let backend = self.backend.as_ref().expect("jit engine has a backend");
-                    // SAFETY: `entry` belongs to a live block of this backend and
-                    // the CPU state is attached to `self.mem`.
+                    let ctx = JitMmuContext {
+                        mem: &mut self.mem,
+                        mmu: self
+                            .mmu
+                            .as_mut()
+                            .map_or(std::ptr::null_mut(), |m| m as *mut Mmu),
+                    };
+                    self.cpu.mmu_ctx = &ctx as *const JitMmuContext as u64;
+                    // SAFETY: `entry` belongs to a live block of this backend, the
+                    // CPU state is attached to `self.mem`, and `ctx` (the miss
+                    // handler's view of memory and MMU) outlives the call, during
+                    // which nothing else touches them.
                     let word = unsafe { backend.enter(&mut self.cpu, entry) };
+                    self.cpu.mmu_ctx = 0;
                     self.stats.jit_entries += 1;
                     self.stats.blocks_executed += left - self.cpu.quantum;
                     left = self.cpu.quantum;
@@ -275,8 +484,12 @@ impl Vm {
             let insns: *const [Inst] = &*b.insns;
             // SAFETY: `insns` points into a boxed slice owned by the cache that
             // is not touched until `exec_block` returns.
-            let (exit, _) =
-                interp::exec_block(&mut self.cpu, &mut self.mem, unsafe { &*insns }, pc);
+            let (exit, _) = with_bus!(self, bus => interp::exec_block(
+                &mut self.cpu,
+                bus,
+                unsafe { &*insns },
+                pc
+            ));
             left -= 1;
             // Plain control transfers are the hot path: keep the rest out of line.
             if matches!(exit, Exit::Next(_)) {
@@ -296,10 +509,10 @@ impl Vm {
         match exit {
             Exit::Next(_) | Exit::Quantum => Ok(None),
             Exit::Syscall { pc } => {
-                let outcome = self.sys.handle(&mut self.cpu, &mut self.mem, pc)?;
+                let outcome = with_bus!(self, bus => self.sys.handle(&mut self.cpu, bus, pc))?;
                 if let Some((start, end)) = self.sys.take_written() {
                     for page in (start >> PAGE_SHIFT)..=((end - 1) >> PAGE_SHIFT) {
-                        if self.mem.is_code_page(page) {
+                        if self.is_code_vpage(page) {
                             self.invalidate_page(page)?;
                         }
                     }
@@ -315,7 +528,8 @@ impl Vm {
                 kind: if store { "store" } else { "load" },
             }),
             Exit::CodeModified { page, .. } => {
-                self.invalidate_page(page)?;
+                // The page a store reports is physical (equal to virtual when flat).
+                self.invalidate_phys_page(page)?;
                 Ok(None)
             }
             Exit::Breakpoint { pc } => Err(VmError::Breakpoint { pc }),
@@ -335,6 +549,7 @@ impl Vm {
                 Ok(None)
             }
             exit_code::INDIRECT | exit_code::QUANTUM => Ok(None),
+            exit_code::MMU_SLOW => self.replay_access(),
             exit_code::SYSCALL => self.handle_exit(Exit::Syscall { pc: arg }),
             exit_code::BREAKPOINT => Err(VmError::Breakpoint { pc }),
             exit_code::FAULT_LOAD | exit_code::FAULT_STORE => Err(VmError::MemFault {
@@ -412,7 +627,7 @@ impl Vm {
         let mut insns = Vec::with_capacity(16);
         let mut cur = pc;
         while insns.len() < self.cfg.max_block_insns {
-            let word = match self.mem.fetch32(cur) {
+            let word = match with_bus!(self, bus => bus.fetch32(cur)) {
                 Ok(w) => w,
                 Err(_) if insns.is_empty() => return Err(VmError::FetchFault { pc }),
                 Err(_) => break,
@@ -438,7 +653,7 @@ impl Vm {
         let mut block = TranslatedBlock::new(pc, cur, insns.into_boxed_slice());
         block.interp_only = thrashing;
         for p in block.pages() {
-            self.mem.mark_code_page(p);
+            self.mark_code_vpage(p);
         }
         let id = self.cache.insert(block);
         self.stats.blocks_decoded += 1;
@@ -526,7 +741,7 @@ impl Vm {
             }
             for p in b.pages() {
                 if self.cache.blocks_in_page(p).is_empty() {
-                    self.mem.clear_code_page(p);
+                    self.release_code_vpage(p);
                 }
             }
         }

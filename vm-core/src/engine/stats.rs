@@ -34,6 +34,11 @@ pub struct Stats {
     pub install_time: Duration,
     /// Total time inside `run`/`run_blocks`.
     pub total_time: Duration,
+    /// MMU counters (zero under the flat memory model).
+    pub mmu: crate::mmu::MmuStats,
+    /// Accesses of generated code replayed in the interpreter after the
+    /// miss handler declined them (page faults, stores to code pages).
+    pub mmu_replays: u64,
 }
 
 impl Stats {

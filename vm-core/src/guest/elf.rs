@@ -67,6 +67,9 @@ pub enum ElfError {
         /// Guest memory size.
         mem: u64,
     },
+    /// The page tables for the image could not be built.
+    #[error("cannot map the image: {0}")]
+    Map(#[from] crate::mmu::MapError),
     /// Entry point outside every executable segment.
     #[error("entry point {0:#x} is not inside a loaded segment")]
     BadEntry(u64),
@@ -93,6 +96,39 @@ fn trunc(e: object::Error) -> ElfError {
 
 /// Validates `data` as a static RV64 executable and copies its segments into `mem`.
 pub fn load_elf(data: &[u8], mem: &mut GuestMemory) -> Result<LoadedImage, ElfError> {
+    let len = mem.len();
+    load_segments(data, len, |s| {
+        mem.write_bytes(s.vaddr, s.bytes)
+            .map(|_| ())
+            .map_err(|_| ElfError::SegmentOutOfMemory {
+                start: s.vaddr,
+                end: s.vaddr + s.memsz,
+                mem: len,
+            })
+    })
+}
+
+/// One loadable segment handed to the placement callback of [`load_segments`].
+#[derive(Debug, Clone, Copy)]
+pub struct Segment<'a> {
+    /// Virtual address.
+    pub vaddr: u64,
+    /// Size in memory (the bytes past `bytes.len()` are zero).
+    pub memsz: u64,
+    /// File contents.
+    pub bytes: &'a [u8],
+    /// ELF `p_flags` (PF_X = 1, PF_W = 2, PF_R = 4).
+    pub flags: u32,
+}
+
+/// Validates `data` as a static RV64 executable whose segments fit below
+/// `limit` and hands each loadable segment to `place` (which copies it into
+/// flat memory, or maps and copies it through page tables).
+pub fn load_segments<'d>(
+    data: &'d [u8],
+    limit: u64,
+    mut place: impl FnMut(&Segment<'d>) -> Result<(), ElfError>,
+) -> Result<LoadedImage, ElfError> {
     if data.len() < 16 {
         return Err(ElfError::Truncated(format!(
             "{} bytes, need at least 64",
@@ -119,7 +155,7 @@ pub fn load_elf(data: &[u8], mem: &mut GuestMemory) -> Result<LoadedImage, ElfEr
         return Err(ElfError::WrongType(ty));
     }
     let phdrs = hdr.program_headers(e, data).map_err(trunc)?;
-    let mut segs: Vec<(u64, u64, u64, u64)> = Vec::new(); // vaddr, memsz, offset, filesz
+    let mut segs: Vec<(u64, u64, u64, u64, u32)> = Vec::new(); // vaddr, memsz, offset, filesz, flags
     for ph in phdrs.iter().filter(|p| p.p_type(e) == PT_LOAD) {
         let (vaddr, memsz, off, filesz) =
             (ph.p_vaddr(e), ph.p_memsz(e), ph.p_offset(e), ph.p_filesz(e));
@@ -132,11 +168,11 @@ pub fn load_elf(data: &[u8], mem: &mut GuestMemory) -> Result<LoadedImage, ElfEr
         }
         let end = vaddr
             .checked_add(memsz)
-            .filter(|&end| end <= mem.len())
+            .filter(|&end| end <= limit)
             .ok_or(ElfError::SegmentOutOfMemory {
                 start: vaddr,
                 end: vaddr.wrapping_add(memsz),
-                mem: mem.len(),
+                mem: limit,
             })?;
         let _ = end;
         if off
@@ -149,7 +185,7 @@ pub fn load_elf(data: &[u8], mem: &mut GuestMemory) -> Result<LoadedImage, ElfEr
             )));
         }
         if memsz > 0 {
-            segs.push((vaddr, memsz, off, filesz));
+            segs.push((vaddr, memsz, off, filesz, ph.p_flags(e)));
         }
     }
     if segs.is_empty() {
@@ -175,15 +211,14 @@ pub fn load_elf(data: &[u8], mem: &mut GuestMemory) -> Result<LoadedImage, ElfEr
     let mut brk = 0u64;
     let phoff = hdr.e_phoff(e);
     let mut phdr = 0;
-    for &(vaddr, memsz, off, filesz) in &segs {
-        let bytes = &data[off as usize..(off + filesz) as usize];
-        // In range: checked against mem.len() above.
-        mem.write_bytes(vaddr, bytes)
-            .map_err(|_| ElfError::SegmentOutOfMemory {
-                start: vaddr,
-                end: vaddr + memsz,
-                mem: mem.len(),
-            })?;
+    for &(vaddr, memsz, off, filesz, flags) in &segs {
+        // In range: checked against `limit` above.
+        place(&Segment {
+            vaddr,
+            memsz,
+            bytes: &data[off as usize..(off + filesz) as usize],
+            flags,
+        })?;
         brk = brk.max(vaddr + memsz);
         if phoff >= off && phoff < off + filesz {
             phdr = vaddr + (phoff - off);

@@ -3,7 +3,7 @@
 //! with the strings and AT_RANDOM bytes above, `sp` 16-byte aligned.
 
 use super::elf::LoadedImage;
-use crate::memory::{GuestMemory, MemFault};
+use crate::memory::{GuestAccess, MemFault};
 
 const AT_NULL: u64 = 0;
 const AT_PHDR: u64 = 3;
@@ -18,15 +18,15 @@ const AT_EGID: u64 = 14;
 const AT_RANDOM: u64 = 25;
 
 /// Writes argv/envp/auxv below `stack_top` and returns the initial `sp`.
-pub fn setup_stack(
-    mem: &mut GuestMemory,
+pub fn setup_stack<M: GuestAccess>(
+    mem: &mut M,
     stack_top: u64,
     img: &LoadedImage,
     args: &[String],
     env: &[String],
 ) -> Result<u64, MemFault> {
     let mut sp = stack_top;
-    let mut push_str = |mem: &mut GuestMemory, s: &str| -> Result<u64, MemFault> {
+    let mut push_str = |mem: &mut M, s: &str| -> Result<u64, MemFault> {
         let bytes = s.as_bytes();
         sp -= bytes.len() as u64 + 1;
         mem.write_bytes(sp, bytes)?;

@@ -3,6 +3,8 @@
 use std::io::Write;
 
 use crate::engine::VmError;
+use crate::memory::GuestAccess;
+#[cfg(test)]
 use crate::memory::GuestMemory;
 use crate::state::CpuState;
 
@@ -87,10 +89,10 @@ impl SyscallHandler {
 
     /// Executes the system call described by the registers of `cpu`
     /// (the ecall at `pc`) and writes the result to a0.
-    pub fn handle(
+    pub fn handle<M: GuestAccess>(
         &mut self,
         cpu: &mut CpuState,
-        mem: &mut GuestMemory,
+        mem: &mut M,
         pc: u64,
     ) -> Result<SyscallOutcome, VmError> {
         let r = &mut cpu.globals;
@@ -100,7 +102,8 @@ impl SyscallHandler {
             SYS_WRITEV => {
                 let mut total = 0i64;
                 for i in 0..a2.min(1024) {
-                    let (base, len) = match (mem.load(a1 + 16 * i, 8), mem.load(a1 + 16 * i + 8, 8))
+                    let (base, len) = match (mem.load(a1.wrapping_add(16 * i), 8),
+                        mem.load(a1.wrapping_add(16 * i + 8), 8),)
                     {
                         (Ok(b), Ok(l)) => (b, l),
                         _ => {
@@ -151,20 +154,34 @@ impl SyscallHandler {
         Ok(SyscallOutcome::Continue)
     }
 
-    fn write(&mut self, mem: &GuestMemory, fd: u64, buf: u64, len: u64) -> i64 {
-        let data = match mem.slice(buf, len) {
-            Ok(d) => d,
-            Err(_) => return -EFAULT,
-        };
-        let out = match fd {
-            1 => &mut self.stdout,
-            2 => &mut self.stderr,
-            _ => return -EBADF,
-        };
-        match out.write_all(data) {
-            Ok(()) => len as i64,
-            Err(_) => -EBADF,
+    fn write<M: GuestAccess>(&mut self, mem: &mut M, fd: u64, buf: u64, len: u64) -> i64 {
+        if fd != 1 && fd != 2 {
+            return -EBADF;
         }
+        // Copied out in page-sized chunks: guest memory may be translated
+        // page by page, and a huge length must not allocate on the host.
+        let mut chunk = [0u8; 4096];
+        let mut done = 0u64;
+        while done < len {
+            let n = (len - done).min(chunk.len() as u64) as usize;
+            if mem
+                .read_bytes(buf.wrapping_add(done), &mut chunk[..n])
+                .is_err()
+            {
+                // Linux reports a fault only when nothing was written.
+                return if done == 0 { -EFAULT } else { done as i64 };
+            }
+            let out = if fd == 1 {
+                &mut self.stdout
+            } else {
+                &mut self.stderr
+            };
+            if out.write_all(&chunk[..n]).is_err() {
+                return if done == 0 { -EBADF } else { done as i64 };
+            }
+            done += n as u64;
+        }
+        len as i64
     }
 }
 

@@ -1,10 +1,12 @@
 //! Reference interpreter: executes decoded RV64IM instructions directly on
-//! [`CpuState`] and [`GuestMemory`]. Its semantics are the specification the
+//! [`CpuState`] and guest memory (flat, or translated by the MMU). Its semantics are the specification the
 //! JIT is tested against.
 
 use crate::engine::Exit;
 use crate::frontend::riscv::{Inst, Op};
-use crate::memory::{GuestMemory, StoreEffect};
+use crate::memory::{GuestAccess, StoreEffect};
+#[cfg(test)]
+use crate::memory::GuestMemory;
 use crate::state::CpuState;
 
 /// Executes one decoded block starting at `pc`. Returns how the block was
@@ -12,9 +14,9 @@ use crate::state::CpuState;
 /// `cpu.pc` is updated on every exit: the next pc, the resume pc after a
 /// system call, or the pc of a faulting instruction.
 #[inline]
-pub fn exec_block(
+pub fn exec_block<M: GuestAccess>(
     cpu: &mut CpuState,
-    mem: &mut GuestMemory,
+    mem: &mut M,
     insns: &[Inst],
     mut pc: u64,
 ) -> (Exit, u64) {
@@ -93,7 +95,7 @@ fn sext32(v: u64) -> u64 {
 
 /// Executes one instruction at `pc`.
 #[inline(always)]
-pub fn step(cpu: &mut CpuState, mem: &mut GuestMemory, i: Inst, pc: u64) -> Step {
+pub fn step<M: GuestAccess>(cpu: &mut CpuState, mem: &mut M, i: Inst, pc: u64) -> Step {
     let r = &mut cpu.globals;
     let a = r[i.rs1 as usize];
     let b = r[i.rs2 as usize];

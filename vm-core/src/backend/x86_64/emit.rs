@@ -20,6 +20,9 @@ use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
 use super::codebuf::ExecMemory;
 use crate::backend::{exit_code, CodegenError};
 use crate::ir::{BinOp, Cond, IrBlock, IrOp, Temp, Terminator, UnOp, Width};
+use crate::mmu::runtime::miss_info;
+use crate::mmu::tlb::entry_offsets as tlb_off;
+use crate::mmu::AccessType;
 use crate::state::{offsets as off, CpuState, JMP_CACHE_ENTRIES, NUM_GLOBALS};
 
 macro_rules! asm {
@@ -77,14 +80,26 @@ pub struct X64Backend {
     mem: ExecMemory,
     enter: EnterFn,
     exit_addr: usize,
+    /// Shared TLB-miss routine (saves caller-saved registers, calls the
+    /// miss handler through `CpuState::tlb_miss_fn`).
+    miss_addr: usize,
+    /// Guest accesses go through the software TLB (Sv39) instead of the
+    /// flat bounds check.
+    softmmu: bool,
     after_trampoline: usize,
     install_time: std::time::Duration,
     scratch: Scratch,
 }
 
 impl X64Backend {
-    /// Creates a backend with a code region of `code_bytes`.
+    /// Creates a backend with a code region of `code_bytes` for the flat memory model.
     pub fn new(code_bytes: usize) -> Result<Self, CodegenError> {
+        Self::with_softmmu(code_bytes, false)
+    }
+
+    /// Creates a backend; with `softmmu`, every guest load and store is
+    /// translated by an inline software-TLB probe (see [`crate::mmu`]).
+    pub fn with_softmmu(code_bytes: usize, softmmu: bool) -> Result<Self, CodegenError> {
         let mut mem = ExecMemory::new(code_bytes.max(4096))?;
         let base = mem.next_addr();
         let mut a: VecAssembler<X64Relocation> = VecAssembler::new(base);
@@ -106,6 +121,27 @@ impl X64Backend {
             ; pop r15 ; pop r14 ; pop r13 ; pop r12 ; pop rbx ; pop rbp
             ; ret
         );
+        // TLB miss routine: called from a block's miss stub with the guest
+        // address in r15 and the access info in ecx; returns the host
+        // addend in r15 and 0 (use it) or 1 (replay) in rcx. Block code
+        // runs with rsp 16-byte aligned; the call, eight pushes and the
+        // 8-byte pad keep the handler call aligned. rbx, rbp, r12-r14 are
+        // callee-saved under SysV, so only the other allocatable registers
+        // and rax need saving.
+        let miss_off = a.offset().0;
+        asm!(a;
+            push rax ; push rdx ; push rsi ; push rdi ; push r8 ; push r9 ; push r10 ; push r11
+            ; sub rsp, 8
+            ; mov rdi, rbp
+            ; mov rsi, r15
+            ; mov edx, ecx
+            ; call QWORD [rbp + off::TLB_MISS_FN]
+            ; mov r15, rax
+            ; mov rcx, rdx
+            ; add rsp, 8
+            ; pop r11 ; pop r10 ; pop r9 ; pop r8 ; pop rdi ; pop rsi ; pop rdx ; pop rax
+            ; ret
+        );
         let code = a
             .finalize()
             .map_err(|e| CodegenError::Assembler(e.to_string()))?;
@@ -117,6 +153,8 @@ impl X64Backend {
             mem,
             enter,
             exit_addr: addr + exit_off,
+            miss_addr: addr + miss_off,
+            softmmu,
             after_trampoline,
             install_time: std::time::Duration::ZERO,
             scratch: Scratch::default(),
@@ -170,6 +208,7 @@ impl X64Backend {
     ) -> Result<(VecAssembler<X64Relocation>, Vec<ChainSite>), CodegenError> {
         let scratch = std::mem::take(&mut self.scratch);
         let mut cg = Codegen::new(block, base, self.exit_addr, self.mem.base(), scratch);
+        cg.softmmu = self.softmmu.then_some(self.miss_addr);
         let r = cg.block();
         let Codegen {
             asm,
@@ -257,6 +296,16 @@ struct FaultStub {
     wb: (u32, u32),
 }
 
+/// Out-of-line TLB miss path of one access.
+#[derive(Clone, Copy)]
+struct MissStub {
+    label: dynasmrt::DynamicLabel,
+    back: dynasmrt::DynamicLabel,
+    replay: dynasmrt::DynamicLabel,
+    addr_reg: u8,
+    info: u64,
+}
+
 #[derive(Clone, Copy)]
 struct ChainStub {
     label: dynasmrt::DynamicLabel,
@@ -301,6 +350,10 @@ struct Codegen<'b> {
     deferred: u64,
     /// Temp holding each deferred global's current value.
     cur_val: [Option<Temp>; NUM_GLOBALS],
+    /// Softmmu mode: address of the shared TLB-miss routine.
+    softmmu: Option<usize>,
+    /// TLB miss stubs, emitted after the block body.
+    misses: Vec<MissStub>,
 }
 
 /// At most this many globals are carried in registers around a self-loop,
@@ -478,6 +531,8 @@ impl<'b> Codegen<'b> {
             head_regs: [0; MAX_CARRIED],
             deferred,
             cur_val: [None; NUM_GLOBALS],
+            softmmu: None,
+            misses: Vec::new(),
         }
     }
 
@@ -720,6 +775,16 @@ impl<'b> Codegen<'b> {
         asm!(self.asm; =>quantum ; xor r13d, r13d);
         self.store_imm(off::PC, b.pc);
         self.exit_with(exit_code::QUANTUM);
+        for i in 0..self.misses.len() {
+            let m = self.misses[i];
+            asm!(self.asm; =>m.label ; mov r15, Rq(m.addr_reg) ; mov ecx, m.info as i32);
+            let routine = self.softmmu.expect("miss stubs only in softmmu mode");
+            // dynasm has no x64 extern relocations: encode `call rel32` by hand.
+            let end = self.base + self.asm.offset().0 + 5;
+            self.asm.push(0xe8);
+            self.asm.push_i32((routine as i64 - end as i64) as i32);
+            asm!(self.asm; test ecx, ecx ; jnz =>m.replay ; jmp =>m.back);
+        }
         for i in 0..self.faults.len() {
             let f = self.faults[i];
             asm!(self.asm; =>f.label ; mov [rbp + off::EXIT_ARG], Rq(f.addr_reg));
@@ -864,6 +929,48 @@ impl<'b> Codegen<'b> {
         }
     }
 
+    /// Softmmu fast path: probes way 0 of the TLB set of `a` and leaves the
+    /// page's host addend in r15, so the access is `[r15 + a]` as in flat
+    /// mode. Nine instructions on a hit; a miss calls the shared routine
+    /// out of line and, if the handler declines, exits to `replay`. An
+    /// access whose last byte is on the next page never matches (its page
+    /// differs from the tag) and is resolved by the handler.
+    fn tlb_check(&mut self, a: u8, width: Width, access: AccessType, replay: dynasmrt::DynamicLabel) {
+        let tag = match access {
+            AccessType::Read => tlb_off::TAG_READ,
+            AccessType::Write => tlb_off::TAG_WRITE,
+            AccessType::Execute => tlb_off::TAG_EXEC,
+        };
+        let last = width.bytes() as i32 - 1;
+        let miss = self.asm.new_dynamic_label();
+        let back = self.asm.new_dynamic_label();
+        asm!(self.asm;
+            mov rcx, Rq(a)
+            ; shr rcx, (12 - tlb_off::SHIFT) as i8
+            ; and rcx, [rbp + off::TLB_MASK]
+            ; add rcx, [rbp + off::TLB_BASE]
+        );
+        if last == 0 {
+            asm!(self.asm; mov r15, Rq(a));
+        } else {
+            asm!(self.asm; lea r15, [Rq(a) + last]);
+        }
+        asm!(self.asm;
+            and r15, -4096
+            ; cmp r15, [rcx + tag]
+            ; jne =>miss
+            ; mov r15, [rcx + tlb_off::ADDEND]
+            ; =>back
+        );
+        self.misses.push(MissStub {
+            label: miss,
+            back,
+            replay,
+            addr_reg: a,
+            info: miss_info(access, width.log2()),
+        });
+    }
+
     fn bounds_check(&mut self, a: u8, width: Width, label: dynasmrt::DynamicLabel) {
         let lim = off::MEM_LIMIT + 8 * width.log2() as i32;
         asm!(self.asm; cmp Rq(a), [rbp + lim] ; ja =>label);
@@ -940,9 +1047,14 @@ impl<'b> Codegen<'b> {
                 loc,
             } => {
                 let a = self.guest_addr(addr, disp)?;
-                let code = exit_code::FAULT_LOAD | ((width.log2() as u64) << 8);
-                let label = self.fault_label(loc, code, false, a);
-                self.bounds_check(a, width, label);
+                if self.softmmu.is_some() {
+                    let replay = self.fault_label(loc, exit_code::MMU_SLOW, false, a);
+                    self.tlb_check(a, width, AccessType::Read, replay);
+                } else {
+                    let code = exit_code::FAULT_LOAD | ((width.log2() as u64) << 8);
+                    let label = self.fault_label(loc, code, false, a);
+                    self.bounds_check(a, width, label);
+                }
                 let d = self.new_dst(dst)?;
                 match (width, signed) {
                     (Width::W8, true) => asm!(self.asm; movsx Rq(d), BYTE [r15 + Rq(a)]),
@@ -966,9 +1078,14 @@ impl<'b> Codegen<'b> {
                     _ => Opnd::Reg(self.use_reg(src)?),
                 };
                 let a = self.guest_addr(addr, disp)?;
-                let code = exit_code::FAULT_STORE | ((width.log2() as u64) << 8);
-                let fault = self.fault_label(loc, code, false, a);
-                self.bounds_check(a, width, fault);
+                if self.softmmu.is_some() {
+                    let replay = self.fault_label(loc, exit_code::MMU_SLOW, false, a);
+                    self.tlb_check(a, width, AccessType::Write, replay);
+                } else {
+                    let code = exit_code::FAULT_STORE | ((width.log2() as u64) << 8);
+                    let fault = self.fault_label(loc, code, false, a);
+                    self.bounds_check(a, width, fault);
+                }
                 match (width, val) {
                     (Width::W8, Opnd::Imm(v)) => asm!(self.asm; mov BYTE [r15 + Rq(a)], v as i8),
                     (Width::W16, Opnd::Imm(v)) => asm!(self.asm; mov WORD [r15 + Rq(a)], v as i16),
@@ -978,6 +1095,11 @@ impl<'b> Codegen<'b> {
                     (Width::W16, Opnd::Reg(r)) => asm!(self.asm; mov WORD [r15 + Rq(a)], Rw(r)),
                     (Width::W32, Opnd::Reg(r)) => asm!(self.asm; mov DWORD [r15 + Rq(a)], Rd(r)),
                     (Width::W64, Opnd::Reg(r)) => asm!(self.asm; mov QWORD [r15 + Rq(a)], Rq(r)),
+                }
+                if self.softmmu.is_some() {
+                    // Pages holding code never get a TLB write tag: stores to
+                    // them took the miss path and were replayed.
+                    return Ok(());
                 }
                 let smc = self.fault_label(loc, exit_code::CODE_MODIFIED, true, a);
                 asm!(self.asm; mov rcx, Rq(a) ; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>smc);
