@@ -300,6 +300,8 @@ struct FaultStub {
 #[derive(Clone, Copy)]
 struct MissStub {
     label: dynasmrt::DynamicLabel,
+    /// Hit whose addend differs from the one in r15: reload it.
+    reload: dynasmrt::DynamicLabel,
     back: dynasmrt::DynamicLabel,
     replay: dynasmrt::DynamicLabel,
     addr_reg: u8,
@@ -783,7 +785,8 @@ impl<'b> Codegen<'b> {
             let end = self.base + self.asm.offset().0 + 5;
             self.asm.push(0xe8);
             self.asm.push_i32((routine as i64 - end as i64) as i32);
-            asm!(self.asm; test ecx, ecx ; jnz =>m.replay ; jmp =>m.back);
+            asm!(self.asm; test ecx, ecx ; jnz =>m.replay ; jmp =>m.back
+                ; =>m.reload ; mov r15, [rcx + tlb_off::ADDEND] ; jmp =>m.back);
         }
         for i in 0..self.faults.len() {
             let f = self.faults[i];
@@ -929,12 +932,18 @@ impl<'b> Codegen<'b> {
         }
     }
 
-    /// Softmmu fast path: probes way 0 of the TLB set of `a` and leaves the
-    /// page's host addend in r15, so the access is `[r15 + a]` as in flat
-    /// mode. Nine instructions on a hit; a miss calls the shared routine
-    /// out of line and, if the handler declines, exits to `replay`. An
-    /// access whose last byte is on the next page never matches (its page
-    /// differs from the tag) and is resolved by the handler.
+    /// Softmmu fast path: probes way 0 of the TLB set of `a` and makes r15
+    /// hold the page's host addend, so the access is `[r15 + a]` as in flat
+    /// mode. r15 keeps the last addend between accesses and is only
+    /// *compared* with the entry's: the access then depends on `a` and r15
+    /// alone, and the CPU issues it while the probe is still checking
+    /// (branch prediction), so a hit adds no load latency to the guest's
+    /// dependency chain. Eleven instructions on a hit (r14, the code-page
+    /// map in flat mode, is the scratch: stores to code pages never hit).
+    /// A miss calls the shared routine out of line and, if the handler
+    /// declines, exits to `replay`. An access whose last byte is on the
+    /// next page never matches (its page differs from the tag) and is
+    /// resolved by the handler.
     fn tlb_check(&mut self, a: u8, width: Width, access: AccessType, replay: dynasmrt::DynamicLabel) {
         let tag = match access {
             AccessType::Read => tlb_off::TAG_READ,
@@ -943,6 +952,7 @@ impl<'b> Codegen<'b> {
         };
         let last = width.bytes() as i32 - 1;
         let miss = self.asm.new_dynamic_label();
+        let reload = self.asm.new_dynamic_label();
         let back = self.asm.new_dynamic_label();
         asm!(self.asm;
             mov rcx, Rq(a)
@@ -951,19 +961,21 @@ impl<'b> Codegen<'b> {
             ; add rcx, [rbp + off::TLB_BASE]
         );
         if last == 0 {
-            asm!(self.asm; mov r15, Rq(a));
+            asm!(self.asm; mov r14, Rq(a));
         } else {
-            asm!(self.asm; lea r15, [Rq(a) + last]);
+            asm!(self.asm; lea r14, [Rq(a) + last]);
         }
         asm!(self.asm;
-            and r15, -4096
-            ; cmp r15, [rcx + tag]
+            and r14, -4096
+            ; cmp r14, [rcx + tag]
             ; jne =>miss
-            ; mov r15, [rcx + tlb_off::ADDEND]
+            ; cmp r15, [rcx + tlb_off::ADDEND]
+            ; jne =>reload
             ; =>back
         );
         self.misses.push(MissStub {
             label: miss,
+            reload,
             back,
             replay,
             addr_reg: a,
