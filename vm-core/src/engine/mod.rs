@@ -252,6 +252,29 @@ impl Vm {
         Ok(())
     }
 
+    /// MMU mode: maps guest virtual `[va, va + len)` onto guest physical
+    /// `[pa, pa + len)` with leaf PTE `flags` (`crate::mmu::pte::PTE_*`;
+    /// V and U are added), using superpages where alignment allows. For
+    /// embedders and tests that place code and data without an ELF image.
+    pub fn map_guest(&mut self, va: u64, pa: u64, len: u64, flags: u64) -> Result<(), VmError> {
+        use crate::mmu::pte::{PTE_U, PTE_V};
+        let Some(b) = self.page_tables.as_mut() else {
+            return Err(VmError::Config(
+                "map_guest needs the MMU (VmConfig::mmu)".into(),
+            ));
+        };
+        b.map_range(&mut self.mem, va, pa, len, flags | PTE_V | PTE_U)
+            .map_err(|e| VmError::Config(e.to_string()))?;
+        // New mappings may replace nothing cached, but a remap must not
+        // leave stale entries behind.
+        self.sfence_vma(None)
+    }
+
+    /// Copies guest *virtual* memory out (through the MMU when paging is on).
+    pub fn read_guest(&mut self, addr: u64, out: &mut [u8]) -> Result<(), MemFault> {
+        with_bus!(self, bus => bus.read_bytes(addr, out))
+    }
+
     /// `sfence.vma`: after the page tables changed, drop cached
     /// translations of the page containing `va` (or of everything) and the
     /// translated code decoded through the old mapping.
