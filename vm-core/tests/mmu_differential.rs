@@ -208,7 +208,10 @@ fn random_memory_blocks_agree_with_the_interpreter_under_the_mmu() {
         JIT_REPLAYS.load(Ordering::Relaxed),
         JIT_WALKS.load(Ordering::Relaxed),
     );
-    assert!(replays > 100 && walks > 400, "replays {replays}, walks {walks}");
+    assert!(
+        replays > 100 && walks > 400,
+        "replays {replays}, walks {walks}"
+    );
 }
 
 #[test]
@@ -238,7 +241,12 @@ fn page_faults_name_address_and_access() {
         );
         assert_eq!(o.pc, CODE);
         regs[10] = 0x23ff8;
-        let o = run(engine, TlbConfig::default(), &[load_unmapped, EBREAK], &regs);
+        let o = run(
+            engine,
+            TlbConfig::default(),
+            &[load_unmapped, EBREAK],
+            &regs,
+        );
         assert!(
             o.result.contains("load page fault at 0x24008") && o.result.contains("NotMapped"),
             "{engine:?}: {}",

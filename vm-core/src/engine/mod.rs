@@ -224,6 +224,12 @@ impl Vm {
         self.mmu.as_ref()
     }
 
+    /// The MMU, mutably (statistics reset, prefetch control, `sfence.vma`
+    /// on the TLB alone).
+    pub fn mmu_mut(&mut self) -> Option<&mut Mmu> {
+        self.mmu.as_mut()
+    }
+
     /// Turns the translation prefetcher on or off (MMU mode; no-op otherwise).
     pub fn set_prefetch(&mut self, cfg: Option<crate::mmu::PrefetchConfig>) {
         if let Some(m) = self.mmu.as_mut() {
@@ -362,7 +368,8 @@ impl Vm {
     fn replay_access(&mut self) -> Result<Option<RunOutcome>, VmError> {
         let pc = self.cpu.pc;
         self.stats.mmu_replays += 1;
-        let word = with_bus!(self, bus => bus.fetch32(pc)).map_err(|_| VmError::FetchFault { pc })?;
+        let word =
+            with_bus!(self, bus => bus.fetch32(pc)).map_err(|_| VmError::FetchFault { pc })?;
         let inst = decode(word).map_err(|_| VmError::IllegalInstruction { pc, bits: word })?;
         let (exit, _) = with_bus!(self, bus => interp::exec_block(&mut self.cpu, bus, &[inst], pc));
         match exit {

@@ -166,14 +166,13 @@ pub fn load_segments<'d>(
                 memsz,
             });
         }
-        let end = vaddr
-            .checked_add(memsz)
-            .filter(|&end| end <= limit)
-            .ok_or(ElfError::SegmentOutOfMemory {
+        let end = vaddr.checked_add(memsz).filter(|&end| end <= limit).ok_or(
+            ElfError::SegmentOutOfMemory {
                 start: vaddr,
                 end: vaddr.wrapping_add(memsz),
                 mem: limit,
-            })?;
+            },
+        )?;
         let _ = end;
         if off
             .checked_add(filesz)

@@ -94,18 +94,30 @@ mod tests {
         let img = load_elf_sv39(&elf, &mut mem, &mut b, off, 8 << 20).unwrap();
         assert_eq!(img.brk_start, 0x12000);
         let w = PageWalker::default();
-        let t = w.walk(&mut mem, b.root(), 0x10000, AccessType::Execute).unwrap();
+        let t = w
+            .walk(&mut mem, b.root(), 0x10000, AccessType::Execute)
+            .unwrap();
         assert_eq!(t.ppage, 0x10000 + off);
         assert_eq!(mem.load(0x10000 + off, 4).unwrap(), 0x13);
         // tiny_elf segments are R+X: stores fault.
-        let e = w.walk(&mut mem, b.root(), 0x11000, AccessType::Write).unwrap_err();
+        let e = w
+            .walk(&mut mem, b.root(), 0x11000, AccessType::Write)
+            .unwrap_err();
         assert_eq!(e.cause, FaultCause::Denied);
         // Heap and stack: read/write, not executable; below the image: unmapped.
-        assert!(w.walk(&mut mem, b.root(), 0x12000, AccessType::Write).is_ok());
-        assert!(w.walk(&mut mem, b.root(), (8 << 20) - 8, AccessType::Write).is_ok());
-        assert!(w.walk(&mut mem, b.root(), 0x12000, AccessType::Execute).is_err());
+        assert!(w
+            .walk(&mut mem, b.root(), 0x12000, AccessType::Write)
+            .is_ok());
+        assert!(w
+            .walk(&mut mem, b.root(), (8 << 20) - 8, AccessType::Write)
+            .is_ok());
+        assert!(w
+            .walk(&mut mem, b.root(), 0x12000, AccessType::Execute)
+            .is_err());
         assert!(matches!(
-            w.walk(&mut mem, b.root(), 0, AccessType::Read).unwrap_err().cause,
+            w.walk(&mut mem, b.root(), 0, AccessType::Read)
+                .unwrap_err()
+                .cause,
             FaultCause::NotMapped { .. }
         ));
     }

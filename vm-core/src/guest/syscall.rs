@@ -102,9 +102,10 @@ impl SyscallHandler {
             SYS_WRITEV => {
                 let mut total = 0i64;
                 for i in 0..a2.min(1024) {
-                    let (base, len) = match (mem.load(a1.wrapping_add(16 * i), 8),
-                        mem.load(a1.wrapping_add(16 * i + 8), 8),)
-                    {
+                    let (base, len) = match (
+                        mem.load(a1.wrapping_add(16 * i), 8),
+                        mem.load(a1.wrapping_add(16 * i + 8), 8),
+                    ) {
                         (Ok(b), Ok(l)) => (b, l),
                         _ => {
                             total = -EFAULT;

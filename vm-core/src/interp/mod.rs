@@ -4,9 +4,9 @@
 
 use crate::engine::Exit;
 use crate::frontend::riscv::{Inst, Op};
-use crate::memory::{GuestAccess, StoreEffect};
 #[cfg(test)]
 use crate::memory::GuestMemory;
+use crate::memory::{GuestAccess, StoreEffect};
 use crate::state::CpuState;
 
 /// Executes one decoded block starting at `pc`. Returns how the block was

@@ -153,8 +153,10 @@ mod tests {
         let mut b = PageTableBuilder::new(&mut mem, 0, 1 << 20).unwrap();
         let rw = PTE_V | PTE_U | PTE_R | PTE_W | PTE_A;
         // Two virtual neighbours on non-adjacent physical pages, then a read-only page.
-        b.map(&mut mem, 0x1000, 0x30_0000, PageSize::Size4K, rw).unwrap();
-        b.map(&mut mem, 0x2000, 0x20_0000, PageSize::Size4K, rw).unwrap();
+        b.map(&mut mem, 0x1000, 0x30_0000, PageSize::Size4K, rw)
+            .unwrap();
+        b.map(&mut mem, 0x2000, 0x20_0000, PageSize::Size4K, rw)
+            .unwrap();
         b.map(&mut mem, 0x3000, 0x40_0000, PageSize::Size4K, rw & !PTE_W)
             .unwrap();
         let mut mmu = Mmu::new(MmuConfig::default(), b.root(), &mem).unwrap();

@@ -308,9 +308,9 @@ impl Mmu {
         // Leaves reach the TLB with A set (walked, or checked by the prefetcher).
         TlbEntry {
             tag_read: tag(t.allows(AccessType::Read)),
-            tag_write: tag(
-                t.allows(AccessType::Write) && t.dirty() && !mem.is_code_page(t.ppage >> 12),
-            ),
+            tag_write: tag(t.allows(AccessType::Write)
+                && t.dirty()
+                && !mem.is_code_page(t.ppage >> 12)),
             tag_exec: tag(t.allows(AccessType::Execute)),
             addend: self.host_base.wrapping_add(t.ppage).wrapping_sub(t.vpage),
         }
@@ -346,8 +346,7 @@ impl Mmu {
                     ..*t
                 })
             } else if t.size == PageSize::Size4K && page >> 21 == t.vpage >> 21 {
-                let pte_addr =
-                    t.pte_addr - 8 * vpn_of(t.vpage, 0) + 8 * vpn_of(page, 0);
+                let pte_addr = t.pte_addr - 8 * vpn_of(t.vpage, 0) + 8 * vpn_of(page, 0);
                 mem.load(pte_addr, 8).ok().and_then(|pte| {
                     let leaf = pte & PTE_V != 0
                         && pte & (PTE_R | PTE_X) != 0
@@ -434,12 +433,25 @@ mod tests {
                 _ => PTE_V | PTE_U | PTE_X | PTE_A,
             };
             let pa = (2 << 20) + (next() % 4096) * 4096;
-            b.map(&mut mem, 0x100_0000 + i * 0x3000, pa, PageSize::Size4K, flags)
-                .unwrap();
-        }
-        b.map(&mut mem, 0x4000_0000, 32 << 20, PageSize::Size2M, ur | PTE_W)
+            b.map(
+                &mut mem,
+                0x100_0000 + i * 0x3000,
+                pa,
+                PageSize::Size4K,
+                flags,
+            )
             .unwrap();
-        for (entries, ways, prefetch) in [(64, 1, None), (256, 4, Some(PrefetchConfig::default()))] {
+        }
+        b.map(
+            &mut mem,
+            0x4000_0000,
+            32 << 20,
+            PageSize::Size2M,
+            ur | PTE_W,
+        )
+        .unwrap();
+        for (entries, ways, prefetch) in [(64, 1, None), (256, 4, Some(PrefetchConfig::default()))]
+        {
             let cfg = MmuConfig {
                 tlb: TlbConfig { entries, ways },
                 prefetch,
@@ -464,7 +476,10 @@ mod tests {
             let s = m.stats();
             // Most of the stream faults (wrong access type or unmapped gap);
             // the TLB must still have answered a good share of it.
-            assert!(s.tlb.read.hits + s.tlb.write.hits + s.tlb.exec.hits > 2000, "{s:?}");
+            assert!(
+                s.tlb.read.hits + s.tlb.write.hits + s.tlb.exec.hits > 2000,
+                "{s:?}"
+            );
         }
     }
 
@@ -473,23 +488,36 @@ mod tests {
         let mut mem = GuestMemory::new(16 << 20).unwrap();
         let mut b = PageTableBuilder::new(&mut mem, 0, 1 << 20).unwrap();
         let rw = PTE_V | PTE_U | PTE_R | PTE_W | PTE_A;
-        b.map(&mut mem, 0x10_0000, 0x20_0000, PageSize::Size4K, rw).unwrap();
-        b.map(&mut mem, 0x10_1000, 0x20_1000, PageSize::Size4K, rw).unwrap();
-        b.map(&mut mem, 0x10_2000, 0x30_0000, PageSize::Size4K, rw).unwrap();
+        b.map(&mut mem, 0x10_0000, 0x20_0000, PageSize::Size4K, rw)
+            .unwrap();
+        b.map(&mut mem, 0x10_1000, 0x20_1000, PageSize::Size4K, rw)
+            .unwrap();
+        b.map(&mut mem, 0x10_2000, 0x30_0000, PageSize::Size4K, rw)
+            .unwrap();
         let mut m = Mmu::new(MmuConfig::default(), b.root(), &mem).unwrap();
         // Contiguous crossing: fine. Non-contiguous crossing: replay.
-        assert!(m.jit_miss(&mut mem, 0x10_0ffc, 8, AccessType::Read).is_some());
-        assert!(m.jit_miss(&mut mem, 0x10_1ffc, 8, AccessType::Read).is_none());
+        assert!(m
+            .jit_miss(&mut mem, 0x10_0ffc, 8, AccessType::Read)
+            .is_some());
+        assert!(m
+            .jit_miss(&mut mem, 0x10_1ffc, 8, AccessType::Read)
+            .is_none());
         // A store sets D and then gets a direct write tag...
-        assert!(m.jit_miss(&mut mem, 0x10_0010, 8, AccessType::Write).is_some());
+        assert!(m
+            .jit_miss(&mut mem, 0x10_0010, 8, AccessType::Write)
+            .is_some());
         assert!(m.tlb().contains(0x10_0010, AccessType::Write));
         // ...until code is found in the physical page.
         mem.mark_code_page(0x200);
         m.revoke_write(0x200);
         assert!(!m.tlb().contains(0x10_0010, AccessType::Write));
-        assert!(m.jit_miss(&mut mem, 0x10_0010, 8, AccessType::Write).is_none());
+        assert!(m
+            .jit_miss(&mut mem, 0x10_0010, 8, AccessType::Write)
+            .is_none());
         // Unmapped: replay (the interpreter reports the page fault).
-        assert!(m.jit_miss(&mut mem, 0x50_0000, 1, AccessType::Read).is_none());
+        assert!(m
+            .jit_miss(&mut mem, 0x50_0000, 1, AccessType::Read)
+            .is_none());
     }
 
     #[test]
@@ -497,10 +525,17 @@ mod tests {
         let mut mem = GuestMemory::new(16 << 20).unwrap();
         let mut b = PageTableBuilder::new(&mut mem, 0, 1 << 20).unwrap();
         let rw = PTE_V | PTE_U | PTE_R | PTE_W | PTE_A;
-        b.map_range(&mut mem, 0x40_0000, 0x40_0000, 64 << 12, rw).unwrap();
-        // One page without A: the prefetcher must skip it.
-        b.map(&mut mem, 0x50_0000, 0x50_0000, PageSize::Size4K, rw & !PTE_A)
+        b.map_range(&mut mem, 0x40_0000, 0x40_0000, 64 << 12, rw)
             .unwrap();
+        // One page without A: the prefetcher must skip it.
+        b.map(
+            &mut mem,
+            0x50_0000,
+            0x50_0000,
+            PageSize::Size4K,
+            rw & !PTE_A,
+        )
+        .unwrap();
         let cfg = MmuConfig {
             prefetch: Some(PrefetchConfig {
                 policy: PrefetchPolicy::NextPage,
@@ -510,7 +545,8 @@ mod tests {
         };
         let mut m = Mmu::new(cfg, b.root(), &mem).unwrap();
         for p in 0..64u64 {
-            m.translate(&mut mem, 0x40_0000 + p * 4096, AccessType::Read).unwrap();
+            m.translate(&mut mem, 0x40_0000 + p * 4096, AccessType::Read)
+                .unwrap();
         }
         let s = m.stats();
         assert_eq!(s.tlb.read.misses, 13, "{s:?}"); // one miss per 5 pages

@@ -41,6 +41,10 @@ pub struct TranslationPrefetcher {
     last_page: Option<i64>,
     stride: i64,
     confirmed: bool,
+    /// After prefetching along a stride, the page whose miss continues the
+    /// stream (one stride past the last prefetched page): the gap the
+    /// prefetch itself opened must not reset the learned stride.
+    continues_at: Option<i64>,
 }
 
 /// Upper bound of [`PrefetchConfig::degree`].
@@ -57,6 +61,7 @@ impl TranslationPrefetcher {
             last_page: None,
             stride: 0,
             confirmed: false,
+            continues_at: None,
         }
     }
 
@@ -72,18 +77,23 @@ impl TranslationPrefetcher {
         let step = match self.cfg.policy {
             PrefetchPolicy::NextPage => 1,
             PrefetchPolicy::Stride => {
-                let s = self.last_page.map_or(0, |l| v.wrapping_sub(l));
-                self.confirmed = s != 0 && s == self.stride;
-                self.stride = s;
-                if self.confirmed {
-                    s
+                if self.confirmed && self.continues_at == Some(v) {
+                    self.stride
                 } else {
-                    0
+                    let s = self.last_page.map_or(0, |l| v.wrapping_sub(l));
+                    self.confirmed = s != 0 && s == self.stride;
+                    self.stride = s;
+                    if self.confirmed {
+                        s
+                    } else {
+                        0
+                    }
                 }
             }
         };
         self.last_page = Some(v);
         let n = if step == 0 { 0 } else { self.cfg.degree as i64 };
+        self.continues_at = (n > 0).then(|| v.wrapping_add(step.wrapping_mul(n + 1)));
         (1..=n).map(move |k| v.wrapping_add(step.wrapping_mul(k)) as u64)
     }
 }
@@ -106,8 +116,14 @@ mod tests {
         assert_eq!(s.on_miss(100).count(), 0);
         assert_eq!(s.on_miss(103).count(), 0, "stride seen once");
         assert_eq!(s.on_miss(106).collect::<Vec<_>>(), vec![109, 112]);
+        // The next miss of the stream comes one stride after the prefetched pages.
+        assert_eq!(s.on_miss(115).collect::<Vec<_>>(), vec![118, 121]);
         assert_eq!(s.on_miss(50).count(), 0, "irregular: no prediction");
         assert_eq!(s.on_miss(48).count(), 0);
-        assert_eq!(s.on_miss(46).collect::<Vec<_>>(), vec![44, 42], "negative stride");
+        assert_eq!(
+            s.on_miss(46).collect::<Vec<_>>(),
+            vec![44, 42],
+            "negative stride"
+        );
     }
 }

@@ -39,7 +39,11 @@ pub const fn miss_info(access: AccessType, log2_size: u32) -> u64 {
 /// # Safety
 /// `cpu.mmu_ctx` must point at a live [`JitMmuContext`] whose pointers are
 /// valid and not otherwise borrowed during the call.
-pub unsafe extern "sysv64" fn tlb_miss_handler(cpu: *mut CpuState, va: u64, info: u64) -> MissResult {
+pub unsafe extern "sysv64" fn tlb_miss_handler(
+    cpu: *mut CpuState,
+    va: u64,
+    info: u64,
+) -> MissResult {
     // SAFETY: guaranteed by the caller (the dispatcher sets the context
     // right before entering generated code and keeps it alive).
     let ctx = unsafe { &*((*cpu).mmu_ctx as *const JitMmuContext) };

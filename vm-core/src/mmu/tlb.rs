@@ -413,15 +413,26 @@ mod tests {
 
     #[test]
     fn geometry_is_validated() {
-        assert!(SoftTlb::new(TlbConfig { entries: 64, ways: 4 }).is_ok());
+        assert!(SoftTlb::new(TlbConfig {
+            entries: 64,
+            ways: 4
+        })
+        .is_ok());
         for (entries, ways) in [(0, 1), (48, 4), (8, 8), (64, 3), (1 << 21, 1)] {
-            assert!(SoftTlb::new(TlbConfig { entries, ways }).is_err(), "{entries}/{ways}");
+            assert!(
+                SoftTlb::new(TlbConfig { entries, ways }).is_err(),
+                "{entries}/{ways}"
+            );
         }
     }
 
     #[test]
     fn separate_permissions_per_access_type() {
-        let mut t = SoftTlb::new(TlbConfig { entries: 16, ways: 1 }).unwrap();
+        let mut t = SoftTlb::new(TlbConfig {
+            entries: 16,
+            ways: 1,
+        })
+        .unwrap();
         t.fill(entry(0x5000), PageSize::Size4K, false);
         assert_eq!(t.lookup(0x5123, AccessType::Read), Some(0x1000_0000));
         assert_eq!(t.lookup(0x5123, AccessType::Execute), Some(0x1000_0000));
@@ -433,7 +444,11 @@ mod tests {
     #[test]
     fn set_associativity_is_lru_with_mru_in_way_zero() {
         // 2 sets x 4 ways: pages 0, 2, 4, 6, 8 all map to set 0.
-        let mut t = SoftTlb::new(TlbConfig { entries: 8, ways: 4 }).unwrap();
+        let mut t = SoftTlb::new(TlbConfig {
+            entries: 8,
+            ways: 4,
+        })
+        .unwrap();
         for p in [0u64, 2, 4, 6] {
             t.fill(entry(p << 12), PageSize::Size4K, false);
         }
@@ -457,7 +472,11 @@ mod tests {
 
     #[test]
     fn flush_semantics() {
-        let mut t = SoftTlb::new(TlbConfig { entries: 16, ways: 2 }).unwrap();
+        let mut t = SoftTlb::new(TlbConfig {
+            entries: 16,
+            ways: 2,
+        })
+        .unwrap();
         for p in 0..8u64 {
             t.fill(entry(p << 12), PageSize::Size4K, false);
         }
@@ -479,7 +498,11 @@ mod tests {
 
     #[test]
     fn revoking_write_access_by_host_page() {
-        let mut t = SoftTlb::new(TlbConfig { entries: 16, ways: 2 }).unwrap();
+        let mut t = SoftTlb::new(TlbConfig {
+            entries: 16,
+            ways: 2,
+        })
+        .unwrap();
         let mut e = entry(0x7000);
         e.tag_write = 0x7000;
         t.fill(e, PageSize::Size4K, false);

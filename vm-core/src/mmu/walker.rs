@@ -98,7 +98,9 @@ impl PageWalker {
             mem.store(t.pte_addr, 8, t.pte).map_err(|_| PageFault {
                 va,
                 access,
-                cause: FaultCause::PteOutOfRange { level: t.size.level() as u8 },
+                cause: FaultCause::PteOutOfRange {
+                    level: t.size.level() as u8,
+                },
             })?;
         }
         Ok(t)
@@ -182,12 +184,30 @@ mod tests {
     fn translates_4k_2m_and_1g_pages_at_every_level() {
         let (mut mem, mut b) = setup();
         let w = PageWalker::default();
-        b.map(&mut mem, 0x40_1000, 0x30_0000, PageSize::Size4K, user(PTE_R))
-            .unwrap();
-        b.map(&mut mem, 0x60_0000, 0x20_0000, PageSize::Size2M, user(PTE_R))
-            .unwrap();
-        b.map(&mut mem, 0x4000_0000, 0, PageSize::Size1G, user(PTE_R | PTE_X))
-            .unwrap();
+        b.map(
+            &mut mem,
+            0x40_1000,
+            0x30_0000,
+            PageSize::Size4K,
+            user(PTE_R),
+        )
+        .unwrap();
+        b.map(
+            &mut mem,
+            0x60_0000,
+            0x20_0000,
+            PageSize::Size2M,
+            user(PTE_R),
+        )
+        .unwrap();
+        b.map(
+            &mut mem,
+            0x4000_0000,
+            0,
+            PageSize::Size1G,
+            user(PTE_R | PTE_X),
+        )
+        .unwrap();
         let root = b.root();
         let t = w.walk(&mut mem, root, 0x40_1abc, AccessType::Read).unwrap();
         assert_eq!((t.ppage, t.size), (0x30_0000, PageSize::Size4K));
@@ -198,7 +218,11 @@ mod tests {
             .unwrap();
         assert_eq!((t.ppage, t.size), (0x12_3000, PageSize::Size1G));
         // Unmapped at each level: root slot empty, L1 slot empty, L0 slot empty.
-        for (va, level) in [(0x80_0000_0000u64 >> 2, 2u8), (0x20_0000, 1), (0x40_2000, 0)] {
+        for (va, level) in [
+            (0x80_0000_0000u64 >> 2, 2u8),
+            (0x20_0000, 1),
+            (0x40_2000, 0),
+        ] {
             let e = w.walk(&mut mem, root, va, AccessType::Read).unwrap_err();
             assert_eq!(e.cause, FaultCause::NotMapped { level }, "{va:#x}");
             assert_eq!(e.va, va);
@@ -214,7 +238,12 @@ mod tests {
             (0x10_1000, PTE_R, AccessType::Execute, FaultCause::Denied),
             (0x10_2000, PTE_X, AccessType::Read, FaultCause::Denied),
             (0x10_3000, PTE_X, AccessType::Write, FaultCause::Denied),
-            (0x10_4000, PTE_R | PTE_W, AccessType::Execute, FaultCause::Denied),
+            (
+                0x10_4000,
+                PTE_R | PTE_W,
+                AccessType::Execute,
+                FaultCause::Denied,
+            ),
         ];
         for (va, flags, access, cause) in cases {
             b.map(&mut mem, va, 0x20_0000, PageSize::Size4K, user(flags))
@@ -223,17 +252,35 @@ mod tests {
             assert_eq!((e.va, e.access, e.cause), (va + 8, access, cause));
         }
         // Supervisor-only page.
-        b.map(&mut mem, 0x10_5000, 0x20_0000, PageSize::Size4K, PTE_V | PTE_R | PTE_W)
-            .unwrap();
-        let e = w.walk(&mut mem, b.root(), 0x10_5000, AccessType::Read).unwrap_err();
+        b.map(
+            &mut mem,
+            0x10_5000,
+            0x20_0000,
+            PageSize::Size4K,
+            PTE_V | PTE_R | PTE_W,
+        )
+        .unwrap();
+        let e = w
+            .walk(&mut mem, b.root(), 0x10_5000, AccessType::Read)
+            .unwrap_err();
         assert_eq!(e.cause, FaultCause::NotUser);
         // W without R is a reserved encoding.
-        b.map(&mut mem, 0x10_6000, 0x20_0000, PageSize::Size4K, user(PTE_W))
-            .unwrap();
-        let e = w.walk(&mut mem, b.root(), 0x10_6000, AccessType::Write).unwrap_err();
+        b.map(
+            &mut mem,
+            0x10_6000,
+            0x20_0000,
+            PageSize::Size4K,
+            user(PTE_W),
+        )
+        .unwrap();
+        let e = w
+            .walk(&mut mem, b.root(), 0x10_6000, AccessType::Write)
+            .unwrap_err();
         assert_eq!(e.cause, FaultCause::ReservedEncoding { level: 0 });
         // Non-canonical address.
-        let e = w.walk(&mut mem, b.root(), 1 << 40, AccessType::Read).unwrap_err();
+        let e = w
+            .walk(&mut mem, b.root(), 1 << 40, AccessType::Read)
+            .unwrap_err();
         assert_eq!(e.cause, FaultCause::NonCanonical);
     }
 
@@ -243,30 +290,53 @@ mod tests {
         let w = PageWalker::default();
         let root = b.root();
         // Hand-written root entry: a gigapage leaf whose PPN is not 1 GiB aligned.
-        mem.store(root + 8, 8, make_pte(0x20_0000, user(PTE_R))).unwrap();
-        let e = w.walk(&mut mem, root, 0x4000_0000, AccessType::Read).unwrap_err();
+        mem.store(root + 8, 8, make_pte(0x20_0000, user(PTE_R)))
+            .unwrap();
+        let e = w
+            .walk(&mut mem, root, 0x4000_0000, AccessType::Read)
+            .unwrap_err();
         assert_eq!(e.cause, FaultCause::MisalignedSuperpage { level: 2 });
         // Non-leaf pointing outside physical memory.
         mem.store(root + 16, 8, make_pte(1 << 40, PTE_V)).unwrap();
-        let e = w.walk(&mut mem, root, 0x8000_0000, AccessType::Read).unwrap_err();
+        let e = w
+            .walk(&mut mem, root, 0x8000_0000, AccessType::Read)
+            .unwrap_err();
         assert_eq!(e.cause, FaultCause::PteOutOfRange { level: 1 });
         // Non-leaf with the A bit set is reserved.
-        mem.store(root + 24, 8, make_pte(0x1000, PTE_V | PTE_A)).unwrap();
-        let e = w.walk(&mut mem, root, 0xc000_0000, AccessType::Read).unwrap_err();
+        mem.store(root + 24, 8, make_pte(0x1000, PTE_V | PTE_A))
+            .unwrap();
+        let e = w
+            .walk(&mut mem, root, 0xc000_0000, AccessType::Read)
+            .unwrap_err();
         assert_eq!(e.cause, FaultCause::ReservedEncoding { level: 2 });
         // Reserved high bits.
-        mem.store(root + 32, 8, make_pte(0, user(PTE_R)) | (1 << 60)).unwrap();
-        let e = w.walk(&mut mem, root, 0x1_0000_0000, AccessType::Read).unwrap_err();
+        mem.store(root + 32, 8, make_pte(0, user(PTE_R)) | (1 << 60))
+            .unwrap();
+        let e = w
+            .walk(&mut mem, root, 0x1_0000_0000, AccessType::Read)
+            .unwrap_err();
         assert_eq!(e.cause, FaultCause::ReservedEncoding { level: 2 });
     }
 
     #[test]
     fn accessed_and_dirty_bits_are_updated_in_guest_memory() {
         let (mut mem, mut b) = setup();
-        b.map(&mut mem, 0x40_0000, 0x30_0000, PageSize::Size4K, user(PTE_R | PTE_W))
-            .unwrap();
-        b.map(&mut mem, 0x80_0000, 0x40_0000, PageSize::Size2M, user(PTE_R | PTE_W))
-            .unwrap();
+        b.map(
+            &mut mem,
+            0x40_0000,
+            0x30_0000,
+            PageSize::Size4K,
+            user(PTE_R | PTE_W),
+        )
+        .unwrap();
+        b.map(
+            &mut mem,
+            0x80_0000,
+            0x40_0000,
+            PageSize::Size2M,
+            user(PTE_R | PTE_W),
+        )
+        .unwrap();
         let root = b.root();
         let w = PageWalker::default();
         for va in [0x40_0010u64, 0x80_1234] {
@@ -281,15 +351,33 @@ mod tests {
         }
         // Svade: the same accesses fault instead when updates are off.
         let (mut mem, mut b) = setup();
-        b.map(&mut mem, 0x40_0000, 0x30_0000, PageSize::Size4K, user(PTE_R | PTE_W))
-            .unwrap();
+        b.map(
+            &mut mem,
+            0x40_0000,
+            0x30_0000,
+            PageSize::Size4K,
+            user(PTE_R | PTE_W),
+        )
+        .unwrap();
         let w = PageWalker { update_ad: false };
-        let e = w.walk(&mut mem, b.root(), 0x40_0000, AccessType::Read).unwrap_err();
+        let e = w
+            .walk(&mut mem, b.root(), 0x40_0000, AccessType::Read)
+            .unwrap_err();
         assert_eq!(e.cause, FaultCause::AccessedDirty);
-        b.map(&mut mem, 0x40_1000, 0x30_1000, PageSize::Size4K, user(PTE_R | PTE_W | PTE_A))
-            .unwrap();
-        assert!(w.walk(&mut mem, b.root(), 0x40_1000, AccessType::Read).is_ok());
-        let e = w.walk(&mut mem, b.root(), 0x40_1000, AccessType::Write).unwrap_err();
+        b.map(
+            &mut mem,
+            0x40_1000,
+            0x30_1000,
+            PageSize::Size4K,
+            user(PTE_R | PTE_W | PTE_A),
+        )
+        .unwrap();
+        assert!(w
+            .walk(&mut mem, b.root(), 0x40_1000, AccessType::Read)
+            .is_ok());
+        let e = w
+            .walk(&mut mem, b.root(), 0x40_1000, AccessType::Write)
+            .unwrap_err();
         assert_eq!(e.cause, FaultCause::AccessedDirty);
     }
 }

@@ -944,7 +944,13 @@ impl<'b> Codegen<'b> {
     /// declines, exits to `replay`. An access whose last byte is on the
     /// next page never matches (its page differs from the tag) and is
     /// resolved by the handler.
-    fn tlb_check(&mut self, a: u8, width: Width, access: AccessType, replay: dynasmrt::DynamicLabel) {
+    fn tlb_check(
+        &mut self,
+        a: u8,
+        width: Width,
+        access: AccessType,
+        replay: dynasmrt::DynamicLabel,
+    ) {
         let tag = match access {
             AccessType::Read => tlb_off::TAG_READ,
             AccessType::Write => tlb_off::TAG_WRITE,
