@@ -187,7 +187,7 @@ fn check(tlb: TlbConfig, code: &[u32], regs: &[u64; 32], what: &str) {
 
 #[test]
 fn random_memory_blocks_agree_with_the_interpreter_under_the_mmu() {
-    let mut rng = Rng(0x5eed_0f_71b5_u64);
+    let mut rng = Rng(0x005e_ed0f_71b5_u64);
     for (i, tlb) in [
         TlbConfig::default(),
         TlbConfig {

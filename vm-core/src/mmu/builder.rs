@@ -119,14 +119,14 @@ impl PageTableBuilder {
         flags: u64,
     ) -> Result<(), MapError> {
         let bytes = size.bytes();
-        if va % bytes != 0 {
+        if !va.is_multiple_of(bytes) {
             return Err(MapError::Misaligned {
                 what: "virtual address",
                 addr: va,
                 align: bytes,
             });
         }
-        if pa % bytes != 0 {
+        if !pa.is_multiple_of(bytes) {
             return Err(MapError::Misaligned {
                 what: "physical address",
                 addr: pa,
