@@ -295,3 +295,113 @@ fn mutated_elf_files_never_panic() {
         }
     }
 }
+
+#[test]
+fn cli_runs_a_guest_under_the_mmu() {
+    for engine in ["interp", "jit", "tiered"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_vm"))
+            .args(["run", "--engine", engine, "--mmu", "--stats"])
+            .args([
+                "--tlb-entries",
+                "64",
+                "--tlb-ways",
+                "2",
+                "--prefetch",
+                "stride",
+            ])
+            .arg(elf("fib"))
+            .arg("20")
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "fib(20)=6765\n",
+            "{engine}"
+        );
+        assert_eq!(out.status.code(), Some(6765 % 200), "{engine}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("TLB 64 entries x 2 ways"), "{err}");
+        assert!(err.contains("tlb hits / misses"), "{err}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_vm"))
+        .args(["run", "--tlb-entries", "48"])
+        .arg(elf("fib"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid TLB geometry: 48 entries"), "{err}");
+}
+
+/// With paging on, a null-pointer load, a store to a read-only page and a
+/// jump into unmapped memory are guest page faults naming the address.
+#[test]
+fn mmu_page_faults_are_typed_errors() {
+    use vm_core::engine::PAGE_TABLE_AREA;
+    use vm_core::mmu::pte::{PTE_A, PTE_R, PTE_X};
+    use vm_core::mmu::MmuConfig;
+    let load_null = encode(&Inst {
+        op: Op::Ld,
+        rd: 10,
+        rs1: 0,
+        rs2: 0,
+        imm: 0,
+    });
+    let store_code = encode(&Inst {
+        op: Op::Sw,
+        rd: 0,
+        rs1: 11,
+        rs2: 0,
+        imm: 0,
+    });
+    for engine in ENGINES {
+        for (word, want) in [
+            (load_null, "load page fault at 0x0 (NotMapped { level: 0 })"),
+            (store_code, "store page fault at 0x10000 (Denied)"),
+        ] {
+            let cfg = VmConfig {
+                engine,
+                mem_size: 32 << 20,
+                mmu: Some(MmuConfig::default()),
+                ..VmConfig::default()
+            };
+            let mut v = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
+            v.map_guest(
+                0x10000,
+                0x10000 + PAGE_TABLE_AREA,
+                4096,
+                PTE_R | PTE_X | PTE_A,
+            )
+            .unwrap();
+            v.write_guest(0x10000, &word.to_le_bytes()).unwrap_err();
+            // Read-only for the guest: the test writes the code physically.
+            v.memory_mut()
+                .write_bytes(0x10000 + PAGE_TABLE_AREA, &word.to_le_bytes())
+                .unwrap();
+            v.cpu_mut().globals[11] = 0x10000;
+            v.cpu_mut().pc = 0x10000;
+            let e = v.run().unwrap_err();
+            assert!(
+                matches!(e, VmError::MemFault { pc: 0x10000, .. }),
+                "{engine:?}: {e}"
+            );
+            assert!(e.to_string().contains(want), "{engine:?}: {e}");
+            let mut v2 = vm_with_mmu(engine);
+            v2.cpu_mut().pc = 0x20000;
+            assert!(matches!(
+                v2.run().unwrap_err(),
+                VmError::FetchFault { pc: 0x20000 }
+            ));
+        }
+    }
+}
+
+fn vm_with_mmu(engine: EngineKind) -> Vm {
+    let cfg = VmConfig {
+        engine,
+        mem_size: 32 << 20,
+        mmu: Some(vm_core::mmu::MmuConfig::default()),
+        ..VmConfig::default()
+    };
+    Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap()
+}

@@ -1,8 +1,15 @@
 //! Self-modifying code against chained blocks: a hot loop chained to
 //! itself is rewritten by a store from another block on the same page; the
 //! store must unlink the chained jump and the loop must run the new code.
+//! Also with the Sv39 MMU on, including a store through a second virtual
+//! mapping (alias) of the code's physical page.
 
-use vm_core::engine::{EngineKind, Vm, VmConfig, VmError};
+use vm_core::engine::{EngineKind, Vm, VmConfig, VmError, PAGE_TABLE_AREA};
+use vm_core::mmu::pte::{PTE_A, PTE_R, PTE_W, PTE_X};
+use vm_core::mmu::MmuConfig;
+
+/// Virtual alias of the code page (MMU runs): same physical page, RW only.
+const ALIAS: u64 = 0x50000;
 use vm_core::frontend::riscv::{encode, Inst, Op};
 
 fn i(op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32) -> u32 {
@@ -27,14 +34,14 @@ const T2: u8 = 7;
 /// `split`, the loop body is two blocks joined by chained jumps; without,
 /// it is one block that jumps back to itself (registers carried across
 /// iterations by the JIT).
-fn program(split: bool) -> Vec<u32> {
+fn program(split: bool, store_base: u64) -> Vec<u32> {
     let new_body = i(Op::Addi, A0, A0, 0, 2);
     let mut p = vec![
-        i(Op::Lui, S0, 0, 0, 0x10000), // 0x00 s0 = 0x10000
-        i(Op::Addi, S1, 0, 0, 2),      // 0x04 two rounds
-        i(Op::Addi, T0, 0, 0, 0),      // 0x08
-        i(Op::Addi, T1, 0, 0, 100),    // 0x0c
-        i(Op::Addi, A0, A0, 0, 1),     // 0x10 loop head (rewritten)
+        i(Op::Lui, S0, 0, 0, store_base as i32), // 0x00 s0 = page the store goes through
+        i(Op::Addi, S1, 0, 0, 2),                // 0x04 two rounds
+        i(Op::Addi, T0, 0, 0, 0),                // 0x08
+        i(Op::Addi, T1, 0, 0, 100),              // 0x0c
+        i(Op::Addi, A0, A0, 0, 1),               // 0x10 loop head (rewritten)
     ];
     if split {
         p.push(i(Op::Beq, 0, 0, 0, 4)); // ends the block: jump to the next insn
@@ -56,8 +63,13 @@ fn program(split: bool) -> Vec<u32> {
 
 #[test]
 fn rewriting_a_hot_loop_takes_effect_under_every_engine() {
-    for split in [false, true] {
-        let prog = program(split);
+    // (MMU on, store through the alias mapping)
+    let modes = [(false, false), (true, false), (true, true)];
+    for (split, (mmu, alias)) in [false, true]
+        .into_iter()
+        .flat_map(|s| modes.into_iter().map(move |m| (s, m)))
+    {
+        let prog = program(split, if alias { ALIAS } else { 0x10000 });
         let ebreak_pc = 0x10000 + 4 * (prog.len() as u64 - 1);
         let per_iter = if split { 4 } else { 3 };
         for engine in [EngineKind::Interp, EngineKind::Jit, EngineKind::Tiered] {
@@ -65,12 +77,20 @@ fn rewriting_a_hot_loop_takes_effect_under_every_engine() {
                 engine,
                 mem_size: 32 << 20,
                 tier_threshold: 10,
+                mmu: mmu.then(MmuConfig::default),
                 ..VmConfig::default()
             };
             let mut vm =
                 Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
             let bytes: Vec<u8> = prog.iter().flat_map(|w| w.to_le_bytes()).collect();
-            vm.memory_mut().write_bytes(0x10000, &bytes).unwrap();
+            if mmu {
+                let pa = 0x10000 + PAGE_TABLE_AREA;
+                vm.map_guest(0x10000, pa, 4096, PTE_R | PTE_W | PTE_X | PTE_A)
+                    .unwrap();
+                vm.map_guest(ALIAS, pa, 4096, PTE_R | PTE_W | PTE_A)
+                    .unwrap();
+            }
+            vm.write_guest(0x10000, &bytes).unwrap();
             vm.cpu_mut().pc = 0x10000;
             let err = vm.run().unwrap_err();
             assert!(
@@ -125,12 +145,17 @@ fn tiny_code_region_flushes_and_stays_correct() {
             Ok(())
         }
     }
-    for engine in [EngineKind::Jit, EngineKind::Tiered] {
+    for (engine, mmu) in [
+        (EngineKind::Jit, None),
+        (EngineKind::Tiered, None),
+        (EngineKind::Jit, Some(MmuConfig::default())),
+    ] {
         let out = Buf::default();
         let cfg = VmConfig {
             engine,
             code_cache_bytes: 8192,
             tier_threshold: 2,
+            mmu,
             ..VmConfig::default()
         };
         let mut vm = Vm::new(cfg, Box::new(out.clone()), Box::new(std::io::sink())).unwrap();
