@@ -158,7 +158,14 @@ pub struct Mmu {
     walks: u64,
     prefetch_walks: u64,
     pub(crate) jit_slow_exits: u64,
+    /// Per physical page: the virtual page last given a direct write tag
+    /// (+1; 0 = none, `u64::MAX` = several virtual aliases). Lets
+    /// [`Self::revoke_write`] drop write tags without scanning the TLB.
+    write_owner: Box<[u64]>,
 }
+
+/// `write_owner` value for a physical page written through several virtual pages.
+const SEVERAL: u64 = u64::MAX;
 
 impl Mmu {
     /// An MMU translating through the root table at physical `root` of `mem`.
@@ -175,6 +182,7 @@ impl Mmu {
             walks: 0,
             prefetch_walks: 0,
             jit_slow_exits: 0,
+            write_owner: vec![0u64; (mem.len() >> 12) as usize].into_boxed_slice(),
         })
     }
 
@@ -233,8 +241,27 @@ impl Mmu {
     /// Stores into physical page number `ppn` must reach the slow path
     /// from now on (translated code was decoded from it).
     pub fn revoke_write(&mut self, ppn: u64) {
-        self.tlb
-            .revoke_write_to(self.host_base.wrapping_add(ppn << 12));
+        let host_page = self.host_base.wrapping_add(ppn << 12);
+        let Some(owner) = self.write_owner.get_mut(ppn as usize) else {
+            return;
+        };
+        match std::mem::take(owner) {
+            0 => {}
+            SEVERAL => self.tlb.revoke_write_to(host_page),
+            vpage_plus_1 => self.tlb.revoke_write_at(vpage_plus_1 - 1, host_page),
+        }
+    }
+
+    /// Installs `e` and records which virtual page may write its physical page directly.
+    fn install(&mut self, e: TlbEntry, size: PageSize, prefetched: bool) {
+        if e.tag_write != INVALID_TAG {
+            let ppn = (e.tag_write.wrapping_add(e.addend).wrapping_sub(self.host_base) >> 12) as usize;
+            if let Some(owner) = self.write_owner.get_mut(ppn) {
+                let v = e.tag_write + 1;
+                *owner = if *owner == 0 || *owner == v { v } else { SEVERAL };
+            }
+        }
+        self.tlb.fill(e, size, prefetched);
     }
 
     /// Guest physical address of `va` given the host addend of its page.
@@ -296,7 +323,7 @@ impl Mmu {
     ) -> Result<u64, PageFault> {
         let t = self.walk(mem, va, access)?;
         let e = self.entry_for(&t, mem);
-        self.tlb.fill(e, t.size, false);
+        self.install(e, t.size, false);
         if self.prefetcher.is_some() {
             self.prefetch(mem, &t);
         }
@@ -368,7 +395,7 @@ impl Mmu {
             if let Some(l) = leaf {
                 if l.pte & PTE_A != 0 && l.pte & PTE_U != 0 && l.ppage + 4096 <= self.phys_len {
                     let e = self.entry_for(&l, mem);
-                    self.tlb.fill(e, l.size, true);
+                    self.install(e, l.size, true);
                 }
             }
         }

@@ -388,6 +388,20 @@ impl SoftTlb {
         }
     }
 
+    /// Removes write permission from the entry caching virtual page
+    /// `vpage` if it maps to host page `host_page` (the O(1) form of
+    /// [`Self::revoke_write_to`] when the virtual page is known).
+    pub fn revoke_write_at(&mut self, vpage: u64, host_page: u64) {
+        let set = self.set_of(vpage);
+        let w = self.ways - 1;
+        let (p, v) = (&mut self.primary[set..=set], &mut self.victims[set * w..set * w + w]);
+        for e in p.iter_mut().chain(v.iter_mut()) {
+            if e.tag_write == vpage && e.tag_write.wrapping_add(e.addend) == host_page {
+                e.tag_write = INVALID_TAG;
+            }
+        }
+    }
+
     /// Number of entries holding a valid translation.
     pub fn occupancy(&self) -> usize {
         self.primary
