@@ -263,3 +263,64 @@ fn physical_layout_keeps_page_tables_below_the_program() {
         assert!(pa >= PAGE_TABLE_AREA);
     }
 }
+
+/// Runs of accesses through one base register share one TLB probe in the
+/// JIT; a run whose range reaches into a faulting page must still execute
+/// its leading accesses and fault exactly at the first bad one.
+#[test]
+fn access_runs_crossing_into_a_faulting_page_stay_precise() {
+    let run = |op: Op, dst_or_src: [u8; 3]| -> Vec<u32> {
+        let mut v: Vec<u32> = dst_or_src
+            .iter()
+            .enumerate()
+            .map(|(k, &r)| {
+                let (rd, rs2) = if matches!(op, Op::Sd) { (0, r) } else { (r, 0) };
+                encode(&Inst {
+                    op,
+                    rd,
+                    rs1: 10,
+                    rs2,
+                    imm: 8 * k as i32,
+                })
+            })
+            .collect();
+        v.push(EBREAK);
+        v
+    };
+    let mut regs = [0u64; 32];
+    regs[12] = 0x1111;
+    regs[13] = 0x2222;
+    regs[14] = 0x3333;
+    for (base, op) in [
+        (0x23ff0u64, Op::Ld), // RO page, then unmapped
+        (0x22ff0, Op::Sd),    // writable page, then read-only
+        (0x20ff0, Op::Ld),    // A|B: non-contiguous but both mapped
+        (0x20ff0, Op::Sd),
+        (0x21ff8, Op::Sd), // contiguous B|C
+    ] {
+        regs[10] = base;
+        let code = run(op, [12, 13, 14]);
+        check(
+            TlbConfig::default(),
+            &code,
+            &regs,
+            &format!("{op:?} run at {base:#x}"),
+        );
+        let o = run_vm_once(&code, &regs);
+        if base == 0x23ff0 || (base == 0x22ff0 && op == Op::Sd) {
+            assert_eq!(o.icount, 2, "{op:?} at {base:#x}: {}", o.result);
+            assert!(
+                o.result.contains("page fault at 0x24000")
+                    || o.result.contains("page fault at 0x23000"),
+                "{}",
+                o.result
+            );
+        } else {
+            assert_eq!(o.icount, 3, "{op:?} at {base:#x}: {}", o.result);
+        }
+    }
+}
+
+fn run_vm_once(code: &[u32], regs: &[u64; 32]) -> Outcome {
+    run(EngineKind::Jit, TlbConfig::default(), code, regs)
+}

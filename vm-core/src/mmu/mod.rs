@@ -255,10 +255,18 @@ impl Mmu {
     /// Installs `e` and records which virtual page may write its physical page directly.
     fn install(&mut self, e: TlbEntry, size: PageSize, prefetched: bool) {
         if e.tag_write != INVALID_TAG {
-            let ppn = (e.tag_write.wrapping_add(e.addend).wrapping_sub(self.host_base) >> 12) as usize;
+            let ppn = (e
+                .tag_write
+                .wrapping_add(e.addend)
+                .wrapping_sub(self.host_base)
+                >> 12) as usize;
             if let Some(owner) = self.write_owner.get_mut(ppn) {
                 let v = e.tag_write + 1;
-                *owner = if *owner == 0 || *owner == v { v } else { SEVERAL };
+                *owner = if *owner == 0 || *owner == v {
+                    v
+                } else {
+                    SEVERAL
+                };
             }
         }
         self.tlb.fill(e, size, prefetched);
@@ -401,8 +409,8 @@ impl Mmu {
         }
     }
 
-    /// Miss handling for generated code: the host addend for an access of
-    /// `size` bytes at `va`, or `None` when the access must be replayed by
+    /// Miss handling for generated code: the host addend for an access (or
+    /// run of accesses) of `size` bytes at `va`, or `None` when the access must be replayed by
     /// the interpreter (page fault, store to a code page or to a clean
     /// page's slow path, page-crossing access to non-contiguous physical pages).
     pub fn jit_miss(
@@ -418,6 +426,12 @@ impl Mmu {
             return None;
         }
         if (va ^ last) & tlb::PAGE_MASK != 0 {
+            if size > 8 {
+                // A run of several accesses crossing a page: replaying its
+                // first access keeps A/D updates exact (the second page may
+                // never be touched if a later access faults).
+                return None;
+            }
             let second = self.translate(mem, last, access).ok()?;
             // Equal addends: consecutive virtual pages on consecutive physical pages.
             if second != first

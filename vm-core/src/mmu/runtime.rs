@@ -28,10 +28,11 @@ pub struct JitMmuContext {
     pub mmu: *mut Mmu,
 }
 
-/// Encodes the miss-handler argument: access type in bits 0..2, log2 of the
-/// access size in bits 2..4.
-pub const fn miss_info(access: AccessType, log2_size: u32) -> u64 {
-    access.code() | ((log2_size as u64) << 2)
+/// Encodes the miss-handler argument: access type in bits 0..2, length in
+/// bytes of the probed range (an access, or a run of accesses through one
+/// base register; at most 4096) from bit 2 on.
+pub const fn miss_info(access: AccessType, len: u32) -> u64 {
+    access.code() | ((len as u64) << 2)
 }
 
 /// Miss handler called by generated code.
@@ -49,7 +50,7 @@ pub unsafe extern "sysv64" fn tlb_miss_handler(
     let ctx = unsafe { &*((*cpu).mmu_ctx as *const JitMmuContext) };
     let (mem, mmu) = unsafe { (&mut *ctx.mem, &mut *ctx.mmu) };
     let access = AccessType::from_code(info);
-    let size = 1u64 << ((info >> 2) & 3);
+    let size = (info >> 2).clamp(1, 4096);
     match mmu.jit_miss(mem, va, size, access) {
         Some(addend) => MissResult { addend, status: 0 },
         None => {

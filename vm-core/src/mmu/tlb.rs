@@ -394,7 +394,10 @@ impl SoftTlb {
     pub fn revoke_write_at(&mut self, vpage: u64, host_page: u64) {
         let set = self.set_of(vpage);
         let w = self.ways - 1;
-        let (p, v) = (&mut self.primary[set..=set], &mut self.victims[set * w..set * w + w]);
+        let (p, v) = (
+            &mut self.primary[set..=set],
+            &mut self.victims[set * w..set * w + w],
+        );
         for e in p.iter_mut().chain(v.iter_mut()) {
             if e.tag_write == vpage && e.tag_write.wrapping_add(e.addend) == host_page {
                 e.tag_write = INVALID_TAG;

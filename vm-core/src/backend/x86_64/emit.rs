@@ -209,6 +209,9 @@ impl X64Backend {
         let scratch = std::mem::take(&mut self.scratch);
         let mut cg = Codegen::new(block, base, self.exit_addr, self.mem.base(), scratch);
         cg.softmmu = self.softmmu.then_some(self.miss_addr);
+        if self.softmmu {
+            cg.plans = access_plans(block);
+        }
         let r = cg.block();
         let Codegen {
             asm,
@@ -305,6 +308,8 @@ struct MissStub {
     back: dynasmrt::DynamicLabel,
     replay: dynasmrt::DynamicLabel,
     addr_reg: u8,
+    /// The probed range starts at `addr_reg + disp`.
+    disp: i32,
     info: u64,
 }
 
@@ -356,6 +361,68 @@ struct Codegen<'b> {
     softmmu: Option<usize>,
     /// TLB miss stubs, emitted after the block body.
     misses: Vec<MissStub>,
+    /// Softmmu probe plan per op (empty in flat mode).
+    plans: Vec<AccessPlan>,
+}
+
+/// How the softmmu translates one memory op of a block.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum AccessPlan {
+    /// Its own TLB probe.
+    Own,
+    /// First of a run of same-kind accesses through the same address temp:
+    /// one probe covers `[addr + lo, addr + lo + len)`.
+    Head { lo: i32, len: u32 },
+    /// Covered by its run's head probe (r15 already holds the addend).
+    Covered,
+}
+
+/// Longest byte range one probe may cover for a run of accesses.
+const MAX_RUN_BYTES: i64 = 256;
+
+/// Groups the block's loads and stores into runs that share one TLB probe:
+/// consecutive memory ops (other ops may sit between them, none touch r15)
+/// of the same kind through the same non-constant address temp whose byte
+/// ranges together span at most `MAX_RUN_BYTES`. The head's probe checks
+/// the whole range, so the run's pages and permissions are verified before
+/// its first access; if the probe declines (miss the handler cannot serve,
+/// range crossing a page), only the head is replayed and the rest of the
+/// block runs as a new block with its own probes, keeping faults precise.
+fn access_plans(b: &IrBlock) -> Vec<AccessPlan> {
+    let mut plans = vec![AccessPlan::Own; b.ops.len()];
+    let mut is_const = vec![false; b.num_temps as usize];
+    // (head index, addr, is_store, lo, hi)
+    let mut run: Option<(usize, Temp, bool, i64, i64)> = None;
+    for (i, op) in b.ops.iter().enumerate() {
+        let (addr, off, width, store) = match *op {
+            IrOp::Const { dst, .. } => {
+                is_const[dst as usize] = true;
+                continue;
+            }
+            IrOp::Load {
+                addr, off, width, ..
+            } => (addr, off, width, false),
+            IrOp::Store {
+                addr, off, width, ..
+            } => (addr, off, width, true),
+            _ => continue,
+        };
+        let (lo, hi) = (off as i64, off as i64 + width.bytes() as i64);
+        if let Some((head, ra, rs, rlo, rhi)) = run {
+            let (nlo, nhi) = (rlo.min(lo), rhi.max(hi));
+            if ra == addr && rs == store && nhi - nlo <= MAX_RUN_BYTES {
+                plans[i] = AccessPlan::Covered;
+                plans[head] = AccessPlan::Head {
+                    lo: nlo as i32,
+                    len: (nhi - nlo) as u32,
+                };
+                run = Some((head, ra, rs, nlo, nhi));
+                continue;
+            }
+        }
+        run = (!is_const[addr as usize]).then_some((i, addr, store, lo, hi));
+    }
+    plans
 }
 
 /// At most this many globals are carried in registers around a self-loop,
@@ -535,6 +602,7 @@ impl<'b> Codegen<'b> {
             cur_val: [None; NUM_GLOBALS],
             softmmu: None,
             misses: Vec::new(),
+            plans: Vec::new(),
         }
     }
 
@@ -779,7 +847,7 @@ impl<'b> Codegen<'b> {
         self.exit_with(exit_code::QUANTUM);
         for i in 0..self.misses.len() {
             let m = self.misses[i];
-            asm!(self.asm; =>m.label ; mov r15, Rq(m.addr_reg) ; mov ecx, m.info as i32);
+            asm!(self.asm; =>m.label ; lea r15, [Rq(m.addr_reg) + m.disp] ; mov ecx, m.info as i32);
             let routine = self.softmmu.expect("miss stubs only in softmmu mode");
             // dynasm has no x64 extern relocations: encode `call rel32` by hand.
             let end = self.base + self.asm.offset().0 + 5;
@@ -947,7 +1015,8 @@ impl<'b> Codegen<'b> {
     fn tlb_check(
         &mut self,
         a: u8,
-        width: Width,
+        disp: i32,
+        len: u32,
         access: AccessType,
         replay: dynasmrt::DynamicLabel,
     ) {
@@ -956,13 +1025,17 @@ impl<'b> Codegen<'b> {
             AccessType::Write => tlb_off::TAG_WRITE,
             AccessType::Execute => tlb_off::TAG_EXEC,
         };
-        let last = width.bytes() as i32 - 1;
+        let last = disp + len as i32 - 1;
         let miss = self.asm.new_dynamic_label();
         let reload = self.asm.new_dynamic_label();
         let back = self.asm.new_dynamic_label();
+        if disp == 0 {
+            asm!(self.asm; mov rcx, Rq(a));
+        } else {
+            asm!(self.asm; lea rcx, [Rq(a) + disp]);
+        }
         asm!(self.asm;
-            mov rcx, Rq(a)
-            ; shr rcx, (12 - tlb_off::SHIFT) as i8
+            shr rcx, (12 - tlb_off::SHIFT) as i8
             ; and rcx, [rbp + off::TLB_MASK]
             ; add rcx, [rbp + off::TLB_BASE]
         );
@@ -985,8 +1058,34 @@ impl<'b> Codegen<'b> {
             back,
             replay,
             addr_reg: a,
-            info: miss_info(access, width.log2()),
+            disp,
+            info: miss_info(access, len),
         });
+    }
+
+    /// Emits the TLB probe the access plan asks for (`a` holds the access's
+    /// own guest address, `addr` is its base temp).
+    fn softmmu_probe(
+        &mut self,
+        addr: Temp,
+        a: u8,
+        width: Width,
+        loc: crate::ir::GuestLoc,
+        access: AccessType,
+    ) -> Result<(), CodegenError> {
+        match self.plans[self.cur as usize] {
+            AccessPlan::Covered => {}
+            AccessPlan::Own => {
+                let replay = self.fault_label(loc, exit_code::MMU_SLOW, false, a);
+                self.tlb_check(a, 0, width.bytes() as u32, access, replay);
+            }
+            AccessPlan::Head { lo, len } => {
+                let base = self.use_reg(addr)?;
+                let replay = self.fault_label(loc, exit_code::MMU_SLOW, false, a);
+                self.tlb_check(base, lo, len, access, replay);
+            }
+        }
+        Ok(())
     }
 
     fn bounds_check(&mut self, a: u8, width: Width, label: dynasmrt::DynamicLabel) {
@@ -1066,8 +1165,7 @@ impl<'b> Codegen<'b> {
             } => {
                 let a = self.guest_addr(addr, disp)?;
                 if self.softmmu.is_some() {
-                    let replay = self.fault_label(loc, exit_code::MMU_SLOW, false, a);
-                    self.tlb_check(a, width, AccessType::Read, replay);
+                    self.softmmu_probe(addr, a, width, loc, AccessType::Read)?;
                 } else {
                     let code = exit_code::FAULT_LOAD | ((width.log2() as u64) << 8);
                     let label = self.fault_label(loc, code, false, a);
@@ -1097,8 +1195,7 @@ impl<'b> Codegen<'b> {
                 };
                 let a = self.guest_addr(addr, disp)?;
                 if self.softmmu.is_some() {
-                    let replay = self.fault_label(loc, exit_code::MMU_SLOW, false, a);
-                    self.tlb_check(a, width, AccessType::Write, replay);
+                    self.softmmu_probe(addr, a, width, loc, AccessType::Write)?;
                 } else {
                     let code = exit_code::FAULT_STORE | ((width.log2() as u64) << 8);
                     let fault = self.fault_label(loc, code, false, a);
