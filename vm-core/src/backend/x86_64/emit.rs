@@ -108,11 +108,18 @@ impl X64Backend {
             ; sub rsp, FRAME
             ; mov rbp, rdi
             ; mov r15, [rbp + off::MEM_BASE]
-            ; mov r14, [rbp + off::CODE_MAP]
             ; mov r13, [rbp + off::QUANTUM]
             ; mov r12, [rbp + off::ICOUNT]
-            ; jmp rsi
         );
+        // r14: the code-page map (flat stores check it) or, under the
+        // softmmu, the TLB's way-0 array (both read from the CPU state, so
+        // generated code holds no absolute addresses).
+        if softmmu {
+            asm!(a; mov r14, [rbp + off::TLB_BASE]);
+        } else {
+            asm!(a; mov r14, [rbp + off::CODE_MAP]);
+        }
+        asm!(a; jmp rsi);
         let exit_off = a.offset().0;
         asm!(a;
             mov [rbp + off::QUANTUM], r13
@@ -299,6 +306,15 @@ struct FaultStub {
     wb: (u32, u32),
 }
 
+/// Where a TLB probe's range starts.
+#[derive(Clone, Copy)]
+enum ProbeAddr {
+    /// `base + disp` (base is an allocatable register, never rax or rcx).
+    Reg { base: u8, disp: i32 },
+    /// A constant guest address.
+    Imm(u64),
+}
+
 /// Out-of-line TLB miss path of one access.
 #[derive(Clone, Copy)]
 struct MissStub {
@@ -307,9 +323,8 @@ struct MissStub {
     reload: dynasmrt::DynamicLabel,
     back: dynasmrt::DynamicLabel,
     replay: dynasmrt::DynamicLabel,
-    addr_reg: u8,
-    /// The probed range starts at `addr_reg + disp`.
-    disp: i32,
+    /// Start of the probed range.
+    at: ProbeAddr,
     info: u64,
 }
 
@@ -847,14 +862,19 @@ impl<'b> Codegen<'b> {
         self.exit_with(exit_code::QUANTUM);
         for i in 0..self.misses.len() {
             let m = self.misses[i];
-            asm!(self.asm; =>m.label ; lea r15, [Rq(m.addr_reg) + m.disp] ; mov ecx, m.info as i32);
+            asm!(self.asm; =>m.label);
+            match m.at {
+                ProbeAddr::Reg { base, disp } => asm!(self.asm; lea r15, [Rq(base) + disp]),
+                ProbeAddr::Imm(v) => asm!(self.asm; mov r15, QWORD v as i64),
+            }
+            asm!(self.asm; mov ecx, m.info as i32);
             let routine = self.softmmu.expect("miss stubs only in softmmu mode");
             // dynasm has no x64 extern relocations: encode `call rel32` by hand.
             let end = self.base + self.asm.offset().0 + 5;
             self.asm.push(0xe8);
             self.asm.push_i32((routine as i64 - end as i64) as i32);
             asm!(self.asm; test ecx, ecx ; jnz =>m.replay ; jmp =>m.back
-                ; =>m.reload ; mov r15, [rcx + tlb_off::ADDEND] ; jmp =>m.back);
+                ; =>m.reload ; mov r15, [r14 + rcx + tlb_off::ADDEND] ; jmp =>m.back);
         }
         for i in 0..self.faults.len() {
             let f = self.faults[i];
@@ -1000,22 +1020,22 @@ impl<'b> Codegen<'b> {
         }
     }
 
-    /// Softmmu fast path: probes way 0 of the TLB set of `a` and makes r15
-    /// hold the page's host addend, so the access is `[r15 + a]` as in flat
-    /// mode. r15 keeps the last addend between accesses and is only
-    /// *compared* with the entry's: the access then depends on `a` and r15
-    /// alone, and the CPU issues it while the probe is still checking
-    /// (branch prediction), so a hit adds no load latency to the guest's
-    /// dependency chain. Eleven instructions on a hit (r14, the code-page
-    /// map in flat mode, is the scratch: stores to code pages never hit).
-    /// A miss calls the shared routine out of line and, if the handler
-    /// declines, exits to `replay`. An access whose last byte is on the
-    /// next page never matches (its page differs from the tag) and is
-    /// resolved by the handler.
+    /// Softmmu fast path: probes way 0 of the TLB set of the range
+    /// `[at, at + len)` and makes r15 hold the page's host addend, so the
+    /// access is `[r15 + address]` as in flat mode. r14 holds the way-0
+    /// array (loaded from the CPU state by the trampoline), rax and rcx are
+    /// scratch. r15 keeps the last addend between accesses and is only
+    /// *compared* with the entry's: the access then depends on its address
+    /// and r15 alone, and the CPU issues it while the probe is still
+    /// checking (branch prediction), so a hit adds no load latency to the
+    /// guest's dependency chain. Nine instructions on a hit (seven for a
+    /// constant address). A miss calls the shared routine out of line and,
+    /// if the handler declines, exits to `replay`. A range whose last byte
+    /// is on the next page never matches (its page differs from the tag)
+    /// and is resolved by the handler.
     fn tlb_check(
         &mut self,
-        a: u8,
-        disp: i32,
+        at: ProbeAddr,
         len: u32,
         access: AccessType,
         replay: dynasmrt::DynamicLabel,
@@ -1025,30 +1045,39 @@ impl<'b> Codegen<'b> {
             AccessType::Write => tlb_off::TAG_WRITE,
             AccessType::Execute => tlb_off::TAG_EXEC,
         };
-        let last = disp + len as i32 - 1;
         let miss = self.asm.new_dynamic_label();
         let reload = self.asm.new_dynamic_label();
         let back = self.asm.new_dynamic_label();
-        if disp == 0 {
-            asm!(self.asm; mov rcx, Rq(a));
-        } else {
-            asm!(self.asm; lea rcx, [Rq(a) + disp]);
+        match at {
+            ProbeAddr::Reg { base, disp } => {
+                let last = disp + len as i32 - 1;
+                if disp == 0 {
+                    asm!(self.asm; mov rcx, Rq(base));
+                } else {
+                    asm!(self.asm; lea rcx, [Rq(base) + disp]);
+                }
+                asm!(self.asm;
+                    shr rcx, (12 - tlb_off::SHIFT) as i8
+                    ; and rcx, [rbp + off::TLB_MASK]
+                );
+                if last == 0 {
+                    asm!(self.asm; mov rax, Rq(base));
+                } else {
+                    asm!(self.asm; lea rax, [Rq(base) + last]);
+                }
+                asm!(self.asm; and rax, -4096);
+            }
+            ProbeAddr::Imm(v) => {
+                let page = v.wrapping_add(len as u64 - 1) & !0xfff;
+                self.mov_imm(1, v >> (12 - tlb_off::SHIFT));
+                asm!(self.asm; and rcx, [rbp + off::TLB_MASK]);
+                self.mov_imm(RAX, page);
+            }
         }
         asm!(self.asm;
-            shr rcx, (12 - tlb_off::SHIFT) as i8
-            ; and rcx, [rbp + off::TLB_MASK]
-            ; add rcx, [rbp + off::TLB_BASE]
-        );
-        if last == 0 {
-            asm!(self.asm; mov r14, Rq(a));
-        } else {
-            asm!(self.asm; lea r14, [Rq(a) + last]);
-        }
-        asm!(self.asm;
-            and r14, -4096
-            ; cmp r14, [rcx + tag]
+            cmp rax, [r14 + rcx + tag]
             ; jne =>miss
-            ; cmp r15, [rcx + tlb_off::ADDEND]
+            ; cmp r15, [r14 + rcx + tlb_off::ADDEND]
             ; jne =>reload
             ; =>back
         );
@@ -1057,34 +1086,36 @@ impl<'b> Codegen<'b> {
             reload,
             back,
             replay,
-            addr_reg: a,
-            disp,
+            at,
             info: miss_info(access, len),
         });
     }
 
-    /// Emits the TLB probe the access plan asks for (`a` holds the access's
-    /// own guest address, `addr` is its base temp).
+    /// Emits the TLB probe the access plan asks for, before the access's
+    /// address is materialized (the probe uses rax and rcx as scratch).
     fn softmmu_probe(
         &mut self,
         addr: Temp,
-        a: u8,
+        disp: i32,
         width: Width,
         loc: crate::ir::GuestLoc,
         access: AccessType,
     ) -> Result<(), CodegenError> {
-        match self.plans[self.cur as usize] {
-            AccessPlan::Covered => {}
-            AccessPlan::Own => {
-                let replay = self.fault_label(loc, exit_code::MMU_SLOW, false, a);
-                self.tlb_check(a, 0, width.bytes() as u32, access, replay);
-            }
-            AccessPlan::Head { lo, len } => {
-                let base = self.use_reg(addr)?;
-                let replay = self.fault_label(loc, exit_code::MMU_SLOW, false, a);
-                self.tlb_check(base, lo, len, access, replay);
-            }
-        }
+        let (lo, len) = match self.plans[self.cur as usize] {
+            AccessPlan::Covered => return Ok(()),
+            AccessPlan::Own => (disp, width.bytes() as u32),
+            AccessPlan::Head { lo, len } => (lo, len),
+        };
+        let at = match self.loc[addr as usize] {
+            Loc::Const(v) => ProbeAddr::Imm(v.wrapping_add(lo as i64 as u64)),
+            _ => ProbeAddr::Reg {
+                base: self.use_reg(addr)?,
+                disp: lo,
+            },
+        };
+        // (The dispatcher replays the access; the exit argument is unused.)
+        let replay = self.fault_label(loc, exit_code::MMU_SLOW, false, 1);
+        self.tlb_check(at, len, access, replay);
         Ok(())
     }
 
@@ -1163,14 +1194,16 @@ impl<'b> Codegen<'b> {
                 signed,
                 loc,
             } => {
-                let a = self.guest_addr(addr, disp)?;
-                if self.softmmu.is_some() {
-                    self.softmmu_probe(addr, a, width, loc, AccessType::Read)?;
+                let a = if self.softmmu.is_some() {
+                    self.softmmu_probe(addr, disp, width, loc, AccessType::Read)?;
+                    self.guest_addr(addr, disp)?
                 } else {
+                    let a = self.guest_addr(addr, disp)?;
                     let code = exit_code::FAULT_LOAD | ((width.log2() as u64) << 8);
                     let label = self.fault_label(loc, code, false, a);
                     self.bounds_check(a, width, label);
-                }
+                    a
+                };
                 let d = self.new_dst(dst)?;
                 match (width, signed) {
                     (Width::W8, true) => asm!(self.asm; movsx Rq(d), BYTE [r15 + Rq(a)]),
@@ -1193,14 +1226,16 @@ impl<'b> Codegen<'b> {
                     Loc::Const(v) if fits_i32(v) || width != Width::W64 => Opnd::Imm(v as i32),
                     _ => Opnd::Reg(self.use_reg(src)?),
                 };
-                let a = self.guest_addr(addr, disp)?;
-                if self.softmmu.is_some() {
-                    self.softmmu_probe(addr, a, width, loc, AccessType::Write)?;
+                let a = if self.softmmu.is_some() {
+                    self.softmmu_probe(addr, disp, width, loc, AccessType::Write)?;
+                    self.guest_addr(addr, disp)?
                 } else {
+                    let a = self.guest_addr(addr, disp)?;
                     let code = exit_code::FAULT_STORE | ((width.log2() as u64) << 8);
                     let fault = self.fault_label(loc, code, false, a);
                     self.bounds_check(a, width, fault);
-                }
+                    a
+                };
                 match (width, val) {
                     (Width::W8, Opnd::Imm(v)) => asm!(self.asm; mov BYTE [r15 + Rq(a)], v as i8),
                     (Width::W16, Opnd::Imm(v)) => asm!(self.asm; mov WORD [r15 + Rq(a)], v as i16),
