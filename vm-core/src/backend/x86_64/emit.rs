@@ -1,7 +1,8 @@
 //! IR -> x86-64 code generation with a per-block register allocator.
 //!
-//! Register roles: `rbp` = CPU state, `r15` = guest memory base, `r14` =
-//! code-page map, `r13` = blocks left in the quantum, `r12` = guest
+//! Register roles: `rbp` = CPU state, `r15` = guest memory base (softmmu:
+//! host addend of the last translated page), `r14` = code-page map
+//! (softmmu: the TLB's way-0 array), `r13` = blocks left in the quantum, `r12` = guest
 //! instructions retired (both synced with the CPU state by the trampoline,
 //! so per-block accounting is two register ops), `rax`/`rcx`/`rdx` =
 //! scratch (addresses, shift counts), and `rbx rsi rdi r8..r11 rdx` hold
