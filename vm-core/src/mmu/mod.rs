@@ -524,6 +524,45 @@ mod tests {
         }
     }
 
+    /// The TLB caches translations like hardware: a PTE rewritten in
+    /// memory is not seen until `sfence.vma` for that page (or all).
+    #[test]
+    fn sfence_vma_makes_page_table_changes_visible() {
+        let mut mem = GuestMemory::new(16 << 20).unwrap();
+        let mut b = PageTableBuilder::new(&mut mem, 0, 1 << 20).unwrap();
+        let rw = PTE_V | PTE_U | PTE_R | PTE_W | PTE_A | PTE_D;
+        b.map(&mut mem, 0x40_0000, 0x20_0000, PageSize::Size4K, rw).unwrap();
+        b.map(&mut mem, 0x40_1000, 0x20_1000, PageSize::Size4K, rw).unwrap();
+        let mut m = Mmu::new(MmuConfig::default(), b.root(), &mem).unwrap();
+        let pa = |m: &mut Mmu, mem: &mut GuestMemory, va| {
+            m.translate(mem, va, AccessType::Read).map(|a| m.phys(va, a))
+        };
+        assert_eq!(pa(&mut m, &mut mem, 0x40_0008), Ok(0x20_0008));
+        assert_eq!(pa(&mut m, &mut mem, 0x40_1008), Ok(0x20_1008));
+        let leaf = |mem: &GuestMemory, va| {
+            PageWalker::default()
+                .find_leaf(mem, b.root(), va, AccessType::Read)
+                .unwrap()
+                .pte_addr
+        };
+        // Remap both pages to other frames behind the TLB's back.
+        for (va, new) in [(0x40_0000u64, 0x30_0000u64), (0x40_1000, 0x30_1000)] {
+            let at = leaf(&mem, va);
+            mem.store(at, 8, make_pte(new, rw)).unwrap();
+        }
+        assert_eq!(pa(&mut m, &mut mem, 0x40_0008), Ok(0x20_0008), "stale until fenced");
+        m.sfence_vma(Some(0x40_0fff));
+        assert_eq!(pa(&mut m, &mut mem, 0x40_0008), Ok(0x30_0008));
+        assert_eq!(pa(&mut m, &mut mem, 0x40_1008), Ok(0x20_1008), "other page untouched");
+        // Unmap: after a full fence the access faults.
+        let at = leaf(&mem, 0x40_1000);
+        mem.store(at, 8, 0).unwrap();
+        m.sfence_vma(None);
+        assert!(pa(&mut m, &mut mem, 0x40_1008).is_err());
+        assert_eq!(m.stats().tlb.flushes_page, 1);
+        assert_eq!(m.stats().tlb.flushes_all, 1);
+    }
+
     #[test]
     fn jit_miss_refuses_code_pages_and_split_non_contiguous_accesses() {
         let mut mem = GuestMemory::new(16 << 20).unwrap();
