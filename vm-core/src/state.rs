@@ -13,6 +13,10 @@ pub const NUM_GLOBALS: usize = 64;
 /// Size of the indirect-jump cache in entries (power of two).
 pub const JMP_CACHE_ENTRIES: usize = 4096;
 
+/// Access sites' last translations kept by generated code under the softmmu
+/// (64 load slots, then 64 store slots).
+pub const TLB_SLOTS: usize = 128;
+
 /// One entry of the indirect-jump cache: guest pc -> host entry point.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
@@ -53,6 +57,13 @@ pub struct CpuState {
     pub tlb_miss_fn: u64,
     /// Context of the miss handler, set by the dispatcher per entry.
     pub mmu_ctx: u64,
+    /// MMU generation the slots below were filled under; the dispatcher
+    /// clears them when the MMU's generation moved on (flush, revoke).
+    pub tlb_slot_gen: u64,
+    /// Per-access-site translation cache of generated code: `[page, addend]`
+    /// (page `u64::MAX` = empty). A second, tiny TLB level in front of the
+    /// SoftTlb: valid until the next `sfence.vma` or write revocation.
+    pub tlb_slots: [[u64; 2]; TLB_SLOTS],
 }
 
 /// Byte offsets of [`CpuState`] fields, for the backends.
@@ -84,6 +95,8 @@ pub mod offsets {
     pub const TLB_MISS_FN: i32 = offset_of!(CpuState, tlb_miss_fn) as i32;
     /// Offset of `mmu_ctx`.
     pub const MMU_CTX: i32 = offset_of!(CpuState, mmu_ctx) as i32;
+    /// Offset of `tlb_slots[0]`.
+    pub const TLB_SLOTS: i32 = offset_of!(CpuState, tlb_slots) as i32;
 }
 
 impl Default for CpuState {
@@ -102,11 +115,18 @@ impl Default for CpuState {
             tlb_mask: 0,
             tlb_miss_fn: 0,
             mmu_ctx: 0,
+            tlb_slot_gen: 0,
+            tlb_slots: [[u64::MAX, 0]; TLB_SLOTS],
         }
     }
 }
 
 impl CpuState {
+    /// Empties the per-site translation slots of generated code.
+    pub fn clear_tlb_slots(&mut self) {
+        self.tlb_slots = [[u64::MAX, 0]; TLB_SLOTS];
+    }
+
     /// Points the runtime fields at a guest memory of `len` bytes.
     pub fn attach_memory(&mut self, base: *mut u8, len: u64, code_map: *const u8) {
         self.mem_base = base as u64;

@@ -484,6 +484,13 @@ impl Vm {
                     };
                     self.cpu.quantum = left;
                     let backend = self.backend.as_ref().expect("jit engine has a backend");
+                    if let Some(m) = &self.mmu {
+                        // Per-site translation slots die with the TLB entries they copy.
+                        if self.cpu.tlb_slot_gen != m.generation() {
+                            self.cpu.clear_tlb_slots();
+                            self.cpu.tlb_slot_gen = m.generation();
+                        }
+                    }
                     let ctx = JitMmuContext {
                         mem: &mut self.mem,
                         mmu: self

@@ -162,6 +162,11 @@ pub struct Mmu {
     /// (+1; 0 = none, `u64::MAX` = several virtual aliases). Lets
     /// [`Self::revoke_write`] drop write tags without scanning the TLB.
     write_owner: Box<[u64]>,
+    /// Bumped by every operation that may invalidate a cached translation
+    /// or write permission (flushes, root switch, write revocation), so
+    /// translation caches outside the TLB (generated code's per-site slots)
+    /// know when to drop theirs.
+    generation: u64,
 }
 
 /// `write_owner` value for a physical page written through several virtual pages.
@@ -183,6 +188,7 @@ impl Mmu {
             prefetch_walks: 0,
             jit_slow_exits: 0,
             write_owner: vec![0u64; (mem.len() >> 12) as usize].into_boxed_slice(),
+            generation: 1,
         })
     }
 
@@ -195,6 +201,13 @@ impl Mmu {
     pub fn set_root(&mut self, root: u64) {
         self.root = root;
         self.tlb.flush_all();
+        self.generation += 1;
+    }
+
+    /// Changes whenever cached translations or write permissions may have
+    /// been invalidated.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The TLB.
@@ -232,6 +245,7 @@ impl Mmu {
 
     /// `sfence.vma`: flush the page containing `va`, or everything.
     pub fn sfence_vma(&mut self, va: Option<u64>) {
+        self.generation += 1;
         match va {
             Some(va) => self.tlb.flush_page(va),
             None => self.tlb.flush_all(),
@@ -241,6 +255,7 @@ impl Mmu {
     /// Stores into physical page number `ppn` must reach the slow path
     /// from now on (translated code was decoded from it).
     pub fn revoke_write(&mut self, ppn: u64) {
+        self.generation += 1;
         let host_page = self.host_base.wrapping_add(ppn << 12);
         let Some(owner) = self.write_owner.get_mut(ppn as usize) else {
             return;
@@ -531,11 +546,14 @@ mod tests {
         let mut mem = GuestMemory::new(16 << 20).unwrap();
         let mut b = PageTableBuilder::new(&mut mem, 0, 1 << 20).unwrap();
         let rw = PTE_V | PTE_U | PTE_R | PTE_W | PTE_A | PTE_D;
-        b.map(&mut mem, 0x40_0000, 0x20_0000, PageSize::Size4K, rw).unwrap();
-        b.map(&mut mem, 0x40_1000, 0x20_1000, PageSize::Size4K, rw).unwrap();
+        b.map(&mut mem, 0x40_0000, 0x20_0000, PageSize::Size4K, rw)
+            .unwrap();
+        b.map(&mut mem, 0x40_1000, 0x20_1000, PageSize::Size4K, rw)
+            .unwrap();
         let mut m = Mmu::new(MmuConfig::default(), b.root(), &mem).unwrap();
         let pa = |m: &mut Mmu, mem: &mut GuestMemory, va| {
-            m.translate(mem, va, AccessType::Read).map(|a| m.phys(va, a))
+            m.translate(mem, va, AccessType::Read)
+                .map(|a| m.phys(va, a))
         };
         assert_eq!(pa(&mut m, &mut mem, 0x40_0008), Ok(0x20_0008));
         assert_eq!(pa(&mut m, &mut mem, 0x40_1008), Ok(0x20_1008));
@@ -550,10 +568,18 @@ mod tests {
             let at = leaf(&mem, va);
             mem.store(at, 8, make_pte(new, rw)).unwrap();
         }
-        assert_eq!(pa(&mut m, &mut mem, 0x40_0008), Ok(0x20_0008), "stale until fenced");
+        assert_eq!(
+            pa(&mut m, &mut mem, 0x40_0008),
+            Ok(0x20_0008),
+            "stale until fenced"
+        );
         m.sfence_vma(Some(0x40_0fff));
         assert_eq!(pa(&mut m, &mut mem, 0x40_0008), Ok(0x30_0008));
-        assert_eq!(pa(&mut m, &mut mem, 0x40_1008), Ok(0x20_1008), "other page untouched");
+        assert_eq!(
+            pa(&mut m, &mut mem, 0x40_1008),
+            Ok(0x20_1008),
+            "other page untouched"
+        );
         // Unmap: after a full fence the access faults.
         let at = leaf(&mem, 0x40_1000);
         mem.store(at, 8, 0).unwrap();

@@ -316,12 +316,27 @@ enum ProbeAddr {
     Imm(u64),
 }
 
+/// Out-of-line full TLB probe behind a per-site slot check.
+#[derive(Clone, Copy)]
+struct SlotStub {
+    full: dynasmrt::DynamicLabel,
+    miss: dynasmrt::DynamicLabel,
+    back: dynasmrt::DynamicLabel,
+    base: u8,
+    disp: i32,
+    len: u32,
+    tag: i32,
+    /// Offset of the slot in the CPU state.
+    slot: i32,
+}
+
 /// Out-of-line TLB miss path of one access.
 #[derive(Clone, Copy)]
 struct MissStub {
     label: dynasmrt::DynamicLabel,
-    /// Hit whose addend differs from the one in r15: reload it.
-    reload: dynasmrt::DynamicLabel,
+    /// Hit whose addend differs from the one in r15: reload it (inline
+    /// probes only; slot-checked sites load the addend in their full probe).
+    reload: Option<dynasmrt::DynamicLabel>,
     back: dynasmrt::DynamicLabel,
     replay: dynasmrt::DynamicLabel,
     /// Start of the probed range.
@@ -379,6 +394,8 @@ struct Codegen<'b> {
     misses: Vec<MissStub>,
     /// Softmmu probe plan per op (empty in flat mode).
     plans: Vec<AccessPlan>,
+    /// Full probes behind slot checks, emitted after the block body.
+    slot_stubs: Vec<SlotStub>,
 }
 
 /// How the softmmu translates one memory op of a block.
@@ -619,6 +636,7 @@ impl<'b> Codegen<'b> {
             softmmu: None,
             misses: Vec::new(),
             plans: Vec::new(),
+            slot_stubs: Vec::new(),
         }
     }
 
@@ -861,6 +879,24 @@ impl<'b> Codegen<'b> {
         asm!(self.asm; =>quantum ; xor r13d, r13d);
         self.store_imm(off::PC, b.pc);
         self.exit_with(exit_code::QUANTUM);
+        for i in 0..self.slot_stubs.len() {
+            let f = self.slot_stubs[i];
+            let last = f.disp + f.len as i32 - 1;
+            asm!(self.asm;
+                =>f.full
+                ; lea rcx, [Rq(f.base) + f.disp]
+                ; shr rcx, (12 - tlb_off::SHIFT) as i8
+                ; and rcx, [rbp + off::TLB_MASK]
+                ; lea rax, [Rq(f.base) + last]
+                ; and rax, -4096
+                ; cmp rax, [r14 + rcx + f.tag]
+                ; jne =>f.miss
+                ; mov r15, [r14 + rcx + tlb_off::ADDEND]
+                ; mov [rbp + f.slot], rax
+                ; mov [rbp + f.slot + 8], r15
+                ; jmp =>f.back
+            );
+        }
         for i in 0..self.misses.len() {
             let m = self.misses[i];
             asm!(self.asm; =>m.label);
@@ -874,8 +910,10 @@ impl<'b> Codegen<'b> {
             let end = self.base + self.asm.offset().0 + 5;
             self.asm.push(0xe8);
             self.asm.push_i32((routine as i64 - end as i64) as i32);
-            asm!(self.asm; test ecx, ecx ; jnz =>m.replay ; jmp =>m.back
-                ; =>m.reload ; mov r15, [r14 + rcx + tlb_off::ADDEND] ; jmp =>m.back);
+            asm!(self.asm; test ecx, ecx ; jnz =>m.replay ; jmp =>m.back);
+            if let Some(reload) = m.reload {
+                asm!(self.asm; =>reload ; mov r15, [r14 + rcx + tlb_off::ADDEND] ; jmp =>m.back);
+            }
         }
         for i in 0..self.faults.len() {
             let f = self.faults[i];
@@ -1084,10 +1122,75 @@ impl<'b> Codegen<'b> {
         );
         self.misses.push(MissStub {
             label: miss,
-            reload,
+            reload: Some(reload),
             back,
             replay,
             at,
+            info: miss_info(access, len),
+        });
+    }
+
+    /// Per-site fast path: each access site owns a slot in the CPU state
+    /// holding the page and addend of its last translation; an aligned
+    /// access to that page needs five instructions and no TLB lookup:
+    ///
+    /// ```text
+    /// lea rax, [base + disp] ; and rax, -4096 | (len - 1)
+    /// cmp rax, [rbp + slot] ; jne full ; mov r15, [rbp + slot + 8]
+    /// ```
+    ///
+    /// (a misaligned access keeps low bits and always takes the full
+    /// probe, which also catches page crossings). The out-of-line full
+    /// probe looks the TLB up and refills the slot. Slots are valid until
+    /// the MMU's next flush or write revocation: the dispatcher clears
+    /// them when the MMU generation changed.
+    fn slot_check(
+        &mut self,
+        base: u8,
+        disp: i32,
+        len: u32,
+        access: AccessType,
+        replay: dynasmrt::DynamicLabel,
+    ) {
+        let (tag, bank) = match access {
+            AccessType::Write => (tlb_off::TAG_WRITE, 64),
+            AccessType::Read => (tlb_off::TAG_READ, 0),
+            AccessType::Execute => (tlb_off::TAG_EXEC, 0),
+        };
+        let index = bank + ((self.b.pc as usize >> 2).wrapping_add(self.cur as usize) & 63);
+        let slot = off::TLB_SLOTS + 16 * index as i32;
+        let mask = (!0xfffu64 | (len as u64 - 1)) as i64 as i32;
+        let full = self.asm.new_dynamic_label();
+        let miss = self.asm.new_dynamic_label();
+        let back = self.asm.new_dynamic_label();
+        if disp == 0 {
+            asm!(self.asm; mov rax, Rq(base));
+        } else {
+            asm!(self.asm; lea rax, [Rq(base) + disp]);
+        }
+        asm!(self.asm;
+            and rax, mask
+            ; cmp rax, [rbp + slot]
+            ; jne =>full
+            ; mov r15, [rbp + slot + 8]
+            ; =>back
+        );
+        self.slot_stubs.push(SlotStub {
+            full,
+            miss,
+            back,
+            base,
+            disp,
+            len,
+            tag,
+            slot,
+        });
+        self.misses.push(MissStub {
+            label: miss,
+            reload: None,
+            back,
+            replay,
+            at: ProbeAddr::Reg { base, disp },
             info: miss_info(access, len),
         });
     }
@@ -1107,6 +1210,14 @@ impl<'b> Codegen<'b> {
             AccessPlan::Own => (disp, width.bytes() as u32),
             AccessPlan::Head { lo, len } => (lo, len),
         };
+        if self.plans[self.cur as usize] == AccessPlan::Own
+            && !matches!(self.loc[addr as usize], Loc::Const(_))
+        {
+            let base = self.use_reg(addr)?;
+            let replay = self.fault_label(loc, exit_code::MMU_SLOW, false, 1);
+            self.slot_check(base, disp, len, access, replay);
+            return Ok(());
+        }
         let at = match self.loc[addr as usize] {
             Loc::Const(v) => ProbeAddr::Imm(v.wrapping_add(lo as i64 as u64)),
             _ => ProbeAddr::Reg {
