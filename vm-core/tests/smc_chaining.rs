@@ -172,3 +172,45 @@ fn tiny_code_region_flushes_and_stays_correct() {
         );
     }
 }
+
+/// A host-side write (`Vm::write_guest`, as the loader or a system call
+/// would do) through a virtual alias of a code page drops the stale
+/// translations decoded through the other mapping.
+#[test]
+fn host_writes_through_an_alias_invalidate_code_under_the_mmu() {
+    for engine in [EngineKind::Interp, EngineKind::Jit, EngineKind::Tiered] {
+        let cfg = VmConfig {
+            engine,
+            mem_size: 32 << 20,
+            tier_threshold: 1,
+            mmu: Some(MmuConfig::default()),
+            ..VmConfig::default()
+        };
+        let mut vm = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
+        let pa = 0x10000 + PAGE_TABLE_AREA;
+        vm.map_guest(0x10000, pa, 4096, PTE_R | PTE_X | PTE_A)
+            .unwrap();
+        vm.map_guest(ALIAS, pa, 4096, PTE_R | PTE_W | PTE_A)
+            .unwrap();
+        let prog = |imm| -> Vec<u8> {
+            [i(Op::Addi, A0, A0, 0, imm), 0x0010_0073]
+                .iter()
+                .flat_map(|w| w.to_le_bytes())
+                .collect()
+        };
+        vm.write_guest(ALIAS, &prog(1)).unwrap();
+        for (round, imm, want) in [(0, 1, 1u64), (1, 1, 2), (2, 5, 7)] {
+            if round == 2 {
+                vm.write_guest(ALIAS, &prog(imm)).unwrap();
+            }
+            vm.cpu_mut().pc = 0x10000;
+            let e = vm.run().unwrap_err();
+            assert!(matches!(e, VmError::Breakpoint { .. }), "{engine:?}: {e}");
+            assert_eq!(
+                vm.cpu().globals[A0 as usize],
+                want,
+                "{engine:?} round {round}"
+            );
+        }
+    }
+}

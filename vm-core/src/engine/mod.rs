@@ -248,10 +248,35 @@ impl Vm {
             kind: "store",
         })?;
         if code.is_some() && !data.is_empty() {
-            let end = addr + data.len() as u64;
-            for page in (addr >> PAGE_SHIFT)..=((end - 1) >> PAGE_SHIFT) {
-                if self.is_code_vpage(page) {
-                    self.invalidate_page(page)?;
+            self.invalidate_written(addr, addr + data.len() as u64)?;
+        }
+        Ok(())
+    }
+
+    /// Drops translations of code in the guest virtual range `[start, end)`
+    /// that was just written behind the engine's back (loader, syscalls).
+    /// Under the MMU the written pages are resolved to physical pages, so
+    /// code reached through another virtual alias is found too.
+    fn invalidate_written(&mut self, start: u64, end: u64) -> Result<(), VmError> {
+        if end <= start {
+            return Ok(());
+        }
+        for page in (start >> PAGE_SHIFT)..=((end - 1) >> PAGE_SHIFT) {
+            match self.mmu.as_mut() {
+                None => {
+                    if self.mem.is_code_page(page) {
+                        self.invalidate_page(page)?;
+                    }
+                }
+                Some(mmu) => {
+                    let va = page << PAGE_SHIFT;
+                    let Ok(addend) = mmu.translate(&mut self.mem, va, AccessType::Read) else {
+                        continue;
+                    };
+                    let pp = mmu.phys(va, addend) >> PAGE_SHIFT;
+                    if self.mem.is_code_page(pp) {
+                        self.invalidate_phys_page(pp)?;
+                    }
                 }
             }
         }
@@ -299,14 +324,6 @@ impl Vm {
             }
         }
         Ok(())
-    }
-
-    /// Whether translated code was decoded from virtual page `vp`.
-    fn is_code_vpage(&self, vp: u64) -> bool {
-        match self.mmu {
-            Some(_) => self.virt_code.contains_key(&vp),
-            None => self.mem.is_code_page(vp),
-        }
     }
 
     /// Records that code was decoded from virtual page `vp`: marks its
@@ -548,11 +565,7 @@ impl Vm {
             Exit::Syscall { pc } => {
                 let outcome = with_bus!(self, bus => self.sys.handle(&mut self.cpu, bus, pc))?;
                 if let Some((start, end)) = self.sys.take_written() {
-                    for page in (start >> PAGE_SHIFT)..=((end - 1) >> PAGE_SHIFT) {
-                        if self.is_code_vpage(page) {
-                            self.invalidate_page(page)?;
-                        }
-                    }
+                    self.invalidate_written(start, end)?;
                 }
                 match outcome {
                     SyscallOutcome::Continue => Ok(None),

@@ -82,8 +82,22 @@ impl GuestAccess for MmuBus<'_> {
     #[inline(always)]
     fn store(&mut self, va: u64, size: u64, val: u64) -> Result<StoreEffect, MemFault> {
         if !crosses(va, size) {
-            let pa = self.phys(va, AccessType::Write)?;
-            return self.mem.store(pa, size, val);
+            let (addend, direct) = self.mmu.translate_store(self.mem, va)?;
+            if direct {
+                // SAFETY: as for loads; a write tag also guarantees the page
+                // holds no translated code, so there is no effect to report.
+                unsafe {
+                    let p = va.wrapping_add(addend) as *mut u8;
+                    match size {
+                        1 => *p = val as u8,
+                        2 => std::ptr::write_unaligned(p as *mut u16, (val as u16).to_le()),
+                        4 => std::ptr::write_unaligned(p as *mut u32, (val as u32).to_le()),
+                        _ => std::ptr::write_unaligned(p as *mut u64, val.to_le()),
+                    }
+                }
+                return Ok(StoreEffect::Data);
+            }
+            return self.mem.store(self.mmu.phys(va, addend), size, val);
         }
         let (pas, n) = self.split(va, size, AccessType::Write)?;
         let mut effect = StoreEffect::Data;

@@ -308,6 +308,21 @@ impl Mmu {
         }
     }
 
+    /// Translates a store to `va`: the host addend, and whether the store
+    /// may go straight to memory (a TLB write-tag hit: the page is dirty
+    /// and holds no translated code) or must take the checked path.
+    #[inline(always)]
+    pub fn translate_store(
+        &mut self,
+        mem: &mut GuestMemory,
+        va: u64,
+    ) -> Result<(u64, bool), PageFault> {
+        match self.tlb.lookup(va, AccessType::Write) {
+            Some(a) => Ok((a, true)),
+            None => self.miss(mem, va, AccessType::Write).map(|a| (a, false)),
+        }
+    }
+
     /// Architectural translation without the TLB (walk every time).
     pub fn translate_uncached(
         &mut self,
