@@ -183,6 +183,17 @@ impl X64Backend {
         self.install_time
     }
 
+    /// Host address of the shared TLB-miss routine that softmmu blocks
+    /// `call rel32` (relocation target for code stored outside this region).
+    pub fn miss_routine(&self) -> usize {
+        self.miss_addr
+    }
+
+    /// Whether this backend compiles guest accesses through the software TLB.
+    pub fn is_softmmu(&self) -> bool {
+        self.softmmu
+    }
+
     /// Drops all compiled blocks (their addresses become invalid).
     pub fn flush(&mut self) {
         self.mem.truncate(self.after_trampoline);
