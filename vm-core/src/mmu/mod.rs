@@ -396,8 +396,8 @@ impl Mmu {
             }
             a
         };
-        for vpn in vpns.into_iter().take_while(|&v| v != u64::MAX) {
-            let page = vpn << 12;
+        for predicted in vpns.into_iter().take_while(|&v| v != u64::MAX) {
+            let page = predicted << 12;
             if !is_canonical(page) || self.tlb.contains(page, AccessType::Read) {
                 continue;
             }
@@ -411,7 +411,7 @@ impl Mmu {
                     ..*t
                 })
             } else if t.size == PageSize::Size4K && page >> 21 == t.vpage >> 21 {
-                let pte_addr = t.pte_addr - 8 * vpn_of(t.vpage, 0) + 8 * vpn_of(page, 0);
+                let pte_addr = t.pte_addr - 8 * vpn(t.vpage, 0) + 8 * vpn(page, 0);
                 mem.load(pte_addr, 8).ok().and_then(|pte| {
                     let leaf = pte & PTE_V != 0
                         && pte & (PTE_R | PTE_X) != 0
@@ -472,10 +472,6 @@ impl Mmu {
         }
         Some(first)
     }
-}
-
-fn vpn_of(va: u64, level: usize) -> u64 {
-    vpn(va, level)
 }
 
 #[cfg(test)]

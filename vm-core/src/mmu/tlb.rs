@@ -141,9 +141,9 @@ pub struct AccessStats {
     pub misses: u64,
 }
 
-/// TLB statistics. Inline hits of generated code are not counted (as in
-/// QEMU, counting would cost a memory increment per access); every access
-/// that reaches Rust code is.
+/// TLB statistics. Hits of generated code's inline checks (per-site slots
+/// and way-0 probes) are not counted (as in QEMU, counting would cost a
+/// memory increment per access); every lookup that reaches Rust code is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TlbStats {
     /// Loads.
@@ -256,8 +256,9 @@ impl SoftTlb {
         ((va >> 12) as usize) & (self.sets - 1)
     }
 
-    /// Looks `va` up for an access of `size` bytes that stays in one page;
-    /// returns the host addend on a hit and counts the outcome.
+    /// Looks the page of `va` up for `access`; returns the host addend on a
+    /// hit (way 0, or another way, which then moves to way 0) and counts the
+    /// outcome. Callers split page-crossing accesses.
     #[inline(always)]
     pub fn lookup(&mut self, va: u64, access: AccessType) -> Option<u64> {
         let set = self.set_of(va);
