@@ -324,3 +324,57 @@ fn access_runs_crossing_into_a_faulting_page_stay_precise() {
 fn run_vm_once(code: &[u32], regs: &[u64; 32]) -> Outcome {
     run(EngineKind::Jit, TlbConfig::default(), code, regs)
 }
+
+/// Svade (`MmuConfig::no_ad_update`): a store to a clean page is a page
+/// fault instead of a hardware D update, under every engine; a dirty page
+/// is written normally.
+#[test]
+fn svade_mode_faults_on_clean_pages() {
+    let store = encode(&Inst {
+        op: Op::Sd,
+        rd: 0,
+        rs1: 10,
+        rs2: 11,
+        imm: 0,
+    });
+    for engine in [EngineKind::Interp, EngineKind::Jit, EngineKind::Tiered] {
+        for (flags, ok) in [
+            (PTE_R | PTE_W | PTE_A, false),
+            (PTE_R | PTE_W | PTE_A | PTE_D, true),
+        ] {
+            let cfg = VmConfig {
+                engine,
+                mem_size: MEM,
+                mmu: Some(MmuConfig {
+                    no_ad_update: true,
+                    ..MmuConfig::default()
+                }),
+                ..VmConfig::default()
+            };
+            let mut vm =
+                Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
+            vm.map_guest(CODE, 0x40_0000, 4096, PTE_R | PTE_X | PTE_A)
+                .unwrap();
+            vm.map_guest(0x20000, 0x60_0000, 4096, flags).unwrap();
+            let code: Vec<u8> = [store, EBREAK]
+                .iter()
+                .flat_map(|w| w.to_le_bytes())
+                .collect();
+            vm.memory_mut().write_bytes(0x40_0000, &code).unwrap();
+            vm.cpu_mut().globals[10] = 0x20010;
+            vm.cpu_mut().globals[11] = 0xdead_beef;
+            vm.cpu_mut().pc = CODE;
+            let e = vm.run().unwrap_err().to_string();
+            if ok {
+                assert!(e.contains("breakpoint"), "{engine:?}: {e}");
+                assert_eq!(vm.memory().load(0x60_0010, 8).unwrap(), 0xdead_beef);
+            } else {
+                assert!(
+                    e.contains("store page fault at 0x20010 (AccessedDirty)"),
+                    "{engine:?}: {e}"
+                );
+                assert_eq!(vm.memory().load(0x60_0010, 8).unwrap(), 0);
+            }
+        }
+    }
+}
