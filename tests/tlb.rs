@@ -283,7 +283,12 @@ fn bench_tlb_miss_latency(b: &mut Bench) {
         }
     }
     let jit_misses = paged.mmu().unwrap().stats().tlb.read.misses / 7;
-    assert_eq!(jit_misses, DATA_PAGES, "every load of the sweep misses");
+    // (The pass's first load may be answered by its site's translation
+    // slot, which still holds page 0 from the previous pass.)
+    assert!(
+        jit_misses >= DATA_PAGES - 1,
+        "every load of the sweep misses: {jit_misses}"
+    );
     let per_miss = (best[1] - best[0]) / jit_misses as f64;
     println!("bench_tlb_miss_latency: JIT miss path {per_miss:.1} ns per miss (incl. walk)");
     b.metric("jit_miss_path_ns", per_miss);
