@@ -8,7 +8,10 @@
 //! choice: one decision halves the imbalance between thief and victim, and
 //! a worker with one long queue is drained by several thieves in parallel.
 
-use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use crossbeam_deque::Steal;
+/// The queue types the decision works on (re-exported so callers and
+/// benchmarks can build the same queues the workers use).
+pub use crossbeam_deque::{Injector, Stealer, Worker};
 
 /// Where [`find_runnable`] found work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

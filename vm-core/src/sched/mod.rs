@@ -5,10 +5,11 @@
 //! of guest blocks per poll and then yields. Workers own a FIFO run queue
 //! (crossbeam-deque); spawns and wakes from outside go to a global injector.
 //! An out-of-work worker takes a batch from the injector or steals half of
-//! another worker's queue ([`balance::find_runnable`]); every
-//! `balance_interval` polls a busy worker also looks at the injector and
-//! evens out queue lengths ([`balance::rebalance`]), so vCPUs get a fair
-//! share even when no worker is idle. The time slice is the vCPU's quantum
+//! another worker's queue ([`balance::find_runnable`]). A busy worker takes
+//! from a non-empty injector every other poll (bounding the wait of a vCPU
+//! woken from outside to about two quanta), and every `balance_interval`
+//! polls it evens out queue lengths ([`balance::rebalance`]), so vCPUs get
+//! a fair share even when no worker is idle. The time slice is the vCPU's quantum
 //! (`Vm::run_blocks`), and a yielding vCPU goes to the back of its queue
 //! (round-robin). Guest exit, guest faults, cancellation and host panics
 //! end only the vCPU concerned; its [`VcpuReport`] is collected through its
@@ -68,8 +69,8 @@ pub struct SchedConfig {
     pub quantum_blocks: u64,
     /// How long an out-of-work worker keeps searching before it sleeps.
     pub idle_spin: Duration,
-    /// Every this many polls a worker checks the injector first and evens
-    /// out queue lengths (0 disables periodic balancing; stealing by idle
+    /// Every this many polls a worker evens out queue lengths with the
+    /// longest other queue (0 disables periodic balancing; stealing by idle
     /// workers stays).
     pub balance_interval: u32,
 }

@@ -67,13 +67,19 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Worker<Arc<Task>>) {
 
 fn next_task(shared: &Shared, index: usize, tick: u32) -> Option<Arc<Task>> {
     let counters = &shared.counters[index];
-    let interval = shared.balance_interval;
-    if interval > 0 && tick.is_multiple_of(interval) {
-        // A worker that always has local work would never look at the
-        // injector or at longer queues: do both now and then.
+    // vCPUs woken or spawned from outside wait in the injector; a worker
+    // that always has local work would otherwise only reach them when its
+    // own queue runs dry. Every other poll it takes one from there first,
+    // so an external wake waits at most about two quanta of this worker,
+    // and the rest of the polls still go to the vCPUs already queued here.
+    if tick.is_multiple_of(2) && !shared.injector.is_empty() {
         if let Steal::Success(t) = shared.injector.steal() {
             return Some(t);
         }
+    }
+    let interval = shared.balance_interval;
+    if interval > 0 && tick.is_multiple_of(interval) {
+        // Busy workers never steal: even out queue lengths now and then.
         with_local(|ctx| {
             if let Some((_, moved)) = rebalance(index, &ctx.local, &shared.stealers) {
                 WorkerCounters::add(&counters.steals, 1);
