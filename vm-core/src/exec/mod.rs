@@ -72,8 +72,7 @@ impl VcpuOutcome {
     }
 }
 
-/// Final report of a vCPU: how it ended and its VM statistics.
-#[derive(Debug)]
+/// Final report of a vCPU: how it ended, its VM statistics, and the VM.
 pub struct VcpuReport {
     /// vCPU id.
     pub id: u64,
@@ -84,6 +83,23 @@ pub struct VcpuReport {
     pub stats: Stats,
     /// Quanta started.
     pub quanta: u64,
+    /// The guest VM in its final state (None after a panic). Handing it
+    /// back lets the caller inspect guest memory and registers, and moves
+    /// the VM's teardown (unmapping guest memory and code) off the
+    /// scheduler's workers to whoever drops the report.
+    pub vm: Option<Vm>,
+}
+
+impl std::fmt::Debug for VcpuReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VcpuReport")
+            .field("id", &self.id)
+            .field("outcome", &self.outcome)
+            .field("stats", &self.stats)
+            .field("quanta", &self.quanta)
+            .field("vm", &self.vm.as_ref().map(|_| "Vm"))
+            .finish()
+    }
 }
 
 /// One guest vCPU: a VM plus its time slice and control block.
@@ -165,23 +181,15 @@ impl Vcpu {
         self.report(outcome)
     }
 
-    /// The vCPU coroutine: before each quantum it checks cancellation and
-    /// waits for run credit (pause/resume); after each quantum it yields,
-    /// so an executor can time-slice many vCPUs on few threads.
-    pub async fn run(mut self) -> VcpuReport {
-        let outcome = loop {
-            let control = Arc::clone(&self.control);
-            if !std::future::poll_fn(|cx| control.poll_run_credit(cx)).await {
-                break VcpuOutcome::Cancelled;
-            }
-            match self.run_quantum() {
-                Ok(RunOutcome::Exited(c)) => break VcpuOutcome::Exited(c),
-                Ok(RunOutcome::QuantumExpired) => {}
-                Err(e) => break VcpuOutcome::Faulted(e),
-            }
-            YieldNow(false).await;
-        };
-        self.report(outcome)
+    /// The vCPU coroutine: each poll checks cancellation and run credit
+    /// (pause/resume), runs one quantum, and yields (wakes itself and
+    /// returns `Pending`), so an executor can time-slice many vCPUs on few
+    /// threads. A hand-written future rather than an `async fn`: the state
+    /// is just the vCPU (an `async fn` kept the moved-in argument and the
+    /// loop's copy side by side, twice the size to move at every spawn),
+    /// and it is `Unpin`, so the scheduler stores it inline in its task.
+    pub fn run(self) -> VcpuRun {
+        VcpuRun { vcpu: Some(self) }
     }
 
     fn report(self, outcome: VcpuOutcome) -> VcpuReport {
@@ -190,7 +198,47 @@ impl Vcpu {
             outcome,
             stats: self.vm.stats(),
             quanta: self.control.quanta(),
+            vm: Some(self.vm),
         }
+    }
+}
+
+/// Future of [`Vcpu::run`]: the vCPU coroutine.
+pub struct VcpuRun {
+    vcpu: Option<Vcpu>,
+}
+
+impl VcpuRun {
+    /// The vCPU's control block (None once the coroutine has finished).
+    pub fn control(&self) -> Option<&Arc<VcpuControl>> {
+        self.vcpu.as_ref().map(|v| &v.control)
+    }
+}
+
+impl Future for VcpuRun {
+    type Output = VcpuReport;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<VcpuReport> {
+        let this = self.get_mut();
+        let vcpu = this
+            .vcpu
+            .as_mut()
+            .expect("VcpuRun polled after it completed");
+        let outcome = match vcpu.control.poll_run_credit(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(false) => VcpuOutcome::Cancelled,
+            Poll::Ready(true) => match vcpu.run_quantum() {
+                Ok(RunOutcome::QuantumExpired) => {
+                    // End of the time slice: requeue behind the others.
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Ok(RunOutcome::Exited(c)) => VcpuOutcome::Exited(c),
+                Err(e) => VcpuOutcome::Faulted(e),
+            },
+        };
+        let vcpu = this.vcpu.take().expect("checked above");
+        Poll::Ready(vcpu.report(outcome))
     }
 }
 
@@ -212,37 +260,6 @@ impl Future for QuantumFuture<'_> {
                 cx.waker().wake_by_ref();
                 Poll::Pending
             }
-        }
-    }
-}
-
-/// Returns `Pending` once after waking itself: the executor requeues the
-/// coroutine behind the others that are runnable (the end of a time slice).
-pub struct YieldNow(bool);
-
-impl YieldNow {
-    /// A fresh yield point.
-    pub fn new() -> Self {
-        YieldNow(false)
-    }
-}
-
-impl Default for YieldNow {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Future for YieldNow {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
         }
     }
 }

@@ -102,8 +102,8 @@ pub(crate) struct Shared {
     shutdown: AtomicBool,
     idle_spin: Duration,
     balance_interval: u32,
-    /// spawned, exited, faulted, cancelled, panicked.
-    outcomes: [AtomicU64; 5],
+    /// exited, faulted, cancelled, panicked.
+    outcomes: [AtomicU64; 4],
 }
 
 impl Shared {
@@ -149,10 +149,10 @@ impl Shared {
 
     pub(crate) fn count_outcome(&self, o: &VcpuOutcome) {
         let i = match o {
-            VcpuOutcome::Exited(_) => 1,
-            VcpuOutcome::Faulted(_) => 2,
-            VcpuOutcome::Cancelled => 3,
-            VcpuOutcome::Panicked(_) => 4,
+            VcpuOutcome::Exited(_) => 0,
+            VcpuOutcome::Faulted(_) => 1,
+            VcpuOutcome::Cancelled => 2,
+            VcpuOutcome::Panicked(_) => 3,
         };
         self.outcomes[i].fetch_add(1, Ordering::Relaxed);
     }
@@ -165,6 +165,9 @@ pub struct Scheduler {
     threads: Vec<JoinHandle<()>>,
     quantum: u64,
     next_id: AtomicU64,
+    /// Spawn count, kept here rather than beside the workers' outcome
+    /// counters so spawning does not share a cache line with them.
+    spawned: AtomicU64,
     tasks: Mutex<Vec<Weak<Task>>>,
 }
 
@@ -224,6 +227,7 @@ impl Scheduler {
             threads,
             quantum: cfg.quantum_blocks,
             next_id: AtomicU64::new(0),
+            spawned: AtomicU64::new(0),
             tasks: Mutex::new(Vec::new()),
         })
     }
@@ -255,6 +259,9 @@ impl Scheduler {
             return Err(SchedError::NoSuchWorker(worker));
         }
         let task = self.make_task(vcpu);
+        // Placement counts as having been on that worker: running it
+        // anywhere else is a migration.
+        task.last_worker.store(worker, Ordering::Relaxed);
         self.shared.inboxes[worker].push(Arc::clone(&task));
         if self.shared.parked[worker].swap(false, Ordering::SeqCst) {
             self.shared.num_parked.fetch_sub(1, Ordering::SeqCst);
@@ -266,12 +273,7 @@ impl Scheduler {
     fn make_task(&self, vcpu: Vcpu) -> Arc<Task> {
         let control = Arc::clone(vcpu.control());
         let id = vcpu.id();
-        let task = Arc::new(Task::new(
-            id,
-            Box::pin(vcpu.run()),
-            control,
-            Arc::clone(&self.shared),
-        ));
+        let task = Arc::new(Task::new(id, vcpu.run(), control, Arc::clone(&self.shared)));
         {
             let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
             if tasks.len() == tasks.capacity() {
@@ -279,7 +281,7 @@ impl Scheduler {
             }
             tasks.push(Arc::downgrade(&task));
         }
-        self.shared.outcomes[0].fetch_add(1, Ordering::Relaxed);
+        self.spawned.fetch_add(1, Ordering::Relaxed);
         task
     }
 
@@ -306,7 +308,10 @@ impl Scheduler {
                 }
             })
             .collect();
-        let outcomes = std::array::from_fn(|i| self.shared.outcomes[i].load(Ordering::Relaxed));
+        let mut outcomes = [self.spawned.load(Ordering::Relaxed), 0, 0, 0, 0];
+        for (o, c) in outcomes[1..].iter_mut().zip(&self.shared.outcomes) {
+            *o = c.load(Ordering::Relaxed);
+        }
         SchedMetrics::new(
             self.shared.start.elapsed(),
             workers,

@@ -15,13 +15,11 @@
 //! the task at the back of its own FIFO queue, which is what makes the time
 //! slice round-robin between the vCPUs of a worker.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::Wake;
 
-use crate::exec::{VcpuControl, VcpuReport};
+use crate::exec::{VcpuControl, VcpuRun};
 
 use super::Shared;
 
@@ -34,13 +32,12 @@ pub(crate) const DONE: u8 = 4;
 /// "Has not run yet" in `last_worker`.
 pub(crate) const NO_WORKER: usize = usize::MAX;
 
-pub(crate) type VcpuFuture = Pin<Box<dyn Future<Output = VcpuReport> + Send>>;
-
 /// A vCPU coroutine owned by the scheduler.
 pub(crate) struct Task {
     pub id: u64,
     pub state: AtomicU8,
-    pub future: Mutex<Option<VcpuFuture>>,
+    /// The coroutine, stored inline: one allocation per spawned vCPU.
+    pub future: Mutex<Option<VcpuRun>>,
     /// Scheduler clock (ns since start) when the task last became runnable.
     pub runnable_since: AtomicU64,
     pub last_worker: AtomicUsize,
@@ -48,13 +45,13 @@ pub(crate) struct Task {
     pub runs: AtomicU64,
     pub wait_ns: AtomicU64,
     pub control: Arc<VcpuControl>,
-    pub result: Mutex<Option<VcpuReport>>,
+    pub result: Mutex<Option<crate::exec::VcpuReport>>,
     pub finished: Condvar,
     pub shared: Arc<Shared>,
 }
 
 impl Task {
-    pub fn new(id: u64, fut: VcpuFuture, control: Arc<VcpuControl>, shared: Arc<Shared>) -> Self {
+    pub fn new(id: u64, fut: VcpuRun, control: Arc<VcpuControl>, shared: Arc<Shared>) -> Self {
         Self {
             id,
             state: AtomicU8::new(SCHEDULED),
@@ -72,7 +69,7 @@ impl Task {
     }
 
     /// Stores the report and wakes joiners; the first report wins.
-    pub fn complete(&self, report: VcpuReport) {
+    pub fn complete(&self, report: crate::exec::VcpuReport) {
         let mut r = self.result.lock().unwrap_or_else(|p| p.into_inner());
         if r.is_none() {
             self.shared.count_outcome(&report.outcome);

@@ -61,6 +61,9 @@ fn exit_codes_are_collected_per_vcpu() {
         );
         assert!(r.stats.insns_executed > 0);
         assert!(r.quanta >= 1);
+        // The VM comes back in its final state.
+        let vm = r.vm.expect("exited vCPU returns its VM");
+        assert_eq!(vm.cpu().icount, r.stats.insns_executed);
     }
     let m = s.shutdown();
     assert_eq!(

@@ -2,7 +2,9 @@
 //! spin briefly and then sleep when there is nothing to run.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -144,7 +146,7 @@ fn run_task(shared: &Shared, index: usize, task: Arc<Task>) {
         match slot.as_mut() {
             // A guest fault is a value (VcpuOutcome::Faulted); a panic in host
             // code is contained here so only this vCPU ends.
-            Some(fut) => catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))),
+            Some(fut) => catch_unwind(AssertUnwindSafe(|| Pin::new(fut).poll(&mut cx))),
             None => return,
         }
     };
@@ -196,6 +198,7 @@ fn run_task(shared: &Shared, index: usize, task: Arc<Task>) {
                 outcome: VcpuOutcome::Panicked(msg),
                 stats: Default::default(),
                 quanta: task.control.quanta(),
+                vm: None,
             });
         }
     }
