@@ -7,7 +7,7 @@
 
 use std::hint::black_box;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use vm_bench_runtime::{perf_target, Bench};
@@ -190,8 +190,12 @@ fn bench_scheduling_latency(b: &mut Bench) {
 fn bench_load_balancing_overhead(b: &mut Bench) {
     const QUEUED: usize = 32;
     let elf = fib_elf();
-    let pool: Vec<Arc<Vcpu>> = (0..QUEUED as u64)
-        .map(|i| Arc::new(Vcpu::new(i, fib_vm(&elf, 20, EngineKind::Interp), 4096).unwrap()))
+    // Queue items shaped like the workers' (an Arc around a locked vCPU).
+    let pool: Vec<Arc<Mutex<Vcpu>>> = (0..QUEUED as u64)
+        .map(|i| {
+            let v = Vcpu::new(i, fib_vm(&elf, 20, EngineKind::Interp), 4096).unwrap();
+            Arc::new(Mutex::new(v))
+        })
         .collect();
     let setup = || {
         let thief = Worker::new_fifo();

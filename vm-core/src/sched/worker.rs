@@ -227,7 +227,7 @@ fn idle(shared: &Shared, index: usize) {
             return;
         }
         rounds += 1;
-        if rounds % 16 == 0 {
+        if rounds.is_multiple_of(16) {
             if Instant::now() >= deadline {
                 break;
             }
