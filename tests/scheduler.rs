@@ -179,7 +179,7 @@ fn bench_scheduling_latency(b: &mut Bench) {
 /// (`balance::find_runnable`, the code the workers run), and the
 /// imbalance that decision leaves (`imbalance_left_pct`, queued vCPUs of
 /// thief vs victim). Then the same on a real run: 16 vCPUs of uneven
-/// length all placed on worker 0 of 2; `run_imbalance_pct` is the
+/// length (fib(22) .. fib(28)) all placed on worker 0 of 2; `run_imbalance_pct` is the
 /// utilization gap left after stealing evened it out.
 #[perf_target(
     max_ns = 1000,
@@ -223,7 +223,7 @@ fn bench_load_balancing_overhead(b: &mut Bench) {
         let s = sched(2, 4096);
         let vcpus: Vec<_> = (0..16u32)
             .map(|i| {
-                let n = 20 + (i * 5) % 7;
+                let n = 22 + (i * 5) % 7;
                 let vm = fib_vm(&elf, n, EngineKind::Tiered);
                 (n, Vcpu::new(i as u64, vm, 4096).unwrap())
             })

@@ -99,14 +99,20 @@ fn next_task(shared: &Shared, index: usize, tick: u32) -> Option<Arc<Task>> {
         if !inbox.is_empty() {
             while !matches!(inbox.steal_batch(&ctx.local), Steal::Empty) {}
             if let Some(t) = ctx.local.pop() {
+                notify_if_surplus(shared, &ctx.local);
                 return Some(t);
             }
         }
         let t0 = Instant::now();
         let found = find_runnable(index, &ctx.local, &shared.injector, &shared.stealers);
         match found {
-            Some((t, Source::Local | Source::Injector)) => Some(t),
+            Some((t, Source::Local)) => Some(t),
+            Some((t, Source::Injector)) => {
+                notify_if_surplus(shared, &ctx.local);
+                Some(t)
+            }
             Some((t, Source::Stolen { .. })) => {
+                notify_if_surplus(shared, &ctx.local);
                 WorkerCounters::add(&counters.steals, 1);
                 WorkerCounters::add(&counters.stolen_tasks, ctx.local.len() as u64 + 1);
                 WorkerCounters::add(&counters.steal_search_ns, t0.elapsed().as_nanos() as u64);
@@ -118,6 +124,15 @@ fn next_task(shared: &Shared, index: usize, tick: u32) -> Option<Arc<Task>> {
             }
         }
     })
+}
+
+/// Having just taken a batch, wake a sleeping worker if this one now holds
+/// more than it runs next, so a burst spreads at once instead of after this
+/// worker's next quantum.
+fn notify_if_surplus(shared: &Shared, local: &Worker<Arc<Task>>) {
+    if !local.is_empty() {
+        shared.notify();
+    }
 }
 
 fn run_task(shared: &Shared, index: usize, task: Arc<Task>) {
