@@ -188,9 +188,12 @@ fn every_vcpu_makes_progress_on_two_workers() {
     eventually("every vCPU runs many quanta", || {
         hs.iter().all(|h| h.control().quanta() >= 50)
     });
-    let m = s.metrics();
-    assert!(m.workers.iter().all(|w| w.runs > 0), "{:?}", m.workers);
-    assert!(m.wait_quantile(0.99).is_some());
+    // Both workers take part (the OS decides when the second one first
+    // gets a core, so this is waited for, not asserted at a moment).
+    eventually("both workers run vCPUs", || {
+        s.metrics().workers.iter().all(|w| w.runs > 0)
+    });
+    assert!(s.metrics().wait_quantile(0.99).is_some());
     drop(s);
     for h in hs {
         assert!(matches!(h.join().outcome, VcpuOutcome::Cancelled));
@@ -252,4 +255,80 @@ fn a_panicking_vcpu_is_contained() {
         Some((fib(16) % 200) as i32)
     );
     assert_eq!(s.shutdown().panicked, 1);
+}
+
+#[test]
+fn periodic_rebalance_moves_work_between_busy_workers() {
+    let s = Scheduler::new(cfg(2, 64)).unwrap();
+    let place = |w: usize, n: u64| -> Vec<VcpuHandle> {
+        (0..n)
+            .map(|i| {
+                let v = Vcpu::new(i, fib_vm(40, EngineKind::Jit), 64).unwrap();
+                s.spawn_on(w, v).unwrap()
+            })
+            .collect()
+    };
+    // Worker 1 always has work of its own, so only rebalancing (not
+    // stealing by an idle worker) can even out 10 against 2.
+    let mut hs = place(1, 2);
+    hs.extend(place(0, 10));
+    eventually("rebalanced and run where they were moved", || {
+        let m = s.metrics();
+        m.workers[1].stolen_tasks >= 3 && m.workers[1].migrations >= 3
+    });
+    // Every placed vCPU got to run (none is stranded in a placement queue).
+    eventually("all ran", || hs.iter().all(|h| h.control().quanta() > 0));
+    drop(hs);
+    s.shutdown();
+}
+
+#[test]
+fn concurrent_pause_resume_cancel_never_loses_a_vcpu() {
+    // Races the control paths against the workers: every handle must end
+    // with a coherent outcome, exited vCPUs with the right status.
+    let s = Scheduler::new(cfg(2, 16)).unwrap();
+    let hs: Vec<(u32, VcpuHandle)> = (0..40u32)
+        .map(|i| {
+            let n = 10 + i % 9;
+            (n, s.spawn_vm(fib_vm(n, EngineKind::Interp)))
+        })
+        .collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..2000 {
+        let (_, h) = &hs[(next() % hs.len() as u64) as usize];
+        match next() % 10 {
+            0..=3 => h.control().pause(),
+            4..=7 => h.control().resume(),
+            8 => h.control().grant(next() % 3),
+            _ => {
+                if next() % 4 == 0 {
+                    h.cancel()
+                }
+            }
+        }
+    }
+    for (_, h) in &hs {
+        h.control().resume();
+    }
+    let mut exited = 0;
+    for (n, h) in hs {
+        let r = h.join();
+        match r.outcome {
+            VcpuOutcome::Exited(c) => {
+                assert_eq!(c, (fib(n as u64) % 200) as i32);
+                exited += 1;
+            }
+            VcpuOutcome::Cancelled => {}
+            o => panic!("unexpected outcome {o:?}"),
+        }
+    }
+    let m = s.shutdown();
+    assert_eq!(m.exited, exited);
+    assert_eq!(m.exited + m.cancelled, 40);
 }

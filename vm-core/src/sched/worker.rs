@@ -90,18 +90,17 @@ fn next_task(shared: &Shared, index: usize, tick: u32) -> Option<Arc<Task>> {
         });
     }
     with_local(|ctx| {
-        if let Some(t) = ctx.local.pop() {
-            return Some(t);
-        }
-        // vCPUs placed on this worker by `spawn_on`: move them all into the
-        // local queue, where thieves can see them.
+        // vCPUs placed on this worker by `spawn_on`: move them all to the
+        // back of the local queue (where thieves can see them) as soon as
+        // they arrive; a worker whose queue never runs dry would otherwise
+        // never start them.
         let inbox = &shared.inboxes[index];
         if !inbox.is_empty() {
             while !matches!(inbox.steal_batch(&ctx.local), Steal::Empty) {}
-            if let Some(t) = ctx.local.pop() {
-                notify_if_surplus(shared, &ctx.local);
-                return Some(t);
-            }
+            notify_if_surplus(shared, &ctx.local);
+        }
+        if let Some(t) = ctx.local.pop() {
+            return Some(t);
         }
         let t0 = Instant::now();
         let found = find_runnable(index, &ctx.local, &shared.injector, &shared.stealers);
