@@ -279,7 +279,8 @@ fn balance_run(elf: &[u8], workers: usize, vcpus: u32) -> (SchedMetrics, SchedMe
     (before, after, guest)
 }
 
-/// Many vCPUs running guest workloads of uneven length on all workers:
+/// Many vCPUs (96, fib(18) .. fib(25)) running guest workloads of uneven
+/// length on all workers:
 /// (max - min) worker utilization, utilization being each worker's busy
 /// time (time inside vCPU polls) over the run's wall time. Busy time is
 /// what the scheduler controls; how much of that wall time the OS gave the
@@ -290,7 +291,7 @@ fn verify_load_balance(b: &mut Bench) {
     let elf = fib_elf();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     for _ in 0..5 {
-        let (before, after, guest) = balance_run(&elf, workers, 48);
+        let (before, after, guest) = balance_run(&elf, workers, 96);
         let util = after.utilization_since(&before);
         b.metric("imbalance_pct", after.imbalance_pct_since(&before));
         b.metric(
@@ -298,6 +299,7 @@ fn verify_load_balance(b: &mut Bench) {
             util.iter().cloned().fold(f64::MAX, f64::min) * 100.0,
         );
         let wall = (after.elapsed - before.elapsed).as_secs_f64();
+        b.metric("run_ms", wall * 1e3);
         let cpu: f64 = after
             .workers
             .iter()
