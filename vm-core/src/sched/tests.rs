@@ -332,3 +332,43 @@ fn concurrent_pause_resume_cancel_never_loses_a_vcpu() {
     assert_eq!(m.exited, exited);
     assert_eq!(m.exited + m.cancelled, 40);
 }
+
+#[test]
+fn a_vcpu_woken_from_inside_another_vcpu_runs() {
+    // A console device that resumes a waiting vCPU when the guest writes:
+    // the wake happens on a worker thread, inside the writer's quantum, so
+    // the woken vCPU goes to that worker's own queue.
+    struct Doorbell(Arc<VcpuControl>);
+    impl std::io::Write for Doorbell {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.resume();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let s = Scheduler::new(cfg(1, 64)).unwrap();
+    let waiter = Vcpu::new(1, fib_vm(12, EngineKind::Interp), 64).unwrap();
+    waiter.control().pause();
+    let bell = Doorbell(Arc::clone(waiter.control()));
+    let waiter = s.spawn(waiter);
+    eventually("waiter parks", || waiter.control().is_parked());
+    let mut vm = crate::engine::Vm::new(
+        crate::exec::tests::small_cfg(EngineKind::Interp),
+        Box::new(bell),
+        Box::new(std::io::sink()),
+    )
+    .unwrap();
+    vm.load_elf(
+        &crate::exec::tests::guest_elf("fib"),
+        &["fib".into(), "6".into()],
+    )
+    .unwrap();
+    let writer = s.spawn_vm(vm);
+    assert_eq!(writer.join().outcome.exit_code(), Some(fib(6) as i32));
+    assert_eq!(
+        waiter.join().outcome.exit_code(),
+        Some((fib(12) % 200) as i32)
+    );
+}
