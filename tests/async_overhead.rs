@@ -12,10 +12,15 @@ use std::time::Instant;
 use vm_bench_runtime::{perf_target, Bench};
 use vm_core::engine::{EngineKind, RunOutcome, Vm, VmConfig};
 use vm_core::exec::{block_on, Vcpu, DEFAULT_QUANTUM_BLOCKS};
+use vm_core::sched::{SchedConfig, Scheduler};
 
 /// fib(40): far more blocks than any benchmark run executes, so the guest
 /// never exits while measured.
 fn long_fib(quantum: u64) -> Vcpu {
+    fib_vcpu(40, quantum)
+}
+
+fn fib_vcpu(n: u32, quantum: u64) -> Vcpu {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("vm-core/guest/bin/fib.elf");
     let elf = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     let cfg = VmConfig {
@@ -25,7 +30,7 @@ fn long_fib(quantum: u64) -> Vcpu {
         ..VmConfig::default()
     };
     let mut vm = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
-    vm.load_elf(&elf, &["fib".into(), "40".into()]).unwrap();
+    vm.load_elf(&elf, &["fib".into(), n.to_string()]).unwrap();
     Vcpu::new(0, vm, quantum).unwrap()
 }
 
@@ -72,4 +77,28 @@ fn verify_async_overhead(b: &mut Bench) {
     }
     b.metric("sync_ns_per_block_default_quantum", sync);
     b.metric("async_overhead_ns_per_block_default_quantum", asyn - sync);
+
+    // The scheduler's per-quantum cost, in worker CPU time (immune to the
+    // worker losing its core): the same guest run (fib(24)) with a quantum
+    // of 1 block and of the default, on a one-worker scheduler. Includes the
+    // cost of entering and leaving `Vm::run_blocks` once per quantum.
+    let cpu_per_block = |quantum: u64| {
+        let s = Scheduler::new(SchedConfig {
+            workers: 1,
+            quantum_blocks: quantum,
+            ..SchedConfig::default()
+        })
+        .unwrap();
+        let cpu0 = s.metrics().workers[0].cpu_time.unwrap_or_default();
+        let r = s.spawn(fib_vcpu(24, quantum)).join();
+        let cpu1 = s.metrics().workers[0].cpu_time.unwrap_or_default();
+        assert_eq!(r.outcome.exit_code(), Some(46368 % 200));
+        (cpu1 - cpu0).as_nanos() as f64 / r.stats.blocks_executed as f64
+    };
+    let (mut q1, mut qd) = (f64::MAX, f64::MAX);
+    for _ in 0..3 {
+        q1 = q1.min(cpu_per_block(1));
+        qd = qd.min(cpu_per_block(DEFAULT_QUANTUM_BLOCKS));
+    }
+    b.metric("sched_cpu_overhead_ns_per_quantum", q1 - qd);
 }
