@@ -85,12 +85,20 @@ fn bench_coroutine_creation(b: &mut Bench) {
 }
 
 /// Spins, then yields (to share the core with the thread being waited for
-/// on a 2-core machine), until `cond` holds.
+/// on a 2-core machine), until `cond` holds. Panics after 30 s, so a lost
+/// wake-up fails the benchmark instead of hanging CI.
 fn wait_until(cond: impl Fn() -> bool) {
     let mut spins = 0u32;
+    let mut deadline: Option<Instant> = None;
     while !cond() {
         spins += 1;
         if spins.is_multiple_of(64) {
+            // The clock is read only on the slow path, once per 64 spins.
+            let d = *deadline.get_or_insert_with(|| Instant::now() + Duration::from_secs(30));
+            assert!(
+                Instant::now() < d,
+                "vCPU did not reach the awaited state in 30 s"
+            );
             std::thread::yield_now();
         } else {
             std::hint::spin_loop();
