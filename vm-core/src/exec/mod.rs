@@ -154,7 +154,9 @@ impl Vcpu {
     /// Runs one quantum synchronously.
     #[inline]
     pub fn run_quantum(&mut self) -> Result<RunOutcome, VmError> {
-        self.control.quanta.fetch_add(1, Ordering::Release);
+        // `&mut self`: this is the only writer, so no locked add is needed.
+        let q = &self.control.quanta;
+        q.store(q.load(Ordering::Relaxed) + 1, Ordering::Release);
         self.vm.run_blocks(self.quantum)
     }
 

@@ -46,15 +46,18 @@ impl WaitHistogram {
         ((SUB as u64 + sub + 1) << (log - 3)).max(1)
     }
 
+    /// Records one wait. Each worker has its own histogram (single writer),
+    /// so this is a plain load and store, and two workers never bounce a
+    /// bucket's cache line between their cores.
     pub(crate) fn record(&self, ns: u64) {
-        self.counts[Self::index(ns)].fetch_add(1, Ordering::Relaxed);
+        WorkerCounters::add(&self.counts[Self::index(ns)], 1);
     }
 
-    fn snapshot(&self) -> Vec<u64> {
-        self.counts
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .collect()
+    /// Adds this histogram's counts into `into`.
+    fn add_to(&self, into: &mut [u64]) {
+        for (o, c) in into.iter_mut().zip(self.counts.iter()) {
+            *o += c.load(Ordering::Relaxed);
+        }
     }
 }
 
@@ -74,6 +77,7 @@ pub(crate) struct WorkerCounters {
 }
 
 impl WorkerCounters {
+    /// Adds `v` to a counter that only one thread writes at a time.
     #[inline]
     pub fn add(c: &AtomicU64, v: u64) {
         // Single writer: load + store is enough and avoids a locked add.
@@ -131,8 +135,12 @@ impl SchedMetrics {
         elapsed: Duration,
         workers: Vec<WorkerMetrics>,
         outcomes: [u64; 5],
-        hist: &WaitHistogram,
+        hists: &[WaitHistogram],
     ) -> Self {
+        let mut wait_hist = vec![0; BUCKETS];
+        for h in hists {
+            h.add_to(&mut wait_hist);
+        }
         Self {
             elapsed,
             workers,
@@ -141,7 +149,7 @@ impl SchedMetrics {
             faulted: outcomes[2],
             cancelled: outcomes[3],
             panicked: outcomes[4],
-            wait_hist: hist.snapshot(),
+            wait_hist,
         }
     }
 
@@ -272,7 +280,7 @@ mod tests {
         for ns in 1..=100u64 {
             h.record(ns * 1000);
         }
-        let m = SchedMetrics::new(Duration::ZERO, vec![], [0; 5], &h);
+        let m = SchedMetrics::new(Duration::ZERO, vec![], [0; 5], std::slice::from_ref(&h));
         let p50 = m.wait_quantile(0.5).unwrap().as_nanos() as f64;
         let p99 = m.wait_quantile(0.99).unwrap().as_nanos() as f64;
         assert!((50_000.0..=50_000.0 * 1.125).contains(&p50), "{p50}");
@@ -288,8 +296,9 @@ mod tests {
             ..WorkerMetrics::default()
         };
         let h = WaitHistogram::new();
-        let a = SchedMetrics::new(Duration::from_millis(100), vec![w(10), w(20)], [0; 5], &h);
-        let b = SchedMetrics::new(Duration::from_millis(200), vec![w(100), w(90)], [0; 5], &h);
+        let h = std::slice::from_ref(&h);
+        let a = SchedMetrics::new(Duration::from_millis(100), vec![w(10), w(20)], [0; 5], h);
+        let b = SchedMetrics::new(Duration::from_millis(200), vec![w(100), w(90)], [0; 5], h);
         let u = b.utilization_since(&a);
         assert!(
             (u[0] - 0.9).abs() < 1e-9 && (u[1] - 0.7).abs() < 1e-9,

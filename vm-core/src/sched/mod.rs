@@ -94,7 +94,8 @@ pub(crate) struct Shared {
     inboxes: Vec<Injector<Arc<Task>>>,
     stealers: Vec<Stealer<Arc<Task>>>,
     counters: Vec<WorkerCounters>,
-    hist: WaitHistogram,
+    /// Wait-time histogram per worker (each written by its worker only).
+    hists: Vec<WaitHistogram>,
     searching: AtomicUsize,
     parked: Vec<AtomicBool>,
     num_parked: AtomicUsize,
@@ -189,7 +190,7 @@ impl Scheduler {
             counters: (0..cfg.workers)
                 .map(|_| WorkerCounters::default())
                 .collect(),
-            hist: WaitHistogram::new(),
+            hists: (0..cfg.workers).map(|_| WaitHistogram::new()).collect(),
             searching: AtomicUsize::new(0),
             parked: (0..cfg.workers).map(|_| AtomicBool::new(false)).collect(),
             num_parked: AtomicUsize::new(0),
@@ -316,7 +317,7 @@ impl Scheduler {
             self.shared.start.elapsed(),
             workers,
             outcomes,
-            &self.shared.hist,
+            &self.shared.hists,
         )
     }
 

@@ -140,17 +140,23 @@ fn run_task(shared: &Shared, index: usize, task: Arc<Task>) {
     task.state.store(RUNNING, Ordering::Release);
     let start = shared.now_ns();
     let wait = start.saturating_sub(task.runnable_since.load(Ordering::Relaxed));
-    shared.hist.record(wait);
+    shared.hists[index].record(wait);
     WorkerCounters::add(&counters.wait_ns, wait);
     if wait > counters.wait_max_ns.load(Ordering::Relaxed) {
         counters.wait_max_ns.store(wait, Ordering::Relaxed);
     }
-    task.wait_ns.fetch_add(wait, Ordering::Relaxed);
-    task.runs.fetch_add(1, Ordering::Relaxed);
-    let last = task.last_worker.swap(index, Ordering::Relaxed);
-    if last != NO_WORKER && last != index {
-        WorkerCounters::add(&counters.migrations, 1);
-        task.migrations.fetch_add(1, Ordering::Relaxed);
+    // Only the worker that moved the task to RUNNING writes these, and the
+    // state transitions order one run's writes before the next run's reads:
+    // plain loads and stores, no locked read-modify-writes.
+    WorkerCounters::add(&task.wait_ns, wait);
+    WorkerCounters::add(&task.runs, 1);
+    let last = task.last_worker.load(Ordering::Relaxed);
+    if last != index {
+        task.last_worker.store(index, Ordering::Relaxed);
+        if last != NO_WORKER {
+            WorkerCounters::add(&counters.migrations, 1);
+            WorkerCounters::add(&task.migrations, 1);
+        }
     }
 
     let waker = Waker::from(Arc::clone(&task));
