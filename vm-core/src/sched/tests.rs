@@ -372,3 +372,36 @@ fn a_vcpu_woken_from_inside_another_vcpu_runs() {
         Some((fib(12) % 200) as i32)
     );
 }
+
+#[test]
+fn spawning_from_many_threads_at_once() {
+    let s = Scheduler::new(cfg(2, 128)).unwrap();
+    let handles: Vec<(u32, VcpuHandle)> = std::thread::scope(|sc| {
+        let joins: Vec<_> = (0..4u32)
+            .map(|t| {
+                let s = &s;
+                sc.spawn(move || {
+                    (0..6u32)
+                        .map(|i| {
+                            let n = 8 + (t + i) % 7;
+                            (n, s.spawn_vm(fib_vm(n, EngineKind::Interp)))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        joins.into_iter().flat_map(|j| j.join().unwrap()).collect()
+    });
+    let mut ids: Vec<u64> = handles.iter().map(|(_, h)| h.id()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 24, "vCPU ids are unique");
+    for (n, h) in handles {
+        assert_eq!(
+            h.join().outcome.exit_code(),
+            Some((fib(n as u64) % 200) as i32)
+        );
+    }
+    let m = s.shutdown();
+    assert_eq!((m.spawned, m.exited), (24, 24));
+}
