@@ -179,6 +179,7 @@ const H_RELOC_COUNT: usize = 152;
 const H_RELOC_OFF: usize = 156;
 const H_CODE_LEN: usize = 160;
 const H_CODE_OFF: usize = 164;
+const H_RESERVED: usize = 168;
 const STR_FIELD: usize = 16;
 
 fn put_str(out: &mut [u8], at: usize, s: &str) {
@@ -478,7 +479,10 @@ pub fn validate<'a>(bytes: &'a [u8], expect: &Expectation) -> Result<ImageView<'
         return reject(ImageCheck::Magic, "not an AOT image (bad magic)");
     }
     let version = u32_at(bytes, H_VERSION);
-    if version != FORMAT_VERSION || u32_at(bytes, H_HEADER_LEN) as usize != HEADER_LEN {
+    if version != FORMAT_VERSION
+        || u32_at(bytes, H_HEADER_LEN) as usize != HEADER_LEN
+        || bytes[H_RESERVED..HEADER_LEN].iter().any(|&b| b != 0)
+    {
         return reject(
             ImageCheck::FormatVersion,
             format!("format version {version}, this VM reads version {FORMAT_VERSION}"),
