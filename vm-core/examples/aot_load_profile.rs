@@ -29,7 +29,7 @@ fn main() {
             Box::new(std::io::sink()),
         )
         .expect("vm");
-        vm.load_elf(&elf, &[name.clone()]).expect("elf");
+        vm.load_elf(&elf, std::slice::from_ref(&name)).expect("elf");
         let l = load_image(&mut vm, &path, &elf, BadImagePolicy::Stop).expect("load");
         map += l.map_time;
         val += l.validate_time;

@@ -71,9 +71,14 @@ pub enum DiscoverError {
     TooManyBlocks,
 }
 
+/// `[start, end)` of guest addresses.
+type AddrRange = (u64, u64);
+/// A function symbol: address and name.
+type FuncSymbol = (u64, String);
+
 /// Executable address ranges and function symbols of an ELF that
 /// [`load_elf`] already accepted.
-fn exec_ranges_and_symbols(elf: &[u8]) -> (Vec<(u64, u64)>, Vec<(u64, String)>) {
+fn exec_ranges_and_symbols(elf: &[u8]) -> (Vec<AddrRange>, Vec<FuncSymbol>) {
     let mut ranges = Vec::new();
     let mut syms = Vec::new();
     let Ok(hdr) = FileHeader64::<Endianness>::parse(elf) else {
@@ -199,7 +204,7 @@ pub fn discover(elf: &[u8], max_block_insns: usize) -> Result<Program, DiscoverE
     let mut mem = GuestMemory::new(crate::engine::VmConfig::default().mem_size)?;
     let img = load_elf(elf, &mut mem)?;
     let executable = |pc: u64| {
-        pc % 4 == 0
+        pc.is_multiple_of(4)
             && (ranges.is_empty() && pc < mem.len()
                 || ranges.iter().any(|&(s, e)| pc >= s && pc < e))
     };

@@ -633,9 +633,9 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
         }
         prev_pc = Some(b.pc);
         let insns = b.end.wrapping_sub(b.pc) / 4;
-        if b.pc % 4 != 0
+        if !b.pc.is_multiple_of(4)
             || b.end <= b.pc
-            || (b.end - b.pc) % 4 != 0
+            || !(b.end - b.pc).is_multiple_of(4)
             || insns > max_block_insns as u64
         {
             return bad(format!("bad guest range [{:#x}, {:#x})", b.pc, b.end));
@@ -686,7 +686,7 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
                     if stub < co as i64 || stub >= (co + cl) as i64 {
                         return badr("chain jump does not lead to a stub inside the block".into());
                     }
-                    if rr.target % 4 != 0 {
+                    if !rr.target.is_multiple_of(4) {
                         return badr(format!("misaligned chain target {:#x}", rr.target));
                     }
                 }
