@@ -3,7 +3,7 @@
 //! before the first instruction runs.
 //!
 //! Pipeline: [`discover`] finds functions and blocks, [`compile`] turns
-//! each block into relocatable x86-64 code, [`format`] writes the image
+//! each block into relocatable x86-64 code, [`mod@format`] writes the image
 //! (format in `docs/aot-image.md`), and [`load`] maps a file, validates
 //! every byte of it, relocates the code into the VM's W^X code region and
 //! installs the blocks. Blocks missing from an image are compiled by the
