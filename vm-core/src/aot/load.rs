@@ -171,7 +171,7 @@ pub fn load_image(
     let map_time = t0.elapsed();
     let t1 = Instant::now();
     let expect = Expectation {
-        build: build_info_for(vm.config()),
+        build: build_info_for(vm),
         elf_sha256: sha256(elf),
         elf_len: elf.len() as u64,
     };

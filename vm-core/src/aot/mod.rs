@@ -28,7 +28,7 @@ pub use load::{
 
 use crate::backend::x86_64::X64Backend;
 use crate::backend::CodegenError;
-use crate::engine::{VmConfig, VmError};
+use crate::engine::VmError;
 use crate::ir::{BinOp, GuestLoc, IrBuilder, Terminator, Width};
 
 /// Errors of AOT compilation and loading.
@@ -74,52 +74,62 @@ impl AotError {
     }
 }
 
-/// Fingerprint of this build's code generator: the code it emits for a
-/// probe block exercising every kind of exit and every load/store width,
-/// plus the CPU-state layout and code-map granularity that code depends on.
-/// A change to the memory model (for instance a software TLB on the
-/// load/store path) or to the backend ABI changes it, so images built by
-/// another code generator are rejected rather than run.
+/// Fingerprint of the code `backend` generates: the relocatable code it
+/// emits for probe blocks exercising every kind of exit and every
+/// load/store width, plus the CPU-state layout and code-map granularity
+/// that code depends on. Computed through the same generation path as JIT
+/// code, so it reflects the backend's memory model: a change to how loads
+/// and stores are emitted (for instance a software TLB), whether by a build
+/// or by a VM configuration, or to the backend ABI, changes it, and images
+/// built by another code generator are rejected rather than run.
+pub fn codegen_fingerprint_of(backend: &mut X64Backend) -> u64 {
+    let mut bytes = Vec::new();
+    for probe in probe_blocks() {
+        match backend.compile_relocatable(&probe) {
+            Ok(rb) => {
+                bytes.extend_from_slice(&rb.code);
+                for o in &rb.exit_rel32 {
+                    bytes.extend_from_slice(&o.to_le_bytes());
+                }
+                for s in &rb.sites {
+                    bytes.extend_from_slice(&s.jump_rel32.to_le_bytes());
+                    bytes.extend_from_slice(&s.site_imm32.to_le_bytes());
+                }
+            }
+            // A generator that cannot compile the probes gets a distinct
+            // fingerprint (no image matches it).
+            Err(e) => bytes.extend_from_slice(e.to_string().as_bytes()),
+        }
+    }
+    use crate::state::offsets as o;
+    for v in [
+        o::GLOBALS,
+        o::PC,
+        o::ICOUNT,
+        o::QUANTUM,
+        o::EXIT_ARG,
+        o::MEM_BASE,
+        o::MEM_LIMIT,
+        o::CODE_MAP,
+        o::JMP_CACHE,
+        std::mem::size_of::<crate::state::CpuState>() as i32,
+        crate::state::JMP_CACHE_ENTRIES as i32,
+        crate::memory::PAGE_SHIFT as i32,
+    ] {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    let d = hash::sha256(&bytes);
+    u64::from_le_bytes(d[..8].try_into().expect("8 bytes"))
+}
+
+/// [`codegen_fingerprint_of`] the default backend (the one
+/// [`AotCompiler`] compiles with), computed once per process.
 pub fn codegen_fingerprint() -> u64 {
     static FP: OnceLock<u64> = OnceLock::new();
-    *FP.get_or_init(|| {
-        let mut bytes = Vec::new();
-        for probe in probe_blocks() {
-            match X64Backend::new(4096).and_then(|mut be| be.compile_relocatable(&probe)) {
-                Ok(rb) => {
-                    bytes.extend_from_slice(&rb.code);
-                    for o in &rb.exit_rel32 {
-                        bytes.extend_from_slice(&o.to_le_bytes());
-                    }
-                    for s in &rb.sites {
-                        bytes.extend_from_slice(&s.jump_rel32.to_le_bytes());
-                        bytes.extend_from_slice(&s.site_imm32.to_le_bytes());
-                    }
-                }
-                // No executable memory: no image can be loaded either;
-                // a distinct fingerprint keeps that explicit.
-                Err(e) => bytes.extend_from_slice(e.to_string().as_bytes()),
-            }
-        }
-        use crate::state::offsets as o;
-        for v in [
-            o::GLOBALS,
-            o::PC,
-            o::ICOUNT,
-            o::QUANTUM,
-            o::EXIT_ARG,
-            o::MEM_BASE,
-            o::MEM_LIMIT,
-            o::CODE_MAP,
-            o::JMP_CACHE,
-            std::mem::size_of::<crate::state::CpuState>() as i32,
-            crate::state::JMP_CACHE_ENTRIES as i32,
-            crate::memory::PAGE_SHIFT as i32,
-        ] {
-            bytes.extend_from_slice(&v.to_le_bytes());
-        }
-        let d = hash::sha256(&bytes);
-        u64::from_le_bytes(d[..8].try_into().expect("8 bytes"))
+    *FP.get_or_init(|| match X64Backend::new(4096) {
+        Ok(mut be) => codegen_fingerprint_of(&mut be),
+        // No executable memory: nothing can be compiled or loaded.
+        Err(_) => 0,
     })
 }
 
@@ -185,9 +195,14 @@ pub fn build_info(max_block_insns: usize) -> BuildInfo {
     }
 }
 
-/// The build facts a VM with configuration `cfg` requires of an image.
-pub fn build_info_for(cfg: &VmConfig) -> BuildInfo {
-    build_info(cfg.max_block_insns)
+/// The build facts a VM requires of an image: its own configuration and
+/// the fingerprint of its own backend (which embodies its memory model).
+pub fn build_info_for(vm: &mut crate::engine::Vm) -> BuildInfo {
+    let max = vm.config().max_block_insns;
+    BuildInfo {
+        codegen_fingerprint: vm.aot_codegen_fingerprint(),
+        ..build_info(max)
+    }
 }
 
 #[cfg(test)]

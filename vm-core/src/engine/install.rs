@@ -33,6 +33,15 @@ fn write_i32(buf: &mut [u8], at: usize, v: i64, what: &str) -> Result<(), Instal
 }
 
 impl Vm {
+    /// Fingerprint of this VM's code generator (see
+    /// [`crate::aot::codegen_fingerprint_of`]); an image must carry the same.
+    pub fn aot_codegen_fingerprint(&mut self) -> u64 {
+        match self.backend.as_mut() {
+            Some(be) => crate::aot::codegen_fingerprint_of(be),
+            None => crate::aot::codegen_fingerprint(),
+        }
+    }
+
     /// Installs a validated image into a VM that has its program loaded
     /// but has not run yet. Every block's guest range is decoded from guest
     /// memory first (a mismatch rejects the image before anything is

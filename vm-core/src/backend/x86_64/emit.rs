@@ -95,6 +95,9 @@ struct Scratch {
     faults: Vec<FaultStub>,
     chains: Vec<ChainStub>,
     wb: Vec<(u8, WbSrc)>,
+    /// Set (by [`X64Backend::compile_relocatable`]) to record the
+    /// position-dependent fields of the next block.
+    fixups: Option<Fixups>,
 }
 
 type EnterFn = unsafe extern "sysv64" fn(*mut CpuState, usize) -> u64;
@@ -207,6 +210,7 @@ impl X64Backend {
             faults,
             chains,
             wb,
+            fixups,
             ..
         } = cg;
         self.scratch = Scratch {
@@ -216,6 +220,7 @@ impl X64Backend {
             faults,
             chains,
             wb,
+            fixups,
         };
         r.map(|()| (asm, sites))
     }
@@ -247,37 +252,16 @@ impl X64Backend {
         &mut self,
         block: &IrBlock,
     ) -> Result<RelocatableBlock, CodegenError> {
-        let scratch = std::mem::take(&mut self.scratch);
-        // Placed at 0 with the exit routine and region base at 0: every
-        // position-dependent value is then recorded relative to the block.
-        let mut cg = Codegen::new(block, 0, 0, 0, scratch);
-        cg.fixups = Some(Fixups::default());
-        let r = cg.block();
-        let Codegen {
-            asm,
-            sites,
-            loc,
-            last_use,
-            home,
-            faults,
-            chains,
-            wb,
-            fixups,
-            ..
-        } = cg;
-        self.scratch = Scratch {
-            loc,
-            last_use,
-            home,
-            faults,
-            chains,
-            wb,
-        };
-        r?;
+        // Generated through the JIT's own path (same base-relative layout,
+        // same memory model), recording the position-dependent fields.
+        let base = self.mem.next_addr();
+        self.scratch.fixups = Some(Fixups::default());
+        let r = self.generate(block, base);
+        let fixups = self.scratch.fixups.take().unwrap_or_default();
+        let (asm, sites) = r?;
         let mut code = asm
             .finalize()
             .map_err(|e| CodegenError::Assembler(e.to_string()))?;
-        let fixups = fixups.unwrap_or_default();
         for &o in fixups.exit_rel32.iter().chain(&fixups.site_imm32) {
             code[o as usize..o as usize + 4].fill(0);
         }
@@ -292,9 +276,9 @@ impl X64Backend {
             .iter()
             .zip(&fixups.site_imm32)
             .map(|(s, &imm)| RelocatableSite {
-                jump_rel32: s.patch_addr as u32,
+                jump_rel32: (s.patch_addr - base) as u32,
                 site_imm32: imm,
-                stub: s.stub_addr as u32,
+                stub: (s.stub_addr - base) as u32,
                 target_pc: s.target_pc,
             })
             .collect();
@@ -515,6 +499,7 @@ impl<'b> Codegen<'b> {
             mut faults,
             mut chains,
             mut wb,
+            fixups,
         } = scratch;
         wb.clear();
         // A temp's last use defaults to its definition, so unused results die at once.
@@ -601,7 +586,7 @@ impl<'b> Codegen<'b> {
             head_regs: [0; MAX_CARRIED],
             deferred,
             cur_val: [None; NUM_GLOBALS],
-            fixups: None,
+            fixups,
         }
     }
 
