@@ -160,6 +160,8 @@ impl Vm {
         let addr = backend.install_code(&buf).map_err(VmError::from)?;
         debug_assert_eq!(addr, base);
         let mut ids = Vec::with_capacity(n);
+        self.site_owner
+            .reserve(sites.iter().map(|s| s.len()).sum::<usize>());
         for (i, (insns, sites)) in insns.into_iter().zip(sites).enumerate() {
             let b = img.block(i);
             let entry = base + b.code_off as usize;
@@ -167,15 +169,16 @@ impl Vm {
             for p in tb.pages() {
                 self.mem.mark_code_page(p);
             }
-            let site_addrs: Vec<usize> = sites.iter().map(|s| s.patch_addr).collect();
             tb.jit = Some(CompiledBlock {
                 entry,
                 size: b.code_len as usize,
                 sites,
             });
             let id = self.cache.insert(tb);
-            for a in site_addrs {
-                self.site_owner.insert(a, id);
+            if let Some(c) = &self.cache.get(id).jit {
+                for s in &c.sites {
+                    self.site_owner.insert(s.patch_addr, id);
+                }
             }
             self.jmp_cache[(b.pc as usize >> 2) & (JMP_CACHE_ENTRIES - 1)] = JmpCacheEntry {
                 pc: b.pc,
