@@ -94,7 +94,11 @@ fn every_workload_matches_the_interpreter_under_aot() {
             *interp_out.0.lock().unwrap(),
             "{name}: stdout"
         );
-        if name != "smc" {
+        if name == "smc" {
+            // Rewritten code invalidated image blocks; the JIT (or the
+            // interpreter, for thrashing pages) took over.
+            assert!(vm.stats().invalidations > 0, "{name}");
+        } else {
             // Everything reachable was found ahead of time: the JIT had
             // nothing left to compile.
             assert_eq!(vm.stats().blocks_compiled, 0, "{name}");
