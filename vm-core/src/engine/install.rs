@@ -49,6 +49,11 @@ impl Vm {
     /// into the code region in one W^X write, and the blocks are entered
     /// into the cache with their direct jumps to other image blocks already
     /// linked and the indirect-jump cache filled.
+    ///
+    /// `img` must have been validated against this VM's build facts
+    /// ([`crate::aot::build_info_for`]) and the SHA-256 of the loaded ELF,
+    /// as [`crate::aot::load_image`] does; this method re-checks only that
+    /// the blocks match the guest code in memory.
     pub fn install_aot_image(&mut self, img: &ImageView<'_>) -> Result<AotInstall, InstallError> {
         if self.backend.is_none() {
             return Err(VmError::Config(
