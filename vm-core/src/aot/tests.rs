@@ -311,3 +311,57 @@ fn images_are_deterministic_and_fingerprint_is_stable() {
     assert_eq!(image(&elf), image(&elf));
     assert_eq!(codegen_fingerprint(), codegen_fingerprint());
 }
+
+#[test]
+fn code_region_flush_drops_image_blocks_and_the_jit_takes_over() {
+    // A code region just larger than the image: the smc workload's JIT
+    // recompilations fill it, the engine flushes everything (image blocks
+    // included) and recompiles on demand; output stays exact.
+    let elf = workload("smc");
+    let img = image(&elf);
+    let view = format::validate(&img, &expectation(&elf)).unwrap();
+    let code: usize = (0..view.block_count())
+        .map(|i| view.block(i).code_len as usize + 16)
+        .sum();
+    let out = Captured::default();
+    let cfg = VmConfig {
+        code_cache_bytes: code + 4096 + 8192,
+        ..VmConfig::default()
+    };
+    let mut vm = Vm::new(cfg, Box::new(out.clone()), Box::new(std::io::sink())).unwrap();
+    vm.load_elf(&elf, &["smc".into()]).unwrap();
+    vm.install_aot_image(&view).unwrap();
+    let status = vm.run().unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("guest/expected");
+    let expected = std::fs::read(dir.join("smc.stdout")).unwrap();
+    let expected_status: i32 = std::fs::read_to_string(dir.join("smc.exit"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(*out.0.lock().unwrap(), expected);
+    assert_eq!(status, expected_status);
+}
+
+#[test]
+fn too_small_code_region_is_a_typed_error_and_nothing_is_installed() {
+    let elf = workload("fib");
+    let img = image(&elf);
+    let view = format::validate(&img, &expectation(&elf)).unwrap();
+    // Smaller than the image's code, large enough for what fib's JIT
+    // compiles (the image also holds blocks this run never executes).
+    let code: usize = (0..view.block_count())
+        .map(|i| view.block(i).code_len as usize)
+        .sum();
+    let cfg = VmConfig {
+        code_cache_bytes: code - 4096,
+        ..VmConfig::default()
+    };
+    let mut vm = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
+    vm.load_elf(&elf, &["fib".into()]).unwrap();
+    let e = vm.install_aot_image(&view).unwrap_err();
+    assert!(e.to_string().contains("code region full"), "{e}");
+    assert!(vm.cache().is_empty());
+    // The VM still runs under the JIT.
+    assert_eq!(vm.run().unwrap(), 109);
+}
