@@ -1,17 +1,20 @@
 //! Image files: atomic writing, and loading through `memmap2` with every
 //! check passed before any byte is placed in executable memory.
 //!
-//! The mapping is only read. After validation the code section is copied
-//! into the VM's own W^X code region (pages writable while the relocated
+//! The mapping is read once, into private memory, before any check: a
+//! file changed on disk while the VM loads it (by another process) can
+//! therefore never make the VM execute bytes other than those it checked.
+//! The copy costs little because the code has to be copied anyway: after
+//! validation the code section is relocated into the VM's own W^X code region (pages writable while the relocated
 //! code is written, then read+exec), so image blocks sit in the one region
 //! the Backend ABI requires: their rel32 jumps reach the shared exit
 //! routine and JIT-compiled blocks, chaining works in both directions, and
 //! invalidation of self-modified code unlinks them like any JIT block.
 //!
-//! Like a dynamic linker mapping a shared object, the loader assumes the
-//! file is not rewritten in place while it is mapped; [`write_image`] never
-//! does that (it renames a new file over the old one, so a mapped inode is
-//! never modified).
+//! [`write_image`] never rewrites a file in place (it renames a new file
+//! over the old one, so a mapped inode is never modified); a file truncated
+//! by another process during the one copy would still fault the reader, as
+//! with any mmap-based loader.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -84,9 +87,28 @@ impl MappedImage {
         &self.path
     }
 
+    /// Copies the mapped bytes into private memory, once. Validation and
+    /// installation then read only the copy, so what is checked is exactly
+    /// what is relocated and executed, even if the file is modified while
+    /// the VM loads it.
+    pub fn snapshot(&self) -> ImageSnapshot {
+        ImageSnapshot {
+            path: self.path.clone(),
+            bytes: self.bytes().to_vec(),
+        }
+    }
+}
+
+/// A private copy of an image file's bytes (see [`MappedImage::snapshot`]).
+pub struct ImageSnapshot {
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl ImageSnapshot {
     /// Validates the image against `expect`; the error names the file.
     pub fn validate(&self, expect: &Expectation) -> Result<ImageView<'_>, AotError> {
-        format::validate(self.bytes(), expect).map_err(|rejection| AotError::Rejected {
+        format::validate(&self.bytes, expect).map_err(|rejection| AotError::Rejected {
             path: self.path.clone(),
             rejection,
         })
@@ -176,7 +198,8 @@ pub fn load_image(
         elf_len: elf.len() as u64,
     };
     let validated = mapped.and_then(|m| {
-        let v = m.validate(&expect)?;
+        let snapshot = m.snapshot();
+        let v = snapshot.validate(&expect)?;
         let validate_time = t1.elapsed();
         let t2 = Instant::now();
         let installed = vm.install_aot_image(&v).map_err(|e| match e {

@@ -23,7 +23,8 @@ use std::sync::OnceLock;
 pub use compile::{AotCompiler, CompileStats};
 pub use format::{BuildInfo, ImageCheck, ImageView, Rejection};
 pub use load::{
-    build_image, load_image, write_image, AotLoad, BadImagePolicy, InstallError, MappedImage,
+    build_image, load_image, write_image, AotLoad, BadImagePolicy, ImageSnapshot, InstallError,
+    MappedImage,
 };
 
 use crate::backend::x86_64::X64Backend;
