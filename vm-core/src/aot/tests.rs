@@ -365,3 +365,79 @@ fn too_small_code_region_is_a_typed_error_and_nothing_is_installed() {
     // The VM still runs under the JIT.
     assert_eq!(vm.run().unwrap(), 109);
 }
+
+/// A hand-written program: main calls `f`, loops on a branch, exits by
+/// `ecall`; an `ebreak` after the exit is reachable only as fall-through.
+fn tiny_program() -> Vec<u8> {
+    use crate::frontend::riscv::{encode, Inst, Op};
+    let i = |op, rd, rs1, rs2, imm| {
+        encode(&Inst {
+            op,
+            rd,
+            rs1,
+            rs2,
+            imm,
+        })
+    };
+    let code: Vec<u8> = [
+        i(Op::Addi, 10, 0, 0, 3),   // 0x1000 a0 = 3
+        i(Op::Jal, 1, 0, 0, 0x1c),  // 0x1004 call f (0x1020)
+        i(Op::Beq, 0, 10, 0, 0xc),  // 0x1008 a0 == 0 -> 0x1014
+        i(Op::Addi, 10, 10, 0, -1), // 0x100c a0 -= 1
+        i(Op::Jal, 0, 0, 0, -8),    // 0x1010 -> 0x1008
+        i(Op::Addi, 17, 0, 0, 93),  // 0x1014 a7 = exit
+        i(Op::Ecall, 0, 0, 0, 0),   // 0x1018
+        i(Op::Ebreak, 0, 0, 0, 0),  // 0x101c
+        i(Op::Addi, 10, 10, 0, 1),  // 0x1020 f: a0 += 1
+        i(Op::Jalr, 0, 1, 0, 0),    // 0x1024 ret
+    ]
+    .iter()
+    .flat_map(|w| w.to_le_bytes())
+    .collect();
+    crate::guest::elf::tests::tiny_elf(&[(0x1000, &code, 0x1000)], 0x1000)
+}
+
+#[test]
+fn discovery_follows_calls_returns_branches_and_ecall() {
+    let elf = tiny_program();
+    let p = discover::discover(&elf, 64).unwrap();
+    let mut ranges: Vec<(u64, u64)> = p.blocks.iter().map(|b| (b.pc, b.end)).collect();
+    ranges.sort_unstable();
+    assert_eq!(
+        ranges,
+        vec![
+            (0x1000, 0x1008),
+            (0x1008, 0x100c),
+            (0x100c, 0x1014),
+            (0x1014, 0x101c),
+            (0x101c, 0x1020),
+            (0x1020, 0x1028),
+        ]
+    );
+    let mut entries: Vec<u64> = p.functions.iter().map(|f| f.entry).collect();
+    entries.sort_unstable();
+    assert_eq!(entries, vec![0x1000, 0x1020]);
+    let f = p.functions.iter().find(|f| f.entry == 0x1020).unwrap();
+    assert_eq!(f.blocks.len(), 1);
+}
+
+#[test]
+fn tiny_program_runs_from_its_image_with_all_jumps_prelinked() {
+    let elf = tiny_program();
+    let img = image(&elf);
+    let view = format::validate(&img, &expectation(&elf)).unwrap();
+    assert_eq!(view.block_count(), 6);
+    assert_eq!(view.function_count(), 2);
+    let mut vm = new_vm(EngineKind::Jit, &Captured::default());
+    vm.load_elf(&elf, &["tiny".into()]).unwrap();
+    let inst = vm.install_aot_image(&view).unwrap();
+    // The call, both edges of the beq and the loop's back jump; the return
+    // is indirect (jump cache) and the ecall exits to the runtime.
+    assert_eq!(inst.prelinked, 4, "{inst:?}");
+    assert_eq!(vm.run().unwrap(), 0);
+    let s = vm.stats();
+    assert_eq!(s.blocks_compiled, 0);
+    assert_eq!(s.chains_patched, 0, "everything was linked at load time");
+    // 3 + 1 = 4 loop iterations run without leaving generated code.
+    assert_eq!(vm.cpu().icount, 2 + 2 + 4 * 3 + 1 + 2);
+}
