@@ -185,13 +185,18 @@ fn probe_blocks() -> Vec<crate::ir::IrBlock> {
     out
 }
 
-/// The build facts of this VM for blocks of at most `max_block_insns`.
+/// The build facts of the default code generator for blocks of at most
+/// `max_block_insns` (what [`AotCompiler`] records in an image).
 pub fn build_info(max_block_insns: usize) -> BuildInfo {
+    build_info_with(max_block_insns, codegen_fingerprint())
+}
+
+fn build_info_with(max_block_insns: usize, codegen_fingerprint: u64) -> BuildInfo {
     BuildInfo {
         vm_version: env!("CARGO_PKG_VERSION").to_string(),
         host_arch: std::env::consts::ARCH.to_string(),
         host_os: std::env::consts::OS.to_string(),
-        codegen_fingerprint: codegen_fingerprint(),
+        codegen_fingerprint,
         max_block_insns: max_block_insns.min(u32::MAX as usize) as u32,
     }
 }
@@ -200,10 +205,7 @@ pub fn build_info(max_block_insns: usize) -> BuildInfo {
 /// the fingerprint of its own backend (which embodies its memory model).
 pub fn build_info_for(vm: &mut crate::engine::Vm) -> BuildInfo {
     let max = vm.config().max_block_insns;
-    BuildInfo {
-        codegen_fingerprint: vm.aot_codegen_fingerprint(),
-        ..build_info(max)
-    }
+    build_info_with(max, vm.aot_codegen_fingerprint())
 }
 
 #[cfg(test)]
