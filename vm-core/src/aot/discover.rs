@@ -18,11 +18,15 @@ use object::Endianness;
 
 use crate::frontend::riscv::{decode, DecodeError, Inst, Op};
 use crate::guest::{load_elf, ElfError};
-use crate::memory::{GuestMemory, MemoryError};
+use crate::memory::{GuestMemory, MemoryError, PAGE_SIZE};
 
 /// Upper bound on discovered blocks, so a hostile ELF cannot make
 /// discovery run away (the largest workload has a few hundred).
 pub const MAX_BLOCKS: usize = 1 << 20;
+
+/// Largest scratch memory discovery maps (the guest memory maximum);
+/// larger programs fail to load with a typed error.
+const MAX_SCRATCH_MEMORY: u64 = 16 << 30;
 
 /// A discovered guest block: `[pc, end)` and its decoded instructions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +116,26 @@ fn exec_ranges_and_symbols(elf: &[u8]) -> (Vec<AddrRange>, Vec<FuncSymbol>) {
     (ranges, syms)
 }
 
+/// Highest address any `PT_LOAD` segment of `elf` reaches (0 if unknown).
+fn load_extent(elf: &[u8]) -> u64 {
+    let Ok(hdr) = FileHeader64::<Endianness>::parse(elf) else {
+        return 0;
+    };
+    let Ok(e) = hdr.endian() else {
+        return 0;
+    };
+    hdr.program_headers(e, elf)
+        .map(|phdrs| {
+            phdrs
+                .iter()
+                .filter(|ph| ph.p_type(e) == PT_LOAD)
+                .map(|ph| ph.p_vaddr(e).saturating_add(ph.p_memsz(e)))
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
+}
+
 /// Decodes the block at `pc` exactly like the engine's dispatcher does;
 /// None where the dispatcher would fault.
 fn decode_block(mem: &GuestMemory, pc: u64, max_insns: usize) -> Option<GuestBlock> {
@@ -199,9 +223,14 @@ fn successors(b: &GuestBlock, out: &mut Vec<(u64, bool)>) {
 /// `max_block_insns` instructions.
 pub fn discover(elf: &[u8], max_block_insns: usize) -> Result<Program, DiscoverError> {
     let (ranges, syms) = exec_ranges_and_symbols(elf);
-    // Scratch memory of the VM's default size, so blocks are decoded from
-    // exactly the bytes the dispatcher will see.
-    let mut mem = GuestMemory::new(crate::engine::VmConfig::default().mem_size)?;
+    // Scratch memory holding the program's segments, so blocks are decoded
+    // from exactly the bytes the dispatcher will see: the VM's default size,
+    // or larger for a program that needs more (run with a larger --mem-mb).
+    let extent = load_extent(elf).min(MAX_SCRATCH_MEMORY);
+    let size = crate::engine::VmConfig::default()
+        .mem_size
+        .max(extent.next_multiple_of(PAGE_SIZE));
+    let mut mem = GuestMemory::new(size)?;
     let img = load_elf(elf, &mut mem)?;
     let executable = |pc: u64| {
         pc.is_multiple_of(4)
@@ -297,6 +326,26 @@ mod tests {
         }
         let owned: usize = p.functions.iter().map(|f| f.blocks.len()).sum();
         assert_eq!(owned, p.blocks.len());
+    }
+
+    #[test]
+    fn programs_above_the_default_memory_size_are_discovered() {
+        // One code page at 512 MiB: beyond the default 256 MiB guest memory.
+        let code = crate::frontend::riscv::encode(&Inst {
+            op: Op::Ecall,
+            rd: 0,
+            rs1: 0,
+            rs2: 0,
+            imm: 0,
+        })
+        .to_le_bytes();
+        let base = 512 << 20;
+        let elf = crate::guest::elf::tests::tiny_elf(&[(base, &code, 4096)], base);
+        let p = discover(&elf, 64).unwrap();
+        assert_eq!(p.entry, base);
+        // The fall-through after the ecall is a zero word (illegal): the
+        // dispatcher would fault there, so there is no block to compile.
+        assert_eq!(p.blocks.len(), 1, "{:?}", p.blocks);
     }
 
     #[test]
