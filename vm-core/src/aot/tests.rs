@@ -189,6 +189,12 @@ fn resealed_corruptions_never_panic_and_header_fields_are_checked() {
                 let before = vm.cache().len();
                 if vm.install_aot_image(&view).is_err() {
                     assert_eq!(vm.cache().len(), before, "byte {i}: partial install");
+                    // Nothing reached the code region either.
+                    assert_eq!(
+                        vm.stats().install_time,
+                        std::time::Duration::ZERO,
+                        "byte {i}: code written for a rejected image"
+                    );
                 }
             }
         }
@@ -246,6 +252,7 @@ fn image_of_another_program_is_rejected_and_run_falls_back_to_the_jit() {
     );
     // Nothing was installed: the same VM still runs, under the JIT.
     assert!(vm.cache().is_empty());
+    assert_eq!(vm.stats().install_time, std::time::Duration::ZERO);
     let load = load_image(&mut vm, &path, &elf, BadImagePolicy::Jit).unwrap();
     assert!(load.installed.is_none());
     assert_eq!(
