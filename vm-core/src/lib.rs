@@ -2,6 +2,7 @@
 //!
 //! The subsystems arrive module by module; see the repository README.
 
+pub mod aot;
 pub mod backend;
 pub mod cache;
 pub mod engine;
