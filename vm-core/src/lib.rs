@@ -2,9 +2,11 @@
 //!
 //! The subsystems arrive module by module; see the repository README.
 
+pub mod aot;
 pub mod backend;
 pub mod cache;
 pub mod engine;
+pub mod exec;
 pub mod frontend;
 pub mod gc;
 pub mod guest;
@@ -13,4 +15,5 @@ pub mod ir;
 pub mod memory;
 pub mod mmu;
 pub mod opt;
+pub mod sched;
 pub mod state;

@@ -1,17 +1,23 @@
 //! `vm`: run a static RV64IM Linux ELF.
 //!
-//! `vm run [--engine interp|jit|tiered] [--stats] [--budget N] [--mem-mb N]
-//! [--threshold N] [--no-chain] [--mmu] [--tlb-entries N] [--tlb-ways N]
-//! [--prefetch none|next|stride] PROGRAM.elf [ARGS...]` exits with the guest's status.
-//! `--mmu` runs the guest in an Sv39 address space behind the software TLB
-//! (the default is the flat memory model), so the two can be compared.
+//! `vm run [--engine interp|jit|tiered|aot] [--image IMG] [--on-bad-image jit|stop]
+//! [--stats] [--budget N] [--mem-mb N] [--threshold N] [--no-chain] [--mmu]
+//! [--tlb-entries N] [--tlb-ways N] [--prefetch none|next|stride] PROGRAM.elf [ARGS...]`
+//! exits with the guest's status; `vm aot PROGRAM.elf -o PROGRAM.vmimg` compiles
+//! the program ahead of time into a code image. `--mmu` runs the guest in an
+//! Sv39 address space behind the software TLB (the default is the flat memory
+//! model), so the two can be compared.
 
 use std::process::ExitCode;
 
+use std::path::PathBuf;
+
+use vm_core::aot::{build_image, load_image, write_image, BadImagePolicy};
 use vm_core::engine::{EngineKind, Vm, VmConfig};
 use vm_core::mmu::{MmuConfig, PrefetchConfig, PrefetchPolicy};
 
-const USAGE: &str = "usage: vm run [--engine interp|jit|tiered] [--stats] [--budget N] [--mem-mb N] [--threshold N] [--no-chain] [--mmu] [--tlb-entries N] [--tlb-ways N] [--prefetch none|next|stride] PROGRAM.elf [ARGS...]";
+const USAGE: &str = "usage: vm run [--engine interp|jit|tiered|aot] [--image IMG.vmimg] [--on-bad-image jit|stop] [--stats] [--budget N] [--mem-mb N] [--threshold N] [--no-chain] [--mmu] [--tlb-entries N] [--tlb-ways N] [--prefetch none|next|stride] PROGRAM.elf [ARGS...]
+       vm aot PROGRAM.elf -o PROGRAM.vmimg [--stats]";
 
 fn parse_num(flag: &str, v: Option<String>) -> Result<u64, String> {
     let v = v.ok_or_else(|| format!("{flag} needs a value"))?;
@@ -32,6 +38,7 @@ fn real_main() -> Result<i32, String> {
     let mut args = std::env::args().skip(1);
     match args.next().as_deref() {
         Some("run") => {}
+        Some("aot") => return aot_main(args),
         Some("--help") | Some("-h") => {
             println!("{USAGE}");
             return Ok(0);
@@ -41,14 +48,25 @@ fn real_main() -> Result<i32, String> {
     let mut cfg = VmConfig::default();
     let mut stats = false;
     let mut program = None;
+    let mut aot = false;
+    let mut image: Option<PathBuf> = None;
+    let mut policy = BadImagePolicy::default();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--engine" => {
-                cfg.engine = args
-                    .next()
-                    .ok_or("--engine needs a value")?
-                    .parse::<EngineKind>()
-                    .map_err(|e| e.to_string())?
+                let e = args.next().ok_or("--engine needs a value")?;
+                // AOT runs on the JIT engine with the image's blocks
+                // installed up front; blocks not in the image are JIT-compiled.
+                aot = e == "aot";
+                cfg.engine = if aot {
+                    EngineKind::Jit
+                } else {
+                    e.parse::<EngineKind>().map_err(|e| e.to_string())?
+                };
+            }
+            "--image" => image = Some(args.next().ok_or("--image needs a value")?.into()),
+            "--on-bad-image" => {
+                policy = args.next().ok_or("--on-bad-image needs a value")?.parse()?
             }
             "--stats" => stats = true,
             "--no-chain" => cfg.chaining = false,
@@ -97,10 +115,32 @@ fn real_main() -> Result<i32, String> {
     )
     .map_err(|e| e.to_string())?;
     vm.load_elf(&elf, &guest_args).map_err(|e| e.to_string())?;
+    if image.is_some() && !aot {
+        return Err("--image needs --engine aot".into());
+    }
+    let mut aot_load = None;
+    if aot {
+        let image = image.ok_or("--engine aot needs --image PROGRAM.vmimg")?;
+        let load = load_image(&mut vm, &image, &elf, policy).map_err(|e| e.to_string())?;
+        if let Some(e) = &load.rejected {
+            eprintln!("vm: {e}; running under the JIT instead");
+        }
+        aot_load = Some(load);
+    }
     let result = vm.run();
     if stats {
         let s = vm.stats();
         eprintln!("vm stats: engine={:?}", vm.config().engine);
+        if let Some(l) = &aot_load {
+            match &l.installed {
+                Some(i) => eprintln!(
+                    "  aot image             : {} blocks, {} code bytes, {} jumps prelinked, {} relocations; load {:?} (map {:?}, validate {:?}, install {:?})",
+                    i.blocks, i.code_bytes, i.prelinked, i.relocations,
+                    l.total_time(), l.map_time, l.validate_time, l.install_time
+                ),
+                None => eprintln!("  aot image             : rejected, ran under the JIT"),
+            }
+        }
         eprintln!("  instructions executed : {}", s.insns_executed);
         eprintln!("  blocks decoded        : {}", s.blocks_decoded);
         eprintln!(
@@ -151,4 +191,39 @@ fn real_main() -> Result<i32, String> {
         }
     }
     result.map_err(|e| e.to_string())
+}
+
+/// `vm aot PROGRAM.elf -o PROGRAM.vmimg [--stats]`.
+fn aot_main(mut args: impl Iterator<Item = String>) -> Result<i32, String> {
+    let mut program = None;
+    let mut out: Option<PathBuf> = None;
+    let mut stats = false;
+    let max_block_insns = VmConfig::default().max_block_insns;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "-o" => out = Some(args.next().ok_or("-o needs a value")?.into()),
+            "--stats" => stats = true,
+            s if s.starts_with('-') => return Err(format!("unknown option {s}\n{USAGE}")),
+            _ if program.is_none() => program = Some(a),
+            _ => return Err(format!("unexpected argument {a}\n{USAGE}")),
+        }
+    }
+    let program = program.ok_or(USAGE)?;
+    let out = out.ok_or("vm aot needs -o PROGRAM.vmimg")?;
+    let elf = std::fs::read(&program).map_err(|e| format!("{program}: {e}"))?;
+    let (bytes, s) = build_image(&elf, max_block_insns).map_err(|e| format!("{program}: {e}"))?;
+    write_image(&out, &bytes).map_err(|e| e.to_string())?;
+    if stats {
+        eprintln!(
+            "vm aot: {} functions, {} blocks ({} guest insns, {} left to the JIT), {} code bytes, image {} bytes",
+            s.functions, s.blocks, s.guest_insns, s.skipped_blocks, s.code_bytes, bytes.len()
+        );
+        eprintln!(
+            "  discovery {:?}, compilation {:?} ({:.1} us per function)",
+            s.discover_time,
+            s.compile_time,
+            s.compile_time.as_secs_f64() * 1e6 / s.functions.max(1) as f64
+        );
+    }
+    Ok(0)
 }

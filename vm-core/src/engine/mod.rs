@@ -9,12 +9,14 @@
 mod config;
 mod error;
 mod exit;
+mod install;
 mod stats;
 mod tiering;
 
 pub use config::{EngineKind, VmConfig};
 pub use error::VmError;
 pub use exit::Exit;
+pub use install::AotInstall;
 pub use stats::Stats;
 pub use tiering::TierPolicy;
 

@@ -62,6 +62,33 @@ pub struct CompiledBlock {
     pub sites: Vec<ChainSite>,
 }
 
+/// One chain site of a [`RelocatableBlock`], as offsets into its code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelocatableSite {
+    /// Offset of the rel32 field of the direct jump (initially to the stub).
+    pub jump_rel32: u32,
+    /// Offset of the imm32 that tells the dispatcher which site exited: it
+    /// must hold the code-region offset of `jump_rel32` once placed.
+    pub site_imm32: u32,
+    /// Offset of the site's exit stub.
+    pub stub: u32,
+    /// Guest pc the jump leads to.
+    pub target_pc: u64,
+}
+
+/// Machine code of one block compiled for placement at any 16-byte aligned
+/// address of a code region, with every position-dependent field listed
+/// (and zeroed in `code`): an AOT image stores this and a loader patches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelocatableBlock {
+    /// Code bytes; relocated fields hold zero.
+    pub code: Vec<u8>,
+    /// Offsets of the rel32 fields of jumps to the shared exit routine.
+    pub exit_rel32: Vec<u32>,
+    /// Patchable direct exits.
+    pub sites: Vec<RelocatableSite>,
+}
+
 /// Per-block allocator state kept between compilations so that compiling
 /// a block does not allocate it anew (allocation dominated small blocks).
 #[derive(Default)]
@@ -72,6 +99,9 @@ struct Scratch {
     faults: Vec<FaultStub>,
     chains: Vec<ChainStub>,
     wb: Vec<(u8, WbSrc)>,
+    /// Set (by [`X64Backend::compile_relocatable`]) to record the
+    /// position-dependent fields of the next block.
+    fixups: Option<Fixups>,
 }
 
 type EnterFn = unsafe extern "sysv64" fn(*mut CpuState, usize) -> u64;
@@ -241,6 +271,7 @@ impl X64Backend {
             faults,
             chains,
             wb,
+            fixups,
             ..
         } = cg;
         self.scratch = Scratch {
@@ -250,6 +281,7 @@ impl X64Backend {
             faults,
             chains,
             wb,
+            fixups,
         };
         r.map(|()| (asm, sites))
     }
@@ -271,6 +303,78 @@ impl X64Backend {
             size: code.len(),
             sites,
         })
+    }
+
+    /// Compiles an optimized IR block without installing it, as
+    /// position-independent code plus the fields a loader must relocate
+    /// (see [`RelocatableBlock`]). The block's own jumps to its stubs are
+    /// relative inside the block and need no relocation.
+    pub fn compile_relocatable(
+        &mut self,
+        block: &IrBlock,
+    ) -> Result<RelocatableBlock, CodegenError> {
+        if self.softmmu {
+            // Softmmu blocks also `call rel32` the miss routine, a field the
+            // image format does not relocate (yet).
+            return Err(CodegenError::Assembler(
+                "relocatable code is compiled for the flat memory model only".into(),
+            ));
+        }
+        // Generated through the JIT's own path (same base-relative layout,
+        // same memory model), recording the position-dependent fields.
+        let base = self.mem.next_addr();
+        self.scratch.fixups = Some(Fixups::default());
+        let r = self.generate(block, base);
+        let fixups = self.scratch.fixups.take().unwrap_or_default();
+        let (asm, sites) = r?;
+        let mut code = asm
+            .finalize()
+            .map_err(|e| CodegenError::Assembler(e.to_string()))?;
+        for &o in fixups.exit_rel32.iter().chain(&fixups.site_imm32) {
+            code[o as usize..o as usize + 4].fill(0);
+        }
+        if fixups.site_imm32.len() != sites.len() {
+            return Err(CodegenError::Assembler(format!(
+                "{} chain sites but {} site fields",
+                sites.len(),
+                fixups.site_imm32.len()
+            )));
+        }
+        let sites = sites
+            .iter()
+            .zip(&fixups.site_imm32)
+            .map(|(s, &imm)| RelocatableSite {
+                jump_rel32: (s.patch_addr - base) as u32,
+                site_imm32: imm,
+                stub: (s.stub_addr - base) as u32,
+                target_pc: s.target_pc,
+            })
+            .collect();
+        Ok(RelocatableBlock {
+            code,
+            exit_rel32: fixups.exit_rel32,
+            sites,
+        })
+    }
+
+    /// Host address of the shared exit routine (AOT relocation target).
+    pub fn exit_routine(&self) -> usize {
+        self.exit_addr
+    }
+
+    /// Installs already relocated code at [`Self::next_code_addr`] in one
+    /// W^X write; returns its address.
+    pub fn install_code(&mut self, code: &[u8]) -> Result<usize, CodegenError> {
+        let t0 = std::time::Instant::now();
+        let r = self.mem.append(code);
+        self.install_time += t0.elapsed();
+        r
+    }
+
+    /// Host address (16-byte aligned) where [`Self::install_code`] will
+    /// place the next code.
+    pub fn next_code_addr(&self) -> usize {
+        self.mem.next_addr()
     }
 
     /// Compiles into a scratch buffer without installing (measures pure
@@ -412,6 +516,16 @@ struct Codegen<'b> {
     slot_stubs: Vec<SlotStub>,
     /// See [`Codegen::single_slot_site`].
     loop_slot: Option<i32>,
+    /// Set when compiling for an AOT image: where the code holds
+    /// position-dependent fields a loader must patch.
+    fixups: Option<Fixups>,
+}
+
+/// Position-dependent fields of one block, recorded for AOT relocation.
+#[derive(Default)]
+struct Fixups {
+    exit_rel32: Vec<u32>,
+    site_imm32: Vec<u32>,
 }
 
 /// How the softmmu translates one memory op of a block.
@@ -563,6 +677,7 @@ impl<'b> Codegen<'b> {
             mut faults,
             mut chains,
             mut wb,
+            fixups,
         } = scratch;
         wb.clear();
         // A temp's last use defaults to its definition, so unused results die at once.
@@ -654,6 +769,7 @@ impl<'b> Codegen<'b> {
             plans: Vec::new(),
             slot_stubs: Vec::new(),
             loop_slot: None,
+            fixups,
         }
     }
 
@@ -982,6 +1098,9 @@ impl<'b> Codegen<'b> {
             let patch_addr = self.base + c.jump_end - 4;
             let site = (patch_addr - self.region_base) as i32;
             asm!(self.asm; mov QWORD [rbp + off::EXIT_ARG], site);
+            if let Some(f) = self.fixups.as_mut() {
+                f.site_imm32.push(self.asm.offset().0 as u32 - 4);
+            }
             self.exit_with(exit_code::CHAIN);
             self.sites.push(ChainSite {
                 patch_addr,
@@ -1040,6 +1159,9 @@ impl<'b> Codegen<'b> {
         let end = self.base + self.asm.offset().0 + 5;
         let rel = self.exit as i64 - end as i64;
         self.asm.push(0xe9);
+        if let Some(f) = self.fixups.as_mut() {
+            f.exit_rel32.push(self.asm.offset().0 as u32);
+        }
         self.asm.push_i32(rel as i32);
     }
 

@@ -9,4 +9,4 @@ mod codebuf;
 mod emit;
 
 pub use codebuf::ExecMemory;
-pub use emit::{ChainSite, CompiledBlock, X64Backend};
+pub use emit::{ChainSite, CompiledBlock, RelocatableBlock, RelocatableSite, X64Backend};

@@ -1,0 +1,179 @@
+//! AOT KPI benchmarks on the real guest workloads (spec KPIs: compilation
+//! < 1 ms per guest function, image loading < 100 ms, startup with an image
+//! > 3x faster than starting under the JIT).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use vm_bench_runtime::{perf_target, Bench};
+use vm_core::aot::discover::Program;
+use vm_core::aot::{build_image, load_image, write_image, AotCompiler, BadImagePolicy};
+use vm_core::engine::{EngineKind, Vm, VmConfig};
+
+const WORKLOADS: [&str; 7] = ["sieve", "matmul", "qsort", "crc32", "fib", "strings", "smc"];
+
+fn workload(name: &str) -> Vec<u8> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("vm-core/guest/bin/{name}.elf"));
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Small VMs: loading benchmarks keep up to a batch of them alive at once.
+fn small_config() -> VmConfig {
+    VmConfig {
+        engine: EngineKind::Jit,
+        mem_size: 32 << 20,
+        code_cache_bytes: 4 << 20,
+        ..VmConfig::default()
+    }
+}
+
+fn fresh_vm(elf: &[u8], args: &[String]) -> Vm {
+    let mut vm = Vm::new(
+        small_config(),
+        Box::new(std::io::sink()),
+        Box::new(std::io::sink()),
+    )
+    .unwrap();
+    vm.load_elf(elf, args).unwrap();
+    vm
+}
+
+/// Writes the image of `name` to a per-process temp file.
+fn image_file(name: &str, elf: &[u8]) -> PathBuf {
+    let path =
+        std::env::temp_dir().join(format!("vm-aot-bench-{}-{name}.vmimg", std::process::id()));
+    let (bytes, _) = build_image(elf, small_config().max_block_insns).unwrap();
+    write_image(&path, &bytes).unwrap();
+    path
+}
+
+/// Discovery + translation + full optimization + relocatable code
+/// generation of one guest function, round-robin over every function of
+/// every workload.
+#[perf_target(max_ms = 1, category = "AOT")]
+#[test]
+fn bench_aot_compilation(b: &mut Bench) {
+    let mut c = AotCompiler::new(small_config().max_block_insns).unwrap();
+    let progs: Vec<Program> = WORKLOADS
+        .iter()
+        .map(|w| c.discover(&workload(w)).unwrap())
+        .collect();
+    let funcs: Vec<(usize, usize)> = progs
+        .iter()
+        .enumerate()
+        .flat_map(|(p, prog)| (0..prog.functions.len()).map(move |f| (p, f)))
+        .collect();
+    let blocks: usize = progs.iter().map(|p| p.blocks.len()).sum();
+    // Discovery is whole-program; its cost per function, for the report.
+    let elfs: Vec<Vec<u8>> = WORKLOADS.iter().map(|w| workload(w)).collect();
+    let t = std::time::Instant::now();
+    for e in &elfs {
+        std::hint::black_box(c.discover(e).unwrap());
+    }
+    b.metric(
+        "discovery_us_per_function",
+        t.elapsed().as_secs_f64() * 1e6 / funcs_len(&progs) as f64,
+    );
+    b.metric("functions", funcs.len() as f64);
+    b.metric("blocks_per_function", blocks as f64 / funcs.len() as f64);
+    let largest = funcs
+        .iter()
+        .map(|&(p, f)| progs[p].functions[f].blocks.len())
+        .max()
+        .unwrap_or(0);
+    b.metric("largest_function_blocks", largest as f64);
+    let mut out = Vec::new();
+    let mut i = 0usize;
+    b.iter(|| {
+        let (p, f) = funcs[i % funcs.len()];
+        i += 1;
+        out.clear();
+        c.compile_function(&progs[p], &progs[p].functions[f], &mut out)
+            .unwrap();
+        out.len()
+    });
+}
+
+fn funcs_len(progs: &[Program]) -> usize {
+    progs.iter().map(|p| p.functions.len()).sum()
+}
+
+/// mmap + validation (checksum, program hash, every table) + relocation +
+/// installation into a fresh VM's block cache, for the largest image.
+#[perf_target(max_ms = 100, category = "AOT")]
+#[test]
+fn bench_aot_image_loading(b: &mut Bench) {
+    // The largest image among the workloads.
+    let (name, elf, path) = WORKLOADS
+        .iter()
+        .map(|w| {
+            let elf = workload(w);
+            let path = image_file(w, &elf);
+            (*w, elf, path)
+        })
+        .max_by_key(|(_, _, p)| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let args = vec![name.to_string()];
+    // Loads outside the timed loop report the phase split (means).
+    let rounds = 20;
+    let (mut map, mut val, mut ins) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let mut blocks = 0;
+    for _ in 0..rounds {
+        let mut vm = fresh_vm(&elf, &args);
+        let load = load_image(&mut vm, &path, &elf, BadImagePolicy::Stop).unwrap();
+        blocks = load.installed.unwrap().blocks;
+        map += load.map_time;
+        val += load.validate_time;
+        ins += load.install_time;
+    }
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / rounds as f64;
+    b.metric(
+        "image_bytes",
+        std::fs::metadata(&path).unwrap().len() as f64,
+    );
+    b.metric("blocks", blocks as f64);
+    b.metric("map_us", us(map));
+    b.metric("validate_us", us(val));
+    b.metric("install_us", us(ins));
+    b.iter_batched(
+        || fresh_vm(&elf, &args),
+        |mut vm| {
+            let l = load_image(&mut vm, &path, &elf, BadImagePolicy::Stop).unwrap();
+            (vm, l.installed.map(|i| i.blocks))
+        },
+    );
+    let _ = std::fs::remove_file(&path);
+}
+
+/// Time from a fresh VM to the exit of a short guest program (`fib 10`):
+/// under the JIT, which compiles each block on first use, vs with its AOT
+/// image mapped and installed first.
+#[perf_target(min_speedup = 3.0, category = "AOT")]
+#[test]
+fn bench_aot_startup_vs_jit(b: &mut Bench) {
+    let elf = workload("fib");
+    let path = image_file("fib-startup", &elf);
+    let args = vec!["fib".to_string(), "10".to_string()];
+    let run_jit = || {
+        let mut vm = fresh_vm(&elf, &args);
+        vm.run().unwrap()
+    };
+    let run_aot = || {
+        let mut vm = fresh_vm(&elf, &args);
+        let l = load_image(&mut vm, &path, &elf, BadImagePolicy::Stop).unwrap();
+        assert!(l.installed.is_some());
+        vm.run().unwrap()
+    };
+    assert_eq!(run_jit(), run_aot());
+    // Phase split of one cold JIT run, for the report.
+    let mut vm = fresh_vm(&elf, &args);
+    vm.run().unwrap();
+    let s = vm.stats();
+    b.metric("jit_blocks_compiled", s.blocks_compiled as f64);
+    b.metric(
+        "jit_translate_us",
+        s.translate_time.max(Duration::from_nanos(1)).as_secs_f64() * 1e6,
+    );
+    b.compare(run_jit, run_aot);
+    let _ = std::fs::remove_file(&path);
+}

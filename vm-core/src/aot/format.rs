@@ -1,0 +1,734 @@
+//! The AOT image file format (documented in `docs/aot-image.md`): writing
+//! it, and validating untrusted bytes into an [`ImageView`].
+//!
+//! All integers are little-endian. Layout: a fixed header, the function
+//! table, the block table (sorted by guest pc: the pc -> code-offset map),
+//! the relocation table, the code section (16-byte aligned), and a CRC-32C
+//! trailer over every preceding byte. Records are read field by field with
+//! bounds-checked slicing, so no input can cause an unaligned or
+//! out-of-bounds read.
+
+use super::hash::crc32c;
+use crate::backend::x86_64::RelocatableBlock;
+
+/// First 8 bytes of every image.
+pub const MAGIC: [u8; 8] = *b"VMAOTIMG";
+/// Version of the layout below; bumped on any incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
+/// Size of the fixed header.
+pub const HEADER_LEN: usize = 192;
+/// Size of one function-table record (entry pc).
+pub const FUNC_REC: usize = 8;
+/// Size of one block-table record.
+pub const BLOCK_REC: usize = 32;
+/// Size of one relocation record.
+pub const RELOC_REC: usize = 16;
+/// Size of the checksum trailer.
+pub const TRAILER_LEN: usize = 4;
+/// Alignment of the code section and of every block's code in it.
+pub const CODE_ALIGN: usize = 16;
+
+/// Relocation kinds.
+pub mod reloc_kind {
+    /// rel32 of a jump to the shared exit routine; `target` is 0.
+    pub const EXIT_REL32: u16 = 1;
+    /// rel32 of a direct (chainable) jump, initially to its exit stub;
+    /// `target` is the guest pc it leads to. The loader may link it to the
+    /// target block when the image holds one.
+    pub const CHAIN_REL32: u16 = 2;
+    /// imm32 naming a chain site to the dispatcher: becomes the code-region
+    /// offset of the CHAIN_REL32 field at code-section offset `target`.
+    pub const SITE_IMM32: u16 = 3;
+}
+
+/// The build facts an image must share with the VM loading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildInfo {
+    /// VM version (crate version).
+    pub vm_version: String,
+    /// Host architecture (`std::env::consts::ARCH`).
+    pub host_arch: String,
+    /// Host OS (`std::env::consts::OS`).
+    pub host_os: String,
+    /// Fingerprint of the code generator: backend ABI, CPU-state layout and
+    /// the memory model (how loads and stores are emitted).
+    pub codegen_fingerprint: u64,
+    /// Longest block in guest instructions the blocks were formed with.
+    pub max_block_insns: u32,
+}
+
+/// One compiled block to be written.
+#[derive(Debug, Clone)]
+pub struct ImageBlock {
+    /// Guest pc of the first instruction.
+    pub pc: u64,
+    /// Guest address one past the last instruction.
+    pub end: u64,
+    /// Its relocatable machine code.
+    pub code: RelocatableBlock,
+}
+
+/// Everything an image holds besides the build facts.
+#[derive(Debug, Clone)]
+pub struct ImageContents {
+    /// SHA-256 of the guest ELF file.
+    pub elf_sha256: [u8; 32],
+    /// Length of the guest ELF file.
+    pub elf_len: u64,
+    /// Guest entry point.
+    pub entry: u64,
+    /// Function entry pcs, sorted, unique.
+    pub functions: Vec<u64>,
+    /// Blocks, sorted by pc, unique.
+    pub blocks: Vec<ImageBlock>,
+}
+
+/// Which validation step rejected an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageCheck {
+    /// Shorter than the header or than the sizes it declares.
+    Truncated,
+    /// Wrong magic bytes: not an image.
+    Magic,
+    /// Unsupported format version.
+    FormatVersion,
+    /// Declared file length differs from the actual length.
+    Length,
+    /// CRC-32C over the file does not match the trailer.
+    Checksum,
+    /// Built for another host architecture or OS.
+    HostTarget,
+    /// Built by another VM version.
+    VmVersion,
+    /// Built by a code generator with another ABI or memory model.
+    CodegenAbi,
+    /// Built with another block-formation configuration.
+    BuildConfig,
+    /// Built from another guest program.
+    Program,
+    /// Section offsets or sizes are inconsistent.
+    Layout,
+    /// Function table is malformed.
+    FunctionTable,
+    /// Block table is malformed.
+    BlockTable,
+    /// A relocation is malformed.
+    Relocations,
+    /// A block does not match the guest instructions at its pc.
+    GuestCode,
+}
+
+impl std::fmt::Display for ImageCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ImageCheck::Truncated => "truncation",
+            ImageCheck::Magic => "magic",
+            ImageCheck::FormatVersion => "format-version",
+            ImageCheck::Length => "file-length",
+            ImageCheck::Checksum => "checksum",
+            ImageCheck::HostTarget => "host-target",
+            ImageCheck::VmVersion => "vm-version",
+            ImageCheck::CodegenAbi => "codegen-abi/memory-model",
+            ImageCheck::BuildConfig => "build-config",
+            ImageCheck::Program => "guest-program",
+            ImageCheck::Layout => "section-layout",
+            ImageCheck::FunctionTable => "function-table",
+            ImageCheck::BlockTable => "block-table",
+            ImageCheck::Relocations => "relocations",
+            ImageCheck::GuestCode => "guest-code",
+        })
+    }
+}
+
+/// A failed check and what exactly was wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("failed the {check} check: {detail}")]
+pub struct Rejection {
+    /// The check.
+    pub check: ImageCheck,
+    /// Specifics (expected vs found).
+    pub detail: String,
+}
+
+fn reject<T>(check: ImageCheck, detail: impl Into<String>) -> Result<T, Rejection> {
+    Err(Rejection {
+        check,
+        detail: detail.into(),
+    })
+}
+
+// Header field offsets.
+const H_MAGIC: usize = 0;
+const H_VERSION: usize = 8;
+const H_HEADER_LEN: usize = 12;
+const H_FILE_LEN: usize = 16;
+const H_VM_VERSION: usize = 24;
+const H_ARCH: usize = 40;
+const H_OS: usize = 56;
+const H_FINGERPRINT: usize = 72;
+const H_MAX_BLOCK: usize = 80;
+const H_FLAGS: usize = 84;
+const H_ELF_SHA: usize = 88;
+const H_ELF_LEN: usize = 120;
+const H_ENTRY: usize = 128;
+const H_FUNC_COUNT: usize = 136;
+const H_FUNC_OFF: usize = 140;
+const H_BLOCK_COUNT: usize = 144;
+const H_BLOCK_OFF: usize = 148;
+const H_RELOC_COUNT: usize = 152;
+const H_RELOC_OFF: usize = 156;
+const H_CODE_LEN: usize = 160;
+const H_CODE_OFF: usize = 164;
+const H_RESERVED: usize = 168;
+const STR_FIELD: usize = 16;
+
+fn put_str(out: &mut [u8], at: usize, s: &str) {
+    let b = s.as_bytes();
+    let n = b.len().min(STR_FIELD);
+    out[at..at + n].copy_from_slice(&b[..n]);
+}
+
+fn put_u32(out: &mut [u8], at: usize, v: u32) {
+    out[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+fn put_u64(out: &mut [u8], at: usize, v: u64) {
+    out[at..at + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+fn str_at(b: &[u8], at: usize) -> String {
+    let f = &b[at..at + STR_FIELD];
+    let n = f.iter().position(|&c| c == 0).unwrap_or(STR_FIELD);
+    String::from_utf8_lossy(&f[..n]).into_owned()
+}
+
+/// Why an image cannot be written (sizes beyond the format's 32-bit fields).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("image too large: {0}")]
+pub struct TooLarge(pub String);
+
+/// Serializes an image.
+pub fn serialize(build: &BuildInfo, c: &ImageContents) -> Result<Vec<u8>, TooLarge> {
+    let func_off = HEADER_LEN;
+    let block_off = func_off + c.functions.len() * FUNC_REC;
+    let n_relocs: usize = c
+        .blocks
+        .iter()
+        .map(|b| b.code.exit_rel32.len() + 2 * b.code.sites.len())
+        .sum();
+    let reloc_off = block_off + c.blocks.len() * BLOCK_REC;
+    let code_off = (reloc_off + n_relocs * RELOC_REC).next_multiple_of(CODE_ALIGN);
+    let mut code_len = 0usize;
+    for b in &c.blocks {
+        code_len = code_len.next_multiple_of(CODE_ALIGN) + b.code.code.len();
+    }
+    let file_len = code_off + code_len + TRAILER_LEN;
+    if file_len > i32::MAX as usize {
+        return Err(TooLarge(format!("{file_len} bytes")));
+    }
+    let mut out = vec![0u8; file_len];
+    out[H_MAGIC..H_MAGIC + 8].copy_from_slice(&MAGIC);
+    put_u32(&mut out, H_VERSION, FORMAT_VERSION);
+    put_u32(&mut out, H_HEADER_LEN, HEADER_LEN as u32);
+    put_u64(&mut out, H_FILE_LEN, file_len as u64);
+    put_str(&mut out, H_VM_VERSION, &build.vm_version);
+    put_str(&mut out, H_ARCH, &build.host_arch);
+    put_str(&mut out, H_OS, &build.host_os);
+    put_u64(&mut out, H_FINGERPRINT, build.codegen_fingerprint);
+    put_u32(&mut out, H_MAX_BLOCK, build.max_block_insns);
+    put_u32(&mut out, H_FLAGS, 0);
+    out[H_ELF_SHA..H_ELF_SHA + 32].copy_from_slice(&c.elf_sha256);
+    put_u64(&mut out, H_ELF_LEN, c.elf_len);
+    put_u64(&mut out, H_ENTRY, c.entry);
+    put_u32(&mut out, H_FUNC_COUNT, c.functions.len() as u32);
+    put_u32(&mut out, H_FUNC_OFF, func_off as u32);
+    put_u32(&mut out, H_BLOCK_COUNT, c.blocks.len() as u32);
+    put_u32(&mut out, H_BLOCK_OFF, block_off as u32);
+    put_u32(&mut out, H_RELOC_COUNT, n_relocs as u32);
+    put_u32(&mut out, H_RELOC_OFF, reloc_off as u32);
+    put_u32(&mut out, H_CODE_LEN, code_len as u32);
+    put_u32(&mut out, H_CODE_OFF, code_off as u32);
+    for (i, &f) in c.functions.iter().enumerate() {
+        put_u64(&mut out, func_off + i * FUNC_REC, f);
+    }
+    let mut code_pos = 0usize;
+    let mut reloc_idx = 0usize;
+    for (i, b) in c.blocks.iter().enumerate() {
+        code_pos = code_pos.next_multiple_of(CODE_ALIGN);
+        let rec = block_off + i * BLOCK_REC;
+        let first_reloc = reloc_idx;
+        let mut reloc = |out: &mut [u8], off: usize, kind: u16, target: u64| {
+            let r = reloc_off + reloc_idx * RELOC_REC;
+            put_u32(out, r, (code_pos + off) as u32);
+            out[r + 4..r + 6].copy_from_slice(&kind.to_le_bytes());
+            put_u64(out, r + 8, target);
+            reloc_idx += 1;
+        };
+        for &o in &b.code.exit_rel32 {
+            reloc(&mut out, o as usize, reloc_kind::EXIT_REL32, 0);
+        }
+        for s in &b.code.sites {
+            reloc(
+                &mut out,
+                s.jump_rel32 as usize,
+                reloc_kind::CHAIN_REL32,
+                s.target_pc,
+            );
+            reloc(
+                &mut out,
+                s.site_imm32 as usize,
+                reloc_kind::SITE_IMM32,
+                (code_pos + s.jump_rel32 as usize) as u64,
+            );
+        }
+        put_u64(&mut out, rec, b.pc);
+        put_u64(&mut out, rec + 8, b.end);
+        put_u32(&mut out, rec + 16, code_pos as u32);
+        put_u32(&mut out, rec + 20, b.code.code.len() as u32);
+        put_u32(&mut out, rec + 24, first_reloc as u32);
+        put_u32(&mut out, rec + 28, (reloc_idx - first_reloc) as u32);
+        out[code_off + code_pos..code_off + code_pos + b.code.code.len()]
+            .copy_from_slice(&b.code.code);
+        code_pos += b.code.code.len();
+    }
+    let crc = crc32c(&out[..file_len - TRAILER_LEN]);
+    put_u32(&mut out, file_len - TRAILER_LEN, crc);
+    Ok(out)
+}
+
+/// What the loading VM expects of an image.
+#[derive(Debug, Clone)]
+pub struct Expectation {
+    /// Build facts of this VM.
+    pub build: BuildInfo,
+    /// SHA-256 of the guest ELF about to run.
+    pub elf_sha256: [u8; 32],
+    /// Its length.
+    pub elf_len: u64,
+}
+
+/// One block-table record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockRec {
+    /// Guest pc of the first instruction.
+    pub pc: u64,
+    /// Guest address one past the last instruction.
+    pub end: u64,
+    /// Offset of the block's code in the code section.
+    pub code_off: u32,
+    /// Code size in bytes.
+    pub code_len: u32,
+    /// Index of the block's first relocation.
+    pub reloc_start: u32,
+    /// Number of relocations.
+    pub reloc_count: u32,
+}
+
+/// One relocation record (offsets are code-section offsets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelocRec {
+    /// Offset of the 4-byte field to patch.
+    pub offset: u32,
+    /// One of [`reloc_kind`].
+    pub kind: u16,
+    /// Kind-specific target (see [`reloc_kind`]).
+    pub target: u64,
+}
+
+/// A fully validated image: every table is consistent and every offset is
+/// in bounds, so the accessors cannot fail.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageView<'a> {
+    bytes: &'a [u8],
+    entry: u64,
+    funcs: (usize, usize),
+    blocks: (usize, usize),
+    relocs: (usize, usize),
+    code: (usize, usize),
+}
+
+impl<'a> ImageView<'a> {
+    /// Guest entry point recorded at build time.
+    pub fn entry(&self) -> u64 {
+        self.entry
+    }
+
+    /// Number of blocks.
+    pub fn block_count(&self) -> usize {
+        self.blocks.1
+    }
+
+    /// Number of functions.
+    pub fn function_count(&self) -> usize {
+        self.funcs.1
+    }
+
+    /// Number of relocations.
+    pub fn reloc_count(&self) -> usize {
+        self.relocs.1
+    }
+
+    /// Block record `i` (`i < block_count`).
+    pub fn block(&self, i: usize) -> BlockRec {
+        let r = self.blocks.0 + i * BLOCK_REC;
+        let b = self.bytes;
+        BlockRec {
+            pc: u64_at(b, r),
+            end: u64_at(b, r + 8),
+            code_off: u32_at(b, r + 16),
+            code_len: u32_at(b, r + 20),
+            reloc_start: u32_at(b, r + 24),
+            reloc_count: u32_at(b, r + 28),
+        }
+    }
+
+    /// Relocation record `i` (`i < reloc_count`).
+    pub fn reloc(&self, i: usize) -> RelocRec {
+        let r = self.relocs.0 + i * RELOC_REC;
+        let b = self.bytes;
+        RelocRec {
+            offset: u32_at(b, r),
+            kind: u16_at(b, r + 4),
+            target: u64_at(b, r + 8),
+        }
+    }
+
+    /// Function entry `i`.
+    pub fn function(&self, i: usize) -> u64 {
+        u64_at(self.bytes, self.funcs.0 + i * FUNC_REC)
+    }
+
+    /// The code section.
+    pub fn code(&self) -> &'a [u8] {
+        &self.bytes[self.code.0..self.code.0 + self.code.1]
+    }
+
+    /// Index of the block starting at guest `pc` (binary search).
+    pub fn find_block(&self, pc: u64) -> Option<usize> {
+        let (mut lo, mut hi) = (0usize, self.blocks.1);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let p = u64_at(self.bytes, self.blocks.0 + mid * BLOCK_REC);
+            match p.cmp(&pc) {
+                std::cmp::Ordering::Equal => return Some(mid),
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+            }
+        }
+        None
+    }
+}
+
+/// Section `(offset, count)` of `rec`-byte records, checked against the file.
+fn section(
+    bytes: &[u8],
+    off_field: usize,
+    count_field: usize,
+    rec: usize,
+    name: &str,
+) -> Result<(usize, usize), Rejection> {
+    let off = u32_at(bytes, off_field) as usize;
+    let count = u32_at(bytes, count_field) as usize;
+    let end = count
+        .checked_mul(rec)
+        .and_then(|n| n.checked_add(off))
+        .filter(|&e| off >= HEADER_LEN && e <= bytes.len() - TRAILER_LEN);
+    match end {
+        Some(_) => Ok((off, count)),
+        None => reject(
+            ImageCheck::Layout,
+            format!(
+                "{name} section at {off} with {count} records of {rec} bytes exceeds the file ({} bytes)",
+                bytes.len()
+            ),
+        ),
+    }
+}
+
+/// Validates `bytes` as an image for `expect`. Checks run in this order,
+/// the first failure wins: truncation, magic, format version, file length,
+/// checksum, host target, VM version, codegen ABI, build config, program,
+/// then the structure of every table and relocation.
+pub fn validate<'a>(bytes: &'a [u8], expect: &Expectation) -> Result<ImageView<'a>, Rejection> {
+    if bytes.len() < HEADER_LEN + TRAILER_LEN {
+        if bytes.len() >= 8 && bytes[..8] != MAGIC {
+            return reject(ImageCheck::Magic, "not an AOT image (bad magic)");
+        }
+        return reject(
+            ImageCheck::Truncated,
+            format!(
+                "{} bytes, shorter than the {}-byte header and trailer",
+                bytes.len(),
+                HEADER_LEN + TRAILER_LEN
+            ),
+        );
+    }
+    if bytes[H_MAGIC..H_MAGIC + 8] != MAGIC {
+        return reject(ImageCheck::Magic, "not an AOT image (bad magic)");
+    }
+    let version = u32_at(bytes, H_VERSION);
+    if version != FORMAT_VERSION
+        || u32_at(bytes, H_HEADER_LEN) as usize != HEADER_LEN
+        || bytes[H_RESERVED..HEADER_LEN].iter().any(|&b| b != 0)
+    {
+        return reject(
+            ImageCheck::FormatVersion,
+            format!("format version {version}, this VM reads version {FORMAT_VERSION}"),
+        );
+    }
+    let declared = u64_at(bytes, H_FILE_LEN);
+    if declared != bytes.len() as u64 {
+        let check = if declared > bytes.len() as u64 {
+            ImageCheck::Truncated
+        } else {
+            ImageCheck::Length
+        };
+        return reject(
+            check,
+            format!("header declares {declared} bytes, file has {}", bytes.len()),
+        );
+    }
+    let stored = u32_at(bytes, bytes.len() - TRAILER_LEN);
+    let actual = crc32c(&bytes[..bytes.len() - TRAILER_LEN]);
+    if stored != actual {
+        return reject(
+            ImageCheck::Checksum,
+            format!("CRC-32C stored {stored:#010x}, computed {actual:#010x}"),
+        );
+    }
+    let b = &expect.build;
+    let (arch, os) = (str_at(bytes, H_ARCH), str_at(bytes, H_OS));
+    if arch != b.host_arch || os != b.host_os {
+        return reject(
+            ImageCheck::HostTarget,
+            format!(
+                "built for {arch}-{os}, this host is {}-{}",
+                b.host_arch, b.host_os
+            ),
+        );
+    }
+    let vmv = str_at(bytes, H_VM_VERSION);
+    if vmv != b.vm_version {
+        return reject(
+            ImageCheck::VmVersion,
+            format!("built by VM {vmv}, this is VM {}", b.vm_version),
+        );
+    }
+    let fp = u64_at(bytes, H_FINGERPRINT);
+    if fp != b.codegen_fingerprint {
+        return reject(
+            ImageCheck::CodegenAbi,
+            format!(
+                "code generator fingerprint {fp:#018x}, this VM's is {:#018x} (different backend ABI or memory model)",
+                b.codegen_fingerprint
+            ),
+        );
+    }
+    let mb = u32_at(bytes, H_MAX_BLOCK);
+    if mb != b.max_block_insns || u32_at(bytes, H_FLAGS) != 0 {
+        return reject(
+            ImageCheck::BuildConfig,
+            format!(
+                "blocks of at most {mb} instructions, this VM uses {}",
+                b.max_block_insns
+            ),
+        );
+    }
+    let sha = &bytes[H_ELF_SHA..H_ELF_SHA + 32];
+    let elf_len = u64_at(bytes, H_ELF_LEN);
+    if sha != expect.elf_sha256 || elf_len != expect.elf_len {
+        let hex = |d: &[u8]| {
+            d[..8]
+                .iter()
+                .map(|x| format!("{x:02x}"))
+                .collect::<String>()
+        };
+        return reject(
+            ImageCheck::Program,
+            format!(
+                "built from an ELF of {elf_len} bytes with SHA-256 {}..., this program has {} bytes and {}...",
+                hex(sha),
+                expect.elf_len,
+                hex(&expect.elf_sha256)
+            ),
+        );
+    }
+    let funcs = section(bytes, H_FUNC_OFF, H_FUNC_COUNT, FUNC_REC, "function")?;
+    let blocks = section(bytes, H_BLOCK_OFF, H_BLOCK_COUNT, BLOCK_REC, "block")?;
+    let relocs = section(bytes, H_RELOC_OFF, H_RELOC_COUNT, RELOC_REC, "relocation")?;
+    let code = section(bytes, H_CODE_OFF, H_CODE_LEN, 1, "code")?;
+    if code.0 % CODE_ALIGN != 0 {
+        return reject(
+            ImageCheck::Layout,
+            format!(
+                "code section at {} is not {CODE_ALIGN}-byte aligned",
+                code.0
+            ),
+        );
+    }
+    let tables = [
+        (funcs.0, funcs.1 * FUNC_REC),
+        (blocks.0, blocks.1 * BLOCK_REC),
+        (relocs.0, relocs.1 * RELOC_REC),
+        (code.0, code.1),
+    ];
+    for (i, a) in tables.iter().enumerate() {
+        for c in &tables[i + 1..] {
+            if a.1 > 0 && c.1 > 0 && a.0 < c.0 + c.1 && c.0 < a.0 + a.1 {
+                return reject(ImageCheck::Layout, "sections overlap");
+            }
+        }
+    }
+    let view = ImageView {
+        bytes,
+        entry: u64_at(bytes, H_ENTRY),
+        funcs,
+        blocks,
+        relocs,
+        code,
+    };
+    validate_tables(&view, b.max_block_insns)?;
+    Ok(view)
+}
+
+fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Rejection> {
+    let mut prev = None;
+    for i in 0..v.function_count() {
+        let f = v.function(i);
+        if prev.is_some_and(|p| p >= f) || v.find_block(f).is_none() && v.block_count() > 0 {
+            return reject(
+                ImageCheck::FunctionTable,
+                format!("function {i} at {f:#x} is out of order or has no block"),
+            );
+        }
+        prev = Some(f);
+    }
+    let code = v.code();
+    let mut prev_pc = None;
+    let mut code_end = 0usize;
+    let mut next_reloc = 0usize;
+    let mut fields: Vec<(u32, u16, u64)> = Vec::new();
+    for i in 0..v.block_count() {
+        let b = v.block(i);
+        let bad = |d: String| {
+            reject(
+                ImageCheck::BlockTable,
+                format!("block {i} at {:#x}: {d}", b.pc),
+            )
+        };
+        if prev_pc.is_some_and(|p| p >= b.pc) {
+            return bad("blocks not sorted by pc".into());
+        }
+        prev_pc = Some(b.pc);
+        let insns = b.end.wrapping_sub(b.pc) / 4;
+        if !b.pc.is_multiple_of(4)
+            || b.end <= b.pc
+            || !(b.end - b.pc).is_multiple_of(4)
+            || insns > max_block_insns as u64
+        {
+            return bad(format!("bad guest range [{:#x}, {:#x})", b.pc, b.end));
+        }
+        let (co, cl) = (b.code_off as usize, b.code_len as usize);
+        if co % CODE_ALIGN != 0 || co < code_end || cl == 0 || co + cl > code.len() {
+            return bad(format!(
+                "bad code range {co}+{cl} (section {} bytes)",
+                code.len()
+            ));
+        }
+        code_end = co + cl;
+        if b.reloc_start as usize != next_reloc
+            || next_reloc + b.reloc_count as usize > v.reloc_count()
+        {
+            return bad("relocation range not contiguous or out of the table".into());
+        }
+        next_reloc += b.reloc_count as usize;
+        fields.clear();
+        for r in b.reloc_start as usize..next_reloc {
+            let rr = v.reloc(r);
+            let pad = u16_at(v.bytes, v.relocs.0 + r * RELOC_REC + 6);
+            let o = rr.offset as usize;
+            let badr = |d: String| {
+                reject(
+                    ImageCheck::Relocations,
+                    format!("relocation {r} of block {i} at {:#x}: {d}", b.pc),
+                )
+            };
+            if pad != 0 || u32_at(v.bytes, v.relocs.0 + r * RELOC_REC + 4) >> 16 != 0 {
+                return badr("nonzero padding".into());
+            }
+            if o < co || o + 4 > co + cl {
+                return badr(format!("field at {o} outside the block's code"));
+            }
+            match rr.kind {
+                reloc_kind::EXIT_REL32 | reloc_kind::SITE_IMM32 => {
+                    if code[o..o + 4] != [0; 4] {
+                        return badr("relocated field is not zero".into());
+                    }
+                    if rr.kind == reloc_kind::EXIT_REL32 && rr.target != 0 {
+                        return badr("exit relocation with a target".into());
+                    }
+                }
+                reloc_kind::CHAIN_REL32 => {
+                    let rel = i32::from_le_bytes(code[o..o + 4].try_into().expect("4")) as i64;
+                    let stub = o as i64 + 4 + rel;
+                    if stub < co as i64 || stub >= (co + cl) as i64 {
+                        return badr("chain jump does not lead to a stub inside the block".into());
+                    }
+                    if !rr.target.is_multiple_of(4) {
+                        return badr(format!("misaligned chain target {:#x}", rr.target));
+                    }
+                }
+                k => return badr(format!("unknown kind {k}")),
+            }
+            fields.push((rr.offset, rr.kind, rr.target));
+        }
+        // Fields must not overlap, and every site field must name a chain
+        // field of the same block.
+        fields.sort_unstable();
+        for w in fields.windows(2) {
+            if w[1].0 < w[0].0 + 4 {
+                return reject(
+                    ImageCheck::Relocations,
+                    format!("overlapping relocations in block {i} at {:#x}", b.pc),
+                );
+            }
+        }
+        for &(_, kind, target) in &fields {
+            if kind == reloc_kind::SITE_IMM32
+                && !fields
+                    .iter()
+                    .any(|&(o, k, _)| k == reloc_kind::CHAIN_REL32 && o as u64 == target)
+            {
+                return reject(
+                    ImageCheck::Relocations,
+                    format!(
+                        "site field in block {i} at {:#x} names no chain jump of the block",
+                        b.pc
+                    ),
+                );
+            }
+        }
+    }
+    if next_reloc != v.reloc_count() {
+        return reject(
+            ImageCheck::Relocations,
+            format!(
+                "{} relocations belong to no block",
+                v.reloc_count() - next_reloc
+            ),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,270 @@
+//! The two digests of the image format, implemented here (no extra crate;
+//! both use the host's instructions for them when present):
+//! SHA-256 identifies the guest ELF an image was built from, CRC-32C
+//! (Castagnoli) checks the integrity of the whole image.
+//!
+//! CRC-32C detects every error burst of up to 32 bits, so any single
+//! flipped byte is always caught (not merely with high probability), and
+//! the SSE4.2 `crc32` instruction checks a large image in microseconds.
+
+/// SHA-256 round constants.
+const K: [u32; 64] = [
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+];
+
+fn sha256_block(h: &mut [u32; 8], block: &[u8]) {
+    let mut w = [0u32; 64];
+    for (i, c) in block.chunks_exact(4).enumerate() {
+        w[i] = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
+    }
+    for i in 16..64 {
+        let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
+        let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16]
+            .wrapping_add(s0)
+            .wrapping_add(w[i - 7])
+            .wrapping_add(s1);
+    }
+    let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = *h;
+    for i in 0..64 {
+        let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
+        let ch = (e & f) ^ (!e & g);
+        let t1 = hh
+            .wrapping_add(s1)
+            .wrapping_add(ch)
+            .wrapping_add(K[i])
+            .wrapping_add(w[i]);
+        let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
+        let maj = (a & b) ^ (a & c) ^ (b & c);
+        let t2 = s0.wrapping_add(maj);
+        hh = g;
+        g = f;
+        f = e;
+        e = d.wrapping_add(t1);
+        d = c;
+        c = b;
+        b = a;
+        a = t1.wrapping_add(t2);
+    }
+    for (x, v) in h.iter_mut().zip([a, b, c, d, e, f, g, hh]) {
+        *x = x.wrapping_add(v);
+    }
+}
+
+/// SHA-256 compression of whole 64-byte blocks with the x86 SHA
+/// extensions (Intel's reference schedule: four rounds per step, the
+/// message schedule carried in four rotating vectors).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+unsafe fn sha256_blocks_shani(h: &mut [u32; 8], blocks: &[u8]) {
+    use std::arch::x86_64::*;
+    let mask = _mm_set_epi64x(0x0c0d_0e0f_0809_0a0b, 0x0405_0607_0001_0203);
+    let tmp = _mm_shuffle_epi32(_mm_loadu_si128(h.as_ptr() as *const __m128i), 0xb1);
+    let efgh = _mm_shuffle_epi32(_mm_loadu_si128(h.as_ptr().add(4) as *const __m128i), 0x1b);
+    let mut s0 = _mm_alignr_epi8(tmp, efgh, 8); // ABEF
+    let mut s1 = _mm_blend_epi16(efgh, tmp, 0xf0); // CDGH
+    for block in blocks.chunks_exact(64) {
+        let (save0, save1) = (s0, s1);
+        let mut msg = [_mm_setzero_si128(); 4];
+        for i in 0..16 {
+            if i < 4 {
+                let m = _mm_loadu_si128(block.as_ptr().add(16 * i) as *const __m128i);
+                msg[i] = _mm_shuffle_epi8(m, mask);
+            }
+            let mut m = _mm_add_epi32(
+                msg[i % 4],
+                _mm_loadu_si128(K.as_ptr().add(4 * i) as *const __m128i),
+            );
+            s1 = _mm_sha256rnds2_epu32(s1, s0, m);
+            if (3..=14).contains(&i) {
+                let t = _mm_alignr_epi8(msg[i % 4], msg[(i + 3) % 4], 4);
+                let n = _mm_add_epi32(msg[(i + 1) % 4], t);
+                msg[(i + 1) % 4] = _mm_sha256msg2_epu32(n, msg[i % 4]);
+            }
+            m = _mm_shuffle_epi32(m, 0x0e);
+            s0 = _mm_sha256rnds2_epu32(s0, s1, m);
+            if (1..=12).contains(&i) {
+                msg[(i + 3) % 4] = _mm_sha256msg1_epu32(msg[(i + 3) % 4], msg[i % 4]);
+            }
+        }
+        s0 = _mm_add_epi32(s0, save0);
+        s1 = _mm_add_epi32(s1, save1);
+    }
+    let tmp = _mm_shuffle_epi32(s0, 0x1b); // FEBA
+    let s1 = _mm_shuffle_epi32(s1, 0xb1); // DCHG
+    let abcd = _mm_blend_epi16(tmp, s1, 0xf0);
+    let efgh = _mm_alignr_epi8(s1, tmp, 8);
+    _mm_storeu_si128(h.as_mut_ptr() as *mut __m128i, abcd);
+    _mm_storeu_si128(h.as_mut_ptr().add(4) as *mut __m128i, efgh);
+}
+
+/// Compresses whole 64-byte blocks, with the SHA extensions when present.
+fn sha256_blocks(h: &mut [u32; 8], blocks: &[u8], allow_hw: bool) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if allow_hw
+            && std::arch::is_x86_feature_detected!("sha")
+            && std::arch::is_x86_feature_detected!("sse4.1")
+            && std::arch::is_x86_feature_detected!("ssse3")
+        {
+            // SAFETY: the features were just detected.
+            unsafe { sha256_blocks_shani(h, blocks) };
+            return;
+        }
+    }
+    let _ = allow_hw;
+    for c in blocks.chunks_exact(64) {
+        sha256_block(h, c);
+    }
+}
+
+/// SHA-256 digest of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    sha256_impl(data, true)
+}
+
+/// SHA-256 without the SHA extensions (the reference in tests).
+pub fn sha256_soft(data: &[u8]) -> [u8; 32] {
+    sha256_impl(data, false)
+}
+
+fn sha256_impl(data: &[u8], allow_hw: bool) -> [u8; 32] {
+    let mut h: [u32; 8] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+        0x5be0cd19,
+    ];
+    let whole = data.len() / 64 * 64;
+    sha256_blocks(&mut h, &data[..whole], allow_hw);
+    let rest = &data[whole..];
+    let mut tail = [0u8; 128];
+    tail[..rest.len()].copy_from_slice(rest);
+    tail[rest.len()] = 0x80;
+    let n = if rest.len() < 56 { 64 } else { 128 };
+    tail[n - 8..n].copy_from_slice(&((data.len() as u64) * 8).to_be_bytes());
+    sha256_blocks(&mut h, &tail[..n], allow_hw);
+    let mut out = [0u8; 32];
+    for (o, v) in out.chunks_exact_mut(4).zip(h) {
+        o.copy_from_slice(&v.to_be_bytes());
+    }
+    out
+}
+
+/// Reflected CRC-32C polynomial.
+const CRC32C_POLY: u32 = 0x82f6_3b78;
+
+const fn crc_table() -> [u32; 256] {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ CRC32C_POLY
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+}
+
+static CRC_TABLE: [u32; 256] = crc_table();
+
+/// CRC-32C by table (hosts without SSE4.2, and the reference in tests).
+pub fn crc32c_soft(data: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in data {
+        c = CRC_TABLE[((c ^ b as u32) & 0xff) as usize] ^ (c >> 8);
+    }
+    !c
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse4.2")]
+unsafe fn crc32c_sse42(data: &[u8]) -> u32 {
+    use std::arch::x86_64::{_mm_crc32_u64, _mm_crc32_u8};
+    let mut c = !0u64;
+    let mut words = data.chunks_exact(8);
+    for w in &mut words {
+        c = _mm_crc32_u64(c, u64::from_le_bytes(w.try_into().expect("8 bytes")));
+    }
+    let mut c = c as u32;
+    for &b in words.remainder() {
+        c = _mm_crc32_u8(c, b);
+    }
+    !c
+}
+
+/// CRC-32C of `data`, with the SSE4.2 instruction when the host has it.
+pub fn crc32c(data: &[u8]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("sse4.2") {
+            // SAFETY: the feature was just detected.
+            return unsafe { crc32c_sse42(data) };
+        }
+    }
+    crc32c_soft(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(d: &[u8]) -> String {
+        d.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn sha256_matches_fips_180_vectors() {
+        assert_eq!(
+            hex(&sha256(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            hex(&sha256(b"")),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            hex(&sha256(
+                b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"
+            )),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+        );
+        let million_a = vec![b'a'; 1_000_000];
+        assert_eq!(
+            hex(&sha256(&million_a)),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
+        );
+    }
+
+    #[test]
+    fn sha256_hardware_agrees_with_software() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 131 % 257) as u8).collect();
+        for len in [0, 1, 55, 56, 63, 64, 65, 127, 128, 129, 1000, 4999, 5000] {
+            assert_eq!(sha256(&data[..len]), sha256_soft(&data[..len]), "len {len}");
+        }
+    }
+
+    #[test]
+    fn crc32c_check_value_and_hardware_agrees_with_table() {
+        // The standard check value of CRC-32C.
+        assert_eq!(crc32c_soft(b"123456789"), 0xe306_9283);
+        assert_eq!(crc32c(b"123456789"), 0xe306_9283);
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 31 % 251) as u8).collect();
+        for len in [0, 1, 7, 8, 9, 63, 64, 65, 999, 1000] {
+            assert_eq!(crc32c(&data[..len]), crc32c_soft(&data[..len]), "len {len}");
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! Image files: atomic writing, and loading through `memmap2` with every
+//! check passed before any byte is placed in executable memory.
+//!
+//! The mapping is read once, into private memory, before any check: a
+//! file changed on disk while the VM loads it (by another process) can
+//! therefore never make the VM execute bytes other than those it checked.
+//! The copy costs little because the code has to be copied anyway: after
+//! validation the code section is relocated into the VM's own W^X code
+//! region (pages writable while the relocated code is written, then
+//! read+exec), so image blocks sit in the one region
+//! the Backend ABI requires: their rel32 jumps reach the shared exit
+//! routine and JIT-compiled blocks, chaining works in both directions, and
+//! invalidation of self-modified code unlinks them like any JIT block.
+//!
+//! [`write_image`] never rewrites a file in place (it renames a new file
+//! over the old one, so a mapped inode is never modified); a file truncated
+//! by another process during the one copy would still fault the reader, as
+//! with any mmap-based loader.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::compile::{AotCompiler, CompileStats};
+use super::format::{self, Expectation, ImageCheck, ImageView, Rejection};
+use super::hash::sha256;
+use super::{build_info, build_info_for, AotError};
+use crate::engine::{AotInstall, Vm};
+
+/// What to do when an image fails validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BadImagePolicy {
+    /// Report the rejection and run the program under the JIT.
+    #[default]
+    Jit,
+    /// Report the rejection and do not run the program.
+    Stop,
+}
+
+impl std::str::FromStr for BadImagePolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "jit" => Ok(Self::Jit),
+            "stop" => Ok(Self::Stop),
+            _ => Err(format!("unknown bad-image policy {s:?} (jit|stop)")),
+        }
+    }
+}
+
+/// An image file mapped read-only.
+pub struct MappedImage {
+    path: PathBuf,
+    map: Option<memmap2::Mmap>,
+}
+
+impl MappedImage {
+    /// Maps `path` read-only.
+    pub fn open(path: &Path) -> Result<Self, AotError> {
+        let io = |source| AotError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        // An empty file cannot be mapped; it fails validation as truncated.
+        let map = if len == 0 {
+            None
+        } else {
+            // SAFETY: read-only mapping of a file the image writer never
+            // modifies in place (see the module doc); all reads of it are
+            // bounds-checked against its length.
+            Some(unsafe { memmap2::Mmap::map(&file) }.map_err(io)?)
+        };
+        Ok(Self {
+            path: path.to_path_buf(),
+            map,
+        })
+    }
+
+    /// The file's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Copies the mapped bytes into private memory, once. Validation and
+    /// installation then read only the copy, so what is checked is exactly
+    /// what is relocated and executed, even if the file is modified while
+    /// the VM loads it.
+    pub fn snapshot(&self) -> ImageSnapshot {
+        ImageSnapshot {
+            path: self.path.clone(),
+            bytes: self.bytes().to_vec(),
+        }
+    }
+}
+
+/// A private copy of an image file's bytes (see [`MappedImage::snapshot`]).
+pub struct ImageSnapshot {
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl ImageSnapshot {
+    /// Validates the image against `expect`; the error names the file.
+    pub fn validate(&self, expect: &Expectation) -> Result<ImageView<'_>, AotError> {
+        format::validate(&self.bytes, expect).map_err(|rejection| AotError::Rejected {
+            path: self.path.clone(),
+            rejection,
+        })
+    }
+}
+
+/// Compiles `elf` into image bytes for VMs forming blocks of at most
+/// `max_block_insns` instructions.
+pub fn build_image(
+    elf: &[u8],
+    max_block_insns: usize,
+) -> Result<(Vec<u8>, CompileStats), AotError> {
+    let mut c = AotCompiler::new(max_block_insns)?;
+    let (contents, stats) = c.compile_program(elf)?;
+    let bytes = format::serialize(&build_info(max_block_insns), &contents)?;
+    Ok((bytes, stats))
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same
+/// directory, flushed to disk, then renamed over `path`.
+pub fn write_image(path: &Path, bytes: &[u8]) -> Result<(), AotError> {
+    let io = |p: &Path, source| AotError::Io {
+        path: p.to_path_buf(),
+        source,
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "image".into());
+    let tmp = path.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    };
+    if let Err(e) = write() {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(&tmp, e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(path, e)
+    })
+}
+
+/// Outcome of [`load_image`].
+#[derive(Debug)]
+pub struct AotLoad {
+    /// What was installed, when the image passed every check.
+    pub installed: Option<AotInstall>,
+    /// Why the image was rejected, when the policy let the run continue
+    /// under the JIT.
+    pub rejected: Option<AotError>,
+    /// Time to open and map the file.
+    pub map_time: Duration,
+    /// Time to validate it (checksum, identity, every table).
+    pub validate_time: Duration,
+    /// Time to relocate the code and install the blocks.
+    pub install_time: Duration,
+}
+
+impl AotLoad {
+    /// Map + validate + install.
+    pub fn total_time(&self) -> Duration {
+        self.map_time + self.validate_time + self.install_time
+    }
+}
+
+/// Maps, validates and installs the image at `path` into `vm`, which must
+/// have `elf` loaded and not have run yet. A rejected image is an error
+/// under [`BadImagePolicy::Stop`]; under [`BadImagePolicy::Jit`] it is
+/// returned in [`AotLoad::rejected`] and `vm` is left untouched (the JIT
+/// compiles everything on demand).
+pub fn load_image(
+    vm: &mut Vm,
+    path: &Path,
+    elf: &[u8],
+    policy: BadImagePolicy,
+) -> Result<AotLoad, AotError> {
+    let t0 = Instant::now();
+    let mapped = MappedImage::open(path);
+    let map_time = t0.elapsed();
+    let t1 = Instant::now();
+    let expect = Expectation {
+        build: build_info_for(vm),
+        elf_sha256: sha256(elf),
+        elf_len: elf.len() as u64,
+    };
+    let validated = mapped.and_then(|m| {
+        let snapshot = m.snapshot();
+        let v = snapshot.validate(&expect)?;
+        let validate_time = t1.elapsed();
+        let t2 = Instant::now();
+        let installed = vm.install_aot_image(&v).map_err(|e| match e {
+            InstallError::Rejected(rejection) => AotError::Rejected {
+                path: path.to_path_buf(),
+                rejection,
+            },
+            InstallError::Vm(e) => AotError::Vm(e),
+        })?;
+        Ok((installed, validate_time, t2.elapsed()))
+    });
+    match validated {
+        Ok((installed, validate_time, install_time)) => Ok(AotLoad {
+            installed: Some(installed),
+            rejected: None,
+            map_time,
+            validate_time,
+            install_time,
+        }),
+        Err(e @ (AotError::Rejected { .. } | AotError::Io { .. }))
+            if policy == BadImagePolicy::Jit =>
+        {
+            Ok(AotLoad {
+                installed: None,
+                rejected: Some(e),
+                map_time,
+                validate_time: t1.elapsed(),
+                install_time: Duration::ZERO,
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Why installing a validated image failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// A block does not match the guest code it claims to translate.
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    /// The VM cannot take an image (no code region, already running, ...).
+    #[error(transparent)]
+    Vm(#[from] crate::engine::VmError),
+}
+
+impl InstallError {
+    pub(crate) fn guest_code(detail: String) -> Self {
+        InstallError::Rejected(Rejection {
+            check: ImageCheck::GuestCode,
+            detail,
+        })
+    }
+}

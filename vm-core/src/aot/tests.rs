@@ -1,0 +1,450 @@
+//! End-to-end tests of the AOT path: every workload gives the interpreter's
+//! output from an image, and damaged or mismatched images are rejected at
+//! every byte offset, before anything reaches executable memory.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use super::format::{self, Expectation, ImageCheck};
+use super::hash::{crc32c, sha256};
+use super::*;
+use crate::engine::{EngineKind, Vm, VmConfig};
+
+const WORKLOADS: [&str; 7] = ["sieve", "matmul", "qsort", "crc32", "fib", "strings", "smc"];
+
+fn workload(name: &str) -> Vec<u8> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("guest/bin/{name}.elf"));
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn new_vm(engine: EngineKind, out: &Captured) -> Vm {
+    let cfg = VmConfig {
+        engine,
+        ..VmConfig::default()
+    };
+    Vm::new(cfg, Box::new(out.clone()), Box::new(std::io::sink())).unwrap()
+}
+
+/// A unique scratch directory per test.
+fn scratch_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("vm-aot-test-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn expectation(elf: &[u8]) -> Expectation {
+    Expectation {
+        build: build_info(VmConfig::default().max_block_insns),
+        elf_sha256: sha256(elf),
+        elf_len: elf.len() as u64,
+    }
+}
+
+fn image(elf: &[u8]) -> Vec<u8> {
+    build_image(elf, VmConfig::default().max_block_insns)
+        .unwrap()
+        .0
+}
+
+/// Re-seals a modified image with a correct checksum, to reach the checks
+/// behind the checksum.
+fn reseal(img: &mut [u8]) {
+    let n = img.len() - format::TRAILER_LEN;
+    let c = crc32c(&img[..n]);
+    img[n..].copy_from_slice(&c.to_le_bytes());
+}
+
+#[test]
+fn every_workload_matches_the_interpreter_under_aot() {
+    let dir = scratch_dir("workloads");
+    for name in WORKLOADS {
+        let elf = workload(name);
+        let args = [name.to_string()];
+        let interp_out = Captured::default();
+        let mut vm = new_vm(EngineKind::Interp, &interp_out);
+        vm.load_elf(&elf, &args).unwrap();
+        let interp_exit = vm.run().unwrap();
+
+        let path = dir.join(format!("{name}.vmimg"));
+        write_image(&path, &image(&elf)).unwrap();
+        let aot_out = Captured::default();
+        let mut vm = new_vm(EngineKind::Jit, &aot_out);
+        vm.load_elf(&elf, &args).unwrap();
+        let load = load_image(&mut vm, &path, &elf, BadImagePolicy::Stop).unwrap();
+        let inst = load.installed.expect("installed");
+        assert!(inst.blocks > 20, "{name}: {inst:?}");
+        let aot_exit = vm.run().unwrap();
+        assert_eq!(aot_exit, interp_exit, "{name}: exit status");
+        assert_eq!(
+            *aot_out.0.lock().unwrap(),
+            *interp_out.0.lock().unwrap(),
+            "{name}: stdout"
+        );
+        if name == "smc" {
+            // Rewritten code invalidated image blocks; the JIT (or the
+            // interpreter, for thrashing pages) took over.
+            assert!(vm.stats().invalidations > 0, "{name}");
+        } else {
+            // Everything reachable was found ahead of time: the JIT had
+            // nothing left to compile.
+            assert_eq!(vm.stats().blocks_compiled, 0, "{name}");
+        }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn aot_without_chaining_still_matches() {
+    let elf = workload("qsort");
+    let img = image(&elf);
+    let expect = expectation(&elf);
+    let view = format::validate(&img, &expect).unwrap();
+    let out = Captured::default();
+    let cfg = VmConfig {
+        chaining: false,
+        ..VmConfig::default()
+    };
+    let mut vm = Vm::new(cfg, Box::new(out.clone()), Box::new(std::io::sink())).unwrap();
+    vm.load_elf(&elf, &["qsort".into()]).unwrap();
+    let inst = vm.install_aot_image(&view).unwrap();
+    assert_eq!(inst.prelinked, 0);
+    let code = vm.run().unwrap();
+    let expected =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("guest/expected/qsort.stdout"))
+            .unwrap();
+    assert_eq!(*out.0.lock().unwrap(), expected);
+    assert_eq!(code, 22);
+}
+
+#[test]
+fn every_single_byte_flip_is_rejected() {
+    let elf = workload("smc");
+    let img = image(&elf);
+    let expect = expectation(&elf);
+    assert!(format::validate(&img, &expect).is_ok());
+    let mut bad = img.clone();
+    for i in 0..img.len() {
+        for flip in [0x01u8, 0x80, 0xff] {
+            bad[i] ^= flip;
+            let r = format::validate(&bad, &expect);
+            assert!(r.is_err(), "flip {flip:#x} at byte {i} accepted");
+            bad[i] = img[i];
+        }
+    }
+}
+
+#[test]
+fn every_truncation_is_rejected() {
+    let elf = workload("smc");
+    let img = image(&elf);
+    let expect = expectation(&elf);
+    for len in 0..img.len() {
+        let r = format::validate(&img[..len], &expect);
+        let check = r.err().map(|e| e.check);
+        assert_eq!(check, Some(ImageCheck::Truncated), "truncated to {len}");
+    }
+    // Extra bytes are rejected too.
+    let mut long = img.clone();
+    long.extend_from_slice(&[0; 16]);
+    assert_eq!(
+        format::validate(&long, &expect).unwrap_err().check,
+        ImageCheck::Length
+    );
+}
+
+#[test]
+fn resealed_corruptions_never_panic_and_header_fields_are_checked() {
+    // Behind a correct checksum, every modified header or table byte must
+    // still yield a typed result, and installing whatever passes must not
+    // panic or touch the VM on failure.
+    let elf = workload("smc");
+    let img = image(&elf);
+    let expect = expectation(&elf);
+    let code_off = u32::from_le_bytes(img[164..168].try_into().unwrap()) as usize;
+    let mut bad = img.clone();
+    let mut rejected = 0;
+    for i in 0..code_off {
+        bad[i] ^= 0x5a;
+        reseal(&mut bad);
+        match format::validate(&bad, &expect) {
+            Err(_) => rejected += 1,
+            Ok(view) => {
+                let out = Captured::default();
+                let mut vm = new_vm(EngineKind::Jit, &out);
+                vm.load_elf(&elf, &["smc".into()]).unwrap();
+                let before = vm.cache().len();
+                if vm.install_aot_image(&view).is_err() {
+                    assert_eq!(vm.cache().len(), before, "byte {i}: partial install");
+                    // Nothing reached the code region either.
+                    assert_eq!(
+                        vm.stats().install_time,
+                        std::time::Duration::ZERO,
+                        "byte {i}: code written for a rejected image"
+                    );
+                }
+            }
+        }
+        bad.copy_from_slice(&img);
+    }
+    assert!(rejected > code_off / 2, "{rejected} of {code_off}");
+}
+
+fn field_mismatch(at: usize, bytes: &[u8]) -> ImageCheck {
+    let elf = workload("fib");
+    let mut img = image(&elf);
+    img[at..at + bytes.len()].copy_from_slice(bytes);
+    reseal(&mut img);
+    format::validate(&img, &expectation(&elf))
+        .unwrap_err()
+        .check
+}
+
+#[test]
+fn version_host_abi_config_and_magic_mismatches_name_their_check() {
+    assert_eq!(field_mismatch(0, b"NOTANIMG"), ImageCheck::Magic);
+    assert_eq!(
+        field_mismatch(8, &2u32.to_le_bytes()),
+        ImageCheck::FormatVersion
+    );
+    assert_eq!(field_mismatch(24, b"99.0.0\0\0"), ImageCheck::VmVersion);
+    assert_eq!(field_mismatch(40, b"aarch64\0"), ImageCheck::HostTarget);
+    assert_eq!(field_mismatch(56, b"macos\0"), ImageCheck::HostTarget);
+    assert_eq!(
+        field_mismatch(72, &1u64.to_le_bytes()),
+        ImageCheck::CodegenAbi
+    );
+    assert_eq!(
+        field_mismatch(80, &32u32.to_le_bytes()),
+        ImageCheck::BuildConfig
+    );
+    assert_eq!(field_mismatch(88, &[0; 32]), ImageCheck::Program);
+}
+
+#[test]
+fn image_of_another_program_is_rejected_and_run_falls_back_to_the_jit() {
+    let dir = scratch_dir("wrong-program");
+    let path = dir.join("fib.vmimg");
+    write_image(&path, &image(&workload("fib"))).unwrap();
+    let elf = workload("qsort");
+    let out = Captured::default();
+    let mut vm = new_vm(EngineKind::Jit, &out);
+    vm.load_elf(&elf, &["qsort".into()]).unwrap();
+    let err = load_image(&mut vm, &path, &elf, BadImagePolicy::Stop).unwrap_err();
+    assert_eq!(err.check(), Some(ImageCheck::Program));
+    let msg = err.to_string();
+    assert!(
+        msg.contains("fib.vmimg") && msg.contains("guest-program"),
+        "{msg}"
+    );
+    // Nothing was installed: the same VM still runs, under the JIT.
+    assert!(vm.cache().is_empty());
+    assert_eq!(vm.stats().install_time, std::time::Duration::ZERO);
+    let load = load_image(&mut vm, &path, &elf, BadImagePolicy::Jit).unwrap();
+    assert!(load.installed.is_none());
+    assert_eq!(
+        load.rejected.and_then(|e| e.check()),
+        Some(ImageCheck::Program)
+    );
+    assert_eq!(vm.run().unwrap(), 22);
+    assert!(vm.stats().blocks_compiled > 0);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn missing_and_empty_files_are_errors_naming_the_file() {
+    let dir = scratch_dir("files");
+    let elf = workload("fib");
+    let mut vm = new_vm(EngineKind::Jit, &Captured::default());
+    vm.load_elf(&elf, &["fib".into()]).unwrap();
+    let missing = dir.join("missing.vmimg");
+    let e = load_image(&mut vm, &missing, &elf, BadImagePolicy::Stop).unwrap_err();
+    assert!(e.to_string().contains("missing.vmimg"), "{e}");
+    let empty = dir.join("empty.vmimg");
+    std::fs::write(&empty, b"").unwrap();
+    let e = load_image(&mut vm, &empty, &elf, BadImagePolicy::Stop).unwrap_err();
+    assert_eq!(e.check(), Some(ImageCheck::Truncated));
+    assert!(e.to_string().contains("empty.vmimg"), "{e}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn interpreter_engine_and_running_vms_refuse_images() {
+    let elf = workload("fib");
+    let img = image(&elf);
+    let view = format::validate(&img, &expectation(&elf)).unwrap();
+    let mut vm = new_vm(EngineKind::Interp, &Captured::default());
+    vm.load_elf(&elf, &["fib".into()]).unwrap();
+    assert!(vm.install_aot_image(&view).is_err());
+    let mut vm = new_vm(EngineKind::Jit, &Captured::default());
+    vm.load_elf(&elf, &["fib".into()]).unwrap();
+    vm.run_blocks(10).unwrap();
+    assert!(vm.install_aot_image(&view).is_err());
+}
+
+#[test]
+fn atomic_write_replaces_without_leftovers() {
+    let dir = scratch_dir("atomic");
+    let path = dir.join("x.vmimg");
+    write_image(&path, b"first").unwrap();
+    write_image(&path, b"second").unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), b"second");
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    let e = write_image(&dir.join("no/such/dir/x.vmimg"), b"x").unwrap_err();
+    assert!(matches!(e, AotError::Io { .. }));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn images_are_deterministic_and_fingerprint_is_stable() {
+    let elf = workload("crc32");
+    assert_eq!(image(&elf), image(&elf));
+    assert_eq!(codegen_fingerprint(), codegen_fingerprint());
+}
+
+#[test]
+fn code_region_flush_drops_image_blocks_and_the_jit_takes_over() {
+    // A code region just larger than the image: the smc workload's JIT
+    // recompilations fill it, the engine flushes everything (image blocks
+    // included) and recompiles on demand; output stays exact.
+    let elf = workload("smc");
+    let img = image(&elf);
+    let view = format::validate(&img, &expectation(&elf)).unwrap();
+    let code: usize = (0..view.block_count())
+        .map(|i| view.block(i).code_len as usize + 16)
+        .sum();
+    let out = Captured::default();
+    let cfg = VmConfig {
+        code_cache_bytes: code + 4096 + 8192,
+        ..VmConfig::default()
+    };
+    let mut vm = Vm::new(cfg, Box::new(out.clone()), Box::new(std::io::sink())).unwrap();
+    vm.load_elf(&elf, &["smc".into()]).unwrap();
+    vm.install_aot_image(&view).unwrap();
+    let status = vm.run().unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("guest/expected");
+    let expected = std::fs::read(dir.join("smc.stdout")).unwrap();
+    let expected_status: i32 = std::fs::read_to_string(dir.join("smc.exit"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(*out.0.lock().unwrap(), expected);
+    assert_eq!(status, expected_status);
+}
+
+#[test]
+fn too_small_code_region_is_a_typed_error_and_nothing_is_installed() {
+    let elf = workload("fib");
+    let img = image(&elf);
+    let view = format::validate(&img, &expectation(&elf)).unwrap();
+    // Smaller than the image's code, large enough for what fib's JIT
+    // compiles (the image also holds blocks this run never executes).
+    let code: usize = (0..view.block_count())
+        .map(|i| view.block(i).code_len as usize)
+        .sum();
+    let cfg = VmConfig {
+        code_cache_bytes: code - 4096,
+        ..VmConfig::default()
+    };
+    let mut vm = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
+    vm.load_elf(&elf, &["fib".into()]).unwrap();
+    let e = vm.install_aot_image(&view).unwrap_err();
+    assert!(e.to_string().contains("code region full"), "{e}");
+    assert!(vm.cache().is_empty());
+    // The VM still runs under the JIT.
+    assert_eq!(vm.run().unwrap(), 109);
+}
+
+/// A hand-written program: main calls `f`, loops on a branch, exits by
+/// `ecall`; an `ebreak` after the exit is reachable only as fall-through.
+fn tiny_program() -> Vec<u8> {
+    use crate::frontend::riscv::{encode, Inst, Op};
+    let i = |op, rd, rs1, rs2, imm| {
+        encode(&Inst {
+            op,
+            rd,
+            rs1,
+            rs2,
+            imm,
+        })
+    };
+    let code: Vec<u8> = [
+        i(Op::Addi, 10, 0, 0, 3),   // 0x1000 a0 = 3
+        i(Op::Jal, 1, 0, 0, 0x1c),  // 0x1004 call f (0x1020)
+        i(Op::Beq, 0, 10, 0, 0xc),  // 0x1008 a0 == 0 -> 0x1014
+        i(Op::Addi, 10, 10, 0, -1), // 0x100c a0 -= 1
+        i(Op::Jal, 0, 0, 0, -8),    // 0x1010 -> 0x1008
+        i(Op::Addi, 17, 0, 0, 93),  // 0x1014 a7 = exit
+        i(Op::Ecall, 0, 0, 0, 0),   // 0x1018
+        i(Op::Ebreak, 0, 0, 0, 0),  // 0x101c
+        i(Op::Addi, 10, 10, 0, 1),  // 0x1020 f: a0 += 1
+        i(Op::Jalr, 0, 1, 0, 0),    // 0x1024 ret
+    ]
+    .iter()
+    .flat_map(|w| w.to_le_bytes())
+    .collect();
+    crate::guest::elf::tests::tiny_elf(&[(0x1000, &code, 0x1000)], 0x1000)
+}
+
+#[test]
+fn discovery_follows_calls_returns_branches_and_ecall() {
+    let elf = tiny_program();
+    let p = discover::discover(&elf, 64).unwrap();
+    let mut ranges: Vec<(u64, u64)> = p.blocks.iter().map(|b| (b.pc, b.end)).collect();
+    ranges.sort_unstable();
+    assert_eq!(
+        ranges,
+        vec![
+            (0x1000, 0x1008),
+            (0x1008, 0x100c),
+            (0x100c, 0x1014),
+            (0x1014, 0x101c),
+            (0x101c, 0x1020),
+            (0x1020, 0x1028),
+        ]
+    );
+    let mut entries: Vec<u64> = p.functions.iter().map(|f| f.entry).collect();
+    entries.sort_unstable();
+    assert_eq!(entries, vec![0x1000, 0x1020]);
+    let f = p.functions.iter().find(|f| f.entry == 0x1020).unwrap();
+    assert_eq!(f.blocks.len(), 1);
+}
+
+#[test]
+fn tiny_program_runs_from_its_image_with_all_jumps_prelinked() {
+    let elf = tiny_program();
+    let img = image(&elf);
+    let view = format::validate(&img, &expectation(&elf)).unwrap();
+    assert_eq!(view.block_count(), 6);
+    assert_eq!(view.function_count(), 2);
+    let mut vm = new_vm(EngineKind::Jit, &Captured::default());
+    vm.load_elf(&elf, &["tiny".into()]).unwrap();
+    let inst = vm.install_aot_image(&view).unwrap();
+    // The call, both edges of the beq and the loop's back jump; the return
+    // is indirect (jump cache) and the ecall exits to the runtime.
+    assert_eq!(inst.prelinked, 4, "{inst:?}");
+    assert_eq!(vm.run().unwrap(), 0);
+    let s = vm.stats();
+    assert_eq!(s.blocks_compiled, 0);
+    assert_eq!(s.chains_patched, 0, "everything was linked at load time");
+    // 3 + 1 = 4 loop iterations run without leaving generated code.
+    assert_eq!(vm.cpu().icount, 2 + 2 + 4 * 3 + 1 + 2);
+}

@@ -1,0 +1,215 @@
+//! Installing a validated AOT image: relocate its code into the backend's
+//! code region and enter its blocks into the block cache, as if the JIT
+//! had compiled and chained them.
+
+use super::*;
+use crate::aot::format::{reloc_kind, ImageView};
+use crate::aot::InstallError;
+use crate::backend::x86_64::{ChainSite, CompiledBlock};
+
+/// What installing an image did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AotInstall {
+    /// Blocks entered into the block cache.
+    pub blocks: usize,
+    /// Bytes of machine code placed in the code region.
+    pub code_bytes: usize,
+    /// Direct jumps linked to their target block at load time.
+    pub prelinked: usize,
+    /// Relocations applied.
+    pub relocations: usize,
+}
+
+fn write_i32(buf: &mut [u8], at: usize, v: i64, what: &str) -> Result<(), InstallError> {
+    let v = i32::try_from(v).map_err(|_| {
+        InstallError::Vm(VmError::Codegen(CodegenError::ExecMemory(format!(
+            "{what} out of rel32 range"
+        ))))
+    })?;
+    buf.get_mut(at..at + 4)
+        .ok_or_else(|| InstallError::guest_code(format!("field at {at} outside the code")))?
+        .copy_from_slice(&v.to_le_bytes());
+    Ok(())
+}
+
+impl Vm {
+    /// Fingerprint of this VM's code generator (see
+    /// [`crate::aot::codegen_fingerprint_of`]); an image must carry the same.
+    pub fn aot_codegen_fingerprint(&mut self) -> u64 {
+        match self.backend.as_mut() {
+            Some(be) => crate::aot::codegen_fingerprint_of(be),
+            None => crate::aot::codegen_fingerprint(),
+        }
+    }
+
+    /// Installs a validated image into a VM that has its program loaded
+    /// but has not run yet. Every block's guest range is decoded from guest
+    /// memory first (a mismatch rejects the image before anything is
+    /// installed); then the code is relocated in a private buffer, written
+    /// into the code region in one W^X write, and the blocks are entered
+    /// into the cache with their direct jumps to other image blocks already
+    /// linked and the indirect-jump cache filled.
+    ///
+    /// `img` must have been validated against this VM's build facts
+    /// ([`crate::aot::build_info_for`]) and the SHA-256 of the loaded ELF,
+    /// as [`crate::aot::load_image`] does; this method re-checks only that
+    /// the blocks match the guest code in memory.
+    pub fn install_aot_image(&mut self, img: &ImageView<'_>) -> Result<AotInstall, InstallError> {
+        if self.backend.is_none() {
+            return Err(VmError::Config(
+                "AOT images need a code region (not the interpreter engine)".into(),
+            )
+            .into());
+        }
+        if self.mmu.is_some() {
+            // Image code addresses guest memory flat ([r15 + addr]); under the
+            // MMU every access must go through the TLB instead.
+            return Err(VmError::Config(
+                "AOT images hold flat-memory code; run them without the MMU".into(),
+            )
+            .into());
+        }
+        if !self.cache.is_empty() || self.cpu.icount != 0 {
+            return Err(VmError::Config(
+                "AOT images must be installed before the guest runs".into(),
+            )
+            .into());
+        }
+        let n = img.block_count();
+        let mut insns: Vec<Box<[Inst]>> = Vec::with_capacity(n);
+        for i in 0..n {
+            let b = img.block(i);
+            let mut v = Vec::with_capacity(((b.end - b.pc) / 4) as usize);
+            let mut pc = b.pc;
+            while pc < b.end {
+                let inst = self
+                    .mem
+                    .fetch32(pc)
+                    .ok()
+                    .and_then(|w| decode(w).ok())
+                    .ok_or_else(|| {
+                        InstallError::guest_code(format!(
+                            "block {:#x}: no valid instruction at {pc:#x}",
+                            b.pc
+                        ))
+                    })?;
+                if inst.op.ends_block() && pc + 4 != b.end {
+                    return Err(InstallError::guest_code(format!(
+                        "block {:#x}: control transfer at {pc:#x} inside the block",
+                        b.pc
+                    )));
+                }
+                v.push(inst);
+                pc += 4;
+            }
+            insns.push(v.into_boxed_slice());
+        }
+        let code = img.code();
+        let (used, cap) = self.backend.as_ref().map_or((0, 0), |b| b.code_usage());
+        if used.next_multiple_of(16) + code.len() > cap {
+            self.flush_code();
+            let (used, cap) = self.backend.as_ref().map_or((0, 0), |b| b.code_usage());
+            if used.next_multiple_of(16) + code.len() > cap {
+                return Err(VmError::Codegen(CodegenError::CodeRegionFull).into());
+            }
+        }
+        let backend = self.backend.as_mut().expect("checked above");
+        let base = backend.next_code_addr();
+        let region_off = base - backend.region_base();
+        let exit = backend.exit_routine();
+        let mut buf = code.to_vec();
+        let mut sites: Vec<Vec<ChainSite>> = Vec::with_capacity(n);
+        // (target block index, patched field, its stub)
+        let mut links: Vec<(usize, usize, usize)> = Vec::new();
+        let mut relocations = 0;
+        for i in 0..n {
+            let b = img.block(i);
+            let mut s = Vec::new();
+            for r in b.reloc_start as usize..(b.reloc_start + b.reloc_count) as usize {
+                let rr = img.reloc(r);
+                let o = rr.offset as usize;
+                let field = base + o;
+                relocations += 1;
+                match rr.kind {
+                    reloc_kind::EXIT_REL32 => {
+                        write_i32(&mut buf, o, exit as i64 - (field as i64 + 4), "exit jump")?
+                    }
+                    reloc_kind::SITE_IMM32 => write_i32(
+                        &mut buf,
+                        o,
+                        (region_off + rr.target as usize) as i64,
+                        "site",
+                    )?,
+                    reloc_kind::CHAIN_REL32 => {
+                        let rel = buf
+                            .get(o..o + 4)
+                            .map(|f| i32::from_le_bytes(f.try_into().expect("4 bytes")))
+                            .ok_or_else(|| {
+                                InstallError::guest_code("chain field outside the code".into())
+                            })?;
+                        let stub = (field as i64 + 4 + rel as i64) as usize;
+                        s.push(ChainSite {
+                            patch_addr: field,
+                            stub_addr: stub,
+                            target_pc: rr.target,
+                        });
+                        if self.cfg.chaining {
+                            if let Some(t) = img.find_block(rr.target) {
+                                let entry = base + img.block(t).code_off as usize;
+                                write_i32(&mut buf, o, entry as i64 - (field as i64 + 4), "chain")?;
+                                links.push((t, field, stub));
+                            }
+                        }
+                    }
+                    k => {
+                        return Err(InstallError::guest_code(format!(
+                            "unknown relocation kind {k}"
+                        )))
+                    }
+                }
+            }
+            sites.push(s);
+        }
+        let addr = backend.install_code(&buf).map_err(VmError::from)?;
+        debug_assert_eq!(addr, base);
+        let mut ids = Vec::with_capacity(n);
+        self.site_owner
+            .reserve(sites.iter().map(|s| s.len()).sum::<usize>());
+        for (i, (insns, sites)) in insns.into_iter().zip(sites).enumerate() {
+            let b = img.block(i);
+            let entry = base + b.code_off as usize;
+            let mut tb = TranslatedBlock::new(b.pc, b.end, insns);
+            for p in tb.pages() {
+                self.mem.mark_code_page(p);
+            }
+            tb.jit = Some(CompiledBlock {
+                entry,
+                size: b.code_len as usize,
+                sites,
+            });
+            let id = self.cache.insert(tb);
+            if let Some(c) = &self.cache.get(id).jit {
+                for s in &c.sites {
+                    self.site_owner.insert(s.patch_addr, id);
+                }
+            }
+            self.jmp_cache[(b.pc as usize >> 2) & (JMP_CACHE_ENTRIES - 1)] = JmpCacheEntry {
+                pc: b.pc,
+                host: entry as u64,
+            };
+            ids.push(id);
+        }
+        for &(t, patch_addr, stub_addr) in &links {
+            self.cache.get_mut(ids[t]).incoming.push(IncomingLink {
+                patch_addr,
+                stub_addr,
+            });
+        }
+        Ok(AotInstall {
+            blocks: n,
+            code_bytes: code.len(),
+            prelinked: links.len(),
+            relocations,
+        })
+    }
+}
