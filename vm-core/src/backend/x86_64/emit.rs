@@ -34,6 +34,8 @@ macro_rules! asm {
 
 const RAX: u8 = 0;
 const RDX: u8 = 2;
+const R14: u8 = 14;
+const R15: u8 = 15;
 /// Allocatable registers; `rdx` last, as wide multiply and division take it.
 const POOL: [u8; 8] = [3, 6, 7, 8, 9, 10, 11, RDX];
 const SPILL_SLOTS: usize = 64;
@@ -443,6 +445,8 @@ struct SlotStub {
     tag: i32,
     /// Offset of the slot in the CPU state.
     slot: i32,
+    /// Register receiving the addend (r15, or r14 for a loop's second site).
+    reg: u8,
 }
 
 /// Out-of-line TLB miss path of one access.
@@ -460,6 +464,8 @@ struct MissStub {
     /// Slot (CPU-state offset) to refill after a served miss, so r15 and
     /// the slot always agree after the site's probe.
     fill_slot: Option<i32>,
+    /// Register the access reads its addend from.
+    reg: u8,
 }
 
 #[derive(Clone, Copy)]
@@ -514,8 +520,8 @@ struct Codegen<'b> {
     plans: Vec<AccessPlan>,
     /// Full probes behind slot checks, emitted after the block body.
     slot_stubs: Vec<SlotStub>,
-    /// See [`Codegen::single_slot_site`].
-    loop_slot: Option<i32>,
+    /// See [`Codegen::loop_slot_sites`]: (slot offset, addend register).
+    loop_slots: Vec<(i32, u8)>,
     /// Set when compiling for an AOT image: where the code holds
     /// position-dependent fields a loader must patch.
     fixups: Option<Fixups>,
@@ -768,7 +774,7 @@ impl<'b> Codegen<'b> {
             misses: Vec::new(),
             plans: Vec::new(),
             slot_stubs: Vec::new(),
-            loop_slot: None,
+            loop_slots: Vec::new(),
             fixups,
         }
     }
@@ -985,9 +991,10 @@ impl<'b> Codegen<'b> {
                 }
             }
             if self.softmmu.is_some() {
-                self.loop_slot = self.single_slot_site();
-                if let Some(slot) = self.loop_slot {
-                    asm!(self.asm; mov r15, [rbp + slot + 8]);
+                self.loop_slots = self.loop_slot_sites();
+                for i in 0..self.loop_slots.len() {
+                    let (slot, reg) = self.loop_slots[i];
+                    asm!(self.asm; mov Rq(reg), [rbp + slot + 8]);
                 }
             }
             // Softmmu loop bodies start on a 64-byte boundary (an op-cache
@@ -1035,13 +1042,14 @@ impl<'b> Codegen<'b> {
                 ; lea rcx, [Rq(f.base) + f.disp]
                 ; shr rcx, (12 - tlb_off::SHIFT) as i8
                 ; and rcx, [rbp + off::TLB_MASK]
+                ; add rcx, [rbp + off::TLB_BASE]
                 ; lea rax, [Rq(f.base) + last]
                 ; and rax, -4096
-                ; cmp rax, [r14 + rcx + f.tag]
+                ; cmp rax, [rcx + f.tag]
                 ; jne =>f.miss
-                ; mov r15, [r14 + rcx + tlb_off::ADDEND]
+                ; mov Rq(f.reg), [rcx + tlb_off::ADDEND]
                 ; mov [rbp + f.slot], rax
-                ; mov [rbp + f.slot + 8], r15
+                ; mov [rbp + f.slot + 8], Rq(f.reg)
                 ; jmp =>f.back
             );
         }
@@ -1069,9 +1077,17 @@ impl<'b> Codegen<'b> {
                     ; mov [rbp + slot + 8], r15
                 );
             }
+            if m.reg != R15 {
+                // The site keeps its addend in another register; r15 goes
+                // back to the loop's r15 site (its slot agrees with it).
+                asm!(self.asm; mov Rq(m.reg), r15);
+                if let Some(r15_slot) = self.loop_slots.iter().find(|l| l.1 == R15).map(|l| l.0) {
+                    asm!(self.asm; mov r15, [rbp + r15_slot + 8]);
+                }
+            }
             asm!(self.asm; jmp =>m.back);
             if let Some(reload) = m.reload {
-                asm!(self.asm; =>reload ; mov r15, [r14 + rcx + tlb_off::ADDEND] ; jmp =>m.back);
+                asm!(self.asm; =>reload ; mov r15, [rcx + tlb_off::ADDEND] ; jmp =>m.back);
             }
         }
         for i in 0..self.faults.len() {
@@ -1288,6 +1304,7 @@ impl<'b> Codegen<'b> {
                 asm!(self.asm;
                     shr rcx, (12 - tlb_off::SHIFT) as i8
                     ; and rcx, [rbp + off::TLB_MASK]
+                    ; add rcx, [rbp + off::TLB_BASE]
                 );
                 if last == 0 {
                     asm!(self.asm; mov rax, Rq(base));
@@ -1299,14 +1316,14 @@ impl<'b> Codegen<'b> {
             ProbeAddr::Imm(v) => {
                 let page = v.wrapping_add(len as u64 - 1) & !0xfff;
                 self.mov_imm(1, v >> (12 - tlb_off::SHIFT));
-                asm!(self.asm; and rcx, [rbp + off::TLB_MASK]);
+                asm!(self.asm; and rcx, [rbp + off::TLB_MASK] ; add rcx, [rbp + off::TLB_BASE]);
                 self.mov_imm(RAX, page);
             }
         }
         asm!(self.asm;
-            cmp rax, [r14 + rcx + tag]
+            cmp rax, [rcx + tag]
             ; jne =>miss
-            ; cmp r15, [r14 + rcx + tlb_off::ADDEND]
+            ; cmp r15, [rcx + tlb_off::ADDEND]
             ; jne =>reload
             ; =>back
         );
@@ -1318,6 +1335,7 @@ impl<'b> Codegen<'b> {
             at,
             info: miss_info(access, len),
             fill_slot: None,
+            reg: R15,
         });
     }
 
@@ -1342,7 +1360,7 @@ impl<'b> Codegen<'b> {
         len: u32,
         access: AccessType,
         replay: dynasmrt::DynamicLabel,
-    ) {
+    ) -> u8 {
         let tag = match access {
             AccessType::Write => tlb_off::TAG_WRITE,
             AccessType::Read => tlb_off::TAG_READ,
@@ -1363,7 +1381,8 @@ impl<'b> Codegen<'b> {
             ; cmp rax, [rbp + slot]
             ; jne =>full
         );
-        if self.loop_slot != Some(slot) {
+        let reg = self.addend_reg(slot);
+        if !self.loop_slots.iter().any(|l| l.0 == slot) {
             asm!(self.asm; mov r15, [rbp + slot + 8]);
         }
         asm!(self.asm; =>back);
@@ -1376,6 +1395,7 @@ impl<'b> Codegen<'b> {
             len,
             tag,
             slot,
+            reg,
         });
         self.misses.push(MissStub {
             label: miss,
@@ -1385,7 +1405,9 @@ impl<'b> Codegen<'b> {
             at: ProbeAddr::Reg { base, disp },
             info: miss_info(access, len),
             fill_slot: Some(slot),
+            reg,
         });
+        reg
     }
 
     /// CPU-state offset of the translation slot of the access at op `index`.
@@ -1395,12 +1417,14 @@ impl<'b> Codegen<'b> {
         off::TLB_SLOTS + 16 * i as i32
     }
 
-    /// For a self-loop whose only probe is one slot-checked access: that
-    /// access's slot. r15 then holds the slot's addend throughout the loop
-    /// (loaded before the loop body; every path of the probe leaves r15 and
-    /// the slot in agreement), so slot hits need not reload it.
-    fn single_slot_site(&self) -> Option<i32> {
-        let mut site = None;
+    /// For a self-loop whose only probes are one or two slot-checked
+    /// accesses: their slots, with the register that holds each slot's
+    /// addend throughout the loop (r15, then r14, which the softmmu does not
+    /// otherwise need). Loaded before the loop body; every probe path (slot
+    /// hit, full probe, served miss) leaves the register and the slot in
+    /// agreement, so slot hits need not reload it.
+    fn loop_slot_sites(&self) -> Vec<(i32, u8)> {
+        let mut sites: Vec<(i32, u8)> = Vec::new();
         for (i, op) in self.b.ops.iter().enumerate() {
             let (addr, access) = match *op {
                 IrOp::Load { addr, .. } => (addr, AccessType::Read),
@@ -1409,7 +1433,7 @@ impl<'b> Codegen<'b> {
             };
             match self.plans[i] {
                 AccessPlan::Covered => continue,
-                AccessPlan::Head { .. } => return None,
+                AccessPlan::Head { .. } => return Vec::new(),
                 AccessPlan::Own => {}
             }
             let constant = self
@@ -1417,12 +1441,22 @@ impl<'b> Codegen<'b> {
                 .ops
                 .iter()
                 .any(|o| matches!(*o, IrOp::Const { dst, .. } if dst == addr));
-            if constant || site.is_some() {
-                return None;
+            let slot = self.slot_offset(i, access);
+            if constant || sites.len() == 2 || sites.iter().any(|s| s.0 == slot) {
+                return Vec::new();
             }
-            site = Some(self.slot_offset(i, access));
+            let reg = if sites.is_empty() { R15 } else { R14 };
+            sites.push((slot, reg));
         }
-        site
+        sites
+    }
+
+    /// Register an access through `slot` takes its host addend from.
+    fn addend_reg(&self, slot: i32) -> u8 {
+        self.loop_slots
+            .iter()
+            .find(|l| l.0 == slot)
+            .map_or(R15, |l| l.1)
     }
 
     /// Emits the TLB probe the access plan asks for, before the access's
@@ -1434,9 +1468,9 @@ impl<'b> Codegen<'b> {
         width: Width,
         loc: crate::ir::GuestLoc,
         access: AccessType,
-    ) -> Result<(), CodegenError> {
+    ) -> Result<u8, CodegenError> {
         let (lo, len) = match self.plans[self.cur as usize] {
-            AccessPlan::Covered => return Ok(()),
+            AccessPlan::Covered => return Ok(R15),
             AccessPlan::Own => (disp, width.bytes() as u32),
             AccessPlan::Head { lo, len } => (lo, len),
         };
@@ -1445,8 +1479,7 @@ impl<'b> Codegen<'b> {
         {
             let base = self.use_reg(addr)?;
             let replay = self.fault_label(loc, exit_code::MMU_SLOW, false, 1);
-            self.slot_check(base, disp, len, access, replay);
-            return Ok(());
+            return Ok(self.slot_check(base, disp, len, access, replay));
         }
         let at = match self.loc[addr as usize] {
             Loc::Const(v) => ProbeAddr::Imm(v.wrapping_add(lo as i64 as u64)),
@@ -1458,7 +1491,7 @@ impl<'b> Codegen<'b> {
         // (The dispatcher replays the access; the exit argument is unused.)
         let replay = self.fault_label(loc, exit_code::MMU_SLOW, false, 1);
         self.tlb_check(at, len, access, replay);
-        Ok(())
+        Ok(R15)
     }
 
     fn bounds_check(&mut self, a: u8, width: Width, label: dynasmrt::DynamicLabel) {
@@ -1536,8 +1569,9 @@ impl<'b> Codegen<'b> {
                 signed,
                 loc,
             } => {
+                let mut ar = R15;
                 let a = if self.softmmu.is_some() {
-                    self.softmmu_probe(addr, disp, width, loc, AccessType::Read)?;
+                    ar = self.softmmu_probe(addr, disp, width, loc, AccessType::Read)?;
                     self.guest_addr(addr, disp)?
                 } else {
                     let a = self.guest_addr(addr, disp)?;
@@ -1548,13 +1582,13 @@ impl<'b> Codegen<'b> {
                 };
                 let d = self.new_dst(dst)?;
                 match (width, signed) {
-                    (Width::W8, true) => asm!(self.asm; movsx Rq(d), BYTE [r15 + Rq(a)]),
-                    (Width::W8, false) => asm!(self.asm; movzx Rd(d), BYTE [r15 + Rq(a)]),
-                    (Width::W16, true) => asm!(self.asm; movsx Rq(d), WORD [r15 + Rq(a)]),
-                    (Width::W16, false) => asm!(self.asm; movzx Rd(d), WORD [r15 + Rq(a)]),
-                    (Width::W32, true) => asm!(self.asm; movsxd Rq(d), DWORD [r15 + Rq(a)]),
-                    (Width::W32, false) => asm!(self.asm; mov Rd(d), DWORD [r15 + Rq(a)]),
-                    (Width::W64, _) => asm!(self.asm; mov Rq(d), QWORD [r15 + Rq(a)]),
+                    (Width::W8, true) => asm!(self.asm; movsx Rq(d), BYTE [Rq(ar) + Rq(a)]),
+                    (Width::W8, false) => asm!(self.asm; movzx Rd(d), BYTE [Rq(ar) + Rq(a)]),
+                    (Width::W16, true) => asm!(self.asm; movsx Rq(d), WORD [Rq(ar) + Rq(a)]),
+                    (Width::W16, false) => asm!(self.asm; movzx Rd(d), WORD [Rq(ar) + Rq(a)]),
+                    (Width::W32, true) => asm!(self.asm; movsxd Rq(d), DWORD [Rq(ar) + Rq(a)]),
+                    (Width::W32, false) => asm!(self.asm; mov Rd(d), DWORD [Rq(ar) + Rq(a)]),
+                    (Width::W64, _) => asm!(self.asm; mov Rq(d), QWORD [Rq(ar) + Rq(a)]),
                 }
             }
             IrOp::Store {
@@ -1568,8 +1602,9 @@ impl<'b> Codegen<'b> {
                     Loc::Const(v) if fits_i32(v) || width != Width::W64 => Opnd::Imm(v as i32),
                     _ => Opnd::Reg(self.use_reg(src)?),
                 };
+                let mut ar = R15;
                 let a = if self.softmmu.is_some() {
-                    self.softmmu_probe(addr, disp, width, loc, AccessType::Write)?;
+                    ar = self.softmmu_probe(addr, disp, width, loc, AccessType::Write)?;
                     self.guest_addr(addr, disp)?
                 } else {
                     let a = self.guest_addr(addr, disp)?;
@@ -1579,14 +1614,16 @@ impl<'b> Codegen<'b> {
                     a
                 };
                 match (width, val) {
-                    (Width::W8, Opnd::Imm(v)) => asm!(self.asm; mov BYTE [r15 + Rq(a)], v as i8),
-                    (Width::W16, Opnd::Imm(v)) => asm!(self.asm; mov WORD [r15 + Rq(a)], v as i16),
-                    (Width::W32, Opnd::Imm(v)) => asm!(self.asm; mov DWORD [r15 + Rq(a)], v),
-                    (Width::W64, Opnd::Imm(v)) => asm!(self.asm; mov QWORD [r15 + Rq(a)], v),
-                    (Width::W8, Opnd::Reg(r)) => asm!(self.asm; mov BYTE [r15 + Rq(a)], Rb(r)),
-                    (Width::W16, Opnd::Reg(r)) => asm!(self.asm; mov WORD [r15 + Rq(a)], Rw(r)),
-                    (Width::W32, Opnd::Reg(r)) => asm!(self.asm; mov DWORD [r15 + Rq(a)], Rd(r)),
-                    (Width::W64, Opnd::Reg(r)) => asm!(self.asm; mov QWORD [r15 + Rq(a)], Rq(r)),
+                    (Width::W8, Opnd::Imm(v)) => asm!(self.asm; mov BYTE [Rq(ar) + Rq(a)], v as i8),
+                    (Width::W16, Opnd::Imm(v)) => {
+                        asm!(self.asm; mov WORD [Rq(ar) + Rq(a)], v as i16)
+                    }
+                    (Width::W32, Opnd::Imm(v)) => asm!(self.asm; mov DWORD [Rq(ar) + Rq(a)], v),
+                    (Width::W64, Opnd::Imm(v)) => asm!(self.asm; mov QWORD [Rq(ar) + Rq(a)], v),
+                    (Width::W8, Opnd::Reg(r)) => asm!(self.asm; mov BYTE [Rq(ar) + Rq(a)], Rb(r)),
+                    (Width::W16, Opnd::Reg(r)) => asm!(self.asm; mov WORD [Rq(ar) + Rq(a)], Rw(r)),
+                    (Width::W32, Opnd::Reg(r)) => asm!(self.asm; mov DWORD [Rq(ar) + Rq(a)], Rd(r)),
+                    (Width::W64, Opnd::Reg(r)) => asm!(self.asm; mov QWORD [Rq(ar) + Rq(a)], Rq(r)),
                 }
                 if self.softmmu.is_some() {
                     // Pages holding code never get a TLB write tag: stores to
