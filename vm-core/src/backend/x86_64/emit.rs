@@ -2,7 +2,7 @@
 //!
 //! Register roles: `rbp` = CPU state, `r15` = guest memory base (softmmu:
 //! host addend of the last translated page), `r14` = code-page map
-//! (softmmu: the TLB's way-0 array), `r13` = blocks left in the quantum, `r12` = guest
+//! (softmmu: free, or the addend of a two-access loop's second site), `r13` = blocks left in the quantum, `r12` = guest
 //! instructions retired (both synced with the CPU state by the trampoline,
 //! so per-block accounting is two register ops), `rax`/`rcx`/`rdx` =
 //! scratch (addresses, shift counts), and `rbx rsi rdi r8..r11 rdx` hold
@@ -144,9 +144,10 @@ impl X64Backend {
             ; mov r13, [rbp + off::QUANTUM]
             ; mov r12, [rbp + off::ICOUNT]
         );
-        // r14: the code-page map (flat stores check it) or, under the
-        // softmmu, the TLB's way-0 array (both read from the CPU state, so
-        // generated code holds no absolute addresses).
+        // r14: the code-page map (flat stores check it); under the softmmu
+        // it is free (loaded with the TLB base only as a defined value) and
+        // two-access loops keep their second addend in it. Both read from
+        // the CPU state, so generated code holds no absolute addresses.
         if softmmu {
             asm!(a; mov r14, [rbp + off::TLB_BASE]);
         } else {
@@ -1267,13 +1268,13 @@ impl<'b> Codegen<'b> {
 
     /// Softmmu fast path: probes way 0 of the TLB set of the range
     /// `[at, at + len)` and makes r15 hold the page's host addend, so the
-    /// access is `[r15 + address]` as in flat mode. r14 holds the way-0
-    /// array (loaded from the CPU state by the trampoline), rax and rcx are
-    /// scratch. r15 keeps the last addend between accesses and is only
+    /// access is `[r15 + address]` as in flat mode. The way-0 array is
+    /// reached through the CPU state (`add rcx, [rbp + TLB_BASE]`), rax and
+    /// rcx are scratch. r15 keeps the last addend between accesses and is only
     /// *compared* with the entry's: the access then depends on its address
     /// and r15 alone, and the CPU issues it while the probe is still
     /// checking (branch prediction), so a hit adds no load latency to the
-    /// guest's dependency chain. Nine instructions on a hit (seven for a
+    /// guest's dependency chain. Ten instructions on a hit (eight for a
     /// constant address). A miss calls the shared routine out of line and,
     /// if the handler declines, exits to `replay`. A range whose last byte
     /// is on the next page never matches (its page differs from the tag)
