@@ -13,3 +13,4 @@ pub mod ir;
 pub mod memory;
 pub mod opt;
 pub mod state;
+pub mod xarch;

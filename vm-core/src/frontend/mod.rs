@@ -3,3 +3,6 @@
 //! its own submodule.
 
 pub mod riscv;
+pub mod aarch64;
+pub mod flags;
+pub mod x86_64;

@@ -1,0 +1,244 @@
+//! Function-level translation units: discover the blocks reachable from a
+//! set of entry points, work out which blocks need the guest flags on entry,
+//! and lift every block into IR with one frontend.
+//!
+//! A unit is what the cross-architecture backends compile as a whole
+//! (like an AOT translation of a code object): blocks branch to each other
+//! directly, and control leaving the unit returns to the caller.
+
+use std::collections::HashMap;
+
+use crate::ir::IrBlock;
+use crate::opt;
+
+/// Why a guest function could not be translated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TranslateError {
+    /// The instruction is outside the lifted subset; nothing is emitted for
+    /// it rather than something wrong.
+    #[error("unsupported instruction at {pc:#x}: {mnemonic}")]
+    Unsupported {
+        /// Guest pc.
+        pc: u64,
+        /// Mnemonic (with a short reason where the mnemonic alone is supported).
+        mnemonic: String,
+    },
+    /// The bytes at `pc` do not decode.
+    #[error("undecodable instruction at {pc:#x}")]
+    Invalid {
+        /// Guest pc.
+        pc: u64,
+    },
+    /// Control reaches a pc outside the code image.
+    #[error("pc {pc:#x} is outside the code image")]
+    OutOfImage {
+        /// Guest pc.
+        pc: u64,
+    },
+    /// The guest image is malformed (ELF parsing, missing symbol).
+    #[error("bad guest image: {0}")]
+    Image(String),
+}
+
+/// Guest code bytes at a guest address.
+#[derive(Debug, Clone)]
+pub struct CodeImage {
+    /// Guest address of `bytes[0]`.
+    pub base: u64,
+    /// Code (and read-only data) bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl CodeImage {
+    /// The bytes from `pc` to the end of the image.
+    pub fn at(&self, pc: u64) -> Result<&[u8], TranslateError> {
+        let off = pc
+            .checked_sub(self.base)
+            .filter(|&o| o < self.bytes.len() as u64)
+            .ok_or(TranslateError::OutOfImage { pc })?;
+        Ok(&self.bytes[off as usize..])
+    }
+}
+
+/// How a block uses the guest flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagUse {
+    /// Reads them before any write: they are live on entry.
+    ReadFirst,
+    /// Writes them before any read.
+    WriteFirst,
+    /// Neither: liveness passes through.
+    None,
+}
+
+/// A control-flow successor found by scanning a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Successor {
+    /// Guest pc.
+    pub pc: u64,
+    /// Whether the flags flow along this edge (false for call targets and
+    /// return sites: the ABIs do not preserve flags across calls).
+    pub carries_flags: bool,
+}
+
+/// Result of scanning (decoding) one block.
+#[derive(Debug, Clone, Default)]
+pub struct BlockScan {
+    /// Static successors.
+    pub succs: Vec<Successor>,
+    /// Flag use of the block.
+    pub flags: Option<FlagUse>,
+    /// Block ends in a jump to a pc computed at run time.
+    pub indirect: bool,
+}
+
+/// A guest frontend that lifts whole blocks.
+pub trait Frontend {
+    /// A decoded guest instruction.
+    type Insn: Clone;
+    /// Short architecture name (for messages).
+    const NAME: &'static str;
+    /// Decodes the block at `pc` into `out`.
+    fn scan_block(
+        &mut self,
+        img: &CodeImage,
+        pc: u64,
+        out: &mut Vec<Self::Insn>,
+    ) -> Result<BlockScan, TranslateError>;
+    /// Lifts a scanned block; `flags_live_out` says whether the flags must
+    /// be in their globals when the block ends.
+    fn lift_block(
+        &mut self,
+        pc: u64,
+        insns: &[Self::Insn],
+        flags_live_out: bool,
+    ) -> Result<IrBlock, TranslateError>;
+}
+
+/// The translated unit: optimized IR blocks and the entry points.
+#[derive(Debug, Clone)]
+pub struct TranslationUnit {
+    /// Blocks, in discovery order.
+    pub blocks: Vec<IrBlock>,
+    /// Block index by guest pc.
+    pub index: HashMap<u64, usize>,
+    /// Entry points (function symbols) and their pcs.
+    pub entries: Vec<(String, u64)>,
+    /// Guest instructions translated.
+    pub guest_insns: u64,
+}
+
+/// Upper bound on blocks per unit (guards against runaway discovery).
+const MAX_BLOCKS: usize = 1 << 16;
+
+/// Translates every block reachable from `entries`.
+pub fn translate_unit<F: Frontend>(
+    fe: &mut F,
+    img: &CodeImage,
+    entries: &[(String, u64)],
+) -> Result<TranslationUnit, TranslateError> {
+    let mut index: HashMap<u64, usize> = HashMap::new();
+    let mut scans: Vec<(u64, BlockScan, Vec<F::Insn>)> = Vec::new();
+    let mut work: Vec<u64> = entries.iter().map(|e| e.1).collect();
+    while let Some(pc) = work.pop() {
+        if index.contains_key(&pc) {
+            continue;
+        }
+        if scans.len() >= MAX_BLOCKS {
+            return Err(TranslateError::Image(format!(
+                "more than {MAX_BLOCKS} blocks"
+            )));
+        }
+        let mut insns = Vec::new();
+        let scan = fe.scan_block(img, pc, &mut insns)?;
+        for s in &scan.succs {
+            if !index.contains_key(&s.pc) {
+                work.push(s.pc);
+            }
+        }
+        index.insert(pc, scans.len());
+        scans.push((pc, scan, insns));
+    }
+    // Backward liveness of the flags to a fixpoint: live_in = ReadFirst, or
+    // pass-through and live on some flag-carrying successor edge.
+    let n = scans.len();
+    let mut live_in = vec![false; n];
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for i in (0..n).rev() {
+            let s = &scans[i].1;
+            let v = match s.flags {
+                Some(FlagUse::ReadFirst) => true,
+                Some(FlagUse::WriteFirst) => false,
+                _ => live_out(s, &index, &live_in),
+            };
+            if v != live_in[i] {
+                live_in[i] = v;
+                changed = true;
+            }
+        }
+    }
+    let mut blocks = Vec::with_capacity(n);
+    let mut guest_insns = 0;
+    for (pc, scan, insns) in &scans {
+        let lo = live_out(scan, &index, &live_in);
+        let mut ir = fe.lift_block(*pc, insns, lo)?;
+        opt::optimize(&mut ir);
+        guest_insns += ir.insn_count as u64;
+        blocks.push(ir);
+    }
+    Ok(TranslationUnit {
+        blocks,
+        index,
+        entries: entries.to_vec(),
+        guest_insns,
+    })
+}
+
+fn live_out(s: &BlockScan, index: &HashMap<u64, usize>, live_in: &[bool]) -> bool {
+    s.succs
+        .iter()
+        .filter(|e| e.carries_flags)
+        .any(|e| index.get(&e.pc).is_none_or(|&j| live_in[j]))
+}
+
+/// Function symbols (name, address) of a linked ELF, and its loadable
+/// bytes as a [`CodeImage`] (all PT_LOAD segments, gaps zero-filled).
+pub fn load_elf_image(elf: &[u8]) -> Result<(CodeImage, Vec<(String, u64)>), TranslateError> {
+    use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
+    // The ELF reader wants 8-byte aligned headers; `include_bytes!` data is not.
+    let mut aligned = vec![0u64; elf.len().div_ceil(8)];
+    // SAFETY: the u64 buffer spans at least `elf.len()` initialized bytes.
+    let bytes8 = unsafe { std::slice::from_raw_parts_mut(aligned.as_mut_ptr() as *mut u8, elf.len()) };
+    bytes8.copy_from_slice(elf);
+    let elf: &[u8] = bytes8;
+    let file = object::File::parse(elf).map_err(|e| TranslateError::Image(e.to_string()))?;
+    let mut lo = u64::MAX;
+    let mut hi = 0u64;
+    for seg in file.segments() {
+        if seg.size() == 0 {
+            continue;
+        }
+        lo = lo.min(seg.address());
+        hi = hi.max(seg.address() + seg.size());
+    }
+    if lo >= hi || hi - lo > (64 << 20) {
+        return Err(TranslateError::Image("no loadable segments".into()));
+    }
+    let mut bytes = vec![0u8; (hi - lo) as usize];
+    for seg in file.segments() {
+        let data = seg
+            .data()
+            .map_err(|e| TranslateError::Image(e.to_string()))?;
+        let off = (seg.address() - lo) as usize;
+        bytes[off..off + data.len()].copy_from_slice(data);
+    }
+    let mut syms: Vec<(String, u64)> = file
+        .symbols()
+        .filter(|s| s.kind() == SymbolKind::Text && s.size() > 0)
+        .filter_map(|s| Some((s.name().ok()?.to_string(), s.address())))
+        .collect();
+    syms.sort_by_key(|s| s.1);
+    Ok((CodeImage { base: lo, bytes }, syms))
+}
