@@ -1,0 +1,490 @@
+//! Host-independent code generation of a whole [`TranslationUnit`] for the
+//! fixed-width-instruction hosts (AArch64, RV64): register allocation,
+//! block layout, exits and the indirect-jump dispatcher. Each host supplies
+//! an [`UnitIsa`] (the TCG split: `tcg/tcg.c` vs `tcg/<arch>/`).
+//!
+//! Unit ABI (both hosts): the code is called as a C function
+//! `u64 entry(CpuState *cpu, u8 *guest_mem_base)`; guest registers live in
+//! `cpu.globals` (written through, like the x86-64 JIT), guest address `a`
+//! is host address `guest_mem_base + a` (no bounds check: like QEMU
+//! user-mode's guest_base, host faults are guest faults). Control leaving
+//! the unit stores the guest pc in `cpu.pc` and returns
+//! [`exit_code::CHAIN`] (direct jump out of the unit),
+//! [`exit_code::INDIRECT`] (computed jump to a pc that is not a block of
+//! the unit), [`exit_code::SYSCALL`] or [`exit_code::BREAKPOINT`].
+
+use crate::backend::exit_code;
+use crate::ir::{BinOp, Cond, IrBlock, IrOp, Temp, Terminator, UnOp, Width};
+use crate::state::offsets;
+use crate::xarch::unit::TranslationUnit;
+
+/// A branch or jump whose target is patched once known.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fixup {
+    /// Word index of the instruction.
+    pub at: usize,
+    /// Conditional (true) or unconditional.
+    pub cond: bool,
+}
+
+/// What a host must provide. Registers are host register numbers.
+pub(crate) trait UnitIsa {
+    /// Allocatable registers.
+    const POOL: &'static [u8];
+    /// Scratch registers for reloads and constants (never allocated).
+    const SCRATCH: [u8; 2];
+    /// The hard-wired zero register.
+    const ZERO: u8;
+    /// Spill slots in the frame.
+    const SLOTS: usize;
+    /// Emitted words.
+    fn words(&mut self) -> &mut Vec<u32>;
+    /// `rd = v`.
+    fn mov_imm(&mut self, rd: u8, v: u64);
+    /// `rd = rs`.
+    fn mov(&mut self, rd: u8, rs: u8);
+    /// `rd = cpu[off]` / `cpu[off] = rs` (64-bit).
+    fn ld_state(&mut self, rd: u8, off: i32);
+    /// Stores to the CPU state.
+    fn st_state(&mut self, rs: u8, off: i32);
+    /// Spill store / reload.
+    fn spill(&mut self, r: u8, slot: usize);
+    /// Reload a spilled value.
+    fn reload(&mut self, r: u8, slot: usize);
+    /// `rd = ra op rb` with IR semantics (rd may equal ra or rb).
+    fn bin(&mut self, op: BinOp, rd: u8, ra: u8, rb: u8);
+    /// `rd = ra op imm` if the host has a one-instruction form.
+    fn bin_imm(&mut self, op: BinOp, rd: u8, ra: u8, imm: u64) -> bool;
+    /// `rd = op ra`.
+    fn un(&mut self, op: UnOp, rd: u8, ra: u8);
+    /// `rd = cond(ra, rb)`.
+    fn setcond(&mut self, c: Cond, rd: u8, ra: u8, rb: u8);
+    /// `rd = mem[base + ra + off]`.
+    fn load(&mut self, rd: u8, ra: u8, off: i32, w: Width, signed: bool);
+    /// `mem[base + ra + off] = rs`.
+    fn store(&mut self, rs: u8, ra: u8, off: i32, w: Width);
+    /// Branch if `cond(ra, rb)` to a patched target.
+    fn branch(&mut self, c: Cond, ra: u8, rb: u8) -> Fixup;
+    /// Unconditional jump to a patched target.
+    fn jump(&mut self) -> Fixup;
+    /// Points `f` at word index `target`.
+    fn patch(&mut self, f: Fixup, target: usize);
+    /// Function prologue (frame, pinned registers).
+    fn prologue(&mut self);
+    /// Returns `code` to the caller (epilogue included).
+    fn ret_code(&mut self, code: u64);
+    /// Jumps to the block whose guest pc is in scratch 0 via the table at
+    /// word `table` (entries: guest pc, host byte offset from word 0),
+    /// `index = (pc >> shift) & mask`; on a miss jumps to the returned fixup.
+    fn dispatch(&mut self, table: usize, shift: u32, mask: u64) -> Fixup;
+}
+
+/// Machine code of a translated unit.
+#[derive(Debug, Clone)]
+pub struct UnitCode {
+    /// Code (and dispatch table) bytes; position independent.
+    pub bytes: Vec<u8>,
+    /// Byte offset of each unit entry (same order as the unit's entries).
+    pub entries: Vec<usize>,
+    /// Host instructions emitted for the blocks (excluding the table,
+    /// prologues, exit stubs and the dispatcher).
+    pub block_insns: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Loc {
+    None,
+    Const(u64),
+    Reg(u8),
+    Slot(usize),
+}
+
+enum Target {
+    Block(usize),
+    Exit(u64),
+}
+
+/// Code generation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnitCodegenError {
+    /// A block needs more spill slots than the frame has.
+    #[error("block at {0:#x} needs more spill slots than the frame has")]
+    TooManySpills(u64),
+    /// A branch displacement does not fit its encoding.
+    #[error("branch out of range in the unit")]
+    BranchRange,
+}
+
+/// Compiles a whole unit for host `I`.
+pub(crate) fn compile_unit<I: UnitIsa>(
+    isa: &mut I,
+    unit: &TranslationUnit,
+) -> Result<UnitCode, UnitCodegenError> {
+    let mut labels = vec![0usize; unit.blocks.len()];
+    let mut fixups: Vec<(Fixup, Target)> = Vec::new();
+    let mut indirect_sites: Vec<Fixup> = Vec::new();
+    let mut st = AllocState::default();
+    let mut block_insns = 0;
+    for (bi, blk) in unit.blocks.iter().enumerate() {
+        labels[bi] = isa.words().len();
+        let before = isa.words().len();
+        let next = unit.blocks.get(bi + 1).map(|b| b.pc);
+        block(isa, blk, unit, next, &mut st, &mut fixups, &mut indirect_sites)?;
+        block_insns += isa.words().len() - before;
+    }
+    // Exit stubs, one per distinct (pc, code).
+    let mut stubs: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+    let mut resolved = Vec::with_capacity(fixups.len());
+    for (f, t) in fixups {
+        let target = match t {
+            Target::Block(i) => labels[i],
+            Target::Exit(pc) => *stubs.entry(pc).or_insert_with(|| {
+                let at = isa.words().len();
+                let [s0, _] = I::SCRATCH;
+                isa.mov_imm(s0, pc);
+                isa.st_state(s0, offsets::PC);
+                isa.ret_code(exit_code::CHAIN);
+                at
+            }),
+        };
+        resolved.push((f, target));
+    }
+    // Entry stubs: prologue, then jump to the entry block.
+    let mut entries = Vec::with_capacity(unit.entries.len());
+    for (_, pc) in &unit.entries {
+        entries.push(isa.words().len() * 4);
+        isa.prologue();
+        let f = isa.jump();
+        resolved.push((f, labels[unit.index[pc]]));
+    }
+    // Indirect jumps: shared dispatcher over all blocks of the unit.
+    if !indirect_sites.is_empty() {
+        let disp = isa.words().len();
+        let pcs: Vec<u64> = unit.blocks.iter().map(|b| b.pc).collect();
+        let (shift, bits) = table_shape(&pcs);
+        let mask = (1u64 << bits) - 1;
+        // The table follows the dispatcher; its word index is patched below.
+        let table_at_placeholder = usize::MAX;
+        let miss = isa.dispatch(table_at_placeholder, shift, mask);
+        let miss_at = isa.words().len();
+        let [s0, _] = I::SCRATCH;
+        isa.st_state(s0, offsets::PC);
+        isa.ret_code(exit_code::INDIRECT);
+        resolved.push((miss, miss_at));
+        for f in &indirect_sites {
+            resolved.push((*f, disp));
+        }
+        // 8-byte align, then the table.
+        if isa.words().len() % 2 == 1 {
+            isa.words().push(0);
+        }
+        let table = isa.words().len();
+        let mut t = vec![(u64::MAX, 0u64); 1 << bits];
+        for (i, b) in unit.blocks.iter().enumerate() {
+            t[((b.pc >> shift) & mask) as usize] = (b.pc, labels[i] as u64 * 4);
+        }
+        for (pc, off) in t {
+            for v in [pc, off] {
+                isa.words().push(v as u32);
+                isa.words().push((v >> 32) as u32);
+            }
+        }
+        // Re-emit the dispatcher now that the table position is known
+        // (same length: only pc-relative displacements change).
+        let end = isa.words().len();
+        let saved: Vec<u32> = isa.words()[miss_at..end].to_vec();
+        isa.words().truncate(disp);
+        let miss2 = isa.dispatch(table, shift, mask);
+        debug_assert_eq!(isa.words().len(), miss_at);
+        isa.words().extend_from_slice(&saved);
+        resolved.retain(|(f, _)| f.at != miss.at);
+        resolved.push((miss2, miss_at));
+    }
+    for (f, target) in resolved {
+        isa.patch(f, target);
+    }
+    let bytes = isa.words().iter().flat_map(|w| w.to_le_bytes()).collect();
+    Ok(UnitCode {
+        bytes,
+        entries,
+        block_insns,
+    })
+}
+
+/// Smallest collision-free direct-mapped table: (shift, log2 size).
+fn table_shape(pcs: &[u64]) -> (u32, u32) {
+    let mut bits = (pcs.len().max(1) * 2).next_power_of_two().trailing_zeros();
+    loop {
+        for shift in 0..4 {
+            let mask = (1u64 << bits) - 1;
+            let mut seen = std::collections::HashSet::new();
+            if pcs.iter().all(|pc| seen.insert((pc >> shift) & mask)) {
+                return (shift, bits);
+            }
+        }
+        bits += 1;
+    }
+}
+
+#[derive(Default)]
+struct AllocState {
+    loc: Vec<Loc>,
+    last_use: Vec<usize>,
+    owner: Vec<Option<Temp>>,
+    slots_used: usize,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn block<I: UnitIsa>(
+    isa: &mut I,
+    blk: &IrBlock,
+    unit: &TranslationUnit,
+    next_pc: Option<u64>,
+    st: &mut AllocState,
+    fixups: &mut Vec<(Fixup, Target)>,
+    indirect: &mut Vec<Fixup>,
+) -> Result<(), UnitCodegenError> {
+    let n = blk.num_temps as usize;
+    st.loc.clear();
+    st.loc.resize(n, Loc::None);
+    st.last_use.clear();
+    st.last_use.resize(n, 0);
+    st.owner.clear();
+    st.owner.resize(32, None);
+    st.slots_used = 0;
+    for (i, op) in blk.ops.iter().enumerate() {
+        op.for_each_use(|t| st.last_use[t as usize] = i);
+    }
+    let end = blk.ops.len();
+    blk.term.for_each_use(|t| st.last_use[t as usize] = end);
+    let [s0, s1] = I::SCRATCH;
+    let target = |pc: u64| match unit.index.get(&pc) {
+        Some(&i) => Target::Block(i),
+        None => Target::Exit(pc),
+    };
+    for (i, op) in blk.ops.iter().enumerate() {
+        match *op {
+            IrOp::Const { dst, val } => st.loc[dst as usize] = Loc::Const(val),
+            IrOp::GetGlobal { dst, g } => {
+                let r = alloc(isa, st, dst, blk.pc)?;
+                isa.ld_state(r, offsets::GLOBALS + 8 * g as i32);
+            }
+            IrOp::SetGlobal { g, src } => {
+                let r = use_reg(isa, st, src, s0);
+                isa.st_state(r, offsets::GLOBALS + 8 * g as i32);
+                free_dead(st, src, i);
+            }
+            IrOp::Bin { op, dst, a, b } => {
+                let ra = use_reg(isa, st, a, s0);
+                if let Loc::Const(v) = st.loc[b as usize] {
+                    free_dead(st, a, i);
+                    free_dead(st, b, i);
+                    let rd = alloc(isa, st, dst, blk.pc)?;
+                    if !isa.bin_imm(op, rd, ra, v) {
+                        // rd may alias ra: the constant goes to scratch 1.
+                        isa.mov_imm(s1, v);
+                        isa.bin(op, rd, ra, s1);
+                    }
+                } else {
+                    let rb = use_reg(isa, st, b, s1);
+                    free_dead(st, a, i);
+                    free_dead(st, b, i);
+                    let rd = alloc(isa, st, dst, blk.pc)?;
+                    isa.bin(op, rd, ra, rb);
+                }
+            }
+            IrOp::Un { op, dst, a } => {
+                let ra = use_reg(isa, st, a, s0);
+                free_dead(st, a, i);
+                let rd = alloc(isa, st, dst, blk.pc)?;
+                isa.un(op, rd, ra);
+            }
+            IrOp::SetCond { cond, dst, a, b } => {
+                let ra = use_reg(isa, st, a, s0);
+                let rb = use_reg(isa, st, b, s1);
+                free_dead(st, a, i);
+                free_dead(st, b, i);
+                let rd = alloc(isa, st, dst, blk.pc)?;
+                isa.setcond(cond, rd, ra, rb);
+            }
+            IrOp::Load {
+                dst,
+                addr,
+                off,
+                width,
+                signed,
+                ..
+            } => {
+                let ra = use_reg(isa, st, addr, s0);
+                free_dead(st, addr, i);
+                let rd = alloc(isa, st, dst, blk.pc)?;
+                isa.load(rd, ra, off, width, signed);
+            }
+            IrOp::Store {
+                addr,
+                off,
+                src,
+                width,
+                ..
+            } => {
+                let ra = use_reg(isa, st, addr, s0);
+                let rs = use_reg(isa, st, src, s1);
+                isa.store(rs, ra, off, width);
+                free_dead(st, addr, i);
+                free_dead(st, src, i);
+            }
+        }
+    }
+    match blk.term {
+        Terminator::Jump(pc) => {
+            if Some(pc) != next_pc || !unit.index.contains_key(&pc) {
+                let f = isa.jump();
+                fixups.push((f, target(pc)));
+            }
+        }
+        Terminator::Branch {
+            cond,
+            a,
+            b,
+            taken,
+            fallthrough,
+        } => {
+            let ra = use_reg(isa, st, a, s0);
+            let rb = use_reg(isa, st, b, s1);
+            let f = isa.branch(cond, ra, rb);
+            fixups.push((f, target(taken)));
+            if Some(fallthrough) != next_pc || !unit.index.contains_key(&fallthrough) {
+                let f = isa.jump();
+                fixups.push((f, target(fallthrough)));
+            }
+        }
+        Terminator::JumpIndirect(t) => {
+            let r = use_reg(isa, st, t, s0);
+            if r != s0 {
+                isa.mov(s0, r);
+            }
+            let f = isa.jump();
+            indirect.push(f);
+        }
+        Terminator::Syscall { pc, next_pc } => {
+            isa.mov_imm(s0, next_pc);
+            isa.st_state(s0, offsets::PC);
+            isa.mov_imm(s0, pc);
+            isa.st_state(s0, offsets::EXIT_ARG);
+            isa.ret_code(exit_code::SYSCALL);
+        }
+        Terminator::Breakpoint { pc } => {
+            isa.mov_imm(s0, pc);
+            isa.st_state(s0, offsets::PC);
+            isa.ret_code(exit_code::BREAKPOINT);
+        }
+    }
+    Ok(())
+}
+
+fn use_reg<I: UnitIsa>(isa: &mut I, st: &mut AllocState, t: Temp, scratch: u8) -> u8 {
+    match st.loc[t as usize] {
+        Loc::Reg(r) => r,
+        Loc::Const(0) => I::ZERO,
+        Loc::Const(v) => {
+            isa.mov_imm(scratch, v);
+            scratch
+        }
+        Loc::Slot(s) => {
+            isa.reload(scratch, s);
+            scratch
+        }
+        // An SSA temp is always defined before use; a zero keeps this total.
+        Loc::None => I::ZERO,
+    }
+}
+
+fn free_dead(st: &mut AllocState, t: Temp, i: usize) {
+    if st.last_use[t as usize] == i {
+        if let Loc::Reg(r) = st.loc[t as usize] {
+            st.owner[r as usize] = None;
+        }
+        st.loc[t as usize] = Loc::None;
+    }
+}
+
+fn alloc<I: UnitIsa>(
+    isa: &mut I,
+    st: &mut AllocState,
+    t: Temp,
+    pc: u64,
+) -> Result<u8, UnitCodegenError> {
+    let r = match I::POOL.iter().find(|&&r| st.owner[r as usize].is_none()) {
+        Some(&r) => r,
+        None => {
+            // Spill the live value used furthest in the future.
+            let (&r, victim) = I::POOL
+                .iter()
+                .filter_map(|r| st.owner[*r as usize].map(|v| (r, v)))
+                .max_by_key(|(_, v)| st.last_use[*v as usize])
+                .expect("pool is non-empty");
+            if st.slots_used >= I::SLOTS {
+                return Err(UnitCodegenError::TooManySpills(pc));
+            }
+            let slot = st.slots_used;
+            st.slots_used += 1;
+            isa.spill(r, slot);
+            st.loc[victim as usize] = Loc::Slot(slot);
+            r
+        }
+    };
+    st.owner[r as usize] = Some(t);
+    st.loc[t as usize] = Loc::Reg(r);
+    Ok(r)
+}
+
+/// Disassembly through binutils' objdump: the independent oracle for the
+/// encoders. Absent tools make the tests print a visible SKIP line.
+#[cfg(test)]
+pub(crate) mod objdump {
+    use std::process::Command;
+
+    /// Disassembles `words` with `tool -m machine`; None if the tool is missing.
+    pub fn disassemble(tool: &str, machine: &str, words: &[u32]) -> Option<Vec<String>> {
+        if Command::new(tool).arg("--version").output().is_err() {
+            eprintln!("SKIP: {tool} not installed; encoding oracle not run");
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!(
+            "vm-objdump-{}-{}",
+            std::process::id(),
+            words.len() ^ (words.first().copied().unwrap_or(0) as usize)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("code-{machine}.bin"));
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, &bytes).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+        let out = Command::new(tool)
+            .args(["-D", "-b", "binary", "-m", machine, "-M", "no-aliases"])
+            .arg(&path)
+            .output()
+            .expect("objdump runs");
+        let _ = std::fs::remove_dir_all(&dir);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let lines = text
+            .lines()
+            .filter_map(|l| {
+                let mut parts = l.splitn(3, '\t');
+                let addr = parts.next()?;
+                if !addr.trim_end().ends_with(':') {
+                    return None;
+                }
+                let _hex = parts.next()?;
+                let asm = parts.next()?;
+                let asm = asm.split("//").next().unwrap_or(asm);
+                let asm = asm.split(" # ").next().unwrap_or(asm);
+                let asm = asm.split('<').next().map(str::trim).unwrap_or(asm);
+                let asm = asm.split_whitespace().collect::<Vec<_>>().join(" ");
+                Some(asm.replace(", ", ","))
+            })
+            .collect();
+        Some(lines)
+    }
+}
