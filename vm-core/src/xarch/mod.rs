@@ -7,5 +7,7 @@
 //! backends; [`mixed`] runs RV64 and AArch64 guest code in one process on
 //! the x86-64 JIT, switching between the two architectures.
 
+#[cfg(test)]
+mod check;
 pub mod inputs;
 pub mod unit;

@@ -91,7 +91,7 @@ impl UnitIsa for Rv64Emitter {
         }
         // Upper part first, then shift in the low 12 bits.
         let lo = ((x << 52) >> 52) as i32;
-        let hi = (x - lo as i64) >> 12;
+        let hi = x.wrapping_sub(lo as i64) >> 12;
         let tz = hi.trailing_zeros().min(63 - 12);
         self.mov_imm(rd, (hi >> tz) as u64);
         self.i(Op::Slli, rd, rd, 0, 12 + tz as i32);

@@ -1,0 +1,269 @@
+//! Semantic oracles for the translators (tests only):
+//!
+//! - x86-64 -> AArch64: the translated unit runs under `qemu-aarch64` in
+//!   the committed harness ELF; the original x86-64 functions run natively
+//!   in this process.
+//! - AArch64 -> RV64: the translated unit runs on this crate's own RV64 VM;
+//!   the original AArch64 functions run under `qemu-aarch64` (harness
+//!   `native` mode).
+//!
+//! Missing qemu prints a visible SKIP line instead of failing.
+
+use std::process::Command;
+
+use super::inputs::{
+    buf_hash, encode_vectors, load_input, vectors, Vector, AARCH64_ELF, BUF_WORDS, FUNCS,
+    X86_64_ELF,
+};
+use super::unit::{translate_unit, TranslationUnit};
+use crate::backend::unitgen::UnitCode;
+use crate::engine::{EngineKind, Vm, VmConfig, VmError};
+use crate::frontend::aarch64::A64Frontend;
+use crate::frontend::x86_64::X86Frontend;
+use crate::state::offsets;
+
+const HARNESS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/guest/xarch/harness_a64.elf");
+const SENTINEL: u64 = 0x5e_17e1;
+const GUEST_BUF: u64 = 0x30_0000;
+const GUEST_STACK_TOP: u64 = 0x3f_f000;
+
+fn qemu_available() -> bool {
+    let ok = Command::new("qemu-aarch64").arg("--version").output().is_ok();
+    if !ok {
+        eprintln!("SKIP: qemu-aarch64 not installed; cross-architecture semantic oracle not run");
+    }
+    ok
+}
+
+/// Writes `data` to a fresh file in a private temp dir (atomically).
+fn temp_file(dir: &std::path::Path, name: &str, data: &[u8]) -> std::path::PathBuf {
+    let p = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    std::fs::write(&tmp, data).unwrap();
+    std::fs::rename(&tmp, &p).unwrap();
+    p
+}
+
+fn run_harness(args: &[&std::path::Path]) -> Vec<(u64, u64)> {
+    let out = Command::new("qemu-aarch64")
+        .arg(HARNESS)
+        .args(args)
+        .output()
+        .expect("qemu-aarch64 runs");
+    assert!(
+        out.status.success(),
+        "harness failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let mut it = l.split_whitespace();
+            let r = u64::from_str_radix(it.next().unwrap_or("x"), 16);
+            let h = u64::from_str_radix(it.next().unwrap_or("x"), 16);
+            match (r, h) {
+                (Ok(r), Ok(h)) => (r, h),
+                _ => panic!("harness reported: {l}"),
+            }
+        })
+        .collect()
+}
+
+fn entry_offsets(unit: &TranslationUnit, code: &UnitCode, funcs: &[u64]) -> Vec<u64> {
+    funcs
+        .iter()
+        .map(|pc| {
+            let i = unit.entries.iter().position(|e| e.1 == *pc).unwrap();
+            code.entries[i] as u64
+        })
+        .collect()
+}
+
+/// The original x86-64 functions, mapped executable in this process.
+struct NativeX86 {
+    map: *mut u8,
+    len: usize,
+    base: u64,
+}
+
+impl NativeX86 {
+    fn new(img: &super::unit::CodeImage) -> Self {
+        let len = img.bytes.len().next_multiple_of(4096);
+        // SAFETY: fresh anonymous mapping, written before being made executable.
+        unsafe {
+            let map = libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            assert_ne!(map, libc::MAP_FAILED);
+            std::ptr::copy_nonoverlapping(img.bytes.as_ptr(), map as *mut u8, img.bytes.len());
+            assert_eq!(libc::mprotect(map, len, libc::PROT_READ | libc::PROT_EXEC), 0);
+            Self {
+                map: map as *mut u8,
+                len,
+                base: img.base,
+            }
+        }
+    }
+    fn call(&self, pc: u64, v: &Vector) -> (u64, u64) {
+        type F = unsafe extern "C" fn(u64, u64, *mut u64) -> u64;
+        let mut buf = v.buf;
+        // SAFETY: the image is position independent code compiled from
+        // funcs.c with this signature (-fno-pie, no absolute data references).
+        let r = unsafe {
+            let f: F = std::mem::transmute(self.map.add((pc - self.base) as usize));
+            f(v.a, v.b, buf.as_mut_ptr())
+        };
+        (r, buf_hash(&buf))
+    }
+}
+
+impl Drop for NativeX86 {
+    fn drop(&mut self) {
+        // SAFETY: unmapping our own mapping.
+        unsafe { libc::munmap(self.map as *mut libc::c_void, self.len) };
+    }
+}
+
+#[test]
+fn x86_64_to_aarch64_matches_native_x86_64() {
+    let input = load_input(X86_64_ELF).unwrap();
+    let unit = translate_unit(&mut X86Frontend, &input.image, &input.symbols).unwrap();
+    let code = crate::backend::aarch64::compile(&unit).unwrap();
+    let vecs = vectors(48, 0x9e37_79b9_7f4a_7c15);
+    let native = NativeX86::new(&input.image);
+    let expected: Vec<(u64, u64)> = vecs
+        .iter()
+        .map(|v| native.call(input.funcs[v.func], v))
+        .collect();
+    if !qemu_available() {
+        return;
+    }
+    let mut blob = Vec::new();
+    let entries = entry_offsets(&unit, &code, &input.funcs);
+    let head = [
+        u64::from_le_bytes(*b"XARCHBL1"),
+        code.bytes.len() as u64,
+        input.image.base,
+        input.image.bytes.len() as u64,
+        entries.len() as u64,
+        7, // rdi
+        6, // rsi
+        2, // rdx
+        0, // rax
+        4, // rsp
+    ];
+    for w in head.iter().chain(entries.iter()) {
+        blob.extend_from_slice(&w.to_le_bytes());
+    }
+    blob.extend_from_slice(&code.bytes);
+    blob.extend_from_slice(&input.image.bytes);
+    let dir = std::env::temp_dir().join(format!("vm-xarch-x86-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bp = temp_file(&dir, "unit.blob", &blob);
+    let vp = temp_file(&dir, "vectors.bin", &encode_vectors(&vecs));
+    let got = run_harness(&[std::path::Path::new("blob"), &bp, &vp]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(got.len(), vecs.len());
+    for ((v, e), g) in vecs.iter().zip(&expected).zip(&got) {
+        assert_eq!(
+            e, g,
+            "{}({:#x}, {:#x}): native x86-64 vs translated AArch64 (result, buf hash)",
+            FUNCS[v.func], v.a, v.b
+        );
+    }
+}
+
+/// Runs a translated RV64 unit on the project's RV64 VM, one call per vector.
+pub(crate) struct Rv64Runner {
+    vm: Vm,
+    entries: Vec<u64>,
+}
+
+const RV_CODE: u64 = 0x80_0000;
+const RV_STATE: u64 = 0x70_0000;
+const RV_STACK: u64 = 0x60_0000;
+const RV_RETURN: u64 = 0x90_0000;
+
+impl Rv64Runner {
+    pub(crate) fn new(unit: &TranslationUnit, code: &UnitCode, img: &super::unit::CodeImage, funcs: &[u64]) -> Self {
+        let cfg = VmConfig {
+            engine: EngineKind::Jit,
+            mem_size: 32 << 20,
+            ..VmConfig::default()
+        };
+        let mut vm = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
+        vm.memory_mut().write_bytes(img.base, &img.bytes).unwrap();
+        vm.memory_mut().write_bytes(RV_CODE, &code.bytes).unwrap();
+        // The unit returns to an ebreak: the VM stops with a breakpoint there.
+        vm.memory_mut()
+            .write_bytes(RV_RETURN, &0x0010_0073u32.to_le_bytes())
+            .unwrap();
+        let entries = entry_offsets(unit, code, funcs);
+        Self { vm, entries }
+    }
+
+    pub(crate) fn call(&mut self, v: &Vector) -> (u64, u64) {
+        let mem = self.vm.memory_mut();
+        let bytes: Vec<u8> = v.buf.iter().flat_map(|w| w.to_le_bytes()).collect();
+        mem.write_bytes(GUEST_BUF, &bytes).unwrap();
+        let mut st = [0u64; 80];
+        st[0] = v.a;
+        st[1] = v.b;
+        st[2] = GUEST_BUF;
+        st[30] = SENTINEL;
+        st[31] = GUEST_STACK_TOP;
+        let sb: Vec<u8> = st.iter().flat_map(|w| w.to_le_bytes()).collect();
+        mem.write_bytes(RV_STATE, &sb).unwrap();
+        let cpu = self.vm.cpu_mut();
+        cpu.globals[10] = RV_STATE;
+        cpu.globals[11] = 0;
+        cpu.globals[2] = RV_STACK;
+        cpu.globals[1] = RV_RETURN;
+        cpu.pc = RV_CODE + self.entries[v.func];
+        match self.vm.run() {
+            Err(VmError::Breakpoint { pc }) if pc == RV_RETURN => {}
+            other => panic!("translated RV64 code did not return: {other:?}"),
+        }
+        assert_eq!(self.vm.cpu().globals[10], crate::backend::exit_code::INDIRECT);
+        let mem = self.vm.memory();
+        let pc = mem.load(RV_STATE + offsets::PC as u64, 8).unwrap();
+        assert_eq!(pc, SENTINEL, "left the unit at an unexpected pc");
+        let r = mem.load(RV_STATE, 8).unwrap();
+        let mut buf = [0u64; BUF_WORDS];
+        for (i, w) in buf.iter_mut().enumerate() {
+            *w = mem.load(GUEST_BUF + 8 * i as u64, 8).unwrap();
+        }
+        (r, buf_hash(&buf))
+    }
+}
+
+#[test]
+fn aarch64_to_rv64_on_own_vm_matches_aarch64_under_qemu() {
+    let input = load_input(AARCH64_ELF).unwrap();
+    let unit = translate_unit(&mut A64Frontend, &input.image, &input.symbols).unwrap();
+    let code = crate::backend::riscv64::compile(&unit).unwrap();
+    let vecs = vectors(48, 0x2545_f491_4f6c_dd1d);
+    let mut rv = Rv64Runner::new(&unit, &code, &input.image, &input.funcs);
+    let got: Vec<(u64, u64)> = vecs.iter().map(|v| rv.call(v)).collect();
+    if !qemu_available() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("vm-xarch-a64-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let vp = temp_file(&dir, "vectors.bin", &encode_vectors(&vecs));
+    let expected = run_harness(&[std::path::Path::new("native"), &vp]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(expected.len(), vecs.len());
+    for ((v, e), g) in vecs.iter().zip(&expected).zip(&got) {
+        assert_eq!(
+            e, g,
+            "{}({:#x}, {:#x}): AArch64 under qemu vs translated RV64 on the VM (result, buf hash)",
+            FUNCS[v.func], v.a, v.b
+        );
+    }
+}
