@@ -10,4 +10,5 @@
 #[cfg(test)]
 mod check;
 pub mod inputs;
+pub mod mixed;
 pub mod unit;
