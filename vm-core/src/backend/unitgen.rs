@@ -133,19 +133,24 @@ pub(crate) fn compile_unit<I: UnitIsa>(
         block_insns += isa.words().len() - before;
     }
     // Exit stubs, one per distinct (pc, code).
-    let mut stubs: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+    // Few distinct exit pcs per unit: a linear scan beats hashing.
+    let mut stubs: Vec<(u64, usize)> = Vec::new();
     let mut resolved = Vec::with_capacity(fixups.len());
     for (f, t) in fixups {
         let target = match t {
             Target::Block(i) => labels[i],
-            Target::Exit(pc) => *stubs.entry(pc).or_insert_with(|| {
-                let at = isa.words().len();
-                let [s0, _] = I::SCRATCH;
-                isa.mov_imm(s0, pc);
-                isa.st_state(s0, offsets::PC);
-                isa.ret_code(exit_code::CHAIN);
-                at
-            }),
+            Target::Exit(pc) => match stubs.iter().find(|s| s.0 == pc) {
+                Some(s) => s.1,
+                None => {
+                    let at = isa.words().len();
+                    let [s0, _] = I::SCRATCH;
+                    isa.mov_imm(s0, pc);
+                    isa.st_state(s0, offsets::PC);
+                    isa.ret_code(exit_code::CHAIN);
+                    stubs.push((pc, at));
+                    at
+                }
+            },
         };
         resolved.push((f, target));
     }
@@ -160,7 +165,11 @@ pub(crate) fn compile_unit<I: UnitIsa>(
     // Indirect jumps: shared dispatcher over all blocks of the unit.
     if !indirect_sites.is_empty() {
         let disp = isa.words().len();
-        let pcs: Vec<u64> = unit.blocks.iter().map(|b| b.pc).collect();
+        let pcs: Vec<u64> = unit
+            .indirect_targets
+            .iter()
+            .map(|&i| unit.blocks[i].pc)
+            .collect();
         let (shift, bits) = table_shape(&pcs);
         let mask = (1u64 << bits) - 1;
         // The table follows the dispatcher; its word index is patched below.
@@ -180,8 +189,9 @@ pub(crate) fn compile_unit<I: UnitIsa>(
         }
         let table = isa.words().len();
         let mut t = vec![(u64::MAX, 0u64); 1 << bits];
-        for (i, b) in unit.blocks.iter().enumerate() {
-            t[((b.pc >> shift) & mask) as usize] = (b.pc, labels[i] as u64 * 4);
+        for &i in &unit.indirect_targets {
+            let pc = unit.blocks[i].pc;
+            t[((pc >> shift) & mask) as usize] = (pc, labels[i] as u64 * 4);
         }
         for (pc, off) in t {
             for v in [pc, off] {
@@ -214,11 +224,19 @@ pub(crate) fn compile_unit<I: UnitIsa>(
 /// Smallest collision-free direct-mapped table: (shift, log2 size).
 fn table_shape(pcs: &[u64]) -> (u32, u32) {
     let mut bits = (pcs.len().max(1) * 2).next_power_of_two().trailing_zeros();
+    let mut seen: Vec<u64> = Vec::new();
     loop {
+        let mask = (1u64 << bits) - 1;
         for shift in 0..4 {
-            let mask = (1u64 << bits) - 1;
-            let mut seen = std::collections::HashSet::new();
-            if pcs.iter().all(|pc| seen.insert((pc >> shift) & mask)) {
+            seen.clear();
+            seen.resize((1usize << bits).div_ceil(64), 0);
+            let ok = pcs.iter().all(|pc| {
+                let i = ((pc >> shift) & mask) as usize;
+                let fresh = seen[i / 64] & (1 << (i % 64)) == 0;
+                seen[i / 64] |= 1 << (i % 64);
+                fresh
+            });
+            if ok {
                 return (shift, bits);
             }
         }

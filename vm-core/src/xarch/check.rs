@@ -21,6 +21,7 @@ use crate::engine::{EngineKind, Vm, VmConfig, VmError};
 use crate::frontend::aarch64::A64Frontend;
 use crate::frontend::x86_64::X86Frontend;
 use crate::state::offsets;
+use crate::xarch::native::NativeImage;
 
 const HARNESS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/guest/xarch/harness_a64.elf");
 const SENTINEL: u64 = 0x5e_17e1;
@@ -79,66 +80,21 @@ fn entry_offsets(unit: &TranslationUnit, code: &UnitCode, funcs: &[u64]) -> Vec<
         .collect()
 }
 
-/// The original x86-64 functions, mapped executable in this process.
-struct NativeX86 {
-    map: *mut u8,
-    len: usize,
-    base: u64,
-}
-
-impl NativeX86 {
-    fn new(img: &super::unit::CodeImage) -> Self {
-        let len = img.bytes.len().next_multiple_of(4096);
-        // SAFETY: fresh anonymous mapping, written before being made executable.
-        unsafe {
-            let map = libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            );
-            assert_ne!(map, libc::MAP_FAILED);
-            std::ptr::copy_nonoverlapping(img.bytes.as_ptr(), map as *mut u8, img.bytes.len());
-            assert_eq!(libc::mprotect(map, len, libc::PROT_READ | libc::PROT_EXEC), 0);
-            Self {
-                map: map as *mut u8,
-                len,
-                base: img.base,
-            }
-        }
-    }
-    fn call(&self, pc: u64, v: &Vector) -> (u64, u64) {
-        type F = unsafe extern "C" fn(u64, u64, *mut u64) -> u64;
-        let mut buf = v.buf;
-        // SAFETY: the image is position independent code compiled from
-        // funcs.c with this signature (-fno-pie, no absolute data references).
-        let r = unsafe {
-            let f: F = std::mem::transmute(self.map.add((pc - self.base) as usize));
-            f(v.a, v.b, buf.as_mut_ptr())
-        };
-        (r, buf_hash(&buf))
-    }
-}
-
-impl Drop for NativeX86 {
-    fn drop(&mut self) {
-        // SAFETY: unmapping our own mapping.
-        unsafe { libc::munmap(self.map as *mut libc::c_void, self.len) };
-    }
-}
-
 #[test]
 fn x86_64_to_aarch64_matches_native_x86_64() {
     let input = load_input(X86_64_ELF).unwrap();
     let unit = translate_unit(&mut X86Frontend, &input.image, &input.symbols).unwrap();
     let code = crate::backend::aarch64::compile(&unit).unwrap();
     let vecs = vectors(48, 0x9e37_79b9_7f4a_7c15);
-    let native = NativeX86::new(&input.image);
+    let native = NativeImage::new(&input.image).unwrap();
     let expected: Vec<(u64, u64)> = vecs
         .iter()
-        .map(|v| native.call(input.funcs[v.func], v))
+        .map(|v| {
+            let mut buf = v.buf;
+            // SAFETY: funcs.c functions have this signature and touch only `buf`.
+            let r = unsafe { native.call3(input.funcs[v.func], v.a, v.b, buf.as_mut_ptr() as u64) };
+            (r, buf_hash(&buf))
+        })
         .collect();
     if !qemu_available() {
         return;

@@ -11,4 +11,5 @@
 mod check;
 pub mod inputs;
 pub mod mixed;
+pub mod native;
 pub mod unit;

@@ -7,6 +7,29 @@
 //! directly, and control leaving the unit returns to the caller.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Multiplicative hasher for guest pcs (rustc's FxHash): the default
+/// SipHash with per-map random keys cost more than the lookups themselves.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PcHasher(u64);
+
+impl Hasher for PcHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7cc1_b727_220a_95);
+    }
+}
+
+/// Map keyed by guest pc.
+pub type PcMap<V> = HashMap<u64, V, BuildHasherDefault<PcHasher>>;
 
 use crate::ir::IrBlock;
 use crate::opt;
@@ -81,11 +104,35 @@ pub struct Successor {
     pub carries_flags: bool,
 }
 
+/// At most two static successors (branch target and fallthrough, or call
+/// target and return site), stored inline.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Succs {
+    items: [Option<Successor>; 2],
+}
+
+impl Succs {
+    /// Adds a successor (a third one would be a frontend bug and is dropped
+    /// only after a debug assertion).
+    pub fn push(&mut self, s: Successor) {
+        if self.items[0].is_none() {
+            self.items[0] = Some(s);
+        } else {
+            debug_assert!(self.items[1].is_none(), "more than two successors");
+            self.items[1] = Some(s);
+        }
+    }
+    /// The successors.
+    pub fn iter(&self) -> impl Iterator<Item = &Successor> {
+        self.items.iter().flatten()
+    }
+}
+
 /// Result of scanning (decoding) one block.
 #[derive(Debug, Clone, Default)]
 pub struct BlockScan {
     /// Static successors.
-    pub succs: Vec<Successor>,
+    pub succs: Succs,
     /// Flag use of the block.
     pub flags: Option<FlagUse>,
     /// Block ends in a jump to a pc computed at run time.
@@ -121,11 +168,15 @@ pub struct TranslationUnit {
     /// Blocks, in discovery order.
     pub blocks: Vec<IrBlock>,
     /// Block index by guest pc.
-    pub index: HashMap<u64, usize>,
+    pub index: PcMap<usize>,
     /// Entry points (function symbols) and their pcs.
     pub entries: Vec<(String, u64)>,
     /// Guest instructions translated.
     pub guest_insns: u64,
+    /// Blocks that computed jumps may target: entries, call targets and
+    /// return sites (the backends' dispatch tables hold only these; any
+    /// other computed target leaves the unit, which stays correct).
+    pub indirect_targets: Vec<usize>,
 }
 
 /// Upper bound on blocks per unit (guards against runaway discovery).
@@ -137,8 +188,10 @@ pub fn translate_unit<F: Frontend>(
     img: &CodeImage,
     entries: &[(String, u64)],
 ) -> Result<TranslationUnit, TranslateError> {
-    let mut index: HashMap<u64, usize> = HashMap::new();
-    let mut scans: Vec<(u64, BlockScan, Vec<F::Insn>)> = Vec::new();
+    let mut index: PcMap<usize> = PcMap::default();
+    // All blocks' instructions in one vector: (pc, scan, range in `all`).
+    let mut scans: Vec<(u64, BlockScan, std::ops::Range<usize>)> = Vec::new();
+    let mut all: Vec<F::Insn> = Vec::new();
     let mut work: Vec<u64> = entries.iter().map(|e| e.1).collect();
     while let Some(pc) = work.pop() {
         if index.contains_key(&pc) {
@@ -149,15 +202,15 @@ pub fn translate_unit<F: Frontend>(
                 "more than {MAX_BLOCKS} blocks"
             )));
         }
-        let mut insns = Vec::new();
-        let scan = fe.scan_block(img, pc, &mut insns)?;
-        for s in &scan.succs {
+        let start = all.len();
+        let scan = fe.scan_block(img, pc, &mut all)?;
+        for s in scan.succs.iter() {
             if !index.contains_key(&s.pc) {
                 work.push(s.pc);
             }
         }
         index.insert(pc, scans.len());
-        scans.push((pc, scan, insns));
+        scans.push((pc, scan, start..all.len()));
     }
     // Backward liveness of the flags to a fixpoint: live_in = ReadFirst, or
     // pass-through and live on some flag-carrying successor edge.
@@ -179,11 +232,21 @@ pub fn translate_unit<F: Frontend>(
             }
         }
     }
+    let mut indirect_targets: Vec<usize> = entries.iter().filter_map(|e| index.get(&e.1).copied()).collect();
+    for (_, scan, _) in &scans {
+        for s in scan.succs.iter().filter(|s| !s.carries_flags) {
+            if let Some(&j) = index.get(&s.pc) {
+                indirect_targets.push(j);
+            }
+        }
+    }
+    indirect_targets.sort_unstable();
+    indirect_targets.dedup();
     let mut blocks = Vec::with_capacity(n);
     let mut guest_insns = 0;
-    for (pc, scan, insns) in &scans {
+    for (pc, scan, range) in &scans {
         let lo = live_out(scan, &index, &live_in);
-        let mut ir = fe.lift_block(*pc, insns, lo)?;
+        let mut ir = fe.lift_block(*pc, &all[range.clone()], lo)?;
         opt::optimize(&mut ir);
         guest_insns += ir.insn_count as u64;
         blocks.push(ir);
@@ -193,10 +256,11 @@ pub fn translate_unit<F: Frontend>(
         index,
         entries: entries.to_vec(),
         guest_insns,
+        indirect_targets,
     })
 }
 
-fn live_out(s: &BlockScan, index: &HashMap<u64, usize>, live_in: &[bool]) -> bool {
+fn live_out(s: &BlockScan, index: &PcMap<usize>, live_in: &[bool]) -> bool {
     s.succs
         .iter()
         .filter(|e| e.carries_flags)

@@ -124,6 +124,7 @@ impl Frontend for A64Frontend {
             return Err(TranslateError::OutOfImage { pc });
         }
         let mut scan = BlockScan::default();
+        let start = out.len();
         let mut cur = pc;
         loop {
             let bytes = img.at(cur)?;
@@ -172,7 +173,7 @@ impl Frontend for A64Frontend {
                 }
                 Flow::Stop => return Ok(scan),
             }
-            if out.len() >= MAX_BLOCK_INSNS {
+            if out.len() - start >= MAX_BLOCK_INSNS {
                 scan.succs.push(edge(next, true));
                 return Ok(scan);
             }

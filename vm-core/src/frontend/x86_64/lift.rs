@@ -173,6 +173,7 @@ impl Frontend for X86Frontend {
         out: &mut Vec<X86Insn>,
     ) -> Result<BlockScan, TranslateError> {
         let bytes = img.at(pc)?;
+        let start = out.len();
         let mut dec = Decoder::with_ip(64, bytes, pc, DecoderOptions::NONE);
         let mut scan = BlockScan::default();
         let mut i = Instruction::default();
@@ -241,7 +242,7 @@ impl Frontend for X86Frontend {
                 }
                 _ => {}
             }
-            if out.len() >= MAX_BLOCK_INSNS {
+            if out.len() - start >= MAX_BLOCK_INSNS {
                 scan.succs.push(Successor {
                     pc: next,
                     carries_flags: true,
@@ -863,8 +864,10 @@ impl Lifter {
         loc: GuestLoc,
     ) -> Result<Option<Terminator>, TranslateError> {
         let m = i.mnemonic();
-        let name = format!("{m:?}");
-        if name.starts_with('J') {
+        if matches!(
+            i.op0_kind(),
+            OpKind::NearBranch64 | OpKind::NearBranch32 | OpKind::NearBranch16
+        ) {
             let (cond, a, b) = self.cond(i, cc)?;
             return Ok(Some(Terminator::Branch {
                 cond,
@@ -878,7 +881,7 @@ impl Lifter {
             let (cond, a, b) = self.cond(i, cc)?;
             self.b.setcond(cond, a, b)
         };
-        if name.starts_with("Set") {
+        if is_setcc(m) {
             self.write(i, 1, c, loc)?;
         } else {
             // cmov: a 32-bit destination is zero-extended even when not moved.
@@ -890,6 +893,15 @@ impl Lifter {
         }
         Ok(None)
     }
+}
+
+fn is_setcc(m: Mnemonic) -> bool {
+    use Mnemonic::*;
+    matches!(
+        m,
+        Sete | Setne | Setl | Setge | Setg | Setle | Setb | Setae | Seta | Setbe | Sets | Setns
+            | Seto | Setno
+    )
 }
 
 fn mnemonic_name(m: Mnemonic) -> &'static str {
