@@ -366,6 +366,15 @@ impl IrBuilder {
             known: [None; crate::state::NUM_GLOBALS],
         }
     }
+    /// New empty builder with room for `ops` operations (frontends that
+    /// know their block size avoid the default's over-allocation).
+    pub fn with_capacity(ops: usize) -> Self {
+        Self {
+            ops: Vec::with_capacity(ops),
+            next: 0,
+            known: [None; crate::state::NUM_GLOBALS],
+        }
+    }
     fn temp(&mut self) -> Temp {
         let t = self.next;
         self.next += 1;

@@ -188,7 +188,7 @@ impl Frontend for A64Frontend {
         flags_live_out: bool,
     ) -> Result<IrBlock, TranslateError> {
         let mut l = Lifter {
-            b: IrBuilder::new(),
+            b: IrBuilder::with_capacity(insns.len() * 4 + 8),
             flags: FlagState::new(FLAG_GLOBALS, true),
         };
         let mut term = None;

@@ -259,7 +259,7 @@ impl Frontend for X86Frontend {
         flags_live_out: bool,
     ) -> Result<IrBlock, TranslateError> {
         let mut l = Lifter {
-            b: IrBuilder::new(),
+            b: IrBuilder::with_capacity(insns.len() * 4 + 8),
             flags: FlagState::new(FLAG_GLOBALS, false),
             rdx_ext: None,
         };
