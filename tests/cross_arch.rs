@@ -158,7 +158,10 @@ fn bench_cross_arch_execution(b: &mut Bench) {
         vm.call(GuestIsa::Rv64, r_drv, &[f, calls, n], STACK)
             .expect("mixed run")
     };
-    assert_eq!(single(&mut vm, N, CALLS, a_work), mixed(&mut vm, N, CALLS, a_work));
+    assert_eq!(
+        single(&mut vm, N, CALLS, a_work),
+        mixed(&mut vm, N, CALLS, a_work)
+    );
     // Switch cost: calls of a trivial function, mixed minus single, per switch
     // (a call and its return are two switches).
     const SW_CALLS: u64 = 20_000;
@@ -190,13 +193,19 @@ fn bench_cross_arch_execution(b: &mut Bench) {
     let got = vm
         .call(GuestIsa::Aarch64, a_work, &[50_000, 7], STACK)
         .expect("translated work");
-    assert_eq!(want, got, "translated mix_work disagrees with native x86-64");
+    assert_eq!(
+        want, got,
+        "translated mix_work disagrees with native x86-64"
+    );
     let t_native = best_ns(|| {
         // SAFETY: as above.
         black_box(unsafe { native.call3(x_work, black_box(50_000), 7, 0) });
     });
     let t_translated = best_ns(|| {
-        black_box(vm.call(GuestIsa::Aarch64, a_work, &[50_000, 7], STACK).unwrap());
+        black_box(
+            vm.call(GuestIsa::Aarch64, a_work, &[50_000, 7], STACK)
+                .unwrap(),
+        );
     });
     println!(
         "bench_cross_arch_execution: translated AArch64 mix_work on the x86-64 JIT takes \

@@ -129,7 +129,15 @@ pub(crate) fn compile_unit<I: UnitIsa>(
         labels[bi] = isa.words().len();
         let before = isa.words().len();
         let next = unit.blocks.get(bi + 1).map(|b| b.pc);
-        block(isa, blk, unit, next, &mut st, &mut fixups, &mut indirect_sites)?;
+        block(
+            isa,
+            blk,
+            unit,
+            next,
+            &mut st,
+            &mut fixups,
+            &mut indirect_sites,
+        )?;
         block_insns += isa.words().len() - before;
     }
     // Exit stubs, one per distinct (pc, code).

@@ -461,9 +461,9 @@ mod tests {
         let sy = ((uy << (64 - w)) as i64) >> (64 - w);
         let r = ux.wrapping_sub(uy) & m;
         let neg = (r >> (w - 1)) & 1 == 1;
-        let ov = sx.checked_sub(sy).is_none_or(|d| {
-            d < -(1i128 << (w - 1)) as i64 || d > ((1i128 << (w - 1)) - 1) as i64
-        });
+        let ov = sx
+            .checked_sub(sy)
+            .is_none_or(|d| d < -(1i128 << (w - 1)) as i64 || d > ((1i128 << (w - 1)) - 1) as i64);
         match cc {
             CcKind::Eq => ux == uy,
             CcKind::Ne => ux != uy,

@@ -29,7 +29,10 @@ const GUEST_BUF: u64 = 0x30_0000;
 const GUEST_STACK_TOP: u64 = 0x3f_f000;
 
 fn qemu_available() -> bool {
-    let ok = Command::new("qemu-aarch64").arg("--version").output().is_ok();
+    let ok = Command::new("qemu-aarch64")
+        .arg("--version")
+        .output()
+        .is_ok();
     if !ok {
         eprintln!("SKIP: qemu-aarch64 not installed; cross-architecture semantic oracle not run");
     }
@@ -146,7 +149,12 @@ const RV_STACK: u64 = 0x60_0000;
 const RV_RETURN: u64 = 0x90_0000;
 
 impl Rv64Runner {
-    pub(crate) fn new(unit: &TranslationUnit, code: &UnitCode, img: &super::unit::CodeImage, funcs: &[u64]) -> Self {
+    pub(crate) fn new(
+        unit: &TranslationUnit,
+        code: &UnitCode,
+        img: &super::unit::CodeImage,
+        funcs: &[u64],
+    ) -> Self {
         let cfg = VmConfig {
             engine: EngineKind::Jit,
             mem_size: 32 << 20,
@@ -185,7 +193,10 @@ impl Rv64Runner {
             Err(VmError::Breakpoint { pc }) if pc == RV_RETURN => {}
             other => panic!("translated RV64 code did not return: {other:?}"),
         }
-        assert_eq!(self.vm.cpu().globals[10], crate::backend::exit_code::INDIRECT);
+        assert_eq!(
+            self.vm.cpu().globals[10],
+            crate::backend::exit_code::INDIRECT
+        );
         let mem = self.vm.memory();
         let pc = mem.load(RV_STATE + offsets::PC as u64, 8).unwrap();
         assert_eq!(pc, SENTINEL, "left the unit at an unexpected pc");

@@ -184,7 +184,13 @@ impl MixedVm {
 
     /// Calls the `isa` function at `pc` with integer `args` (at most 8),
     /// stack pointer `sp`; returns the integer result.
-    pub fn call(&mut self, isa: GuestIsa, pc: u64, args: &[u64], sp: u64) -> Result<u64, MixedError> {
+    pub fn call(
+        &mut self,
+        isa: GuestIsa,
+        pc: u64,
+        args: &[u64],
+        sp: u64,
+    ) -> Result<u64, MixedError> {
         let s = &mut self.sides[idx(isa)].cpu;
         let (a0, spr, lr) = match isa {
             GuestIsa::Rv64 => (RV_A0, RV_SP, RV_RA),
@@ -335,11 +341,12 @@ pub mod workload {
     pub const X86_64_ELF: &[u8] = include_bytes!("../../guest/xarch/mixed.x86_64.elf");
 }
 
+/// Function symbols of an image: (name, address).
+pub type Symbols = Vec<(String, u64)>;
+
 /// Loads `mixed.c` for RV64 and AArch64 into a fresh VM; returns the VM and
 /// the symbol tables `(rv64, aarch64)`.
-pub fn load_mixed_workload(
-    mem_size: u64,
-) -> Result<(MixedVm, Vec<(String, u64)>, Vec<(String, u64)>), MixedError> {
+pub fn load_mixed_workload(mem_size: u64) -> Result<(MixedVm, Symbols, Symbols), MixedError> {
     let (a_img, a_syms) = crate::xarch::unit::load_elf_image(workload::AARCH64_ELF)?;
     let (r_img, r_syms) = crate::xarch::unit::load_elf_image(workload::RISCV64_ELF)?;
     let mut vm = MixedVm::new(mem_size)?;
@@ -388,7 +395,9 @@ mod tests {
         let (mut vm, rs, as_) = load_mixed_workload(16 << 20).unwrap();
         let drv = symbol(&rs, "mix_driver").unwrap();
         let work = symbol(&as_, "mix_work").unwrap();
-        let r = vm.call(GuestIsa::Rv64, drv, &[work, 20, 50], 0x80_0000).unwrap();
+        let r = vm
+            .call(GuestIsa::Rv64, drv, &[work, 20, 50], 0x80_0000)
+            .unwrap();
         assert_eq!(r, reference_driver(20, 50));
         // every call and every return switches
         assert_eq!(vm.stats().switches, 40);
@@ -402,13 +411,23 @@ mod tests {
         let r_work = symbol(&rs, "mix_work").unwrap();
         let a_work = symbol(&as_, "mix_work").unwrap();
         let r_drv = symbol(&rs, "mix_driver").unwrap();
-        let got = vm.call(GuestIsa::Aarch64, a_drv, &[r_work, 7, 33], 0x80_0000).unwrap();
+        let got = vm
+            .call(GuestIsa::Aarch64, a_drv, &[r_work, 7, 33], 0x80_0000)
+            .unwrap();
         assert_eq!(got, want);
         let before = vm.stats().switches;
-        let got = vm.call(GuestIsa::Aarch64, a_drv, &[a_work, 7, 33], 0x80_0000).unwrap();
+        let got = vm
+            .call(GuestIsa::Aarch64, a_drv, &[a_work, 7, 33], 0x80_0000)
+            .unwrap();
         assert_eq!(got, want);
-        let got = vm.call(GuestIsa::Rv64, r_drv, &[r_work, 7, 33], 0x80_0000).unwrap();
+        let got = vm
+            .call(GuestIsa::Rv64, r_drv, &[r_work, 7, 33], 0x80_0000)
+            .unwrap();
         assert_eq!(got, want);
-        assert_eq!(vm.stats().switches, before, "single-architecture runs do not switch");
+        assert_eq!(
+            vm.stats().switches,
+            before,
+            "single-architecture runs do not switch"
+        );
     }
 }

@@ -24,7 +24,7 @@ impl Hasher for PcHasher {
         }
     }
     fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7cc1_b727_220a_95);
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
     }
 }
 
@@ -232,7 +232,10 @@ pub fn translate_unit<F: Frontend>(
             }
         }
     }
-    let mut indirect_targets: Vec<usize> = entries.iter().filter_map(|e| index.get(&e.1).copied()).collect();
+    let mut indirect_targets: Vec<usize> = entries
+        .iter()
+        .filter_map(|e| index.get(&e.1).copied())
+        .collect();
     for (_, scan, _) in &scans {
         for s in scan.succs.iter().filter(|s| !s.carries_flags) {
             if let Some(&j) = index.get(&s.pc) {
@@ -274,7 +277,8 @@ pub fn load_elf_image(elf: &[u8]) -> Result<(CodeImage, Vec<(String, u64)>), Tra
     // The ELF reader wants 8-byte aligned headers; `include_bytes!` data is not.
     let mut aligned = vec![0u64; elf.len().div_ceil(8)];
     // SAFETY: the u64 buffer spans at least `elf.len()` initialized bytes.
-    let bytes8 = unsafe { std::slice::from_raw_parts_mut(aligned.as_mut_ptr() as *mut u8, elf.len()) };
+    let bytes8 =
+        unsafe { std::slice::from_raw_parts_mut(aligned.as_mut_ptr() as *mut u8, elf.len()) };
     bytes8.copy_from_slice(elf);
     let elf: &[u8] = bytes8;
     let file = object::File::parse(elf).map_err(|e| TranslateError::Image(e.to_string()))?;

@@ -184,9 +184,13 @@ impl UnitIsa for A64Emitter {
     fn bin_imm(&mut self, op: BinOp, rd: u8, ra: u8, imm: u64) -> bool {
         let w = match op {
             BinOp::Add if imm < 4096 => e::add_imm(rd, ra, imm as u32),
-            BinOp::Add if imm.wrapping_neg() < 4096 => e::sub_imm(rd, ra, imm.wrapping_neg() as u32),
+            BinOp::Add if imm.wrapping_neg() < 4096 => {
+                e::sub_imm(rd, ra, imm.wrapping_neg() as u32)
+            }
             BinOp::Sub if imm < 4096 => e::sub_imm(rd, ra, imm as u32),
-            BinOp::Sub if imm.wrapping_neg() < 4096 => e::add_imm(rd, ra, imm.wrapping_neg() as u32),
+            BinOp::Sub if imm.wrapping_neg() < 4096 => {
+                e::add_imm(rd, ra, imm.wrapping_neg() as u32)
+            }
             BinOp::Shl => e::lsl_imm(rd, ra, (imm & 63) as u32),
             BinOp::Shr => e::lsr_imm(rd, ra, (imm & 63) as u32),
             BinOp::Sar => e::asr_imm(rd, ra, (imm & 63) as u32),

@@ -368,7 +368,8 @@ mod tests {
         want.extend(["addi sp,sp,-512", "addi t5,a0,0", "addi t6,a1,0"]);
         e.ret_code(2);
         want.extend(["addi a0,zero,2", "addi sp,sp,512", "jalr zero,0(ra)"]);
-        let got = disassemble("riscv64-linux-gnu-objdump", "riscv:rv64", &e.words).unwrap_or_default();
+        let got =
+            disassemble("riscv64-linux-gnu-objdump", "riscv:rv64", &e.words).unwrap_or_default();
         if got.is_empty() {
             return;
         }

@@ -98,7 +98,10 @@ mod tests {
         // and w0, w0, #0xfffffffe : N=0 immr=31 imms=30
         assert_eq!(decode_bit_masks(0, 30, 31, 32), Some(0xffff_fffe));
         // orr x0, xzr, #0x5555555555555555 : N=0 immr=0 imms=0b111100
-        assert_eq!(decode_bit_masks(0, 0b111100, 0, 64), Some(0x5555_5555_5555_5555));
+        assert_eq!(
+            decode_bit_masks(0, 0b111100, 0, 64),
+            Some(0x5555_5555_5555_5555)
+        );
         // all ones is reserved
         assert_eq!(decode_bit_masks(1, 0b111111, 0, 64), None);
         // and x0, x0, #0xfffffffffffffff0 : N=1 immr=60 imms=59

@@ -43,9 +43,14 @@ enum Flow {
     /// Direct call.
     Call(u64),
     /// Conditional branch (reads flags if `flags`).
-    Cond { target: u64, flags: bool },
+    Cond {
+        target: u64,
+        flags: bool,
+    },
     /// Indirect jump (`br`), call (`blr`) or return.
-    Indirect { call: bool },
+    Indirect {
+        call: bool,
+    },
     /// Trap.
     Stop,
 }
@@ -53,7 +58,11 @@ enum Flow {
 fn flow(pc: u64, w: u32) -> Flow {
     if bits(w, 30, 26) == 0b00101 {
         let t = pc.wrapping_add((sext(bits(w, 25, 0), 26) * 4) as u64);
-        return if bit(w, 31) { Flow::Call(t) } else { Flow::Jump(t) };
+        return if bit(w, 31) {
+            Flow::Call(t)
+        } else {
+            Flow::Jump(t)
+        };
     }
     if bits(w, 31, 24) == 0b0101_0100 && !bit(w, 4) {
         let t = pc.wrapping_add((sext(bits(w, 23, 5), 19) * 4) as u64);
@@ -120,7 +129,7 @@ impl Frontend for A64Frontend {
         pc: u64,
         out: &mut Vec<A64Insn>,
     ) -> Result<BlockScan, TranslateError> {
-        if pc % 4 != 0 {
+        if !pc.is_multiple_of(4) {
             return Err(TranslateError::OutOfImage { pc });
         }
         let mut scan = BlockScan::default();
@@ -417,7 +426,14 @@ impl Lifter {
         Ok(None)
     }
 
-    fn dp_imm(&mut self, w: u32, sf: bool, rd: u32, rn: u32, pc: u64) -> Result<(), TranslateError> {
+    fn dp_imm(
+        &mut self,
+        w: u32,
+        sf: bool,
+        rd: u32,
+        rn: u32,
+        pc: u64,
+    ) -> Result<(), TranslateError> {
         let width = if sf { 64 } else { 32 };
         let bad = || unsupported(pc, w);
         match bits(w, 25, 23) {
@@ -455,8 +471,8 @@ impl Lifter {
                 if !sf && n == 1 {
                     return Err(bad());
                 }
-                let imm = decode_bit_masks(n, bits(w, 15, 10), bits(w, 21, 16), width)
-                    .ok_or_else(bad)?;
+                let imm =
+                    decode_bit_masks(n, bits(w, 15, 10), bits(w, 21, 16), width).ok_or_else(bad)?;
                 let opc = bits(w, 30, 29);
                 let a = self.rz(rn);
                 let b = self.k(imm);
@@ -761,8 +777,7 @@ impl Lifter {
                     (0b000, _) => {
                         let p = self.b.bin(BinOp::Mul, a, b);
                         let acc = self.rz(ra);
-                        self.b
-                            .bin(if o0 { BinOp::Sub } else { BinOp::Add }, acc, p)
+                        self.b.bin(if o0 { BinOp::Sub } else { BinOp::Add }, acc, p)
                     }
                     (0b001 | 0b101, true) => {
                         let op = if bits(w, 23, 21) == 1 {
@@ -774,8 +789,7 @@ impl Lifter {
                         let y = self.b.un(op, b);
                         let p = self.b.bin(BinOp::Mul, x, y);
                         let acc = self.rz(ra);
-                        self.b
-                            .bin(if o0 { BinOp::Sub } else { BinOp::Add }, acc, p)
+                        self.b.bin(if o0 { BinOp::Sub } else { BinOp::Add }, acc, p)
                     }
                     (0b010, true) if !o0 => self.b.bin(BinOp::MulH, a, b),
                     (0b110, true) if !o0 => self.b.bin(BinOp::MulHU, a, b),
@@ -958,7 +972,11 @@ mod tests {
     fn simd_and_system_instructions_are_reported() {
         // fmov d0, x1 ; ret
         let e = block(&[0x9e67_0020, 0xd65f_03c0]).unwrap_err();
-        assert!(e.to_string().starts_with("unsupported instruction at 0x1000: simd/fp"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("unsupported instruction at 0x1000: simd/fp"),
+            "{e}"
+        );
         // mrs x0, tpidr_el0
         let e = block(&[0xd53b_d040, 0xd65f_03c0]).unwrap_err();
         assert!(e.to_string().contains("system instruction"), "{e}");

@@ -226,7 +226,9 @@ impl Frontend for X86Frontend {
                     return Ok(scan);
                 }
                 Mnemonic::Ret => return Ok(scan),
-                _ if (cc_of(m).is_some() || matches!(m, Mnemonic::Jp | Mnemonic::Jnp)) && direct => {
+                _ if (cc_of(m).is_some() || matches!(m, Mnemonic::Jp | Mnemonic::Jnp))
+                    && direct =>
+                {
                     scan.succs.push(Successor {
                         pc: i.near_branch_target(),
                         carries_flags: true,
@@ -281,10 +283,12 @@ impl Frontend for X86Frontend {
             None => Terminator::Jump(last.next_ip()),
         };
         if flags_live_out {
-            l.flags.store(&mut l.b).map_err(|u| TranslateError::Unsupported {
-                pc: if u.pc == 0 { last.ip() } else { u.pc },
-                mnemonic: format!("{} (flags live across blocks)", u.mnemonic),
-            })?;
+            l.flags
+                .store(&mut l.b)
+                .map_err(|u| TranslateError::Unsupported {
+                    pc: if u.pc == 0 { last.ip() } else { u.pc },
+                    mnemonic: format!("{} (flags live across blocks)", u.mnemonic),
+                })?;
         }
         Ok(l.b.finish(pc, insns.len() as u32, term))
     }
@@ -458,7 +462,11 @@ impl Lifter {
         }
     }
 
-    fn cond(&mut self, i: &Instruction, cc: CcKind) -> Result<(crate::ir::Cond, Temp, Temp), TranslateError> {
+    fn cond(
+        &mut self,
+        i: &Instruction,
+        cc: CcKind,
+    ) -> Result<(crate::ir::Cond, Temp, Temp), TranslateError> {
         self.flags
             .cond(&mut self.b, cc)
             .map_err(|u| TranslateError::Unsupported {
@@ -489,16 +497,18 @@ impl Lifter {
         v
     }
 
-    fn insn(&mut self, i: &Instruction, loc: GuestLoc) -> Result<Option<Terminator>, TranslateError> {
+    fn insn(
+        &mut self,
+        i: &Instruction,
+        loc: GuestLoc,
+    ) -> Result<Option<Terminator>, TranslateError> {
         use Mnemonic::*;
         let m = i.mnemonic();
         if is_nop(m) {
             return Ok(None);
         }
-        if i.has_lock_prefix() || i.has_rep_prefix() || i.has_repne_prefix() {
-            if m != Ret {
-                return Err(unsupported(i, "prefix"));
-            }
+        if (i.has_lock_prefix() || i.has_rep_prefix() || i.has_repne_prefix()) && m != Ret {
+            return Err(unsupported(i, "prefix"));
         }
         if let Some(cc) = cc_of(m) {
             return self.conditional(i, cc, loc);
@@ -512,9 +522,11 @@ impl Lifter {
             Movzx | Movsx | Movsxd => {
                 let s = self.size(i)?;
                 let src_size = match i.op1_kind() {
-                    OpKind::Register => gpr(i.op1_register())
-                        .ok_or_else(|| unsupported(i, "register"))?
-                        .1,
+                    OpKind::Register => {
+                        gpr(i.op1_register())
+                            .ok_or_else(|| unsupported(i, "register"))?
+                            .1
+                    }
                     _ => mem_size(i)?,
                 };
                 let v = self.read(i, 1, src_size, loc)?;
@@ -624,12 +636,10 @@ impl Lifter {
                         });
                         match keep {
                             Ok(c) => self.flags.carry_override = Some(c),
-                            Err(_) => {
-                                self.flags.set(FlagSrc::Unknown {
-                                    pc: i.ip(),
-                                    mnemonic: "inc/dec after unmodeled flags",
-                                })
-                            }
+                            Err(_) => self.flags.set(FlagSrc::Unknown {
+                                pc: i.ip(),
+                                mnemonic: "inc/dec after unmodeled flags",
+                            }),
                         }
                     }
                     _ => {}
@@ -899,8 +909,19 @@ fn is_setcc(m: Mnemonic) -> bool {
     use Mnemonic::*;
     matches!(
         m,
-        Sete | Setne | Setl | Setge | Setg | Setle | Setb | Setae | Seta | Setbe | Sets | Setns
-            | Seto | Setno
+        Sete | Setne
+            | Setl
+            | Setge
+            | Setg
+            | Setle
+            | Setb
+            | Setae
+            | Seta
+            | Setbe
+            | Sets
+            | Setns
+            | Seto
+            | Setno
     )
 }
 
@@ -974,7 +995,9 @@ mod tests {
         assert_eq!(e.to_string(), "unsupported instruction at 0x1000: popcnt");
         // movaps xmm0, xmm1
         let e = block(&[0x0f, 0x28, 0xc1, 0xc3]).unwrap_err();
-        assert!(e.to_string().starts_with("unsupported instruction at 0x1000: movaps"));
+        assert!(e
+            .to_string()
+            .starts_with("unsupported instruction at 0x1000: movaps"));
         // jp (parity) after cmp
         let e = block(&[0x48, 0x39, 0xf7, 0x7a, 0x00]).unwrap_err();
         assert!(e.to_string().contains("0x1003: jp"), "{e}");
