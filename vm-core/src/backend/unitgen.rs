@@ -1,7 +1,7 @@
 //! Host-independent code generation of a whole [`TranslationUnit`] for the
 //! fixed-width-instruction hosts (AArch64, RV64): register allocation,
 //! block layout, exits and the indirect-jump dispatcher. Each host supplies
-//! an [`UnitIsa`] (the TCG split: `tcg/tcg.c` vs `tcg/<arch>/`).
+//! an `UnitIsa` (the TCG split: `tcg/tcg.c` vs `tcg/<arch>/`).
 //!
 //! Unit ABI (both hosts): the code is called as a C function
 //! `u64 entry(CpuState *cpu, u8 *guest_mem_base)`; guest registers live in

@@ -3,7 +3,7 @@
 //! code into the shared IR, host backends ([`crate::backend::aarch64`],
 //! [`crate::backend::riscv64`], and the x86-64 JIT) emit it again.
 //!
-//! [`unit`] translates whole functions for the ahead-of-time style
+//! [`mod@unit`] translates whole functions for the ahead-of-time style
 //! backends; [`mixed`] runs RV64 and AArch64 guest code in one process on
 //! the x86-64 JIT, switching between the two architectures.
 

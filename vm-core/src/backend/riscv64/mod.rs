@@ -1,6 +1,6 @@
 //! RV64 host backend: IR -> RV64IM machine code for whole translation
 //! units (see [`crate::backend::unitgen`] for the unit ABI), encoded with
-//! the RV64 frontend's own encoder ([`crate::frontend::riscv::encode`]).
+//! the RV64 frontend's own encoder ([`crate::frontend::riscv::encode()`]).
 //!
 //! Registers: `t5` (x30) = CPU state, `t6` (x31) = guest memory base,
 //! `t1, t2, a0..a7` allocatable, `t3`/`t4` the generic scratch pair, `t0`
