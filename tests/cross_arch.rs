@@ -46,6 +46,7 @@ fn per_insn_bench<F: Frontend + Default>(
     let mut counts = Vec::new();
     let (mut guest, mut host) = (0u64, 0u64);
     let (mut t_front, mut t_back) = (0f64, 0f64);
+    let mut ir_ops = 0u64;
     for _ in 0..20 {
         (guest, host) = (0, 0);
         counts.clear();
@@ -58,13 +59,20 @@ fn per_insn_bench<F: Frontend + Default>(
             tb += t1.elapsed().as_nanos() as f64;
             tf += (t1 - t0).as_nanos() as f64;
             guest += unit.guest_insns;
+            ir_ops = unit
+                .blocks
+                .iter()
+                .map(|b| b.ops.len() as u64 + 1)
+                .sum::<u64>();
             counts.push(unit.guest_insns as u32);
         }
         t_front = if t_front == 0.0 { tf } else { t_front.min(tf) };
         t_back = if t_back == 0.0 { tb } else { t_back.min(tb) };
     }
     println!(
-        "{name}: best of 20 passes: frontend+IR optimizer {:.1} ns/insn, backend {:.1} ns/insn",
+        "{name}: {:.2} optimized IR ops per guest instruction; best of 20 passes: \
+         frontend+IR optimizer {:.1} ns/insn, backend {:.1} ns/insn",
+        ir_ops as f64 / guest as f64,
         t_front / guest as f64,
         t_back / guest as f64
     );

@@ -74,9 +74,29 @@ pub(crate) trait UnitIsa {
     /// Returns `code` to the caller (epilogue included).
     fn ret_code(&mut self, code: u64);
     /// Jumps to the block whose guest pc is in scratch 0 via the table at
-    /// word `table` (entries: guest pc, host byte offset from word 0),
-    /// `index = (pc >> shift) & mask`; on a miss jumps to the returned fixup.
-    fn dispatch(&mut self, table: usize, shift: u32, mask: u64) -> Fixup;
+    /// word `table` (entries: guest pc, host byte offset from word 0)
+    /// indexed by `hash`; on a miss jumps to the returned fixup.
+    fn dispatch(&mut self, table: usize, hash: TableHash) -> Fixup;
+}
+
+/// Index function of a unit's dispatch table:
+/// `((pc >> a) ^ (pc >> b)) & (2^bits - 1)`, chosen collision-free for the
+/// unit's indirect-jump targets (so a probe is one compare).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TableHash {
+    /// First shift.
+    pub a: u32,
+    /// Second shift.
+    pub b: u32,
+    /// log2 of the table size.
+    pub bits: u32,
+}
+
+impl TableHash {
+    /// Table index of `pc`.
+    pub fn index(self, pc: u64) -> usize {
+        (((pc >> self.a) ^ (pc >> self.b)) & ((1u64 << self.bits) - 1)) as usize
+    }
 }
 
 /// Machine code of a translated unit.
@@ -178,11 +198,11 @@ pub(crate) fn compile_unit<I: UnitIsa>(
             .iter()
             .map(|&i| unit.blocks[i].pc)
             .collect();
-        let (shift, bits) = table_shape(&pcs);
-        let mask = (1u64 << bits) - 1;
+        let hash = table_shape(&pcs);
+        let bits = hash.bits;
         // The table follows the dispatcher; its word index is patched below.
         let table_at_placeholder = usize::MAX;
-        let miss = isa.dispatch(table_at_placeholder, shift, mask);
+        let miss = isa.dispatch(table_at_placeholder, hash);
         let miss_at = isa.words().len();
         let [s0, _] = I::SCRATCH;
         isa.st_state(s0, offsets::PC);
@@ -199,7 +219,7 @@ pub(crate) fn compile_unit<I: UnitIsa>(
         let mut t = vec![(u64::MAX, 0u64); 1 << bits];
         for &i in &unit.indirect_targets {
             let pc = unit.blocks[i].pc;
-            t[((pc >> shift) & mask) as usize] = (pc, labels[i] as u64 * 4);
+            t[hash.index(pc)] = (pc, labels[i] as u64 * 4);
         }
         for (pc, off) in t {
             for v in [pc, off] {
@@ -212,7 +232,7 @@ pub(crate) fn compile_unit<I: UnitIsa>(
         let end = isa.words().len();
         let saved: Vec<u32> = isa.words()[miss_at..end].to_vec();
         isa.words().truncate(disp);
-        let miss2 = isa.dispatch(table, shift, mask);
+        let miss2 = isa.dispatch(table, hash);
         debug_assert_eq!(isa.words().len(), miss_at);
         isa.words().extend_from_slice(&saved);
         resolved.retain(|(f, _)| f.at != miss.at);
@@ -221,7 +241,11 @@ pub(crate) fn compile_unit<I: UnitIsa>(
     for (f, target) in resolved {
         isa.patch(f, target);
     }
-    let bytes = isa.words().iter().flat_map(|w| w.to_le_bytes()).collect();
+    let words = isa.words();
+    let mut bytes = Vec::with_capacity(words.len() * 4);
+    for w in words.iter() {
+        bytes.extend_from_slice(&w.to_le_bytes());
+    }
     Ok(UnitCode {
         bytes,
         entries,
@@ -229,23 +253,26 @@ pub(crate) fn compile_unit<I: UnitIsa>(
     })
 }
 
-/// Smallest collision-free direct-mapped table: (shift, log2 size).
-fn table_shape(pcs: &[u64]) -> (u32, u32) {
+/// Smallest collision-free direct-mapped table shape for `pcs`: sizes
+/// from twice the target count upward, shift pairs tried per size.
+fn table_shape(pcs: &[u64]) -> TableHash {
     let mut bits = (pcs.len().max(1) * 2).next_power_of_two().trailing_zeros();
     let mut seen: Vec<u64> = Vec::new();
     loop {
-        let mask = (1u64 << bits) - 1;
-        for shift in 0..4 {
-            seen.clear();
-            seen.resize((1usize << bits).div_ceil(64), 0);
-            let ok = pcs.iter().all(|pc| {
-                let i = ((pc >> shift) & mask) as usize;
-                let fresh = seen[i / 64] & (1 << (i % 64)) == 0;
-                seen[i / 64] |= 1 << (i % 64);
-                fresh
-            });
-            if ok {
-                return (shift, bits);
+        for a in 0..4 {
+            for b in (a + 1)..24 {
+                let h = TableHash { a, b, bits };
+                seen.clear();
+                seen.resize((1usize << bits).div_ceil(64), 0);
+                let ok = pcs.iter().all(|&pc| {
+                    let i = h.index(pc);
+                    let fresh = seen[i / 64] & (1 << (i % 64)) == 0;
+                    seen[i / 64] |= 1 << (i % 64);
+                    fresh
+                });
+                if ok {
+                    return h;
+                }
             }
         }
         bits += 1;

@@ -250,7 +250,9 @@ pub fn translate_unit<F: Frontend>(
     for (pc, scan, range) in &scans {
         let lo = live_out(scan, &index, &live_in);
         let mut ir = fe.lift_block(*pc, &all[range.clone()], lo)?;
-        opt::optimize(&mut ir);
+        // The lifters already forward globals and fold immediates, so
+        // only the backward dead-code pass pays off here (see docs/cross-arch.md).
+        opt::eliminate_dead(&mut ir);
         guest_insns += ir.insn_count as u64;
         blocks.push(ir);
     }

@@ -9,7 +9,7 @@ pub mod encode;
 
 use self::encode as e;
 use self::encode::Cc;
-use super::unitgen::{compile_unit, Fixup, UnitCode, UnitCodegenError, UnitIsa};
+use super::unitgen::{compile_unit, Fixup, TableHash, UnitCode, UnitCodegenError, UnitIsa};
 use crate::ir::{BinOp, Cond, UnOp, Width};
 use crate::xarch::unit::TranslationUnit;
 
@@ -268,15 +268,12 @@ impl UnitIsa for A64Emitter {
         self.emit(e::ret());
     }
 
-    fn dispatch(&mut self, table: usize, shift: u32, mask: u64) -> Fixup {
-        // x16 = target pc (scratch 0); x17 = &table[(pc >> shift) & mask]
-        let here = self.words.len();
-        if shift > 0 {
-            self.emit(e::lsr_imm(X15, 16, shift));
-            self.emit(e::and_low_mask(X15, X15, mask.trailing_ones()));
-        } else {
-            self.emit(e::and_low_mask(X15, 16, mask.trailing_ones()));
-        }
+    fn dispatch(&mut self, table: usize, h: TableHash) -> Fixup {
+        // x16 = target pc (scratch 0); x17 = &table[hash(pc)]
+        self.emit(e::lsr_imm(X15, 16, h.a));
+        self.emit(e::lsr_imm(X14, 16, h.b));
+        self.emit(e::eor(X15, X15, X14));
+        self.emit(e::and_low_mask(X15, X15, h.bits));
         let adr_at = self.words.len();
         let disp = if table == usize::MAX {
             0
@@ -294,7 +291,6 @@ impl UnitIsa for A64Emitter {
         self.emit(e::adr(17, -(adr0 as i32) * 4));
         self.emit(e::add(17, 17, X15));
         self.emit(e::br(17));
-        let _ = here;
         Fixup {
             at: miss,
             cond: true,

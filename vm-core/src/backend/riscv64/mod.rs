@@ -7,7 +7,7 @@
 //! extra scratch for address and constant sequences. Only caller-saved
 //! registers are used, so the prologue just reserves the spill frame.
 
-use super::unitgen::{compile_unit, Fixup, UnitCode, UnitCodegenError, UnitIsa};
+use super::unitgen::{compile_unit, Fixup, TableHash, UnitCode, UnitCodegenError, UnitIsa};
 use crate::frontend::riscv::{encode, Inst, Op};
 use crate::ir::{BinOp, Cond, UnOp, Width};
 use crate::xarch::unit::TranslationUnit;
@@ -284,10 +284,12 @@ impl UnitIsa for Rv64Emitter {
         self.i(Op::Jalr, 0, RA, 0, 0);
     }
 
-    fn dispatch(&mut self, table: usize, shift: u32, mask: u64) -> Fixup {
-        // t3 = target pc; t4 = &table[(pc >> shift) & mask]
-        let bits = mask.trailing_ones() as i32;
-        self.i(Op::Srli, T0, 28, 0, shift as i32);
+    fn dispatch(&mut self, table: usize, h: TableHash) -> Fixup {
+        // t3 = target pc; t4 = &table[hash(pc)]
+        let bits = h.bits as i32;
+        self.i(Op::Srli, T0, 28, 0, h.a as i32);
+        self.i(Op::Srli, 29, 28, 0, h.b as i32);
+        self.r(Op::Xor, T0, T0, 29);
         self.i(Op::Slli, T0, T0, 0, 64 - bits);
         self.i(Op::Srli, T0, T0, 0, 64 - bits - 4);
         let here = self.words.len();
