@@ -106,6 +106,8 @@ pub struct UnitCode {
     pub bytes: Vec<u8>,
     /// Byte offset of each unit entry (same order as the unit's entries).
     pub entries: Vec<usize>,
+    /// Bytes of instructions; the dispatch table (data) follows them.
+    pub code_len: usize,
     /// Host instructions emitted for the blocks (excluding the table,
     /// prologues, exit stubs and the dispatcher).
     pub block_insns: usize,
@@ -190,7 +192,8 @@ pub(crate) fn compile_unit<I: UnitIsa>(
         let f = isa.jump();
         resolved.push((f, labels[unit.index[pc]]));
     }
-    // Indirect jumps: shared dispatcher over all blocks of the unit.
+    // Indirect jumps: shared dispatcher over the unit's indirect targets.
+    let mut code_words = isa.words().len();
     if !indirect_sites.is_empty() {
         let disp = isa.words().len();
         let pcs: Vec<u64> = unit
@@ -212,6 +215,7 @@ pub(crate) fn compile_unit<I: UnitIsa>(
             resolved.push((*f, disp));
         }
         // 8-byte align, then the table.
+        code_words = isa.words().len();
         if isa.words().len() % 2 == 1 {
             isa.words().push(0);
         }
@@ -249,6 +253,7 @@ pub(crate) fn compile_unit<I: UnitIsa>(
     Ok(UnitCode {
         bytes,
         entries,
+        code_len: code_words * 4,
         block_insns,
     })
 }
