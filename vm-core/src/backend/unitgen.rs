@@ -289,6 +289,8 @@ struct AllocState {
     loc: Vec<Loc>,
     last_use: Vec<usize>,
     owner: Vec<Option<Temp>>,
+    /// Bit r set: pool register r is free.
+    free: u32,
     slots_used: usize,
 }
 
@@ -309,6 +311,7 @@ fn block<I: UnitIsa>(
     st.last_use.resize(n, 0);
     st.owner.clear();
     st.owner.resize(32, None);
+    st.free = I::POOL.iter().fold(0, |m, &r| m | 1 << r);
     st.slots_used = 0;
     for (i, op) in blk.ops.iter().enumerate() {
         op.for_each_use(|t| st.last_use[t as usize] = i);
@@ -461,6 +464,7 @@ fn free_dead(st: &mut AllocState, t: Temp, i: usize) {
     if st.last_use[t as usize] == i {
         if let Loc::Reg(r) = st.loc[t as usize] {
             st.owner[r as usize] = None;
+            st.free |= 1 << r;
         }
         st.loc[t as usize] = Loc::None;
     }
@@ -472,9 +476,8 @@ fn alloc<I: UnitIsa>(
     t: Temp,
     pc: u64,
 ) -> Result<u8, UnitCodegenError> {
-    let r = match I::POOL.iter().find(|&&r| st.owner[r as usize].is_none()) {
-        Some(&r) => r,
-        None => {
+    let r = match st.free {
+        0 => {
             // Spill the live value used furthest in the future.
             let (&r, victim) = I::POOL
                 .iter()
@@ -490,7 +493,9 @@ fn alloc<I: UnitIsa>(
             st.loc[victim as usize] = Loc::Slot(slot);
             r
         }
+        free => free.trailing_zeros() as u8,
     };
+    st.free &= !(1 << r);
     st.owner[r as usize] = Some(t);
     st.loc[t as usize] = Loc::Reg(r);
     Ok(r)

@@ -375,6 +375,17 @@ impl IrBuilder {
             known: [None; crate::state::NUM_GLOBALS],
         }
     }
+    /// New empty builder that reuses the allocation of `ops` (cleared):
+    /// translators that keep a pool of op vectors avoid one allocation and
+    /// one free per block.
+    pub fn from_ops(mut ops: Vec<IrOp>) -> Self {
+        ops.clear();
+        Self {
+            ops,
+            next: 0,
+            known: [None; crate::state::NUM_GLOBALS],
+        }
+    }
     fn temp(&mut self) -> Temp {
         let t = self.next;
         self.next += 1;

@@ -31,7 +31,7 @@ impl Hasher for PcHasher {
 /// Map keyed by guest pc.
 pub type PcMap<V> = HashMap<u64, V, BuildHasherDefault<PcHasher>>;
 
-use crate::ir::IrBlock;
+use crate::ir::{IrBlock, IrOp};
 use crate::opt;
 
 /// Why a guest function could not be translated.
@@ -152,14 +152,26 @@ pub trait Frontend {
         pc: u64,
         out: &mut Vec<Self::Insn>,
     ) -> Result<BlockScan, TranslateError>;
-    /// Lifts a scanned block; `flags_live_out` says whether the flags must
-    /// be in their globals when the block ends.
+    /// Lifts a scanned block into a block whose op vector reuses the
+    /// allocation of `ops`; `flags_live_out` says whether the flags must be
+    /// in their globals when the block ends.
+    fn lift_block_into(
+        &mut self,
+        pc: u64,
+        insns: &[Self::Insn],
+        flags_live_out: bool,
+        ops: Vec<IrOp>,
+    ) -> Result<IrBlock, TranslateError>;
+    /// [`Frontend::lift_block_into`] with a fresh op vector.
     fn lift_block(
         &mut self,
         pc: u64,
         insns: &[Self::Insn],
         flags_live_out: bool,
-    ) -> Result<IrBlock, TranslateError>;
+    ) -> Result<IrBlock, TranslateError> {
+        let ops = Vec::with_capacity(insns.len() * 4 + 8);
+        self.lift_block_into(pc, insns, flags_live_out, ops)
+    }
 }
 
 /// The translated unit: optimized IR blocks and the entry points.
@@ -182,87 +194,151 @@ pub struct TranslationUnit {
 /// Upper bound on blocks per unit (guards against runaway discovery).
 const MAX_BLOCKS: usize = 1 << 16;
 
-/// Translates every block reachable from `entries`.
-pub fn translate_unit<F: Frontend>(
+/// Reusable state of unit translation: scan buffers, the pc index and a
+/// pool of op vectors (QEMU keeps one TCG context per thread for the same
+/// reason: allocation would otherwise cost as much as translating).
+pub struct UnitTranslator<F: Frontend> {
+    fe: F,
+    index: PcMap<usize>,
+    scans: Vec<(u64, BlockScan, std::ops::Range<usize>)>,
+    all: Vec<F::Insn>,
+    work: Vec<u64>,
+    live_in: Vec<bool>,
+    pool: Vec<Vec<IrOp>>,
+    blocks: Vec<IrBlock>,
+}
+
+impl<F: Frontend> UnitTranslator<F> {
+    /// A translator around frontend `fe`.
+    pub fn new(fe: F) -> Self {
+        Self {
+            fe,
+            index: PcMap::default(),
+            scans: Vec::new(),
+            all: Vec::new(),
+            work: Vec::new(),
+            live_in: Vec::new(),
+            pool: Vec::new(),
+            blocks: Vec::new(),
+        }
+    }
+
+    /// Gives a unit's allocations back for the next translation.
+    pub fn recycle(&mut self, unit: TranslationUnit) {
+        let TranslationUnit {
+            mut blocks,
+            mut index,
+            ..
+        } = unit;
+        self.pool.extend(blocks.drain(..).map(|b| b.ops));
+        self.blocks = blocks;
+        if index.capacity() > self.index.capacity() {
+            index.clear();
+            self.index = index;
+        }
+    }
+
+    /// Translates every block reachable from `entries`.
+    pub fn translate(
+        &mut self,
+        img: &CodeImage,
+        entries: &[(String, u64)],
+    ) -> Result<TranslationUnit, TranslateError> {
+        let mut index = std::mem::take(&mut self.index);
+        index.clear();
+        let scans = &mut self.scans;
+        let all = &mut self.all;
+        let work = &mut self.work;
+        scans.clear();
+        all.clear();
+        work.clear();
+        work.extend(entries.iter().map(|e| e.1));
+        while let Some(pc) = work.pop() {
+            if index.contains_key(&pc) {
+                continue;
+            }
+            if scans.len() >= MAX_BLOCKS {
+                return Err(TranslateError::Image(format!(
+                    "more than {MAX_BLOCKS} blocks"
+                )));
+            }
+            let start = all.len();
+            let scan = self.fe.scan_block(img, pc, all)?;
+            for s in scan.succs.iter() {
+                if !index.contains_key(&s.pc) {
+                    work.push(s.pc);
+                }
+            }
+            index.insert(pc, scans.len());
+            scans.push((pc, scan, start..all.len()));
+        }
+        // Backward liveness of the flags to a fixpoint: live_in = ReadFirst,
+        // or pass-through and live on some flag-carrying successor edge.
+        let n = scans.len();
+        let live_in = &mut self.live_in;
+        live_in.clear();
+        live_in.resize(n, false);
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for i in (0..n).rev() {
+                let s = &scans[i].1;
+                let v = match s.flags {
+                    Some(FlagUse::ReadFirst) => true,
+                    Some(FlagUse::WriteFirst) => false,
+                    _ => live_out(s, &index, live_in),
+                };
+                if v != live_in[i] {
+                    live_in[i] = v;
+                    changed = true;
+                }
+            }
+        }
+        let mut indirect_targets: Vec<usize> = entries
+            .iter()
+            .filter_map(|e| index.get(&e.1).copied())
+            .collect();
+        for (_, scan, _) in scans.iter() {
+            for s in scan.succs.iter().filter(|s| !s.carries_flags) {
+                if let Some(&j) = index.get(&s.pc) {
+                    indirect_targets.push(j);
+                }
+            }
+        }
+        indirect_targets.sort_unstable();
+        indirect_targets.dedup();
+        let mut blocks = std::mem::take(&mut self.blocks);
+        blocks.clear();
+        blocks.reserve(n);
+        let mut guest_insns = 0;
+        for (pc, scan, range) in scans.iter() {
+            let lo = live_out(scan, &index, live_in);
+            let ops = self.pool.pop().unwrap_or_default();
+            let mut ir = self.fe.lift_block_into(*pc, &all[range.clone()], lo, ops)?;
+            // The lifters already forward globals and fold immediates, so
+            // only the backward dead-code pass pays off here (docs/cross-arch.md).
+            opt::eliminate_dead(&mut ir);
+            guest_insns += ir.insn_count as u64;
+            blocks.push(ir);
+        }
+        Ok(TranslationUnit {
+            blocks,
+            index,
+            entries: entries.to_vec(),
+            guest_insns,
+            indirect_targets,
+        })
+    }
+}
+
+/// Translates every block reachable from `entries` (a one-off
+/// [`UnitTranslator`]).
+pub fn translate_unit<F: Frontend + Clone>(
     fe: &mut F,
     img: &CodeImage,
     entries: &[(String, u64)],
 ) -> Result<TranslationUnit, TranslateError> {
-    let mut index: PcMap<usize> = PcMap::default();
-    // All blocks' instructions in one vector: (pc, scan, range in `all`).
-    let mut scans: Vec<(u64, BlockScan, std::ops::Range<usize>)> = Vec::new();
-    let mut all: Vec<F::Insn> = Vec::new();
-    let mut work: Vec<u64> = entries.iter().map(|e| e.1).collect();
-    while let Some(pc) = work.pop() {
-        if index.contains_key(&pc) {
-            continue;
-        }
-        if scans.len() >= MAX_BLOCKS {
-            return Err(TranslateError::Image(format!(
-                "more than {MAX_BLOCKS} blocks"
-            )));
-        }
-        let start = all.len();
-        let scan = fe.scan_block(img, pc, &mut all)?;
-        for s in scan.succs.iter() {
-            if !index.contains_key(&s.pc) {
-                work.push(s.pc);
-            }
-        }
-        index.insert(pc, scans.len());
-        scans.push((pc, scan, start..all.len()));
-    }
-    // Backward liveness of the flags to a fixpoint: live_in = ReadFirst, or
-    // pass-through and live on some flag-carrying successor edge.
-    let n = scans.len();
-    let mut live_in = vec![false; n];
-    let mut changed = true;
-    while changed {
-        changed = false;
-        for i in (0..n).rev() {
-            let s = &scans[i].1;
-            let v = match s.flags {
-                Some(FlagUse::ReadFirst) => true,
-                Some(FlagUse::WriteFirst) => false,
-                _ => live_out(s, &index, &live_in),
-            };
-            if v != live_in[i] {
-                live_in[i] = v;
-                changed = true;
-            }
-        }
-    }
-    let mut indirect_targets: Vec<usize> = entries
-        .iter()
-        .filter_map(|e| index.get(&e.1).copied())
-        .collect();
-    for (_, scan, _) in &scans {
-        for s in scan.succs.iter().filter(|s| !s.carries_flags) {
-            if let Some(&j) = index.get(&s.pc) {
-                indirect_targets.push(j);
-            }
-        }
-    }
-    indirect_targets.sort_unstable();
-    indirect_targets.dedup();
-    let mut blocks = Vec::with_capacity(n);
-    let mut guest_insns = 0;
-    for (pc, scan, range) in &scans {
-        let lo = live_out(scan, &index, &live_in);
-        let mut ir = fe.lift_block(*pc, &all[range.clone()], lo)?;
-        // The lifters already forward globals and fold immediates, so
-        // only the backward dead-code pass pays off here (see docs/cross-arch.md).
-        opt::eliminate_dead(&mut ir);
-        guest_insns += ir.insn_count as u64;
-        blocks.push(ir);
-    }
-    Ok(TranslationUnit {
-        blocks,
-        index,
-        entries: entries.to_vec(),
-        guest_insns,
-        indirect_targets,
-    })
+    UnitTranslator::new(fe.clone()).translate(img, entries)
 }
 
 fn live_out(s: &BlockScan, index: &PcMap<usize>, live_in: &[bool]) -> bool {

@@ -3,7 +3,7 @@
 use super::decode::{bit, bits, decode_bit_masks, mnemonic, sext};
 use super::TranslateError;
 use crate::frontend::flags::{select, sext_w, zext_w, CcKind, FlagSrc, FlagState, Flags};
-use crate::ir::{BinOp, Cond, GuestLoc, IrBlock, IrBuilder, Temp, Terminator, UnOp, Width};
+use crate::ir::{BinOp, Cond, GuestLoc, IrBlock, IrBuilder, IrOp, Temp, Terminator, UnOp, Width};
 use crate::xarch::unit::{BlockScan, CodeImage, FlagUse, Frontend, Successor};
 
 /// Global holding `sp`.
@@ -20,7 +20,7 @@ const MAX_BLOCK_INSNS: usize = 128;
 pub type A64Insn = (u64, u32);
 
 /// The AArch64 frontend.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 pub struct A64Frontend;
 
 fn unsupported(pc: u64, w: u32) -> TranslateError {
@@ -190,14 +190,19 @@ impl Frontend for A64Frontend {
         }
     }
 
-    fn lift_block(
+    fn lift_block_into(
         &mut self,
         pc: u64,
         insns: &[A64Insn],
         flags_live_out: bool,
+        ops: Vec<IrOp>,
     ) -> Result<IrBlock, TranslateError> {
         let mut l = Lifter {
-            b: IrBuilder::with_capacity(insns.len() * 4 + 8),
+            b: {
+                let mut ops = ops;
+                ops.reserve(insns.len() * 4 + 8);
+                IrBuilder::from_ops(ops)
+            },
             flags: FlagState::new(FLAG_GLOBALS, true),
         };
         let mut term = None;

@@ -4,7 +4,7 @@ use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register}
 
 use super::TranslateError;
 use crate::frontend::flags::{select, sext_w, zext_w, CcKind, FlagSrc, FlagState};
-use crate::ir::{BinOp, GuestLoc, IrBlock, IrBuilder, Temp, Terminator, UnOp, Width};
+use crate::ir::{BinOp, GuestLoc, IrBlock, IrBuilder, IrOp, Temp, Terminator, UnOp, Width};
 use crate::xarch::unit::{BlockScan, CodeImage, FlagUse, Frontend, Successor};
 
 /// Globals holding Z, N (SF), C (CF), V (OF) between blocks.
@@ -21,7 +21,7 @@ const MAX_BLOCK_INSNS: usize = 128;
 pub type X86Insn = Instruction;
 
 /// The x86-64 frontend (stateless between blocks).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 pub struct X86Frontend;
 
 fn unsupported(i: &Instruction, why: &str) -> TranslateError {
@@ -254,14 +254,19 @@ impl Frontend for X86Frontend {
         }
     }
 
-    fn lift_block(
+    fn lift_block_into(
         &mut self,
         pc: u64,
         insns: &[X86Insn],
         flags_live_out: bool,
+        ops: Vec<IrOp>,
     ) -> Result<IrBlock, TranslateError> {
         let mut l = Lifter {
-            b: IrBuilder::with_capacity(insns.len() * 4 + 8),
+            b: {
+                let mut ops = ops;
+                ops.reserve(insns.len() * 4 + 8);
+                IrBuilder::from_ops(ops)
+            },
             flags: FlagState::new(FLAG_GLOBALS, false),
             rdx_ext: None,
         };
