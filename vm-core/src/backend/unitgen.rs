@@ -151,9 +151,11 @@ pub(crate) fn compile_unit<I: UnitIsa>(
         labels[bi] = isa.words().len();
         let before = isa.words().len();
         let next = unit.blocks.get(bi + 1).map(|b| b.pc);
+        let lu = &unit.last_use[unit.last_use_base[bi]..];
         block(
             isa,
             blk,
+            lu,
             unit,
             next,
             &mut st,
@@ -287,7 +289,6 @@ fn table_shape(pcs: &[u64]) -> TableHash {
 #[derive(Default)]
 struct AllocState {
     loc: Vec<Loc>,
-    last_use: Vec<usize>,
     owner: Vec<Option<Temp>>,
     /// Bit r set: pool register r is free.
     free: u32,
@@ -298,6 +299,7 @@ struct AllocState {
 fn block<I: UnitIsa>(
     isa: &mut I,
     blk: &IrBlock,
+    lu: &[u32],
     unit: &TranslationUnit,
     next_pc: Option<u64>,
     st: &mut AllocState,
@@ -307,17 +309,10 @@ fn block<I: UnitIsa>(
     let n = blk.num_temps as usize;
     st.loc.clear();
     st.loc.resize(n, Loc::None);
-    st.last_use.clear();
-    st.last_use.resize(n, 0);
     st.owner.clear();
     st.owner.resize(32, None);
     st.free = I::POOL.iter().fold(0, |m, &r| m | 1 << r);
     st.slots_used = 0;
-    for (i, op) in blk.ops.iter().enumerate() {
-        op.for_each_use(|t| st.last_use[t as usize] = i);
-    }
-    let end = blk.ops.len();
-    blk.term.for_each_use(|t| st.last_use[t as usize] = end);
     let [s0, s1] = I::SCRATCH;
     let target = |pc: u64| match unit.index.get(&pc) {
         Some(&i) => Target::Block(i),
@@ -327,20 +322,20 @@ fn block<I: UnitIsa>(
         match *op {
             IrOp::Const { dst, val } => st.loc[dst as usize] = Loc::Const(val),
             IrOp::GetGlobal { dst, g } => {
-                let r = alloc(isa, st, dst, blk.pc)?;
+                let r = alloc(isa, st, lu, dst, blk.pc)?;
                 isa.ld_state(r, offsets::GLOBALS + 8 * g as i32);
             }
             IrOp::SetGlobal { g, src } => {
                 let r = use_reg(isa, st, src, s0);
                 isa.st_state(r, offsets::GLOBALS + 8 * g as i32);
-                free_dead(st, src, i);
+                free_dead(st, lu, src, i);
             }
             IrOp::Bin { op, dst, a, b } => {
                 let ra = use_reg(isa, st, a, s0);
                 if let Loc::Const(v) = st.loc[b as usize] {
-                    free_dead(st, a, i);
-                    free_dead(st, b, i);
-                    let rd = alloc(isa, st, dst, blk.pc)?;
+                    free_dead(st, lu, a, i);
+                    free_dead(st, lu, b, i);
+                    let rd = alloc(isa, st, lu, dst, blk.pc)?;
                     if !isa.bin_imm(op, rd, ra, v) {
                         // rd may alias ra: the constant goes to scratch 1.
                         isa.mov_imm(s1, v);
@@ -348,24 +343,24 @@ fn block<I: UnitIsa>(
                     }
                 } else {
                     let rb = use_reg(isa, st, b, s1);
-                    free_dead(st, a, i);
-                    free_dead(st, b, i);
-                    let rd = alloc(isa, st, dst, blk.pc)?;
+                    free_dead(st, lu, a, i);
+                    free_dead(st, lu, b, i);
+                    let rd = alloc(isa, st, lu, dst, blk.pc)?;
                     isa.bin(op, rd, ra, rb);
                 }
             }
             IrOp::Un { op, dst, a } => {
                 let ra = use_reg(isa, st, a, s0);
-                free_dead(st, a, i);
-                let rd = alloc(isa, st, dst, blk.pc)?;
+                free_dead(st, lu, a, i);
+                let rd = alloc(isa, st, lu, dst, blk.pc)?;
                 isa.un(op, rd, ra);
             }
             IrOp::SetCond { cond, dst, a, b } => {
                 let ra = use_reg(isa, st, a, s0);
                 let rb = use_reg(isa, st, b, s1);
-                free_dead(st, a, i);
-                free_dead(st, b, i);
-                let rd = alloc(isa, st, dst, blk.pc)?;
+                free_dead(st, lu, a, i);
+                free_dead(st, lu, b, i);
+                let rd = alloc(isa, st, lu, dst, blk.pc)?;
                 isa.setcond(cond, rd, ra, rb);
             }
             IrOp::Load {
@@ -377,8 +372,8 @@ fn block<I: UnitIsa>(
                 ..
             } => {
                 let ra = use_reg(isa, st, addr, s0);
-                free_dead(st, addr, i);
-                let rd = alloc(isa, st, dst, blk.pc)?;
+                free_dead(st, lu, addr, i);
+                let rd = alloc(isa, st, lu, dst, blk.pc)?;
                 isa.load(rd, ra, off, width, signed);
             }
             IrOp::Store {
@@ -391,8 +386,8 @@ fn block<I: UnitIsa>(
                 let ra = use_reg(isa, st, addr, s0);
                 let rs = use_reg(isa, st, src, s1);
                 isa.store(rs, ra, off, width);
-                free_dead(st, addr, i);
-                free_dead(st, src, i);
+                free_dead(st, lu, addr, i);
+                free_dead(st, lu, src, i);
             }
         }
     }
@@ -460,8 +455,8 @@ fn use_reg<I: UnitIsa>(isa: &mut I, st: &mut AllocState, t: Temp, scratch: u8) -
     }
 }
 
-fn free_dead(st: &mut AllocState, t: Temp, i: usize) {
-    if st.last_use[t as usize] == i {
+fn free_dead(st: &mut AllocState, lu: &[u32], t: Temp, i: usize) {
+    if lu[t as usize] == i as u32 {
         if let Loc::Reg(r) = st.loc[t as usize] {
             st.owner[r as usize] = None;
             st.free |= 1 << r;
@@ -473,6 +468,7 @@ fn free_dead(st: &mut AllocState, t: Temp, i: usize) {
 fn alloc<I: UnitIsa>(
     isa: &mut I,
     st: &mut AllocState,
+    lu: &[u32],
     t: Temp,
     pc: u64,
 ) -> Result<u8, UnitCodegenError> {
@@ -482,7 +478,7 @@ fn alloc<I: UnitIsa>(
             let (&r, victim) = I::POOL
                 .iter()
                 .filter_map(|r| st.owner[*r as usize].map(|v| (r, v)))
-                .max_by_key(|(_, v)| st.last_use[*v as usize])
+                .max_by_key(|(_, v)| lu[*v as usize])
                 .expect("pool is non-empty");
             if st.slots_used >= I::SLOTS {
                 return Err(UnitCodegenError::TooManySpills(pc));

@@ -32,7 +32,6 @@ impl Hasher for PcHasher {
 pub type PcMap<V> = HashMap<u64, V, BuildHasherDefault<PcHasher>>;
 
 use crate::ir::{IrBlock, IrOp};
-use crate::opt;
 
 /// Why a guest function could not be translated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -189,6 +188,78 @@ pub struct TranslationUnit {
     /// return sites (the backends' dispatch tables hold only these; any
     /// other computed target leaves the unit, which stays correct).
     pub indirect_targets: Vec<usize>,
+    /// Index of the last op reading each temp, for register allocation:
+    /// block `b`'s temp `t` is at `last_use[last_use_base[b] + t]`; the
+    /// terminator counts as op `ops.len()`, `u32::MAX` means never read.
+    pub last_use: Vec<u32>,
+    /// Start of each block's slice of `last_use`.
+    pub last_use_base: Vec<usize>,
+}
+
+/// Dead global-store and dead-code elimination (the semantics of
+/// [`crate::opt::eliminate_dead`]) fused with computing each temp's last use
+/// after the removal, appended to `out` (`num_temps` entries).
+pub fn eliminate_dead_with_last_use(
+    block: &mut IrBlock,
+    rev: &mut Vec<i32>,
+    keep: &mut Vec<bool>,
+    out: &mut Vec<u32>,
+) {
+    let nt = block.num_temps as usize;
+    // rev[t]: kept ops after t's last use (-1: read by the terminator),
+    // i32::MIN: unused so far.
+    rev.clear();
+    rev.resize(nt, i32::MIN);
+    block.term.for_each_use(|t| rev[t as usize] = -1);
+    let mut kept_after: i32 = 0;
+    let mut overwritten = 0u64;
+    let n = block.ops.len();
+    keep.clear();
+    keep.resize(n, true);
+    for i in (0..n).rev() {
+        let op = block.ops[i];
+        let live = match op {
+            IrOp::SetGlobal { g, .. } => {
+                let bit = 1u64 << (g & 63);
+                let dead = overwritten & bit != 0;
+                overwritten |= bit;
+                !dead
+            }
+            IrOp::Load { .. } | IrOp::Store { .. } => {
+                overwritten = 0;
+                true
+            }
+            _ => op.dst().is_none_or(|d| rev[d as usize] != i32::MIN),
+        };
+        if live {
+            op.for_each_use(|t| {
+                if rev[t as usize] == i32::MIN {
+                    rev[t as usize] = kept_after;
+                }
+            });
+            kept_after += 1;
+        } else {
+            keep[i] = false;
+        }
+    }
+    if kept_after as usize != n {
+        let mut j = 0;
+        for i in 0..n {
+            if keep[i] {
+                block.ops[j] = block.ops[i];
+                j += 1;
+            }
+        }
+        block.ops.truncate(j);
+    }
+    let total = kept_after;
+    out.extend(rev.iter().map(|&r| {
+        if r == i32::MIN {
+            u32::MAX
+        } else {
+            (total - 1 - r) as u32
+        }
+    }));
 }
 
 /// Upper bound on blocks per unit (guards against runaway discovery).
@@ -206,6 +277,10 @@ pub struct UnitTranslator<F: Frontend> {
     live_in: Vec<bool>,
     pool: Vec<Vec<IrOp>>,
     blocks: Vec<IrBlock>,
+    rev: Vec<i32>,
+    keep: Vec<bool>,
+    last_use: Vec<u32>,
+    last_use_base: Vec<usize>,
 }
 
 impl<F: Frontend> UnitTranslator<F> {
@@ -220,6 +295,10 @@ impl<F: Frontend> UnitTranslator<F> {
             live_in: Vec::new(),
             pool: Vec::new(),
             blocks: Vec::new(),
+            rev: Vec::new(),
+            keep: Vec::new(),
+            last_use: Vec::new(),
+            last_use_base: Vec::new(),
         }
     }
 
@@ -228,8 +307,12 @@ impl<F: Frontend> UnitTranslator<F> {
         let TranslationUnit {
             mut blocks,
             mut index,
+            last_use,
+            last_use_base,
             ..
         } = unit;
+        self.last_use = last_use;
+        self.last_use_base = last_use_base;
         self.pool.extend(blocks.drain(..).map(|b| b.ops));
         self.blocks = blocks;
         if index.capacity() > self.index.capacity() {
@@ -311,13 +394,19 @@ impl<F: Frontend> UnitTranslator<F> {
         blocks.clear();
         blocks.reserve(n);
         let mut guest_insns = 0;
+        let mut last_use = std::mem::take(&mut self.last_use);
+        let mut last_use_base = std::mem::take(&mut self.last_use_base);
+        last_use.clear();
+        last_use_base.clear();
         for (pc, scan, range) in scans.iter() {
             let lo = live_out(scan, &index, live_in);
             let ops = self.pool.pop().unwrap_or_default();
             let mut ir = self.fe.lift_block_into(*pc, &all[range.clone()], lo, ops)?;
             // The lifters already forward globals and fold immediates, so
-            // only the backward dead-code pass pays off here (docs/cross-arch.md).
-            opt::eliminate_dead(&mut ir);
+            // only the backward dead-code pass pays off here; it also yields
+            // the last uses the backends allocate registers with.
+            last_use_base.push(last_use.len());
+            eliminate_dead_with_last_use(&mut ir, &mut self.rev, &mut self.keep, &mut last_use);
             guest_insns += ir.insn_count as u64;
             blocks.push(ir);
         }
@@ -327,6 +416,8 @@ impl<F: Frontend> UnitTranslator<F> {
             entries: entries.to_vec(),
             guest_insns,
             indirect_targets,
+            last_use,
+            last_use_base,
         })
     }
 }
@@ -387,4 +478,50 @@ pub fn load_elf_image(elf: &[u8]) -> Result<(CodeImage, Vec<(String, u64)>), Tra
         .collect();
     syms.sort_by_key(|s| s.1);
     Ok((CodeImage { base: lo, bytes }, syms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frontend::aarch64::A64Frontend;
+    use crate::frontend::x86_64::X86Frontend;
+    use crate::xarch::inputs::{load_input, AARCH64_ELF, X86_64_ELF};
+
+    /// The fused pass keeps exactly what `opt::eliminate_dead` keeps, and
+    /// its last uses match a forward scan of the result.
+    #[test]
+    fn fused_dead_code_pass_matches_the_optimizer() {
+        fn check<F: Frontend>(fe: &mut F, elf: &[u8]) {
+            let input = load_input(elf).unwrap();
+            let mut all = Vec::new();
+            let (mut rev, mut keep) = (Vec::new(), Vec::new());
+            for &(_, pc) in &input.symbols {
+                let start = all.len();
+                fe.scan_block(&input.image, pc, &mut all).unwrap();
+                for live in [false, true] {
+                    // With live-out flags, blocks ending in unmodeled flags
+                    // are rejected (covered elsewhere); skip those.
+                    let Ok(ir) = fe.lift_block(pc, &all[start..], live) else {
+                        assert!(live);
+                        continue;
+                    };
+                    let mut a = ir.clone();
+                    crate::opt::eliminate_dead(&mut a);
+                    let mut b = ir;
+                    let mut lu = Vec::new();
+                    eliminate_dead_with_last_use(&mut b, &mut rev, &mut keep, &mut lu);
+                    assert_eq!(a, b, "block {pc:#x}");
+                    let mut want = vec![u32::MAX; b.num_temps as usize];
+                    for (i, op) in b.ops.iter().enumerate() {
+                        op.for_each_use(|t| want[t as usize] = i as u32);
+                    }
+                    b.term
+                        .for_each_use(|t| want[t as usize] = b.ops.len() as u32);
+                    assert_eq!(lu, want, "block {pc:#x}");
+                }
+            }
+        }
+        check(&mut X86Frontend, X86_64_ELF);
+        check(&mut A64Frontend, AARCH64_ELF);
+    }
 }
