@@ -129,6 +129,35 @@ pub struct FlagState {
     pub arm_carry: bool,
 }
 
+/// The constants a frontend defined in the current block: reuses the temp
+/// of a value seen before (a small direct-mapped cache, no allocation).
+#[derive(Debug, Clone, Copy)]
+pub struct ConstCache {
+    slots: [(u64, Temp); 16],
+}
+
+impl Default for ConstCache {
+    fn default() -> Self {
+        Self {
+            slots: [(0, Temp::MAX); 16],
+        }
+    }
+}
+
+impl ConstCache {
+    /// A temp holding `v`, defined earlier in the block if possible.
+    pub fn get(&mut self, b: &mut IrBuilder, v: u64) -> Temp {
+        let i = ((v ^ (v >> 7) ^ (v >> 17)) & 15) as usize;
+        let (cv, t) = self.slots[i];
+        if cv == v && t != Temp::MAX {
+            return t;
+        }
+        let t = b.constant(v);
+        self.slots[i] = (v, t);
+        t
+    }
+}
+
 /// Sign-extends the low `w` bits of `t`.
 pub fn sext_w(b: &mut IrBuilder, t: Temp, w: u32) -> Temp {
     match w {

@@ -2,7 +2,9 @@
 
 use super::decode::{bit, bits, decode_bit_masks, mnemonic, sext};
 use super::TranslateError;
-use crate::frontend::flags::{select, sext_w, zext_w, CcKind, FlagSrc, FlagState, Flags};
+use crate::frontend::flags::{
+    select, sext_w, zext_w, CcKind, ConstCache, FlagSrc, FlagState, Flags,
+};
 use crate::ir::{BinOp, Cond, GuestLoc, IrBlock, IrBuilder, IrOp, Temp, Terminator, UnOp, Width};
 use crate::xarch::unit::{BlockScan, CodeImage, FlagUse, Frontend, Successor};
 
@@ -204,6 +206,7 @@ impl Frontend for A64Frontend {
                 IrBuilder::from_ops(ops)
             },
             flags: FlagState::new(FLAG_GLOBALS, true),
+            consts: ConstCache::default(),
         };
         let mut term = None;
         for (index, &(ipc, w)) in insns.iter().enumerate() {
@@ -241,13 +244,15 @@ pub fn lift_dynamic_block(pc: u64, insns: &[A64Insn]) -> Result<IrBlock, Transla
 struct Lifter {
     b: IrBuilder,
     flags: FlagState,
+    /// Constants already defined in this block.
+    consts: ConstCache,
 }
 
 impl Lifter {
     /// Register `n` with 31 = zero register.
     fn rz(&mut self, n: u32) -> Temp {
         if n == 31 {
-            self.b.constant(0)
+            self.k(0)
         } else {
             self.b.get(n as u8)
         }
@@ -269,7 +274,7 @@ impl Lifter {
         self.b.set(n as u8, v);
     }
     fn k(&mut self, v: u64) -> Temp {
-        self.b.constant(v)
+        self.consts.get(&mut self.b, v)
     }
 
     fn cond(&mut self, pc: u64, c: u32) -> Result<(Cond, Temp, Temp), TranslateError> {

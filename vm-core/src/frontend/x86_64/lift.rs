@@ -3,7 +3,7 @@
 use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
 
 use super::TranslateError;
-use crate::frontend::flags::{select, sext_w, zext_w, CcKind, FlagSrc, FlagState};
+use crate::frontend::flags::{select, sext_w, zext_w, CcKind, ConstCache, FlagSrc, FlagState};
 use crate::ir::{BinOp, GuestLoc, IrBlock, IrBuilder, IrOp, Temp, Terminator, UnOp, Width};
 use crate::xarch::unit::{BlockScan, CodeImage, FlagUse, Frontend, Successor};
 
@@ -268,6 +268,7 @@ impl Frontend for X86Frontend {
                 IrBuilder::from_ops(ops)
             },
             flags: FlagState::new(FLAG_GLOBALS, false),
+            consts: ConstCache::default(),
             rdx_ext: None,
         };
         let mut term = None;
@@ -311,16 +312,23 @@ enum RdxExt {
 struct Lifter {
     b: IrBuilder,
     flags: FlagState,
+    /// Constants already defined in this block (immediates repeat a lot;
+    /// one op per distinct value keeps the later passes short).
+    consts: ConstCache,
     /// What `rdx` holds relative to `rax` (and which width), if known.
     rdx_ext: Option<(RdxExt, u32)>,
 }
 
 impl Lifter {
+    fn k(&mut self, v: u64) -> Temp {
+        self.consts.get(&mut self.b, v)
+    }
+
     fn reg_read(&mut self, i: &Instruction, r: Register) -> Result<(Temp, u32), TranslateError> {
         let (g, s) = gpr(r).ok_or_else(|| unsupported(i, "register"))?;
         let v = self.b.get(g);
         if is_high8(r) {
-            let sh = self.b.constant(8);
+            let sh = self.k(8);
             return Ok((self.b.bin(BinOp::Shr, v, sh), s));
         }
         Ok((v, s))
@@ -337,9 +345,9 @@ impl Lifter {
             4 => self.b.un(UnOp::Zext32, v),
             _ if is_high8(r) => {
                 let old = self.b.get(g);
-                let keep = self.b.constant(!0xff00);
-                let m = self.b.constant(0xff);
-                let sh = self.b.constant(8);
+                let keep = self.k(!0xff00);
+                let m = self.k(0xff);
+                let sh = self.k(8);
                 let o = self.b.bin(BinOp::And, old, keep);
                 let n = self.b.bin(BinOp::And, v, m);
                 let n = self.b.bin(BinOp::Shl, n, sh);
@@ -348,8 +356,8 @@ impl Lifter {
             _ => {
                 let mask = if s == 2 { 0xffff } else { 0xff };
                 let old = self.b.get(g);
-                let keep = self.b.constant(!mask);
-                let m = self.b.constant(mask);
+                let keep = self.k(!mask);
+                let m = self.k(mask);
                 let o = self.b.bin(BinOp::And, old, keep);
                 let n = self.b.bin(BinOp::And, v, m);
                 self.b.bin(BinOp::Or, o, n)
@@ -367,7 +375,7 @@ impl Lifter {
         }
         if i.is_ip_rel_memory_operand() {
             let a = i.ip_rel_memory_address();
-            return Ok((self.b.constant(a), 0));
+            return Ok((self.k(a), 0));
         }
         let disp = i.memory_displacement64() as i64;
         let base = match i.memory_base() {
@@ -392,7 +400,7 @@ impl Lifter {
                 Some(if sc == 1 {
                     t
                 } else {
-                    let sh = self.b.constant(sc.trailing_zeros() as u64);
+                    let sh = self.k(sc.trailing_zeros() as u64);
                     self.b.bin(BinOp::Shl, t, sh)
                 })
             }
@@ -400,12 +408,12 @@ impl Lifter {
         let (addr, off) = match (base, index) {
             (Some(x), Some(y)) => (self.b.bin(BinOp::Add, x, y), disp),
             (Some(x), None) | (None, Some(x)) => (x, disp),
-            (None, None) => (self.b.constant(disp as u64), 0),
+            (None, None) => (self.k(disp as u64), 0),
         };
         match i32::try_from(off) {
             Ok(o) => Ok((addr, o)),
             Err(_) => {
-                let c = self.b.constant(off as u64);
+                let c = self.k(off as u64);
                 Ok((self.b.bin(BinOp::Add, addr, c), 0))
             }
         }
@@ -432,7 +440,7 @@ impl Lifter {
             | OpKind::Immediate8to16
             | OpKind::Immediate8to32
             | OpKind::Immediate8to64
-            | OpKind::Immediate32to64 => Ok(self.b.constant(i.immediate(n))),
+            | OpKind::Immediate32to64 => Ok(self.k(i.immediate(n))),
             _ => Err(unsupported(i, "operand")),
         }
     }
@@ -487,7 +495,7 @@ impl Lifter {
 
     fn push(&mut self, v: Temp, loc: GuestLoc) {
         let sp = self.b.get(RSP);
-        let eight = self.b.constant(8);
+        let eight = self.k(8);
         let nsp = self.b.bin(BinOp::Sub, sp, eight);
         self.b.store(nsp, 0, v, Width::W64, loc);
         self.b.set(RSP, nsp);
@@ -496,7 +504,7 @@ impl Lifter {
     fn pop(&mut self, loc: GuestLoc) -> Temp {
         let sp = self.b.get(RSP);
         let v = self.b.load(sp, 0, Width::W64, false, loc);
-        let eight = self.b.constant(8);
+        let eight = self.k(8);
         let nsp = self.b.bin(BinOp::Add, sp, eight);
         self.b.set(RSP, nsp);
         v
@@ -552,7 +560,7 @@ impl Lifter {
                 let w = if m == Cqo { 64 } else { 32 };
                 let a = self.b.get(RAX);
                 let s = sext_w(&mut self.b, a, w);
-                let sh = self.b.constant(63);
+                let sh = self.k(63);
                 let d = self.b.bin(BinOp::Sar, s, sh);
                 let d = zext_w(&mut self.b, d, w);
                 self.b.set(RDX, d);
@@ -564,7 +572,7 @@ impl Lifter {
                 let v = if off == 0 {
                     a
                 } else {
-                    let c = self.b.constant(off as i64 as u64);
+                    let c = self.k(off as i64 as u64);
                     self.b.bin(BinOp::Add, a, c)
                 };
                 self.write(i, s, v, loc)?;
@@ -586,7 +594,7 @@ impl Lifter {
                     _ => (BinOp::Xor, 0),
                 };
                 let r = if same_reg && matches!(m, Xor | Sub) {
-                    self.b.constant(0)
+                    self.k(0)
                 } else {
                     let r = self.b.bin(op, a, c);
                     zext_w(&mut self.b, r, w)
@@ -611,15 +619,15 @@ impl Lifter {
                 let a = self.read(i, 0, s, loc)?;
                 let r = match m {
                     Not => {
-                        let ones = self.b.constant(u64::MAX);
+                        let ones = self.k(u64::MAX);
                         self.b.bin(BinOp::Xor, a, ones)
                     }
                     Neg => {
-                        let z = self.b.constant(0);
+                        let z = self.k(0);
                         self.b.bin(BinOp::Sub, z, a)
                     }
                     _ => {
-                        let one = self.b.constant(1);
+                        let one = self.k(1);
                         let op = if m == Inc { BinOp::Add } else { BinOp::Sub };
                         self.b.bin(op, a, one)
                     }
@@ -627,13 +635,13 @@ impl Lifter {
                 let r = zext_w(&mut self.b, r, w);
                 match m {
                     Neg => {
-                        let z = self.b.constant(0);
+                        let z = self.k(0);
                         self.flags.set(FlagSrc::Sub { a: z, b: a, r, w });
                     }
                     Inc | Dec => {
                         // CF survives inc/dec: capture it before redefining.
                         let keep = self.flags.materialize(&mut self.b).map(|f| f.c);
-                        let one = self.b.constant(1);
+                        let one = self.k(1);
                         self.flags.set(if m == Inc {
                             FlagSrc::Add { a, b: one, r, w }
                         } else {
@@ -661,10 +669,10 @@ impl Lifter {
                     _ => Some(i.immediate(1) & mask),
                 };
                 let cnt = match imm_count {
-                    Some(c) => self.b.constant(c),
+                    Some(c) => self.k(c),
                     None => {
                         let (c, _) = self.reg_read(i, i.op1_register())?;
-                        let mk = self.b.constant(mask);
+                        let mk = self.k(mask);
                         self.b.bin(BinOp::And, c, mk)
                     }
                 };
@@ -684,9 +692,9 @@ impl Lifter {
                     _ => {
                         // rotate = (x << n) | (x >> ((w - n) & (w - 1))); n = 0 gives x.
                         let z = zext_w(&mut self.b, a, w);
-                        let wc = self.b.constant(w as u64);
+                        let wc = self.k(w as u64);
                         let inv = self.b.bin(BinOp::Sub, wc, cnt);
-                        let mk = self.b.constant(mask);
+                        let mk = self.k(mask);
                         let inv = self.b.bin(BinOp::And, inv, mk);
                         let (l, rr) = if m == Rol { (cnt, inv) } else { (inv, cnt) };
                         let x = self.b.bin(BinOp::Shl, z, l);
@@ -739,7 +747,7 @@ impl Lifter {
                         };
                         let p = self.b.bin(BinOp::Mul, x, y);
                         let lo = self.b.un(UnOp::Zext32, p);
-                        let sh = self.b.constant(32);
+                        let sh = self.k(32);
                         let hi = self.b.bin(BinOp::Shr, p, sh);
                         let hi = self.b.un(UnOp::Zext32, hi);
                         self.b.set(RAX, lo);
@@ -849,7 +857,7 @@ impl Lifter {
                     OpKind::NearBranch64 => None,
                     _ => Some(self.read(i, 0, 8, loc)?),
                 };
-                let ra = self.b.constant(i.next_ip());
+                let ra = self.k(i.next_ip());
                 self.push(ra, loc);
                 return Ok(Some(match target {
                     None => Terminator::Jump(i.near_branch_target()),
@@ -860,7 +868,7 @@ impl Lifter {
                 let t = self.pop(loc);
                 if i.op_count() == 1 {
                     let sp = self.b.get(RSP);
-                    let c = self.b.constant(i.immediate(0));
+                    let c = self.k(i.immediate(0));
                     let nsp = self.b.bin(BinOp::Add, sp, c);
                     self.b.set(RSP, nsp);
                 }
