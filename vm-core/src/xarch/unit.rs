@@ -216,9 +216,8 @@ pub fn eliminate_dead_with_last_use(
     let n = block.ops.len();
     keep.clear();
     keep.resize(n, true);
-    for i in (0..n).rev() {
-        let op = block.ops[i];
-        let live = match op {
+    for (i, op) in block.ops.iter().enumerate().rev() {
+        let live = match *op {
             IrOp::SetGlobal { g, .. } => {
                 let bit = 1u64 << (g & 63);
                 let dead = overwritten & bit != 0;
@@ -243,14 +242,11 @@ pub fn eliminate_dead_with_last_use(
         }
     }
     if kept_after as usize != n {
-        let mut j = 0;
-        for i in 0..n {
-            if keep[i] {
-                block.ops[j] = block.ops[i];
-                j += 1;
-            }
-        }
-        block.ops.truncate(j);
+        let mut i = 0;
+        block.ops.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
     }
     let total = kept_after;
     out.extend(rev.iter().map(|&r| {
