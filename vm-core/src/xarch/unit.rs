@@ -242,11 +242,16 @@ pub fn eliminate_dead_with_last_use(
         }
     }
     if kept_after as usize != n {
-        let mut i = 0;
-        block.ops.retain(|_| {
-            i += 1;
-            keep[i - 1]
-        });
+        let mut j = 0;
+        for i in 0..n {
+            if keep[i] {
+                if i != j {
+                    block.ops[j] = block.ops[i];
+                }
+                j += 1;
+            }
+        }
+        block.ops.truncate(j);
     }
     let total = kept_after;
     out.extend(rev.iter().map(|&r| {

@@ -270,6 +270,7 @@ impl Frontend for X86Frontend {
             flags: FlagState::new(FLAG_GLOBALS, false),
             consts: ConstCache::default(),
             rdx_ext: None,
+            zext_done: None,
         };
         let mut term = None;
         for (index, i) in insns.iter().enumerate() {
@@ -317,6 +318,8 @@ struct Lifter {
     consts: ConstCache,
     /// What `rdx` holds relative to `rax` (and which width), if known.
     rdx_ext: Option<(RdxExt, u32)>,
+    /// A temp known to be zero-extended from 32 bits (an ALU result).
+    zext_done: Option<Temp>,
 }
 
 impl Lifter {
@@ -342,6 +345,8 @@ impl Lifter {
         }
         let v = match s {
             8 => v,
+            // Results already truncated to their width need no second extension.
+            4 if self.zext_done == Some(v) => v,
             4 => self.b.un(UnOp::Zext32, v),
             _ if is_high8(r) => {
                 let old = self.b.get(g);
@@ -605,6 +610,7 @@ impl Lifter {
                     _ => FlagSrc::Logic { r, w },
                 });
                 if !matches!(m, Cmp | Test) {
+                    self.zext_done = Some(r);
                     self.write(i, s, r, loc)?;
                     if same_reg && m == Xor && gpr(i.op0_register()) == Some((RDX, 4)) {
                         self.rdx_ext = Some((RdxExt::Zero, 32));
@@ -657,6 +663,7 @@ impl Lifter {
                     }
                     _ => {}
                 }
+                self.zext_done = Some(r);
                 self.write(i, s, r, loc)?;
             }
             Shl | Sal | Shr | Sar | Rol | Ror => {
@@ -711,6 +718,7 @@ impl Lifter {
                         mnemonic: mnemonic_name(m),
                     }),
                 }
+                self.zext_done = Some(r);
                 self.write(i, s, r, loc)?;
             }
             Imul if i.op_count() >= 2 => {
@@ -815,6 +823,7 @@ impl Lifter {
                     pc: i.ip(),
                     mnemonic: mnemonic_name(m),
                 });
+                self.zext_done = Some(r);
                 self.write(i, s, r, loc)?;
             }
             Xchg => {
