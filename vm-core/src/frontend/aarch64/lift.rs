@@ -25,11 +25,11 @@ pub type A64Insn = (u64, u32);
 #[derive(Debug, Default, Clone, Copy)]
 pub struct A64Frontend;
 
-fn unsupported(pc: u64, w: u32) -> TranslateError {
-    TranslateError::Unsupported {
+fn unsupported(pc: u64, w: u32) -> Box<TranslateError> {
+    Box::new(TranslateError::Unsupported {
         pc,
         mnemonic: format!("{} ({w:#010x})", mnemonic(w)),
-    }
+    })
 }
 
 fn cc(c: u32) -> CcKind {
@@ -215,7 +215,7 @@ impl Frontend for A64Frontend {
                 next_pc: ipc + 4,
                 index: index as u32,
             };
-            if let Some(t) = l.insn(w, loc)? {
+            if let Some(t) = l.insn(w, loc).map_err(|e| *e)? {
                 term = Some(t);
                 break;
             }
@@ -277,16 +277,16 @@ impl Lifter {
         self.consts.get(&mut self.b, v)
     }
 
-    fn cond(&mut self, pc: u64, c: u32) -> Result<(Cond, Temp, Temp), TranslateError> {
-        self.flags
-            .cond(&mut self.b, cc(c))
-            .map_err(|u| TranslateError::Unsupported {
+    fn cond(&mut self, pc: u64, c: u32) -> Result<(Cond, Temp, Temp), Box<TranslateError>> {
+        self.flags.cond(&mut self.b, cc(c)).map_err(|u| {
+            Box::new(TranslateError::Unsupported {
                 pc,
                 mnemonic: format!("reads flags of {}", u.mnemonic),
             })
+        })
     }
 
-    fn cond_value(&mut self, pc: u64, c: u32) -> Result<Temp, TranslateError> {
+    fn cond_value(&mut self, pc: u64, c: u32) -> Result<Temp, Box<TranslateError>> {
         if cc(c) == CcKind::Al {
             return Ok(self.k(1));
         }
@@ -370,7 +370,7 @@ impl Lifter {
         r
     }
 
-    fn insn(&mut self, w: u32, loc: GuestLoc) -> Result<Option<Terminator>, TranslateError> {
+    fn insn(&mut self, w: u32, loc: GuestLoc) -> Result<Option<Terminator>, Box<TranslateError>> {
         let pc = loc.pc;
         let sf = bit(w, 31);
         let width = if sf { 64 } else { 32 };
@@ -443,7 +443,7 @@ impl Lifter {
         rd: u32,
         rn: u32,
         pc: u64,
-    ) -> Result<(), TranslateError> {
+    ) -> Result<(), Box<TranslateError>> {
         let width = if sf { 64 } else { 32 };
         let bad = || unsupported(pc, w);
         match bits(w, 25, 23) {
@@ -625,7 +625,7 @@ impl Lifter {
         rn: u32,
         rm: u32,
         pc: u64,
-    ) -> Result<(), TranslateError> {
+    ) -> Result<(), Box<TranslateError>> {
         let width = if sf { 64 } else { 32 };
         let bad = || unsupported(pc, w);
         if bits(w, 28, 24) == 0b01010 {
@@ -824,7 +824,7 @@ impl Lifter {
         });
     }
 
-    fn ldst(&mut self, w: u32, loc: GuestLoc) -> Result<(), TranslateError> {
+    fn ldst(&mut self, w: u32, loc: GuestLoc) -> Result<(), Box<TranslateError>> {
         let pc = loc.pc;
         let bad = || unsupported(pc, w);
         let rt = bits(w, 4, 0);

@@ -24,16 +24,16 @@ pub type X86Insn = Instruction;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct X86Frontend;
 
-fn unsupported(i: &Instruction, why: &str) -> TranslateError {
+fn unsupported(i: &Instruction, why: &str) -> Box<TranslateError> {
     let m = format!("{:?}", i.mnemonic()).to_lowercase();
-    TranslateError::Unsupported {
+    Box::new(TranslateError::Unsupported {
         pc: i.ip(),
         mnemonic: if why.is_empty() {
             m
         } else {
             format!("{m} ({why})")
         },
-    }
+    })
 }
 
 /// General-purpose register: (global, size in bytes).
@@ -279,7 +279,7 @@ impl Frontend for X86Frontend {
                 next_pc: i.next_ip(),
                 index: index as u32,
             };
-            if let Some(t) = l.insn(i, loc)? {
+            if let Some(t) = l.insn(i, loc).map_err(|e| *e)? {
                 term = Some(t);
                 break;
             }
@@ -327,7 +327,11 @@ impl Lifter {
         self.consts.get(&mut self.b, v)
     }
 
-    fn reg_read(&mut self, i: &Instruction, r: Register) -> Result<(Temp, u32), TranslateError> {
+    fn reg_read(
+        &mut self,
+        i: &Instruction,
+        r: Register,
+    ) -> Result<(Temp, u32), Box<TranslateError>> {
         let (g, s) = gpr(r).ok_or_else(|| unsupported(i, "register"))?;
         let v = self.b.get(g);
         if is_high8(r) {
@@ -338,7 +342,12 @@ impl Lifter {
     }
 
     /// Writes `v` to register `r` with x86 partial-register rules.
-    fn reg_write(&mut self, i: &Instruction, r: Register, v: Temp) -> Result<(), TranslateError> {
+    fn reg_write(
+        &mut self,
+        i: &Instruction,
+        r: Register,
+        v: Temp,
+    ) -> Result<(), Box<TranslateError>> {
         let (g, s) = gpr(r).ok_or_else(|| unsupported(i, "register"))?;
         if g == RAX || g == RDX {
             self.rdx_ext = None;
@@ -374,7 +383,7 @@ impl Lifter {
 
     /// Effective address of the memory operand (base + index*scale + disp):
     /// the address temp and a displacement folded into the access.
-    fn ea(&mut self, i: &Instruction) -> Result<(Temp, i32), TranslateError> {
+    fn ea(&mut self, i: &Instruction) -> Result<(Temp, i32), Box<TranslateError>> {
         if i.memory_segment() != Register::DS && i.memory_segment() != Register::SS {
             return Err(unsupported(i, "segment override"));
         }
@@ -431,7 +440,7 @@ impl Lifter {
         n: u32,
         size: u32,
         loc: GuestLoc,
-    ) -> Result<Temp, TranslateError> {
+    ) -> Result<Temp, Box<TranslateError>> {
         match i.op_kind(n) {
             OpKind::Register => Ok(self.reg_read(i, i.op_register(n))?.0),
             OpKind::Memory => {
@@ -457,7 +466,7 @@ impl Lifter {
         size: u32,
         v: Temp,
         loc: GuestLoc,
-    ) -> Result<(), TranslateError> {
+    ) -> Result<(), Box<TranslateError>> {
         match i.op0_kind() {
             OpKind::Register => self.reg_write(i, i.op0_register(), v),
             OpKind::Memory => {
@@ -470,7 +479,7 @@ impl Lifter {
     }
 
     /// Operand size of the instruction in bytes (from operand 0).
-    fn size(&self, i: &Instruction) -> Result<u32, TranslateError> {
+    fn size(&self, i: &Instruction) -> Result<u32, Box<TranslateError>> {
         match i.op0_kind() {
             OpKind::Register => Ok(gpr(i.op0_register())
                 .ok_or_else(|| unsupported(i, "register"))?
@@ -484,10 +493,9 @@ impl Lifter {
         &mut self,
         i: &Instruction,
         cc: CcKind,
-    ) -> Result<(crate::ir::Cond, Temp, Temp), TranslateError> {
-        self.flags
-            .cond(&mut self.b, cc)
-            .map_err(|u| TranslateError::Unsupported {
+    ) -> Result<(crate::ir::Cond, Temp, Temp), Box<TranslateError>> {
+        self.flags.cond(&mut self.b, cc).map_err(|u| {
+            Box::new(TranslateError::Unsupported {
                 pc: i.ip(),
                 mnemonic: format!(
                     "{} (reads flags of {} at {:#x})",
@@ -496,6 +504,7 @@ impl Lifter {
                     u.pc
                 ),
             })
+        })
     }
 
     fn push(&mut self, v: Temp, loc: GuestLoc) {
@@ -519,7 +528,7 @@ impl Lifter {
         &mut self,
         i: &Instruction,
         loc: GuestLoc,
-    ) -> Result<Option<Terminator>, TranslateError> {
+    ) -> Result<Option<Terminator>, Box<TranslateError>> {
         use Mnemonic::*;
         let m = i.mnemonic();
         if is_nop(m) {
@@ -894,7 +903,7 @@ impl Lifter {
         i: &Instruction,
         cc: CcKind,
         loc: GuestLoc,
-    ) -> Result<Option<Terminator>, TranslateError> {
+    ) -> Result<Option<Terminator>, Box<TranslateError>> {
         let m = i.mnemonic();
         if matches!(
             i.op0_kind(),
@@ -974,7 +983,7 @@ fn width(size: u32) -> Width {
     }
 }
 
-fn mem_size(i: &Instruction) -> Result<u32, TranslateError> {
+fn mem_size(i: &Instruction) -> Result<u32, Box<TranslateError>> {
     use iced_x86::MemorySize::*;
     Ok(match i.memory_size() {
         UInt8 | Int8 => 1,
