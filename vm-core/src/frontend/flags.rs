@@ -133,13 +133,13 @@ pub struct FlagState {
 /// of a value seen before (a small direct-mapped cache, no allocation).
 #[derive(Debug, Clone, Copy)]
 pub struct ConstCache {
-    slots: [(u64, Temp); 16],
+    slots: [(u64, Temp); 8],
 }
 
 impl Default for ConstCache {
     fn default() -> Self {
         Self {
-            slots: [(0, Temp::MAX); 16],
+            slots: [(0, Temp::MAX); 8],
         }
     }
 }
@@ -147,7 +147,7 @@ impl Default for ConstCache {
 impl ConstCache {
     /// A temp holding `v`, defined earlier in the block if possible.
     pub fn get(&mut self, b: &mut IrBuilder, v: u64) -> Temp {
-        let i = ((v ^ (v >> 7) ^ (v >> 17)) & 15) as usize;
+        let i = ((v ^ (v >> 7) ^ (v >> 17)) & 7) as usize;
         let (cv, t) = self.slots[i];
         if cv == v && t != Temp::MAX {
             return t;

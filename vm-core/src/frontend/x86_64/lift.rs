@@ -36,81 +36,21 @@ fn unsupported(i: &Instruction, why: &str) -> Box<TranslateError> {
     })
 }
 
-/// General-purpose register: (global, size in bytes).
+/// General-purpose register: (global, size in bytes). Uses iced's
+/// register numbering (AL..BH = 1..8, SPL..R15L = 9..20, AX.. = 21..36,
+/// EAX.. = 37..52, RAX.. = 68), checked by a unit test.
+#[inline]
 fn gpr(r: Register) -> Option<(u8, u32)> {
-    use Register::*;
-    let (n, s): (u8, u32) = match r {
-        RAX => (0, 8),
-        RCX => (1, 8),
-        RDX => (2, 8),
-        RBX => (3, 8),
-        RSP => (4, 8),
-        RBP => (5, 8),
-        RSI => (6, 8),
-        RDI => (7, 8),
-        R8 => (8, 8),
-        R9 => (9, 8),
-        R10 => (10, 8),
-        R11 => (11, 8),
-        R12 => (12, 8),
-        R13 => (13, 8),
-        R14 => (14, 8),
-        R15 => (15, 8),
-        EAX => (0, 4),
-        ECX => (1, 4),
-        EDX => (2, 4),
-        EBX => (3, 4),
-        ESP => (4, 4),
-        EBP => (5, 4),
-        ESI => (6, 4),
-        EDI => (7, 4),
-        R8D => (8, 4),
-        R9D => (9, 4),
-        R10D => (10, 4),
-        R11D => (11, 4),
-        R12D => (12, 4),
-        R13D => (13, 4),
-        R14D => (14, 4),
-        R15D => (15, 4),
-        AX => (0, 2),
-        CX => (1, 2),
-        DX => (2, 2),
-        BX => (3, 2),
-        SP => (4, 2),
-        BP => (5, 2),
-        SI => (6, 2),
-        DI => (7, 2),
-        R8W => (8, 2),
-        R9W => (9, 2),
-        R10W => (10, 2),
-        R11W => (11, 2),
-        R12W => (12, 2),
-        R13W => (13, 2),
-        R14W => (14, 2),
-        R15W => (15, 2),
-        AL => (0, 1),
-        CL => (1, 1),
-        DL => (2, 1),
-        BL => (3, 1),
-        SPL => (4, 1),
-        BPL => (5, 1),
-        SIL => (6, 1),
-        DIL => (7, 1),
-        R8L => (8, 1),
-        R9L => (9, 1),
-        R10L => (10, 1),
-        R11L => (11, 1),
-        R12L => (12, 1),
-        R13L => (13, 1),
-        R14L => (14, 1),
-        R15L => (15, 1),
-        AH => (0, 1),
-        CH => (1, 1),
-        DH => (2, 1),
-        BH => (3, 1),
+    let n = r as u32;
+    Some(match n {
+        53..=68 => ((n - 53) as u8, 8),
+        37..=52 => ((n - 37) as u8, 4),
+        21..=36 => ((n - 21) as u8, 2),
+        1..=4 => ((n - 1) as u8, 1),
+        5..=8 => ((n - 5) as u8, 1),
+        9..=20 => ((n - 9 + 4) as u8, 1),
         _ => return Option::None,
-    };
-    Some((n, s))
+    })
 }
 
 /// `ah`, `ch`, `dh`, `bh`: bits 8..16 of their register.
@@ -1007,6 +947,35 @@ mod tests {
         let mut insns = Vec::new();
         fe.scan_block(&img, 0x1000, &mut insns)?;
         fe.lift_block(0x1000, &insns, false)
+    }
+
+    #[test]
+    fn register_numbering_matches_iced() {
+        use Register::*;
+        let cases = [
+            (RAX, (0, 8)),
+            (RSP, (4, 8)),
+            (R15, (15, 8)),
+            (EAX, (0, 4)),
+            (R8D, (8, 4)),
+            (R15D, (15, 4)),
+            (AX, (0, 2)),
+            (R13W, (13, 2)),
+            (AL, (0, 1)),
+            (BL, (3, 1)),
+            (AH, (0, 1)),
+            (BH, (3, 1)),
+            (SPL, (4, 1)),
+            (DIL, (7, 1)),
+            (R8L, (8, 1)),
+            (R15L, (15, 1)),
+        ];
+        for (r, want) in cases {
+            assert_eq!(gpr(r), Some(want), "{r:?}");
+        }
+        assert_eq!(gpr(RIP), Option::None);
+        assert_eq!(gpr(XMM0), Option::None);
+        assert_eq!(gpr(Register::None), Option::None);
     }
 
     #[test]
