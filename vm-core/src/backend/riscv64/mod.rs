@@ -33,19 +33,81 @@ pub fn compile(unit: &TranslationUnit) -> Result<UnitCode, UnitCodegenError> {
     compile_unit(&mut em, unit)
 }
 
+/// The encodings the emitter uses, inlined so a constant `op` folds to a
+/// few shifts; `fast_encode_matches_the_frontend_encoder` checks it against
+/// [`encode`] (the reference shared with the VM's decoder) for every op.
+#[inline(always)]
+fn fast_encode(op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32) -> u32 {
+    let (rd, rs1, rs2) = (rd as u32 & 31, rs1 as u32 & 31, rs2 as u32 & 31);
+    let r =
+        |f7: u32, f3: u32, opc: u32| f7 << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | rd << 7 | opc;
+    let i = |imm: i32, f3: u32, opc: u32| {
+        ((imm as u32) & 0xfff) << 20 | rs1 << 15 | f3 << 12 | rd << 7 | opc
+    };
+    let st = |f3: u32| {
+        let imm = imm as u32;
+        ((imm >> 5) & 0x7f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | (imm & 0x1f) << 7 | 0x23
+    };
+    match op {
+        Op::Add => r(0, 0, 0x33),
+        Op::Sub => r(0x20, 0, 0x33),
+        Op::Sll => r(0, 1, 0x33),
+        Op::Slt => r(0, 2, 0x33),
+        Op::Sltu => r(0, 3, 0x33),
+        Op::Xor => r(0, 4, 0x33),
+        Op::Srl => r(0, 5, 0x33),
+        Op::Sra => r(0x20, 5, 0x33),
+        Op::Or => r(0, 6, 0x33),
+        Op::And => r(0, 7, 0x33),
+        Op::Mul => r(1, 0, 0x33),
+        Op::Mulh => r(1, 1, 0x33),
+        Op::Mulhsu => r(1, 2, 0x33),
+        Op::Mulhu => r(1, 3, 0x33),
+        Op::Div => r(1, 4, 0x33),
+        Op::Divu => r(1, 5, 0x33),
+        Op::Rem => r(1, 6, 0x33),
+        Op::Remu => r(1, 7, 0x33),
+        Op::Addi => i(imm, 0, 0x13),
+        Op::Sltiu => i(imm, 3, 0x13),
+        Op::Xori => i(imm, 4, 0x13),
+        Op::Ori => i(imm, 6, 0x13),
+        Op::Andi => i(imm, 7, 0x13),
+        Op::Slli => i(imm & 63, 1, 0x13),
+        Op::Srli => i(imm & 63, 5, 0x13),
+        Op::Srai => i((imm & 63) | 0x400, 5, 0x13),
+        Op::Addiw => i(imm, 0, 0x1b),
+        Op::Lb => i(imm, 0, 3),
+        Op::Lh => i(imm, 1, 3),
+        Op::Lw => i(imm, 2, 3),
+        Op::Ld => i(imm, 3, 3),
+        Op::Lbu => i(imm, 4, 3),
+        Op::Lhu => i(imm, 5, 3),
+        Op::Lwu => i(imm, 6, 3),
+        Op::Sb => st(0),
+        Op::Sh => st(1),
+        Op::Sw => st(2),
+        Op::Sd => st(3),
+        Op::Lui => (imm as u32 & 0xffff_f000) | rd << 7 | 0x37,
+        Op::Jalr => i(imm, 0, 0x67),
+        // Branches, jumps and the rest: the reference encoder.
+        _ => encode(&Inst {
+            op,
+            rd: rd as u8,
+            rs1: rs1 as u8,
+            rs2: rs2 as u8,
+            imm,
+        }),
+    }
+}
+
 fn fits12(v: i64) -> bool {
     (-2048..2048).contains(&v)
 }
 
 impl Rv64Emitter {
+    #[inline(always)]
     fn i(&mut self, op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32) {
-        self.words.push(encode(&Inst {
-            op,
-            rd,
-            rs1,
-            rs2,
-            imm,
-        }));
+        self.words.push(fast_encode(op, rd, rs1, rs2, imm));
     }
     fn r(&mut self, op: Op, rd: u8, rs1: u8, rs2: u8) {
         self.i(op, rd, rs1, rs2, 0)
@@ -376,6 +438,46 @@ mod tests {
             return;
         }
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn fast_encode_matches_the_frontend_encoder() {
+        use Op::*;
+        let ops = [
+            Add, Sub, Sll, Slt, Sltu, Xor, Srl, Sra, Or, And, Mul, Mulh, Mulhsu, Mulhu, Div, Divu,
+            Rem, Remu, Addi, Sltiu, Xori, Ori, Andi, Slli, Srli, Srai, Addiw, Lb, Lh, Lw, Ld, Lbu,
+            Lhu, Lwu, Sb, Sh, Sw, Sd, Lui, Jalr, Jal, Beq, Bne, Blt, Bge, Bltu, Bgeu, Auipc,
+        ];
+        let imms = [
+            0,
+            1,
+            -1,
+            2047,
+            -2048,
+            63,
+            0x7ff0_0000u32 as i32,
+            -4096,
+            8,
+            -8,
+        ];
+        for op in ops {
+            for (rd, rs1, rs2) in [(0, 0, 0), (5, 30, 31), (31, 1, 17), (10, 11, 12)] {
+                for imm in imms {
+                    let want = encode(&Inst {
+                        op,
+                        rd,
+                        rs1,
+                        rs2,
+                        imm,
+                    });
+                    assert_eq!(
+                        fast_encode(op, rd, rs1, rs2, imm),
+                        want,
+                        "{op:?} {rd} {rs1} {rs2} {imm}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
