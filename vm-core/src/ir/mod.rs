@@ -366,24 +366,25 @@ impl IrBuilder {
             known: [None; crate::state::NUM_GLOBALS],
         }
     }
-    /// New empty builder with room for `ops` operations (frontends that
-    /// know their block size avoid the default's over-allocation).
-    pub fn with_capacity(ops: usize) -> Self {
-        Self {
-            ops: Vec::with_capacity(ops),
-            next: 0,
-            known: [None; crate::state::NUM_GLOBALS],
-        }
-    }
-    /// New empty builder that reuses the allocation of `ops` (cleared):
-    /// translators that keep a pool of op vectors avoid one allocation and
-    /// one free per block.
-    pub fn from_ops(mut ops: Vec<IrOp>) -> Self {
+    /// Starts a new block in a long-lived builder, reusing the allocation of
+    /// `ops` (cleared); pairs with [`IrBuilder::take_block`]. Keeping one
+    /// builder per translation context avoids re-initializing and moving it
+    /// for every block.
+    pub fn reset(&mut self, mut ops: Vec<IrOp>) {
         ops.clear();
-        Self {
-            ops,
-            next: 0,
-            known: [None; crate::state::NUM_GLOBALS],
+        self.ops = ops;
+        self.next = 0;
+        self.known = [None; crate::state::NUM_GLOBALS];
+    }
+    /// Finishes the current block, leaving the builder empty until the next
+    /// [`IrBuilder::reset`].
+    pub fn take_block(&mut self, pc: u64, insn_count: u32, term: Terminator) -> IrBlock {
+        IrBlock {
+            pc,
+            insn_count,
+            num_temps: self.next,
+            ops: std::mem::take(&mut self.ops),
+            term,
         }
     }
     fn temp(&mut self) -> Temp {

@@ -86,7 +86,7 @@ fn entry_offsets(unit: &TranslationUnit, code: &UnitCode, funcs: &[u64]) -> Vec<
 #[test]
 fn x86_64_to_aarch64_matches_native_x86_64() {
     let input = load_input(X86_64_ELF).unwrap();
-    let unit = translate_unit(&mut X86Frontend, &input.image, &input.symbols).unwrap();
+    let unit = translate_unit(&mut X86Frontend::default(), &input.image, &input.symbols).unwrap();
     let code = crate::backend::aarch64::compile(&unit).unwrap();
     let vecs = vectors(48, 0x9e37_79b9_7f4a_7c15);
     let native = NativeImage::new(&input.image).unwrap();
@@ -212,7 +212,7 @@ impl Rv64Runner {
 #[test]
 fn aarch64_to_rv64_on_own_vm_matches_aarch64_under_qemu() {
     let input = load_input(AARCH64_ELF).unwrap();
-    let unit = translate_unit(&mut A64Frontend, &input.image, &input.symbols).unwrap();
+    let unit = translate_unit(&mut A64Frontend::default(), &input.image, &input.symbols).unwrap();
     let code = crate::backend::riscv64::compile(&unit).unwrap();
     let vecs = vectors(48, 0x2545_f491_4f6c_dd1d);
     let mut rv = Rv64Runner::new(&unit, &code, &input.image, &input.funcs);
@@ -241,7 +241,7 @@ fn aarch64_to_rv64_on_own_vm_matches_aarch64_under_qemu() {
 fn whole_units_disassemble_cleanly() {
     use crate::backend::unitgen::objdump::disassemble;
     let x = load_input(X86_64_ELF).unwrap();
-    let unit = translate_unit(&mut X86Frontend, &x.image, &x.symbols).unwrap();
+    let unit = translate_unit(&mut X86Frontend::default(), &x.image, &x.symbols).unwrap();
     let code = crate::backend::aarch64::compile(&unit).unwrap();
     let words: Vec<u32> = code.bytes[..code.code_len]
         .chunks(4)
@@ -257,7 +257,7 @@ fn whole_units_disassemble_cleanly() {
         }
     }
     let a = load_input(AARCH64_ELF).unwrap();
-    let unit = translate_unit(&mut A64Frontend, &a.image, &a.symbols).unwrap();
+    let unit = translate_unit(&mut A64Frontend::default(), &a.image, &a.symbols).unwrap();
     let code = crate::backend::riscv64::compile(&unit).unwrap();
     let words: Vec<u32> = code.bytes[..code.code_len]
         .chunks(4)

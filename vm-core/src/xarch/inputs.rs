@@ -163,10 +163,10 @@ mod tests {
     #[test]
     fn committed_inputs_translate_completely() {
         let x = load_input(X86_64_ELF).unwrap();
-        let u = translate_unit(&mut X86Frontend, &x.image, &x.symbols).unwrap();
+        let u = translate_unit(&mut X86Frontend::default(), &x.image, &x.symbols).unwrap();
         assert!(u.guest_insns > 300, "{}", u.guest_insns);
         let a = load_input(AARCH64_ELF).unwrap();
-        let u = translate_unit(&mut A64Frontend, &a.image, &a.symbols).unwrap();
+        let u = translate_unit(&mut A64Frontend::default(), &a.image, &a.symbols).unwrap();
         assert!(u.guest_insns > 300, "{}", u.guest_insns);
     }
 }

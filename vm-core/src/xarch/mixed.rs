@@ -314,7 +314,7 @@ impl MixedVm {
                     .find(|c| pc >= c.base && pc < c.base + c.bytes.len() as u64)
                     .ok_or(TranslateError::OutOfImage { pc })?;
                 let mut insns = Vec::new();
-                A64Frontend.scan_block(img, pc, &mut insns)?;
+                A64Frontend::default().scan_block(img, pc, &mut insns)?;
                 lift_dynamic_block(pc, &insns)?
             }
         };

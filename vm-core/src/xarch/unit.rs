@@ -31,7 +31,7 @@ impl Hasher for PcHasher {
 /// Map keyed by guest pc.
 pub type PcMap<V> = HashMap<u64, V, BuildHasherDefault<PcHasher>>;
 
-use crate::ir::{IrBlock, IrOp};
+use crate::ir::{IrBlock, IrOp, Temp};
 
 /// Why a guest function could not be translated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -196,6 +196,14 @@ pub struct TranslationUnit {
     pub last_use_base: Vec<usize>,
 }
 
+/// Records the first (from the end) use of `t`.
+#[inline(always)]
+fn mark(rev: &mut [i32], t: Temp, kept_after: i32) {
+    if rev[t as usize] == i32::MIN {
+        rev[t as usize] = kept_after;
+    }
+}
+
 /// Dead global-store and dead-code elimination (the semantics of
 /// [`crate::opt::eliminate_dead`]) fused with computing each temp's last use
 /// after the removal, appended to `out` (`num_temps` entries).
@@ -216,26 +224,48 @@ pub fn eliminate_dead_with_last_use(
     let n = block.ops.len();
     keep.clear();
     keep.resize(n, true);
+    // One match per op (dst and uses together): the op-kind dispatch is
+    // the expensive part of this pass.
     for (i, op) in block.ops.iter().enumerate().rev() {
         let live = match *op {
-            IrOp::SetGlobal { g, .. } => {
+            IrOp::SetGlobal { g, src } => {
                 let bit = 1u64 << (g & 63);
                 let dead = overwritten & bit != 0;
                 overwritten |= bit;
+                if !dead {
+                    mark(rev, src, kept_after);
+                }
                 !dead
             }
-            IrOp::Load { .. } | IrOp::Store { .. } => {
+            IrOp::Load { addr, .. } => {
                 overwritten = 0;
+                mark(rev, addr, kept_after);
                 true
             }
-            _ => op.dst().is_none_or(|d| rev[d as usize] != i32::MIN),
+            IrOp::Store { addr, src, .. } => {
+                overwritten = 0;
+                mark(rev, addr, kept_after);
+                mark(rev, src, kept_after);
+                true
+            }
+            IrOp::Const { dst, .. } | IrOp::GetGlobal { dst, .. } => rev[dst as usize] != i32::MIN,
+            IrOp::Bin { dst, a, b, .. } | IrOp::SetCond { dst, a, b, .. } => {
+                let live = rev[dst as usize] != i32::MIN;
+                if live {
+                    mark(rev, a, kept_after);
+                    mark(rev, b, kept_after);
+                }
+                live
+            }
+            IrOp::Un { dst, a, .. } => {
+                let live = rev[dst as usize] != i32::MIN;
+                if live {
+                    mark(rev, a, kept_after);
+                }
+                live
+            }
         };
         if live {
-            op.for_each_use(|t| {
-                if rev[t as usize] == i32::MIN {
-                    rev[t as usize] = kept_after;
-                }
-            });
             kept_after += 1;
         } else {
             keep[i] = false;
@@ -522,7 +552,7 @@ mod tests {
                 }
             }
         }
-        check(&mut X86Frontend, X86_64_ELF);
-        check(&mut A64Frontend, AARCH64_ELF);
+        check(&mut X86Frontend::default(), X86_64_ELF);
+        check(&mut A64Frontend::default(), AARCH64_ELF);
     }
 }

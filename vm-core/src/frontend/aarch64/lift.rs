@@ -22,8 +22,18 @@ const MAX_BLOCK_INSNS: usize = 128;
 pub type A64Insn = (u64, u32);
 
 /// The AArch64 frontend.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct A64Frontend;
+#[derive(Debug, Default)]
+pub struct A64Frontend {
+    /// One builder reused for every block (see [`IrBuilder::reset`]).
+    b: IrBuilder,
+}
+
+impl Clone for A64Frontend {
+    /// A fresh frontend: the builder holds no state between blocks.
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
 
 fn unsupported(pc: u64, w: u32) -> Box<TranslateError> {
     Box::new(TranslateError::Unsupported {
@@ -203,7 +213,8 @@ impl Frontend for A64Frontend {
             b: {
                 let mut ops = ops;
                 ops.reserve(insns.len() * 4 + 8);
-                IrBuilder::from_ops(ops)
+                self.b.reset(ops);
+                &mut self.b
             },
             flags: FlagState::new(FLAG_GLOBALS, true),
             consts: ConstCache::default(),
@@ -231,24 +242,24 @@ impl Frontend for A64Frontend {
                     mnemonic: u.mnemonic.to_string(),
                 })?;
         }
-        Ok(l.b.finish(pc, insns.len() as u32, term))
+        Ok(l.b.take_block(pc, insns.len() as u32, term))
     }
 }
 
 /// Lifts one block for a dynamic (block-at-a-time) engine that cannot see
 /// the successors: flags are always written back at the block end.
 pub fn lift_dynamic_block(pc: u64, insns: &[A64Insn]) -> Result<IrBlock, TranslateError> {
-    A64Frontend.lift_block(pc, insns, true)
+    A64Frontend::default().lift_block(pc, insns, true)
 }
 
-struct Lifter {
-    b: IrBuilder,
+struct Lifter<'a> {
+    b: &'a mut IrBuilder,
     flags: FlagState,
     /// Constants already defined in this block.
     consts: ConstCache,
 }
 
-impl Lifter {
+impl Lifter<'_> {
     /// Register `n` with 31 = zero register.
     fn rz(&mut self, n: u32) -> Temp {
         if n == 31 {
@@ -961,8 +972,9 @@ mod tests {
             bytes: words.iter().flat_map(|w| w.to_le_bytes()).collect(),
         };
         let mut insns = Vec::new();
-        A64Frontend.scan_block(&img, 0x1000, &mut insns)?;
-        A64Frontend.lift_block(0x1000, &insns, false)
+        let mut fe = A64Frontend::default();
+        fe.scan_block(&img, 0x1000, &mut insns)?;
+        fe.lift_block(0x1000, &insns, false)
     }
 
     #[test]

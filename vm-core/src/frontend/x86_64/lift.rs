@@ -21,8 +21,18 @@ const MAX_BLOCK_INSNS: usize = 128;
 pub type X86Insn = Instruction;
 
 /// The x86-64 frontend (stateless between blocks).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct X86Frontend;
+#[derive(Debug, Default)]
+pub struct X86Frontend {
+    /// One builder reused for every block (see [`IrBuilder::reset`]).
+    b: IrBuilder,
+}
+
+impl Clone for X86Frontend {
+    /// A fresh frontend: the builder holds no state between blocks.
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
 
 fn unsupported(i: &Instruction, why: &str) -> Box<TranslateError> {
     let m = format!("{:?}", i.mnemonic()).to_lowercase();
@@ -205,7 +215,8 @@ impl Frontend for X86Frontend {
             b: {
                 let mut ops = ops;
                 ops.reserve(insns.len() * 4 + 8);
-                IrBuilder::from_ops(ops)
+                self.b.reset(ops);
+                &mut self.b
             },
             flags: FlagState::new(FLAG_GLOBALS, false),
             consts: ConstCache::default(),
@@ -237,7 +248,7 @@ impl Frontend for X86Frontend {
                     mnemonic: format!("{} (flags live across blocks)", u.mnemonic),
                 })?;
         }
-        Ok(l.b.finish(pc, insns.len() as u32, term))
+        Ok(l.b.take_block(pc, insns.len() as u32, term))
     }
 }
 
@@ -250,8 +261,8 @@ enum RdxExt {
     Zero,
 }
 
-struct Lifter {
-    b: IrBuilder,
+struct Lifter<'a> {
+    b: &'a mut IrBuilder,
     flags: FlagState,
     /// Constants already defined in this block (immediates repeat a lot;
     /// one op per distinct value keeps the later passes short).
@@ -262,7 +273,7 @@ struct Lifter {
     zext_done: Option<Temp>,
 }
 
-impl Lifter {
+impl Lifter<'_> {
     fn k(&mut self, v: u64) -> Temp {
         self.consts.get(&mut self.b, v)
     }
@@ -943,7 +954,7 @@ mod tests {
             base: 0x1000,
             bytes: code.to_vec(),
         };
-        let mut fe = X86Frontend;
+        let mut fe = X86Frontend::default();
         let mut insns = Vec::new();
         fe.scan_block(&img, 0x1000, &mut insns)?;
         fe.lift_block(0x1000, &insns, false)
