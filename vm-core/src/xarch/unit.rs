@@ -273,8 +273,8 @@ pub fn eliminate_dead_with_last_use(
     }
     if kept_after as usize != n {
         let mut j = 0;
-        for i in 0..n {
-            if keep[i] {
+        for (i, &k) in keep.iter().enumerate() {
+            if k {
                 if i != j {
                     block.ops[j] = block.ops[i];
                 }

@@ -236,7 +236,7 @@ impl Frontend for A64Frontend {
         if flags_live_out {
             // Every A64 flag setter in the subset is modeled.
             l.flags
-                .store(&mut l.b)
+                .store(l.b)
                 .map_err(|u| TranslateError::Unsupported {
                     pc: u.pc,
                     mnemonic: u.mnemonic.to_string(),
@@ -285,11 +285,11 @@ impl Lifter<'_> {
         self.b.set(n as u8, v);
     }
     fn k(&mut self, v: u64) -> Temp {
-        self.consts.get(&mut self.b, v)
+        self.consts.get(self.b, v)
     }
 
     fn cond(&mut self, pc: u64, c: u32) -> Result<(Cond, Temp, Temp), Box<TranslateError>> {
-        self.flags.cond(&mut self.b, cc(c)).map_err(|u| {
+        self.flags.cond(self.b, cc(c)).map_err(|u| {
             Box::new(TranslateError::Unsupported {
                 pc,
                 mnemonic: format!("reads flags of {}", u.mnemonic),
@@ -314,20 +314,20 @@ impl Lifter<'_> {
         match kind {
             0 => self.b.bin(BinOp::Shl, v, a),
             1 => {
-                let z = zext_w(&mut self.b, v, w);
+                let z = zext_w(self.b, v, w);
                 self.b.bin(BinOp::Shr, z, a)
             }
             2 => {
-                let s = sext_w(&mut self.b, v, w);
+                let s = sext_w(self.b, v, w);
                 self.b.bin(BinOp::Sar, s, a)
             }
             _ => {
-                let z = zext_w(&mut self.b, v, w);
+                let z = zext_w(self.b, v, w);
                 let r = self.b.bin(BinOp::Shr, z, a);
                 let la = self.k((w - amount) as u64);
                 let l = self.b.bin(BinOp::Shl, z, la);
                 let x = self.b.bin(BinOp::Or, r, l);
-                zext_w(&mut self.b, x, w)
+                zext_w(self.b, x, w)
             }
         }
     }
@@ -335,12 +335,12 @@ impl Lifter<'_> {
     /// Extends a register per an `option` field, then shifts left.
     fn extend(&mut self, v: Temp, option: u32, sh: u32) -> Temp {
         let x = match option {
-            0 => zext_w(&mut self.b, v, 8),
-            1 => zext_w(&mut self.b, v, 16),
-            2 => zext_w(&mut self.b, v, 32),
-            4 => sext_w(&mut self.b, v, 8),
-            5 => sext_w(&mut self.b, v, 16),
-            6 => sext_w(&mut self.b, v, 32),
+            0 => zext_w(self.b, v, 8),
+            1 => zext_w(self.b, v, 16),
+            2 => zext_w(self.b, v, 32),
+            4 => sext_w(self.b, v, 8),
+            5 => sext_w(self.b, v, 16),
+            6 => sext_w(self.b, v, 32),
             _ => v,
         };
         if sh == 0 {
@@ -355,7 +355,7 @@ impl Lifter<'_> {
     fn addsub(&mut self, sub: bool, set_flags: bool, a: Temp, b: Temp, sf: bool) -> Temp {
         let w = if sf { 64 } else { 32 };
         let r = self.b.bin(if sub { BinOp::Sub } else { BinOp::Add }, a, b);
-        let r = zext_w(&mut self.b, r, w);
+        let r = zext_w(self.b, r, w);
         if set_flags {
             self.flags.set(if sub {
                 FlagSrc::Sub { a, b, r, w }
@@ -374,7 +374,7 @@ impl Lifter<'_> {
             _ => BinOp::Xor,
         };
         let r = self.b.bin(op, a, b);
-        let r = zext_w(&mut self.b, r, w);
+        let r = zext_w(self.b, r, w);
         if opc == 3 {
             self.flags.set(FlagSrc::Logic { r, w });
         }
@@ -402,7 +402,7 @@ impl Lifter<'_> {
                     self.cond(pc, bits(w, 3, 0))?
                 } else if bits(w, 30, 25) == 0b011010 {
                     let t = self.rz(rd);
-                    let t = zext_w(&mut self.b, t, width);
+                    let t = zext_w(self.b, t, width);
                     let z = self.k(0);
                     (if bit(w, 24) { Cond::Ne } else { Cond::Eq }, t, z)
                 } else {
@@ -564,7 +564,7 @@ impl Lifter<'_> {
                     2 => {
                         // ubfm
                         if s >= r {
-                            let z = zext_w(&mut self.b, src, width);
+                            let z = zext_w(self.b, src, width);
                             let sh = self.k(r as u64);
                             let x = self.b.bin(BinOp::Shr, z, sh);
                             let m = self.k(ones(s - r + 1));
@@ -579,7 +579,7 @@ impl Lifter<'_> {
                     _ => {
                         // bfm: insert a field into the destination
                         let (field, pos, len) = if s >= r {
-                            let z = zext_w(&mut self.b, src, width);
+                            let z = zext_w(self.b, src, width);
                             let sh = self.k(r as u64);
                             let x = self.b.bin(BinOp::Shr, z, sh);
                             (x, 0, s - r + 1)
@@ -596,7 +596,7 @@ impl Lifter<'_> {
                         self.b.bin(BinOp::Or, d, f)
                     }
                 };
-                let v = zext_w(&mut self.b, v, width);
+                let v = zext_w(self.b, v, width);
                 self.wz(rd, v, true);
             }
             0b111 => {
@@ -613,14 +613,14 @@ impl Lifter<'_> {
                     lo
                 } else {
                     let hi = self.rz(rn);
-                    let z = zext_w(&mut self.b, lo, width);
+                    let z = zext_w(self.b, lo, width);
                     let s = self.k(lsb as u64);
                     let x = self.b.bin(BinOp::Shr, z, s);
                     let l = self.k((width - lsb) as u64);
                     let y = self.b.bin(BinOp::Shl, hi, l);
                     self.b.bin(BinOp::Or, x, y)
                 };
-                let v = zext_w(&mut self.b, v, width);
+                let v = zext_w(self.b, v, width);
                 self.wz(rd, v, true);
             }
             _ => return Err(bad()),
@@ -701,17 +701,17 @@ impl Lifter<'_> {
                 };
                 let mut nf = self.flags;
                 self.addsub_into(&mut nf, bit(w, 30), a, b, sf);
-                let f = nf.materialize(&mut self.b).map_err(|_| bad())?;
+                let f = nf.materialize(self.b).map_err(|_| bad())?;
                 let nzcv = bits(w, 3, 0) as u64;
                 let kz = self.k((nzcv >> 2) & 1);
                 let kn = self.k((nzcv >> 3) & 1);
                 let kc = self.k((nzcv >> 1) & 1);
                 let kv = self.k(nzcv & 1);
                 let out = Flags {
-                    z: select(&mut self.b, c, f.z, kz),
-                    n: select(&mut self.b, c, f.n, kn),
-                    c: select(&mut self.b, c, f.c, kc),
-                    v: select(&mut self.b, c, f.v, kv),
+                    z: select(self.b, c, f.z, kz),
+                    n: select(self.b, c, f.n, kn),
+                    c: select(self.b, c, f.c, kc),
+                    v: select(self.b, c, f.v, kv),
                 };
                 self.flags.set(FlagSrc::Mat(out));
             }
@@ -735,7 +735,7 @@ impl Lifter<'_> {
                         self.b.bin(BinOp::Sub, z, b)
                     }
                 };
-                let v = select(&mut self.b, c, a, b);
+                let v = select(self.b, c, a, b);
                 self.wz(rd, v, sf);
             }
             0b1101_0110 if !bit(w, 30) && !bit(w, 29) => {
@@ -746,9 +746,9 @@ impl Lifter<'_> {
                     0b000010 | 0b000011 => {
                         let signed = bits(w, 15, 10) == 3;
                         let (x, y) = if signed {
-                            (sext_w(&mut self.b, a, width), sext_w(&mut self.b, b, width))
+                            (sext_w(self.b, a, width), sext_w(self.b, b, width))
                         } else {
-                            (zext_w(&mut self.b, a, width), zext_w(&mut self.b, b, width))
+                            (zext_w(self.b, a, width), zext_w(self.b, b, width))
                         };
                         let q = self
                             .b
@@ -765,15 +765,15 @@ impl Lifter<'_> {
                         match bits(w, 11, 10) {
                             0 => self.b.bin(BinOp::Shl, a, cnt),
                             1 => {
-                                let z = zext_w(&mut self.b, a, width);
+                                let z = zext_w(self.b, a, width);
                                 self.b.bin(BinOp::Shr, z, cnt)
                             }
                             2 => {
-                                let s = sext_w(&mut self.b, a, width);
+                                let s = sext_w(self.b, a, width);
                                 self.b.bin(BinOp::Sar, s, cnt)
                             }
                             _ => {
-                                let z = zext_w(&mut self.b, a, width);
+                                let z = zext_w(self.b, a, width);
                                 let wc = self.k(width as u64);
                                 let inv = self.b.bin(BinOp::Sub, wc, cnt);
                                 let inv = self.b.bin(BinOp::And, inv, m);
@@ -785,7 +785,7 @@ impl Lifter<'_> {
                     }
                     _ => return Err(bad()),
                 };
-                let v = zext_w(&mut self.b, v, width);
+                let v = zext_w(self.b, v, width);
                 self.wz(rd, v, true);
             }
             0b1101_1000..=0b1101_1111 if bits(w, 30, 29) == 0 => {
@@ -816,7 +816,7 @@ impl Lifter<'_> {
                     (0b110, true) if !o0 => self.b.bin(BinOp::MulHU, a, b),
                     _ => return Err(bad()),
                 };
-                let v = zext_w(&mut self.b, v, width);
+                let v = zext_w(self.b, v, width);
                 self.wz(rd, v, true);
             }
             _ => return Err(bad()),
@@ -827,7 +827,7 @@ impl Lifter<'_> {
     fn addsub_into(&mut self, st: &mut FlagState, sub: bool, a: Temp, b: Temp, sf: bool) {
         let w = if sf { 64 } else { 32 };
         let r = self.b.bin(if sub { BinOp::Sub } else { BinOp::Add }, a, b);
-        let r = zext_w(&mut self.b, r, w);
+        let r = zext_w(self.b, r, w);
         st.set(if sub {
             FlagSrc::Sub { a, b, r, w }
         } else {

@@ -242,7 +242,7 @@ impl Frontend for X86Frontend {
         };
         if flags_live_out {
             l.flags
-                .store(&mut l.b)
+                .store(l.b)
                 .map_err(|u| TranslateError::Unsupported {
                     pc: if u.pc == 0 { last.ip() } else { u.pc },
                     mnemonic: format!("{} (flags live across blocks)", u.mnemonic),
@@ -275,7 +275,7 @@ struct Lifter<'a> {
 
 impl Lifter<'_> {
     fn k(&mut self, v: u64) -> Temp {
-        self.consts.get(&mut self.b, v)
+        self.consts.get(self.b, v)
     }
 
     fn reg_read(
@@ -445,7 +445,7 @@ impl Lifter<'_> {
         i: &Instruction,
         cc: CcKind,
     ) -> Result<(crate::ir::Cond, Temp, Temp), Box<TranslateError>> {
-        self.flags.cond(&mut self.b, cc).map_err(|u| {
+        self.flags.cond(self.b, cc).map_err(|u| {
             Box::new(TranslateError::Unsupported {
                 pc: i.ip(),
                 mnemonic: format!(
@@ -509,9 +509,9 @@ impl Lifter<'_> {
                 };
                 let v = self.read(i, 1, src_size, loc)?;
                 let v = if m == Movzx {
-                    zext_w(&mut self.b, v, src_size * 8)
+                    zext_w(self.b, v, src_size * 8)
                 } else {
-                    sext_w(&mut self.b, v, src_size * 8)
+                    sext_w(self.b, v, src_size * 8)
                 };
                 self.write(i, s, v, loc)?;
             }
@@ -524,10 +524,10 @@ impl Lifter<'_> {
             Cqo | Cdq => {
                 let w = if m == Cqo { 64 } else { 32 };
                 let a = self.b.get(RAX);
-                let s = sext_w(&mut self.b, a, w);
+                let s = sext_w(self.b, a, w);
                 let sh = self.k(63);
                 let d = self.b.bin(BinOp::Sar, s, sh);
-                let d = zext_w(&mut self.b, d, w);
+                let d = zext_w(self.b, d, w);
                 self.b.set(RDX, d);
                 self.rdx_ext = Some((RdxExt::Sign, w));
             }
@@ -562,7 +562,7 @@ impl Lifter<'_> {
                     self.k(0)
                 } else {
                     let r = self.b.bin(op, a, c);
-                    zext_w(&mut self.b, r, w)
+                    zext_w(self.b, r, w)
                 };
                 self.flags.set(match kind {
                     1 => FlagSrc::Add { a, b: c, r, w },
@@ -598,7 +598,7 @@ impl Lifter<'_> {
                         self.b.bin(op, a, one)
                     }
                 };
-                let r = zext_w(&mut self.b, r, w);
+                let r = zext_w(self.b, r, w);
                 match m {
                     Neg => {
                         let z = self.k(0);
@@ -606,7 +606,7 @@ impl Lifter<'_> {
                     }
                     Inc | Dec => {
                         // CF survives inc/dec: capture it before redefining.
-                        let keep = self.flags.materialize(&mut self.b).map(|f| f.c);
+                        let keep = self.flags.materialize(self.b).map(|f| f.c);
                         let one = self.k(1);
                         self.flags.set(if m == Inc {
                             FlagSrc::Add { a, b: one, r, w }
@@ -649,16 +649,16 @@ impl Lifter<'_> {
                 let r = match m {
                     Shl | Sal => self.b.bin(BinOp::Shl, a, cnt),
                     Shr => {
-                        let z = zext_w(&mut self.b, a, w);
+                        let z = zext_w(self.b, a, w);
                         self.b.bin(BinOp::Shr, z, cnt)
                     }
                     Sar => {
-                        let x = sext_w(&mut self.b, a, w);
+                        let x = sext_w(self.b, a, w);
                         self.b.bin(BinOp::Sar, x, cnt)
                     }
                     _ => {
                         // rotate = (x << n) | (x >> ((w - n) & (w - 1))); n = 0 gives x.
-                        let z = zext_w(&mut self.b, a, w);
+                        let z = zext_w(self.b, a, w);
                         let wc = self.k(w as u64);
                         let inv = self.b.bin(BinOp::Sub, wc, cnt);
                         let mk = self.k(mask);
@@ -669,7 +669,7 @@ impl Lifter<'_> {
                         self.b.bin(BinOp::Or, x, y)
                     }
                 };
-                let r = zext_w(&mut self.b, r, w);
+                let r = zext_w(self.b, r, w);
                 match (m, imm_count) {
                     (_, Some(0)) => {}
                     (Shl | Sal | Shr | Sar, Some(_)) => self.flags.set(FlagSrc::ZnOnly { r, w }),
@@ -744,9 +744,9 @@ impl Lifter<'_> {
                 let src = self.read(i, 0, s, loc)?;
                 let a = self.b.get(RAX);
                 let (x, y) = if m == Idiv {
-                    (sext_w(&mut self.b, a, w), sext_w(&mut self.b, src, w))
+                    (sext_w(self.b, a, w), sext_w(self.b, src, w))
                 } else {
-                    (zext_w(&mut self.b, a, w), zext_w(&mut self.b, src, w))
+                    (zext_w(self.b, a, w), zext_w(self.b, src, w))
                 };
                 let (dop, rop) = if m == Idiv {
                     (BinOp::Div, BinOp::Rem)
@@ -755,8 +755,8 @@ impl Lifter<'_> {
                 };
                 let q = self.b.bin(dop, x, y);
                 let r = self.b.bin(rop, x, y);
-                let q = zext_w(&mut self.b, q, w);
-                let r = zext_w(&mut self.b, r, w);
+                let q = zext_w(self.b, q, w);
+                let r = zext_w(self.b, r, w);
                 self.b.set(RAX, q);
                 self.b.set(RDX, r);
                 self.rdx_ext = None;
@@ -772,13 +772,13 @@ impl Lifter<'_> {
                 let c = self.read(i, 1, s, loc)?;
                 let cf = self
                     .flags
-                    .materialize(&mut self.b)
+                    .materialize(self.b)
                     .map_err(|_| unsupported(i, "carry from unmodeled flags"))?
                     .c;
                 let op = if m == Sbb { BinOp::Sub } else { BinOp::Add };
                 let t = self.b.bin(op, a, c);
                 let r = self.b.bin(op, t, cf);
-                let r = zext_w(&mut self.b, r, w);
+                let r = zext_w(self.b, r, w);
                 self.flags.set(FlagSrc::Unknown {
                     pc: i.ip(),
                     mnemonic: mnemonic_name(m),
@@ -880,7 +880,7 @@ impl Lifter<'_> {
             let s = self.size(i)?;
             let old = self.read(i, 0, s, loc)?;
             let new = self.read(i, 1, s, loc)?;
-            let v = select(&mut self.b, c, new, old);
+            let v = select(self.b, c, new, old);
             self.write(i, s, v, loc)?;
         }
         Ok(None)
