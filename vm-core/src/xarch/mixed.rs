@@ -55,6 +55,14 @@ pub enum MixedError {
         /// Guest pc.
         pc: u64,
     },
+    /// Code does not fit in guest memory at the requested address.
+    #[error("cannot load {len} bytes of code at {addr:#x}")]
+    Load {
+        /// Guest address.
+        addr: u64,
+        /// Length in bytes.
+        len: usize,
+    },
     /// A guest memory access failed.
     #[error("guest fault at {pc:#x}: exit {code}")]
     Fault {
@@ -154,7 +162,10 @@ impl MixedVm {
     pub fn load_code(&mut self, isa: GuestIsa, base: u64, bytes: &[u8]) -> Result<(), MixedError> {
         self.mem
             .write_bytes(base, bytes)
-            .map_err(|_| MixedError::Fault { pc: base, code: 0 })?;
+            .map_err(|_| MixedError::Load {
+                addr: base,
+                len: bytes.len(),
+            })?;
         if isa == GuestIsa::Aarch64 {
             self.a64_code.push(CodeImage {
                 base,

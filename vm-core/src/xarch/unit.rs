@@ -378,8 +378,11 @@ impl<F: Frontend> UnitTranslator<F> {
             }
             let start = all.len();
             let scan = self.fe.scan_block(img, pc, all)?;
+            // Targets outside the image (calls into other objects, tail
+            // jumps to imports) are not translated: the backends turn
+            // jumps there into exits from the unit.
             for s in scan.succs.iter() {
-                if !index.contains_key(&s.pc) {
+                if !index.contains_key(&s.pc) && img.at(s.pc).is_ok() {
                     work.push(s.pc);
                 }
             }
@@ -517,6 +520,29 @@ mod tests {
     use crate::frontend::aarch64::A64Frontend;
     use crate::frontend::x86_64::X86Frontend;
     use crate::xarch::inputs::{load_input, AARCH64_ELF, X86_64_ELF};
+
+    /// A call to an address outside the image leaves the unit instead of
+    /// failing the translation; the return site is still translated.
+    #[test]
+    fn jumps_outside_the_image_become_unit_exits() {
+        // call 0x10_0000 (far outside) ; ret
+        let img = CodeImage {
+            base: 0x1000,
+            bytes: vec![0xe8, 0xfb, 0xef, 0x0f, 0x00, 0xc3],
+        };
+        let entries = vec![("f".to_string(), 0x1000)];
+        let unit = translate_unit(&mut X86Frontend::default(), &img, &entries).unwrap();
+        assert_eq!(unit.blocks.len(), 2);
+        assert!(unit.index.contains_key(&0x1005));
+        let code = crate::backend::aarch64::compile(&unit).unwrap();
+        assert!(code.code_len > 0);
+        // An entry outside the image is still an error.
+        let bad = vec![("g".to_string(), 0x9000)];
+        assert_eq!(
+            translate_unit(&mut X86Frontend::default(), &img, &bad).unwrap_err(),
+            TranslateError::OutOfImage { pc: 0x9000 }
+        );
+    }
 
     /// The fused pass keeps exactly what `opt::eliminate_dead` keeps, and
     /// its last uses match a forward scan of the result.
