@@ -28,6 +28,23 @@ impl Hasher for PcHasher {
     }
 }
 
+/// `clone_from` for entry lists that reuses the string buffers.
+trait CloneEntries {
+    fn clone_from_slice_or_vec(&mut self, src: &[(String, u64)]);
+}
+
+impl CloneEntries for Vec<(String, u64)> {
+    fn clone_from_slice_or_vec(&mut self, src: &[(String, u64)]) {
+        self.truncate(src.len());
+        for (d, s) in self.iter_mut().zip(src) {
+            d.0.clone_from(&s.0);
+            d.1 = s.1;
+        }
+        let n = self.len();
+        self.extend_from_slice(&src[n..]);
+    }
+}
+
 /// Map keyed by guest pc.
 pub type PcMap<V> = HashMap<u64, V, BuildHasherDefault<PcHasher>>;
 
@@ -310,6 +327,8 @@ pub struct UnitTranslator<F: Frontend> {
     blocks: Vec<IrBlock>,
     rev: Vec<i32>,
     keep: Vec<bool>,
+    entries: Vec<(String, u64)>,
+    targets: Vec<usize>,
     last_use: Vec<u32>,
     last_use_base: Vec<usize>,
 }
@@ -328,6 +347,8 @@ impl<F: Frontend> UnitTranslator<F> {
             blocks: Vec::new(),
             rev: Vec::new(),
             keep: Vec::new(),
+            entries: Vec::new(),
+            targets: Vec::new(),
             last_use: Vec::new(),
             last_use_base: Vec::new(),
         }
@@ -340,8 +361,12 @@ impl<F: Frontend> UnitTranslator<F> {
             mut index,
             last_use,
             last_use_base,
+            entries,
+            indirect_targets,
             ..
         } = unit;
+        self.entries = entries;
+        self.targets = indirect_targets;
         self.last_use = last_use;
         self.last_use_base = last_use_base;
         self.pool.extend(blocks.drain(..).map(|b| b.ops));
@@ -411,10 +436,9 @@ impl<F: Frontend> UnitTranslator<F> {
                 }
             }
         }
-        let mut indirect_targets: Vec<usize> = entries
-            .iter()
-            .filter_map(|e| index.get(&e.1).copied())
-            .collect();
+        let mut indirect_targets = std::mem::take(&mut self.targets);
+        indirect_targets.clear();
+        indirect_targets.extend(entries.iter().filter_map(|e| index.get(&e.1).copied()));
         for (_, scan, _) in scans.iter() {
             for s in scan.succs.iter().filter(|s| !s.carries_flags) {
                 if let Some(&j) = index.get(&s.pc) {
@@ -447,7 +471,12 @@ impl<F: Frontend> UnitTranslator<F> {
         Ok(TranslationUnit {
             blocks,
             index,
-            entries: entries.to_vec(),
+            entries: {
+                // Reuses the previous unit's strings when the entries repeat.
+                let mut e = std::mem::take(&mut self.entries);
+                e.clone_from_slice_or_vec(entries);
+                e
+            },
             guest_insns,
             indirect_targets,
             last_use,
