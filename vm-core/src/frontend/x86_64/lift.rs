@@ -126,24 +126,26 @@ impl Frontend for X86Frontend {
         let start = out.len();
         let mut dec = Decoder::with_ip(64, bytes, pc, DecoderOptions::NONE);
         let mut scan = BlockScan::default();
-        let mut i = Instruction::default();
         loop {
             if !dec.can_decode() {
                 return Err(TranslateError::OutOfImage { pc: dec.ip() });
             }
-            dec.decode_out(&mut i);
+            // Decode straight into the output slot (no 40-byte copy).
+            out.push(Instruction::default());
+            let last = out.len() - 1;
+            dec.decode_out(&mut out[last]);
+            let i = &out[last];
             if i.is_invalid() {
                 return Err(TranslateError::Invalid { pc: i.ip() });
             }
             if scan.flags.is_none() {
-                let (r, w) = flag_effect(&i);
+                let (r, w) = flag_effect(i);
                 if r {
                     scan.flags = Some(FlagUse::ReadFirst);
                 } else if w {
                     scan.flags = Some(FlagUse::WriteFirst);
                 }
             }
-            out.push(i);
             let next = i.next_ip();
             let m = i.mnemonic();
             let direct = matches!(
