@@ -9,6 +9,8 @@
 
 #[cfg(test)]
 mod check;
+#[cfg(test)]
+pub(crate) mod irexec;
 pub mod inputs;
 pub mod mixed;
 pub mod native;

@@ -1003,4 +1003,220 @@ mod tests {
         let e = block(&[0xd53b_d040, 0xd65f_03c0]).unwrap_err();
         assert!(e.to_string().contains("system instruction"), "{e}");
     }
+
+    // ---- Reference semantics from the Arm ARM pseudocode ----
+
+    use crate::xarch::irexec::{run, State};
+
+    fn ones(k: u32) -> u64 {
+        if k >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << k) - 1
+        }
+    }
+    fn ror(x: u64, r: u32, size: u32) -> u64 {
+        let x = x & ones(size);
+        if r % size == 0 {
+            x
+        } else {
+            let r = r % size;
+            ((x >> r) | (x << (size - r))) & ones(size)
+        }
+    }
+    fn replicate(x: u64, esize: u32, size: u32) -> u64 {
+        (0..size / esize).fold(0, |v, i| v | x << (i * esize))
+    }
+    /// DecodeBitMasks(immN, imms, immr, immediate = FALSE) -> (wmask, tmask).
+    fn bit_masks(n: u32, imms: u32, immr: u32, size: u32) -> (u64, u64) {
+        let len = 31 - ((n << 6) | (!imms & 0x3f)).leading_zeros();
+        let levels = (1u32 << len) - 1;
+        let (s, r) = (imms & levels, immr & levels);
+        let d = (s.wrapping_sub(r)) & levels;
+        let esize = 1u32 << len;
+        let welem = ones(s + 1);
+        let telem = ones(d + 1);
+        (
+            replicate(ror(welem, r, esize), esize, size),
+            replicate(telem, esize, size),
+        )
+    }
+    fn reference_bfm(opc: u32, sf: bool, immr: u32, imms: u32, src: u64, dst: u64) -> u64 {
+        let size = if sf { 64 } else { 32 };
+        let (wmask, tmask) = bit_masks(sf as u32, imms, immr, size);
+        let rot = ror(src, immr, size);
+        let m = ones(size);
+        match opc {
+            0 => {
+                let bot = rot & wmask;
+                let top = if (src >> imms) & 1 == 1 { m } else { 0 };
+                ((top & !tmask) | (bot & tmask)) & m
+            }
+            1 => {
+                let bot = (dst & !wmask) | (rot & wmask);
+                ((dst & !tmask) | (bot & tmask)) & m
+            }
+            _ => rot & wmask & tmask & m,
+        }
+    }
+    /// AddWithCarry: (result, N, Z, C, V) at `size` bits.
+    fn add_with_carry(x: u64, y: u64, c: u64, size: u32) -> (u64, [u64; 4]) {
+        let m = ones(size);
+        let (x, y) = (x & m, y & m);
+        let usum = x as u128 + y as u128 + c as u128;
+        let sx = ((x << (64 - size)) as i64 >> (64 - size)) as i128;
+        let sy = ((y << (64 - size)) as i64 >> (64 - size)) as i128;
+        let ssum = sx + sy + c as i128;
+        let r = (usum as u64) & m;
+        let sr = ((r << (64 - size)) as i64 >> (64 - size)) as i128;
+        let n = (r >> (size - 1)) & 1;
+        let z = (r == 0) as u64;
+        let carry = (usum != r as u128) as u64;
+        let v = (ssum != sr) as u64;
+        (r, [n, z, carry, v])
+    }
+    fn holds(cond: u32, f: [u64; 4]) -> bool {
+        let [n, z, c, v] = f;
+        let r = match cond >> 1 {
+            0 => z == 1,
+            1 => c == 1,
+            2 => n == 1,
+            3 => v == 1,
+            4 => c == 1 && z == 0,
+            5 => n == v,
+            6 => n == v && z == 0,
+            _ => true,
+        };
+        if cond & 1 == 1 && cond != 15 {
+            !r
+        } else {
+            r
+        }
+    }
+    /// Runs `words` (then `brk`) with x0..x3 = `regs`; flags stored at the end.
+    fn exec(words: &[u32], regs: [u64; 4]) -> State {
+        let mut all: Vec<u32> = words.to_vec();
+        all.push(0xd420_0000); // brk #0
+        let img = CodeImage {
+            base: 0x1000,
+            bytes: all.iter().flat_map(|w| w.to_le_bytes()).collect(),
+        };
+        let mut fe = A64Frontend::default();
+        let mut insns = Vec::new();
+        fe.scan_block(&img, 0x1000, &mut insns).unwrap();
+        let b = fe.lift_block(0x1000, &insns, true).unwrap();
+        let mut st = State::default();
+        st.globals[..4].copy_from_slice(&regs);
+        run(&b, &mut st);
+        st
+    }
+    fn flags_of(st: &State) -> [u64; 4] {
+        // globals: Z = 32, N = 33, C = 34, V = 35
+        [st.globals[33], st.globals[32], st.globals[34], st.globals[35]]
+    }
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            match self.0 % 4 {
+                0 => self.0 & 0xff,
+                1 => (self.0 as i64 >> 40) as u64,
+                2 => [0, 1, u64::MAX, 1 << 63, 0x8000_0000, 0x7fff_ffff][(self.0 >> 8) as usize % 6],
+                _ => self.0,
+            }
+        }
+    }
+
+    /// Every valid SBFM/BFM/UBFM encoding (all immr/imms, both sizes)
+    /// against the Arm ARM's DecodeBitMasks-based pseudocode.
+    #[test]
+    fn bitfield_moves_match_the_arm_pseudocode() {
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        for sf in [false, true] {
+            let size = if sf { 64 } else { 32 };
+            for opc in 0..3u32 {
+                for immr in 0..size {
+                    for imms in 0..size {
+                        let w = (sf as u32) << 31
+                            | opc << 29
+                            | 0b100110 << 23
+                            | (sf as u32) << 22
+                            | immr << 16
+                            | imms << 10
+                            | 1 << 5;
+                        let (src, dst) = (rng.next(), rng.next());
+                        let st = exec(&[w], [dst, src, 0, 0]);
+                        let want = reference_bfm(opc, sf, immr, imms, src, dst);
+                        assert_eq!(
+                            st.globals[0], want,
+                            "opc {opc} sf {sf} immr {immr} imms {imms} src {src:#x} dst {dst:#x}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// cmp (sets the incoming flags), then ccmp/ccmn, flags against the
+    /// pseudocode; csel/csinc/csinv/csneg on the resulting condition.
+    #[test]
+    fn conditional_compare_and_select_match_the_arm_pseudocode() {
+        let mut rng = Rng(0x0bad_cafe_f00d_1234);
+        for k in 0..4000u32 {
+            let sf = k % 2 == 0;
+            let size = if sf { 64 } else { 32 };
+            let regs = [rng.next(), rng.next(), rng.next(), rng.next()];
+            let cond = (k / 2) % 16;
+            let nzcv = (k / 32) % 16;
+            let imm_form = k % 3 == 0;
+            let is_ccmp = k % 5 != 0;
+            // cmp x2, x3 (subs xzr, x2, x3)
+            let cmp = (sf as u32) << 31 | 0x6b00_001f | 3 << 16 | 2 << 5;
+            let imm5 = (regs[1] & 31) as u32;
+            let ccmp = (sf as u32) << 31
+                | (is_ccmp as u32) << 30
+                | 0x3a40_0000
+                | if imm_form { imm5 << 16 | 1 << 11 } else { 1 << 16 }
+                | cond << 12
+                | nzcv;
+            let st = exec(&[cmp, ccmp], regs);
+            let (_, f0) = add_with_carry(regs[2], !regs[3], 1, size);
+            let y = if imm_form { imm5 as u64 } else { regs[1] };
+            let want = if holds(cond, f0) {
+                if is_ccmp {
+                    add_with_carry(regs[0], !y, 1, size).1
+                } else {
+                    add_with_carry(regs[0], y, 0, size).1
+                }
+            } else {
+                [(nzcv >> 3) as u64 & 1, (nzcv >> 2) as u64 & 1, (nzcv >> 1) as u64 & 1, nzcv as u64 & 1]
+            };
+            assert_eq!(flags_of(&st), want, "k {k} ccmp {ccmp:#x} regs {regs:x?}");
+            // csel family on the flags of the cmp: xd = x0, xn = x1, xm = x2
+            let op2 = k % 4;
+            let sel = (sf as u32) << 31
+                | ((op2 >> 1) << 30)
+                | 0x1a80_0000
+                | 2 << 16
+                | cond << 12
+                | (op2 & 1) << 10
+                | 1 << 5;
+            let st = exec(&[cmp, sel], regs);
+            let m = ones(size);
+            let (xn, xm) = (regs[1] & m, regs[2] & m);
+            let want = if holds(cond, f0) {
+                xn
+            } else {
+                match op2 {
+                    0 => xm,
+                    1 => xm.wrapping_add(1) & m,
+                    2 => !xm & m,
+                    _ => xm.wrapping_neg() & m,
+                }
+            };
+            assert_eq!(st.globals[0], want, "k {k} sel {sel:#x}");
+        }
+    }
 }
