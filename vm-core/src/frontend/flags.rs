@@ -116,13 +116,30 @@ pub struct UnmodeledFlags {
     pub mnemonic: &'static str,
 }
 
+/// Where the carry flag comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carry {
+    /// Implied by the flag source.
+    FromSrc,
+    /// Kept from before (x86 `inc`/`dec`): this temp.
+    Override(Temp),
+    /// Kept from an instruction whose carry is not modeled: reading it (or
+    /// storing the flags) is an error naming that instruction.
+    Unknown {
+        /// Guest pc of that instruction.
+        pc: u64,
+        /// Its mnemonic.
+        mnemonic: &'static str,
+    },
+}
+
 /// Per-block lazy flag state of one frontend.
 #[derive(Debug, Clone, Copy)]
 pub struct FlagState {
     /// Current definition.
     pub src: FlagSrc,
-    /// Carry overriding the one `src` implies (x86 `inc`/`dec` keep CF).
-    pub carry_override: Option<Temp>,
+    /// Where the carry comes from (x86 `inc`/`dec` keep the old CF).
+    pub carry: Carry,
     /// Globals holding Z, N, C, V across blocks.
     pub globals: [u8; 4],
     /// AArch64 convention: C is the inverse of the borrow of a subtraction.
@@ -200,7 +217,7 @@ impl FlagState {
     pub fn new(globals: [u8; 4], arm_carry: bool) -> Self {
         Self {
             src: FlagSrc::Globals,
-            carry_override: None,
+            carry: Carry::FromSrc,
             globals,
             arm_carry,
         }
@@ -209,7 +226,52 @@ impl FlagState {
     /// Records a new flag definition.
     pub fn set(&mut self, src: FlagSrc) {
         self.src = src;
-        self.carry_override = None;
+        self.carry = Carry::FromSrc;
+    }
+
+    /// Sets a new source that keeps the current carry (x86 `inc`/`dec`);
+    /// `pc` names the instruction if the current carry is not modeled.
+    pub fn set_keeping_carry(&mut self, b: &mut IrBuilder, src: FlagSrc, pc: u64) {
+        let kept = match self.carry_value(b) {
+            Ok(c) => Carry::Override(c),
+            Err(u) => Carry::Unknown {
+                pc: if u.pc == 0 { pc } else { u.pc },
+                mnemonic: u.mnemonic,
+            },
+        };
+        self.src = src;
+        self.carry = kept;
+    }
+
+    /// The carry flag alone (0/1), without materializing the others.
+    pub fn carry_value(&mut self, b: &mut IrBuilder) -> Result<Temp, UnmodeledFlags> {
+        match self.carry {
+            Carry::Override(c) => return Ok(c),
+            Carry::Unknown { pc, mnemonic } => return Err(UnmodeledFlags { pc, mnemonic }),
+            Carry::FromSrc => {}
+        }
+        Ok(match self.src {
+            FlagSrc::Globals => b.get(self.globals[2]),
+            FlagSrc::Mat(f) => f.c,
+            FlagSrc::Logic { .. } => b.constant(0),
+            FlagSrc::Sub { a, b: y, w, .. } => {
+                let za = zext_w(b, a, w);
+                let zb = zext_w(b, y, w);
+                let cond = if self.arm_carry { Cond::Geu } else { Cond::Ltu };
+                b.setcond(cond, za, zb)
+            }
+            FlagSrc::Add { a, r, w, .. } => {
+                let za = zext_w(b, a, w);
+                b.setcond(Cond::Ltu, r, za)
+            }
+            FlagSrc::Unknown { pc, mnemonic } => return Err(UnmodeledFlags { pc, mnemonic }),
+            FlagSrc::ZnOnly { .. } => {
+                return Err(UnmodeledFlags {
+                    pc: 0,
+                    mnemonic: "shift (carry/overflow flags)",
+                })
+            }
+        })
     }
 
     /// Materializes the four flags.
@@ -262,17 +324,28 @@ impl FlagState {
                 Flags { z, n, c, v }
             }
         };
-        let f = match self.carry_override {
-            Some(c) => Flags { c, ..f },
-            None => f,
+        let f = match self.carry {
+            Carry::FromSrc => f,
+            Carry::Override(c) => {
+                self.carry = Carry::FromSrc;
+                Flags { c, ..f }
+            }
+            // The carry stays unknown (checked by every carry reader and by
+            // `store`); a zero stands in for it in the materialized set.
+            Carry::Unknown { .. } => Flags {
+                c: b.constant(0),
+                ..f
+            },
         };
         self.src = FlagSrc::Mat(f);
-        self.carry_override = None;
         Ok(f)
     }
 
     /// Writes the flags to their globals (at a block end where they may be live).
     pub fn store(&mut self, b: &mut IrBuilder) -> Result<(), UnmodeledFlags> {
+        if let Carry::Unknown { pc, mnemonic } = self.carry {
+            return Err(UnmodeledFlags { pc, mnemonic });
+        }
         if self.src == FlagSrc::Globals {
             return Ok(());
         }
@@ -292,7 +365,15 @@ impl FlagState {
             let z = b.constant(0);
             return Ok((Cond::Eq, z, z));
         }
-        if self.carry_override.is_none() {
+        let carry_cc = matches!(cc, B | Ae | A | Be);
+        if carry_cc {
+            if let Carry::Unknown { pc, mnemonic } = self.carry {
+                return Err(UnmodeledFlags { pc, mnemonic });
+            }
+        }
+        // The lazy forms below never read the carry except for the
+        // carry conditions, so a kept carry only disables those.
+        if !carry_cc || self.carry == Carry::FromSrc {
             match self.src {
                 FlagSrc::Sub { a, b: y, r, w } => {
                     let t = match cc {

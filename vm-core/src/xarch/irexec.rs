@@ -24,12 +24,12 @@ impl Default for State {
 }
 
 impl State {
-    fn load(&self, a: u64, w: Width) -> u64 {
+    pub(crate) fn load(&self, a: u64, w: Width) -> u64 {
         (0..w.bytes()).fold(0u64, |v, i| {
             v | (*self.mem.get(&a.wrapping_add(i)).unwrap_or(&0) as u64) << (8 * i)
         })
     }
-    fn store(&mut self, a: u64, w: Width, v: u64) {
+    pub(crate) fn store(&mut self, a: u64, w: Width, v: u64) {
         for i in 0..w.bytes() {
             self.mem.insert(a.wrapping_add(i), (v >> (8 * i)) as u8);
         }

@@ -9,9 +9,9 @@
 
 #[cfg(test)]
 mod check;
+pub mod inputs;
 #[cfg(test)]
 pub(crate) mod irexec;
-pub mod inputs;
 pub mod mixed;
 pub mod native;
 pub mod unit;

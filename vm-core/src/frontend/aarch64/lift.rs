@@ -1017,7 +1017,7 @@ mod tests {
     }
     fn ror(x: u64, r: u32, size: u32) -> u64 {
         let x = x & ones(size);
-        if r % size == 0 {
+        if r.is_multiple_of(size) {
             x
         } else {
             let r = r % size;
@@ -1112,7 +1112,12 @@ mod tests {
     }
     fn flags_of(st: &State) -> [u64; 4] {
         // globals: Z = 32, N = 33, C = 34, V = 35
-        [st.globals[33], st.globals[32], st.globals[34], st.globals[35]]
+        [
+            st.globals[33],
+            st.globals[32],
+            st.globals[34],
+            st.globals[35],
+        ]
     }
     struct Rng(u64);
     impl Rng {
@@ -1123,7 +1128,9 @@ mod tests {
             match self.0 % 4 {
                 0 => self.0 & 0xff,
                 1 => (self.0 as i64 >> 40) as u64,
-                2 => [0, 1, u64::MAX, 1 << 63, 0x8000_0000, 0x7fff_ffff][(self.0 >> 8) as usize % 6],
+                2 => {
+                    [0, 1, u64::MAX, 1 << 63, 0x8000_0000, 0x7fff_ffff][(self.0 >> 8) as usize % 6]
+                }
                 _ => self.0,
             }
         }
@@ -1178,7 +1185,11 @@ mod tests {
             let ccmp = (sf as u32) << 31
                 | (is_ccmp as u32) << 30
                 | 0x3a40_0000
-                | if imm_form { imm5 << 16 | 1 << 11 } else { 1 << 16 }
+                | if imm_form {
+                    imm5 << 16 | 1 << 11
+                } else {
+                    1 << 16
+                }
                 | cond << 12
                 | nzcv;
             let st = exec(&[cmp, ccmp], regs);
@@ -1191,7 +1202,12 @@ mod tests {
                     add_with_carry(regs[0], y, 0, size).1
                 }
             } else {
-                [(nzcv >> 3) as u64 & 1, (nzcv >> 2) as u64 & 1, (nzcv >> 1) as u64 & 1, nzcv as u64 & 1]
+                [
+                    (nzcv >> 3) as u64 & 1,
+                    (nzcv >> 2) as u64 & 1,
+                    (nzcv >> 1) as u64 & 1,
+                    nzcv as u64 & 1,
+                ]
             };
             assert_eq!(flags_of(&st), want, "k {k} ccmp {ccmp:#x} regs {regs:x?}");
             // csel family on the flags of the cmp: xd = x0, xn = x1, xm = x2

@@ -3,8 +3,10 @@
 use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
 
 use super::TranslateError;
-use crate::frontend::flags::{select, sext_w, zext_w, CcKind, ConstCache, FlagSrc, FlagState};
-use crate::ir::{BinOp, GuestLoc, IrBlock, IrBuilder, IrOp, Temp, Terminator, UnOp, Width};
+use crate::frontend::flags::{
+    select, sext_w, zext_w, CcKind, ConstCache, FlagSrc, FlagState, Flags,
+};
+use crate::ir::{BinOp, Cond, GuestLoc, IrBlock, IrBuilder, IrOp, Temp, Terminator, UnOp, Width};
 use crate::xarch::unit::{BlockScan, CodeImage, FlagUse, Frontend, Successor};
 
 /// Globals holding Z, N (SF), C (CF), V (OF) between blocks.
@@ -607,21 +609,14 @@ impl Lifter<'_> {
                         self.flags.set(FlagSrc::Sub { a: z, b: a, r, w });
                     }
                     Inc | Dec => {
-                        // CF survives inc/dec: capture it before redefining.
-                        let keep = self.flags.materialize(self.b).map(|f| f.c);
+                        // CF survives inc/dec: the new source keeps the old carry.
                         let one = self.k(1);
-                        self.flags.set(if m == Inc {
+                        let src = if m == Inc {
                             FlagSrc::Add { a, b: one, r, w }
                         } else {
                             FlagSrc::Sub { a, b: one, r, w }
-                        });
-                        match keep {
-                            Ok(c) => self.flags.carry_override = Some(c),
-                            Err(_) => self.flags.set(FlagSrc::Unknown {
-                                pc: i.ip(),
-                                mnemonic: "inc/dec after unmodeled flags",
-                            }),
-                        }
+                        };
+                        self.flags.set_keeping_carry(self.b, src, i.ip());
                     }
                     _ => {}
                 }
@@ -774,17 +769,43 @@ impl Lifter<'_> {
                 let c = self.read(i, 1, s, loc)?;
                 let cf = self
                     .flags
-                    .materialize(self.b)
-                    .map_err(|_| unsupported(i, "carry from unmodeled flags"))?
-                    .c;
+                    .carry_value(self.b)
+                    .map_err(|_| unsupported(i, "carry from unmodeled flags"))?;
                 let op = if m == Sbb { BinOp::Sub } else { BinOp::Add };
                 let t = self.b.bin(op, a, c);
                 let r = self.b.bin(op, t, cf);
                 let r = zext_w(self.b, r, w);
-                self.flags.set(FlagSrc::Unknown {
-                    pc: i.ip(),
-                    mnemonic: mnemonic_name(m),
-                });
+                // Flags of a - b - cf / a + b + cf: the carry out is the
+                // plain one, or (with a carry in) equality at the boundary.
+                let za = zext_w(self.b, a, w);
+                let zc = zext_w(self.b, c, w);
+                let zero = self.k(0);
+                let z = self.b.setcond(Cond::Eq, r, zero);
+                let top = self.k(w as u64 - 1);
+                let one = self.k(1);
+                let n = self.b.bin(BinOp::Shr, r, top);
+                let n = self.b.bin(BinOp::And, n, one);
+                let (lt, eq, v1, v2) = if m == Sbb {
+                    (
+                        self.b.setcond(Cond::Ltu, za, zc),
+                        self.b.setcond(Cond::Eq, za, zc),
+                        self.b.bin(BinOp::Xor, a, c),
+                        self.b.bin(BinOp::Xor, a, r),
+                    )
+                } else {
+                    (
+                        self.b.setcond(Cond::Ltu, r, za),
+                        self.b.setcond(Cond::Eq, r, za),
+                        self.b.bin(BinOp::Xor, a, r),
+                        self.b.bin(BinOp::Xor, c, r),
+                    )
+                };
+                let ce = self.b.bin(BinOp::And, cf, eq);
+                let carry = self.b.bin(BinOp::Or, lt, ce);
+                let v = self.b.bin(BinOp::And, v1, v2);
+                let v = self.b.bin(BinOp::Shr, v, top);
+                let v = self.b.bin(BinOp::And, v, one);
+                self.flags.set(FlagSrc::Mat(Flags { z, n, c: carry, v }));
                 self.zext_done = Some(r);
                 self.write(i, s, r, loc)?;
             }

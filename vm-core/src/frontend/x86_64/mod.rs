@@ -12,3 +12,6 @@ mod lift;
 pub use lift::{X86Frontend, X86Insn, FLAG_GLOBALS, NUM_X86_GLOBALS};
 
 use crate::xarch::unit::TranslateError;
+
+#[cfg(test)]
+mod native_check;
