@@ -180,8 +180,8 @@ impl Frontend for X86Frontend {
                     return Ok(scan);
                 }
                 Mnemonic::Ret => return Ok(scan),
-                _ if (cc_of(m).is_some() || matches!(m, Mnemonic::Jp | Mnemonic::Jnp))
-                    && direct =>
+                _ if direct
+                    && (cc_of(m).is_some() || matches!(m, Mnemonic::Jp | Mnemonic::Jnp)) =>
                 {
                     scan.succs.push(Successor {
                         pc: i.near_branch_target(),
@@ -486,15 +486,11 @@ impl Lifter<'_> {
     ) -> Result<Option<Terminator>, Box<TranslateError>> {
         use Mnemonic::*;
         let m = i.mnemonic();
-        if is_nop(m) {
-            return Ok(None);
-        }
         if (i.has_lock_prefix() || i.has_rep_prefix() || i.has_repne_prefix()) && m != Ret {
             return Err(unsupported(i, "prefix"));
         }
-        if let Some(cc) = cc_of(m) {
-            return self.conditional(i, cc, loc);
-        }
+        // One dispatch on the mnemonic; conditional forms and NOPs are
+        // matched in the default arm (less frequent than moves and ALU ops).
         match m {
             Mov => {
                 let s = self.size(i)?;
@@ -867,7 +863,11 @@ impl Lifter<'_> {
                 return Ok(Some(Terminator::JumpIndirect(t)));
             }
             Int3 => return Ok(Some(Terminator::Breakpoint { pc: i.ip() })),
-            _ => return Err(unsupported(i, "")),
+            _ if is_nop(m) => {}
+            _ => match cc_of(m) {
+                Some(cc) => return self.conditional(i, cc, loc),
+                None => return Err(unsupported(i, "")),
+            },
         }
         Ok(None)
     }
