@@ -307,10 +307,15 @@ fn block<I: UnitIsa>(
     indirect: &mut Vec<Fixup>,
 ) -> Result<(), UnitCodegenError> {
     let n = blk.num_temps as usize;
-    st.loc.clear();
-    st.loc.resize(n, Loc::None);
-    st.owner.clear();
-    st.owner.resize(32, None);
+    // No per-block reset: SSA temps are defined before any use, so stale
+    // locations are never read; owners are only read when no pool register
+    // is free, i.e. when every pool register has a current owner.
+    if st.loc.len() < n {
+        st.loc.resize(n, Loc::None);
+    }
+    if st.owner.len() < 32 {
+        st.owner.resize(32, None);
+    }
     st.free = I::POOL.iter().fold(0, |m, &r| m | 1 << r);
     st.slots_used = 0;
     let [s0, s1] = I::SCRATCH;
