@@ -178,6 +178,15 @@ pub trait Frontend {
         flags_live_out: bool,
         ops: Vec<IrOp>,
     ) -> Result<IrBlock, TranslateError>;
+    /// Runs the discovery of one unit (see [`Discovery::run`]); a frontend
+    /// overrides it to keep decoder state across the unit's blocks.
+    fn discover(
+        &mut self,
+        img: &CodeImage,
+        d: &mut Discovery<'_, Self::Insn>,
+    ) -> Result<(), TranslateError> {
+        d.run(img, |pc, out| self.scan_block(img, pc, out))
+    }
     /// [`Frontend::lift_block_into`] with a fresh op vector.
     fn lift_block(
         &mut self,
@@ -187,6 +196,51 @@ pub trait Frontend {
     ) -> Result<IrBlock, TranslateError> {
         let ops = Vec::with_capacity(insns.len() * 4 + 8);
         self.lift_block_into(pc, insns, flags_live_out, ops)
+    }
+}
+
+/// Scanned blocks of a unit: (pc, scan, range of its instructions).
+pub type ScanList = Vec<(u64, BlockScan, std::ops::Range<usize>)>;
+
+/// The block-discovery state of one unit translation.
+pub struct Discovery<'a, I> {
+    index: &'a mut PcMap<usize>,
+    scans: &'a mut ScanList,
+    all: &'a mut Vec<I>,
+    work: &'a mut Vec<u64>,
+}
+
+impl<I> Discovery<'_, I> {
+    /// Scans blocks from the work list with `scan` until every block
+    /// reachable inside the image is known.
+    pub fn run(
+        &mut self,
+        img: &CodeImage,
+        mut scan: impl FnMut(u64, &mut Vec<I>) -> Result<BlockScan, TranslateError>,
+    ) -> Result<(), TranslateError> {
+        while let Some(pc) = self.work.pop() {
+            if self.index.contains_key(&pc) {
+                continue;
+            }
+            if self.scans.len() >= MAX_BLOCKS {
+                return Err(TranslateError::Image(format!(
+                    "more than {MAX_BLOCKS} blocks"
+                )));
+            }
+            let start = self.all.len();
+            let s = scan(pc, self.all)?;
+            // Targets outside the image (calls into other objects, tail
+            // jumps to imports) are not translated: the backends turn
+            // jumps there into exits from the unit.
+            for e in s.succs.iter() {
+                if !self.index.contains_key(&e.pc) && img.at(e.pc).is_ok() {
+                    self.work.push(e.pc);
+                }
+            }
+            self.index.insert(pc, self.scans.len());
+            self.scans.push((pc, s, start..self.all.len()));
+        }
+        Ok(())
     }
 }
 
@@ -319,7 +373,7 @@ const MAX_BLOCKS: usize = 1 << 16;
 pub struct UnitTranslator<F: Frontend> {
     fe: F,
     index: PcMap<usize>,
-    scans: Vec<(u64, BlockScan, std::ops::Range<usize>)>,
+    scans: ScanList,
     all: Vec<F::Insn>,
     work: Vec<u64>,
     live_in: Vec<bool>,
@@ -392,28 +446,15 @@ impl<F: Frontend> UnitTranslator<F> {
         all.clear();
         work.clear();
         work.extend(entries.iter().map(|e| e.1));
-        while let Some(pc) = work.pop() {
-            if index.contains_key(&pc) {
-                continue;
-            }
-            if scans.len() >= MAX_BLOCKS {
-                return Err(TranslateError::Image(format!(
-                    "more than {MAX_BLOCKS} blocks"
-                )));
-            }
-            let start = all.len();
-            let scan = self.fe.scan_block(img, pc, all)?;
-            // Targets outside the image (calls into other objects, tail
-            // jumps to imports) are not translated: the backends turn
-            // jumps there into exits from the unit.
-            for s in scan.succs.iter() {
-                if !index.contains_key(&s.pc) && img.at(s.pc).is_ok() {
-                    work.push(s.pc);
-                }
-            }
-            index.insert(pc, scans.len());
-            scans.push((pc, scan, start..all.len()));
-        }
+        self.fe.discover(
+            img,
+            &mut Discovery {
+                index: &mut index,
+                scans,
+                all,
+                work,
+            },
+        )?;
         // Backward liveness of the flags to a fixpoint: live_in = ReadFirst,
         // or pass-through and live on some flag-carrying successor edge.
         let n = scans.len();

@@ -7,7 +7,7 @@ use crate::frontend::flags::{
     select, sext_w, zext_w, CcKind, ConstCache, FlagSrc, FlagState, Flags,
 };
 use crate::ir::{BinOp, Cond, GuestLoc, IrBlock, IrBuilder, IrOp, Temp, Terminator, UnOp, Width};
-use crate::xarch::unit::{BlockScan, CodeImage, FlagUse, Frontend, Successor};
+use crate::xarch::unit::{BlockScan, CodeImage, Discovery, FlagUse, Frontend, Successor};
 
 /// Globals holding Z, N (SF), C (CF), V (OF) between blocks.
 pub const FLAG_GLOBALS: [u8; 4] = [17, 18, 16, 19];
@@ -125,87 +125,25 @@ impl Frontend for X86Frontend {
         out: &mut Vec<X86Insn>,
     ) -> Result<BlockScan, TranslateError> {
         let bytes = img.at(pc)?;
-        let start = out.len();
         let mut dec = Decoder::with_ip(64, bytes, pc, DecoderOptions::NONE);
-        let mut scan = BlockScan::default();
-        loop {
-            if !dec.can_decode() {
-                return Err(TranslateError::OutOfImage { pc: dec.ip() });
-            }
-            // Decode straight into the output slot (no 40-byte copy).
-            out.push(Instruction::default());
-            let last = out.len() - 1;
-            dec.decode_out(&mut out[last]);
-            let i = &out[last];
-            if i.is_invalid() {
-                return Err(TranslateError::Invalid { pc: i.ip() });
-            }
-            if scan.flags.is_none() {
-                let (r, w) = flag_effect(i);
-                if r {
-                    scan.flags = Some(FlagUse::ReadFirst);
-                } else if w {
-                    scan.flags = Some(FlagUse::WriteFirst);
-                }
-            }
-            let next = i.next_ip();
-            let m = i.mnemonic();
-            let direct = matches!(
-                i.op0_kind(),
-                OpKind::NearBranch64 | OpKind::NearBranch32 | OpKind::NearBranch16
-            );
-            match m {
-                Mnemonic::Jmp => {
-                    if direct {
-                        scan.succs.push(Successor {
-                            pc: i.near_branch_target(),
-                            carries_flags: true,
-                        });
-                    } else {
-                        scan.indirect = true;
-                    }
-                    return Ok(scan);
-                }
-                Mnemonic::Call => {
-                    if direct {
-                        scan.succs.push(Successor {
-                            pc: i.near_branch_target(),
-                            carries_flags: false,
-                        });
-                    }
-                    scan.succs.push(Successor {
-                        pc: next,
-                        carries_flags: false,
-                    });
-                    return Ok(scan);
-                }
-                Mnemonic::Ret => return Ok(scan),
-                _ if direct
-                    && (cc_of(m).is_some() || matches!(m, Mnemonic::Jp | Mnemonic::Jnp)) =>
-                {
-                    scan.succs.push(Successor {
-                        pc: i.near_branch_target(),
-                        carries_flags: true,
-                    });
-                    scan.succs.push(Successor {
-                        pc: next,
-                        carries_flags: true,
-                    });
-                    return Ok(scan);
-                }
-                Mnemonic::Ud2 | Mnemonic::Hlt | Mnemonic::Int3 | Mnemonic::Syscall => {
-                    return Ok(scan)
-                }
-                _ => {}
-            }
-            if out.len() - start >= MAX_BLOCK_INSNS {
-                scan.succs.push(Successor {
-                    pc: next,
-                    carries_flags: true,
-                });
-                return Ok(scan);
-            }
-        }
+        scan_with(&mut dec, out)
+    }
+
+    fn discover(
+        &mut self,
+        img: &CodeImage,
+        d: &mut Discovery<'_, X86Insn>,
+    ) -> Result<(), TranslateError> {
+        // One decoder for the whole unit: creating one costs about as much
+        // as decoding two instructions.
+        let mut dec = Decoder::with_ip(64, &img.bytes, img.base, DecoderOptions::NONE);
+        d.run(img, |pc, out| {
+            img.at(pc)?;
+            dec.set_position((pc - img.base) as usize)
+                .map_err(|_| TranslateError::OutOfImage { pc })?;
+            dec.set_ip(pc);
+            scan_with(&mut dec, out)
+        })
     }
 
     fn lift_block_into(
@@ -253,6 +191,86 @@ impl Frontend for X86Frontend {
                 })?;
         }
         Ok(l.b.take_block(pc, insns.len() as u32, term))
+    }
+}
+
+/// Scans one block with a decoder positioned at its first instruction.
+fn scan_with(dec: &mut Decoder<'_>, out: &mut Vec<X86Insn>) -> Result<BlockScan, TranslateError> {
+    let start = out.len();
+    let mut scan = BlockScan::default();
+    loop {
+        if !dec.can_decode() {
+            return Err(TranslateError::OutOfImage { pc: dec.ip() });
+        }
+        // Decode straight into the output slot (no 40-byte copy).
+        out.push(Instruction::default());
+        let last = out.len() - 1;
+        dec.decode_out(&mut out[last]);
+        let i = &out[last];
+        if i.is_invalid() {
+            return Err(TranslateError::Invalid { pc: i.ip() });
+        }
+        if scan.flags.is_none() {
+            let (r, w) = flag_effect(i);
+            if r {
+                scan.flags = Some(FlagUse::ReadFirst);
+            } else if w {
+                scan.flags = Some(FlagUse::WriteFirst);
+            }
+        }
+        let next = i.next_ip();
+        let m = i.mnemonic();
+        let direct = matches!(
+            i.op0_kind(),
+            OpKind::NearBranch64 | OpKind::NearBranch32 | OpKind::NearBranch16
+        );
+        match m {
+            Mnemonic::Jmp => {
+                if direct {
+                    scan.succs.push(Successor {
+                        pc: i.near_branch_target(),
+                        carries_flags: true,
+                    });
+                } else {
+                    scan.indirect = true;
+                }
+                return Ok(scan);
+            }
+            Mnemonic::Call => {
+                if direct {
+                    scan.succs.push(Successor {
+                        pc: i.near_branch_target(),
+                        carries_flags: false,
+                    });
+                }
+                scan.succs.push(Successor {
+                    pc: next,
+                    carries_flags: false,
+                });
+                return Ok(scan);
+            }
+            Mnemonic::Ret => return Ok(scan),
+            _ if direct && (cc_of(m).is_some() || matches!(m, Mnemonic::Jp | Mnemonic::Jnp)) => {
+                scan.succs.push(Successor {
+                    pc: i.near_branch_target(),
+                    carries_flags: true,
+                });
+                scan.succs.push(Successor {
+                    pc: next,
+                    carries_flags: true,
+                });
+                return Ok(scan);
+            }
+            Mnemonic::Ud2 | Mnemonic::Hlt | Mnemonic::Int3 | Mnemonic::Syscall => return Ok(scan),
+            _ => {}
+        }
+        if out.len() - start >= MAX_BLOCK_INSNS {
+            scan.succs.push(Successor {
+                pc: next,
+                carries_flags: true,
+            });
+            return Ok(scan);
+        }
     }
 }
 
