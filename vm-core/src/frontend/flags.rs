@@ -106,6 +106,16 @@ pub enum FlagSrc {
     Unknown { pc: u64, mnemonic: &'static str },
 }
 
+/// `r` of a [`FlagSrc::Sub`] whose result nobody else needs (compares):
+/// the result is computed only if a condition or materialization needs it.
+pub const LAZY_RESULT: Temp = Temp::MAX;
+
+/// `(a - b)` truncated to `w` bits.
+fn sub_result(b: &mut IrBuilder, a: Temp, y: Temp, w: u32) -> Temp {
+    let r = b.bin(BinOp::Sub, a, y);
+    zext_w(b, r, w)
+}
+
 /// A condition that cannot be evaluated: the flags come from an
 /// instruction whose flag results are not modeled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -302,6 +312,11 @@ impl FlagState {
                 }
             }
             FlagSrc::Sub { a, b: y, r, w } => {
+                let r = if r == LAZY_RESULT {
+                    sub_result(b, a, y, w)
+                } else {
+                    r
+                };
                 let (z, n) = zn(b, r, w);
                 let za = zext_w(b, a, w);
                 let zb = zext_w(b, y, w);
@@ -377,6 +392,11 @@ impl FlagState {
             match self.src {
                 FlagSrc::Sub { a, b: y, r, w } => {
                     let t = match cc {
+                        Eq | Ne if r == LAZY_RESULT => {
+                            let za = zext_w(b, a, w);
+                            let zb = zext_w(b, y, w);
+                            Some((if cc == Eq { Cond::Eq } else { Cond::Ne }, za, zb))
+                        }
                         Eq | Ne => {
                             let z = b.constant(0);
                             Some((if cc == Eq { Cond::Eq } else { Cond::Ne }, r, z))
@@ -401,7 +421,14 @@ impl FlagState {
                                 _ => (Cond::Geu, zb, za),
                             })
                         }
-                        Mi | Pl => Some(sign_cond(b, r, w, cc == Mi)),
+                        Mi | Pl => {
+                            let r = if r == LAZY_RESULT {
+                                sub_result(b, a, y, w)
+                            } else {
+                                r
+                            };
+                            Some(sign_cond(b, r, w, cc == Mi))
+                        }
                         _ => None,
                     };
                     if let Some(t) = t {
@@ -617,12 +644,18 @@ mod tests {
         for arm in [false, true] {
             for w in [8u32, 16, 32, 64] {
                 for &cc in &ccs {
-                    for through_globals in [false, true] {
+                    for (through_globals, lazy) in
+                        [(false, false), (true, false), (false, true), (true, true)]
+                    {
                         let mut b = IrBuilder::new();
                         let x = b.get(0);
                         let y = b.get(1);
-                        let r = b.bin(BinOp::Sub, x, y);
-                        let r = zext_w(&mut b, r, w);
+                        let r = if lazy {
+                            LAZY_RESULT
+                        } else {
+                            let r = b.bin(BinOp::Sub, x, y);
+                            zext_w(&mut b, r, w)
+                        };
                         let mut st = FlagState::new([10, 11, 12, 13], arm);
                         st.set(FlagSrc::Sub { a: x, b: y, r, w });
                         if through_globals {
@@ -642,7 +675,7 @@ mod tests {
                                 assert_eq!(
                                     g[20] == 1,
                                     reference(cc, p, q, w),
-                                    "{cc:?} w={w} arm={arm} glob={through_globals} {p:#x} {q:#x}"
+                                    "{cc:?} w={w} arm={arm} glob={through_globals} lazy={lazy} {p:#x} {q:#x}"
                                 );
                             }
                         }

@@ -3,7 +3,7 @@
 use super::decode::{bit, bits, decode_bit_masks, mnemonic, sext};
 use super::TranslateError;
 use crate::frontend::flags::{
-    select, sext_w, zext_w, CcKind, ConstCache, FlagSrc, FlagState, Flags,
+    select, sext_w, zext_w, CcKind, ConstCache, FlagSrc, FlagState, Flags, LAZY_RESULT,
 };
 use crate::ir::{BinOp, Cond, GuestLoc, IrBlock, IrBuilder, IrOp, Temp, Terminator, UnOp, Width};
 use crate::xarch::unit::{BlockScan, CodeImage, FlagUse, Frontend, Successor};
@@ -217,6 +217,7 @@ impl Frontend for A64Frontend {
                 &mut self.b
             },
             flags: FlagState::new(FLAG_GLOBALS, true),
+            discard_result: false,
             consts: ConstCache::default(),
         };
         let mut term = None;
@@ -255,6 +256,8 @@ pub fn lift_dynamic_block(pc: u64, insns: &[A64Insn]) -> Result<IrBlock, Transla
 struct Lifter<'a> {
     b: &'a mut IrBuilder,
     flags: FlagState,
+    /// The current instruction writes the zero register (its result is dropped).
+    discard_result: bool,
     /// Constants already defined in this block.
     consts: ConstCache,
 }
@@ -354,6 +357,16 @@ impl Lifter<'_> {
     /// `a op b` with optional flag setting, result truncated to the width.
     fn addsub(&mut self, sub: bool, set_flags: bool, a: Temp, b: Temp, sf: bool) -> Temp {
         let w = if sf { 64 } else { 32 };
+        if sub && set_flags && self.discard_result {
+            // cmp: only the flags need the difference, computed on demand.
+            self.flags.set(FlagSrc::Sub {
+                a,
+                b,
+                r: LAZY_RESULT,
+                w,
+            });
+            return LAZY_RESULT;
+        }
         let r = self.b.bin(if sub { BinOp::Sub } else { BinOp::Add }, a, b);
         let r = zext_w(self.b, r, w);
         if set_flags {
@@ -388,6 +401,8 @@ impl Lifter<'_> {
         let rd = bits(w, 4, 0);
         let rn = bits(w, 9, 5);
         let rm = bits(w, 20, 16);
+        // Flag-setting add/sub with rd = 31 write xzr (cmp/cmn).
+        self.discard_result = rd == 31;
         let bad = || unsupported(pc, w);
         match flow(pc, w) {
             Flow::None => {}

@@ -4,7 +4,7 @@ use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register}
 
 use super::TranslateError;
 use crate::frontend::flags::{
-    select, sext_w, zext_w, CcKind, ConstCache, FlagSrc, FlagState, Flags,
+    select, sext_w, zext_w, CcKind, ConstCache, FlagSrc, FlagState, Flags, LAZY_RESULT,
 };
 use crate::ir::{BinOp, Cond, GuestLoc, IrBlock, IrBuilder, IrOp, Temp, Terminator, UnOp, Width};
 use crate::xarch::unit::{BlockScan, CodeImage, Discovery, FlagUse, Frontend, Successor};
@@ -576,7 +576,10 @@ impl Lifter<'_> {
                     Or => (BinOp::Or, 0),
                     _ => (BinOp::Xor, 0),
                 };
-                let r = if same_reg && matches!(m, Xor | Sub) {
+                let r = if m == Cmp {
+                    // Only the flags need the difference: computed on demand.
+                    LAZY_RESULT
+                } else if same_reg && matches!(m, Xor | Sub) {
                     self.k(0)
                 } else {
                     let r = self.b.bin(op, a, c);
