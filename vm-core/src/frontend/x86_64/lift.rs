@@ -581,6 +581,9 @@ impl Lifter<'_> {
                     LAZY_RESULT
                 } else if same_reg && matches!(m, Xor | Sub) {
                     self.k(0)
+                } else if same_reg && matches!(m, Test | And | Or) {
+                    // x & x = x | x = x: only the truncation remains.
+                    zext_w(self.b, a, w)
                 } else {
                     let r = self.b.bin(op, a, c);
                     zext_w(self.b, r, w)
