@@ -65,6 +65,10 @@ pub(crate) trait UnitIsa {
     fn store(&mut self, rs: u8, ra: u8, off: i32, w: Width);
     /// Branch if `cond(ra, rb)` to a patched target.
     fn branch(&mut self, c: Cond, ra: u8, rb: u8) -> Fixup;
+    /// Branch if `cond(ra, imm)`, if the host compares with an immediate.
+    fn branch_imm(&mut self, _c: Cond, _ra: u8, _imm: u64) -> Option<Fixup> {
+        None
+    }
     /// Unconditional jump to a patched target.
     fn jump(&mut self) -> Fixup;
     /// Points `f` at word index `target`.
@@ -411,8 +415,17 @@ fn block<I: UnitIsa>(
             fallthrough,
         } => {
             let ra = use_reg(isa, st, a, s0);
-            let rb = use_reg(isa, st, b, s1);
-            let f = isa.branch(cond, ra, rb);
+            let imm = match st.loc[b as usize] {
+                Loc::Const(v) => isa.branch_imm(cond, ra, v),
+                _ => None,
+            };
+            let f = match imm {
+                Some(f) => f,
+                None => {
+                    let rb = use_reg(isa, st, b, s1);
+                    isa.branch(cond, ra, rb)
+                }
+            };
             fixups.push((f, target(taken)));
             if Some(fallthrough) != next_pc || !unit.index.contains_key(&fallthrough) {
                 let f = isa.jump();

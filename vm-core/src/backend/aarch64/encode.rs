@@ -98,6 +98,10 @@ pub fn cmp(rn: u8, rm: u8) -> u32 {
 pub fn cmp_imm(rn: u8, imm: u32) -> u32 {
     0xf100_001f | (imm & 0xfff) << 10 | r(rn) << 5
 }
+/// `cmn xn, #imm12` (adds xzr): compares with `-imm`.
+pub fn cmn_imm(rn: u8, imm: u32) -> u32 {
+    0xb100_001f | (imm & 0xfff) << 10 | r(rn) << 5
+}
 /// `csinv xd, xn, xm, cond`.
 pub fn csinv(rd: u8, rn: u8, rm: u8, c: Cc) -> u32 {
     rrr(0xda80_0000, rd, rn, rm) | (c as u32) << 12

@@ -238,6 +238,23 @@ impl UnitIsa for A64Emitter {
         Fixup { at, cond: true }
     }
 
+    fn branch_imm(&mut self, c: Cond, ra: u8, imm: u64) -> Option<Fixup> {
+        // Register 31 would be sp in the immediate forms.
+        if ra == 31 {
+            return None;
+        }
+        if imm < 4096 {
+            self.emit(e::cmp_imm(ra, imm as u32));
+        } else if imm.wrapping_neg() < 4096 {
+            self.emit(e::cmn_imm(ra, imm.wrapping_neg() as u32));
+        } else {
+            return None;
+        }
+        let at = self.words.len();
+        self.emit(e::b_cond(cc(c), 0));
+        Some(Fixup { at, cond: true })
+    }
+
     fn jump(&mut self) -> Fixup {
         let at = self.words.len();
         self.emit(e::b(0));
@@ -326,6 +343,7 @@ mod tests {
             (cmp(1, 2), "subs xzr,x1,x2"),
             (cmp(2, 31), "subs xzr,x2,xzr"),
             (cmp_imm(3, 7), "subs xzr,x3,#0x7"),
+            (cmn_imm(4, 0xfff), "adds xzr,x4,#0xfff"),
             (csinv(0, 15, 31, Cc::Ne), "csinv x0,x15,xzr,ne"),
             (cset(4, Cc::Lt), "csinc x4,xzr,xzr,ge"),
             (cset(4, Cc::Lo), "csinc x4,xzr,xzr,cs"),
