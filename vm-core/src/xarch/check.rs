@@ -278,14 +278,13 @@ fn whole_units_disassemble_cleanly() {
     }
 }
 
+/// Reference semantics of one operation block.
+type RefOp = Box<dyn Fn(u64, u64) -> u64>;
+
 /// One IR operation per block: `globals[0] = op(globals[0], globals[1])`,
 /// then a computed jump to the return sentinel. The unit covers every
 /// binary op, every comparison and both extensions.
-fn op_unit() -> (
-    TranslationUnit,
-    Vec<(String, u64)>,
-    Vec<Box<dyn Fn(u64, u64) -> u64>>,
-) {
+fn op_unit() -> (TranslationUnit, Vec<(String, u64)>, Vec<RefOp>) {
     use crate::ir::{BinOp, Cond, IrBuilder, Terminator, UnOp};
     use crate::xarch::unit::{eliminate_dead_with_last_use, PcMap};
     let bins = [
@@ -308,7 +307,7 @@ fn op_unit() -> (
     ];
     let conds = [Cond::Eq, Cond::Ne, Cond::Lt, Cond::Ge, Cond::Ltu, Cond::Geu];
     let mut blocks = Vec::new();
-    let mut refs: Vec<Box<dyn Fn(u64, u64) -> u64>> = Vec::new();
+    let mut refs: Vec<RefOp> = Vec::new();
     let mut emit = |f: &dyn Fn(&mut IrBuilder, u32, u32) -> u32| {
         let mut b = IrBuilder::new();
         let x = b.get(0);
