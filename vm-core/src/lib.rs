@@ -17,3 +17,4 @@ pub mod mmu;
 pub mod opt;
 pub mod sched;
 pub mod state;
+pub mod xarch;

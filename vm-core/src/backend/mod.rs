@@ -53,3 +53,7 @@ pub enum CodegenError {
     #[error("executable memory: {0}")]
     ExecMemory(String),
 }
+
+pub mod aarch64;
+pub mod riscv64;
+pub mod unitgen;

@@ -366,6 +366,27 @@ impl IrBuilder {
             known: [None; crate::state::NUM_GLOBALS],
         }
     }
+    /// Starts a new block in a long-lived builder, reusing the allocation of
+    /// `ops` (cleared); pairs with [`IrBuilder::take_block`]. Keeping one
+    /// builder per translation context avoids re-initializing and moving it
+    /// for every block.
+    pub fn reset(&mut self, mut ops: Vec<IrOp>) {
+        ops.clear();
+        self.ops = ops;
+        self.next = 0;
+        self.known = [None; crate::state::NUM_GLOBALS];
+    }
+    /// Finishes the current block, leaving the builder empty until the next
+    /// [`IrBuilder::reset`].
+    pub fn take_block(&mut self, pc: u64, insn_count: u32, term: Terminator) -> IrBlock {
+        IrBlock {
+            pc,
+            insn_count,
+            num_temps: self.next,
+            ops: std::mem::take(&mut self.ops),
+            term,
+        }
+    }
     fn temp(&mut self) -> Temp {
         let t = self.next;
         self.next += 1;

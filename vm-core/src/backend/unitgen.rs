@@ -1,0 +1,567 @@
+//! Host-independent code generation of a whole [`TranslationUnit`] for the
+//! fixed-width-instruction hosts (AArch64, RV64): register allocation,
+//! block layout, exits and the indirect-jump dispatcher. Each host supplies
+//! an `UnitIsa` (the TCG split: `tcg/tcg.c` vs `tcg/<arch>/`).
+//!
+//! Unit ABI (both hosts): the code is called as a C function
+//! `u64 entry(CpuState *cpu, u8 *guest_mem_base)`; guest registers live in
+//! `cpu.globals` (written through, like the x86-64 JIT), guest address `a`
+//! is host address `guest_mem_base + a` (no bounds check: like QEMU
+//! user-mode's guest_base, host faults are guest faults). Control leaving
+//! the unit stores the guest pc in `cpu.pc` and returns
+//! [`exit_code::CHAIN`] (direct jump out of the unit),
+//! [`exit_code::INDIRECT`] (computed jump to a pc that is not a block of
+//! the unit), [`exit_code::SYSCALL`] or [`exit_code::BREAKPOINT`].
+
+use crate::backend::exit_code;
+use crate::ir::{BinOp, Cond, IrBlock, IrOp, Temp, Terminator, UnOp, Width};
+use crate::state::offsets;
+use crate::xarch::unit::TranslationUnit;
+
+/// A branch or jump whose target is patched once known.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fixup {
+    /// Word index of the instruction.
+    pub at: usize,
+    /// Conditional (true) or unconditional.
+    pub cond: bool,
+}
+
+/// What a host must provide. Registers are host register numbers.
+pub(crate) trait UnitIsa {
+    /// Allocatable registers.
+    const POOL: &'static [u8];
+    /// Scratch registers for reloads and constants (never allocated).
+    const SCRATCH: [u8; 2];
+    /// The hard-wired zero register.
+    const ZERO: u8;
+    /// Spill slots in the frame.
+    const SLOTS: usize;
+    /// Emitted words.
+    fn words(&mut self) -> &mut Vec<u32>;
+    /// `rd = v`.
+    fn mov_imm(&mut self, rd: u8, v: u64);
+    /// `rd = rs`.
+    fn mov(&mut self, rd: u8, rs: u8);
+    /// `rd = cpu[off]` / `cpu[off] = rs` (64-bit).
+    fn ld_state(&mut self, rd: u8, off: i32);
+    /// Stores to the CPU state.
+    fn st_state(&mut self, rs: u8, off: i32);
+    /// Spill store / reload.
+    fn spill(&mut self, r: u8, slot: usize);
+    /// Reload a spilled value.
+    fn reload(&mut self, r: u8, slot: usize);
+    /// `rd = ra op rb` with IR semantics (rd may equal ra or rb).
+    fn bin(&mut self, op: BinOp, rd: u8, ra: u8, rb: u8);
+    /// `rd = ra op imm` if the host has a one-instruction form.
+    fn bin_imm(&mut self, op: BinOp, rd: u8, ra: u8, imm: u64) -> bool;
+    /// `rd = op ra`.
+    fn un(&mut self, op: UnOp, rd: u8, ra: u8);
+    /// `rd = cond(ra, rb)`.
+    fn setcond(&mut self, c: Cond, rd: u8, ra: u8, rb: u8);
+    /// `rd = mem[base + ra + off]`.
+    fn load(&mut self, rd: u8, ra: u8, off: i32, w: Width, signed: bool);
+    /// `mem[base + ra + off] = rs`.
+    fn store(&mut self, rs: u8, ra: u8, off: i32, w: Width);
+    /// Branch if `cond(ra, rb)` to a patched target.
+    fn branch(&mut self, c: Cond, ra: u8, rb: u8) -> Fixup;
+    /// Branch if `cond(ra, imm)`, if the host compares with an immediate.
+    fn branch_imm(&mut self, _c: Cond, _ra: u8, _imm: u64) -> Option<Fixup> {
+        None
+    }
+    /// Unconditional jump to a patched target.
+    fn jump(&mut self) -> Fixup;
+    /// Points `f` at word index `target`.
+    fn patch(&mut self, f: Fixup, target: usize);
+    /// Function prologue (frame, pinned registers).
+    fn prologue(&mut self);
+    /// Returns `code` to the caller (epilogue included).
+    fn ret_code(&mut self, code: u64);
+    /// Jumps to the block whose guest pc is in scratch 0 via the table at
+    /// word `table` (entries: guest pc, host byte offset from word 0)
+    /// indexed by `hash`; on a miss jumps to the returned fixup.
+    fn dispatch(&mut self, table: usize, hash: TableHash) -> Fixup;
+}
+
+/// Index function of a unit's dispatch table:
+/// `((pc >> a) ^ (pc >> b)) & (2^bits - 1)`, chosen collision-free for the
+/// unit's indirect-jump targets (so a probe is one compare).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TableHash {
+    /// First shift.
+    pub a: u32,
+    /// Second shift.
+    pub b: u32,
+    /// log2 of the table size.
+    pub bits: u32,
+}
+
+impl TableHash {
+    /// Table index of `pc`.
+    pub fn index(self, pc: u64) -> usize {
+        (((pc >> self.a) ^ (pc >> self.b)) & ((1u64 << self.bits) - 1)) as usize
+    }
+}
+
+/// Machine code of a translated unit.
+#[derive(Debug, Clone)]
+pub struct UnitCode {
+    /// Code (and dispatch table) bytes; position independent.
+    pub bytes: Vec<u8>,
+    /// Byte offset of each unit entry (same order as the unit's entries).
+    pub entries: Vec<usize>,
+    /// Bytes of instructions; the dispatch table (data) follows them.
+    pub code_len: usize,
+    /// Host instructions emitted for the blocks (excluding the table,
+    /// prologues, exit stubs and the dispatcher).
+    pub block_insns: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Loc {
+    None,
+    Const(u64),
+    Reg(u8),
+    Slot(usize),
+}
+
+enum Target {
+    Block(usize),
+    Exit(u64),
+}
+
+/// Code generation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnitCodegenError {
+    /// A block needs more spill slots than the frame has.
+    #[error("block at {0:#x} needs more spill slots than the frame has")]
+    TooManySpills(u64),
+    /// A branch displacement does not fit its encoding.
+    #[error("branch out of range in the unit")]
+    BranchRange,
+}
+
+/// Compiles a whole unit for host `I`.
+pub(crate) fn compile_unit<I: UnitIsa>(
+    isa: &mut I,
+    unit: &TranslationUnit,
+) -> Result<UnitCode, UnitCodegenError> {
+    let mut labels = vec![0usize; unit.blocks.len()];
+    let mut fixups: Vec<(Fixup, Target)> = Vec::new();
+    let mut indirect_sites: Vec<Fixup> = Vec::new();
+    let mut st = AllocState::default();
+    let mut block_insns = 0;
+    for (bi, blk) in unit.blocks.iter().enumerate() {
+        labels[bi] = isa.words().len();
+        let before = isa.words().len();
+        let next = unit.blocks.get(bi + 1).map(|b| b.pc);
+        let lu = &unit.last_use[unit.last_use_base[bi]..];
+        block(
+            isa,
+            blk,
+            lu,
+            unit,
+            next,
+            &mut st,
+            &mut fixups,
+            &mut indirect_sites,
+        )?;
+        block_insns += isa.words().len() - before;
+    }
+    // Exit stubs, one per distinct (pc, code).
+    // Few distinct exit pcs per unit: a linear scan beats hashing.
+    let mut stubs: Vec<(u64, usize)> = Vec::new();
+    let mut resolved = Vec::with_capacity(fixups.len());
+    for (f, t) in fixups {
+        let target = match t {
+            Target::Block(i) => labels[i],
+            Target::Exit(pc) => match stubs.iter().find(|s| s.0 == pc) {
+                Some(s) => s.1,
+                None => {
+                    let at = isa.words().len();
+                    let [s0, _] = I::SCRATCH;
+                    isa.mov_imm(s0, pc);
+                    isa.st_state(s0, offsets::PC);
+                    isa.ret_code(exit_code::CHAIN);
+                    stubs.push((pc, at));
+                    at
+                }
+            },
+        };
+        resolved.push((f, target));
+    }
+    // Entry stubs: prologue, then jump to the entry block.
+    let mut entries = Vec::with_capacity(unit.entries.len());
+    for (_, pc) in &unit.entries {
+        entries.push(isa.words().len() * 4);
+        isa.prologue();
+        let f = isa.jump();
+        resolved.push((f, labels[unit.index[pc]]));
+    }
+    // Indirect jumps: shared dispatcher over the unit's indirect targets.
+    let mut code_words = isa.words().len();
+    if !indirect_sites.is_empty() {
+        let disp = isa.words().len();
+        let pcs: Vec<u64> = unit
+            .indirect_targets
+            .iter()
+            .map(|&i| unit.blocks[i].pc)
+            .collect();
+        let hash = table_shape(&pcs);
+        let bits = hash.bits;
+        // The table follows the dispatcher; its word index is patched below.
+        let table_at_placeholder = usize::MAX;
+        let miss = isa.dispatch(table_at_placeholder, hash);
+        let miss_at = isa.words().len();
+        let [s0, _] = I::SCRATCH;
+        isa.st_state(s0, offsets::PC);
+        isa.ret_code(exit_code::INDIRECT);
+        resolved.push((miss, miss_at));
+        for f in &indirect_sites {
+            resolved.push((*f, disp));
+        }
+        // 8-byte align, then the table.
+        code_words = isa.words().len();
+        if isa.words().len() % 2 == 1 {
+            isa.words().push(0);
+        }
+        let table = isa.words().len();
+        let mut t = vec![(u64::MAX, 0u64); 1 << bits];
+        for &i in &unit.indirect_targets {
+            let pc = unit.blocks[i].pc;
+            t[hash.index(pc)] = (pc, labels[i] as u64 * 4);
+        }
+        for (pc, off) in t {
+            for v in [pc, off] {
+                isa.words().push(v as u32);
+                isa.words().push((v >> 32) as u32);
+            }
+        }
+        // Re-emit the dispatcher now that the table position is known
+        // (same length: only pc-relative displacements change).
+        let end = isa.words().len();
+        let saved: Vec<u32> = isa.words()[miss_at..end].to_vec();
+        isa.words().truncate(disp);
+        let miss2 = isa.dispatch(table, hash);
+        debug_assert_eq!(isa.words().len(), miss_at);
+        isa.words().extend_from_slice(&saved);
+        resolved.retain(|(f, _)| f.at != miss.at);
+        resolved.push((miss2, miss_at));
+    }
+    for (f, target) in resolved {
+        isa.patch(f, target);
+    }
+    let words = isa.words();
+    let mut bytes = Vec::with_capacity(words.len() * 4);
+    for w in words.iter() {
+        bytes.extend_from_slice(&w.to_le_bytes());
+    }
+    Ok(UnitCode {
+        bytes,
+        entries,
+        code_len: code_words * 4,
+        block_insns,
+    })
+}
+
+/// Smallest collision-free direct-mapped table shape for `pcs`: sizes
+/// from twice the target count upward, shift pairs tried per size.
+fn table_shape(pcs: &[u64]) -> TableHash {
+    let mut bits = (pcs.len().max(1) * 2).next_power_of_two().trailing_zeros();
+    let mut seen: Vec<u64> = Vec::new();
+    loop {
+        for a in 0..4 {
+            for b in (a + 1)..24 {
+                let h = TableHash { a, b, bits };
+                seen.clear();
+                seen.resize((1usize << bits).div_ceil(64), 0);
+                let ok = pcs.iter().all(|&pc| {
+                    let i = h.index(pc);
+                    let fresh = seen[i / 64] & (1 << (i % 64)) == 0;
+                    seen[i / 64] |= 1 << (i % 64);
+                    fresh
+                });
+                if ok {
+                    return h;
+                }
+            }
+        }
+        bits += 1;
+    }
+}
+
+#[derive(Default)]
+struct AllocState {
+    loc: Vec<Loc>,
+    owner: Vec<Option<Temp>>,
+    /// Bit r set: pool register r is free.
+    free: u32,
+    slots_used: usize,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn block<I: UnitIsa>(
+    isa: &mut I,
+    blk: &IrBlock,
+    lu: &[u32],
+    unit: &TranslationUnit,
+    next_pc: Option<u64>,
+    st: &mut AllocState,
+    fixups: &mut Vec<(Fixup, Target)>,
+    indirect: &mut Vec<Fixup>,
+) -> Result<(), UnitCodegenError> {
+    let n = blk.num_temps as usize;
+    // No per-block reset: SSA temps are defined before any use, so stale
+    // locations are never read; owners are only read when no pool register
+    // is free, i.e. when every pool register has a current owner.
+    if st.loc.len() < n {
+        st.loc.resize(n, Loc::None);
+    }
+    if st.owner.len() < 32 {
+        st.owner.resize(32, None);
+    }
+    st.free = I::POOL.iter().fold(0, |m, &r| m | 1 << r);
+    st.slots_used = 0;
+    let [s0, s1] = I::SCRATCH;
+    let target = |pc: u64| match unit.index.get(&pc) {
+        Some(&i) => Target::Block(i),
+        None => Target::Exit(pc),
+    };
+    for (i, op) in blk.ops.iter().enumerate() {
+        match *op {
+            IrOp::Const { dst, val } => st.loc[dst as usize] = Loc::Const(val),
+            IrOp::GetGlobal { dst, g } => {
+                let r = alloc(isa, st, lu, dst, blk.pc)?;
+                isa.ld_state(r, offsets::GLOBALS + 8 * g as i32);
+            }
+            IrOp::SetGlobal { g, src } => {
+                let r = use_reg(isa, st, src, s0);
+                isa.st_state(r, offsets::GLOBALS + 8 * g as i32);
+                free_dead(st, lu, src, i);
+            }
+            IrOp::Bin { op, dst, a, b } => {
+                let ra = use_reg(isa, st, a, s0);
+                if let Loc::Const(v) = st.loc[b as usize] {
+                    free_dead(st, lu, a, i);
+                    free_dead(st, lu, b, i);
+                    let rd = alloc(isa, st, lu, dst, blk.pc)?;
+                    if !isa.bin_imm(op, rd, ra, v) {
+                        // rd may alias ra: the constant goes to scratch 1.
+                        isa.mov_imm(s1, v);
+                        isa.bin(op, rd, ra, s1);
+                    }
+                } else {
+                    let rb = use_reg(isa, st, b, s1);
+                    free_dead(st, lu, a, i);
+                    free_dead(st, lu, b, i);
+                    let rd = alloc(isa, st, lu, dst, blk.pc)?;
+                    isa.bin(op, rd, ra, rb);
+                }
+            }
+            IrOp::Un { op, dst, a } => {
+                let ra = use_reg(isa, st, a, s0);
+                free_dead(st, lu, a, i);
+                let rd = alloc(isa, st, lu, dst, blk.pc)?;
+                isa.un(op, rd, ra);
+            }
+            IrOp::SetCond { cond, dst, a, b } => {
+                let ra = use_reg(isa, st, a, s0);
+                let rb = use_reg(isa, st, b, s1);
+                free_dead(st, lu, a, i);
+                free_dead(st, lu, b, i);
+                let rd = alloc(isa, st, lu, dst, blk.pc)?;
+                isa.setcond(cond, rd, ra, rb);
+            }
+            IrOp::Load {
+                dst,
+                addr,
+                off,
+                width,
+                signed,
+                ..
+            } => {
+                let ra = use_reg(isa, st, addr, s0);
+                free_dead(st, lu, addr, i);
+                let rd = alloc(isa, st, lu, dst, blk.pc)?;
+                isa.load(rd, ra, off, width, signed);
+            }
+            IrOp::Store {
+                addr,
+                off,
+                src,
+                width,
+                ..
+            } => {
+                let ra = use_reg(isa, st, addr, s0);
+                let rs = use_reg(isa, st, src, s1);
+                isa.store(rs, ra, off, width);
+                free_dead(st, lu, addr, i);
+                free_dead(st, lu, src, i);
+            }
+        }
+    }
+    match blk.term {
+        Terminator::Jump(pc) => {
+            if Some(pc) != next_pc || !unit.index.contains_key(&pc) {
+                let f = isa.jump();
+                fixups.push((f, target(pc)));
+            }
+        }
+        Terminator::Branch {
+            cond,
+            a,
+            b,
+            taken,
+            fallthrough,
+        } => {
+            let ra = use_reg(isa, st, a, s0);
+            let imm = match st.loc[b as usize] {
+                Loc::Const(v) => isa.branch_imm(cond, ra, v),
+                _ => None,
+            };
+            let f = match imm {
+                Some(f) => f,
+                None => {
+                    let rb = use_reg(isa, st, b, s1);
+                    isa.branch(cond, ra, rb)
+                }
+            };
+            fixups.push((f, target(taken)));
+            if Some(fallthrough) != next_pc || !unit.index.contains_key(&fallthrough) {
+                let f = isa.jump();
+                fixups.push((f, target(fallthrough)));
+            }
+        }
+        Terminator::JumpIndirect(t) => {
+            let r = use_reg(isa, st, t, s0);
+            if r != s0 {
+                isa.mov(s0, r);
+            }
+            let f = isa.jump();
+            indirect.push(f);
+        }
+        Terminator::Syscall { pc, next_pc } => {
+            isa.mov_imm(s0, next_pc);
+            isa.st_state(s0, offsets::PC);
+            isa.mov_imm(s0, pc);
+            isa.st_state(s0, offsets::EXIT_ARG);
+            isa.ret_code(exit_code::SYSCALL);
+        }
+        Terminator::Breakpoint { pc } => {
+            isa.mov_imm(s0, pc);
+            isa.st_state(s0, offsets::PC);
+            isa.ret_code(exit_code::BREAKPOINT);
+        }
+    }
+    Ok(())
+}
+
+fn use_reg<I: UnitIsa>(isa: &mut I, st: &mut AllocState, t: Temp, scratch: u8) -> u8 {
+    match st.loc[t as usize] {
+        Loc::Reg(r) => r,
+        Loc::Const(0) => I::ZERO,
+        Loc::Const(v) => {
+            isa.mov_imm(scratch, v);
+            scratch
+        }
+        Loc::Slot(s) => {
+            isa.reload(scratch, s);
+            scratch
+        }
+        // An SSA temp is always defined before use; a zero keeps this total.
+        Loc::None => I::ZERO,
+    }
+}
+
+fn free_dead(st: &mut AllocState, lu: &[u32], t: Temp, i: usize) {
+    if lu[t as usize] == i as u32 {
+        if let Loc::Reg(r) = st.loc[t as usize] {
+            st.owner[r as usize] = None;
+            st.free |= 1 << r;
+        }
+        st.loc[t as usize] = Loc::None;
+    }
+}
+
+fn alloc<I: UnitIsa>(
+    isa: &mut I,
+    st: &mut AllocState,
+    lu: &[u32],
+    t: Temp,
+    pc: u64,
+) -> Result<u8, UnitCodegenError> {
+    let r = match st.free {
+        0 => {
+            // Spill the live value used furthest in the future.
+            let (&r, victim) = I::POOL
+                .iter()
+                .filter_map(|r| st.owner[*r as usize].map(|v| (r, v)))
+                .max_by_key(|(_, v)| lu[*v as usize])
+                .expect("pool is non-empty");
+            if st.slots_used >= I::SLOTS {
+                return Err(UnitCodegenError::TooManySpills(pc));
+            }
+            let slot = st.slots_used;
+            st.slots_used += 1;
+            isa.spill(r, slot);
+            st.loc[victim as usize] = Loc::Slot(slot);
+            r
+        }
+        free => free.trailing_zeros() as u8,
+    };
+    st.free &= !(1 << r);
+    st.owner[r as usize] = Some(t);
+    st.loc[t as usize] = Loc::Reg(r);
+    Ok(r)
+}
+
+/// Disassembly through binutils' objdump: the independent oracle for the
+/// encoders. Absent tools make the tests print a visible SKIP line.
+#[cfg(test)]
+pub(crate) mod objdump {
+    use std::process::Command;
+
+    /// Disassembles `words` with `tool -m machine`; None if the tool is missing.
+    pub fn disassemble(tool: &str, machine: &str, words: &[u32]) -> Option<Vec<String>> {
+        if Command::new(tool).arg("--version").output().is_err() {
+            eprintln!("SKIP: {tool} not installed; encoding oracle not run");
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!(
+            "vm-objdump-{}-{}",
+            std::process::id(),
+            words.len() ^ (words.first().copied().unwrap_or(0) as usize)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("code-{machine}.bin"));
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, &bytes).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+        let out = Command::new(tool)
+            .args(["-D", "-b", "binary", "-m", machine, "-M", "no-aliases"])
+            .arg(&path)
+            .output()
+            .expect("objdump runs");
+        let _ = std::fs::remove_dir_all(&dir);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let lines = text
+            .lines()
+            .filter_map(|l| {
+                let mut parts = l.splitn(3, '\t');
+                let addr = parts.next()?;
+                if !addr.trim_end().ends_with(':') {
+                    return None;
+                }
+                let _hex = parts.next()?;
+                let asm = parts.next()?;
+                let asm = asm.split("//").next().unwrap_or(asm);
+                let asm = asm.split(" # ").next().unwrap_or(asm);
+                let asm = asm.split('<').next().map(str::trim).unwrap_or(asm);
+                let asm = asm.split_whitespace().collect::<Vec<_>>().join(" ");
+                Some(asm.replace(", ", ","))
+            })
+            .collect();
+        Some(lines)
+    }
+}

@@ -1,0 +1,17 @@
+//! x86-64 frontend: decodes with iced-x86 and lifts the integer subset gcc
+//! emits at -O2 for ordinary C into the IR.
+//!
+//! Globals: `rax..r15` are globals 0..15 (iced register numbering), the
+//! flags Z, N(SF), C(CF), V(OF) are globals 16..19 (see [`FLAG_GLOBALS`]).
+//! Flags are lazy ([`crate::frontend::flags`]). Everything else (SIMD, x87,
+//! string ops, segment overrides, parity flag, high-byte registers, ...) is
+//! a [`TranslateError::Unsupported`] naming the instruction.
+
+mod lift;
+
+pub use lift::{X86Frontend, X86Insn, FLAG_GLOBALS, NUM_X86_GLOBALS};
+
+use crate::xarch::unit::TranslateError;
+
+#[cfg(test)]
+mod native_check;
