@@ -82,4 +82,6 @@ impl std::fmt::Display for GcError {
 
 impl std::error::Error for GcError {}
 #[cfg(test)]
+mod satb_model;
+#[cfg(test)]
 mod stress;
