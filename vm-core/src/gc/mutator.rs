@@ -137,7 +137,11 @@ impl Gc {
     fn alloc_after_collection(&mut self, words: usize) -> Result<usize, GcError> {
         while let Some(p) = &self.sweeper {
             // Take swept segments as they arrive; block only for the next one.
-            match p.segments.recv() {
+            // The mutator is stalled while it blocks, so that is a pause too.
+            let t0 = Instant::now();
+            let segment = p.segments.recv();
+            self.telemetry.record_pause(t0, PauseKind::SweepWait);
+            match segment {
                 Ok(part) => self.alloc.merge_free_lists(part),
                 Err(_) => {
                     self.adopt_sweep(true)?;

@@ -63,8 +63,21 @@ fn check_reachable(gc: &mut Gc, roots: &[Handle], model: &Model) -> usize {
     seen.len()
 }
 
+/// `VM_GC_STRESS_SEED=n` shifts every seed, so a loop of runs covers other
+/// graphs and schedules (unset or 0 keeps the committed seeds).
+fn seeded(seed: u64) -> u64 {
+    let shift: u64 = std::env::var("VM_GC_STRESS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    // xorshift never leaves 0.
+    seed.wrapping_add(shift.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        .max(1)
+}
+
 /// Runs `steps` random mutations; returns (cycles, stores made while marking).
 fn stress(plan: GcPlan, seed: u64, steps: usize, heap_bytes: usize) -> (usize, usize) {
+    let seed = seeded(seed);
     let mut cfg = GcConfig::new(heap_bytes, plan);
     cfg.verify = true;
     let mut gc = Gc::new(cfg).unwrap();
