@@ -30,6 +30,7 @@
 //! same per-object protocol); heaps of a few objects with two fields.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Objects in the model heap: 0..INITIAL form the initial graph, the rest
 /// are free chunks the mutator may allocate.
@@ -39,6 +40,76 @@ const FIELDS: usize = 2;
 /// Mutator root slots (the shadow stack).
 const SLOTS: usize = 3;
 const NULL: u8 = u8::MAX;
+
+/// A bounded stack of object ids stored inline, so cloning a state (done
+/// for every explored step) allocates nothing. Unused entries stay NULL so
+/// equal stacks hash equally.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+struct List {
+    len: u8,
+    items: [u8; 8],
+}
+
+impl Default for List {
+    fn default() -> Self {
+        Self {
+            len: 0,
+            items: [NULL; 8],
+        }
+    }
+}
+
+impl List {
+    fn push(&mut self, o: u8) {
+        // Bounded by the model's size: at most OBJS grays, SLOTS + 4 logged.
+        assert!(
+            (self.len as usize) < self.items.len(),
+            "model list overflow"
+        );
+        self.items[self.len as usize] = o;
+        self.len += 1;
+    }
+    fn pop(&mut self) -> Option<u8> {
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        Some(std::mem::replace(&mut self.items[self.len as usize], NULL))
+    }
+    fn len(&self) -> usize {
+        self.len as usize
+    }
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    fn iter(&self) -> impl Iterator<Item = u8> + '_ {
+        self.items[..self.len as usize].iter().copied()
+    }
+    fn append(&mut self, other: List) {
+        for o in other.iter() {
+            self.push(o);
+        }
+    }
+}
+
+/// FxHash: the visited set hashes millions of small states; SipHash's
+/// DoS resistance buys nothing here.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// Which parts of the protocol are in force.
 #[derive(Debug, Clone, Copy)]
@@ -109,12 +180,12 @@ struct State {
     allocated: [bool; OBJS],
     marked: [bool; OBJS],
     slots: [u8; SLOTS],
-    local: Vec<u8>,
-    queue: Vec<u8>,
+    local: List,
+    queue: List,
     ops_left: u8,
     store: Option<InflightStore>,
-    pending: Vec<u8>,
-    gray: Vec<u8>,
+    pending: List,
+    gray: List,
     /// Object being scanned, next field, and the child loaded but not yet marked.
     scan: Option<(u8, u8, Option<u8>)>,
     marker_done: bool,
@@ -135,13 +206,20 @@ fn initial(ops: u8) -> State {
         allocated,
         marked: [false; OBJS],
         slots,
-        local: Vec::new(),
-        queue: Vec::new(),
+        local: List::default(),
+        queue: List::default(),
         ops_left: ops,
         store: None,
         // The start pause snapshots the roots; the marker marks them.
-        pending: slots.iter().copied().filter(|&o| o != NULL).collect(),
-        gray: Vec::new(),
+        pending: {
+            let mut l = List::default();
+            slots
+                .iter()
+                .filter(|&&o| o != NULL)
+                .for_each(|&o| l.push(o));
+            l
+        },
+        gray: List::default(),
         scan: None,
         marker_done: false,
     }
@@ -187,14 +265,14 @@ fn check_finish(
     let mut f = s.clone();
     // Flush the mutator buffer, rescan the current roots, drain the log.
     let local = std::mem::take(&mut f.local);
-    f.queue.extend(local);
+    f.queue.append(local);
     if p.rescan_roots {
         let roots = f.slots;
         mark_from(&mut f, roots);
     }
     if p.drain_queue {
         let logged = std::mem::take(&mut f.queue);
-        mark_from(&mut f, logged);
+        mark_from(&mut f, logged.iter());
     }
     let live = reachable(&f, f.slots);
     for o in 0..OBJS {
@@ -297,7 +375,7 @@ fn store_step(s: &mut State, mut st: InflightStore, p: Protocol) -> StoreStage {
                 s.local.push(old);
                 if s.local.len() >= p.local_capacity {
                     let batch = std::mem::take(&mut s.local);
-                    s.queue.extend(batch);
+                    s.queue.append(batch);
                 }
             }
             st.stage = StoreStage::Write;
@@ -342,7 +420,7 @@ struct Search {
     protocol: Protocol,
     /// Objects reachable at the start pause, when the SATB property is checked.
     snapshot_live: Option<[bool; OBJS]>,
-    visited: HashSet<State>,
+    visited: HashSet<State, BuildHasherDefault<FxHasher>>,
     finishes_checked: usize,
 }
 
@@ -392,7 +470,7 @@ fn explore(protocol: Protocol, ops: u8, satb: bool) -> Result<(usize, usize), St
     let mut search = Search {
         protocol,
         snapshot_live,
-        visited: HashSet::new(),
+        visited: HashSet::default(),
         finishes_checked: 0,
     };
     search.dfs(s, &mut Vec::new())?;
