@@ -30,6 +30,8 @@ struct PendingSweep {
     segments: std::sync::mpsc::Receiver<Allocator>,
     mark: Duration,
     background: Duration,
+    /// End of the swept range: chunks below it are the sweeper's to judge.
+    top: usize,
 }
 
 /// A garbage-collected heap and its (single) mutator.
@@ -47,6 +49,10 @@ pub struct Gc {
     allocated_since_gc: usize,
     budget_words: usize,
     gray: Vec<ObjIndex>,
+    /// Objects allocated below the sweep's `top` while it ran: born marked
+    /// so the sweeper keeps them; the next marking clears those marks
+    /// before it traces (on its own thread, off the mutator's time).
+    marked_while_sweeping: Vec<ObjIndex>,
 }
 
 impl Gc {
@@ -80,6 +86,7 @@ impl Gc {
             allocated_since_gc: 0,
             budget_words: (words / 16).max(1),
             gray: Vec::new(),
+            marked_while_sweeping: Vec::new(),
             config,
         })
     }
@@ -127,6 +134,11 @@ impl Gc {
         if self.marker.is_some() {
             // Allocate black: the cycle in progress must not free it.
             header |= MARK_BIT;
+        } else if self.sweeper.as_ref().is_some_and(|p| at < p.top) {
+            // The sweeper may not have reached this chunk: a mark makes it
+            // read as live (`sweep::FreeChunks::Keep`).
+            header |= MARK_BIT;
+            self.marked_while_sweeping.push(at as ObjIndex);
         }
         self.arena.set_header(at, header);
         self.allocated_since_gc += words;
@@ -135,20 +147,23 @@ impl Gc {
     }
 
     fn alloc_after_collection(&mut self, words: usize) -> Result<usize, GcError> {
-        while let Some(p) = &self.sweeper {
-            // Take swept segments as they arrive; block only for the next one.
-            // The mutator is stalled while it blocks, so that is a pause too.
+        if self.sweeper.is_some() {
+            // Take swept segments as they arrive, blocking only until one
+            // fits; the whole wait is one pause (the mutator is stalled).
             let t0 = Instant::now();
-            let segment = p.segments.recv();
-            self.telemetry.record_pause(t0, PauseKind::SweepWait);
-            match segment {
-                Ok(part) => self.alloc.merge_free_lists(part),
-                Err(_) => {
-                    self.adopt_sweep(true)?;
+            let mut found = None;
+            while let Some(p) = &self.sweeper {
+                let Ok(part) = p.segments.recv() else {
+                    break;
+                };
+                self.alloc.merge_free_lists(part);
+                found = self.alloc.alloc(&self.arena, words);
+                if found.is_some() {
                     break;
                 }
             }
-            if let Some(at) = self.alloc.alloc(&self.arena, words) {
+            self.telemetry.record_pause(t0, PauseKind::SweepWait);
+            if let Some(at) = found {
                 return Ok(at);
             }
         }
@@ -238,6 +253,7 @@ impl Gc {
         }
         self.adopt_sweep(true)?;
         let t0 = Instant::now();
+        self.clear_marks_left_by_sweep();
         let threads = self.config.plan.threads();
         if threads > 1 {
             parallel::mark_parallel(&self.arena, self.roots.objects(), threads);
@@ -257,10 +273,12 @@ impl Gc {
         let t0 = Instant::now();
         self.satb.active.store(true, Ordering::Release);
         let snapshot = self.roots.objects().to_vec();
+        let stale = Arc::new(std::mem::take(&mut self.marked_while_sweeping));
         match ConcurrentMarker::start(
             self.arena.clone(),
             self.satb.clone(),
             snapshot,
+            stale.clone(),
             self.config.plan.threads(),
         ) {
             Ok(m) => {
@@ -272,9 +290,19 @@ impl Gc {
             Err(_) => {
                 // The OS refused a marker thread: collect with the world stopped.
                 self.satb.active.store(false, Ordering::Release);
+                self.marked_while_sweeping.extend(stale.iter());
                 self.collect_stop_the_world()
             }
         }
+    }
+
+    /// Clears the marks of objects allocated during the last background
+    /// sweep (under a pause, before a stop-the-world marking).
+    fn clear_marks_left_by_sweep(&mut self) {
+        for &o in &self.marked_while_sweeping {
+            self.arena.clear_mark(o as usize);
+        }
+        self.marked_while_sweeping.clear();
     }
 
     fn finish_concurrent(&mut self) -> Result<(), GcError> {
@@ -304,9 +332,12 @@ impl Gc {
     }
 
     /// Ends the finish pause by handing the sweep of `1..top` to a
-    /// background thread. Meanwhile the mutator allocates from the tail
-    /// above `top` and from each swept segment's free lists as the sweeper
-    /// publishes them (it never revisits a published segment).
+    /// background thread. The mutator keeps its free lists (the sweeper
+    /// leaves free chunks alone and lists only what died in this cycle),
+    /// allocates from them and from the tail above `top`, and merges each
+    /// swept segment's lists as the sweeper publishes them (it never
+    /// revisits a published segment). So the mutator is not left without
+    /// memory while the sweeper walks a stretch of live data.
     fn start_concurrent_sweep(
         &mut self,
         t0: Instant,
@@ -314,7 +345,6 @@ impl Gc {
         background: Duration,
     ) -> Result<(), GcError> {
         let top = self.alloc.top();
-        self.alloc.reset_free_lists();
         let arena = self.arena.clone();
         let (tx, segments) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new()
@@ -322,10 +352,16 @@ impl Gc {
             .spawn(move || {
                 let s0 = Instant::now();
                 let mut lists = Allocator::new(top);
-                let r =
-                    sweep::sweep_in_segments(&arena, &mut lists, top, SWEEP_SEGMENT_WORDS, |l| {
+                let r = sweep::sweep_in_segments(
+                    &arena,
+                    &mut lists,
+                    top,
+                    SWEEP_SEGMENT_WORDS,
+                    sweep::FreeChunks::Keep,
+                    |l| {
                         let _ = tx.send(std::mem::replace(l, Allocator::new(top)));
-                    });
+                    },
+                );
                 let _ = tx.send(lists);
                 (r, s0.elapsed())
             });
@@ -336,6 +372,7 @@ impl Gc {
                     segments,
                     mark,
                     background,
+                    top,
                 });
                 self.allocated_since_gc = 0;
                 self.telemetry.record_pause(t0, PauseKind::ConcurrentFinish);
@@ -353,15 +390,15 @@ impl Gc {
         };
         let t0 = Instant::now();
         let joined = p.thread.join();
-        if wait {
-            self.telemetry.record_pause(t0, PauseKind::SweepWait);
-        }
         let Ok((r, sweep_time)) = joined else {
             // The sweeper panicked (a collector bug): the heap state is unknown.
             return Err(GcError::HeapCorrupt(super::HeapDefect::BadChunk { at: 0 }));
         };
         while let Ok(part) = p.segments.try_recv() {
             self.alloc.merge_free_lists(part);
+        }
+        if wait {
+            self.telemetry.record_pause(t0, PauseKind::SweepWait);
         }
         let since = self.allocated_since_gc;
         self.record_cycle(r, sweep_time, p.mark, p.background)?;
@@ -421,8 +458,13 @@ impl Gc {
         if self.marker.is_some() || self.sweeper.is_some() {
             return Ok(0);
         }
-        verify::verify_heap(&self.arena, self.alloc.top(), self.roots.objects())
-            .map_err(GcError::HeapCorrupt)
+        verify::verify_heap(
+            &self.arena,
+            self.alloc.top(),
+            self.roots.objects(),
+            &self.marked_while_sweeping,
+        )
+        .map_err(GcError::HeapCorrupt)
     }
 
     #[inline]

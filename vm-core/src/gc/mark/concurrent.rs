@@ -23,13 +23,15 @@ pub struct ConcurrentMarker {
 }
 
 impl ConcurrentMarker {
-    /// Starts tracing from `roots` (unmarked; the marker marks them).
-    /// Fails only if the OS refuses a thread; the caller then collects
-    /// stop-the-world instead.
+    /// Starts tracing from `roots` (unmarked; the marker marks them), after
+    /// clearing the marks of `stale` (objects the mutator allocated marked
+    /// while the previous sweep ran, see `Gc::alloc`). Fails only if the OS
+    /// refuses a thread; the caller then collects stop-the-world instead.
     pub fn start(
         arena: Arc<Arena>,
         satb: Arc<SatbQueue>,
         roots: Vec<ObjIndex>,
+        stale: Arc<Vec<ObjIndex>>,
         threads: usize,
     ) -> std::io::Result<Self> {
         let done = Arc::new(AtomicBool::new(false));
@@ -38,6 +40,13 @@ impl ConcurrentMarker {
             .name("gc-concurrent-mark".into())
             .spawn(move || {
                 let t0 = Instant::now();
+                // Before any tracing: a stale mark would read as "already
+                // traced". Nothing else reads these marks meanwhile (no
+                // sweep runs, and the mutator only allocates black).
+                for &o in stale.iter() {
+                    arena.clear_mark(o as usize);
+                }
+                drop(stale);
                 let mut marked = if threads > 1 {
                     parallel::mark_parallel(&arena, &roots, threads)
                 } else {
