@@ -107,3 +107,5 @@ impl std::error::Error for GcError {}
 mod satb_model;
 #[cfg(test)]
 mod stress;
+#[cfg(test)]
+mod sweep_model;
