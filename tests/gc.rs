@@ -155,7 +155,7 @@ fn bench_gc_pause_time(b: &mut Bench) {
     black_box(churn(&mut gc, 15_000, 10, 1));
     let t = gc.telemetry();
     let periods = cycle_periods(t, t.wall_time());
-    assert!(periods.len() >= 5, "too few cycles: {}", periods.len());
+    assert!(periods.len() >= 3, "too few cycles: {}", periods.len());
     for p in &periods {
         b.metric("max_pause_ms", ms(p.max_pause));
     }
@@ -207,7 +207,7 @@ fn bench_gc_throughput(b: &mut Bench) {
     let wall = t0.elapsed().as_secs_f64();
     let t = gc.telemetry();
     let periods = cycle_periods(t, t.wall_time());
-    assert!(periods.len() >= 5, "too few cycles: {}", periods.len());
+    assert!(periods.len() >= 3, "too few cycles: {}", periods.len());
     for p in periods.iter().filter(|p| !p.wall.is_zero()) {
         b.metric(
             "mutator_share",
