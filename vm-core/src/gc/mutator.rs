@@ -139,6 +139,7 @@ impl Gc {
             // read as live (`sweep::FreeChunks::Keep`).
             header |= MARK_BIT;
             self.marked_while_sweeping.push(at as ObjIndex);
+            self.telemetry.objects_allocated_during_sweep += 1;
         }
         self.arena.set_header(at, header);
         self.allocated_since_gc += words;
