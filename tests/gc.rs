@@ -74,7 +74,7 @@ fn cycle_periods(t: &Telemetry, end: Duration) -> Vec<CyclePeriod> {
     periods
 }
 
-/// Total pause time per kind, so a regression shows which pause grew.
+/// Total and longest pause per kind, so a regression shows which pause grew.
 fn report_pause_kinds(b: &mut Bench, prefix: &str, t: &Telemetry) {
     for (kind, name) in [
         (PauseKind::StopTheWorld, "stw"),
@@ -82,13 +82,11 @@ fn report_pause_kinds(b: &mut Bench, prefix: &str, t: &Telemetry) {
         (PauseKind::ConcurrentFinish, "finish"),
         (PauseKind::SweepWait, "sweep_wait"),
     ] {
-        let total: Duration = t
-            .pauses
-            .iter()
-            .filter(|p| p.kind == kind)
-            .map(|p| p.duration)
-            .sum();
+        let of_kind = || t.pauses.iter().filter(move |p| p.kind == kind);
+        let total: Duration = of_kind().map(|p| p.duration).sum();
+        let max = of_kind().map(|p| p.duration).max().unwrap_or_default();
         b.metric(&format!("{prefix}pause_total_ms_{name}"), ms(total));
+        b.metric(&format!("{prefix}pause_max_ms_{name}"), ms(max));
     }
 }
 
