@@ -25,9 +25,10 @@
 //! protocol is meant to prevent.
 //!
 //! Limits: steps are sequentially consistent (the real code's orderings are
-//! argued in docs/gc.md, not model-checked); one marker thread (the real
-//! marker may trace with several work-stealing threads, each following the
-//! same per-object protocol); heaps of a few objects with two fields.
+//! argued in docs/gc.md, not model-checked); at most two marker threads,
+//! sharing one gray pool (the real workers steal from each other's deques,
+//! which changes who traces an object, not the per-object protocol); heaps
+//! of a few objects with two fields.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -125,6 +126,8 @@ struct Protocol {
     rescan_roots: bool,
     /// Mutator-local SATB buffer size before a flush to the shared queue.
     local_capacity: usize,
+    /// Marker threads sharing the gray pool (1 or 2).
+    markers: usize,
 }
 
 const REAL: Protocol = Protocol {
@@ -133,6 +136,7 @@ const REAL: Protocol = Protocol {
     drain_queue: true,
     rescan_roots: true,
     local_capacity: 2,
+    markers: 1,
 };
 
 /// A mutator API call.
@@ -171,7 +175,7 @@ struct InflightStore {
 enum Step {
     Begin(Op),
     Mutator(StoreStage),
-    Marker,
+    Marker(u8),
 }
 
 #[derive(Clone, Hash, PartialEq, Eq)]
@@ -186,8 +190,9 @@ struct State {
     store: Option<InflightStore>,
     pending: List,
     gray: List,
-    /// Object being scanned, next field, and the child loaded but not yet marked.
-    scan: Option<(u8, u8, Option<u8>)>,
+    /// Per marker thread: object being scanned, next field, and the child
+    /// loaded but not yet marked.
+    scan: [Option<(u8, u8, Option<u8>)>; 2],
     marker_done: bool,
 }
 
@@ -220,7 +225,7 @@ fn initial(ops: u8) -> State {
             l
         },
         gray: List::default(),
-        scan: None,
+        scan: [None; 2],
         marker_done: false,
     }
 }
@@ -389,31 +394,36 @@ fn store_step(s: &mut State, mut st: InflightStore, p: Protocol) -> StoreStage {
     stage
 }
 
-/// One atomic step of the background marker.
-fn marker_step(s: &mut State, p: Protocol) {
+/// One atomic step of marker thread `i`; false if it has nothing to do
+/// (idle while another marker still scans).
+fn marker_step(s: &mut State, p: Protocol, i: usize) -> bool {
     if let Some(o) = s.pending.pop() {
         if !s.marked[o as usize] {
             s.marked[o as usize] = true;
             s.gray.push(o);
         }
-    } else if let Some((o, f, loaded)) = s.scan {
+    } else if let Some((o, f, loaded)) = s.scan[i] {
         match loaded {
-            None => s.scan = Some((o, f, Some(s.fields[o as usize][f as usize]))),
+            None => s.scan[i] = Some((o, f, Some(s.fields[o as usize][f as usize]))),
             Some(c) => {
                 if c != NULL && !s.marked[c as usize] {
                     s.marked[c as usize] = true;
                     s.gray.push(c);
                 }
-                s.scan = (f as usize + 1 < FIELDS).then_some((o, f + 1, None));
+                s.scan[i] = (f as usize + 1 < FIELDS).then_some((o, f + 1, None));
             }
         }
     } else if let Some(o) = s.gray.pop() {
-        s.scan = Some((o, 0, None));
+        s.scan[i] = Some((o, 0, None));
+    } else if s.scan.iter().any(Option::is_some) {
+        // Termination needs every marker idle with the pool empty.
+        return false;
     } else if p.drain_queue && !s.queue.is_empty() {
         s.pending = std::mem::take(&mut s.queue);
     } else {
         s.marker_done = true;
     }
+    true
 }
 
 struct Search {
@@ -436,11 +446,14 @@ impl Search {
                 .map_err(|e| format!("{e}; schedule: {trace:?}"))?;
         }
         if !s.marker_done {
-            let mut n = s.clone();
-            marker_step(&mut n, p);
-            trace.push(Step::Marker);
-            self.dfs(n, trace)?;
-            trace.pop();
+            for i in 0..p.markers {
+                let mut n = s.clone();
+                if marker_step(&mut n, p, i) {
+                    trace.push(Step::Marker(i as u8));
+                    self.dfs(n, trace)?;
+                    trace.pop();
+                }
+            }
         }
         if let Some(st) = s.store {
             let mut n = s.clone();
@@ -490,6 +503,17 @@ fn real_protocol_never_frees_a_reachable_object() {
         eprintln!("SATB model, local buffer {local_capacity}: {states} states, {finishes} finish pauses checked");
         assert!(states > 100_000, "{states}");
     }
+}
+
+#[test]
+fn real_protocol_is_safe_with_two_markers_sharing_the_gray_pool() {
+    // The concurrent plan with `threads > 1` traces with several workers;
+    // each follows the same per-object protocol, racing the mutator and
+    // each other for gray objects and mark bits.
+    let p = Protocol { markers: 2, ..REAL };
+    let (states, finishes) = explore(p, 3, true).unwrap_or_else(|e| panic!("{p:?}: {e}"));
+    eprintln!("SATB model, two markers: {states} states, {finishes} finish pauses checked");
+    assert!(states > 100_000, "{states}");
 }
 
 #[test]
