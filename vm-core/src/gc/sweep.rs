@@ -35,7 +35,9 @@ pub enum FreeChunks {
     /// objects out of them while the sweep runs: skip them untouched, and
     /// list only runs of objects that died in this cycle. The mutator must
     /// allocate marked below `top` meanwhile, so a chunk carved from a free
-    /// run the sweeper has not reached yet reads as live.
+    /// run the sweeper has not reached yet reads as live. One-word holes are
+    /// the exception: no free list holds them (`Allocator::release`), so
+    /// the sweeper may still merge them into a neighbouring dead run.
     Keep,
 }
 
@@ -60,7 +62,7 @@ pub fn sweep_in_segments(
     while at < top {
         let h = arena.header(at as u32);
         let size = object::size_words(h).max(1);
-        if free_chunks == FreeChunks::Keep && object::is_free(h) {
+        if free_chunks == FreeChunks::Keep && object::is_free(h) && size >= 2 {
             // The mutator's chunk: it ends a run of dead objects, nothing more.
             if run_len > 0 {
                 alloc.release(arena, run_start, run_len);
@@ -222,5 +224,28 @@ mod keep_tests {
                 (30, object_header(10, 2)),
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod hole_tests {
+    use super::*;
+    use crate::gc::object::{free_header, object_header, MARK_BIT};
+
+    #[test]
+    fn keep_mode_merges_unlisted_one_word_holes_into_dead_runs() {
+        // dead(3) | hole(1) | free(4, the mutator's) | live(4)
+        let arena = Arena::new(13);
+        arena.set_header(1, object_header(3, 1));
+        arena.set_header(4, free_header(1));
+        arena.set_header(5, free_header(4));
+        arena.set_header(9, object_header(4, 0) | MARK_BIT);
+        let mut lists = Allocator::new(13);
+        let r = sweep_in_segments(&arena, &mut lists, 13, usize::MAX, FreeChunks::Keep, |_| {});
+        assert_eq!(r.freed_words, 3);
+        assert_eq!(object::size_words(arena.header(1)), 4);
+        assert!(object::is_free(arena.header(1)));
+        assert_eq!(arena.header(5), free_header(4));
+        assert_eq!(lists.available_words() - (13 - lists.top()), 4);
     }
 }
