@@ -148,35 +148,14 @@ impl Gc {
     }
 
     fn alloc_after_collection(&mut self, words: usize) -> Result<usize, GcError> {
-        if self.sweeper.is_some() {
-            // Take swept segments as they arrive, blocking only until one
-            // fits; the whole wait is one pause (the mutator is stalled).
-            let t0 = Instant::now();
-            let mut found = None;
-            while let Some(p) = &self.sweeper {
-                let Ok(part) = p.segments.recv() else {
-                    break;
-                };
-                self.alloc.merge_free_lists(part);
-                found = self.alloc.alloc(&self.arena, words);
-                if found.is_some() {
-                    break;
-                }
-            }
-            self.telemetry.record_pause(t0, PauseKind::SweepWait);
-            if let Some(at) = found {
-                return Ok(at);
-            }
-        }
-        if self.sweeper.is_some() {
-            self.adopt_sweep(true)?;
-            if let Some(at) = self.alloc.alloc(&self.arena, words) {
-                return Ok(at);
-            }
+        if let Some(at) = self.alloc_from_sweep(words)? {
+            return Ok(at);
         }
         if self.marker.is_some() {
+            // Finishing the cycle starts its background sweep; wait for that
+            // sweep's memory before resorting to a stop-the-world collection.
             self.finish_concurrent()?;
-            if let Some(at) = self.alloc.alloc(&self.arena, words) {
+            if let Some(at) = self.alloc_from_sweep(words)? {
                 return Ok(at);
             }
         }
@@ -187,6 +166,33 @@ impl Gc {
                 requested_bytes: words * WORD,
                 heap_limit_bytes: self.config.heap_limit_bytes,
             })
+    }
+
+    /// Allocates from a running background sweep's segments as they arrive,
+    /// blocking only until one fits; `None` once the sweep is over without
+    /// room. The whole wait is one pause (the mutator is stalled).
+    fn alloc_from_sweep(&mut self, words: usize) -> Result<Option<usize>, GcError> {
+        if self.sweeper.is_none() {
+            return Ok(None);
+        }
+        let t0 = Instant::now();
+        let mut found = None;
+        while let Some(p) = &self.sweeper {
+            let Ok(part) = p.segments.recv() else {
+                break;
+            };
+            self.alloc.merge_free_lists(part);
+            found = self.alloc.alloc(&self.arena, words);
+            if found.is_some() {
+                break;
+            }
+        }
+        self.telemetry.record_pause(t0, PauseKind::SweepWait);
+        if found.is_none() {
+            self.adopt_sweep(true)?;
+            found = self.alloc.alloc(&self.arena, words);
+        }
+        Ok(found)
     }
 
     /// Finishes a concurrent cycle whose background marking is done.
