@@ -8,6 +8,28 @@
 //! cannot hold an unrooted reference across a safepoint. Allocation is the
 //! only safepoint; it may trigger, start, or finish a collection.
 //! Allocation failure after a full collection is [`GcError::OutOfMemory`].
+//! Design, protocols, benchmarks and limits: `docs/gc.md`.
+//!
+//! ```
+//! use vm_core::gc::{Gc, GcConfig, GcError, GcPlan};
+//!
+//! let mut gc = Gc::new(GcConfig::new(1 << 20, GcPlan::ConcurrentMarkSweep { threads: 1 }))?;
+//! // Every reference safe code holds is a rooted handle.
+//! let head = gc.alloc(1, 1)?; // one reference field, one data word
+//! gc.set_data(head, 0, 42)?;
+//! let scope = gc.root_mark();
+//! let next = gc.alloc(1, 1)?;
+//! gc.set_ref(head, 0, Some(next))?; // through the SATB write barrier
+//! gc.release_to(scope); // pops `next`; its object stays reachable from `head`
+//! gc.collect()?; // a whole cycle: start pause, marking, finish pause, sweep
+//! let again = gc.get_ref(head, 0)?.expect("still linked");
+//! assert_eq!(gc.ref_count(again)?, 1);
+//! assert_eq!(gc.get_data(head, 0)?, 42);
+//! // A popped handle is a typed error, never a dangling reference.
+//! assert_eq!(gc.get_ref(next, 0), Err(GcError::StaleHandle));
+//! assert!(gc.telemetry().pauses.len() >= 2);
+//! # Ok::<(), GcError>(())
+//! ```
 
 pub mod alloc;
 pub mod barrier;
@@ -82,4 +104,8 @@ impl std::fmt::Display for GcError {
 
 impl std::error::Error for GcError {}
 #[cfg(test)]
+mod satb_model;
+#[cfg(test)]
 mod stress;
+#[cfg(test)]
+mod sweep_model;

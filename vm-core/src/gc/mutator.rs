@@ -30,6 +30,8 @@ struct PendingSweep {
     segments: std::sync::mpsc::Receiver<Allocator>,
     mark: Duration,
     background: Duration,
+    /// End of the swept range: chunks below it are the sweeper's to judge.
+    top: usize,
 }
 
 /// A garbage-collected heap and its (single) mutator.
@@ -47,6 +49,10 @@ pub struct Gc {
     allocated_since_gc: usize,
     budget_words: usize,
     gray: Vec<ObjIndex>,
+    /// Objects allocated below the sweep's `top` while it ran: born marked
+    /// so the sweeper keeps them; the next marking clears those marks
+    /// before it traces (on its own thread, off the mutator's time).
+    marked_while_sweeping: Vec<ObjIndex>,
 }
 
 impl Gc {
@@ -80,6 +86,7 @@ impl Gc {
             allocated_since_gc: 0,
             budget_words: (words / 16).max(1),
             gray: Vec::new(),
+            marked_while_sweeping: Vec::new(),
             config,
         })
     }
@@ -127,6 +134,12 @@ impl Gc {
         if self.marker.is_some() {
             // Allocate black: the cycle in progress must not free it.
             header |= MARK_BIT;
+        } else if self.sweeper.as_ref().is_some_and(|p| at < p.top) {
+            // The sweeper may not have reached this chunk: a mark makes it
+            // read as live (`sweep::FreeChunks::Keep`).
+            header |= MARK_BIT;
+            self.marked_while_sweeping.push(at as ObjIndex);
+            self.telemetry.objects_allocated_during_sweep += 1;
         }
         self.arena.set_header(at, header);
         self.allocated_since_gc += words;
@@ -135,28 +148,14 @@ impl Gc {
     }
 
     fn alloc_after_collection(&mut self, words: usize) -> Result<usize, GcError> {
-        while let Some(p) = &self.sweeper {
-            // Take swept segments as they arrive; block only for the next one.
-            match p.segments.recv() {
-                Ok(part) => self.alloc.merge_free_lists(part),
-                Err(_) => {
-                    self.adopt_sweep(true)?;
-                    break;
-                }
-            }
-            if let Some(at) = self.alloc.alloc(&self.arena, words) {
-                return Ok(at);
-            }
-        }
-        if self.sweeper.is_some() {
-            self.adopt_sweep(true)?;
-            if let Some(at) = self.alloc.alloc(&self.arena, words) {
-                return Ok(at);
-            }
+        if let Some(at) = self.alloc_from_sweep(words)? {
+            return Ok(at);
         }
         if self.marker.is_some() {
+            // Finishing the cycle starts its background sweep; wait for that
+            // sweep's memory before resorting to a stop-the-world collection.
             self.finish_concurrent()?;
-            if let Some(at) = self.alloc.alloc(&self.arena, words) {
+            if let Some(at) = self.alloc_from_sweep(words)? {
                 return Ok(at);
             }
         }
@@ -167,6 +166,33 @@ impl Gc {
                 requested_bytes: words * WORD,
                 heap_limit_bytes: self.config.heap_limit_bytes,
             })
+    }
+
+    /// Allocates from a running background sweep's segments as they arrive,
+    /// blocking only until one fits; `None` once the sweep is over without
+    /// room. The whole wait is one pause (the mutator is stalled).
+    fn alloc_from_sweep(&mut self, words: usize) -> Result<Option<usize>, GcError> {
+        if self.sweeper.is_none() {
+            return Ok(None);
+        }
+        let t0 = Instant::now();
+        let mut found = None;
+        while let Some(p) = &self.sweeper {
+            let Ok(part) = p.segments.recv() else {
+                break;
+            };
+            self.alloc.merge_free_lists(part);
+            found = self.alloc.alloc(&self.arena, words);
+            if found.is_some() {
+                break;
+            }
+        }
+        self.telemetry.record_pause(t0, PauseKind::SweepWait);
+        if found.is_none() {
+            self.adopt_sweep(true)?;
+            found = self.alloc.alloc(&self.arena, words);
+        }
+        Ok(found)
     }
 
     /// Finishes a concurrent cycle whose background marking is done.
@@ -234,6 +260,7 @@ impl Gc {
         }
         self.adopt_sweep(true)?;
         let t0 = Instant::now();
+        self.clear_marks_left_by_sweep();
         let threads = self.config.plan.threads();
         if threads > 1 {
             parallel::mark_parallel(&self.arena, self.roots.objects(), threads);
@@ -253,10 +280,12 @@ impl Gc {
         let t0 = Instant::now();
         self.satb.active.store(true, Ordering::Release);
         let snapshot = self.roots.objects().to_vec();
+        let stale = Arc::new(std::mem::take(&mut self.marked_while_sweeping));
         match ConcurrentMarker::start(
             self.arena.clone(),
             self.satb.clone(),
             snapshot,
+            stale.clone(),
             self.config.plan.threads(),
         ) {
             Ok(m) => {
@@ -268,9 +297,19 @@ impl Gc {
             Err(_) => {
                 // The OS refused a marker thread: collect with the world stopped.
                 self.satb.active.store(false, Ordering::Release);
+                self.marked_while_sweeping.extend(stale.iter());
                 self.collect_stop_the_world()
             }
         }
+    }
+
+    /// Clears the marks of objects allocated during the last background
+    /// sweep (under a pause, before a stop-the-world marking).
+    fn clear_marks_left_by_sweep(&mut self) {
+        for &o in &self.marked_while_sweeping {
+            self.arena.clear_mark(o as usize);
+        }
+        self.marked_while_sweeping.clear();
     }
 
     fn finish_concurrent(&mut self) -> Result<(), GcError> {
@@ -300,9 +339,12 @@ impl Gc {
     }
 
     /// Ends the finish pause by handing the sweep of `1..top` to a
-    /// background thread. Meanwhile the mutator allocates from the tail
-    /// above `top` and from each swept segment's free lists as the sweeper
-    /// publishes them (it never revisits a published segment).
+    /// background thread. The mutator keeps its free lists (the sweeper
+    /// leaves free chunks alone and lists only what died in this cycle),
+    /// allocates from them and from the tail above `top`, and merges each
+    /// swept segment's lists as the sweeper publishes them (it never
+    /// revisits a published segment). So the mutator is not left without
+    /// memory while the sweeper walks a stretch of live data.
     fn start_concurrent_sweep(
         &mut self,
         t0: Instant,
@@ -310,7 +352,6 @@ impl Gc {
         background: Duration,
     ) -> Result<(), GcError> {
         let top = self.alloc.top();
-        self.alloc.reset_free_lists();
         let arena = self.arena.clone();
         let (tx, segments) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new()
@@ -318,10 +359,16 @@ impl Gc {
             .spawn(move || {
                 let s0 = Instant::now();
                 let mut lists = Allocator::new(top);
-                let r =
-                    sweep::sweep_in_segments(&arena, &mut lists, top, SWEEP_SEGMENT_WORDS, |l| {
+                let r = sweep::sweep_in_segments(
+                    &arena,
+                    &mut lists,
+                    top,
+                    SWEEP_SEGMENT_WORDS,
+                    sweep::FreeChunks::Keep,
+                    |l| {
                         let _ = tx.send(std::mem::replace(l, Allocator::new(top)));
-                    });
+                    },
+                );
                 let _ = tx.send(lists);
                 (r, s0.elapsed())
             });
@@ -332,6 +379,7 @@ impl Gc {
                     segments,
                     mark,
                     background,
+                    top,
                 });
                 self.allocated_since_gc = 0;
                 self.telemetry.record_pause(t0, PauseKind::ConcurrentFinish);
@@ -349,15 +397,15 @@ impl Gc {
         };
         let t0 = Instant::now();
         let joined = p.thread.join();
-        if wait {
-            self.telemetry.record_pause(t0, PauseKind::SweepWait);
-        }
         let Ok((r, sweep_time)) = joined else {
             // The sweeper panicked (a collector bug): the heap state is unknown.
             return Err(GcError::HeapCorrupt(super::HeapDefect::BadChunk { at: 0 }));
         };
         while let Ok(part) = p.segments.try_recv() {
             self.alloc.merge_free_lists(part);
+        }
+        if wait {
+            self.telemetry.record_pause(t0, PauseKind::SweepWait);
         }
         let since = self.allocated_since_gc;
         self.record_cycle(r, sweep_time, p.mark, p.background)?;
@@ -417,8 +465,13 @@ impl Gc {
         if self.marker.is_some() || self.sweeper.is_some() {
             return Ok(0);
         }
-        verify::verify_heap(&self.arena, self.alloc.top(), self.roots.objects())
-            .map_err(GcError::HeapCorrupt)
+        verify::verify_heap(
+            &self.arena,
+            self.alloc.top(),
+            self.roots.objects(),
+            &self.marked_while_sweeping,
+        )
+        .map_err(GcError::HeapCorrupt)
     }
 
     #[inline]

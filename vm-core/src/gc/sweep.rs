@@ -22,7 +22,23 @@ pub struct SweepResult {
 /// except through reference and data fields of live objects (the concurrent
 /// sweep: it allocates above `top` meanwhile).
 pub fn sweep(arena: &Arena, alloc: &mut Allocator, top: usize) -> SweepResult {
-    sweep_in_segments(arena, alloc, top, usize::MAX, |_| {})
+    sweep_in_segments(arena, alloc, top, usize::MAX, FreeChunks::Coalesce, |_| {})
+}
+
+/// What the sweeper does with chunks that are already free.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FreeChunks {
+    /// They belong to the sweep: coalesce them with dead neighbours and list
+    /// them again (the mutator's free lists were dropped).
+    Coalesce,
+    /// They stay on the mutator's free lists and the mutator may be carving
+    /// objects out of them while the sweep runs: skip them untouched, and
+    /// list only runs of objects that died in this cycle. The mutator must
+    /// allocate marked below `top` meanwhile, so a chunk carved from a free
+    /// run the sweeper has not reached yet reads as live. One-word holes are
+    /// the exception: no free list holds them (`Allocator::release`), so
+    /// the sweeper may still merge them into a neighbouring dead run.
+    Keep,
 }
 
 /// Like [`sweep`], but every `segment_words` words of heap walked it ends
@@ -34,6 +50,7 @@ pub fn sweep_in_segments(
     alloc: &mut Allocator,
     top: usize,
     segment_words: usize,
+    free_chunks: FreeChunks,
     mut on_segment: impl FnMut(&mut Allocator),
 ) -> SweepResult {
     alloc.reset_free_lists();
@@ -45,7 +62,13 @@ pub fn sweep_in_segments(
     while at < top {
         let h = arena.header(at as u32);
         let size = object::size_words(h).max(1);
-        if !object::is_free(h) && object::is_marked(h) {
+        if free_chunks == FreeChunks::Keep && object::is_free(h) && size >= 2 {
+            // The mutator's chunk: it ends a run of dead objects, nothing more.
+            if run_len > 0 {
+                alloc.release(arena, run_start, run_len);
+                run_len = 0;
+            }
+        } else if !object::is_free(h) && object::is_marked(h) {
             if run_len > 0 {
                 alloc.release(arena, run_start, run_len);
                 run_len = 0;
@@ -135,7 +158,7 @@ mod segment_tests {
         let mut parts = Allocator::new(words);
         let mut merged = Allocator::new(words);
         let mut segments = 0;
-        let r = sweep_in_segments(&arena, &mut parts, a.top(), 50, |l| {
+        let r = sweep_in_segments(&arena, &mut parts, a.top(), 50, FreeChunks::Coalesce, |l| {
             segments += 1;
             merged.merge_free_lists(std::mem::replace(l, Allocator::new(words)));
         });
@@ -150,5 +173,79 @@ mod segment_tests {
         for _ in 0..expect.freed_words / 8 {
             assert!(merged.alloc(&arena, 8).is_some() || merged.alloc(&arena, 4).is_some());
         }
+    }
+}
+
+#[cfg(test)]
+mod keep_tests {
+    use super::*;
+    use crate::gc::object::{free_header, object_header, MARK_BIT};
+
+    /// Chunks (start, header) from word 1 to `top`.
+    fn walk(arena: &Arena, top: usize) -> Vec<(usize, u64)> {
+        let mut v = Vec::new();
+        let mut at = 1;
+        while at < top {
+            let h = arena.header(at as u32);
+            v.push((at, h));
+            at += object::size_words(h);
+        }
+        v
+    }
+
+    #[test]
+    fn keep_mode_lists_only_the_newly_dead_and_leaves_free_chunks_alone() {
+        // live | free(6) | dead | dead | carved: new marked object + free remainder | live
+        let arena = Arena::new(40);
+        arena.set_header(1, object_header(4, 1) | MARK_BIT);
+        arena.set_header(5, free_header(6));
+        arena.set_header(11, object_header(4, 1));
+        arena.set_header(15, object_header(5, 0));
+        // The mutator took a 10-word free run at 20 and carved a 3-word
+        // object out of it while the sweep ran: remainder header first.
+        arena.set_header(23, free_header(7));
+        arena.set_header(20, object_header(3, 1) | MARK_BIT);
+        arena.set_header(30, object_header(10, 2) | MARK_BIT);
+        let mut lists = Allocator::new(40);
+        let r = sweep_in_segments(&arena, &mut lists, 40, usize::MAX, FreeChunks::Keep, |_| {});
+        assert_eq!(r.freed_words, 9);
+        assert_eq!(r.live_objects, 3);
+        // The two dead objects coalesced into one run; the free chunks the
+        // mutator owns are not listed again.
+        assert_eq!(lists.available_words() - (40 - lists.top()), 9);
+        assert_eq!(
+            walk(&arena, 40),
+            vec![
+                (1, object_header(4, 1)),
+                (5, free_header(6)),
+                (11, free_header(9)),
+                (20, object_header(3, 1)),
+                (23, free_header(7)),
+                (30, object_header(10, 2)),
+            ]
+        );
+    }
+}
+
+#[cfg(test)]
+mod hole_tests {
+    use super::*;
+    use crate::gc::object::{free_header, object_header, MARK_BIT};
+
+    #[test]
+    fn keep_mode_merges_unlisted_one_word_holes_into_dead_runs() {
+        // dead(3) | hole(1) | free(4, the mutator's) | live(4)
+        let arena = Arena::new(13);
+        arena.set_header(1, object_header(3, 1));
+        arena.set_header(4, free_header(1));
+        arena.set_header(5, free_header(4));
+        arena.set_header(9, object_header(4, 0) | MARK_BIT);
+        let mut lists = Allocator::new(13);
+        let r = sweep_in_segments(&arena, &mut lists, 13, usize::MAX, FreeChunks::Keep, |_| {});
+        assert_eq!(r.freed_words, 3);
+        assert_eq!(object::size_words(arena.header(1)), 4);
+        assert!(object::is_free(arena.header(1)));
+        assert_eq!(arena.header(5), free_header(4));
+        assert_eq!(lists.available_words() - (13 - lists.top()), 4);
     }
 }

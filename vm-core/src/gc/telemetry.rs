@@ -54,6 +54,9 @@ pub struct Telemetry {
     pub bytes_allocated: u64,
     /// Bytes reclaimed by sweeps.
     pub bytes_freed: u64,
+    /// Objects the mutator allocated below a running background sweep's
+    /// range (born marked, see `sweep::FreeChunks::Keep`).
+    pub objects_allocated_during_sweep: u64,
 }
 
 impl Telemetry {
@@ -64,6 +67,7 @@ impl Telemetry {
             cycles: Vec::new(),
             bytes_allocated: 0,
             bytes_freed: 0,
+            objects_allocated_during_sweep: 0,
         }
     }
 

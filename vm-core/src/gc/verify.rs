@@ -18,8 +18,21 @@ pub enum HeapDefect {
     ReachableFreed { at: ObjIndex },
 }
 
-/// Checks the heap `1..top` against `roots`; returns the reachable object count.
-pub fn verify_heap(arena: &Arena, top: usize, roots: &[ObjIndex]) -> Result<usize, HeapDefect> {
+/// Checks the heap `1..top` against `roots`; returns the reachable object
+/// count. `marked_ok` lists objects whose mark bit is legitimately set
+/// (allocated during the last background sweep; the next marking clears it).
+pub fn verify_heap(
+    arena: &Arena,
+    top: usize,
+    roots: &[ObjIndex],
+    marked_ok: &[ObjIndex],
+) -> Result<usize, HeapDefect> {
+    let mut may_be_marked = vec![false; top];
+    for &o in marked_ok {
+        if let Some(m) = may_be_marked.get_mut(o as usize) {
+            *m = true;
+        }
+    }
     let mut starts = vec![false; top];
     let mut at = 1usize;
     while at < top {
@@ -28,7 +41,7 @@ pub fn verify_heap(arena: &Arena, top: usize, roots: &[ObjIndex]) -> Result<usiz
         if size == 0 || at + size > top || (!object::is_free(h) && size < 1 + object::nrefs(h)) {
             return Err(HeapDefect::BadChunk { at });
         }
-        if object::is_marked(h) {
+        if object::is_marked(h) && !may_be_marked[at] {
             return Err(HeapDefect::StaleMark { at });
         }
         starts[at] = true;

@@ -7,7 +7,7 @@
 //! in a short pause once the marker reports done.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -19,25 +19,38 @@ use crate::gc::object::ObjIndex;
 /// A running background marking cycle.
 pub struct ConcurrentMarker {
     done: Arc<AtomicBool>,
-    thread: Option<JoinHandle<(usize, Duration)>>,
+    /// (objects marked, background marking time), written before `done`.
+    result: Arc<Mutex<(usize, Duration)>>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl ConcurrentMarker {
-    /// Starts tracing from `roots` (unmarked; the marker marks them).
-    /// Fails only if the OS refuses a thread; the caller then collects
-    /// stop-the-world instead.
+    /// Starts tracing from `roots` (unmarked; the marker marks them), after
+    /// clearing the marks of `stale` (objects the mutator allocated marked
+    /// while the previous sweep ran, see `Gc::alloc`). Fails only if the OS
+    /// refuses a thread; the caller then collects stop-the-world instead.
     pub fn start(
         arena: Arc<Arena>,
         satb: Arc<SatbQueue>,
         roots: Vec<ObjIndex>,
+        stale: Arc<Vec<ObjIndex>>,
         threads: usize,
     ) -> std::io::Result<Self> {
         let done = Arc::new(AtomicBool::new(false));
         let flag = done.clone();
+        let result = Arc::new(Mutex::new((0, Duration::ZERO)));
+        let report = result.clone();
         let thread = std::thread::Builder::new()
             .name("gc-concurrent-mark".into())
             .spawn(move || {
                 let t0 = Instant::now();
+                // Before any tracing: a stale mark would read as "already
+                // traced". Nothing else reads these marks meanwhile (no
+                // sweep runs, and the mutator only allocates black).
+                for &o in stale.iter() {
+                    arena.clear_mark(o as usize);
+                }
+                drop(stale);
                 let mut marked = if threads > 1 {
                     parallel::mark_parallel(&arena, &roots, threads)
                 } else {
@@ -51,11 +64,12 @@ impl ConcurrentMarker {
                     }
                     marked += stw::mark_from(&arena, logged, &mut gray);
                 }
+                *report.lock().unwrap_or_else(|e| e.into_inner()) = (marked, t0.elapsed());
                 flag.store(true, Ordering::Release);
-                (marked, t0.elapsed())
             })?;
         Ok(Self {
             done,
+            result,
             thread: Some(thread),
         })
     }
@@ -66,11 +80,18 @@ impl ConcurrentMarker {
         self.done.load(Ordering::Acquire)
     }
 
-    /// Waits for the thread; returns (objects marked, background marking time).
+    /// Waits until the marking is done; returns (objects marked,
+    /// background marking time). Once `done` is set the work and its
+    /// result are published and the thread only has to exit, so it is not
+    /// joined: on a loaded machine the exiting thread may wait a whole
+    /// scheduler slice for a core, and the finish pause would wait with it.
     pub fn join(mut self) -> (usize, Duration) {
-        self.thread
-            .take()
-            .and_then(|t| t.join().ok())
-            .unwrap_or((0, Duration::ZERO))
+        if let Some(t) = self.thread.take() {
+            if !self.is_done() {
+                // Marking is not finished (heap full): wait for all of it.
+                let _ = t.join();
+            }
+        }
+        *self.result.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
