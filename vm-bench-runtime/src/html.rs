@@ -11,7 +11,7 @@ use crate::artifact::Verdict;
 use crate::baseline::Change;
 use crate::chart::xml_escape as esc;
 use crate::report::{
-    change_str, chart_file_stem, num, target_text, verdict_str, Chart, SuiteReport,
+    change_str, chart_file_stem, num, sig, target_text, verdict_str, Chart, SuiteReport,
 };
 
 const STYLE: &str = "body{font-family:sans-serif;margin:24px;color:#202020;max-width:1200px}\
@@ -114,8 +114,8 @@ pub fn render(r: &SuiteReport, charts: &[Chart]) -> String {
                     esc(short),
                     esc(&c.target.metric),
                     esc(&target_text(c)),
-                    c.measured.map(|v| format!("{}{}", num(v), esc(&unit))).unwrap_or("-".into()),
-                    c.interval.map(|(lo, hi)| format!("[{}, {}]", num(lo), num(hi))).unwrap_or("-".into()),
+                    c.measured.map(|v| format!("{}{}", sig(v), esc(&unit))).unwrap_or("-".into()),
+                    c.interval.map(|(lo, hi)| format!("[{}, {}]", sig(lo), sig(hi))).unwrap_or("-".into()),
                     verdict_class(c.verdict),
                     verdict_str(c.verdict),
                     c.margin_pct.map(|m| format!("{m:+.1}%")).unwrap_or("-".into()),

@@ -530,17 +530,20 @@ pub fn render_checks(checks: &[TargetCheck]) -> String {
             (Some(m), _) => num(m),
             _ => "not measured".into(),
         };
+        let unit = if t.unit.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", t.unit)
+        };
         let _ = writeln!(
             s,
-            "{:<12} {}.{} {} {} {}{tol}{}: measured {measured} {}{}",
+            "{:<12} {}.{} {} {}{unit}{tol}{}: measured {measured}{unit}{}",
             verdict_word(c.verdict),
             t.name,
             t.metric,
             t.op,
             num(t.target_value),
-            t.unit,
             if c.overridden { " (override)" } else { "" },
-            t.unit,
             if c.enforced { "" } else { " (not enforced)" },
         );
     }

@@ -285,7 +285,7 @@ fn overrides_are_recorded_and_change_the_verdict() {
     // The failing GC target fails the run; the improvement does not.
     assert_eq!(
         r.failures(),
-        ["gc::bench_gc_throughput.mutator_share: FAIL (target > 0.990; measured 0.950)"]
+        ["gc::bench_gc_throughput.mutator_share: FAIL (target > 0.99000; measured 0.95000)"]
     );
 }
 

@@ -376,7 +376,7 @@ impl SuiteReport {
                 verdict_str(c.verdict),
                 target_text(c),
                 c.measured
-                    .map(|m| with_unit(num(m), &c.target.unit))
+                    .map(|m| with_unit(sig(m), &c.target.unit))
                     .unwrap_or("nothing".into())
             ));
         }
@@ -418,7 +418,7 @@ impl SuiteReport {
                         "{} {} {}{}: {}",
                         c.target.metric,
                         c.target.op,
-                        num(c.target.target_value),
+                        sig(c.target.target_value),
                         if c.target.unit.is_empty() {
                             String::new()
                         } else {
@@ -550,10 +550,10 @@ impl SuiteReport {
                         c.target.metric,
                         target_text(c),
                         c.measured
-                            .map(|v| with_unit(num(v), &c.target.unit))
+                            .map(|v| with_unit(sig(v), &c.target.unit))
                             .unwrap_or("-".into()),
                         c.interval
-                            .map(|(lo, hi)| format!("[{}, {}]", num(lo), num(hi)))
+                            .map(|(lo, hi)| format!("[{}, {}]", sig(lo), sig(hi)))
                             .unwrap_or("-".into()),
                         verdict_str(c.verdict),
                         c.margin_pct
@@ -680,10 +680,15 @@ impl SuiteReport {
     }
 }
 
+/// A KPI value with significant digits kept (`0.00541`, `6.314`, `1.2346e6`), for tables.
+pub fn sig(v: f64) -> String {
+    crate::verdict::fmt_num(v)
+}
+
 /// `< 500 us ±10% (override)` for a check.
 pub fn target_text(c: &TargetCheck) -> String {
     let mut s = with_unit(
-        format!("{} {}", c.target.op, num(c.target.target_value)),
+        format!("{} {}", c.target.op, sig(c.target.target_value)),
         &c.target.unit,
     );
     if c.target.tolerance > 0.0 {
