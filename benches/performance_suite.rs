@@ -10,8 +10,8 @@
 //! Under `cargo test` (no `--bench` argument; the target has `test = true`) it runs in
 //! **check mode** instead and measures nothing: every `#[perf_target]` in the suite's
 //! sources is registered, benchmark names are unique, every benchmark has a category, the
-//! guide's KPI table equals the registry's, and a `$VM_BENCH_TARGETS` file (if set) names
-//! only known KPIs. `--update-guide` rewrites the guide's table.
+//! guide's KPI table equals the registry's, and a `$VM_BENCH_TARGETS` file (if set) and
+//! `docs/bench-targets.example.json` name only known KPIs. `--update-guide` rewrites the guide's table.
 //!
 //! Options: `--filter SUBSTR` (or a bare word), `--list`, `--out DIR`, `--targets FILE`
 //! (default `$VM_BENCH_TARGETS`), `--save-baseline NAME`, `--baseline NAME`,
@@ -36,6 +36,8 @@ use vm_bench_runtime::targets::{
 include!(concat!(env!("OUT_DIR"), "/suite_modules.rs"));
 
 const GUIDE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/P1_03_BENCHMARK_GUIDE.md");
+/// The guide's example override file: checked against the registry like a real one.
+const EXAMPLE_TARGETS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/bench-targets.example.json");
 
 /// This binary's crate name: `module_path!()` of the included files starts with it.
 const CRATE: &str = "performance_suite";
@@ -136,8 +138,8 @@ fn check(entries: &[BenchEntry], targets: Option<&Path>) -> i32 {
     if let Err(e) = guide::check_guide(Path::new(GUIDE), &guide::kpi_table(entries)) {
         problems.push(e.to_string());
     }
-    if let Some(path) = targets {
-        let declared = declared_from_entries(entries);
+    let declared = declared_from_entries(entries);
+    for path in targets.into_iter().chain([Path::new(EXAMPLE_TARGETS)]) {
         if let Err(e) = TargetOverrides::load(path).and_then(|o| o.apply(&declared)) {
             problems.push(e.to_string());
         }

@@ -41,16 +41,19 @@ impl KpiPoint {
     }
 }
 
-/// `measured / bound` (upper bound) or `bound / measured` (lower bound); `None` unless
-/// both are positive and finite.
+/// `measured / bound` (upper bound) or `bound / measured` (lower bound). A value at or
+/// below zero uses none of an upper bound (0, e.g. a negative overhead) and infinitely
+/// misses a lower one. `None` unless both are finite and the bound is positive.
 pub fn budget_ratio(op: &str, measured: f64, bound: f64) -> Option<f64> {
-    if !(measured.is_finite() && bound.is_finite() && measured > 0.0 && bound > 0.0) {
+    if !(measured.is_finite() && bound.is_finite() && bound > 0.0) {
         return None;
     }
     Some(if op.starts_with('<') {
-        measured / bound
-    } else {
+        measured.max(0.0) / bound
+    } else if measured > 0.0 {
         bound / measured
+    } else {
+        f64::INFINITY
     })
 }
 
@@ -241,7 +244,9 @@ mod tests {
         assert_eq!(budget_ratio("<", 50.0, 100.0), Some(0.5));
         assert_eq!(budget_ratio(">=", 0.95, 0.9).map(|v| v < 1.0), Some(true));
         assert_eq!(budget_ratio(">", 0.5, 0.9).map(|v| v > 1.0), Some(true));
-        assert_eq!(budget_ratio("<", 0.0, 1.0), None);
+        assert_eq!(budget_ratio("<=", -2.0, 5.0), Some(0.0));
+        assert_eq!(budget_ratio(">", 0.0, 1.0), Some(f64::INFINITY));
+        assert_eq!(budget_ratio("<", 1.0, 0.0), None);
         assert_eq!(budget_ratio("<", f64::NAN, 1.0), None);
     }
 

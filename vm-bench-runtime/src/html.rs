@@ -11,7 +11,8 @@ use crate::artifact::Verdict;
 use crate::baseline::Change;
 use crate::chart::xml_escape as esc;
 use crate::report::{
-    change_str, chart_file_stem, num, sig, target_text, verdict_str, Chart, SuiteReport,
+    change_str, chart_file_stem, metrics_text, num, sig, target_text, verdict_str, Chart,
+    SuiteReport,
 };
 
 const STYLE: &str = "body{font-family:sans-serif;margin:24px;color:#202020;max-width:1200px}\
@@ -95,9 +96,10 @@ pub fn render(r: &SuiteReport, charts: &[Chart]) -> String {
             if checks.is_empty() {
                 let _ = writeln!(
                     s,
-                    "<tr><td title=\"{}\">{}</td><td>-</td><td>-</td><td>-</td><td>-</td><td>{}</td><td>-</td><td>{median}</td><td>{samples}</td></tr>",
+                    "<tr><td title=\"{}\">{}</td><td>{}</td><td>-</td><td>-</td><td>-</td><td>{}</td><td>-</td><td>{median}</td><td>{samples}</td></tr>",
                     esc(&row.name),
                     esc(short),
+                    esc(&metrics_text(row)),
                     esc(&row.outcome)
                 );
             }
@@ -125,7 +127,7 @@ pub fn render(r: &SuiteReport, charts: &[Chart]) -> String {
         s.push_str("</table>\n");
     }
     if let Some(b) = &r.baseline {
-        let _ = writeln!(s, "<h2>Baseline comparison: {}</h2>\n<p>Mann-Whitney U, alpha {}, noise threshold {}%, a regression above {}% fails.</p>\n<table>\n<tr><th>Benchmark</th><th>Baseline median (ns)</th><th>Current median (ns)</th><th>Change</th><th>p-value</th><th>Result</th></tr>", esc(&b.baseline), b.alpha, b.noise_pct, b.fail_pct);
+        let _ = writeln!(s, "<h2>Baseline comparison: {}</h2>\n<p>Mann-Whitney U, alpha {}, noise threshold {}%, a regression above {}% fails. Samples are ns per iteration, or candidate/baseline ratios for relative benchmarks.</p>\n<table>\n<tr><th>Benchmark</th><th>Baseline median</th><th>Current median</th><th>Unit</th><th>Change</th><th>p-value</th><th>Result</th></tr>", esc(&b.baseline), b.alpha, b.noise_pct, b.fail_pct);
         for c in &b.comparisons {
             let class = match c.change {
                 Change::Regressed => "regressed",
@@ -134,10 +136,11 @@ pub fn render(r: &SuiteReport, charts: &[Chart]) -> String {
             };
             let _ = writeln!(
                 s,
-                "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
+                "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
                 esc(&c.name),
-                c.baseline_median.map(num).unwrap_or("-".into()),
-                c.current_median.map(num).unwrap_or("-".into()),
+                c.baseline_median.map(sig).unwrap_or("-".into()),
+                c.current_median.map(sig).unwrap_or("-".into()),
+                esc(r.samples_unit_of(&c.name)),
                 c.change_pct.map(|p| format!("{p:+.1}%")).unwrap_or("-".into()),
                 c.p_value.map(|p| format!("{p:.2e}")).unwrap_or("-".into()),
                 change_str(c.change),

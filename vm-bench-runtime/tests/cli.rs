@@ -104,6 +104,23 @@ fn report_from_artifacts_matches_golden_and_the_artifacts() {
         report["environment"]["git_commit"],
         art["environment"]["git_commit"]
     );
+    // A relative (b.compare) benchmark's samples are the per-pair ratios candidate/baseline.
+    let art: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("jit.bench_mixed_execution.json")).unwrap(),
+    )
+    .unwrap();
+    let row = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "jit::bench_mixed_execution")
+        .unwrap();
+    let pair = &art["compare"]["raw_pairs"][0];
+    assert_eq!(row["samples_unit"], "ratio");
+    assert_eq!(
+        row["samples"][0].as_f64().unwrap(),
+        pair[1].as_f64().unwrap() / pair[0].as_f64().unwrap()
+    );
     for f in [
         "report.html",
         "bencher.json",

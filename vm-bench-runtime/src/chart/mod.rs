@@ -20,13 +20,10 @@ pub fn xml_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A histogram of per-iteration samples (ns) with the median marked; `None` for no data.
-pub fn sample_histogram(title: &str, samples_ns: &[f64]) -> Option<String> {
-    let xs: Vec<f64> = samples_ns
-        .iter()
-        .copied()
-        .filter(|v| v.is_finite())
-        .collect();
+/// A histogram of a benchmark's samples (in `unit`) with the median marked; `None` for no
+/// data.
+pub fn sample_histogram(title: &str, samples: &[f64], unit: &str) -> Option<String> {
+    let xs: Vec<f64> = samples.iter().copied().filter(|v| v.is_finite()).collect();
     if xs.is_empty() {
         return None;
     }
@@ -71,14 +68,14 @@ pub fn sample_histogram(title: &str, samples_ns: &[f64]) -> Option<String> {
     );
     let _ = writeln!(
         s,
-        r#"<text x="{pad}" y="{:.1}">{:.1} ns</text><text x="{:.1}" y="{:.1}" text-anchor="end">{:.1} ns</text><text x="{mx:.1}" y="{:.1}" text-anchor="middle">median {:.1} ns (n={})</text>"#,
+        r#"<text x="{pad}" y="{:.1}">{} {unit}</text><text x="{:.1}" y="{:.1}" text-anchor="end">{} {unit}</text><text x="{mx:.1}" y="{:.1}" text-anchor="middle">median {} {unit} (n={})</text>"#,
         h - pad + 16.0,
-        lo,
+        crate::verdict::fmt_num(lo),
         w - pad,
         h - pad + 16.0,
-        hi,
+        crate::verdict::fmt_num(hi),
         pad + 14.0,
-        med,
+        crate::verdict::fmt_num(med),
         xs.len()
     );
     s.push_str("</svg>\n");
@@ -120,7 +117,9 @@ fn svg_open(s: &mut String, w: f64, h: f64, title: &str) {
 /// so that a bar shorter than the `1.0` line meets the target), with the 95 % interval as
 /// a whisker, coloured by verdict. `None` when no KPI was measured.
 pub fn kpi_budget_chart(checks: &[TargetCheck]) -> Option<String> {
-    let rows: Vec<(&TargetCheck, f64, Option<(f64, f64)>)> = checks
+    // (check, budget, budget interval)
+    type Row<'a> = (&'a TargetCheck, f64, Option<(f64, f64)>);
+    let rows: Vec<Row> = checks
         .iter()
         .filter_map(|c| {
             let b = budget_ratio(&c.target.op, c.measured?, c.effective_bound)?;
@@ -141,6 +140,7 @@ pub fn kpi_budget_chart(checks: &[TargetCheck]) -> Option<String> {
     let xmax = rows
         .iter()
         .map(|r| r.2.map_or(r.1, |ci| ci.1).max(r.1))
+        .filter(|v| v.is_finite())
         .fold(1.5f64, f64::max)
         .min(3.0);
     let x = |v: f64| label_w + v.min(xmax) / xmax * plot_w;
@@ -185,13 +185,17 @@ pub fn kpi_budget_chart(checks: &[TargetCheck]) -> Option<String> {
                 y + row_h / 2.0
             );
         }
+        let value = if b.is_finite() {
+            format!("{b:.2}")
+        } else {
+            "∞".into()
+        };
         let clipped = if *b > xmax { " ▶" } else { "" };
         let _ = writeln!(
             s,
-            r#"<text x="{:.1}" y="{:.1}">{:.2}{clipped}</text>"#,
+            r#"<text x="{:.1}" y="{:.1}">{value}{clipped}</text>"#,
             x(*b).max(x(ci.map_or(*b, |c| c.1))) + 4.0,
             y + 14.0,
-            b
         );
     }
     let one = x(1.0);
@@ -343,6 +347,7 @@ pub fn trend_chart(history: &[RunSummary]) -> Option<String> {
     let ymax = series
         .iter()
         .flat_map(|(_, v)| v.iter().flatten())
+        .filter(|v| v.is_finite())
         .fold(1.2f64, |a, b| a.max(*b))
         .min(3.0);
     let n = history.len();
@@ -444,11 +449,12 @@ mod tests {
 
     #[test]
     fn histogram_has_one_bar_per_bin_and_escapes_title() {
-        let svg = sample_histogram("a<b", &[1.0, 2.0, 3.0, 3.0]).unwrap();
+        let svg = sample_histogram("a<b", &[1.0, 2.0, 3.0, 3.0], "ns/iter").unwrap();
         assert_eq!(svg.matches("<rect").count(), 30);
         assert!(svg.contains("a&lt;b"));
         assert!(svg.contains("n=4"));
-        assert!(sample_histogram("x", &[]).is_none());
-        assert!(sample_histogram("x", &[5.0, 5.0]).is_some());
+        assert!(svg.contains("median 2.500 ns/iter"));
+        assert!(sample_histogram("x", &[], "ns/iter").is_none());
+        assert!(sample_histogram("x", &[5.0, 5.0], "ratio").is_some());
     }
 }

@@ -75,9 +75,18 @@ pub struct BenchRow {
     /// Custom metrics reported with `b.metric` (mean value and its interval).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<MetricRow>,
-    /// Raw per-iteration samples (ns); for baselines and charts, not written to CSV.
+    /// Raw samples for baselines and charts (not written to CSV): per-iteration ns, or for a
+    /// `b.compare` benchmark the per-pair ratio candidate/baseline, which is what its KPI
+    /// constrains and which interleaving keeps stable when the machine's load changes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub samples: Vec<f64>,
+    /// Unit of `samples`: `ns/iter` or `ratio`.
+    #[serde(default = "samples_unit_default")]
+    pub samples_unit: String,
+}
+
+fn samples_unit_default() -> String {
+    "ns/iter".into()
 }
 
 fn enforced_default() -> bool {
@@ -115,6 +124,7 @@ impl BenchRow {
             kpis: Vec::new(),
             metrics: Vec::new(),
             samples: Vec::new(),
+            samples_unit: samples_unit_default(),
         }
     }
 
@@ -167,6 +177,7 @@ impl BenchRow {
                 })
                 .collect(),
             samples: Vec::new(),
+            samples_unit: samples_unit_default(),
         };
         if let Some(t) = &a.timing {
             row.iterations = t.total_iterations;
@@ -193,7 +204,13 @@ impl BenchRow {
             } else {
                 0.0
             };
-            row.samples = c.raw_pairs.iter().map(|p| p.1).collect();
+            row.samples = c
+                .raw_pairs
+                .iter()
+                .filter(|p| p.0 > 0.0)
+                .map(|p| p.1 / p.0)
+                .collect();
+            row.samples_unit = "ratio".into();
         }
         row
     }
@@ -448,6 +465,15 @@ impl SuiteReport {
         s
     }
 
+    /// The unit of a benchmark's samples (`ns/iter`, `ratio`); empty when not in the run.
+    pub fn samples_unit_of(&self, name: &str) -> &str {
+        self.results
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| r.samples_unit.as_str())
+            .unwrap_or("")
+    }
+
     fn checks_of<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a TargetCheck> + 'a {
         self.target_checks
             .iter()
@@ -562,10 +588,15 @@ impl SuiteReport {
                     );
                 }
                 if !any {
+                    let measured = if r.median_ns > 0.0 {
+                        format!("median {}", with_unit(sig(r.median_ns), "ns/iter"))
+                    } else {
+                        "-".into()
+                    };
                     let _ = writeln!(
                         s,
-                        "| {short} | median time | - | {} | - | {} | - | {chart} |",
-                        with_unit(num(r.median_ns), "ns/iter"),
+                        "| {short} | {} | - | {measured} | - | {} | - | {chart} |",
+                        metrics_text(r),
                         r.outcome
                     );
                 }
@@ -583,15 +614,16 @@ impl SuiteReport {
             );
             s.push_str("|---|---|---|---|---|---|\n");
             for c in &b.comparisons {
+                let unit = self.samples_unit_of(&c.name);
                 let _ = writeln!(
                     s,
                     "| {} | {} | {} | {} | {} | {}{} |",
                     c.name,
                     c.baseline_median
-                        .map(|v| with_unit(num(v), "ns"))
+                        .map(|v| with_unit(sig(v), unit))
                         .unwrap_or("-".into()),
                     c.current_median
-                        .map(|v| with_unit(num(v), "ns"))
+                        .map(|v| with_unit(sig(v), unit))
                         .unwrap_or("-".into()),
                     c.change_pct
                         .map(|p| format!("{p:+.1}%"))
@@ -652,7 +684,8 @@ impl SuiteReport {
         }
         // One distribution chart per benchmark with samples; reports link only those.
         for r in &self.results {
-            if let Some(svg) = crate::chart::sample_histogram(&r.name, &r.samples) {
+            if let Some(svg) = crate::chart::sample_histogram(&r.name, &r.samples, &r.samples_unit)
+            {
                 let path = dir
                     .join("charts")
                     .join(format!("{}.svg", chart_file_stem(&r.name)));
@@ -698,6 +731,18 @@ pub fn target_text(c: &TargetCheck) -> String {
         s.push_str(" (override)");
     }
     s
+}
+
+/// A benchmark's unbounded metrics as `name = value, ...` (`-` when none).
+pub fn metrics_text(r: &BenchRow) -> String {
+    if r.metrics.is_empty() {
+        return "-".into();
+    }
+    r.metrics
+        .iter()
+        .map(|m| format!("{} = {}", m.name, sig(m.value)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn with_unit(v: String, unit: &str) -> String {
