@@ -660,6 +660,18 @@ mod tests {
     }
 
     #[test]
+    fn validate_targets_is_false_exactly_when_an_enforced_target_fails() {
+        assert!(!validate_targets(&rows(), &declared_targets(&rows(), 0.0)));
+        assert!(validate_targets(&rows(), &declared_targets(&rows(), 10.0)));
+        // A target of a benchmark that did not run (filtered out) is skipped.
+        let mut t = declared_targets(&rows(), 10.0);
+        t[0].name = "jit::not_run".into();
+        t[0].target_value = 1.0;
+        assert!(validate_targets(&rows(), &t));
+        assert_eq!(check_targets(&rows(), &t).len(), 1);
+    }
+
+    #[test]
     fn unmeasured_kpis_are_missing_and_unenforced_runs_do_not_fail() {
         let mut r = rows();
         r[0].kpis[0].measured = None;
