@@ -162,6 +162,8 @@ mod tests {
         assert_eq!(r.module_path(), "gc");
         assert_eq!(r.file(), "tests/gc.rs");
         assert_eq!(r.line(), 7);
+        // The suite writes the same artifact file as `cargo test --test gc`.
+        assert_eq!(crate::runner::artifact_file_name(r.spec), "gc.bench_x.json");
         // Another crate's entry, or a prefix that is not a whole path segment: unchanged.
         assert_eq!(e.relocated("vm_core", "/w/root").full_name(), e.full_name());
         assert_eq!(

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use vm_bench_runtime::artifact::Verdict;
+use vm_bench_runtime::baseline::{Baseline, CompareConfig, BASELINE_SCHEMA};
+use vm_bench_runtime::history::RunSummary;
 use vm_bench_runtime::report::{BenchRow, KpiRow, SuiteReport};
 
 fn find_chromium() -> Option<PathBuf> {
@@ -93,8 +95,31 @@ fn report_html_renders_in_headless_chromium() {
     };
     let dir = std::env::temp_dir().join(format!("vmb-html-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let r = report();
-    r.write_all(&dir, &[]).unwrap();
+    // All three suite-wide charts: KPI budget, baseline vs current, trend over two runs.
+    let mut r = report();
+    let mut older = r.clone();
+    for row in &mut older.results {
+        for k in &mut row.kpis {
+            k.measured = k.measured.map(|m| m * 0.9);
+            k.interval = k.interval.map(|(lo, hi)| (lo * 0.9, hi * 0.9));
+        }
+    }
+    let older = SuiteReport::new("older", None, older.results);
+    let mut first = RunSummary::of(&older);
+    first.id = "000000000000001-older".into();
+    first.timestamp_unix_ms = 1;
+    let history = vec![first, RunSummary::of(&r)];
+    let baseline = Baseline {
+        schema: BASELINE_SCHEMA,
+        name: "main".into(),
+        benchmarks: r
+            .samples()
+            .into_iter()
+            .map(|(k, v)| (k, v.iter().map(|x| x * 0.8).collect()))
+            .collect(),
+    };
+    r.compare_baseline(&baseline, &CompareConfig::default());
+    r.write_all(&dir, &history).unwrap();
     let page = dir.join("report.html");
     let url = format!("file://{}", page.display());
 
@@ -105,9 +130,9 @@ fn report_html_renders_in_headless_chromium() {
         "chromium failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // One KPI chart plus one histogram per benchmark, all decoded by the browser.
+    // The three suite-wide charts are embedded, and the browser decoded all of them.
     let images = dom.matches("<img ").count();
-    assert_eq!(images, 1, "suite-wide charts embedded in the page:\n{dom}");
+    assert_eq!(images, 3, "suite-wide charts embedded in the page:\n{dom}");
     assert!(
         dom.contains(&format!("data-charts-loaded=\"{images}/{images}\"")),
         "not every chart loaded:\n{dom}"
@@ -116,7 +141,9 @@ fn report_html_renders_in_headless_chromium() {
         "Performance report",
         "bench_browser_a",
         "bench_browser_b",
-        "PASS: 2 benchmarks",
+        "FAIL: 2 benchmarks",
+        "Baseline comparison: main",
+        "regressed",
     ] {
         assert!(dom.contains(text), "{text:?} missing from the rendered DOM");
     }
