@@ -37,7 +37,10 @@ include!(concat!(env!("OUT_DIR"), "/suite_modules.rs"));
 
 const GUIDE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/P1_03_BENCHMARK_GUIDE.md");
 /// The guide's example override file: checked against the registry like a real one.
-const EXAMPLE_TARGETS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/bench-targets.example.json");
+const EXAMPLE_TARGETS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/docs/bench-targets.example.json"
+);
 
 /// This binary's crate name: `module_path!()` of the included files starts with it.
 const CRATE: &str = "performance_suite";
@@ -147,12 +150,11 @@ fn check(entries: &[BenchEntry], targets: Option<&Path>) -> i32 {
     if problems.is_empty() {
         println!(
             "performance_suite check mode (cargo test; nothing measured): {} benchmarks registered \
-             and categorized, names unique, {} matches the registry{}. \
-             Measure with `cargo bench --bench performance_suite`.",
+             and categorized, names unique, {GUIDE} matches the registry, {EXAMPLE_TARGETS}{} \
+             valid. Measure with `cargo bench --bench performance_suite`.",
             entries.len(),
-            GUIDE,
             targets
-                .map(|p| format!(", {} valid", p.display()))
+                .map(|p| format!(" and {}", p.display()))
                 .unwrap_or_default()
         );
         return 0;
