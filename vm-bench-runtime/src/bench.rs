@@ -425,47 +425,25 @@ impl Bench {
         round: u32,
         samples: &mut Vec<Sample>,
     ) -> String {
-        let start = Instant::now();
-        let budget_ns = self.config.measure_ms * 1e6;
         let target = round_target(self.config.target_rel_error, round);
         let mut timer = Timer::new();
-        let mut taken = 0usize;
-        let mut next_check = self.config.min_samples;
+        let mut budget = RoundBudget::new(&self.config, "sample");
         loop {
             sampler(n, &mut timer);
             samples.push(make_sample(n, &timer, round));
-            taken += 1;
-            let elapsed = start.elapsed().as_nanos() as f64;
-            if let Some(fixed) = self.config.samples {
-                if taken >= fixed as usize {
-                    return format!("fixed sample count {fixed} reached");
-                }
-                continue;
-            }
-            if taken >= self.config.max_samples {
-                return format!("sample cap {} reached", self.config.max_samples);
-            }
-            if elapsed >= 10.0 * budget_ns && taken >= 3 {
-                return format!("hard time limit (10 x measure_ms) reached after {taken} samples");
-            }
-            if taken < self.config.min_samples {
-                continue;
-            }
-            if elapsed >= budget_ns {
-                return format!(
-                    "time budget {} ms reached after {taken} samples",
-                    self.config.measure_ms
-                );
-            }
-            if taken >= next_check {
-                next_check = taken + (taken / 8).max(1);
-                let rel = relative_error(samples, self.config.stat);
-                if rel <= target {
-                    return format!(
-                        "relative error {:.2}% <= {:.2}% after {taken} samples",
-                        rel * 100.0,
-                        target * 100.0
-                    );
+            match budget.after_sample() {
+                RoundStep::Stop(why) => return why,
+                RoundStep::Continue => {}
+                RoundStep::CheckPrecision => {
+                    let rel = relative_error(samples, self.config.stat);
+                    if rel <= target {
+                        return format!(
+                            "relative error {:.2}% <= {:.2}% after {} samples",
+                            rel * 100.0,
+                            target * 100.0,
+                            budget.taken
+                        );
+                    }
                 }
             }
         }
@@ -491,10 +469,7 @@ impl Bench {
         let mut tb = Timer::new();
         loop {
             round += 1;
-            let start = Instant::now();
-            let budget_ns = self.config.measure_ms * 1e6;
-            let mut taken = 0usize;
-            let mut next_check = self.config.min_samples;
+            let mut budget = RoundBudget::new(&self.config, "pair");
             let stop = loop {
                 // Alternate the order so drift and order effects cancel: A B, B A, ...
                 if pairs.len() & 1 == 0 {
@@ -505,38 +480,22 @@ impl Bench {
                     a(na, &mut ta);
                 }
                 pairs.push((make_sample(na, &ta, round), make_sample(nb, &tb, round)));
-                taken += 1;
-                let elapsed = start.elapsed().as_nanos() as f64;
-                if let Some(fixed) = self.config.samples {
-                    if taken >= fixed as usize {
-                        break format!("fixed pair count {fixed} reached");
-                    }
-                    continue;
-                }
-                if taken >= self.config.max_samples {
-                    break format!("pair cap {} reached", self.config.max_samples);
-                }
-                if elapsed >= 10.0 * budget_ns && taken >= 3 {
-                    break format!("hard time limit reached after {taken} pairs");
-                }
-                if taken < self.config.min_samples {
-                    continue;
-                }
-                if elapsed >= budget_ns {
-                    break format!("time budget reached after {taken} pairs");
-                }
-                if taken >= next_check {
-                    next_check = taken + (taken / 8).max(1);
-                    let result = build_compare(&pairs, na, nb);
-                    let r = result.ratio;
-                    let rel = (r.interval.hi - r.interval.lo) / 2.0 / r.value.abs();
-                    let target = round_target(self.config.target_rel_error, round);
-                    if rel <= target {
-                        break format!(
-                            "ratio relative error {:.2}% <= {:.2}% after {taken} pairs",
-                            rel * 100.0,
-                            target * 100.0
-                        );
+                match budget.after_sample() {
+                    RoundStep::Stop(why) => break why,
+                    RoundStep::Continue => {}
+                    RoundStep::CheckPrecision => {
+                        let result = build_compare(&pairs, na, nb);
+                        let r = result.ratio;
+                        let rel = (r.interval.hi - r.interval.lo) / 2.0 / r.value.abs();
+                        let target = round_target(self.config.target_rel_error, round);
+                        if rel <= target {
+                            break format!(
+                                "ratio relative error {:.2}% <= {:.2}% after {} pairs",
+                                rel * 100.0,
+                                target * 100.0,
+                                budget.taken
+                            );
+                        }
                     }
                 }
             };
@@ -596,6 +555,83 @@ impl Bench {
 /// The stopping rule's target in a round: halved each round, because a re-measurement is
 /// only useful if it narrows the interval (samples are pooled, so the first round's target
 /// is already met when round 2 starts).
+/// What a round does after one more sample (or pair).
+enum RoundStep {
+    /// The round is over, for the reason given.
+    Stop(String),
+    /// Keep sampling without looking at precision yet.
+    Continue,
+    /// Enough new samples since the last check: test the precision target.
+    CheckPrecision,
+}
+
+/// The budget side of the stopping rule, shared by plain rounds and paired
+/// (compare) rounds: fixed counts, the sample cap, the time budget and its
+/// hard limit, and the geometric schedule of precision checks. Only the
+/// precision test itself differs between the two.
+struct RoundBudget {
+    start: Instant,
+    measure_ms: f64,
+    fixed: Option<u32>,
+    min: usize,
+    max: usize,
+    taken: usize,
+    next_check: usize,
+    unit: &'static str,
+}
+
+impl RoundBudget {
+    fn new(config: &Config, unit: &'static str) -> RoundBudget {
+        RoundBudget {
+            start: Instant::now(),
+            measure_ms: config.measure_ms,
+            fixed: config.samples,
+            min: config.min_samples,
+            max: config.max_samples,
+            taken: 0,
+            next_check: config.min_samples,
+            unit,
+        }
+    }
+
+    fn after_sample(&mut self) -> RoundStep {
+        self.taken += 1;
+        let (taken, unit) = (self.taken, self.unit);
+        let elapsed_ms = self.start.elapsed().as_nanos() as f64 / 1e6;
+        if let Some(fixed) = self.fixed {
+            return if taken >= fixed as usize {
+                RoundStep::Stop(format!("fixed {unit} count {fixed} reached"))
+            } else {
+                RoundStep::Continue
+            };
+        }
+        if taken >= self.max {
+            return RoundStep::Stop(format!("{unit} cap {} reached", self.max));
+        }
+        if elapsed_ms >= 10.0 * self.measure_ms && taken >= 3 {
+            return RoundStep::Stop(format!(
+                "hard time limit (10 x measure_ms) reached after {taken} {unit}s"
+            ));
+        }
+        if taken < self.min {
+            return RoundStep::Continue;
+        }
+        if elapsed_ms >= self.measure_ms {
+            return RoundStep::Stop(format!(
+                "time budget {} ms reached after {taken} {unit}s",
+                self.measure_ms
+            ));
+        }
+        if taken >= self.next_check {
+            // Checks get rarer as samples accumulate (every 1/8 more), so the
+            // precision test stays a small share of the round's cost.
+            self.next_check = taken + (taken / 8).max(1);
+            return RoundStep::CheckPrecision;
+        }
+        RoundStep::Continue
+    }
+}
+
 fn round_target(base: f64, round: u32) -> f64 {
     base / f64::from(1u32 << (round.saturating_sub(1)).min(16))
 }

@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod cache;
 pub mod engine;
+pub mod exec;
 pub mod frontend;
 pub mod gc;
 pub mod guest;
@@ -12,4 +13,5 @@ pub mod interp;
 pub mod ir;
 pub mod memory;
 pub mod opt;
+pub mod sched;
 pub mod state;
