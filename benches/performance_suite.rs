@@ -266,17 +266,29 @@ fn run(a: &Args, entries: &[BenchEntry]) -> Result<bool, String> {
     }
     println!("\ntargets ({}):", report.targets.describe());
     print!("{}", render_checks(&report.target_checks));
+    let history_dir = a.history.clone().unwrap_or_else(|| store.join("history"));
     if let Some(b) = &baseline {
-        report.compare_baseline(b, &a.cfg);
+        // Past runs set each benchmark's run-to-run noise threshold.
+        let past = if a.no_history {
+            Vec::new()
+        } else {
+            history::load(&history_dir).map_err(|e| e.to_string())?
+        };
+        report.compare_baseline_with_history(
+            b,
+            &a.cfg,
+            history::latest(&past, history::TREND_RUNS),
+        );
         println!("\ncomparison against baseline {}:", b.name);
         for c in &report.baseline.as_ref().expect("just compared").comparisons {
             println!(
-                "  {:<50} {:<14} {:>8} p={}{}",
+                "  {:<50} {:<14} {:>8} noise ±{:.1}% p={}{}",
                 c.name,
                 change_str(c.change),
                 c.change_pct
                     .map(|p| format!("{p:+.1}%"))
                     .unwrap_or("-".into()),
+                c.noise_pct,
                 c.p_value.map(|p| format!("{p:.2e}")).unwrap_or("-".into()),
                 if c.fails { "  FAILS" } else { "" }
             );
@@ -285,9 +297,8 @@ fn run(a: &Args, entries: &[BenchEntry]) -> Result<bool, String> {
     let history = if a.no_history {
         Vec::new()
     } else {
-        let dir = a.history.clone().unwrap_or_else(|| store.join("history"));
-        history::record(&dir, &RunSummary::of(&report)).map_err(|e| e.to_string())?;
-        let all = history::load(&dir).map_err(|e| e.to_string())?;
+        history::record(&history_dir, &RunSummary::of(&report)).map_err(|e| e.to_string())?;
+        let all = history::load(&history_dir).map_err(|e| e.to_string())?;
         history::latest(&all, history::TREND_RUNS).to_vec()
     };
     report

@@ -76,6 +76,10 @@ pub struct RunSummary {
     pub passed: bool,
     /// Median ns per iteration by benchmark.
     pub medians_ns: BTreeMap<String, f64>,
+    /// Median of the samples a baseline stores (ns/iter, or the candidate/baseline ratio of
+    /// a relative benchmark) by benchmark: the history's measure of run-to-run noise.
+    #[serde(default)]
+    pub sample_medians: BTreeMap<String, f64>,
     /// Every checked KPI.
     pub kpis: Vec<KpiPoint>,
 }
@@ -120,6 +124,15 @@ impl RunSummary {
                 .iter()
                 .filter(|r| r.median_ns > 0.0)
                 .map(|r| (r.name.clone(), r.median_ns))
+                .collect(),
+            sample_medians: report
+                .results
+                .iter()
+                .filter(|r| !r.samples.is_empty())
+                .map(|r| {
+                    let m = crate::stats::quantile_sorted(&crate::stats::sorted(&r.samples), 0.5);
+                    (r.name.clone(), m)
+                })
                 .collect(),
             kpis: report
                 .target_checks
@@ -216,6 +229,24 @@ pub fn load(dir: &Path) -> Result<Vec<RunSummary>, HistoryError> {
     Ok(out)
 }
 
+/// Per benchmark, the run-to-run noise (percent) of its sample medians over `runs`,
+/// leaving out the run `exclude_id` (the one being compared); benchmarks with fewer than
+/// three runs are absent. See [`crate::baseline::history_noise_pct`].
+pub fn noise_by_benchmark(runs: &[RunSummary], exclude_id: &str) -> BTreeMap<String, f64> {
+    let mut medians: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for run in runs.iter().filter(|r| r.id != exclude_id) {
+        for (name, m) in &run.sample_medians {
+            medians.entry(name).or_default().push(*m);
+        }
+    }
+    medians
+        .into_iter()
+        .filter_map(|(name, ms)| {
+            crate::baseline::history_noise_pct(&ms).map(|n| (name.to_string(), n))
+        })
+        .collect()
+}
+
 /// The most recent `n` summaries of `all` (oldest first).
 pub fn latest(all: &[RunSummary], n: usize) -> &[RunSummary] {
     &all[all.len().saturating_sub(n)..]
@@ -235,6 +266,7 @@ mod tests {
             machine_class: None,
             passed: true,
             medians_ns: BTreeMap::from([("a::b".to_string(), 10.0)]),
+            sample_medians: BTreeMap::from([("a::b".to_string(), ms as f64)]),
             kpis: vec![],
         }
     }
@@ -248,6 +280,16 @@ mod tests {
         assert_eq!(budget_ratio(">", 0.0, 1.0), Some(f64::INFINITY));
         assert_eq!(budget_ratio("<", 1.0, 0.0), None);
         assert_eq!(budget_ratio("<", f64::NAN, 1.0), None);
+    }
+
+    #[test]
+    fn noise_needs_three_runs_and_leaves_out_the_compared_run() {
+        let runs = [summary(100, "a"), summary(110, "b"), summary(90, "c")];
+        assert!(noise_by_benchmark(&runs[..2], "").is_empty());
+        let n = noise_by_benchmark(&runs, "");
+        let want = crate::baseline::history_noise_pct(&[100.0, 110.0, 90.0]).unwrap();
+        assert_eq!(n["a::b"], want);
+        assert!(noise_by_benchmark(&runs, &runs[2].id).is_empty());
     }
 
     #[test]

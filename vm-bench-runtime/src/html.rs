@@ -127,7 +127,7 @@ pub fn render(r: &SuiteReport, charts: &[Chart]) -> String {
         s.push_str("</table>\n");
     }
     if let Some(b) = &r.baseline {
-        let _ = writeln!(s, "<h2>Baseline comparison: {}</h2>\n<p>Mann-Whitney U, alpha {}, noise threshold {}%, a regression above {}% fails. Samples are ns per iteration, or candidate/baseline ratios for relative benchmarks.</p>\n<table>\n<tr><th>Benchmark</th><th>Baseline median</th><th>Current median</th><th>Unit</th><th>Change</th><th>p-value</th><th>Result</th></tr>", esc(&b.baseline), b.alpha, b.noise_pct, b.fail_pct);
+        let _ = writeln!(s, "<h2>Baseline comparison: {}</h2>\n<p>Mann-Whitney U, alpha {}, noise threshold {}% (raised per benchmark to its run-to-run noise in the history), a regression above {}% fails. Samples are ns per iteration, or candidate/baseline ratios for relative benchmarks.</p>\n<table>\n<tr><th>Benchmark</th><th>Baseline median</th><th>Current median</th><th>Unit</th><th>Change</th><th>Noise threshold</th><th>p-value</th><th>Result</th></tr>", esc(&b.baseline), b.alpha, b.noise_pct, b.fail_pct);
         for c in &b.comparisons {
             let class = match c.change {
                 Change::Regressed => "regressed",
@@ -136,12 +136,13 @@ pub fn render(r: &SuiteReport, charts: &[Chart]) -> String {
             };
             let _ = writeln!(
                 s,
-                "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
+                "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>±{}%</td><td>{}</td><td>{}{}</td></tr>",
                 esc(&c.name),
                 c.baseline_median.map(sig).unwrap_or("-".into()),
                 c.current_median.map(sig).unwrap_or("-".into()),
                 esc(r.samples_unit_of(&c.name)),
                 c.change_pct.map(|p| format!("{p:+.1}%")).unwrap_or("-".into()),
+                sig(c.noise_pct),
                 c.p_value.map(|p| format!("{p:.2e}")).unwrap_or("-".into()),
                 change_str(c.change),
                 if c.fails { " (fails the run)" } else { "" }

@@ -185,6 +185,7 @@ fn history() -> Vec<RunSummary> {
             machine_class: None,
             passed: true,
             medians_ns: BTreeMap::new(),
+            sample_medians: BTreeMap::new(),
             kpis: vec![
                 KpiPoint {
                     benchmark: "jit::bench_compilation_latency".into(),

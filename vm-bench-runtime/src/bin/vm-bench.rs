@@ -165,6 +165,19 @@ fn load_artifacts(dir: &Path, filter: &str) -> Result<Vec<Artifact>, CliError> {
     Ok(out)
 }
 
+fn history_dir(a: &Args) -> PathBuf {
+    a.history.clone().unwrap_or_else(|| a.dir.join("history"))
+}
+
+/// The recorded runs that set each benchmark's run-to-run noise (none with --no-history).
+fn past_runs(a: &Args) -> Result<Vec<RunSummary>, CliError> {
+    if a.no_history {
+        return Ok(Vec::new());
+    }
+    let all = history::load(&history_dir(a))?;
+    Ok(history::latest(&all, history::TREND_RUNS).to_vec())
+}
+
 /// Runs the command; `Ok(true)` when everything passed.
 fn run(a: &Args) -> Result<bool, CliError> {
     let artifacts = load_artifacts(&a.dir, &a.filter)?;
@@ -179,16 +192,17 @@ fn run(a: &Args) -> Result<bool, CliError> {
         "compare" => {
             let name = a.baseline.as_deref().unwrap_or_default();
             let b = Baseline::load(&a.dir, name)?;
-            report.compare_baseline(&b, &a.cfg);
+            report.compare_baseline_with_history(&b, &a.cfg, &past_runs(a)?);
             let section = report.baseline.as_ref().expect("just compared");
             for c in &section.comparisons {
                 println!(
-                    "{:<50} {:<14} {:>8} p={}",
+                    "{:<50} {:<14} {:>8} noise ±{:.1}% p={}",
                     c.name,
                     change_str(c.change),
                     c.change_pct
                         .map(|p| format!("{p:+.1}%"))
                         .unwrap_or("-".into()),
+                    c.noise_pct,
                     c.p_value.map(|p| format!("{p:.2e}")).unwrap_or("-".into())
                 );
             }
@@ -201,13 +215,14 @@ fn run(a: &Args) -> Result<bool, CliError> {
         report.apply_targets(&TargetOverrides::load(path)?)?;
     }
     if let Some(name) = &a.baseline {
-        report.compare_baseline(&Baseline::load(&a.dir, name)?, &a.cfg);
+        let b = Baseline::load(&a.dir, name)?;
+        report.compare_baseline_with_history(&b, &a.cfg, &past_runs(a)?);
     }
     let out = a.out.clone().unwrap_or_else(|| a.dir.join("report"));
     let history: Vec<RunSummary> = if a.no_history {
         Vec::new()
     } else {
-        let dir = a.history.clone().unwrap_or_else(|| a.dir.join("history"));
+        let dir = history_dir(a);
         history::record(&dir, &RunSummary::of(&report))?;
         let all = history::load(&dir)?;
         history::latest(&all, history::TREND_RUNS).to_vec()

@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::artifact::{Artifact, Environment, Verdict};
-use crate::baseline::{compare, Baseline, Change, CompareConfig, Comparison};
+use crate::baseline::{compare_with_noise, Baseline, Change, CompareConfig, Comparison};
 use crate::chart;
 use crate::history::RunSummary;
 use crate::targets::{
@@ -369,12 +369,24 @@ impl SuiteReport {
 
     /// Compares the results with `baseline` and records the comparison.
     pub fn compare_baseline(&mut self, baseline: &Baseline, cfg: &CompareConfig) {
+        self.compare_baseline_with_history(baseline, cfg, &[]);
+    }
+
+    /// [`SuiteReport::compare_baseline`], with each benchmark's noise threshold raised to
+    /// its run-to-run noise over the recorded `history` (this run left out).
+    pub fn compare_baseline_with_history(
+        &mut self,
+        baseline: &Baseline,
+        cfg: &CompareConfig,
+        history: &[RunSummary],
+    ) {
+        let noise = crate::history::noise_by_benchmark(history, &RunSummary::of(self).id);
         self.baseline = Some(BaselineSection {
             baseline: baseline.name.clone(),
             alpha: cfg.alpha,
             noise_pct: cfg.noise_pct,
             fail_pct: cfg.fail_pct,
-            comparisons: compare(baseline, &self.samples(), cfg),
+            comparisons: compare_with_noise(baseline, &self.samples(), cfg, &noise),
         });
     }
 
@@ -606,18 +618,18 @@ impl SuiteReport {
         if let Some(b) = &self.baseline {
             let _ = writeln!(
                 s,
-                "## Baseline comparison ({})\n\nMann-Whitney U, alpha {}, noise threshold {}%, fail above {}%.\n",
+                "## Baseline comparison ({})\n\nMann-Whitney U, alpha {}, noise threshold {}% (raised per benchmark to its run-to-run noise in the history), fail above {}%.\n",
                 b.baseline, b.alpha, b.noise_pct, b.fail_pct
             );
             s.push_str(
-                "| Benchmark | Baseline median | Current median | Change | p-value | Result |\n",
+                "| Benchmark | Baseline median | Current median | Change | Noise | p-value | Result |\n",
             );
-            s.push_str("|---|---|---|---|---|---|\n");
+            s.push_str("|---|---|---|---|---|---|---|\n");
             for c in &b.comparisons {
                 let unit = self.samples_unit_of(&c.name);
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {} | {}{} |",
+                    "| {} | {} | {} | {} | ±{}% | {} | {}{} |",
                     c.name,
                     c.baseline_median
                         .map(|v| with_unit(sig(v), unit))
@@ -628,6 +640,7 @@ impl SuiteReport {
                     c.change_pct
                         .map(|p| format!("{p:+.1}%"))
                         .unwrap_or("-".into()),
+                    sig(c.noise_pct),
                     c.p_value.map(|p| format!("{p:.2e}")).unwrap_or("-".into()),
                     change_str(c.change),
                     if c.fails { " (fails)" } else { "" }
