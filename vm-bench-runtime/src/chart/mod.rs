@@ -218,8 +218,8 @@ pub fn kpi_budget_chart(checks: &[TargetCheck]) -> Option<String> {
 }
 
 /// Baseline vs current: per benchmark, the median change in percent as a bar from zero
-/// (red regressed, green improved, grey unchanged), the noise band shaded and the
-/// failure threshold dashed. `None` when nothing was comparable.
+/// (red regressed, green improved, grey unchanged), each benchmark's noise band shaded
+/// and the failure threshold dashed. `None` when nothing was comparable.
 pub fn baseline_chart(b: &BaselineSection) -> Option<String> {
     let rows: Vec<_> = b
         .comparisons
@@ -248,17 +248,22 @@ pub fn baseline_chart(b: &BaselineSection) -> Option<String> {
             b.baseline
         ),
     );
-    let (n0, n1) = (x(-b.noise_pct), x(b.noise_pct));
-    let _ = writeln!(
-        s,
-        r##"<rect x="{n0:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="#e8e8e8"><title>noise band ±{}%</title></rect>"##,
-        top - 6.0,
-        n1 - n0,
-        row_h * rows.len() as f64 + 6.0,
-        b.noise_pct
-    );
     for (i, (c, pct)) in rows.iter().enumerate() {
         let y = top + i as f64 * row_h;
+        // Each benchmark's own noise band (the configured threshold, or its run-to-run
+        // noise from the history when larger).
+        let noise = if c.noise_pct > 0.0 {
+            c.noise_pct
+        } else {
+            b.noise_pct
+        };
+        let (n0, n1) = (x(-noise), x(noise));
+        let _ = writeln!(
+            s,
+            r##"<rect x="{n0:.1}" y="{y:.1}" width="{:.1}" height="{row_h:.1}" fill="#e8e8e8"><title>noise band ±{}%</title></rect>"##,
+            n1 - n0,
+            crate::verdict::fmt_num(noise)
+        );
         let color = match c.change {
             Change::Regressed => FAIL_COLOR,
             Change::Improved => PASS_COLOR,
