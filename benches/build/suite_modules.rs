@@ -18,6 +18,7 @@ fn main() {
     files.retain(|p| p.extension().is_some_and(|e| e == "rs"));
     files.sort();
     let mut out = String::new();
+    let mut sources = String::new();
     for f in files {
         println!("cargo:rerun-if-changed={}", f.display());
         let Ok(text) = std::fs::read_to_string(&f) else {
@@ -36,7 +37,18 @@ fn main() {
             "#[path = {:?}]\n#[allow(dead_code, unused_imports)]\nmod {stem};",
             f.display().to_string()
         );
+        // The suite's check mode scans these texts for `#[perf_target]` functions and
+        // compares them with the registry ("every benchmark is linked").
+        let _ = writeln!(
+            sources,
+            "    ({stem:?}, include_str!({:?})),",
+            f.display().to_string()
+        );
     }
+    let _ = writeln!(
+        out,
+        "/// (module, source text) of every suite file.\nconst SUITE_SOURCES: &[(&str, &str)] = &[\n{sources}];"
+    );
     let dest =
         PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("suite_modules.rs");
     std::fs::write(dest, out).expect("write suite_modules.rs");

@@ -42,5 +42,10 @@ pub mod __private {
 }
 pub mod baseline;
 pub mod chart;
+pub mod export;
+pub mod guide;
+pub mod history;
+pub mod html;
 pub mod report;
 pub mod significance;
+pub mod targets;

@@ -52,6 +52,45 @@ impl BenchEntry {
     pub fn run(&self, opts: &RunOptions) -> RunReport {
         execute(self.spec, self.body, opts)
     }
+
+    /// This entry as the `cargo test` binary of its file names it, for a binary that
+    /// compiles `tests/*.rs` files as modules of one crate (the `performance_suite` bench):
+    /// there `module_path!()` is `performance_suite::gc`, while `cargo test` builds
+    /// `tests/gc.rs` as crate `gc`. Strips the leading `crate_name::` from the module path
+    /// and `manifest_dir/` from the file, so names, artifact files, baselines and reports
+    /// of both paths line up. Entries outside `crate_name` are returned unchanged.
+    ///
+    /// The rewritten spec is leaked: the runner takes `&'static BenchSpec`, and a suite
+    /// relocates each entry once per process.
+    pub fn relocated(&self, crate_name: &str, manifest_dir: &str) -> BenchEntry {
+        let Some(module_path) = self
+            .spec
+            .module_path
+            .strip_prefix(crate_name)
+            .and_then(|rest| rest.strip_prefix("::"))
+        else {
+            return *self;
+        };
+        let file = self
+            .spec
+            .file
+            .strip_prefix(manifest_dir)
+            .map(|f| f.trim_start_matches('/'))
+            .unwrap_or(self.spec.file);
+        let spec: &'static BenchSpec = Box::leak(Box::new(BenchSpec {
+            module_path: leak_str(module_path),
+            file: leak_str(file),
+            ..*self.spec
+        }));
+        BenchEntry {
+            spec,
+            body: self.body,
+        }
+    }
+}
+
+fn leak_str(s: &str) -> &'static str {
+    Box::leak(s.to_string().into_boxed_str())
 }
 
 /// The distributed slice every `#[perf_target]` adds itself to.
@@ -84,5 +123,52 @@ pub fn find(name: &str) -> Option<&'static BenchEntry> {
     match (by_name.next(), by_name.next()) {
         (Some(e), None) => Some(e),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{BodyForm, ConfigSpec};
+
+    static SPEC: BenchSpec = BenchSpec {
+        name: "bench_x",
+        module_path: "performance_suite::gc",
+        file: "/w/root/tests/gc.rs",
+        line: 7,
+        category: None,
+        kpis: &[],
+        config: ConfigSpec {
+            stat: None,
+            warmup_ms: None,
+            measure_ms: None,
+            samples: None,
+            iterations: None,
+            flavor: crate::spec::Flavor::CurrentThread,
+        },
+        form: BodyForm::Bench,
+        debug_assertions: false,
+        manifest_dir: "/w/root",
+        opt_probe: None,
+    };
+
+    fn body(_: &mut Bench) {}
+
+    #[test]
+    fn relocation_gives_the_cargo_test_name_and_file() {
+        let e = BenchEntry { spec: &SPEC, body };
+        let r = e.relocated("performance_suite", "/w/root");
+        assert_eq!(r.full_name(), "gc::bench_x");
+        assert_eq!(r.module_path(), "gc");
+        assert_eq!(r.file(), "tests/gc.rs");
+        assert_eq!(r.line(), 7);
+        // The suite writes the same artifact file as `cargo test --test gc`.
+        assert_eq!(crate::runner::artifact_file_name(r.spec), "gc.bench_x.json");
+        // Another crate's entry, or a prefix that is not a whole path segment: unchanged.
+        assert_eq!(e.relocated("vm_core", "/w/root").full_name(), e.full_name());
+        assert_eq!(
+            e.relocated("performance", "/w/root").full_name(),
+            e.full_name()
+        );
     }
 }

@@ -188,6 +188,33 @@ pub struct Comparison {
     pub change: Change,
     /// True when this regression fails the run.
     pub fails: bool,
+    /// Noise threshold applied (percent): the configured one, or the benchmark's
+    /// run-to-run noise from the history when that is larger.
+    #[serde(default)]
+    pub noise_pct: f64,
+}
+
+/// The run-to-run noise of a benchmark, from the medians of its recorded runs (same
+/// unit as its samples): `exp(3 * 1.4826 * MAD(ln median)) - 1`, in percent, i.e. three
+/// robust standard deviations of the log-median. `None` with fewer than 3 usable runs.
+///
+/// Why: Mann-Whitney treats the samples of one run as independent draws, but on a shared
+/// machine the whole distribution moves between runs (other processes, frequency, cache
+/// state). A benchmark whose medians wander ±15 % from run to run on unchanged code must
+/// not be flagged for a 15 % change, however small the p-value.
+pub fn history_noise_pct(medians: &[f64]) -> Option<f64> {
+    let logs: Vec<f64> = medians
+        .iter()
+        .filter(|m| m.is_finite() && **m > 0.0)
+        .map(|m| m.ln())
+        .collect();
+    if logs.len() < 3 {
+        return None;
+    }
+    let center = stats::quantile_sorted(&stats::sorted(&logs), 0.5);
+    let dev: Vec<f64> = logs.iter().map(|l| (l - center).abs()).collect();
+    let mad = stats::quantile_sorted(&stats::sorted(&dev), 0.5);
+    Some(((3.0 * 1.4826 * mad).exp() - 1.0) * 100.0)
 }
 
 /// Compares `current` samples against `baseline` for every benchmark in either.
@@ -195,6 +222,17 @@ pub fn compare(
     baseline: &Baseline,
     current: &BTreeMap<String, Vec<f64>>,
     cfg: &CompareConfig,
+) -> Vec<Comparison> {
+    compare_with_noise(baseline, current, cfg, &BTreeMap::new())
+}
+
+/// [`compare`] with per-benchmark run-to-run noise (percent, see [`history_noise_pct`]):
+/// a benchmark's noise threshold is the larger of `cfg.noise_pct` and its entry.
+pub fn compare_with_noise(
+    baseline: &Baseline,
+    current: &BTreeMap<String, Vec<f64>>,
+    cfg: &CompareConfig,
+    noise: &BTreeMap<String, f64>,
 ) -> Vec<Comparison> {
     let mut names: Vec<&String> = baseline.benchmarks.keys().chain(current.keys()).collect();
     names.sort();
@@ -207,18 +245,23 @@ pub fn compare(
                 baseline.benchmarks.get(name).map(Vec::as_slice),
                 current.get(name).map(Vec::as_slice),
                 cfg,
+                noise.get(name).copied(),
             )
         })
         .collect()
 }
 
-/// Compares one benchmark's samples.
+/// Compares one benchmark's samples; `history_noise` is its run-to-run noise in percent.
 pub fn compare_one(
     name: &str,
     base: Option<&[f64]>,
     cur: Option<&[f64]>,
     cfg: &CompareConfig,
+    history_noise: Option<f64>,
 ) -> Comparison {
+    let noise_pct = history_noise
+        .filter(|n| n.is_finite())
+        .map_or(cfg.noise_pct, |n| n.max(cfg.noise_pct));
     let median = |xs: &[f64]| stats::quantile_sorted(&stats::sorted(xs), 0.5);
     let bm = base.filter(|s| !s.is_empty()).map(median);
     let cm = cur.filter(|s| !s.is_empty()).map(median);
@@ -230,6 +273,7 @@ pub fn compare_one(
         p_value: None,
         change: Change::NotComparable,
         fails: false,
+        noise_pct,
     };
     let (Some(b), Some(c), Some(bs), Some(cs)) = (bm, cm, base, cur) else {
         return out;
@@ -242,7 +286,7 @@ pub fn compare_one(
     // Identical constant samples: no rank information, and no change either.
     let p = mann_whitney_u(bs, cs).map(|r| r.p_value).unwrap_or(1.0);
     out.p_value = Some(p);
-    let significant = p < cfg.alpha && pct.abs() > cfg.noise_pct;
+    let significant = p < cfg.alpha && pct.abs() > noise_pct;
     out.change = match (significant, pct > 0.0) {
         (false, _) => Change::Unchanged,
         (true, true) => Change::Regressed,
@@ -305,8 +349,45 @@ mod tests {
 
     #[test]
     fn one_sided_benchmarks_are_not_comparable() {
-        let c = compare_one("x", None, Some(&[1.0, 2.0]), &CompareConfig::default());
+        let c = compare_one(
+            "x",
+            None,
+            Some(&[1.0, 2.0]),
+            &CompareConfig::default(),
+            None,
+        );
         assert_eq!(c.change, Change::NotComparable);
         assert!(!c.fails);
+    }
+
+    #[test]
+    fn history_noise_is_three_robust_sigmas_of_the_log_median() {
+        assert_eq!(history_noise_pct(&[1.0, 2.0]), None);
+        assert_eq!(history_noise_pct(&[5.0, 5.0, 5.0]), Some(0.0));
+        // ln of [100, 110, 90, 100, 125]: median ln 100; |dev| sorted
+        // [0, 0, 0.0953, 0.1054, 0.2231] -> MAD = ln(1.1) = 0.09531;
+        // exp(3 * 1.4826 * 0.09531) - 1 = 0.527940 (Python: math.exp, statistics.median).
+        let n = history_noise_pct(&[100.0, 110.0, 90.0, 100.0, 125.0]).unwrap();
+        assert!((n - 52.794_029_760_610_584).abs() < 1e-9, "{n}");
+    }
+
+    #[test]
+    fn history_noise_raises_the_threshold_of_a_wandering_benchmark() {
+        // The shape seen on this machine: scheduler::bench_coroutine_creation read +37 %
+        // (p = 2.5e-8) on unchanged code while the machine's load changed.
+        let base: Vec<f64> = (0..100).map(|i| 400.0 + (i % 10) as f64 * 10.0).collect();
+        let cur: Vec<f64> = base.iter().map(|v| v * 1.37).collect();
+        let cfg = CompareConfig::default();
+        let plain = compare_one("x", Some(&base), Some(&cur), &cfg, None);
+        assert_eq!(plain.change, Change::Regressed);
+        assert!(plain.fails);
+        assert_eq!(plain.noise_pct, 5.0);
+        let noisy = compare_one("x", Some(&base), Some(&cur), &cfg, Some(52.9));
+        assert_eq!(noisy.change, Change::Unchanged);
+        assert!(!noisy.fails);
+        assert_eq!(noisy.noise_pct, 52.9);
+        // A quiet history never lowers the configured threshold.
+        let quiet = compare_one("x", Some(&base), Some(&cur), &cfg, Some(1.0));
+        assert_eq!(quiet.noise_pct, 5.0);
     }
 }

@@ -1,0 +1,316 @@
+//! Run history: a small summary of every suite run (`<history dir>/<id>.json`), read back
+//! for the trend chart. A summary keeps what a trend needs (median time per benchmark,
+//! measured value and effective bound per KPI), not the raw samples, so a long history
+//! stays small.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::report::SuiteReport;
+
+/// Format version of a summary file.
+pub const HISTORY_SCHEMA: u32 = 1;
+
+/// How many of the most recent runs the trend chart shows.
+pub const TREND_RUNS: usize = 30;
+
+/// One KPI of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KpiPoint {
+    /// Benchmark full name.
+    pub benchmark: String,
+    /// KPI key.
+    pub metric: String,
+    /// Operator (`<`, `>=`).
+    pub op: String,
+    /// Bound after tolerance, in `unit`.
+    pub bound: f64,
+    /// Measured value, in `unit`.
+    pub measured: Option<f64>,
+    /// Unit.
+    pub unit: String,
+}
+
+impl KpiPoint {
+    /// Share of the target used: `measured / bound` for upper bounds, `bound / measured`
+    /// for lower bounds, so that <= 1 meets the target either way. `None` when undefined.
+    pub fn budget(&self) -> Option<f64> {
+        budget_ratio(&self.op, self.measured?, self.bound)
+    }
+}
+
+/// `measured / bound` (upper bound) or `bound / measured` (lower bound). A value at or
+/// below zero uses none of an upper bound (0, e.g. a negative overhead) and infinitely
+/// misses a lower one. `None` unless both are finite and the bound is positive.
+pub fn budget_ratio(op: &str, measured: f64, bound: f64) -> Option<f64> {
+    if !(measured.is_finite() && bound.is_finite() && bound > 0.0) {
+        return None;
+    }
+    Some(if op.starts_with('<') {
+        measured.max(0.0) / bound
+    } else if measured > 0.0 {
+        bound / measured
+    } else {
+        f64::INFINITY
+    })
+}
+
+/// The summary of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// [`HISTORY_SCHEMA`].
+    pub schema: u32,
+    /// Unique, sortable id: measurement time (Unix ms) and commit prefix.
+    pub id: String,
+    /// Measurement time (Unix ms) of the newest result.
+    pub timestamp_unix_ms: u128,
+    /// RFC 3339 time.
+    pub timestamp: String,
+    /// Commit measured.
+    pub git_commit: Option<String>,
+    /// Machine class of the target override file, if any.
+    pub machine_class: Option<String>,
+    /// Whether the run passed.
+    pub passed: bool,
+    /// Median ns per iteration by benchmark.
+    pub medians_ns: BTreeMap<String, f64>,
+    /// Median of the samples a baseline stores (ns/iter, or the candidate/baseline ratio of
+    /// a relative benchmark) by benchmark: the history's measure of run-to-run noise.
+    #[serde(default)]
+    pub sample_medians: BTreeMap<String, f64>,
+    /// Every checked KPI.
+    pub kpis: Vec<KpiPoint>,
+}
+
+impl RunSummary {
+    /// Summarizes a report. Its id comes from the recorded measurement time, so building
+    /// the report again from the same artifacts replaces the summary instead of adding one.
+    pub fn of(report: &SuiteReport) -> RunSummary {
+        let (ms, ts, commit) = match &report.environment {
+            Some(e) => (
+                e.timestamp_unix_ms,
+                e.timestamp.clone(),
+                e.git_commit.clone(),
+            ),
+            None => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                (
+                    now.as_millis(),
+                    crate::env::rfc3339(now.as_secs(), now.subsec_millis()),
+                    None,
+                )
+            }
+        };
+        let short: String = commit
+            .as_deref()
+            .unwrap_or("nocommit")
+            .chars()
+            .take(10)
+            .collect();
+        RunSummary {
+            schema: HISTORY_SCHEMA,
+            id: format!("{ms:015}-{short}"),
+            timestamp_unix_ms: ms,
+            timestamp: ts,
+            git_commit: commit,
+            machine_class: report.targets.machine_class.clone(),
+            passed: report.passed(),
+            medians_ns: report
+                .results
+                .iter()
+                .filter(|r| r.median_ns > 0.0)
+                .map(|r| (r.name.clone(), r.median_ns))
+                .collect(),
+            sample_medians: report
+                .results
+                .iter()
+                .filter(|r| !r.samples.is_empty())
+                .map(|r| {
+                    let m = crate::stats::quantile_sorted(&crate::stats::sorted(&r.samples), 0.5);
+                    (r.name.clone(), m)
+                })
+                .collect(),
+            kpis: report
+                .target_checks
+                .iter()
+                .map(|c| KpiPoint {
+                    benchmark: c.target.name.clone(),
+                    metric: c.target.metric.clone(),
+                    op: c.target.op.clone(),
+                    bound: c.effective_bound,
+                    measured: c.measured,
+                    unit: c.target.unit.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// A short label for chart axes: the commit prefix, else the date.
+    pub fn label(&self) -> String {
+        match &self.git_commit {
+            Some(c) => c.chars().take(7).collect(),
+            None => self.timestamp.chars().take(10).collect(),
+        }
+    }
+}
+
+/// Why the history could not be read or written; every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// Filesystem error.
+    #[error("history {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A summary file that does not parse or has another schema.
+    #[error("history file {path} is corrupt: {reason} (delete it to continue)")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Writes `summary` as `<dir>/<id>.json` (atomically), replacing a summary of the same id.
+pub fn record(dir: &Path, summary: &RunSummary) -> Result<PathBuf, HistoryError> {
+    let path = dir.join(format!("{}.json", summary.id));
+    let text = serde_json::to_string_pretty(summary).expect("summary is serializable") + "\n";
+    crate::report::write_atomic(&path, text.as_bytes()).map_err(|source| HistoryError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(path)
+}
+
+/// Every summary in `dir`, oldest first; an absent directory is an empty history.
+pub fn load(dir: &Path) -> Result<Vec<RunSummary>, HistoryError> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(HistoryError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let mut out = Vec::new();
+    for entry in rd.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).map_err(|source| HistoryError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let corrupt = |reason: String| HistoryError::Corrupt {
+            path: path.clone(),
+            reason,
+        };
+        let s: RunSummary = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
+        if s.schema != HISTORY_SCHEMA {
+            return Err(corrupt(format!(
+                "schema {} is not supported (expected {HISTORY_SCHEMA})",
+                s.schema
+            )));
+        }
+        out.push(s);
+    }
+    out.sort_by(|a, b| (a.timestamp_unix_ms, &a.id).cmp(&(b.timestamp_unix_ms, &b.id)));
+    Ok(out)
+}
+
+/// Per benchmark, the run-to-run noise (percent) of its sample medians over `runs`,
+/// leaving out the run `exclude_id` (the one being compared); benchmarks with fewer than
+/// three runs are absent. See [`crate::baseline::history_noise_pct`].
+pub fn noise_by_benchmark(runs: &[RunSummary], exclude_id: &str) -> BTreeMap<String, f64> {
+    let mut medians: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for run in runs.iter().filter(|r| r.id != exclude_id) {
+        for (name, m) in &run.sample_medians {
+            medians.entry(name).or_default().push(*m);
+        }
+    }
+    medians
+        .into_iter()
+        .filter_map(|(name, ms)| {
+            crate::baseline::history_noise_pct(&ms).map(|n| (name.to_string(), n))
+        })
+        .collect()
+}
+
+/// The most recent `n` summaries of `all` (oldest first).
+pub fn latest(all: &[RunSummary], n: usize) -> &[RunSummary] {
+    &all[all.len().saturating_sub(n)..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(ms: u128, commit: &str) -> RunSummary {
+        RunSummary {
+            schema: HISTORY_SCHEMA,
+            id: format!("{ms:015}-{commit}"),
+            timestamp_unix_ms: ms,
+            timestamp: crate::env::rfc3339((ms / 1000) as u64, 0),
+            git_commit: Some(commit.into()),
+            machine_class: None,
+            passed: true,
+            medians_ns: BTreeMap::from([("a::b".to_string(), 10.0)]),
+            sample_medians: BTreeMap::from([("a::b".to_string(), ms as f64)]),
+            kpis: vec![],
+        }
+    }
+
+    #[test]
+    fn budget_is_below_one_when_the_target_is_met() {
+        assert_eq!(budget_ratio("<", 50.0, 100.0), Some(0.5));
+        assert_eq!(budget_ratio(">=", 0.95, 0.9).map(|v| v < 1.0), Some(true));
+        assert_eq!(budget_ratio(">", 0.5, 0.9).map(|v| v > 1.0), Some(true));
+        assert_eq!(budget_ratio("<=", -2.0, 5.0), Some(0.0));
+        assert_eq!(budget_ratio(">", 0.0, 1.0), Some(f64::INFINITY));
+        assert_eq!(budget_ratio("<", 1.0, 0.0), None);
+        assert_eq!(budget_ratio("<", f64::NAN, 1.0), None);
+    }
+
+    #[test]
+    fn noise_needs_three_runs_and_leaves_out_the_compared_run() {
+        let runs = [summary(100, "a"), summary(110, "b"), summary(90, "c")];
+        assert!(noise_by_benchmark(&runs[..2], "").is_empty());
+        let n = noise_by_benchmark(&runs, "");
+        let want = crate::baseline::history_noise_pct(&[100.0, 110.0, 90.0]).unwrap();
+        assert_eq!(n["a::b"], want);
+        assert!(noise_by_benchmark(&runs, &runs[2].id).is_empty());
+    }
+
+    #[test]
+    fn record_load_orders_replaces_and_rejects_corrupt_files() {
+        let dir = std::env::temp_dir().join(format!("vmb-history-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(load(&dir).unwrap().is_empty());
+        record(&dir, &summary(2000, "bbb")).unwrap();
+        record(&dir, &summary(1000, "aaa")).unwrap();
+        let mut again = summary(2000, "bbb");
+        again.passed = false;
+        record(&dir, &again).unwrap();
+        let all = load(&dir).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].label(), "aaa");
+        assert!(!all[1].passed);
+        assert_eq!(latest(&all, 1)[0].id, all[1].id);
+        assert_eq!(latest(&all, 5).len(), 2);
+        std::fs::write(dir.join("zzz.json"), "{").unwrap();
+        let err = load(&dir).unwrap_err().to_string();
+        assert!(err.contains("zzz.json") && err.contains("corrupt"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,379 @@
+//! The `vm-bench` CLI, run as a process on fixture artifacts.
+//!
+//! `tests/data/artifacts/` holds four real artifacts written by `cargo test -p vm-perf
+//! --test jit` (enforce mode), with raw samples cut to the first 20 to keep them small and
+//! the test binary path replaced; their statistics are those of the full runs. Outputs are
+//! compared with golden files (`VM_BENCH_BLESS=1` rewrites them) and with values read
+//! straight from the fixture JSON.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/artifacts")
+}
+
+/// A fresh directory holding copies of the fixture artifacts (commands write beside them).
+fn workdir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vmb-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for e in std::fs::read_dir(fixtures()).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+    }
+    dir
+}
+
+fn vm_bench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vm-bench"))
+        .args(args)
+        .env_remove("VM_BENCH_DIR")
+        .env_remove("VM_BENCH_TARGETS")
+        .output()
+        .expect("run vm-bench")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn golden(file: &str, got: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/golden/cli")
+        .join(file);
+    if std::env::var_os("VM_BENCH_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, got).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(got, want, "{} differs from the golden file", path.display());
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn list_shows_every_artifact() {
+    let o = vm_bench(&["list", "--dir", s(&fixtures())]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    golden("list.txt", &stdout(&o));
+    let o = vm_bench(&["list", "--dir", s(&fixtures()), "--filter", "hotspot"]);
+    assert_eq!(stdout(&o).lines().count(), 1);
+}
+
+#[test]
+fn report_from_artifacts_matches_golden_and_the_artifacts() {
+    let dir = workdir("report");
+    let out = dir.join("out");
+    let o = vm_bench(&["report", "--dir", s(&dir), "--out", s(&out), "--no-history"]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("PASS: 4 benchmarks; 4 targets: 4 PASS"),
+        "{}",
+        stdout(&o)
+    );
+    for f in ["report.csv", "report.md"] {
+        golden(f, &std::fs::read_to_string(out.join(f)).unwrap());
+    }
+    // The report's numbers and environment are the artifacts', not this machine's.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let art: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("jit.bench_compilation_latency.json")).unwrap(),
+    )
+    .unwrap();
+    let row = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "jit::bench_compilation_latency")
+        .unwrap();
+    assert_eq!(row["median_ns"], art["timing"]["kept"]["median"]);
+    assert_eq!(row["iterations"], art["timing"]["total_iterations"]);
+    assert_eq!(
+        report["environment"]["cpu_model"],
+        art["environment"]["cpu_model"]
+    );
+    assert_eq!(
+        report["environment"]["git_commit"],
+        art["environment"]["git_commit"]
+    );
+    // A relative (b.compare) benchmark's samples are the per-pair ratios candidate/baseline.
+    let art: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("jit.bench_mixed_execution.json")).unwrap(),
+    )
+    .unwrap();
+    let row = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "jit::bench_mixed_execution")
+        .unwrap();
+    let pair = &art["compare"]["raw_pairs"][0];
+    assert_eq!(row["samples_unit"], "ratio");
+    assert_eq!(
+        row["samples"][0].as_f64().unwrap(),
+        pair[1].as_f64().unwrap() / pair[0].as_f64().unwrap()
+    );
+    for f in [
+        "report.html",
+        "bencher.json",
+        "github-action-benchmark.json",
+        "charts/kpis.svg",
+        "charts/jit.bench_compilation_latency.svg",
+    ] {
+        assert!(out.join(f).is_file(), "{f} not written");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn target_override_file_changes_verdicts_and_is_recorded() {
+    let dir = workdir("targets");
+    // hotspot detection measured ~5.4 ns; a 1 ns target fails, so the run fails (exit 1).
+    std::fs::create_dir_all(dir.join("targets")).unwrap();
+    let targets = dir.join("targets/ci.json");
+    std::fs::write(
+        &targets,
+        r#"{"machine_class": "tiny-budget",
+            "targets": [{"name": "bench_hotspot_detection", "metric": "max_us",
+                         "target_value": 0.001}]}"#,
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let o = vm_bench(&[
+        "report",
+        "--dir",
+        s(&dir),
+        "--out",
+        s(&out),
+        "--no-history",
+        "--targets",
+        s(&targets),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}\n{}", stdout(&o), stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("FAIL         jit::bench_hotspot_detection.max_us <= 0.00100 us (override): measured 0.00541"),
+        "{text}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["targets"]["machine_class"], "tiny-budget");
+    assert_eq!(report["targets"]["file"], s(&targets));
+    assert_eq!(report["targets"]["overridden"][0]["target_value"], 0.001);
+    // The same file through the environment variable.
+    let o = Command::new(env!("CARGO_BIN_EXE_vm-bench"))
+        .args(["report", "--dir", s(&dir), "--out", s(&out), "--no-history"])
+        .env("VM_BENCH_TARGETS", &targets)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn baseline_save_compare_and_regression() {
+    let dir = workdir("baseline");
+    let o = vm_bench(&[
+        "report",
+        "--dir",
+        s(&dir),
+        "--no-history",
+        "--save-baseline",
+        "same",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.join("baselines/same.json").is_file());
+    let o = vm_bench(&["compare", "--dir", s(&dir), "--baseline", "same"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("regressed"), "{}", stdout(&o));
+    assert_eq!(stdout(&o).matches("unchanged").count(), 4, "{}", stdout(&o));
+
+    // A baseline 30 % faster than the fixtures: the current run regressed by ~43 %.
+    let mut b: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("baselines/same.json")).unwrap())
+            .unwrap();
+    b["name"] = "fast".into();
+    for samples in b["benchmarks"].as_object_mut().unwrap().values_mut() {
+        for v in samples.as_array_mut().unwrap() {
+            *v = (v.as_f64().unwrap() * 0.7).into();
+        }
+    }
+    std::fs::write(dir.join("baselines/fast.json"), b.to_string()).unwrap();
+    let o = vm_bench(&["compare", "--dir", s(&dir), "--baseline", "fast"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("jit::bench_compilation_latency"));
+    assert!(stdout(&o).contains("regressed"), "{}", stdout(&o));
+    // A looser fail threshold keeps the classification but does not fail.
+    let o = vm_bench(&[
+        "compare",
+        "--dir",
+        s(&dir),
+        "--baseline",
+        "fast",
+        "--fail-pct",
+        "60",
+    ]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    // A history in which this benchmark's median wandered widely from run to run raises
+    // its noise threshold above the +43 %: no longer a regression.
+    let hist = dir.join("history");
+    std::fs::create_dir_all(&hist).unwrap();
+    let mut medians = std::collections::BTreeMap::new();
+    for (i, m) in [6000.0, 9000.0, 4000.0].into_iter().enumerate() {
+        medians.insert("jit::bench_compilation_latency".to_string(), m);
+        let summary = serde_json::json!({
+            "schema": 1, "id": format!("00000000000000{i}-old"), "timestamp_unix_ms": i,
+            "timestamp": "2026-01-01T00:00:00.000Z", "git_commit": null, "machine_class": null,
+            "passed": true, "medians_ns": {}, "sample_medians": medians, "kpis": []
+        });
+        std::fs::write(hist.join(format!("{i}.json")), summary.to_string()).unwrap();
+    }
+    let o = vm_bench(&["compare", "--dir", s(&dir), "--baseline", "fast"]);
+    let line = stdout(&o)
+        .lines()
+        .find(|l| l.starts_with("jit::bench_compilation_latency"))
+        .unwrap()
+        .to_string();
+    assert!(
+        line.contains("unchanged") && line.contains("noise ±507.0%"),
+        "{line}"
+    );
+    let o = vm_bench(&[
+        "compare",
+        "--dir",
+        s(&dir),
+        "--baseline",
+        "fast",
+        "--no-history",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    std::fs::remove_dir_all(&hist).unwrap();
+    // The report with --baseline records the comparison and its chart.
+    let out = dir.join("out");
+    let o = vm_bench(&[
+        "report",
+        "--dir",
+        s(&dir),
+        "--out",
+        s(&out),
+        "--no-history",
+        "--baseline",
+        "fast",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out.join("charts/baseline.svg").is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn history_accumulates_and_feeds_the_trend_chart() {
+    let dir = workdir("history");
+    let out = dir.join("out");
+    let run = || vm_bench(&["report", "--dir", s(&dir), "--out", s(&out)]);
+    assert!(run().status.success());
+    // Same artifacts again: same run, replaced, still one summary and no trend.
+    assert!(run().status.success());
+    assert_eq!(std::fs::read_dir(dir.join("history")).unwrap().count(), 1);
+    assert!(!out.join("charts/trend.svg").exists());
+    // A newer measurement of one benchmark makes a second run.
+    let p = dir.join("jit.bench_hotspot_detection.json");
+    let mut a: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    let ms = a["environment"]["timestamp_unix_ms"].as_u64().unwrap() + 60_000;
+    a["environment"]["timestamp_unix_ms"] = ms.into();
+    std::fs::write(&p, a.to_string()).unwrap();
+    assert!(run().status.success());
+    assert_eq!(std::fs::read_dir(dir.join("history")).unwrap().count(), 2);
+    let trend = std::fs::read_to_string(out.join("charts/trend.svg")).unwrap();
+    assert!(trend.contains("over the last 2 runs"));
+    assert!(std::fs::read_to_string(out.join("report.html"))
+        .unwrap()
+        .contains("charts/trend.svg"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_input_is_an_error_naming_the_file() {
+    let dir = workdir("bad");
+    let err = |args: &[&str]| {
+        let o = vm_bench(args);
+        assert_eq!(o.status.code(), Some(2), "{:?}: {}", args, stdout(&o));
+        stderr(&o)
+    };
+    // Missing artifact directory.
+    let e = err(&["list", "--dir", "/nonexistent/vm-bench"]);
+    assert!(e.contains("/nonexistent/vm-bench"), "{e}");
+    // Empty directory.
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let e = err(&["report", "--dir", s(&empty)]);
+    assert!(
+        e.contains("no benchmark artifacts") && e.contains(s(&empty)),
+        "{e}"
+    );
+    // Missing and corrupt baselines.
+    let e = err(&["compare", "--dir", s(&dir), "--baseline", "nope"]);
+    assert!(
+        e.contains(&format!("{}/baselines/nope.json", s(&dir))),
+        "{e}"
+    );
+    std::fs::create_dir_all(dir.join("baselines")).unwrap();
+    std::fs::write(dir.join("baselines/broken.json"), "[1,").unwrap();
+    let e = err(&["compare", "--dir", s(&dir), "--baseline", "broken"]);
+    assert!(e.contains("broken.json is corrupt"), "{e}");
+    // Bad override files.
+    let t = dir.join("baselines/t.json");
+    std::fs::write(
+        &t,
+        r#"{"machine_class":"x","targets":[{"name":"jit::nope","metric":"max_us","tolerance":1}]}"#,
+    )
+    .unwrap();
+    let e = err(&[
+        "report",
+        "--dir",
+        s(&dir),
+        "--no-history",
+        "--targets",
+        s(&t),
+    ]);
+    assert!(
+        e.contains(s(&t)) && e.contains("no benchmark named \"jit::nope\""),
+        "{e}"
+    );
+    let e = err(&[
+        "report",
+        "--dir",
+        s(&dir),
+        "--targets",
+        "/nonexistent/t.json",
+    ]);
+    assert!(e.contains("/nonexistent/t.json"), "{e}");
+    // Usage errors.
+    assert!(err(&["frobnicate"]).contains("unknown command"));
+    assert!(err(&["list", "--wat"]).contains("unknown option \"--wat\""));
+    assert!(err(&["compare", "--dir", s(&dir)]).contains("needs --baseline"));
+    assert!(err(&["compare", "--baseline", "x", "--alpha", "-1"]).contains("--alpha"));
+    assert!(err(&[]).contains("usage: vm-bench"));
+    // A corrupt artifact: named, and nothing is reported from a partial set.
+    let bad = dir.join("jit.zz_corrupt.json");
+    std::fs::write(&bad, "{\"schema\": 1").unwrap();
+    let e = err(&["report", "--dir", s(&dir), "--no-history"]);
+    assert!(e.contains(s(&bad)), "{e}");
+    let mut a: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("jit.bench_hotspot_detection.json")).unwrap(),
+    )
+    .unwrap();
+    a["schema"] = 99.into();
+    std::fs::write(&bad, a.to_string()).unwrap();
+    let e = err(&["list", "--dir", s(&dir)]);
+    assert!(e.contains(s(&bad)) && e.contains("schema 99"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
