@@ -142,15 +142,6 @@ impl BenchRow {
                 .map(|c| c.as_str().to_string())
                 .unwrap_or_else(|| "-".into()),
             outcome,
-            iterations: 0,
-            total_ns: 0.0,
-            mean_ns: 0.0,
-            min_ns: 0.0,
-            max_ns: 0.0,
-            stddev_ns: 0.0,
-            throughput: 0.0,
-            median_ns: 0.0,
-            median_ci: None,
             enforced: a.enforced,
             metrics: a
                 .metrics
@@ -176,8 +167,7 @@ impl BenchRow {
                     margin_pct: k.margin_pct,
                 })
                 .collect(),
-            samples: Vec::new(),
-            samples_unit: samples_unit_default(),
+            ..BenchRow::empty()
         };
         if let Some(t) = &a.timing {
             row.iterations = t.total_iterations;
