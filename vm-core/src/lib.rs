@@ -1,6 +1,15 @@
 //! vm-core: the virtual machine measured by the KPI suite.
 //!
-//! The subsystems arrive module by module; see the repository README.
+//! The translation pipeline, one module per stage (see `ARCHITECTURE.md`):
+//! [`guest`] (ELF loading, syscalls) -> [`frontend`] (RV64IM, x86-64 and
+//! AArch64 decoders lifting into the [`ir`]) -> [`opt`] -> [`backend`]
+//! (x86-64 JIT; AArch64 and RV64 emitters) -> [`cache`] (translated blocks,
+//! chaining) -> [`engine`] (interpreter / JIT / tiered dispatch), with
+//! [`interp`] as the reference. Memory goes through [`memory`] (flat) or
+//! [`mmu`] (Sv39 + software TLB). Around the pipeline: [`aot`] (ahead-of-time
+//! images), [`xarch`] (cross-architecture translation units and mixed
+//! execution), [`exec`] and [`sched`] (async vCPUs on a work-stealing
+//! scheduler), and [`gc`] (a tracing collector for managed heaps).
 
 pub mod aot;
 pub mod backend;
