@@ -24,6 +24,7 @@ pub mod ir;
 pub mod memory;
 pub mod mmu;
 pub mod opt;
+pub mod rng;
 pub mod sched;
 pub mod state;
 pub mod xarch;

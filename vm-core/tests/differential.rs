@@ -13,39 +13,30 @@ const CODE: u64 = 0x10000;
 const DATA: u64 = 0x20000;
 const DATA_LEN: u64 = 4096;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn value(&mut self) -> u64 {
-        const EDGES: [u64; 14] = [
-            0,
-            1,
-            2,
-            u64::MAX,
-            i64::MIN as u64,
-            i64::MAX as u64,
-            0x7fff_ffff,
-            0x8000_0000,
-            0xffff_ffff,
-            0xffff_ffff_8000_0000,
-            63,
-            64,
-            31,
-            32,
-        ];
-        match self.below(4) {
-            0 => EDGES[self.below(EDGES.len() as u64) as usize],
-            1 => self.below(256),
-            _ => self.next(),
-        }
+use vm_core::rng::XorShift64 as Rng;
+
+/// A register value: an edge case, a small number or anything.
+fn edge_value(rng: &mut Rng) -> u64 {
+    const EDGES: [u64; 14] = [
+        0,
+        1,
+        2,
+        u64::MAX,
+        i64::MIN as u64,
+        i64::MAX as u64,
+        0x7fff_ffff,
+        0x8000_0000,
+        0xffff_ffff,
+        0xffff_ffff_8000_0000,
+        63,
+        64,
+        31,
+        32,
+    ];
+    match rng.below(4) {
+        0 => EDGES[rng.below(EDGES.len() as u64) as usize],
+        1 => rng.below(256),
+        _ => rng.next_u64(),
     }
 }
 
@@ -122,7 +113,7 @@ fn random_inst(rng: &mut Rng, op: Op) -> Inst {
         }
     };
     let imm = match op {
-        Op::Lui | Op::Auipc => (rng.next() as i32) & !0xfff,
+        Op::Lui | Op::Auipc => (rng.next_u64() as i32) & !0xfff,
         Op::Slli | Op::Srli | Op::Srai => [0, 1, 31, 32, 63][rng.below(5) as usize]
             .max(rng.below(64) as i32 * (rng.below(2) as i32)),
         Op::Slliw | Op::Srliw | Op::Sraiw => rng.below(32) as i32,
@@ -131,7 +122,7 @@ fn random_inst(rng: &mut Rng, op: Op) -> Inst {
         }
         Op::Jal => ((rng.below(1024) as i32) - 512) * 4,
         _ if is_mem(op) => (rng.below(64) as i32) - 32,
-        _ => ((rng.next() as i32) << 20) >> 20,
+        _ => ((rng.next_u64() as i32) << 20) >> 20,
     };
     Inst {
         op,
@@ -145,7 +136,7 @@ fn random_inst(rng: &mut Rng, op: Op) -> Inst {
 fn random_regs(rng: &mut Rng) -> [u64; 32] {
     let mut regs = [0u64; 32];
     for r in regs.iter_mut().skip(1) {
-        *r = rng.value();
+        *r = edge_value(rng);
     }
     // Base registers for memory ops: mostly inside the data page (any
     // alignment), sometimes at the very end of memory or far outside it.
@@ -154,7 +145,7 @@ fn random_regs(rng: &mut Rng) -> [u64; 32] {
             0 => MEM - rng.below(48),
             // Stores into the block's own page exercise the code-modified exit.
             7 if rng.below(2) == 0 => CODE + rng.below(256),
-            1 => rng.value(),
+            1 => edge_value(rng),
             _ => DATA + 32 + rng.below(DATA_LEN - 64),
         };
     }
@@ -350,7 +341,7 @@ fn random_blocks_agree() {
         let end = enders[rng.below(enders.len() as u64) as usize];
         code.push(encode(&random_inst(&mut rng, end)));
         let regs = random_regs(&mut rng);
-        let data: Vec<u8> = (0..DATA_LEN).map(|_| rng.next() as u8).collect();
+        let data: Vec<u8> = (0..DATA_LEN).map(|_| rng.next_u64() as u8).collect();
         check(&code, &regs, &data, &format!("random block {case}"));
     }
 }
@@ -498,7 +489,7 @@ fn random_self_loops_agree_over_many_iterations() {
         }));
         code.push(EBREAK);
         let regs = random_regs(&mut rng);
-        let data: Vec<u8> = (0..DATA_LEN).map(|_| rng.next() as u8).collect();
+        let data: Vec<u8> = (0..DATA_LEN).map(|_| rng.next_u64() as u8).collect();
         let a = run_to_end(EngineKind::Interp, &code, &regs, &data);
         for kind in [EngineKind::Jit, EngineKind::Tiered] {
             let b = run_to_end(kind, &code, &regs, &data);

@@ -32,18 +32,7 @@ const EBREAK: u32 = 0x0010_0073;
 static JIT_REPLAYS: AtomicU64 = AtomicU64::new(0);
 static JIT_WALKS: AtomicU64 = AtomicU64::new(0);
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use vm_core::rng::XorShift64 as Rng;
 
 #[derive(Debug, PartialEq)]
 struct Outcome {
@@ -126,7 +115,7 @@ const MEM_OPS: [Op; 11] = [
 fn random_regs(rng: &mut Rng) -> [u64; 32] {
     let mut regs = [0u64; 32];
     for r in regs.iter_mut().skip(1) {
-        *r = rng.next() >> rng.below(64);
+        *r = rng.next_u64() >> rng.below(64);
     }
     for r in [5usize, 6, 10, 11] {
         regs[r] = match rng.below(9) {
@@ -135,7 +124,7 @@ fn random_regs(rng: &mut Rng) -> [u64; 32] {
             2 => 0x23000 - rng.below(12),    // C|RO
             3 => 0x24000 - rng.below(12),    // RO|unmapped
             4 => CODE + 64 + rng.below(256), // own code page (SMC)
-            5 => rng.next(),                 // anywhere, often non-canonical
+            5 => rng.next_u64(),             // anywhere, often non-canonical
             _ => 0x20000 + rng.below(4 * 4096),
         };
     }

@@ -9,18 +9,11 @@ use std::collections::HashMap;
 
 use super::{Gc, GcConfig, GcError, GcPlan, Handle};
 
-struct XorShift(u64);
+use crate::rng::XorShift64;
 
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
+/// Index-sized draws for the stress schedule.
+fn pick(rng: &mut XorShift64, n: usize) -> usize {
+    rng.below(n as u64) as usize
 }
 
 struct Model {
@@ -92,7 +85,7 @@ fn stress_counting_sweep_allocs(
     let mut cfg = GcConfig::new(heap_bytes, plan);
     cfg.verify = true;
     let mut gc = Gc::new(cfg).unwrap();
-    let mut rng = XorShift(seed);
+    let mut rng = XorShift64(seed);
     let mut model = Model {
         edges: HashMap::new(),
         next_id: 1,
@@ -109,18 +102,18 @@ fn stress_counting_sweep_allocs(
     let base = gc.root_mark();
     let mut stores_while_marking = 0;
     for step in 0..steps {
-        let a = roots[rng.below(nroots)];
-        match rng.below(10) {
+        let a = roots[pick(&mut rng, nroots)];
+        match pick(&mut rng, 10) {
             0..=3 => {
-                let nrefs = rng.below(4);
-                let h = gc.alloc(nrefs, 1 + rng.below(3)).unwrap();
+                let nrefs = pick(&mut rng, 4);
+                let h = gc.alloc(nrefs, 1 + pick(&mut rng, 3)).unwrap();
                 gc.set_data(h, 0, model.next_id).unwrap();
                 model.edges.insert(model.next_id, vec![None; nrefs]);
                 model.next_id += 1;
                 // Link the new object somewhere before maybe dropping it.
                 let na = gc.ref_count(a).unwrap();
-                if na > 0 && rng.below(2) == 0 {
-                    let f = rng.below(na);
+                if na > 0 && pick(&mut rng, 2) == 0 {
+                    let f = pick(&mut rng, na);
                     if gc.is_marking() {
                         stores_while_marking += 1;
                     }
@@ -128,16 +121,20 @@ fn stress_counting_sweep_allocs(
                     let ida = id_of(&gc, a);
                     model.edges.get_mut(&ida).unwrap()[f] = Some(id_of(&gc, h));
                 } else {
-                    let k = rng.below(nroots);
+                    let k = pick(&mut rng, nroots);
                     gc.assign(roots[k], h).unwrap();
                 }
             }
             4..=6 => {
                 let na = gc.ref_count(a).unwrap();
                 if na > 0 {
-                    let f = rng.below(na);
-                    let b = roots[rng.below(nroots)];
-                    let value = if rng.below(5) == 0 { None } else { Some(b) };
+                    let f = pick(&mut rng, na);
+                    let b = roots[pick(&mut rng, nroots)];
+                    let value = if pick(&mut rng, 5) == 0 {
+                        None
+                    } else {
+                        Some(b)
+                    };
                     if gc.is_marking() {
                         stores_while_marking += 1;
                     }
@@ -150,8 +147,8 @@ fn stress_counting_sweep_allocs(
             7..=8 => {
                 let na = gc.ref_count(a).unwrap();
                 if na > 0 {
-                    let k = rng.below(nroots);
-                    let _ = gc.load_ref_into(roots[k], a, rng.below(na)).unwrap();
+                    let k = pick(&mut rng, nroots);
+                    let _ = gc.load_ref_into(roots[k], a, pick(&mut rng, na)).unwrap();
                 }
             }
             _ => {

@@ -485,13 +485,8 @@ mod tests {
         let mut b = PageTableBuilder::new(&mut mem, 0, 1 << 20).unwrap();
         let ur = PTE_V | PTE_U | PTE_R | PTE_A;
         // A scattered mix: 4K pages with varied permissions, a 2M superpage.
-        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut rng = crate::rng::XorShift64(0x9e37_79b9_7f4a_7c15u64);
+        let mut next = || rng.next_u64();
         for i in 0..512u64 {
             let flags = match i % 4 {
                 0 => ur,

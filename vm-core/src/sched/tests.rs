@@ -293,13 +293,8 @@ fn concurrent_pause_resume_cancel_never_loses_a_vcpu() {
             (n, s.spawn_vm(fib_vm(n, EngineKind::Interp)))
         })
         .collect();
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut seed = crate::rng::XorShift64(0x9e37_79b9_7f4a_7c15u64);
+    let mut next = || seed.next_u64();
     for _ in 0..2000 {
         let (_, h) = &hs[(next() % hs.len() as u64) as usize];
         match next() % 10 {

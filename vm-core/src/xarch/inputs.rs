@@ -80,13 +80,8 @@ pub struct Vector {
 /// `per_func` deterministic vectors for every function: edge values
 /// (0, ±1, extremes, 32-bit boundaries) and pseudo-random ones.
 pub fn vectors(per_func: usize, seed: u64) -> Vec<Vector> {
-    let mut s = seed | 1;
-    let mut next = move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        s
-    };
+    let mut s = crate::rng::XorShift64(seed | 1);
+    let mut next = move || s.next_u64();
     const EDGES: [u64; 12] = [
         0,
         1,

@@ -129,13 +129,8 @@ mod tests {
 
     #[test]
     fn encode_decode_round_trip_for_every_op() {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut x = crate::rng::XorShift64(0x9e37_79b9_7f4a_7c15);
+        let mut next = || x.next_u64();
         for op in Op::ALL {
             for _ in 0..500 {
                 let v = next();
