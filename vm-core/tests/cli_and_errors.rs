@@ -23,6 +23,29 @@ fn vm(engine: EngineKind) -> Vm {
     Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap()
 }
 
+/// Writes `words` at the test code address and points the pc there.
+fn load_code(v: &mut Vm, words: &[u32]) {
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    v.memory_mut().write_bytes(CODE, &bytes).unwrap();
+    v.cpu_mut().pc = CODE;
+}
+
+const CODE: u64 = 0x10000;
+
+/// `jal zero, 0`: an infinite loop.
+const JAL_SELF: u32 = 0x0000_006f;
+
+/// `addi rd, zero, imm`.
+fn li(rd: u8, imm: i32) -> u32 {
+    encode(&Inst {
+        op: Op::Addi,
+        rd,
+        rs1: 0,
+        rs2: 0,
+        imm,
+    })
+}
+
 const ENGINES: [EngineKind; 3] = [EngineKind::Interp, EngineKind::Jit, EngineKind::Tiered];
 
 #[test]
@@ -75,24 +98,10 @@ fn cli_reports_errors_clearly() {
 
 #[test]
 fn budget_stops_a_runaway_guest() {
-    // jal zero, 0: an infinite loop.
     for engine in ENGINES {
         let mut v = vm(engine);
         let cfg_budget = 100_000;
-        v.memory_mut()
-            .write_bytes(
-                0x10000,
-                &encode(&Inst {
-                    op: Op::Jal,
-                    rd: 0,
-                    rs1: 0,
-                    rs2: 0,
-                    imm: 0,
-                })
-                .to_le_bytes(),
-            )
-            .unwrap();
-        v.cpu_mut().pc = 0x10000;
+        load_code(&mut v, &[JAL_SELF]);
         let mut r = Ok(vm_core::engine::RunOutcome::QuantumExpired);
         // run() has no budget here; emulate it with bounded quanta.
         for _ in 0..4 {
@@ -114,20 +123,7 @@ fn budget_stops_a_runaway_guest() {
             ..VmConfig::default()
         };
         let mut v = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
-        v.memory_mut()
-            .write_bytes(
-                0x10000,
-                &encode(&Inst {
-                    op: Op::Jal,
-                    rd: 0,
-                    rs1: 0,
-                    rs2: 0,
-                    imm: 0,
-                })
-                .to_le_bytes(),
-            )
-            .unwrap();
-        v.cpu_mut().pc = 0x10000;
+        load_code(&mut v, &[JAL_SELF]);
         let e = v.run().unwrap_err();
         assert!(
             matches!(
@@ -148,17 +144,7 @@ fn budget_stops_a_runaway_guest() {
 fn illegal_instruction_names_address_and_bits() {
     for engine in ENGINES {
         let mut v = vm(engine);
-        let addi = encode(&Inst {
-            op: Op::Addi,
-            rd: 10,
-            rs1: 0,
-            rs2: 0,
-            imm: 1,
-        });
-        let mut code = addi.to_le_bytes().to_vec();
-        code.extend_from_slice(&0xffff_ffffu32.to_le_bytes());
-        v.memory_mut().write_bytes(0x10000, &code).unwrap();
-        v.cpu_mut().pc = 0x10000;
+        load_code(&mut v, &[li(10, 1), 0xffff_ffff]);
         let e = v.run().unwrap_err();
         assert!(
             matches!(
@@ -182,17 +168,8 @@ fn illegal_instruction_names_address_and_bits() {
 fn unknown_syscall_names_the_number() {
     for engine in ENGINES {
         let mut v = vm(engine);
-        let li = encode(&Inst {
-            op: Op::Addi,
-            rd: 17,
-            rs1: 0,
-            rs2: 0,
-            imm: 999,
-        });
-        let mut code = li.to_le_bytes().to_vec();
-        code.extend_from_slice(&0x0000_0073u32.to_le_bytes());
-        v.memory_mut().write_bytes(0x10000, &code).unwrap();
-        v.cpu_mut().pc = 0x10000;
+        // li a7, 999; ecall
+        load_code(&mut v, &[li(17, 999), 0x0000_0073]);
         let e = v.run().unwrap_err();
         assert!(
             matches!(
