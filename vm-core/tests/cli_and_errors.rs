@@ -165,9 +165,27 @@ fn illegal_instruction_names_address_and_bits() {
 }
 
 #[test]
-fn unknown_syscall_names_the_number() {
+fn unknown_syscall_returns_enosys_and_the_guest_goes_on() {
     for engine in ENGINES {
         let mut v = vm(engine);
+        // li a7, 999; ecall; li a7, 93; ecall: exit with the ecall result in a0.
+        load_code(&mut v, &[li(17, 999), 0x0000_0073, li(17, 93), 0x0000_0073]);
+        let status = v.run().unwrap();
+        assert_eq!(status, -38, "{engine:?}: exit status is -ENOSYS");
+    }
+}
+
+#[test]
+fn strict_syscalls_stop_on_an_unknown_number() {
+    for engine in ENGINES {
+        let cfg = VmConfig {
+            engine,
+            mem_size: 32 << 20,
+            code_cache_bytes: 1 << 20,
+            strict_syscalls: true,
+            ..VmConfig::default()
+        };
+        let mut v = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
         // li a7, 999; ecall
         load_code(&mut v, &[li(17, 999), 0x0000_0073]);
         let e = v.run().unwrap_err();

@@ -48,6 +48,10 @@ pub struct VmConfig {
     /// Memory model: `None` = flat guest-physical memory (no translation);
     /// `Some` = Sv39 paging with a software TLB on every access.
     pub mmu: Option<crate::mmu::MmuConfig>,
+    /// An unknown system call stops the VM with
+    /// [`VmError::UnknownSyscall`] instead of returning `-ENOSYS` to the
+    /// guest (the default, as Linux does).
+    pub strict_syscalls: bool,
 }
 
 impl Default for VmConfig {
@@ -61,6 +65,7 @@ impl Default for VmConfig {
             code_cache_bytes: 64 << 20,
             chaining: true,
             mmu: None,
+            strict_syscalls: false,
         }
     }
 }

@@ -156,7 +156,8 @@ impl Vm {
                 mmu.is_some(),
             )?),
         };
-        let sys = SyscallHandler::new(stdout, stderr, 0, 0);
+        let mut sys = SyscallHandler::new(stdout, stderr, 0, 0);
+        sys.set_strict(cfg.strict_syscalls);
         Ok(Self {
             cpu,
             mem,
