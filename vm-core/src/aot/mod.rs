@@ -60,6 +60,13 @@ pub enum AotError {
     /// The image does not fit the format's 32-bit offsets.
     #[error(transparent)]
     TooLarge(#[from] format::TooLarge),
+    /// The image just built would fail the loader's checks; it is not
+    /// written.
+    #[error("the program cannot be compiled into a loadable image: {rejection}")]
+    Unloadable {
+        /// The check the image would fail.
+        rejection: Rejection,
+    },
     /// The VM refused the image (wrong engine, already running, ...).
     #[error(transparent)]
     Vm(#[from] VmError),
@@ -69,7 +76,9 @@ impl AotError {
     /// The failed check, when this is a rejection.
     pub fn check(&self) -> Option<ImageCheck> {
         match self {
-            AotError::Rejected { rejection, .. } => Some(rejection.check),
+            AotError::Rejected { rejection, .. } | AotError::Unloadable { rejection } => {
+                Some(rejection.check)
+            }
             _ => None,
         }
     }
