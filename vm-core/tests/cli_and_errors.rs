@@ -135,8 +135,112 @@ fn budget_stops_a_runaway_guest() {
             ),
             "{engine:?}: {e}"
         );
-        let n = v.cpu().icount;
-        assert!(n > 5000 && n <= 5001, "{engine:?}: stopped at {n}");
+        assert_eq!(v.cpu().icount, 5000, "{engine:?}: the budget is exact");
+    }
+}
+
+/// `--budget N` retires exactly N instructions on every engine, whatever
+/// the block length, chaining, paging, and whether N falls inside a block.
+#[test]
+fn budget_is_exact_on_every_engine() {
+    // Loop of 4 x addi a0, a0, 1 then jal zero, -16: 5 instructions a turn.
+    let body = [li(0, 0), li(0, 0), li(0, 0), li(0, 0)].map(|_| {
+        encode(&Inst {
+            op: Op::Addi,
+            rd: 10,
+            rs1: 10,
+            rs2: 0,
+            imm: 1,
+        })
+    });
+    let jal_back = encode(&Inst {
+        op: Op::Jal,
+        rd: 0,
+        rs1: 0,
+        rs2: 0,
+        imm: -16,
+    });
+    let code = [body[0], body[1], body[2], body[3], jal_back];
+    for mmu in [false, true] {
+        for chaining in [true, false] {
+            for engine in ENGINES {
+                for budget in [1u64, 3, 5, 64, 65, 1003, 200_017, 3 * 65_536 + 2] {
+                    let cfg = VmConfig {
+                        engine,
+                        mem_size: 32 << 20,
+                        code_cache_bytes: 1 << 20,
+                        insn_budget: Some(budget),
+                        tier_threshold: 3,
+                        chaining,
+                        mmu: mmu.then(vm_core::mmu::MmuConfig::default),
+                        ..VmConfig::default()
+                    };
+                    let mut v =
+                        Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
+                    if mmu {
+                        v.map_guest(
+                            CODE,
+                            CODE,
+                            0x1000,
+                            vm_core::mmu::pte::PTE_R
+                                | vm_core::mmu::pte::PTE_W
+                                | vm_core::mmu::pte::PTE_X,
+                        )
+                        .unwrap();
+                        let bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
+                        v.write_guest(CODE, &bytes).unwrap();
+                        v.cpu_mut().pc = CODE;
+                    } else {
+                        load_code(&mut v, &code);
+                    }
+                    let what = format!("{engine:?} mmu={mmu} chaining={chaining} budget={budget}");
+                    let e = v.run().unwrap_err();
+                    let pc = CODE + 4 * (budget % 5);
+                    assert!(
+                        matches!(e, VmError::BudgetExhausted { budget: b, pc: p } if b == budget && p == pc),
+                        "{what}: {e}"
+                    );
+                    assert_eq!(v.cpu().icount, budget, "{what}");
+                    assert_eq!(v.stats().insns_executed, budget, "{what}");
+                    let addis = 4 * (budget / 5) + (budget % 5).min(4);
+                    assert_eq!(v.cpu().globals[10], addis, "{what}");
+                }
+            }
+        }
+    }
+}
+
+/// A real program stopped by the budget has retired exactly that many
+/// instructions on every engine, and one with enough budget is unaffected.
+#[test]
+fn budget_is_exact_for_a_real_program() {
+    let fib = std::fs::read(elf("fib")).unwrap();
+    for engine in ENGINES {
+        for budget in [1u64, 777, 12_345] {
+            let cfg = VmConfig {
+                engine,
+                mem_size: 32 << 20,
+                insn_budget: Some(budget),
+                ..VmConfig::default()
+            };
+            let mut v = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
+            v.load_elf(&fib, &["fib".into(), "25".into()]).unwrap();
+            let e = v.run().unwrap_err();
+            assert!(
+                matches!(e, VmError::BudgetExhausted { .. }),
+                "{engine:?}: {e}"
+            );
+            assert_eq!(v.cpu().icount, budget, "{engine:?}");
+        }
+        let cfg = VmConfig {
+            engine,
+            mem_size: 32 << 20,
+            insn_budget: Some(100_000_000),
+            ..VmConfig::default()
+        };
+        let mut v = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
+        v.load_elf(&fib, &["fib".into(), "10".into()]).unwrap();
+        assert_eq!(v.run().unwrap(), 55, "{engine:?}: fib(10)");
     }
 }
 

@@ -34,7 +34,9 @@ pub struct VmConfig {
     pub engine: EngineKind,
     /// Guest memory size in bytes (multiple of 4 KiB).
     pub mem_size: u64,
-    /// Stop with [`VmError::BudgetExhausted`] after this many instructions.
+    /// Stop with [`VmError::BudgetExhausted`] once exactly this many
+    /// instructions have retired (on every engine; a guest that exits
+    /// earlier is not affected).
     pub insn_budget: Option<u64>,
     /// Executions after which the tiered engine compiles a block.
     pub tier_threshold: u32,

@@ -424,17 +424,15 @@ impl Vm {
         &self.cfg
     }
 
-    /// Runs until the guest exits; returns its exit status.
+    /// Runs until the guest exits; returns its exit status. With
+    /// [`VmConfig::insn_budget`] `Some(n)`, a guest still running after
+    /// exactly `n` retired instructions stops with
+    /// [`VmError::BudgetExhausted`] (pc = the next instruction), on every
+    /// engine.
     pub fn run(&mut self) -> Result<i32, VmError> {
         const QUANTUM: u64 = 1 << 16;
         loop {
-            // Every block retires at least one instruction, so a quantum no
-            // larger than the remaining budget stops close to the budget.
-            let q = match self.cfg.insn_budget {
-                Some(b) => QUANTUM.min(b.saturating_sub(self.cpu.icount) + 1),
-                None => QUANTUM,
-            };
-            match self.run_blocks(q)? {
+            match self.run_blocks(QUANTUM)? {
                 RunOutcome::Exited(code) => return Ok(code),
                 RunOutcome::QuantumExpired => {}
             }
@@ -456,13 +454,16 @@ impl Vm {
         r
     }
 
-    fn check_budget(&self) -> Result<(), VmError> {
+    /// Instructions the budget still allows (`None`: no budget); an error
+    /// once it is used up.
+    fn check_budget(&self) -> Result<Option<u64>, VmError> {
         match self.cfg.insn_budget {
-            Some(budget) if self.cpu.icount > budget => Err(VmError::BudgetExhausted {
+            Some(budget) if self.cpu.icount >= budget => Err(VmError::BudgetExhausted {
                 budget,
                 pc: self.cpu.pc,
             }),
-            _ => Ok(()),
+            Some(budget) => Ok(Some(budget - self.cpu.icount)),
+            None => Ok(None),
         }
     }
 
@@ -471,7 +472,7 @@ impl Vm {
         // Block the interpreter just left through a plain control transfer.
         let mut prev: Option<BlockId> = None;
         while left > 0 {
-            self.check_budget()?;
+            let budget_left = self.check_budget()?;
             let pc = self.cpu.pc;
             let linked = prev.and_then(|p| self.cache.successor(p, pc));
             let id = match linked {
@@ -496,13 +497,21 @@ impl Vm {
                     b.jit.is_some() || self.tier.record_execution(&mut b.exec_count)
                 }
             };
-            if want_jit {
+            // Exact budget: a compiled block retires at most max_block_insns
+            // instructions per quantum unit, so generated code gets only as
+            // many blocks as surely fit; the last partial stretch is
+            // interpreted instruction-exactly below.
+            let jit_blocks = match budget_left {
+                Some(r) => left.min(r / self.cfg.max_block_insns as u64),
+                None => left,
+            };
+            if want_jit && jit_blocks > 0 {
                 if let Some(entry) = self.ensure_compiled(id)? {
                     self.jmp_cache[(pc as usize >> 2) & (JMP_CACHE_ENTRIES - 1)] = JmpCacheEntry {
                         pc,
                         host: entry as u64,
                     };
-                    self.cpu.quantum = left;
+                    self.cpu.quantum = jit_blocks;
                     let backend = self.backend.as_ref().expect("jit engine has a backend");
                     if let Some(m) = &self.mmu {
                         // Per-site translation slots die with the TLB entries they copy.
@@ -526,8 +535,9 @@ impl Vm {
                     let word = unsafe { backend.enter(&mut self.cpu, entry) };
                     self.cpu.mmu_ctx = 0;
                     self.stats.jit_entries += 1;
-                    self.stats.blocks_executed += left - self.cpu.quantum;
-                    left = self.cpu.quantum;
+                    let ran = jit_blocks - self.cpu.quantum;
+                    self.stats.blocks_executed += ran;
+                    left -= ran;
                     if let Some(done) = self.handle_jit_exit(word)? {
                         return Ok(done);
                     }
@@ -537,8 +547,11 @@ impl Vm {
             let b = self.cache.get(id);
             self.stats.interp_blocks += 1;
             self.stats.blocks_executed += 1;
+            // Under a budget, only the instructions it still allows.
+            let n = budget_left.map_or(b.insns.len(), |r| b.insns.len().min(r as usize));
+            let truncated = n < b.insns.len();
             // The block is only borrowed while it runs; invalidation happens after.
-            let insns: *const [Inst] = &*b.insns;
+            let insns: *const [Inst] = &b.insns[..n];
             // SAFETY: `insns` points into a boxed slice owned by the cache that
             // is not touched until `exec_block` returns.
             let (exit, _) = with_bus!(self, bus => interp::exec_block(
@@ -550,7 +563,8 @@ impl Vm {
             left -= 1;
             // Plain control transfers are the hot path: keep the rest out of line.
             if matches!(exit, Exit::Next(_)) {
-                prev = Some(id);
+                // A truncated block's successor is not its real successor.
+                prev = (!truncated).then_some(id);
                 continue;
             }
             if let Some(done) = self.handle_exit(exit)? {
