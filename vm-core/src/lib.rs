@@ -11,6 +11,13 @@
 //! execution), [`exec`] and [`sched`] (async vCPUs on a work-stealing
 //! scheduler), and [`gc`] (a tracing collector for managed heaps).
 
+pub use aot::{build_image, load_image, write_image, AotError, AotLoad, BadImagePolicy};
+pub use engine::{EngineKind, RunOutcome, Stats, Vm, VmConfig, VmError};
+pub use guest::{check_riscv_flags, load_elf, ElfError, LoadedImage};
+pub use memory::{GuestMemory, GuestMemoryMut, MemFault, MemoryError, PAGE_SIZE};
+pub use mmu::{MmuConfig, PrefetchConfig, PrefetchPolicy, TlbConfig};
+pub use state::{GuestState, NUM_GLOBALS};
+
 pub mod aot;
 pub mod backend;
 pub mod cache;

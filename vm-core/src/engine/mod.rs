@@ -29,11 +29,11 @@ use crate::cache::{BlockCache, BlockId, IncomingLink, TranslatedBlock};
 use crate::frontend::riscv::{decode, translate_block, DecodeError, Inst};
 use crate::guest::{load_elf, load_elf_sv39, setup_stack, SyscallHandler, SyscallOutcome};
 use crate::interp;
-use crate::memory::{GuestAccess, GuestMemory, MemFault, PAGE_SHIFT};
+use crate::memory::{GuestAccess, GuestMemory, GuestMemoryMut, MemFault, PAGE_SHIFT};
 use crate::mmu::runtime::{tlb_miss_handler, JitMmuContext};
 use crate::mmu::{AccessType, Mmu, MmuBus, PageTableBuilder};
 use crate::opt;
-use crate::state::{CpuState, JmpCacheEntry, JMP_CACHE_ENTRIES};
+use crate::state::{CpuState, GuestState, JmpCacheEntry, JMP_CACHE_ENTRIES};
 
 /// Result of a bounded run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,35 +202,41 @@ impl Vm {
         Ok(())
     }
 
-    /// The CPU state.
-    pub fn cpu(&self) -> &CpuState {
-        &self.cpu
+    /// The guest-visible CPU state: registers, pc, retired instructions.
+    pub fn cpu(&self) -> &GuestState {
+        self.cpu.guest()
     }
 
-    /// The CPU state, mutably (tests set up registers directly).
-    pub fn cpu_mut(&mut self) -> &mut CpuState {
-        &mut self.cpu
+    /// The guest-visible CPU state, mutably (set up registers and the pc
+    /// before a run). The host context generated code relies on (memory
+    /// base, bounds, TLB and jump-cache pointers) is not reachable from here.
+    pub fn cpu_mut(&mut self) -> &mut GuestState {
+        self.cpu.guest_mut()
     }
 
-    /// Guest memory.
+    /// Guest memory (guest-physical when the MMU is on).
     pub fn memory(&self) -> &GuestMemory {
         &self.mem
     }
 
-    /// Guest memory, mutably.
-    pub fn memory_mut(&mut self) -> &mut GuestMemory {
-        &mut self.mem
+    /// Guest memory, for writes (guest-physical when the MMU is on). The
+    /// handle cannot replace the memory the CPU state points into.
+    pub fn memory_mut(&mut self) -> GuestMemoryMut<'_> {
+        GuestMemoryMut::new(&mut self.mem)
     }
 
-    /// The MMU, when the VM runs with paging.
+    /// The MMU, when the VM runs with paging (configuration, statistics).
     pub fn mmu(&self) -> Option<&Mmu> {
         self.mmu.as_ref()
     }
 
-    /// The MMU, mutably (statistics reset, prefetch control, `sfence.vma`
-    /// on the TLB alone).
-    pub fn mmu_mut(&mut self) -> Option<&mut Mmu> {
-        self.mmu.as_mut()
+    /// Zeroes the MMU's statistics (TLB hits and misses, walks); no-op
+    /// without the MMU. (The MMU itself is not handed out mutably: its TLB
+    /// holds host addresses into this VM's memory.)
+    pub fn reset_mmu_stats(&mut self) {
+        if let Some(m) = self.mmu.as_mut() {
+            m.reset_stats();
+        }
     }
 
     /// Turns the translation prefetcher on or off (MMU mode; no-op otherwise).

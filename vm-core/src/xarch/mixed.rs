@@ -153,9 +153,10 @@ impl MixedVm {
         })
     }
 
-    /// Guest memory.
-    pub fn memory_mut(&mut self) -> &mut GuestMemory {
-        &mut self.mem
+    /// Guest memory, for writes (a handle: the CPU states point into it,
+    /// so it cannot be replaced).
+    pub fn memory_mut(&mut self) -> crate::memory::GuestMemoryMut<'_> {
+        crate::memory::GuestMemoryMut::new(&mut self.mem)
     }
 
     /// Copies `bytes` to guest address `base` as code of `isa`.
