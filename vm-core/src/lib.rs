@@ -12,7 +12,7 @@
 //! scheduler), and [`gc`] (a tracing collector for managed heaps).
 
 #![deny(unsafe_op_in_unsafe_fn)]
-#![warn(clippy::undocumented_unsafe_blocks)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub use aot::{build_image, load_image, write_image, AotError, AotLoad, BadImagePolicy};
 pub use engine::{EngineKind, RunOutcome, Stats, Vm, VmConfig, VmError};
