@@ -12,13 +12,13 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use vm_bench_runtime::{perf_target, Bench};
-use vm_core::engine::{EngineKind, Vm, VmConfig, VmError, PAGE_TABLE_AREA};
-use vm_core::frontend::riscv::{encode, Inst, Op};
-use vm_core::memory::GuestMemory;
 use vm_core::mmu::pte::{PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X};
 use vm_core::mmu::{
     AccessType, Mmu, MmuConfig, PageTableBuilder, PrefetchConfig, PrefetchPolicy, TlbConfig,
 };
+use vm_core::riscv::{encode, Inst, Op};
+use vm_core::GuestMemory;
+use vm_core::{EngineKind, Vm, VmConfig, VmError, PAGE_TABLE_AREA};
 
 const CODE: u64 = 0x10000;
 /// Guest data region: 64 MiB of 4 KiB pages (16384 pages, 16 x the reach

@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use vm_core::engine::{EngineKind, Vm, VmConfig, VmError};
-use vm_core::frontend::riscv::{encode, Inst, Op};
-use vm_core::guest::ElfError;
+use vm_core::riscv::{encode, Inst, Op};
+use vm_core::ElfError;
+use vm_core::{EngineKind, Vm, VmConfig, VmError};
 
 fn elf(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("guest/bin/{name}.elf"))
@@ -353,13 +353,13 @@ fn budget_stops_a_runaway_guest() {
         let mut v = vm(engine);
         let cfg_budget = 100_000;
         load_code(&mut v, &[JAL_SELF]);
-        let mut r = Ok(vm_core::engine::RunOutcome::QuantumExpired);
+        let mut r = Ok(vm_core::RunOutcome::QuantumExpired);
         // run() has no budget here; emulate it with bounded quanta.
         for _ in 0..4 {
             r = v.run_blocks(cfg_budget);
         }
         assert!(
-            matches!(r, Ok(vm_core::engine::RunOutcome::QuantumExpired)),
+            matches!(r, Ok(vm_core::RunOutcome::QuantumExpired)),
             "{engine:?}"
         );
         assert_eq!(
@@ -682,9 +682,9 @@ fn cli_runs_a_guest_under_the_mmu() {
 /// jump into unmapped memory are guest page faults naming the address.
 #[test]
 fn mmu_page_faults_are_typed_errors() {
-    use vm_core::engine::PAGE_TABLE_AREA;
     use vm_core::mmu::pte::{PTE_A, PTE_R, PTE_X};
     use vm_core::mmu::MmuConfig;
+    use vm_core::PAGE_TABLE_AREA;
     let load_null = encode(&Inst {
         op: Op::Ld,
         rd: 10,

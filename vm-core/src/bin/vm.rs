@@ -20,9 +20,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use vm_core::aot::{build_image, load_image, write_image, BadImagePolicy};
-use vm_core::engine::{EngineKind, Vm, VmConfig};
-use vm_core::mmu::{MmuConfig, PrefetchConfig, PrefetchPolicy};
+use vm_core::{
+    build_image, load_image, write_image, AotLoad, BadImagePolicy, EngineKind, MmuConfig,
+    PrefetchConfig, PrefetchPolicy, Vm, VmConfig,
+};
 
 /// Exit status of the `vm` command itself failing (bad flags, bad input,
 /// guest faults).
@@ -313,7 +314,7 @@ fn run_main(a: RunArgs) -> Result<i32, String> {
     result.map_err(|e| e.to_string())
 }
 
-fn print_run_stats(vm: &Vm, engine: Engine, aot_load: Option<&vm_core::aot::AotLoad>) {
+fn print_run_stats(vm: &Vm, engine: Engine, aot_load: Option<&AotLoad>) {
     let s = vm.stats();
     let name = engine
         .to_possible_value()

@@ -9,4 +9,4 @@ pub mod syscall;
 pub use elf::{check_riscv_flags, load_elf, ElfError, LoadedImage};
 pub use paged::load_elf_sv39;
 pub use stack::setup_stack;
-pub use syscall::{SyscallHandler, SyscallOutcome};
+pub use syscall::{SyscallHandler, SyscallOutcome, IOV_MAX};

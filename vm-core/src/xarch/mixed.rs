@@ -3,7 +3,7 @@
 //! shared IR into x86-64 by the JIT backend, switching architecture when
 //! control crosses from code of one into code of the other.
 //!
-//! Each architecture has its own [`CpuState`] (register file and
+//! Each architecture has its own `CpuState` (register file and
 //! indirect-jump cache); memory and the code region are shared. A block
 //! only chains to blocks of its own architecture, so crossing always
 //! returns to the dispatcher, which *switches*: it copies the argument
