@@ -71,6 +71,7 @@
 
 /// The user API at the root: what running a guest program needs.
 pub use aot::{build_image, load_image, write_image, AotError, AotLoad, BadImagePolicy};
+pub use backend::CodegenError;
 pub use engine::{EngineKind, RunOutcome, Stats, Vm, VmConfig, VmError, PAGE_TABLE_AREA};
 pub use guest::{check_riscv_flags, load_elf, ElfError, LoadedImage, IOV_MAX};
 pub use memory::{GuestMemory, GuestMemoryMut, MemFault, MemoryError, StoreEffect, PAGE_SIZE};

@@ -20,6 +20,7 @@ pub mod load;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+pub use crate::engine::AotInstall;
 pub use compile::{AotCompiler, CompileStats};
 pub use format::{BuildInfo, ImageCheck, ImageView, Rejection};
 pub use load::{
@@ -92,7 +93,7 @@ impl AotError {
 /// and stores are emitted (for instance a software TLB), whether by a build
 /// or by a VM configuration, or to the backend ABI, changes it, and images
 /// built by another code generator are rejected rather than run.
-pub fn codegen_fingerprint_of(backend: &mut X64Backend) -> u64 {
+pub(crate) fn codegen_fingerprint_of(backend: &mut X64Backend) -> u64 {
     let mut bytes = Vec::new();
     for probe in probe_blocks() {
         match backend.compile_relocatable(&probe) {

@@ -420,7 +420,8 @@ impl Vm {
         s
     }
 
-    /// The block cache (for inspection and benchmarks).
+    /// The block cache (for inspection by tests and benchmarks).
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn cache(&self) -> &BlockCache {
         &self.cache
     }
@@ -790,7 +791,7 @@ impl Vm {
     }
 
     /// Removes every block overlapping guest page `page` and unlinks jumps into them.
-    pub fn invalidate_page(&mut self, page: u64) -> Result<(), VmError> {
+    pub(crate) fn invalidate_page(&mut self, page: u64) -> Result<(), VmError> {
         *self.page_invalidations.entry(page).or_insert(0) += 1;
         for id in self.cache.blocks_in_page(page) {
             let b = self.cache.remove(id);

@@ -21,7 +21,7 @@ pub mod builder;
 pub mod bus;
 pub mod prefetch;
 pub mod pte;
-pub mod runtime;
+pub(crate) mod runtime;
 pub mod tlb;
 pub mod walker;
 
