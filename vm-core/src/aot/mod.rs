@@ -133,7 +133,7 @@ pub(crate) fn codegen_fingerprint_of(backend: &mut X64Backend) -> u64 {
     u64::from_le_bytes(d[..8].try_into().expect("8 bytes"))
 }
 
-/// [`codegen_fingerprint_of`] the default backend (the one
+/// The code-generator fingerprint (`codegen_fingerprint_of`) of the default backend (the one
 /// [`AotCompiler`] compiles with), computed once per process.
 pub fn codegen_fingerprint() -> u64 {
     static FP: OnceLock<u64> = OnceLock::new();
