@@ -148,6 +148,26 @@ fn cli_refuses_out_of_range_numbers_naming_the_flag() {
     assert_eq!((code, out.as_str()), (Some(55), "fib(10)=55\n"), "{err}");
 }
 
+/// Everything after the program goes to the guest, flags included; an
+/// unknown flag before it is an error naming it.
+#[test]
+fn cli_passes_everything_after_the_program_to_the_guest() {
+    let fib = elf("fib");
+    let fib = fib.to_str().unwrap();
+    // `--stats` after the program is the guest's: no statistics.
+    let (code, out, err) = vm_cli(&["run", fib, "10", "--stats"]);
+    assert_eq!((code, out.as_str()), (Some(55), "fib(10)=55\n"), "{err}");
+    assert!(!err.contains("vm stats"), "{err}");
+    let (code, _, err) = vm_cli(&["run", "--stats", fib, "10"]);
+    assert_eq!(code, Some(55));
+    assert!(err.contains("vm stats"), "{err}");
+    let (code, out, _) = vm_cli(&["run", "--", fib, "10"]);
+    assert_eq!((code, out.as_str()), (Some(55), "fib(10)=55\n"));
+    let (code, _, err) = vm_cli(&["run", "--bogus", fib]);
+    assert_eq!(code, Some(125));
+    assert!(err.contains("unknown option --bogus"), "{err}");
+}
+
 #[test]
 fn cli_help_version_and_engine_list() {
     for args in [&["run", "--help"][..], &["aot", "--help"], &["--help"]] {

@@ -138,16 +138,17 @@ struct RunArgs {
     /// guest (the default, as Linux does).
     #[arg(long)]
     strict_syscalls: bool,
-    /// The static RV64IM ELF executable to run (at most 256 MiB).
-    #[arg(value_name = "PROGRAM.elf")]
-    program: PathBuf,
-    /// Arguments passed to the guest (everything after PROGRAM.elf).
+    /// The static RV64IM ELF executable to run (at most 256 MiB), then the
+    /// arguments passed to the guest: everything after PROGRAM.elf goes to
+    /// the guest, flags included.
     #[arg(
-        value_name = "ARGS",
+        value_name = "PROGRAM.elf [ARGS]",
+        required = true,
+        num_args = 1..,
         trailing_var_arg = true,
         allow_hyphen_values = true
     )]
-    args: Vec<String>,
+    command: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -284,10 +285,14 @@ fn run_main(a: RunArgs) -> Result<i32, String> {
         (None, true) => return Err("--engine aot needs --image PROGRAM.vmimg".into()),
         (img, _) => img.clone(),
     };
-    let program = a.program.display().to_string();
-    let elf = read_input(&a.program)?;
-    let mut guest_args = vec![program];
-    guest_args.extend(a.args);
+    let program = a.command[0].clone();
+    if program.starts_with('-') && program.len() > 1 {
+        return Err(format!(
+            "unknown option {program} (see `vm run --help`; use ./{program} for a program of that name)"
+        ));
+    }
+    let elf = read_input(Path::new(&program))?;
+    let guest_args = a.command;
     let mut vm = Vm::new(
         cfg,
         Box::new(std::io::stdout()),
