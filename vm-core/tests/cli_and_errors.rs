@@ -279,6 +279,26 @@ fn cli_stats_name_the_engine_used() {
     ]);
     assert_eq!(code, Some(55), "{err}");
     assert!(err.contains("vm stats: engine=aot\n"), "{err}");
+    // The budget is exact from an image too.
+    let (code, _, err) = vm_cli(&[
+        "run",
+        "--engine",
+        "aot",
+        "--image",
+        img.to_str().unwrap(),
+        "--stats",
+        "--budget",
+        "12345",
+        fib,
+        "25",
+    ]);
+    assert_eq!(code, Some(125), "{err}");
+    assert!(
+        err.contains("instruction budget of 12345 exhausted"),
+        "{err}"
+    );
+    assert!(err.contains("instructions executed : 12345\n"), "{err}");
+    assert!(err.contains("prelinked"), "the image was used: {err}");
     for engine in ["interp", "jit", "tiered"] {
         let (_, _, err) = vm_cli(&["run", "--engine", engine, "--stats", fib, "10"]);
         assert!(
