@@ -8,7 +8,7 @@ use std::time::Duration;
 use vm_bench_runtime::{perf_target, Bench};
 use vm_core::aot::discover::Program;
 use vm_core::aot::{build_image, load_image, write_image, AotCompiler, BadImagePolicy};
-use vm_core::engine::{EngineKind, Vm, VmConfig};
+use vm_core::{EngineKind, Vm, VmConfig};
 
 const WORKLOADS: [&str; 7] = ["sieve", "matmul", "qsort", "crc32", "fib", "strings", "smc"];
 

@@ -10,9 +10,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use vm_bench_runtime::{perf_target, Bench};
-use vm_core::engine::{EngineKind, RunOutcome, Vm, VmConfig};
 use vm_core::exec::{block_on, Vcpu, DEFAULT_QUANTUM_BLOCKS};
 use vm_core::sched::{SchedConfig, Scheduler};
+use vm_core::{EngineKind, RunOutcome, Vm, VmConfig};
 
 /// fib(40): far more blocks than any benchmark run executes, so the guest
 /// never exits while measured.
@@ -34,7 +34,7 @@ fn fib_vcpu(n: u32, quantum: u64) -> Vcpu {
     Vcpu::new(0, vm, quantum).unwrap()
 }
 
-fn expect_running(r: Result<RunOutcome, vm_core::engine::VmError>) {
+fn expect_running(r: Result<RunOutcome, vm_core::VmError>) {
     assert_eq!(r.unwrap(), RunOutcome::QuantumExpired);
 }
 

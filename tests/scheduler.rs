@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use vm_bench_runtime::{perf_target, Bench};
-use vm_core::engine::{EngineKind, Vm, VmConfig};
 use vm_core::exec::Vcpu;
 use vm_core::sched::balance::{find_runnable, Injector, Source, Worker};
 use vm_core::sched::{SchedConfig, SchedMetrics, Scheduler, VcpuHandle};
+use vm_core::{EngineKind, Vm, VmConfig};
 
 fn fib_elf() -> Vec<u8> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("vm-core/guest/bin/fib.elf");

@@ -12,13 +12,13 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use vm_bench_runtime::{perf_target, Bench};
-use vm_core::engine::{EngineKind, Vm, VmConfig, VmError, PAGE_TABLE_AREA};
-use vm_core::frontend::riscv::{encode, Inst, Op};
-use vm_core::memory::GuestMemory;
 use vm_core::mmu::pte::{PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X};
 use vm_core::mmu::{
     AccessType, Mmu, MmuConfig, PageTableBuilder, PrefetchConfig, PrefetchPolicy, TlbConfig,
 };
+use vm_core::riscv::{encode, Inst, Op};
+use vm_core::GuestMemory;
+use vm_core::{EngineKind, Vm, VmConfig, VmError, PAGE_TABLE_AREA};
 
 const CODE: u64 = 0x10000;
 /// Guest data region: 64 MiB of 4 KiB pages (16384 pages, 16 x the reach
@@ -203,14 +203,14 @@ fn bench_tlb_hit_rate(b: &mut Bench) {
         let mut interp = guest_vm(EngineKind::Interp, cfg, &random_page_loop());
         // Warm-up pass (compulsory misses), then count a fresh pass.
         run_loop(&mut interp, &lcg_regs(ws, iters));
-        interp.mmu_mut().unwrap().reset_stats();
+        interp.reset_mmu_stats();
         run_loop(&mut interp, &lcg_regs(ws, iters));
         let s = interp.mmu().unwrap().stats().tlb;
         assert_eq!(s.read.hits + s.read.misses, iters, "one load per iteration");
         let hr = s.read.hits as f64 / iters as f64;
         let mut jit = guest_vm(EngineKind::Jit, cfg, &random_page_loop());
         run_loop(&mut jit, &lcg_regs(ws, iters));
-        jit.mmu_mut().unwrap().reset_stats();
+        jit.reset_mmu_stats();
         run_loop(&mut jit, &lcg_regs(ws, iters));
         let jhr = 1.0 - jit.mmu().unwrap().stats().tlb.read.misses as f64 / iters as f64;
         println!("  {ws:>19}   {hr:>15.4}   {jhr:>12.4}");
@@ -273,7 +273,7 @@ fn bench_tlb_miss_latency(b: &mut Bench) {
     let mut paged = guest_vm(EngineKind::Jit, MmuConfig::default(), &page_touch_loop());
     run_loop(&mut flat, &regs);
     run_loop(&mut paged, &regs);
-    paged.mmu_mut().unwrap().reset_stats();
+    paged.reset_mmu_stats();
     let mut best = [f64::INFINITY; 2];
     for _ in 0..7 {
         for (slot, vm) in [(0usize, &mut flat), (1, &mut paged)] {
@@ -345,8 +345,8 @@ fn bench_address_translation_cache(b: &mut Bench) {
     let sum_off = run_loop(&mut vm_off, &regs);
     let sum_on = run_loop(&mut vm_on, &regs);
     assert_eq!(sum_off, sum_on, "prefetch must not change results");
-    vm_off.mmu_mut().unwrap().reset_stats();
-    vm_on.mmu_mut().unwrap().reset_stats();
+    vm_off.reset_mmu_stats();
+    vm_on.reset_mmu_stats();
     run_loop(&mut vm_off, &regs);
     run_loop(&mut vm_on, &regs);
     let (so, sn) = (vm_off.mmu().unwrap().stats(), vm_on.mmu().unwrap().stats());

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use vm_core::engine::{EngineKind, Vm, VmConfig};
 use vm_core::mmu::{MmuConfig, PrefetchConfig, PrefetchPolicy, TlbConfig};
+use vm_core::{EngineKind, Vm, VmConfig};
 
 const WORKLOADS: [&str; 7] = ["sieve", "matmul", "qsort", "crc32", "fib", "strings", "smc"];
 
@@ -30,7 +30,7 @@ fn guest_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("vm-core/guest")
 }
 
-fn run_vm(name: &str, engine: EngineKind) -> (String, i32, vm_core::engine::Stats) {
+fn run_vm(name: &str, engine: EngineKind) -> (String, i32, vm_core::Stats) {
     run_vm_with(name, engine, None)
 }
 
@@ -38,7 +38,7 @@ fn run_vm_with(
     name: &str,
     engine: EngineKind,
     mmu: Option<MmuConfig>,
-) -> (String, i32, vm_core::engine::Stats) {
+) -> (String, i32, vm_core::Stats) {
     let elf = std::fs::read(guest_dir().join(format!("bin/{name}.elf"))).unwrap();
     let out = SharedBuf::default();
     let cfg = VmConfig {

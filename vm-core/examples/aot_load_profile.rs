@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use vm_core::aot::{build_image, hash::sha256, load_image, write_image, BadImagePolicy};
-use vm_core::engine::{EngineKind, Vm, VmConfig};
+use vm_core::{EngineKind, Vm, VmConfig};
 
 fn main() {
     let name = std::env::args().nth(1).unwrap_or_else(|| "fib".into());

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use vm_core::aot::{build_image, load_image, write_image, BadImagePolicy};
-use vm_core::engine::{EngineKind, Vm, VmConfig};
+use vm_core::{EngineKind, Vm, VmConfig};
 
 fn main() {
     let rounds: usize = std::env::args()

@@ -12,8 +12,8 @@
 
 use std::path::Path;
 
-use vm_core::engine::{EngineKind, Vm, VmConfig};
 use vm_core::mmu::MmuConfig;
+use vm_core::{EngineKind, Vm, VmConfig};
 
 fn thread_cpu_ns() -> u64 {
     let mut ts = libc::timespec {

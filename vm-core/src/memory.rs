@@ -101,6 +101,41 @@ pub enum StoreEffect {
     CodePage(u64),
 }
 
+/// Write access to the guest memory of a running VM.
+///
+/// A VM's CPU state and TLB hold host addresses into its memory, so the
+/// memory itself must never be replaced or swapped while the VM lives; a
+/// `&mut GuestMemory` would allow exactly that (`std::mem::swap`). This
+/// handle gives the writes (and, through `Deref`, every read) without
+/// handing out the memory itself.
+///
+/// Writes through it are physical and do not drop translated code of the
+/// pages they overwrite; to patch code, use `Vm::write_guest`.
+pub struct GuestMemoryMut<'a>(&'a mut GuestMemory);
+
+impl<'a> GuestMemoryMut<'a> {
+    pub(crate) fn new(mem: &'a mut GuestMemory) -> Self {
+        Self(mem)
+    }
+
+    /// See [`GuestMemory::store`].
+    pub fn store(&mut self, addr: u64, size: u64, val: u64) -> Result<StoreEffect, MemFault> {
+        self.0.store(addr, size, val)
+    }
+
+    /// See [`GuestMemory::write_bytes`].
+    pub fn write_bytes(&mut self, addr: u64, data: &[u8]) -> Result<Option<u64>, MemFault> {
+        self.0.write_bytes(addr, data)
+    }
+}
+
+impl std::ops::Deref for GuestMemoryMut<'_> {
+    type Target = GuestMemory;
+    fn deref(&self) -> &GuestMemory {
+        self.0
+    }
+}
+
 /// Bounds-checked guest memory backed by an anonymous host mapping.
 pub struct GuestMemory {
     base: *mut u8,

@@ -3,8 +3,20 @@
 //! The layout is `#[repr(C)]` and its field offsets are part of the JIT ABI:
 //! generated code addresses the guest registers ("globals" in IR terms) and
 //! the runtime fields relative to a pointer to this struct.
+//!
+//! Two halves with different audiences:
+//!
+//! - [`GuestState`]: what the guest sees (registers, pc, retired-instruction
+//!   count). Any value is harmless to the host, so users read and write it
+//!   freely (`Vm::cpu`, `Vm::cpu_mut`).
+//! - The host context of [`CpuState`] (guest-memory base and bounds, code
+//!   map, jump cache, TLB pointers, ...): raw host addresses that generated
+//!   code dereferences without checks. Those fields are private to the
+//!   crate; a wrong value there would let the guest read or write host
+//!   memory, so no safe API hands them out.
 
 use std::mem::offset_of;
+use std::ops::{Deref, DerefMut};
 
 /// Number of IR globals (guest registers) a CPU state can hold. RV64 uses
 /// 32; the headroom is for guests with more architectural registers.
@@ -27,54 +39,79 @@ pub struct JmpCacheEntry {
     pub host: u64,
 }
 
-/// Guest-visible registers plus the runtime fields generated code needs.
+/// The guest-visible part of a CPU: registers, pc and retired-instruction
+/// count. Every value is valid: what the guest does with it stays inside
+/// the guest.
 #[repr(C)]
-pub struct CpuState {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestState {
     /// Guest registers; for RV64, `globals[i]` is `x{i}` and `globals[0]` stays 0.
     pub globals: [u64; NUM_GLOBALS],
     /// Guest program counter of the next instruction to execute.
     pub pc: u64,
     /// Guest instructions retired so far.
     pub icount: u64,
+}
+
+impl Default for GuestState {
+    fn default() -> Self {
+        Self {
+            globals: [0; NUM_GLOBALS],
+            pc: 0,
+            icount: 0,
+        }
+    }
+}
+
+/// Guest-visible registers plus the host context generated code needs.
+///
+/// Dereferences to its [`GuestState`]; the host-context fields are private
+/// to the crate (see the module docs).
+#[repr(C)]
+pub struct CpuState {
+    /// Registers, pc and retired count (first, so their offsets are those
+    /// of `GuestState`).
+    guest: GuestState,
     /// Blocks the JIT may still enter before returning to the dispatcher.
-    pub quantum: u64,
+    pub(crate) quantum: u64,
     /// Payload of the last JIT exit (chain site, fault address, syscall pc).
-    pub exit_arg: u64,
+    pub(crate) exit_arg: u64,
     /// Host address of guest address 0.
-    pub mem_base: u64,
+    pub(crate) mem_base: u64,
     /// `len - size` for access sizes 1, 2, 4, 8: an access at `a` is in
     /// bounds iff `a <= mem_limit[log2(size)]` (unsigned).
-    pub mem_limit: [u64; 4],
+    pub(crate) mem_limit: [u64; 4],
     /// Host address of the per-page code map of guest memory.
-    pub code_map: u64,
+    pub(crate) code_map: u64,
     /// Host address of the indirect-jump cache (`JMP_CACHE_ENTRIES` entries).
-    pub jmp_cache: u64,
+    pub(crate) jmp_cache: u64,
     /// Host address of the software TLB's way-0 array (MMU mode).
-    pub tlb_base: u64,
+    pub(crate) tlb_base: u64,
     /// Masks `vaddr >> 7` to a byte offset into the way-0 array.
-    pub tlb_mask: u64,
+    pub(crate) tlb_mask: u64,
     /// Address of the TLB miss handler ([`crate::mmu::runtime::tlb_miss_handler`]).
-    pub tlb_miss_fn: u64,
+    pub(crate) tlb_miss_fn: u64,
     /// Context of the miss handler, set by the dispatcher per entry.
-    pub mmu_ctx: u64,
+    pub(crate) mmu_ctx: u64,
     /// MMU generation the slots below were filled under; the dispatcher
     /// clears them when the MMU's generation moved on (flush, revoke).
-    pub tlb_slot_gen: u64,
+    pub(crate) tlb_slot_gen: u64,
     /// Per-access-site translation cache of generated code: `[page, addend]`
     /// (page `u64::MAX` = empty). A second, tiny TLB level in front of the
     /// SoftTlb: valid until the next `sfence.vma` or write revocation.
-    pub tlb_slots: [[u64; 2]; TLB_SLOTS],
+    pub(crate) tlb_slots: [[u64; 2]; TLB_SLOTS],
 }
 
 /// Byte offsets of [`CpuState`] fields, for the backends.
 pub mod offsets {
     use super::*;
+    const GUEST: usize = offset_of!(CpuState, guest);
     /// Offset of `globals[0]`.
-    pub const GLOBALS: i32 = offset_of!(CpuState, globals) as i32;
+    pub const GLOBALS: i32 = (GUEST + offset_of!(GuestState, globals)) as i32;
     /// Offset of `pc`.
-    pub const PC: i32 = offset_of!(CpuState, pc) as i32;
+    pub const PC: i32 = (GUEST + offset_of!(GuestState, pc)) as i32;
     /// Offset of `icount`.
-    pub const ICOUNT: i32 = offset_of!(CpuState, icount) as i32;
+    pub const ICOUNT: i32 = (GUEST + offset_of!(GuestState, icount)) as i32;
     /// Offset of `quantum`.
     pub const QUANTUM: i32 = offset_of!(CpuState, quantum) as i32;
     /// Offset of `exit_arg`.
@@ -102,9 +139,7 @@ pub mod offsets {
 impl Default for CpuState {
     fn default() -> Self {
         Self {
-            globals: [0; NUM_GLOBALS],
-            pc: 0,
-            icount: 0,
+            guest: GuestState::default(),
             quantum: 0,
             exit_arg: 0,
             mem_base: 0,
@@ -121,16 +156,53 @@ impl Default for CpuState {
     }
 }
 
+impl Deref for CpuState {
+    type Target = GuestState;
+    fn deref(&self) -> &GuestState {
+        &self.guest
+    }
+}
+
+impl DerefMut for CpuState {
+    fn deref_mut(&mut self) -> &mut GuestState {
+        &mut self.guest
+    }
+}
+
 impl CpuState {
+    /// The guest-visible state.
+    pub fn guest(&self) -> &GuestState {
+        &self.guest
+    }
+
+    /// The guest-visible state, mutably (host context stays untouched).
+    pub fn guest_mut(&mut self) -> &mut GuestState {
+        &mut self.guest
+    }
+
     /// Empties the per-site translation slots of generated code.
-    pub fn clear_tlb_slots(&mut self) {
+    pub(crate) fn clear_tlb_slots(&mut self) {
         self.tlb_slots = [[u64::MAX, 0]; TLB_SLOTS];
     }
 
     /// Points the runtime fields at a guest memory of `len` bytes.
-    pub fn attach_memory(&mut self, base: *mut u8, len: u64, code_map: *const u8) {
+    pub(crate) fn attach_memory(&mut self, base: *mut u8, len: u64, code_map: *const u8) {
         self.mem_base = base as u64;
         self.mem_limit = [len - 1, len - 2, len - 4, len - 8];
         self.code_map = code_map as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guest_state_sits_at_the_start_with_the_old_offsets() {
+        // The JIT ABI (and AOT images' fingerprint) depend on these.
+        assert_eq!(offsets::GLOBALS, 0);
+        assert_eq!(offsets::PC, 8 * NUM_GLOBALS as i32);
+        assert_eq!(offsets::ICOUNT, offsets::PC + 8);
+        assert_eq!(offsets::QUANTUM, offsets::ICOUNT + 8);
     }
 }

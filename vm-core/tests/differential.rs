@@ -5,8 +5,8 @@
 //! and out-of-range accesses, and on random multi-instruction blocks (which
 //! stress register allocation and spilling).
 
-use vm_core::engine::{EngineKind, RunOutcome, Vm, VmConfig};
-use vm_core::frontend::riscv::{encode, Inst, Op};
+use vm_core::riscv::{encode, Inst, Op};
+use vm_core::{EngineKind, RunOutcome, Vm, VmConfig};
 
 const MEM: u64 = 16 << 20;
 const CODE: u64 = 0x10000;
@@ -158,7 +158,7 @@ fn check(code: &[u32], regs: &[u64; 32], data: &[u8], what: &str) {
     if a != b {
         let dis: Vec<String> = code
             .iter()
-            .map(|w| format!("{:?}", vm_core::frontend::riscv::decode(*w)))
+            .map(|w| format!("{:?}", vm_core::riscv::decode(*w)))
             .collect();
         let diff: Vec<String> = (0..32)
             .filter(|&i| a.regs[i] != b.regs[i])
@@ -496,7 +496,7 @@ fn random_self_loops_agree_over_many_iterations() {
             if a != b {
                 let dis: Vec<String> = code
                     .iter()
-                    .map(|w| format!("{:?}", vm_core::frontend::riscv::decode(*w)))
+                    .map(|w| format!("{:?}", vm_core::riscv::decode(*w)))
                     .collect();
                 let diff: Vec<String> = (0..32)
                     .filter(|&i| a.regs[i] != b.regs[i])

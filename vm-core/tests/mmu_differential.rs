@@ -9,10 +9,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use vm_core::engine::{EngineKind, RunOutcome, Vm, VmConfig, PAGE_TABLE_AREA};
-use vm_core::frontend::riscv::{encode, Inst, Op};
 use vm_core::mmu::pte::{PTE_A, PTE_D, PTE_R, PTE_W, PTE_X};
 use vm_core::mmu::{MmuConfig, PrefetchConfig, TlbConfig};
+use vm_core::riscv::{encode, Inst, Op};
+use vm_core::{EngineKind, RunOutcome, Vm, VmConfig, PAGE_TABLE_AREA};
 
 const MEM: u64 = 16 << 20;
 const CODE: u64 = 0x10000;
@@ -165,7 +165,7 @@ fn check(tlb: TlbConfig, code: &[u32], regs: &[u64; 32], what: &str) {
     if a != b {
         let dis: Vec<String> = code
             .iter()
-            .map(|w| format!("{:?}", vm_core::frontend::riscv::decode(*w)))
+            .map(|w| format!("{:?}", vm_core::riscv::decode(*w)))
             .collect();
         panic!(
             "{what}: interp and jit disagree under the MMU\ncode: {dis:#?}\nregs in: {regs:x?}\nregs: {:x?}\n  vs  {:x?}\npc {:#x} vs {:#x}, icount {} vs {}\nresult {:?} vs {:?}\npages equal: {}, tables equal: {}",

@@ -4,13 +4,13 @@
 //! Also with the Sv39 MMU on, including a store through a second virtual
 //! mapping (alias) of the code's physical page.
 
-use vm_core::engine::{EngineKind, Vm, VmConfig, VmError, PAGE_TABLE_AREA};
 use vm_core::mmu::pte::{PTE_A, PTE_R, PTE_W, PTE_X};
 use vm_core::mmu::MmuConfig;
+use vm_core::{EngineKind, Vm, VmConfig, VmError, PAGE_TABLE_AREA};
 
 /// Virtual alias of the code page (MMU runs): same physical page, RW only.
 const ALIAS: u64 = 0x50000;
-use vm_core::frontend::riscv::{encode, Inst, Op};
+use vm_core::riscv::{encode, Inst, Op};
 
 fn i(op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32) -> u32 {
     encode(&Inst {

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use vm_core::aot::format::{self, Expectation, TRAILER_LEN};
 use vm_core::aot::{build_info, hash};
-use vm_core::engine::{EngineKind, Vm, VmConfig};
+use vm_core::{EngineKind, Vm, VmConfig};
 
 const ELF: &[u8] = include_bytes!("../../guest/bin/fib.elf");
 

@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vm_core::engine::{EngineKind, Vm, VmConfig};
-use vm_core::frontend::riscv::{decode, encode};
+use vm_core::{EngineKind, Vm, VmConfig};
+use vm_core::riscv::{decode, encode};
 
 fn run(kind: EngineKind, code: &[u8]) -> (Vec<u64>, u64, String) {
     let cfg = VmConfig {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vm_core::engine::{EngineKind, Vm, VmConfig};
+use vm_core::{EngineKind, Vm, VmConfig};
 
 fuzz_target!(|data: &[u8]| {
     let cfg = VmConfig {

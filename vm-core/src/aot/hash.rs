@@ -64,45 +64,52 @@ fn sha256_block(h: &mut [u32; 8], block: &[u8]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
 unsafe fn sha256_blocks_shani(h: &mut [u32; 8], blocks: &[u8]) {
-    use std::arch::x86_64::*;
-    let mask = _mm_set_epi64x(0x0c0d_0e0f_0809_0a0b, 0x0405_0607_0001_0203);
-    let tmp = _mm_shuffle_epi32(_mm_loadu_si128(h.as_ptr() as *const __m128i), 0xb1);
-    let efgh = _mm_shuffle_epi32(_mm_loadu_si128(h.as_ptr().add(4) as *const __m128i), 0x1b);
-    let mut s0 = _mm_alignr_epi8(tmp, efgh, 8); // ABEF
-    let mut s1 = _mm_blend_epi16(efgh, tmp, 0xf0); // CDGH
-    for block in blocks.chunks_exact(64) {
-        let (save0, save1) = (s0, s1);
-        let mut msg = [_mm_setzero_si128(); 4];
-        for i in 0..16 {
-            if i < 4 {
-                let m = _mm_loadu_si128(block.as_ptr().add(16 * i) as *const __m128i);
-                msg[i] = _mm_shuffle_epi8(m, mask);
+    // SAFETY: the caller guarantees the SHA/SSE features this function is
+    // compiled for (`target_feature`, checked at run time before the call);
+    // every unaligned 16-byte load or store stays inside `h` (8 words, read
+    // and written at word 0 and 4), one 64-byte chunk of `blocks`, or `K`
+    // (64 words, read at 4 * i for i < 16).
+    unsafe {
+        use std::arch::x86_64::*;
+        let mask = _mm_set_epi64x(0x0c0d_0e0f_0809_0a0b, 0x0405_0607_0001_0203);
+        let tmp = _mm_shuffle_epi32(_mm_loadu_si128(h.as_ptr() as *const __m128i), 0xb1);
+        let efgh = _mm_shuffle_epi32(_mm_loadu_si128(h.as_ptr().add(4) as *const __m128i), 0x1b);
+        let mut s0 = _mm_alignr_epi8(tmp, efgh, 8); // ABEF
+        let mut s1 = _mm_blend_epi16(efgh, tmp, 0xf0); // CDGH
+        for block in blocks.chunks_exact(64) {
+            let (save0, save1) = (s0, s1);
+            let mut msg = [_mm_setzero_si128(); 4];
+            for i in 0..16 {
+                if i < 4 {
+                    let m = _mm_loadu_si128(block.as_ptr().add(16 * i) as *const __m128i);
+                    msg[i] = _mm_shuffle_epi8(m, mask);
+                }
+                let mut m = _mm_add_epi32(
+                    msg[i % 4],
+                    _mm_loadu_si128(K.as_ptr().add(4 * i) as *const __m128i),
+                );
+                s1 = _mm_sha256rnds2_epu32(s1, s0, m);
+                if (3..=14).contains(&i) {
+                    let t = _mm_alignr_epi8(msg[i % 4], msg[(i + 3) % 4], 4);
+                    let n = _mm_add_epi32(msg[(i + 1) % 4], t);
+                    msg[(i + 1) % 4] = _mm_sha256msg2_epu32(n, msg[i % 4]);
+                }
+                m = _mm_shuffle_epi32(m, 0x0e);
+                s0 = _mm_sha256rnds2_epu32(s0, s1, m);
+                if (1..=12).contains(&i) {
+                    msg[(i + 3) % 4] = _mm_sha256msg1_epu32(msg[(i + 3) % 4], msg[i % 4]);
+                }
             }
-            let mut m = _mm_add_epi32(
-                msg[i % 4],
-                _mm_loadu_si128(K.as_ptr().add(4 * i) as *const __m128i),
-            );
-            s1 = _mm_sha256rnds2_epu32(s1, s0, m);
-            if (3..=14).contains(&i) {
-                let t = _mm_alignr_epi8(msg[i % 4], msg[(i + 3) % 4], 4);
-                let n = _mm_add_epi32(msg[(i + 1) % 4], t);
-                msg[(i + 1) % 4] = _mm_sha256msg2_epu32(n, msg[i % 4]);
-            }
-            m = _mm_shuffle_epi32(m, 0x0e);
-            s0 = _mm_sha256rnds2_epu32(s0, s1, m);
-            if (1..=12).contains(&i) {
-                msg[(i + 3) % 4] = _mm_sha256msg1_epu32(msg[(i + 3) % 4], msg[i % 4]);
-            }
+            s0 = _mm_add_epi32(s0, save0);
+            s1 = _mm_add_epi32(s1, save1);
         }
-        s0 = _mm_add_epi32(s0, save0);
-        s1 = _mm_add_epi32(s1, save1);
+        let tmp = _mm_shuffle_epi32(s0, 0x1b); // FEBA
+        let s1 = _mm_shuffle_epi32(s1, 0xb1); // DCHG
+        let abcd = _mm_blend_epi16(tmp, s1, 0xf0);
+        let efgh = _mm_alignr_epi8(s1, tmp, 8);
+        _mm_storeu_si128(h.as_mut_ptr() as *mut __m128i, abcd);
+        _mm_storeu_si128(h.as_mut_ptr().add(4) as *mut __m128i, efgh);
     }
-    let tmp = _mm_shuffle_epi32(s0, 0x1b); // FEBA
-    let s1 = _mm_shuffle_epi32(s1, 0xb1); // DCHG
-    let abcd = _mm_blend_epi16(tmp, s1, 0xf0);
-    let efgh = _mm_alignr_epi8(s1, tmp, 8);
-    _mm_storeu_si128(h.as_mut_ptr() as *mut __m128i, abcd);
-    _mm_storeu_si128(h.as_mut_ptr().add(4) as *mut __m128i, efgh);
 }
 
 /// Compresses whole 64-byte blocks, with the SHA extensions when present.

@@ -118,13 +118,27 @@ impl ImageSnapshot {
 
 /// Compiles `elf` into image bytes for VMs forming blocks of at most
 /// `max_block_insns` instructions.
+///
+/// The finished image is validated with the loader's own checks before it
+/// is returned: an image the loader would reject is an
+/// [`AotError::Unloadable`] here, and nothing is written.
 pub fn build_image(
     elf: &[u8],
     max_block_insns: usize,
 ) -> Result<(Vec<u8>, CompileStats), AotError> {
     let mut c = AotCompiler::new(max_block_insns)?;
     let (contents, stats) = c.compile_program(elf)?;
-    let bytes = format::serialize(&build_info(max_block_insns), &contents)?;
+    let build = build_info(max_block_insns);
+    let bytes = format::serialize(&build, &contents)?;
+    // Refuse at build time what the loader would refuse at run time (for
+    // instance chain targets that are not 4-byte aligned, from code built
+    // for the C extension): the same checks, against the same expectation.
+    let expect = Expectation {
+        build,
+        elf_sha256: sha256(elf),
+        elf_len: elf.len() as u64,
+    };
+    format::validate(&bytes, &expect).map_err(|rejection| AotError::Unloadable { rejection })?;
     Ok((bytes, stats))
 }
 

@@ -20,6 +20,7 @@ pub mod load;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+pub use crate::engine::AotInstall;
 pub use compile::{AotCompiler, CompileStats};
 pub use format::{BuildInfo, ImageCheck, ImageView, Rejection};
 pub use load::{
@@ -60,6 +61,13 @@ pub enum AotError {
     /// The image does not fit the format's 32-bit offsets.
     #[error(transparent)]
     TooLarge(#[from] format::TooLarge),
+    /// The image just built would fail the loader's checks; it is not
+    /// written.
+    #[error("the program cannot be compiled into a loadable image: {rejection}")]
+    Unloadable {
+        /// The check the image would fail.
+        rejection: Rejection,
+    },
     /// The VM refused the image (wrong engine, already running, ...).
     #[error(transparent)]
     Vm(#[from] VmError),
@@ -69,7 +77,9 @@ impl AotError {
     /// The failed check, when this is a rejection.
     pub fn check(&self) -> Option<ImageCheck> {
         match self {
-            AotError::Rejected { rejection, .. } => Some(rejection.check),
+            AotError::Rejected { rejection, .. } | AotError::Unloadable { rejection } => {
+                Some(rejection.check)
+            }
             _ => None,
         }
     }
@@ -83,7 +93,7 @@ impl AotError {
 /// and stores are emitted (for instance a software TLB), whether by a build
 /// or by a VM configuration, or to the backend ABI, changes it, and images
 /// built by another code generator are rejected rather than run.
-pub fn codegen_fingerprint_of(backend: &mut X64Backend) -> u64 {
+pub(crate) fn codegen_fingerprint_of(backend: &mut X64Backend) -> u64 {
     let mut bytes = Vec::new();
     for probe in probe_blocks() {
         match backend.compile_relocatable(&probe) {
@@ -123,7 +133,7 @@ pub fn codegen_fingerprint_of(backend: &mut X64Backend) -> u64 {
     u64::from_le_bytes(d[..8].try_into().expect("8 bytes"))
 }
 
-/// [`codegen_fingerprint_of`] the default backend (the one
+/// The code-generator fingerprint (`codegen_fingerprint_of`) of the default backend (the one
 /// [`AotCompiler`] compiles with), computed once per process.
 pub fn codegen_fingerprint() -> u64 {
     static FP: OnceLock<u64> = OnceLock::new();

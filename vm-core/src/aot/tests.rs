@@ -448,3 +448,41 @@ fn tiny_program_runs_from_its_image_with_all_jumps_prelinked() {
     // 3 + 1 = 4 loop iterations run without leaving generated code.
     assert_eq!(vm.cpu().icount, 2 + 2 + 4 * 3 + 1 + 2);
 }
+
+/// Code built for the C extension branches to 2-byte-aligned targets; the
+/// loader refuses chains to them, so the build refuses the program first,
+/// with the check and the reason, instead of writing an image that cannot
+/// load.
+#[test]
+fn build_refuses_images_the_loader_would_reject() {
+    use crate::frontend::riscv::{encode, Inst, Op};
+    let ins = |op, rd, rs1, rs2, imm| {
+        encode(&Inst {
+            op,
+            rd,
+            rs1,
+            rs2,
+            imm,
+        })
+    };
+    // 0x10000: beq a0, zero, +6 (to 0x10006) ; 0x10004: li a7, 93 ; ecall
+    let words = [
+        ins(Op::Beq, 0, 10, 0, 6),
+        ins(Op::Addi, 17, 0, 0, 93),
+        ins(Op::Ecall, 0, 0, 0, 0),
+        ins(Op::Ecall, 0, 0, 0, 0),
+    ];
+    let code: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let elf = crate::guest::elf::tests::tiny_elf(&[(0x10000, &code, code.len() as u64)], 0x10000);
+    let e = build_image(&elf, VmConfig::default().max_block_insns).unwrap_err();
+    assert!(
+        matches!(e, AotError::Unloadable { .. }),
+        "expected a build-time refusal, got {e:?}"
+    );
+    assert_eq!(e.check(), Some(ImageCheck::Relocations));
+    let msg = e.to_string();
+    assert!(
+        msg.contains("cannot be compiled into a loadable image") && msg.contains("misaligned"),
+        "{msg}"
+    );
+}

@@ -34,7 +34,9 @@ pub struct VmConfig {
     pub engine: EngineKind,
     /// Guest memory size in bytes (multiple of 4 KiB).
     pub mem_size: u64,
-    /// Stop with [`VmError::BudgetExhausted`] after this many instructions.
+    /// Stop with [`VmError::BudgetExhausted`] once exactly this many
+    /// instructions have retired (on every engine; a guest that exits
+    /// earlier is not affected).
     pub insn_budget: Option<u64>,
     /// Executions after which the tiered engine compiles a block.
     pub tier_threshold: u32,
@@ -48,6 +50,10 @@ pub struct VmConfig {
     /// Memory model: `None` = flat guest-physical memory (no translation);
     /// `Some` = Sv39 paging with a software TLB on every access.
     pub mmu: Option<crate::mmu::MmuConfig>,
+    /// An unknown system call stops the VM with
+    /// [`VmError::UnknownSyscall`] instead of returning `-ENOSYS` to the
+    /// guest (the default, as Linux does).
+    pub strict_syscalls: bool,
 }
 
 impl Default for VmConfig {
@@ -61,6 +67,7 @@ impl Default for VmConfig {
             code_cache_bytes: 64 << 20,
             chaining: true,
             mmu: None,
+            strict_syscalls: false,
         }
     }
 }

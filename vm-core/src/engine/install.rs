@@ -35,7 +35,7 @@ fn write_i32(buf: &mut [u8], at: usize, v: i64, what: &str) -> Result<(), Instal
 impl Vm {
     /// Fingerprint of this VM's code generator (see
     /// [`crate::aot::codegen_fingerprint_of`]); an image must carry the same.
-    pub fn aot_codegen_fingerprint(&mut self) -> u64 {
+    pub(crate) fn aot_codegen_fingerprint(&mut self) -> u64 {
         match self.backend.as_mut() {
             Some(be) => crate::aot::codegen_fingerprint_of(be),
             None => crate::aot::codegen_fingerprint(),
@@ -54,7 +54,7 @@ impl Vm {
     /// ([`crate::aot::build_info_for`]) and the SHA-256 of the loaded ELF,
     /// as [`crate::aot::load_image`] does; this method re-checks only that
     /// the blocks match the guest code in memory.
-    pub fn install_aot_image(&mut self, img: &ImageView<'_>) -> Result<AotInstall, InstallError> {
+    pub(crate) fn install_aot_image(&mut self, img: &ImageView<'_>) -> Result<AotInstall, InstallError> {
         if self.backend.is_none() {
             return Err(VmError::Config(
                 "AOT images need a code region (not the interpreter engine)".into(),

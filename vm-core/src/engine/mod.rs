@@ -29,11 +29,11 @@ use crate::cache::{BlockCache, BlockId, IncomingLink, TranslatedBlock};
 use crate::frontend::riscv::{decode, translate_block, DecodeError, Inst};
 use crate::guest::{load_elf, load_elf_sv39, setup_stack, SyscallHandler, SyscallOutcome};
 use crate::interp;
-use crate::memory::{GuestAccess, GuestMemory, MemFault, PAGE_SHIFT};
+use crate::memory::{GuestAccess, GuestMemory, GuestMemoryMut, MemFault, PAGE_SHIFT};
 use crate::mmu::runtime::{tlb_miss_handler, JitMmuContext};
 use crate::mmu::{AccessType, Mmu, MmuBus, PageTableBuilder};
 use crate::opt;
-use crate::state::{CpuState, JmpCacheEntry, JMP_CACHE_ENTRIES};
+use crate::state::{CpuState, GuestState, JmpCacheEntry, JMP_CACHE_ENTRIES};
 
 /// Result of a bounded run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +156,8 @@ impl Vm {
                 mmu.is_some(),
             )?),
         };
-        let sys = SyscallHandler::new(stdout, stderr, 0, 0);
+        let mut sys = SyscallHandler::new(stdout, stderr, 0, 0);
+        sys.set_strict(cfg.strict_syscalls);
         Ok(Self {
             cpu,
             mem,
@@ -201,35 +202,41 @@ impl Vm {
         Ok(())
     }
 
-    /// The CPU state.
-    pub fn cpu(&self) -> &CpuState {
-        &self.cpu
+    /// The guest-visible CPU state: registers, pc, retired instructions.
+    pub fn cpu(&self) -> &GuestState {
+        self.cpu.guest()
     }
 
-    /// The CPU state, mutably (tests set up registers directly).
-    pub fn cpu_mut(&mut self) -> &mut CpuState {
-        &mut self.cpu
+    /// The guest-visible CPU state, mutably (set up registers and the pc
+    /// before a run). The host context generated code relies on (memory
+    /// base, bounds, TLB and jump-cache pointers) is not reachable from here.
+    pub fn cpu_mut(&mut self) -> &mut GuestState {
+        self.cpu.guest_mut()
     }
 
-    /// Guest memory.
+    /// Guest memory (guest-physical when the MMU is on).
     pub fn memory(&self) -> &GuestMemory {
         &self.mem
     }
 
-    /// Guest memory, mutably.
-    pub fn memory_mut(&mut self) -> &mut GuestMemory {
-        &mut self.mem
+    /// Guest memory, for writes (guest-physical when the MMU is on). The
+    /// handle cannot replace the memory the CPU state points into.
+    pub fn memory_mut(&mut self) -> GuestMemoryMut<'_> {
+        GuestMemoryMut::new(&mut self.mem)
     }
 
-    /// The MMU, when the VM runs with paging.
+    /// The MMU, when the VM runs with paging (configuration, statistics).
     pub fn mmu(&self) -> Option<&Mmu> {
         self.mmu.as_ref()
     }
 
-    /// The MMU, mutably (statistics reset, prefetch control, `sfence.vma`
-    /// on the TLB alone).
-    pub fn mmu_mut(&mut self) -> Option<&mut Mmu> {
-        self.mmu.as_mut()
+    /// Zeroes the MMU's statistics (TLB hits and misses, walks); no-op
+    /// without the MMU. (The MMU itself is not handed out mutably: its TLB
+    /// holds host addresses into this VM's memory.)
+    pub fn reset_mmu_stats(&mut self) {
+        if let Some(m) = self.mmu.as_mut() {
+            m.reset_stats();
+        }
     }
 
     /// Turns the translation prefetcher on or off (MMU mode; no-op otherwise).
@@ -413,7 +420,8 @@ impl Vm {
         s
     }
 
-    /// The block cache (for inspection and benchmarks).
+    /// The block cache (for inspection by tests and benchmarks).
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn cache(&self) -> &BlockCache {
         &self.cache
     }
@@ -423,17 +431,15 @@ impl Vm {
         &self.cfg
     }
 
-    /// Runs until the guest exits; returns its exit status.
+    /// Runs until the guest exits; returns its exit status. With
+    /// [`VmConfig::insn_budget`] `Some(n)`, a guest still running after
+    /// exactly `n` retired instructions stops with
+    /// [`VmError::BudgetExhausted`] (pc = the next instruction), on every
+    /// engine.
     pub fn run(&mut self) -> Result<i32, VmError> {
         const QUANTUM: u64 = 1 << 16;
         loop {
-            // Every block retires at least one instruction, so a quantum no
-            // larger than the remaining budget stops close to the budget.
-            let q = match self.cfg.insn_budget {
-                Some(b) => QUANTUM.min(b.saturating_sub(self.cpu.icount) + 1),
-                None => QUANTUM,
-            };
-            match self.run_blocks(q)? {
+            match self.run_blocks(QUANTUM)? {
                 RunOutcome::Exited(code) => return Ok(code),
                 RunOutcome::QuantumExpired => {}
             }
@@ -455,13 +461,16 @@ impl Vm {
         r
     }
 
-    fn check_budget(&self) -> Result<(), VmError> {
+    /// Instructions the budget still allows (`None`: no budget); an error
+    /// once it is used up.
+    fn check_budget(&self) -> Result<Option<u64>, VmError> {
         match self.cfg.insn_budget {
-            Some(budget) if self.cpu.icount > budget => Err(VmError::BudgetExhausted {
+            Some(budget) if self.cpu.icount >= budget => Err(VmError::BudgetExhausted {
                 budget,
                 pc: self.cpu.pc,
             }),
-            _ => Ok(()),
+            Some(budget) => Ok(Some(budget - self.cpu.icount)),
+            None => Ok(None),
         }
     }
 
@@ -470,7 +479,7 @@ impl Vm {
         // Block the interpreter just left through a plain control transfer.
         let mut prev: Option<BlockId> = None;
         while left > 0 {
-            self.check_budget()?;
+            let budget_left = self.check_budget()?;
             let pc = self.cpu.pc;
             let linked = prev.and_then(|p| self.cache.successor(p, pc));
             let id = match linked {
@@ -495,13 +504,21 @@ impl Vm {
                     b.jit.is_some() || self.tier.record_execution(&mut b.exec_count)
                 }
             };
-            if want_jit {
+            // Exact budget: a compiled block retires at most max_block_insns
+            // instructions per quantum unit, so generated code gets only as
+            // many blocks as surely fit; the last partial stretch is
+            // interpreted instruction-exactly below.
+            let jit_blocks = match budget_left {
+                Some(r) => left.min(r / self.cfg.max_block_insns as u64),
+                None => left,
+            };
+            if want_jit && jit_blocks > 0 {
                 if let Some(entry) = self.ensure_compiled(id)? {
                     self.jmp_cache[(pc as usize >> 2) & (JMP_CACHE_ENTRIES - 1)] = JmpCacheEntry {
                         pc,
                         host: entry as u64,
                     };
-                    self.cpu.quantum = left;
+                    self.cpu.quantum = jit_blocks;
                     let backend = self.backend.as_ref().expect("jit engine has a backend");
                     if let Some(m) = &self.mmu {
                         // Per-site translation slots die with the TLB entries they copy.
@@ -525,8 +542,9 @@ impl Vm {
                     let word = unsafe { backend.enter(&mut self.cpu, entry) };
                     self.cpu.mmu_ctx = 0;
                     self.stats.jit_entries += 1;
-                    self.stats.blocks_executed += left - self.cpu.quantum;
-                    left = self.cpu.quantum;
+                    let ran = jit_blocks - self.cpu.quantum;
+                    self.stats.blocks_executed += ran;
+                    left -= ran;
                     if let Some(done) = self.handle_jit_exit(word)? {
                         return Ok(done);
                     }
@@ -536,8 +554,11 @@ impl Vm {
             let b = self.cache.get(id);
             self.stats.interp_blocks += 1;
             self.stats.blocks_executed += 1;
+            // Under a budget, only the instructions it still allows.
+            let n = budget_left.map_or(b.insns.len(), |r| b.insns.len().min(r as usize));
+            let truncated = n < b.insns.len();
             // The block is only borrowed while it runs; invalidation happens after.
-            let insns: *const [Inst] = &*b.insns;
+            let insns: *const [Inst] = &b.insns[..n];
             // SAFETY: `insns` points into a boxed slice owned by the cache that
             // is not touched until `exec_block` returns.
             let (exit, _) = with_bus!(self, bus => interp::exec_block(
@@ -549,7 +570,8 @@ impl Vm {
             left -= 1;
             // Plain control transfers are the hot path: keep the rest out of line.
             if matches!(exit, Exit::Next(_)) {
-                prev = Some(id);
+                // A truncated block's successor is not its real successor.
+                prev = (!truncated).then_some(id);
                 continue;
             }
             if let Some(done) = self.handle_exit(exit)? {
@@ -769,7 +791,7 @@ impl Vm {
     }
 
     /// Removes every block overlapping guest page `page` and unlinks jumps into them.
-    pub fn invalidate_page(&mut self, page: u64) -> Result<(), VmError> {
+    pub(crate) fn invalidate_page(&mut self, page: u64) -> Result<(), VmError> {
         *self.page_invalidations.entry(page).or_insert(0) += 1;
         for id in self.cache.blocks_in_page(page) {
             let b = self.cache.remove(id);

@@ -73,6 +73,53 @@ pub enum ElfError {
     /// Entry point outside every executable segment.
     #[error("entry point {0:#x} is not inside a loaded segment")]
     BadEntry(u64),
+    /// The header's `e_flags` ask for an extension or ABI this VM does not
+    /// implement (it runs RV64IM with the soft-float ABI).
+    #[error("ELF e_flags {flags:#x} need {missing}, which this VM does not support (it runs RV64IM, soft-float ABI)")]
+    UnsupportedFlags {
+        /// The header's `e_flags`.
+        flags: u32,
+        /// What is missing, in words (e.g. "the C extension (compressed
+        /// instructions, EF_RISCV_RVC)").
+        missing: String,
+    },
+}
+
+/// `e_flags` bit: the code uses compressed (C extension) instructions.
+pub const EF_RISCV_RVC: u32 = 0x1;
+/// `e_flags` mask of the floating-point ABI (0 = soft-float).
+pub const EF_RISCV_FLOAT_ABI: u32 = 0x6;
+/// `e_flags` bit: the RV32E/RV64E base (16 registers).
+pub const EF_RISCV_RVE: u32 = 0x8;
+
+/// Checks a RISC-V ELF header's `e_flags` against what the VM runs
+/// (RV64IM, soft-float calling convention) and names what is missing.
+pub fn check_riscv_flags(flags: u32) -> Result<(), ElfError> {
+    let mut missing = Vec::new();
+    if flags & EF_RISCV_RVC != 0 {
+        missing.push("the C extension (compressed instructions, EF_RISCV_RVC)");
+    }
+    match flags & EF_RISCV_FLOAT_ABI {
+        0 => {}
+        0x2 => {
+            missing.push("the single-precision float ABI (F extension, EF_RISCV_FLOAT_ABI_SINGLE)")
+        }
+        0x4 => {
+            missing.push("the double-precision float ABI (D extension, EF_RISCV_FLOAT_ABI_DOUBLE)")
+        }
+        _ => missing.push("the quad-precision float ABI (Q extension, EF_RISCV_FLOAT_ABI_QUAD)"),
+    }
+    if flags & EF_RISCV_RVE != 0 {
+        missing.push("the RV64E base (EF_RISCV_RVE)");
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(ElfError::UnsupportedFlags {
+            flags,
+            missing: missing.join(" and "),
+        })
+    }
 }
 
 /// What the loader placed in guest memory.
@@ -154,6 +201,7 @@ pub fn load_segments<'d>(
     if ty != ET_EXEC {
         return Err(ElfError::WrongType(ty));
     }
+    check_riscv_flags(hdr.e_flags(e))?;
     let phdrs = hdr.program_headers(e, data).map_err(trunc)?;
     let mut segs: Vec<(u64, u64, u64, u64, u32)> = Vec::new(); // vaddr, memsz, offset, filesz, flags
     for ph in phdrs.iter().filter(|p| p.p_type(e) == PT_LOAD) {
@@ -331,6 +379,33 @@ pub(crate) mod tests {
             load_elf(&bad_entry, &mut m),
             Err(ElfError::BadEntry(0x5000))
         );
+        let mut rvc = good.clone();
+        rvc[48] = 0x5; // EF_RISCV_RVC | EF_RISCV_FLOAT_ABI_DOUBLE
+        let e = load_elf(&rvc, &mut m).unwrap_err();
+        assert_eq!(
+            e,
+            ElfError::UnsupportedFlags {
+                flags: 5,
+                missing: "the C extension (compressed instructions, EF_RISCV_RVC) and the \
+                          double-precision float ABI (D extension, EF_RISCV_FLOAT_ABI_DOUBLE)"
+                    .into()
+            }
+        );
+        assert!(e.to_string().contains("e_flags 0x5 need the C extension"));
+        for (flags, what) in [
+            (2u8, "single-precision"),
+            (6, "quad-precision"),
+            (8, "RV64E"),
+        ] {
+            let mut bad = good.clone();
+            bad[48] = flags;
+            let e = load_elf(&bad, &mut m).unwrap_err().to_string();
+            assert!(e.contains(what), "{flags:#x}: {e}");
+        }
+        // TSO (0x10) is stronger than RVWMO and runs as is.
+        let mut tso = good.clone();
+        tso[48] = 0x10;
+        load_elf(&tso, &mut m).unwrap();
         let wrap = tiny_elf(&[(u64::MAX - 2, &code, 8)], 0);
         assert!(matches!(
             load_elf(&wrap, &mut m),

@@ -6,7 +6,7 @@ pub mod paged;
 pub mod stack;
 pub mod syscall;
 
-pub use elf::{load_elf, ElfError, LoadedImage};
+pub use elf::{check_riscv_flags, load_elf, ElfError, LoadedImage};
 pub use paged::load_elf_sv39;
 pub use stack::setup_stack;
-pub use syscall::{SyscallHandler, SyscallOutcome};
+pub use syscall::{SyscallHandler, SyscallOutcome, IOV_MAX};

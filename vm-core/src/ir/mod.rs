@@ -2,7 +2,7 @@
 //!
 //! A block is a straight-line list of [`IrOp`]s over 64-bit SSA temporaries
 //! followed by one [`Terminator`]. Guest registers are "globals" (slots of
-//! [`crate::state::CpuState::globals`]); a frontend decides which guest
+//! [`crate::state::GuestState::globals`]); a frontend decides which guest
 //! register lives in which global. Every op has defined behaviour for every
 //! input (division included), so backends need no guest knowledge.
 

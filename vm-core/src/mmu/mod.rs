@@ -18,15 +18,15 @@
 //! fills, and prefetches. See `docs/mmu.md` for the design and figures.
 
 pub mod builder;
-pub mod bus;
+pub(crate) mod bus;
 pub mod prefetch;
 pub mod pte;
-pub mod runtime;
+pub(crate) mod runtime;
 pub mod tlb;
 pub mod walker;
 
 pub use builder::{MapError, PageTableBuilder};
-pub use bus::MmuBus;
+pub(crate) use bus::MmuBus;
 pub use prefetch::{PrefetchConfig, PrefetchPolicy, TranslationPrefetcher};
 pub use pte::PageSize;
 pub use tlb::{SoftTlb, TlbConfig, TlbConfigError, TlbEntry, TlbStats, INVALID_TAG};
@@ -443,7 +443,7 @@ impl Mmu {
     /// run of accesses) of `size` bytes at `va`, or `None` when the access must be replayed by
     /// the interpreter (page fault, store to a code page or to a clean
     /// page's slow path, page-crossing access to non-contiguous physical pages).
-    pub fn jit_miss(
+    pub(crate) fn jit_miss(
         &mut self,
         mem: &mut GuestMemory,
         va: u64,

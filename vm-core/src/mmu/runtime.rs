@@ -48,6 +48,8 @@ pub unsafe extern "sysv64" fn tlb_miss_handler(
     // SAFETY: guaranteed by the caller (the dispatcher sets the context
     // right before entering generated code and keeps it alive).
     let ctx = unsafe { &*((*cpu).mmu_ctx as *const JitMmuContext) };
+    // SAFETY: the context's memory and MMU pointers are live and not
+    // otherwise borrowed while generated code runs (caller contract).
     let (mem, mmu) = unsafe { (&mut *ctx.mem, &mut *ctx.mmu) };
     let access = AccessType::from_code(info);
     let size = (info >> 2).clamp(1, 4096);

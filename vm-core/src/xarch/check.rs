@@ -172,7 +172,7 @@ impl Rv64Runner {
     }
 
     pub(crate) fn call(&mut self, v: &Vector) -> (u64, u64) {
-        let mem = self.vm.memory_mut();
+        let mut mem = self.vm.memory_mut();
         let bytes: Vec<u8> = v.buf.iter().flat_map(|w| w.to_le_bytes()).collect();
         mem.write_bytes(GUEST_BUF, &bytes).unwrap();
         let mut st = [0u64; 80];

@@ -3,7 +3,7 @@
 //! shared IR into x86-64 by the JIT backend, switching architecture when
 //! control crosses from code of one into code of the other.
 //!
-//! Each architecture has its own [`CpuState`] (register file and
+//! Each architecture has its own `CpuState` (register file and
 //! indirect-jump cache); memory and the code region are shared. A block
 //! only chains to blocks of its own architecture, so crossing always
 //! returns to the dispatcher, which *switches*: it copies the argument
@@ -153,9 +153,10 @@ impl MixedVm {
         })
     }
 
-    /// Guest memory.
-    pub fn memory_mut(&mut self) -> &mut GuestMemory {
-        &mut self.mem
+    /// Guest memory, for writes (a handle: the CPU states point into it,
+    /// so it cannot be replaced).
+    pub fn memory_mut(&mut self) -> crate::memory::GuestMemoryMut<'_> {
+        crate::memory::GuestMemoryMut::new(&mut self.mem)
     }
 
     /// Copies `bytes` to guest address `base` as code of `isa`.

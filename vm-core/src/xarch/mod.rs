@@ -1,7 +1,7 @@
 //! Cross-architecture translation (QEMU TCG style): guest frontends
-//! ([`crate::frontend::x86_64`], [`crate::frontend::aarch64`]) lift machine
-//! code into the shared IR, host backends ([`crate::backend::aarch64`],
-//! [`crate::backend::riscv64`], and the x86-64 JIT) emit it again.
+//! (`frontend::x86_64`, `frontend::aarch64`) lift machine
+//! code into the shared IR, host backends (`backend::aarch64`,
+//! `backend::riscv64`, and the x86-64 JIT) emit it again.
 //!
 //! [`mod@unit`] translates whole functions for the ahead-of-time style
 //! backends; [`mixed`] runs RV64 and AArch64 guest code in one process on

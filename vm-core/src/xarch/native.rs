@@ -54,8 +54,13 @@ impl NativeImage {
     #[cfg(target_arch = "x86_64")]
     pub unsafe fn call3(&self, pc: u64, a: u64, b: u64, c: u64) -> u64 {
         type F = unsafe extern "C" fn(u64, u64, u64) -> u64;
-        let f: F = std::mem::transmute::<*mut u8, F>(self.map.add((pc - self.base) as usize));
-        f(a, b, c)
+        // SAFETY: the caller guarantees `pc` is a position-independent
+        // function of this mapped, executable image with this signature and
+        // that the arguments are valid for it.
+        unsafe {
+            let f: F = std::mem::transmute::<*mut u8, F>(self.map.add((pc - self.base) as usize));
+            f(a, b, c)
+        }
     }
 }
 

@@ -276,7 +276,7 @@ fn mark(rev: &mut [i32], t: Temp, kept_after: i32) {
 }
 
 /// Dead global-store and dead-code elimination (the semantics of
-/// [`crate::opt::eliminate_dead`]) fused with computing each temp's last use
+/// `opt::eliminate_dead`) fused with computing each temp's last use
 /// after the removal, appended to `out` (`num_temps` entries).
 pub fn eliminate_dead_with_last_use(
     block: &mut IrBlock,

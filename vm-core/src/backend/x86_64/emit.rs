@@ -208,7 +208,10 @@ impl X64Backend {
     /// `entry` must be the entry of a block compiled by this backend that is
     /// still installed, and `cpu` must be attached to live guest memory.
     pub unsafe fn enter(&self, cpu: &mut CpuState, entry: usize) -> u64 {
-        (self.enter)(cpu as *mut CpuState, entry)
+        // SAFETY: the trampoline and `entry` are code of this backend's
+        // region; the caller guarantees the block is installed and `cpu`
+        // describes live guest memory.
+        unsafe { (self.enter)(cpu as *mut CpuState, entry) }
     }
 
     /// Total time spent installing code (W^X page flips and copies), part of compile time.
