@@ -198,6 +198,12 @@ fn generate(attr: &Attr, f: Function) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
     let line = quote_spanned!(name.span()=> ::core::line!());
+    // Spanned on the name like `line`, so a failing test's panic location (the runtime's
+    // `#[track_caller]`) is the `fn` line the artifact records, not the attribute's.
+    // (The path is written out: tokens of `rt` carry the attribute's span.)
+    let run_call = quote_spanned!(name.span()=>
+        ::vm_bench_runtime::__private::run_test(&#spec_static, #body_fn)
+    );
 
     quote! {
         #[doc(hidden)]
@@ -250,7 +256,7 @@ fn generate(attr: &Attr, f: Function) -> TokenStream {
 
         #(#attrs)*
         #vis fn #name() {
-            #rt::run_test(&#spec_static, #body_fn)
+            #run_call
         }
     }
 }
