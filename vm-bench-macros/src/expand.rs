@@ -48,7 +48,9 @@ fn fallback(e: syn::Error, mut func: syn::ItemFn) -> TokenStream {
     let err = e.to_compile_error();
     // Without its #[test] the function cannot add "test functions take no arguments" noise
     // on top of the real errors.
-    func.attrs.retain(|a| !a.path().is_ident("test"));
+    // (Also `#[tokio::test]` and the like, reported above.)
+    func.attrs
+        .retain(|a| a.path().segments.last().is_none_or(|s| s.ident != "test"));
     quote! {
         #err
         #[allow(dead_code, unused)]
