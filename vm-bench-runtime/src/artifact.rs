@@ -571,6 +571,9 @@ pub struct MeasurementInfo {
     pub locked_until_unix_ns: u128,
     /// Measurement rounds performed.
     pub rounds: u32,
+    /// Rounds of `Bench::metric_rounds` run (0 when the body does not use it).
+    #[serde(default)]
+    pub metric_rounds: u32,
     /// Warm-up iterations run.
     pub warmup_iterations: u64,
     /// Wall time of the whole benchmark, setup included (ms).

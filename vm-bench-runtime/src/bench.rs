@@ -44,6 +44,7 @@ pub struct Bench {
     /// The bounds checked: the declared ones, or an override file's (see `targets`).
     pub(crate) kpis: Vec<KpiSpec>,
     routine_used: Option<&'static str>,
+    in_metric_rounds: bool,
 }
 
 /// Measures one sample: wall time of the timed region, and around it the thread's CPU
@@ -69,21 +70,23 @@ impl Timer {
         }
     }
 
-    /// Starts the timed region. The run-queue wait and CPU clock are read first so their
-    /// cost stays outside.
+    /// Starts the timed region. The CPU clock and the run-queue wait are read first so
+    /// their cost stays outside; the wait last, right before the wall clock, so that a
+    /// preemption between the reads (which would count as wait but not as wall time) has
+    /// the smallest possible window.
     #[inline(always)]
     fn start(&mut self) {
-        self.wait_start = thread_runqueue_wait_ns();
         self.cpu_start = thread_cpu_ns();
+        self.wait_start = thread_runqueue_wait_ns();
         self.wall_start = Some(Instant::now());
     }
 
-    /// Ends the timed region.
+    /// Ends the timed region (reads in the mirror order of `start`).
     #[inline(always)]
     fn stop(&mut self) {
         let end = Instant::now();
-        let cpu_end = thread_cpu_ns();
         let wait_end = thread_runqueue_wait_ns();
+        let cpu_end = thread_cpu_ns();
         self.wall_ns = self
             .wall_start
             .map(|s| (end - s).as_nanos() as f64)
@@ -153,6 +156,7 @@ impl Bench {
             errors: Vec::new(),
             kpis: spec.kpis.to_vec(),
             routine_used: None,
+            in_metric_rounds: false,
         }
     }
 
@@ -292,6 +296,91 @@ impl Bench {
             Some((_, v)) => v.push(value),
             None => self.metrics.push((name.to_string(), vec![value])),
         }
+    }
+
+    /// Measures metrics in rounds, so that a metric can be re-measured like a time: `round`
+    /// does the measured work once and reports its values with `b.metric(..)` on the
+    /// `Bench` it is given. Values of every round are pooled (the checked statistic stays
+    /// the mean of all values, with its bootstrap interval). While the interval of a
+    /// declared metric bound reported here straddles the bound, `round` runs again, up to
+    /// `config.max_rounds` rounds in total (1 outside enforce mode); still straddling after
+    /// the last round is INCONCLUSIVE, as for times. Each round and decision is recorded in
+    /// `measurement.metric_rounds` and `measurement.decisions`.
+    ///
+    /// `round` must not measure a routine (`iter`, `compare`, ...): a second round would
+    /// measure it twice, which is an error.
+    ///
+    /// ```no_run
+    /// # use vm_bench_runtime::Bench;
+    /// # fn run_workload() -> Vec<f64> { vec![0.995, 0.997] }
+    /// fn body(b: &mut Bench) {
+    ///     b.metric_rounds(|b| {
+    ///         for share in run_workload() {
+    ///             b.metric("mutator_share", share);
+    ///         }
+    ///     });
+    /// }
+    /// ```
+    pub fn metric_rounds<F: FnMut(&mut Bench)>(&mut self, mut round: F) {
+        if self.in_metric_rounds {
+            self.errors
+                .push("b.metric_rounds was called inside b.metric_rounds".to_string());
+            return;
+        }
+        self.in_metric_rounds = true;
+        let max = if self.mode == Mode::Enforce {
+            self.config.max_rounds
+        } else {
+            1
+        };
+        let mut reported: Vec<String> = Vec::new();
+        for r in 1..=max {
+            let before: Vec<(String, usize)> = self
+                .metrics
+                .iter()
+                .map(|(n, v)| (n.clone(), v.len()))
+                .collect();
+            round(self);
+            for (name, values) in &self.metrics {
+                let old = before
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map_or(0, |(_, l)| *l);
+                if values.len() > old && !reported.contains(name) {
+                    reported.push(name.clone());
+                }
+            }
+            self.info.metric_rounds = r;
+            let straddling: Vec<&'static str> = self
+                .kpis
+                .iter()
+                .filter_map(|k| match *k {
+                    KpiSpec::Metric { name, op, bound } if reported.iter().any(|n| n == name) => {
+                        let values = &self.metrics.iter().find(|(n, _)| n == name)?.1;
+                        let interval = metric_interval(values);
+                        (crate::verdict::classify(op, bound, &interval) == Verdict::Inconclusive)
+                            .then_some(name)
+                    }
+                    _ => None,
+                })
+                .collect();
+            if straddling.is_empty() {
+                break;
+            }
+            if r == max {
+                self.info.decisions.push(format!(
+                    "metric round {r}: interval of {} still straddles its bound after the \
+                     last round; verdict inconclusive (not a failure)",
+                    straddling.join(", ")
+                ));
+                break;
+            }
+            self.info.decisions.push(format!(
+                "metric round {r}: interval of {} straddles its bound; measuring again",
+                straddling.join(", ")
+            ));
+        }
+        self.in_metric_rounds = false;
     }
 
     /// Measures `baseline` and `candidate` interleaved (pairs alternate their order:
@@ -564,11 +653,7 @@ impl Bench {
             .iter()
             .map(|(name, values)| {
                 let value = stats::mean(values);
-                let interval = if values.len() == 1 {
-                    stats::exact_interval(value)
-                } else {
-                    stats::mean_interval(values)
-                };
+                let interval = metric_interval(values);
                 MetricResult {
                     name: name.clone(),
                     values: values.clone(),
@@ -660,6 +745,16 @@ impl RoundBudget {
     }
 }
 
+/// The interval a metric's bound is checked on: exact for one value, the bootstrap
+/// percentile interval of the mean for several.
+fn metric_interval(values: &[f64]) -> Interval {
+    if values.len() == 1 {
+        stats::exact_interval(values[0])
+    } else {
+        stats::mean_interval(values)
+    }
+}
+
 fn round_target(base: f64, round: u32) -> f64 {
     base / f64::from(1u32 << (round.saturating_sub(1)).min(16))
 }
@@ -678,7 +773,11 @@ fn block_on<F: Future>(rt: &tokio::runtime::Runtime, fut: F) -> F::Output {
 fn make_sample(n: u64, timer: &Timer, round: u32) -> Sample {
     let wall = timer.wall_ns;
     let significant = |off: f64| off > DESCHEDULED_SHARE * wall && off > DESCHEDULED_FLOOR_NS;
-    let (descheduled, waiting_ns) = match (timer.preempted_ns, timer.cpu_ns) {
+    // A wait that began between the schedstat read and the wall clock read lies partly
+    // outside the timed region; the sample cannot have been preempted for longer than it
+    // lasted.
+    let preempted_ns = timer.preempted_ns.map(|p| p.min(wall));
+    let (descheduled, waiting_ns) = match (preempted_ns, timer.cpu_ns) {
         // schedstat: only preemption counts; waiting that is not run-queue wait is the
         // body's own (I/O, locks, other threads) and belongs to its time.
         (Some(p), cpu) => (significant(p), cpu.map(|cpu| (wall - cpu - p).max(0.0))),
@@ -693,7 +792,7 @@ fn make_sample(n: u64, timer: &Timer, round: u32) -> Sample {
         per_iter_ns: wall / n as f64,
         descheduled,
         round,
-        preempted_ns: timer.preempted_ns,
+        preempted_ns,
         waiting_ns,
     }
 }
@@ -1220,6 +1319,71 @@ mod tests {
             .decisions
             .iter()
             .any(|d| d.contains("schedstat unavailable")));
+    }
+
+    fn metric_spec(op: CmpOp, bound: f64) -> &'static BenchSpec {
+        let base = spec(1.0);
+        Box::leak(Box::new(BenchSpec {
+            kpis: Box::leak(Box::new([KpiSpec::Metric {
+                name: "share",
+                op,
+                bound,
+            }])),
+            ..*base
+        }))
+    }
+
+    #[test]
+    fn straddling_metric_rounds_are_measured_again_and_pooled() {
+        // Each round reports values around 0.995 whose spread keeps the interval across
+        // 0.99 for a few rounds: re-measured up to max_rounds, pooling every value.
+        let mut b = Bench::new(metric_spec(CmpOp::Gt, 0.99), Mode::Enforce);
+        let mut calls = 0;
+        b.metric_rounds(|b| {
+            calls += 1;
+            for v in [0.97, 1.0, 0.999, 0.98, 1.0, 0.996] {
+                b.metric("share", v);
+            }
+            b.metric("other", 1.0);
+        });
+        assert_eq!(calls, 3);
+        assert_eq!(b.info.metric_rounds, 3);
+        let m = b.metric_results();
+        assert_eq!(m[0].values.len(), 18);
+        assert_eq!(m[1].values.len(), 3);
+        assert!(b
+            .info
+            .decisions
+            .iter()
+            .any(|d| d.starts_with("metric round 1: interval of share straddles")));
+    }
+
+    #[test]
+    fn a_clear_metric_is_measured_once_and_off_mode_runs_one_round() {
+        let mut b = Bench::new(metric_spec(CmpOp::Gt, 0.5), Mode::Enforce);
+        let mut calls = 0;
+        b.metric_rounds(|b| {
+            calls += 1;
+            b.metric("share", 0.9);
+            b.metric("share", 0.91);
+        });
+        assert_eq!((calls, b.info.metric_rounds), (1, 1));
+
+        let mut b = Bench::new(metric_spec(CmpOp::Gt, 0.99), Mode::Off);
+        let mut calls = 0;
+        b.metric_rounds(|b| {
+            calls += 1;
+            b.metric("share", 0.97);
+            b.metric("share", 1.0);
+        });
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn nested_metric_rounds_are_an_error() {
+        let mut b = Bench::new(metric_spec(CmpOp::Gt, 0.5), Mode::Off);
+        b.metric_rounds(|b| b.metric_rounds(|b| b.metric("share", 1.0)));
+        assert_eq!(b.errors.len(), 1);
     }
 
     #[test]

@@ -45,8 +45,11 @@ pub fn thread_runqueue_wait_ns() -> Option<u64> {
     {
         use std::os::unix::fs::FileExt;
         thread_local! {
-            static SCHEDSTAT: Option<std::fs::File> =
-                std::fs::File::open("/proc/thread-self/schedstat").ok();
+            static SCHEDSTAT: Option<std::fs::File> = if schedstat_disabled() {
+                None
+            } else {
+                std::fs::File::open("/proc/thread-self/schedstat").ok()
+            };
         }
         SCHEDSTAT.with(|f| {
             let f = f.as_ref()?;
@@ -59,6 +62,14 @@ pub fn thread_runqueue_wait_ns() -> Option<u64> {
     {
         None
     }
+}
+
+/// Environment variable that turns schedstat off (`VM_BENCH_SCHEDSTAT=off`), so the
+/// fallback evidence can be measured on a machine that has schedstat.
+pub const SCHEDSTAT_VAR: &str = "VM_BENCH_SCHEDSTAT";
+
+fn schedstat_disabled() -> bool {
+    std::env::var(SCHEDSTAT_VAR).is_ok_and(|v| v.eq_ignore_ascii_case("off"))
 }
 
 /// The run-queue wait (second field) of a schedstat line `"<on cpu> <wait> <slices>"`.

@@ -26,7 +26,9 @@ when the thread was preempted (run-queue wait from /proc/thread-self/schedstat; 
 schedstat: any off-CPU time by the thread CPU clock) for > 5% of the sample and > 2 us. \
 Descheduled samples are excluded from the statistic when they are a minority; when they \
 are the majority the statistic uses every sample's wall time minus its run-queue wait \
-(without schedstat: its wall time). A declared metric never reported, or a \
+(without schedstat: its wall time). Metrics reported inside Bench::metric_rounds are \
+re-measured the same way (the round runs again, values pooled, up to max_rounds rounds); \
+other metrics are measured once. A declared metric never reported, or a \
 time/relative bound without a timed routine, is MISSING and fails. KPIs are enforced only in \
 enforce mode on an optimized build.";
 
