@@ -866,6 +866,32 @@ mod tests {
         );
     }
 
+    /// This repository's runner-class files state the seed bounds; they may tighten a bound
+    /// but never loosen one. Loosening takes a tolerance or a `target_value`, so both are
+    /// refused here; a tighter `target_value` must be added with a check of its direction.
+    #[test]
+    fn this_repositorys_target_files_never_loosen_a_seed_bound() {
+        let dir =
+            workspace_root(Path::new(env!("CARGO_MANIFEST_DIR"))).join(".github/bench-targets");
+        let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(!files.is_empty(), "no target files in {}", dir.display());
+        for f in files {
+            let o = TargetOverrides::load(&f).unwrap();
+            assert_eq!(o.default_tolerance, 0.0, "{}", f.display());
+            for t in &o.targets {
+                assert!(
+                    t.tolerance.unwrap_or(0.0) == 0.0 && t.target_value.is_none(),
+                    "{}: {} {} may loosen a seed bound",
+                    f.display(),
+                    t.name,
+                    t.metric
+                );
+            }
+        }
+    }
+
     #[test]
     fn relative_targets_paths_start_at_the_workspace_root() {
         let root = workspace_root(Path::new(env!("CARGO_MANIFEST_DIR")));
