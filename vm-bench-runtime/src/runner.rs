@@ -134,23 +134,27 @@ pub fn execute(spec: &'static BenchSpec, body: fn(&mut Bench), opts: &RunOptions
     let mut bench = Bench::new(spec, mode);
     bench.kpis = kpis.iter().map(|(k, _)| *k).collect();
     if let Some((_, src)) = kpis.iter().find(|(_, s)| s.file.is_some()) {
+        let applied: Vec<String> = kpis
+            .iter()
+            .map(|(k, s)| {
+                let declared = if s.applied != s.declared {
+                    format!(" (declared {})", crate::verdict::fmt_num(s.declared))
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{} {} {}{declared}",
+                    crate::targets::kpi_key(k),
+                    crate::verdict::fmt_num(s.applied),
+                    s.unit
+                )
+            })
+            .collect();
         bench.info.decisions.push(format!(
             "bounds from {} (machine class {}): {}",
             src.file.as_deref().unwrap_or_default(),
             src.machine_class.as_deref().unwrap_or_default(),
-            kpis.iter()
-                .map(|(k, s)| format!(
-                    "{} {}{}",
-                    crate::verdict::fmt_num(s.applied),
-                    s.unit,
-                    if s.applied != s.declared {
-                        format!(" (declared {})", crate::verdict::fmt_num(s.declared))
-                    } else {
-                        String::new()
-                    }
-                ) + &format!(" for {}", kpi_key(k)))
-                .collect::<Vec<_>>()
-                .join(", ")
+            applied.join(", ")
         ));
     }
     bench.info.lock_wait_ns = lock.waited.as_nanos() as f64;
@@ -441,15 +445,6 @@ fn resolve_bounds(
         None => None,
     };
     crate::targets::apply_to_spec(spec, file.as_deref()).map_err(|e| e.to_string())
-}
-
-fn kpi_key(k: &KpiSpec) -> &'static str {
-    match *k {
-        KpiSpec::MaxTime { key, .. } => key,
-        KpiSpec::MinThroughput { .. } => "min_ops_per_sec",
-        KpiSpec::Metric { name, .. } => name,
-        KpiSpec::Relative { kind, .. } => kind.key(),
-    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -634,6 +634,11 @@ fn spec_scale(k: &KpiSpec) -> f64 {
     }
 }
 
+/// The attribute key of a KPI (`max_ms`, `min_ops_per_sec`, a metric name, a relative key).
+pub(crate) fn kpi_key(k: &KpiSpec) -> &'static str {
+    spec_key(k).0
+}
+
 /// The KPI key, the bound as written (in the key's unit), its direction and unit.
 fn spec_key(k: &KpiSpec) -> (&'static str, f64, CmpOp, String) {
     match *k {
