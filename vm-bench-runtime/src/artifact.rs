@@ -292,6 +292,10 @@ impl BoundSource {
         };
         let num = crate::verdict::fmt_num;
         match (&self.file, &self.machine_class) {
+            (Some(file), class) if self.entry.is_none() && self.tolerance_pct == 0.0 => format!(
+                "declared bound; {file} (machine class {}) has no entry for it",
+                class.as_deref().unwrap_or("?")
+            ),
             (Some(file), class) => {
                 let what = match self.entry {
                     Some(i) => format!("targets[{i}]"),

@@ -1387,6 +1387,31 @@ mod tests {
     }
 
     #[test]
+    fn compare_of_mostly_preempted_pairs_uses_time_without_the_wait() {
+        // Baseline 1000 ns, candidate 1500 ns of CPU per iteration; every pair but every
+        // fourth has its candidate sample preempted for as long as it ran (a hog beside it).
+        let sample = |cpu: f64, preempted: f64| Sample {
+            iterations: 10,
+            wall_ns: (cpu + preempted) * 10.0,
+            cpu_ns: Some(cpu * 10.0),
+            per_iter_ns: cpu + preempted,
+            descheduled: preempted > 0.0,
+            round: 1,
+            preempted_ns: Some(preempted * 10.0),
+            waiting_ns: Some(0.0),
+        };
+        let pairs: Vec<(Sample, Sample)> = (0..40)
+            .map(|i| {
+                let p = if i % 4 == 0 { 0.0 } else { 1500.0 };
+                (sample(1000.0 + i as f64, 0.0), sample(1500.0 + i as f64, p))
+            })
+            .collect();
+        let c = build_compare(&pairs, 10, 10);
+        assert_eq!(c.pairs, 40);
+        assert!((c.ratio.value - 1.5).abs() < 0.01, "{}", c.ratio.value);
+    }
+
+    #[test]
     fn second_routine_is_an_error() {
         let mut b = Bench::new(spec(1000.0), Mode::Off);
         b.iter(|| 1);

@@ -282,6 +282,15 @@ mod tests {
             l.contains("(max_ms, bound from /ci/runner.json targets[3] (machine class runner); declared 8.000 ms)"),
             "{l}"
         );
+        // A file without an entry for the KPI: the declared bound, and the file is named.
+        let src = k.bound_source.as_mut().unwrap();
+        (src.entry, src.applied) = (None, 8.0);
+        k.bound = 8e6;
+        let l = failure_line("b::ms", &k, "a.json");
+        assert!(
+            l.contains("(max_ms, declared bound; /ci/runner.json (machine class runner) has no entry for it)"),
+            "{l}"
+        );
     }
 
     #[test]
