@@ -48,7 +48,9 @@ fn fallback(e: syn::Error, mut func: syn::ItemFn) -> TokenStream {
     let err = e.to_compile_error();
     // Without its #[test] the function cannot add "test functions take no arguments" noise
     // on top of the real errors.
-    func.attrs.retain(|a| !a.path().is_ident("test"));
+    // (Also `#[tokio::test]` and the like, reported above.)
+    func.attrs
+        .retain(|a| a.path().segments.last().is_none_or(|s| s.ident != "test"));
     quote! {
         #err
         #[allow(dead_code, unused)]
@@ -198,6 +200,12 @@ fn generate(attr: &Attr, f: Function) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
     let line = quote_spanned!(name.span()=> ::core::line!());
+    // Spanned on the name like `line`, so a failing test's panic location (the runtime's
+    // `#[track_caller]`) is the `fn` line the artifact records, not the attribute's.
+    // (The path is written out: tokens of `rt` carry the attribute's span.)
+    let run_call = quote_spanned!(name.span()=>
+        ::vm_bench_runtime::__private::run_test(&#spec_static, #body_fn)
+    );
 
     quote! {
         #[doc(hidden)]
@@ -250,7 +258,7 @@ fn generate(attr: &Attr, f: Function) -> TokenStream {
 
         #(#attrs)*
         #vis fn #name() {
-            #rt::run_test(&#spec_static, #body_fn)
+            #run_call
         }
     }
 }

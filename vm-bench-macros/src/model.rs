@@ -2,6 +2,7 @@
 //! validation that collects every error (spanned on the offending tokens).
 
 use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
@@ -36,6 +37,8 @@ pub enum Value {
     Number {
         value: f64,
         is_int: bool,
+        /// The literal's suffix (`us` in `2us`, `u32` in `5u32`); empty when none.
+        suffix: String,
         span: Span,
     },
     Str {
@@ -67,11 +70,13 @@ impl Parse for Value {
             Lit::Int(i) => Ok(Value::Number {
                 value: sign * i.base10_digits().parse::<f64>().unwrap_or(f64::INFINITY),
                 is_int: true,
+                suffix: i.suffix().to_string(),
                 span,
             }),
             Lit::Float(f) => Ok(Value::Number {
                 value: sign * f.base10_digits().parse::<f64>().unwrap_or(f64::INFINITY),
                 is_int: false,
+                suffix: f.suffix().to_string(),
                 span,
             }),
             Lit::Str(s) if neg.is_none() => Ok(Value::Str {
@@ -179,8 +184,12 @@ pub struct Attr {
     pub stat: Option<String>,
     pub category: Option<String>,
     pub metrics: Vec<(String, MetricOp, f64)>,
+    /// Where `metrics(...)` was written.
+    pub metrics_span: Option<Span>,
     /// (key, bound)
     pub relative: Vec<(&'static str, f64)>,
+    /// Where each relative key was written.
+    pub relative_spans: Vec<Span>,
     pub warmup_ms: Option<f64>,
     pub measure_ms: Option<f64>,
     pub samples: Option<u64>,
@@ -211,6 +220,9 @@ impl Errors {
     }
     pub fn at(&mut self, span: Span, msg: impl std::fmt::Display) {
         self.push(syn::Error::new(span, msg));
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
     }
     pub fn into_result(self) -> Result<(), syn::Error> {
         match self.0 {
@@ -283,11 +295,55 @@ fn quoted(items: &[&str]) -> String {
         .join(", ")
 }
 
+/// The time keys and the unit each is written in.
+const TIME_KEYS: [(&str, &str); 3] = [("max_ns", "ns"), ("max_us", "us"), ("max_ms", "ms")];
+
+/// A literal suffix is never part of a value: the key names the unit (`max_ms = 2us` would
+/// otherwise silently mean 2 ms) and the harness stores every number as `f64` (`5u32` and
+/// `5f32` say nothing). The error names the fix.
+fn reject_suffix(key: &str, value: f64, suffix: &str, span: Span, errors: &mut Errors) -> bool {
+    if suffix.is_empty() {
+        return false;
+    }
+    let plain = fmt_plain(value);
+    let fix = match TIME_KEYS.iter().find(|(_, unit)| *unit == suffix) {
+        Some((unit_key, _)) if TIME_KEYS.iter().any(|(k, _)| *k == key) => {
+            if *unit_key == key {
+                format!("the key already says the unit: write `{key} = {plain}`")
+            } else {
+                format!(
+                    "the unit comes from the key, not the literal (`{key}` is in {}): write \
+                     `{unit_key} = {plain}` for {plain} {suffix}",
+                    &key[4..]
+                )
+            }
+        }
+        _ if suffix.starts_with(['u', 'i', 'f']) => format!(
+            "`{key}` takes a plain number: write `{key} = {plain}` without the `{suffix}` \
+             type suffix"
+        ),
+        _ => format!("`{key}` takes a plain number: write `{key} = {plain}` without `{suffix}`"),
+    };
+    errors.at(span, format!("literal suffix `{suffix}` on `{key}`: {fix}"));
+    true
+}
+
+fn fmt_plain(v: f64) -> String {
+    format!("{v}")
+}
+
 /// A finite number; `positive` additionally requires `> 0`, else `>= 0`.
 fn number(key: &Ident, value: &Value, positive: bool, errors: &mut Errors) -> Option<f64> {
     match value {
-        Value::Number { value: v, span, .. } => {
-            if !v.is_finite() {
+        Value::Number {
+            value: v,
+            suffix,
+            span,
+            ..
+        } => {
+            if reject_suffix(&key.to_string(), *v, suffix, *span, errors) {
+                None
+            } else if !v.is_finite() {
                 errors.at(*span, format!("`{key}` must be a finite number"));
                 None
             } else if positive && *v <= 0.0 {
@@ -312,9 +368,12 @@ fn integer(key: &Ident, value: &Value, errors: &mut Errors) -> Option<u64> {
         Value::Number {
             value: v,
             is_int: true,
+            suffix,
             span,
         } => {
-            if *v < 1.0 || *v > u32::MAX as f64 {
+            if reject_suffix(&key.to_string(), *v, suffix, *span, errors) {
+                None
+            } else if *v < 1.0 || *v > u32::MAX as f64 {
                 errors.at(
                     *span,
                     format!("`{key}` must be a positive integer (1 ..= {})", u32::MAX),
@@ -386,8 +445,23 @@ impl Attr {
                             "`metrics(...)` needs at least one bound, e.g. `metrics(hit_rate >= 0.9)`",
                         );
                     }
+                    if !bounds.is_empty() {
+                        attr.metrics_span = Some(key.span());
+                    }
                     for b in bounds {
                         match b.value {
+                            Value::Number {
+                                value,
+                                ref suffix,
+                                span,
+                                ..
+                            } if reject_suffix(
+                                &b.name.to_string(),
+                                value,
+                                suffix,
+                                span,
+                                errors,
+                            ) => {}
                             Value::Number { value, span, .. } if !value.is_finite() => errors
                                 .at(span, format!("bound of metric `{}` must be finite", b.name)),
                             Value::Number { value, .. } => {
@@ -445,6 +519,7 @@ impl Attr {
                 if let Some(v) = number(key, value, true, errors) {
                     self.kpi_order.push(KpiRef::Relative(self.relative.len()));
                     self.relative.push((k, v));
+                    self.relative_spans.push(key.span());
                 }
             }
             "stat" => self.stat = one_of(value, "statistic", STATS, errors),
@@ -512,6 +587,8 @@ impl Function {
     pub fn validate(func: syn::ItemFn, attr: &Attr, errors: &mut Errors) -> Option<Function> {
         let sig = &func.sig;
         let mut ok = true;
+        // "No bound" after a rejected bound (or a misspelt key) would only be noise.
+        let attribute_parsed_cleanly = errors.is_empty();
         if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
             errors.at(
                 sig.generics.span(),
@@ -573,6 +650,46 @@ impl Function {
                 }
             }
         }
+        if let Form::WholeBody = form {
+            for ((key, _), span) in attr.relative.iter().zip(&attr.relative_spans) {
+                errors.at(
+                    *span,
+                    format!(
+                        "`{key}` compares two routines measured with `b.compare(baseline, \
+                         candidate)`, so the function must take `b: &mut Bench`: write \
+                         `fn {}(b: &mut Bench)` and call `b.compare(..)` in it",
+                        sig.ident
+                    ),
+                );
+                ok = false;
+            }
+            if let Some(span) = attr.metrics_span {
+                errors.at(
+                    span,
+                    format!(
+                        "metrics are reported with `b.metric(\"name\", value)`, so the function \
+                         must take `b: &mut Bench`: write `fn {}(b: &mut Bench)`",
+                        sig.ident
+                    ),
+                );
+                ok = false;
+            }
+        }
+        if attr.kpi_order.is_empty() && attribute_parsed_cleanly {
+            let records_metrics = matches!(form, Form::Bench { .. })
+                && calls_method(func.block.to_token_stream(), "metric");
+            if !records_metrics {
+                errors.at(
+                    Span::call_site(),
+                    "#[perf_target] declares no bound, so nothing would be checked: add one of \
+                     `max_ns`/`max_us`/`max_ms = ..`, `min_ops_per_sec = ..`, \
+                     `metrics(name op value, ..)` or a relative bound (`max_overhead_pct`, \
+                     `min_speedup`, `max_overhead_ns`, `min_gain_pct`); a benchmark that only \
+                     records values takes `b: &mut Bench` and reports them with `b.metric(..)`",
+                );
+                ok = false;
+            }
+        }
         let is_async = sig.asyncness.is_some();
         if let (true, Form::Bench { .. }, Some((f, span))) = (is_async, &form, &attr.flavor) {
             if f == "current_thread" {
@@ -583,7 +700,33 @@ impl Function {
                 ok = false;
             }
         }
-        if !has_test_attr(&func.attrs) {
+        let foreign_test = func.attrs.iter().find(|a| {
+            let segments: Vec<String> = a
+                .path()
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
+            segments.len() > 1 && segments.last().is_some_and(|l| l == "test")
+        });
+        if let Some(a) = foreign_test {
+            let path = a
+                .path()
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect::<Vec<_>>()
+                .join("::");
+            errors.push(syn::Error::new_spanned(
+                a,
+                format!(
+                    "#[perf_target] runs async bodies on its own tokio runtime: replace \
+                     `#[{path}]` with `#[test]` (keep the `async fn`; for a multi-thread \
+                     runtime add `flavor = \"multi_thread\"` to #[perf_target])"
+                ),
+            ));
+            ok = false;
+        } else if !has_test_attr(&func.attrs) {
             errors.at(
                 sig.ident.span(),
                 "#[perf_target] needs #[test] directly below it: write `#[perf_target(...)]`, then `#[test]`, then the function (a #[test] written above #[perf_target] is invisible to the macro)",
@@ -599,6 +742,22 @@ impl Function {
             is_async,
         })
     }
+}
+
+/// Whether `tokens` contain a method call `.name(..)` anywhere (closures and nested blocks
+/// included).
+pub fn calls_method(tokens: TokenStream, name: &str) -> bool {
+    use proc_macro2::{Delimiter, TokenTree};
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    trees.iter().enumerate().any(|(i, t)| match t {
+        TokenTree::Group(g) => calls_method(g.stream(), name),
+        TokenTree::Ident(id) if id == name => {
+            let after_dot = i > 0 && matches!(&trees[i - 1], TokenTree::Punct(p) if p.as_char() == '.');
+            let before_call = matches!(trees.get(i + 1), Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis);
+            after_dot && before_call
+        }
+        _ => false,
+    })
 }
 
 /// Parses attribute tokens; a parse error becomes the only error.

@@ -256,6 +256,65 @@ pub struct KpiResult {
     pub verdict: Verdict,
     /// Why, in words.
     pub reason: String,
+    /// The declared bound, the applied one and where it came from (an override file for
+    /// this machine class, or the attribute).
+    #[serde(default)]
+    pub bound_source: Option<BoundSource>,
+}
+
+/// Where the bound a KPI was checked against came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BoundSource {
+    /// The bound written in the attribute, in `unit`.
+    pub declared: f64,
+    /// The bound applied, in `unit` (after an override's value and tolerance).
+    pub applied: f64,
+    /// Unit of both (`ms` for `max_ms`, `us` for `max_us`, the KPI's unit otherwise).
+    pub unit: String,
+    /// The override file (`$VM_BENCH_TARGETS`), or `None` for the attribute's bound.
+    pub file: Option<String>,
+    /// The file's machine class.
+    pub machine_class: Option<String>,
+    /// Index of the file's `targets` entry for this KPI; `None` when only the file's
+    /// `default_tolerance` applied.
+    pub entry: Option<usize>,
+    /// Tolerance applied, percent of the bound.
+    pub tolerance_pct: f64,
+}
+
+impl BoundSource {
+    /// One phrase for failure lines and reports.
+    pub fn describe(&self) -> String {
+        let unit = if self.unit.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", self.unit)
+        };
+        let num = crate::verdict::fmt_num;
+        match (&self.file, &self.machine_class) {
+            (Some(file), class) if self.entry.is_none() && self.tolerance_pct == 0.0 => format!(
+                "declared bound; {file} (machine class {}) has no entry for it",
+                class.as_deref().unwrap_or("?")
+            ),
+            (Some(file), class) => {
+                let what = match self.entry {
+                    Some(i) => format!("targets[{i}]"),
+                    None => "default_tolerance".to_string(),
+                };
+                let tol = if self.tolerance_pct > 0.0 {
+                    format!(" incl. tolerance {}%", num(self.tolerance_pct))
+                } else {
+                    String::new()
+                };
+                format!(
+                    "bound from {file} {what} (machine class {}){tol}; declared {}{unit}",
+                    class.as_deref().unwrap_or("?"),
+                    num(self.declared)
+                )
+            }
+            (None, _) => "declared bound".to_string(),
+        }
+    }
 }
 
 /// Summary statistics of per-iteration times (ns), or of any sample set.
@@ -320,12 +379,79 @@ pub struct TimingResult {
     pub kept: Stats,
     /// Throughput from the checked statistic: 1e9 / time (iterations per second).
     pub throughput_ops_per_sec: f64,
-    /// Samples during which the thread was off-CPU for a noticeable share of the sample.
+    /// Samples during which the thread was descheduled for a noticeable share of the
+    /// sample: preempted (waiting on a run queue) when `off_cpu_evidence` is `schedstat`,
+    /// off-CPU for any reason when it is `thread_cpu_clock`.
     pub descheduled_samples: usize,
     /// Whether descheduled samples were excluded from `kept`.
     pub descheduled_excluded: bool,
+    /// What told running, preempted and waiting time apart.
+    #[serde(default)]
+    pub off_cpu_evidence: OffCpuEvidence,
+    /// Which per-sample time the checked statistic (`kept`) was computed from.
+    #[serde(default)]
+    pub checked_time: CheckedTime,
+    /// Wall time of all samples split into running (thread CPU clock), preempted
+    /// (run-queue wait) and waiting (off-CPU, not runnable: I/O, locks, other threads), in
+    /// ns summed over samples; `None` parts were not observable on this platform.
+    #[serde(default)]
+    pub wall_split: WallSplit,
     /// Raw samples, in measurement order.
     pub samples: Vec<Sample>,
+}
+
+/// What the harness could observe about a sample's time off the CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OffCpuEvidence {
+    /// `/proc/thread-self/schedstat` run-queue wait plus the thread CPU clock: preemption is
+    /// told apart from the body waiting on its own.
+    Schedstat,
+    /// Only the thread CPU clock (schedstat missing): wall minus CPU time is off-CPU time of
+    /// either kind, and a sample mostly off-CPU cannot be told from a body that waits.
+    ThreadCpuClock,
+    /// Neither clock: samples are never judged descheduled.
+    #[default]
+    None,
+}
+
+/// Which per-sample time feeds the checked statistic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckedTime {
+    /// Wall time of every sample (no sample was descheduled, or schedstat is missing and
+    /// most samples were off-CPU, which then counts as the body's own waiting).
+    #[default]
+    Wall,
+    /// Wall time of the samples that were not descheduled (they were a minority).
+    WallExcludingDescheduled,
+    /// Wall time minus run-queue wait of every sample (most samples were preempted; each
+    /// sample's time is what it took while it had a CPU, its own waiting included).
+    WallMinusPreemption,
+}
+
+impl CheckedTime {
+    /// The spelling used in artifacts and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckedTime::Wall => "wall",
+            CheckedTime::WallExcludingDescheduled => "wall_excluding_descheduled",
+            CheckedTime::WallMinusPreemption => "wall_minus_preemption",
+        }
+    }
+}
+
+/// Wall time split by what the thread did (ns, summed over samples).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct WallSplit {
+    /// Wall time of the timed regions.
+    pub wall_ns: f64,
+    /// Time on a CPU (thread CPU clock).
+    pub running_ns: Option<f64>,
+    /// Time runnable but waiting for a CPU (schedstat run-queue wait): preemption.
+    pub preempted_ns: Option<f64>,
+    /// The rest: off-CPU and not runnable (I/O, sleeping, locks, joined threads).
+    pub waiting_ns: Option<f64>,
 }
 
 /// One raw sample.
@@ -339,10 +465,18 @@ pub struct Sample {
     pub cpu_ns: Option<f64>,
     /// Wall time per iteration (ns).
     pub per_iter_ns: f64,
-    /// Whether this sample was judged descheduled.
+    /// Whether this sample was judged descheduled (see `TimingResult::off_cpu_evidence`).
     pub descheduled: bool,
     /// Measurement round (1-based).
     pub round: u32,
+    /// Run-queue wait of the thread during the sample (ns): time it was preempted.
+    /// Absent without schedstat.
+    #[serde(default)]
+    pub preempted_ns: Option<f64>,
+    /// Off-CPU time that was not run-queue wait (ns): the body's own waiting.
+    /// Absent without schedstat.
+    #[serde(default)]
+    pub waiting_ns: Option<f64>,
 }
 
 /// The interleaved baseline/candidate measurement.
@@ -441,6 +575,9 @@ pub struct MeasurementInfo {
     pub locked_until_unix_ns: u128,
     /// Measurement rounds performed.
     pub rounds: u32,
+    /// Rounds of `Bench::metric_rounds` run (0 when the body does not use it).
+    #[serde(default)]
+    pub metric_rounds: u32,
     /// Warm-up iterations run.
     pub warmup_iterations: u64,
     /// Wall time of the whole benchmark, setup included (ms).

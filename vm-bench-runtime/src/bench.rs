@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::artifact::{
-    CompareResult, Config, Estimate, Interval, KpiResult, MeasurementInfo, MetricResult, Mode,
-    Sample, TimingResult, Verdict,
+    CheckedTime, CompareResult, Config, Estimate, Interval, KpiResult, MeasurementInfo,
+    MetricResult, Mode, OffCpuEvidence, Sample, TimingResult, Verdict, WallSplit,
 };
-use crate::clock::{thread_cpu_ns, ClockCalibration};
+use crate::clock::{thread_cpu_ns, thread_runqueue_wait_ns, ClockCalibration};
 use crate::spec::{BenchSpec, BodyForm, CmpOp, Flavor, KpiSpec, RelativeKind, Stat};
 use crate::stats::{self, CONFIDENCE};
 use crate::verdict::{classify, margin_pct, reason};
@@ -20,7 +20,8 @@ use crate::verdict::{classify, margin_pct, reason};
 /// wall-clock read, about 20 ns, to a timed region of at least 256 iterations).
 pub const MAX_LIVE_INPUTS: u64 = 256;
 
-/// A sample is descheduled when the thread was off-CPU for more than this share of it...
+/// A sample is descheduled when the thread was preempted (with schedstat; off-CPU for any
+/// reason without it) for more than this share of it...
 const DESCHEDULED_SHARE: f64 = 0.05;
 /// ...and for more than this many nanoseconds (clock jitter floor).
 const DESCHEDULED_FLOOR_NS: f64 = 2_000.0;
@@ -30,7 +31,6 @@ const DESCHEDULED_FLOOR_NS: f64 = 2_000.0;
 /// A body measures one routine (`iter`, `iter_batched`, `iter_async` or `compare`) and may
 /// report any number of metrics. Code before the routine is setup and is not timed.
 pub struct Bench {
-    spec: &'static BenchSpec,
     mode: Mode,
     config: Config,
     runtime: Option<Arc<tokio::runtime::Runtime>>,
@@ -41,44 +41,61 @@ pub struct Bench {
     pub(crate) metrics: Vec<(String, Vec<f64>)>,
     pub(crate) info: MeasurementInfo,
     pub(crate) errors: Vec<String>,
+    /// The bounds checked: the declared ones, or an override file's (see `targets`).
+    pub(crate) kpis: Vec<KpiSpec>,
     routine_used: Option<&'static str>,
+    in_metric_rounds: bool,
 }
 
-/// Measures one sample: wall time of the timed region, thread CPU time around it.
+/// Measures one sample: wall time of the timed region, and around it the thread's CPU
+/// time and run-queue wait, which split the wall time into running, preempted and waiting.
 pub(crate) struct Timer {
+    wait_start: Option<u64>,
     cpu_start: Option<u64>,
     wall_start: Option<Instant>,
     wall_ns: f64,
     cpu_ns: Option<f64>,
+    preempted_ns: Option<f64>,
 }
 
 impl Timer {
     fn new() -> Timer {
         Timer {
+            wait_start: None,
             cpu_start: None,
             wall_start: None,
             wall_ns: 0.0,
             cpu_ns: None,
+            preempted_ns: None,
         }
     }
 
-    /// Starts the timed region. The CPU clock is read first so its cost stays outside.
+    /// Starts the timed region. The CPU clock and the run-queue wait are read first so
+    /// their cost stays outside; the wait last, right before the wall clock, so that a
+    /// preemption between the reads (which would count as wait but not as wall time) has
+    /// the smallest possible window.
     #[inline(always)]
     fn start(&mut self) {
         self.cpu_start = thread_cpu_ns();
+        self.wait_start = thread_runqueue_wait_ns();
         self.wall_start = Some(Instant::now());
     }
 
-    /// Ends the timed region.
+    /// Ends the timed region (reads in the mirror order of `start`).
     #[inline(always)]
     fn stop(&mut self) {
         let end = Instant::now();
+        let wait_end = thread_runqueue_wait_ns();
         let cpu_end = thread_cpu_ns();
         self.wall_ns = self
             .wall_start
             .map(|s| (end - s).as_nanos() as f64)
             .unwrap_or(0.0);
         self.cpu_ns = match (self.cpu_start, cpu_end) {
+            (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64),
+            _ => None,
+        };
+        self.preempted_ns = match (self.wait_start, wait_end) {
             (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64),
             _ => None,
         };
@@ -127,7 +144,6 @@ impl Bench {
             ..MeasurementInfo::default()
         };
         Bench {
-            spec,
             mode,
             config,
             runtime: None,
@@ -138,7 +154,9 @@ impl Bench {
             metrics: Vec::new(),
             info,
             errors: Vec::new(),
+            kpis: spec.kpis.to_vec(),
             routine_used: None,
+            in_metric_rounds: false,
         }
     }
 
@@ -175,6 +193,7 @@ impl Bench {
         self.measure_routine("iter_batched", move |n, timer| {
             let mut wall = 0.0;
             let mut cpu = Some(0.0);
+            let mut preempted = Some(0.0);
             let mut left = n;
             while left > 0 {
                 let batch = left.min(MAX_LIVE_INPUTS);
@@ -189,9 +208,11 @@ impl Bench {
                 drop(outputs);
                 wall += timer.wall_ns;
                 cpu = cpu.zip(timer.cpu_ns).map(|(a, b)| a + b);
+                preempted = preempted.zip(timer.preempted_ns).map(|(a, b)| a + b);
             }
             timer.wall_ns = wall;
             timer.cpu_ns = cpu;
+            timer.preempted_ns = preempted;
         });
     }
 
@@ -277,6 +298,91 @@ impl Bench {
         }
     }
 
+    /// Measures metrics in rounds, so that a metric can be re-measured like a time: `round`
+    /// does the measured work once and reports its values with `b.metric(..)` on the
+    /// `Bench` it is given. Values of every round are pooled (the checked statistic stays
+    /// the mean of all values, with its bootstrap interval). While the interval of a
+    /// declared metric bound reported here straddles the bound, `round` runs again, up to
+    /// `config.max_rounds` rounds in total (1 outside enforce mode); still straddling after
+    /// the last round is INCONCLUSIVE, as for times. Each round and decision is recorded in
+    /// `measurement.metric_rounds` and `measurement.decisions`.
+    ///
+    /// `round` must not measure a routine (`iter`, `compare`, ...): a second round would
+    /// measure it twice, which is an error.
+    ///
+    /// ```no_run
+    /// # use vm_bench_runtime::Bench;
+    /// # fn run_workload() -> Vec<f64> { vec![0.995, 0.997] }
+    /// fn body(b: &mut Bench) {
+    ///     b.metric_rounds(|b| {
+    ///         for share in run_workload() {
+    ///             b.metric("mutator_share", share);
+    ///         }
+    ///     });
+    /// }
+    /// ```
+    pub fn metric_rounds<F: FnMut(&mut Bench)>(&mut self, mut round: F) {
+        if self.in_metric_rounds {
+            self.errors
+                .push("b.metric_rounds was called inside b.metric_rounds".to_string());
+            return;
+        }
+        self.in_metric_rounds = true;
+        let max = if self.mode == Mode::Enforce {
+            self.config.max_rounds
+        } else {
+            1
+        };
+        let mut reported: Vec<String> = Vec::new();
+        for r in 1..=max {
+            let before: Vec<(String, usize)> = self
+                .metrics
+                .iter()
+                .map(|(n, v)| (n.clone(), v.len()))
+                .collect();
+            round(self);
+            for (name, values) in &self.metrics {
+                let old = before
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map_or(0, |(_, l)| *l);
+                if values.len() > old && !reported.contains(name) {
+                    reported.push(name.clone());
+                }
+            }
+            self.info.metric_rounds = r;
+            let straddling: Vec<&'static str> = self
+                .kpis
+                .iter()
+                .filter_map(|k| match *k {
+                    KpiSpec::Metric { name, op, bound } if reported.iter().any(|n| n == name) => {
+                        let values = &self.metrics.iter().find(|(n, _)| n == name)?.1;
+                        let interval = metric_interval(values);
+                        (crate::verdict::classify(op, bound, &interval) == Verdict::Inconclusive)
+                            .then_some(name)
+                    }
+                    _ => None,
+                })
+                .collect();
+            if straddling.is_empty() {
+                break;
+            }
+            if r == max {
+                self.info.decisions.push(format!(
+                    "metric round {r}: interval of {} still straddles its bound after the \
+                     last round; verdict inconclusive (not a failure)",
+                    straddling.join(", ")
+                ));
+                break;
+            }
+            self.info.decisions.push(format!(
+                "metric round {r}: interval of {} straddles its bound; measuring again",
+                straddling.join(", ")
+            ));
+        }
+        self.in_metric_rounds = false;
+    }
+
     /// Measures `baseline` and `candidate` interleaved (pairs alternate their order:
     /// A B, B A, A B, ... so drift and order effects cancel) and checks the relative bounds
     /// (`max_overhead_pct`, `min_speedup`, `max_overhead_ns`, `min_gain_pct`) on the paired
@@ -334,7 +440,6 @@ impl Bench {
         let mut samples: Vec<Sample> = Vec::new();
         let n = self.warm_up_and_calibrate(&mut sampler);
         let time_specs: Vec<KpiSpec> = self
-            .spec
             .kpis
             .iter()
             .copied()
@@ -371,13 +476,26 @@ impl Bench {
             }
             if timing.descheduled_samples > 0 {
                 self.info.decisions.push(format!(
-                    "{} of {} samples descheduled; {}",
+                    "{} of {} samples descheduled ({}); {}",
                     timing.descheduled_samples,
                     timing.samples.len(),
-                    if timing.descheduled_excluded {
-                        "excluded from the checked statistic"
-                    } else {
-                        "kept: they are the majority, so the body itself waits off-CPU"
+                    match timing.off_cpu_evidence {
+                        OffCpuEvidence::Schedstat => "preempted: run-queue wait from schedstat",
+                        _ =>
+                            "off-CPU by the thread CPU clock; schedstat unavailable, so \
+                              preemption cannot be told from the body's own waiting",
+                    },
+                    match timing.checked_time {
+                        CheckedTime::WallExcludingDescheduled => {
+                            "excluded from the checked statistic (a minority)"
+                        }
+                        CheckedTime::WallMinusPreemption => {
+                            "the majority: each sample's run-queue wait is subtracted from its \
+                             wall time for the checked statistic"
+                        }
+                        CheckedTime::Wall => {
+                            "kept: they are the majority, so the body itself waits off-CPU"
+                        }
                     }
                 ));
             }
@@ -457,7 +575,6 @@ impl Bench {
         let na = self.warm_up_and_calibrate(a);
         let nb = self.warm_up_and_calibrate(b);
         let rel_specs: Vec<KpiSpec> = self
-            .spec
             .kpis
             .iter()
             .copied()
@@ -536,11 +653,7 @@ impl Bench {
             .iter()
             .map(|(name, values)| {
                 let value = stats::mean(values);
-                let interval = if values.len() == 1 {
-                    stats::exact_interval(value)
-                } else {
-                    stats::mean_interval(values)
-                };
+                let interval = metric_interval(values);
                 MetricResult {
                     name: name.clone(),
                     values: values.clone(),
@@ -632,6 +745,16 @@ impl RoundBudget {
     }
 }
 
+/// The interval a metric's bound is checked on: exact for one value, the bootstrap
+/// percentile interval of the mean for several.
+fn metric_interval(values: &[f64]) -> Interval {
+    if values.len() == 1 {
+        stats::exact_interval(values[0])
+    } else {
+        stats::mean_interval(values)
+    }
+}
+
 fn round_target(base: f64, round: u32) -> f64 {
     base / f64::from(1u32 << (round.saturating_sub(1)).min(16))
 }
@@ -649,37 +772,101 @@ fn block_on<F: Future>(rt: &tokio::runtime::Runtime, fut: F) -> F::Output {
 
 fn make_sample(n: u64, timer: &Timer, round: u32) -> Sample {
     let wall = timer.wall_ns;
+    let significant = |off: f64| off > DESCHEDULED_SHARE * wall && off > DESCHEDULED_FLOOR_NS;
+    // A wait that began between the schedstat read and the wall clock read lies partly
+    // outside the timed region; the sample cannot have been preempted for longer than it
+    // lasted.
+    let preempted_ns = timer.preempted_ns.map(|p| p.min(wall));
+    let (descheduled, waiting_ns) = match (preempted_ns, timer.cpu_ns) {
+        // schedstat: only preemption counts; waiting that is not run-queue wait is the
+        // body's own (I/O, locks, other threads) and belongs to its time.
+        (Some(p), cpu) => (significant(p), cpu.map(|cpu| (wall - cpu - p).max(0.0))),
+        // Fallback: any off-CPU time is suspect.
+        (None, Some(cpu)) => (significant(wall - cpu), None),
+        (None, None) => (false, None),
+    };
     Sample {
         iterations: n,
         wall_ns: wall,
         cpu_ns: timer.cpu_ns,
         per_iter_ns: wall / n as f64,
-        descheduled: match timer.cpu_ns {
-            Some(cpu) => {
-                let off = wall - cpu;
-                off > DESCHEDULED_SHARE * wall && off > DESCHEDULED_FLOOR_NS
-            }
-            None => false,
-        },
+        descheduled,
         round,
+        preempted_ns,
+        waiting_ns,
     }
 }
 
-/// Per-iteration times of the samples the verdict uses: descheduled samples are dropped
-/// when they are a minority. Returns (values, excluded?).
-fn kept_values(samples: &[Sample]) -> (Vec<f64>, bool) {
+/// A sample's time per iteration without its preemption: wall minus run-queue wait, never
+/// below the CPU time the thread spent in it (the wait is read just outside the timed
+/// region, so it can include a few microseconds the wall clock did not see).
+fn unpreempted_per_iter_ns(s: &Sample) -> f64 {
+    let Some(p) = s.preempted_ns else {
+        return s.per_iter_ns;
+    };
+    let floor = s.cpu_ns.map_or(0.0, |c| c.min(s.wall_ns));
+    (s.wall_ns - p).max(floor) / s.iterations as f64
+}
+
+/// Per-iteration times of the samples the verdict uses, and which time that is:
+/// - no sample descheduled: every sample's wall time;
+/// - descheduled samples a minority: they are dropped (the clean ones are the best evidence);
+/// - a majority preempted, with schedstat: every sample, minus its run-queue wait (under a
+///   CPU hog almost every multi-millisecond sample is preempted; its CPU time, not its wall
+///   time, is what the body cost);
+/// - a majority off-CPU without schedstat: every sample's wall time (preemption and the
+///   body's own waiting cannot be told apart; the artifact says so).
+fn kept_values(samples: &[Sample]) -> (Vec<f64>, CheckedTime) {
     let flagged = samples.iter().filter(|s| s.descheduled).count();
-    if flagged > 0 && flagged * 2 < samples.len() {
+    if flagged == 0 {
+        (
+            samples.iter().map(|s| s.per_iter_ns).collect(),
+            CheckedTime::Wall,
+        )
+    } else if flagged * 2 < samples.len() {
         (
             samples
                 .iter()
                 .filter(|s| !s.descheduled)
                 .map(|s| s.per_iter_ns)
                 .collect(),
-            true,
+            CheckedTime::WallExcludingDescheduled,
+        )
+    } else if samples.iter().all(|s| s.preempted_ns.is_some()) {
+        (
+            samples.iter().map(unpreempted_per_iter_ns).collect(),
+            CheckedTime::WallMinusPreemption,
         )
     } else {
-        (samples.iter().map(|s| s.per_iter_ns).collect(), false)
+        (
+            samples.iter().map(|s| s.per_iter_ns).collect(),
+            CheckedTime::Wall,
+        )
+    }
+}
+
+fn off_cpu_evidence(samples: &[Sample]) -> OffCpuEvidence {
+    if !samples.is_empty() && samples.iter().all(|s| s.preempted_ns.is_some()) {
+        OffCpuEvidence::Schedstat
+    } else if !samples.is_empty() && samples.iter().all(|s| s.cpu_ns.is_some()) {
+        OffCpuEvidence::ThreadCpuClock
+    } else {
+        OffCpuEvidence::None
+    }
+}
+
+fn wall_split(samples: &[Sample]) -> WallSplit {
+    let sum = |f: &dyn Fn(&Sample) -> Option<f64>| {
+        samples
+            .iter()
+            .map(f)
+            .try_fold(0.0, |acc, v| v.map(|v| acc + v))
+    };
+    WallSplit {
+        wall_ns: samples.iter().map(|s| s.wall_ns).sum(),
+        running_ns: sum(&|s| s.cpu_ns),
+        preempted_ns: sum(&|s| s.preempted_ns),
+        waiting_ns: sum(&|s| s.waiting_ns),
     }
 }
 
@@ -726,7 +913,7 @@ fn relative_half_width(e: &Estimate) -> f64 {
 
 fn build_timing(routine: &str, n: u64, samples: &[Sample], stat: Stat) -> TimingResult {
     let all_values: Vec<f64> = samples.iter().map(|s| s.per_iter_ns).collect();
-    let (kept, excluded) = kept_values(samples);
+    let (kept, checked_time) = kept_values(samples);
     let est = stat_estimate(&kept, stat);
     TimingResult {
         routine: routine.to_string(),
@@ -737,7 +924,10 @@ fn build_timing(routine: &str, n: u64, samples: &[Sample], stat: Stat) -> Timing
         kept: stats::summarize(&kept),
         throughput_ops_per_sec: 1e9 / est.value,
         descheduled_samples: samples.iter().filter(|s| s.descheduled).count(),
-        descheduled_excluded: excluded,
+        descheduled_excluded: checked_time == CheckedTime::WallExcludingDescheduled,
+        off_cpu_evidence: off_cpu_evidence(samples),
+        checked_time,
+        wall_split: wall_split(samples),
         samples: samples.to_vec(),
     }
 }
@@ -770,6 +960,7 @@ pub(crate) fn kpi_result(
         samples,
         verdict,
         reason: reason(verdict, op, bound, &est.interval),
+        bound_source: None,
     }
 }
 
@@ -856,14 +1047,21 @@ fn build_compare(pairs: &[(Sample, Sample)], na: u64, nb: u64) -> CompareResult 
         !(flagged > 0 && flagged * 2 < pairs.len() && (p.0.descheduled || p.1.descheduled))
     };
     let kept: Vec<&(Sample, Sample)> = pairs.iter().filter(use_pair).collect();
-    let ratios: Vec<f64> = kept
-        .iter()
-        .map(|(a, b)| b.per_iter_ns / a.per_iter_ns)
-        .collect();
-    let diffs: Vec<f64> = kept
-        .iter()
-        .map(|(a, b)| b.per_iter_ns - a.per_iter_ns)
-        .collect();
+    // Most pairs preempted and schedstat present: compare the sides without their
+    // run-queue wait (as for a single routine).
+    let subtract = flagged * 2 >= pairs.len()
+        && pairs
+            .iter()
+            .all(|(a, b)| a.preempted_ns.is_some() && b.preempted_ns.is_some());
+    let time = |s: &Sample| {
+        if subtract {
+            unpreempted_per_iter_ns(s)
+        } else {
+            s.per_iter_ns
+        }
+    };
+    let ratios: Vec<f64> = kept.iter().map(|(a, b)| time(b) / time(a)).collect();
+    let diffs: Vec<f64> = kept.iter().map(|(a, b)| time(b) - time(a)).collect();
     let ratio = stat_estimate(&ratios, Stat::Median);
     let diff = stat_estimate(&diffs, Stat::Median);
     let map = |f: &dyn Fn(f64) -> f64, decreasing: bool| {
@@ -1041,6 +1239,176 @@ mod tests {
         let t = b.timing.as_ref().unwrap();
         assert!(!t.descheduled_excluded);
         assert_eq!(t.kept.n, t.all.n);
+    }
+
+    /// A sampler whose samples cost `cost` ns per iteration on the CPU; `preempted(i)`
+    /// adds as much run-queue wait to sample i, `waits(i)` as much non-runnable waiting.
+    fn split_sampler(
+        cost: f64,
+        preempted: impl Fn(u64) -> bool,
+        waits: impl Fn(u64) -> bool,
+    ) -> impl FnMut(u64, &mut Timer) {
+        let mut rng = SplitMix64::new(5);
+        let mut i = 0u64;
+        move |n, timer| {
+            let cpu = (cost + 0.01 * cost * ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64))
+                * n as f64;
+            let p = if preempted(i) { cpu } else { 0.0 };
+            let w = if waits(i) { cpu } else { 0.0 };
+            timer.wall_ns = cpu + p + w;
+            timer.cpu_ns = Some(cpu);
+            timer.preempted_ns = Some(p);
+            i += 1;
+        }
+    }
+
+    #[test]
+    fn majority_preempted_with_schedstat_is_checked_without_the_run_queue_wait() {
+        // Every sample but every fifth doubled by preemption (a CPU hog): the body costs
+        // 1000 ns on the CPU, the bound is 1500.
+        let mut b = Bench::new(spec(1500.0), Mode::Enforce);
+        b.measure_routine("iter", split_sampler(1000.0, |i| i % 5 != 0, |_| false));
+        let t = b.timing.as_ref().unwrap();
+        assert_eq!(t.off_cpu_evidence, OffCpuEvidence::Schedstat);
+        assert_eq!(t.checked_time, CheckedTime::WallMinusPreemption);
+        assert!(t.kept.median < 1011.0, "{}", t.kept.median);
+        assert!(t.all.median > 1900.0);
+        let split = t.wall_split;
+        assert!(split.preempted_ns.unwrap() > 0.5 * split.running_ns.unwrap());
+        assert_eq!(split.waiting_ns, Some(0.0));
+        assert_eq!(b.time_kpis[0].verdict, Verdict::Pass);
+        assert!(b
+            .info
+            .decisions
+            .iter()
+            .any(|d| d.contains("run-queue wait is subtracted")));
+    }
+
+    #[test]
+    fn waiting_that_is_not_preemption_is_the_bodys_own_time() {
+        // Every sample waits off-CPU (not runnable) as long as it computes: that is the
+        // body's cost (2000 ns), so a 1500 ns bound fails; nothing is descheduled.
+        let mut b = Bench::new(spec(1500.0), Mode::Enforce);
+        b.measure_routine("iter", split_sampler(1000.0, |_| false, |_| true));
+        let t = b.timing.as_ref().unwrap();
+        assert_eq!(t.descheduled_samples, 0);
+        assert_eq!(t.checked_time, CheckedTime::Wall);
+        assert!(t.wall_split.waiting_ns.unwrap() > 0.4 * t.wall_split.wall_ns);
+        assert_eq!(b.time_kpis[0].verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn minority_preempted_samples_are_excluded_with_schedstat_too() {
+        let mut b = Bench::new(spec(1500.0), Mode::Enforce);
+        b.measure_routine("iter", split_sampler(1000.0, |i| i % 4 == 3, |_| false));
+        let t = b.timing.as_ref().unwrap();
+        assert_eq!(t.checked_time, CheckedTime::WallExcludingDescheduled);
+        assert!(t.descheduled_excluded);
+        assert_eq!(b.time_kpis[0].verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn without_schedstat_a_majority_off_cpu_keeps_wall_time_and_says_why() {
+        let mut b = Bench::new(spec(1000.0), Mode::Enforce);
+        b.measure_routine("iter", synthetic(jitter(100.0, 10.0), |i| i % 4 != 0));
+        let t = b.timing.as_ref().unwrap();
+        assert_eq!(t.off_cpu_evidence, OffCpuEvidence::ThreadCpuClock);
+        assert_eq!(t.checked_time, CheckedTime::Wall);
+        assert!(b
+            .info
+            .decisions
+            .iter()
+            .any(|d| d.contains("schedstat unavailable")));
+    }
+
+    fn metric_spec(op: CmpOp, bound: f64) -> &'static BenchSpec {
+        let base = spec(1.0);
+        Box::leak(Box::new(BenchSpec {
+            kpis: Box::leak(Box::new([KpiSpec::Metric {
+                name: "share",
+                op,
+                bound,
+            }])),
+            ..*base
+        }))
+    }
+
+    #[test]
+    fn straddling_metric_rounds_are_measured_again_and_pooled() {
+        // Each round reports values around 0.995 whose spread keeps the interval across
+        // 0.99 for a few rounds: re-measured up to max_rounds, pooling every value.
+        let mut b = Bench::new(metric_spec(CmpOp::Gt, 0.99), Mode::Enforce);
+        let mut calls = 0;
+        b.metric_rounds(|b| {
+            calls += 1;
+            for v in [0.97, 1.0, 0.999, 0.98, 1.0, 0.996] {
+                b.metric("share", v);
+            }
+            b.metric("other", 1.0);
+        });
+        assert_eq!(calls, 3);
+        assert_eq!(b.info.metric_rounds, 3);
+        let m = b.metric_results();
+        assert_eq!(m[0].values.len(), 18);
+        assert_eq!(m[1].values.len(), 3);
+        assert!(b
+            .info
+            .decisions
+            .iter()
+            .any(|d| d.starts_with("metric round 1: interval of share straddles")));
+    }
+
+    #[test]
+    fn a_clear_metric_is_measured_once_and_off_mode_runs_one_round() {
+        let mut b = Bench::new(metric_spec(CmpOp::Gt, 0.5), Mode::Enforce);
+        let mut calls = 0;
+        b.metric_rounds(|b| {
+            calls += 1;
+            b.metric("share", 0.9);
+            b.metric("share", 0.91);
+        });
+        assert_eq!((calls, b.info.metric_rounds), (1, 1));
+
+        let mut b = Bench::new(metric_spec(CmpOp::Gt, 0.99), Mode::Off);
+        let mut calls = 0;
+        b.metric_rounds(|b| {
+            calls += 1;
+            b.metric("share", 0.97);
+            b.metric("share", 1.0);
+        });
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn nested_metric_rounds_are_an_error() {
+        let mut b = Bench::new(metric_spec(CmpOp::Gt, 0.5), Mode::Off);
+        b.metric_rounds(|b| b.metric_rounds(|b| b.metric("share", 1.0)));
+        assert_eq!(b.errors.len(), 1);
+    }
+
+    #[test]
+    fn compare_of_mostly_preempted_pairs_uses_time_without_the_wait() {
+        // Baseline 1000 ns, candidate 1500 ns of CPU per iteration; every pair but every
+        // fourth has its candidate sample preempted for as long as it ran (a hog beside it).
+        let sample = |cpu: f64, preempted: f64| Sample {
+            iterations: 10,
+            wall_ns: (cpu + preempted) * 10.0,
+            cpu_ns: Some(cpu * 10.0),
+            per_iter_ns: cpu + preempted,
+            descheduled: preempted > 0.0,
+            round: 1,
+            preempted_ns: Some(preempted * 10.0),
+            waiting_ns: Some(0.0),
+        };
+        let pairs: Vec<(Sample, Sample)> = (0..40)
+            .map(|i| {
+                let p = if i % 4 == 0 { 0.0 } else { 1500.0 };
+                (sample(1000.0 + i as f64, 0.0), sample(1500.0 + i as f64, p))
+            })
+            .collect();
+        let c = build_compare(&pairs, 10, 10);
+        assert_eq!(c.pairs, 40);
+        assert!((c.ratio.value - 1.5).abs() < 0.01, "{}", c.ratio.value);
     }
 
     #[test]

@@ -124,6 +124,44 @@ pub fn probe_optimization(probe: fn() -> u64) -> (bool, f64) {
     (best > OPT_PROBE_THRESHOLD_NS, best)
 }
 
+/// The cargo profile the running binary was built with. Cargo tells build scripts only
+/// `debug` or `release` (its `PROFILE`), which says "debug" for an opt-level-3 `test`
+/// build. The binary's place in the target directory is exact: test and bench targets
+/// live in `<profile dir>/deps/`, and the profile dir is `debug` for the `dev`/`test`
+/// profiles, `release` for `release`/`bench`, and the profile's own name for a custom
+/// profile. So `debug/deps/` is `test`, `release/deps/` is `bench` (also `cargo test
+/// --release`, which builds with the bench profile), `debug/` is `dev`, `release/` is
+/// `release`. Outside that layout, cargo's `PROFILE` is returned.
+pub fn cargo_profile(exe: Option<&Path>, cargo_profile_var: &str) -> String {
+    let Some(dir) = exe.and_then(Path::parent) else {
+        return cargo_profile_var.to_string();
+    };
+    let (profile_dir, in_deps) = if dir.file_name().is_some_and(|n| n == "deps") {
+        (dir.parent(), true)
+    } else {
+        (Some(dir), false)
+    };
+    let Some(name) = profile_dir
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str())
+    else {
+        return cargo_profile_var.to_string();
+    };
+    let is_target_layout = profile_dir.and_then(Path::parent).is_some_and(|t| {
+        t.join("CACHEDIR.TAG").exists() || t.join(name).join(".fingerprint").is_dir()
+    });
+    if !is_target_layout {
+        return cargo_profile_var.to_string();
+    }
+    match (name, in_deps) {
+        ("debug", true) => "test".into(),
+        ("debug", false) => "dev".into(),
+        ("release", true) => "bench".into(),
+        ("release", false) => "release".into(),
+        (custom, _) => custom.to_string(),
+    }
+}
+
 /// The facts recorded in every artifact. Process-wide facts are gathered once.
 pub fn environment(manifest_dir: &str, debug_assertions: bool) -> Environment {
     static STATIC: OnceLock<Environment> = OnceLock::new();
@@ -131,7 +169,10 @@ pub fn environment(manifest_dir: &str, debug_assertions: bool) -> Environment {
         rustc_version: env!("VM_BENCH_RUSTC_VERSION").to_string(),
         target_triple: env!("VM_BENCH_TARGET").to_string(),
         opt_level: opt_level().to_string(),
-        profile: env!("VM_BENCH_PROFILE").to_string(),
+        profile: cargo_profile(
+            std::env::current_exe().ok().as_deref(),
+            env!("VM_BENCH_PROFILE"),
+        ),
         cpu_model: cpu_model(),
         logical_cores: std::thread::available_parallelism()
             .map(|n| n.get())
@@ -305,6 +346,35 @@ mod tests {
             d(env(&[]), Some(cross)),
             PathBuf::from("/w/target/vm-bench")
         );
+    }
+
+    #[test]
+    fn profile_follows_the_binarys_place_in_the_target_dir() {
+        let t = std::env::temp_dir().join(format!("vm-bench-profile-{}", std::process::id()));
+        for d in [
+            "debug/deps",
+            "release/deps",
+            "perf/deps",
+            "debug/.fingerprint",
+        ] {
+            std::fs::create_dir_all(t.join(d)).unwrap();
+        }
+        std::fs::write(t.join("CACHEDIR.TAG"), "").unwrap();
+        let p = |rel: &str| cargo_profile(Some(&t.join(rel)), "debug");
+        assert_eq!(p("debug/deps/gc-0123"), "test");
+        assert_eq!(p("release/deps/gc-0123"), "bench");
+        assert_eq!(p("debug/vm-bench"), "dev");
+        assert_eq!(p("release/vm-bench"), "release");
+        assert_eq!(p("perf/deps/gc-0123"), "perf");
+        assert_eq!(
+            cargo_profile(Some(Path::new("/usr/bin/x")), "debug"),
+            "debug"
+        );
+        assert_eq!(cargo_profile(None, "release"), "release");
+        let _ = std::fs::remove_dir_all(&t);
+        // This very test binary: built by `cargo test` (test profile) in <target>/debug/deps.
+        let me = cargo_profile(std::env::current_exe().ok().as_deref(), "debug");
+        assert!(me == "test" || me == "bench", "{me}");
     }
 
     #[test]

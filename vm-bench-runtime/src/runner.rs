@@ -104,6 +104,20 @@ pub fn execute(spec: &'static BenchSpec, body: fn(&mut Bench), opts: &RunOptions
             summary: format!("{full_name}: nested run refused"),
         };
     }
+    // The bounds to check: the declared ones, or those of this machine class's override
+    // file. A bad file fails the benchmark before anything is measured or written.
+    let kpis = match resolve_bounds(spec) {
+        Ok(k) => k,
+        Err(e) => {
+            return RunReport {
+                artifact: None,
+                artifact_path: None,
+                failures: vec![format!("BENCHMARK ERROR {full_name}: {e}")],
+                panic_message: None,
+                summary: format!("{full_name}: bad target override file"),
+            }
+        }
+    };
     let started = Instant::now();
     // Gathered before taking the lock: running `git` is not worth other benchmarks' time.
     let mut environment = env::environment(spec.manifest_dir, spec.debug_assertions);
@@ -118,6 +132,31 @@ pub fn execute(spec: &'static BenchSpec, body: fn(&mut Bench), opts: &RunOptions
     };
     let (lock, lock_warning) = crate::lock::acquire(&dir);
     let mut bench = Bench::new(spec, mode);
+    bench.kpis = kpis.iter().map(|(k, _)| *k).collect();
+    if let Some((_, src)) = kpis.iter().find(|(_, s)| s.file.is_some()) {
+        let applied: Vec<String> = kpis
+            .iter()
+            .map(|(k, s)| {
+                let declared = if s.applied != s.declared {
+                    format!(" (declared {})", crate::verdict::fmt_num(s.declared))
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{} {} {}{declared}",
+                    crate::targets::kpi_key(k),
+                    crate::verdict::fmt_num(s.applied),
+                    s.unit
+                )
+            })
+            .collect();
+        bench.info.decisions.push(format!(
+            "bounds from {} (machine class {}): {}",
+            src.file.as_deref().unwrap_or_default(),
+            src.machine_class.as_deref().unwrap_or_default(),
+            applied.join(", ")
+        ));
+    }
     bench.info.lock_wait_ns = lock.waited.as_nanos() as f64;
     bench.info.locked_from_unix_ns = unix_ns();
     IN_BENCHMARK.with(|b| b.set(true));
@@ -195,6 +234,9 @@ pub fn execute(spec: &'static BenchSpec, body: fn(&mut Bench), opts: &RunOptions
         }
         Ok(()) => {
             artifact.kpis = final_kpis(spec, &bench);
+            for (k, (_, src)) in artifact.kpis.iter_mut().zip(&kpis) {
+                k.bound_source = Some(src.clone());
+            }
             artifact.metrics = bench.metric_results();
             artifact.timing = bench.timing.take();
             artifact.compare = bench.compare.take();
@@ -254,22 +296,68 @@ pub fn execute(spec: &'static BenchSpec, body: fn(&mut Bench), opts: &RunOptions
 }
 
 /// The `#[test]` entry point: runs the benchmark and panics with the failure lines.
+///
+/// The generated test calls it with the span of the function's name, so the panic's
+/// location is the `fn` line the artifact records (`identity.line`). A failed KPI is a
+/// verdict, not a bug at a code location: its panic prints the failure lines and that
+/// location but no backtrace, even with `RUST_BACKTRACE=1`. A panic inside the body has
+/// already printed its own message, location and backtrace when it happened.
 #[track_caller]
 pub fn run_test(spec: &'static BenchSpec, body: fn(&mut Bench)) {
     let report = execute(spec, body, &RunOptions::default());
     if let Some(msg) = &report.panic_message {
         match &report.artifact_path {
-            Some(p) => panic!(
+            Some(p) => fail_without_backtrace(format!(
                 "{msg}\n(benchmark {} panicked; artifact: {})",
                 spec.full_name(),
                 p.display()
-            ),
-            None => panic!("{msg}"),
+            )),
+            None => fail_without_backtrace(msg.clone()),
         }
     }
     if !report.failures.is_empty() {
-        panic!("{}", report.failures.join("\n"));
+        fail_without_backtrace(report.failures.join("\n"));
     }
+}
+
+thread_local! {
+    /// Set just before the harness panics with a verdict: the hook prints it without a
+    /// backtrace.
+    static VERDICT_PANIC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Panics with `message` (a `String` payload, so `#[should_panic(expected = ..)]` works)
+/// at the caller's location, printing no backtrace.
+#[track_caller]
+fn fail_without_backtrace(message: String) -> ! {
+    install_verdict_hook();
+    VERDICT_PANIC.with(|v| v.set(true));
+    std::panic::panic_any(message)
+}
+
+/// Wraps the process's panic hook once: verdict panics print `thread '..' panicked at
+/// file:line:col:` and the message, like the default hook, but never a backtrace; every
+/// other panic goes to the previous hook unchanged.
+fn install_verdict_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !VERDICT_PANIC.with(|v| v.replace(false)) {
+                return previous(info);
+            }
+            let thread = std::thread::current();
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+                .unwrap_or_else(|| "<unknown>".into());
+            eprintln!(
+                "\nthread '{}' panicked at {location}:\n{}",
+                thread.name().unwrap_or("<unnamed>"),
+                panic_message(info.payload())
+            );
+        }));
+    });
 }
 
 /// The KPI results after the body returned: time and relative results from the last
@@ -278,7 +366,8 @@ fn final_kpis(spec: &BenchSpec, bench: &Bench) -> Vec<KpiResult> {
     let metrics = bench.metric_results();
     let mut time = bench.time_kpis.iter();
     let mut rel = bench.relative_kpis.iter();
-    spec.kpis
+    bench
+        .kpis
         .iter()
         .map(|k| match *k {
             KpiSpec::MaxTime { bound_ns, key, .. } => time.next().cloned().unwrap_or_else(|| {
@@ -347,6 +436,17 @@ fn final_kpis(spec: &BenchSpec, bench: &Bench) -> Vec<KpiResult> {
         .collect()
 }
 
+/// The bounds of `spec` with `$VM_BENCH_TARGETS` applied, each with its source.
+fn resolve_bounds(
+    spec: &BenchSpec,
+) -> Result<Vec<(KpiSpec, crate::artifact::BoundSource)>, String> {
+    let file = match crate::targets::runtime_targets_path(spec.manifest_dir) {
+        Some(path) => Some(crate::targets::load_cached(&path)?),
+        None => None,
+    };
+    crate::targets::apply_to_spec(spec, file.as_deref()).map_err(|e| e.to_string())
+}
+
 #[allow(clippy::too_many_arguments)]
 fn missing(
     kind: &str,
@@ -372,6 +472,7 @@ fn missing(
         samples: 0,
         verdict: Verdict::Missing,
         reason: why.into(),
+        bound_source: None,
     }
 }
 
@@ -381,10 +482,17 @@ fn summary_line(a: &Artifact, path: &str) -> String {
         a.identity.full_name, a.outcome
     )];
     if let Some(t) = &a.timing {
+        // In the unit of the time bound, when there is one (a `max_ms` benchmark in ms).
+        let (scale, unit) = a
+            .kpis
+            .iter()
+            .find(|k| k.kind == "time")
+            .map(crate::verdict::display_unit)
+            .unwrap_or((1.0, "ns/iter".into()));
         parts.push(format!(
-            "median {} ns/iter (mean {}, n={}, {} iters/sample, {} descheduled)",
-            crate::verdict::fmt_num(t.kept.median),
-            crate::verdict::fmt_num(t.kept.mean),
+            "median {} {unit} (mean {}, n={}, {} iters/sample, {} descheduled)",
+            crate::verdict::fmt_num(t.kept.median / scale),
+            crate::verdict::fmt_num(t.kept.mean / scale),
             t.kept.n,
             t.iterations_per_sample,
             t.descheduled_samples

@@ -30,9 +30,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::artifact::{Interval, Verdict};
+use crate::artifact::{BoundSource, Interval, Verdict};
 use crate::report::BenchRow;
-use crate::spec::CmpOp;
+use crate::spec::{BenchSpec, CmpOp, KpiSpec};
 
 /// Environment variable naming an override file (same as `--targets FILE`).
 pub const TARGETS_VAR: &str = "VM_BENCH_TARGETS";
@@ -573,6 +573,184 @@ pub fn validate_targets(results: &[BenchRow], targets: &[PerformanceTarget]) -> 
     checks.iter().all(TargetCheck::ok)
 }
 
+// ---------------------------------------------------------------------------------------
+// Overrides applied by the runner itself: plain `cargo test`, nextest, an IDE's "Run test".
+
+/// Where the override file of this process comes from: `$VM_BENCH_TARGETS`. A relative
+/// path is taken from the workspace root of the benchmark's crate (the nearest directory at
+/// or above its manifest whose `Cargo.toml` has a `[workspace]` table), so one spelling
+/// works from `cargo test` (whose working directory is the package), nextest and an IDE.
+/// A workspace names a file for every run with cargo's own `[env]` table in
+/// `.cargo/config.toml` (`VM_BENCH_TARGETS = { value = "...", relative = true }`).
+pub fn runtime_targets_path(manifest_dir: &str) -> Option<PathBuf> {
+    let raw = std::env::var_os(TARGETS_VAR).filter(|v| !v.is_empty())?;
+    let path = PathBuf::from(raw);
+    if path.is_absolute() {
+        return Some(path);
+    }
+    Some(workspace_root(Path::new(manifest_dir)).join(path))
+}
+
+/// The nearest directory at or above `manifest_dir` whose `Cargo.toml` declares
+/// `[workspace]`; `manifest_dir` itself when there is none.
+pub fn workspace_root(manifest_dir: &Path) -> PathBuf {
+    manifest_dir
+        .ancestors()
+        .find(|d| {
+            std::fs::read_to_string(d.join("Cargo.toml"))
+                .map(|t| t.lines().any(|l| l.trim() == "[workspace]"))
+                .unwrap_or(false)
+        })
+        .unwrap_or(manifest_dir)
+        .to_path_buf()
+}
+
+/// The override file at `path`, read and validated once per process (every benchmark of a
+/// test binary shares it). The error text names the file.
+pub fn load_cached(path: &Path) -> Result<std::sync::Arc<TargetOverrides>, String> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Cache = Mutex<Vec<(PathBuf, Result<Arc<TargetOverrides>, String>)>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some((_, r)) = cache.iter().find(|(p, _)| p == path) {
+        return r.clone();
+    }
+    let r = TargetOverrides::load(path)
+        .map(Arc::new)
+        .map_err(|e| e.to_string());
+    cache.push((path.to_path_buf(), r.clone()));
+    r
+}
+
+/// The key's unit scale: bound in ns = value in the key's unit x scale (1 for keys whose
+/// bound is stored as written).
+fn spec_scale(k: &KpiSpec) -> f64 {
+    match *k {
+        KpiSpec::MaxTime { key, .. } => key_unit(key, "").0,
+        _ => 1.0,
+    }
+}
+
+/// The attribute key of a KPI (`max_ms`, `min_ops_per_sec`, a metric name, a relative key).
+pub(crate) fn kpi_key(k: &KpiSpec) -> &'static str {
+    spec_key(k).0
+}
+
+/// The KPI key, the bound as written (in the key's unit), its direction and unit.
+fn spec_key(k: &KpiSpec) -> (&'static str, f64, CmpOp, String) {
+    match *k {
+        KpiSpec::MaxTime { key, written, .. } => (key, written, CmpOp::Le, key_unit(key, "").1),
+        KpiSpec::MinThroughput { ops_per_sec } => {
+            ("min_ops_per_sec", ops_per_sec, CmpOp::Ge, "ops/s".into())
+        }
+        KpiSpec::Metric { name, op, bound } => (name, bound, op, String::new()),
+        KpiSpec::Relative { kind, bound } => (kind.key(), bound, kind.op(), String::new()),
+    }
+}
+
+/// The benchmark's KPIs with an override file applied, each with where its bound came
+/// from. Without a file the declared bounds are returned unchanged. An entry of the file
+/// that names this benchmark (full name, or function name when no other benchmark linked
+/// into this process has that function name) but a KPI it does not declare is an error;
+/// entries for other benchmarks are left to them (a test binary does not know every
+/// benchmark of the workspace; the suite's check mode validates all names).
+pub fn apply_to_spec(
+    spec: &BenchSpec,
+    file: Option<&TargetOverrides>,
+) -> Result<Vec<(KpiSpec, BoundSource)>, TargetsError> {
+    let full = spec.full_name();
+    let declared = |k: &KpiSpec| {
+        let (_, written, _, unit) = spec_key(k);
+        BoundSource {
+            declared: written,
+            applied: written,
+            unit,
+            file: None,
+            machine_class: None,
+            entry: None,
+            tolerance_pct: 0.0,
+        }
+    };
+    let Some(file) = file else {
+        return Ok(spec.kpis.iter().map(|k| (*k, declared(k))).collect());
+    };
+    let fn_name_unique = crate::registry::entries()
+        .iter()
+        .filter(|e| e.name() == spec.name)
+        .count()
+        <= 1;
+    let mine: Vec<(usize, &TargetOverride)> = file
+        .targets
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.name == full || (fn_name_unique && t.name == spec.name))
+        .collect();
+    for (index, t) in &mine {
+        if !spec.kpis.iter().any(|k| spec_key(k).0 == t.metric) {
+            return Err(TargetsError::UnknownMetric {
+                path: file.source.clone(),
+                index: *index,
+                name: full.clone(),
+                metric: t.metric.clone(),
+                known: spec
+                    .kpis
+                    .iter()
+                    .map(|k| spec_key(k).0)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
+    Ok(spec
+        .kpis
+        .iter()
+        .map(|k| {
+            let (key, written, op, unit) = spec_key(k);
+            let entry = mine.iter().find(|(_, t)| t.metric == key);
+            let value = entry.and_then(|(_, t)| t.target_value).unwrap_or(written);
+            let tolerance = entry
+                .and_then(|(_, t)| t.tolerance)
+                .unwrap_or(file.default_tolerance);
+            let target = PerformanceTarget {
+                name: full.clone(),
+                metric: key.to_string(),
+                op: op.as_str().to_string(),
+                target_value: value,
+                tolerance,
+                unit: unit.clone(),
+            };
+            let applied = target.effective_bound();
+            let source = BoundSource {
+                declared: written,
+                applied,
+                unit,
+                file: Some(file.source.display().to_string()),
+                machine_class: Some(file.machine_class.clone()),
+                entry: entry.map(|(i, _)| *i),
+                tolerance_pct: tolerance,
+            };
+            (with_bound(k, applied * spec_scale(k)), source)
+        })
+        .collect())
+}
+
+/// `k` with its bound replaced (time bounds in ns; the written value is kept).
+fn with_bound(k: &KpiSpec, bound: f64) -> KpiSpec {
+    match *k {
+        KpiSpec::MaxTime { key, written, .. } => KpiSpec::MaxTime {
+            bound_ns: bound,
+            key,
+            written,
+        },
+        KpiSpec::MinThroughput { .. } => KpiSpec::MinThroughput { ops_per_sec: bound },
+        KpiSpec::Metric { name, op, .. } => KpiSpec::Metric { name, op, bound },
+        KpiSpec::Relative { kind, .. } => KpiSpec::Relative { kind, bound },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -617,6 +795,114 @@ mod tests {
                 vec![kpi("hit_rate", ">=", 0.9, "", 0.95, (0.95, 0.95))],
             ),
         ]
+    }
+
+    #[test]
+    fn runtime_overrides_replace_bounds_in_the_keys_unit_and_record_the_source() {
+        static KPIS: [KpiSpec; 2] = [
+            KpiSpec::MaxTime {
+                bound_ns: 8e6,
+                key: "max_ms",
+                written: 8.0,
+            },
+            KpiSpec::Metric {
+                name: "hit_rate",
+                op: CmpOp::Ge,
+                bound: 0.9,
+            },
+        ];
+        let spec = BenchSpec {
+            name: "bench_runtime_override",
+            module_path: "targets::tests",
+            file: file!(),
+            line: line!(),
+            category: None,
+            kpis: &KPIS,
+            config: Default::default(),
+            form: crate::spec::BodyForm::Bench,
+            debug_assertions: false,
+            manifest_dir: env!("CARGO_MANIFEST_DIR"),
+            opt_probe: None,
+        };
+        let declared = apply_to_spec(&spec, None).unwrap();
+        assert_eq!(declared[0].0, KPIS[0]);
+        assert_eq!(declared[0].1.file, None);
+        assert_eq!(declared[0].1.unit, "ms");
+
+        let p = Path::new("/ci/runner.json");
+        let file = TargetOverrides::parse(
+            r#"{"machine_class":"runner","default_tolerance":5,"targets":[
+                {"name":"bench_runtime_override","metric":"max_ms","target_value":6},
+                {"name":"other::bench","metric":"whatever","target_value":1}]}"#,
+            p,
+        )
+        .unwrap();
+        let applied = apply_to_spec(&spec, Some(&file)).unwrap();
+        // 6 ms from the entry plus the file's default tolerance of 5 %: 6.3 ms.
+        match applied[0].0 {
+            KpiSpec::MaxTime {
+                bound_ns, written, ..
+            } => {
+                assert!((bound_ns - 6.3e6).abs() < 1e-3, "{bound_ns}");
+                assert_eq!(written, 8.0);
+            }
+            _ => unreachable!(),
+        }
+        assert_eq!(applied[0].1.entry, Some(0));
+        assert_eq!(applied[0].1.machine_class.as_deref(), Some("runner"));
+        // A lower bound is lowered by the tolerance.
+        match applied[1].0 {
+            KpiSpec::Metric { bound, .. } => assert!((bound - 0.855).abs() < 1e-12),
+            _ => unreachable!(),
+        }
+        assert_eq!(applied[1].1.entry, None);
+
+        let bad = TargetOverrides::parse(
+            r#"{"machine_class":"runner","targets":[
+                {"name":"targets::tests::bench_runtime_override","metric":"max_us","target_value":6}]}"#,
+            p,
+        )
+        .unwrap();
+        let e = apply_to_spec(&spec, Some(&bad)).unwrap_err().to_string();
+        assert!(e.contains("/ci/runner.json: targets[0]"), "{e}");
+        assert!(
+            e.contains("declares no KPI \"max_us\" (it declares: max_ms, hit_rate)"),
+            "{e}"
+        );
+    }
+
+    /// This repository's runner-class files state the seed bounds; they may tighten a bound
+    /// but never loosen one. Loosening takes a tolerance or a `target_value`, so both are
+    /// refused here; a tighter `target_value` must be added with a check of its direction.
+    #[test]
+    fn this_repositorys_target_files_never_loosen_a_seed_bound() {
+        let dir =
+            workspace_root(Path::new(env!("CARGO_MANIFEST_DIR"))).join(".github/bench-targets");
+        let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(!files.is_empty(), "no target files in {}", dir.display());
+        for f in files {
+            let o = TargetOverrides::load(&f).unwrap();
+            assert_eq!(o.default_tolerance, 0.0, "{}", f.display());
+            for t in &o.targets {
+                assert!(
+                    t.tolerance.unwrap_or(0.0) == 0.0 && t.target_value.is_none(),
+                    "{}: {} {} may loosen a seed bound",
+                    f.display(),
+                    t.name,
+                    t.metric
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn relative_targets_paths_start_at_the_workspace_root() {
+        let root = workspace_root(Path::new(env!("CARGO_MANIFEST_DIR")));
+        assert!(root.join("vm-bench-runtime").is_dir(), "{}", root.display());
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixture");
+        assert_eq!(workspace_root(&fixture), fixture);
     }
 
     #[test]

@@ -21,9 +21,14 @@ single metric value). PASS if the whole interval satisfies the bound; FAIL if th
 interval breaches it; otherwise the interval straddles the bound and time/throughput/relative \
 KPIs are re-measured (samples pooled, each further round halving the stopping rule's \
 target relative error) up to max_rounds rounds in total; still straddling \
-after the last round => INCONCLUSIVE, which does not fail the test. Samples during which the \
-thread was descheduled (off-CPU time > 5% of the sample and > 2 us) are excluded from the \
-statistic when they are a minority of the samples. A declared metric never reported, or a \
+after the last round => INCONCLUSIVE, which does not fail the test. A sample is descheduled \
+when the thread was preempted (run-queue wait from /proc/thread-self/schedstat; without \
+schedstat: any off-CPU time by the thread CPU clock) for > 5% of the sample and > 2 us. \
+Descheduled samples are excluded from the statistic when they are a minority; when they \
+are the majority the statistic uses every sample's wall time minus its run-queue wait \
+(without schedstat: its wall time). Metrics reported inside Bench::metric_rounds are \
+re-measured the same way (the round runs again, values pooled, up to max_rounds rounds); \
+other metrics are measured once. A declared metric never reported, or a \
 time/relative bound without a timed routine, is MISSING and fails. KPIs are enforced only in \
 enforce mode on an optimized build.";
 
@@ -107,46 +112,69 @@ pub fn fmt_num(x: f64) -> String {
     }
 }
 
-/// The one-line failure message of a failed or missing KPI.
+/// How to show a KPI's values: time bounds in the key's own unit (a `max_ms` bound is
+/// read in ms), everything else as recorded. Returns (divisor of recorded values, unit).
+pub fn display_unit(kpi: &KpiResult) -> (f64, String) {
+    match (kpi.kind.as_str(), kpi.key.as_str()) {
+        ("time", "max_us") => (1e3, "us/iter".into()),
+        ("time", "max_ms") => (1e6, "ms/iter".into()),
+        _ => (1.0, kpi.unit.clone()),
+    }
+}
+
+/// `n` with the singular or plural noun.
+pub fn count_noun(n: usize, singular: &str, plural: &str) -> String {
+    format!("{n} {}", if n == 1 { singular } else { plural })
+}
+
+/// The one-line failure message of a failed or missing KPI. Values are shown in the
+/// bound's unit, and a bound that did not come from the attribute names its source.
 pub fn failure_line(bench: &str, kpi: &KpiResult, artifact: &str) -> String {
-    let unit = if kpi.unit.is_empty() {
+    let (scale, unit) = display_unit(kpi);
+    let unit = if unit.is_empty() {
         String::new()
     } else {
-        format!(" {}", kpi.unit)
+        format!(" {unit}")
+    };
+    let show = |x: f64| fmt_num(x / scale);
+    let source = match &kpi.bound_source {
+        Some(s) if s.file.is_some() => format!(", {}", s.describe()),
+        _ => String::new(),
     };
     match (kpi.verdict, kpi.measured, &kpi.interval) {
         (Verdict::Missing, _, _) => format!(
-            "KPI FAILED {bench}: {} {} {}{unit} ({}) was never measured: {}; artifact: {artifact}",
+            "KPI FAILED {bench}: {} {} {}{unit} ({}{source}) was never measured: {}; \
+             artifact: {artifact}",
             kpi.quantity,
             kpi.op.as_str(),
-            fmt_num(kpi.bound),
+            show(kpi.bound),
             kpi.key,
             kpi.reason
         ),
         (_, Some(v), Some(ci)) => format!(
-            "KPI FAILED {bench}: {} {} = {}{unit} {} violates {} {}{unit} ({}), \
-             margin {:+.1}%, {} samples; artifact: {artifact}",
+            "KPI FAILED {bench}: {} {} = {}{unit} {} violates {} {}{unit} ({}{source}), \
+             margin {:+.1}%, {}; artifact: {artifact}",
             kpi.statistic,
             kpi.quantity,
-            fmt_num(v),
+            show(v),
             if ci.method == "exact" {
                 "(no interval: exact value)".to_string()
             } else {
                 format!(
                     "[{:.0}% CI {} .. {}]",
                     ci.confidence * 100.0,
-                    fmt_num(ci.lo),
-                    fmt_num(ci.hi)
+                    show(ci.lo),
+                    show(ci.hi)
                 )
             },
             kpi.op.as_str(),
-            fmt_num(kpi.bound),
+            show(kpi.bound),
             kpi.key,
             kpi.margin_pct.unwrap_or(f64::NAN),
-            kpi.samples
+            count_noun(kpi.samples, "sample", "samples")
         ),
         _ => format!(
-            "KPI FAILED {bench}: {} ({}): {}; artifact: {artifact}",
+            "KPI FAILED {bench}: {} ({}{source}): {}; artifact: {artifact}",
             kpi.quantity, kpi.key, kpi.reason
         ),
     }
@@ -187,6 +215,81 @@ mod tests {
         assert_eq!(
             classify(CmpOp::Gt, 0.9, &iv(0.89, 0.95)),
             Verdict::Inconclusive
+        );
+    }
+
+    fn kpi(key: &str, kind: &str, bound: f64, measured: f64, samples: usize) -> KpiResult {
+        KpiResult {
+            kind: kind.into(),
+            key: key.into(),
+            quantity: if kind == "time" { "time" } else { key }.into(),
+            statistic: "median".into(),
+            op: CmpOp::Le,
+            bound,
+            unit: if kind == "time" { "ns/iter" } else { "" }.into(),
+            measured: Some(measured),
+            interval: Some(iv(measured * 0.99, measured * 1.01)),
+            margin_pct: Some(margin_pct(CmpOp::Le, bound, measured)),
+            samples,
+            verdict: Verdict::Fail,
+            reason: String::new(),
+            bound_source: None,
+        }
+    }
+
+    #[test]
+    fn failure_lines_show_values_in_the_bounds_unit() {
+        let l = failure_line("b::ms", &kpi("max_ms", "time", 8e6, 9.5e6, 12), "a.json");
+        assert!(
+            l.contains("median time = 9.500 ms/iter [95% CI 9.405 .. 9.595] violates <= 8.000 ms/iter (max_ms)"),
+            "{l}"
+        );
+        assert!(!l.contains("e6"), "{l}");
+        let l = failure_line("b::us", &kpi("max_us", "time", 500e3, 600e3, 12), "a.json");
+        assert!(
+            l.contains("= 600.0 us/iter") && l.contains("<= 500.0 us/iter"),
+            "{l}"
+        );
+        let l = failure_line("b::ns", &kpi("max_ns", "time", 100.0, 150.0, 12), "a.json");
+        assert!(
+            l.contains("= 150.0 ns/iter") && l.contains("<= 100.0 ns/iter"),
+            "{l}"
+        );
+    }
+
+    #[test]
+    fn failure_lines_count_one_sample_in_the_singular() {
+        let l = failure_line("b::m", &kpi("share", "metric", 0.5, 0.7, 1), "a.json");
+        assert!(l.contains(", 1 sample;"), "{l}");
+        let l = failure_line("b::m", &kpi("share", "metric", 0.5, 0.7, 2), "a.json");
+        assert!(l.contains(", 2 samples;"), "{l}");
+    }
+
+    #[test]
+    fn failure_lines_name_an_override_files_bound() {
+        let mut k = kpi("max_ms", "time", 6e6, 7e6, 12);
+        k.bound_source = Some(crate::artifact::BoundSource {
+            declared: 8.0,
+            applied: 6.0,
+            unit: "ms".into(),
+            file: Some("/ci/runner.json".into()),
+            machine_class: Some("runner".into()),
+            entry: Some(3),
+            tolerance_pct: 0.0,
+        });
+        let l = failure_line("b::ms", &k, "a.json");
+        assert!(
+            l.contains("(max_ms, bound from /ci/runner.json targets[3] (machine class runner); declared 8.000 ms)"),
+            "{l}"
+        );
+        // A file without an entry for the KPI: the declared bound, and the file is named.
+        let src = k.bound_source.as_mut().unwrap();
+        (src.entry, src.applied) = (None, 8.0);
+        k.bound = 8e6;
+        let l = failure_line("b::ms", &k, "a.json");
+        assert!(
+            l.contains("(max_ms, declared bound; /ci/runner.json (machine class runner) has no entry for it)"),
+            "{l}"
         );
     }
 

@@ -80,7 +80,13 @@ async fn async_bench_form(b: &mut Bench) {
     b.iter_async(|| async move { checksum(data) });
 }
 
-#[perf_target(samples = 12, iterations = 3, warmup_ms = 0, measure_ms = 5)]
+#[perf_target(
+    max_ms = 50,
+    samples = 12,
+    iterations = 3,
+    warmup_ms = 0,
+    measure_ms = 5
+)]
 #[test]
 fn fixed_shape(b: &mut Bench) {
     b.iter(|| checksum(10));

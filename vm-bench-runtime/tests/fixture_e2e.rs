@@ -53,7 +53,9 @@ fn cargo_env(
         .env("VM_BENCH_DIR", dir)
         .env("RUST_BACKTRACE", "0")
         .env_remove("CARGO_TARGET_DIR")
-        .env_remove("VM_BENCH_MODE");
+        .env_remove("VM_BENCH_MODE")
+        // CI names its runner class's file; the fixture is another workspace.
+        .env_remove("VM_BENCH_TARGETS");
     if let Some(m) = mode {
         cmd.env("VM_BENCH_MODE", m);
     }
@@ -393,4 +395,219 @@ fn unoptimized_benchmark_crate_is_detected_by_its_probe() {
     assert_eq!(a.environment.opt_level, "3");
     assert_eq!(a.environment.bench_crate_optimized, Some(false));
     assert!(a.environment.opt_probe_ns.unwrap() > 300.0);
+}
+
+/// The section libtest prints for one failed test's captured output.
+fn test_output<'a>(text: &'a str, test: &str) -> &'a str {
+    let head = format!("---- {test} stdout ----");
+    let start = text
+        .find(&head)
+        .unwrap_or_else(|| panic!("no output section for {test}:\n{text}"));
+    let rest = &text[start + head.len()..];
+    let end = rest
+        .find("\n---- ")
+        .or_else(|| rest.find("\nfailures:"))
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// A KPI failure prints no backtrace even with RUST_BACKTRACE=1 (a panicking body keeps its
+/// own), shows values in the bound's unit, counts "1 sample", panics at the `fn` line the
+/// artifact names, and the artifact names the `test` profile of an opt-level-3 build.
+#[test]
+fn failure_output_units_location_backtrace_and_profile() {
+    let _g = RUNS.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = fresh_dir("failure-output");
+    let (out, text) = cargo_env(
+        &[
+            "test",
+            "--test",
+            "verdicts",
+            "--",
+            "fail_over_ms_bound",
+            "metric_below_bound",
+            "panicking_body",
+        ],
+        &dir,
+        None,
+        &[("RUST_BACKTRACE", "1")],
+    );
+    assert!(!out.status.success(), "{text}");
+
+    let ms = test_output(&text, "fail_over_ms_bound");
+    assert!(!ms.contains("stack backtrace"), "{ms}");
+    assert!(
+        ms.contains("median time = ") && ms.contains(" ms/iter [95% CI "),
+        "{ms}"
+    );
+    assert!(ms.contains("violates <= 0.01000 ms/iter (max_ms)"), "{ms}");
+    assert!(
+        !ms.contains("ns/iter") && !ms.contains("e5") && !ms.contains("e6"),
+        "{ms}"
+    );
+    let a = artifact(&dir, "verdicts.fail_over_ms_bound.json");
+    let location = format!("panicked at {}:{}:", a.identity.file, a.identity.line);
+    assert!(ms.contains(&location), "expected `{location}` in:\n{ms}");
+    assert_eq!(a.environment.profile, "test");
+    assert_eq!(a.environment.opt_level, "3");
+
+    let metric = test_output(&text, "metric_below_bound");
+    assert!(!metric.contains("stack backtrace"), "{metric}");
+    assert!(metric.contains(", 1 sample;"), "{metric}");
+    let a = artifact(&dir, "verdicts.metric_below_bound.json");
+    assert!(metric.contains(&format!(
+        "panicked at {}:{}:",
+        a.identity.file, a.identity.line
+    )));
+
+    // The body's own panic keeps its location and backtrace.
+    let body = test_output(&text, "panicking_body");
+    assert!(body.contains("boom 42"), "{body}");
+    assert!(body.contains("stack backtrace"), "{body}");
+}
+
+fn write_targets(dir: &Path, name: &str, json: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, json).unwrap();
+    p
+}
+
+/// `$VM_BENCH_TARGETS` applies under plain `cargo test` and nextest: the override's bound
+/// is checked, and the failure line and artifact say which bound came from where. A bad
+/// file fails the benchmark with the file's name before anything is measured.
+#[test]
+fn override_targets_apply_under_cargo_test_and_nextest() {
+    let _g = RUNS.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = fresh_dir("targets");
+    // pass_under_bound does ~1 us of work against max_ms = 1; this class allows 100 ns.
+    let file = write_targets(
+        &dir,
+        "tight.json",
+        r#"{ "machine_class": "fixture-ci", "targets": [
+             { "name": "pass_under_bound", "metric": "max_ms", "target_value": 0.0001 } ] }"#,
+    );
+    let args = [
+        "test",
+        "--test",
+        "verdicts",
+        "pass_under_bound",
+        "--",
+        "--exact",
+    ];
+    let (out, text) = cargo_env(
+        &args,
+        &dir,
+        None,
+        &[("VM_BENCH_TARGETS", file.to_str().unwrap())],
+    );
+    assert!(!out.status.success(), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("KPI FAILED verdicts::pass_under_bound"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.contains("violates <= 1.000e-4 ms/iter (max_ms, bound from "),
+        "{line}"
+    );
+    assert!(
+        line.contains("tight.json targets[0] (machine class fixture-ci); declared 1.000 ms)"),
+        "{line}"
+    );
+    let a = artifact(&dir, "verdicts.pass_under_bound.json");
+    let src = a.kpis[0].bound_source.as_ref().unwrap();
+    assert_eq!(
+        (src.declared, src.applied, src.unit.as_str()),
+        (1.0, 0.0001, "ms")
+    );
+    assert_eq!(src.file.as_deref(), file.to_str());
+    assert_eq!(a.kpis[0].bound, 100.0);
+
+    // A relative path is taken from the fixture's workspace root, under nextest too.
+    let nextest = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["nextest", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    let rel = "relative-targets.json";
+    let root_file = manifest().parent().unwrap().join(rel);
+    std::fs::copy(&file, &root_file).unwrap();
+    let (out, text) = cargo_env(&args, &dir, None, &[("VM_BENCH_TARGETS", rel)]);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("relative-targets.json targets[0] (machine class fixture-ci)"),
+        "{text}"
+    );
+    if nextest {
+        let (out, text) = cargo_env(
+            &[
+                "nextest",
+                "run",
+                "--test",
+                "verdicts",
+                "-E",
+                "test(=pass_under_bound)",
+            ],
+            &dir,
+            None,
+            &[("VM_BENCH_TARGETS", rel)],
+        );
+        assert!(!out.status.success(), "{text}");
+        assert!(
+            text.contains("relative-targets.json targets[0] (machine class fixture-ci)"),
+            "{text}"
+        );
+    } else {
+        eprintln!("cargo-nextest is not installed; the nextest half of this check did not run");
+    }
+    let _ = std::fs::remove_file(&root_file);
+
+    // A looser class bound lets a declared breach pass, and says so in the artifact.
+    let loose = write_targets(
+        &dir,
+        "loose.json",
+        r#"{ "machine_class": "slow-runner", "default_tolerance": 0, "targets": [
+             { "name": "verdicts::fail_over_bound", "metric": "max_ns", "target_value": 1e9 } ] }"#,
+    );
+    let (out, text) = cargo_env(
+        &[
+            "test",
+            "--test",
+            "verdicts",
+            "fail_over_bound",
+            "--",
+            "--exact",
+        ],
+        &dir,
+        None,
+        &[("VM_BENCH_TARGETS", loose.to_str().unwrap())],
+    );
+    assert!(out.status.success(), "{text}");
+    let a = artifact(&dir, "verdicts.fail_over_bound.json");
+    assert_eq!(a.kpis[0].verdict, Verdict::Pass);
+    assert_eq!(
+        a.kpis[0]
+            .bound_source
+            .as_ref()
+            .unwrap()
+            .machine_class
+            .as_deref(),
+        Some("slow-runner")
+    );
+
+    // A bad file: the benchmark fails naming the file, and writes nothing.
+    let bad = write_targets(
+        &dir,
+        "bad.json",
+        r#"{ "machine_class": "x", "targets": [ { "name": "pass_under_bound", "metric": "max_us", "target_value": 1 } ] }"#,
+    );
+    let _ = std::fs::remove_file(dir.join("verdicts.pass_under_bound.json"));
+    let (out, text) = cargo_env(
+        &args,
+        &dir,
+        None,
+        &[("VM_BENCH_TARGETS", bad.to_str().unwrap())],
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("bad.json: targets[0]: benchmark verdicts::pass_under_bound declares no KPI \"max_us\" (it declares: max_ms)"), "{text}");
+    assert!(!dir.join("verdicts.pass_under_bound.json").exists());
 }
