@@ -14,8 +14,17 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 gcc -O2 -o "$out/binary_trees" "$here/binary_trees.c" -lgc
 gcc -O2 -o "$out/gcbench" "$here/gcbench.c" -lgc
-(cd "$root" && cargo build --release -q -p vm-core --example gc_workloads)
-rust="$root/target/release/examples/gc_workloads"
+# Ask cargo where it put the binary instead of assuming `$root/target`:
+# CARGO_TARGET_DIR, build.target-dir in a config file or a workspace
+# elsewhere all move it.
+(cd "$root" && cargo build --release -p vm-core --example gc_workloads \
+  --message-format=json-render-diagnostics) > "$out/cargo.json"
+rust="$(grep '"reason":"compiler-artifact"' "$out/cargo.json" | grep '"name":"gc_workloads"' |
+  sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1 || true)"
+if [ -z "$rust" ] || [ ! -x "$rust" ]; then
+  echo "compare.sh: cargo did not report an executable for example gc_workloads" >&2
+  exit 1
+fi
 
 # run KEY CMD...: one timed run, wall ms appended to $out/KEY.ms, the
 # program's last output line to $out/KEY.<ms>.txt
