@@ -96,6 +96,18 @@ impl Arena {
         self.words[at].store(v, Ordering::Relaxed);
     }
 
+    /// Writes a new object at `at`: zeroes its `words - 1` fields, then
+    /// stores `header` (header last, so a concurrent reader that sees the
+    /// header sees zeroed fields). One bounds check for the whole object.
+    #[inline]
+    pub fn init_object(&self, at: usize, words: usize, header: u64) {
+        let obj = &self.words[at..at + words];
+        for w in &obj[1..] {
+            w.store(0, Ordering::Relaxed);
+        }
+        obj[0].store(header, Ordering::Release);
+    }
+
     /// Visits every non-null reference field of `obj`.
     #[inline]
     pub fn for_each_ref(&self, obj: ObjIndex, mut f: impl FnMut(ObjIndex)) {
