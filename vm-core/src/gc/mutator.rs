@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 
 use super::alloc::Allocator;
-use super::background::BackgroundThread;
+use super::background::{BackgroundThread, Job};
 use super::barrier::{SatbBarrier, SatbQueue};
 use super::heap::Arena;
 use super::mark::concurrent::ConcurrentMarker;
@@ -139,6 +139,12 @@ impl Gc {
             return Err(GcError::InvalidConfig("growth factor must be positive"));
         }
         let arena = Arc::new(Arena::new(words));
+        // The concurrent plan's GC thread is created here, outside any
+        // pause; without it (the OS refused) cycles run stop-the-world.
+        let background = match config.plan {
+            GcPlan::ConcurrentMarkSweep { .. } => BackgroundThread::spawn().ok(),
+            _ => None,
+        };
         let satb = Arc::new(SatbQueue::default());
         Ok(Self {
             alloc: Allocator::new(arena.len()),
@@ -146,7 +152,7 @@ impl Gc {
             roots: RootStack::default(),
             barrier: SatbBarrier::new(satb.clone()),
             satb,
-            background: None,
+            background,
             marker: None,
             sweeper: None,
             start_pause_mark: Duration::ZERO,
@@ -389,41 +395,36 @@ impl Gc {
         let t0 = Instant::now();
         self.satb.active.store(true, Ordering::Release);
         let snapshot: Vec<ObjIndex> = self.roots.objects().collect();
+        if self.background.is_none() {
+            // The OS refused the background thread at `Gc::new`: collect
+            // with the world stopped.
+            self.satb.active.store(false, Ordering::Release);
+            return self.collect_stop_the_world();
+        }
         let stale = std::mem::take(&mut self.marked_while_sweeping);
-        let (arena, satb, threads) = (
+        let (marker, job) = ConcurrentMarker::new(
             self.arena.clone(),
             self.satb.clone(),
+            snapshot,
+            stale,
             self.config.plan.threads(),
         );
-        let started = match self.background_thread() {
-            Some(bg) => ConcurrentMarker::start(bg, arena, satb, snapshot, stale, threads),
-            None => Err(stale),
-        };
-        match started {
-            Ok(m) => {
-                self.marker = Some(m);
-                self.alloc_mark = MARK_BIT;
-                self.start_pause_mark = t0.elapsed();
-                self.telemetry.record_pause(t0, PauseKind::ConcurrentStart);
-                Ok(())
-            }
-            Err(stale) => {
-                // No background thread (the OS refused one, or it died):
-                // collect with the world stopped.
-                self.satb.active.store(false, Ordering::Release);
-                self.marked_while_sweeping = stale;
-                self.collect_stop_the_world()
-            }
-        }
+        self.marker = Some(marker);
+        self.alloc_mark = MARK_BIT;
+        self.start_pause_mark = t0.elapsed();
+        self.telemetry.record_pause(t0, PauseKind::ConcurrentStart);
+        // The world runs again: wake the marker (see `BackgroundThread::run`).
+        self.hand_to_background(job)
     }
 
-    /// The background thread, started on first use; `None` if the OS
-    /// refuses a thread.
-    fn background_thread(&mut self) -> Option<&BackgroundThread> {
-        if self.background.is_none() {
-            self.background = BackgroundThread::spawn().ok();
+    /// Queues `job` on the background thread, after the pause that
+    /// prepared it has been recorded.
+    fn hand_to_background(&mut self, job: Job) -> Result<(), GcError> {
+        match &self.background {
+            Some(bg) if bg.run(job) => Ok(()),
+            // Only a job that panicked ends the thread: a collector bug.
+            _ => Err(background_died()),
         }
-        self.background.as_ref()
     }
 
     /// Clears the marks of objects allocated during the last background
@@ -475,41 +476,39 @@ impl Gc {
     ) -> Result<(), GcError> {
         let top = self.alloc.top();
         let arena = self.arena.clone();
-        let (tx, msgs) = mpsc::channel();
-        let queued = self.background_thread().is_some_and(|bg| {
-            bg.run(move || {
-                let s0 = Instant::now();
-                let mut lists = Allocator::new(top);
-                let r = sweep::sweep_in_segments(
-                    &arena,
-                    &mut lists,
-                    top,
-                    SWEEP_SEGMENT_WORDS,
-                    sweep::FreeChunks::Keep,
-                    |l| {
-                        let part = std::mem::replace(l, Allocator::new(top));
-                        let _ = tx.send(SweepMsg::Segment(part));
-                    },
-                );
-                let _ = tx.send(SweepMsg::Segment(lists));
-                let _ = tx.send(SweepMsg::Done(r, s0.elapsed()));
-            })
-        });
-        if queued {
-            self.sweeper = Some(PendingSweep {
-                msgs,
-                finished: None,
-                mark,
-                background,
-                top,
-            });
-            self.sweep_top = top;
-            self.allocated_since_gc = 0;
-            self.telemetry.record_pause(t0, PauseKind::ConcurrentFinish);
-            Ok(())
-        } else {
-            self.sweep_and_record(t0, mark, background, PauseKind::ConcurrentFinish)
+        if self.background.is_none() {
+            return self.sweep_and_record(t0, mark, background, PauseKind::ConcurrentFinish);
         }
+        let (tx, msgs) = mpsc::channel();
+        let job: Job = Box::new(move || {
+            let s0 = Instant::now();
+            let mut lists = Allocator::new(top);
+            let r = sweep::sweep_in_segments(
+                &arena,
+                &mut lists,
+                top,
+                SWEEP_SEGMENT_WORDS,
+                sweep::FreeChunks::Keep,
+                |l| {
+                    let part = std::mem::replace(l, Allocator::new(top));
+                    let _ = tx.send(SweepMsg::Segment(part));
+                },
+            );
+            let _ = tx.send(SweepMsg::Segment(lists));
+            let _ = tx.send(SweepMsg::Done(r, s0.elapsed()));
+        });
+        self.sweeper = Some(PendingSweep {
+            msgs,
+            finished: None,
+            mark,
+            background,
+            top,
+        });
+        self.sweep_top = top;
+        self.allocated_since_gc = 0;
+        self.telemetry.record_pause(t0, PauseKind::ConcurrentFinish);
+        // The world runs again: wake the sweeper (see `BackgroundThread::run`).
+        self.hand_to_background(job)
     }
 
     /// Joins the background sweeper (if any) and adopts its free lists;
@@ -569,6 +568,13 @@ impl Gc {
         let mut budget = (r.live_words as f64 * self.config.growth_factor) as usize;
         budget = budget.max(heap_words / 16);
         if matches!(self.config.plan, GcPlan::ConcurrentMarkSweep { .. }) {
+            // Pacing: the background sweep walks the whole `1..top`, so a
+            // cycle costs the GC thread about `top` words of sweeping for
+            // `budget` words the mutator allocates. Below `top / 4` the GC
+            // thread, with no more CPU than the mutator (a loaded machine),
+            // falls behind, the mutator grows `top` meanwhile, which makes
+            // the next sweep longer still, until it waits for the sweeper.
+            budget = budget.max(self.alloc.top() / 4);
             // Start early enough that the cycle can finish before the heap fills.
             budget = budget.min(self.alloc.available_words() / 2);
         }

@@ -11,7 +11,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::gc::background::BackgroundThread;
+use crate::gc::background::Job;
 use crate::gc::barrier::SatbQueue;
 use crate::gc::heap::Arena;
 use crate::gc::mark::{parallel, stw};
@@ -25,33 +25,30 @@ pub struct ConcurrentMarker {
 }
 
 impl ConcurrentMarker {
-    /// Starts tracing from `roots` (unmarked; the marker marks them) on the
-    /// heap's background thread, after clearing the marks of `stale`
-    /// (objects the mutator allocated marked while the previous sweep ran,
-    /// see `Gc::alloc`). Fails only if that thread is gone; the caller then
-    /// collects stop-the-world instead.
-    pub fn start(
-        worker: &BackgroundThread,
+    /// A marking cycle tracing from `roots` (unmarked; the marker marks
+    /// them), and the job that does it on the heap's background thread:
+    /// first clearing the marks of `stale` (objects the mutator allocated
+    /// marked while the previous sweep ran, see `Gc::alloc`), then tracing,
+    /// then draining the SATB queue until it is empty.
+    pub fn new(
         arena: Arc<Arena>,
         satb: Arc<SatbQueue>,
         roots: Vec<ObjIndex>,
         stale: Vec<ObjIndex>,
         threads: usize,
-    ) -> Result<Self, Vec<ObjIndex>> {
+    ) -> (Self, Job) {
         let done = Arc::new(AtomicBool::new(false));
         let flag = done.clone();
         let (report, result) = mpsc::channel();
-        let stale = Arc::new(stale);
-        let stale_for_job = stale.clone();
-        let queued = worker.run(move || {
+        let job: Job = Box::new(move || {
             let t0 = Instant::now();
             // Before any tracing: a stale mark would read as "already
             // traced". Nothing else reads these marks meanwhile (no
             // sweep runs, and the mutator only allocates black).
-            for &o in stale_for_job.iter() {
+            for &o in &stale {
                 arena.clear_mark(o as usize);
             }
-            drop(stale_for_job);
+            drop(stale);
             let mut marked = if threads > 1 {
                 parallel::mark_parallel(&arena, &roots, threads)
             } else {
@@ -68,12 +65,7 @@ impl ConcurrentMarker {
             let _ = report.send((marked, t0.elapsed()));
             flag.store(true, Ordering::Release);
         });
-        if queued {
-            Ok(Self { done, result })
-        } else {
-            // The job (and its clone of `stale`) was dropped unrun.
-            Err(Arc::try_unwrap(stale).unwrap_or_else(|a| (*a).clone()))
-        }
+        (Self { done, result }, job)
     }
 
     /// Whether the background thread has drained its work.
