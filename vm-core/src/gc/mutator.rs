@@ -37,6 +37,8 @@ const POLL_WORDS: usize = 1 << 13;
 struct PendingSweep {
     /// Swept segments' free lists, then the result.
     msgs: Receiver<SweepMsg>,
+    /// End of the last segment received: the sweeper never reads below it.
+    swept_to: usize,
     /// The sweep's result and time, once received.
     finished: Option<(sweep::SweepResult, Duration)>,
     mark: Duration,
@@ -47,8 +49,8 @@ struct PendingSweep {
 
 /// What the background sweep sends the mutator.
 enum SweepMsg {
-    /// The free lists of one swept segment.
-    Segment(Allocator),
+    /// The free lists of one swept segment, and where the walk stopped.
+    Segment(Allocator, usize),
     /// The sweep is over: its result and how long it took.
     Done(sweep::SweepResult, Duration),
 }
@@ -78,7 +80,10 @@ impl PendingSweep {
 
     fn accept(&mut self, msg: SweepMsg, alloc: &mut Allocator) {
         match msg {
-            SweepMsg::Segment(lists) => alloc.merge_free_lists(lists),
+            SweepMsg::Segment(lists, swept_to) => {
+                alloc.merge_free_lists(lists);
+                self.swept_to = swept_to;
+            }
             SweepMsg::Done(r, t) => self.finished = Some((r, t)),
         }
     }
@@ -112,8 +117,11 @@ pub struct Gc {
     poll_at: usize,
     /// `MARK_BIT` while a concurrent cycle marks (allocate black), else 0.
     alloc_mark: u64,
-    /// The `top` of a running background sweep (0 when none runs): objects
-    /// allocated below it are born marked, see `Gc::alloc`.
+    /// While a background sweep runs, `sweep_unswept_from..sweep_top` is
+    /// the range it may still read (from the end of the last segment it
+    /// published to its `top`): objects allocated there are born marked,
+    /// see `Gc::alloc`. Both 0 when no sweep runs.
+    sweep_unswept_from: usize,
     sweep_top: usize,
     gray: Vec<ObjIndex>,
     /// Objects allocated below the sweep's `top` while it ran: born marked
@@ -161,6 +169,7 @@ impl Gc {
             budget_words: (words / 16).max(1),
             poll_at: (words / 16).max(1),
             alloc_mark: 0,
+            sweep_unswept_from: 0,
             sweep_top: 0,
             gray: Vec::new(),
             marked_while_sweeping: Vec::new(),
@@ -209,7 +218,7 @@ impl Gc {
         };
         // Allocate black while a cycle marks: the cycle must not free it.
         let mut header = object::object_header(words, nrefs) | self.alloc_mark;
-        if at < self.sweep_top {
+        if at.wrapping_sub(self.sweep_unswept_from) < self.sweep_top - self.sweep_unswept_from {
             // The sweeper may not have reached this chunk: a mark makes it
             // read as live (`sweep::FreeChunks::Keep`).
             header |= MARK_BIT;
@@ -244,7 +253,10 @@ impl Gc {
     /// path that changes the cycle state or the budget ends with it.
     fn update_poll_at(&mut self) {
         self.alloc_mark = if self.marker.is_some() { MARK_BIT } else { 0 };
-        self.sweep_top = self.sweeper.as_ref().map_or(0, |p| p.top);
+        (self.sweep_unswept_from, self.sweep_top) = self
+            .sweeper
+            .as_ref()
+            .map_or((0, 0), |p| (p.swept_to, p.top));
         self.poll_at = if self.marker.is_some() || self.sweeper.is_some() {
             (self.allocated_since_gc + POLL_WORDS).min(self.budget_words)
         } else {
@@ -489,21 +501,23 @@ impl Gc {
                 top,
                 SWEEP_SEGMENT_WORDS,
                 sweep::FreeChunks::Keep,
-                |l| {
+                |l, swept_to| {
                     let part = std::mem::replace(l, Allocator::new(top));
-                    let _ = tx.send(SweepMsg::Segment(part));
+                    let _ = tx.send(SweepMsg::Segment(part, swept_to));
                 },
             );
-            let _ = tx.send(SweepMsg::Segment(lists));
+            let _ = tx.send(SweepMsg::Segment(lists, top));
             let _ = tx.send(SweepMsg::Done(r, s0.elapsed()));
         });
         self.sweeper = Some(PendingSweep {
             msgs,
+            swept_to: 1,
             finished: None,
             mark,
             background,
             top,
         });
+        self.sweep_unswept_from = 1;
         self.sweep_top = top;
         self.allocated_since_gc = 0;
         self.telemetry.record_pause(t0, PauseKind::ConcurrentFinish);
@@ -517,6 +531,7 @@ impl Gc {
         let Some(mut p) = self.sweeper.take() else {
             return Ok(());
         };
+        self.sweep_unswept_from = 0;
         self.sweep_top = 0;
         let t0 = Instant::now();
         while p.wait_for_next(&mut self.alloc)? {}
