@@ -97,7 +97,7 @@ fn background_died() -> GcError {
 
 /// A garbage-collected heap and its (single) mutator.
 pub struct Gc {
-    arena: Arc<Arena>,
+    arena: Arena,
     alloc: Allocator,
     roots: RootStack,
     config: GcConfig,
@@ -146,7 +146,7 @@ impl Gc {
         if config.growth_factor.is_nan() || config.growth_factor <= 0.0 {
             return Err(GcError::InvalidConfig("growth factor must be positive"));
         }
-        let arena = Arc::new(Arena::new(words));
+        let arena = Arena::new(words);
         // The concurrent plan's GC thread is created here, outside any
         // pause; without it (the OS refused) cycles run stop-the-world.
         let background = match config.plan {
@@ -615,12 +615,12 @@ impl Gc {
         .map_err(GcError::HeapCorrupt)
     }
 
-    #[inline]
+    #[inline(always)]
     fn resolve(&self, h: Handle) -> Result<ObjIndex, GcError> {
         self.roots.get(h).ok_or(GcError::StaleHandle)
     }
 
-    #[inline]
+    #[inline(always)]
     fn check_ref_field(&self, obj: ObjIndex, field: usize) -> Result<(), GcError> {
         let n = object::nrefs(self.arena.header(obj));
         if field >= n {
@@ -644,7 +644,7 @@ impl Gc {
     }
 
     /// Reads reference field `field` of `h`, rooting the target in a new handle.
-    #[inline]
+    #[inline(always)]
     pub fn get_ref(&mut self, h: Handle, field: usize) -> Result<Option<Handle>, GcError> {
         let obj = self.resolve(h)?;
         self.check_ref_field(obj, field)?;
@@ -690,7 +690,7 @@ impl Gc {
 
     /// Stores `value` (or null) into reference field `field` of `h`, through
     /// the SATB barrier.
-    #[inline]
+    #[inline(always)]
     pub fn set_ref(
         &mut self,
         h: Handle,

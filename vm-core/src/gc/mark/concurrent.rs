@@ -31,7 +31,7 @@ impl ConcurrentMarker {
     /// marked while the previous sweep ran, see `Gc::alloc`), then tracing,
     /// then draining the SATB queue until it is empty.
     pub fn new(
-        arena: Arc<Arena>,
+        arena: Arena,
         satb: Arc<SatbQueue>,
         roots: Vec<ObjIndex>,
         stale: Vec<ObjIndex>,
