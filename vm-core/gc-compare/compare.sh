@@ -5,11 +5,19 @@
 # implementations so load drifts hit all of them alike; the table shows the
 # median and the range, and the telemetry line of vm-core's median run.
 # Usage: vm-core/gc-compare/compare.sh [binary-trees depth, default 16]
+# BASE_BIN=path: also run that gc_workloads binary (built at another commit,
+# e.g. before a change) with the best plans, as rows "vm-core@base", in the
+# same interleaved run.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 n="${1:-16}"
 repeat="${REPEAT:-3}"
+base="${BASE_BIN:-}"
+if [ -n "$base" ] && [ ! -x "$base" ]; then
+  echo "compare.sh: BASE_BIN=$base is not an executable" >&2
+  exit 1
+fi
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 gcc -O2 -o "$out/binary_trees" "$here/binary_trees.c" -lgc
@@ -42,8 +50,14 @@ run() {
 for _ in $(seq "$repeat"); do
   run bt-boehm "$out/binary_trees" "$n"
   for plan in stw par conc; do run "bt-$plan" "$rust" binary-trees "$n" "$plan"; done
+  if [ -n "$base" ]; then
+    for plan in stw conc; do run "bt-base-$plan" "$base" binary-trees "$n" "$plan"; done
+  fi
   run gcb-boehm "$out/gcbench"
   for plan in stw par conc; do run "gcb-$plan" "$rust" gcbench "$plan"; done
+  if [ -n "$base" ]; then
+    for plan in stw conc; do run "gcb-base-$plan" "$base" gcbench "$plan"; done
+  fi
 done
 
 # row LABEL KEY: median and range of KEY's runs
@@ -62,5 +76,11 @@ echo "binary-trees n=$n, GCBench classic; $repeat runs each"
 printf '%-32s %8s  %s\n' "program / implementation" "median" "min..max wall ms"
 row "binary-trees boehm-gc (C)" bt-boehm
 for plan in stw par conc; do row "binary-trees vm-core $plan" "bt-$plan"; done
+if [ -n "$base" ]; then
+  for plan in stw conc; do row "binary-trees vm-core@base $plan" "bt-base-$plan"; done
+fi
 row "gcbench boehm-gc (C)" gcb-boehm
 for plan in stw par conc; do row "gcbench vm-core $plan" "gcb-$plan"; done
+if [ -n "$base" ]; then
+  for plan in stw conc; do row "gcbench vm-core@base $plan" "gcb-base-$plan"; done
+fi
