@@ -44,14 +44,29 @@ fn main() {
         }
     }
     let t = gc.telemetry();
+    let mark_ms: f64 = t
+        .cycles
+        .iter()
+        .map(|c| c.mark_pause.as_secs_f64() * 1e3)
+        .sum();
+    let bg_mark_ms: f64 = t
+        .cycles
+        .iter()
+        .map(|c| c.concurrent_mark.as_secs_f64() * 1e3)
+        .sum();
+    let sweep_ms: f64 = t.cycles.iter().map(|c| c.sweep.as_secs_f64() * 1e3).sum();
     println!(
-        "wall_ms {:.1} cycles {} pauses {} max_pause_ms {:.3} p99_pause_ms {:.3} gc_pause_ms {:.1} mutator_share {:.4}",
+        "wall_ms {:.1} cycles {} pauses {} max_pause_ms {:.3} p99_pause_ms {:.3} gc_pause_ms {:.1} mutator_share {:.4} mark_ms {:.1} background_mark_ms {:.1} sweep_ms {:.1} allocated_during_sweep {}",
         wall.as_secs_f64() * 1e3,
         t.cycles.len(),
         t.pauses.len(),
         t.max_pause().as_secs_f64() * 1e3,
         t.pause_quantile(0.99).as_secs_f64() * 1e3,
         t.gc_pause_time().as_secs_f64() * 1e3,
-        1.0 - t.gc_pause_time().as_secs_f64() / wall.as_secs_f64()
+        1.0 - t.gc_pause_time().as_secs_f64() / wall.as_secs_f64(),
+        mark_ms,
+        bg_mark_ms,
+        sweep_ms,
+        t.objects_allocated_during_sweep
     );
 }

@@ -5,17 +5,34 @@
 # implementations so load drifts hit all of them alike; the table shows the
 # median and the range, and the telemetry line of vm-core's median run.
 # Usage: vm-core/gc-compare/compare.sh [binary-trees depth, default 16]
+# BASE_BIN=path: also run that gc_workloads binary (built at another commit,
+# e.g. before a change) with the best plans, as rows "vm-core@base", in the
+# same interleaved run.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 n="${1:-16}"
 repeat="${REPEAT:-3}"
+base="${BASE_BIN:-}"
+if [ -n "$base" ] && [ ! -x "$base" ]; then
+  echo "compare.sh: BASE_BIN=$base is not an executable" >&2
+  exit 1
+fi
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 gcc -O2 -o "$out/binary_trees" "$here/binary_trees.c" -lgc
 gcc -O2 -o "$out/gcbench" "$here/gcbench.c" -lgc
-(cd "$root" && cargo build --release -q -p vm-core --example gc_workloads)
-rust="$root/target/release/examples/gc_workloads"
+# Ask cargo where it put the binary instead of assuming `$root/target`:
+# CARGO_TARGET_DIR, build.target-dir in a config file or a workspace
+# elsewhere all move it.
+(cd "$root" && cargo build --release -p vm-core --example gc_workloads \
+  --message-format=json-render-diagnostics) > "$out/cargo.json"
+rust="$(grep '"reason":"compiler-artifact"' "$out/cargo.json" | grep '"name":"gc_workloads"' |
+  sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1 || true)"
+if [ -z "$rust" ] || [ ! -x "$rust" ]; then
+  echo "compare.sh: cargo did not report an executable for example gc_workloads" >&2
+  exit 1
+fi
 
 # run KEY CMD...: one timed run, wall ms appended to $out/KEY.ms, the
 # program's last output line to $out/KEY.<ms>.txt
@@ -33,8 +50,14 @@ run() {
 for _ in $(seq "$repeat"); do
   run bt-boehm "$out/binary_trees" "$n"
   for plan in stw par conc; do run "bt-$plan" "$rust" binary-trees "$n" "$plan"; done
+  if [ -n "$base" ]; then
+    for plan in stw conc; do run "bt-base-$plan" "$base" binary-trees "$n" "$plan"; done
+  fi
   run gcb-boehm "$out/gcbench"
   for plan in stw par conc; do run "gcb-$plan" "$rust" gcbench "$plan"; done
+  if [ -n "$base" ]; then
+    for plan in stw conc; do run "gcb-base-$plan" "$base" gcbench "$plan"; done
+  fi
 done
 
 # row LABEL KEY: median and range of KEY's runs
@@ -53,5 +76,11 @@ echo "binary-trees n=$n, GCBench classic; $repeat runs each"
 printf '%-32s %8s  %s\n' "program / implementation" "median" "min..max wall ms"
 row "binary-trees boehm-gc (C)" bt-boehm
 for plan in stw par conc; do row "binary-trees vm-core $plan" "bt-$plan"; done
+if [ -n "$base" ]; then
+  for plan in stw conc; do row "binary-trees vm-core@base $plan" "bt-base-$plan"; done
+fi
 row "gcbench boehm-gc (C)" gcb-boehm
 for plan in stw par conc; do row "gcbench vm-core $plan" "gcb-$plan"; done
+if [ -n "$base" ]; then
+  for plan in stw conc; do row "gcbench vm-core@base $plan" "gcb-base-$plan"; done
+fi

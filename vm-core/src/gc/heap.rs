@@ -2,27 +2,32 @@
 //!
 //! Words are atomics because the concurrent marker reads headers and
 //! reference fields while the mutator writes them; the arena never moves or
-//! grows, so marker threads can hold it through an `Arc` without locking.
+//! grows, so marker threads can share it through an `Arc` without locking.
+//! An [`Arena`] is that `Arc`'s fat pointer itself, held by value: a word
+//! access loads the base and length from the holder's own struct instead of
+//! first following a pointer to them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use super::object::{self, ObjIndex, MARK_BIT};
 
-/// The object memory shared by the mutator and the marker threads.
+/// The object memory shared by the mutator and the marker threads
+/// (cloning shares it).
+#[derive(Clone)]
 pub struct Arena {
-    words: Box<[AtomicU64]>,
+    words: Arc<[AtomicU64]>,
 }
 
 impl Arena {
     /// A zeroed arena of `len_words` words (word 0 is the null sentinel).
     pub fn new(len_words: usize) -> Self {
-        let zeroed: Box<[u64]> = vec![0u64; len_words.max(2)].into_boxed_slice();
-        // SAFETY: `AtomicU64` has the same size, alignment and bit validity as
-        // `u64` (documented in std), so a boxed slice of one is a valid boxed
-        // slice of the other with the same allocation layout. Going through
-        // `vec![0; n]` lets the allocator hand out lazily zeroed pages instead
-        // of touching a few hundred MB up front.
-        let words = unsafe { Box::from_raw(Box::into_raw(zeroed) as *mut [AtomicU64]) };
+        let zeroed = Arc::<[AtomicU64]>::new_zeroed_slice(len_words.max(2));
+        // SAFETY: the memory is zeroed, and all-zero bytes are a valid
+        // `AtomicU64` (same bit validity as `u64`, documented in std).
+        // Allocating zeroed memory lets the allocator hand out lazily zeroed
+        // pages instead of touching a few hundred MB up front.
+        let words = unsafe { zeroed.assume_init() };
         Self { words }
     }
 
@@ -46,6 +51,28 @@ impl Arena {
     #[inline]
     pub fn set_header(&self, at: usize, header: u64) {
         self.words[at].store(header, Ordering::Release);
+    }
+
+    /// Hints the CPU to fetch word `at` into the cache (no effect on the
+    /// program's meaning; an index past the end is ignored). The sweeper
+    /// walks headers whose addresses depend on the previous header's size,
+    /// a chain of dependent loads that hardware prefetching alone does not
+    /// hide.
+    #[inline]
+    pub fn prefetch(&self, at: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(w) = self.words.get(at) {
+            // SAFETY: `_mm_prefetch` only hints the cache about the address
+            // of a live element of `words`; it reads nothing the program
+            // observes and cannot fault.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    w.as_ptr() as *const i8
+                )
+            };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = at;
     }
 
     /// Atomically sets the mark bit; true if this call marked the object.
@@ -94,6 +121,18 @@ impl Arena {
     #[inline]
     pub fn store_word(&self, at: usize, v: u64) {
         self.words[at].store(v, Ordering::Relaxed);
+    }
+
+    /// Writes a new object at `at`: zeroes its `words - 1` fields, then
+    /// stores `header` (header last, so a concurrent reader that sees the
+    /// header sees zeroed fields). One bounds check for the whole object.
+    #[inline]
+    pub fn init_object(&self, at: usize, words: usize, header: u64) {
+        let obj = &self.words[at..at + words];
+        for w in &obj[1..] {
+            w.store(0, Ordering::Relaxed);
+        }
+        obj[0].store(header, Ordering::Release);
     }
 
     /// Visits every non-null reference field of `obj`.

@@ -32,6 +32,7 @@
 //! ```
 
 pub mod alloc;
+pub mod background;
 pub mod barrier;
 pub mod heap;
 pub mod mark;

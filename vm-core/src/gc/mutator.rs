@@ -5,7 +5,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::sync::mpsc::{self, Receiver, TryRecvError};
+
 use super::alloc::Allocator;
+use super::background::{BackgroundThread, Job};
 use super::barrier::{SatbBarrier, SatbQueue};
 use super::heap::Arena;
 use super::mark::concurrent::ConcurrentMarker;
@@ -24,30 +27,102 @@ const WORD: usize = 8;
 /// to the mutator (1 MiB).
 const SWEEP_SEGMENT_WORDS: usize = 1 << 17;
 
+/// While a background marker or sweeper runs, the allocation path polls it
+/// after every this many words allocated (64 KiB), instead of on every
+/// allocation: a done marker waits at most that long for its finish pause,
+/// and the fast path stays one compare.
+const POLL_WORDS: usize = 1 << 13;
+
 /// A background sweep in progress and the marking figures of its cycle.
 struct PendingSweep {
-    thread: std::thread::JoinHandle<(sweep::SweepResult, Duration)>,
-    segments: std::sync::mpsc::Receiver<Allocator>,
+    /// Swept segments' free lists, then the result.
+    msgs: Receiver<SweepMsg>,
+    /// End of the last segment received: the sweeper never reads below it.
+    swept_to: usize,
+    /// The sweep's result and time, once received.
+    finished: Option<(sweep::SweepResult, Duration)>,
     mark: Duration,
     background: Duration,
     /// End of the swept range: chunks below it are the sweeper's to judge.
     top: usize,
 }
 
+/// What the background sweep sends the mutator.
+enum SweepMsg {
+    /// The free lists of one swept segment, and where the walk stopped.
+    Segment(Allocator, usize),
+    /// The sweep is over: its result and how long it took.
+    Done(sweep::SweepResult, Duration),
+}
+
+impl PendingSweep {
+    /// Merges every segment already published; true once the sweep is over.
+    fn take_published(&mut self, alloc: &mut Allocator) -> Result<bool, GcError> {
+        while self.finished.is_none() {
+            match self.msgs.try_recv() {
+                Ok(msg) => self.accept(msg, alloc),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return Err(background_died()),
+            }
+        }
+        Ok(self.finished.is_some())
+    }
+
+    /// Waits for the next message; false once the sweep is over.
+    fn wait_for_next(&mut self, alloc: &mut Allocator) -> Result<bool, GcError> {
+        if self.finished.is_some() {
+            return Ok(false);
+        }
+        let msg = self.msgs.recv().map_err(|_| background_died())?;
+        self.accept(msg, alloc);
+        Ok(self.finished.is_none())
+    }
+
+    fn accept(&mut self, msg: SweepMsg, alloc: &mut Allocator) {
+        match msg {
+            SweepMsg::Segment(lists, swept_to) => {
+                alloc.merge_free_lists(lists);
+                self.swept_to = swept_to;
+            }
+            SweepMsg::Done(r, t) => self.finished = Some((r, t)),
+        }
+    }
+}
+
+/// The background thread's job ended without its result: it panicked (a
+/// collector bug), so the heap's state is unknown.
+fn background_died() -> GcError {
+    GcError::HeapCorrupt(super::HeapDefect::BadChunk { at: 0 })
+}
+
 /// A garbage-collected heap and its (single) mutator.
 pub struct Gc {
-    arena: Arc<Arena>,
+    arena: Arena,
     alloc: Allocator,
     roots: RootStack,
     config: GcConfig,
     satb: Arc<SatbQueue>,
     barrier: SatbBarrier,
+    /// The concurrent plan's parked GC thread (created at its first cycle).
+    background: Option<BackgroundThread>,
     marker: Option<ConcurrentMarker>,
     sweeper: Option<PendingSweep>,
     start_pause_mark: Duration,
     telemetry: Telemetry,
     allocated_since_gc: usize,
     budget_words: usize,
+    /// The allocation path takes its slow safepoint once
+    /// `allocated_since_gc` reaches this (the budget, or sooner while a
+    /// background marker or sweeper needs polling).
+    poll_at: usize,
+    /// `MARK_BIT` while a concurrent cycle marks (allocate black), else 0.
+    alloc_mark: u64,
+    /// While a background sweep runs, `sweep_unswept_from..sweep_top` is
+    /// the range it may still read (from the end of the last segment it
+    /// published to its `top`): objects allocated there are born marked,
+    /// see `Gc::alloc`. Both 0 when no sweep runs.
+    sweep_unswept_from: usize,
+    sweep_top: usize,
     gray: Vec<ObjIndex>,
     /// Objects allocated below the sweep's `top` while it ran: born marked
     /// so the sweeper keeps them; the next marking clears those marks
@@ -71,7 +146,13 @@ impl Gc {
         if config.growth_factor.is_nan() || config.growth_factor <= 0.0 {
             return Err(GcError::InvalidConfig("growth factor must be positive"));
         }
-        let arena = Arc::new(Arena::new(words));
+        let arena = Arena::new(words);
+        // The concurrent plan's GC thread is created here, outside any
+        // pause; without it (the OS refused) cycles run stop-the-world.
+        let background = match config.plan {
+            GcPlan::ConcurrentMarkSweep { .. } => BackgroundThread::spawn().ok(),
+            _ => None,
+        };
         let satb = Arc::new(SatbQueue::default());
         Ok(Self {
             alloc: Allocator::new(arena.len()),
@@ -79,12 +160,17 @@ impl Gc {
             roots: RootStack::default(),
             barrier: SatbBarrier::new(satb.clone()),
             satb,
+            background,
             marker: None,
             sweeper: None,
             start_pause_mark: Duration::ZERO,
             telemetry: Telemetry::new(),
             allocated_since_gc: 0,
             budget_words: (words / 16).max(1),
+            poll_at: (words / 16).max(1),
+            alloc_mark: 0,
+            sweep_unswept_from: 0,
+            sweep_top: 0,
             gray: Vec::new(),
             marked_while_sweeping: Vec::new(),
             config,
@@ -114,40 +200,79 @@ impl Gc {
     /// Allocates an object with `nrefs` null references and `data_words`
     /// zeroed data words, rooted by the returned handle. This is the
     /// safepoint: it may run, start or finish a collection.
+    #[inline]
     pub fn alloc(&mut self, nrefs: usize, data_words: usize) -> Result<Handle, GcError> {
-        let words = 1 + nrefs + data_words;
-        if nrefs > MAX_REFS || words > u32::MAX as usize {
+        if nrefs > MAX_REFS || data_words > u32::MAX as usize {
             return Err(GcError::ObjectTooLarge { nrefs, data_words });
         }
-        self.poll()?;
-        if self.allocated_since_gc >= self.budget_words {
-            self.trigger()?;
+        let words = 1 + nrefs + data_words;
+        if words > u32::MAX as usize {
+            return Err(GcError::ObjectTooLarge { nrefs, data_words });
+        }
+        if self.allocated_since_gc >= self.poll_at {
+            self.safepoint()?;
         }
         let at = match self.alloc.alloc(&self.arena, words) {
             Some(at) => at,
             None => self.alloc_after_collection(words)?,
         };
-        for i in at + 1..at + words {
-            self.arena.store_word(i, 0);
-        }
-        let mut header = object::object_header(words, nrefs);
-        if self.marker.is_some() {
-            // Allocate black: the cycle in progress must not free it.
-            header |= MARK_BIT;
-        } else if self.sweeper.as_ref().is_some_and(|p| at < p.top) {
+        // Allocate black while a cycle marks: the cycle must not free it.
+        let mut header = object::object_header(words, nrefs) | self.alloc_mark;
+        if at.wrapping_sub(self.sweep_unswept_from) < self.sweep_top - self.sweep_unswept_from {
             // The sweeper may not have reached this chunk: a mark makes it
             // read as live (`sweep::FreeChunks::Keep`).
             header |= MARK_BIT;
-            self.marked_while_sweeping.push(at as ObjIndex);
-            self.telemetry.objects_allocated_during_sweep += 1;
+            self.note_allocated_during_sweep(at);
         }
-        self.arena.set_header(at, header);
+        self.arena.init_object(at, words, header);
         self.allocated_since_gc += words;
         self.telemetry.bytes_allocated += (words * WORD) as u64;
         Ok(self.roots.push(at as ObjIndex))
     }
 
+    #[cold]
+    fn note_allocated_during_sweep(&mut self, at: usize) {
+        self.marked_while_sweeping.push(at as ObjIndex);
+        self.telemetry.objects_allocated_during_sweep += 1;
+    }
+
+    /// The allocation path's slow check: poll the background threads and
+    /// start a cycle once the budget is spent.
+    #[cold]
+    #[inline(never)]
+    fn safepoint(&mut self) -> Result<(), GcError> {
+        self.poll()?;
+        if self.allocated_since_gc >= self.budget_words {
+            self.trigger()?;
+        }
+        self.update_poll_at();
+        Ok(())
+    }
+
+    /// Recomputes when the allocation path next takes its slow check; every
+    /// path that changes the cycle state or the budget ends with it.
+    fn update_poll_at(&mut self) {
+        self.alloc_mark = if self.marker.is_some() { MARK_BIT } else { 0 };
+        (self.sweep_unswept_from, self.sweep_top) = self
+            .sweeper
+            .as_ref()
+            .map_or((0, 0), |p| (p.swept_to, p.top));
+        self.poll_at = if self.marker.is_some() || self.sweeper.is_some() {
+            (self.allocated_since_gc + POLL_WORDS).min(self.budget_words)
+        } else {
+            self.budget_words
+        };
+    }
+
+    #[cold]
+    #[inline(never)]
     fn alloc_after_collection(&mut self, words: usize) -> Result<usize, GcError> {
+        let r = self.alloc_after_collection_inner(words);
+        self.update_poll_at();
+        r
+    }
+
+    fn alloc_after_collection_inner(&mut self, words: usize) -> Result<usize, GcError> {
         if let Some(at) = self.alloc_from_sweep(words)? {
             return Ok(at);
         }
@@ -172,16 +297,12 @@ impl Gc {
     /// blocking only until one fits; `None` once the sweep is over without
     /// room. The whole wait is one pause (the mutator is stalled).
     fn alloc_from_sweep(&mut self, words: usize) -> Result<Option<usize>, GcError> {
-        if self.sweeper.is_none() {
+        let Some(p) = &mut self.sweeper else {
             return Ok(None);
-        }
+        };
         let t0 = Instant::now();
         let mut found = None;
-        while let Some(p) = &self.sweeper {
-            let Ok(part) = p.segments.recv() else {
-                break;
-            };
-            self.alloc.merge_free_lists(part);
+        while p.wait_for_next(&mut self.alloc)? {
             found = self.alloc.alloc(&self.arena, words);
             if found.is_some() {
                 break;
@@ -198,11 +319,9 @@ impl Gc {
     /// Finishes a concurrent cycle whose background marking is done.
     #[inline]
     fn poll(&mut self) -> Result<(), GcError> {
-        if let Some(p) = &self.sweeper {
-            if p.thread.is_finished() {
+        if let Some(p) = &mut self.sweeper {
+            if p.take_published(&mut self.alloc)? {
                 self.adopt_sweep(false)?;
-            } else if let Ok(part) = p.segments.try_recv() {
-                self.alloc.merge_free_lists(part);
             }
         }
         match &self.marker {
@@ -229,6 +348,12 @@ impl Gc {
     /// cycle (start pause, marking, finish pause), otherwise a
     /// stop-the-world one.
     pub fn collect(&mut self) -> Result<(), GcError> {
+        let r = self.collect_now();
+        self.update_poll_at();
+        r
+    }
+
+    fn collect_now(&mut self) -> Result<(), GcError> {
         match self.config.plan {
             GcPlan::ConcurrentMarkSweep { .. } => {
                 self.adopt_sweep(true)?;
@@ -247,10 +372,15 @@ impl Gc {
     /// Finishes a running concurrent cycle, waiting for its marker (safe to
     /// call when none runs).
     pub fn finish_cycle(&mut self) -> Result<(), GcError> {
+        let mut r = Ok(());
         if self.marker.is_some() {
-            self.finish_concurrent()?;
+            r = self.finish_concurrent();
         }
-        self.adopt_sweep(true)
+        if r.is_ok() {
+            r = self.adopt_sweep(true);
+        }
+        self.update_poll_at();
+        r
     }
 
     fn collect_stop_the_world(&mut self) -> Result<(), GcError> {
@@ -263,13 +393,10 @@ impl Gc {
         self.clear_marks_left_by_sweep();
         let threads = self.config.plan.threads();
         if threads > 1 {
-            parallel::mark_parallel(&self.arena, self.roots.objects(), threads);
+            let roots: Vec<ObjIndex> = self.roots.objects().collect();
+            parallel::mark_parallel(&self.arena, &roots, threads);
         } else {
-            stw::mark_from(
-                &self.arena,
-                self.roots.objects().iter().copied(),
-                &mut self.gray,
-            );
+            stw::mark_from(&self.arena, self.roots.objects(), &mut self.gray);
         }
         let mark = t0.elapsed();
         self.sweep_and_record(t0, mark, Duration::ZERO, PauseKind::StopTheWorld)
@@ -279,27 +406,36 @@ impl Gc {
         self.adopt_sweep(true)?;
         let t0 = Instant::now();
         self.satb.active.store(true, Ordering::Release);
-        let snapshot = self.roots.objects().to_vec();
-        let stale = Arc::new(std::mem::take(&mut self.marked_while_sweeping));
-        match ConcurrentMarker::start(
+        let snapshot: Vec<ObjIndex> = self.roots.objects().collect();
+        if self.background.is_none() {
+            // The OS refused the background thread at `Gc::new`: collect
+            // with the world stopped.
+            self.satb.active.store(false, Ordering::Release);
+            return self.collect_stop_the_world();
+        }
+        let stale = std::mem::take(&mut self.marked_while_sweeping);
+        let (marker, job) = ConcurrentMarker::new(
             self.arena.clone(),
             self.satb.clone(),
             snapshot,
-            stale.clone(),
+            stale,
             self.config.plan.threads(),
-        ) {
-            Ok(m) => {
-                self.marker = Some(m);
-                self.start_pause_mark = t0.elapsed();
-                self.telemetry.record_pause(t0, PauseKind::ConcurrentStart);
-                Ok(())
-            }
-            Err(_) => {
-                // The OS refused a marker thread: collect with the world stopped.
-                self.satb.active.store(false, Ordering::Release);
-                self.marked_while_sweeping.extend(stale.iter());
-                self.collect_stop_the_world()
-            }
+        );
+        self.marker = Some(marker);
+        self.alloc_mark = MARK_BIT;
+        self.start_pause_mark = t0.elapsed();
+        self.telemetry.record_pause(t0, PauseKind::ConcurrentStart);
+        // The world runs again: wake the marker (see `BackgroundThread::run`).
+        self.hand_to_background(job)
+    }
+
+    /// Queues `job` on the background thread, after the pause that
+    /// prepared it has been recorded.
+    fn hand_to_background(&mut self, job: Job) -> Result<(), GcError> {
+        match &self.background {
+            Some(bg) if bg.run(job) => Ok(()),
+            // Only a job that panicked ends the thread: a collector bug.
+            _ => Err(background_died()),
         }
     }
 
@@ -317,15 +453,14 @@ impl Gc {
         let Some(marker) = self.marker.take() else {
             return Ok(());
         };
-        let (_, background) = marker.join();
+        let Some((_, background)) = marker.join() else {
+            return Err(background_died());
+        };
+        self.alloc_mark = 0;
         self.barrier.flush();
         // Current roots are either in the snapshot or allocated black;
         // scanning them again is cheap insurance against a missed root.
-        stw::mark_from(
-            &self.arena,
-            self.roots.objects().iter().copied(),
-            &mut self.gray,
-        );
+        stw::mark_from(&self.arena, self.roots.objects(), &mut self.gray);
         loop {
             let logged = self.satb.take();
             if logged.is_empty() {
@@ -353,57 +488,56 @@ impl Gc {
     ) -> Result<(), GcError> {
         let top = self.alloc.top();
         let arena = self.arena.clone();
-        let (tx, segments) = std::sync::mpsc::channel();
-        let spawned = std::thread::Builder::new()
-            .name("gc-concurrent-sweep".into())
-            .spawn(move || {
-                let s0 = Instant::now();
-                let mut lists = Allocator::new(top);
-                let r = sweep::sweep_in_segments(
-                    &arena,
-                    &mut lists,
-                    top,
-                    SWEEP_SEGMENT_WORDS,
-                    sweep::FreeChunks::Keep,
-                    |l| {
-                        let _ = tx.send(std::mem::replace(l, Allocator::new(top)));
-                    },
-                );
-                let _ = tx.send(lists);
-                (r, s0.elapsed())
-            });
-        match spawned {
-            Ok(thread) => {
-                self.sweeper = Some(PendingSweep {
-                    thread,
-                    segments,
-                    mark,
-                    background,
-                    top,
-                });
-                self.allocated_since_gc = 0;
-                self.telemetry.record_pause(t0, PauseKind::ConcurrentFinish);
-                Ok(())
-            }
-            Err(_) => self.sweep_and_record(t0, mark, background, PauseKind::ConcurrentFinish),
+        if self.background.is_none() {
+            return self.sweep_and_record(t0, mark, background, PauseKind::ConcurrentFinish);
         }
+        let (tx, msgs) = mpsc::channel();
+        let job: Job = Box::new(move || {
+            let s0 = Instant::now();
+            let mut lists = Allocator::new(top);
+            let r = sweep::sweep_in_segments(
+                &arena,
+                &mut lists,
+                top,
+                SWEEP_SEGMENT_WORDS,
+                sweep::FreeChunks::Keep,
+                |l, swept_to| {
+                    let part = std::mem::replace(l, Allocator::new(top));
+                    let _ = tx.send(SweepMsg::Segment(part, swept_to));
+                },
+            );
+            let _ = tx.send(SweepMsg::Segment(lists, top));
+            let _ = tx.send(SweepMsg::Done(r, s0.elapsed()));
+        });
+        self.sweeper = Some(PendingSweep {
+            msgs,
+            swept_to: 1,
+            finished: None,
+            mark,
+            background,
+            top,
+        });
+        self.sweep_unswept_from = 1;
+        self.sweep_top = top;
+        self.allocated_since_gc = 0;
+        self.telemetry.record_pause(t0, PauseKind::ConcurrentFinish);
+        // The world runs again: wake the sweeper (see `BackgroundThread::run`).
+        self.hand_to_background(job)
     }
 
     /// Joins the background sweeper (if any) and adopts its free lists;
     /// `wait` says whether the mutator is blocked on it (recorded as a pause).
     fn adopt_sweep(&mut self, wait: bool) -> Result<(), GcError> {
-        let Some(p) = self.sweeper.take() else {
+        let Some(mut p) = self.sweeper.take() else {
             return Ok(());
         };
+        self.sweep_unswept_from = 0;
+        self.sweep_top = 0;
         let t0 = Instant::now();
-        let joined = p.thread.join();
-        let Ok((r, sweep_time)) = joined else {
-            // The sweeper panicked (a collector bug): the heap state is unknown.
-            return Err(GcError::HeapCorrupt(super::HeapDefect::BadChunk { at: 0 }));
+        while p.wait_for_next(&mut self.alloc)? {}
+        let Some((r, sweep_time)) = p.finished else {
+            return Err(background_died());
         };
-        while let Ok(part) = p.segments.try_recv() {
-            self.alloc.merge_free_lists(part);
-        }
         if wait {
             self.telemetry.record_pause(t0, PauseKind::SweepWait);
         }
@@ -449,6 +583,13 @@ impl Gc {
         let mut budget = (r.live_words as f64 * self.config.growth_factor) as usize;
         budget = budget.max(heap_words / 16);
         if matches!(self.config.plan, GcPlan::ConcurrentMarkSweep { .. }) {
+            // Pacing: the background sweep walks the whole `1..top`, so a
+            // cycle costs the GC thread about `top` words of sweeping for
+            // `budget` words the mutator allocates. Below `top / 4` the GC
+            // thread, with no more CPU than the mutator (a loaded machine),
+            // falls behind, the mutator grows `top` meanwhile, which makes
+            // the next sweep longer still, until it waits for the sweeper.
+            budget = budget.max(self.alloc.top() / 4);
             // Start early enough that the cycle can finish before the heap fills.
             budget = budget.min(self.alloc.available_words() / 2);
         }
@@ -468,18 +609,18 @@ impl Gc {
         verify::verify_heap(
             &self.arena,
             self.alloc.top(),
-            self.roots.objects(),
+            &self.roots.objects().collect::<Vec<_>>(),
             &self.marked_while_sweeping,
         )
         .map_err(GcError::HeapCorrupt)
     }
 
-    #[inline]
+    #[inline(always)]
     fn resolve(&self, h: Handle) -> Result<ObjIndex, GcError> {
         self.roots.get(h).ok_or(GcError::StaleHandle)
     }
 
-    #[inline]
+    #[inline(always)]
     fn check_ref_field(&self, obj: ObjIndex, field: usize) -> Result<(), GcError> {
         let n = object::nrefs(self.arena.header(obj));
         if field >= n {
@@ -503,7 +644,7 @@ impl Gc {
     }
 
     /// Reads reference field `field` of `h`, rooting the target in a new handle.
-    #[inline]
+    #[inline(always)]
     pub fn get_ref(&mut self, h: Handle, field: usize) -> Result<Option<Handle>, GcError> {
         let obj = self.resolve(h)?;
         self.check_ref_field(obj, field)?;
@@ -549,7 +690,7 @@ impl Gc {
 
     /// Stores `value` (or null) into reference field `field` of `h`, through
     /// the SATB barrier.
-    #[inline]
+    #[inline(always)]
     pub fn set_ref(
         &mut self,
         h: Handle,
@@ -562,7 +703,7 @@ impl Gc {
             None => 0,
         };
         self.check_ref_field(obj, field)?;
-        if self.barrier.active() {
+        if self.marker.is_some() {
             let old = self.arena.load_ref(obj, field);
             self.barrier.log(old);
         }
@@ -615,17 +756,19 @@ impl Gc {
 
     /// Number of live root slots.
     pub fn root_count(&self) -> usize {
-        self.roots.objects().len()
+        self.roots.len()
     }
 }
 
 impl Drop for Gc {
     fn drop(&mut self) {
+        // Let a running job end before its memory goes away; dropping the
+        // background thread then closes its queue and joins it.
         if let Some(m) = self.marker.take() {
             m.join();
         }
-        if let Some(p) = self.sweeper.take() {
-            let _ = p.thread.join();
+        if let Some(mut p) = self.sweeper.take() {
+            while let Ok(true) = p.wait_for_next(&mut self.alloc) {}
         }
     }
 }

@@ -19,12 +19,18 @@ pub struct Handle {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RootMark(usize);
 
-/// The shadow stack.
+/// The shadow stack. Each slot is one word: the serial number of the push
+/// that made it in the high half, the object index in the low half, so
+/// resolving a handle is one load and one compare, and a push is one store.
 #[derive(Default)]
 pub struct RootStack {
-    objs: Vec<ObjIndex>,
-    serials: Vec<u32>,
+    slots: Vec<u64>,
     next_serial: u32,
+}
+
+#[inline]
+fn slot_word(serial: u32, obj: ObjIndex) -> u64 {
+    (u64::from(serial) << 32) | u64::from(obj)
 }
 
 impl RootStack {
@@ -32,9 +38,8 @@ impl RootStack {
     #[inline]
     pub fn push(&mut self, obj: ObjIndex) -> Handle {
         self.next_serial = self.next_serial.wrapping_add(1);
-        let slot = self.objs.len() as u32;
-        self.objs.push(obj);
-        self.serials.push(self.next_serial);
+        let slot = self.slots.len() as u32;
+        self.slots.push(slot_word(self.next_serial, obj));
         Handle {
             slot,
             serial: self.next_serial,
@@ -44,8 +49,8 @@ impl RootStack {
     /// The object behind `h`, or `None` if its slot was popped.
     #[inline]
     pub fn get(&self, h: Handle) -> Option<ObjIndex> {
-        match self.serials.get(h.slot as usize) {
-            Some(&s) if s == h.serial => Some(self.objs[h.slot as usize]),
+        match self.slots.get(h.slot as usize) {
+            Some(&w) if (w >> 32) as u32 == h.serial => Some(w as ObjIndex),
             _ => None,
         }
     }
@@ -53,9 +58,9 @@ impl RootStack {
     /// Points the live handle `h` at `obj`; false if `h` is stale.
     #[inline]
     pub fn set(&mut self, h: Handle, obj: ObjIndex) -> bool {
-        match self.serials.get(h.slot as usize) {
-            Some(&s) if s == h.serial => {
-                self.objs[h.slot as usize] = obj;
+        match self.slots.get_mut(h.slot as usize) {
+            Some(w) if (*w >> 32) as u32 == h.serial => {
+                *w = slot_word(h.serial, obj);
                 true
             }
             _ => false,
@@ -63,19 +68,31 @@ impl RootStack {
     }
 
     /// The current depth.
+    #[inline]
     pub fn mark(&self) -> RootMark {
-        RootMark(self.objs.len())
+        RootMark(self.slots.len())
     }
 
     /// Pops every slot pushed after `m`.
+    #[inline]
     pub fn truncate(&mut self, m: RootMark) {
-        self.objs.truncate(m.0);
-        self.serials.truncate(m.0);
+        self.slots.truncate(m.0);
+    }
+
+    /// Number of live slots.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether no slot is live.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
     }
 
     /// Every root (for marking and verification).
-    pub fn objects(&self) -> &[ObjIndex] {
-        &self.objs
+    pub fn objects(&self) -> impl ExactSizeIterator<Item = ObjIndex> + Clone + '_ {
+        self.slots.iter().map(|&w| w as ObjIndex)
     }
 }
 
@@ -96,6 +113,6 @@ mod tests {
         assert_eq!(r.get(b), None);
         assert_eq!(r.get(c), Some(7));
         assert!(r.set(a, 9));
-        assert_eq!(r.objects(), &[9, 7]);
+        assert_eq!(r.objects().collect::<Vec<_>>(), vec![9, 7]);
     }
 }

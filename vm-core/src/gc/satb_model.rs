@@ -30,8 +30,7 @@
 //! which changes who traces an object, not the per-object protocol); heaps
 //! of a few objects with two fields.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
+use rustc_hash::FxHashSet;
 
 /// Objects in the model heap: 0..INITIAL form the initial graph, the rest
 /// are free chunks the mutator may allocate.
@@ -90,25 +89,6 @@ impl List {
         for o in other.iter() {
             self.push(o);
         }
-    }
-}
-
-/// FxHash: the visited set hashes millions of small states; SipHash's
-/// DoS resistance buys nothing here.
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut w = [0u8; 8];
-            w[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 
@@ -430,7 +410,9 @@ struct Search {
     protocol: Protocol,
     /// Objects reachable at the start pause, when the SATB property is checked.
     snapshot_live: Option<[bool; OBJS]>,
-    visited: HashSet<State, BuildHasherDefault<FxHasher>>,
+    /// FxHash (`rustc-hash`): millions of small states are hashed and
+    /// SipHash's DoS resistance buys nothing here.
+    visited: FxHashSet<State>,
     finishes_checked: usize,
 }
 
@@ -483,7 +465,7 @@ fn explore(protocol: Protocol, ops: u8, satb: bool) -> Result<(usize, usize), St
     let mut search = Search {
         protocol,
         snapshot_live,
-        visited: HashSet::default(),
+        visited: FxHashSet::default(),
         finishes_checked: 0,
     };
     search.dfs(s, &mut Vec::new())?;

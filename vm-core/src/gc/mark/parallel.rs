@@ -8,7 +8,8 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crate::gc::heap::Arena;
 use crate::gc::object::ObjIndex;
 
-/// Marks everything reachable from `roots` with `threads` scoped threads.
+/// Marks everything reachable from `roots` with `threads` workers: the
+/// calling thread and `threads - 1` scoped threads.
 /// Returns the number of objects marked.
 pub fn mark_parallel(arena: &Arena, roots: &[ObjIndex], threads: usize) -> usize {
     let threads = threads.max(1);
@@ -25,12 +26,20 @@ pub fn mark_parallel(arena: &Arena, roots: &[ObjIndex], threads: usize) -> usize
     let idle = AtomicUsize::new(0);
     let total = AtomicUsize::new(marked);
     std::thread::scope(|s| {
-        for (id, local) in workers.into_iter().enumerate() {
+        let mut workers = workers.into_iter().enumerate();
+        // The calling thread is worker 0 (it would only wait otherwise):
+        // one thread fewer to create inside the pause.
+        let first = workers.next();
+        for (id, local) in workers {
             let (injector, stealers, idle, total) = (&injector, &stealers, &idle, &total);
             s.spawn(move || {
                 let n = worker_loop(arena, id, &local, injector, stealers, idle, threads);
                 total.fetch_add(n, Ordering::Relaxed);
             });
+        }
+        if let Some((id, local)) = first {
+            let n = worker_loop(arena, id, &local, &injector, &stealers, &idle, threads);
+            total.fetch_add(n, Ordering::Relaxed);
         }
     });
     total.load(Ordering::Relaxed)
@@ -65,7 +74,13 @@ fn find_work(
     })
 }
 
-// Termination: a worker pushes only while it holds work, so when all
+/// A worker with at least this many private gray objects shares half of
+/// them once its deque is empty.
+const SHARE_AT: usize = 32;
+
+// Termination: a worker pushes only while it holds work (its private stack
+// is never empty while it marks, and it goes idle only when that stack,
+// its deque and every other deque it can see are empty), so when all
 // `threads` workers are idle at once every deque is empty and marking is done.
 fn worker_loop(
     arena: &Arena,
@@ -77,14 +92,26 @@ fn worker_loop(
     threads: usize,
 ) -> usize {
     let mut marked = 0;
+    // Gray objects live on a private stack; only when the shared deque has
+    // run dry does the worker move the older half there for others to
+    // steal. A deque pop costs a full fence, a `Vec` pop does not.
+    let mut stack: Vec<ObjIndex> = Vec::new();
     loop {
-        while let Some(obj) = find_work(id, local, injector, stealers) {
+        while let Some(obj) = stack
+            .pop()
+            .or_else(|| find_work(id, local, injector, stealers))
+        {
             arena.for_each_ref(obj, |child| {
                 if arena.try_mark(child) {
                     marked += 1;
-                    local.push(child);
+                    stack.push(child);
                 }
             });
+            if stack.len() >= SHARE_AT && local.is_empty() {
+                for o in stack.drain(..stack.len() / 2) {
+                    local.push(o);
+                }
+            }
         }
         idle.fetch_add(1, Ordering::AcqRel);
         loop {
