@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::artifact::{Interval, Verdict};
-use crate::report::BenchRow;
+use crate::row::BenchRow;
 use crate::spec::CmpOp;
 
 /// Environment variable naming an override file (same as `--targets FILE`).
@@ -503,15 +503,6 @@ pub fn check_targets(results: &[BenchRow], targets: &[PerformanceTarget]) -> Vec
         .collect()
 }
 
-fn verdict_word(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Pass => "PASS",
-        Verdict::Fail => "FAIL",
-        Verdict::Inconclusive => "INCONCLUSIVE",
-        Verdict::Missing => "MISSING",
-    }
-}
-
 /// The PASS/FAIL report of checked targets, one line each, then a summary line.
 pub fn render_checks(checks: &[TargetCheck]) -> String {
     let mut s = String::new();
@@ -538,7 +529,7 @@ pub fn render_checks(checks: &[TargetCheck]) -> String {
         let _ = writeln!(
             s,
             "{:<12} {}.{} {} {}{unit}{tol}{}: measured {measured}{unit}{}",
-            verdict_word(c.verdict),
+            c.verdict,
             t.name,
             t.metric,
             t.op,
@@ -576,7 +567,7 @@ pub fn validate_targets(results: &[BenchRow], targets: &[PerformanceTarget]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::KpiRow;
+    use crate::row::KpiRow;
 
     fn row(name: &str, kpis: Vec<KpiRow>) -> BenchRow {
         BenchRow {

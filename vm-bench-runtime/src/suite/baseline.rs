@@ -2,7 +2,7 @@
 //!
 //! A baseline is `<dir>/baselines/<name>.json` holding, per benchmark full name, the raw
 //! per-iteration samples in nanoseconds. Comparison runs a Mann-Whitney U test per
-//! benchmark ([`crate::significance`]) plus a noise threshold on the median change:
+//! benchmark ([`crate::suite::significance`]) plus a noise threshold on the median change:
 //! a change is only *significant* when both the p-value is below `alpha` and the
 //! |median change| exceeds `noise_pct`, because on a noisy machine tiny but real shifts
 //! (a different cache layout) would otherwise be flagged on every run.
@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::significance::mann_whitney_u;
 use crate::stats;
+use crate::suite::significance::mann_whitney_u;
 
 /// Baseline file format version.
 pub const BASELINE_SCHEMA: u32 = 1;
@@ -124,7 +124,7 @@ impl Baseline {
             path: path.clone(),
             reason: e.to_string(),
         })?;
-        crate::report::write_atomic(&path, text.as_bytes()).map_err(|source| {
+        crate::atomic::write_atomic(&path, text.as_bytes()).map_err(|source| {
             BaselineError::Io {
                 path: path.clone(),
                 source,
@@ -169,6 +169,33 @@ pub enum Change {
     Unchanged,
     /// Present on one side only.
     NotComparable,
+}
+
+impl std::fmt::Display for Change {
+    /// The word reports print (`improved`, `regressed`, `unchanged`, `not comparable`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Change::Improved => "improved",
+            Change::Regressed => "regressed",
+            Change::Unchanged => "unchanged",
+            Change::NotComparable => "not comparable",
+        })
+    }
+}
+
+/// A baseline comparison included in a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineSection {
+    /// The baseline's name.
+    pub baseline: String,
+    /// Significance level used.
+    pub alpha: f64,
+    /// Noise threshold in percent.
+    pub noise_pct: f64,
+    /// Regressions beyond this percent fail the run.
+    pub fail_pct: f64,
+    /// One entry per benchmark on either side.
+    pub comparisons: Vec<Comparison>,
 }
 
 /// One benchmark's comparison.

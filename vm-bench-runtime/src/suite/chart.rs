@@ -7,17 +7,20 @@
 use std::fmt::Write as _;
 
 use crate::artifact::Verdict;
-use crate::baseline::Change;
-use crate::history::{budget_ratio, RunSummary};
-use crate::report::BaselineSection;
+use crate::suite::baseline::{BaselineSection, Change};
+use crate::suite::format::xml_escape;
+use crate::suite::history::{budget_ratio, RunSummary};
 use crate::targets::TargetCheck;
 
-/// Escapes text for SVG/XML.
-pub fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// One chart of a report: file under `charts/`, its title, and the SVG text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    /// File name relative to the report directory (`charts/kpis.svg`).
+    pub file: String,
+    /// Human title.
+    pub title: String,
+    /// SVG document.
+    pub svg: String,
 }
 
 /// A histogram of a benchmark's samples (in `unit`) with the median marked; `None` for no
@@ -173,7 +176,7 @@ pub fn kpi_budget_chart(checks: &[TargetCheck]) -> Option<String> {
             xml_escape(&c.target.metric),
             xml_escape(&c.target.op),
             crate::verdict::fmt_num(c.effective_bound),
-            crate::report::verdict_str(c.verdict)
+            c.verdict
         );
         if let Some((lo, hi)) = ci {
             let _ = writeln!(
@@ -290,7 +293,7 @@ pub fn baseline_chart(b: &BaselineSection) -> Option<String> {
             label_w + plot_w + 6.0,
             y + 14.0,
             c.p_value.map(|p| format!("{p:.1e}")).unwrap_or("-".into()),
-            crate::report::change_str(c.change)
+            c.change
         );
     }
     let (zero, fail) = (x(0.0), x(b.fail_pct));
