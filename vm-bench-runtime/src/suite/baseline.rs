@@ -229,7 +229,7 @@ pub struct Comparison {
 /// machine the whole distribution moves between runs (other processes, frequency, cache
 /// state). A benchmark whose medians wander ±15 % from run to run on unchanged code must
 /// not be flagged for a 15 % change, however small the p-value.
-pub fn history_noise_pct(medians: &[f64]) -> Option<f64> {
+pub(crate) fn history_noise_pct(medians: &[f64]) -> Option<f64> {
     let logs: Vec<f64> = medians
         .iter()
         .filter(|m| m.is_finite() && **m > 0.0)
@@ -255,7 +255,7 @@ pub fn compare(
 
 /// [`compare`] with per-benchmark run-to-run noise (percent, see [`history_noise_pct`]):
 /// a benchmark's noise threshold is the larger of `cfg.noise_pct` and its entry.
-pub fn compare_with_noise(
+pub(crate) fn compare_with_noise(
     baseline: &Baseline,
     current: &BTreeMap<String, Vec<f64>>,
     cfg: &CompareConfig,
@@ -279,7 +279,7 @@ pub fn compare_with_noise(
 }
 
 /// Compares one benchmark's samples; `history_noise` is its run-to-run noise in percent.
-pub fn compare_one(
+pub(crate) fn compare_one(
     name: &str,
     base: Option<&[f64]>,
     cur: Option<&[f64]>,

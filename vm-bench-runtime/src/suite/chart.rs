@@ -25,7 +25,7 @@ pub struct Chart {
 
 /// A histogram of a benchmark's samples (in `unit`) with the median marked; `None` for no
 /// data.
-pub fn sample_histogram(title: &str, samples: &[f64], unit: &str) -> Option<String> {
+pub(crate) fn sample_histogram(title: &str, samples: &[f64], unit: &str) -> Option<String> {
     let xs: Vec<f64> = samples.iter().copied().filter(|v| v.is_finite()).collect();
     if xs.is_empty() {
         return None;
@@ -119,7 +119,7 @@ fn svg_open(s: &mut String, w: f64, h: f64, title: &str) {
 /// Suite-wide chart of every KPI: a bar of measured / bound (inverted for lower bounds,
 /// so that a bar shorter than the `1.0` line meets the target), with the 95 % interval as
 /// a whisker, coloured by verdict. `None` when no KPI was measured.
-pub fn kpi_budget_chart(checks: &[TargetCheck]) -> Option<String> {
+pub(crate) fn kpi_budget_chart(checks: &[TargetCheck]) -> Option<String> {
     // (check, budget, budget interval)
     type Row<'a> = (&'a TargetCheck, f64, Option<(f64, f64)>);
     let rows: Vec<Row> = checks
@@ -223,7 +223,7 @@ pub fn kpi_budget_chart(checks: &[TargetCheck]) -> Option<String> {
 /// Baseline vs current: per benchmark, the median change in percent as a bar from zero
 /// (red regressed, green improved, grey unchanged), each benchmark's noise band shaded
 /// and the failure threshold dashed. `None` when nothing was comparable.
-pub fn baseline_chart(b: &BaselineSection) -> Option<String> {
+pub(crate) fn baseline_chart(b: &BaselineSection) -> Option<String> {
     let rows: Vec<_> = b
         .comparisons
         .iter()
@@ -321,7 +321,7 @@ pub fn baseline_chart(b: &BaselineSection) -> Option<String> {
 /// Trend over stored runs: one line per KPI of its budget (measured / bound, inverted for
 /// lower bounds) run after run, with the `1.0` line; x labels are commit prefixes.
 /// `None` with fewer than two runs.
-pub fn trend_chart(history: &[RunSummary]) -> Option<String> {
+pub(crate) fn trend_chart(history: &[RunSummary]) -> Option<String> {
     if history.len() < 2 {
         return None;
     }

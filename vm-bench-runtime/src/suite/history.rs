@@ -166,7 +166,7 @@ pub fn load(dir: &Path) -> Result<Vec<RunSummary>, HistoryError> {
 /// Per benchmark, the run-to-run noise (percent) of its sample medians over `runs`,
 /// leaving out the run `exclude_id` (the one being compared); benchmarks with fewer than
 /// three runs are absent. See [`crate::suite::baseline::history_noise_pct`].
-pub fn noise_by_benchmark(runs: &[RunSummary], exclude_id: &str) -> BTreeMap<String, f64> {
+pub(crate) fn noise_by_benchmark(runs: &[RunSummary], exclude_id: &str) -> BTreeMap<String, f64> {
     let mut medians: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for run in runs.iter().filter(|r| r.id != exclude_id) {
         for (name, m) in &run.sample_medians {

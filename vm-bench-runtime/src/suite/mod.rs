@@ -23,7 +23,7 @@ pub mod baseline;
 pub mod chart;
 pub mod export;
 pub(crate) mod format;
-pub mod guide;
+pub(crate) mod guide;
 pub mod history;
 pub mod html;
 pub mod inputs;
