@@ -113,6 +113,19 @@ fn a_crate_outside_the_workspace_gets_tests_and_a_suite_as_documented() {
     assert!(dir.join("baselines/first.json").is_file());
     assert_eq!(count(&dir.join("history")), 1);
 
+    // The suite's own command line: every option described, the exit status documented.
+    let (code, text) = cargo("bench", &["--bench", "suite", "--", "--help"], &dir);
+    assert_eq!(code, Some(0), "{text}");
+    for want in [
+        "Usage: suite [OPTIONS] [FILTER]",
+        "--save-baseline <NAME>",
+        "--targets <FILE>",
+        "Exit status:",
+        "  2  bad input",
+    ] {
+        assert!(text.contains(want), "missing `{want}` in:\n{text}");
+    }
+
     // A filtered run compared with the baseline.
     let (code, text) = cargo(
         "bench",
