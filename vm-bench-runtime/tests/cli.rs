@@ -567,3 +567,63 @@ fn non_positive_target_values_are_bad_input() {
     let _ = std::fs::remove_file(&t);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_filtered_report_accepts_overrides_of_benchmarks_it_leaves_out() {
+    let dir = workdir("filtered");
+    let t = dir.with_extension("filtered-targets.json");
+    std::fs::write(
+        &t,
+        r#"{"machine_class":"x","targets":[
+            {"name":"bench_compilation_latency","metric":"max_us","tolerance":5},
+            {"name":"bench_block_caching","metric":"hit_rate","tolerance":5}]}"#,
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let o = vm_bench(&[
+        "report",
+        "--dir",
+        s(&dir),
+        "--no-history",
+        "--out",
+        s(&out),
+        "--filter",
+        "compilation",
+        "--targets",
+        s(&t),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let checks = r["target_checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    assert_eq!(
+        checks[0]["target"]["name"],
+        "jit::bench_compilation_latency"
+    );
+    assert_eq!(checks[0]["target"]["tolerance"], 5.0);
+    // A name no artifact has is still an error.
+    std::fs::write(
+        &t,
+        r#"{"machine_class":"x","targets":[{"name":"bench_nope","metric":"max_us","tolerance":5}]}"#,
+    )
+    .unwrap();
+    let o = vm_bench(&[
+        "report",
+        "--dir",
+        s(&dir),
+        "--no-history",
+        "--filter",
+        "compilation",
+        "--targets",
+        s(&t),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("no benchmark named \"bench_nope\""),
+        "{}",
+        stderr(&o)
+    );
+    let _ = std::fs::remove_file(&t);
+    let _ = std::fs::remove_dir_all(&dir);
+}

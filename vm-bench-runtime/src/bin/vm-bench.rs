@@ -12,7 +12,7 @@ use vm_bench_runtime::suite::inputs::{self, InputError};
 use vm_bench_runtime::suite::options::{ReportOptions, EXIT_STATUS_HELP};
 use vm_bench_runtime::suite::pipeline::{self, SuiteError};
 use vm_bench_runtime::suite::SuiteReport;
-use vm_bench_runtime::targets::{declared_targets, render_checks};
+use vm_bench_runtime::targets::{declared_targets, render_checks, PerformanceTarget};
 
 /// Reports, baselines and history from the artifacts `cargo test` wrote.
 #[derive(Debug, Parser)]
@@ -73,6 +73,27 @@ fn load(source: &Source, filter: &str) -> Result<Vec<Artifact>, InputError> {
         .collect())
 }
 
+/// The artifacts matching the filter, and the declared targets of every artifact in the
+/// directory (an override file may name benchmarks the filter leaves out).
+fn load_for_report(
+    source: &Source,
+    filter: &str,
+) -> Result<(Vec<Artifact>, Vec<PerformanceTarget>), InputError> {
+    let all = load(source, "")?;
+    let declared = declared_targets(&SuiteReport::from_artifacts("all", &all).results, 0.0);
+    let selected: Vec<Artifact> = all
+        .into_iter()
+        .filter(|a| a.identity.full_name.contains(filter))
+        .collect();
+    if selected.is_empty() {
+        return Err(InputError::NoArtifacts {
+            path: source.dir.clone(),
+            filter: format!(" matching {filter:?}"),
+        });
+    }
+    Ok((selected, declared))
+}
+
 /// Runs the command; `Ok(true)` when everything passed.
 fn run(cli: Cli) -> Result<bool, SuiteError> {
     match cli.command {
@@ -88,10 +109,9 @@ fn run(cli: Cli) -> Result<bool, SuiteError> {
             if options.baseline.is_none() {
                 return Err(InputError::Usage("compare needs --baseline NAME".into()).into());
             }
-            let artifacts = load(&source, options.filter_text())?;
+            let (artifacts, declared) = load_for_report(&source, options.filter_text())?;
             let mut report = SuiteReport::from_artifacts("vm-bench compare", &artifacts);
-            let declared = declared_targets(&report.results, 0.0);
-            let prep = pipeline::prepare(
+            let prep = pipeline::prepare_reading(
                 &ReportOptions {
                     save_baseline: None,
                     ..options.clone()
@@ -117,9 +137,8 @@ fn run(cli: Cli) -> Result<bool, SuiteError> {
             Ok(!section.comparisons.iter().any(|c| c.fails))
         }
         Command::Report { source, options } => {
-            let artifacts = load(&source, options.filter_text())?;
+            let (artifacts, declared) = load_for_report(&source, options.filter_text())?;
             let mut report = SuiteReport::from_artifacts("vm-bench report", &artifacts);
-            let declared = declared_targets(&report.results, 0.0);
             let prep =
                 pipeline::prepare(&options, &source.dir, source.dir.join("report"), &declared)?;
             pipeline::analyze(&mut report, &prep, &options)?;

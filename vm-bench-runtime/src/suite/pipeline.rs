@@ -56,9 +56,24 @@ pub struct Prepared {
 }
 
 /// Step 1: reads and checks every input. `store` holds baselines and (by default) the
-/// history; `default_out` is the report directory when `--out` is not given; `declared`
-/// are the targets of the benchmarks in the run (an override file must name only those).
+/// history; `default_out` is the report directory when `--out` is not given (it must be
+/// new, empty or a previous report); `declared` are the targets of every known benchmark
+/// (an override file must name only those; entries of benchmarks a filter leaves out are
+/// skipped when the report applies it).
 pub fn prepare(
+    opts: &ReportOptions,
+    store: &Path,
+    default_out: PathBuf,
+    declared: &[PerformanceTarget],
+) -> Result<Prepared, InputError> {
+    let prep = prepare_reading(opts, store, default_out, declared)?;
+    inputs::check_out_dir(&prep.out)?;
+    Ok(prep)
+}
+
+/// [`prepare`] for a run that writes nothing (`vm-bench compare`): the report directory is
+/// not checked.
+pub fn prepare_reading(
     opts: &ReportOptions,
     store: &Path,
     default_out: PathBuf,
@@ -90,7 +105,6 @@ pub fn prepare(
         Some((dir, runs))
     };
     let out = opts.out.clone().unwrap_or(default_out);
-    inputs::check_out_dir(&out)?;
     Ok(Prepared {
         store: store.to_path_buf(),
         out,
