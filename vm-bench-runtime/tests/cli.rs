@@ -432,10 +432,9 @@ fn help_version_and_exit_codes_are_documented() {
         flags += 1;
         let desc = line
             .trim_start()
-            .splitn(2, "  ")
-            .nth(1)
-            .unwrap_or("")
-            .trim();
+            .split_once("  ")
+            .map(|(_, d)| d.trim())
+            .unwrap_or("");
         assert!(!desc.is_empty(), "flag without a description: {line:?}");
     }
     assert!(flags >= 11, "{flags} flags in\n{text}");
