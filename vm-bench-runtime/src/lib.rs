@@ -46,7 +46,7 @@ pub(crate) mod verdict;
 #[cfg(feature = "suite")]
 pub mod suite;
 
-pub use bench::Bench;
+pub use bench::{Bench, MAX_LIVE_INPUTS};
 pub use runner::{RunOptions, RunReport};
 pub use std::hint::black_box;
 pub use vm_bench_macros::perf_target;

@@ -19,7 +19,7 @@
 //! }
 //! ```
 //!
-//! A target is checked with the harness's verdict rule ([`crate::verdict::classify`]) on the
+//! A target is checked with the harness's verdict rule (`verdict::classify`) on the
 //! KPI's recorded 95 % interval against the loosened bound: PASS when the whole interval
 //! satisfies it, FAIL when none of it does, INCONCLUSIVE (not a failure) otherwise; a KPI
 //! that was never measured is MISSING (a failure). Without overrides and tolerances the

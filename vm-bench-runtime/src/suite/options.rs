@@ -24,7 +24,7 @@ pub struct ReportOptions {
     pub filter: Option<String>,
 
     /// Directory the reports are written to; replaced as a whole, so it must be new, empty
-    /// or a previous report [default: `<store>/report` for vm-bench, `<store>/suite` for a suite].
+    /// or a previous report (default: `<store>/report` for vm-bench, `<store>/suite` for a suite).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
@@ -48,7 +48,7 @@ pub struct ReportOptions {
     pub save_baseline: Option<String>,
 
     /// Directory of the run history (one record per run; feeds the trend chart and the
-    /// per-benchmark noise thresholds) [default: `<store>/history`].
+    /// per-benchmark noise thresholds) (default: `<store>/history`).
     #[arg(long, value_name = "DIR", conflicts_with = "no_history")]
     pub history: Option<PathBuf>,
 

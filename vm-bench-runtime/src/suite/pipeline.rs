@@ -4,7 +4,7 @@
 //!    with, the target override file, the history, the report directory) before anything
 //!    is measured or written;
 //! 2. [`analyze`]: targets and the baseline comparison are applied to the report;
-//! 3. [`write`]: the report directory is rendered into a temporary directory and moved into
+//! 3. [`write()`]: the report directory is rendered into a temporary directory and moved into
 //!    place, then the baseline is saved, and the run is appended to the history last, so a
 //!    run whose report was not written leaves no history record.
 
@@ -136,7 +136,7 @@ pub fn analyze(
     Ok(())
 }
 
-/// What [`write`] wrote.
+/// What [`write()`] wrote.
 #[derive(Debug)]
 pub struct Written {
     /// The report directory.
