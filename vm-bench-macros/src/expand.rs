@@ -167,19 +167,7 @@ fn generate(attr: &Attr, f: Function) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
     let category = match attr.category.as_deref() {
-        Some(c) => {
-            let v = format_ident!(
-                "{}",
-                match c {
-                    "JIT" => "Jit",
-                    "AOT" => "Aot",
-                    "GC" => "Gc",
-                    "TLB" => "Tlb",
-                    other => other,
-                }
-            );
-            quote!(::core::option::Option::Some(#rt::Category::#v))
-        }
+        Some(c) => quote!(::core::option::Option::Some(#c)),
         None => quote!(::core::option::Option::None),
     };
     let flavor = match attr.flavor.as_ref().map(|(f, _)| f.as_str()) {

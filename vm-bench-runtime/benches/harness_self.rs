@@ -8,10 +8,10 @@
 use std::hint::black_box;
 use std::process::Command;
 
+use vm_bench_runtime::__internal::clock::ClockCalibration;
+use vm_bench_runtime::__internal::runner::{execute, RunOptions};
+use vm_bench_runtime::__internal::spec::{BenchSpec, BodyForm, ConfigSpec};
 use vm_bench_runtime::artifact::{Artifact, Mode};
-use vm_bench_runtime::clock::ClockCalibration;
-use vm_bench_runtime::runner::{execute, RunOptions};
-use vm_bench_runtime::spec::{BenchSpec, BodyForm, ConfigSpec};
 use vm_bench_runtime::Bench;
 
 fn lcg(n: u64) -> u64 {

@@ -32,7 +32,7 @@
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-use crate::spec::{BodyForm, Category, CmpOp, Flavor, Stat};
+use crate::spec::{BodyForm, CmpOp, Flavor, Stat};
 
 /// The artifact schema version written by this harness.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -144,8 +144,8 @@ pub struct Identity {
     pub file: String,
     /// Source line.
     pub line: u32,
-    /// KPI category, if declared.
-    pub category: Option<Category>,
+    /// KPI category, if declared (free-form, as written in the attribute).
+    pub category: Option<String>,
     /// Path of the executable that ran it.
     pub test_binary: String,
     /// How the function was written.
@@ -169,6 +169,27 @@ pub enum Outcome {
     NotEnforced,
     /// Smoke mode: one short pass, KPIs reported but not enforced.
     Smoke,
+}
+
+impl Outcome {
+    /// The spelling used in artifacts (`passed`, `not_enforced`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::Panicked => "panicked",
+            Outcome::Reported => "reported",
+            Outcome::NotEnforced => "not_enforced",
+            Outcome::Smoke => "smoke",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    /// The artifact spelling (`passed`, `not_enforced`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 /// Harness mode, from `VM_BENCH_MODE`.
@@ -211,6 +232,18 @@ pub enum Verdict {
     Inconclusive,
     /// A declared metric was never reported, or a time bound has no timed routine.
     Missing,
+}
+
+impl std::fmt::Display for Verdict {
+    /// The upper-case word reports print: `PASS`, `FAIL`, `INCONCLUSIVE`, `MISSING`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Inconclusive => "INCONCLUSIVE",
+            Verdict::Missing => "MISSING",
+        })
+    }
 }
 
 /// A confidence interval.

@@ -14,19 +14,40 @@
 //!     b.iter(|| compile(&block));     // timed; result black-boxed
 //! }
 //! ```
+//!
+//! # Layers
+//!
+//! The crate root holds what a benchmark author uses ([`perf_target`], [`Bench`],
+//! [`black_box`]). Below it, two layers with dependencies pointing one way:
+//!
+//! - the **measurement core** (calibration, sampling, statistics, verdicts, artifacts, the
+//!   [`registry`], [`targets`]); of it, [`artifact`], [`registry`], [`targets`] and [`row`]
+//!   are public because the suite layer and other tools read what it writes;
+//! - the **suite layer** ([`suite`], cargo feature `suite`, on by default): reports,
+//!   baselines, history, charts, the `vm-bench` CLI and [`suite::main`]. It reads
+//!   artifacts and registry entries; nothing in the core imports it.
 
+// Measurement core.
 pub mod artifact;
-pub mod bench;
-pub mod clock;
-pub mod env;
-pub mod lock;
+pub(crate) mod atomic;
+pub(crate) mod bench;
+pub(crate) mod clock;
+pub(crate) mod env;
+pub(crate) mod lock;
 pub mod registry;
-pub mod runner;
-pub mod spec;
-pub mod stats;
-pub mod verdict;
+pub mod row;
+pub(crate) mod runner;
+pub(crate) mod spec;
+pub(crate) mod stats;
+pub mod targets;
+pub(crate) mod verdict;
 
-pub use bench::Bench;
+// Suite and reporting layer.
+#[cfg(feature = "suite")]
+pub mod suite;
+
+pub use bench::{Bench, MAX_LIVE_INPUTS};
+pub use runner::{RunOptions, RunReport};
 pub use std::hint::black_box;
 pub use vm_bench_macros::perf_target;
 
@@ -36,16 +57,36 @@ pub mod __private {
     pub use crate::registry::{BenchEntry, BENCHMARKS};
     pub use crate::runner::run_test;
     pub use crate::spec::{
-        BenchSpec, BodyForm, Category, CmpOp, ConfigSpec, Flavor, KpiSpec, RelativeKind, Stat,
+        BenchSpec, BodyForm, CmpOp, ConfigSpec, Flavor, KpiSpec, RelativeKind, Stat,
     };
+    #[cfg(feature = "suite")]
+    pub use crate::suite::SuiteFiles;
     pub use linkme;
 }
-pub mod baseline;
-pub mod chart;
-pub mod export;
-pub mod guide;
-pub mod history;
-pub mod html;
-pub mod report;
-pub mod significance;
-pub mod targets;
+
+/// Core internals reachable for the harness's own integration tests and benches
+/// (`tests/stats_golden.rs`, `tests/noise.rs`, `benches/harness_self.rs`). Not a public
+/// API: anything here may change without notice.
+#[doc(hidden)]
+pub mod __internal {
+    /// Statistics.
+    pub mod stats {
+        pub use crate::stats::*;
+    }
+    /// In-process execution of a spec.
+    pub mod runner {
+        pub use crate::runner::{execute, RunOptions};
+    }
+    /// The static description of a benchmark.
+    pub mod spec {
+        pub use crate::spec::*;
+    }
+    /// The recorded environment.
+    pub mod env {
+        pub use crate::env::environment;
+    }
+    /// Clock calibration.
+    pub mod clock {
+        pub use crate::clock::{thread_runqueue_wait_ns, ClockCalibration};
+    }
+}

@@ -7,7 +7,7 @@
 
 use crate::bench::Bench;
 use crate::runner::{execute, RunOptions, RunReport};
-use crate::spec::{BenchSpec, Category, KpiSpec};
+use crate::spec::{BenchSpec, KpiSpec};
 
 /// One registered benchmark.
 #[derive(Debug, Clone, Copy)]
@@ -40,7 +40,7 @@ impl BenchEntry {
         self.spec.line
     }
     /// KPI category, if declared.
-    pub fn category(&self) -> Option<Category> {
+    pub fn category(&self) -> Option<&'static str> {
         self.spec.category
     }
     /// Declared bounds.

@@ -196,7 +196,7 @@ pub fn execute(spec: &'static BenchSpec, body: fn(&mut Bench), opts: &RunOptions
         full_name: full_name.clone(),
         file: spec.file.to_string(),
         line: spec.line,
-        category: spec.category,
+        category: spec.category.map(str::to_string),
         test_binary: std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
@@ -521,20 +521,8 @@ pub fn artifact_file_name(spec: &BenchSpec) -> String {
 /// Writes JSON to a temporary file in the same directory, then renames it into place, so a
 /// reader never sees a partial artifact.
 pub fn write_atomically(path: &Path, artifact: &Artifact) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(dir)?;
     let json = serde_json::to_vec_pretty(artifact).map_err(std::io::Error::other)?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("artifact"),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, json)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    crate::atomic::write_atomic(path, &json)
 }
 
 /// The message of a panic payload (`&str` or `String`; other payloads are named as such).

@@ -16,8 +16,9 @@ pub struct BenchSpec {
     pub file: &'static str,
     /// `line!()` of the benchmark function.
     pub line: u32,
-    /// The KPI category, when the attribute names one.
-    pub category: Option<Category>,
+    /// The KPI category, when the attribute names one: any non-empty string (a suite
+    /// may require its own set, see `suite::Suite::categories`).
+    pub category: Option<&'static str>,
     /// The declared bounds, in attribute order.
     pub kpis: &'static [KpiSpec],
     /// The measurement shape requested by the attribute.
@@ -57,64 +58,6 @@ impl BenchSpec {
         self.kpis
             .iter()
             .any(|k| matches!(k, KpiSpec::Relative { .. }))
-    }
-}
-
-/// The six KPI categories of the suite.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Category {
-    /// Just-in-time compilation.
-    #[serde(rename = "JIT")]
-    Jit,
-    /// Ahead-of-time compilation.
-    #[serde(rename = "AOT")]
-    Aot,
-    /// Garbage collection.
-    #[serde(rename = "GC")]
-    Gc,
-    /// Translation lookaside buffer / address translation.
-    #[serde(rename = "TLB")]
-    Tlb,
-    /// Cross-architecture translation.
-    #[serde(rename = "CrossArch")]
-    CrossArch,
-    /// Task scheduling.
-    #[serde(rename = "Scheduler")]
-    Scheduler,
-}
-
-impl Category {
-    /// Every category, in the spec's order.
-    pub const ALL: [Category; 6] = [
-        Category::Jit,
-        Category::Aot,
-        Category::Gc,
-        Category::Tlb,
-        Category::CrossArch,
-        Category::Scheduler,
-    ];
-
-    /// The spelling used in the attribute and in artifacts.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Jit => "JIT",
-            Category::Aot => "AOT",
-            Category::Gc => "GC",
-            Category::Tlb => "TLB",
-            Category::CrossArch => "CrossArch",
-            Category::Scheduler => "Scheduler",
-        }
-    }
-
-    /// Parses the attribute spelling (exact, case-sensitive).
-    pub fn parse(s: &str) -> Option<Category> {
-        Category::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for Category {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -19,7 +19,7 @@
 //! }
 //! ```
 //!
-//! A target is checked with the harness's verdict rule ([`crate::verdict::classify`]) on the
+//! A target is checked with the harness's verdict rule (`verdict::classify`) on the
 //! KPI's recorded 95 % interval against the loosened bound: PASS when the whole interval
 //! satisfies it, FAIL when none of it does, INCONCLUSIVE (not a failure) otherwise; a KPI
 //! that was never measured is MISSING (a failure). Without overrides and tolerances the
@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::artifact::{BoundSource, Interval, Verdict};
-use crate::report::BenchRow;
+use crate::row::BenchRow;
 use crate::spec::{BenchSpec, CmpOp, KpiSpec};
 
 /// Environment variable naming an override file (same as `--targets FILE`).
@@ -503,15 +503,6 @@ pub fn check_targets(results: &[BenchRow], targets: &[PerformanceTarget]) -> Vec
         .collect()
 }
 
-fn verdict_word(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Pass => "PASS",
-        Verdict::Fail => "FAIL",
-        Verdict::Inconclusive => "INCONCLUSIVE",
-        Verdict::Missing => "MISSING",
-    }
-}
-
 /// The PASS/FAIL report of checked targets, one line each, then a summary line.
 pub fn render_checks(checks: &[TargetCheck]) -> String {
     let mut s = String::new();
@@ -538,7 +529,7 @@ pub fn render_checks(checks: &[TargetCheck]) -> String {
         let _ = writeln!(
             s,
             "{:<12} {}.{} {} {}{unit}{tol}{}: measured {measured}{unit}{}",
-            verdict_word(c.verdict),
+            c.verdict,
             t.name,
             t.metric,
             t.op,
@@ -754,7 +745,7 @@ fn with_bound(k: &KpiSpec, bound: f64) -> KpiSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::KpiRow;
+    use crate::row::KpiRow;
 
     fn row(name: &str, kpis: Vec<KpiRow>) -> BenchRow {
         BenchRow {

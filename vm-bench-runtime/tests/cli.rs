@@ -357,11 +357,12 @@ fn bad_input_is_an_error_naming_the_file() {
     ]);
     assert!(e.contains("/nonexistent/t.json"), "{e}");
     // Usage errors.
-    assert!(err(&["frobnicate"]).contains("unknown command"));
-    assert!(err(&["list", "--wat"]).contains("unknown option \"--wat\""));
+    assert!(err(&["frobnicate"]).contains("unrecognized subcommand 'frobnicate'"));
+    assert!(err(&["list", "--wat"]).contains("unexpected argument '--wat'"));
     assert!(err(&["compare", "--dir", s(&dir)]).contains("needs --baseline"));
     assert!(err(&["compare", "--baseline", "x", "--alpha", "-1"]).contains("--alpha"));
-    assert!(err(&[]).contains("usage: vm-bench"));
+    assert!(err(&["compare", "--baseline", "x", "--alpha", "2"]).contains("--alpha"));
+    assert!(err(&[]).contains("Usage: vm-bench <COMMAND>"));
     // A corrupt artifact: named, and nothing is reported from a partial set.
     let bad = dir.join("jit.zz_corrupt.json");
     std::fs::write(&bad, "{\"schema\": 1").unwrap();
@@ -375,5 +376,253 @@ fn bad_input_is_an_error_naming_the_file() {
     std::fs::write(&bad, a.to_string()).unwrap();
     let e = err(&["list", "--dir", s(&dir)]);
     assert!(e.contains(s(&bad)) && e.contains("schema 99"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every file under `dir`, relative, with its content (to prove nothing changed).
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().display().to_string();
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn help_version_and_exit_codes_are_documented() {
+    for args in [&["--help"][..], &["-h"], &["help"]] {
+        let o = vm_bench(args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        let text = stdout(&o);
+        for want in [
+            "Usage: vm-bench <COMMAND>",
+            "report",
+            "compare",
+            "list",
+            "Exit status:",
+            "  0  ",
+            "  1  ",
+            "  2  ",
+        ] {
+            assert!(text.contains(want), "{args:?}: missing {want:?} in\n{text}");
+        }
+    }
+    let o = vm_bench(&["--version"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        stdout(&o).trim(),
+        format!("vm-bench {}", env!("CARGO_PKG_VERSION"))
+    );
+    // Every flag of `report` has a description.
+    let o = vm_bench(&["report", "--help"]);
+    let text = stdout(&o);
+    let mut flags = 0;
+    // A flag line is indented by six spaces; a wrapped description by more.
+    for line in text.lines().filter(|l| l.starts_with("      --")) {
+        flags += 1;
+        let desc = line
+            .trim_start()
+            .split_once("  ")
+            .map(|(_, d)| d.trim())
+            .unwrap_or("");
+        assert!(!desc.is_empty(), "flag without a description: {line:?}");
+    }
+    assert!(flags >= 11, "{flags} flags in\n{text}");
+    assert!(text.contains("Exit status:"), "{text}");
+}
+
+#[test]
+fn bad_input_is_refused_before_anything_is_written() {
+    let dir = workdir("refuse");
+    let out = dir.join("report");
+    let code = |args: &[&str]| {
+        let o = vm_bench(args);
+        (o.status.code(), format!("{}{}", stdout(&o), stderr(&o)))
+    };
+    // An invalid baseline name: nothing is written (no report, no history record).
+    let (c, e) = code(&["report", "--dir", s(&dir), "--save-baseline", "../x"]);
+    assert_eq!(c, Some(2), "{e}");
+    assert!(e.contains("invalid baseline name \"../x\""), "{e}");
+    assert!(!out.exists() && !dir.join("history").exists());
+    // A good run writes the report and one history record.
+    let (c, e) = code(&["report", "--dir", s(&dir)]);
+    assert_eq!(c, Some(0), "{e}");
+    let before = snapshot(&dir);
+    assert_eq!(std::fs::read_dir(dir.join("history")).unwrap().count(), 1);
+    // A corrupt history record: exit 2 naming it, the previous report and history intact.
+    std::fs::write(dir.join("history/zz.json"), "{").unwrap();
+    let (c, e) = code(&["report", "--dir", s(&dir), "--save-baseline", "b"]);
+    assert_eq!(c, Some(2), "{e}");
+    assert!(e.contains("zz.json") && e.contains("corrupt"), "{e}");
+    std::fs::remove_file(dir.join("history/zz.json")).unwrap();
+    assert_eq!(snapshot(&dir), before, "a refused run changed files");
+    // A report directory that cannot be created: exit 2, no stray temporary.
+    let blocker = dir.join("blocker");
+    std::fs::write(&blocker, "a file").unwrap();
+    let (c, e) = code(&[
+        "report",
+        "--dir",
+        s(&dir),
+        "--no-history",
+        "--out",
+        &format!("{}/r", s(&blocker)),
+    ]);
+    assert_eq!(c, Some(2), "{e}");
+    let (c, e) = code(&[
+        "report",
+        "--dir",
+        s(&dir),
+        "--no-history",
+        "--out",
+        s(&blocker),
+    ]);
+    assert_eq!(c, Some(2), "{e}");
+    assert!(e.contains("not a directory"), "{e}");
+    // A directory of other files is not replaced by a report.
+    let (c, e) = code(&["report", "--dir", s(&dir), "--no-history", "--out", s(&dir)]);
+    assert_eq!(c, Some(2), "{e}");
+    assert!(e.contains("not a report"), "{e}");
+    std::fs::remove_file(&blocker).unwrap();
+    assert_eq!(snapshot(&dir), before, "a refused run changed files");
+    let stray: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("tmp") || n.contains(".old-"))
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn duplicate_and_inconsistent_artifacts_are_refused() {
+    let dir = workdir("dup");
+    // A copied artifact: both files named, nothing counted twice.
+    let copy = dir.join("jit.copy_of_caching.json");
+    std::fs::copy(dir.join("jit.bench_block_caching.json"), &copy).unwrap();
+    for cmd in ["list", "report"] {
+        let o =
+            vm_bench(&[cmd, "--dir", s(&dir), "--no-history"][..if cmd == "list" { 3 } else { 4 }]);
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {}", stdout(&o));
+        let e = stderr(&o);
+        assert!(
+            e.contains("jit.bench_block_caching.json")
+                && e.contains("jit.copy_of_caching.json")
+                && e.contains("jit::bench_block_caching"),
+            "{e}"
+        );
+    }
+    assert!(!dir.join("report").exists());
+    std::fs::remove_file(&copy).unwrap();
+    // A KPI with a verdict but "measured": null.
+    let path = dir.join("jit.bench_compilation_latency.json");
+    let mut a: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(a["kpis"][0]["verdict"], "pass");
+    a["kpis"][0]["measured"] = serde_json::Value::Null;
+    std::fs::write(&path, a.to_string()).unwrap();
+    let o = vm_bench(&["report", "--dir", s(&dir), "--no-history"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains(s(&path))
+            && e.contains("kpis[0] (max_us)")
+            && e.contains("\"measured\" is null"),
+        "{e}"
+    );
+    assert!(!stdout(&o).contains("PASS"), "{}", stdout(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn non_positive_target_values_are_bad_input() {
+    let dir = workdir("targets");
+    let t = dir.with_extension("targets.json");
+    for value in ["-5", "0"] {
+        std::fs::write(
+            &t,
+            format!(r#"{{"machine_class":"x","targets":[{{"name":"bench_compilation_latency","metric":"max_us","target_value":{value}}}]}}"#),
+        )
+        .unwrap();
+        let o = vm_bench(&["report", "--dir", s(&dir), "--targets", s(&t)]);
+        assert_eq!(o.status.code(), Some(2), "{value}: {}", stdout(&o));
+        let e = stderr(&o);
+        assert!(
+            e.contains(s(&t)) && e.contains(&format!("target_value {value} must be positive")),
+            "{e}"
+        );
+        assert!(!dir.join("report").exists() && !dir.join("history").exists());
+    }
+    let _ = std::fs::remove_file(&t);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_filtered_report_accepts_overrides_of_benchmarks_it_leaves_out() {
+    let dir = workdir("filtered");
+    let t = dir.with_extension("filtered-targets.json");
+    std::fs::write(
+        &t,
+        r#"{"machine_class":"x","targets":[
+            {"name":"bench_compilation_latency","metric":"max_us","tolerance":5},
+            {"name":"bench_block_caching","metric":"hit_rate","tolerance":5}]}"#,
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let o = vm_bench(&[
+        "report",
+        "--dir",
+        s(&dir),
+        "--no-history",
+        "--out",
+        s(&out),
+        "--filter",
+        "compilation",
+        "--targets",
+        s(&t),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let checks = r["target_checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    assert_eq!(
+        checks[0]["target"]["name"],
+        "jit::bench_compilation_latency"
+    );
+    assert_eq!(checks[0]["target"]["tolerance"], 5.0);
+    // A name no artifact has is still an error.
+    std::fs::write(
+        &t,
+        r#"{"machine_class":"x","targets":[{"name":"bench_nope","metric":"max_us","tolerance":5}]}"#,
+    )
+    .unwrap();
+    let o = vm_bench(&[
+        "report",
+        "--dir",
+        s(&dir),
+        "--no-history",
+        "--filter",
+        "compilation",
+        "--targets",
+        s(&t),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("no benchmark named \"bench_nope\""),
+        "{}",
+        stderr(&o)
+    );
+    let _ = std::fs::remove_file(&t);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -153,7 +153,7 @@ fn libtest_verdicts_messages_and_artifacts() {
 
     let metric = artifact(&dir, "verdicts.metric_below_bound.json");
     assert_eq!(metric.metrics[0].values, vec![0.5]);
-    assert_eq!(metric.identity.category.map(|c| c.as_str()), Some("JIT"));
+    assert_eq!(metric.identity.category.as_deref(), Some("JIT"));
 
     let straddle = artifact(&dir, "verdicts.metric_straddles_bound.json");
     assert_eq!(straddle.outcome, Outcome::Passed);

@@ -6,9 +6,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use vm_bench_runtime::__internal::runner::{execute, RunOptions};
+use vm_bench_runtime::__internal::spec::{BenchSpec, BodyForm, ConfigSpec, KpiSpec};
 use vm_bench_runtime::artifact::{Mode, Outcome};
-use vm_bench_runtime::runner::{execute, RunOptions};
-use vm_bench_runtime::spec::{BenchSpec, BodyForm, ConfigSpec, KpiSpec};
 use vm_bench_runtime::Bench;
 
 const RUNS: usize = 25;

@@ -2,7 +2,7 @@
 //! (`tests/golden/gen_stats.py`, committed output `tests/golden/stats.json`).
 
 use serde::Deserialize;
-use vm_bench_runtime::stats;
+use vm_bench_runtime::__internal::stats;
 
 #[derive(Deserialize)]
 struct Golden {

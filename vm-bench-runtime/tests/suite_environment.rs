@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use vm_bench_runtime::env::environment;
+use vm_bench_runtime::__internal::env::environment;
 
 fn tool(cmd: &str, args: &[&str]) -> Option<String> {
     let o = Command::new(cmd).args(args).output().ok()?;

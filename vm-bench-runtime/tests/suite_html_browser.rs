@@ -14,9 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use vm_bench_runtime::artifact::Verdict;
-use vm_bench_runtime::baseline::{Baseline, CompareConfig, BASELINE_SCHEMA};
-use vm_bench_runtime::history::RunSummary;
-use vm_bench_runtime::report::{BenchRow, KpiRow, SuiteReport};
+use vm_bench_runtime::suite::baseline::{Baseline, CompareConfig, BASELINE_SCHEMA};
+use vm_bench_runtime::suite::{BenchRow, KpiRow, SuiteReport};
 
 fn find_chromium() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("VM_BENCH_CHROMIUM").filter(|p| !p.is_empty()) {
@@ -105,10 +104,10 @@ fn report_html_renders_in_headless_chromium() {
         }
     }
     let older = SuiteReport::new("older", None, older.results);
-    let mut first = RunSummary::of(&older);
+    let mut first = older.summary();
     first.id = "000000000000001-older".into();
     first.timestamp_unix_ms = 1;
-    let history = vec![first, RunSummary::of(&r)];
+    let history = vec![first, r.summary()];
     let baseline = Baseline {
         schema: BASELINE_SCHEMA,
         name: "main".into(),
@@ -119,7 +118,7 @@ fn report_html_renders_in_headless_chromium() {
             .collect(),
     };
     r.compare_baseline(&baseline, &CompareConfig::default());
-    r.write_all(&dir, &history).unwrap();
+    vm_bench_runtime::suite::output::write_report(&r, &history, &dir).unwrap();
     let page = dir.join("report.html");
     let url = format!("file://{}", page.display());
 

@@ -5,8 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use vm_bench_runtime::baseline::{compare, Baseline, Change, CompareConfig, BASELINE_SCHEMA};
-use vm_bench_runtime::stats::SplitMix64;
+use vm_bench_runtime::__internal::stats::SplitMix64;
+use vm_bench_runtime::suite::baseline::{
+    compare, Baseline, Change, CompareConfig, BASELINE_SCHEMA,
+};
 
 fn uniform(r: &mut SplitMix64) -> f64 {
     ((r.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64

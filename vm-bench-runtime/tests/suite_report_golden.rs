@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use vm_bench_runtime::artifact::{Environment, Verdict};
-use vm_bench_runtime::baseline::{Baseline, CompareConfig, BASELINE_SCHEMA};
-use vm_bench_runtime::history::{KpiPoint, RunSummary, HISTORY_SCHEMA};
-use vm_bench_runtime::report::{BenchRow, KpiRow, MetricRow, SuiteReport};
+use vm_bench_runtime::suite::baseline::{Baseline, CompareConfig, BASELINE_SCHEMA};
+use vm_bench_runtime::suite::history::{KpiPoint, RunSummary, HISTORY_SCHEMA};
+use vm_bench_runtime::suite::{BenchRow, KpiRow, MetricRow, SuiteReport};
 use vm_bench_runtime::targets::TargetOverrides;
 
 fn environment() -> Environment {
@@ -146,6 +146,10 @@ fn rows() -> Vec<BenchRow> {
 /// The fixed input: overrides for a machine class and a baseline comparison.
 fn input() -> SuiteReport {
     let mut r = SuiteReport::new("golden", Some(environment()), rows());
+    // The workspace suite's category order (free-form categories; a suite lists its own).
+    r.category_order = ["JIT", "AOT", "GC", "TLB", "CrossArch", "Scheduler"]
+        .map(String::from)
+        .to_vec();
     let o = TargetOverrides::parse(
         r#"{"machine_class": "ci-2core",
             "targets": [{"name": "bench_compilation_latency", "metric": "max_us",
@@ -248,7 +252,7 @@ fn html_matches_golden() {
     let r = input();
     check(
         "report.html",
-        &vm_bench_runtime::html::render(&r, &r.charts(&history())),
+        &vm_bench_runtime::suite::html::render(&r, &r.charts(&history())),
     );
 }
 
@@ -293,7 +297,7 @@ fn overrides_are_recorded_and_change_the_verdict() {
 #[test]
 fn bencher_export_matches_golden_and_the_input() {
     let r = input();
-    let text = vm_bench_runtime::export::bencher_metric_format(&r);
+    let text = vm_bench_runtime::suite::export::bencher_metric_format(&r);
     check("bencher.json", &text);
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     // Shape: {benchmark: {measure: {value, lower_value?, upper_value?}}}.
@@ -324,7 +328,7 @@ fn bencher_export_matches_golden_and_the_input() {
 
 #[test]
 fn github_action_benchmark_exports_match_golden_and_the_input() {
-    use vm_bench_runtime::export::{github_action_benchmark, Direction};
+    use vm_bench_runtime::suite::export::{github_action_benchmark, Direction};
     let r = input();
     let smaller = github_action_benchmark(&r, Direction::Smaller);
     let bigger = github_action_benchmark(&r, Direction::Bigger);
@@ -353,11 +357,11 @@ fn github_action_benchmark_exports_match_golden_and_the_input() {
 }
 
 #[test]
-fn write_all_writes_every_file_the_html_links() {
+fn write_report_writes_every_file_the_html_links() {
     let dir = std::env::temp_dir().join(format!("vmb-report-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let r = input();
-    r.write_all(&dir, &history()).unwrap();
+    vm_bench_runtime::suite::output::write_report(&r, &history(), &dir).unwrap();
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     let mut linked = 0;
     for part in html.split(['"']) {

@@ -1,7 +1,7 @@
 //! Mann-Whitney U against values computed independently with scipy
 //! (`tests/data/mannwhitney_golden.py` -> `tests/data/mannwhitney_golden.json`).
 
-use vm_bench_runtime::significance::mann_whitney_u;
+use vm_bench_runtime::suite::significance::mann_whitney_u;
 
 #[test]
 fn mann_whitney_matches_scipy() {

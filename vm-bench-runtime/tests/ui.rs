@@ -5,4 +5,6 @@
 fn ui() {
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/*.rs");
+    // What must compile: a free-form category (the suite, not the macro, checks its set).
+    t.pass("tests/ui/pass/*.rs");
 }

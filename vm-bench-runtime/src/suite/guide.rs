@@ -1,7 +1,7 @@
 //! The benchmark guide's KPI table, generated from the registry, and the consistency
 //! checks of a suite's registry: every benchmark found in the sources is linked, short
 //! names are unique, every benchmark names its category, and the guide's table equals
-//! the generated one. The `performance_suite` bench runs these checks under plain
+//! the generated one. A suite bench (`suite::Suite`) runs these checks under plain
 //! `cargo test` (its check mode), so neither the registry nor the guide can drift silently.
 
 use std::collections::BTreeMap;
@@ -15,13 +15,12 @@ use crate::spec::KpiSpec;
 pub const TABLE_BEGIN: &str = "<!-- kpi-table:begin -->\n";
 /// Marker after the generated table.
 pub const TABLE_END: &str = "<!-- kpi-table:end -->";
-/// The one command that regenerates the guide's KPI table (test profile, so it reuses the
-/// build `cargo test --workspace` already made).
-pub const UPDATE_COMMAND: &str =
-    "cargo test -p vm-perf --bench performance_suite -- --update-guide";
+/// The command that regenerates a guide's KPI table (`<suite>` is the suite's bench name;
+/// the test profile reuses the build `cargo test` already made).
+pub const UPDATE_COMMAND: &str = "cargo test --bench <suite> -- --update-guide";
 
 /// A declared bound as the guide writes it (`max_us = 500 (median)`, `hit_rate >= 0.9`).
-pub fn kpi_text(k: &KpiSpec, stat: &str) -> String {
+pub(crate) fn kpi_text(k: &KpiSpec, stat: &str) -> String {
     match k {
         KpiSpec::MaxTime { key, written, .. } => format!("`{key} = {written}` ({stat})"),
         KpiSpec::MinThroughput { ops_per_sec } => {
@@ -32,18 +31,18 @@ pub fn kpi_text(k: &KpiSpec, stat: &str) -> String {
     }
 }
 
-/// The guide's KPI table: one row per benchmark, in the spec's category order then by
-/// name, with its bounds and source file.
-pub fn kpi_table(entries: &[BenchEntry]) -> String {
+/// The guide's KPI table: one row per benchmark, in the order of `categories` (others
+/// after them, alphabetically) then by name, with its bounds and source file.
+pub fn kpi_table(entries: &[BenchEntry], categories: &[&str]) -> String {
     let mut entries: Vec<&BenchEntry> = entries.iter().collect();
-    let cat = |e: &BenchEntry| e.category().map(|c| c.as_str()).unwrap_or("-");
-    entries.sort_by_key(|e| {
-        (
-            crate::report::category_rank(cat(e)),
-            e.name(),
-            e.module_path(),
-        )
-    });
+    let cat = |e: &BenchEntry| e.category().unwrap_or("-");
+    let rank = |c: &str| {
+        categories
+            .iter()
+            .position(|o| *o == c)
+            .unwrap_or(categories.len())
+    };
+    entries.sort_by_key(|e| (rank(cat(e)), cat(e), e.name(), e.module_path()));
     let mut s = String::from("| Category | Benchmark | KPI | Source |\n|---|---|---|---|\n");
     for e in entries {
         let kpis: Vec<String> = e
@@ -74,9 +73,30 @@ pub fn kpi_table(entries: &[BenchEntry]) -> String {
 /// `expected` lists `(module path, function name)` of every `#[perf_target]` the build
 /// script found in the sources; an expected benchmark not in `entries` was not linked
 /// (the linker dropped it, or the file is not compiled in), an entry not expected means
-/// the source scan missed it.
-pub fn registry_problems(entries: &[BenchEntry], expected: &[(&str, &str)]) -> Vec<String> {
+/// the source scan missed it. When `categories` is not empty, every benchmark's category
+/// must be one of them, spelled exactly so, and each of them must have a benchmark.
+pub fn registry_problems(
+    entries: &[BenchEntry],
+    expected: &[(&str, &str)],
+    categories: &[&str],
+) -> Vec<String> {
     let mut problems = Vec::new();
+    let listed = if categories.is_empty() {
+        "any non-empty name, e.g. category = \"parser\"".to_string()
+    } else {
+        categories
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect::<Vec<_>>()
+            .join("|")
+    };
+    for want in categories {
+        if !entries.iter().any(|e| e.category() == Some(*want)) {
+            problems.push(format!(
+                "category {want:?} has no benchmark (the suite expects: {listed})"
+            ));
+        }
+    }
     for (module, name) in expected {
         if !entries
             .iter()
@@ -98,13 +118,27 @@ pub fn registry_problems(entries: &[BenchEntry], expected: &[(&str, &str)]) -> V
                 e.file()
             ));
         }
-        if e.category().is_none() {
-            problems.push(format!(
-                "{} ({}:{}) declares no category (add category = \"JIT\"|\"AOT\"|\"GC\"|\"TLB\"|\"CrossArch\"|\"Scheduler\")",
+        match e.category() {
+            None => problems.push(format!(
+                "{} ({}:{}) declares no category (add category = {listed})",
                 e.full_name(),
                 e.file(),
                 e.line()
-            ));
+            )),
+            Some(c) if !categories.is_empty() && !categories.contains(&c) => {
+                let hint = categories
+                    .iter()
+                    .find(|k| k.eq_ignore_ascii_case(c))
+                    .map(|k| format!("; the suite spells it \"{k}\""))
+                    .unwrap_or_default();
+                problems.push(format!(
+                    "{} ({}:{}) has category {c:?}, which this suite does not list ({listed}){hint}",
+                    e.full_name(),
+                    e.file(),
+                    e.line()
+                ));
+            }
+            Some(_) => {}
         }
     }
     let mut by_name: BTreeMap<&str, Vec<&BenchEntry>> = BTreeMap::new();
@@ -211,7 +245,7 @@ pub fn update_guide(path: &Path, table: &str) -> Result<bool, GuideError> {
         return Ok(false);
     }
     let new = format!("{}{table}{}", &text[..b], &text[e..]);
-    crate::report::write_atomic(path, new.as_bytes()).map_err(io)?;
+    crate::atomic::write_atomic(path, new.as_bytes()).map_err(io)?;
     Ok(true)
 }
 
@@ -262,7 +296,7 @@ fn fn_name(line: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{BenchSpec, BodyForm, Category, CmpOp, ConfigSpec, RelativeKind};
+    use crate::spec::{BenchSpec, BodyForm, CmpOp, ConfigSpec, RelativeKind};
 
     const CONFIG: ConfigSpec = ConfigSpec {
         stat: None,
@@ -276,7 +310,7 @@ mod tests {
     const fn spec(
         module_path: &'static str,
         name: &'static str,
-        category: Option<Category>,
+        category: Option<&'static str>,
         kpis: &'static [KpiSpec],
     ) -> BenchSpec {
         BenchSpec {
@@ -297,7 +331,7 @@ mod tests {
     static JIT: BenchSpec = spec(
         "jit",
         "bench_compile",
-        Some(Category::Jit),
+        Some("JIT"),
         &[KpiSpec::MaxTime {
             bound_ns: 500_000.0,
             key: "max_us",
@@ -307,7 +341,7 @@ mod tests {
     static GC: BenchSpec = spec(
         "gc",
         "bench_pause",
-        Some(Category::Gc),
+        Some("GC"),
         &[
             KpiSpec::Metric {
                 name: "max_pause_ms",
@@ -330,7 +364,7 @@ mod tests {
 
     #[test]
     fn table_is_in_category_order_with_bounds() {
-        let t = kpi_table(&[entry(&GC), entry(&JIT)]);
+        let t = kpi_table(&[entry(&GC), entry(&JIT)], &["JIT", "GC"]);
         assert_eq!(
             t,
             "| Category | Benchmark | KPI | Source |\n|---|---|---|---|\n\
@@ -348,13 +382,48 @@ mod tests {
                 ("gc", "bench_pause"),
                 ("aot", "bench_gone"),
             ],
+            &[],
         );
         assert_eq!(p.len(), 4, "{p:#?}");
         assert!(p[0].contains("aot::bench_gone") && p[0].contains("not linked"));
         assert!(p[1].contains("tlb::bench_pause") && p[1].contains("did not find"));
         assert!(p[2].contains("declares no category"));
         assert!(p[3].contains("bench_pause is not unique"));
-        assert!(registry_problems(&[entry(&JIT)], &[("jit", "bench_compile")]).is_empty());
+        assert!(registry_problems(&[entry(&JIT)], &[("jit", "bench_compile")], &[]).is_empty());
+    }
+
+    static PARSER: BenchSpec = spec("parse", "bench_parse", Some("parser"), &[]);
+    static MISSPELLED: BenchSpec = spec("jit2", "bench_jit2", Some("jit"), &[]);
+
+    #[test]
+    fn categories_are_free_form_unless_the_suite_lists_them() {
+        let scanned = [("jit", "bench_compile"), ("parse", "bench_parse")];
+        // No list: any category is accepted.
+        assert!(registry_problems(&[entry(&JIT), entry(&PARSER)], &scanned, &[]).is_empty());
+        // A list: a category outside it, a misspelling, and a listed category without a
+        // benchmark are each reported.
+        let scanned = [
+            ("jit", "bench_compile"),
+            ("parse", "bench_parse"),
+            ("jit2", "bench_jit2"),
+        ];
+        let p = registry_problems(
+            &[entry(&JIT), entry(&PARSER), entry(&MISSPELLED)],
+            &scanned,
+            &["JIT", "GC"],
+        );
+        assert_eq!(p.len(), 3, "{p:#?}");
+        assert!(
+            p[0].contains("category \"GC\" has no benchmark"),
+            "{}",
+            p[0]
+        );
+        assert!(
+            p[1].contains("parse::bench_parse") && p[1].contains("\"parser\""),
+            "{}",
+            p[1]
+        );
+        assert!(p[2].contains("the suite spells it \"JIT\""), "{}", p[2]);
     }
 
     #[test]

@@ -7,22 +7,25 @@
 use std::fmt::Write as _;
 
 use crate::artifact::Verdict;
-use crate::baseline::Change;
-use crate::history::{budget_ratio, RunSummary};
-use crate::report::BaselineSection;
+use crate::suite::baseline::{BaselineSection, Change};
+use crate::suite::format::xml_escape;
+use crate::suite::history::{budget_ratio, RunSummary};
 use crate::targets::TargetCheck;
 
-/// Escapes text for SVG/XML.
-pub fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// One chart of a report: file under `charts/`, its title, and the SVG text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    /// File name relative to the report directory (`charts/kpis.svg`).
+    pub file: String,
+    /// Human title.
+    pub title: String,
+    /// SVG document.
+    pub svg: String,
 }
 
 /// A histogram of a benchmark's samples (in `unit`) with the median marked; `None` for no
 /// data.
-pub fn sample_histogram(title: &str, samples: &[f64], unit: &str) -> Option<String> {
+pub(crate) fn sample_histogram(title: &str, samples: &[f64], unit: &str) -> Option<String> {
     let xs: Vec<f64> = samples.iter().copied().filter(|v| v.is_finite()).collect();
     if xs.is_empty() {
         return None;
@@ -116,7 +119,7 @@ fn svg_open(s: &mut String, w: f64, h: f64, title: &str) {
 /// Suite-wide chart of every KPI: a bar of measured / bound (inverted for lower bounds,
 /// so that a bar shorter than the `1.0` line meets the target), with the 95 % interval as
 /// a whisker, coloured by verdict. `None` when no KPI was measured.
-pub fn kpi_budget_chart(checks: &[TargetCheck]) -> Option<String> {
+pub(crate) fn kpi_budget_chart(checks: &[TargetCheck]) -> Option<String> {
     // (check, budget, budget interval)
     type Row<'a> = (&'a TargetCheck, f64, Option<(f64, f64)>);
     let rows: Vec<Row> = checks
@@ -173,7 +176,7 @@ pub fn kpi_budget_chart(checks: &[TargetCheck]) -> Option<String> {
             xml_escape(&c.target.metric),
             xml_escape(&c.target.op),
             crate::verdict::fmt_num(c.effective_bound),
-            crate::report::verdict_str(c.verdict)
+            c.verdict
         );
         if let Some((lo, hi)) = ci {
             let _ = writeln!(
@@ -220,7 +223,7 @@ pub fn kpi_budget_chart(checks: &[TargetCheck]) -> Option<String> {
 /// Baseline vs current: per benchmark, the median change in percent as a bar from zero
 /// (red regressed, green improved, grey unchanged), each benchmark's noise band shaded
 /// and the failure threshold dashed. `None` when nothing was comparable.
-pub fn baseline_chart(b: &BaselineSection) -> Option<String> {
+pub(crate) fn baseline_chart(b: &BaselineSection) -> Option<String> {
     let rows: Vec<_> = b
         .comparisons
         .iter()
@@ -290,7 +293,7 @@ pub fn baseline_chart(b: &BaselineSection) -> Option<String> {
             label_w + plot_w + 6.0,
             y + 14.0,
             c.p_value.map(|p| format!("{p:.1e}")).unwrap_or("-".into()),
-            crate::report::change_str(c.change)
+            c.change
         );
     }
     let (zero, fail) = (x(0.0), x(b.fail_pct));
@@ -318,7 +321,7 @@ pub fn baseline_chart(b: &BaselineSection) -> Option<String> {
 /// Trend over stored runs: one line per KPI of its budget (measured / bound, inverted for
 /// lower bounds) run after run, with the `1.0` line; x labels are commit prefixes.
 /// `None` with fewer than two runs.
-pub fn trend_chart(history: &[RunSummary]) -> Option<String> {
+pub(crate) fn trend_chart(history: &[RunSummary]) -> Option<String> {
     if history.len() < 2 {
         return None;
     }

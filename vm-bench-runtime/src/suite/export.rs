@@ -16,7 +16,8 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::report::SuiteReport;
+use crate::suite::format::target_text;
+use crate::suite::report::SuiteReport;
 
 /// Which github-action-benchmark tool a file is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,14 +113,7 @@ pub fn github_action_benchmark(report: &SuiteReport, dir: Direction) -> String {
             checks
                 .iter()
                 .find(|c| c.target.metric == metric)
-                .map(|c| {
-                    format!(
-                        "{} {}: {}",
-                        metric,
-                        crate::report::target_text(c),
-                        crate::report::verdict_str(c.verdict)
-                    )
-                })
+                .map(|c| format!("{} {}: {}", metric, target_text(c), c.verdict))
                 .unwrap_or_default()
         };
         if r.median_ns > 0.0 {

@@ -5,229 +5,23 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::artifact::{Artifact, Environment, Verdict};
-use crate::baseline::{compare_with_noise, Baseline, Change, CompareConfig, Comparison};
-use crate::chart;
-use crate::history::RunSummary;
+use crate::row::BenchRow;
+use crate::suite::baseline::{
+    compare_with_noise, Baseline, BaselineSection, Change, CompareConfig,
+};
+use crate::suite::chart::{self, Chart};
+use crate::suite::format::{chart_file_stem, csv_field, num, sig, target_text, with_unit};
+use crate::suite::history::{self, KpiPoint, RunSummary, HISTORY_SCHEMA};
 use crate::targets::{
     check_targets, declared_targets, TargetCheck, TargetOverrides, TargetSource, TargetsError,
 };
 
-/// One KPI line of a benchmark.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KpiRow {
-    /// The KPI key (`max_us`, `hit_rate`, `max_overhead_pct`).
-    pub key: String,
-    /// Comparison operator (`<`, `>=`).
-    pub op: String,
-    /// The bound.
-    pub bound: f64,
-    /// Unit of bound and measured value.
-    pub unit: String,
-    /// Point estimate, if measured.
-    pub measured: Option<f64>,
-    /// Confidence interval, if measured.
-    pub interval: Option<(f64, f64)>,
-    /// Verdict.
-    pub verdict: Verdict,
-    /// Distance to the bound in percent of the bound (positive = headroom).
-    pub margin_pct: Option<f64>,
-}
-
-/// One benchmark, flattened for reporting (the spec's `BenchmarkResult` plus KPIs).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BenchRow {
-    /// `module::path::name`.
-    pub name: String,
-    /// Category spelling, `-` when undeclared.
-    pub category: String,
-    /// Outcome spelling (`passed`, `failed`, ...).
-    pub outcome: String,
-    /// Timed iterations.
-    pub iterations: u64,
-    /// Total timed nanoseconds.
-    pub total_ns: f64,
-    /// Mean ns per iteration.
-    pub mean_ns: f64,
-    /// Min ns per iteration (per sample).
-    pub min_ns: f64,
-    /// Max ns per iteration (per sample).
-    pub max_ns: f64,
-    /// Standard deviation ns per iteration.
-    pub stddev_ns: f64,
-    /// Operations per second.
-    pub throughput: f64,
-    /// Median ns per iteration (the default checked statistic).
-    #[serde(default)]
-    pub median_ns: f64,
-    /// 95 % interval of the median (ns), when measured.
-    #[serde(default)]
-    pub median_ci: Option<(f64, f64)>,
-    /// Whether the run enforced KPIs (false in report/smoke mode or an unoptimized build).
-    #[serde(default = "enforced_default")]
-    pub enforced: bool,
-    /// KPI lines.
-    pub kpis: Vec<KpiRow>,
-    /// Custom metrics reported with `b.metric` (mean value and its interval).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub metrics: Vec<MetricRow>,
-    /// Raw samples for baselines and charts (not written to CSV): per-iteration ns, or for a
-    /// `b.compare` benchmark the per-pair ratio candidate/baseline, which is what its KPI
-    /// constrains and which interleaving keeps stable when the machine's load changes.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub samples: Vec<f64>,
-    /// Unit of `samples`: `ns/iter` or `ratio`.
-    #[serde(default = "samples_unit_default")]
-    pub samples_unit: String,
-}
-
-fn samples_unit_default() -> String {
-    "ns/iter".into()
-}
-
-fn enforced_default() -> bool {
-    true
-}
-
-/// A custom metric of a benchmark.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MetricRow {
-    /// Name passed to `b.metric`.
-    pub name: String,
-    /// Mean of the reported values.
-    pub value: f64,
-    /// Its 95 % interval.
-    pub interval: Option<(f64, f64)>,
-}
-
-impl BenchRow {
-    /// A row with a name only and every number zero; a base for building rows by hand.
-    pub fn empty() -> BenchRow {
-        BenchRow {
-            name: String::new(),
-            category: "-".into(),
-            outcome: "passed".into(),
-            iterations: 0,
-            total_ns: 0.0,
-            mean_ns: 0.0,
-            min_ns: 0.0,
-            max_ns: 0.0,
-            stddev_ns: 0.0,
-            throughput: 0.0,
-            median_ns: 0.0,
-            median_ci: None,
-            enforced: true,
-            kpis: Vec::new(),
-            metrics: Vec::new(),
-            samples: Vec::new(),
-            samples_unit: samples_unit_default(),
-        }
-    }
-
-    /// Flattens a harness artifact. Compare-only benchmarks report their candidate side.
-    pub fn from_artifact(a: &Artifact) -> BenchRow {
-        let outcome = serde_json::to_value(a.outcome)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        let mut row = BenchRow {
-            name: a.identity.full_name.clone(),
-            category: a
-                .identity
-                .category
-                .map(|c| c.as_str().to_string())
-                .unwrap_or_else(|| "-".into()),
-            outcome,
-            enforced: a.enforced,
-            metrics: a
-                .metrics
-                .iter()
-                .map(|m| MetricRow {
-                    name: m.name.clone(),
-                    value: m.value,
-                    interval: Some((m.interval.lo, m.interval.hi))
-                        .filter(|(lo, hi)| lo.is_finite() && hi.is_finite()),
-                })
-                .collect(),
-            kpis: a
-                .kpis
-                .iter()
-                .map(|k| KpiRow {
-                    key: k.key.clone(),
-                    op: k.op.as_str().to_string(),
-                    bound: k.bound,
-                    unit: k.unit.clone(),
-                    measured: k.measured,
-                    interval: k.interval.as_ref().map(|i| (i.lo, i.hi)),
-                    verdict: k.verdict,
-                    margin_pct: k.margin_pct,
-                })
-                .collect(),
-            ..BenchRow::empty()
-        };
-        if let Some(t) = &a.timing {
-            row.iterations = t.total_iterations;
-            row.total_ns = t.total_ns;
-            row.mean_ns = t.kept.mean;
-            row.min_ns = t.kept.min;
-            row.max_ns = t.kept.max;
-            row.stddev_ns = t.kept.stddev;
-            row.throughput = t.throughput_ops_per_sec;
-            row.median_ns = t.kept.median;
-            row.median_ci = Some((t.kept.median_ci.lo, t.kept.median_ci.hi));
-            row.samples = t.samples.iter().map(|s| s.per_iter_ns).collect();
-        } else if let Some(c) = &a.compare {
-            row.iterations = c.candidate_iterations;
-            row.mean_ns = c.candidate.mean;
-            row.min_ns = c.candidate.min;
-            row.max_ns = c.candidate.max;
-            row.stddev_ns = c.candidate.stddev;
-            row.median_ns = c.candidate.median;
-            row.median_ci = Some((c.candidate.median_ci.lo, c.candidate.median_ci.hi));
-            row.total_ns = c.candidate.mean * c.candidate_iterations as f64;
-            row.throughput = if c.candidate.mean > 0.0 {
-                1e9 / c.candidate.mean
-            } else {
-                0.0
-            };
-            row.samples = c
-                .raw_pairs
-                .iter()
-                .filter(|p| p.0 > 0.0)
-                .map(|p| p.1 / p.0)
-                .collect();
-            row.samples_unit = "ratio".into();
-        }
-        row
-    }
-
-    /// True when no KPI failed or went missing and the body did not panic.
-    pub fn passed(&self) -> bool {
-        !matches!(self.outcome.as_str(), "failed" | "panicked")
-    }
-}
-
 /// Version of the `report.json` layout.
 pub const REPORT_SCHEMA: u32 = 2;
-
-/// A baseline comparison included in a report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BaselineSection {
-    /// The baseline's name.
-    pub baseline: String,
-    /// Significance level used.
-    pub alpha: f64,
-    /// Noise threshold in percent.
-    pub noise_pct: f64,
-    /// Regressions beyond this percent fail the run.
-    pub fail_pct: f64,
-    /// One entry per benchmark on either side.
-    pub comparisons: Vec<Comparison>,
-}
 
 /// The whole-suite report: what `report.json` holds and the other formats render.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -247,65 +41,10 @@ pub struct SuiteReport {
     pub baseline: Option<BaselineSection>,
     /// One row per benchmark, sorted by name.
     pub results: Vec<BenchRow>,
-}
-
-/// One chart of a report: file under `charts/`, its title, and the SVG text.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Chart {
-    /// File name relative to the report directory (`charts/kpis.svg`).
-    pub file: String,
-    /// Human title.
-    pub title: String,
-    /// SVG document.
-    pub svg: String,
-}
-
-/// Report rendering errors.
-#[derive(Debug, thiserror::Error)]
-pub enum ReportError {
-    /// Writing a report file failed.
-    #[error("cannot write report file {path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-}
-
-/// Writes `bytes` to `path` atomically: a temp file in the same directory, then rename,
-/// so a reader never sees half a report.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
-}
-
-/// A number with fixed precision (3 decimals).
-pub fn num(v: f64) -> String {
-    // Fixed precision so golden files are stable across platforms.
-    format!("{v:.3}")
-}
-
-/// The upper-case word of a verdict.
-pub fn verdict_str(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Pass => "PASS",
-        Verdict::Fail => "FAIL",
-        Verdict::Inconclusive => "INCONCLUSIVE",
-        Verdict::Missing => "MISSING",
-    }
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    /// The order in which the Markdown and HTML reports list categories (a suite's
+    /// configured categories); categories not listed follow in alphabetical order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub category_order: Vec<String>,
 }
 
 /// The environment of a set of artifacts: that of the most recently written one.
@@ -330,6 +69,7 @@ impl SuiteReport {
             target_checks: check_targets(&results, &declared),
             baseline: None,
             results,
+            category_order: Vec::new(),
         }
     }
 
@@ -340,12 +80,93 @@ impl SuiteReport {
     }
 
     /// Re-checks the results against an override file's targets and records it.
+    ///
+    /// Entries naming a benchmark that is not in this report (a filtered run) are skipped:
+    /// the file was checked against every registered benchmark before the run
+    /// (`suite::inputs::load_targets`); an entry naming an unknown KPI of a benchmark that
+    /// is here is still an error.
     pub fn apply_targets(&mut self, overrides: &TargetOverrides) -> Result<(), TargetsError> {
         let declared = declared_targets(&self.results, 0.0);
-        let effective = overrides.apply(&declared)?;
+        let mut in_run = overrides.clone();
+        in_run.targets.retain(|t| {
+            let one = TargetOverrides {
+                targets: vec![t.clone()],
+                ..overrides.clone()
+            };
+            !matches!(
+                one.apply(&declared),
+                Err(TargetsError::UnknownBenchmark { .. })
+            )
+        });
+        let effective = in_run.apply(&declared)?;
         self.target_checks = check_targets(&self.results, &effective);
         self.targets = TargetSource::from_overrides(overrides, &declared, &effective);
         Ok(())
+    }
+
+    /// The history record of this report. Its id comes from the recorded measurement time, so building
+    /// the report again from the same artifacts replaces the summary instead of adding one.
+    pub fn summary(&self) -> RunSummary {
+        let report = self;
+        let (ms, ts, commit) = match &report.environment {
+            Some(e) => (
+                e.timestamp_unix_ms,
+                e.timestamp.clone(),
+                e.git_commit.clone(),
+            ),
+            None => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                (
+                    now.as_millis(),
+                    crate::env::rfc3339(now.as_secs(), now.subsec_millis()),
+                    None,
+                )
+            }
+        };
+        let short: String = commit
+            .as_deref()
+            .unwrap_or("nocommit")
+            .chars()
+            .take(10)
+            .collect();
+        RunSummary {
+            schema: HISTORY_SCHEMA,
+            id: format!("{ms:015}-{short}"),
+            timestamp_unix_ms: ms,
+            timestamp: ts,
+            git_commit: commit,
+            machine_class: report.targets.machine_class.clone(),
+            passed: report.passed(),
+            medians_ns: report
+                .results
+                .iter()
+                .filter(|r| r.median_ns > 0.0)
+                .map(|r| (r.name.clone(), r.median_ns))
+                .collect(),
+            sample_medians: report
+                .results
+                .iter()
+                .filter(|r| !r.samples.is_empty())
+                .map(|r| {
+                    let m = crate::stats::quantile_sorted(&crate::stats::sorted(&r.samples), 0.5);
+                    (r.name.clone(), m)
+                })
+                .collect(),
+            kpis: report
+                .target_checks
+                .iter()
+                .map(|c| KpiPoint {
+                    benchmark: c.target.name.clone(),
+                    metric: c.target.metric.clone(),
+                    op: c.target.op.clone(),
+                    bound: c.effective_bound,
+                    measured: c.measured,
+                    unit: c.target.unit.clone(),
+                })
+                .collect(),
+        }
     }
 
     /// Raw per-iteration samples by benchmark name (what a baseline stores).
@@ -370,7 +191,7 @@ impl SuiteReport {
         cfg: &CompareConfig,
         history: &[RunSummary],
     ) {
-        let noise = crate::history::noise_by_benchmark(history, &RunSummary::of(self).id);
+        let noise = history::noise_by_benchmark(history, &self.summary().id);
         self.baseline = Some(BaselineSection {
             baseline: baseline.name.clone(),
             alpha: cfg.alpha,
@@ -392,7 +213,7 @@ impl SuiteReport {
                 "{}.{}: {} (target {}; measured {})",
                 c.target.name,
                 c.target.metric,
-                verdict_str(c.verdict),
+                c.verdict,
                 target_text(c),
                 c.measured
                     .map(|m| with_unit(sig(m), &c.target.unit))
@@ -443,7 +264,7 @@ impl SuiteReport {
                         } else {
                             format!(" {}", c.target.unit)
                         },
-                        verdict_str(c.verdict)
+                        c.verdict
                     )
                 })
                 .collect();
@@ -482,10 +303,16 @@ impl SuiteReport {
             .filter(move |c| c.target.name == name)
     }
 
-    /// Categories present, in the spec's order.
+    /// Categories present, in [`SuiteReport::category_order`], then alphabetically.
     pub fn categories(&self) -> Vec<&str> {
         let mut cats: Vec<&str> = self.results.iter().map(|r| r.category.as_str()).collect();
-        cats.sort_by_key(|c| (category_rank(c), c.to_string()));
+        let rank = |c: &str| {
+            self.category_order
+                .iter()
+                .position(|o| o == c)
+                .unwrap_or(self.category_order.len())
+        };
+        cats.sort_by_key(|c| (rank(c), c.to_string()));
         cats.dedup();
         cats
     }
@@ -583,7 +410,7 @@ impl SuiteReport {
                         c.interval
                             .map(|(lo, hi)| format!("[{}, {}]", sig(lo), sig(hi)))
                             .unwrap_or("-".into()),
-                        verdict_str(c.verdict),
+                        c.verdict,
                         c.margin_pct
                             .map(|m| format!("{m:+.1}%"))
                             .unwrap_or("-".into()),
@@ -632,7 +459,7 @@ impl SuiteReport {
                         .unwrap_or("-".into()),
                     sig(c.noise_pct),
                     c.p_value.map(|p| format!("{p:.2e}")).unwrap_or("-".into()),
-                    change_str(c.change),
+                    c.change,
                     if c.fails { " (fails)" } else { "" }
                 );
             }
@@ -676,68 +503,10 @@ impl SuiteReport {
         }
         out
     }
-
-    /// Writes `report.json`, `report.csv`, `report.md`, `report.html`, the exports
-    /// (`bencher.json`, `github-action-benchmark.json`, `github-action-benchmark-bigger.json`)
-    /// and the charts into `dir`; `history` feeds the trend chart.
-    pub fn write_all(&self, dir: &Path, history: &[RunSummary]) -> Result<(), ReportError> {
-        let charts = self.charts(history);
-        for c in &charts {
-            write_atomic_report(&dir.join(&c.file), c.svg.as_bytes())?;
-        }
-        // One distribution chart per benchmark with samples; reports link only those.
-        for r in &self.results {
-            if let Some(svg) = crate::chart::sample_histogram(&r.name, &r.samples, &r.samples_unit)
-            {
-                let path = dir
-                    .join("charts")
-                    .join(format!("{}.svg", chart_file_stem(&r.name)));
-                write_atomic_report(&path, svg.as_bytes())?;
-            }
-        }
-        for (file, text) in [
-            ("report.json", self.to_json()),
-            ("report.csv", self.to_csv()),
-            ("report.md", self.to_markdown(&charts)),
-            ("report.html", crate::html::render(self, &charts)),
-            ("bencher.json", crate::export::bencher_metric_format(self)),
-            (
-                "github-action-benchmark.json",
-                crate::export::github_action_benchmark(self, crate::export::Direction::Smaller),
-            ),
-            (
-                "github-action-benchmark-bigger.json",
-                crate::export::github_action_benchmark(self, crate::export::Direction::Bigger),
-            ),
-        ] {
-            write_atomic_report(&dir.join(file), text.as_bytes())?;
-        }
-        Ok(())
-    }
-}
-
-/// A KPI value with significant digits kept (`0.00541`, `6.314`, `1.2346e6`), for tables.
-pub fn sig(v: f64) -> String {
-    crate::verdict::fmt_num(v)
-}
-
-/// `< 500 us ±10% (override)` for a check.
-pub fn target_text(c: &TargetCheck) -> String {
-    let mut s = with_unit(
-        format!("{} {}", c.target.op, sig(c.target.target_value)),
-        &c.target.unit,
-    );
-    if c.target.tolerance > 0.0 {
-        let _ = write!(s, " ±{}%", c.target.tolerance);
-    }
-    if c.overridden {
-        s.push_str(" (override)");
-    }
-    s
 }
 
 /// A benchmark's unbounded metrics as `name = value, ...` (`-` when none).
-pub fn metrics_text(r: &BenchRow) -> String {
+pub(crate) fn metrics_text(r: &BenchRow) -> String {
     if r.metrics.is_empty() {
         return "-".into();
     }
@@ -748,67 +517,63 @@ pub fn metrics_text(r: &BenchRow) -> String {
         .join(", ")
 }
 
-fn with_unit(v: String, unit: &str) -> String {
-    if unit.is_empty() {
-        v
-    } else {
-        format!("{v} {unit}")
-    }
-}
-
-/// The word for a baseline classification.
-pub fn change_str(c: Change) -> &'static str {
-    match c {
-        Change::Improved => "improved",
-        Change::Regressed => "regressed",
-        Change::Unchanged => "unchanged",
-        Change::NotComparable => "not comparable",
-    }
-}
-
-fn write_atomic_report(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    write_atomic(path, bytes).map_err(|source| ReportError::Io {
-        path: path.display().to_string(),
-        source,
-    })
-}
-
-/// Position of a category in the spec's order (unknown last).
-pub fn category_rank(c: &str) -> usize {
-    ["JIT", "AOT", "GC", "TLB", "CrossArch", "Scheduler"]
-        .iter()
-        .position(|x| *x == c)
-        .unwrap_or(6)
-}
-
-/// A file-name-safe stem for a benchmark's chart.
-pub fn chart_file_stem(name: &str) -> String {
-    name.replace("::", ".")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::row::KpiRow;
 
-    #[test]
-    fn csv_fields_with_commas_are_quoted() {
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("a\"b,"), "\"a\"\"b,\"");
-        assert_eq!(csv_field("ab"), "ab");
+    fn row(name: &str, bound: f64, measured: f64) -> BenchRow {
+        BenchRow {
+            name: name.into(),
+            kpis: vec![KpiRow {
+                key: "max_us".into(),
+                op: "<=".into(),
+                bound,
+                unit: "ns/iter".into(),
+                measured: Some(measured),
+                interval: Some((measured, measured)),
+                verdict: Verdict::Pass,
+                margin_pct: None,
+            }],
+            ..BenchRow::empty()
+        }
     }
 
     #[test]
-    fn chart_stems_are_safe() {
-        assert_eq!(chart_file_stem("jit::bench_x"), "jit.bench_x");
-        assert_eq!(chart_file_stem("a/b c"), "a_b_c");
+    fn a_filtered_run_skips_override_entries_of_benchmarks_not_in_it() {
+        let mut r = SuiteReport::new("t", None, vec![row("a::x", 1000.0, 900.0)]);
+        let o = TargetOverrides::parse(
+            r#"{"machine_class":"ci","targets":[
+                {"name":"a::x","metric":"max_us","target_value":0.5},
+                {"name":"b::filtered_out","metric":"max_us","target_value":9}]}"#,
+            std::path::Path::new("t.json"),
+        )
+        .unwrap();
+        r.apply_targets(&o).unwrap();
+        assert_eq!(r.target_checks.len(), 1);
+        assert_eq!(r.target_checks[0].verdict, Verdict::Fail);
+        // An unknown KPI of a benchmark in the run is still an error.
+        let bad = TargetOverrides::parse(
+            r#"{"machine_class":"ci","targets":[{"name":"a::x","metric":"nope","tolerance":1}]}"#,
+            std::path::Path::new("t.json"),
+        )
+        .unwrap();
+        assert!(r.apply_targets(&bad).is_err());
+    }
+
+    #[test]
+    fn categories_follow_the_configured_order_then_the_alphabet() {
+        let mut rows = vec![
+            row("a::x", 1.0, 1.0),
+            row("b::y", 1.0, 1.0),
+            row("c::z", 1.0, 1.0),
+        ];
+        rows[0].category = "parser".into();
+        rows[1].category = "GC".into();
+        rows[2].category = "JIT".into();
+        let mut r = SuiteReport::new("t", None, rows);
+        assert_eq!(r.categories(), ["GC", "JIT", "parser"]);
+        r.category_order = vec!["JIT".into(), "GC".into()];
+        assert_eq!(r.categories(), ["JIT", "GC", "parser"]);
     }
 }

@@ -8,8 +8,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::SuiteReport;
-
 /// Format version of a summary file.
 pub const HISTORY_SCHEMA: u32 = 1;
 
@@ -44,7 +42,7 @@ impl KpiPoint {
 /// `measured / bound` (upper bound) or `bound / measured` (lower bound). A value at or
 /// below zero uses none of an upper bound (0, e.g. a negative overhead) and infinitely
 /// misses a lower one. `None` unless both are finite and the bound is positive.
-pub fn budget_ratio(op: &str, measured: f64, bound: f64) -> Option<f64> {
+pub(crate) fn budget_ratio(op: &str, measured: f64, bound: f64) -> Option<f64> {
     if !(measured.is_finite() && bound.is_finite() && bound > 0.0) {
         return None;
     }
@@ -85,70 +83,6 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
-    /// Summarizes a report. Its id comes from the recorded measurement time, so building
-    /// the report again from the same artifacts replaces the summary instead of adding one.
-    pub fn of(report: &SuiteReport) -> RunSummary {
-        let (ms, ts, commit) = match &report.environment {
-            Some(e) => (
-                e.timestamp_unix_ms,
-                e.timestamp.clone(),
-                e.git_commit.clone(),
-            ),
-            None => {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default();
-                (
-                    now.as_millis(),
-                    crate::env::rfc3339(now.as_secs(), now.subsec_millis()),
-                    None,
-                )
-            }
-        };
-        let short: String = commit
-            .as_deref()
-            .unwrap_or("nocommit")
-            .chars()
-            .take(10)
-            .collect();
-        RunSummary {
-            schema: HISTORY_SCHEMA,
-            id: format!("{ms:015}-{short}"),
-            timestamp_unix_ms: ms,
-            timestamp: ts,
-            git_commit: commit,
-            machine_class: report.targets.machine_class.clone(),
-            passed: report.passed(),
-            medians_ns: report
-                .results
-                .iter()
-                .filter(|r| r.median_ns > 0.0)
-                .map(|r| (r.name.clone(), r.median_ns))
-                .collect(),
-            sample_medians: report
-                .results
-                .iter()
-                .filter(|r| !r.samples.is_empty())
-                .map(|r| {
-                    let m = crate::stats::quantile_sorted(&crate::stats::sorted(&r.samples), 0.5);
-                    (r.name.clone(), m)
-                })
-                .collect(),
-            kpis: report
-                .target_checks
-                .iter()
-                .map(|c| KpiPoint {
-                    benchmark: c.target.name.clone(),
-                    metric: c.target.metric.clone(),
-                    op: c.target.op.clone(),
-                    bound: c.effective_bound,
-                    measured: c.measured,
-                    unit: c.target.unit.clone(),
-                })
-                .collect(),
-        }
-    }
-
     /// A short label for chart axes: the commit prefix, else the date.
     pub fn label(&self) -> String {
         match &self.git_commit {
@@ -183,7 +117,7 @@ pub enum HistoryError {
 pub fn record(dir: &Path, summary: &RunSummary) -> Result<PathBuf, HistoryError> {
     let path = dir.join(format!("{}.json", summary.id));
     let text = serde_json::to_string_pretty(summary).expect("summary is serializable") + "\n";
-    crate::report::write_atomic(&path, text.as_bytes()).map_err(|source| HistoryError::Io {
+    crate::atomic::write_atomic(&path, text.as_bytes()).map_err(|source| HistoryError::Io {
         path: path.clone(),
         source,
     })?;
@@ -231,8 +165,8 @@ pub fn load(dir: &Path) -> Result<Vec<RunSummary>, HistoryError> {
 
 /// Per benchmark, the run-to-run noise (percent) of its sample medians over `runs`,
 /// leaving out the run `exclude_id` (the one being compared); benchmarks with fewer than
-/// three runs are absent. See [`crate::baseline::history_noise_pct`].
-pub fn noise_by_benchmark(runs: &[RunSummary], exclude_id: &str) -> BTreeMap<String, f64> {
+/// three runs are absent. See [`crate::suite::baseline::history_noise_pct`].
+pub(crate) fn noise_by_benchmark(runs: &[RunSummary], exclude_id: &str) -> BTreeMap<String, f64> {
     let mut medians: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for run in runs.iter().filter(|r| r.id != exclude_id) {
         for (name, m) in &run.sample_medians {
@@ -242,7 +176,7 @@ pub fn noise_by_benchmark(runs: &[RunSummary], exclude_id: &str) -> BTreeMap<Str
     medians
         .into_iter()
         .filter_map(|(name, ms)| {
-            crate::baseline::history_noise_pct(&ms).map(|n| (name.to_string(), n))
+            crate::suite::baseline::history_noise_pct(&ms).map(|n| (name.to_string(), n))
         })
         .collect()
 }
@@ -287,7 +221,7 @@ mod tests {
         let runs = [summary(100, "a"), summary(110, "b"), summary(90, "c")];
         assert!(noise_by_benchmark(&runs[..2], "").is_empty());
         let n = noise_by_benchmark(&runs, "");
-        let want = crate::baseline::history_noise_pct(&[100.0, 110.0, 90.0]).unwrap();
+        let want = crate::suite::baseline::history_noise_pct(&[100.0, 110.0, 90.0]).unwrap();
         assert_eq!(n["a::b"], want);
         assert!(noise_by_benchmark(&runs, &runs[2].id).is_empty());
     }

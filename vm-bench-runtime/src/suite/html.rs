@@ -7,13 +7,10 @@
 
 use std::fmt::Write as _;
 
-use crate::artifact::Verdict;
-use crate::baseline::Change;
-use crate::chart::xml_escape as esc;
-use crate::report::{
-    change_str, chart_file_stem, metrics_text, num, sig, target_text, verdict_str, Chart,
-    SuiteReport,
-};
+use crate::suite::baseline::Change;
+use crate::suite::chart::Chart;
+use crate::suite::format::{chart_file_stem, num, sig, target_text, xml_escape as esc};
+use crate::suite::report::{metrics_text, SuiteReport};
 
 const STYLE: &str = "body{font-family:sans-serif;margin:24px;color:#202020;max-width:1200px}\
 table{border-collapse:collapse;margin:8px 0 20px}th,td{border:1px solid #c8c8c8;padding:4px 8px;text-align:left}\
@@ -27,10 +24,6 @@ const SCRIPT: &str = "window.addEventListener('load',function(){var imgs=documen
 for(var i=0;i<imgs.length;i++){if(imgs[i].complete&&imgs[i].naturalWidth>0){ok++;}else{imgs[i].className+=' broken';}}\
 document.body.setAttribute('data-charts-loaded',ok+'/'+imgs.length);\
 if(ok<imgs.length){document.getElementById('chart-warning').textContent=(imgs.length-ok)+' chart(s) failed to load';}});";
-
-fn verdict_class(v: Verdict) -> &'static str {
-    verdict_str(v)
-}
 
 /// Renders `report.html`; `charts` are the suite-wide charts written beside it.
 pub fn render(r: &SuiteReport, charts: &[Chart]) -> String {
@@ -118,8 +111,8 @@ pub fn render(r: &SuiteReport, charts: &[Chart]) -> String {
                     esc(&target_text(c)),
                     c.measured.map(|v| format!("{}{}", sig(v), esc(&unit))).unwrap_or("-".into()),
                     c.interval.map(|(lo, hi)| format!("[{}, {}]", sig(lo), sig(hi))).unwrap_or("-".into()),
-                    verdict_class(c.verdict),
-                    verdict_str(c.verdict),
+                    c.verdict,
+                    c.verdict,
                     c.margin_pct.map(|m| format!("{m:+.1}%")).unwrap_or("-".into()),
                 );
             }
@@ -144,7 +137,7 @@ pub fn render(r: &SuiteReport, charts: &[Chart]) -> String {
                 c.change_pct.map(|p| format!("{p:+.1}%")).unwrap_or("-".into()),
                 sig(c.noise_pct),
                 c.p_value.map(|p| format!("{p:.2e}")).unwrap_or("-".into()),
-                change_str(c.change),
+                c.change,
                 if c.fails { " (fails the run)" } else { "" }
             );
         }

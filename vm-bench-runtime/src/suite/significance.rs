@@ -62,13 +62,13 @@ pub fn mann_whitney_u(x: &[f64], y: &[f64]) -> Option<MannWhitney> {
 }
 
 /// Upper tail of the standard normal distribution, `P(Z > z)`.
-pub fn normal_sf(z: f64) -> f64 {
+pub(crate) fn normal_sf(z: f64) -> f64 {
     0.5 * erfc(z / std::f64::consts::SQRT_2)
 }
 
 /// Complementary error function, accurate to ~1e-14 relative: power series of erf for
 /// small |x| (where 1 - erf loses nothing significant), Lentz continued fraction beyond.
-pub fn erfc(x: f64) -> f64 {
+pub(crate) fn erfc(x: f64) -> f64 {
     if x < 0.0 {
         return 2.0 - erfc(-x);
     }

@@ -2,7 +2,7 @@
 //!
 //! A baseline is `<dir>/baselines/<name>.json` holding, per benchmark full name, the raw
 //! per-iteration samples in nanoseconds. Comparison runs a Mann-Whitney U test per
-//! benchmark ([`crate::significance`]) plus a noise threshold on the median change:
+//! benchmark ([`crate::suite::significance`]) plus a noise threshold on the median change:
 //! a change is only *significant* when both the p-value is below `alpha` and the
 //! |median change| exceeds `noise_pct`, because on a noisy machine tiny but real shifts
 //! (a different cache layout) would otherwise be flagged on every run.
@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::significance::mann_whitney_u;
 use crate::stats;
+use crate::suite::significance::mann_whitney_u;
 
 /// Baseline file format version.
 pub const BASELINE_SCHEMA: u32 = 1;
@@ -124,7 +124,7 @@ impl Baseline {
             path: path.clone(),
             reason: e.to_string(),
         })?;
-        crate::report::write_atomic(&path, text.as_bytes()).map_err(|source| {
+        crate::atomic::write_atomic(&path, text.as_bytes()).map_err(|source| {
             BaselineError::Io {
                 path: path.clone(),
                 source,
@@ -171,6 +171,33 @@ pub enum Change {
     NotComparable,
 }
 
+impl std::fmt::Display for Change {
+    /// The word reports print (`improved`, `regressed`, `unchanged`, `not comparable`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Change::Improved => "improved",
+            Change::Regressed => "regressed",
+            Change::Unchanged => "unchanged",
+            Change::NotComparable => "not comparable",
+        })
+    }
+}
+
+/// A baseline comparison included in a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineSection {
+    /// The baseline's name.
+    pub baseline: String,
+    /// Significance level used.
+    pub alpha: f64,
+    /// Noise threshold in percent.
+    pub noise_pct: f64,
+    /// Regressions beyond this percent fail the run.
+    pub fail_pct: f64,
+    /// One entry per benchmark on either side.
+    pub comparisons: Vec<Comparison>,
+}
+
 /// One benchmark's comparison.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
@@ -202,7 +229,7 @@ pub struct Comparison {
 /// machine the whole distribution moves between runs (other processes, frequency, cache
 /// state). A benchmark whose medians wander ±15 % from run to run on unchanged code must
 /// not be flagged for a 15 % change, however small the p-value.
-pub fn history_noise_pct(medians: &[f64]) -> Option<f64> {
+pub(crate) fn history_noise_pct(medians: &[f64]) -> Option<f64> {
     let logs: Vec<f64> = medians
         .iter()
         .filter(|m| m.is_finite() && **m > 0.0)
@@ -228,7 +255,7 @@ pub fn compare(
 
 /// [`compare`] with per-benchmark run-to-run noise (percent, see [`history_noise_pct`]):
 /// a benchmark's noise threshold is the larger of `cfg.noise_pct` and its entry.
-pub fn compare_with_noise(
+pub(crate) fn compare_with_noise(
     baseline: &Baseline,
     current: &BTreeMap<String, Vec<f64>>,
     cfg: &CompareConfig,
@@ -252,7 +279,7 @@ pub fn compare_with_noise(
 }
 
 /// Compares one benchmark's samples; `history_noise` is its run-to-run noise in percent.
-pub fn compare_one(
+pub(crate) fn compare_one(
     name: &str,
     base: Option<&[f64]>,
     cur: Option<&[f64]>,

@@ -1,7 +1,0 @@
-use vm_bench_runtime::perf_target;
-
-#[perf_target(max_us = 5, category = "jit", stat = "p50", flavor = "single")]
-#[test]
-fn bench_x() {}
-
-fn main() {}
