@@ -293,7 +293,8 @@ fn half_bound_passes_under_a_two_cpu_hog_and_1_2x_bound_fails_quiet() {
     // With both CPUs hogged, a run of milliseconds-long samples is preempted; if none was,
     // the hog did not compete and this test proved nothing.
     assert!(
-        preempted_max > 0.0 || vm_bench_runtime::__internal::clock::thread_runqueue_wait_ns().is_none(),
+        preempted_max > 0.0
+            || vm_bench_runtime::__internal::clock::thread_runqueue_wait_ns().is_none(),
         "no preemption observed under the hog"
     );
     assert!(
