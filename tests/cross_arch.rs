@@ -19,10 +19,12 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use vm_bench_runtime::{perf_target, Bench};
+use vm_core::frontend::Frontend;
+use vm_core::ir::TranslationUnit;
 use vm_core::xarch::inputs::{load_input, Input, AARCH64_ELF, FUNCS, X86_64_ELF};
 use vm_core::xarch::mixed::{load_mixed_workload, symbol, GuestIsa, MixedVm};
 use vm_core::xarch::native::NativeImage;
-use vm_core::xarch::unit::{Frontend, TranslationUnit, UnitTranslator};
+use vm_core::xarch::unit::UnitTranslator;
 
 /// The translation job: every function symbol of the input as one unit;
 /// also checks that the exported functions are among the entries.

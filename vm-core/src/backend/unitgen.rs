@@ -14,9 +14,8 @@
 //! the unit), [`exit_code::SYSCALL`] or [`exit_code::BREAKPOINT`].
 
 use crate::backend::exit_code;
-use crate::ir::{BinOp, Cond, IrBlock, IrOp, Temp, Terminator, UnOp, Width};
+use crate::ir::{BinOp, Cond, IrBlock, IrOp, Temp, Terminator, TranslationUnit, UnOp, Width};
 use crate::state::offsets;
-use crate::xarch::unit::TranslationUnit;
 
 /// A branch or jump whose target is patched once known.
 #[derive(Debug, Clone, Copy)]

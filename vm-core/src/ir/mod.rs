@@ -8,6 +8,10 @@
 
 use std::fmt;
 
+mod unit;
+
+pub use unit::{PcMap, TranslationUnit};
+
 /// An SSA temporary (defined exactly once in a block).
 pub type Temp = u32;
 

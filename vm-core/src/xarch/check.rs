@@ -15,11 +15,12 @@ use super::inputs::{
     buf_hash, encode_vectors, load_input, vectors, Vector, AARCH64_ELF, BUF_WORDS, FUNCS,
     X86_64_ELF,
 };
-use super::unit::{translate_unit, TranslationUnit};
+use super::unit::translate_unit;
 use crate::backend::unitgen::UnitCode;
 use crate::engine::{EngineKind, Vm, VmConfig, VmError};
 use crate::frontend::aarch64::A64Frontend;
 use crate::frontend::x86_64::X86Frontend;
+use crate::ir::TranslationUnit;
 use crate::state::offsets;
 use crate::xarch::native::NativeImage;
 
@@ -152,7 +153,7 @@ impl Rv64Runner {
     pub(crate) fn new(
         unit: &TranslationUnit,
         code: &UnitCode,
-        img: &super::unit::CodeImage,
+        img: &crate::frontend::CodeImage,
         funcs: &[u64],
     ) -> Self {
         let cfg = VmConfig {
@@ -285,8 +286,9 @@ type RefOp = Box<dyn Fn(u64, u64) -> u64>;
 /// then a computed jump to the return sentinel. The unit covers every
 /// binary op, every comparison and both extensions.
 fn op_unit() -> (TranslationUnit, Vec<(String, u64)>, Vec<RefOp>) {
+    use crate::ir::PcMap;
     use crate::ir::{BinOp, Cond, IrBuilder, Terminator, UnOp};
-    use crate::xarch::unit::{eliminate_dead_with_last_use, PcMap};
+    use crate::xarch::unit::eliminate_dead_with_last_use;
     let bins = [
         BinOp::Add,
         BinOp::Sub,
@@ -402,7 +404,7 @@ fn op_vectors(nops: usize) -> Vec<Vector> {
 fn rv64_backend_ops_match_ir_semantics_on_the_vm() {
     let (unit, entries, refs) = op_unit();
     let code = crate::backend::riscv64::compile(&unit).unwrap();
-    let img = super::unit::CodeImage {
+    let img = crate::frontend::CodeImage {
         base: 0x1000,
         bytes: vec![0; 16],
     };

@@ -6,28 +6,6 @@
 //! (like an AOT translation of a code object): blocks branch to each other
 //! directly, and control leaving the unit returns to the caller.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
-/// Multiplicative hasher for guest pcs (rustc's FxHash): the default
-/// SipHash with per-map random keys cost more than the lookups themselves.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct PcHasher(u64);
-
-impl Hasher for PcHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(b as u64);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
 /// `clone_from` for entry lists that reuses the string buffers.
 trait CloneEntries {
     fn clone_from_slice_or_vec(&mut self, src: &[(String, u64)]);
@@ -45,227 +23,10 @@ impl CloneEntries for Vec<(String, u64)> {
     }
 }
 
-/// Map keyed by guest pc.
-pub type PcMap<V> = HashMap<u64, V, BuildHasherDefault<PcHasher>>;
-
-use crate::ir::{IrBlock, IrOp, Temp};
-
-/// Why a guest function could not be translated.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TranslateError {
-    /// The instruction is outside the lifted subset; nothing is emitted for
-    /// it rather than something wrong.
-    #[error("unsupported instruction at {pc:#x}: {mnemonic}")]
-    Unsupported {
-        /// Guest pc.
-        pc: u64,
-        /// Mnemonic (with a short reason where the mnemonic alone is supported).
-        mnemonic: String,
-    },
-    /// The bytes at `pc` do not decode.
-    #[error("undecodable instruction at {pc:#x}")]
-    Invalid {
-        /// Guest pc.
-        pc: u64,
-    },
-    /// Control reaches a pc outside the code image.
-    #[error("pc {pc:#x} is outside the code image")]
-    OutOfImage {
-        /// Guest pc.
-        pc: u64,
-    },
-    /// The guest image is malformed (ELF parsing, missing symbol).
-    #[error("bad guest image: {0}")]
-    Image(String),
-}
-
-/// Guest code bytes at a guest address.
-#[derive(Debug, Clone)]
-pub struct CodeImage {
-    /// Guest address of `bytes[0]`.
-    pub base: u64,
-    /// Code (and read-only data) bytes.
-    pub bytes: Vec<u8>,
-}
-
-impl CodeImage {
-    /// The bytes from `pc` to the end of the image.
-    pub fn at(&self, pc: u64) -> Result<&[u8], TranslateError> {
-        let off = pc
-            .checked_sub(self.base)
-            .filter(|&o| o < self.bytes.len() as u64)
-            .ok_or(TranslateError::OutOfImage { pc })?;
-        Ok(&self.bytes[off as usize..])
-    }
-}
-
-/// How a block uses the guest flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlagUse {
-    /// Reads them before any write: they are live on entry.
-    ReadFirst,
-    /// Writes them before any read.
-    WriteFirst,
-    /// Neither: liveness passes through.
-    None,
-}
-
-/// A control-flow successor found by scanning a block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Successor {
-    /// Guest pc.
-    pub pc: u64,
-    /// Whether the flags flow along this edge (false for call targets and
-    /// return sites: the ABIs do not preserve flags across calls).
-    pub carries_flags: bool,
-}
-
-/// At most two static successors (branch target and fallthrough, or call
-/// target and return site), stored inline.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Succs {
-    items: [Option<Successor>; 2],
-}
-
-impl Succs {
-    /// Adds a successor (a third one would be a frontend bug and is dropped
-    /// only after a debug assertion).
-    pub fn push(&mut self, s: Successor) {
-        if self.items[0].is_none() {
-            self.items[0] = Some(s);
-        } else {
-            debug_assert!(self.items[1].is_none(), "more than two successors");
-            self.items[1] = Some(s);
-        }
-    }
-    /// The successors.
-    pub fn iter(&self) -> impl Iterator<Item = &Successor> {
-        self.items.iter().flatten()
-    }
-}
-
-/// Result of scanning (decoding) one block.
-#[derive(Debug, Clone, Default)]
-pub struct BlockScan {
-    /// Static successors.
-    pub succs: Succs,
-    /// Flag use of the block.
-    pub flags: Option<FlagUse>,
-    /// Block ends in a jump to a pc computed at run time.
-    pub indirect: bool,
-}
-
-/// A guest frontend that lifts whole blocks.
-pub trait Frontend {
-    /// A decoded guest instruction.
-    type Insn: Clone;
-    /// Short architecture name (for messages).
-    const NAME: &'static str;
-    /// Decodes the block at `pc` into `out`.
-    fn scan_block(
-        &mut self,
-        img: &CodeImage,
-        pc: u64,
-        out: &mut Vec<Self::Insn>,
-    ) -> Result<BlockScan, TranslateError>;
-    /// Lifts a scanned block into a block whose op vector reuses the
-    /// allocation of `ops`; `flags_live_out` says whether the flags must be
-    /// in their globals when the block ends.
-    fn lift_block_into(
-        &mut self,
-        pc: u64,
-        insns: &[Self::Insn],
-        flags_live_out: bool,
-        ops: Vec<IrOp>,
-    ) -> Result<IrBlock, TranslateError>;
-    /// Runs the discovery of one unit (see [`Discovery::run`]); a frontend
-    /// overrides it to keep decoder state across the unit's blocks.
-    fn discover(
-        &mut self,
-        img: &CodeImage,
-        d: &mut Discovery<'_, Self::Insn>,
-    ) -> Result<(), TranslateError> {
-        d.run(img, |pc, out| self.scan_block(img, pc, out))
-    }
-    /// [`Frontend::lift_block_into`] with a fresh op vector.
-    fn lift_block(
-        &mut self,
-        pc: u64,
-        insns: &[Self::Insn],
-        flags_live_out: bool,
-    ) -> Result<IrBlock, TranslateError> {
-        let ops = Vec::with_capacity(insns.len() * 4 + 8);
-        self.lift_block_into(pc, insns, flags_live_out, ops)
-    }
-}
-
-/// Scanned blocks of a unit: (pc, scan, range of its instructions).
-pub type ScanList = Vec<(u64, BlockScan, std::ops::Range<usize>)>;
-
-/// The block-discovery state of one unit translation.
-pub struct Discovery<'a, I> {
-    index: &'a mut PcMap<usize>,
-    scans: &'a mut ScanList,
-    all: &'a mut Vec<I>,
-    work: &'a mut Vec<u64>,
-}
-
-impl<I> Discovery<'_, I> {
-    /// Scans blocks from the work list with `scan` until every block
-    /// reachable inside the image is known.
-    pub fn run(
-        &mut self,
-        img: &CodeImage,
-        mut scan: impl FnMut(u64, &mut Vec<I>) -> Result<BlockScan, TranslateError>,
-    ) -> Result<(), TranslateError> {
-        while let Some(pc) = self.work.pop() {
-            if self.index.contains_key(&pc) {
-                continue;
-            }
-            if self.scans.len() >= MAX_BLOCKS {
-                return Err(TranslateError::Image(format!(
-                    "more than {MAX_BLOCKS} blocks"
-                )));
-            }
-            let start = self.all.len();
-            let s = scan(pc, self.all)?;
-            // Targets outside the image (calls into other objects, tail
-            // jumps to imports) are not translated: the backends turn
-            // jumps there into exits from the unit.
-            for e in s.succs.iter() {
-                if !self.index.contains_key(&e.pc) && img.at(e.pc).is_ok() {
-                    self.work.push(e.pc);
-                }
-            }
-            self.index.insert(pc, self.scans.len());
-            self.scans.push((pc, s, start..self.all.len()));
-        }
-        Ok(())
-    }
-}
-
-/// The translated unit: optimized IR blocks and the entry points.
-#[derive(Debug, Clone)]
-pub struct TranslationUnit {
-    /// Blocks, in discovery order.
-    pub blocks: Vec<IrBlock>,
-    /// Block index by guest pc.
-    pub index: PcMap<usize>,
-    /// Entry points (function symbols) and their pcs.
-    pub entries: Vec<(String, u64)>,
-    /// Guest instructions translated.
-    pub guest_insns: u64,
-    /// Blocks that computed jumps may target: entries, call targets and
-    /// return sites (the backends' dispatch tables hold only these; any
-    /// other computed target leaves the unit, which stays correct).
-    pub indirect_targets: Vec<usize>,
-    /// Index of the last op reading each temp, for register allocation:
-    /// block `b`'s temp `t` is at `last_use[last_use_base[b] + t]`; the
-    /// terminator counts as op `ops.len()`, `u32::MAX` means never read.
-    pub last_use: Vec<u32>,
-    /// Start of each block's slice of `last_use`.
-    pub last_use_base: Vec<usize>,
-}
+use crate::frontend::{
+    BlockScan, CodeImage, Discovery, FlagUse, Frontend, ScanList, TranslateError,
+};
+use crate::ir::{IrBlock, IrOp, PcMap, Temp, TranslationUnit};
 
 /// Records the first (from the end) use of `t`.
 #[inline(always)]
@@ -364,9 +125,6 @@ pub fn eliminate_dead_with_last_use(
     }));
 }
 
-/// Upper bound on blocks per unit (guards against runaway discovery).
-const MAX_BLOCKS: usize = 1 << 16;
-
 /// Reusable state of unit translation: scan buffers, the pc index and a
 /// pool of op vectors (QEMU keeps one TCG context per thread for the same
 /// reason: allocation would otherwise cost as much as translating).
@@ -446,15 +204,8 @@ impl<F: Frontend> UnitTranslator<F> {
         all.clear();
         work.clear();
         work.extend(entries.iter().map(|e| e.1));
-        self.fe.discover(
-            img,
-            &mut Discovery {
-                index: &mut index,
-                scans,
-                all,
-                work,
-            },
-        )?;
+        self.fe
+            .discover(img, &mut Discovery::new(&mut index, scans, all, work))?;
         // Backward liveness of the flags to a fixpoint: live_in = ReadFirst,
         // or pass-through and live on some flag-carrying successor edge.
         let n = scans.len();

@@ -10,8 +10,8 @@ pub mod encode;
 use self::encode as e;
 use self::encode::Cc;
 use super::unitgen::{compile_unit, Fixup, TableHash, UnitCode, UnitCodegenError, UnitIsa};
+use crate::ir::TranslationUnit;
 use crate::ir::{BinOp, Cond, UnOp, Width};
-use crate::xarch::unit::TranslationUnit;
 
 const CPU: u8 = 27;
 const MEM: u8 = 28;

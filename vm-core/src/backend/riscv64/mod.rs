@@ -9,8 +9,8 @@
 
 use super::unitgen::{compile_unit, Fixup, TableHash, UnitCode, UnitCodegenError, UnitIsa};
 use crate::frontend::riscv::{encode, Inst, Op};
+use crate::ir::TranslationUnit;
 use crate::ir::{BinOp, Cond, UnOp, Width};
-use crate::xarch::unit::TranslationUnit;
 
 const CPU: u8 = 30;
 const MEM: u8 = 31;

@@ -5,8 +5,8 @@ use super::TranslateError;
 use crate::frontend::flags::{
     select, sext_w, zext_w, CcKind, ConstCache, FlagSrc, FlagState, Flags, LAZY_RESULT,
 };
+use crate::frontend::{BlockScan, CodeImage, FlagUse, Frontend, Successor};
 use crate::ir::{BinOp, Cond, GuestLoc, IrBlock, IrBuilder, IrOp, Temp, Terminator, UnOp, Width};
-use crate::xarch::unit::{BlockScan, CodeImage, FlagUse, Frontend, Successor};
 
 /// Global holding `sp`.
 pub const SP: u8 = 31;

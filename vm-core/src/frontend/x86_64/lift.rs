@@ -6,8 +6,8 @@ use super::TranslateError;
 use crate::frontend::flags::{
     select, sext_w, zext_w, CcKind, ConstCache, FlagSrc, FlagState, Flags, LAZY_RESULT,
 };
+use crate::frontend::{BlockScan, CodeImage, Discovery, FlagUse, Frontend, Successor};
 use crate::ir::{BinOp, Cond, GuestLoc, IrBlock, IrBuilder, IrOp, Temp, Terminator, UnOp, Width};
-use crate::xarch::unit::{BlockScan, CodeImage, Discovery, FlagUse, Frontend, Successor};
 
 /// Globals holding Z, N (SF), C (CF), V (OF) between blocks.
 pub const FLAG_GLOBALS: [u8; 4] = [17, 18, 16, 19];
