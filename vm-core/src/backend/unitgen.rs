@@ -455,6 +455,7 @@ fn block<I: UnitIsa>(
     Ok(())
 }
 
+#[inline(always)]
 fn use_reg<I: UnitIsa>(isa: &mut I, st: &mut AllocState, t: Temp, scratch: u8) -> u8 {
     match st.loc[t as usize] {
         Loc::Reg(r) => r,
@@ -472,6 +473,7 @@ fn use_reg<I: UnitIsa>(isa: &mut I, st: &mut AllocState, t: Temp, scratch: u8) -
     }
 }
 
+#[inline(always)]
 fn free_dead(st: &mut AllocState, lu: &[u32], t: Temp, i: usize) {
     if lu[t as usize] == i as u32 {
         if let Loc::Reg(r) = st.loc[t as usize] {
@@ -482,6 +484,9 @@ fn free_dead(st: &mut AllocState, lu: &[u32], t: Temp, i: usize) {
     }
 }
 
+/// A register for the new temp `t`: the lowest free one, or one freed by
+/// spilling (the rare case, kept out of line so the common path inlines).
+#[inline(always)]
 fn alloc<I: UnitIsa>(
     isa: &mut I,
     st: &mut AllocState,
@@ -490,27 +495,36 @@ fn alloc<I: UnitIsa>(
     pc: u64,
 ) -> Result<u8, UnitCodegenError> {
     let r = match st.free {
-        0 => {
-            // Spill the live value used furthest in the future.
-            let (&r, victim) = I::POOL
-                .iter()
-                .filter_map(|r| st.owner[*r as usize].map(|v| (r, v)))
-                .max_by_key(|(_, v)| lu[*v as usize])
-                .expect("pool is non-empty");
-            if st.slots_used >= I::SLOTS {
-                return Err(UnitCodegenError::TooManySpills(pc));
-            }
-            let slot = st.slots_used;
-            st.slots_used += 1;
-            isa.spill(r, slot);
-            st.loc[victim as usize] = Loc::Slot(slot);
-            r
-        }
+        0 => spill_furthest(isa, st, lu, pc)?,
         free => free.trailing_zeros() as u8,
     };
     st.free &= !(1 << r);
     st.owner[r as usize] = Some(t);
     st.loc[t as usize] = Loc::Reg(r);
+    Ok(r)
+}
+
+/// Spills the live value used furthest in the future and returns its register.
+#[cold]
+#[inline(never)]
+fn spill_furthest<I: UnitIsa>(
+    isa: &mut I,
+    st: &mut AllocState,
+    lu: &[u32],
+    pc: u64,
+) -> Result<u8, UnitCodegenError> {
+    let (&r, victim) = I::POOL
+        .iter()
+        .filter_map(|r| st.owner[*r as usize].map(|v| (r, v)))
+        .max_by_key(|(_, v)| lu[*v as usize])
+        .expect("pool is non-empty");
+    if st.slots_used >= I::SLOTS {
+        return Err(UnitCodegenError::TooManySpills(pc));
+    }
+    let slot = st.slots_used;
+    st.slots_used += 1;
+    isa.spill(r, slot);
+    st.loc[victim as usize] = Loc::Slot(slot);
     Ok(r)
 }
 

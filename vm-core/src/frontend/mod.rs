@@ -13,7 +13,7 @@ pub mod flags;
 pub mod riscv;
 pub mod x86_64;
 
-use crate::ir::{IrBlock, IrOp, PcMap};
+use crate::ir::{IrBlock, IrOp};
 
 /// Why a guest function could not be translated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -150,7 +150,7 @@ pub trait Frontend {
         img: &CodeImage,
         d: &mut Discovery<'_, Self::Insn>,
     ) -> Result<(), TranslateError> {
-        d.run(img, |pc, out| self.scan_block(img, pc, out))
+        d.run(|pc, out| self.scan_block(img, pc, out))
     }
     /// [`Frontend::lift_block_into`] with a fresh op vector.
     fn lift_block(
@@ -167,9 +167,62 @@ pub trait Frontend {
 /// Scanned blocks of a unit: (pc, scan, range of its instructions).
 pub type ScanList = Vec<(u64, BlockScan, std::ops::Range<usize>)>;
 
+/// Block index by guest pc within one code image: a dense array over the
+/// image's bytes, so a lookup during discovery and flag liveness is one
+/// load instead of a hash probe. Resetting clears only the entries set
+/// since the last reset, so reusing it costs nothing per image byte.
+#[derive(Debug, Default, Clone)]
+pub struct BlockIndex {
+    base: u64,
+    slots: Vec<u32>,
+    set: Vec<u64>,
+}
+
+impl BlockIndex {
+    const NONE: u32 = u32::MAX;
+
+    /// Empties the index and fits it to `img`.
+    pub fn reset(&mut self, img: &CodeImage) {
+        for pc in self.set.drain(..) {
+            self.slots[(pc - self.base) as usize] = Self::NONE;
+        }
+        if self.base != img.base || self.slots.len() != img.bytes.len() {
+            self.base = img.base;
+            self.slots.clear();
+            self.slots.resize(img.bytes.len(), Self::NONE);
+        }
+    }
+
+    /// The block starting at `pc`, if any.
+    #[inline]
+    pub fn get(&self, pc: u64) -> Option<usize> {
+        match self.slots.get(pc.wrapping_sub(self.base) as usize) {
+            Some(&i) if i != Self::NONE => Some(i as usize),
+            _ => None,
+        }
+    }
+
+    /// Whether `pc` is inside the image and not yet a block.
+    #[inline]
+    fn is_new_in_image(&self, pc: u64) -> bool {
+        self.slots.get(pc.wrapping_sub(self.base) as usize) == Some(&Self::NONE)
+    }
+
+    /// Records block `i` at `pc` (inside the image; ignored otherwise).
+    #[inline]
+    pub fn insert(&mut self, pc: u64, i: usize) {
+        if let Some(slot) = self.slots.get_mut(pc.wrapping_sub(self.base) as usize) {
+            if *slot == Self::NONE {
+                self.set.push(pc);
+            }
+            *slot = i as u32;
+        }
+    }
+}
+
 /// The block-discovery state of one unit translation.
 pub struct Discovery<'a, I> {
-    index: &'a mut PcMap<usize>,
+    index: &'a mut BlockIndex,
     scans: &'a mut ScanList,
     all: &'a mut Vec<I>,
     work: &'a mut Vec<u64>,
@@ -182,7 +235,7 @@ impl<'a, I> Discovery<'a, I> {
     /// Discovery state over the translator's buffers: `work` holds the
     /// entry pcs, the others are empty.
     pub(crate) fn new(
-        index: &'a mut PcMap<usize>,
+        index: &'a mut BlockIndex,
         scans: &'a mut ScanList,
         all: &'a mut Vec<I>,
         work: &'a mut Vec<u64>,
@@ -199,11 +252,10 @@ impl<'a, I> Discovery<'a, I> {
     /// reachable inside the image is known.
     pub fn run(
         &mut self,
-        img: &CodeImage,
         mut scan: impl FnMut(u64, &mut Vec<I>) -> Result<BlockScan, TranslateError>,
     ) -> Result<(), TranslateError> {
         while let Some(pc) = self.work.pop() {
-            if self.index.contains_key(&pc) {
+            if self.index.get(pc).is_some() {
                 continue;
             }
             if self.scans.len() >= MAX_BLOCKS {
@@ -217,7 +269,7 @@ impl<'a, I> Discovery<'a, I> {
             // jumps to imports) are not translated: the backends turn
             // jumps there into exits from the unit.
             for e in s.succs.iter() {
-                if !self.index.contains_key(&e.pc) && img.at(e.pc).is_ok() {
+                if self.index.is_new_in_image(e.pc) {
                     self.work.push(e.pc);
                 }
             }

@@ -344,6 +344,10 @@ pub struct IrBlock {
     pub term: Terminator,
 }
 
+/// Marks a global whose value no temp holds yet (temps count up from 0
+/// and a block never reaches `u32::MAX` of them).
+const NO_TEMP: Temp = Temp::MAX;
+
 /// Incremental builder used by frontends.
 #[derive(Debug)]
 pub struct IrBuilder {
@@ -352,7 +356,9 @@ pub struct IrBuilder {
     /// Temp currently known to hold each global (read or written earlier
     /// in the block): repeated reads reuse it instead of emitting ops that
     /// the optimizer would only delete again.
-    known: [Option<Temp>; crate::state::NUM_GLOBALS],
+    /// (`NO_TEMP`: unknown; a plain temp array is half the size to clear
+    /// per block than `Option<Temp>`.)
+    known: [Temp; crate::state::NUM_GLOBALS],
 }
 
 impl Default for IrBuilder {
@@ -367,7 +373,7 @@ impl IrBuilder {
         Self {
             ops: Vec::with_capacity(64),
             next: 0,
-            known: [None; crate::state::NUM_GLOBALS],
+            known: [NO_TEMP; crate::state::NUM_GLOBALS],
         }
     }
     /// Starts a new block in a long-lived builder, reusing the allocation of
@@ -378,7 +384,7 @@ impl IrBuilder {
         ops.clear();
         self.ops = ops;
         self.next = 0;
-        self.known = [None; crate::state::NUM_GLOBALS];
+        self.known = [NO_TEMP; crate::state::NUM_GLOBALS];
     }
     /// Finishes the current block, leaving the builder empty until the next
     /// [`IrBuilder::reset`].
@@ -391,51 +397,60 @@ impl IrBuilder {
             term,
         }
     }
+    #[inline]
     fn temp(&mut self) -> Temp {
         let t = self.next;
         self.next += 1;
         t
     }
     /// Emits a constant.
+    #[inline]
     pub fn constant(&mut self, val: u64) -> Temp {
         let dst = self.temp();
         self.ops.push(IrOp::Const { dst, val });
         dst
     }
     /// Reads a global.
+    #[inline]
     pub fn get(&mut self, g: u8) -> Temp {
-        if let Some(t) = self.known[g as usize] {
+        let t = self.known[g as usize];
+        if t != NO_TEMP {
             return t;
         }
         let dst = self.temp();
         self.ops.push(IrOp::GetGlobal { dst, g });
-        self.known[g as usize] = Some(dst);
+        self.known[g as usize] = dst;
         dst
     }
     /// Writes a global.
+    #[inline]
     pub fn set(&mut self, g: u8, src: Temp) {
         self.ops.push(IrOp::SetGlobal { g, src });
-        self.known[g as usize] = Some(src);
+        self.known[g as usize] = src;
     }
     /// Binary op.
+    #[inline]
     pub fn bin(&mut self, op: BinOp, a: Temp, b: Temp) -> Temp {
         let dst = self.temp();
         self.ops.push(IrOp::Bin { op, dst, a, b });
         dst
     }
     /// Unary op.
+    #[inline]
     pub fn un(&mut self, op: UnOp, a: Temp) -> Temp {
         let dst = self.temp();
         self.ops.push(IrOp::Un { op, dst, a });
         dst
     }
     /// Comparison to 0/1.
+    #[inline]
     pub fn setcond(&mut self, cond: Cond, a: Temp, b: Temp) -> Temp {
         let dst = self.temp();
         self.ops.push(IrOp::SetCond { cond, dst, a, b });
         dst
     }
     /// Memory load.
+    #[inline]
     pub fn load(
         &mut self,
         addr: Temp,
@@ -456,6 +471,7 @@ impl IrBuilder {
         dst
     }
     /// Memory store.
+    #[inline]
     pub fn store(&mut self, addr: Temp, off: i32, src: Temp, width: Width, loc: GuestLoc) {
         self.ops.push(IrOp::Store {
             addr,

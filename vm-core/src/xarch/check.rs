@@ -343,13 +343,13 @@ fn op_unit() -> (TranslationUnit, Vec<(String, u64)>, Vec<RefOp>) {
     let mut index = PcMap::default();
     let mut last_use = Vec::new();
     let mut last_use_base = Vec::new();
-    let (mut rev, mut keep) = (Vec::new(), Vec::new());
+    let mut rev = Vec::new();
     let mut entries = Vec::new();
     for (i, b) in blocks.iter_mut().enumerate() {
         index.insert(b.pc, i);
         entries.push((format!("op{i}"), b.pc));
         last_use_base.push(last_use.len());
-        eliminate_dead_with_last_use(b, &mut rev, &mut keep, &mut last_use);
+        eliminate_dead_with_last_use(b, &mut rev, &mut last_use);
     }
     let n = blocks.len() as u64;
     let unit = TranslationUnit {

@@ -24,100 +24,87 @@ impl CloneEntries for Vec<(String, u64)> {
 }
 
 use crate::frontend::{
-    BlockScan, CodeImage, Discovery, FlagUse, Frontend, ScanList, TranslateError,
+    BlockIndex, BlockScan, CodeImage, Discovery, FlagUse, Frontend, ScanList, TranslateError,
 };
 use crate::ir::{IrBlock, IrOp, PcMap, Temp, TranslationUnit};
 
-/// Records the first (from the end) use of `t`.
+/// `rev` value of a temp no kept op reads (so far).
+const UNUSED: i32 = i32::MAX;
+
+/// Records a use of `t` by a kept op (if `live`) with `kept_after` kept ops
+/// after it. Scanning backward, `kept_after` only grows, so the first use
+/// seen (the last in program order) is the minimum: branch-free, because
+/// whether an op is live is as unpredictable as the op stream.
 #[inline(always)]
-fn mark(rev: &mut [i32], t: Temp, kept_after: i32) {
-    if rev[t as usize] == i32::MIN {
-        rev[t as usize] = kept_after;
-    }
+fn mark(rev: &mut [i32], t: Temp, live: bool, kept_after: i32) {
+    let r = &mut rev[t as usize];
+    *r = (*r).min(if live { kept_after } else { UNUSED });
 }
 
 /// Dead global-store and dead-code elimination (the semantics of
 /// [`crate::opt::eliminate_dead`]) fused with computing each temp's last use
 /// after the removal, appended to `out` (`num_temps` entries).
-pub fn eliminate_dead_with_last_use(
-    block: &mut IrBlock,
-    rev: &mut Vec<i32>,
-    keep: &mut Vec<bool>,
-    out: &mut Vec<u32>,
-) {
+pub fn eliminate_dead_with_last_use(block: &mut IrBlock, rev: &mut Vec<i32>, out: &mut Vec<u32>) {
     let nt = block.num_temps as usize;
     // rev[t]: kept ops after t's last use (-1: read by the terminator),
-    // i32::MIN: unused so far.
+    // UNUSED: not read by a kept op so far.
     rev.clear();
-    rev.resize(nt, i32::MIN);
+    rev.resize(nt, UNUSED);
     block.term.for_each_use(|t| rev[t as usize] = -1);
     let mut kept_after: i32 = 0;
     let mut overwritten = 0u64;
-    let n = block.ops.len();
-    keep.clear();
-    keep.resize(n, true);
+    let ops = &mut block.ops[..];
+    let n = ops.len();
+    // Kept ops are compacted towards the end in the same backward pass:
+    // ops[w..n] are kept, slots i+1..w are free, so each op is copied to
+    // w - 1 unconditionally and w moves only if it is live (no branch).
+    let mut w = n;
     // One match per op (dst and uses together): the op-kind dispatch is
     // the expensive part of this pass.
-    for (i, op) in block.ops.iter().enumerate().rev() {
-        let live = match *op {
+    for i in (0..n).rev() {
+        let live = match ops[i] {
             IrOp::SetGlobal { g, src } => {
                 let bit = 1u64 << (g & 63);
-                let dead = overwritten & bit != 0;
+                let live = overwritten & bit == 0;
                 overwritten |= bit;
-                if !dead {
-                    mark(rev, src, kept_after);
-                }
-                !dead
+                mark(rev, src, live, kept_after);
+                live
             }
             IrOp::Load { addr, .. } => {
                 overwritten = 0;
-                mark(rev, addr, kept_after);
+                mark(rev, addr, true, kept_after);
                 true
             }
             IrOp::Store { addr, src, .. } => {
                 overwritten = 0;
-                mark(rev, addr, kept_after);
-                mark(rev, src, kept_after);
+                mark(rev, addr, true, kept_after);
+                mark(rev, src, true, kept_after);
                 true
             }
-            IrOp::Const { dst, .. } | IrOp::GetGlobal { dst, .. } => rev[dst as usize] != i32::MIN,
+            IrOp::Const { dst, .. } | IrOp::GetGlobal { dst, .. } => rev[dst as usize] != UNUSED,
             IrOp::Bin { dst, a, b, .. } | IrOp::SetCond { dst, a, b, .. } => {
-                let live = rev[dst as usize] != i32::MIN;
-                if live {
-                    mark(rev, a, kept_after);
-                    mark(rev, b, kept_after);
-                }
+                let live = rev[dst as usize] != UNUSED;
+                mark(rev, a, live, kept_after);
+                mark(rev, b, live, kept_after);
                 live
             }
             IrOp::Un { dst, a, .. } => {
-                let live = rev[dst as usize] != i32::MIN;
-                if live {
-                    mark(rev, a, kept_after);
-                }
+                let live = rev[dst as usize] != UNUSED;
+                mark(rev, a, live, kept_after);
                 live
             }
         };
-        if live {
-            kept_after += 1;
-        } else {
-            keep[i] = false;
-        }
+        ops[w - 1] = ops[i];
+        w -= live as usize;
+        kept_after += live as i32;
     }
-    if kept_after as usize != n {
-        let mut j = 0;
-        for (i, &k) in keep.iter().enumerate() {
-            if k {
-                if i != j {
-                    block.ops[j] = block.ops[i];
-                }
-                j += 1;
-            }
-        }
-        block.ops.truncate(j);
+    if w != 0 {
+        block.ops.copy_within(w..n, 0);
+        block.ops.truncate(n - w);
     }
     let total = kept_after;
     out.extend(rev.iter().map(|&r| {
-        if r == i32::MIN {
+        if r == UNUSED {
             u32::MAX
         } else {
             (total - 1 - r) as u32
@@ -131,6 +118,7 @@ pub fn eliminate_dead_with_last_use(
 pub struct UnitTranslator<F: Frontend> {
     fe: F,
     index: PcMap<usize>,
+    blocks_at: BlockIndex,
     scans: ScanList,
     all: Vec<F::Insn>,
     work: Vec<u64>,
@@ -138,7 +126,6 @@ pub struct UnitTranslator<F: Frontend> {
     pool: Vec<Vec<IrOp>>,
     blocks: Vec<IrBlock>,
     rev: Vec<i32>,
-    keep: Vec<bool>,
     entries: Vec<(String, u64)>,
     targets: Vec<usize>,
     last_use: Vec<u32>,
@@ -151,6 +138,7 @@ impl<F: Frontend> UnitTranslator<F> {
         Self {
             fe,
             index: PcMap::default(),
+            blocks_at: BlockIndex::default(),
             scans: Vec::new(),
             all: Vec::new(),
             work: Vec::new(),
@@ -158,7 +146,6 @@ impl<F: Frontend> UnitTranslator<F> {
             pool: Vec::new(),
             blocks: Vec::new(),
             rev: Vec::new(),
-            keep: Vec::new(),
             entries: Vec::new(),
             targets: Vec::new(),
             last_use: Vec::new(),
@@ -195,8 +182,8 @@ impl<F: Frontend> UnitTranslator<F> {
         img: &CodeImage,
         entries: &[(String, u64)],
     ) -> Result<TranslationUnit, TranslateError> {
-        let mut index = std::mem::take(&mut self.index);
-        index.clear();
+        let blocks_at = &mut self.blocks_at;
+        blocks_at.reset(img);
         let scans = &mut self.scans;
         let all = &mut self.all;
         let work = &mut self.work;
@@ -205,7 +192,7 @@ impl<F: Frontend> UnitTranslator<F> {
         work.clear();
         work.extend(entries.iter().map(|e| e.1));
         self.fe
-            .discover(img, &mut Discovery::new(&mut index, scans, all, work))?;
+            .discover(img, &mut Discovery::new(blocks_at, scans, all, work))?;
         // Backward liveness of the flags to a fixpoint: live_in = ReadFirst,
         // or pass-through and live on some flag-carrying successor edge.
         let n = scans.len();
@@ -220,7 +207,7 @@ impl<F: Frontend> UnitTranslator<F> {
                 let v = match s.flags {
                     Some(FlagUse::ReadFirst) => true,
                     Some(FlagUse::WriteFirst) => false,
-                    _ => live_out(s, &index, live_in),
+                    _ => live_out(s, blocks_at, live_in),
                 };
                 if v != live_in[i] {
                     live_in[i] = v;
@@ -230,10 +217,10 @@ impl<F: Frontend> UnitTranslator<F> {
         }
         let mut indirect_targets = std::mem::take(&mut self.targets);
         indirect_targets.clear();
-        indirect_targets.extend(entries.iter().filter_map(|e| index.get(&e.1).copied()));
+        indirect_targets.extend(entries.iter().filter_map(|e| blocks_at.get(e.1)));
         for (_, scan, _) in scans.iter() {
             for s in scan.succs.iter().filter(|s| !s.carries_flags) {
-                if let Some(&j) = index.get(&s.pc) {
+                if let Some(j) = blocks_at.get(s.pc) {
                     indirect_targets.push(j);
                 }
             }
@@ -249,17 +236,22 @@ impl<F: Frontend> UnitTranslator<F> {
         last_use.clear();
         last_use_base.clear();
         for (pc, scan, range) in scans.iter() {
-            let lo = live_out(scan, &index, live_in);
+            let lo = live_out(scan, blocks_at, live_in);
             let ops = self.pool.pop().unwrap_or_default();
             let mut ir = self.fe.lift_block_into(*pc, &all[range.clone()], lo, ops)?;
             // The lifters already forward globals and fold immediates, so
             // only the backward dead-code pass pays off here; it also yields
             // the last uses the backends allocate registers with.
             last_use_base.push(last_use.len());
-            eliminate_dead_with_last_use(&mut ir, &mut self.rev, &mut self.keep, &mut last_use);
+            eliminate_dead_with_last_use(&mut ir, &mut self.rev, &mut last_use);
             guest_insns += ir.insn_count as u64;
             blocks.push(ir);
         }
+        // The unit's own pc index (the backends' lookups), built once.
+        let mut index = std::mem::take(&mut self.index);
+        index.clear();
+        index.reserve(n);
+        index.extend(scans.iter().enumerate().map(|(i, s)| (s.0, i)));
         Ok(TranslationUnit {
             blocks,
             index,
@@ -287,11 +279,11 @@ pub fn translate_unit<F: Frontend + Clone>(
     UnitTranslator::new(fe.clone()).translate(img, entries)
 }
 
-fn live_out(s: &BlockScan, index: &PcMap<usize>, live_in: &[bool]) -> bool {
+fn live_out(s: &BlockScan, index: &BlockIndex, live_in: &[bool]) -> bool {
     s.succs
         .iter()
         .filter(|e| e.carries_flags)
-        .any(|e| index.get(&e.pc).is_none_or(|&j| live_in[j]))
+        .any(|e| index.get(e.pc).is_none_or(|j| live_in[j]))
 }
 
 /// Function symbols (name, address) of a linked ELF, and its loadable
@@ -372,7 +364,7 @@ mod tests {
         fn check<F: Frontend>(fe: &mut F, elf: &[u8]) {
             let input = load_input(elf).unwrap();
             let mut all = Vec::new();
-            let (mut rev, mut keep) = (Vec::new(), Vec::new());
+            let mut rev = Vec::new();
             for &(_, pc) in &input.symbols {
                 let start = all.len();
                 fe.scan_block(&input.image, pc, &mut all).unwrap();
@@ -387,7 +379,7 @@ mod tests {
                     crate::opt::eliminate_dead(&mut a);
                     let mut b = ir;
                     let mut lu = Vec::new();
-                    eliminate_dead_with_last_use(&mut b, &mut rev, &mut keep, &mut lu);
+                    eliminate_dead_with_last_use(&mut b, &mut rev, &mut lu);
                     assert_eq!(a, b, "block {pc:#x}");
                     let mut want = vec![u32::MAX; b.num_temps as usize];
                     for (i, op) in b.ops.iter().enumerate() {

@@ -137,7 +137,7 @@ impl Frontend for X86Frontend {
         // One decoder for the whole unit: creating one costs about as much
         // as decoding two instructions.
         let mut dec = Decoder::with_ip(64, &img.bytes, img.base, DecoderOptions::NONE);
-        d.run(img, |pc, out| {
+        d.run(|pc, out| {
             img.at(pc)?;
             dec.set_position((pc - img.base) as usize)
                 .map_err(|_| TranslateError::OutOfImage { pc })?;
