@@ -251,9 +251,10 @@ pub(crate) fn compile_unit<I: UnitIsa>(
         isa.patch(f, target);
     }
     let words = isa.words();
-    let mut bytes = Vec::with_capacity(words.len() * 4);
-    for w in words.iter() {
-        bytes.extend_from_slice(&w.to_le_bytes());
+    // Fixed-size chunks: the copy vectorizes (a byte-wise extend did not).
+    let mut bytes = vec![0u8; words.len() * 4];
+    for (b, w) in bytes.chunks_exact_mut(4).zip(words.iter()) {
+        b.copy_from_slice(&w.to_le_bytes());
     }
     Ok(UnitCode {
         bytes,
