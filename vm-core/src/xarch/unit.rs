@@ -57,7 +57,7 @@ pub fn eliminate_dead_with_last_use(block: &mut IrBlock, rev: &mut Vec<i32>, out
     let n = ops.len();
     // Kept ops are compacted towards the end in the same backward pass:
     // ops[w..n] are kept, slots i+1..w are free, so each op is copied to
-    // w - 1 unconditionally and w moves only if it is live (no branch).
+    // w - 1 whether it is live or not and w moves only if it is.
     let mut w = n;
     // One match per op (dst and uses together): the op-kind dispatch is
     // the expensive part of this pass.
@@ -94,7 +94,12 @@ pub fn eliminate_dead_with_last_use(block: &mut IrBlock, rev: &mut Vec<i32>, out
                 live
             }
         };
-        ops[w - 1] = ops[i];
+        // Until the first dead op (scanning backward) every op is already
+        // in place; after it every live op moves: a predictable branch,
+        // unlike `live` itself (a dead op's copy lands in a free slot).
+        if w != i + 1 {
+            ops[w - 1] = ops[i];
+        }
         w -= live as usize;
         kept_after += live as i32;
     }
