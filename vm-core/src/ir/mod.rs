@@ -397,21 +397,18 @@ impl IrBuilder {
             term,
         }
     }
-    #[inline]
     fn temp(&mut self) -> Temp {
         let t = self.next;
         self.next += 1;
         t
     }
     /// Emits a constant.
-    #[inline]
     pub fn constant(&mut self, val: u64) -> Temp {
         let dst = self.temp();
         self.ops.push(IrOp::Const { dst, val });
         dst
     }
     /// Reads a global.
-    #[inline]
     pub fn get(&mut self, g: u8) -> Temp {
         let t = self.known[g as usize];
         if t != NO_TEMP {
@@ -423,34 +420,29 @@ impl IrBuilder {
         dst
     }
     /// Writes a global.
-    #[inline]
     pub fn set(&mut self, g: u8, src: Temp) {
         self.ops.push(IrOp::SetGlobal { g, src });
         self.known[g as usize] = src;
     }
     /// Binary op.
-    #[inline]
     pub fn bin(&mut self, op: BinOp, a: Temp, b: Temp) -> Temp {
         let dst = self.temp();
         self.ops.push(IrOp::Bin { op, dst, a, b });
         dst
     }
     /// Unary op.
-    #[inline]
     pub fn un(&mut self, op: UnOp, a: Temp) -> Temp {
         let dst = self.temp();
         self.ops.push(IrOp::Un { op, dst, a });
         dst
     }
     /// Comparison to 0/1.
-    #[inline]
     pub fn setcond(&mut self, cond: Cond, a: Temp, b: Temp) -> Temp {
         let dst = self.temp();
         self.ops.push(IrOp::SetCond { cond, dst, a, b });
         dst
     }
     /// Memory load.
-    #[inline]
     pub fn load(
         &mut self,
         addr: Temp,
@@ -471,7 +463,6 @@ impl IrBuilder {
         dst
     }
     /// Memory store.
-    #[inline]
     pub fn store(&mut self, addr: Temp, off: i32, src: Temp, width: Width, loc: GuestLoc) {
         self.ops.push(IrOp::Store {
             addr,
