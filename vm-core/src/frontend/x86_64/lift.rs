@@ -300,6 +300,7 @@ impl Lifter<'_> {
         self.consts.get(self.b, v)
     }
 
+    #[inline]
     fn reg_read(
         &mut self,
         i: &Instruction,
@@ -407,6 +408,7 @@ impl Lifter<'_> {
     }
 
     /// Reads operand `n` (register, immediate or memory of `size` bytes).
+    #[inline]
     fn read(
         &mut self,
         i: &Instruction,
@@ -433,6 +435,7 @@ impl Lifter<'_> {
     }
 
     /// Writes operand 0 (register or memory of `size` bytes).
+    #[inline]
     fn write(
         &mut self,
         i: &Instruction,
@@ -452,6 +455,7 @@ impl Lifter<'_> {
     }
 
     /// Operand size of the instruction in bytes (from operand 0).
+    #[inline]
     fn size(&self, i: &Instruction) -> Result<u32, Box<TranslateError>> {
         match i.op0_kind() {
             OpKind::Register => Ok(gpr(i.op0_register())
