@@ -284,7 +284,8 @@ type RefOp = Box<dyn Fn(u64, u64) -> u64>;
 
 /// One IR operation per block: `globals[0] = op(globals[0], globals[1])`,
 /// then a computed jump to the return sentinel. The unit covers every
-/// binary op, every comparison and both extensions.
+/// binary op, every comparison, both extensions and a block whose live
+/// values outnumber the registers (spills).
 fn op_unit() -> (TranslationUnit, Vec<(String, u64)>, Vec<RefOp>) {
     use crate::ir::PcMap;
     use crate::ir::{BinOp, Cond, IrBuilder, Terminator, UnOp};
@@ -340,6 +341,25 @@ fn op_unit() -> (TranslationUnit, Vec<(String, u64)>, Vec<RefOp>) {
         emit(&|b, x, _| b.un(op, x));
         refs.push(Box::new(move |a, _| op.eval(a)));
     }
+    // Register pressure: 24 values live at once (more than either host's
+    // pool), so the allocator spills and reloads.
+    const LIVE: u64 = 24;
+    let k = |i: u64| i.wrapping_mul(0x9e37_79b9) | 1;
+    emit(&|b, x, y| {
+        let ts: Vec<u32> = (0..LIVE)
+            .map(|i| {
+                let c = b.constant(k(i));
+                let t = b.bin(BinOp::Mul, x, c);
+                b.bin(BinOp::Add, t, y)
+            })
+            .collect();
+        ts.iter()
+            .skip(1)
+            .fold(ts[0], |acc, &t| b.bin(BinOp::Xor, acc, t))
+    });
+    refs.push(Box::new(move |a, c| {
+        (0..LIVE).fold(0, |acc, i| acc ^ a.wrapping_mul(k(i)).wrapping_add(c))
+    }));
     let mut index = PcMap::default();
     let mut last_use = Vec::new();
     let mut last_use_base = Vec::new();
@@ -404,6 +424,13 @@ fn op_vectors(nops: usize) -> Vec<Vector> {
 fn rv64_backend_ops_match_ir_semantics_on_the_vm() {
     let (unit, entries, refs) = op_unit();
     let code = crate::backend::riscv64::compile(&unit).unwrap();
+    // The register-pressure block really spills: some `sd xN, off(sp)`.
+    let spills = code.bytes[..code.code_len]
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+        .filter(|w| w & 0x7f == 0x23 && (w >> 12) & 7 == 3 && (w >> 15) & 31 == 2)
+        .count();
+    assert!(spills > 0, "no spill emitted");
     let img = crate::frontend::CodeImage {
         base: 0x1000,
         bytes: vec![0; 16],
