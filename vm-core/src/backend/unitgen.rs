@@ -516,9 +516,11 @@ fn use_non_reg<I: UnitIsa>(isa: &mut I, st: &AllocState, t: Temp, l: u32, scratc
 #[inline(always)]
 fn free_dead(st: &mut AllocState, lu: &[u32], t: Temp, i: usize) {
     let l = st.loc[t as usize];
-    if lu[t as usize] == i as u32 && l < 32 {
-        st.free |= 1 << l;
-    }
+    // Branch-free: whether an operand dies here is unpredictable (this
+    // trades ~4 instructions per operand for ~0.25 mispredicted branches
+    // per op in callgrind's branch simulation).
+    let dead = (lu[t as usize] == i as u32) & (l < 32);
+    st.free |= (dead as u32) << (l & 31);
 }
 
 /// A register for the new temp `t` at op `i`: the lowest free one, or one
