@@ -2,15 +2,17 @@
 //! cross-architecture translators: translates the committed input object
 //! `N` times (one reused `UnitTranslator`, as the CrossArch benchmarks do)
 //! and compiles each unit for its host, then prints the best pass's
-//! frontend/backend split. Under callgrind, the inclusive cost of
-//! `Frontend::discover`/`Discovery::run`, `lift_block_into`,
-//! `eliminate_dead_with_last_use` and `backend::*::compile` divided by `N`
-//! is each stage's cost per unit (see docs/cross-arch.md):
+//! frontend/backend split. Under callgrind with collection switched on
+//! only inside one stage's function (`Frontend::discover`/`Discovery::run`,
+//! `lift_block_into`, `eliminate_dead_with_last_use`, `backend::*::compile`,
+//! the whole `UnitTranslator::translate`), the collected count divided by
+//! `N` is that stage's cost per unit (see docs/cross-arch.md):
 //!
 //! ```text
 //! cargo build --profile test -p vm-core --example xarch_stages
-//! valgrind --tool=callgrind target/debug/examples/xarch_stages 100 x86
-//! callgrind_annotate --inclusive=yes callgrind.out.<pid>
+//! valgrind --tool=callgrind --collect-atstart=no \
+//!     '--toggle-collect=*eliminate_dead_with_last_use' \
+//!     target/debug/examples/xarch_stages 100 x86
 //! ```
 //!
 //! Arguments: the number of translations (default 2000) and the direction
