@@ -173,6 +173,7 @@ impl Default for ConstCache {
 
 impl ConstCache {
     /// A temp holding `v`, defined earlier in the block if possible.
+    #[inline]
     pub fn get(&mut self, b: &mut IrBuilder, v: u64) -> Temp {
         let i = ((v ^ (v >> 7) ^ (v >> 17)) & 7) as usize;
         let (cv, t) = self.slots[i];
@@ -186,6 +187,7 @@ impl ConstCache {
 }
 
 /// Sign-extends the low `w` bits of `t`.
+#[inline]
 pub fn sext_w(b: &mut IrBuilder, t: Temp, w: u32) -> Temp {
     match w {
         64 => t,
@@ -199,6 +201,7 @@ pub fn sext_w(b: &mut IrBuilder, t: Temp, w: u32) -> Temp {
 }
 
 /// Zero-extends the low `w` bits of `t`.
+#[inline]
 pub fn zext_w(b: &mut IrBuilder, t: Temp, w: u32) -> Temp {
     match w {
         64 => t,
@@ -211,6 +214,7 @@ pub fn zext_w(b: &mut IrBuilder, t: Temp, w: u32) -> Temp {
 }
 
 /// `c ? x : y` for a 0/1 temp `c`, branch-free (`y ^ ((x ^ y) & -c)`).
+#[inline]
 pub fn select(b: &mut IrBuilder, c: Temp, x: Temp, y: Temp) -> Temp {
     let zero = b.constant(0);
     let mask = b.bin(BinOp::Sub, zero, c);
@@ -234,6 +238,7 @@ impl FlagState {
     }
 
     /// Records a new flag definition.
+    #[inline]
     pub fn set(&mut self, src: FlagSrc) {
         self.src = src;
         self.carry = Carry::FromSrc;

@@ -1,8 +1,281 @@
 //! Guest frontends: decode guest machine code and translate it into the
 //! guest-independent IR ([`crate::ir`]). Each guest architecture lives in
 //! its own submodule.
+//!
+//! This module also holds the interface the cross-architecture frontends
+//! (x86-64, AArch64) share: [`Frontend`] scans and lifts whole blocks,
+//! [`Discovery`] is the block-discovery state of one translation unit
+//! (driven by [`crate::xarch::unit::UnitTranslator`]), [`TranslateError`]
+//! says why guest code could not be translated.
 
 pub mod aarch64;
 pub mod flags;
 pub mod riscv;
 pub mod x86_64;
+
+use crate::ir::{IrBlock, IrOp};
+
+/// Why a guest function could not be translated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TranslateError {
+    /// The instruction is outside the lifted subset; nothing is emitted for
+    /// it rather than something wrong.
+    #[error("unsupported instruction at {pc:#x}: {mnemonic}")]
+    Unsupported {
+        /// Guest pc.
+        pc: u64,
+        /// Mnemonic (with a short reason where the mnemonic alone is supported).
+        mnemonic: String,
+    },
+    /// The bytes at `pc` do not decode.
+    #[error("undecodable instruction at {pc:#x}")]
+    Invalid {
+        /// Guest pc.
+        pc: u64,
+    },
+    /// Control reaches a pc outside the code image.
+    #[error("pc {pc:#x} is outside the code image")]
+    OutOfImage {
+        /// Guest pc.
+        pc: u64,
+    },
+    /// The guest image is malformed (ELF parsing, missing symbol).
+    #[error("bad guest image: {0}")]
+    Image(String),
+}
+
+/// Guest code bytes at a guest address.
+#[derive(Debug, Clone)]
+pub struct CodeImage {
+    /// Guest address of `bytes[0]`.
+    pub base: u64,
+    /// Code (and read-only data) bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl CodeImage {
+    /// The bytes from `pc` to the end of the image.
+    pub fn at(&self, pc: u64) -> Result<&[u8], TranslateError> {
+        let off = pc
+            .checked_sub(self.base)
+            .filter(|&o| o < self.bytes.len() as u64)
+            .ok_or(TranslateError::OutOfImage { pc })?;
+        Ok(&self.bytes[off as usize..])
+    }
+}
+
+/// How a block uses the guest flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagUse {
+    /// Reads them before any write: they are live on entry.
+    ReadFirst,
+    /// Writes them before any read.
+    WriteFirst,
+    /// Neither: liveness passes through.
+    None,
+}
+
+/// A control-flow successor found by scanning a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Successor {
+    /// Guest pc.
+    pub pc: u64,
+    /// Whether the flags flow along this edge (false for call targets and
+    /// return sites: the ABIs do not preserve flags across calls).
+    pub carries_flags: bool,
+}
+
+/// At most two static successors (branch target and fallthrough, or call
+/// target and return site), stored inline.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Succs {
+    items: [Option<Successor>; 2],
+}
+
+impl Succs {
+    /// Adds a successor (a third one would be a frontend bug and is dropped
+    /// only after a debug assertion).
+    pub fn push(&mut self, s: Successor) {
+        if self.items[0].is_none() {
+            self.items[0] = Some(s);
+        } else {
+            debug_assert!(self.items[1].is_none(), "more than two successors");
+            self.items[1] = Some(s);
+        }
+    }
+    /// The successors.
+    pub fn iter(&self) -> impl Iterator<Item = &Successor> {
+        self.items.iter().flatten()
+    }
+}
+
+/// Result of scanning (decoding) one block.
+#[derive(Debug, Clone, Default)]
+pub struct BlockScan {
+    /// Static successors.
+    pub succs: Succs,
+    /// Flag use of the block.
+    pub flags: Option<FlagUse>,
+    /// Block ends in a jump to a pc computed at run time.
+    pub indirect: bool,
+}
+
+/// A guest frontend that lifts whole blocks.
+pub trait Frontend {
+    /// A decoded guest instruction.
+    type Insn: Clone;
+    /// Short architecture name (for messages).
+    const NAME: &'static str;
+    /// Decodes the block at `pc` into `out`.
+    fn scan_block(
+        &mut self,
+        img: &CodeImage,
+        pc: u64,
+        out: &mut Vec<Self::Insn>,
+    ) -> Result<BlockScan, TranslateError>;
+    /// Lifts a scanned block into a block whose op vector reuses the
+    /// allocation of `ops`; `flags_live_out` says whether the flags must be
+    /// in their globals when the block ends.
+    fn lift_block_into(
+        &mut self,
+        pc: u64,
+        insns: &[Self::Insn],
+        flags_live_out: bool,
+        ops: Vec<IrOp>,
+    ) -> Result<IrBlock, TranslateError>;
+    /// Runs the discovery of one unit (see [`Discovery::run`]); a frontend
+    /// overrides it to keep decoder state across the unit's blocks.
+    fn discover(
+        &mut self,
+        img: &CodeImage,
+        d: &mut Discovery<'_, Self::Insn>,
+    ) -> Result<(), TranslateError> {
+        d.run(|pc, out| self.scan_block(img, pc, out))
+    }
+    /// [`Frontend::lift_block_into`] with a fresh op vector.
+    fn lift_block(
+        &mut self,
+        pc: u64,
+        insns: &[Self::Insn],
+        flags_live_out: bool,
+    ) -> Result<IrBlock, TranslateError> {
+        let ops = Vec::with_capacity(insns.len() * 4 + 8);
+        self.lift_block_into(pc, insns, flags_live_out, ops)
+    }
+}
+
+/// Scanned blocks of a unit: (pc, scan, range of its instructions).
+pub type ScanList = Vec<(u64, BlockScan, std::ops::Range<usize>)>;
+
+/// Block index by guest pc within one code image: a dense array over the
+/// image's bytes, so a lookup during discovery and flag liveness is one
+/// load instead of a hash probe. Resetting clears only the entries set
+/// since the last reset, so reusing it costs nothing per image byte.
+#[derive(Debug, Default, Clone)]
+pub struct BlockIndex {
+    base: u64,
+    slots: Vec<u32>,
+    set: Vec<u64>,
+}
+
+impl BlockIndex {
+    const NONE: u32 = u32::MAX;
+
+    /// Empties the index and fits it to `img`.
+    pub fn reset(&mut self, img: &CodeImage) {
+        for pc in self.set.drain(..) {
+            self.slots[(pc - self.base) as usize] = Self::NONE;
+        }
+        if self.base != img.base || self.slots.len() != img.bytes.len() {
+            self.base = img.base;
+            self.slots.clear();
+            self.slots.resize(img.bytes.len(), Self::NONE);
+        }
+    }
+
+    /// The block starting at `pc`, if any.
+    #[inline]
+    pub fn get(&self, pc: u64) -> Option<usize> {
+        match self.slots.get(pc.wrapping_sub(self.base) as usize) {
+            Some(&i) if i != Self::NONE => Some(i as usize),
+            _ => None,
+        }
+    }
+
+    /// Whether `pc` is inside the image and not yet a block.
+    #[inline]
+    fn is_new_in_image(&self, pc: u64) -> bool {
+        self.slots.get(pc.wrapping_sub(self.base) as usize) == Some(&Self::NONE)
+    }
+
+    /// Records block `i` at `pc` (inside the image; ignored otherwise).
+    #[inline]
+    pub fn insert(&mut self, pc: u64, i: usize) {
+        if let Some(slot) = self.slots.get_mut(pc.wrapping_sub(self.base) as usize) {
+            if *slot == Self::NONE {
+                self.set.push(pc);
+            }
+            *slot = i as u32;
+        }
+    }
+}
+
+/// The block-discovery state of one unit translation.
+pub struct Discovery<'a, I> {
+    index: &'a mut BlockIndex,
+    scans: &'a mut ScanList,
+    all: &'a mut Vec<I>,
+    work: &'a mut Vec<u64>,
+}
+
+/// Upper bound on blocks per unit (guards against runaway discovery).
+const MAX_BLOCKS: usize = 1 << 16;
+
+impl<'a, I> Discovery<'a, I> {
+    /// Discovery state over the translator's buffers: `work` holds the
+    /// entry pcs, the others are empty.
+    pub(crate) fn new(
+        index: &'a mut BlockIndex,
+        scans: &'a mut ScanList,
+        all: &'a mut Vec<I>,
+        work: &'a mut Vec<u64>,
+    ) -> Self {
+        Self {
+            index,
+            scans,
+            all,
+            work,
+        }
+    }
+
+    /// Scans blocks from the work list with `scan` until every block
+    /// reachable inside the image is known.
+    pub fn run(
+        &mut self,
+        mut scan: impl FnMut(u64, &mut Vec<I>) -> Result<BlockScan, TranslateError>,
+    ) -> Result<(), TranslateError> {
+        while let Some(pc) = self.work.pop() {
+            if self.index.get(pc).is_some() {
+                continue;
+            }
+            if self.scans.len() >= MAX_BLOCKS {
+                return Err(TranslateError::Image(format!(
+                    "more than {MAX_BLOCKS} blocks"
+                )));
+            }
+            let start = self.all.len();
+            let s = scan(pc, self.all)?;
+            // Targets outside the image (calls into other objects, tail
+            // jumps to imports) are not translated: the backends turn
+            // jumps there into exits from the unit.
+            for e in s.succs.iter() {
+                if self.index.is_new_in_image(e.pc) {
+                    self.work.push(e.pc);
+                }
+            }
+            self.index.insert(pc, self.scans.len());
+            self.scans.push((pc, s, start..self.all.len()));
+        }
+        Ok(())
+    }
+}

@@ -8,6 +8,10 @@
 
 use std::fmt;
 
+mod unit;
+
+pub use unit::{PcMap, TranslationUnit};
+
 /// An SSA temporary (defined exactly once in a block).
 pub type Temp = u32;
 
@@ -340,6 +344,10 @@ pub struct IrBlock {
     pub term: Terminator,
 }
 
+/// Marks a global whose value no temp holds yet (temps count up from 0
+/// and a block never reaches `u32::MAX` of them).
+const NO_TEMP: Temp = Temp::MAX;
+
 /// Incremental builder used by frontends.
 #[derive(Debug)]
 pub struct IrBuilder {
@@ -348,7 +356,9 @@ pub struct IrBuilder {
     /// Temp currently known to hold each global (read or written earlier
     /// in the block): repeated reads reuse it instead of emitting ops that
     /// the optimizer would only delete again.
-    known: [Option<Temp>; crate::state::NUM_GLOBALS],
+    /// (`NO_TEMP`: unknown; a plain temp array is half the size to clear
+    /// per block than `Option<Temp>`.)
+    known: [Temp; crate::state::NUM_GLOBALS],
 }
 
 impl Default for IrBuilder {
@@ -363,7 +373,7 @@ impl IrBuilder {
         Self {
             ops: Vec::with_capacity(64),
             next: 0,
-            known: [None; crate::state::NUM_GLOBALS],
+            known: [NO_TEMP; crate::state::NUM_GLOBALS],
         }
     }
     /// Starts a new block in a long-lived builder, reusing the allocation of
@@ -374,7 +384,7 @@ impl IrBuilder {
         ops.clear();
         self.ops = ops;
         self.next = 0;
-        self.known = [None; crate::state::NUM_GLOBALS];
+        self.known = [NO_TEMP; crate::state::NUM_GLOBALS];
     }
     /// Finishes the current block, leaving the builder empty until the next
     /// [`IrBuilder::reset`].
@@ -400,18 +410,19 @@ impl IrBuilder {
     }
     /// Reads a global.
     pub fn get(&mut self, g: u8) -> Temp {
-        if let Some(t) = self.known[g as usize] {
+        let t = self.known[g as usize];
+        if t != NO_TEMP {
             return t;
         }
         let dst = self.temp();
         self.ops.push(IrOp::GetGlobal { dst, g });
-        self.known[g as usize] = Some(dst);
+        self.known[g as usize] = dst;
         dst
     }
     /// Writes a global.
     pub fn set(&mut self, g: u8, src: Temp) {
         self.ops.push(IrOp::SetGlobal { g, src });
-        self.known[g as usize] = Some(src);
+        self.known[g as usize] = src;
     }
     /// Binary op.
     pub fn bin(&mut self, op: BinOp, a: Temp, b: Temp) -> Temp {

@@ -15,11 +15,12 @@ use super::inputs::{
     buf_hash, encode_vectors, load_input, vectors, Vector, AARCH64_ELF, BUF_WORDS, FUNCS,
     X86_64_ELF,
 };
-use super::unit::{translate_unit, TranslationUnit};
+use super::unit::translate_unit;
 use crate::backend::unitgen::UnitCode;
 use crate::engine::{EngineKind, Vm, VmConfig, VmError};
 use crate::frontend::aarch64::A64Frontend;
 use crate::frontend::x86_64::X86Frontend;
+use crate::ir::TranslationUnit;
 use crate::state::offsets;
 use crate::xarch::native::NativeImage;
 
@@ -152,7 +153,7 @@ impl Rv64Runner {
     pub(crate) fn new(
         unit: &TranslationUnit,
         code: &UnitCode,
-        img: &super::unit::CodeImage,
+        img: &crate::frontend::CodeImage,
         funcs: &[u64],
     ) -> Self {
         let cfg = VmConfig {
@@ -283,10 +284,12 @@ type RefOp = Box<dyn Fn(u64, u64) -> u64>;
 
 /// One IR operation per block: `globals[0] = op(globals[0], globals[1])`,
 /// then a computed jump to the return sentinel. The unit covers every
-/// binary op, every comparison and both extensions.
+/// binary op, every comparison, both extensions and a block whose live
+/// values outnumber the registers (spills).
 fn op_unit() -> (TranslationUnit, Vec<(String, u64)>, Vec<RefOp>) {
+    use crate::ir::PcMap;
     use crate::ir::{BinOp, Cond, IrBuilder, Terminator, UnOp};
-    use crate::xarch::unit::{eliminate_dead_with_last_use, PcMap};
+    use crate::xarch::unit::eliminate_dead_with_last_use;
     let bins = [
         BinOp::Add,
         BinOp::Sub,
@@ -338,16 +341,35 @@ fn op_unit() -> (TranslationUnit, Vec<(String, u64)>, Vec<RefOp>) {
         emit(&|b, x, _| b.un(op, x));
         refs.push(Box::new(move |a, _| op.eval(a)));
     }
+    // Register pressure: 24 values live at once (more than either host's
+    // pool), so the allocator spills and reloads.
+    const LIVE: u64 = 24;
+    let k = |i: u64| i.wrapping_mul(0x9e37_79b9) | 1;
+    emit(&|b, x, y| {
+        let ts: Vec<u32> = (0..LIVE)
+            .map(|i| {
+                let c = b.constant(k(i));
+                let t = b.bin(BinOp::Mul, x, c);
+                b.bin(BinOp::Add, t, y)
+            })
+            .collect();
+        ts.iter()
+            .skip(1)
+            .fold(ts[0], |acc, &t| b.bin(BinOp::Xor, acc, t))
+    });
+    refs.push(Box::new(move |a, c| {
+        (0..LIVE).fold(0, |acc, i| acc ^ a.wrapping_mul(k(i)).wrapping_add(c))
+    }));
     let mut index = PcMap::default();
     let mut last_use = Vec::new();
     let mut last_use_base = Vec::new();
-    let (mut rev, mut keep) = (Vec::new(), Vec::new());
+    let mut rev = Vec::new();
     let mut entries = Vec::new();
     for (i, b) in blocks.iter_mut().enumerate() {
         index.insert(b.pc, i);
         entries.push((format!("op{i}"), b.pc));
         last_use_base.push(last_use.len());
-        eliminate_dead_with_last_use(b, &mut rev, &mut keep, &mut last_use);
+        eliminate_dead_with_last_use(b, &mut rev, &mut last_use);
     }
     let n = blocks.len() as u64;
     let unit = TranslationUnit {
@@ -402,7 +424,14 @@ fn op_vectors(nops: usize) -> Vec<Vector> {
 fn rv64_backend_ops_match_ir_semantics_on_the_vm() {
     let (unit, entries, refs) = op_unit();
     let code = crate::backend::riscv64::compile(&unit).unwrap();
-    let img = super::unit::CodeImage {
+    // The register-pressure block really spills: some `sd xN, off(sp)`.
+    let spills = code.bytes[..code.code_len]
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+        .filter(|w| w & 0x7f == 0x23 && (w >> 12) & 7 == 3 && (w >> 15) & 31 == 2)
+        .count();
+    assert!(spills > 0, "no spill emitted");
+    let img = crate::frontend::CodeImage {
         base: 0x1000,
         bytes: vec![0; 16],
     };

@@ -2,7 +2,8 @@
 //! compiled at -O2 for x86-64 and AArch64, and a deterministic set of
 //! argument vectors for checking translated code against the originals.
 
-use super::unit::{load_elf_image, CodeImage, TranslateError};
+use super::unit::load_elf_image;
+use crate::frontend::{CodeImage, TranslateError};
 
 /// Exported functions, in the order the AArch64 harness indexes them.
 pub const FUNCS: [&str; 15] = [

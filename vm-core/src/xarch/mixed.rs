@@ -23,10 +23,10 @@ use crate::backend::x86_64::X64Backend;
 use crate::backend::{exit_code, CodegenError};
 use crate::frontend::aarch64::{lift_dynamic_block, A64Frontend};
 use crate::frontend::riscv::{decode, translate_block};
+use crate::frontend::{CodeImage, Frontend, TranslateError};
 use crate::memory::{GuestMemory, MemoryError};
 use crate::opt;
 use crate::state::{CpuState, JmpCacheEntry, JMP_CACHE_ENTRIES};
-use crate::xarch::unit::{CodeImage, Frontend, TranslateError};
 
 /// A guest architecture of the mixed VM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

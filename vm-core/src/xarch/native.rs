@@ -1,7 +1,7 @@
 //! Runs natively compiled x86-64 code of a guest image in this process: the
 //! reference the translators are checked and compared against.
 
-use super::unit::CodeImage;
+use crate::frontend::CodeImage;
 
 /// An x86-64 code image mapped executable (relative layout preserved, so
 /// position-independent code runs at any base).

@@ -10,8 +10,8 @@ pub mod encode;
 use self::encode as e;
 use self::encode::Cc;
 use super::unitgen::{compile_unit, Fixup, TableHash, UnitCode, UnitCodegenError, UnitIsa};
+use crate::ir::TranslationUnit;
 use crate::ir::{BinOp, Cond, UnOp, Width};
-use crate::xarch::unit::TranslationUnit;
 
 const CPU: u8 = 27;
 const MEM: u8 = 28;
@@ -45,6 +45,7 @@ fn cc(c: Cond) -> Cc {
 }
 
 impl A64Emitter {
+    #[inline]
     fn emit(&mut self, w: u32) {
         self.words.push(w);
     }
@@ -80,6 +81,7 @@ impl UnitIsa for A64Emitter {
         &mut self.words
     }
 
+    #[inline]
     fn mov_imm(&mut self, rd: u8, v: u64) {
         let halves = |x: u64| (0..4).map(move |i| ((x >> (16 * i)) & 0xffff) as u16);
         let zeros = halves(v).filter(|&h| h == 0).count();
@@ -118,26 +120,32 @@ impl UnitIsa for A64Emitter {
         }
     }
 
+    #[inline]
     fn mov(&mut self, rd: u8, rs: u8) {
         self.emit(e::orr(rd, 31, rs));
     }
 
+    #[inline]
     fn ld_state(&mut self, rd: u8, off: i32) {
         self.emit(e::ldr_imm(rd, CPU, off as u32));
     }
 
+    #[inline]
     fn st_state(&mut self, rs: u8, off: i32) {
         self.emit(e::str_imm(rs, CPU, off as u32));
     }
 
+    #[inline]
     fn spill(&mut self, r: u8, slot: usize) {
         self.emit(e::str_imm(r, 31, 8 * slot as u32));
     }
 
+    #[inline]
     fn reload(&mut self, r: u8, slot: usize) {
         self.emit(e::ldr_imm(r, 31, 8 * slot as u32));
     }
 
+    #[inline]
     fn bin(&mut self, op: BinOp, rd: u8, ra: u8, rb: u8) {
         let w = match op {
             BinOp::Add => e::add(rd, ra, rb),
@@ -181,6 +189,7 @@ impl UnitIsa for A64Emitter {
         self.emit(w);
     }
 
+    #[inline]
     fn bin_imm(&mut self, op: BinOp, rd: u8, ra: u8, imm: u64) -> bool {
         let w = match op {
             BinOp::Add if imm < 4096 => e::add_imm(rd, ra, imm as u32),
@@ -207,6 +216,7 @@ impl UnitIsa for A64Emitter {
         true
     }
 
+    #[inline]
     fn un(&mut self, op: UnOp, rd: u8, ra: u8) {
         self.emit(match op {
             UnOp::Sext32 => e::sxtw(rd, ra),
@@ -214,11 +224,13 @@ impl UnitIsa for A64Emitter {
         });
     }
 
+    #[inline]
     fn setcond(&mut self, c: Cond, rd: u8, ra: u8, rb: u8) {
         self.emit(e::cmp(ra, rb));
         self.emit(e::cset(rd, cc(c)));
     }
 
+    #[inline]
     fn load(&mut self, rd: u8, ra: u8, off: i32, w: Width, signed: bool) {
         let idx = self.addr(ra, off);
         let size = w.log2();
@@ -226,11 +238,13 @@ impl UnitIsa for A64Emitter {
         self.emit(e::ldst_reg(size, opc, rd, MEM, idx));
     }
 
+    #[inline]
     fn store(&mut self, rs: u8, ra: u8, off: i32, w: Width) {
         let idx = self.addr(ra, off);
         self.emit(e::ldst_reg(w.log2(), 0, rs, MEM, idx));
     }
 
+    #[inline]
     fn branch(&mut self, c: Cond, ra: u8, rb: u8) -> Fixup {
         self.emit(e::cmp(ra, rb));
         let at = self.words.len();
@@ -238,6 +252,7 @@ impl UnitIsa for A64Emitter {
         Fixup { at, cond: true }
     }
 
+    #[inline]
     fn branch_imm(&mut self, c: Cond, ra: u8, imm: u64) -> Option<Fixup> {
         // Register 31 would be sp in the immediate forms.
         if ra == 31 {
@@ -255,12 +270,14 @@ impl UnitIsa for A64Emitter {
         Some(Fixup { at, cond: true })
     }
 
+    #[inline]
     fn jump(&mut self) -> Fixup {
         let at = self.words.len();
         self.emit(e::b(0));
         Fixup { at, cond: false }
     }
 
+    #[inline]
     fn patch(&mut self, f: Fixup, target: usize) {
         let d = target as i64 - f.at as i64;
         let w = &mut self.words[f.at];
@@ -271,6 +288,7 @@ impl UnitIsa for A64Emitter {
         }
     }
 
+    #[inline]
     fn prologue(&mut self) {
         self.emit(e::stp_pre16(CPU, MEM));
         self.emit(e::sub_imm(31, 31, FRAME));
@@ -278,6 +296,7 @@ impl UnitIsa for A64Emitter {
         self.emit(e::orr(MEM, 31, 1));
     }
 
+    #[inline]
     fn ret_code(&mut self, code: u64) {
         self.mov_imm(0, code);
         self.emit(e::add_imm(31, 31, FRAME));
@@ -285,6 +304,7 @@ impl UnitIsa for A64Emitter {
         self.emit(e::ret());
     }
 
+    #[inline]
     fn dispatch(&mut self, table: usize, h: TableHash) -> Fixup {
         // x16 = target pc (scratch 0); x17 = &table[hash(pc)]
         self.emit(e::lsr_imm(X15, 16, h.a));

@@ -9,8 +9,8 @@
 
 use super::unitgen::{compile_unit, Fixup, TableHash, UnitCode, UnitCodegenError, UnitIsa};
 use crate::frontend::riscv::{encode, Inst, Op};
+use crate::ir::TranslationUnit;
 use crate::ir::{BinOp, Cond, UnOp, Width};
-use crate::xarch::unit::TranslationUnit;
 
 const CPU: u8 = 30;
 const MEM: u8 = 31;
@@ -109,6 +109,7 @@ impl Rv64Emitter {
     fn i(&mut self, op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32) {
         self.words.push(fast_encode(op, rd, rs1, rs2, imm));
     }
+    #[inline]
     fn r(&mut self, op: Op, rd: u8, rs1: u8, rs2: u8) {
         self.i(op, rd, rs1, rs2, 0)
     }
@@ -136,6 +137,7 @@ impl UnitIsa for Rv64Emitter {
         &mut self.words
     }
 
+    #[inline]
     fn mov_imm(&mut self, rd: u8, v: u64) {
         let x = v as i64;
         if x == x as i32 as i64 {
@@ -162,26 +164,32 @@ impl UnitIsa for Rv64Emitter {
         }
     }
 
+    #[inline]
     fn mov(&mut self, rd: u8, rs: u8) {
         self.i(Op::Addi, rd, rs, 0, 0);
     }
 
+    #[inline]
     fn ld_state(&mut self, rd: u8, off: i32) {
         self.i(Op::Ld, rd, CPU, 0, off);
     }
 
+    #[inline]
     fn st_state(&mut self, rs: u8, off: i32) {
         self.i(Op::Sd, 0, CPU, rs, off);
     }
 
+    #[inline]
     fn spill(&mut self, r: u8, slot: usize) {
         self.i(Op::Sd, 0, SP, r, 8 * slot as i32);
     }
 
+    #[inline]
     fn reload(&mut self, r: u8, slot: usize) {
         self.i(Op::Ld, r, SP, 0, 8 * slot as i32);
     }
 
+    #[inline]
     fn bin(&mut self, op: BinOp, rd: u8, ra: u8, rb: u8) {
         let o = match op {
             BinOp::Add => Op::Add,
@@ -205,6 +213,7 @@ impl UnitIsa for Rv64Emitter {
         self.r(o, rd, ra, rb);
     }
 
+    #[inline]
     fn bin_imm(&mut self, op: BinOp, rd: u8, ra: u8, imm: u64) -> bool {
         let x = imm as i64;
         match op {
@@ -223,6 +232,7 @@ impl UnitIsa for Rv64Emitter {
         true
     }
 
+    #[inline]
     fn un(&mut self, op: UnOp, rd: u8, ra: u8) {
         match op {
             UnOp::Sext32 => self.i(Op::Addiw, rd, ra, 0, 0),
@@ -233,6 +243,7 @@ impl UnitIsa for Rv64Emitter {
         }
     }
 
+    #[inline]
     fn setcond(&mut self, c: Cond, rd: u8, ra: u8, rb: u8) {
         match c {
             Cond::Eq => {
@@ -256,6 +267,7 @@ impl UnitIsa for Rv64Emitter {
         }
     }
 
+    #[inline]
     fn load(&mut self, rd: u8, ra: u8, off: i32, w: Width, signed: bool) {
         let (base, off) = self.addr(ra, off);
         let op = match (w, signed) {
@@ -270,6 +282,7 @@ impl UnitIsa for Rv64Emitter {
         self.i(op, rd, base, 0, off);
     }
 
+    #[inline]
     fn store(&mut self, rs: u8, ra: u8, off: i32, w: Width) {
         let (base, off) = self.addr(ra, off);
         let op = match w {
@@ -281,6 +294,7 @@ impl UnitIsa for Rv64Emitter {
         self.i(op, 0, base, rs, off);
     }
 
+    #[inline]
     fn branch(&mut self, c: Cond, ra: u8, rb: u8) -> Fixup {
         // Inverted short branch over a jal: +-1 MiB reach for the taken edge.
         let inv = match c {
@@ -295,12 +309,14 @@ impl UnitIsa for Rv64Emitter {
         self.jump()
     }
 
+    #[inline]
     fn jump(&mut self) -> Fixup {
         let at = self.words.len();
         self.i(Op::Jal, 0, 0, 0, 0);
         Fixup { at, cond: false }
     }
 
+    #[inline]
     fn patch(&mut self, f: Fixup, target: usize) {
         let d = ((target as i64 - f.at as i64) * 4) as i32;
         let old = self.words[f.at];
@@ -334,18 +350,21 @@ impl UnitIsa for Rv64Emitter {
         };
     }
 
+    #[inline]
     fn prologue(&mut self) {
         self.i(Op::Addi, SP, SP, 0, -FRAME);
         self.mov(CPU, 10);
         self.mov(MEM, 11);
     }
 
+    #[inline]
     fn ret_code(&mut self, code: u64) {
         self.mov_imm(10, code);
         self.i(Op::Addi, SP, SP, 0, FRAME);
         self.i(Op::Jalr, 0, RA, 0, 0);
     }
 
+    #[inline]
     fn dispatch(&mut self, table: usize, h: TableHash) -> Fixup {
         // t3 = target pc; t4 = &table[hash(pc)]
         let bits = h.bits as i32;

@@ -5,8 +5,8 @@ use super::TranslateError;
 use crate::frontend::flags::{
     select, sext_w, zext_w, CcKind, ConstCache, FlagSrc, FlagState, Flags, LAZY_RESULT,
 };
+use crate::frontend::{BlockScan, CodeImage, FlagUse, Frontend, Successor};
 use crate::ir::{BinOp, Cond, GuestLoc, IrBlock, IrBuilder, IrOp, Temp, Terminator, UnOp, Width};
-use crate::xarch::unit::{BlockScan, CodeImage, FlagUse, Frontend, Successor};
 
 /// Global holding `sp`.
 pub const SP: u8 = 31;
@@ -264,6 +264,7 @@ struct Lifter<'a> {
 
 impl Lifter<'_> {
     /// Register `n` with 31 = zero register.
+    #[inline]
     fn rz(&mut self, n: u32) -> Temp {
         if n == 31 {
             self.k(0)
@@ -276,6 +277,7 @@ impl Lifter<'_> {
         self.b.get(n as u8)
     }
     /// Writes register `n` (31 = zero register: discarded).
+    #[inline]
     fn wz(&mut self, n: u32, v: Temp, sf: bool) {
         if n != 31 {
             let v = if sf { v } else { self.b.un(UnOp::Zext32, v) };
@@ -309,6 +311,7 @@ impl Lifter<'_> {
     }
 
     /// Applies a register shift (`lsl/lsr/asr/ror` by a constant) at width `w`.
+    #[inline]
     fn shift(&mut self, v: Temp, kind: u32, amount: u32, w: u32) -> Temp {
         if amount == 0 {
             return v;
@@ -336,6 +339,7 @@ impl Lifter<'_> {
     }
 
     /// Extends a register per an `option` field, then shifts left.
+    #[inline]
     fn extend(&mut self, v: Temp, option: u32, sh: u32) -> Temp {
         let x = match option {
             0 => zext_w(self.b, v, 8),
@@ -355,6 +359,7 @@ impl Lifter<'_> {
     }
 
     /// `a op b` with optional flag setting, result truncated to the width.
+    #[inline]
     fn addsub(&mut self, sub: bool, set_flags: bool, a: Temp, b: Temp, sf: bool) -> Temp {
         let w = if sf { 64 } else { 32 };
         if sub && set_flags && self.discard_result {

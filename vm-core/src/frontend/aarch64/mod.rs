@@ -14,4 +14,4 @@ mod lift;
 pub use decode::{decode_bit_masks, mnemonic};
 pub use lift::{lift_dynamic_block, A64Frontend, A64Insn, FLAG_GLOBALS, NUM_A64_GLOBALS, SP};
 
-use crate::xarch::unit::TranslateError;
+use crate::frontend::TranslateError;

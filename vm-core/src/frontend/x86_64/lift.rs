@@ -6,8 +6,8 @@ use super::TranslateError;
 use crate::frontend::flags::{
     select, sext_w, zext_w, CcKind, ConstCache, FlagSrc, FlagState, Flags, LAZY_RESULT,
 };
+use crate::frontend::{BlockScan, CodeImage, Discovery, FlagUse, Frontend, Successor};
 use crate::ir::{BinOp, Cond, GuestLoc, IrBlock, IrBuilder, IrOp, Temp, Terminator, UnOp, Width};
-use crate::xarch::unit::{BlockScan, CodeImage, Discovery, FlagUse, Frontend, Successor};
 
 /// Globals holding Z, N (SF), C (CF), V (OF) between blocks.
 pub const FLAG_GLOBALS: [u8; 4] = [17, 18, 16, 19];
@@ -93,20 +93,84 @@ fn cc_of(m: Mnemonic) -> Option<CcKind> {
     })
 }
 
-/// Flag effect of a mnemonic: (reads, writes).
-fn flag_effect(i: &Instruction) -> (bool, bool) {
-    use Mnemonic::*;
-    let m = i.mnemonic();
-    if cc_of(m).is_some() {
-        return (true, false);
+/// How a mnemonic uses the flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FlagClass {
+    None,
+    Reads,
+    Writes,
+    ReadsWrites,
+    /// Shifts and rotates: write, and read when the count is a register
+    /// (a zero count leaves the flags alone).
+    Shift,
+}
+
+/// How a mnemonic ends a block, for scanning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FlowClass {
+    Other,
+    Jmp,
+    Call,
+    Ret,
+    /// A conditional jump (with a direct target).
+    CondJump,
+    /// ud2, hlt, int3, syscall.
+    Stop,
+}
+
+/// What the scan and the lifter look up per instruction about its
+/// mnemonic, tabulated once: matching a mnemonic against a few dozen of
+/// iced's ~1800 values compiles to a compare tree that mispredicted about
+/// once per instruction (callgrind's branch simulation).
+#[derive(Debug, Clone, Copy)]
+struct MnemonicInfo {
+    cc: Option<CcKind>,
+    flags: FlagClass,
+    flow: FlowClass,
+}
+
+impl MnemonicInfo {
+    fn of(m: Mnemonic) -> Self {
+        use Mnemonic::*;
+        let cc = cc_of(m);
+        let flags = match m {
+            _ if cc.is_some() => FlagClass::Reads,
+            Add | Sub | And | Or | Xor | Cmp | Test | Neg | Imul | Mul | Div | Idiv => {
+                FlagClass::Writes
+            }
+            // inc/dec keep CF: they read it to carry it forward.
+            Inc | Dec | Adc | Sbb => FlagClass::ReadsWrites,
+            Shl | Sal | Shr | Sar | Rol | Ror => FlagClass::Shift,
+            _ => FlagClass::None,
+        };
+        let flow = match m {
+            Jmp => FlowClass::Jmp,
+            Call => FlowClass::Call,
+            Ret => FlowClass::Ret,
+            Ud2 | Hlt | Int3 | Syscall => FlowClass::Stop,
+            Jp | Jnp => FlowClass::CondJump,
+            _ if cc.is_some() => FlowClass::CondJump,
+            _ => FlowClass::Other,
+        };
+        Self { cc, flags, flow }
     }
-    match m {
-        Add | Sub | And | Or | Xor | Cmp | Test | Neg | Imul | Mul | Div | Idiv => (false, true),
-        // inc/dec keep CF: they read it to carry it forward.
-        Inc | Dec | Adc | Sbb => (true, true),
-        // Shifts and rotates by zero leave the flags alone: unknown counts read them.
-        Shl | Sal | Shr | Sar | Rol | Ror => (i.op1_kind() == OpKind::Register, true),
-        _ => (false, false),
+}
+
+/// The [`MnemonicInfo`] of `m`.
+#[inline]
+fn info(m: Mnemonic) -> MnemonicInfo {
+    static TABLE: std::sync::OnceLock<Box<[MnemonicInfo]>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| Mnemonic::values().map(MnemonicInfo::of).collect())[m as usize]
+}
+
+/// Flag effect of an instruction: (reads, writes).
+fn flag_effect(i: &Instruction, info: MnemonicInfo) -> (bool, bool) {
+    match info.flags {
+        FlagClass::None => (false, false),
+        FlagClass::Reads => (true, false),
+        FlagClass::Writes => (false, true),
+        FlagClass::ReadsWrites => (true, true),
+        FlagClass::Shift => (i.op1_kind() == OpKind::Register, true),
     }
 }
 
@@ -137,7 +201,7 @@ impl Frontend for X86Frontend {
         // One decoder for the whole unit: creating one costs about as much
         // as decoding two instructions.
         let mut dec = Decoder::with_ip(64, &img.bytes, img.base, DecoderOptions::NONE);
-        d.run(img, |pc, out| {
+        d.run(|pc, out| {
             img.at(pc)?;
             dec.set_position((pc - img.base) as usize)
                 .map_err(|_| TranslateError::OutOfImage { pc })?;
@@ -210,8 +274,10 @@ fn scan_with(dec: &mut Decoder<'_>, out: &mut Vec<X86Insn>) -> Result<BlockScan,
         if i.is_invalid() {
             return Err(TranslateError::Invalid { pc: i.ip() });
         }
+        let m = i.mnemonic();
+        let mi = info(m);
         if scan.flags.is_none() {
-            let (r, w) = flag_effect(i);
+            let (r, w) = flag_effect(i, mi);
             if r {
                 scan.flags = Some(FlagUse::ReadFirst);
             } else if w {
@@ -219,13 +285,12 @@ fn scan_with(dec: &mut Decoder<'_>, out: &mut Vec<X86Insn>) -> Result<BlockScan,
             }
         }
         let next = i.next_ip();
-        let m = i.mnemonic();
         let direct = matches!(
             i.op0_kind(),
             OpKind::NearBranch64 | OpKind::NearBranch32 | OpKind::NearBranch16
         );
-        match m {
-            Mnemonic::Jmp => {
+        match mi.flow {
+            FlowClass::Jmp => {
                 if direct {
                     scan.succs.push(Successor {
                         pc: i.near_branch_target(),
@@ -236,7 +301,7 @@ fn scan_with(dec: &mut Decoder<'_>, out: &mut Vec<X86Insn>) -> Result<BlockScan,
                 }
                 return Ok(scan);
             }
-            Mnemonic::Call => {
+            FlowClass::Call => {
                 if direct {
                     scan.succs.push(Successor {
                         pc: i.near_branch_target(),
@@ -249,8 +314,8 @@ fn scan_with(dec: &mut Decoder<'_>, out: &mut Vec<X86Insn>) -> Result<BlockScan,
                 });
                 return Ok(scan);
             }
-            Mnemonic::Ret => return Ok(scan),
-            _ if direct && (cc_of(m).is_some() || matches!(m, Mnemonic::Jp | Mnemonic::Jnp)) => {
+            FlowClass::Ret => return Ok(scan),
+            FlowClass::CondJump if direct => {
                 scan.succs.push(Successor {
                     pc: i.near_branch_target(),
                     carries_flags: true,
@@ -261,8 +326,8 @@ fn scan_with(dec: &mut Decoder<'_>, out: &mut Vec<X86Insn>) -> Result<BlockScan,
                 });
                 return Ok(scan);
             }
-            Mnemonic::Ud2 | Mnemonic::Hlt | Mnemonic::Int3 | Mnemonic::Syscall => return Ok(scan),
-            _ => {}
+            FlowClass::Stop => return Ok(scan),
+            FlowClass::CondJump | FlowClass::Other => {}
         }
         if out.len() - start >= MAX_BLOCK_INSNS {
             scan.succs.push(Successor {
@@ -300,6 +365,7 @@ impl Lifter<'_> {
         self.consts.get(self.b, v)
     }
 
+    #[inline]
     fn reg_read(
         &mut self,
         i: &Instruction,
@@ -407,6 +473,7 @@ impl Lifter<'_> {
     }
 
     /// Reads operand `n` (register, immediate or memory of `size` bytes).
+    #[inline]
     fn read(
         &mut self,
         i: &Instruction,
@@ -433,6 +500,7 @@ impl Lifter<'_> {
     }
 
     /// Writes operand 0 (register or memory of `size` bytes).
+    #[inline]
     fn write(
         &mut self,
         i: &Instruction,
@@ -452,6 +520,7 @@ impl Lifter<'_> {
     }
 
     /// Operand size of the instruction in bytes (from operand 0).
+    #[inline]
     fn size(&self, i: &Instruction) -> Result<u32, Box<TranslateError>> {
         match i.op0_kind() {
             OpKind::Register => Ok(gpr(i.op0_register())
@@ -888,7 +957,7 @@ impl Lifter<'_> {
             }
             Int3 => return Ok(Some(Terminator::Breakpoint { pc: i.ip() })),
             _ if is_nop(m) => {}
-            _ => match cc_of(m) {
+            _ => match info(m).cc {
                 Some(cc) => return self.conditional(i, cc, loc),
                 None => return Err(unsupported(i, "")),
             },

@@ -11,7 +11,7 @@ mod lift;
 
 pub use lift::{X86Frontend, X86Insn, FLAG_GLOBALS, NUM_X86_GLOBALS};
 
-use crate::xarch::unit::TranslateError;
+use crate::frontend::TranslateError;
 
 #[cfg(test)]
 mod native_check;

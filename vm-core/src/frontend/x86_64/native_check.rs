@@ -7,10 +7,11 @@
 //! cmov zero-extension, sbb/adc, lea, xchg, sign extensions, push/pop, and a
 //! loop.
 
+use crate::frontend::CodeImage;
 use crate::ir::Width;
 use crate::xarch::irexec::{run, State};
 use crate::xarch::native::NativeImage;
-use crate::xarch::unit::{translate_unit, CodeImage};
+use crate::xarch::unit::translate_unit;
 
 use super::X86Frontend;
 
@@ -89,7 +90,7 @@ const SNIPPETS: &[(&str, u64)] = &[
 const SENTINEL: u64 = 0xdead_0000;
 const STACK: u64 = 0x7000_0000;
 
-fn eval(unit: &crate::xarch::unit::TranslationUnit, pc: u64, args: [u64; 3]) -> u64 {
+fn eval(unit: &crate::ir::TranslationUnit, pc: u64, args: [u64; 3]) -> u64 {
     let mut st = State::default();
     st.globals[7] = args[0];
     st.globals[6] = args[1];
