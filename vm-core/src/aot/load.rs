@@ -6,8 +6,8 @@
 //! therefore never make the VM execute bytes other than those it checked.
 //! The copy costs little because the code has to be copied anyway: after
 //! validation the code section is relocated into the VM's own W^X code
-//! region (pages writable while the relocated code is written, then
-//! read+exec), so image blocks sit in the one region
+//! region (written through its writable view; the executable view is
+//! never writable), so image blocks sit in the one region
 //! the Backend ABI requires: their rel32 jumps reach the shared exit
 //! routine and JIT-compiled blocks, chaining works in both directions, and
 //! invalidation of self-modified code unlinks them like any JIT block.

@@ -317,6 +317,13 @@ fn images_are_deterministic_and_fingerprint_is_stable() {
     let elf = workload("crc32");
     assert_eq!(image(&elf), image(&elf));
     assert_eq!(codegen_fingerprint(), codegen_fingerprint());
+    // A VM's flat backend reuses the process-wide fingerprint: it must be
+    // what its own generator produces, wherever its region lies.
+    let mut be = crate::backend::x86_64::X64Backend::new(1 << 20).unwrap();
+    be.compile(&probe_blocks()[0]).unwrap();
+    assert_eq!(codegen_fingerprint_of(&mut be), codegen_fingerprint());
+    let mut soft = crate::backend::x86_64::X64Backend::with_softmmu(1 << 20, true).unwrap();
+    assert_ne!(codegen_fingerprint_of(&mut soft), codegen_fingerprint());
 }
 
 #[test]

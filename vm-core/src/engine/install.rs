@@ -37,6 +37,11 @@ impl Vm {
     /// [`crate::aot::codegen_fingerprint_of`]); an image must carry the same.
     pub fn aot_codegen_fingerprint(&mut self) -> u64 {
         match self.backend.as_mut() {
+            // A flat-memory backend generates exactly what the default one
+            // does (relocatable code holds no addresses): reuse its
+            // fingerprint, computed once per process, instead of compiling
+            // the probe blocks again on every image load.
+            Some(be) if !be.is_softmmu() => crate::aot::codegen_fingerprint(),
             Some(be) => crate::aot::codegen_fingerprint_of(be),
             None => crate::aot::codegen_fingerprint(),
         }
@@ -46,7 +51,7 @@ impl Vm {
     /// but has not run yet. Every block's guest range is decoded from guest
     /// memory first (a mismatch rejects the image before anything is
     /// installed); then the code is relocated in a private buffer, written
-    /// into the code region in one W^X write, and the blocks are entered
+    /// into the code region's writable view in one copy, and the blocks are entered
     /// into the cache with their direct jumps to other image blocks already
     /// linked and the indirect-jump cache filled.
     ///

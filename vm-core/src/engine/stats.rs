@@ -30,7 +30,7 @@ pub struct Stats {
     pub blocks_executed: u64,
     /// Time decoding, translating, optimizing and compiling (includes `install_time`).
     pub translate_time: Duration,
-    /// Part of `translate_time` spent making code executable (mprotect W^X flips).
+    /// Part of `translate_time` spent installing code into the executable region (a copy into its writable view; two mprotect calls per write where no memfd is available).
     pub install_time: Duration,
     /// Total time inside `run`/`run_blocks`.
     pub total_time: Duration,

@@ -211,7 +211,7 @@ impl X64Backend {
         (self.enter)(cpu as *mut CpuState, entry)
     }
 
-    /// Total time spent installing code (W^X page flips and copies), part of compile time.
+    /// Total time spent installing code (copies into the writable view of the code region), part of compile time.
     pub fn install_time(&self) -> std::time::Duration {
         self.install_time
     }
@@ -366,7 +366,7 @@ impl X64Backend {
     }
 
     /// Installs already relocated code at [`Self::next_code_addr`] in one
-    /// W^X write; returns its address.
+    /// copy; returns its address.
     pub fn install_code(&mut self, code: &[u8]) -> Result<usize, CodegenError> {
         let t0 = std::time::Instant::now();
         let r = self.mem.append(code);
