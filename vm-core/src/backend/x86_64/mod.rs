@@ -9,4 +9,6 @@ mod codebuf;
 mod emit;
 
 pub use codebuf::ExecMemory;
-pub use emit::{ChainSite, CompiledBlock, RelocatableBlock, RelocatableSite, X64Backend};
+pub use emit::{
+    ChainSite, CodegenStageTimes, CompiledBlock, RelocatableBlock, RelocatableSite, X64Backend,
+};
