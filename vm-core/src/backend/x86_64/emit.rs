@@ -106,17 +106,50 @@ pub struct CodegenStageTimes {
 
 /// Per-block allocator state kept between compilations so that compiling
 /// a block does not allocate it anew (allocation dominated small blocks).
-#[derive(Default)]
 struct Scratch {
+    /// One assembler for every block: relocations are all relative inside
+    /// the block, so its base address never matters (absolute targets are
+    /// encoded by hand from `Codegen::base`).
+    asm: VecAssembler<X64Relocation>,
+    /// The last block's finished code.
+    code: Vec<u8>,
     loc: Vec<Loc>,
     last_use: Vec<u32>,
     home: Vec<Option<u8>>,
     faults: Vec<FaultStub>,
     chains: Vec<ChainStub>,
     wb: Vec<(u8, WbSrc)>,
+    quantum_stubs: Vec<(dynasmrt::DynamicLabel, (u32, u32))>,
+    carried: Vec<(u8, Temp, Temp)>,
+    misses: Vec<MissStub>,
+    plans: Vec<AccessPlan>,
+    slot_stubs: Vec<SlotStub>,
+    loop_slots: Vec<(i32, u8)>,
     /// Set (by [`X64Backend::compile_relocatable`]) to record the
     /// position-dependent fields of the next block.
     fixups: Option<Fixups>,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self {
+            asm: VecAssembler::new(0),
+            code: Vec::new(),
+            loc: Vec::new(),
+            last_use: Vec::new(),
+            home: Vec::new(),
+            faults: Vec::new(),
+            chains: Vec::new(),
+            wb: Vec::new(),
+            quantum_stubs: Vec::new(),
+            carried: Vec::new(),
+            misses: Vec::new(),
+            plans: Vec::new(),
+            slot_stubs: Vec::new(),
+            loop_slots: Vec::new(),
+            fixups: None,
+        }
+    }
 }
 
 type EnterFn = unsafe extern "sysv64" fn(*mut CpuState, usize) -> u64;
@@ -134,7 +167,8 @@ pub struct X64Backend {
     softmmu: bool,
     after_trampoline: usize,
     install_time: std::time::Duration,
-    scratch: Scratch,
+    /// `None` only while a block is being generated (taken, not rebuilt).
+    scratch: Option<Scratch>,
 }
 
 impl X64Backend {
@@ -211,7 +245,7 @@ impl X64Backend {
             softmmu,
             after_trampoline,
             install_time: std::time::Duration::ZERO,
-            scratch: Scratch::default(),
+            scratch: Some(Scratch::default()),
         })
     }
 
@@ -264,69 +298,68 @@ impl X64Backend {
         self.mem.patch(patch_addr, &rel.to_le_bytes())
     }
 
+    fn scratch_mut(&mut self) -> &mut Scratch {
+        self.scratch.get_or_insert_with(Scratch::default)
+    }
+
     /// Analysis stage of code generation for `block` as if placed at
     /// `base`: liveness, self-loop carried globals, softmmu access plans.
     /// Reuses the allocator scratch state (returned by [`Self::lower`]).
     fn analyze<'b>(&mut self, block: &'b IrBlock, base: usize) -> Codegen<'b> {
-        let scratch = std::mem::take(&mut self.scratch);
+        let scratch = self.scratch.take().unwrap_or_default();
         let mut cg = Codegen::new(block, base, self.exit_addr, self.mem.base(), scratch);
         cg.softmmu = self.softmmu.then_some(self.miss_addr);
         if self.softmmu {
-            cg.plans = access_plans(block);
+            access_plans(block, &mut cg.plans);
         }
         cg
     }
 
     /// Lowering stage: instruction selection with register allocation (one
-    /// fused pass over the ops), then the out-of-line stubs; gives the
-    /// scratch state back.
-    fn lower(
-        &mut self,
-        mut cg: Codegen<'_>,
-    ) -> Result<(VecAssembler<X64Relocation>, Vec<ChainSite>), CodegenError> {
+    /// fused pass over the ops), then the out-of-line stubs, into the
+    /// scratch assembler; gives the scratch state back.
+    fn lower(&mut self, mut cg: Codegen<'_>) -> Result<Vec<ChainSite>, CodegenError> {
         let r = cg.block();
-        let Codegen {
-            asm,
-            sites,
-            loc,
-            last_use,
-            home,
-            faults,
-            chains,
-            wb,
-            fixups,
-            ..
-        } = cg;
-        self.scratch = Scratch {
-            loc,
-            last_use,
-            home,
-            faults,
-            chains,
-            wb,
-            fixups,
-        };
-        r.map(|()| (asm, sites))
+        let (scratch, sites) = cg.into_parts();
+        self.scratch = Some(scratch);
+        r.map(|()| sites)
+    }
+
+    /// Encoding stage: resolves the labels of the lowered block and moves
+    /// its bytes into `self.scratch.code`.
+    fn encode(&mut self) -> Result<(), CodegenError> {
+        let Scratch { asm, code, .. } = self.scratch_mut();
+        code.clear();
+        code.extend(
+            asm.drain()
+                .map_err(|e| CodegenError::Assembler(e.to_string()))?,
+        );
+        Ok(())
     }
 
     /// Runs code generation for `block` as if placed at `base`, reusing the
-    /// allocator scratch state.
-    fn generate(
-        &mut self,
-        block: &IrBlock,
-        base: usize,
-    ) -> Result<(VecAssembler<X64Relocation>, Vec<ChainSite>), CodegenError> {
+    /// scratch state; the code is left in `self.scratch.code`.
+    fn generate(&mut self, block: &IrBlock, base: usize) -> Result<Vec<ChainSite>, CodegenError> {
         let cg = self.analyze(block, base);
-        self.lower(cg)
+        let r = self.lower(cg);
+        if r.is_err() {
+            // Drop the failed block's labels and relocations.
+            let _ = self.scratch_mut().asm.drain();
+        }
+        let sites = r?;
+        self.encode()?;
+        Ok(sites)
     }
 
     /// Times the stages of code generation over `blocks` (benchmark
     /// instrumentation): each stage runs over all blocks under one clock
     /// reading, so no per-block timer cost is attributed to a stage.
-    /// Nothing is installed. Lowering is measured as (analysis + lowering)
-    /// minus a separate analysis-only run. `clock_ns` reads the clock to
-    /// use, in nanoseconds (a benchmark on a shared machine passes the
-    /// thread's CPU time).
+    /// Nothing is installed. Analysis is timed alone; lowering is the
+    /// production path (analysis + lowering + encoding) minus analysis and
+    /// minus encoding, which is timed on the same blocks lowered into
+    /// assemblers of their own.
+    /// `clock_ns` reads the clock to use, in nanoseconds (a benchmark on a
+    /// shared machine passes the thread's CPU time).
     pub fn time_stages(
         &mut self,
         blocks: &[IrBlock],
@@ -338,33 +371,23 @@ impl X64Backend {
         for b in blocks {
             let cg = self.analyze(b, base);
             std::hint::black_box(&cg.last_use);
-            let Codegen {
-                loc,
-                last_use,
-                home,
-                faults,
-                chains,
-                wb,
-                fixups,
-                ..
-            } = cg;
-            self.scratch = Scratch {
-                loc,
-                last_use,
-                home,
-                faults,
-                chains,
-                wb,
-                fixups,
-            };
+            self.scratch = Some(cg.into_parts().0);
         }
         let analysis = since(t);
-        let mut lowered = Vec::with_capacity(blocks.len());
         let t = clock_ns();
         for b in blocks {
-            lowered.push(self.generate(b, base)?.0);
+            std::hint::black_box(self.generate(b, base)?);
         }
-        let generate = since(t);
+        let full = since(t);
+        let mut lowered = Vec::with_capacity(blocks.len());
+        for b in blocks {
+            let cg = self.analyze(b, base);
+            self.lower(cg)?;
+            lowered.push(std::mem::replace(
+                &mut self.scratch_mut().asm,
+                VecAssembler::new(0),
+            ));
+        }
         let t = clock_ns();
         let mut bytes = 0;
         for asm in lowered {
@@ -377,7 +400,7 @@ impl X64Backend {
         std::hint::black_box(bytes);
         Ok(CodegenStageTimes {
             analysis,
-            lowering: generate.saturating_sub(analysis),
+            lowering: full.saturating_sub(analysis).saturating_sub(encoding),
             encoding,
         })
     }
@@ -385,12 +408,14 @@ impl X64Backend {
     /// Compiles an optimized IR block and installs it.
     pub fn compile(&mut self, block: &IrBlock) -> Result<CompiledBlock, CodegenError> {
         let base = self.mem.next_addr();
-        let (asm, sites) = self.generate(block, base)?;
-        let code = asm
-            .finalize()
-            .map_err(|e| CodegenError::Assembler(e.to_string()))?;
+        let sites = self.generate(block, base)?;
+        let code = &self
+            .scratch
+            .as_ref()
+            .expect("generate leaves the scratch state")
+            .code;
         let t0 = std::time::Instant::now();
-        let entry = self.mem.append(&code);
+        let entry = self.mem.append(code);
         self.install_time += t0.elapsed();
         let entry = entry?;
         debug_assert_eq!(entry, base);
@@ -419,13 +444,11 @@ impl X64Backend {
         // Generated through the JIT's own path (same base-relative layout,
         // same memory model), recording the position-dependent fields.
         let base = self.mem.next_addr();
-        self.scratch.fixups = Some(Fixups::default());
+        self.scratch_mut().fixups = Some(Fixups::default());
         let r = self.generate(block, base);
-        let fixups = self.scratch.fixups.take().unwrap_or_default();
-        let (asm, sites) = r?;
-        let mut code = asm
-            .finalize()
-            .map_err(|e| CodegenError::Assembler(e.to_string()))?;
+        let fixups = self.scratch_mut().fixups.take().unwrap_or_default();
+        let sites = r?;
+        let mut code = self.scratch_mut().code.clone();
         for &o in fixups.exit_rel32.iter().chain(&fixups.site_imm32) {
             code[o as usize..o as usize + 4].fill(0);
         }
@@ -477,11 +500,8 @@ impl X64Backend {
     /// code generation); returns the code size.
     pub fn compile_detached(&mut self, block: &IrBlock) -> Result<usize, CodegenError> {
         let base = self.mem.next_addr();
-        let (asm, _) = self.generate(block, base)?;
-        let code = asm
-            .finalize()
-            .map_err(|e| CodegenError::Assembler(e.to_string()))?;
-        Ok(code.len())
+        self.generate(block, base)?;
+        Ok(self.scratch_mut().code.len())
     }
 }
 
@@ -573,6 +593,8 @@ struct ChainStub {
 struct Codegen<'b> {
     b: &'b IrBlock,
     asm: VecAssembler<X64Relocation>,
+    /// Carried through for the scratch state (see [`Scratch::code`]).
+    code: Vec<u8>,
     base: usize,
     exit: usize,
     region_base: usize,
@@ -651,8 +673,9 @@ const MAX_RUN_BYTES: i64 = 256;
 /// its first access; if the probe declines (miss the handler cannot serve,
 /// range crossing a page), only the head is replayed and the rest of the
 /// block runs as a new block with its own probes, keeping faults precise.
-fn access_plans(b: &IrBlock) -> Vec<AccessPlan> {
-    let mut plans = vec![AccessPlan::Own; b.ops.len()];
+fn access_plans(b: &IrBlock, plans: &mut Vec<AccessPlan>) {
+    plans.clear();
+    plans.resize(b.ops.len(), AccessPlan::Own);
     let mut is_const = vec![false; b.num_temps as usize];
     // (head index, addr, is_store, lo, hi)
     let mut run: Option<(usize, Temp, bool, i64, i64)> = None;
@@ -685,7 +708,6 @@ fn access_plans(b: &IrBlock) -> Vec<AccessPlan> {
         }
         run = (!is_const[addr as usize]).then_some((i, addr, store, lo, hi));
     }
-    plans
 }
 
 /// At most this many globals are carried in registers around a self-loop,
@@ -704,7 +726,7 @@ fn is_self_loop(b: &IrBlock) -> bool {
 /// Globals read before being written in `b` (values that flow around a
 /// self-loop), with the temp read at the head and the temp holding the
 /// global's value at the end of the block.
-fn loop_carried(b: &IrBlock) -> Vec<(u8, Temp, Temp)> {
+fn loop_carried(b: &IrBlock, out: &mut Vec<(u8, Temp, Temp)>) {
     let mut first: [Option<Temp>; NUM_GLOBALS] = [None; NUM_GLOBALS];
     let mut written = 0u64;
     let mut last: [Option<Temp>; NUM_GLOBALS] = [None; NUM_GLOBALS];
@@ -724,14 +746,11 @@ fn loop_carried(b: &IrBlock) -> Vec<(u8, Temp, Temp)> {
             _ => {}
         }
     }
-    order
-        .into_iter()
-        .take(MAX_CARRIED)
-        .map(|g| {
-            let head = first[g as usize].expect("recorded");
-            (g, head, last[g as usize].unwrap_or(head))
-        })
-        .collect()
+    out.clear();
+    out.extend(order.into_iter().take(MAX_CARRIED).map(|g| {
+        let head = first[g as usize].expect("recorded");
+        (g, head, last[g as usize].unwrap_or(head))
+    }));
 }
 
 /// Whether every global in `carried` is read exactly once in `b` (by its
@@ -771,15 +790,30 @@ impl<'b> Codegen<'b> {
     fn new(b: &'b IrBlock, base: usize, exit: usize, region_base: usize, scratch: Scratch) -> Self {
         let n = b.num_temps as usize;
         let Scratch {
+            mut asm,
+            code,
             mut loc,
             mut last_use,
             mut home,
             mut faults,
             mut chains,
             mut wb,
+            mut quantum_stubs,
+            mut carried,
+            mut misses,
+            mut plans,
+            mut slot_stubs,
+            mut loop_slots,
             fixups,
         } = scratch;
+        asm.reserve_ops(b.ops.len() * 16 + 160);
         wb.clear();
+        quantum_stubs.clear();
+        carried.clear();
+        misses.clear();
+        plans.clear();
+        slot_stubs.clear();
+        loop_slots.clear();
         // A temp's last use defaults to its definition, so unused results die at once.
         last_use.clear();
         last_use.resize(n, 0);
@@ -797,11 +831,9 @@ impl<'b> Codegen<'b> {
         }
         let end = b.ops.len() as u32;
         b.term.for_each_use(|t| last_use[t as usize] = end);
-        let carried = if is_self_loop(b) {
-            loop_carried(b)
-        } else {
-            Vec::new()
-        };
+        if is_self_loop(b) {
+            loop_carried(b, &mut carried);
+        }
         for &(_, _, tail) in &carried {
             // The value flows into the next iteration: keep it to the end.
             last_use[tail as usize] = end;
@@ -809,13 +841,17 @@ impl<'b> Codegen<'b> {
         let mut deferred = 0u64;
         // Only globals the loop writes need deferring; read-only ones keep
         // their (never stale) CPU-state slot as a free eviction target.
-        let written: Vec<(u8, Temp, Temp)> = carried
-            .iter()
-            .copied()
-            .filter(|&(_, head, tail)| head != tail)
-            .collect();
-        if !written.is_empty() && deferrable(b, &written) {
-            for &(g, head, _) in &written {
+        let mut written = [(0u8, 0 as Temp, 0 as Temp); MAX_CARRIED];
+        let mut nw = 0;
+        for &(g, head, tail) in &carried {
+            if head != tail {
+                written[nw] = (g, head, tail);
+                nw += 1;
+            }
+        }
+        let written = &written[..nw];
+        if !written.is_empty() && deferrable(b, written) {
+            for &(g, head, _) in written {
                 deferred |= 1 << g;
                 // The current value of a deferred global must survive until
                 // it is replaced: any exit before that writes it back.
@@ -833,15 +869,8 @@ impl<'b> Codegen<'b> {
         }
         Self {
             b,
-            asm: VecAssembler::new_with_capacity(
-                base,
-                b.ops.len() * 16 + 160,
-                0,
-                0,
-                8 + b.ops.len(),
-                0,
-                8 + b.ops.len(),
-            ),
+            asm,
+            code,
             base,
             exit,
             region_base,
@@ -855,7 +884,7 @@ impl<'b> Codegen<'b> {
             faults,
             chains,
             wb,
-            quantum_stubs: Vec::new(),
+            quantum_stubs,
             sites: Vec::new(),
             cur: 0,
             carried,
@@ -865,12 +894,53 @@ impl<'b> Codegen<'b> {
             deferred,
             cur_val: [None; NUM_GLOBALS],
             softmmu: None,
-            misses: Vec::new(),
-            plans: Vec::new(),
-            slot_stubs: Vec::new(),
-            loop_slots: Vec::new(),
+            misses,
+            plans,
+            slot_stubs,
+            loop_slots,
             fixups,
         }
+    }
+
+    /// Gives back the reusable state, and the block's chain sites.
+    fn into_parts(self) -> (Scratch, Vec<ChainSite>) {
+        let Codegen {
+            asm,
+            code,
+            loc,
+            last_use,
+            home,
+            faults,
+            chains,
+            wb,
+            quantum_stubs,
+            carried,
+            misses,
+            plans,
+            slot_stubs,
+            loop_slots,
+            fixups,
+            sites,
+            ..
+        } = self;
+        let scratch = Scratch {
+            asm,
+            code,
+            loc,
+            last_use,
+            home,
+            faults,
+            chains,
+            wb,
+            quantum_stubs,
+            carried,
+            misses,
+            plans,
+            slot_stubs,
+            loop_slots,
+            fixups,
+        };
+        (scratch, sites)
     }
 
     fn global_off(g: u8) -> i32 {
@@ -2027,7 +2097,9 @@ mod tests {
             ins(Op::Ebreak, 0, 0, 0, 0),
         ];
         let b = translate_block(0x1000, &insns);
-        let plans: Vec<AccessPlan> = access_plans(&b)
+        let mut plans = Vec::new();
+        access_plans(&b, &mut plans);
+        let plans: Vec<AccessPlan> = plans
             .into_iter()
             .zip(&b.ops)
             .filter(|(_, op)| matches!(op, IrOp::Load { .. } | IrOp::Store { .. }))
