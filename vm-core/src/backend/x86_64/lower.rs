@@ -767,16 +767,25 @@ impl<'b> Codegen<'b> {
                 fallthrough,
                 ..
             } if self.body.is_some() => {
+                // The loop continues on the fall-through path of the
+                // branch: one taken jump per iteration (the back edge's).
                 let ra = self.use_reg(a)?;
                 let ob = self.opnd(b)?;
                 self.cmp(ra, ob);
-                let back = self.asm.new_dynamic_label();
-                self.jcc(cond, back);
+                // Where deferred globals are at the branch: the exit path
+                // is entered from it, before the back edge's moves.
                 let wb = self.snapshot_deferred();
-                self.emit_write_back(wb);
-                self.chain_jump(fallthrough, None);
-                asm!(self.asm; =>back);
-                self.back_edge()?;
+                if wb.0 == wb.1 {
+                    self.chain_jump(fallthrough, Some(negate(cond)));
+                    self.back_edge()?;
+                } else {
+                    let exit = self.asm.new_dynamic_label();
+                    self.jcc(negate(cond), exit);
+                    self.back_edge()?;
+                    asm!(self.asm; =>exit);
+                    self.emit_write_back(wb);
+                    self.chain_jump(fallthrough, None);
+                }
             }
             Terminator::Branch {
                 cond,
@@ -822,5 +831,17 @@ impl<'b> Codegen<'b> {
             }
         }
         Ok(())
+    }
+}
+
+/// The condition that holds exactly when `c` does not.
+fn negate(c: Cond) -> Cond {
+    match c {
+        Cond::Eq => Cond::Ne,
+        Cond::Ne => Cond::Eq,
+        Cond::Lt => Cond::Ge,
+        Cond::Ge => Cond::Lt,
+        Cond::Ltu => Cond::Geu,
+        Cond::Geu => Cond::Ltu,
     }
 }
