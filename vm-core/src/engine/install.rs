@@ -20,16 +20,14 @@ pub struct AotInstall {
     pub relocations: usize,
 }
 
-fn write_i32(buf: &mut [u8], at: usize, v: i64, what: &str) -> Result<(), InstallError> {
+/// The little-endian rel32/imm32 `v` of the field at code offset `at`.
+fn field_i32(at: u32, v: i64, what: &str) -> Result<(u32, [u8; 4]), InstallError> {
     let v = i32::try_from(v).map_err(|_| {
         InstallError::Vm(VmError::Codegen(CodegenError::ExecMemory(format!(
             "{what} out of rel32 range"
         ))))
     })?;
-    buf.get_mut(at..at + 4)
-        .ok_or_else(|| InstallError::guest_code(format!("field at {at} outside the code")))?
-        .copy_from_slice(&v.to_le_bytes());
-    Ok(())
+    Ok((at, v.to_le_bytes()))
 }
 
 impl Vm {
@@ -122,31 +120,35 @@ impl Vm {
         let base = backend.next_code_addr();
         let region_off = base - backend.region_base();
         let exit = backend.exit_routine();
-        let mut buf = code.to_vec();
+        // Relocated field values, computed before anything is written; the
+        // code is then copied into the region once with them in place.
+        let mut fields: Vec<(u32, [u8; 4])> = Vec::with_capacity(img.reloc_count());
         let mut sites: Vec<Vec<ChainSite>> = Vec::with_capacity(n);
         // (target block index, patched field, its stub)
-        let mut links: Vec<(usize, usize, usize)> = Vec::new();
+        let mut links: Vec<(usize, usize, usize)> = Vec::with_capacity(img.reloc_count() / 2);
         let mut relocations = 0;
         for i in 0..n {
             let b = img.block(i);
-            let mut s = Vec::new();
+            // Chain sites come with a site field each: at most half the relocations.
+            let mut s = Vec::with_capacity(b.reloc_count as usize / 2);
             for r in b.reloc_start as usize..(b.reloc_start + b.reloc_count) as usize {
                 let rr = img.reloc(r);
                 let o = rr.offset as usize;
                 let field = base + o;
                 relocations += 1;
                 match rr.kind {
-                    reloc_kind::EXIT_REL32 => {
-                        write_i32(&mut buf, o, exit as i64 - (field as i64 + 4), "exit jump")?
-                    }
-                    reloc_kind::SITE_IMM32 => write_i32(
-                        &mut buf,
-                        o,
+                    reloc_kind::EXIT_REL32 => fields.push(field_i32(
+                        rr.offset,
+                        exit as i64 - (field as i64 + 4),
+                        "exit jump",
+                    )?),
+                    reloc_kind::SITE_IMM32 => fields.push(field_i32(
+                        rr.offset,
                         (region_off + rr.target as usize) as i64,
                         "site",
-                    )?,
+                    )?),
                     reloc_kind::CHAIN_REL32 => {
-                        let rel = buf
+                        let rel = code
                             .get(o..o + 4)
                             .map(|f| i32::from_le_bytes(f.try_into().expect("4 bytes")))
                             .ok_or_else(|| {
@@ -161,7 +163,11 @@ impl Vm {
                         if self.cfg.chaining {
                             if let Some(t) = img.find_block(rr.target) {
                                 let entry = base + img.block(t).code_off as usize;
-                                write_i32(&mut buf, o, entry as i64 - (field as i64 + 4), "chain")?;
+                                fields.push(field_i32(
+                                    rr.offset,
+                                    entry as i64 - (field as i64 + 4),
+                                    "chain",
+                                )?);
                                 links.push((t, field, stub));
                             }
                         }
@@ -175,7 +181,9 @@ impl Vm {
             }
             sites.push(s);
         }
-        let addr = backend.install_code(&buf).map_err(VmError::from)?;
+        let addr = backend
+            .install_code_patched(code, &fields)
+            .map_err(VmError::from)?;
         debug_assert_eq!(addr, base);
         let mut ids = Vec::with_capacity(n);
         self.site_owner

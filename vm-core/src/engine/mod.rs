@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use crate::backend::x86_64::X64Backend;
 use crate::backend::{exit_code, CodegenError};
-use crate::cache::{BlockCache, BlockId, IncomingLink, TranslatedBlock};
+use crate::cache::{BlockCache, BlockId, IncomingLink, PcMap, TranslatedBlock};
 use crate::frontend::riscv::{decode, translate_block, DecodeError, Inst};
 use crate::guest::{load_elf, load_elf_sv39, setup_stack, SyscallHandler, SyscallOutcome};
 use crate::interp;
@@ -57,7 +57,7 @@ pub struct Vm {
     stats: Stats,
     exited: Option<i32>,
     /// Which block owns each chain site (patch address -> block).
-    site_owner: std::collections::HashMap<usize, BlockId>,
+    site_owner: PcMap<usize, BlockId>,
     /// Invalidations per guest page (self-modifying code).
     page_invalidations: std::collections::HashMap<u64, u32>,
     /// Sv39 MMU (None: flat memory model).
@@ -168,7 +168,7 @@ impl Vm {
             cfg,
             stats: Stats::default(),
             exited: None,
-            site_owner: std::collections::HashMap::new(),
+            site_owner: PcMap::default(),
             page_invalidations: std::collections::HashMap::new(),
             mmu,
             page_tables,

@@ -468,6 +468,21 @@ impl X64Backend {
         r
     }
 
+    /// Installs `code` with the 4-byte `fields` (offset into `code`,
+    /// value) replaced, in one copy into the code region (AOT images: the
+    /// relocated fields are written into the region's copy, not into a
+    /// relocated private copy first).
+    pub fn install_code_patched(
+        &mut self,
+        code: &[u8],
+        fields: &[(u32, [u8; 4])],
+    ) -> Result<usize, CodegenError> {
+        let t0 = std::time::Instant::now();
+        let r = self.mem.append_patched(code, fields);
+        self.install_time += t0.elapsed();
+        r
+    }
+
     /// Host address (16-byte aligned) where [`Self::install_code`] will
     /// place the next code.
     pub fn next_code_addr(&self) -> usize {

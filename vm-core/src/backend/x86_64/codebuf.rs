@@ -181,6 +181,54 @@ impl ExecMemory {
         Ok(self.base as usize + start)
     }
 
+    /// Appends `code` like [`Self::append`], with the 4-byte fields listed
+    /// in `fields` (offset into `code`, value) replaced: the relocated copy
+    /// of an AOT image is written once, without a private relocated copy
+    /// first. Every offset must leave room for its 4 bytes in `code`
+    /// (checked: a bad offset is an error and nothing is appended).
+    pub fn append_patched(
+        &mut self,
+        code: &[u8],
+        fields: &[(u32, [u8; 4])],
+    ) -> Result<usize, CodegenError> {
+        if let Some(&(o, _)) = fields.iter().find(|f| f.0 as usize + 4 > code.len()) {
+            return Err(CodegenError::ExecMemory(format!(
+                "field at {o} outside {} bytes of code",
+                code.len()
+            )));
+        }
+        let start = self.used.next_multiple_of(16);
+        if start + code.len() > self.cap {
+            return Err(CodegenError::CodeRegionFull);
+        }
+        match self.views {
+            Views::Dual { rw } => {
+                self.populate_to(start + code.len());
+                // SAFETY: [start, start + len) is inside the writable view
+                // (checked against `cap`), past `used`: no block runs
+                // there yet, and no Rust reference aliases the view. Every
+                // field lies inside `code` (checked above).
+                unsafe {
+                    let dst = rw.add(start);
+                    std::ptr::copy_nonoverlapping(code.as_ptr(), dst, code.len());
+                    for &(o, v) in fields {
+                        std::ptr::copy_nonoverlapping(v.as_ptr(), dst.add(o as usize), 4);
+                    }
+                }
+            }
+            Views::Flip => {
+                // One permission flip for the whole image: patch a copy.
+                let mut buf = code.to_vec();
+                for &(o, v) in fields {
+                    buf[o as usize..o as usize + 4].copy_from_slice(&v);
+                }
+                self.write_at(start, &buf)?;
+            }
+        }
+        self.used = start + code.len();
+        Ok(self.base as usize + start)
+    }
+
     /// Overwrites bytes at host address `addr` inside the used region.
     pub fn patch(&mut self, addr: usize, bytes: &[u8]) -> Result<(), CodegenError> {
         let off = addr.wrapping_sub(self.base as usize);
@@ -360,6 +408,26 @@ mod tests {
             assert!(m.patch(usize::MAX - 1, &[0, 0, 0]).is_err());
         }
         assert!(ExecMemory::new(4096).unwrap().is_dual_mapped());
+    }
+
+    #[test]
+    fn append_patched_writes_the_fields_into_the_copy() {
+        for mut m in [
+            ExecMemory::new(8192).unwrap(),
+            ExecMemory::new_flipping(8192).unwrap(),
+        ] {
+            // mov eax, imm32 ; ret, with the immediate patched to 99.
+            let code = [0xb8, 0, 0, 0, 0, 0xc3];
+            let at = m
+                .append_patched(&code, &[(1, 99u32.to_le_bytes())])
+                .unwrap();
+            // SAFETY: the bytes form a complete function with this ABI.
+            let f: extern "C" fn() -> u32 = unsafe { std::mem::transmute(at) };
+            assert_eq!(f(), 99);
+            let used = m.used();
+            assert!(m.append_patched(&code, &[(3, [0; 4])]).is_err());
+            assert_eq!(m.used(), used, "a bad field appends nothing");
+        }
     }
 
     #[test]
