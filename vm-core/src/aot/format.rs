@@ -196,14 +196,17 @@ fn put_u64(out: &mut [u8], at: usize, v: u64) {
     out[at..at + 8].copy_from_slice(&v.to_le_bytes());
 }
 
+#[inline]
 fn u16_at(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
 }
 
+#[inline]
 fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
 }
 
+#[inline]
 fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
@@ -366,21 +369,25 @@ impl<'a> ImageView<'a> {
     }
 
     /// Number of blocks.
+    #[inline]
     pub fn block_count(&self) -> usize {
         self.blocks.1
     }
 
     /// Number of functions.
+    #[inline]
     pub fn function_count(&self) -> usize {
         self.funcs.1
     }
 
     /// Number of relocations.
+    #[inline]
     pub fn reloc_count(&self) -> usize {
         self.relocs.1
     }
 
     /// Block record `i` (`i < block_count`).
+    #[inline]
     pub fn block(&self, i: usize) -> BlockRec {
         let r = self.blocks.0 + i * BLOCK_REC;
         let b = self.bytes;
@@ -395,6 +402,7 @@ impl<'a> ImageView<'a> {
     }
 
     /// Relocation record `i` (`i < reloc_count`).
+    #[inline]
     pub fn reloc(&self, i: usize) -> RelocRec {
         let r = self.relocs.0 + i * RELOC_REC;
         let b = self.bytes;
@@ -406,16 +414,19 @@ impl<'a> ImageView<'a> {
     }
 
     /// Function entry `i`.
+    #[inline]
     pub fn function(&self, i: usize) -> u64 {
         u64_at(self.bytes, self.funcs.0 + i * FUNC_REC)
     }
 
     /// The code section.
+    #[inline]
     pub fn code(&self) -> &'a [u8] {
         &self.bytes[self.code.0..self.code.0 + self.code.1]
     }
 
     /// Index of the block starting at guest `pc` (binary search).
+    #[inline]
     pub fn find_block(&self, pc: u64) -> Option<usize> {
         let (mut lo, mut hi) = (0usize, self.blocks.1);
         while lo < hi {

@@ -3,7 +3,7 @@
 //! had compiled and chained them.
 
 use super::*;
-use crate::aot::format::{reloc_kind, ImageView};
+use crate::aot::format::{reloc_kind, BlockRec, ImageView};
 use crate::aot::InstallError;
 use crate::backend::x86_64::{ChainSite, CompiledBlock};
 
@@ -80,8 +80,9 @@ impl Vm {
         }
         let n = img.block_count();
         let mut insns: Vec<Box<[Inst]>> = Vec::with_capacity(n);
-        for i in 0..n {
-            let b = img.block(i);
+        // Block records decoded once (sorted by pc: validated).
+        let recs: Vec<BlockRec> = (0..n).map(|i| img.block(i)).collect();
+        for b in &recs {
             let mut v = Vec::with_capacity(((b.end - b.pc) / 4) as usize);
             let mut pc = b.pc;
             while pc < b.end {
@@ -127,8 +128,7 @@ impl Vm {
         // (target block index, patched field, its stub)
         let mut links: Vec<(usize, usize, usize)> = Vec::with_capacity(img.reloc_count() / 2);
         let mut relocations = 0;
-        for i in 0..n {
-            let b = img.block(i);
+        for b in &recs {
             // Chain sites come with a site field each: at most half the relocations.
             let mut s = Vec::with_capacity(b.reloc_count as usize / 2);
             for r in b.reloc_start as usize..(b.reloc_start + b.reloc_count) as usize {
@@ -161,8 +161,8 @@ impl Vm {
                             target_pc: rr.target,
                         });
                         if self.cfg.chaining {
-                            if let Some(t) = img.find_block(rr.target) {
-                                let entry = base + img.block(t).code_off as usize;
+                            if let Ok(t) = recs.binary_search_by_key(&rr.target, |r| r.pc) {
+                                let entry = base + recs[t].code_off as usize;
                                 fields.push(field_i32(
                                     rr.offset,
                                     entry as i64 - (field as i64 + 4),
@@ -188,8 +188,7 @@ impl Vm {
         let mut ids = Vec::with_capacity(n);
         self.site_owner
             .reserve(sites.iter().map(|s| s.len()).sum::<usize>());
-        for (i, (insns, sites)) in insns.into_iter().zip(sites).enumerate() {
-            let b = img.block(i);
+        for ((b, insns), sites) in recs.iter().zip(insns).zip(sites) {
             let entry = base + b.code_off as usize;
             let mut tb = TranslatedBlock::new(b.pc, b.end, insns);
             for p in tb.pages() {
