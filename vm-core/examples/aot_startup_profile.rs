@@ -160,6 +160,18 @@ fn main() {
         std::hint::black_box(vm_core::aot::format::validate(&bytes, &expect).is_ok());
     }
     let valid = per(t);
+    let t = thread_cpu_ns();
+    for _ in 0..n {
+        let m = vm_core::aot::MappedImage::open(&path).expect("map");
+        std::hint::black_box(m.snapshot());
+    }
+    let mapped = per(t);
+    let t = thread_cpu_ns();
+    for _ in 0..n {
+        std::hint::black_box(std::fs::read(&path).expect("read"));
+    }
+    let read = per(t);
+    println!("  alone: map + private copy {mapped:.2}, read into a Vec {read:.2}");
     println!(
         "  alone: ELF SHA-256 ({} B) {sha:.2}, image CRC-32C ({} B) {crc:.2}, format::validate (incl. CRC) {valid:.2}",
         elf.len(),

@@ -455,3 +455,43 @@ fn tiny_program_runs_from_its_image_with_all_jumps_prelinked() {
     // 3 + 1 = 4 loop iterations run without leaving generated code.
     assert_eq!(vm.cpu().icount, 2 + 2 + 4 * 3 + 1 + 2);
 }
+
+#[test]
+fn reused_mappings_see_files_changed_in_place() {
+    // The loader keeps recent image mappings; a change to the file made in
+    // place (same inode, same length) must still be seen by the next load,
+    // and so must a truncation.
+    let dir = scratch_dir("map-reuse");
+    let elf = workload("fib");
+    let path = dir.join("fib.vmimg");
+    let good = image(&elf);
+    write_image(&path, &good).unwrap();
+    let load = |expect_ok: bool| {
+        let mut vm = new_vm(EngineKind::Jit, &Captured::default());
+        vm.load_elf(&elf, &["fib".to_string()]).unwrap();
+        let r = load_image(&mut vm, &path, &elf, BadImagePolicy::Stop);
+        assert_eq!(r.is_ok(), expect_ok, "{:?}", r.err());
+        r.err()
+    };
+    load(true);
+    load(true);
+    {
+        use std::io::{Seek, SeekFrom};
+        let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.seek(SeekFrom::Start(good.len() as u64 / 2)).unwrap();
+        f.write_all(&[good[good.len() / 2] ^ 0x5a]).unwrap();
+    }
+    let e = load(false).expect("changed in place");
+    assert_eq!(e.check(), Some(ImageCheck::Checksum), "{e}");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(good.len() as u64 - 100)
+        .unwrap();
+    let e = load(false).expect("truncated in place");
+    assert!(matches!(e.check(), Some(ImageCheck::Truncated)), "{e}");
+    write_image(&path, &good).unwrap();
+    load(true);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -177,6 +177,14 @@ impl BlockCache {
         self.map.get(&pc).copied()
     }
 
+    /// Makes room for `additional` more blocks without rehashing or
+    /// reallocating on the way (an AOT image enters all its blocks at once).
+    pub fn reserve(&mut self, additional: usize) {
+        self.map.reserve(additional);
+        self.blocks
+            .reserve(additional.saturating_sub(self.free.len()));
+    }
+
     /// Inserts a block (replacing any block at the same pc) and indexes its pages.
     pub fn insert(&mut self, block: TranslatedBlock) -> BlockId {
         if let Some(old) = self.map.get(&block.pc).copied() {

@@ -186,6 +186,7 @@ impl Vm {
             .map_err(VmError::from)?;
         debug_assert_eq!(addr, base);
         let mut ids = Vec::with_capacity(n);
+        self.cache.reserve(n);
         self.site_owner
             .reserve(sites.iter().map(|s| s.len()).sum::<usize>());
         for ((b, insns), sites) in recs.iter().zip(insns).zip(sites) {
