@@ -454,6 +454,53 @@ fn tiny_program_runs_from_its_image_with_all_jumps_prelinked() {
     assert_eq!(s.chains_patched, 0, "everything was linked at load time");
     // 3 + 1 = 4 loop iterations run without leaving generated code.
     assert_eq!(vm.cpu().icount, 2 + 2 + 4 * 3 + 1 + 2);
+    // Only the entry block went through the dispatcher: the others ran
+    // through prelinked jumps and the jump cache, never entering the
+    // block cache.
+    assert_eq!(s.aot_blocks_registered, 1, "{s:?}");
+    assert_eq!(vm.cache().len(), 1);
+}
+
+#[test]
+fn rewriting_code_of_image_blocks_never_entered_into_the_cache_drops_them() {
+    // `f` (0x1020) is reached only through the prelinked call, so it is
+    // still a pending image block when its code is rewritten: the store
+    // must unlink the call and the jump cache, and the new code must run.
+    use crate::frontend::riscv::{encode, Inst, Op};
+    let elf = tiny_program();
+    let img = image(&elf);
+    let view = format::validate(&img, &expectation(&elf)).unwrap();
+    let mut vm = new_vm(EngineKind::Jit, &Captured::default());
+    vm.load_elf(&elf, &["tiny".into()]).unwrap();
+    vm.install_aot_image(&view).unwrap();
+    let add2 = encode(&Inst {
+        op: Op::Addi,
+        rd: 10,
+        rs1: 10,
+        rs2: 0,
+        imm: 2,
+    });
+    vm.write_guest(0x1020, &add2.to_le_bytes()).unwrap();
+    assert_eq!(vm.run().unwrap(), 0);
+    let s = vm.stats();
+    // 3 + 2 = 5 loop iterations: the rewritten `f` ran, not the image's.
+    assert_eq!(vm.cpu().icount, 2 + 2 + 5 * 3 + 1 + 2);
+    assert_eq!(s.aot_blocks_registered, 0, "{s:?}");
+    assert!(s.invalidations >= 6, "{s:?}");
+    assert!(s.blocks_compiled > 0, "{s:?}");
+}
+
+#[test]
+fn a_second_image_is_refused() {
+    let elf = tiny_program();
+    let img = image(&elf);
+    let view = format::validate(&img, &expectation(&elf)).unwrap();
+    let mut vm = new_vm(EngineKind::Jit, &Captured::default());
+    vm.load_elf(&elf, &["tiny".into()]).unwrap();
+    vm.install_aot_image(&view).unwrap();
+    let e = vm.install_aot_image(&view).unwrap_err();
+    assert!(e.to_string().contains("already installed"), "{e}");
+    assert_eq!(vm.run().unwrap(), 0);
 }
 
 #[test]

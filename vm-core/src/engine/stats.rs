@@ -19,6 +19,9 @@ pub struct Stats {
     pub cache_misses: u64,
     /// Blocks invalidated by guest stores into code.
     pub invalidations: u64,
+    /// Blocks of an installed AOT image entered into the block cache (on
+    /// first dispatch or first chain exit that needs them).
+    pub aot_blocks_registered: u64,
     /// Chained jumps patched.
     pub chains_patched: u64,
     /// Blocks executed by the interpreter.
