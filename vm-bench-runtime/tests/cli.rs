@@ -546,7 +546,7 @@ fn duplicate_and_inconsistent_artifacts_are_refused() {
 
 #[test]
 fn non_positive_target_values_are_bad_input() {
-    let dir = workdir("targets");
+    let dir = workdir("bad-targets");
     let t = dir.with_extension("targets.json");
     for value in ["-5", "0"] {
         std::fs::write(
