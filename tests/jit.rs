@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use vm_bench_runtime::clock::thread_cpu_ns;
+use vm_bench_runtime::thread_cpu_ns;
 use vm_bench_runtime::{perf_target, Bench};
 use vm_core::backend::x86_64::{CodegenStageTimes, X64Backend};
 use vm_core::backend::CodegenError;

@@ -614,6 +614,24 @@ pub fn validate<'a>(bytes: &'a [u8], expect: &Expectation) -> Result<ImageView<'
     Ok(view)
 }
 
+/// Marks the four bytes `[at, at + 4)` in the bitmap `covered` (one bit
+/// per byte) with one mask, spilling into the next word near a word's end;
+/// returns whether any of them was marked already. `at + 4` must not
+/// exceed the bitmap.
+#[inline(always)]
+fn mark_field(covered: &mut [u64], at: usize) -> bool {
+    let (w, sh) = (at / 64, at % 64);
+    let lo = 0xfu64 << sh;
+    let mut seen = covered[w] & lo != 0;
+    covered[w] |= lo;
+    if sh > 60 {
+        let hi = 0xfu64 >> (64 - sh);
+        seen |= covered[w + 1] & hi != 0;
+        covered[w + 1] |= hi;
+    }
+    seen
+}
+
 fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Rejection> {
     let mut prev = None;
     for i in 0..v.function_count() {
@@ -718,12 +736,8 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
                 }
                 k => return badr(format!("unknown kind {k}")),
             }
-            // Fields must not overlap: mark the field's four bytes.
-            for byte in o - co..o - co + 4 {
-                let (w, bit) = (byte / 64, 1u64 << (byte % 64));
-                overlap |= covered[w] & bit != 0;
-                covered[w] |= bit;
-            }
+            // Fields must not overlap (`o - co + 4 <= cl`: inside the bitmap).
+            overlap |= mark_field(&mut covered, o - co);
         }
         if overlap {
             return reject(
@@ -757,4 +771,28 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mark_field;
+
+    #[test]
+    fn field_marks_find_every_overlap_like_a_byte_by_byte_check() {
+        // Two fields at every pair of positions in a 3-word bitmap,
+        // against a plain per-byte set.
+        for a in 0..(3 * 64 - 4) {
+            for b in 0..(3 * 64 - 4) {
+                let mut covered = [0u64; 3];
+                assert!(!mark_field(&mut covered, a));
+                let overlap = a.abs_diff(b) < 4;
+                assert_eq!(mark_field(&mut covered, b), overlap, "{a} {b}");
+                let mut expected = [0u64; 3];
+                for byte in (a..a + 4).chain(b..b + 4) {
+                    expected[byte / 64] |= 1 << (byte % 64);
+                }
+                assert_eq!(covered, expected, "{a} {b}");
+            }
+        }
+    }
 }

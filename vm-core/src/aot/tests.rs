@@ -580,3 +580,37 @@ fn build_refuses_images_the_loader_would_reject() {
         "{msg}"
     );
 }
+
+#[test]
+fn relocations_on_the_same_field_are_rejected_at_any_bit_position() {
+    // Two zero-initialised fields (exit or site) of one block moved onto
+    // the same offset: only the overlap check can catch it. Every such
+    // pair of the fib image is tried, so the field lands at every kind of
+    // position in the per-block bitmap (including across a word edge).
+    let elf = workload("fib");
+    let good = image(&elf);
+    let expect = expectation(&elf);
+    let rd32 = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let view = format::validate(&good, &expect).unwrap();
+    let relocs_at = rd32(&good, 156) as usize;
+    let mut tried = 0;
+    for i in 0..view.block_count() {
+        let b = view.block(i);
+        let zeroed: Vec<usize> = (b.reloc_start..b.reloc_start + b.reloc_count)
+            .map(|r| r as usize)
+            .filter(|&r| view.reloc(r).kind != format::reloc_kind::CHAIN_REL32)
+            .collect();
+        for w in zeroed.windows(2) {
+            let mut img = good.clone();
+            let src = relocs_at + w[0] * format::RELOC_REC;
+            let dst = relocs_at + w[1] * format::RELOC_REC;
+            let off = rd32(&img, src).to_le_bytes();
+            img[dst..dst + 4].copy_from_slice(&off);
+            reseal(&mut img);
+            let e = format::validate(&img, &expect).unwrap_err();
+            assert_eq!(e.check, ImageCheck::Relocations, "{e}");
+            tried += 1;
+        }
+    }
+    assert!(tried > 50, "{tried}");
+}

@@ -22,14 +22,21 @@ pub struct AotInstall {
     pub relocations: usize,
 }
 
-/// The little-endian rel32/imm32 `v` of the field at code offset `at`.
+/// The little-endian rel32/imm32 `v` of the field at code offset `at`
+/// (inlined: it runs once per relocation, the error path is cold).
+#[inline(always)]
 fn field_i32(at: u32, v: i64, what: &str) -> Result<(u32, [u8; 4]), InstallError> {
-    let v = i32::try_from(v).map_err(|_| {
-        InstallError::Vm(VmError::Codegen(CodegenError::ExecMemory(format!(
-            "{what} out of rel32 range"
-        ))))
-    })?;
-    Ok((at, v.to_le_bytes()))
+    match i32::try_from(v) {
+        Ok(v) => Ok((at, v.to_le_bytes())),
+        Err(_) => Err(out_of_range(what)),
+    }
+}
+
+#[cold]
+fn out_of_range(what: &str) -> InstallError {
+    InstallError::Vm(VmError::Codegen(CodegenError::ExecMemory(format!(
+        "{what} out of rel32 range"
+    ))))
 }
 
 impl Vm {
@@ -140,7 +147,7 @@ impl Vm {
         // (target block index, patched field, its stub)
         let mut links: Vec<(u32, usize, usize)> = Vec::with_capacity(img.reloc_count() / 2);
         let mut relocations = 0;
-        for b in &recs {
+        for (i, b) in recs.iter().enumerate() {
             let first = sites.len() as u32;
             for r in b.reloc_start as usize..(b.reloc_start + b.reloc_count) as usize {
                 let rr = img.reloc(r);
@@ -172,7 +179,12 @@ impl Vm {
                             target_pc: rr.target,
                         });
                         if self.cfg.chaining {
-                            if let Ok(t) = recs.binary_search_by_key(&rr.target, |r| r.pc) {
+                            // Most chain jumps fall through to the next block.
+                            let t = match recs.get(i + 1) {
+                                Some(n) if n.pc == rr.target => Ok(i + 1),
+                                _ => recs.binary_search_by_key(&rr.target, |r| r.pc),
+                            };
+                            if let Ok(t) = t {
                                 let entry = base + recs[t].code_off as usize;
                                 fields.push(field_i32(
                                     rr.offset,
