@@ -205,8 +205,8 @@ impl AotLoad {
 /// and guest instruction) catch damage, truncation and images of another
 /// program or build, but no check can tell a deliberately crafted image from
 /// a genuine one. The caller must trust the file: it was written by
-/// [`write_image`](crate::aot::write_image) from [`build_image`](crate::aot::build_image)
-/// output, or comes from a source as trusted as the running program itself.
+/// [`write_image`] from [`build_image`] output, or comes from a source as
+/// trusted as the running program itself.
 pub unsafe fn load_image(
     vm: &mut Vm,
     path: &Path,
