@@ -120,7 +120,8 @@ fn bench_aot_image_loading(b: &mut Bench) {
     let mut blocks = 0;
     for _ in 0..rounds {
         let mut vm = fresh_vm(&elf, &args);
-        let load = load_image(&mut vm, &path, &elf, BadImagePolicy::Stop).unwrap();
+        // SAFETY: the image was written by this benchmark from build_image output.
+        let load = unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) }.unwrap();
         blocks = load.installed.unwrap().blocks;
         map += load.map_time;
         val += load.validate_time;
@@ -138,7 +139,8 @@ fn bench_aot_image_loading(b: &mut Bench) {
     b.iter_batched(
         || fresh_vm(&elf, &args),
         |mut vm| {
-            let l = load_image(&mut vm, &path, &elf, BadImagePolicy::Stop).unwrap();
+            // SAFETY: the image was written by this benchmark from build_image output.
+            let l = unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) }.unwrap();
             (vm, l.installed.map(|i| i.blocks))
         },
     );
@@ -160,7 +162,8 @@ fn bench_aot_startup_vs_jit(b: &mut Bench) {
     };
     let run_aot = || {
         let mut vm = fresh_vm(&elf, &args);
-        let l = load_image(&mut vm, &path, &elf, BadImagePolicy::Stop).unwrap();
+        // SAFETY: the image was written by this benchmark from build_image output.
+        let l = unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) }.unwrap();
         assert!(l.installed.is_some());
         vm.run().unwrap()
     };

@@ -30,7 +30,8 @@ fn main() {
         )
         .expect("vm");
         vm.load_elf(&elf, std::slice::from_ref(&name)).expect("elf");
-        let l = load_image(&mut vm, &path, &elf, BadImagePolicy::Stop).expect("load");
+        // SAFETY: the image was written just above from build_image output.
+        let l = unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) }.expect("load");
         map += l.map_time;
         val += l.validate_time;
         inst += l.install_time;

@@ -43,7 +43,8 @@ fn main() {
             .expect("vm");
             vm.load_elf(&elf, &args).expect("elf");
             if aot {
-                load_image(&mut vm, &path, &elf, BadImagePolicy::Stop).expect("image");
+                // SAFETY: the image was written just above from build_image output.
+                unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) }.expect("image");
             }
             vm.run().expect("run");
             vm.stats().exec_time()

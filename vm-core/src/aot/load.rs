@@ -241,7 +241,17 @@ impl AotLoad {
 /// under [`BadImagePolicy::Stop`]; under [`BadImagePolicy::Jit`] it is
 /// returned in [`AotLoad::rejected`] and `vm` is left untouched (the JIT
 /// compiles everything on demand).
-pub fn load_image(
+///
+/// # Safety
+///
+/// An image is host machine code that `vm` will execute. The checks (CRC,
+/// identity of program, build and code generator, every table, relocation
+/// and guest instruction) catch damage, truncation and images of another
+/// program or build, but no check can tell a deliberately crafted image from
+/// a genuine one. The caller must trust the file: it was written by
+/// [`write_image`] from [`build_image`] output, or comes from a source as
+/// trusted as the running program itself.
+pub unsafe fn load_image(
     vm: &mut Vm,
     path: &Path,
     elf: &[u8],

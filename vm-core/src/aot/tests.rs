@@ -84,7 +84,8 @@ fn every_workload_matches_the_interpreter_under_aot() {
         let aot_out = Captured::default();
         let mut vm = new_vm(EngineKind::Jit, &aot_out);
         vm.load_elf(&elf, &args).unwrap();
-        let load = load_image(&mut vm, &path, &elf, BadImagePolicy::Stop).unwrap();
+        // SAFETY: the image file was written by this test from build_image output (or is a deliberately damaged copy the checks must reject).
+        let load = unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) }.unwrap();
         let inst = load.installed.expect("installed");
         assert!(inst.blocks > 20, "{name}: {inst:?}");
         let aot_exit = vm.run().unwrap();
@@ -243,7 +244,8 @@ fn image_of_another_program_is_rejected_and_run_falls_back_to_the_jit() {
     let out = Captured::default();
     let mut vm = new_vm(EngineKind::Jit, &out);
     vm.load_elf(&elf, &["qsort".into()]).unwrap();
-    let err = load_image(&mut vm, &path, &elf, BadImagePolicy::Stop).unwrap_err();
+    // SAFETY: the image file was written by this test from build_image output (or is a deliberately damaged copy the checks must reject).
+    let err = unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) }.unwrap_err();
     assert_eq!(err.check(), Some(ImageCheck::Program));
     let msg = err.to_string();
     assert!(
@@ -253,7 +255,8 @@ fn image_of_another_program_is_rejected_and_run_falls_back_to_the_jit() {
     // Nothing was installed: the same VM still runs, under the JIT.
     assert!(vm.cache().is_empty());
     assert_eq!(vm.stats().install_time, std::time::Duration::ZERO);
-    let load = load_image(&mut vm, &path, &elf, BadImagePolicy::Jit).unwrap();
+    // SAFETY: the image file was written by this test from build_image output (or is a deliberately damaged copy the checks must reject).
+    let load = unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Jit) }.unwrap();
     assert!(load.installed.is_none());
     assert_eq!(
         load.rejected.and_then(|e| e.check()),
@@ -271,11 +274,13 @@ fn missing_and_empty_files_are_errors_naming_the_file() {
     let mut vm = new_vm(EngineKind::Jit, &Captured::default());
     vm.load_elf(&elf, &["fib".into()]).unwrap();
     let missing = dir.join("missing.vmimg");
-    let e = load_image(&mut vm, &missing, &elf, BadImagePolicy::Stop).unwrap_err();
+    // SAFETY: the image file was written by this test from build_image output (or is a deliberately damaged copy the checks must reject).
+    let e = unsafe { load_image(&mut vm, &missing, &elf, BadImagePolicy::Stop) }.unwrap_err();
     assert!(e.to_string().contains("missing.vmimg"), "{e}");
     let empty = dir.join("empty.vmimg");
     std::fs::write(&empty, b"").unwrap();
-    let e = load_image(&mut vm, &empty, &elf, BadImagePolicy::Stop).unwrap_err();
+    // SAFETY: the image file was written by this test from build_image output (or is a deliberately damaged copy the checks must reject).
+    let e = unsafe { load_image(&mut vm, &empty, &elf, BadImagePolicy::Stop) }.unwrap_err();
     assert_eq!(e.check(), Some(ImageCheck::Truncated));
     assert!(e.to_string().contains("empty.vmimg"), "{e}");
     std::fs::remove_dir_all(dir).unwrap();

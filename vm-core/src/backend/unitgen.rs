@@ -148,9 +148,17 @@ pub(crate) fn compile_unit<I: UnitIsa>(
     unit: &TranslationUnit,
 ) -> Result<UnitCode, UnitCodegenError> {
     let mut labels = vec![0usize; unit.blocks.len()];
-    let mut fixups: Vec<(Fixup, Target)> = Vec::new();
-    let mut indirect_sites: Vec<Fixup> = Vec::new();
+    // Sized for the common case (at most two fixups per block) so the
+    // vectors do not grow while the blocks are emitted.
+    let mut fixups: Vec<(Fixup, Target)> = Vec::with_capacity(2 * unit.blocks.len());
+    let mut indirect_sites: Vec<Fixup> = Vec::with_capacity(unit.blocks.len());
     let mut st = AllocState::default();
+    // The pool is the same for every block: its free mask and positions
+    // are computed once per unit.
+    for (k, &r) in I::POOL.iter().enumerate() {
+        st.pool_free |= 1 << r;
+        st.pool_pos[r as usize] = k as u8;
+    }
     let mut block_insns = 0;
     for (bi, blk) in unit.blocks.iter().enumerate() {
         labels[bi] = isa.words().len();
@@ -172,7 +180,8 @@ pub(crate) fn compile_unit<I: UnitIsa>(
     // Exit stubs, one per distinct (pc, code).
     // Few distinct exit pcs per unit: a linear scan beats hashing.
     let mut stubs: Vec<(u64, usize)> = Vec::new();
-    let mut resolved = Vec::with_capacity(fixups.len());
+    let mut resolved =
+        Vec::with_capacity(fixups.len() + unit.entries.len() + indirect_sites.len() + 2);
     for (f, t) in fixups {
         let target = match t {
             Target::Block(i) => labels[i],
@@ -316,6 +325,8 @@ struct AllocState {
     slots_used: usize,
     /// Position of each host register in the pool (spill tie-break).
     pool_pos: [u8; 32],
+    /// `free` at the start of a block: every pool register.
+    pool_free: u32,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -337,11 +348,7 @@ fn block<I: UnitIsa>(
     if st.consts.len() < n {
         st.consts.resize(n, 0);
     }
-    st.free = 0;
-    for (k, &r) in I::POOL.iter().enumerate() {
-        st.free |= 1 << r;
-        st.pool_pos[r as usize] = k as u8;
-    }
+    st.free = st.pool_free;
     st.slots_used = 0;
     let [s0, s1] = I::SCRATCH;
     let target = |pc: u64| match unit.index.get(&pc) {

@@ -306,7 +306,11 @@ fn run_main(a: RunArgs) -> Result<i32, String> {
             OnBadImage::Jit => BadImagePolicy::Jit,
             OnBadImage::Stop => BadImagePolicy::Stop,
         };
-        let load = load_image(&mut vm, &image, &elf, policy).map_err(|e| e.to_string())?;
+        // SAFETY: the user named this image on the command line, and running its
+        // code is what `--engine aot` asks for; the loader's checks reject damaged,
+        // truncated and mismatched images (docs/vm-cli.md: use only images you built).
+        let load =
+            unsafe { load_image(&mut vm, &image, &elf, policy) }.map_err(|e| e.to_string())?;
         if let Some(e) = &load.rejected {
             eprintln!("vm: {e}; running under the JIT instead");
         }

@@ -291,7 +291,7 @@ fn live_out(s: &BlockScan, index: &BlockIndex, live_in: &[bool]) -> bool {
 }
 
 /// Function symbols (name, address) of a linked ELF, and its loadable
-/// bytes as a [`CodeImage`] (all PT_LOAD segments, gaps zero-filled).
+/// bytes as a `CodeImage` (all PT_LOAD segments, gaps zero-filled).
 pub fn load_elf_image(elf: &[u8]) -> Result<(CodeImage, Vec<(String, u64)>), TranslateError> {
     use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
     // The ELF reader wants 8-byte aligned headers; `include_bytes!` data is not.

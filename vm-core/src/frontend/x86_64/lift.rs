@@ -1,6 +1,6 @@
 //! x86-64 -> IR lifting of one block.
 
-use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
+use iced_x86::{Code, Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
 
 use super::TranslateError;
 use crate::frontend::flags::{
@@ -163,6 +163,15 @@ fn info(m: Mnemonic) -> MnemonicInfo {
     TABLE.get_or_init(|| Mnemonic::values().map(MnemonicInfo::of).collect())[m as usize]
 }
 
+/// [`MnemonicInfo`] by iced [`Code`] (the scan's per-instruction lookup):
+/// one table load straight from the decoded code instead of two dependent
+/// ones (code -> mnemonic -> info), fetched once per block scan instead
+/// of checking the `OnceLock` per instruction.
+fn code_info_table() -> &'static [MnemonicInfo] {
+    static TABLE: std::sync::OnceLock<Box<[MnemonicInfo]>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| Code::values().map(|c| info(c.mnemonic())).collect())
+}
+
 /// Flag effect of an instruction: (reads, writes).
 fn flag_effect(i: &Instruction, info: MnemonicInfo) -> (bool, bool) {
     match info.flags {
@@ -262,6 +271,7 @@ impl Frontend for X86Frontend {
 fn scan_with(dec: &mut Decoder<'_>, out: &mut Vec<X86Insn>) -> Result<BlockScan, TranslateError> {
     let start = out.len();
     let mut scan = BlockScan::default();
+    let infos = code_info_table();
     loop {
         if !dec.can_decode() {
             return Err(TranslateError::OutOfImage { pc: dec.ip() });
@@ -274,8 +284,7 @@ fn scan_with(dec: &mut Decoder<'_>, out: &mut Vec<X86Insn>) -> Result<BlockScan,
         if i.is_invalid() {
             return Err(TranslateError::Invalid { pc: i.ip() });
         }
-        let m = i.mnemonic();
-        let mi = info(m);
+        let mi = infos[i.code() as usize];
         if scan.flags.is_none() {
             let (r, w) = flag_effect(i, mi);
             if r {
