@@ -103,7 +103,9 @@ fn main() {
             let t0 = thread_cpu_ns();
             let mut vm = fresh();
             let t1 = thread_cpu_ns();
-            let l = load_image(&mut vm, &path, &elf, BadImagePolicy::Stop).expect("load");
+            // SAFETY: the image was written by this program from build_image output.
+            let l =
+                unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) }.expect("load");
             let t2 = thread_cpu_ns();
             std::hint::black_box(vm.run().expect("run"));
             let t3 = thread_cpu_ns();

@@ -521,7 +521,8 @@ fn reused_mappings_see_files_changed_in_place() {
     let load = |expect_ok: bool| {
         let mut vm = new_vm(EngineKind::Jit, &Captured::default());
         vm.load_elf(&elf, &["fib".to_string()]).unwrap();
-        let r = load_image(&mut vm, &path, &elf, BadImagePolicy::Stop);
+        // SAFETY: the image file was written by this test from build_image output (or is a deliberately damaged copy the checks must reject).
+        let r = unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) };
         assert_eq!(r.is_ok(), expect_ok, "{:?}", r.err());
         r.err()
     };
