@@ -123,16 +123,7 @@ fn run(cli: Cli) -> Result<bool, SuiteError> {
             pipeline::analyze(&mut report, &prep, &options)?;
             let section = report.baseline.as_ref().expect("a baseline was requested");
             for c in &section.comparisons {
-                println!(
-                    "{:<50} {:<14} {:>8} noise ±{:.1}% p={}",
-                    c.name,
-                    c.change,
-                    c.change_pct
-                        .map(|p| format!("{p:+.1}%"))
-                        .unwrap_or("-".into()),
-                    c.noise_pct,
-                    c.p_value.map(|p| format!("{p:.2e}")).unwrap_or("-".into())
-                );
+                println!("{c}");
             }
             Ok(!section.comparisons.iter().any(|c| c.fails))
         }

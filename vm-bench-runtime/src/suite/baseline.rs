@@ -221,6 +221,29 @@ pub struct Comparison {
     pub noise_pct: f64,
 }
 
+/// One console row: name, classification, median change, the noise threshold applied,
+/// the p-value, and `FAILS` when this regression fails the run.
+impl std::fmt::Display for Comparison {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let change = self
+            .change_pct
+            .map_or_else(|| "-".to_string(), |p| format!("{p:+.1}%"));
+        let p = self
+            .p_value
+            .map_or_else(|| "-".to_string(), |p| format!("{p:.2e}"));
+        write!(
+            f,
+            "{:<50} {:<14} {:>8} noise ±{:.1}% p={}{}",
+            self.name,
+            self.change,
+            change,
+            self.noise_pct,
+            p,
+            if self.fails { "  FAILS" } else { "" }
+        )
+    }
+}
+
 /// The run-to-run noise of a benchmark, from the medians of its recorded runs (same
 /// unit as its samples): `exp(3 * 1.4826 * MAD(ln median)) - 1`, in percent, i.e. three
 /// robust standard deviations of the log-median. `None` with fewer than 3 usable runs.

@@ -444,17 +444,7 @@ pub(crate) fn print_comparison(report: &SuiteReport) {
     };
     println!("\ncomparison against baseline {}:", b.baseline);
     for c in &b.comparisons {
-        println!(
-            "  {:<50} {:<14} {:>8} noise ±{:.1}% p={}{}",
-            c.name,
-            c.change,
-            c.change_pct
-                .map(|p| format!("{p:+.1}%"))
-                .unwrap_or("-".into()),
-            c.noise_pct,
-            c.p_value.map(|p| format!("{p:.2e}")).unwrap_or("-".into()),
-            if c.fails { "  FAILS" } else { "" }
-        );
+        println!("  {c}");
     }
 }
 
