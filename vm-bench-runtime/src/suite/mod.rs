@@ -15,11 +15,12 @@
 //! chart
 //! history
 //! baseline   format
-//! significance
+//! significance   changepoint
 //! ---------------------------------------- measurement core (artifact, registry, row, targets, ...)
 //! ```
 
 pub mod baseline;
+pub mod changepoint;
 pub mod chart;
 pub mod export;
 pub(crate) mod format;
