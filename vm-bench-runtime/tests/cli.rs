@@ -626,3 +626,55 @@ fn a_filtered_report_accepts_overrides_of_benchmarks_it_leaves_out() {
     let _ = std::fs::remove_file(&t);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn changes_reports_the_run_commit_size_and_p_value_of_a_step_in_the_history() {
+    let dir = workdir("changes");
+    let hist = dir.join("history");
+    std::fs::create_dir_all(&hist).unwrap();
+    // 20 runs, one a day; "jit::a" steps from 1000 to 1250 ns/iter at run 12 (commit
+    // c12...), with ±1 % wobble; "jit::flat" does not move.
+    for i in 0..20u64 {
+        let wobble = 1.0 + ((i * 7 % 5) as f64 - 2.0) / 200.0;
+        let a = if i >= 12 { 1250.0 } else { 1000.0 } * wobble;
+        let summary = serde_json::json!({
+            "schema": 1, "id": format!("{:015}-c{i}", i * 86_400_000),
+            "timestamp_unix_ms": i * 86_400_000,
+            "timestamp": format!("2026-01-{:02}T00:00:00.000Z", i + 1),
+            "git_commit": format!("c{i:02}deadbeef"), "machine_class": null,
+            "passed": true, "medians_ns": {},
+            "sample_medians": {"jit::a": a, "jit::flat": 30.0 * wobble},
+            "sample_units": {"jit::a": "ns/iter", "jit::flat": "ns/iter"}, "kpis": []
+        });
+        std::fs::write(hist.join(format!("{i}.json")), summary.to_string()).unwrap();
+    }
+    let o = vm_bench(&["changes", "--dir", s(&dir)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with(
+            "1 change point(s) in 20 run(s) of 2 benchmark(s) (alpha 0.05, 199 permutations)"
+        ),
+        "{out}"
+    );
+    let line = out.lines().nth(1).unwrap();
+    assert!(
+        line.contains("jit::a: +25.")
+            && line.contains("at run 2026-01-13T00:00:00.000Z (commit c12deadbeef)")
+            && line.contains(": 1.000 us/iter -> 1.2")
+            && line.contains("us/iter, p = 0.005 (99.5% confidence)"),
+        "{line}"
+    );
+    // Same input, same answer (seeded permutations).
+    assert_eq!(stdout(&vm_bench(&["changes", "--dir", s(&dir)])), out);
+    let o = vm_bench(&["changes", "--dir", s(&dir), "--filter", "flat"]);
+    assert!(stdout(&o).starts_with("0 change point(s) in 20 run(s) of 1 benchmark(s)"));
+    // Too few permutations for alpha, and an empty history: errors.
+    let o = vm_bench(&["changes", "--dir", s(&dir), "--permutations", "5"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("permutations"), "{}", stderr(&o));
+    let o = vm_bench(&["changes", "--dir", s(&dir.join("nothing"))]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no recorded runs"), "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -190,6 +190,7 @@ fn history() -> Vec<RunSummary> {
             passed: true,
             medians_ns: BTreeMap::new(),
             sample_medians: BTreeMap::new(),
+            sample_units: BTreeMap::new(),
             kpis: vec![
                 KpiPoint {
                     benchmark: "jit::bench_compilation_latency".into(),

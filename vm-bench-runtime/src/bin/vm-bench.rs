@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use vm_bench_runtime::artifact::Artifact;
 use vm_bench_runtime::suite::inputs::{self, InputError};
-use vm_bench_runtime::suite::options::{ReportOptions, EXIT_STATUS_HELP};
+use vm_bench_runtime::suite::options::{ChangePointOptions, ReportOptions, EXIT_STATUS_HELP};
 use vm_bench_runtime::suite::pipeline::{self, SuiteError};
 use vm_bench_runtime::suite::SuiteReport;
 use vm_bench_runtime::targets::{declared_targets, render_checks, PerformanceTarget};
@@ -51,7 +51,27 @@ enum Command {
         #[command(flatten)]
         options: ReportOptions,
     },
+    /// Change points in the stored history (E-divisive means with a permutation test):
+    /// per benchmark, the run and commit where its median stepped, the medians before and
+    /// after, and the p-value. Reads only the history; writes nothing.
+    #[command(after_help = CHANGES_HELP)]
+    Changes {
+        #[command(flatten)]
+        source: Source,
+        /// History directory (default: DIR/history).
+        #[arg(long, value_name = "DIR")]
+        history: Option<PathBuf>,
+        /// Only benchmarks whose full name contains TEXT.
+        #[arg(long, value_name = "TEXT")]
+        filter: Option<String>,
+        #[command(flatten)]
+        options: ChangePointOptions,
+    },
 }
+
+const CHANGES_HELP: &str = "Exit status:\n  \
+    0  the history was read (whether or not it has change points)\n  \
+    2  bad input or usage: an unreadable or corrupt history file, an invalid option";
 
 /// Where the artifacts are.
 #[derive(Debug, Args)]
@@ -97,6 +117,39 @@ fn load_for_report(
 /// Runs the command; `Ok(true)` when everything passed.
 fn run(cli: Cli) -> Result<bool, SuiteError> {
     match cli.command {
+        Command::Changes {
+            source,
+            history,
+            filter,
+            options,
+        } => {
+            let dir = history.unwrap_or_else(|| source.dir.join("history"));
+            let runs = inputs::load_history(&dir)?;
+            let Some(newest) = runs.last() else {
+                return Err(InputError::Usage(format!(
+                    "history {}: no recorded runs (`vm-bench report` records one)",
+                    dir.display()
+                ))
+                .into());
+            };
+            let mut section =
+                vm_bench_runtime::suite::trend::analyze(&runs, &newest.id, &options.config())?;
+            let filter = filter.unwrap_or_default();
+            section.benchmarks.retain(|b| b.name.contains(&filter));
+            let lines = section.change_point_lines();
+            println!(
+                "{} change point(s) in {} run(s) of {} benchmark(s) (alpha {}, {} permutations)",
+                lines.len(),
+                section.runs,
+                section.benchmarks.len(),
+                section.alpha,
+                section.permutations
+            );
+            for l in lines {
+                println!("  {l}");
+            }
+            Ok(true)
+        }
         Command::List { source, filter } => {
             let artifacts = load(&source, filter.as_deref().unwrap_or(""))?;
             let report = SuiteReport::from_artifacts("vm-bench list", &artifacts);
@@ -138,6 +191,15 @@ fn run(cli: Cli) -> Result<bool, SuiteError> {
             println!("{}", report.headline());
             for f in report.failures() {
                 println!("  {f}");
+            }
+            if let Some(h) = &report.history {
+                let lines = h.change_point_lines();
+                if !lines.is_empty() {
+                    println!("change points in the last {} runs:", h.runs);
+                    for l in lines {
+                        println!("  {l}");
+                    }
+                }
             }
             println!("reports: {}", written.out.join("report.html").display());
             if let Some(p) = &written.baseline {

@@ -78,6 +78,10 @@ pub struct RunSummary {
     /// a relative benchmark) by benchmark: the history's measure of run-to-run noise.
     #[serde(default)]
     pub sample_medians: BTreeMap<String, f64>,
+    /// Unit of each benchmark's sample median (`ns/iter`, `ratio`); absent in summaries
+    /// written before it was recorded, which means `ns/iter`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sample_units: BTreeMap<String, String>,
     /// Every checked KPI.
     pub kpis: Vec<KpiPoint>,
 }
@@ -201,6 +205,7 @@ mod tests {
             passed: true,
             medians_ns: BTreeMap::from([("a::b".to_string(), 10.0)]),
             sample_medians: BTreeMap::from([("a::b".to_string(), ms as f64)]),
+            sample_units: BTreeMap::new(),
             kpis: vec![],
         }
     }

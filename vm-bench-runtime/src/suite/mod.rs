@@ -34,6 +34,7 @@ pub mod pipeline;
 pub mod report;
 pub mod runner;
 pub mod significance;
+pub mod trend;
 
 pub use crate::row::{BenchRow, KpiRow, MetricRow};
 pub use options::ReportOptions;

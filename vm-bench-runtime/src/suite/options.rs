@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::suite::baseline::CompareConfig;
+use crate::suite::changepoint::ChangePointConfig;
 
 /// Exit status text shown at the end of both CLIs' `--help`.
 pub const EXIT_STATUS_HELP: &str = "Exit status:\n  \
@@ -105,6 +106,29 @@ fn non_negative(s: &str) -> Result<f64, String> {
         .ok()
         .filter(|x| x.is_finite() && *x >= 0.0)
         .ok_or_else(|| format!("{s:?} is not a number >= 0"))
+}
+
+/// Options of the change-point search over the history (`vm-bench changes`).
+#[derive(Debug, Clone, Args)]
+pub struct ChangePointOptions {
+    /// Significance level of the permutation test: a split with a larger p-value ends the
+    /// search.
+    #[arg(long = "cp-alpha", value_name = "ALPHA", default_value_t = ChangePointConfig::default().alpha, value_parser = probability)]
+    pub alpha: f64,
+    /// Permutations per test (at least 1/ALPHA - 1).
+    #[arg(long, value_name = "N", default_value_t = ChangePointConfig::default().permutations)]
+    pub permutations: usize,
+}
+
+impl ChangePointOptions {
+    /// The search configuration (the default seed and minimum segment).
+    pub fn config(&self) -> ChangePointConfig {
+        ChangePointConfig {
+            alpha: self.alpha,
+            permutations: self.permutations,
+            ..ChangePointConfig::default()
+        }
+    }
 }
 
 fn probability(s: &str) -> Result<f64, String> {

@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::suite::baseline::{Baseline, BaselineError, BASELINE_SCHEMA};
+use crate::suite::changepoint::{ChangePointConfig, ChangePointError};
 use crate::suite::history::{self, HistoryError, RunSummary, TREND_RUNS};
 use crate::suite::inputs::{self, InputError};
 use crate::suite::options::ReportOptions;
@@ -36,6 +37,9 @@ pub enum SuiteError {
     /// The history record could not be written (report and baseline were).
     #[error(transparent)]
     History(#[from] HistoryError),
+    /// The change-point search over the history could not run.
+    #[error(transparent)]
+    ChangePoints(#[from] ChangePointError),
 }
 
 /// The checked inputs of a report run.
@@ -115,8 +119,9 @@ pub fn prepare_reading(
     })
 }
 
-/// Step 2: applies the override file and compares with the baseline (each benchmark's
-/// noise threshold raised to its run-to-run noise over the recorded history).
+/// Step 2: applies the override file, compares with the baseline (each benchmark's
+/// noise threshold raised to its run-to-run noise over the recorded history), and
+/// analyses the history (change against the previous run, change points).
 pub fn analyze(
     report: &mut SuiteReport,
     prep: &Prepared,
@@ -132,6 +137,9 @@ pub fn analyze(
             .map(|(_, runs)| history::latest(runs, TREND_RUNS))
             .unwrap_or_default();
         report.compare_baseline_with_history(b, &opts.compare_config(), past);
+    }
+    if let Some((_, runs)) = &prep.history {
+        report.analyze_history(runs, &ChangePointConfig::default())?;
     }
     Ok(())
 }
@@ -150,22 +158,12 @@ pub struct Written {
 /// Step 3: writes the report directory, then the baseline, then the history record.
 pub fn write(report: &SuiteReport, prep: &Prepared) -> Result<Written, SuiteError> {
     let summary = report.summary();
-    // The trend chart shows the recorded runs and this one (a record of the same id, from
-    // the same artifacts, is replaced rather than counted twice).
-    let mut trend: Vec<RunSummary> = prep
+    // The trend charts show the recorded runs and this one.
+    let trend: Vec<RunSummary> = prep
         .history
         .as_ref()
-        .map(|(_, runs)| {
-            runs.iter()
-                .filter(|r| r.id != summary.id)
-                .cloned()
-                .collect()
-        })
+        .map(|(_, runs)| report.history_with_this_run(runs))
         .unwrap_or_default();
-    if prep.history.is_some() {
-        trend.push(summary.clone());
-        trend.sort_by(|a, b| (a.timestamp_unix_ms, &a.id).cmp(&(b.timestamp_unix_ms, &b.id)));
-    }
     let trend = history::latest(&trend, TREND_RUNS);
     output::write_report(report, trend, &prep.out)?;
     let baseline = match &prep.save_baseline {

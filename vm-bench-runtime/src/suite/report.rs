@@ -13,9 +13,11 @@ use crate::row::BenchRow;
 use crate::suite::baseline::{
     compare_with_noise, Baseline, BaselineSection, Change, CompareConfig,
 };
+use crate::suite::changepoint::{ChangePointConfig, ChangePointError};
 use crate::suite::chart::{self, Chart};
 use crate::suite::format::{chart_file_stem, csv_field, num, sig, target_text, with_unit};
 use crate::suite::history::{self, KpiPoint, RunSummary, HISTORY_SCHEMA};
+use crate::suite::trend::{self, HistorySection};
 use crate::targets::{
     check_targets, declared_targets, TargetCheck, TargetOverrides, TargetSource, TargetsError,
 };
@@ -45,6 +47,10 @@ pub struct SuiteReport {
     /// configured categories); categories not listed follow in alphabetical order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub category_order: Vec<String>,
+    /// What the run history says per benchmark (change against the previous run, change
+    /// points), when a history was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistorySection>,
 }
 
 /// The environment of a set of artifacts: that of the most recently written one.
@@ -70,6 +76,7 @@ impl SuiteReport {
             baseline: None,
             results,
             category_order: Vec::new(),
+            history: None,
         }
     }
 
@@ -154,6 +161,12 @@ impl SuiteReport {
                     (r.name.clone(), m)
                 })
                 .collect(),
+            sample_units: report
+                .results
+                .iter()
+                .filter(|r| !r.samples.is_empty())
+                .map(|r| (r.name.clone(), r.samples_unit.clone()))
+                .collect(),
             kpis: report
                 .target_checks
                 .iter()
@@ -199,6 +212,33 @@ impl SuiteReport {
             fail_pct: cfg.fail_pct,
             comparisons: compare_with_noise(baseline, &self.samples(), cfg, &noise),
         });
+    }
+
+    /// `history` (oldest first) with this run's summary in its place: a recorded run of
+    /// the same id (built from the same artifacts) is replaced rather than counted twice.
+    pub fn history_with_this_run(&self, history: &[RunSummary]) -> Vec<RunSummary> {
+        let summary = self.summary();
+        let mut runs: Vec<RunSummary> = history
+            .iter()
+            .filter(|r| r.id != summary.id)
+            .cloned()
+            .collect();
+        runs.push(summary);
+        runs.sort_by(|a, b| (a.timestamp_unix_ms, &a.id).cmp(&(b.timestamp_unix_ms, &b.id)));
+        runs
+    }
+
+    /// Records what `history` (the stored runs; this run is added) says per benchmark:
+    /// the change against the previous run and the change points
+    /// ([`crate::suite::trend`]).
+    pub fn analyze_history(
+        &mut self,
+        history: &[RunSummary],
+        cfg: &ChangePointConfig,
+    ) -> Result<(), ChangePointError> {
+        let runs = self.history_with_this_run(history);
+        self.history = Some(trend::analyze(&runs, &self.summary().id, cfg)?);
+        Ok(())
     }
 
     /// Why this run fails, one line each; empty when it passes. A run fails on a panicked
