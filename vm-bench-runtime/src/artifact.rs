@@ -70,6 +70,10 @@ pub struct Artifact {
     pub failures: Vec<String>,
     /// Where and when it ran.
     pub environment: Environment,
+    /// A flame graph SVG of the benchmark, path relative to the artifact's directory,
+    /// when one was written (the report links it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flamegraph: Option<String>,
 }
 
 impl Artifact {

@@ -219,6 +219,7 @@ pub fn execute(spec: &'static BenchSpec, body: fn(&mut Bench), opts: &RunOptions
         panic_message: None,
         failures: Vec::new(),
         environment,
+        flamegraph: None,
     };
 
     let mut panic_msg = None;

@@ -282,7 +282,7 @@ fn history_accumulates_and_feeds_the_trend_chart() {
     // Same artifacts again: same run, replaced, still one summary and no trend.
     assert!(run().status.success());
     assert_eq!(std::fs::read_dir(dir.join("history")).unwrap().count(), 1);
-    assert!(!out.join("charts/trend.svg").exists());
+    assert!(!out.join("charts/trend").exists());
     // A newer measurement of one benchmark makes a second run.
     let p = dir.join("jit.bench_hotspot_detection.json");
     let mut a: serde_json::Value =
@@ -292,11 +292,27 @@ fn history_accumulates_and_feeds_the_trend_chart() {
     std::fs::write(&p, a.to_string()).unwrap();
     assert!(run().status.success());
     assert_eq!(std::fs::read_dir(dir.join("history")).unwrap().count(), 2);
-    let trend = std::fs::read_to_string(out.join("charts/trend.svg")).unwrap();
-    assert!(trend.contains("over the last 2 runs"));
-    assert!(std::fs::read_to_string(out.join("report.html"))
+    // One small trend chart per benchmark, inlined in the page and written beside it.
+    let trends: Vec<_> = std::fs::read_dir(out.join("charts/trend"))
         .unwrap()
-        .contains("charts/trend.svg"));
+        .flatten()
+        .collect();
+    assert_eq!(trends.len(), 4, "{trends:?}");
+    let trend =
+        std::fs::read_to_string(out.join("charts/trend/jit.bench_hotspot_detection.svg")).unwrap();
+    assert_eq!(trend.matches("class=\"point\"").count(), 2);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("charts/trend/jit.bench_hotspot_detection.svg"));
+    assert_eq!(
+        html.matches("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"trend\"")
+            .count(),
+        4
+    );
+    // Its change against the previous run is in the table and in report.json.
+    assert!(html.contains("class=\"num previous"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["history"]["runs"], 2);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

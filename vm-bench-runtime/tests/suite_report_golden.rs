@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use vm_bench_runtime::artifact::{Environment, Verdict};
 use vm_bench_runtime::suite::baseline::{Baseline, CompareConfig, BASELINE_SCHEMA};
+use vm_bench_runtime::suite::changepoint::ChangePointConfig;
 use vm_bench_runtime::suite::history::{KpiPoint, RunSummary, HISTORY_SCHEMA};
 use vm_bench_runtime::suite::{BenchRow, KpiRow, MetricRow, SuiteReport};
 use vm_bench_runtime::targets::TargetOverrides;
@@ -175,6 +176,8 @@ fn input() -> SuiteReport {
         },
         &CompareConfig::default(),
     );
+    r.analyze_history(&history(), &ChangePointConfig::default())
+        .unwrap();
     r
 }
 
@@ -189,8 +192,16 @@ fn history() -> Vec<RunSummary> {
             machine_class: None,
             passed: true,
             medians_ns: BTreeMap::new(),
-            sample_medians: BTreeMap::new(),
-            sample_units: BTreeMap::new(),
+            // The JIT benchmark's medians in these runs (ns/iter): a trend of five runs
+            // with the current one.
+            sample_medians: BTreeMap::from([(
+                "jit::bench_compilation_latency".to_string(),
+                200_000.0 + 50_000.0 * i as f64,
+            )]),
+            sample_units: BTreeMap::from([(
+                "jit::bench_compilation_latency".to_string(),
+                "ns/iter".to_string(),
+            )]),
             kpis: vec![
                 KpiPoint {
                     benchmark: "jit::bench_compilation_latency".into(),
@@ -242,31 +253,46 @@ fn json_matches_golden_and_round_trips() {
     assert_eq!(back, r);
 }
 
+/// The files of the report directory, as the pipeline renders them (the history with
+/// this run).
+fn files() -> BTreeMap<String, String> {
+    let r = input();
+    let runs = r.history_with_this_run(&history());
+    vm_bench_runtime::suite::output::render_files(&r, &runs)
+        .into_iter()
+        .collect()
+}
+
 #[test]
 fn markdown_matches_golden() {
-    let r = input();
-    check("report.md", &r.to_markdown(&r.charts(&history())));
+    check("report.md", &files()["report.md"]);
 }
 
 #[test]
 fn html_matches_golden() {
-    let r = input();
-    check(
-        "report.html",
-        &vm_bench_runtime::suite::html::render(&r, &r.charts(&history())),
-    );
+    check("report.html", &files()["report.html"]);
 }
 
 #[test]
 fn charts_match_golden() {
-    let charts = input().charts(&history());
-    let files: Vec<&str> = charts.iter().map(|c| c.file.as_str()).collect();
+    let files = files();
+    let charts: Vec<&String> = files.keys().filter(|f| f.starts_with("charts/")).collect();
     assert_eq!(
-        files,
-        ["charts/kpis.svg", "charts/baseline.svg", "charts/trend.svg"]
+        charts,
+        [
+            "charts/baseline.svg",
+            "charts/gc.bench_gc_pause_time.svg",
+            "charts/jit.bench_compilation_latency.svg",
+            "charts/kpis.svg",
+            "charts/trend/jit.bench_compilation_latency.svg"
+        ]
     );
-    for c in &charts {
-        check(c.file.trim_start_matches("charts/"), &c.svg);
+    for c in [
+        "baseline.svg",
+        "kpis.svg",
+        "trend/jit.bench_compilation_latency.svg",
+    ] {
+        check(c, &files[&format!("charts/{c}")]);
     }
 }
 

@@ -80,6 +80,21 @@ pub(crate) fn quantity(v: f64, unit: &str) -> String {
     }
 }
 
+/// `[lo, hi] unit`, both ends in the time unit the larger end scales to.
+pub(crate) fn quantity_range(lo: f64, hi: f64, unit: &str) -> String {
+    match time_unit(unit) {
+        Some((per_unit, suffix)) if lo.is_finite() && hi.is_finite() => {
+            let (div, name) = time_scale(lo.abs().max(hi.abs()) * per_unit);
+            format!(
+                "[{}, {}] {name}{suffix}",
+                digits4(lo * per_unit / div),
+                digits4(hi * per_unit / div)
+            )
+        }
+        _ => with_unit(format!("[{}, {}]", sig(lo), sig(hi)), unit),
+    }
+}
+
 /// `+12.3%` (signed, one decimal).
 pub(crate) fn percent(p: f64) -> String {
     format!("{p:+.1}%")
@@ -169,6 +184,11 @@ mod tests {
         assert_eq!(quantity(0.93, "ratio"), "0.93000 ratio");
         assert_eq!(quantity(12.5, "%"), "12.500 %");
         assert_eq!(quantity(7.0, ""), "7.000");
+        assert_eq!(
+            quantity_range(900.0, 1100.0, "ns/iter"),
+            "[0.900, 1.100] us/iter"
+        );
+        assert_eq!(quantity_range(0.9, 1.1, "ratio"), "[0.90000, 1.100] ratio");
         assert_eq!(percent(12.345), "+12.3%");
         assert!(time_unit("ratio").is_none());
         assert_eq!(time_unit("ms/iter"), Some((1e6, "/iter")));

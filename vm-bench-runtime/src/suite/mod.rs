@@ -12,7 +12,7 @@
 //! output   inputs   options
 //! html   export
 //! report
-//! chart
+//! chart   trend
 //! history
 //! baseline   format
 //! significance   changepoint

@@ -4,9 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::suite::chart;
+use crate::suite::chart::{Chart, ChartKind};
 use crate::suite::export::{bencher_metric_format, github_action_benchmark, Direction};
-use crate::suite::format::chart_file_stem;
 use crate::suite::history::RunSummary;
 use crate::suite::html;
 use crate::suite::report::SuiteReport;
@@ -34,24 +33,34 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
 /// Every file of a report directory, relative path and content: `report.json`,
 /// `report.csv`, `report.md`, `report.html`, the exports (`bencher.json`,
 /// `github-action-benchmark.json`, `github-action-benchmark-bigger.json`), the suite-wide
-/// charts and one sample histogram per benchmark with samples. `history` (oldest first,
-/// this run included) feeds the trend chart.
+/// charts, and per benchmark its trend (`charts/trend/<name>.svg`) and sample histogram
+/// (`charts/<name>.svg`). `history` (oldest first, this run included) feeds the trends.
 pub fn render_files(report: &SuiteReport, history: &[RunSummary]) -> Vec<(String, String)> {
-    let charts = report.charts(history);
+    let charts = report.charts();
+    let per_benchmark = report.benchmark_charts(history);
     let mut files: Vec<(String, String)> = charts
         .iter()
+        .chain(&per_benchmark)
         .map(|c| (c.file.clone(), c.svg.clone()))
         .collect();
-    for r in &report.results {
-        if let Some(svg) = chart::sample_histogram(&r.name, &r.samples, &r.samples_unit) {
-            files.push((format!("charts/{}.svg", chart_file_stem(&r.name)), svg));
-        }
-    }
+    // Markdown lists the suite-wide charts and the trends (its tables link histograms).
+    let listed: Vec<Chart> = charts
+        .iter()
+        .chain(
+            per_benchmark
+                .iter()
+                .filter(|c| matches!(c.kind, ChartKind::Trend { .. })),
+        )
+        .cloned()
+        .collect();
     files.extend([
         ("report.json".to_string(), report.to_json()),
         ("report.csv".to_string(), report.to_csv()),
-        ("report.md".to_string(), report.to_markdown(&charts)),
-        ("report.html".to_string(), html::render(report, &charts)),
+        ("report.md".to_string(), report.to_markdown(&listed)),
+        (
+            "report.html".to_string(),
+            html::render(report, &charts, &per_benchmark),
+        ),
         ("bencher.json".to_string(), bencher_metric_format(report)),
         (
             "github-action-benchmark.json".to_string(),

@@ -14,8 +14,10 @@ use crate::suite::baseline::{
     compare_with_noise, Baseline, BaselineSection, Change, CompareConfig,
 };
 use crate::suite::changepoint::{ChangePointConfig, ChangePointError};
-use crate::suite::chart::{self, Chart};
-use crate::suite::format::{chart_file_stem, csv_field, num, sig, target_text, with_unit};
+use crate::suite::chart::{self, Chart, ChartKind, TrendMark, TrendPoint};
+use crate::suite::format::{
+    chart_file_stem, csv_field, num, quantity, sig, target_text, time_unit, with_unit,
+};
 use crate::suite::history::{self, KpiPoint, RunSummary, HISTORY_SCHEMA};
 use crate::suite::trend::{self, HistorySection};
 use crate::targets::{
@@ -515,16 +517,16 @@ impl SuiteReport {
         s
     }
 
-    /// The suite-wide charts this report has data for: KPI budget, baseline vs current,
-    /// and the trend over `history` (at least two runs), then one sample histogram per
-    /// benchmark with samples.
-    pub fn charts(&self, history: &[RunSummary]) -> Vec<Chart> {
+    /// The suite-wide charts this report has data for: KPI budget and baseline vs
+    /// current.
+    pub fn charts(&self) -> Vec<Chart> {
         let mut out = Vec::new();
         if let Some(svg) = chart::kpi_budget_chart(&self.target_checks) {
             out.push(Chart {
                 file: "charts/kpis.svg".into(),
                 title: "Measured / target per KPI".into(),
                 svg,
+                kind: ChartKind::Suite,
             });
         }
         if let Some(svg) = self.baseline.as_ref().and_then(chart::baseline_chart) {
@@ -532,16 +534,109 @@ impl SuiteReport {
                 file: "charts/baseline.svg".into(),
                 title: "Baseline vs current (median change)".into(),
                 svg,
-            });
-        }
-        if let Some(svg) = chart::trend_chart(history) {
-            out.push(Chart {
-                file: "charts/trend.svg".into(),
-                title: format!("Trend over the last {} runs", history.len()),
-                svg,
+                kind: ChartKind::Suite,
             });
         }
         out
+    }
+
+    /// Per benchmark (in result order): its trend over `history` (oldest first; at least
+    /// two runs with it), with its bound and the change points of
+    /// [`SuiteReport::history`], then its sample histogram with the bound.
+    pub fn benchmark_charts(&self, history: &[RunSummary]) -> Vec<Chart> {
+        let mut out = Vec::new();
+        for r in &self.results {
+            let stem = chart_file_stem(&r.name);
+            let short = r.name.rsplit("::").next().unwrap_or(&r.name);
+            let points: Vec<TrendPoint> = trend::series(history, &r.name)
+                .into_iter()
+                .map(|(run, value)| TrendPoint {
+                    time_ms: run.timestamp_unix_ms,
+                    label: run.label(),
+                    value,
+                })
+                .collect();
+            let unit = history
+                .iter()
+                .rev()
+                .find(|run| {
+                    run.sample_medians.contains_key(&r.name) || run.medians_ns.contains_key(&r.name)
+                })
+                .map(|run| trend::unit_of(run, &r.name))
+                .unwrap_or_else(|| r.samples_unit.clone());
+            let marks: Vec<TrendMark> = self
+                .history
+                .as_ref()
+                .and_then(|h| h.benchmark(&r.name))
+                .map(|b| {
+                    b.change_points
+                        .iter()
+                        .filter_map(|c| {
+                            let run = history.iter().find(|run| run.id == c.run.run_id)?;
+                            Some(TrendMark {
+                                time_ms: run.timestamp_unix_ms,
+                                label: run.label(),
+                                change_pct: c.change_pct,
+                                p_value: c.p_value,
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let bound = self.bound_in(&r.name, &unit);
+            if let Some(svg) = chart::trend_small_multiple(
+                short,
+                &unit,
+                &points,
+                bound.as_ref().map(|(v, l)| (*v, l.as_str())),
+                &marks,
+            ) {
+                out.push(Chart {
+                    file: format!("charts/trend/{stem}.svg"),
+                    title: format!("{} over the last {} runs", r.name, points.len()),
+                    svg,
+                    kind: ChartKind::Trend {
+                        benchmark: r.name.clone(),
+                    },
+                });
+            }
+            let bound = self.bound_in(&r.name, &r.samples_unit);
+            if let Some(svg) = chart::sample_histogram(
+                &r.name,
+                &r.samples,
+                &r.samples_unit,
+                bound.as_ref().map(|(v, l)| (*v, l.as_str())),
+            ) {
+                out.push(Chart {
+                    file: format!("charts/{stem}.svg"),
+                    title: format!("{} samples", r.name),
+                    svg,
+                    kind: ChartKind::Histogram {
+                        benchmark: r.name.clone(),
+                    },
+                });
+            }
+        }
+        out
+    }
+
+    /// The effective bound of benchmark `name`'s first KPI that can be drawn on values
+    /// in `unit`, converted to `unit`, with a label (`<= 40.00 us/iter`): a time bound
+    /// on times; on candidate/baseline ratios, an overhead bound (`1 + pct/100`) or a
+    /// speedup bound (`1 / x`).
+    pub fn bound_in(&self, name: &str, unit: &str) -> Option<(f64, String)> {
+        self.checks_of(name).find_map(|c| {
+            let b = c.effective_bound;
+            let label = format!("{} {}", c.target.op, quantity(b, &c.target.unit));
+            let v = match (time_unit(unit), time_unit(&c.target.unit)) {
+                (Some((to, _)), Some((from, _))) => b * from / to,
+                _ if unit == "ratio" && c.target.metric == "max_overhead_pct" => 1.0 + b / 100.0,
+                _ if unit == "ratio" && c.target.metric == "min_speedup" && b > 0.0 => 1.0 / b,
+                _ if unit == c.target.unit => b,
+                _ => return None,
+            };
+            v.is_finite().then_some((v, label))
+        })
     }
 }
 
