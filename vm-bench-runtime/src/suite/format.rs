@@ -109,11 +109,12 @@ pub(crate) fn with_unit(v: String, unit: &str) -> String {
     }
 }
 
-/// `< 500 us ±10% (override)` for a check.
+/// `< 500.0 us ±10% (override)` for a check, the value formatted by [`quantity`].
 pub(crate) fn target_text(c: &TargetCheck) -> String {
-    let mut s = with_unit(
-        format!("{} {}", c.target.op, sig(c.target.target_value)),
-        &c.target.unit,
+    let mut s = format!(
+        "{} {}",
+        c.target.op,
+        quantity(c.target.target_value, &c.target.unit)
     );
     if c.target.tolerance > 0.0 {
         let _ = write!(s, " ±{}%", c.target.tolerance);

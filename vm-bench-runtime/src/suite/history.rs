@@ -1,5 +1,5 @@
 //! Run history: a small summary of every suite run (`<history dir>/<id>.json`), read back
-//! for the trend chart. A summary keeps what a trend needs (median time per benchmark,
+//! for the trend charts and change points. A summary keeps what they need (median time per benchmark,
 //! measured value and effective bound per KPI), not the raw samples, so a long history
 //! stays small.
 
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 /// Format version of a summary file.
 pub const HISTORY_SCHEMA: u32 = 1;
 
-/// How many of the most recent runs the trend chart shows.
+/// How many of the most recent runs the trend charts show.
 pub const TREND_RUNS: usize = 30;
 
 /// One KPI of one run.

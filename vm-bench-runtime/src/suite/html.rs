@@ -177,7 +177,7 @@ fn attention(s: &mut String, r: &SuiteReport) {
                 esc(&c.target.name),
                 esc(&c.target.metric),
                 if c.ok() { " (not enforced)" } else { "" },
-                esc(&target_text_scaled(c)),
+                esc(&target_text(c)),
                 c.measured
                     .map(|m| esc(&quantity(m, &c.target.unit)))
                     .unwrap_or("nothing".into()),
@@ -216,26 +216,6 @@ fn attention(s: &mut String, r: &SuiteReport) {
         s.push('\n');
     }
     s.push_str("</ul>\n");
-}
-
-/// `< 40.00 us/iter ±10%`: the target with its value scaled like measured values.
-fn target_text_scaled(c: &TargetCheck) -> String {
-    let mut t = format!(
-        "{} {}",
-        c.target.op,
-        quantity(c.target.target_value, &c.target.unit)
-    );
-    if c.target.tolerance > 0.0 {
-        let _ = write!(t, " ±{}%", c.target.tolerance);
-    }
-    if c.overridden {
-        t.push_str(" (override)");
-    }
-    // Same wording as the other reports when no scaling applies.
-    if time_unit(&c.target.unit).is_none() {
-        return target_text(c);
-    }
-    t
 }
 
 /// Change points found in the history, each linked to its benchmark's trend.
@@ -392,7 +372,7 @@ fn results(s: &mut String, r: &SuiteReport, per_benchmark: &[Chart]) {
                     "<tr id=\"{}\">{head}<td>{}</td><td>{}</td>{}{}<td class=\"{v}\" data-sort=\"{}\">{v}</td>{}{median}{previous}<td>{details}</td></tr>",
                     row_id(&row.name, &c.target.metric),
                     esc(&c.target.metric),
-                    esc(&target_text_scaled(c)),
+                    esc(&target_text(c)),
                     c.measured
                         .map(|m| format!(
                             "<td class=\"num measured\" data-sort=\"{}\">{}</td>",

@@ -48,8 +48,9 @@ pub struct ReportOptions {
     #[arg(long, value_name = "NAME", value_parser = baseline_name)]
     pub save_baseline: Option<String>,
 
-    /// Directory of the run history (one record per run; feeds the trend chart and the
-    /// per-benchmark noise thresholds) (default: `<store>/history`).
+    /// Directory of the run history (one record per run; feeds the trend charts, the
+    /// change points, the change against the previous run and the per-benchmark noise
+    /// thresholds) (default: `<store>/history`).
     #[arg(long, value_name = "DIR", conflicts_with = "no_history")]
     pub history: Option<PathBuf>,
 

@@ -16,7 +16,7 @@ use crate::suite::baseline::{
 use crate::suite::changepoint::{ChangePointConfig, ChangePointError};
 use crate::suite::chart::{self, Chart, ChartKind, TrendMark, TrendPoint};
 use crate::suite::format::{
-    chart_file_stem, csv_field, num, quantity, sig, target_text, time_unit, with_unit,
+    chart_file_stem, csv_field, num, quantity, quantity_range, sig, target_text, time_unit,
 };
 use crate::suite::history::{self, KpiPoint, RunSummary, HISTORY_SCHEMA};
 use crate::suite::trend::{self, HistorySection};
@@ -258,7 +258,7 @@ impl SuiteReport {
                 c.verdict,
                 target_text(c),
                 c.measured
-                    .map(|m| with_unit(sig(m), &c.target.unit))
+                    .map(|m| quantity(m, &c.target.unit))
                     .unwrap_or("nothing".into())
             ));
         }
@@ -447,10 +447,10 @@ impl SuiteReport {
                         c.target.metric,
                         target_text(c),
                         c.measured
-                            .map(|v| with_unit(sig(v), &c.target.unit))
+                            .map(|v| quantity(v, &c.target.unit))
                             .unwrap_or("-".into()),
                         c.interval
-                            .map(|(lo, hi)| format!("[{}, {}]", sig(lo), sig(hi)))
+                            .map(|(lo, hi)| quantity_range(lo, hi, &c.target.unit))
                             .unwrap_or("-".into()),
                         c.verdict,
                         c.margin_pct
@@ -460,7 +460,7 @@ impl SuiteReport {
                 }
                 if !any {
                     let measured = if r.median_ns > 0.0 {
-                        format!("median {}", with_unit(sig(r.median_ns), "ns/iter"))
+                        format!("median {}", quantity(r.median_ns, "ns/iter"))
                     } else {
                         "-".into()
                     };
@@ -491,10 +491,10 @@ impl SuiteReport {
                     "| {} | {} | {} | {} | ±{}% | {} | {}{} |",
                     c.name,
                     c.baseline_median
-                        .map(|v| with_unit(sig(v), unit))
+                        .map(|v| quantity(v, unit))
                         .unwrap_or("-".into()),
                     c.current_median
-                        .map(|v| with_unit(sig(v), unit))
+                        .map(|v| quantity(v, unit))
                         .unwrap_or("-".into()),
                     c.change_pct
                         .map(|p| format!("{p:+.1}%"))
