@@ -193,13 +193,7 @@ fn run(cli: Cli) -> Result<bool, SuiteError> {
                 println!("  {f}");
             }
             if let Some(h) = &report.history {
-                let lines = h.change_point_lines();
-                if !lines.is_empty() {
-                    println!("change points in the last {} runs:", h.runs);
-                    for l in lines {
-                        println!("  {l}");
-                    }
-                }
+                print!("{}", h.change_point_block());
             }
             println!("reports: {}", written.out.join("report.html").display());
             if let Some(p) = &written.baseline {

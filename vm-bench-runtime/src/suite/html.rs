@@ -92,7 +92,9 @@ fn sort_key(v: f64, unit: &str) -> String {
 
 /// The flame-graph link of a benchmark, when its artifact names one
 /// ([`BenchRow::flamegraph`]). Kept in one place so the flame graph's rendering can
-/// change without touching the table.
+/// change without touching the table. The path is written as the artifact gives it
+/// (relative to the artifact directory); resolving it against the report directory is
+/// the flame graph's job.
 fn flamegraph_link(row: &BenchRow) -> Option<String> {
     let path = row.flamegraph.as_deref()?;
     Some(format!(

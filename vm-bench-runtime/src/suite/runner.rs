@@ -414,6 +414,9 @@ impl Suite {
         for f in report.failures() {
             println!("  {f}");
         }
+        if let Some(h) = &report.history {
+            print!("{}", h.change_point_block());
+        }
         println!("reports: {}", written.out.join("report.html").display());
         Ok(report.passed())
     }

@@ -107,6 +107,22 @@ impl HistorySection {
         self.benchmarks.iter().find(|b| b.name == name)
     }
 
+    /// The console block of the change points: a heading and one indented line each;
+    /// empty when there are none.
+    pub fn change_point_block(&self) -> String {
+        let lines = self.change_point_lines();
+        if lines.is_empty() {
+            return String::new();
+        }
+        let mut s = format!("change points in the last {} runs:\n", self.runs);
+        for l in lines {
+            s.push_str("  ");
+            s.push_str(&l);
+            s.push('\n');
+        }
+        s
+    }
+
     /// Every change point as one line, by benchmark, oldest first: which run and commit,
     /// by how much (medians before and after), and how sure (p-value, confidence).
     pub fn change_point_lines(&self) -> Vec<String> {
@@ -271,6 +287,10 @@ mod tests {
         assert!(h.benchmark("x::b").unwrap().change_points.is_empty());
         let lines = h.change_point_lines();
         assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(
+            h.change_point_block(),
+            format!("change points in the last 20 runs:\n  {}\n", lines[0])
+        );
         assert!(
             lines[0].starts_with("x::a: +30.")
                 && lines[0].contains("(commit c000012abcdef)")
