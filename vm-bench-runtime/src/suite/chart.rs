@@ -445,9 +445,11 @@ pub(crate) fn sample_histogram(
     );
     let med = crate::stats::quantile_sorted(&crate::stats::sorted(&xs), 0.5);
     let mx = x(med);
+    // The label stays inside the plot when the median is near an edge.
+    let label_x = mx.clamp(left + 70.0, left + pw - 70.0);
     let _ = writeln!(
         s,
-        r##"<g class="median"><line x1="{mx:.1}" y1="{top}" x2="{mx:.1}" y2="{:.1}" stroke="#202020" stroke-width="2"/><text x="{mx:.1}" y="{:.1}" text-anchor="middle">median {}</text></g>"##,
+        r##"<g class="median"><line x1="{mx:.1}" y1="{top}" x2="{mx:.1}" y2="{:.1}" stroke="#202020" stroke-width="2"/><text x="{label_x:.1}" y="{:.1}" text-anchor="middle">median {}</text></g>"##,
         top + ph,
         top - 4.0,
         xml_escape(&quantity(med, unit))

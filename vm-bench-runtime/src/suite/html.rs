@@ -316,9 +316,10 @@ fn results(s: &mut String, r: &SuiteReport, per_benchmark: &[Chart]) {
             details.push(format!("<a href=\"#hist-{stem}\">histogram</a>"));
         }
         if !row.metrics.is_empty() {
+            let n = row.metrics.len();
             details.push(format!(
-                "<a href=\"#metrics-{stem}\">{} metrics</a>",
-                row.metrics.len()
+                "<a href=\"#metrics-{stem}\">{n} metric{}</a>",
+                if n == 1 { "" } else { "s" }
             ));
         }
         // The flame graph's spot.
