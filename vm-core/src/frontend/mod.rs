@@ -13,7 +13,8 @@ pub mod flags;
 pub mod riscv;
 pub mod x86_64;
 
-use crate::ir::{IrBlock, IrOp};
+use crate::ir::dense::{to_ir_block, UnitOp};
+use crate::ir::{GuestLoc, IrBlock, Terminator};
 
 /// Why a guest function could not be translated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -133,16 +134,18 @@ pub trait Frontend {
         pc: u64,
         out: &mut Vec<Self::Insn>,
     ) -> Result<BlockScan, TranslateError>;
-    /// Lifts a scanned block into a block whose op vector reuses the
-    /// allocation of `ops`; `flags_live_out` says whether the flags must be
-    /// in their globals when the block ends.
+    /// Lifts a scanned block, appending its dense ops to `ops` (the
+    /// unit's op buffer, earlier blocks kept); `flags_live_out` says
+    /// whether the flags must be in their globals when the block ends.
     fn lift_block_into(
         &mut self,
         pc: u64,
         insns: &[Self::Insn],
         flags_live_out: bool,
-        ops: Vec<IrOp>,
-    ) -> Result<IrBlock, TranslateError>;
+        ops: &mut Vec<UnitOp>,
+    ) -> Result<LiftedBlock, TranslateError>;
+    /// The guest location of instruction `index` of a block.
+    fn insn_loc(insn: &Self::Insn, index: u32) -> GuestLoc;
     /// Runs the discovery of one unit (see [`Discovery::run`]); a frontend
     /// overrides it to keep decoder state across the unit's blocks.
     fn discover(
@@ -152,15 +155,44 @@ pub trait Frontend {
     ) -> Result<(), TranslateError> {
         d.run(|pc, out| self.scan_block(img, pc, out))
     }
-    /// [`Frontend::lift_block_into`] with a fresh op vector.
+    /// [`Frontend::lift_block_into`] as an [`IrBlock`] (the JIT's IR;
+    /// tests and the block-at-a-time engine).
     fn lift_block(
         &mut self,
         pc: u64,
         insns: &[Self::Insn],
         flags_live_out: bool,
     ) -> Result<IrBlock, TranslateError> {
-        let ops = Vec::with_capacity(insns.len() * 4 + 8);
-        self.lift_block_into(pc, insns, flags_live_out, ops)
+        let mut ops = Vec::with_capacity(insns.len() * 4 + 8);
+        let l = self.lift_block_into(pc, insns, flags_live_out, &mut ops)?;
+        Ok(to_ir_block(
+            pc,
+            insns.len() as u32,
+            l.num_temps,
+            &ops,
+            l.term,
+            |i| Self::insn_loc(&insns[i as usize], i),
+        ))
+    }
+}
+
+/// A block [`Frontend::lift_block_into`] appended to the unit's op buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiftedBlock {
+    /// Temps of the block (`1..num_temps`).
+    pub num_temps: u32,
+    /// Block exit.
+    pub term: Terminator,
+}
+
+/// The error for a block whose temps do not fit the dense records.
+pub(crate) fn too_many_temps(pc: u64) -> TranslateError {
+    TranslateError::Unsupported {
+        pc,
+        mnemonic: format!(
+            "block needs more than {} temporaries",
+            crate::ir::dense::MAX_TEMPS
+        ),
     }
 }
 

@@ -1,20 +1,42 @@
 //! Translation units: the IR of whole guest functions (all blocks
 //! reachable from a set of entry points), as the cross-architecture
-//! backends compile them.
+//! backends compile them. The ops of all blocks are dense records
+//! ([`super::dense::UnitOp`]) in one buffer.
 
 use std::collections::HashMap;
 
-use super::IrBlock;
+use super::dense::{kind, to_ir_block, UnitOp};
+use super::{GuestLoc, IrBlock, Terminator};
 
 /// Map keyed by guest pc (FxHash: guest pcs are trusted integers, and
 /// SipHash with per-map random keys cost more than the lookups themselves).
 pub type PcMap<V> = HashMap<u64, V, rustc_hash::FxBuildHasher>;
 
-/// The translated unit: optimized IR blocks and the entry points.
-#[derive(Debug, Clone)]
+/// One block of a unit: its slice of the unit's op buffer and of its
+/// last-use table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitBlock {
+    /// Guest pc of the first instruction.
+    pub pc: u64,
+    /// Guest instructions covered.
+    pub insn_count: u32,
+    /// Temps of the block (`1..num_temps`; temp 0 is the absent operand).
+    pub num_temps: u32,
+    /// The block's ops are `ops[start..end]` of the unit.
+    pub start: u32,
+    /// End of the block's ops.
+    pub end: u32,
+    /// Block exit.
+    pub term: Terminator,
+}
+
+/// The translated unit: blocks, their ops and the entry points.
+#[derive(Debug, Clone, Default)]
 pub struct TranslationUnit {
     /// Blocks, in discovery order.
-    pub blocks: Vec<IrBlock>,
+    pub blocks: Vec<UnitBlock>,
+    /// Ops of all blocks (dead ones are [`kind::NOP`]).
+    pub ops: Vec<UnitOp>,
     /// Block index by guest pc.
     pub index: PcMap<usize>,
     /// Entry points (function symbols) and their pcs.
@@ -25,10 +47,38 @@ pub struct TranslationUnit {
     /// return sites (the backends' dispatch tables hold only these; any
     /// other computed target leaves the unit, which stays correct).
     pub indirect_targets: Vec<usize>,
-    /// Index of the last op reading each temp, for register allocation:
-    /// block `b`'s temp `t` is at `last_use[last_use_base[b] + t]`; the
-    /// terminator counts as op `ops.len()`, `u32::MAX` means never read.
+    /// Last use of each temp, for register allocation: block `b`'s temp
+    /// `t` is at `last_use[last_use_base[b] + t]`, `1 +` the index of the
+    /// last live op reading it within the block (the terminator is op
+    /// `end - start`); 0 means never read.
     pub last_use: Vec<u32>,
     /// Start of each block's slice of `last_use`.
     pub last_use_base: Vec<usize>,
+}
+
+impl TranslationUnit {
+    /// The ops of block `b` (dead ones included as [`kind::NOP`]).
+    #[inline]
+    pub fn block_ops(&self, b: &UnitBlock) -> &[UnitOp] {
+        &self.ops[b.start as usize..b.end as usize]
+    }
+
+    /// Live ops of the unit plus one terminator per block.
+    pub fn live_ops(&self) -> usize {
+        self.ops.iter().filter(|o| o.kind != kind::NOP).count() + self.blocks.len()
+    }
+
+    /// Block `i` as an [`IrBlock`] without its dead ops; `loc` gives the
+    /// guest location of an instruction index of the block.
+    pub fn ir_block(&self, i: usize, loc: impl Fn(u32) -> GuestLoc) -> IrBlock {
+        let b = &self.blocks[i];
+        to_ir_block(
+            b.pc,
+            b.insn_count,
+            b.num_temps,
+            self.block_ops(b),
+            b.term,
+            loc,
+        )
+    }
 }

@@ -6,8 +6,11 @@ use super::TranslateError;
 use crate::frontend::flags::{
     select, sext_w, zext_w, CcKind, ConstCache, FlagSrc, FlagState, Flags, LAZY_RESULT,
 };
-use crate::frontend::{BlockScan, CodeImage, Discovery, FlagUse, Frontend, Successor};
-use crate::ir::{BinOp, Cond, GuestLoc, IrBlock, IrBuilder, IrOp, Temp, Terminator, UnOp, Width};
+use crate::frontend::{
+    too_many_temps, BlockScan, CodeImage, Discovery, FlagUse, Frontend, LiftedBlock, Successor,
+};
+use crate::ir::dense::{UnitBuilder, UnitOp};
+use crate::ir::{BinOp, Cond, GuestLoc, Temp, Terminator, UnOp, Width};
 
 /// Globals holding Z, N (SF), C (CF), V (OF) between blocks.
 pub const FLAG_GLOBALS: [u8; 4] = [17, 18, 16, 19];
@@ -25,8 +28,8 @@ pub type X86Insn = Instruction;
 /// The x86-64 frontend (stateless between blocks).
 #[derive(Debug, Default)]
 pub struct X86Frontend {
-    /// One builder reused for every block (see [`IrBuilder::reset`]).
-    b: IrBuilder,
+    /// One builder reused for every block (see [`UnitBuilder::reset`]).
+    b: UnitBuilder,
 }
 
 impl Clone for X86Frontend {
@@ -224,15 +227,40 @@ impl Frontend for X86Frontend {
         pc: u64,
         insns: &[X86Insn],
         flags_live_out: bool,
-        ops: Vec<IrOp>,
-    ) -> Result<IrBlock, TranslateError> {
+        ops: &mut Vec<UnitOp>,
+    ) -> Result<LiftedBlock, TranslateError> {
+        let mut buf = std::mem::take(ops);
+        buf.reserve(insns.len() * 4 + 8);
+        self.b.reset(buf);
+        let r = self.lift_body(insns, flags_live_out);
+        let num_temps = self.b.num_temps();
+        let overflowed = self.b.overflowed();
+        *ops = self.b.take_ops();
+        let term = r?;
+        if overflowed {
+            return Err(too_many_temps(pc));
+        }
+        Ok(LiftedBlock { num_temps, term })
+    }
+
+    fn insn_loc(i: &X86Insn, index: u32) -> GuestLoc {
+        GuestLoc {
+            pc: i.ip(),
+            next_pc: i.next_ip(),
+            index,
+        }
+    }
+}
+
+impl X86Frontend {
+    /// Lifts `insns` into the builder (already reset); returns the terminator.
+    fn lift_body(
+        &mut self,
+        insns: &[X86Insn],
+        flags_live_out: bool,
+    ) -> Result<Terminator, TranslateError> {
         let mut l = Lifter {
-            b: {
-                let mut ops = ops;
-                ops.reserve(insns.len() * 4 + 8);
-                self.b.reset(ops);
-                &mut self.b
-            },
+            b: &mut self.b,
             flags: FlagState::new(FLAG_GLOBALS, false),
             consts: ConstCache::default(),
             rdx_ext: None,
@@ -263,7 +291,7 @@ impl Frontend for X86Frontend {
                     mnemonic: format!("{} (flags live across blocks)", u.mnemonic),
                 })?;
         }
-        Ok(l.b.take_block(pc, insns.len() as u32, term))
+        Ok(term)
     }
 }
 
@@ -358,7 +386,7 @@ enum RdxExt {
 }
 
 struct Lifter<'a> {
-    b: &'a mut IrBuilder,
+    b: &'a mut UnitBuilder,
     flags: FlagState,
     /// Constants already defined in this block (immediates repeat a lot;
     /// one op per distinct value keeps the later passes short).
@@ -1073,6 +1101,7 @@ fn mem_size(i: &Instruction) -> Result<u32, Box<TranslateError>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ir::IrBlock;
 
     fn block(code: &[u8]) -> Result<IrBlock, TranslateError> {
         let img = CodeImage {
