@@ -175,15 +175,16 @@ fn code_info_table() -> &'static [MnemonicInfo] {
     TABLE.get_or_init(|| Code::values().map(|c| info(c.mnemonic())).collect())
 }
 
-/// Flag effect of an instruction: (reads, writes).
+/// Flag effect of an instruction: (reads, writes). Bit tests instead of a
+/// `match` (a jump table the scan mispredicted about once per block).
+#[inline]
 fn flag_effect(i: &Instruction, info: MnemonicInfo) -> (bool, bool) {
-    match info.flags {
-        FlagClass::None => (false, false),
-        FlagClass::Reads => (true, false),
-        FlagClass::Writes => (false, true),
-        FlagClass::ReadsWrites => (true, true),
-        FlagClass::Shift => (i.op1_kind() == OpKind::Register, true),
-    }
+    let f = info.flags;
+    let shift = f == FlagClass::Shift;
+    let reads = matches!(f, FlagClass::Reads | FlagClass::ReadsWrites)
+        | (shift && i.op1_kind() == OpKind::Register);
+    let writes = matches!(f, FlagClass::Writes | FlagClass::ReadsWrites) | shift;
+    (reads, writes)
 }
 
 fn is_nop(m: Mnemonic) -> bool {
@@ -322,49 +323,53 @@ fn scan_with(dec: &mut Decoder<'_>, out: &mut Vec<X86Insn>) -> Result<BlockScan,
             }
         }
         let next = i.next_ip();
-        let direct = matches!(
-            i.op0_kind(),
-            OpKind::NearBranch64 | OpKind::NearBranch32 | OpKind::NearBranch16
-        );
-        match mi.flow {
-            FlowClass::Jmp => {
-                if direct {
+        // Most instructions do not end the block: one predictable branch
+        // before the jump table over the block-ending classes.
+        if mi.flow != FlowClass::Other {
+            let direct = matches!(
+                i.op0_kind(),
+                OpKind::NearBranch64 | OpKind::NearBranch32 | OpKind::NearBranch16
+            );
+            match mi.flow {
+                FlowClass::Jmp => {
+                    if direct {
+                        scan.succs.push(Successor {
+                            pc: i.near_branch_target(),
+                            carries_flags: true,
+                        });
+                    } else {
+                        scan.indirect = true;
+                    }
+                    return Ok(scan);
+                }
+                FlowClass::Call => {
+                    if direct {
+                        scan.succs.push(Successor {
+                            pc: i.near_branch_target(),
+                            carries_flags: false,
+                        });
+                    }
+                    scan.succs.push(Successor {
+                        pc: next,
+                        carries_flags: false,
+                    });
+                    return Ok(scan);
+                }
+                FlowClass::Ret => return Ok(scan),
+                FlowClass::CondJump if direct => {
                     scan.succs.push(Successor {
                         pc: i.near_branch_target(),
                         carries_flags: true,
                     });
-                } else {
-                    scan.indirect = true;
-                }
-                return Ok(scan);
-            }
-            FlowClass::Call => {
-                if direct {
                     scan.succs.push(Successor {
-                        pc: i.near_branch_target(),
-                        carries_flags: false,
+                        pc: next,
+                        carries_flags: true,
                     });
+                    return Ok(scan);
                 }
-                scan.succs.push(Successor {
-                    pc: next,
-                    carries_flags: false,
-                });
-                return Ok(scan);
+                FlowClass::Stop => return Ok(scan),
+                FlowClass::CondJump | FlowClass::Other => {}
             }
-            FlowClass::Ret => return Ok(scan),
-            FlowClass::CondJump if direct => {
-                scan.succs.push(Successor {
-                    pc: i.near_branch_target(),
-                    carries_flags: true,
-                });
-                scan.succs.push(Successor {
-                    pc: next,
-                    carries_flags: true,
-                });
-                return Ok(scan);
-            }
-            FlowClass::Stop => return Ok(scan),
-            FlowClass::CondJump | FlowClass::Other => {}
         }
         if out.len() - start >= MAX_BLOCK_INSNS {
             scan.succs.push(Successor {
