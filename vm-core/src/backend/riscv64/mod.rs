@@ -33,6 +33,50 @@ pub fn compile(unit: &TranslationUnit) -> Result<UnitCode, UnitCodegenError> {
     compile_unit(&mut em, unit)
 }
 
+/// R-type base word (funct7, funct3, opcode) of each [`BinOp`], by its
+/// discriminant (checked against [`fast_encode`] by a test).
+const BIN_R: [u32; 16] = {
+    const fn r(f7: u32, f3: u32) -> u32 {
+        f7 << 25 | f3 << 12 | 0x33
+    }
+    [
+        r(0, 0),    // add
+        r(0x20, 0), // sub
+        r(0, 7),    // and
+        r(0, 6),    // or
+        r(0, 4),    // xor
+        r(0, 1),    // sll
+        r(0, 5),    // srl
+        r(0x20, 5), // sra
+        r(1, 0),    // mul
+        r(1, 1),    // mulh
+        r(1, 3),    // mulhu
+        r(1, 2),    // mulhsu
+        r(1, 4),    // div
+        r(1, 5),    // divu
+        r(1, 6),    // rem
+        r(1, 7),    // remu
+    ]
+};
+
+/// I-type base word of the [`BinOp`]s with an immediate form (the first
+/// eight: add, sub as addi, and, or, xor, sll, srl, sra), by discriminant.
+const BIN_I: [u32; 8] = {
+    const fn i(f3: u32) -> u32 {
+        f3 << 12 | 0x13
+    }
+    [
+        i(0),               // addi
+        i(0),               // addi (negated immediate)
+        i(7),               // andi
+        i(6),               // ori
+        i(4),               // xori
+        i(1),               // slli
+        i(5),               // srli
+        i(5) | 0x4000_0000, // srai
+    ]
+};
+
 /// The encodings the emitter uses, inlined so a constant `op` folds to a
 /// few shifts; `fast_encode_matches_the_frontend_encoder` checks it against
 /// [`encode`] (the reference shared with the VM's decoder) for every op.
@@ -191,44 +235,39 @@ impl UnitIsa for Rv64Emitter {
 
     #[inline]
     fn bin(&mut self, op: BinOp, rd: u8, ra: u8, rb: u8) {
-        let o = match op {
-            BinOp::Add => Op::Add,
-            BinOp::Sub => Op::Sub,
-            BinOp::And => Op::And,
-            BinOp::Or => Op::Or,
-            BinOp::Xor => Op::Xor,
-            BinOp::Shl => Op::Sll,
-            BinOp::Shr => Op::Srl,
-            BinOp::Sar => Op::Sra,
-            BinOp::Mul => Op::Mul,
-            BinOp::MulH => Op::Mulh,
-            BinOp::MulHU => Op::Mulhu,
-            BinOp::MulHSU => Op::Mulhsu,
-            BinOp::Div => Op::Div,
-            BinOp::DivU => Op::Divu,
-            BinOp::Rem => Op::Rem,
-            BinOp::RemU => Op::Remu,
-        };
-        // The IR's operations are RV64IM's, division by zero included.
-        self.r(o, rd, ra, rb);
+        // The IR's operations are RV64IM's, division by zero included: one
+        // R-type word from a table by op (a `match` here and in the
+        // encoder were two mispredicted jump tables per op).
+        let (rd, rs1, rs2) = (rd as u32 & 31, ra as u32 & 31, rb as u32 & 31);
+        self.words
+            .push(BIN_R[op as usize] | rs2 << 20 | rs1 << 15 | rd << 7);
     }
 
     #[inline]
     fn bin_imm(&mut self, op: BinOp, rd: u8, ra: u8, imm: u64) -> bool {
-        let x = imm as i64;
-        match op {
-            BinOp::Add if fits12(x) => self.i(Op::Addi, rd, ra, 0, x as i32),
-            BinOp::Sub if fits12(x.wrapping_neg()) => {
-                self.i(Op::Addi, rd, ra, 0, x.wrapping_neg() as i32)
-            }
-            BinOp::And if fits12(x) => self.i(Op::Andi, rd, ra, 0, x as i32),
-            BinOp::Or if fits12(x) => self.i(Op::Ori, rd, ra, 0, x as i32),
-            BinOp::Xor if fits12(x) => self.i(Op::Xori, rd, ra, 0, x as i32),
-            BinOp::Shl => self.i(Op::Slli, rd, ra, 0, (imm & 63) as i32),
-            BinOp::Shr => self.i(Op::Srli, rd, ra, 0, (imm & 63) as i32),
-            BinOp::Sar => self.i(Op::Srai, rd, ra, 0, (imm & 63) as i32),
-            _ => return false,
+        // I-type forms by table: addi (also sub with the negated
+        // immediate), andi, ori, xori with a 12-bit immediate; shifts by
+        // any amount; nothing else.
+        let k = op as usize;
+        if k >= BIN_I.len() {
+            return false;
         }
+        let field = if k >= 5 {
+            (imm & 63) as u32
+        } else {
+            let x = if op == BinOp::Sub {
+                (imm as i64).wrapping_neg()
+            } else {
+                imm as i64
+            };
+            if !fits12(x) {
+                return false;
+            }
+            x as u32 & 0xfff
+        };
+        let (rd, rs1) = (rd as u32 & 31, ra as u32 & 31);
+        self.words
+            .push(BIN_I[k] | field << 20 | rs1 << 15 | rd << 7);
         true
     }
 
@@ -457,6 +496,61 @@ mod tests {
             return;
         }
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn binary_op_tables_match_the_encoder() {
+        use crate::ir::dense::BIN_OPS;
+        let r_ops = [
+            Op::Add,
+            Op::Sub,
+            Op::And,
+            Op::Or,
+            Op::Xor,
+            Op::Sll,
+            Op::Srl,
+            Op::Sra,
+            Op::Mul,
+            Op::Mulh,
+            Op::Mulhu,
+            Op::Mulhsu,
+            Op::Div,
+            Op::Divu,
+            Op::Rem,
+            Op::Remu,
+        ];
+        let i_ops = [
+            Op::Addi,
+            Op::Addi,
+            Op::Andi,
+            Op::Ori,
+            Op::Xori,
+            Op::Slli,
+            Op::Srli,
+            Op::Srai,
+        ];
+        for (k, op) in BIN_OPS.into_iter().enumerate() {
+            for (rd, ra, rb) in [(0, 0, 0), (5, 17, 31), (31, 1, 12)] {
+                let mut em = Rv64Emitter::default();
+                em.bin(op, rd, ra, rb);
+                assert_eq!(em.words, [fast_encode(r_ops[k], rd, ra, rb, 0)], "{op:?}");
+                for imm in [0u64, 1, 63, 64, 2047, 2048, u64::MAX, (-2048i64) as u64] {
+                    let mut em = Rv64Emitter::default();
+                    let ok = em.bin_imm(op, rd, ra, imm);
+                    let x = if op == BinOp::Sub {
+                        (imm as i64).wrapping_neg()
+                    } else {
+                        imm as i64
+                    };
+                    let want_ok = k < 8 && (k >= 5 || fits12(x));
+                    assert_eq!(ok, want_ok, "{op:?} {imm:#x}");
+                    if ok {
+                        let v = if k >= 5 { (imm & 63) as i32 } else { x as i32 };
+                        assert_eq!(em.words, [fast_encode(i_ops[k], rd, ra, 0, v)], "{op:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
