@@ -358,6 +358,11 @@ fn block<I: UnitIsa>(
         Some(&i) => Target::Block(i),
         None => Target::Exit(pc),
     };
+    // Constants emit no code: their temps are noted before the first op.
+    for k in unit.block_consts(blk) {
+        st.loc[k.dst as usize] = loc::CONST;
+        st.consts[k.dst as usize] = k.val;
+    }
     // One dispatch per op: allocation and emission fused. `u` is the
     // op's index + 1, the encoding of last uses (0: never read).
     for (i, op) in unit.block_ops(blk).iter().enumerate() {

@@ -576,7 +576,7 @@ mod tests {
             next_pc: 0,
             index,
         };
-        b.ops().iter().filter_map(|o| o.to_ir(no_loc)).collect()
+        b.block_ir_ops(no_loc)
     }
 
     /// Evaluates a straight-line block of pure ops (no memory) on `globals`.

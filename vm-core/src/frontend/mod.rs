@@ -13,7 +13,7 @@ pub mod flags;
 pub mod riscv;
 pub mod x86_64;
 
-use crate::ir::dense::{to_ir_block, UnitOp};
+use crate::ir::dense::{to_ir_block, UnitOps};
 use crate::ir::{GuestLoc, IrBlock, Terminator};
 
 /// Why a guest function could not be translated.
@@ -134,15 +134,15 @@ pub trait Frontend {
         pc: u64,
         out: &mut Vec<Self::Insn>,
     ) -> Result<BlockScan, TranslateError>;
-    /// Lifts a scanned block, appending its dense ops to `ops` (the
-    /// unit's op buffer, earlier blocks kept); `flags_live_out` says
-    /// whether the flags must be in their globals when the block ends.
+    /// Lifts a scanned block, appending its dense ops and constants to
+    /// `ops` (the unit's op buffer, earlier blocks kept); `flags_live_out`
+    /// says whether the flags must be in their globals when the block ends.
     fn lift_block_into(
         &mut self,
         pc: u64,
         insns: &[Self::Insn],
         flags_live_out: bool,
-        ops: &mut Vec<UnitOp>,
+        ops: &mut UnitOps,
     ) -> Result<LiftedBlock, TranslateError>;
     /// The guest location of instruction `index` of a block.
     fn insn_loc(insn: &Self::Insn, index: u32) -> GuestLoc;
@@ -163,13 +163,14 @@ pub trait Frontend {
         insns: &[Self::Insn],
         flags_live_out: bool,
     ) -> Result<IrBlock, TranslateError> {
-        let mut ops = Vec::with_capacity(insns.len() * 4 + 8);
-        let l = self.lift_block_into(pc, insns, flags_live_out, &mut ops)?;
+        let mut buf = UnitOps::default();
+        let l = self.lift_block_into(pc, insns, flags_live_out, &mut buf)?;
         Ok(to_ir_block(
             pc,
             insns.len() as u32,
             l.num_temps,
-            &ops,
+            &buf.ops,
+            &buf.consts,
             l.term,
             |i| Self::insn_loc(&insns[i as usize], i),
         ))

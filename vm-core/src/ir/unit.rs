@@ -1,11 +1,12 @@
 //! Translation units: the IR of whole guest functions (all blocks
 //! reachable from a set of entry points), as the cross-architecture
 //! backends compile them. The ops of all blocks are dense records
-//! ([`super::dense::UnitOp`]) in one buffer.
+//! ([`super::dense::UnitOp`]) and constants ([`super::dense::UnitConst`])
+//! in one buffer each.
 
 use std::collections::HashMap;
 
-use super::dense::{kind, to_ir_block, UnitOp};
+use super::dense::{kind, to_ir_block, UnitConst, UnitOp};
 use super::{GuestLoc, IrBlock, Terminator};
 
 /// Map keyed by guest pc (FxHash: guest pcs are trusted integers, and
@@ -26,6 +27,10 @@ pub struct UnitBlock {
     pub start: u32,
     /// End of the block's ops.
     pub end: u32,
+    /// The block's constants are `consts[consts_start..consts_end]` of the unit.
+    pub consts_start: u32,
+    /// End of the block's constants.
+    pub consts_end: u32,
     /// Block exit.
     pub term: Terminator,
 }
@@ -35,8 +40,10 @@ pub struct UnitBlock {
 pub struct TranslationUnit {
     /// Blocks, in discovery order.
     pub blocks: Vec<UnitBlock>,
-    /// Ops of all blocks (dead ones are [`kind::NOP`]).
+    /// Ops of all blocks (dead ones are [`super::dense::kind::NOP`]).
     pub ops: Vec<UnitOp>,
+    /// Constants of all blocks.
+    pub consts: Vec<UnitConst>,
     /// Block index by guest pc.
     pub index: PcMap<usize>,
     /// Entry points (function symbols) and their pcs.
@@ -57,19 +64,38 @@ pub struct TranslationUnit {
 }
 
 impl TranslationUnit {
-    /// The ops of block `b` (dead ones included as [`kind::NOP`]).
+    /// The ops of block `b` (dead ones included as [`super::dense::kind::NOP`]).
     #[inline]
     pub fn block_ops(&self, b: &UnitBlock) -> &[UnitOp] {
         &self.ops[b.start as usize..b.end as usize]
     }
 
-    /// Live ops of the unit plus one terminator per block.
-    pub fn live_ops(&self) -> usize {
-        self.ops.iter().filter(|o| o.kind != kind::NOP).count() + self.blocks.len()
+    /// The constants of block `b`.
+    #[inline]
+    pub fn block_consts(&self, b: &UnitBlock) -> &[UnitConst] {
+        &self.consts[b.consts_start as usize..b.consts_end as usize]
     }
 
-    /// Block `i` as an [`IrBlock`] without its dead ops; `loc` gives the
-    /// guest location of an instruction index of the block.
+    /// Live ops of the unit (records, and constants something reads) plus
+    /// one terminator per block: the IR ops `opt::eliminate_dead` would keep.
+    pub fn live_ops(&self) -> usize {
+        let records = self.ops.iter().filter(|o| o.kind != kind::NOP).count();
+        let consts: usize = self
+            .blocks
+            .iter()
+            .zip(&self.last_use_base)
+            .map(|(b, &base)| {
+                self.block_consts(b)
+                    .iter()
+                    .filter(|k| self.last_use[base + k.dst as usize] != 0)
+                    .count()
+            })
+            .sum();
+        records + consts + self.blocks.len()
+    }
+
+    /// Block `i` as an [`IrBlock`] without its dead records; `loc` gives
+    /// the guest location of an instruction index of the block.
     pub fn ir_block(&self, i: usize, loc: impl Fn(u32) -> GuestLoc) -> IrBlock {
         let b = &self.blocks[i];
         to_ir_block(
@@ -77,6 +103,7 @@ impl TranslationUnit {
             b.insn_count,
             b.num_temps,
             self.block_ops(b),
+            self.block_consts(b),
             b.term,
             loc,
         )

@@ -311,12 +311,12 @@ fn op_unit() -> (TranslationUnit, Vec<(String, u64)>, Vec<RefOp>) {
     let conds = [Cond::Eq, Cond::Ne, Cond::Lt, Cond::Ge, Cond::Ltu, Cond::Geu];
     let mut blocks = Vec::new();
     let mut refs: Vec<RefOp> = Vec::new();
-    let mut ops = Vec::new();
+    let mut ops = crate::ir::dense::UnitOps::default();
     let mut last_use = Vec::new();
     let mut last_use_base = Vec::new();
     let mut emit = |f: &dyn Fn(&mut UnitBuilder, u32, u32) -> u32| {
         let mut b = UnitBuilder::new();
-        let start = ops.len();
+        let (start, consts_start) = (ops.ops.len(), ops.consts.len());
         b.reset(std::mem::take(&mut ops));
         let x = b.get(0);
         let y = b.get(1);
@@ -325,18 +325,20 @@ fn op_unit() -> (TranslationUnit, Vec<(String, u64)>, Vec<RefOp>) {
         let s = b.constant(SENTINEL);
         let pc = 0x1000 + 0x10 * blocks.len() as u64;
         let num_temps = b.num_temps();
-        ops = b.take_ops();
+        ops = b.take();
         let term = Terminator::JumpIndirect(s);
         let base = last_use.len();
         last_use_base.push(base);
         last_use.resize(base + num_temps as usize, 0);
-        mark_dead_and_last_use(&mut ops[start..], &term, &mut last_use[base..]);
+        mark_dead_and_last_use(&mut ops.ops[start..], &term, &mut last_use[base..]);
         blocks.push(UnitBlock {
             pc,
             insn_count: 1,
             num_temps,
             start: start as u32,
-            end: ops.len() as u32,
+            end: ops.ops.len() as u32,
+            consts_start: consts_start as u32,
+            consts_end: ops.consts.len() as u32,
             term,
         });
     };
@@ -388,7 +390,8 @@ fn op_unit() -> (TranslationUnit, Vec<(String, u64)>, Vec<RefOp>) {
     let n = blocks.len() as u64;
     let unit = TranslationUnit {
         blocks,
-        ops,
+        ops: ops.ops,
+        consts: ops.consts,
         index,
         entries: entries.clone(),
         guest_insns: n,

@@ -26,7 +26,7 @@ impl CloneEntries for Vec<(String, u64)> {
 use crate::frontend::{
     BlockIndex, BlockScan, CodeImage, Discovery, FlagUse, Frontend, ScanList, TranslateError,
 };
-use crate::ir::dense::{mark_dead_and_last_use, UnitOp};
+use crate::ir::dense::{mark_dead_and_last_use, UnitOps};
 use crate::ir::{PcMap, TranslationUnit, UnitBlock};
 
 /// Reusable state of unit translation: scan buffers, the pc index and a
@@ -40,7 +40,7 @@ pub struct UnitTranslator<F: Frontend> {
     all: Vec<F::Insn>,
     work: Vec<u64>,
     live_in: Vec<bool>,
-    ops: Vec<UnitOp>,
+    ops: UnitOps,
     blocks: Vec<UnitBlock>,
     entries: Vec<(String, u64)>,
     targets: Vec<usize>,
@@ -59,7 +59,7 @@ impl<F: Frontend> UnitTranslator<F> {
             all: Vec::new(),
             work: Vec::new(),
             live_in: Vec::new(),
-            ops: Vec::new(),
+            ops: UnitOps::default(),
             blocks: Vec::new(),
             entries: Vec::new(),
             targets: Vec::new(),
@@ -73,6 +73,7 @@ impl<F: Frontend> UnitTranslator<F> {
         let TranslationUnit {
             blocks,
             ops,
+            consts,
             mut index,
             last_use,
             last_use_base,
@@ -84,7 +85,7 @@ impl<F: Frontend> UnitTranslator<F> {
         self.targets = indirect_targets;
         self.last_use = last_use;
         self.last_use_base = last_use_base;
-        self.ops = ops;
+        self.ops = UnitOps { ops, consts };
         self.blocks = blocks;
         if index.capacity() > self.index.capacity() {
             index.clear();
@@ -156,16 +157,16 @@ impl<F: Frontend> UnitTranslator<F> {
         for (pc, scan, range) in scans.iter() {
             let lo = live_out(scan, blocks_at, live_in);
             let insns = &all[range.clone()];
-            let start = ops.len();
+            let (start, consts_start) = (ops.ops.len(), ops.consts.len());
             let l = self.fe.lift_block_into(*pc, insns, lo, &mut ops)?;
-            let end = ops.len();
+            let end = ops.ops.len();
             // The lifters already forward globals and fold immediates, so
             // only the backward dead-code pass pays off here; it also yields
             // the last uses the backends allocate registers with.
             let base = last_use.len();
             last_use_base.push(base);
             last_use.resize(base + l.num_temps as usize, 0);
-            mark_dead_and_last_use(&mut ops[start..end], &l.term, &mut last_use[base..]);
+            mark_dead_and_last_use(&mut ops.ops[start..end], &l.term, &mut last_use[base..]);
             guest_insns += insns.len() as u64;
             blocks.push(UnitBlock {
                 pc: *pc,
@@ -173,6 +174,8 @@ impl<F: Frontend> UnitTranslator<F> {
                 num_temps: l.num_temps,
                 start: start as u32,
                 end: end as u32,
+                consts_start: consts_start as u32,
+                consts_end: ops.consts.len() as u32,
                 term: l.term,
             });
         }
@@ -183,7 +186,8 @@ impl<F: Frontend> UnitTranslator<F> {
         index.extend(scans.iter().enumerate().map(|(i, s)| (s.0, i)));
         Ok(TranslationUnit {
             blocks,
-            ops,
+            ops: ops.ops,
+            consts: ops.consts,
             index,
             entries: {
                 // Reuses the previous unit's strings when the entries repeat.
@@ -262,7 +266,8 @@ mod tests {
     use super::*;
     use crate::frontend::aarch64::A64Frontend;
     use crate::frontend::x86_64::X86Frontend;
-    use crate::ir::dense::to_ir_block;
+    use crate::ir::dense::{to_ir_block, to_ir_ops};
+    use crate::ir::IrBlock;
     use crate::xarch::inputs::{load_input, AARCH64_ELF, X86_64_ELF};
 
     /// A call to an address outside the image leaves the unit instead of
@@ -301,19 +306,24 @@ mod tests {
                 let insns = &all[start..];
                 let loc = |i: u32| F::insn_loc(&insns[i as usize], i);
                 for live in [false, true] {
-                    let mut ops = Vec::new();
+                    let mut buf = UnitOps::default();
                     // With live-out flags, blocks ending in unmodeled flags
                     // are rejected (covered elsewhere); skip those.
-                    let Ok(l) = fe.lift_block_into(pc, insns, live, &mut ops) else {
+                    let Ok(l) = fe.lift_block_into(pc, insns, live, &mut buf) else {
                         assert!(live);
                         continue;
                     };
                     let n = insns.len() as u32;
-                    let mut want = to_ir_block(pc, n, l.num_temps, &ops, l.term, loc);
+                    let (ops, consts) = (&mut buf.ops, &buf.consts);
+                    let mut want = to_ir_block(pc, n, l.num_temps, ops, consts, l.term, loc);
                     crate::opt::eliminate_dead(&mut want);
                     let mut lu = vec![0u32; l.num_temps as usize];
-                    mark_dead_and_last_use(&mut ops, &l.term, &mut lu);
-                    let got = to_ir_block(pc, n, l.num_temps, &ops, l.term, loc);
+                    mark_dead_and_last_use(ops, &l.term, &mut lu);
+                    // Constants nothing reads are dead too (they emit no code).
+                    let got = IrBlock {
+                        ops: to_ir_ops(ops, consts, |k| lu[k.dst as usize] != 0, loc),
+                        ..want.clone()
+                    };
                     assert_eq!(got, want, "block {pc:#x}");
                     // Last uses: 1 + index among all records (dead ones included).
                     let mut want_lu = vec![0u32; l.num_temps as usize];

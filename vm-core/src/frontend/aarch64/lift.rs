@@ -8,7 +8,7 @@ use crate::frontend::flags::{
 use crate::frontend::{
     too_many_temps, BlockScan, CodeImage, FlagUse, Frontend, LiftedBlock, Successor,
 };
-use crate::ir::dense::{UnitBuilder, UnitOp};
+use crate::ir::dense::{UnitBuilder, UnitOps};
 use crate::ir::{BinOp, Cond, GuestLoc, IrBlock, Temp, Terminator, UnOp, Width};
 
 /// Global holding `sp`.
@@ -210,15 +210,15 @@ impl Frontend for A64Frontend {
         pc: u64,
         insns: &[A64Insn],
         flags_live_out: bool,
-        ops: &mut Vec<UnitOp>,
+        ops: &mut UnitOps,
     ) -> Result<LiftedBlock, TranslateError> {
         let mut buf = std::mem::take(ops);
-        buf.reserve(insns.len() * 4 + 8);
+        buf.ops.reserve(insns.len() * 4 + 8);
         self.b.reset(buf);
         let r = self.lift_body(insns, flags_live_out);
         let num_temps = self.b.num_temps();
         let overflowed = self.b.overflowed();
-        *ops = self.b.take_ops();
+        *ops = self.b.take();
         let term = r?;
         if overflowed {
             return Err(too_many_temps(pc));
