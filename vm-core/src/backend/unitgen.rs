@@ -140,6 +140,9 @@ pub enum UnitCodegenError {
     /// A block needs more spill slots than the frame has.
     #[error("block at {0:#x} needs more spill slots than the frame has")]
     TooManySpills(u64),
+    /// An entry point is not a block of the unit.
+    #[error("entry {0:#x} is not a block of the unit")]
+    EntryNotInUnit(u64),
     /// A branch displacement does not fit its encoding.
     #[error("branch out of range in the unit")]
     BranchRange,
@@ -209,7 +212,10 @@ pub(crate) fn compile_unit<I: UnitIsa>(
         entries.push(isa.words().len() * 4);
         isa.prologue();
         let f = isa.jump();
-        resolved.push((f, labels[unit.index[pc]]));
+        let Some(b) = unit.index.get(*pc) else {
+            return Err(UnitCodegenError::EntryNotInUnit(*pc));
+        };
+        resolved.push((f, labels[b]));
     }
     // Indirect jumps: shared dispatcher over the unit's indirect targets.
     let mut code_words = isa.words().len();
@@ -354,8 +360,8 @@ fn block<I: UnitIsa>(
     st.free = st.pool_free;
     st.slots_used = 0;
     let [s0, s1] = I::SCRATCH;
-    let target = |pc: u64| match unit.index.get(&pc) {
-        Some(&i) => Target::Block(i),
+    let target = |pc: u64| match unit.index.get(pc) {
+        Some(i) => Target::Block(i),
         None => Target::Exit(pc),
     };
     // Constants emit no code: their temps are noted before the first op.
@@ -436,7 +442,7 @@ fn block<I: UnitIsa>(
     }
     match blk.term {
         Terminator::Jump(pc) => {
-            if Some(pc) != next_pc || !unit.index.contains_key(&pc) {
+            if Some(pc) != next_pc || !unit.index.contains(pc) {
                 let f = isa.jump();
                 fixups.push((f, target(pc)));
             }
@@ -462,7 +468,7 @@ fn block<I: UnitIsa>(
                 }
             };
             fixups.push((f, target(taken)));
-            if Some(fallthrough) != next_pc || !unit.index.contains_key(&fallthrough) {
+            if Some(fallthrough) != next_pc || !unit.index.contains(fallthrough) {
                 let f = isa.jump();
                 fixups.push((f, target(fallthrough)));
             }

@@ -14,6 +14,7 @@ pub mod riscv;
 pub mod x86_64;
 
 use crate::ir::dense::{to_ir_block, UnitOps};
+pub use crate::ir::BlockIndex;
 use crate::ir::{GuestLoc, IrBlock, Terminator};
 
 /// Why a guest function could not be translated.
@@ -199,59 +200,6 @@ pub(crate) fn too_many_temps(pc: u64) -> TranslateError {
 
 /// Scanned blocks of a unit: (pc, scan, range of its instructions).
 pub type ScanList = Vec<(u64, BlockScan, std::ops::Range<usize>)>;
-
-/// Block index by guest pc within one code image: a dense array over the
-/// image's bytes, so a lookup during discovery and flag liveness is one
-/// load instead of a hash probe. Resetting clears only the entries set
-/// since the last reset, so reusing it costs nothing per image byte.
-#[derive(Debug, Default, Clone)]
-pub struct BlockIndex {
-    base: u64,
-    slots: Vec<u32>,
-    set: Vec<u64>,
-}
-
-impl BlockIndex {
-    const NONE: u32 = u32::MAX;
-
-    /// Empties the index and fits it to `img`.
-    pub fn reset(&mut self, img: &CodeImage) {
-        for pc in self.set.drain(..) {
-            self.slots[(pc - self.base) as usize] = Self::NONE;
-        }
-        if self.base != img.base || self.slots.len() != img.bytes.len() {
-            self.base = img.base;
-            self.slots.clear();
-            self.slots.resize(img.bytes.len(), Self::NONE);
-        }
-    }
-
-    /// The block starting at `pc`, if any.
-    #[inline]
-    pub fn get(&self, pc: u64) -> Option<usize> {
-        match self.slots.get(pc.wrapping_sub(self.base) as usize) {
-            Some(&i) if i != Self::NONE => Some(i as usize),
-            _ => None,
-        }
-    }
-
-    /// Whether `pc` is inside the image and not yet a block.
-    #[inline]
-    fn is_new_in_image(&self, pc: u64) -> bool {
-        self.slots.get(pc.wrapping_sub(self.base) as usize) == Some(&Self::NONE)
-    }
-
-    /// Records block `i` at `pc` (inside the image; ignored otherwise).
-    #[inline]
-    pub fn insert(&mut self, pc: u64, i: usize) {
-        if let Some(slot) = self.slots.get_mut(pc.wrapping_sub(self.base) as usize) {
-            if *slot == Self::NONE {
-                self.set.push(pc);
-            }
-            *slot = i as u32;
-        }
-    }
-}
 
 /// The block-discovery state of one unit translation.
 pub struct Discovery<'a, I> {

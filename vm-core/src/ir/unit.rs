@@ -13,6 +13,66 @@ use super::{GuestLoc, IrBlock, Terminator};
 /// SipHash with per-map random keys cost more than the lookups themselves).
 pub type PcMap<V> = HashMap<u64, V, rustc_hash::FxBuildHasher>;
 
+/// Block index by guest pc within one code image: a dense array over the
+/// image's bytes, so a lookup (discovery, flag liveness, the backends'
+/// branch targets) is one load instead of a hash probe. Resetting clears only the entries set
+/// since the last reset, so reusing it costs nothing per image byte.
+#[derive(Debug, Default, Clone)]
+pub struct BlockIndex {
+    base: u64,
+    slots: Vec<u32>,
+    set: Vec<u64>,
+}
+
+impl BlockIndex {
+    const NONE: u32 = u32::MAX;
+
+    /// Empties the index and fits it to the `len` bytes of code at guest
+    /// address `base`.
+    pub fn reset(&mut self, base: u64, len: usize) {
+        for pc in self.set.drain(..) {
+            self.slots[(pc - self.base) as usize] = Self::NONE;
+        }
+        if self.base != base || self.slots.len() != len {
+            self.base = base;
+            self.slots.clear();
+            self.slots.resize(len, Self::NONE);
+        }
+    }
+
+    /// The block starting at `pc`, if any.
+    #[inline]
+    pub fn get(&self, pc: u64) -> Option<usize> {
+        match self.slots.get(pc.wrapping_sub(self.base) as usize) {
+            Some(&i) if i != Self::NONE => Some(i as usize),
+            _ => None,
+        }
+    }
+
+    /// Whether `pc` is inside the image and not yet a block.
+    #[inline]
+    pub fn is_new_in_image(&self, pc: u64) -> bool {
+        self.slots.get(pc.wrapping_sub(self.base) as usize) == Some(&Self::NONE)
+    }
+
+    /// Whether a block starts at `pc`.
+    #[inline]
+    pub fn contains(&self, pc: u64) -> bool {
+        self.get(pc).is_some()
+    }
+
+    /// Records block `i` at `pc` (inside the image; ignored otherwise).
+    #[inline]
+    pub fn insert(&mut self, pc: u64, i: usize) {
+        if let Some(slot) = self.slots.get_mut(pc.wrapping_sub(self.base) as usize) {
+            if *slot == Self::NONE {
+                self.set.push(pc);
+            }
+            *slot = i as u32;
+        }
+    }
+}
+
 /// One block of a unit: its slice of the unit's op buffer and of its
 /// last-use table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,8 +104,9 @@ pub struct TranslationUnit {
     pub ops: Vec<UnitOp>,
     /// Constants of all blocks.
     pub consts: Vec<UnitConst>,
-    /// Block index by guest pc.
-    pub index: PcMap<usize>,
+    /// Block index by guest pc (the translator's discovery index, moved
+    /// into the unit and given back by `UnitTranslator::recycle`).
+    pub index: BlockIndex,
     /// Entry points (function symbols) and their pcs.
     pub entries: Vec<(String, u64)>,
     /// Guest instructions translated.

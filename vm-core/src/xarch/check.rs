@@ -288,7 +288,7 @@ type RefOp = Box<dyn Fn(u64, u64) -> u64>;
 /// values outnumber the registers (spills).
 fn op_unit() -> (TranslationUnit, Vec<(String, u64)>, Vec<RefOp>) {
     use crate::ir::dense::{mark_dead_and_last_use, UnitBuilder};
-    use crate::ir::PcMap;
+    use crate::ir::BlockIndex;
     use crate::ir::{BinOp, Cond, Terminator, UnOp, UnitBlock};
     let bins = [
         BinOp::Add,
@@ -381,7 +381,8 @@ fn op_unit() -> (TranslationUnit, Vec<(String, u64)>, Vec<RefOp>) {
     refs.push(Box::new(move |a, c| {
         (0..LIVE).fold(0, |acc, i| acc ^ a.wrapping_mul(k(i)).wrapping_add(c))
     }));
-    let mut index = PcMap::default();
+    let mut index = BlockIndex::default();
+    index.reset(0x1000, 0x10 * blocks.len());
     let mut entries = Vec::new();
     for (i, b) in blocks.iter().enumerate() {
         index.insert(b.pc, i);

@@ -27,14 +27,14 @@ use crate::frontend::{
     BlockIndex, BlockScan, CodeImage, Discovery, FlagUse, Frontend, ScanList, TranslateError,
 };
 use crate::ir::dense::{mark_dead_and_last_use, UnitOps};
-use crate::ir::{PcMap, TranslationUnit, UnitBlock};
+use crate::ir::{TranslationUnit, UnitBlock};
 
-/// Reusable state of unit translation: scan buffers, the pc index and a
+/// Reusable state of unit translation: scan buffers, the pc index and
 /// the unit's op buffer (QEMU keeps one TCG context per thread for the
 /// same reason: allocation would otherwise cost as much as translating).
 pub struct UnitTranslator<F: Frontend> {
     fe: F,
-    index: PcMap<usize>,
+    /// Discovery's block index; it becomes the unit's `index`.
     blocks_at: BlockIndex,
     scans: ScanList,
     all: Vec<F::Insn>,
@@ -53,7 +53,6 @@ impl<F: Frontend> UnitTranslator<F> {
     pub fn new(fe: F) -> Self {
         Self {
             fe,
-            index: PcMap::default(),
             blocks_at: BlockIndex::default(),
             scans: Vec::new(),
             all: Vec::new(),
@@ -74,7 +73,7 @@ impl<F: Frontend> UnitTranslator<F> {
             blocks,
             ops,
             consts,
-            mut index,
+            index,
             last_use,
             last_use_base,
             entries,
@@ -87,10 +86,7 @@ impl<F: Frontend> UnitTranslator<F> {
         self.last_use_base = last_use_base;
         self.ops = UnitOps { ops, consts };
         self.blocks = blocks;
-        if index.capacity() > self.index.capacity() {
-            index.clear();
-            self.index = index;
-        }
+        self.blocks_at = index;
     }
 
     /// Translates every block reachable from `entries`.
@@ -100,7 +96,7 @@ impl<F: Frontend> UnitTranslator<F> {
         entries: &[(String, u64)],
     ) -> Result<TranslationUnit, TranslateError> {
         let blocks_at = &mut self.blocks_at;
-        blocks_at.reset(img);
+        blocks_at.reset(img.base, img.bytes.len());
         let scans = &mut self.scans;
         let all = &mut self.all;
         let work = &mut self.work;
@@ -179,11 +175,8 @@ impl<F: Frontend> UnitTranslator<F> {
                 term: l.term,
             });
         }
-        // The unit's own pc index (the backends' lookups), built once.
-        let mut index = std::mem::take(&mut self.index);
-        index.clear();
-        index.reserve(n);
-        index.extend(scans.iter().enumerate().map(|(i, s)| (s.0, i)));
+        // Discovery's index is the unit's pc index (block i = scan i).
+        let index = std::mem::take(&mut self.blocks_at);
         Ok(TranslationUnit {
             blocks,
             ops: ops.ops,
@@ -282,7 +275,7 @@ mod tests {
         let entries = vec![("f".to_string(), 0x1000)];
         let unit = translate_unit(&mut X86Frontend::default(), &img, &entries).unwrap();
         assert_eq!(unit.blocks.len(), 2);
-        assert!(unit.index.contains_key(&0x1005));
+        assert!(unit.index.contains(0x1005));
         let code = crate::backend::aarch64::compile(&unit).unwrap();
         assert!(code.code_len > 0);
         // An entry outside the image is still an error.

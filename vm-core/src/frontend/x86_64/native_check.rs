@@ -101,7 +101,7 @@ fn eval(unit: &crate::ir::TranslationUnit, pc: u64, args: [u64; 3]) -> u64 {
     let mut steps = 0;
     while pc != SENTINEL {
         // The evaluator ignores guest locations (no faults here).
-        let b = unit.ir_block(unit.index[&pc], |index| crate::ir::GuestLoc {
+        let b = unit.ir_block(unit.index.get(pc).expect("snippet pcs are blocks"), |index| crate::ir::GuestLoc {
             pc,
             next_pc: pc,
             index,
