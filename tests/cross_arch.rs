@@ -64,11 +64,7 @@ fn per_insn_bench<F: Frontend + Default + Clone>(
             tb += t1.elapsed().as_nanos() as f64;
             tf += (t1 - t0).as_nanos() as f64;
             guest += unit.guest_insns;
-            ir_ops = unit
-                .blocks
-                .iter()
-                .map(|b| b.ops.len() as u64 + 1)
-                .sum::<u64>();
+            ir_ops = unit.live_ops() as u64;
             counts.push(unit.guest_insns as u32);
             tr.recycle(unit);
         }

@@ -14,7 +14,10 @@
 //! the unit), [`exit_code::SYSCALL`] or [`exit_code::BREAKPOINT`].
 
 use crate::backend::exit_code;
-use crate::ir::{BinOp, Cond, IrBlock, IrOp, Temp, Terminator, TranslationUnit, UnOp, Width};
+use crate::ir::dense::kind;
+use crate::ir::{
+    BinOp, Cond, Temp, Terminator, TranslationUnit, UnOp, UnitBlock, Width,
+};
 use crate::state::offsets;
 
 /// A branch or jump whose target is patched once known.
@@ -137,6 +140,9 @@ pub enum UnitCodegenError {
     /// A block needs more spill slots than the frame has.
     #[error("block at {0:#x} needs more spill slots than the frame has")]
     TooManySpills(u64),
+    /// An entry point is not a block of the unit.
+    #[error("entry {0:#x} is not a block of the unit")]
+    EntryNotInUnit(u64),
     /// A branch displacement does not fit its encoding.
     #[error("branch out of range in the unit")]
     BranchRange,
@@ -206,7 +212,10 @@ pub(crate) fn compile_unit<I: UnitIsa>(
         entries.push(isa.words().len() * 4);
         isa.prologue();
         let f = isa.jump();
-        resolved.push((f, labels[unit.index[pc]]));
+        let Some(b) = unit.index.get(*pc) else {
+            return Err(UnitCodegenError::EntryNotInUnit(*pc));
+        };
+        resolved.push((f, labels[b]));
     }
     // Indirect jumps: shared dispatcher over the unit's indirect targets.
     let mut code_words = isa.words().len();
@@ -332,7 +341,7 @@ struct AllocState {
 #[allow(clippy::too_many_arguments)]
 fn block<I: UnitIsa>(
     isa: &mut I,
-    blk: &IrBlock,
+    blk: &UnitBlock,
     lu: &[u32],
     unit: &TranslationUnit,
     next_pc: Option<u64>,
@@ -351,90 +360,89 @@ fn block<I: UnitIsa>(
     st.free = st.pool_free;
     st.slots_used = 0;
     let [s0, s1] = I::SCRATCH;
-    let target = |pc: u64| match unit.index.get(&pc) {
-        Some(&i) => Target::Block(i),
+    let target = |pc: u64| match unit.index.get(pc) {
+        Some(i) => Target::Block(i),
         None => Target::Exit(pc),
     };
-    for (i, op) in blk.ops.iter().enumerate() {
-        match *op {
-            IrOp::Const { dst, val } => {
+    // Constants emit no code: their temps are noted before the first op.
+    for k in unit.block_consts(blk) {
+        st.loc[k.dst as usize] = loc::CONST;
+        st.consts[k.dst as usize] = k.val;
+    }
+    // One dispatch per op: allocation and emission fused. `u` is the
+    // op's index + 1, the encoding of last uses (0: never read).
+    for (i, op) in unit.block_ops(blk).iter().enumerate() {
+        let u = i as u32 + 1;
+        let (dst, a, b) = (op.dst as Temp, op.a as Temp, op.b as Temp);
+        match op.kind {
+            kind::CONST => {
                 st.loc[dst as usize] = loc::CONST;
-                st.consts[dst as usize] = val;
+                st.consts[dst as usize] = op.imm;
             }
-            IrOp::GetGlobal { dst, g } => {
-                let r = alloc(isa, st, lu, dst, i, blk.pc)?;
-                isa.ld_state(r, offsets::GLOBALS + 8 * g as i32);
+            kind::GET => {
+                let r = alloc(isa, st, lu, dst, u, blk.pc)?;
+                isa.ld_state(r, offsets::GLOBALS + 8 * op.sub as i32);
             }
-            IrOp::SetGlobal { g, src } => {
-                let r = use_reg(isa, st, src, s0);
-                isa.st_state(r, offsets::GLOBALS + 8 * g as i32);
-                free_dead(st, lu, src, i);
+            kind::SET => {
+                let r = use_reg(isa, st, a, s0);
+                isa.st_state(r, offsets::GLOBALS + 8 * op.sub as i32);
+                free_dead(st, lu, a, u);
             }
-            IrOp::Bin { op, dst, a, b } => {
+            kind::BIN => {
+                let bop = op.bin_op();
                 let ra = use_reg(isa, st, a, s0);
                 if st.loc[b as usize] == loc::CONST {
                     let v = st.consts[b as usize];
-                    free_dead(st, lu, a, i);
-                    free_dead(st, lu, b, i);
-                    let rd = alloc(isa, st, lu, dst, i, blk.pc)?;
-                    if !isa.bin_imm(op, rd, ra, v) {
+                    free_dead(st, lu, a, u);
+                    free_dead(st, lu, b, u);
+                    let rd = alloc(isa, st, lu, dst, u, blk.pc)?;
+                    if !isa.bin_imm(bop, rd, ra, v) {
                         // rd may alias ra: the constant goes to scratch 1.
                         isa.mov_imm(s1, v);
-                        isa.bin(op, rd, ra, s1);
+                        isa.bin(bop, rd, ra, s1);
                     }
                 } else {
                     let rb = use_reg(isa, st, b, s1);
-                    free_dead(st, lu, a, i);
-                    free_dead(st, lu, b, i);
-                    let rd = alloc(isa, st, lu, dst, i, blk.pc)?;
-                    isa.bin(op, rd, ra, rb);
+                    free_dead(st, lu, a, u);
+                    free_dead(st, lu, b, u);
+                    let rd = alloc(isa, st, lu, dst, u, blk.pc)?;
+                    isa.bin(bop, rd, ra, rb);
                 }
             }
-            IrOp::Un { op, dst, a } => {
+            kind::UN => {
                 let ra = use_reg(isa, st, a, s0);
-                free_dead(st, lu, a, i);
-                let rd = alloc(isa, st, lu, dst, i, blk.pc)?;
-                isa.un(op, rd, ra);
+                free_dead(st, lu, a, u);
+                let rd = alloc(isa, st, lu, dst, u, blk.pc)?;
+                isa.un(op.un_op(), rd, ra);
             }
-            IrOp::SetCond { cond, dst, a, b } => {
+            kind::SETCOND => {
                 let ra = use_reg(isa, st, a, s0);
                 let rb = use_reg(isa, st, b, s1);
-                free_dead(st, lu, a, i);
-                free_dead(st, lu, b, i);
-                let rd = alloc(isa, st, lu, dst, i, blk.pc)?;
-                isa.setcond(cond, rd, ra, rb);
+                free_dead(st, lu, a, u);
+                free_dead(st, lu, b, u);
+                let rd = alloc(isa, st, lu, dst, u, blk.pc)?;
+                isa.setcond(op.cond(), rd, ra, rb);
             }
-            IrOp::Load {
-                dst,
-                addr,
-                off,
-                width,
-                signed,
-                ..
-            } => {
-                let ra = use_reg(isa, st, addr, s0);
-                free_dead(st, lu, addr, i);
-                let rd = alloc(isa, st, lu, dst, i, blk.pc)?;
-                isa.load(rd, ra, off, width, signed);
+            kind::LOAD => {
+                let ra = use_reg(isa, st, a, s0);
+                free_dead(st, lu, a, u);
+                let rd = alloc(isa, st, lu, dst, u, blk.pc)?;
+                isa.load(rd, ra, op.off(), op.width(), op.signed());
             }
-            IrOp::Store {
-                addr,
-                off,
-                src,
-                width,
-                ..
-            } => {
-                let ra = use_reg(isa, st, addr, s0);
-                let rs = use_reg(isa, st, src, s1);
-                isa.store(rs, ra, off, width);
-                free_dead(st, lu, addr, i);
-                free_dead(st, lu, src, i);
+            kind::STORE => {
+                let ra = use_reg(isa, st, a, s0);
+                let rs = use_reg(isa, st, b, s1);
+                isa.store(rs, ra, op.off(), op.width());
+                free_dead(st, lu, a, u);
+                free_dead(st, lu, b, u);
             }
+            // Dead ops (kind::NOP) emit nothing.
+            _ => {}
         }
     }
     match blk.term {
         Terminator::Jump(pc) => {
-            if Some(pc) != next_pc || !unit.index.contains_key(&pc) {
+            if Some(pc) != next_pc || !unit.index.contains(pc) {
                 let f = isa.jump();
                 fixups.push((f, target(pc)));
             }
@@ -460,7 +468,7 @@ fn block<I: UnitIsa>(
                 }
             };
             fixups.push((f, target(taken)));
-            if Some(fallthrough) != next_pc || !unit.index.contains_key(&fallthrough) {
+            if Some(fallthrough) != next_pc || !unit.index.contains(fallthrough) {
                 let f = isa.jump();
                 fixups.push((f, target(fallthrough)));
             }
@@ -517,20 +525,21 @@ fn use_non_reg<I: UnitIsa>(isa: &mut I, st: &AllocState, t: Temp, l: u32, scratc
     }
 }
 
-/// Frees `t`'s register if op `i` is its last use. Its location is left
+/// Frees `t`'s register if the op with last-use number `u` (index + 1)
+/// is its last use. Its location is left
 /// as is: a dead temp is never read again, and spilling only considers
 /// temps used after the current op.
 #[inline(always)]
-fn free_dead(st: &mut AllocState, lu: &[u32], t: Temp, i: usize) {
+fn free_dead(st: &mut AllocState, lu: &[u32], t: Temp, u: u32) {
     let l = st.loc[t as usize];
     // Branch-free: whether an operand dies here is unpredictable (this
     // trades ~4 instructions per operand for ~0.25 mispredicted branches
     // per op in callgrind's branch simulation).
-    let dead = (lu[t as usize] == i as u32) & (l < 32);
+    let dead = (lu[t as usize] == u) & (l < 32);
     st.free |= (dead as u32) << (l & 31);
 }
 
-/// A register for the new temp `t` at op `i`: the lowest free one, or one
+/// A register for the new temp `t` at the op with last-use number `u`: the lowest free one, or one
 /// freed by spilling (the rare case, kept out of line so the common path
 /// inlines).
 #[inline(always)]
@@ -539,11 +548,11 @@ fn alloc<I: UnitIsa>(
     st: &mut AllocState,
     lu: &[u32],
     t: Temp,
-    i: usize,
+    u: u32,
     pc: u64,
 ) -> Result<u8, UnitCodegenError> {
     let r = match st.free {
-        0 => spill_furthest(isa, st, lu, i, pc)?,
+        0 => spill_furthest(isa, st, lu, u, pc)?,
         free => free.trailing_zeros() as u8,
     };
     st.free &= !(1 << r);
@@ -559,18 +568,18 @@ fn spill_furthest<I: UnitIsa>(
     isa: &mut I,
     st: &mut AllocState,
     lu: &[u32],
-    i: usize,
+    u: u32,
     pc: u64,
 ) -> Result<u8, UnitCodegenError> {
-    // Live register holders: in a register and read after op `i` (a temp
-    // whose last use is `i` already gave its register back).
+    // Live register holders: in a register and read after the current op
+    // (a temp whose last use is this op already gave its register back).
     let victim = st
         .loc
         .iter()
         .zip(lu)
         .enumerate()
-        .filter(|(_, (&l, &u))| l < 32 && u > i as u32)
-        .max_by_key(|(_, (&l, &u))| (u, st.pool_pos[l as usize]))
+        .filter(|(_, (&l, &v))| l < 32 && v > u)
+        .max_by_key(|(_, (&l, &v))| (v, st.pool_pos[l as usize]))
         .map(|(t, _)| t)
         .expect("no free register means every pool register has a live holder");
     if st.slots_used >= I::SLOTS {

@@ -10,7 +10,8 @@
 //! convention (x86 `CF` is the borrow of a subtraction, AArch64 `C` its
 //! inverse).
 
-use crate::ir::{BinOp, Cond, IrBuilder, Temp, UnOp};
+use crate::ir::dense::UnitBuilder;
+use crate::ir::{BinOp, Cond, Temp, UnOp};
 
 /// A guest condition, named by what it means after a compare `a - b`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +112,7 @@ pub enum FlagSrc {
 pub const LAZY_RESULT: Temp = Temp::MAX;
 
 /// `(a - b)` truncated to `w` bits.
-fn sub_result(b: &mut IrBuilder, a: Temp, y: Temp, w: u32) -> Temp {
+fn sub_result(b: &mut UnitBuilder, a: Temp, y: Temp, w: u32) -> Temp {
     let r = b.bin(BinOp::Sub, a, y);
     zext_w(b, r, w)
 }
@@ -174,7 +175,7 @@ impl Default for ConstCache {
 impl ConstCache {
     /// A temp holding `v`, defined earlier in the block if possible.
     #[inline]
-    pub fn get(&mut self, b: &mut IrBuilder, v: u64) -> Temp {
+    pub fn get(&mut self, b: &mut UnitBuilder, v: u64) -> Temp {
         let i = ((v ^ (v >> 7) ^ (v >> 17)) & 7) as usize;
         let (cv, t) = self.slots[i];
         if cv == v && t != Temp::MAX {
@@ -188,7 +189,7 @@ impl ConstCache {
 
 /// Sign-extends the low `w` bits of `t`.
 #[inline]
-pub fn sext_w(b: &mut IrBuilder, t: Temp, w: u32) -> Temp {
+pub fn sext_w(b: &mut UnitBuilder, t: Temp, w: u32) -> Temp {
     match w {
         64 => t,
         32 => b.un(UnOp::Sext32, t),
@@ -202,7 +203,7 @@ pub fn sext_w(b: &mut IrBuilder, t: Temp, w: u32) -> Temp {
 
 /// Zero-extends the low `w` bits of `t`.
 #[inline]
-pub fn zext_w(b: &mut IrBuilder, t: Temp, w: u32) -> Temp {
+pub fn zext_w(b: &mut UnitBuilder, t: Temp, w: u32) -> Temp {
     match w {
         64 => t,
         32 => b.un(UnOp::Zext32, t),
@@ -215,7 +216,7 @@ pub fn zext_w(b: &mut IrBuilder, t: Temp, w: u32) -> Temp {
 
 /// `c ? x : y` for a 0/1 temp `c`, branch-free (`y ^ ((x ^ y) & -c)`).
 #[inline]
-pub fn select(b: &mut IrBuilder, c: Temp, x: Temp, y: Temp) -> Temp {
+pub fn select(b: &mut UnitBuilder, c: Temp, x: Temp, y: Temp) -> Temp {
     let zero = b.constant(0);
     let mask = b.bin(BinOp::Sub, zero, c);
     let d = b.bin(BinOp::Xor, x, y);
@@ -246,7 +247,7 @@ impl FlagState {
 
     /// Sets a new source that keeps the current carry (x86 `inc`/`dec`);
     /// `pc` names the instruction if the current carry is not modeled.
-    pub fn set_keeping_carry(&mut self, b: &mut IrBuilder, src: FlagSrc, pc: u64) {
+    pub fn set_keeping_carry(&mut self, b: &mut UnitBuilder, src: FlagSrc, pc: u64) {
         let kept = match self.carry_value(b) {
             Ok(c) => Carry::Override(c),
             Err(u) => Carry::Unknown {
@@ -259,7 +260,7 @@ impl FlagState {
     }
 
     /// The carry flag alone (0/1), without materializing the others.
-    pub fn carry_value(&mut self, b: &mut IrBuilder) -> Result<Temp, UnmodeledFlags> {
+    pub fn carry_value(&mut self, b: &mut UnitBuilder) -> Result<Temp, UnmodeledFlags> {
         match self.carry {
             Carry::Override(c) => return Ok(c),
             Carry::Unknown { pc, mnemonic } => return Err(UnmodeledFlags { pc, mnemonic }),
@@ -290,7 +291,7 @@ impl FlagState {
     }
 
     /// Materializes the four flags.
-    pub fn materialize(&mut self, b: &mut IrBuilder) -> Result<Flags, UnmodeledFlags> {
+    pub fn materialize(&mut self, b: &mut UnitBuilder) -> Result<Flags, UnmodeledFlags> {
         let f = match self.src {
             FlagSrc::Globals => Flags {
                 z: b.get(self.globals[0]),
@@ -362,7 +363,7 @@ impl FlagState {
     }
 
     /// Writes the flags to their globals (at a block end where they may be live).
-    pub fn store(&mut self, b: &mut IrBuilder) -> Result<(), UnmodeledFlags> {
+    pub fn store(&mut self, b: &mut UnitBuilder) -> Result<(), UnmodeledFlags> {
         if let Carry::Unknown { pc, mnemonic } = self.carry {
             return Err(UnmodeledFlags { pc, mnemonic });
         }
@@ -379,7 +380,7 @@ impl FlagState {
 
     /// Evaluates `cc` as one IR comparison, directly from the lazy source
     /// where possible.
-    pub fn cond(&mut self, b: &mut IrBuilder, cc: CcKind) -> Result<CondTriple, UnmodeledFlags> {
+    pub fn cond(&mut self, b: &mut UnitBuilder, cc: CcKind) -> Result<CondTriple, UnmodeledFlags> {
         use CcKind::*;
         if cc == Al {
             let z = b.constant(0);
@@ -514,7 +515,7 @@ impl FlagState {
     }
 
     /// Evaluates `cc` to a 0/1 temp.
-    pub fn cond_value(&mut self, b: &mut IrBuilder, cc: CcKind) -> Result<Temp, UnmodeledFlags> {
+    pub fn cond_value(&mut self, b: &mut UnitBuilder, cc: CcKind) -> Result<Temp, UnmodeledFlags> {
         if cc == CcKind::Al {
             return Ok(b.constant(1));
         }
@@ -539,13 +540,13 @@ fn invert(c: Cond) -> Cond {
     }
 }
 
-fn sign_cond(b: &mut IrBuilder, r: Temp, w: u32, neg: bool) -> CondTriple {
+fn sign_cond(b: &mut UnitBuilder, r: Temp, w: u32, neg: bool) -> CondTriple {
     let s = sext_w(b, r, w);
     let z = b.constant(0);
     (if neg { Cond::Lt } else { Cond::Ge }, s, z)
 }
 
-fn bit(b: &mut IrBuilder, t: Temp, n: u32) -> Temp {
+fn bit(b: &mut UnitBuilder, t: Temp, n: u32) -> Temp {
     let s = b.constant(n as u64);
     let x = b.bin(BinOp::Shr, t, s);
     if n == 63 {
@@ -556,7 +557,7 @@ fn bit(b: &mut IrBuilder, t: Temp, n: u32) -> Temp {
     }
 }
 
-fn zn(b: &mut IrBuilder, r: Temp, w: u32) -> (Temp, Temp) {
+fn zn(b: &mut UnitBuilder, r: Temp, w: u32) -> (Temp, Temp) {
     let zero = b.constant(0);
     let z = b.setcond(Cond::Eq, r, zero);
     let n = bit(b, r, w - 1);
@@ -566,7 +567,17 @@ fn zn(b: &mut IrBuilder, r: Temp, w: u32) -> (Temp, Temp) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::{IrOp, Terminator};
+    use crate::ir::{GuestLoc, IrOp};
+
+    /// The builder's ops as IR ops (no memory ops here, so no locations).
+    fn ir_ops(b: &UnitBuilder) -> Vec<IrOp> {
+        let no_loc = |index| GuestLoc {
+            pc: 0,
+            next_pc: 0,
+            index,
+        };
+        b.block_ir_ops(no_loc)
+    }
 
     /// Evaluates a straight-line block of pure ops (no memory) on `globals`.
     fn eval(ops: &[IrOp], globals: &mut [u64; 64], temps: &mut Vec<u64>) {
@@ -652,7 +663,7 @@ mod tests {
                     for (through_globals, lazy) in
                         [(false, false), (true, false), (false, true), (true, true)]
                     {
-                        let mut b = IrBuilder::new();
+                        let mut b = UnitBuilder::new();
                         let x = b.get(0);
                         let y = b.get(1);
                         let r = if lazy {
@@ -669,14 +680,14 @@ mod tests {
                         }
                         let v = st.cond_value(&mut b, cc).unwrap();
                         b.set(20, v);
-                        let blk = b.finish(0, 1, Terminator::Jump(0));
+                        let ops = ir_ops(&b);
                         for &p in &vals {
                             for &q in &vals {
                                 let mut g = [0u64; 64];
                                 g[0] = p;
                                 g[1] = q;
                                 let mut t = Vec::new();
-                                eval(&blk.ops, &mut g, &mut t);
+                                eval(&ops, &mut g, &mut t);
                                 assert_eq!(
                                     g[20] == 1,
                                     reference(cc, p, q, w),
@@ -692,19 +703,19 @@ mod tests {
 
     #[test]
     fn select_picks_by_condition() {
-        let mut b = IrBuilder::new();
+        let mut b = UnitBuilder::new();
         let c = b.get(0);
         let x = b.get(1);
         let y = b.get(2);
         let r = select(&mut b, c, x, y);
         b.set(3, r);
-        let blk = b.finish(0, 1, Terminator::Jump(0));
+        let ops = ir_ops(&b);
         for c in [0u64, 1] {
             let mut g = [0u64; 64];
             g[0] = c;
             g[1] = 0xdead;
             g[2] = 0xbeef;
-            eval(&blk.ops, &mut g, &mut Vec::new());
+            eval(&ops, &mut g, &mut Vec::new());
             assert_eq!(g[3], if c == 1 { 0xdead } else { 0xbeef });
         }
     }

@@ -13,7 +13,9 @@ pub mod flags;
 pub mod riscv;
 pub mod x86_64;
 
-use crate::ir::{IrBlock, IrOp};
+use crate::ir::dense::{to_ir_block, UnitOps};
+pub use crate::ir::BlockIndex;
+use crate::ir::{GuestLoc, IrBlock, Terminator};
 
 /// Why a guest function could not be translated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -133,16 +135,18 @@ pub trait Frontend {
         pc: u64,
         out: &mut Vec<Self::Insn>,
     ) -> Result<BlockScan, TranslateError>;
-    /// Lifts a scanned block into a block whose op vector reuses the
-    /// allocation of `ops`; `flags_live_out` says whether the flags must be
-    /// in their globals when the block ends.
+    /// Lifts a scanned block, appending its dense ops and constants to
+    /// `ops` (the unit's op buffer, earlier blocks kept); `flags_live_out`
+    /// says whether the flags must be in their globals when the block ends.
     fn lift_block_into(
         &mut self,
         pc: u64,
         insns: &[Self::Insn],
         flags_live_out: bool,
-        ops: Vec<IrOp>,
-    ) -> Result<IrBlock, TranslateError>;
+        ops: &mut UnitOps,
+    ) -> Result<LiftedBlock, TranslateError>;
+    /// The guest location of instruction `index` of a block.
+    fn insn_loc(insn: &Self::Insn, index: u32) -> GuestLoc;
     /// Runs the discovery of one unit (see [`Discovery::run`]); a frontend
     /// overrides it to keep decoder state across the unit's blocks.
     fn discover(
@@ -152,73 +156,50 @@ pub trait Frontend {
     ) -> Result<(), TranslateError> {
         d.run(|pc, out| self.scan_block(img, pc, out))
     }
-    /// [`Frontend::lift_block_into`] with a fresh op vector.
+    /// [`Frontend::lift_block_into`] as an [`IrBlock`] (the JIT's IR;
+    /// tests and the block-at-a-time engine).
     fn lift_block(
         &mut self,
         pc: u64,
         insns: &[Self::Insn],
         flags_live_out: bool,
     ) -> Result<IrBlock, TranslateError> {
-        let ops = Vec::with_capacity(insns.len() * 4 + 8);
-        self.lift_block_into(pc, insns, flags_live_out, ops)
+        let mut buf = UnitOps::default();
+        let l = self.lift_block_into(pc, insns, flags_live_out, &mut buf)?;
+        Ok(to_ir_block(
+            pc,
+            insns.len() as u32,
+            l.num_temps,
+            &buf.ops,
+            &buf.consts,
+            l.term,
+            |i| Self::insn_loc(&insns[i as usize], i),
+        ))
+    }
+}
+
+/// A block [`Frontend::lift_block_into`] appended to the unit's op buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiftedBlock {
+    /// Temps of the block (`1..num_temps`).
+    pub num_temps: u32,
+    /// Block exit.
+    pub term: Terminator,
+}
+
+/// The error for a block whose temps do not fit the dense records.
+pub(crate) fn too_many_temps(pc: u64) -> TranslateError {
+    TranslateError::Unsupported {
+        pc,
+        mnemonic: format!(
+            "block needs more than {} temporaries",
+            crate::ir::dense::MAX_TEMPS
+        ),
     }
 }
 
 /// Scanned blocks of a unit: (pc, scan, range of its instructions).
 pub type ScanList = Vec<(u64, BlockScan, std::ops::Range<usize>)>;
-
-/// Block index by guest pc within one code image: a dense array over the
-/// image's bytes, so a lookup during discovery and flag liveness is one
-/// load instead of a hash probe. Resetting clears only the entries set
-/// since the last reset, so reusing it costs nothing per image byte.
-#[derive(Debug, Default, Clone)]
-pub struct BlockIndex {
-    base: u64,
-    slots: Vec<u32>,
-    set: Vec<u64>,
-}
-
-impl BlockIndex {
-    const NONE: u32 = u32::MAX;
-
-    /// Empties the index and fits it to `img`.
-    pub fn reset(&mut self, img: &CodeImage) {
-        for pc in self.set.drain(..) {
-            self.slots[(pc - self.base) as usize] = Self::NONE;
-        }
-        if self.base != img.base || self.slots.len() != img.bytes.len() {
-            self.base = img.base;
-            self.slots.clear();
-            self.slots.resize(img.bytes.len(), Self::NONE);
-        }
-    }
-
-    /// The block starting at `pc`, if any.
-    #[inline]
-    pub fn get(&self, pc: u64) -> Option<usize> {
-        match self.slots.get(pc.wrapping_sub(self.base) as usize) {
-            Some(&i) if i != Self::NONE => Some(i as usize),
-            _ => None,
-        }
-    }
-
-    /// Whether `pc` is inside the image and not yet a block.
-    #[inline]
-    fn is_new_in_image(&self, pc: u64) -> bool {
-        self.slots.get(pc.wrapping_sub(self.base) as usize) == Some(&Self::NONE)
-    }
-
-    /// Records block `i` at `pc` (inside the image; ignored otherwise).
-    #[inline]
-    pub fn insert(&mut self, pc: u64, i: usize) {
-        if let Some(slot) = self.slots.get_mut(pc.wrapping_sub(self.base) as usize) {
-            if *slot == Self::NONE {
-                self.set.push(pc);
-            }
-            *slot = i as u32;
-        }
-    }
-}
 
 /// The block-discovery state of one unit translation.
 pub struct Discovery<'a, I> {

@@ -8,9 +8,10 @@
 
 use std::fmt;
 
+pub mod dense;
 mod unit;
 
-pub use unit::{PcMap, TranslationUnit};
+pub use unit::{BlockIndex, PcMap, TranslationUnit, UnitBlock};
 
 /// An SSA temporary (defined exactly once in a block).
 pub type Temp = u32;

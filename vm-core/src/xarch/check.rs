@@ -287,9 +287,9 @@ type RefOp = Box<dyn Fn(u64, u64) -> u64>;
 /// binary op, every comparison, both extensions and a block whose live
 /// values outnumber the registers (spills).
 fn op_unit() -> (TranslationUnit, Vec<(String, u64)>, Vec<RefOp>) {
-    use crate::ir::PcMap;
-    use crate::ir::{BinOp, Cond, IrBuilder, Terminator, UnOp};
-    use crate::xarch::unit::eliminate_dead_with_last_use;
+    use crate::ir::dense::{mark_dead_and_last_use, UnitBuilder};
+    use crate::ir::BlockIndex;
+    use crate::ir::{BinOp, Cond, Terminator, UnOp, UnitBlock};
     let bins = [
         BinOp::Add,
         BinOp::Sub,
@@ -311,15 +311,36 @@ fn op_unit() -> (TranslationUnit, Vec<(String, u64)>, Vec<RefOp>) {
     let conds = [Cond::Eq, Cond::Ne, Cond::Lt, Cond::Ge, Cond::Ltu, Cond::Geu];
     let mut blocks = Vec::new();
     let mut refs: Vec<RefOp> = Vec::new();
-    let mut emit = |f: &dyn Fn(&mut IrBuilder, u32, u32) -> u32| {
-        let mut b = IrBuilder::new();
+    let mut ops = crate::ir::dense::UnitOps::default();
+    let mut last_use = Vec::new();
+    let mut last_use_base = Vec::new();
+    let mut emit = |f: &dyn Fn(&mut UnitBuilder, u32, u32) -> u32| {
+        let mut b = UnitBuilder::new();
+        let (start, consts_start) = (ops.ops.len(), ops.consts.len());
+        b.reset(std::mem::take(&mut ops));
         let x = b.get(0);
         let y = b.get(1);
         let r = f(&mut b, x, y);
         b.set(0, r);
         let s = b.constant(SENTINEL);
         let pc = 0x1000 + 0x10 * blocks.len() as u64;
-        blocks.push(b.finish(pc, 1, Terminator::JumpIndirect(s)));
+        let num_temps = b.num_temps();
+        ops = b.take();
+        let term = Terminator::JumpIndirect(s);
+        let base = last_use.len();
+        last_use_base.push(base);
+        last_use.resize(base + num_temps as usize, 0);
+        mark_dead_and_last_use(&mut ops.ops[start..], &term, &mut last_use[base..]);
+        blocks.push(UnitBlock {
+            pc,
+            insn_count: 1,
+            num_temps,
+            start: start as u32,
+            end: ops.ops.len() as u32,
+            consts_start: consts_start as u32,
+            consts_end: ops.consts.len() as u32,
+            term,
+        });
     };
     for op in bins {
         emit(&|b, x, y| b.bin(op, x, y));
@@ -360,20 +381,18 @@ fn op_unit() -> (TranslationUnit, Vec<(String, u64)>, Vec<RefOp>) {
     refs.push(Box::new(move |a, c| {
         (0..LIVE).fold(0, |acc, i| acc ^ a.wrapping_mul(k(i)).wrapping_add(c))
     }));
-    let mut index = PcMap::default();
-    let mut last_use = Vec::new();
-    let mut last_use_base = Vec::new();
-    let mut rev = Vec::new();
+    let mut index = BlockIndex::default();
+    index.reset(0x1000, 0x10 * blocks.len());
     let mut entries = Vec::new();
-    for (i, b) in blocks.iter_mut().enumerate() {
+    for (i, b) in blocks.iter().enumerate() {
         index.insert(b.pc, i);
         entries.push((format!("op{i}"), b.pc));
-        last_use_base.push(last_use.len());
-        eliminate_dead_with_last_use(b, &mut rev, &mut last_use);
     }
     let n = blocks.len() as u64;
     let unit = TranslationUnit {
         blocks,
+        ops: ops.ops,
+        consts: ops.consts,
         index,
         entries: entries.clone(),
         guest_insns: n,

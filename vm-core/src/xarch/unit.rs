@@ -26,110 +26,22 @@ impl CloneEntries for Vec<(String, u64)> {
 use crate::frontend::{
     BlockIndex, BlockScan, CodeImage, Discovery, FlagUse, Frontend, ScanList, TranslateError,
 };
-use crate::ir::{IrBlock, IrOp, PcMap, Temp, TranslationUnit};
+use crate::ir::dense::{mark_dead_and_last_use, UnitOps};
+use crate::ir::{TranslationUnit, UnitBlock};
 
-/// `rev` value of a temp no kept op reads (so far).
-const UNUSED: i32 = i32::MAX;
-
-/// Records a use of `t` by a kept op (if `live`) with `kept_after` kept ops
-/// after it. Scanning backward, `kept_after` only grows, so the first use
-/// seen (the last in program order) is the minimum: branch-free, because
-/// whether an op is live is as unpredictable as the op stream.
-#[inline(always)]
-fn mark(rev: &mut [i32], t: Temp, live: bool, kept_after: i32) {
-    let r = &mut rev[t as usize];
-    *r = (*r).min(if live { kept_after } else { UNUSED });
-}
-
-/// Dead global-store and dead-code elimination (the semantics of
-/// `opt::eliminate_dead`) fused with computing each temp's last use
-/// after the removal, appended to `out` (`num_temps` entries).
-pub fn eliminate_dead_with_last_use(block: &mut IrBlock, rev: &mut Vec<i32>, out: &mut Vec<u32>) {
-    let nt = block.num_temps as usize;
-    // rev[t]: kept ops after t's last use (-1: read by the terminator),
-    // UNUSED: not read by a kept op so far.
-    rev.clear();
-    rev.resize(nt, UNUSED);
-    block.term.for_each_use(|t| rev[t as usize] = -1);
-    let mut kept_after: i32 = 0;
-    let mut overwritten = 0u64;
-    let ops = &mut block.ops[..];
-    let n = ops.len();
-    // Kept ops are compacted towards the end in the same backward pass:
-    // ops[w..n] are kept, slots i+1..w are free, so each op is copied to
-    // w - 1 whether it is live or not and w moves only if it is.
-    let mut w = n;
-    // One match per op (dst and uses together): the op-kind dispatch is
-    // the expensive part of this pass.
-    for i in (0..n).rev() {
-        let live = match ops[i] {
-            IrOp::SetGlobal { g, src } => {
-                let bit = 1u64 << (g & 63);
-                let live = overwritten & bit == 0;
-                overwritten |= bit;
-                mark(rev, src, live, kept_after);
-                live
-            }
-            IrOp::Load { addr, .. } => {
-                overwritten = 0;
-                mark(rev, addr, true, kept_after);
-                true
-            }
-            IrOp::Store { addr, src, .. } => {
-                overwritten = 0;
-                mark(rev, addr, true, kept_after);
-                mark(rev, src, true, kept_after);
-                true
-            }
-            IrOp::Const { dst, .. } | IrOp::GetGlobal { dst, .. } => rev[dst as usize] != UNUSED,
-            IrOp::Bin { dst, a, b, .. } | IrOp::SetCond { dst, a, b, .. } => {
-                let live = rev[dst as usize] != UNUSED;
-                mark(rev, a, live, kept_after);
-                mark(rev, b, live, kept_after);
-                live
-            }
-            IrOp::Un { dst, a, .. } => {
-                let live = rev[dst as usize] != UNUSED;
-                mark(rev, a, live, kept_after);
-                live
-            }
-        };
-        // Unconditional: guarding the copy with `w != i + 1` saved ~5 %
-        // of the pass's instructions but mispredicted ~0.2 times per op
-        // in callgrind's branch simulation (a dead op's copy lands in a
-        // free slot).
-        ops[w - 1] = ops[i];
-        w -= live as usize;
-        kept_after += live as i32;
-    }
-    if w != 0 {
-        block.ops.copy_within(w..n, 0);
-        block.ops.truncate(n - w);
-    }
-    let total = kept_after;
-    out.extend(rev.iter().map(|&r| {
-        if r == UNUSED {
-            u32::MAX
-        } else {
-            (total - 1 - r) as u32
-        }
-    }));
-}
-
-/// Reusable state of unit translation: scan buffers, the pc index and a
-/// pool of op vectors (QEMU keeps one TCG context per thread for the same
-/// reason: allocation would otherwise cost as much as translating).
+/// Reusable state of unit translation: scan buffers, the pc index and
+/// the unit's op buffer (QEMU keeps one TCG context per thread for the
+/// same reason: allocation would otherwise cost as much as translating).
 pub struct UnitTranslator<F: Frontend> {
     fe: F,
-    index: PcMap<usize>,
+    /// Discovery's block index; it becomes the unit's `index`.
     blocks_at: BlockIndex,
     scans: ScanList,
     all: Vec<F::Insn>,
     work: Vec<u64>,
     live_in: Vec<bool>,
-    pool: Vec<Vec<IrOp>>,
-    blocks: Vec<IrBlock>,
-    rev: Vec<i32>,
+    ops: UnitOps,
+    blocks: Vec<UnitBlock>,
     entries: Vec<(String, u64)>,
     targets: Vec<usize>,
     last_use: Vec<u32>,
@@ -141,15 +53,13 @@ impl<F: Frontend> UnitTranslator<F> {
     pub fn new(fe: F) -> Self {
         Self {
             fe,
-            index: PcMap::default(),
             blocks_at: BlockIndex::default(),
             scans: Vec::new(),
             all: Vec::new(),
             work: Vec::new(),
             live_in: Vec::new(),
-            pool: Vec::new(),
+            ops: UnitOps::default(),
             blocks: Vec::new(),
-            rev: Vec::new(),
             entries: Vec::new(),
             targets: Vec::new(),
             last_use: Vec::new(),
@@ -160,8 +70,10 @@ impl<F: Frontend> UnitTranslator<F> {
     /// Gives a unit's allocations back for the next translation.
     pub fn recycle(&mut self, unit: TranslationUnit) {
         let TranslationUnit {
-            mut blocks,
-            mut index,
+            blocks,
+            ops,
+            consts,
+            index,
             last_use,
             last_use_base,
             entries,
@@ -172,12 +84,9 @@ impl<F: Frontend> UnitTranslator<F> {
         self.targets = indirect_targets;
         self.last_use = last_use;
         self.last_use_base = last_use_base;
-        self.pool.extend(blocks.drain(..).map(|b| b.ops));
+        self.ops = UnitOps { ops, consts };
         self.blocks = blocks;
-        if index.capacity() > self.index.capacity() {
-            index.clear();
-            self.index = index;
-        }
+        self.blocks_at = index;
     }
 
     /// Translates every block reachable from `entries`.
@@ -187,7 +96,7 @@ impl<F: Frontend> UnitTranslator<F> {
         entries: &[(String, u64)],
     ) -> Result<TranslationUnit, TranslateError> {
         let blocks_at = &mut self.blocks_at;
-        blocks_at.reset(img);
+        blocks_at.reset(img.base, img.bytes.len());
         let scans = &mut self.scans;
         let all = &mut self.all;
         let work = &mut self.work;
@@ -239,25 +148,39 @@ impl<F: Frontend> UnitTranslator<F> {
         let mut last_use_base = std::mem::take(&mut self.last_use_base);
         last_use.clear();
         last_use_base.clear();
+        let mut ops = std::mem::take(&mut self.ops);
+        ops.clear();
         for (pc, scan, range) in scans.iter() {
             let lo = live_out(scan, blocks_at, live_in);
-            let ops = self.pool.pop().unwrap_or_default();
-            let mut ir = self.fe.lift_block_into(*pc, &all[range.clone()], lo, ops)?;
+            let insns = &all[range.clone()];
+            let (start, consts_start) = (ops.ops.len(), ops.consts.len());
+            let l = self.fe.lift_block_into(*pc, insns, lo, &mut ops)?;
+            let end = ops.ops.len();
             // The lifters already forward globals and fold immediates, so
             // only the backward dead-code pass pays off here; it also yields
             // the last uses the backends allocate registers with.
-            last_use_base.push(last_use.len());
-            eliminate_dead_with_last_use(&mut ir, &mut self.rev, &mut last_use);
-            guest_insns += ir.insn_count as u64;
-            blocks.push(ir);
+            let base = last_use.len();
+            last_use_base.push(base);
+            last_use.resize(base + l.num_temps as usize, 0);
+            mark_dead_and_last_use(&mut ops.ops[start..end], &l.term, &mut last_use[base..]);
+            guest_insns += insns.len() as u64;
+            blocks.push(UnitBlock {
+                pc: *pc,
+                insn_count: insns.len() as u32,
+                num_temps: l.num_temps,
+                start: start as u32,
+                end: end as u32,
+                consts_start: consts_start as u32,
+                consts_end: ops.consts.len() as u32,
+                term: l.term,
+            });
         }
-        // The unit's own pc index (the backends' lookups), built once.
-        let mut index = std::mem::take(&mut self.index);
-        index.clear();
-        index.reserve(n);
-        index.extend(scans.iter().enumerate().map(|(i, s)| (s.0, i)));
+        // Discovery's index is the unit's pc index (block i = scan i).
+        let index = std::mem::take(&mut self.blocks_at);
         Ok(TranslationUnit {
             blocks,
+            ops: ops.ops,
+            consts: ops.consts,
             index,
             entries: {
                 // Reuses the previous unit's strings when the entries repeat.
@@ -336,6 +259,8 @@ mod tests {
     use super::*;
     use crate::frontend::aarch64::A64Frontend;
     use crate::frontend::x86_64::X86Frontend;
+    use crate::ir::dense::{to_ir_block, to_ir_ops};
+    use crate::ir::IrBlock;
     use crate::xarch::inputs::{load_input, AARCH64_ELF, X86_64_ELF};
 
     /// A call to an address outside the image leaves the unit instead of
@@ -350,7 +275,7 @@ mod tests {
         let entries = vec![("f".to_string(), 0x1000)];
         let unit = translate_unit(&mut X86Frontend::default(), &img, &entries).unwrap();
         assert_eq!(unit.blocks.len(), 2);
-        assert!(unit.index.contains_key(&0x1005));
+        assert!(unit.index.contains(0x1005));
         let code = crate::backend::aarch64::compile(&unit).unwrap();
         assert!(code.code_len > 0);
         // An entry outside the image is still an error.
@@ -361,37 +286,49 @@ mod tests {
         );
     }
 
-    /// The fused pass keeps exactly what `opt::eliminate_dead` keeps, and
-    /// its last uses match a forward scan of the result.
+    /// The dense dead-code pass keeps exactly what `opt::eliminate_dead`
+    /// keeps, and its last uses match a forward scan of the result.
     #[test]
-    fn fused_dead_code_pass_matches_the_optimizer() {
+    fn dense_dead_code_pass_matches_the_optimizer() {
         fn check<F: Frontend>(fe: &mut F, elf: &[u8]) {
             let input = load_input(elf).unwrap();
             let mut all = Vec::new();
-            let mut rev = Vec::new();
             for &(_, pc) in &input.symbols {
                 let start = all.len();
                 fe.scan_block(&input.image, pc, &mut all).unwrap();
+                let insns = &all[start..];
+                let loc = |i: u32| F::insn_loc(&insns[i as usize], i);
                 for live in [false, true] {
+                    let mut buf = UnitOps::default();
                     // With live-out flags, blocks ending in unmodeled flags
                     // are rejected (covered elsewhere); skip those.
-                    let Ok(ir) = fe.lift_block(pc, &all[start..], live) else {
+                    let Ok(l) = fe.lift_block_into(pc, insns, live, &mut buf) else {
                         assert!(live);
                         continue;
                     };
-                    let mut a = ir.clone();
-                    crate::opt::eliminate_dead(&mut a);
-                    let mut b = ir;
-                    let mut lu = Vec::new();
-                    eliminate_dead_with_last_use(&mut b, &mut rev, &mut lu);
-                    assert_eq!(a, b, "block {pc:#x}");
-                    let mut want = vec![u32::MAX; b.num_temps as usize];
-                    for (i, op) in b.ops.iter().enumerate() {
-                        op.for_each_use(|t| want[t as usize] = i as u32);
+                    let n = insns.len() as u32;
+                    let (ops, consts) = (&mut buf.ops, &buf.consts);
+                    let mut want = to_ir_block(pc, n, l.num_temps, ops, consts, l.term, loc);
+                    crate::opt::eliminate_dead(&mut want);
+                    let mut lu = vec![0u32; l.num_temps as usize];
+                    mark_dead_and_last_use(ops, &l.term, &mut lu);
+                    // Constants nothing reads are dead too (they emit no code).
+                    let got = IrBlock {
+                        ops: to_ir_ops(ops, consts, |k| lu[k.dst as usize] != 0, loc),
+                        ..want.clone()
+                    };
+                    assert_eq!(got, want, "block {pc:#x}");
+                    // Last uses: 1 + index among all records (dead ones included).
+                    let mut want_lu = vec![0u32; l.num_temps as usize];
+                    for (i, op) in ops.iter().enumerate() {
+                        if let Some(op) = op.to_ir(loc) {
+                            op.for_each_use(|t| want_lu[t as usize] = i as u32 + 1);
+                        }
                     }
-                    b.term
-                        .for_each_use(|t| want[t as usize] = b.ops.len() as u32);
-                    assert_eq!(lu, want, "block {pc:#x}");
+                    l.term
+                        .for_each_use(|t| want_lu[t as usize] = ops.len() as u32 + 1);
+                    want_lu[0] = lu[0]; // the absent operand collects every mark
+                    assert_eq!(lu, want_lu, "block {pc:#x}");
                 }
             }
         }

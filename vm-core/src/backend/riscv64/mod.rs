@@ -33,6 +33,65 @@ pub fn compile(unit: &TranslationUnit) -> Result<UnitCode, UnitCodegenError> {
     compile_unit(&mut em, unit)
 }
 
+/// R-type base word (funct7, funct3, opcode) of each [`BinOp`], by its
+/// discriminant (checked against [`fast_encode`] by a test).
+const BIN_R: [u32; 16] = {
+    const fn r(f7: u32, f3: u32) -> u32 {
+        f7 << 25 | f3 << 12 | 0x33
+    }
+    [
+        r(0, 0),    // add
+        r(0x20, 0), // sub
+        r(0, 7),    // and
+        r(0, 6),    // or
+        r(0, 4),    // xor
+        r(0, 1),    // sll
+        r(0, 5),    // srl
+        r(0x20, 5), // sra
+        r(1, 0),    // mul
+        r(1, 1),    // mulh
+        r(1, 3),    // mulhu
+        r(1, 2),    // mulhsu
+        r(1, 4),    // div
+        r(1, 5),    // divu
+        r(1, 6),    // rem
+        r(1, 7),    // remu
+    ]
+};
+
+/// I-type base word of the [`BinOp`]s with an immediate form (the first
+/// eight: add, sub as addi, and, or, xor, sll, srl, sra), by discriminant.
+const BIN_I: [u32; 8] = {
+    const fn i(f3: u32) -> u32 {
+        f3 << 12 | 0x13
+    }
+    [
+        i(0),               // addi
+        i(0),               // addi (negated immediate)
+        i(7),               // andi
+        i(6),               // ori
+        i(4),               // xori
+        i(1),               // slli
+        i(5),               // srli
+        i(5) | 0x4000_0000, // srai
+    ]
+};
+
+/// The immediate bits of a J-type (`jal`) word for byte offset `imm`.
+#[inline(always)]
+fn j_imm(imm: i32) -> u32 {
+    let x = imm as u32;
+    ((x >> 20) & 1) << 31 | ((x >> 1) & 0x3ff) << 21 | ((x >> 11) & 1) << 20 | ((x >> 12) & 0xff) << 12
+}
+
+/// The immediate bits of a B-type (conditional branch) word for byte
+/// offset `imm`.
+#[inline(always)]
+fn b_imm(imm: i32) -> u32 {
+    let x = imm as u32;
+    ((x >> 12) & 1) << 31 | ((x >> 5) & 0x3f) << 25 | ((x >> 1) & 0xf) << 8 | ((x >> 11) & 1) << 7
+}
+
 /// The encodings the emitter uses, inlined so a constant `op` folds to a
 /// few shifts; `fast_encode_matches_the_frontend_encoder` checks it against
 /// [`encode`] (the reference shared with the VM's decoder) for every op.
@@ -89,7 +148,14 @@ fn fast_encode(op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32) -> u32 {
         Op::Sd => st(3),
         Op::Lui => (imm as u32 & 0xffff_f000) | rd << 7 | 0x37,
         Op::Jalr => i(imm, 0, 0x67),
-        // Branches, jumps and the rest: the reference encoder.
+        Op::Jal => j_imm(imm) | rd << 7 | 0x6f,
+        Op::Beq => b_imm(imm) | rs2 << 20 | rs1 << 15 | 0x63,
+        Op::Bne => b_imm(imm) | rs2 << 20 | rs1 << 15 | 1 << 12 | 0x63,
+        Op::Blt => b_imm(imm) | rs2 << 20 | rs1 << 15 | 4 << 12 | 0x63,
+        Op::Bge => b_imm(imm) | rs2 << 20 | rs1 << 15 | 5 << 12 | 0x63,
+        Op::Bltu => b_imm(imm) | rs2 << 20 | rs1 << 15 | 6 << 12 | 0x63,
+        Op::Bgeu => b_imm(imm) | rs2 << 20 | rs1 << 15 | 7 << 12 | 0x63,
+        // The rest: the reference encoder.
         _ => encode(&Inst {
             op,
             rd: rd as u8,
@@ -191,44 +257,39 @@ impl UnitIsa for Rv64Emitter {
 
     #[inline]
     fn bin(&mut self, op: BinOp, rd: u8, ra: u8, rb: u8) {
-        let o = match op {
-            BinOp::Add => Op::Add,
-            BinOp::Sub => Op::Sub,
-            BinOp::And => Op::And,
-            BinOp::Or => Op::Or,
-            BinOp::Xor => Op::Xor,
-            BinOp::Shl => Op::Sll,
-            BinOp::Shr => Op::Srl,
-            BinOp::Sar => Op::Sra,
-            BinOp::Mul => Op::Mul,
-            BinOp::MulH => Op::Mulh,
-            BinOp::MulHU => Op::Mulhu,
-            BinOp::MulHSU => Op::Mulhsu,
-            BinOp::Div => Op::Div,
-            BinOp::DivU => Op::Divu,
-            BinOp::Rem => Op::Rem,
-            BinOp::RemU => Op::Remu,
-        };
-        // The IR's operations are RV64IM's, division by zero included.
-        self.r(o, rd, ra, rb);
+        // The IR's operations are RV64IM's, division by zero included: one
+        // R-type word from a table by op (a `match` here and in the
+        // encoder were two mispredicted jump tables per op).
+        let (rd, rs1, rs2) = (rd as u32 & 31, ra as u32 & 31, rb as u32 & 31);
+        self.words
+            .push(BIN_R[op as usize] | rs2 << 20 | rs1 << 15 | rd << 7);
     }
 
     #[inline]
     fn bin_imm(&mut self, op: BinOp, rd: u8, ra: u8, imm: u64) -> bool {
-        let x = imm as i64;
-        match op {
-            BinOp::Add if fits12(x) => self.i(Op::Addi, rd, ra, 0, x as i32),
-            BinOp::Sub if fits12(x.wrapping_neg()) => {
-                self.i(Op::Addi, rd, ra, 0, x.wrapping_neg() as i32)
-            }
-            BinOp::And if fits12(x) => self.i(Op::Andi, rd, ra, 0, x as i32),
-            BinOp::Or if fits12(x) => self.i(Op::Ori, rd, ra, 0, x as i32),
-            BinOp::Xor if fits12(x) => self.i(Op::Xori, rd, ra, 0, x as i32),
-            BinOp::Shl => self.i(Op::Slli, rd, ra, 0, (imm & 63) as i32),
-            BinOp::Shr => self.i(Op::Srli, rd, ra, 0, (imm & 63) as i32),
-            BinOp::Sar => self.i(Op::Srai, rd, ra, 0, (imm & 63) as i32),
-            _ => return false,
+        // I-type forms by table: addi (also sub with the negated
+        // immediate), andi, ori, xori with a 12-bit immediate; shifts by
+        // any amount; nothing else.
+        let k = op as usize;
+        if k >= BIN_I.len() {
+            return false;
         }
+        let field = if k >= 5 {
+            (imm & 63) as u32
+        } else {
+            let x = if op == BinOp::Sub {
+                (imm as i64).wrapping_neg()
+            } else {
+                imm as i64
+            };
+            if !fits12(x) {
+                return false;
+            }
+            x as u32 & 0xfff
+        };
+        let (rd, rs1) = (rd as u32 & 31, ra as u32 & 31);
+        self.words
+            .push(BIN_I[k] | field << 20 | rs1 << 15 | rd << 7);
         true
     }
 
@@ -270,42 +331,39 @@ impl UnitIsa for Rv64Emitter {
     #[inline]
     fn load(&mut self, rd: u8, ra: u8, off: i32, w: Width, signed: bool) {
         let (base, off) = self.addr(ra, off);
-        let op = match (w, signed) {
-            (Width::W8, false) => Op::Lbu,
-            (Width::W8, true) => Op::Lb,
-            (Width::W16, false) => Op::Lhu,
-            (Width::W16, true) => Op::Lh,
-            (Width::W32, false) => Op::Lwu,
-            (Width::W32, true) => Op::Lw,
-            (Width::W64, _) => Op::Ld,
-        };
-        self.i(op, rd, base, 0, off);
+        // funct3 by width and signedness (lbu lb lhu lh lwu lw ld ld): a
+        // table, not a `match` into the encoder's jump table.
+        const LOAD_F3: [u32; 8] = [4, 0, 5, 1, 6, 2, 3, 3];
+        let f3 = LOAD_F3[(w.log2() as usize) << 1 | signed as usize];
+        let (rd, rs1) = (rd as u32 & 31, base as u32 & 31);
+        self.words
+            .push(((off as u32) & 0xfff) << 20 | rs1 << 15 | f3 << 12 | rd << 7 | 3);
     }
 
     #[inline]
     fn store(&mut self, rs: u8, ra: u8, off: i32, w: Width) {
         let (base, off) = self.addr(ra, off);
-        let op = match w {
-            Width::W8 => Op::Sb,
-            Width::W16 => Op::Sh,
-            Width::W32 => Op::Sw,
-            Width::W64 => Op::Sd,
-        };
-        self.i(op, 0, base, rs, off);
+        // sb sh sw sd: funct3 is the width's log2.
+        let (rs1, rs2, imm) = (base as u32 & 31, rs as u32 & 31, off as u32);
+        self.words.push(
+            ((imm >> 5) & 0x7f) << 25
+                | rs2 << 20
+                | rs1 << 15
+                | w.log2() << 12
+                | (imm & 0x1f) << 7
+                | 0x23,
+        );
     }
 
     #[inline]
     fn branch(&mut self, c: Cond, ra: u8, rb: u8) -> Fixup {
-        // Inverted short branch over a jal: +-1 MiB reach for the taken edge.
-        let inv = match c {
-            Cond::Eq => Op::Bne,
-            Cond::Ne => Op::Beq,
-            Cond::Lt => Op::Bge,
-            Cond::Ge => Op::Blt,
-            Cond::Ltu => Op::Bgeu,
-            Cond::Geu => Op::Bltu,
-        };
-        self.i(inv, 0, ra, rb, 8);
+        // Inverted short branch over a jal: +-1 MiB reach for the taken
+        // edge. funct3 of the inverted condition (bne beq bge blt bgeu
+        // bltu) by the condition's discriminant.
+        const INV_F3: [u32; 6] = [1, 0, 5, 4, 7, 6];
+        let (rs1, rs2) = (ra as u32 & 31, rb as u32 & 31);
+        self.words
+            .push(b_imm(8) | rs2 << 20 | rs1 << 15 | INV_F3[c as usize] << 12 | 0x63);
         self.jump()
     }
 
@@ -318,35 +376,14 @@ impl UnitIsa for Rv64Emitter {
 
     #[inline]
     fn patch(&mut self, f: Fixup, target: usize) {
+        // Only the offset changes: the other fields of the word stay
+        // (B-type: registers, funct3, opcode; J-type: rd, opcode).
         let d = ((target as i64 - f.at as i64) * 4) as i32;
-        let old = self.words[f.at];
-        let rd = ((old >> 7) & 31) as u8;
-        self.words[f.at] = if f.cond {
-            let rs1 = ((old >> 15) & 31) as u8;
-            let rs2 = ((old >> 20) & 31) as u8;
-            let op = match (old >> 12) & 7 {
-                0 => Op::Beq,
-                1 => Op::Bne,
-                4 => Op::Blt,
-                5 => Op::Bge,
-                6 => Op::Bltu,
-                _ => Op::Bgeu,
-            };
-            encode(&Inst {
-                op,
-                rd: 0,
-                rs1,
-                rs2,
-                imm: d,
-            })
+        let w = &mut self.words[f.at];
+        *w = if f.cond {
+            (*w & 0x01ff_f07f) | b_imm(d)
         } else {
-            encode(&Inst {
-                op: Op::Jal,
-                rd,
-                rs1: 0,
-                rs2: 0,
-                imm: d,
-            })
+            (*w & 0xfff) | j_imm(d)
         };
     }
 
@@ -460,6 +497,61 @@ mod tests {
     }
 
     #[test]
+    fn binary_op_tables_match_the_encoder() {
+        use crate::ir::dense::BIN_OPS;
+        let r_ops = [
+            Op::Add,
+            Op::Sub,
+            Op::And,
+            Op::Or,
+            Op::Xor,
+            Op::Sll,
+            Op::Srl,
+            Op::Sra,
+            Op::Mul,
+            Op::Mulh,
+            Op::Mulhu,
+            Op::Mulhsu,
+            Op::Div,
+            Op::Divu,
+            Op::Rem,
+            Op::Remu,
+        ];
+        let i_ops = [
+            Op::Addi,
+            Op::Addi,
+            Op::Andi,
+            Op::Ori,
+            Op::Xori,
+            Op::Slli,
+            Op::Srli,
+            Op::Srai,
+        ];
+        for (k, op) in BIN_OPS.into_iter().enumerate() {
+            for (rd, ra, rb) in [(0, 0, 0), (5, 17, 31), (31, 1, 12)] {
+                let mut em = Rv64Emitter::default();
+                em.bin(op, rd, ra, rb);
+                assert_eq!(em.words, [fast_encode(r_ops[k], rd, ra, rb, 0)], "{op:?}");
+                for imm in [0u64, 1, 63, 64, 2047, 2048, u64::MAX, (-2048i64) as u64] {
+                    let mut em = Rv64Emitter::default();
+                    let ok = em.bin_imm(op, rd, ra, imm);
+                    let x = if op == BinOp::Sub {
+                        (imm as i64).wrapping_neg()
+                    } else {
+                        imm as i64
+                    };
+                    let want_ok = k < 8 && (k >= 5 || fits12(x));
+                    assert_eq!(ok, want_ok, "{op:?} {imm:#x}");
+                    if ok {
+                        let v = if k >= 5 { (imm & 63) as i32 } else { x as i32 };
+                        assert_eq!(em.words, [fast_encode(i_ops[k], rd, ra, 0, v)], "{op:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn fast_encode_matches_the_frontend_encoder() {
         use Op::*;
         let ops = [
@@ -478,6 +570,9 @@ mod tests {
             -4096,
             8,
             -8,
+            4094,
+            1_048_574,
+            -1_048_576,
         ];
         for op in ops {
             for (rd, rs1, rs2) in [(0, 0, 0), (5, 30, 31), (31, 1, 17), (10, 11, 12)] {
@@ -495,6 +590,70 @@ mod tests {
                         "{op:?} {rd} {rs1} {rs2} {imm}"
                     );
                 }
+            }
+        }
+    }
+
+    /// The table-driven loads, stores and inverted branches equal the
+    /// encoder's words.
+    #[test]
+    fn memory_and_branch_tables_match_the_encoder() {
+        use crate::ir::dense::{CONDS, WIDTHS};
+        let loads = [
+            [Op::Lbu, Op::Lb],
+            [Op::Lhu, Op::Lh],
+            [Op::Lwu, Op::Lw],
+            [Op::Ld, Op::Ld],
+        ];
+        let stores = [Op::Sb, Op::Sh, Op::Sw, Op::Sd];
+        for (k, w) in WIDTHS.into_iter().enumerate() {
+            for off in [0, 1, -1, 2047, -2048] {
+                for signed in [false, true] {
+                    let mut em = Rv64Emitter::default();
+                    em.load(7, 12, off, w, signed);
+                    let last = *em.words.last().unwrap();
+                    assert_eq!(last, fast_encode(loads[k][signed as usize], 7, T0, 0, off));
+                }
+                let mut em = Rv64Emitter::default();
+                em.store(9, 12, off, w);
+                let last = *em.words.last().unwrap();
+                assert_eq!(last, fast_encode(stores[k], 0, T0, 9, off));
+            }
+        }
+        let inv = [Op::Bne, Op::Beq, Op::Bge, Op::Blt, Op::Bgeu, Op::Bltu];
+        for (k, c) in CONDS.into_iter().enumerate() {
+            let mut em = Rv64Emitter::default();
+            em.branch(c, 5, 31);
+            assert_eq!(em.words[0], fast_encode(inv[k], 0, 5, 31, 8), "{c:?}");
+        }
+    }
+
+    /// Patching a branch or jump equals encoding it with the final offset.
+    #[test]
+    fn patched_branches_equal_direct_encodings() {
+        let conds = [Cond::Eq, Cond::Ne, Cond::Lt, Cond::Ge, Cond::Ltu, Cond::Geu];
+        for target in [0usize, 1, 7, 1000, 262_143] {
+            for &c in &conds {
+                let mut em = Rv64Emitter::default();
+                em.words.resize(3, 0);
+                let f = em.branch(c, 5, 31);
+                let at = f.at;
+                em.patch(f, target);
+                let d = ((target as i64 - at as i64) * 4) as i32;
+                assert_eq!(em.words[at], fast_encode(Op::Jal, 0, 0, 0, d), "{c:?}");
+                // The inverted short branch before it is untouched.
+                assert_eq!(em.words[at - 1] & 0x7f, 0x63);
+            }
+            for f3 in [0u32, 1, 4, 5, 6, 7] {
+                let mut em = Rv64Emitter::default();
+                em.words.resize(5, 0);
+                let ops = [Op::Beq, Op::Bne, Op::Blt, Op::Bge, Op::Bltu, Op::Bgeu];
+                let op = ops[[0, 1, 4, 5, 6, 7].iter().position(|&x| x == f3).unwrap()];
+                let target = target.min(1000);
+                em.words.push(fast_encode(op, 0, 9, 17, 0));
+                em.patch(Fixup { at: 5, cond: true }, target);
+                let d = ((target as i64 - 5) * 4) as i32;
+                assert_eq!(em.words[5], fast_encode(op, 0, 9, 17, d), "{op:?}");
             }
         }
     }

@@ -5,8 +5,11 @@ use super::TranslateError;
 use crate::frontend::flags::{
     select, sext_w, zext_w, CcKind, ConstCache, FlagSrc, FlagState, Flags, LAZY_RESULT,
 };
-use crate::frontend::{BlockScan, CodeImage, FlagUse, Frontend, Successor};
-use crate::ir::{BinOp, Cond, GuestLoc, IrBlock, IrBuilder, IrOp, Temp, Terminator, UnOp, Width};
+use crate::frontend::{
+    too_many_temps, BlockScan, CodeImage, FlagUse, Frontend, LiftedBlock, Successor,
+};
+use crate::ir::dense::{UnitBuilder, UnitOps};
+use crate::ir::{BinOp, Cond, GuestLoc, IrBlock, Temp, Terminator, UnOp, Width};
 
 /// Global holding `sp`.
 pub const SP: u8 = 31;
@@ -24,8 +27,8 @@ pub type A64Insn = (u64, u32);
 /// The AArch64 frontend.
 #[derive(Debug, Default)]
 pub struct A64Frontend {
-    /// One builder reused for every block (see [`IrBuilder::reset`]).
-    b: IrBuilder,
+    /// One builder reused for every block (see [`UnitBuilder::reset`]).
+    b: UnitBuilder,
 }
 
 impl Clone for A64Frontend {
@@ -207,15 +210,40 @@ impl Frontend for A64Frontend {
         pc: u64,
         insns: &[A64Insn],
         flags_live_out: bool,
-        ops: Vec<IrOp>,
-    ) -> Result<IrBlock, TranslateError> {
+        ops: &mut UnitOps,
+    ) -> Result<LiftedBlock, TranslateError> {
+        let mut buf = std::mem::take(ops);
+        buf.ops.reserve(insns.len() * 4 + 8);
+        self.b.reset(buf);
+        let r = self.lift_body(insns, flags_live_out);
+        let num_temps = self.b.num_temps();
+        let overflowed = self.b.overflowed();
+        *ops = self.b.take();
+        let term = r?;
+        if overflowed {
+            return Err(too_many_temps(pc));
+        }
+        Ok(LiftedBlock { num_temps, term })
+    }
+
+    fn insn_loc(&(pc, _): &A64Insn, index: u32) -> GuestLoc {
+        GuestLoc {
+            pc,
+            next_pc: pc + 4,
+            index,
+        }
+    }
+}
+
+impl A64Frontend {
+    /// Lifts `insns` into the builder (already reset); returns the terminator.
+    fn lift_body(
+        &mut self,
+        insns: &[A64Insn],
+        flags_live_out: bool,
+    ) -> Result<Terminator, TranslateError> {
         let mut l = Lifter {
-            b: {
-                let mut ops = ops;
-                ops.reserve(insns.len() * 4 + 8);
-                self.b.reset(ops);
-                &mut self.b
-            },
+            b: &mut self.b,
             flags: FlagState::new(FLAG_GLOBALS, true),
             discard_result: false,
             consts: ConstCache::default(),
@@ -243,7 +271,7 @@ impl Frontend for A64Frontend {
                     mnemonic: u.mnemonic.to_string(),
                 })?;
         }
-        Ok(l.b.take_block(pc, insns.len() as u32, term))
+        Ok(term)
     }
 }
 
@@ -254,7 +282,7 @@ pub fn lift_dynamic_block(pc: u64, insns: &[A64Insn]) -> Result<IrBlock, Transla
 }
 
 struct Lifter<'a> {
-    b: &'a mut IrBuilder,
+    b: &'a mut UnitBuilder,
     flags: FlagState,
     /// The current instruction writes the zero register (its result is dropped).
     discard_result: bool,

@@ -6,8 +6,11 @@ use super::TranslateError;
 use crate::frontend::flags::{
     select, sext_w, zext_w, CcKind, ConstCache, FlagSrc, FlagState, Flags, LAZY_RESULT,
 };
-use crate::frontend::{BlockScan, CodeImage, Discovery, FlagUse, Frontend, Successor};
-use crate::ir::{BinOp, Cond, GuestLoc, IrBlock, IrBuilder, IrOp, Temp, Terminator, UnOp, Width};
+use crate::frontend::{
+    too_many_temps, BlockScan, CodeImage, Discovery, FlagUse, Frontend, LiftedBlock, Successor,
+};
+use crate::ir::dense::{UnitBuilder, UnitOps};
+use crate::ir::{BinOp, Cond, GuestLoc, Temp, Terminator, UnOp, Width};
 
 /// Globals holding Z, N (SF), C (CF), V (OF) between blocks.
 pub const FLAG_GLOBALS: [u8; 4] = [17, 18, 16, 19];
@@ -25,8 +28,8 @@ pub type X86Insn = Instruction;
 /// The x86-64 frontend (stateless between blocks).
 #[derive(Debug, Default)]
 pub struct X86Frontend {
-    /// One builder reused for every block (see [`IrBuilder::reset`]).
-    b: IrBuilder,
+    /// One builder reused for every block (see [`UnitBuilder::reset`]).
+    b: UnitBuilder,
 }
 
 impl Clone for X86Frontend {
@@ -172,15 +175,16 @@ fn code_info_table() -> &'static [MnemonicInfo] {
     TABLE.get_or_init(|| Code::values().map(|c| info(c.mnemonic())).collect())
 }
 
-/// Flag effect of an instruction: (reads, writes).
+/// Flag effect of an instruction: (reads, writes). Bit tests instead of a
+/// `match` (a jump table the scan mispredicted about once per block).
+#[inline]
 fn flag_effect(i: &Instruction, info: MnemonicInfo) -> (bool, bool) {
-    match info.flags {
-        FlagClass::None => (false, false),
-        FlagClass::Reads => (true, false),
-        FlagClass::Writes => (false, true),
-        FlagClass::ReadsWrites => (true, true),
-        FlagClass::Shift => (i.op1_kind() == OpKind::Register, true),
-    }
+    let f = info.flags;
+    let shift = f == FlagClass::Shift;
+    let reads = matches!(f, FlagClass::Reads | FlagClass::ReadsWrites)
+        | (shift && i.op1_kind() == OpKind::Register);
+    let writes = matches!(f, FlagClass::Writes | FlagClass::ReadsWrites) | shift;
+    (reads, writes)
 }
 
 fn is_nop(m: Mnemonic) -> bool {
@@ -224,15 +228,40 @@ impl Frontend for X86Frontend {
         pc: u64,
         insns: &[X86Insn],
         flags_live_out: bool,
-        ops: Vec<IrOp>,
-    ) -> Result<IrBlock, TranslateError> {
+        ops: &mut UnitOps,
+    ) -> Result<LiftedBlock, TranslateError> {
+        let mut buf = std::mem::take(ops);
+        buf.ops.reserve(insns.len() * 4 + 8);
+        self.b.reset(buf);
+        let r = self.lift_body(insns, flags_live_out);
+        let num_temps = self.b.num_temps();
+        let overflowed = self.b.overflowed();
+        *ops = self.b.take();
+        let term = r?;
+        if overflowed {
+            return Err(too_many_temps(pc));
+        }
+        Ok(LiftedBlock { num_temps, term })
+    }
+
+    fn insn_loc(i: &X86Insn, index: u32) -> GuestLoc {
+        GuestLoc {
+            pc: i.ip(),
+            next_pc: i.next_ip(),
+            index,
+        }
+    }
+}
+
+impl X86Frontend {
+    /// Lifts `insns` into the builder (already reset); returns the terminator.
+    fn lift_body(
+        &mut self,
+        insns: &[X86Insn],
+        flags_live_out: bool,
+    ) -> Result<Terminator, TranslateError> {
         let mut l = Lifter {
-            b: {
-                let mut ops = ops;
-                ops.reserve(insns.len() * 4 + 8);
-                self.b.reset(ops);
-                &mut self.b
-            },
+            b: &mut self.b,
             flags: FlagState::new(FLAG_GLOBALS, false),
             consts: ConstCache::default(),
             rdx_ext: None,
@@ -263,7 +292,7 @@ impl Frontend for X86Frontend {
                     mnemonic: format!("{} (flags live across blocks)", u.mnemonic),
                 })?;
         }
-        Ok(l.b.take_block(pc, insns.len() as u32, term))
+        Ok(term)
     }
 }
 
@@ -294,49 +323,53 @@ fn scan_with(dec: &mut Decoder<'_>, out: &mut Vec<X86Insn>) -> Result<BlockScan,
             }
         }
         let next = i.next_ip();
-        let direct = matches!(
-            i.op0_kind(),
-            OpKind::NearBranch64 | OpKind::NearBranch32 | OpKind::NearBranch16
-        );
-        match mi.flow {
-            FlowClass::Jmp => {
-                if direct {
+        // Most instructions do not end the block: one predictable branch
+        // before the jump table over the block-ending classes.
+        if mi.flow != FlowClass::Other {
+            let direct = matches!(
+                i.op0_kind(),
+                OpKind::NearBranch64 | OpKind::NearBranch32 | OpKind::NearBranch16
+            );
+            match mi.flow {
+                FlowClass::Jmp => {
+                    if direct {
+                        scan.succs.push(Successor {
+                            pc: i.near_branch_target(),
+                            carries_flags: true,
+                        });
+                    } else {
+                        scan.indirect = true;
+                    }
+                    return Ok(scan);
+                }
+                FlowClass::Call => {
+                    if direct {
+                        scan.succs.push(Successor {
+                            pc: i.near_branch_target(),
+                            carries_flags: false,
+                        });
+                    }
+                    scan.succs.push(Successor {
+                        pc: next,
+                        carries_flags: false,
+                    });
+                    return Ok(scan);
+                }
+                FlowClass::Ret => return Ok(scan),
+                FlowClass::CondJump if direct => {
                     scan.succs.push(Successor {
                         pc: i.near_branch_target(),
                         carries_flags: true,
                     });
-                } else {
-                    scan.indirect = true;
-                }
-                return Ok(scan);
-            }
-            FlowClass::Call => {
-                if direct {
                     scan.succs.push(Successor {
-                        pc: i.near_branch_target(),
-                        carries_flags: false,
+                        pc: next,
+                        carries_flags: true,
                     });
+                    return Ok(scan);
                 }
-                scan.succs.push(Successor {
-                    pc: next,
-                    carries_flags: false,
-                });
-                return Ok(scan);
+                FlowClass::Stop => return Ok(scan),
+                FlowClass::CondJump | FlowClass::Other => {}
             }
-            FlowClass::Ret => return Ok(scan),
-            FlowClass::CondJump if direct => {
-                scan.succs.push(Successor {
-                    pc: i.near_branch_target(),
-                    carries_flags: true,
-                });
-                scan.succs.push(Successor {
-                    pc: next,
-                    carries_flags: true,
-                });
-                return Ok(scan);
-            }
-            FlowClass::Stop => return Ok(scan),
-            FlowClass::CondJump | FlowClass::Other => {}
         }
         if out.len() - start >= MAX_BLOCK_INSNS {
             scan.succs.push(Successor {
@@ -358,7 +391,7 @@ enum RdxExt {
 }
 
 struct Lifter<'a> {
-    b: &'a mut IrBuilder,
+    b: &'a mut UnitBuilder,
     flags: FlagState,
     /// Constants already defined in this block (immediates repeat a lot;
     /// one op per distinct value keeps the later passes short).
@@ -1073,6 +1106,7 @@ fn mem_size(i: &Instruction) -> Result<u32, Box<TranslateError>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ir::IrBlock;
 
     fn block(code: &[u8]) -> Result<IrBlock, TranslateError> {
         let img = CodeImage {
