@@ -196,14 +196,17 @@ fn put_u64(out: &mut [u8], at: usize, v: u64) {
     out[at..at + 8].copy_from_slice(&v.to_le_bytes());
 }
 
+#[inline]
 fn u16_at(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
 }
 
+#[inline]
 fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
 }
 
+#[inline]
 fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
@@ -366,21 +369,25 @@ impl<'a> ImageView<'a> {
     }
 
     /// Number of blocks.
+    #[inline]
     pub fn block_count(&self) -> usize {
         self.blocks.1
     }
 
     /// Number of functions.
+    #[inline]
     pub fn function_count(&self) -> usize {
         self.funcs.1
     }
 
     /// Number of relocations.
+    #[inline]
     pub fn reloc_count(&self) -> usize {
         self.relocs.1
     }
 
     /// Block record `i` (`i < block_count`).
+    #[inline]
     pub fn block(&self, i: usize) -> BlockRec {
         let r = self.blocks.0 + i * BLOCK_REC;
         let b = self.bytes;
@@ -395,6 +402,7 @@ impl<'a> ImageView<'a> {
     }
 
     /// Relocation record `i` (`i < reloc_count`).
+    #[inline]
     pub fn reloc(&self, i: usize) -> RelocRec {
         let r = self.relocs.0 + i * RELOC_REC;
         let b = self.bytes;
@@ -406,16 +414,19 @@ impl<'a> ImageView<'a> {
     }
 
     /// Function entry `i`.
+    #[inline]
     pub fn function(&self, i: usize) -> u64 {
         u64_at(self.bytes, self.funcs.0 + i * FUNC_REC)
     }
 
     /// The code section.
+    #[inline]
     pub fn code(&self) -> &'a [u8] {
         &self.bytes[self.code.0..self.code.0 + self.code.1]
     }
 
     /// Index of the block starting at guest `pc` (binary search).
+    #[inline]
     pub fn find_block(&self, pc: u64) -> Option<usize> {
         let (mut lo, mut hi) = (0usize, self.blocks.1);
         while lo < hi {
@@ -603,6 +614,24 @@ pub fn validate<'a>(bytes: &'a [u8], expect: &Expectation) -> Result<ImageView<'
     Ok(view)
 }
 
+/// Marks the four bytes `[at, at + 4)` in the bitmap `covered` (one bit
+/// per byte) with one mask, spilling into the next word near a word's end;
+/// returns whether any of them was marked already. `at + 4` must not
+/// exceed the bitmap.
+#[inline(always)]
+fn mark_field(covered: &mut [u64], at: usize) -> bool {
+    let (w, sh) = (at / 64, at % 64);
+    let lo = 0xfu64 << sh;
+    let mut seen = covered[w] & lo != 0;
+    covered[w] |= lo;
+    if sh > 60 {
+        let hi = 0xfu64 >> (64 - sh);
+        seen |= covered[w + 1] & hi != 0;
+        covered[w + 1] |= hi;
+    }
+    seen
+}
+
 fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Rejection> {
     let mut prev = None;
     for i in 0..v.function_count() {
@@ -619,7 +648,11 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
     let mut prev_pc = None;
     let mut code_end = 0usize;
     let mut next_reloc = 0usize;
-    let mut fields: Vec<(u32, u16, u64)> = Vec::new();
+    // Per block, one bit per code byte: bytes covered by a relocated field,
+    // and first bytes of chain fields (reused buffers: no sort, no search).
+    let mut covered: Vec<u64> = Vec::new();
+    let mut chain_at: Vec<u64> = Vec::new();
+    let mut site_targets: Vec<u64> = Vec::new();
     for i in 0..v.block_count() {
         let b = v.block(i);
         let bad = |d: String| {
@@ -654,7 +687,13 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
             return bad("relocation range not contiguous or out of the table".into());
         }
         next_reloc += b.reloc_count as usize;
-        fields.clear();
+        let words = cl.div_ceil(64);
+        covered.clear();
+        covered.resize(words, 0);
+        chain_at.clear();
+        chain_at.resize(words, 0);
+        site_targets.clear();
+        let mut overlap = false;
         for r in b.reloc_start as usize..next_reloc {
             let rr = v.reloc(r);
             let pad = u16_at(v.bytes, v.relocs.0 + r * RELOC_REC + 6);
@@ -665,7 +704,7 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
                     format!("relocation {r} of block {i} at {:#x}: {d}", b.pc),
                 )
             };
-            if pad != 0 || u32_at(v.bytes, v.relocs.0 + r * RELOC_REC + 4) >> 16 != 0 {
+            if pad != 0 {
                 return badr("nonzero padding".into());
             }
             if o < co || o + 4 > co + cl {
@@ -679,6 +718,9 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
                     if rr.kind == reloc_kind::EXIT_REL32 && rr.target != 0 {
                         return badr("exit relocation with a target".into());
                     }
+                    if rr.kind == reloc_kind::SITE_IMM32 {
+                        site_targets.push(rr.target);
+                    }
                 }
                 reloc_kind::CHAIN_REL32 => {
                     let rel = i32::from_le_bytes(code[o..o + 4].try_into().expect("4")) as i64;
@@ -689,36 +731,34 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
                     if !rr.target.is_multiple_of(4) {
                         return badr(format!("misaligned chain target {:#x}", rr.target));
                     }
+                    let at = o - co;
+                    chain_at[at / 64] |= 1 << (at % 64);
                 }
                 k => return badr(format!("unknown kind {k}")),
             }
-            fields.push((rr.offset, rr.kind, rr.target));
+            // Fields must not overlap (`o - co + 4 <= cl`: inside the bitmap).
+            overlap |= mark_field(&mut covered, o - co);
         }
-        // Fields must not overlap, and every site field must name a chain
-        // field of the same block.
-        fields.sort_unstable();
-        for w in fields.windows(2) {
-            if w[1].0 < w[0].0 + 4 {
-                return reject(
-                    ImageCheck::Relocations,
-                    format!("overlapping relocations in block {i} at {:#x}", b.pc),
-                );
-            }
+        if overlap {
+            return reject(
+                ImageCheck::Relocations,
+                format!("overlapping relocations in block {i} at {:#x}", b.pc),
+            );
         }
-        for &(_, kind, target) in &fields {
-            if kind == reloc_kind::SITE_IMM32
-                && !fields
-                    .iter()
-                    .any(|&(o, k, _)| k == reloc_kind::CHAIN_REL32 && o as u64 == target)
-            {
-                return reject(
-                    ImageCheck::Relocations,
-                    format!(
-                        "site field in block {i} at {:#x} names no chain jump of the block",
-                        b.pc
-                    ),
-                );
-            }
+        // Every site field must name a chain field of the same block.
+        let names_chain = |t: u64| {
+            t.checked_sub(co as u64)
+                .filter(|&at| at < cl as u64)
+                .is_some_and(|at| chain_at[at as usize / 64] >> (at % 64) & 1 != 0)
+        };
+        if !site_targets.iter().all(|&t| names_chain(t)) {
+            return reject(
+                ImageCheck::Relocations,
+                format!(
+                    "site field in block {i} at {:#x} names no chain jump of the block",
+                    b.pc
+                ),
+            );
         }
     }
     if next_reloc != v.reloc_count() {
@@ -731,4 +771,28 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mark_field;
+
+    #[test]
+    fn field_marks_find_every_overlap_like_a_byte_by_byte_check() {
+        // Two fields at every pair of positions in a 3-word bitmap,
+        // against a plain per-byte set.
+        for a in 0..(3 * 64 - 4) {
+            for b in 0..(3 * 64 - 4) {
+                let mut covered = [0u64; 3];
+                assert!(!mark_field(&mut covered, a));
+                let overlap = a.abs_diff(b) < 4;
+                assert_eq!(mark_field(&mut covered, b), overlap, "{a} {b}");
+                let mut expected = [0u64; 3];
+                for byte in (a..a + 4).chain(b..b + 4) {
+                    expected[byte / 64] |= 1 << (byte % 64);
+                }
+                assert_eq!(covered, expected, "{a} {b}");
+            }
+        }
+    }
 }

@@ -6,8 +6,8 @@
 //! therefore never make the VM execute bytes other than those it checked.
 //! The copy costs little because the code has to be copied anyway: after
 //! validation the code section is relocated into the VM's own W^X code
-//! region (pages writable while the relocated code is written, then
-//! read+exec), so image blocks sit in the one region
+//! region (written through its writable view; the executable view is
+//! never writable), so image blocks sit in the one region
 //! the Backend ABI requires: their rel32 jumps reach the shared exit
 //! routine and JIT-compiled blocks, chaining works in both directions, and
 //! invalidation of self-modified code unlinks them like any JIT block.
@@ -19,6 +19,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::compile::{AotCompiler, CompileStats};
@@ -51,26 +52,69 @@ impl std::str::FromStr for BadImagePolicy {
 /// An image file mapped read-only.
 pub struct MappedImage {
     path: PathBuf,
-    map: Option<memmap2::Mmap>,
+    map: Option<Arc<memmap2::Mmap>>,
+}
+
+/// Identity of a mapped file: device, inode, length.
+type FileKey = (u64, u64, u64);
+
+/// Read-only mappings of recently loaded image files, reused by the next
+/// load of the same file. Mapping a 47 KB image, faulting its pages in
+/// and unmapping it again cost about 6 us (the unmap and its TLB flush
+/// most of it), more than checking the image's CRC: short-lived VMs that
+/// start from the same image (tests, a scheduler's guests, start-up
+/// benchmarks) would pay it on every load. A reused mapping shows exactly
+/// what a fresh one would: the file's current contents (a shared mapping
+/// of its page cache; the inode cannot be reused while it is mapped, and
+/// a file replaced by [`write_image`]'s rename is another inode, a
+/// truncated one another length). The bytes are still copied once per
+/// load before any check ([`MappedImage::snapshot`]).
+struct MapCache;
+
+/// Mappings kept (least recently used first out).
+const MAP_CACHE_FILES: usize = 4;
+
+static MAPS: Mutex<Vec<(FileKey, Arc<memmap2::Mmap>)>> = Mutex::new(Vec::new());
+
+impl MapCache {
+    fn get_or_map(key: FileKey, file: &std::fs::File) -> std::io::Result<Arc<memmap2::Mmap>> {
+        let mut maps = MAPS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = maps.iter().position(|(k, _)| *k == key) {
+            // Most recently used last.
+            let e = maps.remove(i);
+            let m = Arc::clone(&e.1);
+            maps.push(e);
+            return Ok(m);
+        }
+        // SAFETY: read-only shared mapping of an image file. The image
+        // writer never modifies a file in place (see the module doc); the
+        // bytes are only read through one bounds-checked copy.
+        let m = Arc::new(unsafe { memmap2::Mmap::map(file) }?);
+        if maps.len() >= MAP_CACHE_FILES {
+            maps.remove(0);
+        }
+        maps.push((key, Arc::clone(&m)));
+        Ok(m)
+    }
 }
 
 impl MappedImage {
-    /// Maps `path` read-only.
+    /// Maps `path` read-only (reusing a mapping of the same file from a
+    /// recent load, see [`MapCache`]).
     pub fn open(path: &Path) -> Result<Self, AotError> {
+        use std::os::unix::fs::MetadataExt;
         let io = |source| AotError::Io {
             path: path.to_path_buf(),
             source,
         };
         let file = std::fs::File::open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
+        let meta = file.metadata().map_err(io)?;
         // An empty file cannot be mapped; it fails validation as truncated.
-        let map = if len == 0 {
+        let map = if meta.len() == 0 {
             None
         } else {
-            // SAFETY: read-only mapping of a file the image writer never
-            // modifies in place (see the module doc); all reads of it are
-            // bounds-checked against its length.
-            Some(unsafe { memmap2::Mmap::map(&file) }.map_err(io)?)
+            let key = (meta.dev(), meta.ino(), meta.len());
+            Some(MapCache::get_or_map(key, &file).map_err(io)?)
         };
         Ok(Self {
             path: path.to_path_buf(),
@@ -80,7 +124,7 @@ impl MappedImage {
 
     /// The file's bytes.
     pub fn bytes(&self) -> &[u8] {
-        self.map.as_deref().unwrap_or(&[])
+        self.map.as_deref().map_or(&[], |m| &m[..])
     }
 
     /// The file's path.

@@ -322,6 +322,13 @@ fn images_are_deterministic_and_fingerprint_is_stable() {
     let elf = workload("crc32");
     assert_eq!(image(&elf), image(&elf));
     assert_eq!(codegen_fingerprint(), codegen_fingerprint());
+    // A VM's flat backend reuses the process-wide fingerprint: it must be
+    // what its own generator produces, wherever its region lies.
+    let mut be = crate::backend::x86_64::X64Backend::new(1 << 20).unwrap();
+    be.compile(&probe_blocks()[0]).unwrap();
+    assert_eq!(codegen_fingerprint_of(&mut be), codegen_fingerprint());
+    let mut soft = crate::backend::x86_64::X64Backend::with_softmmu(1 << 20, true).unwrap();
+    assert_ne!(codegen_fingerprint_of(&mut soft), codegen_fingerprint());
 }
 
 #[test]
@@ -452,6 +459,94 @@ fn tiny_program_runs_from_its_image_with_all_jumps_prelinked() {
     assert_eq!(s.chains_patched, 0, "everything was linked at load time");
     // 3 + 1 = 4 loop iterations run without leaving generated code.
     assert_eq!(vm.cpu().icount, 2 + 2 + 4 * 3 + 1 + 2);
+    // Only the entry block went through the dispatcher: the others ran
+    // through prelinked jumps and the jump cache, never entering the
+    // block cache.
+    assert_eq!(s.aot_blocks_registered, 1, "{s:?}");
+    assert_eq!(vm.cache().len(), 1);
+}
+
+#[test]
+fn rewriting_code_of_image_blocks_never_entered_into_the_cache_drops_them() {
+    // `f` (0x1020) is reached only through the prelinked call, so it is
+    // still a pending image block when its code is rewritten: the store
+    // must unlink the call and the jump cache, and the new code must run.
+    use crate::frontend::riscv::{encode, Inst, Op};
+    let elf = tiny_program();
+    let img = image(&elf);
+    let view = format::validate(&img, &expectation(&elf)).unwrap();
+    let mut vm = new_vm(EngineKind::Jit, &Captured::default());
+    vm.load_elf(&elf, &["tiny".into()]).unwrap();
+    vm.install_aot_image(&view).unwrap();
+    let add2 = encode(&Inst {
+        op: Op::Addi,
+        rd: 10,
+        rs1: 10,
+        rs2: 0,
+        imm: 2,
+    });
+    vm.write_guest(0x1020, &add2.to_le_bytes()).unwrap();
+    assert_eq!(vm.run().unwrap(), 0);
+    let s = vm.stats();
+    // 3 + 2 = 5 loop iterations: the rewritten `f` ran, not the image's.
+    assert_eq!(vm.cpu().icount, 2 + 2 + 5 * 3 + 1 + 2);
+    assert_eq!(s.aot_blocks_registered, 0, "{s:?}");
+    assert!(s.invalidations >= 6, "{s:?}");
+    assert!(s.blocks_compiled > 0, "{s:?}");
+}
+
+#[test]
+fn a_second_image_is_refused() {
+    let elf = tiny_program();
+    let img = image(&elf);
+    let view = format::validate(&img, &expectation(&elf)).unwrap();
+    let mut vm = new_vm(EngineKind::Jit, &Captured::default());
+    vm.load_elf(&elf, &["tiny".into()]).unwrap();
+    vm.install_aot_image(&view).unwrap();
+    let e = vm.install_aot_image(&view).unwrap_err();
+    assert!(e.to_string().contains("already installed"), "{e}");
+    assert_eq!(vm.run().unwrap(), 0);
+}
+
+#[test]
+fn reused_mappings_see_files_changed_in_place() {
+    // The loader keeps recent image mappings; a change to the file made in
+    // place (same inode, same length) must still be seen by the next load,
+    // and so must a truncation.
+    let dir = scratch_dir("map-reuse");
+    let elf = workload("fib");
+    let path = dir.join("fib.vmimg");
+    let good = image(&elf);
+    write_image(&path, &good).unwrap();
+    let load = |expect_ok: bool| {
+        let mut vm = new_vm(EngineKind::Jit, &Captured::default());
+        vm.load_elf(&elf, &["fib".to_string()]).unwrap();
+        // SAFETY: the image file was written by this test from build_image output (or is a deliberately damaged copy the checks must reject).
+        let r = unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) };
+        assert_eq!(r.is_ok(), expect_ok, "{:?}", r.err());
+        r.err()
+    };
+    load(true);
+    load(true);
+    {
+        use std::io::{Seek, SeekFrom};
+        let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.seek(SeekFrom::Start(good.len() as u64 / 2)).unwrap();
+        f.write_all(&[good[good.len() / 2] ^ 0x5a]).unwrap();
+    }
+    let e = load(false).expect("changed in place");
+    assert_eq!(e.check(), Some(ImageCheck::Checksum), "{e}");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(good.len() as u64 - 100)
+        .unwrap();
+    let e = load(false).expect("truncated in place");
+    assert!(matches!(e.check(), Some(ImageCheck::Truncated)), "{e}");
+    write_image(&path, &good).unwrap();
+    load(true);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Code built for the C extension branches to 2-byte-aligned targets; the
@@ -490,4 +585,38 @@ fn build_refuses_images_the_loader_would_reject() {
         msg.contains("cannot be compiled into a loadable image") && msg.contains("misaligned"),
         "{msg}"
     );
+}
+
+#[test]
+fn relocations_on_the_same_field_are_rejected_at_any_bit_position() {
+    // Two zero-initialised fields (exit or site) of one block moved onto
+    // the same offset: only the overlap check can catch it. Every such
+    // pair of the fib image is tried, so the field lands at every kind of
+    // position in the per-block bitmap (including across a word edge).
+    let elf = workload("fib");
+    let good = image(&elf);
+    let expect = expectation(&elf);
+    let rd32 = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let view = format::validate(&good, &expect).unwrap();
+    let relocs_at = rd32(&good, 156) as usize;
+    let mut tried = 0;
+    for i in 0..view.block_count() {
+        let b = view.block(i);
+        let zeroed: Vec<usize> = (b.reloc_start..b.reloc_start + b.reloc_count)
+            .map(|r| r as usize)
+            .filter(|&r| view.reloc(r).kind != format::reloc_kind::CHAIN_REL32)
+            .collect();
+        for w in zeroed.windows(2) {
+            let mut img = good.clone();
+            let src = relocs_at + w[0] * format::RELOC_REC;
+            let dst = relocs_at + w[1] * format::RELOC_REC;
+            let off = rd32(&img, src).to_le_bytes();
+            img[dst..dst + 4].copy_from_slice(&off);
+            reseal(&mut img);
+            let e = format::validate(&img, &expect).unwrap_err();
+            assert_eq!(e.check, ImageCheck::Relocations, "{e}");
+            tried += 1;
+        }
+    }
+    assert!(tried > 50, "{tried}");
 }
