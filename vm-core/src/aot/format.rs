@@ -3,7 +3,8 @@
 //!
 //! All integers are little-endian. Layout: a fixed header, the function
 //! table, the block table (sorted by guest pc: the pc -> code-offset map),
-//! the relocation table, the code section (16-byte aligned), and a CRC-32C
+//! the relocation table, the guest words the blocks were compiled from,
+//! the code section (16-byte aligned), and a CRC-32C
 //! trailer over every preceding byte. Records are read field by field with
 //! bounds-checked slicing, so no input can cause an unaligned or
 //! out-of-bounds read.
@@ -14,7 +15,7 @@ use crate::backend::x86_64::RelocatableBlock;
 /// First 8 bytes of every image.
 pub const MAGIC: [u8; 8] = *b"VMAOTIMG";
 /// Version of the layout below; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Size of the fixed header.
 pub const HEADER_LEN: usize = 192;
 /// Size of one function-table record (entry pc).
@@ -23,6 +24,8 @@ pub const FUNC_REC: usize = 8;
 pub const BLOCK_REC: usize = 32;
 /// Size of one relocation record.
 pub const RELOC_REC: usize = 16;
+/// Size of one guest instruction word.
+pub const WORD_REC: usize = 4;
 /// Size of the checksum trailer.
 pub const TRAILER_LEN: usize = 4;
 /// Alignment of the code section and of every block's code in it.
@@ -66,15 +69,13 @@ pub struct ImageBlock {
     pub end: u64,
     /// Its relocatable machine code.
     pub code: RelocatableBlock,
+    /// The guest instruction words `[pc, end)` it was compiled from.
+    pub words: Vec<u32>,
 }
 
 /// Everything an image holds besides the build facts.
 #[derive(Debug, Clone)]
 pub struct ImageContents {
-    /// SHA-256 of the guest ELF file.
-    pub elf_sha256: [u8; 32],
-    /// Length of the guest ELF file.
-    pub elf_len: u64,
     /// Guest entry point.
     pub entry: u64,
     /// Function entry pcs, sorted, unique.
@@ -104,7 +105,8 @@ pub enum ImageCheck {
     CodegenAbi,
     /// Built with another block-formation configuration.
     BuildConfig,
-    /// Built from another guest program.
+    /// Built from another guest program: another entry point, or other
+    /// guest instruction words at a block's pcs.
     Program,
     /// Section offsets or sizes are inconsistent.
     Layout,
@@ -168,8 +170,10 @@ const H_OS: usize = 56;
 const H_FINGERPRINT: usize = 72;
 const H_MAX_BLOCK: usize = 80;
 const H_FLAGS: usize = 84;
-const H_ELF_SHA: usize = 88;
-const H_ELF_LEN: usize = 120;
+const H_WORD_COUNT: usize = 88;
+const H_WORD_OFF: usize = 92;
+/// Zero bytes between the word-section fields and the entry point.
+const H_RESERVED_LOW: usize = 96;
 const H_ENTRY: usize = 128;
 const H_FUNC_COUNT: usize = 136;
 const H_FUNC_OFF: usize = 140;
@@ -232,7 +236,9 @@ pub fn serialize(build: &BuildInfo, c: &ImageContents) -> Result<Vec<u8>, TooLar
         .map(|b| b.code.exit_rel32.len() + 2 * b.code.sites.len())
         .sum();
     let reloc_off = block_off + c.blocks.len() * BLOCK_REC;
-    let code_off = (reloc_off + n_relocs * RELOC_REC).next_multiple_of(CODE_ALIGN);
+    let word_off = reloc_off + n_relocs * RELOC_REC;
+    let n_words: usize = c.blocks.iter().map(|b| b.words.len()).sum();
+    let code_off = (word_off + n_words * WORD_REC).next_multiple_of(CODE_ALIGN);
     let mut code_len = 0usize;
     for b in &c.blocks {
         code_len = code_len.next_multiple_of(CODE_ALIGN) + b.code.code.len();
@@ -252,8 +258,8 @@ pub fn serialize(build: &BuildInfo, c: &ImageContents) -> Result<Vec<u8>, TooLar
     put_u64(&mut out, H_FINGERPRINT, build.codegen_fingerprint);
     put_u32(&mut out, H_MAX_BLOCK, build.max_block_insns);
     put_u32(&mut out, H_FLAGS, 0);
-    out[H_ELF_SHA..H_ELF_SHA + 32].copy_from_slice(&c.elf_sha256);
-    put_u64(&mut out, H_ELF_LEN, c.elf_len);
+    put_u32(&mut out, H_WORD_COUNT, n_words as u32);
+    put_u32(&mut out, H_WORD_OFF, word_off as u32);
     put_u64(&mut out, H_ENTRY, c.entry);
     put_u32(&mut out, H_FUNC_COUNT, c.functions.len() as u32);
     put_u32(&mut out, H_FUNC_OFF, func_off as u32);
@@ -268,6 +274,7 @@ pub fn serialize(build: &BuildInfo, c: &ImageContents) -> Result<Vec<u8>, TooLar
     }
     let mut code_pos = 0usize;
     let mut reloc_idx = 0usize;
+    let mut word_pos = word_off;
     for (i, b) in c.blocks.iter().enumerate() {
         code_pos = code_pos.next_multiple_of(CODE_ALIGN);
         let rec = block_off + i * BLOCK_REC;
@@ -296,6 +303,10 @@ pub fn serialize(build: &BuildInfo, c: &ImageContents) -> Result<Vec<u8>, TooLar
                 (code_pos + s.jump_rel32 as usize) as u64,
             );
         }
+        for &w in &b.words {
+            put_u32(&mut out, word_pos, w);
+            word_pos += WORD_REC;
+        }
         put_u64(&mut out, rec, b.pc);
         put_u64(&mut out, rec + 8, b.end);
         put_u32(&mut out, rec + 16, code_pos as u32);
@@ -316,10 +327,23 @@ pub fn serialize(build: &BuildInfo, c: &ImageContents) -> Result<Vec<u8>, TooLar
 pub struct Expectation {
     /// Build facts of this VM.
     pub build: BuildInfo,
-    /// SHA-256 of the guest ELF about to run.
-    pub elf_sha256: [u8; 32],
-    /// Its length.
-    pub elf_len: u64,
+    /// Entry point of the guest program about to run. (That the image was
+    /// built from this program is checked block by block at install: the
+    /// guest words each block was compiled from must be the words in
+    /// guest memory, see [`ImageView::block_words`].)
+    pub entry: u64,
+}
+
+impl Expectation {
+    /// What a VM with build facts `build` running the static ELF `elf`
+    /// expects (its entry point is the ELF header's `e_entry`; a file too
+    /// short to have one expects entry 0, which no image records).
+    pub fn for_elf(build: BuildInfo, elf: &[u8]) -> Self {
+        let entry = elf
+            .get(24..32)
+            .map_or(0, |e| u64::from_le_bytes(e.try_into().expect("8 bytes")));
+        Expectation { build, entry }
+    }
 }
 
 /// One block-table record.
@@ -339,6 +363,23 @@ pub struct BlockRec {
     pub reloc_count: u32,
 }
 
+impl BlockRec {
+    /// Decodes one `BLOCK_REC`-byte record (`r.len() == BLOCK_REC`; the
+    /// fixed length lets the compiler drop the per-field bounds checks).
+    #[inline(always)]
+    fn parse(r: &[u8]) -> Self {
+        let r: &[u8; BLOCK_REC] = r.try_into().expect("one block record");
+        BlockRec {
+            pc: u64::from_le_bytes(r[0..8].try_into().expect("8")),
+            end: u64::from_le_bytes(r[8..16].try_into().expect("8")),
+            code_off: u32::from_le_bytes(r[16..20].try_into().expect("4")),
+            code_len: u32::from_le_bytes(r[20..24].try_into().expect("4")),
+            reloc_start: u32::from_le_bytes(r[24..28].try_into().expect("4")),
+            reloc_count: u32::from_le_bytes(r[28..32].try_into().expect("4")),
+        }
+    }
+}
+
 /// One relocation record (offsets are code-section offsets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RelocRec {
@@ -350,6 +391,20 @@ pub struct RelocRec {
     pub target: u64,
 }
 
+impl RelocRec {
+    /// Decodes one `RELOC_REC`-byte record (`r.len() == RELOC_REC`); the
+    /// padding is not part of the record (validation checks it is zero).
+    #[inline(always)]
+    fn parse(r: &[u8]) -> Self {
+        let r: &[u8; RELOC_REC] = r.try_into().expect("one relocation record");
+        RelocRec {
+            offset: u32::from_le_bytes(r[0..4].try_into().expect("4")),
+            kind: u16::from_le_bytes([r[4], r[5]]),
+            target: u64::from_le_bytes(r[8..16].try_into().expect("8")),
+        }
+    }
+}
+
 /// A fully validated image: every table is consistent and every offset is
 /// in bounds, so the accessors cannot fail.
 #[derive(Debug, Clone, Copy)]
@@ -359,6 +414,7 @@ pub struct ImageView<'a> {
     funcs: (usize, usize),
     blocks: (usize, usize),
     relocs: (usize, usize),
+    words: (usize, usize),
     code: (usize, usize),
 }
 
@@ -411,6 +467,32 @@ impl<'a> ImageView<'a> {
             kind: u16_at(b, r + 4),
             target: u64_at(b, r + 8),
         }
+    }
+
+    /// Every block record, decoded, in table order (sorted by pc).
+    pub fn blocks(&self) -> impl ExactSizeIterator<Item = BlockRec> + 'a {
+        self.bytes[self.blocks.0..self.blocks.0 + self.blocks.1 * BLOCK_REC]
+            .chunks_exact(BLOCK_REC)
+            .map(BlockRec::parse)
+    }
+
+    /// Relocation records `start..start + count` (in bounds: validated),
+    /// decoded.
+    #[inline]
+    pub fn relocs(&self, start: u32, count: u32) -> impl Iterator<Item = RelocRec> + 'a {
+        let from = self.relocs.0 + start as usize * RELOC_REC;
+        self.bytes[from..from + count as usize * RELOC_REC]
+            .chunks_exact(RELOC_REC)
+            .map(RelocRec::parse)
+    }
+
+    /// The little-endian guest instruction words block `b` was compiled
+    /// from (`(b.end - b.pc) / 4` words), given the index `first` of its
+    /// first word: blocks' words follow each other in table order.
+    #[inline]
+    pub fn block_words(&self, first: usize, b: &BlockRec) -> &'a [u8] {
+        let from = self.words.0 + first * WORD_REC;
+        &self.bytes[from..from + (b.end - b.pc) as usize]
     }
 
     /// Function entry `i`.
@@ -493,6 +575,7 @@ pub fn validate<'a>(bytes: &'a [u8], expect: &Expectation) -> Result<ImageView<'
     if version != FORMAT_VERSION
         || u32_at(bytes, H_HEADER_LEN) as usize != HEADER_LEN
         || bytes[H_RESERVED..HEADER_LEN].iter().any(|&b| b != 0)
+        || bytes[H_RESERVED_LOW..H_ENTRY].iter().any(|&b| b != 0)
     {
         return reject(
             ImageCheck::FormatVersion,
@@ -557,28 +640,20 @@ pub fn validate<'a>(bytes: &'a [u8], expect: &Expectation) -> Result<ImageView<'
             ),
         );
     }
-    let sha = &bytes[H_ELF_SHA..H_ELF_SHA + 32];
-    let elf_len = u64_at(bytes, H_ELF_LEN);
-    if sha != expect.elf_sha256 || elf_len != expect.elf_len {
-        let hex = |d: &[u8]| {
-            d[..8]
-                .iter()
-                .map(|x| format!("{x:02x}"))
-                .collect::<String>()
-        };
+    let entry = u64_at(bytes, H_ENTRY);
+    if entry != expect.entry {
         return reject(
             ImageCheck::Program,
             format!(
-                "built from an ELF of {elf_len} bytes with SHA-256 {}..., this program has {} bytes and {}...",
-                hex(sha),
-                expect.elf_len,
-                hex(&expect.elf_sha256)
+                "built from a program entered at {entry:#x}, this program's entry is {:#x}",
+                expect.entry
             ),
         );
     }
     let funcs = section(bytes, H_FUNC_OFF, H_FUNC_COUNT, FUNC_REC, "function")?;
     let blocks = section(bytes, H_BLOCK_OFF, H_BLOCK_COUNT, BLOCK_REC, "block")?;
     let relocs = section(bytes, H_RELOC_OFF, H_RELOC_COUNT, RELOC_REC, "relocation")?;
+    let words = section(bytes, H_WORD_OFF, H_WORD_COUNT, WORD_REC, "guest word")?;
     let code = section(bytes, H_CODE_OFF, H_CODE_LEN, 1, "code")?;
     if code.0 % CODE_ALIGN != 0 {
         return reject(
@@ -593,6 +668,7 @@ pub fn validate<'a>(bytes: &'a [u8], expect: &Expectation) -> Result<ImageView<'
         (funcs.0, funcs.1 * FUNC_REC),
         (blocks.0, blocks.1 * BLOCK_REC),
         (relocs.0, relocs.1 * RELOC_REC),
+        (words.0, words.1 * WORD_REC),
         (code.0, code.1),
     ];
     for (i, a) in tables.iter().enumerate() {
@@ -604,10 +680,11 @@ pub fn validate<'a>(bytes: &'a [u8], expect: &Expectation) -> Result<ImageView<'
     }
     let view = ImageView {
         bytes,
-        entry: u64_at(bytes, H_ENTRY),
+        entry,
         funcs,
         blocks,
         relocs,
+        words,
         code,
     };
     validate_tables(&view, b.max_block_insns)?;
@@ -645,16 +722,17 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
         prev = Some(f);
     }
     let code = v.code();
+    let reloc_table = &v.bytes[v.relocs.0..v.relocs.0 + v.relocs.1 * RELOC_REC];
     let mut prev_pc = None;
     let mut code_end = 0usize;
     let mut next_reloc = 0usize;
+    let mut guest_words = 0u64;
     // Per block, one bit per code byte: bytes covered by a relocated field,
     // and first bytes of chain fields (reused buffers: no sort, no search).
     let mut covered: Vec<u64> = Vec::new();
     let mut chain_at: Vec<u64> = Vec::new();
     let mut site_targets: Vec<u64> = Vec::new();
-    for i in 0..v.block_count() {
-        let b = v.block(i);
+    for (i, b) in v.blocks().enumerate() {
         let bad = |d: String| {
             reject(
                 ImageCheck::BlockTable,
@@ -673,6 +751,7 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
         {
             return bad(format!("bad guest range [{:#x}, {:#x})", b.pc, b.end));
         }
+        guest_words += insns;
         let (co, cl) = (b.code_off as usize, b.code_len as usize);
         if co % CODE_ALIGN != 0 || co < code_end || cl == 0 || co + cl > code.len() {
             return bad(format!(
@@ -686,58 +765,51 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
         {
             return bad("relocation range not contiguous or out of the table".into());
         }
+        let relocs = &reloc_table[next_reloc * RELOC_REC..][..b.reloc_count as usize * RELOC_REC];
         next_reloc += b.reloc_count as usize;
+        let block_code = &code[co..co + cl];
         let words = cl.div_ceil(64);
         covered.clear();
         covered.resize(words, 0);
         chain_at.clear();
         chain_at.resize(words, 0);
         site_targets.clear();
+        // The hot loop only tells good from bad; the first bad record is
+        // then described by `describe_bad_reloc` (out of line).
         let mut overlap = false;
-        for r in b.reloc_start as usize..next_reloc {
-            let rr = v.reloc(r);
-            let pad = u16_at(v.bytes, v.relocs.0 + r * RELOC_REC + 6);
-            let o = rr.offset as usize;
-            let badr = |d: String| {
-                reject(
-                    ImageCheck::Relocations,
-                    format!("relocation {r} of block {i} at {:#x}: {d}", b.pc),
-                )
-            };
-            if pad != 0 {
-                return badr("nonzero padding".into());
+        let mut bad_reloc = false;
+        for r in relocs.chunks_exact(RELOC_REC) {
+            let rec = RelocRec::parse(r);
+            let pad = u16::from_le_bytes([r[6], r[7]]);
+            // Offset within the block; below the block wraps to a huge value.
+            let at = (rec.offset as usize).wrapping_sub(co);
+            if pad != 0 || at >= cl || cl - at < 4 {
+                bad_reloc = true;
+                break;
             }
-            if o < co || o + 4 > co + cl {
-                return badr(format!("field at {o} outside the block's code"));
-            }
-            match rr.kind {
-                reloc_kind::EXIT_REL32 | reloc_kind::SITE_IMM32 => {
-                    if code[o..o + 4] != [0; 4] {
-                        return badr("relocated field is not zero".into());
-                    }
-                    if rr.kind == reloc_kind::EXIT_REL32 && rr.target != 0 {
-                        return badr("exit relocation with a target".into());
-                    }
-                    if rr.kind == reloc_kind::SITE_IMM32 {
-                        site_targets.push(rr.target);
-                    }
+            let field = u32::from_le_bytes(block_code[at..at + 4].try_into().expect("4"));
+            let ok = match rec.kind {
+                reloc_kind::EXIT_REL32 => field == 0 && rec.target == 0,
+                reloc_kind::SITE_IMM32 => {
+                    site_targets.push(rec.target);
+                    field == 0
                 }
                 reloc_kind::CHAIN_REL32 => {
-                    let rel = i32::from_le_bytes(code[o..o + 4].try_into().expect("4")) as i64;
-                    let stub = o as i64 + 4 + rel;
-                    if stub < co as i64 || stub >= (co + cl) as i64 {
-                        return badr("chain jump does not lead to a stub inside the block".into());
-                    }
-                    if !rr.target.is_multiple_of(4) {
-                        return badr(format!("misaligned chain target {:#x}", rr.target));
-                    }
-                    let at = o - co;
+                    let stub = at as i64 + 4 + field as i32 as i64;
                     chain_at[at / 64] |= 1 << (at % 64);
+                    stub >= 0 && stub < cl as i64 && rec.target.is_multiple_of(4)
                 }
-                k => return badr(format!("unknown kind {k}")),
+                _ => false,
+            };
+            if !ok {
+                bad_reloc = true;
+                break;
             }
-            // Fields must not overlap (`o - co + 4 <= cl`: inside the bitmap).
-            overlap |= mark_field(&mut covered, o - co);
+            // Fields must not overlap (`at + 4 <= cl`: inside the bitmap).
+            overlap |= mark_field(&mut covered, at);
+        }
+        if bad_reloc {
+            return Err(describe_bad_reloc(v, i, &b));
         }
         if overlap {
             return reject(
@@ -761,6 +833,15 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
             );
         }
     }
+    if guest_words != v.words.1 as u64 {
+        return reject(
+            ImageCheck::BlockTable,
+            format!(
+                "blocks span {guest_words} guest instructions, the image holds {} guest words",
+                v.words.1
+            ),
+        );
+    }
     if next_reloc != v.reloc_count() {
         return reject(
             ImageCheck::Relocations,
@@ -771,6 +852,56 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
         );
     }
     Ok(())
+}
+
+/// The rejection for the first malformed relocation record of block `i`
+/// (which `validate_tables` found to have one), naming the record and what
+/// is wrong with it.
+#[cold]
+#[inline(never)]
+fn describe_bad_reloc(v: &ImageView<'_>, i: usize, b: &BlockRec) -> Rejection {
+    let code = v.code();
+    let (co, cl) = (b.code_off as usize, b.code_len as usize);
+    let first = b.reloc_start as usize;
+    for (r, rr) in (first..).zip(v.relocs(b.reloc_start, b.reloc_count)) {
+        let pad = u16_at(v.bytes, v.relocs.0 + r * RELOC_REC + 6);
+        let o = rr.offset as usize;
+        let detail = if pad != 0 {
+            "nonzero padding".to_string()
+        } else if o < co || o + 4 > co + cl {
+            format!("field at {o} outside the block's code")
+        } else {
+            match rr.kind {
+                reloc_kind::EXIT_REL32 | reloc_kind::SITE_IMM32 if code[o..o + 4] != [0; 4] => {
+                    "relocated field is not zero".to_string()
+                }
+                reloc_kind::EXIT_REL32 if rr.target != 0 => {
+                    "exit relocation with a target".to_string()
+                }
+                reloc_kind::EXIT_REL32 | reloc_kind::SITE_IMM32 => continue,
+                reloc_kind::CHAIN_REL32 => {
+                    let rel = i32::from_le_bytes(code[o..o + 4].try_into().expect("4")) as i64;
+                    let stub = o as i64 + 4 + rel;
+                    if stub < co as i64 || stub >= (co + cl) as i64 {
+                        "chain jump does not lead to a stub inside the block".to_string()
+                    } else if !rr.target.is_multiple_of(4) {
+                        format!("misaligned chain target {:#x}", rr.target)
+                    } else {
+                        continue;
+                    }
+                }
+                k => format!("unknown kind {k}"),
+            }
+        };
+        return Rejection {
+            check: ImageCheck::Relocations,
+            detail: format!("relocation {r} of block {i} at {:#x}: {detail}", b.pc),
+        };
+    }
+    Rejection {
+        check: ImageCheck::Relocations,
+        detail: format!("a relocation of block {i} at {:#x} is malformed", b.pc),
+    }
 }
 
 #[cfg(test)]

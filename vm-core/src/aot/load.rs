@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 
 use super::compile::{AotCompiler, CompileStats};
 use super::format::{self, Expectation, ImageCheck, ImageView, Rejection};
-use super::hash::sha256;
 use super::{build_info, build_info_for, AotError};
 use crate::engine::{AotInstall, Vm};
 
@@ -179,8 +178,7 @@ pub fn build_image(
     // for the C extension): the same checks, against the same expectation.
     let expect = Expectation {
         build,
-        elf_sha256: sha256(elf),
-        elf_len: elf.len() as u64,
+        entry: contents.entry,
     };
     format::validate(&bytes, &expect).map_err(|rejection| AotError::Unloadable { rejection })?;
     Ok((bytes, stats))
@@ -261,11 +259,7 @@ pub unsafe fn load_image(
     let mapped = MappedImage::open(path);
     let map_time = t0.elapsed();
     let t1 = Instant::now();
-    let expect = Expectation {
-        build: build_info_for(vm),
-        elf_sha256: sha256(elf),
-        elf_len: elf.len() as u64,
-    };
+    let expect = Expectation::for_elf(build_info_for(vm), elf);
     let validated = mapped.and_then(|m| {
         let snapshot = m.snapshot();
         let v = snapshot.validate(&expect)?;

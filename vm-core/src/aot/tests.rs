@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::format::{self, Expectation, ImageCheck};
-use super::hash::{crc32c, sha256};
+use super::hash::crc32c;
 use super::*;
 use crate::engine::{EngineKind, Vm, VmConfig};
 
@@ -47,11 +47,7 @@ fn scratch_dir(tag: &str) -> PathBuf {
 }
 
 fn expectation(elf: &[u8]) -> Expectation {
-    Expectation {
-        build: build_info(VmConfig::default().max_block_insns),
-        elf_sha256: sha256(elf),
-        elf_len: elf.len() as u64,
-    }
+    Expectation::for_elf(build_info(VmConfig::default().max_block_insns), elf)
 }
 
 fn image(elf: &[u8]) -> Vec<u8> {
@@ -218,7 +214,7 @@ fn field_mismatch(at: usize, bytes: &[u8]) -> ImageCheck {
 fn version_host_abi_config_and_magic_mismatches_name_their_check() {
     assert_eq!(field_mismatch(0, b"NOTANIMG"), ImageCheck::Magic);
     assert_eq!(
-        field_mismatch(8, &2u32.to_le_bytes()),
+        field_mismatch(8, &1u32.to_le_bytes()),
         ImageCheck::FormatVersion
     );
     assert_eq!(field_mismatch(24, b"99.0.0\0\0"), ImageCheck::VmVersion);
@@ -232,7 +228,46 @@ fn version_host_abi_config_and_magic_mismatches_name_their_check() {
         field_mismatch(80, &32u32.to_le_bytes()),
         ImageCheck::BuildConfig
     );
-    assert_eq!(field_mismatch(88, &[0; 32]), ImageCheck::Program);
+    assert_eq!(field_mismatch(96, &[1]), ImageCheck::FormatVersion);
+    assert_eq!(
+        field_mismatch(128, &0x1234u64.to_le_bytes()),
+        ImageCheck::Program
+    );
+}
+
+/// An image whose recorded guest words differ from the program's (here:
+/// one word changed and the checksum recomputed) passes the file checks
+/// but is rejected by install, naming the address, before anything is
+/// installed.
+#[test]
+fn image_compiled_from_other_guest_words_is_rejected_at_install() {
+    let elf = workload("fib");
+    let img = image(&elf);
+    let word_off = u32::from_le_bytes(img[92..96].try_into().unwrap()) as usize;
+    let word_count = u32::from_le_bytes(img[88..92].try_into().unwrap()) as usize;
+    assert!(word_count > 0);
+    for k in [0, word_count / 2, word_count - 1] {
+        let mut bad = img.clone();
+        bad[word_off + 4 * k] ^= 0x80;
+        reseal(&mut bad);
+        let view = format::validate(&bad, &expectation(&elf)).unwrap();
+        let out = Captured::default();
+        let mut vm = new_vm(EngineKind::Jit, &out);
+        vm.load_elf(&elf, &["fib".into()]).unwrap();
+        match vm.install_aot_image(&view) {
+            Err(InstallError::Rejected(r)) => {
+                assert_eq!(r.check, ImageCheck::Program, "{r}");
+                assert!(r.detail.contains("another program"), "{r}");
+            }
+            other => panic!("word {k}: {other:?}"),
+        }
+        assert!(vm.cache().is_empty());
+        assert_eq!(
+            vm.stats().install_time,
+            std::time::Duration::ZERO,
+            "code written for a rejected image"
+        );
+    }
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use super::image_blocks::ImageBlocks;
 use super::*;
-use crate::aot::format::{reloc_kind, BlockRec, ImageView};
+use crate::aot::format::{reloc_kind, BlockRec, ImageCheck, ImageView, Rejection};
 use crate::aot::InstallError;
 use crate::backend::x86_64::ChainSite;
 
@@ -32,6 +32,85 @@ fn field_i32(at: u32, v: i64, what: &str) -> Result<(u32, [u8; 4]), InstallError
     }
 }
 
+/// Block index by guest pc, for finding the targets of an image's chain
+/// jumps: a binary search per jump (about 280 for fib's 102 blocks) was
+/// the largest part of the relocation pass, each step waiting on the
+/// previous step's load. Where the image's guest code span is dense
+/// enough, one table slot per guest instruction address holds the index
+/// (plus one) of the block starting there; otherwise binary search.
+struct BlockIndex {
+    base: u64,
+    slots: Vec<u32>,
+}
+
+impl BlockIndex {
+    /// Slots allowed per block before the table is not worth its memory.
+    const MAX_SLOTS_PER_BLOCK: usize = 32;
+
+    /// The index of `recs` (sorted by pc, non-overlapping).
+    fn new(recs: &[BlockRec]) -> Self {
+        let (Some(first), Some(last)) = (recs.first(), recs.last()) else {
+            return Self {
+                base: 0,
+                slots: Vec::new(),
+            };
+        };
+        let span = ((last.end - first.pc) / 4) as usize;
+        if span > recs.len() * Self::MAX_SLOTS_PER_BLOCK {
+            return Self {
+                base: first.pc,
+                slots: Vec::new(),
+            };
+        }
+        let mut slots = vec![0u32; span];
+        for (i, b) in recs.iter().enumerate() {
+            slots[((b.pc - first.pc) / 4) as usize] = i as u32 + 1;
+        }
+        Self {
+            base: first.pc,
+            slots,
+        }
+    }
+
+    /// The block of `recs` starting at guest `pc`.
+    #[inline]
+    fn find(&self, recs: &[BlockRec], pc: u64) -> Option<usize> {
+        if self.slots.is_empty() {
+            return recs.binary_search_by_key(&pc, |r| r.pc).ok();
+        }
+        let at = pc.wrapping_sub(self.base);
+        if !at.is_multiple_of(4) {
+            return None;
+        }
+        match self.slots.get((at / 4) as usize) {
+            Some(&s) if s != 0 => Some(s as usize - 1),
+            _ => None,
+        }
+    }
+}
+
+/// The `guest-program` rejection of block `b`, whose guest words in memory
+/// (`mem`) differ from the words the image was built from.
+#[cold]
+#[inline(never)]
+fn other_program(b: &BlockRec, mem: &[u8], built_from: &[u8]) -> InstallError {
+    let word = |s: &[u8], i: usize| u32::from_le_bytes(s[i..i + 4].try_into().expect("4 bytes"));
+    let i = (0..mem.len())
+        .step_by(4)
+        .find(|&i| word(mem, i) != word(built_from, i))
+        .unwrap_or(0);
+    InstallError::Rejected(Rejection {
+        check: ImageCheck::Program,
+        detail: format!(
+            "the image was built from another program: at {:#x} (block {:#x}) guest memory holds {:#010x}, the image was compiled from {:#010x}",
+            b.pc + i as u64,
+            b.pc,
+            word(mem, i),
+            word(built_from, i)
+        ),
+    })
+}
+
 #[cold]
 fn out_of_range(what: &str) -> InstallError {
     InstallError::Vm(VmError::Codegen(CodegenError::ExecMemory(format!(
@@ -40,6 +119,36 @@ fn out_of_range(what: &str) -> InstallError {
 }
 
 impl Vm {
+    /// The `guest-code` rejection of block `b`, which does not decode to a
+    /// straight-line run of guest instructions: names the first offending
+    /// address (found again here, out of the hot path).
+    #[cold]
+    #[inline(never)]
+    fn bad_guest_code(&self, b: &BlockRec) -> InstallError {
+        let mut pc = b.pc;
+        while pc < b.end {
+            match self.mem.fetch32(pc).ok().and_then(|w| decode(w).ok()) {
+                None => {
+                    return InstallError::guest_code(format!(
+                        "block {:#x}: no valid instruction at {pc:#x}",
+                        b.pc
+                    ))
+                }
+                Some(inst) if inst.op.ends_block() && pc + 4 != b.end => {
+                    return InstallError::guest_code(format!(
+                        "block {:#x}: control transfer at {pc:#x} inside the block",
+                        b.pc
+                    ))
+                }
+                Some(_) => pc += 4,
+            }
+        }
+        InstallError::guest_code(format!(
+            "block {:#x}: guest range [{:#x}, {:#x}) is not readable",
+            b.pc, b.pc, b.end
+        ))
+    }
+
     /// Fingerprint of this VM's code generator (see
     /// [`crate::aot::codegen_fingerprint_of`]); an image must carry the same.
     pub(crate) fn aot_codegen_fingerprint(&mut self) -> u64 {
@@ -92,7 +201,7 @@ impl Vm {
         }
         let n = img.block_count();
         // Block records decoded once (sorted by pc: validated).
-        let recs: Vec<BlockRec> = (0..n).map(|i| img.block(i)).collect();
+        let recs: Vec<BlockRec> = img.blocks().collect();
         // Every block's guest instructions, checked against guest memory
         // before anything is installed, kept in one vector for the blocks
         // registered later.
@@ -101,27 +210,28 @@ impl Vm {
         let mut insn_ranges: Vec<(u32, u32)> = Vec::with_capacity(n);
         for b in &recs {
             let first = insns.len() as u32;
-            let mut pc = b.pc;
-            while pc < b.end {
-                let inst = self
-                    .mem
-                    .fetch32(pc)
-                    .ok()
-                    .and_then(|w| decode(w).ok())
-                    .ok_or_else(|| {
-                        InstallError::guest_code(format!(
-                            "block {:#x}: no valid instruction at {pc:#x}",
-                            b.pc
-                        ))
-                    })?;
-                if inst.op.ends_block() && pc + 4 != b.end {
-                    return Err(InstallError::guest_code(format!(
-                        "block {:#x}: control transfer at {pc:#x} inside the block",
-                        b.pc
-                    )));
+            let Ok(words) = self.mem.slice(b.pc, b.end - b.pc) else {
+                return Err(self.bad_guest_code(b));
+            };
+            // The image was built from this program: every block's guest
+            // words are the ones in guest memory.
+            let built_from = img.block_words(first as usize, b);
+            if words != built_from {
+                return Err(other_program(b, words, built_from));
+            }
+            for w in words.chunks_exact(4) {
+                match decode(u32::from_le_bytes(w.try_into().expect("4 bytes"))) {
+                    Ok(inst) => insns.push(inst),
+                    Err(_) => return Err(self.bad_guest_code(b)),
                 }
-                insns.push(inst);
-                pc += 4;
+            }
+            // Only the last instruction may end the block.
+            let block = &insns[first as usize..];
+            if block
+                .split_last()
+                .is_some_and(|(_, body)| body.iter().any(|i| i.op.ends_block()))
+            {
+                return Err(self.bad_guest_code(b));
             }
             insn_ranges.push((first, insns.len() as u32));
         }
@@ -146,14 +256,13 @@ impl Vm {
         let mut site_ranges: Vec<(u32, u32)> = Vec::with_capacity(n);
         // (target block index, patched field, its stub)
         let mut links: Vec<(u32, usize, usize)> = Vec::with_capacity(img.reloc_count() / 2);
-        let mut relocations = 0;
-        for (i, b) in recs.iter().enumerate() {
+        let chaining = self.cfg.chaining;
+        let index = BlockIndex::new(&recs);
+        for b in &recs {
             let first = sites.len() as u32;
-            for r in b.reloc_start as usize..(b.reloc_start + b.reloc_count) as usize {
-                let rr = img.reloc(r);
+            for rr in img.relocs(b.reloc_start, b.reloc_count) {
                 let o = rr.offset as usize;
                 let field = base + o;
-                relocations += 1;
                 match rr.kind {
                     reloc_kind::EXIT_REL32 => fields.push(field_i32(
                         rr.offset,
@@ -166,6 +275,7 @@ impl Vm {
                         "site",
                     )?),
                     reloc_kind::CHAIN_REL32 => {
+                        // In the block's code: validated.
                         let rel = code
                             .get(o..o + 4)
                             .map(|f| i32::from_le_bytes(f.try_into().expect("4 bytes")))
@@ -178,13 +288,8 @@ impl Vm {
                             stub_addr: stub,
                             target_pc: rr.target,
                         });
-                        if self.cfg.chaining {
-                            // Most chain jumps fall through to the next block.
-                            let t = match recs.get(i + 1) {
-                                Some(n) if n.pc == rr.target => Ok(i + 1),
-                                _ => recs.binary_search_by_key(&rr.target, |r| r.pc),
-                            };
-                            if let Ok(t) = t {
+                        if chaining {
+                            if let Some(t) = index.find(&recs, rr.target) {
                                 let entry = base + recs[t].code_off as usize;
                                 fields.push(field_i32(
                                     rr.offset,
@@ -204,6 +309,7 @@ impl Vm {
             }
             site_ranges.push((first, sites.len() as u32));
         }
+        let relocations = img.reloc_count();
         let addr = backend
             .install_code_patched(code, &fields)
             .map_err(VmError::from)?;
