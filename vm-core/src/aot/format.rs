@@ -215,6 +215,14 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
 
+/// Whether the string field at `at` holds `s` (what [`str_at`] would
+/// return equals `s`), without allocating.
+fn str_is(b: &[u8], at: usize, s: &str) -> bool {
+    let f = &b[at..at + STR_FIELD];
+    let n = f.iter().position(|&c| c == 0).unwrap_or(STR_FIELD);
+    &f[..n] == s.as_bytes()
+}
+
 fn str_at(b: &[u8], at: usize) -> String {
     let f = &b[at..at + STR_FIELD];
     let n = f.iter().position(|&c| c == 0).unwrap_or(STR_FIELD);
@@ -603,8 +611,8 @@ pub fn validate<'a>(bytes: &'a [u8], expect: &Expectation) -> Result<ImageView<'
         );
     }
     let b = &expect.build;
-    let (arch, os) = (str_at(bytes, H_ARCH), str_at(bytes, H_OS));
-    if arch != b.host_arch || os != b.host_os {
+    if !str_is(bytes, H_ARCH, &b.host_arch) || !str_is(bytes, H_OS, &b.host_os) {
+        let (arch, os) = (str_at(bytes, H_ARCH), str_at(bytes, H_OS));
         return reject(
             ImageCheck::HostTarget,
             format!(
@@ -613,8 +621,8 @@ pub fn validate<'a>(bytes: &'a [u8], expect: &Expectation) -> Result<ImageView<'
             ),
         );
     }
-    let vmv = str_at(bytes, H_VM_VERSION);
-    if vmv != b.vm_version {
+    if !str_is(bytes, H_VM_VERSION, &b.vm_version) {
+        let vmv = str_at(bytes, H_VM_VERSION);
         return reject(
             ImageCheck::VmVersion,
             format!("built by VM {vmv}, this is VM {}", b.vm_version),

@@ -76,19 +76,27 @@ const MAP_CACHE_FILES: usize = 4;
 static MAPS: Mutex<Vec<(FileKey, Arc<memmap2::Mmap>)>> = Mutex::new(Vec::new());
 
 impl MapCache {
-    fn get_or_map(key: FileKey, file: &std::fs::File) -> std::io::Result<Arc<memmap2::Mmap>> {
+    /// The kept mapping of the file with identity `key`, if any (made most
+    /// recently used).
+    fn get(key: FileKey) -> Option<Arc<memmap2::Mmap>> {
         let mut maps = MAPS.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = maps.iter().position(|(k, _)| *k == key) {
-            // Most recently used last.
-            let e = maps.remove(i);
-            let m = Arc::clone(&e.1);
-            maps.push(e);
+        let i = maps.iter().position(|(k, _)| *k == key)?;
+        // Most recently used last.
+        let e = maps.remove(i);
+        let m = Arc::clone(&e.1);
+        maps.push(e);
+        Some(m)
+    }
+
+    fn get_or_map(key: FileKey, file: &std::fs::File) -> std::io::Result<Arc<memmap2::Mmap>> {
+        if let Some(m) = Self::get(key) {
             return Ok(m);
         }
         // SAFETY: read-only shared mapping of an image file. The image
         // writer never modifies a file in place (see the module doc); the
         // bytes are only read through one bounds-checked copy.
         let m = Arc::new(unsafe { memmap2::Mmap::map(file) }?);
+        let mut maps = MAPS.lock().unwrap_or_else(|e| e.into_inner());
         if maps.len() >= MAP_CACHE_FILES {
             maps.remove(0);
         }
@@ -106,14 +114,25 @@ impl MappedImage {
             path: path.to_path_buf(),
             source,
         };
-        let file = std::fs::File::open(path).map_err(io)?;
-        let meta = file.metadata().map_err(io)?;
-        // An empty file cannot be mapped; it fails validation as truncated.
-        let map = if meta.len() == 0 {
-            None
-        } else {
-            let key = (meta.dev(), meta.ino(), meta.len());
-            Some(MapCache::get_or_map(key, &file).map_err(io)?)
+        // A kept mapping of the file the path names now needs no `open`:
+        // it shows that inode's current contents, as a new mapping would.
+        let meta = std::fs::metadata(path).map_err(io)?;
+        let key = (meta.dev(), meta.ino(), meta.len());
+        let map = match MapCache::get(key) {
+            Some(m) if meta.len() > 0 => Some(m),
+            _ => {
+                let file = std::fs::File::open(path).map_err(io)?;
+                // The identity of the file opened (the path may have been
+                // replaced since the `stat`).
+                let meta = file.metadata().map_err(io)?;
+                // An empty file cannot be mapped; it fails validation as truncated.
+                if meta.len() == 0 {
+                    None
+                } else {
+                    let key = (meta.dev(), meta.ino(), meta.len());
+                    Some(MapCache::get_or_map(key, &file).map_err(io)?)
+                }
+            }
         };
         Ok(Self {
             path: path.to_path_buf(),
@@ -136,9 +155,50 @@ impl MappedImage {
     /// what is relocated and executed, even if the file is modified while
     /// the VM loads it.
     pub fn snapshot(&self) -> ImageSnapshot {
+        let mut bytes = SnapshotBuffers::take();
+        bytes.extend_from_slice(self.bytes());
         ImageSnapshot {
             path: self.path.clone(),
-            bytes: self.bytes().to_vec(),
+            bytes,
+        }
+    }
+}
+
+/// Buffers of dropped [`ImageSnapshot`]s, reused by the next snapshot.
+/// A fresh 50 KB buffer per load comes from the top of the heap, and
+/// freeing it with the VM's other memory let the allocator give those
+/// pages back to the kernel (a `brk` to grow and two to shrink per load);
+/// a kept buffer costs two lock operations instead. Bounded in count and
+/// size; the bytes are overwritten by every snapshot before any check.
+struct SnapshotBuffers;
+
+/// Buffers kept.
+const SNAPSHOT_BUFFERS: usize = 2;
+/// Buffers larger than this are freed rather than kept.
+const SNAPSHOT_BUFFER_MAX: usize = 4 << 20;
+
+static FREE_SNAPSHOT_BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+impl SnapshotBuffers {
+    /// An empty buffer (with a previous snapshot's capacity, if one is kept).
+    fn take() -> Vec<u8> {
+        let mut free = FREE_SNAPSHOT_BUFFERS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        free.pop().unwrap_or_default()
+    }
+
+    /// Keeps `buf` for the next snapshot (or frees it).
+    fn give(mut buf: Vec<u8>) {
+        if buf.capacity() > SNAPSHOT_BUFFER_MAX {
+            return;
+        }
+        buf.clear();
+        let mut free = FREE_SNAPSHOT_BUFFERS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if free.len() < SNAPSHOT_BUFFERS {
+            free.push(buf);
         }
     }
 }
@@ -147,6 +207,12 @@ impl MappedImage {
 pub struct ImageSnapshot {
     path: PathBuf,
     bytes: Vec<u8>,
+}
+
+impl Drop for ImageSnapshot {
+    fn drop(&mut self) {
+        SnapshotBuffers::give(std::mem::take(&mut self.bytes));
+    }
 }
 
 impl ImageSnapshot {

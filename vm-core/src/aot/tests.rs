@@ -581,6 +581,15 @@ fn reused_mappings_see_files_changed_in_place() {
     assert!(matches!(e.check(), Some(ImageCheck::Truncated)), "{e}");
     write_image(&path, &good).unwrap();
     load(true);
+    // A file of the same length renamed over the path (another inode) is
+    // read afresh, not through the kept mapping of the file it replaced.
+    let mut damaged = good.clone();
+    damaged[good.len() / 3] ^= 0x5a;
+    write_image(&path, &damaged).unwrap();
+    let e = load(false).expect("replaced by a damaged file");
+    assert_eq!(e.check(), Some(ImageCheck::Checksum), "{e}");
+    write_image(&path, &good).unwrap();
+    load(true);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

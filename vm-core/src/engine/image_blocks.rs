@@ -17,7 +17,7 @@
 
 use crate::backend::x86_64::{ChainSite, CompiledBlock};
 use crate::cache::{IncomingLink, TranslatedBlock};
-use crate::frontend::riscv::Inst;
+use crate::frontend::riscv::decode;
 use crate::memory::PAGE_SHIFT;
 
 /// Where one image block stands.
@@ -42,8 +42,8 @@ pub(super) struct ImageBlock {
     pub entry: usize,
     /// Code size in bytes.
     pub size: u32,
-    /// Range of its decoded instructions in [`ImageBlocks::insns`].
-    pub insns: (u32, u32),
+    /// Range of its guest instruction words in [`ImageBlocks::words`].
+    pub words: (u32, u32),
     /// Range of its chain sites in [`ImageBlocks::sites`].
     pub sites: (u32, u32),
     /// Range of the prelinked jumps into it in [`ImageBlocks::links`].
@@ -55,7 +55,9 @@ pub(super) struct ImageBlock {
 #[derive(Debug, Default)]
 pub(super) struct ImageBlocks {
     blocks: Vec<ImageBlock>,
-    insns: Vec<Inst>,
+    /// Guest instruction words of every block (checked at install to
+    /// decode to a straight-line run; decoded when a block is taken).
+    words: Vec<u32>,
     sites: Vec<ChainSite>,
     links: Vec<IncomingLink>,
     /// Longest guest range of a block, in bytes (bounds page searches).
@@ -68,7 +70,7 @@ impl ImageBlocks {
     /// vectors; `links` grouped by target block).
     pub fn new(
         blocks: Vec<ImageBlock>,
-        insns: Vec<Inst>,
+        words: Vec<u32>,
         sites: Vec<ChainSite>,
         links: Vec<IncomingLink>,
     ) -> Self {
@@ -76,7 +78,7 @@ impl ImageBlocks {
         let pending = blocks.len();
         Self {
             blocks,
-            insns,
+            words,
             sites,
             links,
             max_span,
@@ -90,7 +92,7 @@ impl ImageBlocks {
         end: u64,
         entry: usize,
         size: u32,
-        insns: (u32, u32),
+        words: (u32, u32),
         sites: (u32, u32),
         links: (u32, u32),
     ) -> ImageBlock {
@@ -99,7 +101,7 @@ impl ImageBlocks {
             end,
             entry,
             size,
-            insns,
+            words,
             sites,
             links,
             state: State::Pending,
@@ -141,7 +143,13 @@ impl ImageBlocks {
         self.pending -= 1;
         let b = *b;
         let r = |(s, e): (u32, u32)| s as usize..e as usize;
-        let mut tb = TranslatedBlock::new(b.pc, b.end, self.insns[r(b.insns)].into());
+        // Install checked these words with `is_straight_line_block`, which
+        // accepts exactly the words `decode` accepts.
+        let insns = self.words[r(b.words)]
+            .iter()
+            .map(|&w| decode(w).expect("image words checked at install"))
+            .collect();
+        let mut tb = TranslatedBlock::new(b.pc, b.end, insns);
         tb.jit = Some(CompiledBlock {
             entry: b.entry,
             size: b.size as usize,

@@ -7,6 +7,7 @@ use super::*;
 use crate::aot::format::{reloc_kind, BlockRec, ImageCheck, ImageView, Rejection};
 use crate::aot::InstallError;
 use crate::backend::x86_64::ChainSite;
+use crate::frontend::riscv::is_straight_line_block;
 
 /// What installing an image did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -202,38 +203,32 @@ impl Vm {
         let n = img.block_count();
         // Block records decoded once (sorted by pc: validated).
         let recs: Vec<BlockRec> = img.blocks().collect();
-        // Every block's guest instructions, checked against guest memory
-        // before anything is installed, kept in one vector for the blocks
-        // registered later.
-        let total_insns: usize = recs.iter().map(|b| ((b.end - b.pc) / 4) as usize).sum();
-        let mut insns: Vec<Inst> = Vec::with_capacity(total_insns);
-        let mut insn_ranges: Vec<(u32, u32)> = Vec::with_capacity(n);
+        // Every block's guest words: the ones the image was compiled from,
+        // and a straight-line run of valid instructions, checked before
+        // anything is installed; kept in one vector, decoded only when a
+        // block is entered into the cache (see `ImageBlocks::take`).
+        let total_words: usize = recs.iter().map(|b| ((b.end - b.pc) / 4) as usize).sum();
+        let mut words: Vec<u32> = Vec::with_capacity(total_words);
+        let mut word_ranges: Vec<(u32, u32)> = Vec::with_capacity(n);
         for b in &recs {
-            let first = insns.len() as u32;
-            let Ok(words) = self.mem.slice(b.pc, b.end - b.pc) else {
+            let first = words.len() as u32;
+            let Ok(mem) = self.mem.slice(b.pc, b.end - b.pc) else {
                 return Err(self.bad_guest_code(b));
             };
             // The image was built from this program: every block's guest
             // words are the ones in guest memory.
             let built_from = img.block_words(first as usize, b);
-            if words != built_from {
-                return Err(other_program(b, words, built_from));
+            if mem != built_from {
+                return Err(other_program(b, mem, built_from));
             }
-            for w in words.chunks_exact(4) {
-                match decode(u32::from_le_bytes(w.try_into().expect("4 bytes"))) {
-                    Ok(inst) => insns.push(inst),
-                    Err(_) => return Err(self.bad_guest_code(b)),
-                }
-            }
-            // Only the last instruction may end the block.
-            let block = &insns[first as usize..];
-            if block
-                .split_last()
-                .is_some_and(|(_, body)| body.iter().any(|i| i.op.ends_block()))
-            {
+            if !is_straight_line_block(mem) {
                 return Err(self.bad_guest_code(b));
             }
-            insn_ranges.push((first, insns.len() as u32));
+            words.extend(
+                mem.chunks_exact(4)
+                    .map(|w| u32::from_le_bytes(w.try_into().expect("4 bytes"))),
+            );
+            word_ranges.push((first, words.len() as u32));
         }
         let code = img.code();
         let (used, cap) = self.backend.as_ref().map_or((0, 0), |b| b.code_usage());
@@ -359,12 +354,12 @@ impl Vm {
                 b.end,
                 entry,
                 b.code_len,
-                insn_ranges[i],
+                word_ranges[i],
                 site_ranges[i],
                 (link_start[i], link_start[i + 1]),
             ));
         }
-        self.image = Some(ImageBlocks::new(table, insns, sites, incoming));
+        self.image = Some(ImageBlocks::new(table, words, sites, incoming));
         Ok(AotInstall {
             blocks: n,
             code_bytes: code.len(),

@@ -94,7 +94,7 @@ impl Op {
 
     /// Whether this instruction ends a basic block (control transfer or a
     /// trap into the runtime).
-    pub fn ends_block(self) -> bool {
+    pub const fn ends_block(self) -> bool {
         matches!(
             self,
             Op::Jal
@@ -312,6 +312,99 @@ pub fn decode(w: u32) -> Result<Inst, DecodeError> {
         },
         Format::Illegal => Err(DecodeError::Illegal(w)),
     }
+}
+
+/// Per `opcode[6:2] << 3 | funct3` (the index of [`CLASSES`]): how to
+/// tell whether a word decodes, and whether it ends a block, without
+/// decoding it (see [`is_straight_line_block`]).
+static CHECKS: [u8; 256] = checks();
+
+/// Valid whatever the other bits are (formats I, U, J, B, S, fences).
+const CHECK_ANY: u8 = 1;
+/// Valid iff funct7 selects an R-type operation ([`R_VALID`]).
+const CHECK_R: u8 = 2;
+/// Valid iff funct6 is 0, or 0x10 with funct3 5 (SRLI/SRAI).
+const CHECK_SHIFT64: u8 = 4;
+/// Valid iff funct7 is 0, or 0x20 with funct3 5 (SRLIW/SRAIW).
+const CHECK_SHIFT32: u8 = 8;
+/// Valid iff the word is exactly ECALL or EBREAK.
+const CHECK_SYSTEM: u8 = 16;
+/// The operation ends a basic block.
+const CHECK_ENDS: u8 = 32;
+
+const fn checks() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let (op, format) = CLASSES[i];
+        let mut c = match format {
+            Format::Illegal => 0,
+            Format::R => CHECK_R,
+            Format::Shift64 => CHECK_SHIFT64,
+            Format::Shift32 => CHECK_SHIFT32,
+            Format::System => CHECK_SYSTEM,
+            _ => CHECK_ANY,
+        };
+        if !matches!(format, Format::Illegal) && op.ends_block() {
+            c |= CHECK_ENDS;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+}
+
+/// Per `[opcode 0x33, 0x3b][funct3]`: bit k set when funct7 class k (see
+/// [`R_OPS`]) is an operation.
+static R_VALID: [[u8; 8]; 2] = {
+    let mut t = [[0u8; 8]; 2];
+    let mut sel = 0;
+    while sel < 2 {
+        let mut f3 = 0;
+        while f3 < 8 {
+            let mut class = 0;
+            while class < 3 {
+                if R_OPS[sel][class][f3].is_some() {
+                    t[sel][f3] |= 1 << class;
+                }
+                class += 1;
+            }
+            f3 += 1;
+        }
+        sel += 1;
+    }
+    t
+};
+
+/// Whether the little-endian words `block` decode (exactly when [`decode`]
+/// succeeds on each) to a straight-line run: no instruction but the last
+/// ends a block. Branch-free per word: the AOT loader checks every
+/// instruction of an image this way, and a decoder's per-format branch
+/// mispredicts on such a run of unrelated instructions.
+pub fn is_straight_line_block(block: &[u8]) -> bool {
+    let n = block.len() / 4;
+    let mut bad = !block.len().is_multiple_of(4) || n == 0;
+    for (i, w) in block.chunks_exact(4).enumerate() {
+        let w = u32::from_le_bytes(w.try_into().expect("4 bytes"));
+        let f3 = bits(w, 14, 12);
+        let c = CHECKS[((bits(w, 6, 2) << 3) | f3) as usize];
+        let f7 = w >> 25;
+        let f7_class =
+            (f7 == 0) as u8 | (((f7 == 0x20) as u8) << 1) | (((f7 == 1) as u8) << 2);
+        let r_ok = R_VALID[(w >> 3) as usize & 1][f3 as usize] & f7_class != 0;
+        let shift64_ok = w >> 26 == 0 || (f3 == 5 && w >> 26 == 0x10);
+        let shift32_ok = f7 == 0 || (f3 == 5 && f7 == 0x20);
+        let system_ok = w == 0x0000_0073 || w == 0x0010_0073;
+        let valid = w & 3 == 3
+            && (c & CHECK_ANY != 0
+                || c & CHECK_R != 0 && r_ok
+                || c & CHECK_SHIFT64 != 0 && shift64_ok
+                || c & CHECK_SHIFT32 != 0 && shift32_ok
+                || c & CHECK_SYSTEM != 0 && system_ok);
+        let ends_early = c & CHECK_ENDS != 0 && i + 1 != n;
+        bad |= !valid | ends_early;
+    }
+    !bad
 }
 
 #[cfg(test)]
@@ -604,6 +697,69 @@ mod tests {
         }
         for w in [0x0000_0073u32, 0x0010_0073, 0x0020_0073, 0x0000_0173, 0x0010_00f3] {
             assert_eq!(decode(w), decode_reference(w), "{w:#010x}");
+        }
+    }
+
+    /// The branch-free block check agrees with decoding word by word.
+    fn straight_line_by_decoding(words: &[u32]) -> bool {
+        !words.is_empty()
+            && words.iter().enumerate().all(|(i, &w)| {
+                decode(w).is_ok_and(|inst| !inst.op.ends_block() || i + 1 == words.len())
+            })
+    }
+
+    fn block_bytes(words: &[u32]) -> Vec<u8> {
+        words.iter().flat_map(|w| w.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn straight_line_check_matches_decoding_on_every_selector() {
+        let mut x: u32 = 0x2545_f491;
+        let addi = 0x0010_0093u32; // addi ra, zero, 1
+        for sel in 0u32..1 << 17 {
+            let (opcode, f3, f7) = (sel & 0x7f, (sel >> 7) & 7, sel >> 10);
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let w = opcode | (f3 << 12) | (f7 << 25) | (x & 0x01ff_8f80);
+            // The word last, first, and alone.
+            for block in [vec![addi, w], vec![w, addi], vec![w]] {
+                assert_eq!(
+                    is_straight_line_block(&block_bytes(&block)),
+                    straight_line_by_decoding(&block),
+                    "{block:08x?}"
+                );
+            }
+        }
+        for w in [0x0000_0073u32, 0x0010_0073, 0x0020_0073, 0x0000_100f, 0x0000_0013] {
+            for block in [vec![addi, w], vec![w, addi]] {
+                assert_eq!(
+                    is_straight_line_block(&block_bytes(&block)),
+                    straight_line_by_decoding(&block),
+                    "{block:08x?}"
+                );
+            }
+        }
+        assert!(!is_straight_line_block(&[]));
+        assert!(!is_straight_line_block(&[0x13, 0, 0]));
+    }
+
+    /// Every word, alone and followed by a valid one, against decoding
+    /// (`cargo test -p vm-core --release --lib decode -- --ignored`).
+    #[test]
+    #[ignore = "exhaustive over 2^32 words; the selector test above covers every path"]
+    fn straight_line_check_matches_decoding_on_every_word() {
+        let addi = 0x0010_0093u32;
+        for w in 0..=u32::MAX {
+            let alone = decode(w).is_ok();
+            let first = decode(w).is_ok_and(|i| !i.op.ends_block());
+            let b = w.to_le_bytes();
+            let mut pair = [0u8; 8];
+            pair[..4].copy_from_slice(&b);
+            pair[4..].copy_from_slice(&addi.to_le_bytes());
+            if is_straight_line_block(&b) != alone || is_straight_line_block(&pair) != first {
+                panic!("{w:#010x}");
+            }
         }
     }
 
