@@ -287,29 +287,30 @@ pub fn serialize(build: &BuildInfo, c: &ImageContents) -> Result<Vec<u8>, TooLar
         code_pos = code_pos.next_multiple_of(CODE_ALIGN);
         let rec = block_off + i * BLOCK_REC;
         let first_reloc = reloc_idx;
-        let mut reloc = |out: &mut [u8], off: usize, kind: u16, target: u64| {
-            let r = reloc_off + reloc_idx * RELOC_REC;
-            put_u32(out, r, (code_pos + off) as u32);
-            out[r + 4..r + 6].copy_from_slice(&kind.to_le_bytes());
-            put_u64(out, r + 8, target);
-            reloc_idx += 1;
-        };
-        for &o in &b.code.exit_rel32 {
-            reloc(&mut out, o as usize, reloc_kind::EXIT_REL32, 0);
-        }
+        // (field offset in the block, kind, target), sorted by offset: the
+        // loader checks that fields do not overlap by their order alone.
+        let mut relocs: Vec<(usize, u16, u64)> = b
+            .code
+            .exit_rel32
+            .iter()
+            .map(|&o| (o as usize, reloc_kind::EXIT_REL32, 0))
+            .collect();
         for s in &b.code.sites {
-            reloc(
-                &mut out,
-                s.jump_rel32 as usize,
-                reloc_kind::CHAIN_REL32,
-                s.target_pc,
-            );
-            reloc(
-                &mut out,
+            let chain = s.jump_rel32 as usize;
+            relocs.push((chain, reloc_kind::CHAIN_REL32, s.target_pc));
+            relocs.push((
                 s.site_imm32 as usize,
                 reloc_kind::SITE_IMM32,
-                (code_pos + s.jump_rel32 as usize) as u64,
-            );
+                (code_pos + chain) as u64,
+            ));
+        }
+        relocs.sort_unstable_by_key(|r| r.0);
+        for (off, kind, target) in relocs {
+            let r = reloc_off + reloc_idx * RELOC_REC;
+            put_u32(&mut out, r, (code_pos + off) as u32);
+            out[r + 4..r + 6].copy_from_slice(&kind.to_le_bytes());
+            put_u64(&mut out, r + 8, target);
+            reloc_idx += 1;
         }
         for &w in &b.words {
             put_u32(&mut out, word_pos, w);
@@ -563,6 +564,25 @@ fn section(
 /// checksum, host target, VM version, codegen ABI, build config, program,
 /// then the structure of every table and relocation.
 pub fn validate<'a>(bytes: &'a [u8], expect: &Expectation) -> Result<ImageView<'a>, Rejection> {
+    validate_checked(bytes, expect, None)
+}
+
+/// [`validate`], with the CRC-32C of `bytes` without its trailer already
+/// computed (by the copy that made `bytes`, see
+/// [`crate::aot::MappedImage::snapshot`]).
+pub(crate) fn validate_with_crc<'a>(
+    bytes: &'a [u8],
+    expect: &Expectation,
+    body_crc: u32,
+) -> Result<ImageView<'a>, Rejection> {
+    validate_checked(bytes, expect, Some(body_crc))
+}
+
+fn validate_checked<'a>(
+    bytes: &'a [u8],
+    expect: &Expectation,
+    body_crc: Option<u32>,
+) -> Result<ImageView<'a>, Rejection> {
     if bytes.len() < HEADER_LEN + TRAILER_LEN {
         if bytes.len() >= 8 && bytes[..8] != MAGIC {
             return reject(ImageCheck::Magic, "not an AOT image (bad magic)");
@@ -603,7 +623,7 @@ pub fn validate<'a>(bytes: &'a [u8], expect: &Expectation) -> Result<ImageView<'
         );
     }
     let stored = u32_at(bytes, bytes.len() - TRAILER_LEN);
-    let actual = crc32c(&bytes[..bytes.len() - TRAILER_LEN]);
+    let actual = body_crc.unwrap_or_else(|| crc32c(&bytes[..bytes.len() - TRAILER_LEN]));
     if stored != actual {
         return reject(
             ImageCheck::Checksum,
@@ -699,24 +719,6 @@ pub fn validate<'a>(bytes: &'a [u8], expect: &Expectation) -> Result<ImageView<'
     Ok(view)
 }
 
-/// Marks the four bytes `[at, at + 4)` in the bitmap `covered` (one bit
-/// per byte) with one mask, spilling into the next word near a word's end;
-/// returns whether any of them was marked already. `at + 4` must not
-/// exceed the bitmap.
-#[inline(always)]
-fn mark_field(covered: &mut [u64], at: usize) -> bool {
-    let (w, sh) = (at / 64, at % 64);
-    let lo = 0xfu64 << sh;
-    let mut seen = covered[w] & lo != 0;
-    covered[w] |= lo;
-    if sh > 60 {
-        let hi = 0xfu64 >> (64 - sh);
-        seen |= covered[w + 1] & hi != 0;
-        covered[w + 1] |= hi;
-    }
-    seen
-}
-
 fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Rejection> {
     let mut prev = None;
     for i in 0..v.function_count() {
@@ -735,9 +737,8 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
     let mut code_end = 0usize;
     let mut next_reloc = 0usize;
     let mut guest_words = 0u64;
-    // Per block, one bit per code byte: bytes covered by a relocated field,
-    // and first bytes of chain fields (reused buffers: no sort, no search).
-    let mut covered: Vec<u64> = Vec::new();
+    // Per block, one bit per code byte: first bytes of chain fields (a
+    // reused buffer: no sort, no search).
     let mut chain_at: Vec<u64> = Vec::new();
     let mut site_targets: Vec<u64> = Vec::new();
     for (i, b) in v.blocks().enumerate() {
@@ -777,21 +778,21 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
         next_reloc += b.reloc_count as usize;
         let block_code = &code[co..co + cl];
         let words = cl.div_ceil(64);
-        covered.clear();
-        covered.resize(words, 0);
         chain_at.clear();
         chain_at.resize(words, 0);
         site_targets.clear();
         // The hot loop only tells good from bad; the first bad record is
         // then described by `describe_bad_reloc` (out of line).
-        let mut overlap = false;
+        // Fields are sorted by offset and do not overlap: each starts at or
+        // after the end of the previous one.
+        let mut free_from = 0usize;
         let mut bad_reloc = false;
         for r in relocs.chunks_exact(RELOC_REC) {
             let rec = RelocRec::parse(r);
             let pad = u16::from_le_bytes([r[6], r[7]]);
             // Offset within the block; below the block wraps to a huge value.
             let at = (rec.offset as usize).wrapping_sub(co);
-            if pad != 0 || at >= cl || cl - at < 4 {
+            if pad != 0 || at >= cl || cl - at < 4 || at < free_from {
                 bad_reloc = true;
                 break;
             }
@@ -813,17 +814,10 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
                 bad_reloc = true;
                 break;
             }
-            // Fields must not overlap (`at + 4 <= cl`: inside the bitmap).
-            overlap |= mark_field(&mut covered, at);
+            free_from = at + 4;
         }
         if bad_reloc {
             return Err(describe_bad_reloc(v, i, &b));
-        }
-        if overlap {
-            return reject(
-                ImageCheck::Relocations,
-                format!("overlapping relocations in block {i} at {:#x}", b.pc),
-            );
         }
         // Every site field must name a chain field of the same block.
         let names_chain = |t: u64| {
@@ -871,6 +865,7 @@ fn describe_bad_reloc(v: &ImageView<'_>, i: usize, b: &BlockRec) -> Rejection {
     let code = v.code();
     let (co, cl) = (b.code_off as usize, b.code_len as usize);
     let first = b.reloc_start as usize;
+    let mut free_from = co;
     for (r, rr) in (first..).zip(v.relocs(b.reloc_start, b.reloc_count)) {
         let pad = u16_at(v.bytes, v.relocs.0 + r * RELOC_REC + 6);
         let o = rr.offset as usize;
@@ -878,7 +873,12 @@ fn describe_bad_reloc(v: &ImageView<'_>, i: usize, b: &BlockRec) -> Rejection {
             "nonzero padding".to_string()
         } else if o < co || o + 4 > co + cl {
             format!("field at {o} outside the block's code")
+        } else if o < free_from {
+            format!(
+                "field at {o} overlaps the previous field or is out of order (a block's fields are sorted by offset)"
+            )
         } else {
+            free_from = o + 4;
             match rr.kind {
                 reloc_kind::EXIT_REL32 | reloc_kind::SITE_IMM32 if code[o..o + 4] != [0; 4] => {
                     "relocated field is not zero".to_string()
@@ -909,29 +909,5 @@ fn describe_bad_reloc(v: &ImageView<'_>, i: usize, b: &BlockRec) -> Rejection {
     Rejection {
         check: ImageCheck::Relocations,
         detail: format!("a relocation of block {i} at {:#x} is malformed", b.pc),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::mark_field;
-
-    #[test]
-    fn field_marks_find_every_overlap_like_a_byte_by_byte_check() {
-        // Two fields at every pair of positions in a 3-word bitmap,
-        // against a plain per-byte set.
-        for a in 0..(3 * 64 - 4) {
-            for b in 0..(3 * 64 - 4) {
-                let mut covered = [0u64; 3];
-                assert!(!mark_field(&mut covered, a));
-                let overlap = a.abs_diff(b) < 4;
-                assert_eq!(mark_field(&mut covered, b), overlap, "{a} {b}");
-                let mut expected = [0u64; 3];
-                for byte in (a..a + 4).chain(b..b + 4) {
-                    expected[byte / 64] |= 1 << (byte % 64);
-                }
-                assert_eq!(covered, expected, "{a} {b}");
-            }
-        }
     }
 }

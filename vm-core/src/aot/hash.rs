@@ -278,6 +278,71 @@ unsafe fn crc32c_sse42(data: &[u8]) -> u32 {
     !c
 }
 
+/// [`crc32c_sse42`] of `src` while copying it into `dst` (same length):
+/// every word is checksummed from the register it is stored from, so the
+/// copy costs no second pass over memory.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse4.2")]
+unsafe fn crc32c_copy_sse42(src: &[u8], dst: &mut [u8]) -> u32 {
+    use std::arch::x86_64::{_mm_crc32_u64, _mm_crc32_u8};
+    let word = |b: &[u8], i: usize| u64::from_le_bytes(b[8 * i..8 * i + 8].try_into().expect("8"));
+    let put =
+        |b: &mut [u8], i: usize, w: u64| b[8 * i..8 * i + 8].copy_from_slice(&w.to_le_bytes());
+    let mut c = !0u32;
+    let mut chunks = src.chunks_exact(3 * CRC_STREAM);
+    let mut out = dst.chunks_exact_mut(3 * CRC_STREAM);
+    if src.len() >= 3 * CRC_STREAM {
+        let t = crc_shift_tables();
+        for (chunk, to) in (&mut chunks).zip(&mut out) {
+            let (a, rest) = chunk.split_at(CRC_STREAM);
+            let (b, d) = rest.split_at(CRC_STREAM);
+            let (ta, rest) = to.split_at_mut(CRC_STREAM);
+            let (tb, td) = rest.split_at_mut(CRC_STREAM);
+            let (mut ca, mut cb, mut cd) = (c as u64, 0u64, 0u64);
+            for i in 0..CRC_STREAM / 8 {
+                let (wa, wb, wd) = (word(a, i), word(b, i), word(d, i));
+                put(ta, i, wa);
+                put(tb, i, wb);
+                put(td, i, wd);
+                ca = _mm_crc32_u64(ca, wa);
+                cb = _mm_crc32_u64(cb, wb);
+                cd = _mm_crc32_u64(cd, wd);
+            }
+            let ab = crc_shift(t, ca as u32) ^ cb as u32;
+            c = crc_shift(t, ab) ^ cd as u32;
+        }
+    }
+    let rest = chunks.remainder();
+    let rest_out = out.into_remainder();
+    rest_out.copy_from_slice(rest);
+    let mut words = rest.chunks_exact(8);
+    let mut c = c as u64;
+    for w in &mut words {
+        c = _mm_crc32_u64(c, u64::from_le_bytes(w.try_into().expect("8 bytes")));
+    }
+    let mut c = c as u32;
+    for &b in words.remainder() {
+        c = _mm_crc32_u8(c, b);
+    }
+    !c
+}
+
+/// Copies `src` into `dst` (which must have the same length) and returns
+/// the CRC-32C of the bytes copied, in one pass where the host has the
+/// SSE4.2 instruction.
+pub fn crc32c_copy(src: &[u8], dst: &mut [u8]) -> u32 {
+    assert_eq!(src.len(), dst.len(), "crc32c_copy: lengths differ");
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("sse4.2") {
+            // SAFETY: the feature was just detected.
+            return unsafe { crc32c_copy_sse42(src, dst) };
+        }
+    }
+    dst.copy_from_slice(src);
+    crc32c_soft(src)
+}
+
 /// CRC-32C of `data`, with the SSE4.2 instruction when the host has it.
 pub fn crc32c(data: &[u8]) -> u32 {
     #[cfg(target_arch = "x86_64")]
@@ -296,6 +361,19 @@ mod tests {
 
     fn hex(d: &[u8]) -> String {
         d.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn crc_while_copying_equals_crc_of_the_copy() {
+        let data: Vec<u8> = (0..20_000u32)
+            .map(|i| (i * 2_654_435_761 >> 13) as u8)
+            .collect();
+        for len in [0, 1, 7, 8, 9, 3071, 3072, 3073, 6144, 9000, 20_000] {
+            let mut dst = vec![0u8; len];
+            let c = crc32c_copy(&data[..len], &mut dst);
+            assert_eq!(dst, &data[..len], "len {len}");
+            assert_eq!(c, crc32c_soft(&data[..len]), "len {len}");
+        }
     }
 
     #[test]

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use super::compile::{AotCompiler, CompileStats};
 use super::format::{self, Expectation, ImageCheck, ImageView, Rejection};
+use super::hash::crc32c_copy;
 use super::{build_info, build_info_for, AotError};
 use crate::engine::{AotInstall, Vm};
 
@@ -155,11 +156,20 @@ impl MappedImage {
     /// what is relocated and executed, even if the file is modified while
     /// the VM loads it.
     pub fn snapshot(&self) -> ImageSnapshot {
+        let src = self.bytes();
         let mut bytes = SnapshotBuffers::take();
-        bytes.extend_from_slice(self.bytes());
+        // A kept buffer still holds its previous length: resizing writes
+        // zeros only past it, and the copy below overwrites every byte.
+        bytes.resize(src.len(), 0);
+        // The checksum of everything before the trailer is computed while
+        // copying, from the copied values (one pass over the file).
+        let body = src.len().saturating_sub(format::TRAILER_LEN);
+        let body_crc = crc32c_copy(&src[..body], &mut bytes[..body]);
+        bytes[body..].copy_from_slice(&src[body..]);
         ImageSnapshot {
             path: self.path.clone(),
             bytes,
+            body_crc,
         }
     }
 }
@@ -180,7 +190,8 @@ const SNAPSHOT_BUFFER_MAX: usize = 4 << 20;
 static FREE_SNAPSHOT_BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 
 impl SnapshotBuffers {
-    /// An empty buffer (with a previous snapshot's capacity, if one is kept).
+    /// A buffer: a previous snapshot's (its bytes are stale: the next
+    /// snapshot overwrites them), or a new empty one.
     fn take() -> Vec<u8> {
         let mut free = FREE_SNAPSHOT_BUFFERS
             .lock()
@@ -189,11 +200,10 @@ impl SnapshotBuffers {
     }
 
     /// Keeps `buf` for the next snapshot (or frees it).
-    fn give(mut buf: Vec<u8>) {
+    fn give(buf: Vec<u8>) {
         if buf.capacity() > SNAPSHOT_BUFFER_MAX {
             return;
         }
-        buf.clear();
         let mut free = FREE_SNAPSHOT_BUFFERS
             .lock()
             .unwrap_or_else(|e| e.into_inner());
@@ -207,6 +217,8 @@ impl SnapshotBuffers {
 pub struct ImageSnapshot {
     path: PathBuf,
     bytes: Vec<u8>,
+    /// CRC-32C of `bytes` without the trailer, computed by the copy.
+    body_crc: u32,
 }
 
 impl Drop for ImageSnapshot {
@@ -218,9 +230,11 @@ impl Drop for ImageSnapshot {
 impl ImageSnapshot {
     /// Validates the image against `expect`; the error names the file.
     pub fn validate(&self, expect: &Expectation) -> Result<ImageView<'_>, AotError> {
-        format::validate(&self.bytes, expect).map_err(|rejection| AotError::Rejected {
-            path: self.path.clone(),
-            rejection,
+        format::validate_with_crc(&self.bytes, expect, self.body_crc).map_err(|rejection| {
+            AotError::Rejected {
+                path: self.path.clone(),
+                rejection,
+            }
         })
     }
 }

@@ -664,3 +664,44 @@ fn relocations_on_the_same_field_are_rejected_at_any_bit_position() {
     }
     assert!(tried > 50, "{tried}");
 }
+
+#[test]
+fn relocations_out_of_order_or_partly_overlapping_are_rejected() {
+    // A block's relocation fields are sorted by offset; the loader checks
+    // order and overlap together. Swapping two records of a block, or
+    // moving a field 1-3 bytes onto its predecessor, is rejected.
+    let elf = workload("fib");
+    let good = image(&elf);
+    let expect = expectation(&elf);
+    let rd32 = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let view = format::validate(&good, &expect).unwrap();
+    let relocs_at = rd32(&good, 156) as usize;
+    let rec = |r: usize| relocs_at + r * format::RELOC_REC;
+    let mut tried = 0;
+    for i in 0..view.block_count() {
+        let b = view.block(i);
+        let (s, n) = (b.reloc_start as usize, b.reloc_count as usize);
+        for r in s..s + n.saturating_sub(1) {
+            assert!(view.reloc(r).offset + 4 <= view.reloc(r + 1).offset);
+            let mut img = good.clone();
+            let (a, c) = (rec(r), rec(r + 1));
+            let first: Vec<u8> = img[a..a + format::RELOC_REC].to_vec();
+            img.copy_within(c..c + format::RELOC_REC, a);
+            img[c..c + format::RELOC_REC].copy_from_slice(&first);
+            reseal(&mut img);
+            let e = format::validate(&img, &expect).unwrap_err();
+            assert_eq!(e.check, ImageCheck::Relocations, "{e}");
+            assert!(e.detail.contains("sorted by offset"), "{e}");
+            for back in 1..4u32 {
+                let mut img = good.clone();
+                let o = view.reloc(r).offset + 4 - back;
+                img[c..c + 4].copy_from_slice(&o.to_le_bytes());
+                reseal(&mut img);
+                let e = format::validate(&img, &expect).unwrap_err();
+                assert_eq!(e.check, ImageCheck::Relocations, "{e}");
+            }
+            tried += 1;
+        }
+    }
+    assert!(tried > 50, "{tried}");
+}
