@@ -366,7 +366,7 @@ mod tests {
     #[test]
     fn crc_while_copying_equals_crc_of_the_copy() {
         let data: Vec<u8> = (0..20_000u32)
-            .map(|i| (i * 2_654_435_761 >> 13) as u8)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
             .collect();
         for len in [0, 1, 7, 8, 9, 3071, 3072, 3073, 6144, 9000, 20_000] {
             let mut dst = vec![0u8; len];

@@ -13,7 +13,7 @@ use crate::frontend::riscv::is_straight_line_block;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AotInstall {
     /// Blocks the image holds (entered into the block cache when first
-    /// needed, see [`super::image_blocks`]).
+    /// needed, see `engine::image_blocks`).
     pub blocks: usize,
     /// Bytes of machine code placed in the code region.
     pub code_bytes: usize,
