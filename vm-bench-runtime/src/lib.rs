@@ -47,6 +47,9 @@ pub(crate) mod verdict;
 pub mod suite;
 
 pub use bench::{Bench, MAX_LIVE_INPUTS};
+/// The calling thread's CPU time, for splitting a benchmark's work into stages reported
+/// with [`Bench::metric`] (time on the CPU, unaffected by preemption).
+pub use clock::thread_cpu_ns;
 pub use runner::{RunOptions, RunReport};
 pub use std::hint::black_box;
 pub use vm_bench_macros::perf_target;

@@ -2,9 +2,9 @@
 //! (map, validate, install), averaged over many fresh VMs:
 //! `cargo run --release -p vm-core --example aot_load_profile`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use vm_core::aot::{build_image, hash::sha256, load_image, write_image, BadImagePolicy};
+use vm_core::aot::{build_image, load_image, write_image, BadImagePolicy};
 use vm_core::{EngineKind, Vm, VmConfig};
 
 fn main() {
@@ -36,19 +36,13 @@ fn main() {
         val += l.validate_time;
         inst += l.install_time;
     }
-    let t = Instant::now();
-    for _ in 0..rounds {
-        std::hint::black_box(sha256(std::hint::black_box(&elf)));
-    }
-    let sha = t.elapsed();
     let us = |d: Duration| d.as_secs_f64() * 1e6 / rounds as f64;
     println!(
-        "{name}: image {} bytes, ELF {} bytes: map {:.1} us, validate {:.1} us (of which ELF SHA-256 {:.1} us), install {:.1} us, total {:.1} us",
+        "{name}: image {} bytes, ELF {} bytes: map {:.1} us, validate {:.1} us, install {:.1} us, total {:.1} us",
         bytes.len(),
         elf.len(),
         us(map),
         us(val),
-        us(sha),
         us(inst),
         us(map + val + inst)
     );

@@ -155,6 +155,13 @@ impl GuestMemory {
         if len == 0 || !len.is_multiple_of(PAGE_SIZE) || len > MAX_MEMORY {
             return Err(MemoryError::InvalidSize(len));
         }
+        if let Some(p) = MappingPool::take(len) {
+            return Ok(Self {
+                base: p,
+                len,
+                code_pages: vec![0u8; (len / PAGE_SIZE) as usize].into_boxed_slice(),
+            });
+        }
         // SAFETY: anonymous private mapping, checked for MAP_FAILED below.
         let p = unsafe {
             libc::mmap(
@@ -324,14 +331,91 @@ impl GuestMemory {
 
 impl Drop for GuestMemory {
     fn drop(&mut self) {
-        // SAFETY: base/len are exactly the mapping created in `new`.
-        unsafe { libc::munmap(self.base as *mut libc::c_void, self.len as usize) };
+        // SAFETY: base/len are exactly the mapping created in `new` (or
+        // taken from the pool): nothing else refers to it any more.
+        unsafe { MappingPool::give(self.base, self.len) };
+    }
+}
+
+/// Guest memory mappings of dropped VMs, reused by the next
+/// [`GuestMemory::new`] of the same size. Short-lived VMs (tests, a
+/// scheduler's guests, start-up benchmarks) otherwise pay an `mmap` and a
+/// `munmap` of their whole address space each. A released mapping is
+/// emptied with `MADV_DONTNEED`, which frees its pages (swapped ones too)
+/// so that every byte reads as zero again, exactly like a fresh anonymous
+/// mapping; only the mapping itself is kept.
+struct MappingPool;
+
+/// Mappings kept.
+const POOL_MAPPINGS: usize = 4;
+/// Larger mappings are unmapped rather than kept.
+const POOL_MAX_LEN: u64 = 1 << 30;
+
+/// A kept mapping's address (owned by the pool alone while kept).
+struct PooledMapping(*mut u8, u64);
+
+// SAFETY: a pooled mapping is referenced by nothing but the pool.
+unsafe impl Send for PooledMapping {}
+
+static FREE_MAPPINGS: std::sync::Mutex<Vec<PooledMapping>> = std::sync::Mutex::new(Vec::new());
+
+impl MappingPool {
+    fn take(len: u64) -> Option<*mut u8> {
+        let mut free = FREE_MAPPINGS.lock().unwrap_or_else(|e| e.into_inner());
+        let i = free.iter().position(|m| m.1 == len)?;
+        Some(free.swap_remove(i).0)
+    }
+
+    /// Empties the mapping `[base, base + len)` and keeps it, or unmaps it.
+    ///
+    /// # Safety
+    ///
+    /// `base`/`len` must be an anonymous private mapping made by
+    /// [`GuestMemory::new`] that nothing refers to any more.
+    unsafe fn give(base: *mut u8, len: u64) {
+        if len <= POOL_MAX_LEN {
+            // SAFETY: the caller owns the mapping; dropping its pages
+            // changes nothing another value could observe.
+            let emptied =
+                unsafe { libc::madvise(base as *mut libc::c_void, len as usize, libc::MADV_DONTNEED) }
+                    == 0;
+            if emptied {
+                let mut free = FREE_MAPPINGS.lock().unwrap_or_else(|e| e.into_inner());
+                if free.len() < POOL_MAPPINGS {
+                    free.push(PooledMapping(base, len));
+                    return;
+                }
+            }
+        }
+        // SAFETY: the caller owns the mapping.
+        unsafe { libc::munmap(base as *mut libc::c_void, len as usize) };
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reused_mappings_read_as_zero() {
+        // Memories of one odd size (no other test uses it), written all
+        // over, dropped and created again: every byte of a reused mapping
+        // is zero, like a fresh one.
+        let len = 3 * PAGE_SIZE + (13 << 20);
+        for round in 0..6u8 {
+            let mut mems: Vec<GuestMemory> = (0..3).map(|_| GuestMemory::new(len).unwrap()).collect();
+            for m in &mut mems {
+                let mut buf = vec![0u8; len as usize];
+                m.read_bytes(0, &mut buf).unwrap();
+                assert!(buf.iter().all(|&b| b == 0), "round {round}");
+                assert!((0..len / PAGE_SIZE).all(|p| !m.is_code_page(p)));
+                for at in (0..len).step_by(4093) {
+                    m.store(at, 1, 0xa5 ^ round as u64).unwrap();
+                }
+                m.mark_code_page(1);
+            }
+        }
+    }
 
     #[test]
     fn load_store_round_trip_and_bounds() {

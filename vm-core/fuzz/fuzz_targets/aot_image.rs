@@ -17,11 +17,7 @@ const ELF: &[u8] = include_bytes!("../../guest/bin/fib.elf");
 
 fn expectation() -> &'static Expectation {
     static E: OnceLock<Expectation> = OnceLock::new();
-    E.get_or_init(|| Expectation {
-        build: build_info(VmConfig::default().max_block_insns),
-        elf_sha256: hash::sha256(ELF),
-        elf_len: ELF.len() as u64,
-    })
+    E.get_or_init(|| Expectation::for_elf(build_info(VmConfig::default().max_block_insns), ELF))
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use super::discover::{discover, GuestFunction, Program};
 use super::format::{ImageBlock, ImageContents};
-use super::hash::sha256;
 use super::AotError;
 use crate::backend::x86_64::X64Backend;
 use crate::backend::CodegenError;
@@ -84,6 +83,7 @@ impl AotCompiler {
                     pc: b.pc,
                     end: b.end,
                     code,
+                    words: b.words.clone(),
                 }),
                 // The JIT would interpret such a block too.
                 Err(CodegenError::TooManySpills(_)) => skipped += 1,
@@ -126,8 +126,6 @@ impl AotCompiler {
             compile_time,
         };
         let contents = ImageContents {
-            elf_sha256: sha256(elf),
-            elf_len: elf.len() as u64,
             entry: prog.entry,
             functions,
             blocks,

@@ -37,6 +37,9 @@ pub struct GuestBlock {
     pub end: u64,
     /// Decoded instructions.
     pub insns: Vec<Inst>,
+    /// The instruction words they were decoded from (an image records
+    /// them; the loader compares them with guest memory).
+    pub words: Vec<u32>,
 }
 
 /// A discovered function: its entry and the blocks first reached from it.
@@ -140,6 +143,7 @@ fn load_extent(elf: &[u8]) -> u64 {
 /// None where the dispatcher would fault.
 fn decode_block(mem: &GuestMemory, pc: u64, max_insns: usize) -> Option<GuestBlock> {
     let mut insns = Vec::new();
+    let mut words = Vec::new();
     let mut cur = pc;
     while insns.len() < max_insns {
         let word = match mem.fetch32(cur) {
@@ -153,6 +157,7 @@ fn decode_block(mem: &GuestMemory, pc: u64, max_insns: usize) -> Option<GuestBlo
             Err(_) => break,
         };
         insns.push(inst);
+        words.push(word);
         cur = cur.wrapping_add(4);
         if inst.op.ends_block() {
             break;
@@ -162,6 +167,7 @@ fn decode_block(mem: &GuestMemory, pc: u64, max_insns: usize) -> Option<GuestBlo
         pc,
         end: cur,
         insns,
+        words,
     })
 }
 
@@ -377,6 +383,7 @@ mod tests {
                     imm: 16,
                 },
             ],
+            words: vec![0x0000_0297, 0x0102_80e7],
         };
         let mut s = Vec::new();
         successors(&b, &mut s);

@@ -3,7 +3,8 @@
 //!
 //! All integers are little-endian. Layout: a fixed header, the function
 //! table, the block table (sorted by guest pc: the pc -> code-offset map),
-//! the relocation table, the code section (16-byte aligned), and a CRC-32C
+//! the relocation table, the guest words the blocks were compiled from,
+//! the code section (16-byte aligned), and a CRC-32C
 //! trailer over every preceding byte. Records are read field by field with
 //! bounds-checked slicing, so no input can cause an unaligned or
 //! out-of-bounds read.
@@ -14,7 +15,7 @@ use crate::backend::x86_64::RelocatableBlock;
 /// First 8 bytes of every image.
 pub const MAGIC: [u8; 8] = *b"VMAOTIMG";
 /// Version of the layout below; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Size of the fixed header.
 pub const HEADER_LEN: usize = 192;
 /// Size of one function-table record (entry pc).
@@ -23,6 +24,8 @@ pub const FUNC_REC: usize = 8;
 pub const BLOCK_REC: usize = 32;
 /// Size of one relocation record.
 pub const RELOC_REC: usize = 16;
+/// Size of one guest instruction word.
+pub const WORD_REC: usize = 4;
 /// Size of the checksum trailer.
 pub const TRAILER_LEN: usize = 4;
 /// Alignment of the code section and of every block's code in it.
@@ -66,15 +69,13 @@ pub struct ImageBlock {
     pub end: u64,
     /// Its relocatable machine code.
     pub code: RelocatableBlock,
+    /// The guest instruction words `[pc, end)` it was compiled from.
+    pub words: Vec<u32>,
 }
 
 /// Everything an image holds besides the build facts.
 #[derive(Debug, Clone)]
 pub struct ImageContents {
-    /// SHA-256 of the guest ELF file.
-    pub elf_sha256: [u8; 32],
-    /// Length of the guest ELF file.
-    pub elf_len: u64,
     /// Guest entry point.
     pub entry: u64,
     /// Function entry pcs, sorted, unique.
@@ -104,7 +105,8 @@ pub enum ImageCheck {
     CodegenAbi,
     /// Built with another block-formation configuration.
     BuildConfig,
-    /// Built from another guest program.
+    /// Built from another guest program: another entry point, or other
+    /// guest instruction words at a block's pcs.
     Program,
     /// Section offsets or sizes are inconsistent.
     Layout,
@@ -168,8 +170,10 @@ const H_OS: usize = 56;
 const H_FINGERPRINT: usize = 72;
 const H_MAX_BLOCK: usize = 80;
 const H_FLAGS: usize = 84;
-const H_ELF_SHA: usize = 88;
-const H_ELF_LEN: usize = 120;
+const H_WORD_COUNT: usize = 88;
+const H_WORD_OFF: usize = 92;
+/// Zero bytes between the word-section fields and the entry point.
+const H_RESERVED_LOW: usize = 96;
 const H_ENTRY: usize = 128;
 const H_FUNC_COUNT: usize = 136;
 const H_FUNC_OFF: usize = 140;
@@ -196,16 +200,27 @@ fn put_u64(out: &mut [u8], at: usize, v: u64) {
     out[at..at + 8].copy_from_slice(&v.to_le_bytes());
 }
 
+#[inline]
 fn u16_at(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
 }
 
+#[inline]
 fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
 }
 
+#[inline]
 fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// Whether the string field at `at` holds `s` (what [`str_at`] would
+/// return equals `s`), without allocating.
+fn str_is(b: &[u8], at: usize, s: &str) -> bool {
+    let f = &b[at..at + STR_FIELD];
+    let n = f.iter().position(|&c| c == 0).unwrap_or(STR_FIELD);
+    &f[..n] == s.as_bytes()
 }
 
 fn str_at(b: &[u8], at: usize) -> String {
@@ -229,7 +244,9 @@ pub fn serialize(build: &BuildInfo, c: &ImageContents) -> Result<Vec<u8>, TooLar
         .map(|b| b.code.exit_rel32.len() + 2 * b.code.sites.len())
         .sum();
     let reloc_off = block_off + c.blocks.len() * BLOCK_REC;
-    let code_off = (reloc_off + n_relocs * RELOC_REC).next_multiple_of(CODE_ALIGN);
+    let word_off = reloc_off + n_relocs * RELOC_REC;
+    let n_words: usize = c.blocks.iter().map(|b| b.words.len()).sum();
+    let code_off = (word_off + n_words * WORD_REC).next_multiple_of(CODE_ALIGN);
     let mut code_len = 0usize;
     for b in &c.blocks {
         code_len = code_len.next_multiple_of(CODE_ALIGN) + b.code.code.len();
@@ -249,8 +266,8 @@ pub fn serialize(build: &BuildInfo, c: &ImageContents) -> Result<Vec<u8>, TooLar
     put_u64(&mut out, H_FINGERPRINT, build.codegen_fingerprint);
     put_u32(&mut out, H_MAX_BLOCK, build.max_block_insns);
     put_u32(&mut out, H_FLAGS, 0);
-    out[H_ELF_SHA..H_ELF_SHA + 32].copy_from_slice(&c.elf_sha256);
-    put_u64(&mut out, H_ELF_LEN, c.elf_len);
+    put_u32(&mut out, H_WORD_COUNT, n_words as u32);
+    put_u32(&mut out, H_WORD_OFF, word_off as u32);
     put_u64(&mut out, H_ENTRY, c.entry);
     put_u32(&mut out, H_FUNC_COUNT, c.functions.len() as u32);
     put_u32(&mut out, H_FUNC_OFF, func_off as u32);
@@ -265,33 +282,39 @@ pub fn serialize(build: &BuildInfo, c: &ImageContents) -> Result<Vec<u8>, TooLar
     }
     let mut code_pos = 0usize;
     let mut reloc_idx = 0usize;
+    let mut word_pos = word_off;
     for (i, b) in c.blocks.iter().enumerate() {
         code_pos = code_pos.next_multiple_of(CODE_ALIGN);
         let rec = block_off + i * BLOCK_REC;
         let first_reloc = reloc_idx;
-        let mut reloc = |out: &mut [u8], off: usize, kind: u16, target: u64| {
-            let r = reloc_off + reloc_idx * RELOC_REC;
-            put_u32(out, r, (code_pos + off) as u32);
-            out[r + 4..r + 6].copy_from_slice(&kind.to_le_bytes());
-            put_u64(out, r + 8, target);
-            reloc_idx += 1;
-        };
-        for &o in &b.code.exit_rel32 {
-            reloc(&mut out, o as usize, reloc_kind::EXIT_REL32, 0);
-        }
+        // (field offset in the block, kind, target), sorted by offset: the
+        // loader checks that fields do not overlap by their order alone.
+        let mut relocs: Vec<(usize, u16, u64)> = b
+            .code
+            .exit_rel32
+            .iter()
+            .map(|&o| (o as usize, reloc_kind::EXIT_REL32, 0))
+            .collect();
         for s in &b.code.sites {
-            reloc(
-                &mut out,
-                s.jump_rel32 as usize,
-                reloc_kind::CHAIN_REL32,
-                s.target_pc,
-            );
-            reloc(
-                &mut out,
+            let chain = s.jump_rel32 as usize;
+            relocs.push((chain, reloc_kind::CHAIN_REL32, s.target_pc));
+            relocs.push((
                 s.site_imm32 as usize,
                 reloc_kind::SITE_IMM32,
-                (code_pos + s.jump_rel32 as usize) as u64,
-            );
+                (code_pos + chain) as u64,
+            ));
+        }
+        relocs.sort_unstable_by_key(|r| r.0);
+        for (off, kind, target) in relocs {
+            let r = reloc_off + reloc_idx * RELOC_REC;
+            put_u32(&mut out, r, (code_pos + off) as u32);
+            out[r + 4..r + 6].copy_from_slice(&kind.to_le_bytes());
+            put_u64(&mut out, r + 8, target);
+            reloc_idx += 1;
+        }
+        for &w in &b.words {
+            put_u32(&mut out, word_pos, w);
+            word_pos += WORD_REC;
         }
         put_u64(&mut out, rec, b.pc);
         put_u64(&mut out, rec + 8, b.end);
@@ -313,10 +336,23 @@ pub fn serialize(build: &BuildInfo, c: &ImageContents) -> Result<Vec<u8>, TooLar
 pub struct Expectation {
     /// Build facts of this VM.
     pub build: BuildInfo,
-    /// SHA-256 of the guest ELF about to run.
-    pub elf_sha256: [u8; 32],
-    /// Its length.
-    pub elf_len: u64,
+    /// Entry point of the guest program about to run. (That the image was
+    /// built from this program is checked block by block at install: the
+    /// guest words each block was compiled from must be the words in
+    /// guest memory, see [`ImageView::block_words`].)
+    pub entry: u64,
+}
+
+impl Expectation {
+    /// What a VM with build facts `build` running the static ELF `elf`
+    /// expects (its entry point is the ELF header's `e_entry`; a file too
+    /// short to have one expects entry 0, which no image records).
+    pub fn for_elf(build: BuildInfo, elf: &[u8]) -> Self {
+        let entry = elf
+            .get(24..32)
+            .map_or(0, |e| u64::from_le_bytes(e.try_into().expect("8 bytes")));
+        Expectation { build, entry }
+    }
 }
 
 /// One block-table record.
@@ -336,6 +372,23 @@ pub struct BlockRec {
     pub reloc_count: u32,
 }
 
+impl BlockRec {
+    /// Decodes one `BLOCK_REC`-byte record (`r.len() == BLOCK_REC`; the
+    /// fixed length lets the compiler drop the per-field bounds checks).
+    #[inline(always)]
+    fn parse(r: &[u8]) -> Self {
+        let r: &[u8; BLOCK_REC] = r.try_into().expect("one block record");
+        BlockRec {
+            pc: u64::from_le_bytes(r[0..8].try_into().expect("8")),
+            end: u64::from_le_bytes(r[8..16].try_into().expect("8")),
+            code_off: u32::from_le_bytes(r[16..20].try_into().expect("4")),
+            code_len: u32::from_le_bytes(r[20..24].try_into().expect("4")),
+            reloc_start: u32::from_le_bytes(r[24..28].try_into().expect("4")),
+            reloc_count: u32::from_le_bytes(r[28..32].try_into().expect("4")),
+        }
+    }
+}
+
 /// One relocation record (offsets are code-section offsets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RelocRec {
@@ -347,6 +400,20 @@ pub struct RelocRec {
     pub target: u64,
 }
 
+impl RelocRec {
+    /// Decodes one `RELOC_REC`-byte record (`r.len() == RELOC_REC`); the
+    /// padding is not part of the record (validation checks it is zero).
+    #[inline(always)]
+    fn parse(r: &[u8]) -> Self {
+        let r: &[u8; RELOC_REC] = r.try_into().expect("one relocation record");
+        RelocRec {
+            offset: u32::from_le_bytes(r[0..4].try_into().expect("4")),
+            kind: u16::from_le_bytes([r[4], r[5]]),
+            target: u64::from_le_bytes(r[8..16].try_into().expect("8")),
+        }
+    }
+}
+
 /// A fully validated image: every table is consistent and every offset is
 /// in bounds, so the accessors cannot fail.
 #[derive(Debug, Clone, Copy)]
@@ -356,6 +423,7 @@ pub struct ImageView<'a> {
     funcs: (usize, usize),
     blocks: (usize, usize),
     relocs: (usize, usize),
+    words: (usize, usize),
     code: (usize, usize),
 }
 
@@ -366,21 +434,25 @@ impl<'a> ImageView<'a> {
     }
 
     /// Number of blocks.
+    #[inline]
     pub fn block_count(&self) -> usize {
         self.blocks.1
     }
 
     /// Number of functions.
+    #[inline]
     pub fn function_count(&self) -> usize {
         self.funcs.1
     }
 
     /// Number of relocations.
+    #[inline]
     pub fn reloc_count(&self) -> usize {
         self.relocs.1
     }
 
     /// Block record `i` (`i < block_count`).
+    #[inline]
     pub fn block(&self, i: usize) -> BlockRec {
         let r = self.blocks.0 + i * BLOCK_REC;
         let b = self.bytes;
@@ -395,6 +467,7 @@ impl<'a> ImageView<'a> {
     }
 
     /// Relocation record `i` (`i < reloc_count`).
+    #[inline]
     pub fn reloc(&self, i: usize) -> RelocRec {
         let r = self.relocs.0 + i * RELOC_REC;
         let b = self.bytes;
@@ -405,17 +478,46 @@ impl<'a> ImageView<'a> {
         }
     }
 
+    /// Every block record, decoded, in table order (sorted by pc).
+    pub fn blocks(&self) -> impl ExactSizeIterator<Item = BlockRec> + 'a {
+        self.bytes[self.blocks.0..self.blocks.0 + self.blocks.1 * BLOCK_REC]
+            .chunks_exact(BLOCK_REC)
+            .map(BlockRec::parse)
+    }
+
+    /// Relocation records `start..start + count` (in bounds: validated),
+    /// decoded.
+    #[inline]
+    pub fn relocs(&self, start: u32, count: u32) -> impl Iterator<Item = RelocRec> + 'a {
+        let from = self.relocs.0 + start as usize * RELOC_REC;
+        self.bytes[from..from + count as usize * RELOC_REC]
+            .chunks_exact(RELOC_REC)
+            .map(RelocRec::parse)
+    }
+
+    /// The little-endian guest instruction words block `b` was compiled
+    /// from (`(b.end - b.pc) / 4` words), given the index `first` of its
+    /// first word: blocks' words follow each other in table order.
+    #[inline]
+    pub fn block_words(&self, first: usize, b: &BlockRec) -> &'a [u8] {
+        let from = self.words.0 + first * WORD_REC;
+        &self.bytes[from..from + (b.end - b.pc) as usize]
+    }
+
     /// Function entry `i`.
+    #[inline]
     pub fn function(&self, i: usize) -> u64 {
         u64_at(self.bytes, self.funcs.0 + i * FUNC_REC)
     }
 
     /// The code section.
+    #[inline]
     pub fn code(&self) -> &'a [u8] {
         &self.bytes[self.code.0..self.code.0 + self.code.1]
     }
 
     /// Index of the block starting at guest `pc` (binary search).
+    #[inline]
     pub fn find_block(&self, pc: u64) -> Option<usize> {
         let (mut lo, mut hi) = (0usize, self.blocks.1);
         while lo < hi {
@@ -462,6 +564,25 @@ fn section(
 /// checksum, host target, VM version, codegen ABI, build config, program,
 /// then the structure of every table and relocation.
 pub fn validate<'a>(bytes: &'a [u8], expect: &Expectation) -> Result<ImageView<'a>, Rejection> {
+    validate_checked(bytes, expect, None)
+}
+
+/// [`validate`], with the CRC-32C of `bytes` without its trailer already
+/// computed (by the copy that made `bytes`, see
+/// [`crate::aot::MappedImage::snapshot`]).
+pub(crate) fn validate_with_crc<'a>(
+    bytes: &'a [u8],
+    expect: &Expectation,
+    body_crc: u32,
+) -> Result<ImageView<'a>, Rejection> {
+    validate_checked(bytes, expect, Some(body_crc))
+}
+
+fn validate_checked<'a>(
+    bytes: &'a [u8],
+    expect: &Expectation,
+    body_crc: Option<u32>,
+) -> Result<ImageView<'a>, Rejection> {
     if bytes.len() < HEADER_LEN + TRAILER_LEN {
         if bytes.len() >= 8 && bytes[..8] != MAGIC {
             return reject(ImageCheck::Magic, "not an AOT image (bad magic)");
@@ -482,6 +603,7 @@ pub fn validate<'a>(bytes: &'a [u8], expect: &Expectation) -> Result<ImageView<'
     if version != FORMAT_VERSION
         || u32_at(bytes, H_HEADER_LEN) as usize != HEADER_LEN
         || bytes[H_RESERVED..HEADER_LEN].iter().any(|&b| b != 0)
+        || bytes[H_RESERVED_LOW..H_ENTRY].iter().any(|&b| b != 0)
     {
         return reject(
             ImageCheck::FormatVersion,
@@ -501,7 +623,7 @@ pub fn validate<'a>(bytes: &'a [u8], expect: &Expectation) -> Result<ImageView<'
         );
     }
     let stored = u32_at(bytes, bytes.len() - TRAILER_LEN);
-    let actual = crc32c(&bytes[..bytes.len() - TRAILER_LEN]);
+    let actual = body_crc.unwrap_or_else(|| crc32c(&bytes[..bytes.len() - TRAILER_LEN]));
     if stored != actual {
         return reject(
             ImageCheck::Checksum,
@@ -509,8 +631,8 @@ pub fn validate<'a>(bytes: &'a [u8], expect: &Expectation) -> Result<ImageView<'
         );
     }
     let b = &expect.build;
-    let (arch, os) = (str_at(bytes, H_ARCH), str_at(bytes, H_OS));
-    if arch != b.host_arch || os != b.host_os {
+    if !str_is(bytes, H_ARCH, &b.host_arch) || !str_is(bytes, H_OS, &b.host_os) {
+        let (arch, os) = (str_at(bytes, H_ARCH), str_at(bytes, H_OS));
         return reject(
             ImageCheck::HostTarget,
             format!(
@@ -519,8 +641,8 @@ pub fn validate<'a>(bytes: &'a [u8], expect: &Expectation) -> Result<ImageView<'
             ),
         );
     }
-    let vmv = str_at(bytes, H_VM_VERSION);
-    if vmv != b.vm_version {
+    if !str_is(bytes, H_VM_VERSION, &b.vm_version) {
+        let vmv = str_at(bytes, H_VM_VERSION);
         return reject(
             ImageCheck::VmVersion,
             format!("built by VM {vmv}, this is VM {}", b.vm_version),
@@ -546,28 +668,20 @@ pub fn validate<'a>(bytes: &'a [u8], expect: &Expectation) -> Result<ImageView<'
             ),
         );
     }
-    let sha = &bytes[H_ELF_SHA..H_ELF_SHA + 32];
-    let elf_len = u64_at(bytes, H_ELF_LEN);
-    if sha != expect.elf_sha256 || elf_len != expect.elf_len {
-        let hex = |d: &[u8]| {
-            d[..8]
-                .iter()
-                .map(|x| format!("{x:02x}"))
-                .collect::<String>()
-        };
+    let entry = u64_at(bytes, H_ENTRY);
+    if entry != expect.entry {
         return reject(
             ImageCheck::Program,
             format!(
-                "built from an ELF of {elf_len} bytes with SHA-256 {}..., this program has {} bytes and {}...",
-                hex(sha),
-                expect.elf_len,
-                hex(&expect.elf_sha256)
+                "built from a program entered at {entry:#x}, this program's entry is {:#x}",
+                expect.entry
             ),
         );
     }
     let funcs = section(bytes, H_FUNC_OFF, H_FUNC_COUNT, FUNC_REC, "function")?;
     let blocks = section(bytes, H_BLOCK_OFF, H_BLOCK_COUNT, BLOCK_REC, "block")?;
     let relocs = section(bytes, H_RELOC_OFF, H_RELOC_COUNT, RELOC_REC, "relocation")?;
+    let words = section(bytes, H_WORD_OFF, H_WORD_COUNT, WORD_REC, "guest word")?;
     let code = section(bytes, H_CODE_OFF, H_CODE_LEN, 1, "code")?;
     if code.0 % CODE_ALIGN != 0 {
         return reject(
@@ -582,6 +696,7 @@ pub fn validate<'a>(bytes: &'a [u8], expect: &Expectation) -> Result<ImageView<'
         (funcs.0, funcs.1 * FUNC_REC),
         (blocks.0, blocks.1 * BLOCK_REC),
         (relocs.0, relocs.1 * RELOC_REC),
+        (words.0, words.1 * WORD_REC),
         (code.0, code.1),
     ];
     for (i, a) in tables.iter().enumerate() {
@@ -593,10 +708,11 @@ pub fn validate<'a>(bytes: &'a [u8], expect: &Expectation) -> Result<ImageView<'
     }
     let view = ImageView {
         bytes,
-        entry: u64_at(bytes, H_ENTRY),
+        entry,
         funcs,
         blocks,
         relocs,
+        words,
         code,
     };
     validate_tables(&view, b.max_block_insns)?;
@@ -616,12 +732,16 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
         prev = Some(f);
     }
     let code = v.code();
+    let reloc_table = &v.bytes[v.relocs.0..v.relocs.0 + v.relocs.1 * RELOC_REC];
     let mut prev_pc = None;
     let mut code_end = 0usize;
     let mut next_reloc = 0usize;
-    let mut fields: Vec<(u32, u16, u64)> = Vec::new();
-    for i in 0..v.block_count() {
-        let b = v.block(i);
+    let mut guest_words = 0u64;
+    // Per block, one bit per code byte: first bytes of chain fields (a
+    // reused buffer: no sort, no search).
+    let mut chain_at: Vec<u64> = Vec::new();
+    let mut site_targets: Vec<u64> = Vec::new();
+    for (i, b) in v.blocks().enumerate() {
         let bad = |d: String| {
             reject(
                 ImageCheck::BlockTable,
@@ -640,6 +760,7 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
         {
             return bad(format!("bad guest range [{:#x}, {:#x})", b.pc, b.end));
         }
+        guest_words += insns;
         let (co, cl) = (b.code_off as usize, b.code_len as usize);
         if co % CODE_ALIGN != 0 || co < code_end || cl == 0 || co + cl > code.len() {
             return bad(format!(
@@ -653,73 +774,75 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
         {
             return bad("relocation range not contiguous or out of the table".into());
         }
+        let relocs = &reloc_table[next_reloc * RELOC_REC..][..b.reloc_count as usize * RELOC_REC];
         next_reloc += b.reloc_count as usize;
-        fields.clear();
-        for r in b.reloc_start as usize..next_reloc {
-            let rr = v.reloc(r);
-            let pad = u16_at(v.bytes, v.relocs.0 + r * RELOC_REC + 6);
-            let o = rr.offset as usize;
-            let badr = |d: String| {
-                reject(
-                    ImageCheck::Relocations,
-                    format!("relocation {r} of block {i} at {:#x}: {d}", b.pc),
-                )
-            };
-            if pad != 0 || u32_at(v.bytes, v.relocs.0 + r * RELOC_REC + 4) >> 16 != 0 {
-                return badr("nonzero padding".into());
+        let block_code = &code[co..co + cl];
+        let words = cl.div_ceil(64);
+        chain_at.clear();
+        chain_at.resize(words, 0);
+        site_targets.clear();
+        // The hot loop only tells good from bad; the first bad record is
+        // then described by `describe_bad_reloc` (out of line).
+        // Fields are sorted by offset and do not overlap: each starts at or
+        // after the end of the previous one.
+        let mut free_from = 0usize;
+        let mut bad_reloc = false;
+        for r in relocs.chunks_exact(RELOC_REC) {
+            let rec = RelocRec::parse(r);
+            let pad = u16::from_le_bytes([r[6], r[7]]);
+            // Offset within the block; below the block wraps to a huge value.
+            let at = (rec.offset as usize).wrapping_sub(co);
+            if pad != 0 || at >= cl || cl - at < 4 || at < free_from {
+                bad_reloc = true;
+                break;
             }
-            if o < co || o + 4 > co + cl {
-                return badr(format!("field at {o} outside the block's code"));
-            }
-            match rr.kind {
-                reloc_kind::EXIT_REL32 | reloc_kind::SITE_IMM32 => {
-                    if code[o..o + 4] != [0; 4] {
-                        return badr("relocated field is not zero".into());
-                    }
-                    if rr.kind == reloc_kind::EXIT_REL32 && rr.target != 0 {
-                        return badr("exit relocation with a target".into());
-                    }
+            let field = u32::from_le_bytes(block_code[at..at + 4].try_into().expect("4"));
+            let ok = match rec.kind {
+                reloc_kind::EXIT_REL32 => field == 0 && rec.target == 0,
+                reloc_kind::SITE_IMM32 => {
+                    site_targets.push(rec.target);
+                    field == 0
                 }
                 reloc_kind::CHAIN_REL32 => {
-                    let rel = i32::from_le_bytes(code[o..o + 4].try_into().expect("4")) as i64;
-                    let stub = o as i64 + 4 + rel;
-                    if stub < co as i64 || stub >= (co + cl) as i64 {
-                        return badr("chain jump does not lead to a stub inside the block".into());
-                    }
-                    if !rr.target.is_multiple_of(4) {
-                        return badr(format!("misaligned chain target {:#x}", rr.target));
-                    }
+                    let stub = at as i64 + 4 + field as i32 as i64;
+                    chain_at[at / 64] |= 1 << (at % 64);
+                    stub >= 0 && stub < cl as i64 && rec.target.is_multiple_of(4)
                 }
-                k => return badr(format!("unknown kind {k}")),
+                _ => false,
+            };
+            if !ok {
+                bad_reloc = true;
+                break;
             }
-            fields.push((rr.offset, rr.kind, rr.target));
+            free_from = at + 4;
         }
-        // Fields must not overlap, and every site field must name a chain
-        // field of the same block.
-        fields.sort_unstable();
-        for w in fields.windows(2) {
-            if w[1].0 < w[0].0 + 4 {
-                return reject(
-                    ImageCheck::Relocations,
-                    format!("overlapping relocations in block {i} at {:#x}", b.pc),
-                );
-            }
+        if bad_reloc {
+            return Err(describe_bad_reloc(v, i, &b));
         }
-        for &(_, kind, target) in &fields {
-            if kind == reloc_kind::SITE_IMM32
-                && !fields
-                    .iter()
-                    .any(|&(o, k, _)| k == reloc_kind::CHAIN_REL32 && o as u64 == target)
-            {
-                return reject(
-                    ImageCheck::Relocations,
-                    format!(
-                        "site field in block {i} at {:#x} names no chain jump of the block",
-                        b.pc
-                    ),
-                );
-            }
+        // Every site field must name a chain field of the same block.
+        let names_chain = |t: u64| {
+            t.checked_sub(co as u64)
+                .filter(|&at| at < cl as u64)
+                .is_some_and(|at| chain_at[at as usize / 64] >> (at % 64) & 1 != 0)
+        };
+        if !site_targets.iter().all(|&t| names_chain(t)) {
+            return reject(
+                ImageCheck::Relocations,
+                format!(
+                    "site field in block {i} at {:#x} names no chain jump of the block",
+                    b.pc
+                ),
+            );
         }
+    }
+    if guest_words != v.words.1 as u64 {
+        return reject(
+            ImageCheck::BlockTable,
+            format!(
+                "blocks span {guest_words} guest instructions, the image holds {} guest words",
+                v.words.1
+            ),
+        );
     }
     if next_reloc != v.reloc_count() {
         return reject(
@@ -731,4 +854,60 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
         );
     }
     Ok(())
+}
+
+/// The rejection for the first malformed relocation record of block `i`
+/// (which `validate_tables` found to have one), naming the record and what
+/// is wrong with it.
+#[cold]
+#[inline(never)]
+fn describe_bad_reloc(v: &ImageView<'_>, i: usize, b: &BlockRec) -> Rejection {
+    let code = v.code();
+    let (co, cl) = (b.code_off as usize, b.code_len as usize);
+    let first = b.reloc_start as usize;
+    let mut free_from = co;
+    for (r, rr) in (first..).zip(v.relocs(b.reloc_start, b.reloc_count)) {
+        let pad = u16_at(v.bytes, v.relocs.0 + r * RELOC_REC + 6);
+        let o = rr.offset as usize;
+        let detail = if pad != 0 {
+            "nonzero padding".to_string()
+        } else if o < co || o + 4 > co + cl {
+            format!("field at {o} outside the block's code")
+        } else if o < free_from {
+            format!(
+                "field at {o} overlaps the previous field or is out of order (a block's fields are sorted by offset)"
+            )
+        } else {
+            free_from = o + 4;
+            match rr.kind {
+                reloc_kind::EXIT_REL32 | reloc_kind::SITE_IMM32 if code[o..o + 4] != [0; 4] => {
+                    "relocated field is not zero".to_string()
+                }
+                reloc_kind::EXIT_REL32 if rr.target != 0 => {
+                    "exit relocation with a target".to_string()
+                }
+                reloc_kind::EXIT_REL32 | reloc_kind::SITE_IMM32 => continue,
+                reloc_kind::CHAIN_REL32 => {
+                    let rel = i32::from_le_bytes(code[o..o + 4].try_into().expect("4")) as i64;
+                    let stub = o as i64 + 4 + rel;
+                    if stub < co as i64 || stub >= (co + cl) as i64 {
+                        "chain jump does not lead to a stub inside the block".to_string()
+                    } else if !rr.target.is_multiple_of(4) {
+                        format!("misaligned chain target {:#x}", rr.target)
+                    } else {
+                        continue;
+                    }
+                }
+                k => format!("unknown kind {k}"),
+            }
+        };
+        return Rejection {
+            check: ImageCheck::Relocations,
+            detail: format!("relocation {r} of block {i} at {:#x}: {detail}", b.pc),
+        };
+    }
+    Rejection {
+        check: ImageCheck::Relocations,
+        detail: format!("a relocation of block {i} at {:#x} is malformed", b.pc),
+    }
 }

@@ -6,8 +6,8 @@
 //! therefore never make the VM execute bytes other than those it checked.
 //! The copy costs little because the code has to be copied anyway: after
 //! validation the code section is relocated into the VM's own W^X code
-//! region (pages writable while the relocated code is written, then
-//! read+exec), so image blocks sit in the one region
+//! region (written through its writable view; the executable view is
+//! never writable), so image blocks sit in the one region
 //! the Backend ABI requires: their rel32 jumps reach the shared exit
 //! routine and JIT-compiled blocks, chaining works in both directions, and
 //! invalidation of self-modified code unlinks them like any JIT block.
@@ -19,11 +19,12 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::compile::{AotCompiler, CompileStats};
 use super::format::{self, Expectation, ImageCheck, ImageView, Rejection};
-use super::hash::sha256;
+use super::hash::crc32c_copy;
 use super::{build_info, build_info_for, AotError};
 use crate::engine::{AotInstall, Vm};
 
@@ -51,26 +52,88 @@ impl std::str::FromStr for BadImagePolicy {
 /// An image file mapped read-only.
 pub struct MappedImage {
     path: PathBuf,
-    map: Option<memmap2::Mmap>,
+    map: Option<Arc<memmap2::Mmap>>,
+}
+
+/// Identity of a mapped file: device, inode, length.
+type FileKey = (u64, u64, u64);
+
+/// Read-only mappings of recently loaded image files, reused by the next
+/// load of the same file. Mapping a 47 KB image, faulting its pages in
+/// and unmapping it again cost about 6 us (the unmap and its TLB flush
+/// most of it), more than checking the image's CRC: short-lived VMs that
+/// start from the same image (tests, a scheduler's guests, start-up
+/// benchmarks) would pay it on every load. A reused mapping shows exactly
+/// what a fresh one would: the file's current contents (a shared mapping
+/// of its page cache; the inode cannot be reused while it is mapped, and
+/// a file replaced by [`write_image`]'s rename is another inode, a
+/// truncated one another length). The bytes are still copied once per
+/// load before any check ([`MappedImage::snapshot`]).
+struct MapCache;
+
+/// Mappings kept (least recently used first out).
+const MAP_CACHE_FILES: usize = 4;
+
+static MAPS: Mutex<Vec<(FileKey, Arc<memmap2::Mmap>)>> = Mutex::new(Vec::new());
+
+impl MapCache {
+    /// The kept mapping of the file with identity `key`, if any (made most
+    /// recently used).
+    fn get(key: FileKey) -> Option<Arc<memmap2::Mmap>> {
+        let mut maps = MAPS.lock().unwrap_or_else(|e| e.into_inner());
+        let i = maps.iter().position(|(k, _)| *k == key)?;
+        // Most recently used last.
+        let e = maps.remove(i);
+        let m = Arc::clone(&e.1);
+        maps.push(e);
+        Some(m)
+    }
+
+    fn get_or_map(key: FileKey, file: &std::fs::File) -> std::io::Result<Arc<memmap2::Mmap>> {
+        if let Some(m) = Self::get(key) {
+            return Ok(m);
+        }
+        // SAFETY: read-only shared mapping of an image file. The image
+        // writer never modifies a file in place (see the module doc); the
+        // bytes are only read through one bounds-checked copy.
+        let m = Arc::new(unsafe { memmap2::Mmap::map(file) }?);
+        let mut maps = MAPS.lock().unwrap_or_else(|e| e.into_inner());
+        if maps.len() >= MAP_CACHE_FILES {
+            maps.remove(0);
+        }
+        maps.push((key, Arc::clone(&m)));
+        Ok(m)
+    }
 }
 
 impl MappedImage {
-    /// Maps `path` read-only.
+    /// Maps `path` read-only (reusing a mapping of the same file from a
+    /// recent load, see `MapCache`).
     pub fn open(path: &Path) -> Result<Self, AotError> {
+        use std::os::unix::fs::MetadataExt;
         let io = |source| AotError::Io {
             path: path.to_path_buf(),
             source,
         };
-        let file = std::fs::File::open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
-        // An empty file cannot be mapped; it fails validation as truncated.
-        let map = if len == 0 {
-            None
-        } else {
-            // SAFETY: read-only mapping of a file the image writer never
-            // modifies in place (see the module doc); all reads of it are
-            // bounds-checked against its length.
-            Some(unsafe { memmap2::Mmap::map(&file) }.map_err(io)?)
+        // A kept mapping of the file the path names now needs no `open`:
+        // it shows that inode's current contents, as a new mapping would.
+        let meta = std::fs::metadata(path).map_err(io)?;
+        let key = (meta.dev(), meta.ino(), meta.len());
+        let map = match MapCache::get(key) {
+            Some(m) if meta.len() > 0 => Some(m),
+            _ => {
+                let file = std::fs::File::open(path).map_err(io)?;
+                // The identity of the file opened (the path may have been
+                // replaced since the `stat`).
+                let meta = file.metadata().map_err(io)?;
+                // An empty file cannot be mapped; it fails validation as truncated.
+                if meta.len() == 0 {
+                    None
+                } else {
+                    let key = (meta.dev(), meta.ino(), meta.len());
+                    Some(MapCache::get_or_map(key, &file).map_err(io)?)
+                }
+            }
         };
         Ok(Self {
             path: path.to_path_buf(),
@@ -80,7 +143,7 @@ impl MappedImage {
 
     /// The file's bytes.
     pub fn bytes(&self) -> &[u8] {
-        self.map.as_deref().unwrap_or(&[])
+        self.map.as_deref().map_or(&[], |m| &m[..])
     }
 
     /// The file's path.
@@ -93,9 +156,59 @@ impl MappedImage {
     /// what is relocated and executed, even if the file is modified while
     /// the VM loads it.
     pub fn snapshot(&self) -> ImageSnapshot {
+        let src = self.bytes();
+        let mut bytes = SnapshotBuffers::take();
+        // A kept buffer still holds its previous length: resizing writes
+        // zeros only past it, and the copy below overwrites every byte.
+        bytes.resize(src.len(), 0);
+        // The checksum of everything before the trailer is computed while
+        // copying, from the copied values (one pass over the file).
+        let body = src.len().saturating_sub(format::TRAILER_LEN);
+        let body_crc = crc32c_copy(&src[..body], &mut bytes[..body]);
+        bytes[body..].copy_from_slice(&src[body..]);
         ImageSnapshot {
             path: self.path.clone(),
-            bytes: self.bytes().to_vec(),
+            bytes,
+            body_crc,
+        }
+    }
+}
+
+/// Buffers of dropped [`ImageSnapshot`]s, reused by the next snapshot.
+/// A fresh 50 KB buffer per load comes from the top of the heap, and
+/// freeing it with the VM's other memory let the allocator give those
+/// pages back to the kernel (a `brk` to grow and two to shrink per load);
+/// a kept buffer costs two lock operations instead. Bounded in count and
+/// size; the bytes are overwritten by every snapshot before any check.
+struct SnapshotBuffers;
+
+/// Buffers kept.
+const SNAPSHOT_BUFFERS: usize = 2;
+/// Buffers larger than this are freed rather than kept.
+const SNAPSHOT_BUFFER_MAX: usize = 4 << 20;
+
+static FREE_SNAPSHOT_BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+impl SnapshotBuffers {
+    /// A buffer: a previous snapshot's (its bytes are stale: the next
+    /// snapshot overwrites them), or a new empty one.
+    fn take() -> Vec<u8> {
+        let mut free = FREE_SNAPSHOT_BUFFERS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        free.pop().unwrap_or_default()
+    }
+
+    /// Keeps `buf` for the next snapshot (or frees it).
+    fn give(buf: Vec<u8>) {
+        if buf.capacity() > SNAPSHOT_BUFFER_MAX {
+            return;
+        }
+        let mut free = FREE_SNAPSHOT_BUFFERS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if free.len() < SNAPSHOT_BUFFERS {
+            free.push(buf);
         }
     }
 }
@@ -104,14 +217,24 @@ impl MappedImage {
 pub struct ImageSnapshot {
     path: PathBuf,
     bytes: Vec<u8>,
+    /// CRC-32C of `bytes` without the trailer, computed by the copy.
+    body_crc: u32,
+}
+
+impl Drop for ImageSnapshot {
+    fn drop(&mut self) {
+        SnapshotBuffers::give(std::mem::take(&mut self.bytes));
+    }
 }
 
 impl ImageSnapshot {
     /// Validates the image against `expect`; the error names the file.
     pub fn validate(&self, expect: &Expectation) -> Result<ImageView<'_>, AotError> {
-        format::validate(&self.bytes, expect).map_err(|rejection| AotError::Rejected {
-            path: self.path.clone(),
-            rejection,
+        format::validate_with_crc(&self.bytes, expect, self.body_crc).map_err(|rejection| {
+            AotError::Rejected {
+                path: self.path.clone(),
+                rejection,
+            }
         })
     }
 }
@@ -135,8 +258,7 @@ pub fn build_image(
     // for the C extension): the same checks, against the same expectation.
     let expect = Expectation {
         build,
-        elf_sha256: sha256(elf),
-        elf_len: elf.len() as u64,
+        entry: contents.entry,
     };
     format::validate(&bytes, &expect).map_err(|rejection| AotError::Unloadable { rejection })?;
     Ok((bytes, stats))
@@ -217,11 +339,7 @@ pub unsafe fn load_image(
     let mapped = MappedImage::open(path);
     let map_time = t0.elapsed();
     let t1 = Instant::now();
-    let expect = Expectation {
-        build: build_info_for(vm),
-        elf_sha256: sha256(elf),
-        elf_len: elf.len() as u64,
-    };
+    let expect = Expectation::for_elf(build_info_for(vm), elf);
     let validated = mapped.and_then(|m| {
         let snapshot = m.snapshot();
         let v = snapshot.validate(&expect)?;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::format::{self, Expectation, ImageCheck};
-use super::hash::{crc32c, sha256};
+use super::hash::crc32c;
 use super::*;
 use crate::engine::{EngineKind, Vm, VmConfig};
 
@@ -47,11 +47,7 @@ fn scratch_dir(tag: &str) -> PathBuf {
 }
 
 fn expectation(elf: &[u8]) -> Expectation {
-    Expectation {
-        build: build_info(VmConfig::default().max_block_insns),
-        elf_sha256: sha256(elf),
-        elf_len: elf.len() as u64,
-    }
+    Expectation::for_elf(build_info(VmConfig::default().max_block_insns), elf)
 }
 
 fn image(elf: &[u8]) -> Vec<u8> {
@@ -218,7 +214,7 @@ fn field_mismatch(at: usize, bytes: &[u8]) -> ImageCheck {
 fn version_host_abi_config_and_magic_mismatches_name_their_check() {
     assert_eq!(field_mismatch(0, b"NOTANIMG"), ImageCheck::Magic);
     assert_eq!(
-        field_mismatch(8, &2u32.to_le_bytes()),
+        field_mismatch(8, &1u32.to_le_bytes()),
         ImageCheck::FormatVersion
     );
     assert_eq!(field_mismatch(24, b"99.0.0\0\0"), ImageCheck::VmVersion);
@@ -232,7 +228,46 @@ fn version_host_abi_config_and_magic_mismatches_name_their_check() {
         field_mismatch(80, &32u32.to_le_bytes()),
         ImageCheck::BuildConfig
     );
-    assert_eq!(field_mismatch(88, &[0; 32]), ImageCheck::Program);
+    assert_eq!(field_mismatch(96, &[1]), ImageCheck::FormatVersion);
+    assert_eq!(
+        field_mismatch(128, &0x1234u64.to_le_bytes()),
+        ImageCheck::Program
+    );
+}
+
+/// An image whose recorded guest words differ from the program's (here:
+/// one word changed and the checksum recomputed) passes the file checks
+/// but is rejected by install, naming the address, before anything is
+/// installed.
+#[test]
+fn image_compiled_from_other_guest_words_is_rejected_at_install() {
+    let elf = workload("fib");
+    let img = image(&elf);
+    let word_off = u32::from_le_bytes(img[92..96].try_into().unwrap()) as usize;
+    let word_count = u32::from_le_bytes(img[88..92].try_into().unwrap()) as usize;
+    assert!(word_count > 0);
+    for k in [0, word_count / 2, word_count - 1] {
+        let mut bad = img.clone();
+        bad[word_off + 4 * k] ^= 0x80;
+        reseal(&mut bad);
+        let view = format::validate(&bad, &expectation(&elf)).unwrap();
+        let out = Captured::default();
+        let mut vm = new_vm(EngineKind::Jit, &out);
+        vm.load_elf(&elf, &["fib".into()]).unwrap();
+        match vm.install_aot_image(&view) {
+            Err(InstallError::Rejected(r)) => {
+                assert_eq!(r.check, ImageCheck::Program, "{r}");
+                assert!(r.detail.contains("another program"), "{r}");
+            }
+            other => panic!("word {k}: {other:?}"),
+        }
+        assert!(vm.cache().is_empty());
+        assert_eq!(
+            vm.stats().install_time,
+            std::time::Duration::ZERO,
+            "code written for a rejected image"
+        );
+    }
 }
 
 #[test]
@@ -322,6 +357,13 @@ fn images_are_deterministic_and_fingerprint_is_stable() {
     let elf = workload("crc32");
     assert_eq!(image(&elf), image(&elf));
     assert_eq!(codegen_fingerprint(), codegen_fingerprint());
+    // A VM's flat backend reuses the process-wide fingerprint: it must be
+    // what its own generator produces, wherever its region lies.
+    let mut be = crate::backend::x86_64::X64Backend::new(1 << 20).unwrap();
+    be.compile(&probe_blocks()[0]).unwrap();
+    assert_eq!(codegen_fingerprint_of(&mut be), codegen_fingerprint());
+    let mut soft = crate::backend::x86_64::X64Backend::with_softmmu(1 << 20, true).unwrap();
+    assert_ne!(codegen_fingerprint_of(&mut soft), codegen_fingerprint());
 }
 
 #[test]
@@ -452,6 +494,103 @@ fn tiny_program_runs_from_its_image_with_all_jumps_prelinked() {
     assert_eq!(s.chains_patched, 0, "everything was linked at load time");
     // 3 + 1 = 4 loop iterations run without leaving generated code.
     assert_eq!(vm.cpu().icount, 2 + 2 + 4 * 3 + 1 + 2);
+    // Only the entry block went through the dispatcher: the others ran
+    // through prelinked jumps and the jump cache, never entering the
+    // block cache.
+    assert_eq!(s.aot_blocks_registered, 1, "{s:?}");
+    assert_eq!(vm.cache().len(), 1);
+}
+
+#[test]
+fn rewriting_code_of_image_blocks_never_entered_into_the_cache_drops_them() {
+    // `f` (0x1020) is reached only through the prelinked call, so it is
+    // still a pending image block when its code is rewritten: the store
+    // must unlink the call and the jump cache, and the new code must run.
+    use crate::frontend::riscv::{encode, Inst, Op};
+    let elf = tiny_program();
+    let img = image(&elf);
+    let view = format::validate(&img, &expectation(&elf)).unwrap();
+    let mut vm = new_vm(EngineKind::Jit, &Captured::default());
+    vm.load_elf(&elf, &["tiny".into()]).unwrap();
+    vm.install_aot_image(&view).unwrap();
+    let add2 = encode(&Inst {
+        op: Op::Addi,
+        rd: 10,
+        rs1: 10,
+        rs2: 0,
+        imm: 2,
+    });
+    vm.write_guest(0x1020, &add2.to_le_bytes()).unwrap();
+    assert_eq!(vm.run().unwrap(), 0);
+    let s = vm.stats();
+    // 3 + 2 = 5 loop iterations: the rewritten `f` ran, not the image's.
+    assert_eq!(vm.cpu().icount, 2 + 2 + 5 * 3 + 1 + 2);
+    assert_eq!(s.aot_blocks_registered, 0, "{s:?}");
+    assert!(s.invalidations >= 6, "{s:?}");
+    assert!(s.blocks_compiled > 0, "{s:?}");
+}
+
+#[test]
+fn a_second_image_is_refused() {
+    let elf = tiny_program();
+    let img = image(&elf);
+    let view = format::validate(&img, &expectation(&elf)).unwrap();
+    let mut vm = new_vm(EngineKind::Jit, &Captured::default());
+    vm.load_elf(&elf, &["tiny".into()]).unwrap();
+    vm.install_aot_image(&view).unwrap();
+    let e = vm.install_aot_image(&view).unwrap_err();
+    assert!(e.to_string().contains("already installed"), "{e}");
+    assert_eq!(vm.run().unwrap(), 0);
+}
+
+#[test]
+fn reused_mappings_see_files_changed_in_place() {
+    // The loader keeps recent image mappings; a change to the file made in
+    // place (same inode, same length) must still be seen by the next load,
+    // and so must a truncation.
+    let dir = scratch_dir("map-reuse");
+    let elf = workload("fib");
+    let path = dir.join("fib.vmimg");
+    let good = image(&elf);
+    write_image(&path, &good).unwrap();
+    let load = |expect_ok: bool| {
+        let mut vm = new_vm(EngineKind::Jit, &Captured::default());
+        vm.load_elf(&elf, &["fib".to_string()]).unwrap();
+        // SAFETY: the image file was written by this test from build_image output (or is a deliberately damaged copy the checks must reject).
+        let r = unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) };
+        assert_eq!(r.is_ok(), expect_ok, "{:?}", r.err());
+        r.err()
+    };
+    load(true);
+    load(true);
+    {
+        use std::io::{Seek, SeekFrom};
+        let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.seek(SeekFrom::Start(good.len() as u64 / 2)).unwrap();
+        f.write_all(&[good[good.len() / 2] ^ 0x5a]).unwrap();
+    }
+    let e = load(false).expect("changed in place");
+    assert_eq!(e.check(), Some(ImageCheck::Checksum), "{e}");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(good.len() as u64 - 100)
+        .unwrap();
+    let e = load(false).expect("truncated in place");
+    assert!(matches!(e.check(), Some(ImageCheck::Truncated)), "{e}");
+    write_image(&path, &good).unwrap();
+    load(true);
+    // A file of the same length renamed over the path (another inode) is
+    // read afresh, not through the kept mapping of the file it replaced.
+    let mut damaged = good.clone();
+    damaged[good.len() / 3] ^= 0x5a;
+    write_image(&path, &damaged).unwrap();
+    let e = load(false).expect("replaced by a damaged file");
+    assert_eq!(e.check(), Some(ImageCheck::Checksum), "{e}");
+    write_image(&path, &good).unwrap();
+    load(true);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Code built for the C extension branches to 2-byte-aligned targets; the
@@ -490,4 +629,79 @@ fn build_refuses_images_the_loader_would_reject() {
         msg.contains("cannot be compiled into a loadable image") && msg.contains("misaligned"),
         "{msg}"
     );
+}
+
+#[test]
+fn relocations_on_the_same_field_are_rejected_at_any_bit_position() {
+    // Two zero-initialised fields (exit or site) of one block moved onto
+    // the same offset: only the overlap check can catch it. Every such
+    // pair of the fib image is tried, so the field lands at every kind of
+    // position in the per-block bitmap (including across a word edge).
+    let elf = workload("fib");
+    let good = image(&elf);
+    let expect = expectation(&elf);
+    let rd32 = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let view = format::validate(&good, &expect).unwrap();
+    let relocs_at = rd32(&good, 156) as usize;
+    let mut tried = 0;
+    for i in 0..view.block_count() {
+        let b = view.block(i);
+        let zeroed: Vec<usize> = (b.reloc_start..b.reloc_start + b.reloc_count)
+            .map(|r| r as usize)
+            .filter(|&r| view.reloc(r).kind != format::reloc_kind::CHAIN_REL32)
+            .collect();
+        for w in zeroed.windows(2) {
+            let mut img = good.clone();
+            let src = relocs_at + w[0] * format::RELOC_REC;
+            let dst = relocs_at + w[1] * format::RELOC_REC;
+            let off = rd32(&img, src).to_le_bytes();
+            img[dst..dst + 4].copy_from_slice(&off);
+            reseal(&mut img);
+            let e = format::validate(&img, &expect).unwrap_err();
+            assert_eq!(e.check, ImageCheck::Relocations, "{e}");
+            tried += 1;
+        }
+    }
+    assert!(tried > 50, "{tried}");
+}
+
+#[test]
+fn relocations_out_of_order_or_partly_overlapping_are_rejected() {
+    // A block's relocation fields are sorted by offset; the loader checks
+    // order and overlap together. Swapping two records of a block, or
+    // moving a field 1-3 bytes onto its predecessor, is rejected.
+    let elf = workload("fib");
+    let good = image(&elf);
+    let expect = expectation(&elf);
+    let rd32 = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let view = format::validate(&good, &expect).unwrap();
+    let relocs_at = rd32(&good, 156) as usize;
+    let rec = |r: usize| relocs_at + r * format::RELOC_REC;
+    let mut tried = 0;
+    for i in 0..view.block_count() {
+        let b = view.block(i);
+        let (s, n) = (b.reloc_start as usize, b.reloc_count as usize);
+        for r in s..s + n.saturating_sub(1) {
+            assert!(view.reloc(r).offset + 4 <= view.reloc(r + 1).offset);
+            let mut img = good.clone();
+            let (a, c) = (rec(r), rec(r + 1));
+            let first: Vec<u8> = img[a..a + format::RELOC_REC].to_vec();
+            img.copy_within(c..c + format::RELOC_REC, a);
+            img[c..c + format::RELOC_REC].copy_from_slice(&first);
+            reseal(&mut img);
+            let e = format::validate(&img, &expect).unwrap_err();
+            assert_eq!(e.check, ImageCheck::Relocations, "{e}");
+            assert!(e.detail.contains("sorted by offset"), "{e}");
+            for back in 1..4u32 {
+                let mut img = good.clone();
+                let o = view.reloc(r).offset + 4 - back;
+                img[c..c + 4].copy_from_slice(&o.to_le_bytes());
+                reseal(&mut img);
+                let e = format::validate(&img, &expect).unwrap_err();
+                assert_eq!(e.check, ImageCheck::Relocations, "{e}");
+            }
+            tried += 1;
+        }
+    }
+    assert!(tried > 50, "{tried}");
 }

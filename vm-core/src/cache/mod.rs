@@ -26,9 +26,13 @@ impl Hasher for PcHasher {
     fn write_u64(&mut self, v: u64) {
         self.0 = (v ^ (v >> 29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
 }
 
-type PcMap<V> = HashMap<u64, V, BuildHasherDefault<PcHasher>>;
+/// Hash map keyed by guest pcs or host code addresses, with [`PcHasher`].
+pub type PcMap<K, V> = HashMap<K, V, BuildHasherDefault<PcHasher>>;
 
 /// Index of a block in the cache.
 pub type BlockId = u32;
@@ -116,10 +120,10 @@ impl CacheStats {
 /// Translated blocks keyed by guest pc.
 #[derive(Default)]
 pub struct BlockCache {
-    map: PcMap<BlockId>,
+    map: PcMap<u64, BlockId>,
     blocks: Vec<Option<TranslatedBlock>>,
     free: Vec<BlockId>,
-    pages: PcMap<Vec<BlockId>>,
+    pages: PcMap<u64, Vec<BlockId>>,
     /// Lookup statistics.
     pub stats: CacheStats,
 }
@@ -171,6 +175,14 @@ impl BlockCache {
     #[inline]
     pub fn peek(&self, pc: u64) -> Option<BlockId> {
         self.map.get(&pc).copied()
+    }
+
+    /// Makes room for `additional` more blocks without rehashing or
+    /// reallocating on the way (an AOT image enters all its blocks at once).
+    pub fn reserve(&mut self, additional: usize) {
+        self.map.reserve(additional);
+        self.blocks
+            .reserve(additional.saturating_sub(self.free.len()));
     }
 
     /// Inserts a block (replacing any block at the same pc) and indexes its pages.

@@ -2,15 +2,18 @@
 //! code region and enter its blocks into the block cache, as if the JIT
 //! had compiled and chained them.
 
+use super::image_blocks::ImageBlocks;
 use super::*;
-use crate::aot::format::{reloc_kind, ImageView};
+use crate::aot::format::{reloc_kind, BlockRec, ImageCheck, ImageView, Rejection};
 use crate::aot::InstallError;
-use crate::backend::x86_64::{ChainSite, CompiledBlock};
+use crate::backend::x86_64::ChainSite;
+use crate::frontend::riscv::is_straight_line_block;
 
 /// What installing an image did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AotInstall {
-    /// Blocks entered into the block cache.
+    /// Blocks the image holds (entered into the block cache when first
+    /// needed, see `engine::image_blocks`).
     pub blocks: usize,
     /// Bytes of machine code placed in the code region.
     pub code_bytes: usize,
@@ -20,23 +23,142 @@ pub struct AotInstall {
     pub relocations: usize,
 }
 
-fn write_i32(buf: &mut [u8], at: usize, v: i64, what: &str) -> Result<(), InstallError> {
-    let v = i32::try_from(v).map_err(|_| {
-        InstallError::Vm(VmError::Codegen(CodegenError::ExecMemory(format!(
-            "{what} out of rel32 range"
-        ))))
-    })?;
-    buf.get_mut(at..at + 4)
-        .ok_or_else(|| InstallError::guest_code(format!("field at {at} outside the code")))?
-        .copy_from_slice(&v.to_le_bytes());
-    Ok(())
+/// The little-endian rel32/imm32 `v` of the field at code offset `at`
+/// (inlined: it runs once per relocation, the error path is cold).
+#[inline(always)]
+fn field_i32(at: u32, v: i64, what: &str) -> Result<(u32, [u8; 4]), InstallError> {
+    match i32::try_from(v) {
+        Ok(v) => Ok((at, v.to_le_bytes())),
+        Err(_) => Err(out_of_range(what)),
+    }
+}
+
+/// Block index by guest pc, for finding the targets of an image's chain
+/// jumps: a binary search per jump (about 280 for fib's 102 blocks) was
+/// the largest part of the relocation pass, each step waiting on the
+/// previous step's load. Where the image's guest code span is dense
+/// enough, one table slot per guest instruction address holds the index
+/// (plus one) of the block starting there; otherwise binary search.
+struct BlockIndex {
+    base: u64,
+    slots: Vec<u32>,
+}
+
+impl BlockIndex {
+    /// Slots allowed per block before the table is not worth its memory.
+    const MAX_SLOTS_PER_BLOCK: usize = 32;
+
+    /// The index of `recs` (sorted by pc, non-overlapping).
+    fn new(recs: &[BlockRec]) -> Self {
+        let (Some(first), Some(last)) = (recs.first(), recs.last()) else {
+            return Self {
+                base: 0,
+                slots: Vec::new(),
+            };
+        };
+        let span = ((last.end - first.pc) / 4) as usize;
+        if span > recs.len() * Self::MAX_SLOTS_PER_BLOCK {
+            return Self {
+                base: first.pc,
+                slots: Vec::new(),
+            };
+        }
+        let mut slots = vec![0u32; span];
+        for (i, b) in recs.iter().enumerate() {
+            slots[((b.pc - first.pc) / 4) as usize] = i as u32 + 1;
+        }
+        Self {
+            base: first.pc,
+            slots,
+        }
+    }
+
+    /// The block of `recs` starting at guest `pc`.
+    #[inline]
+    fn find(&self, recs: &[BlockRec], pc: u64) -> Option<usize> {
+        if self.slots.is_empty() {
+            return recs.binary_search_by_key(&pc, |r| r.pc).ok();
+        }
+        let at = pc.wrapping_sub(self.base);
+        if !at.is_multiple_of(4) {
+            return None;
+        }
+        match self.slots.get((at / 4) as usize) {
+            Some(&s) if s != 0 => Some(s as usize - 1),
+            _ => None,
+        }
+    }
+}
+
+/// The `guest-program` rejection of block `b`, whose guest words in memory
+/// (`mem`) differ from the words the image was built from.
+#[cold]
+#[inline(never)]
+fn other_program(b: &BlockRec, mem: &[u8], built_from: &[u8]) -> InstallError {
+    let word = |s: &[u8], i: usize| u32::from_le_bytes(s[i..i + 4].try_into().expect("4 bytes"));
+    let i = (0..mem.len())
+        .step_by(4)
+        .find(|&i| word(mem, i) != word(built_from, i))
+        .unwrap_or(0);
+    InstallError::Rejected(Rejection {
+        check: ImageCheck::Program,
+        detail: format!(
+            "the image was built from another program: at {:#x} (block {:#x}) guest memory holds {:#010x}, the image was compiled from {:#010x}",
+            b.pc + i as u64,
+            b.pc,
+            word(mem, i),
+            word(built_from, i)
+        ),
+    })
+}
+
+#[cold]
+fn out_of_range(what: &str) -> InstallError {
+    InstallError::Vm(VmError::Codegen(CodegenError::ExecMemory(format!(
+        "{what} out of rel32 range"
+    ))))
 }
 
 impl Vm {
+    /// The `guest-code` rejection of block `b`, which does not decode to a
+    /// straight-line run of guest instructions: names the first offending
+    /// address (found again here, out of the hot path).
+    #[cold]
+    #[inline(never)]
+    fn bad_guest_code(&self, b: &BlockRec) -> InstallError {
+        let mut pc = b.pc;
+        while pc < b.end {
+            match self.mem.fetch32(pc).ok().and_then(|w| decode(w).ok()) {
+                None => {
+                    return InstallError::guest_code(format!(
+                        "block {:#x}: no valid instruction at {pc:#x}",
+                        b.pc
+                    ))
+                }
+                Some(inst) if inst.op.ends_block() && pc + 4 != b.end => {
+                    return InstallError::guest_code(format!(
+                        "block {:#x}: control transfer at {pc:#x} inside the block",
+                        b.pc
+                    ))
+                }
+                Some(_) => pc += 4,
+            }
+        }
+        InstallError::guest_code(format!(
+            "block {:#x}: guest range [{:#x}, {:#x}) is not readable",
+            b.pc, b.pc, b.end
+        ))
+    }
+
     /// Fingerprint of this VM's code generator (see
     /// [`crate::aot::codegen_fingerprint_of`]); an image must carry the same.
     pub(crate) fn aot_codegen_fingerprint(&mut self) -> u64 {
         match self.backend.as_mut() {
+            // A flat-memory backend generates exactly what the default one
+            // does (relocatable code holds no addresses): reuse its
+            // fingerprint, computed once per process, instead of compiling
+            // the probe blocks again on every image load.
+            Some(be) if !be.is_softmmu() => crate::aot::codegen_fingerprint(),
             Some(be) => crate::aot::codegen_fingerprint_of(be),
             None => crate::aot::codegen_fingerprint(),
         }
@@ -46,7 +168,7 @@ impl Vm {
     /// but has not run yet. Every block's guest range is decoded from guest
     /// memory first (a mismatch rejects the image before anything is
     /// installed); then the code is relocated in a private buffer, written
-    /// into the code region in one W^X write, and the blocks are entered
+    /// into the code region's writable view in one copy, and the blocks are entered
     /// into the cache with their direct jumps to other image blocks already
     /// linked and the indirect-jump cache filled.
     ///
@@ -75,34 +197,38 @@ impl Vm {
             )
             .into());
         }
+        if self.image.is_some() {
+            return Err(VmError::Config("an AOT image is already installed".into()).into());
+        }
         let n = img.block_count();
-        let mut insns: Vec<Box<[Inst]>> = Vec::with_capacity(n);
-        for i in 0..n {
-            let b = img.block(i);
-            let mut v = Vec::with_capacity(((b.end - b.pc) / 4) as usize);
-            let mut pc = b.pc;
-            while pc < b.end {
-                let inst = self
-                    .mem
-                    .fetch32(pc)
-                    .ok()
-                    .and_then(|w| decode(w).ok())
-                    .ok_or_else(|| {
-                        InstallError::guest_code(format!(
-                            "block {:#x}: no valid instruction at {pc:#x}",
-                            b.pc
-                        ))
-                    })?;
-                if inst.op.ends_block() && pc + 4 != b.end {
-                    return Err(InstallError::guest_code(format!(
-                        "block {:#x}: control transfer at {pc:#x} inside the block",
-                        b.pc
-                    )));
-                }
-                v.push(inst);
-                pc += 4;
+        // Block records decoded once (sorted by pc: validated).
+        let recs: Vec<BlockRec> = img.blocks().collect();
+        // Every block's guest words: the ones the image was compiled from,
+        // and a straight-line run of valid instructions, checked before
+        // anything is installed; kept in one vector, decoded only when a
+        // block is entered into the cache (see `ImageBlocks::take`).
+        let total_words: usize = recs.iter().map(|b| ((b.end - b.pc) / 4) as usize).sum();
+        let mut words: Vec<u32> = Vec::with_capacity(total_words);
+        let mut word_ranges: Vec<(u32, u32)> = Vec::with_capacity(n);
+        for b in &recs {
+            let first = words.len() as u32;
+            let Ok(mem) = self.mem.slice(b.pc, b.end - b.pc) else {
+                return Err(self.bad_guest_code(b));
+            };
+            // The image was built from this program: every block's guest
+            // words are the ones in guest memory.
+            let built_from = img.block_words(first as usize, b);
+            if mem != built_from {
+                return Err(other_program(b, mem, built_from));
             }
-            insns.push(v.into_boxed_slice());
+            if !is_straight_line_block(mem) {
+                return Err(self.bad_guest_code(b));
+            }
+            words.extend(
+                mem.chunks_exact(4)
+                    .map(|w| u32::from_le_bytes(w.try_into().expect("4 bytes"))),
+            );
+            word_ranges.push((first, words.len() as u32));
         }
         let code = img.code();
         let (used, cap) = self.backend.as_ref().map_or((0, 0), |b| b.code_usage());
@@ -117,47 +243,55 @@ impl Vm {
         let base = backend.next_code_addr();
         let region_off = base - backend.region_base();
         let exit = backend.exit_routine();
-        let mut buf = code.to_vec();
-        let mut sites: Vec<Vec<ChainSite>> = Vec::with_capacity(n);
+        // Relocated field values, computed before anything is written; the
+        // code is then copied into the region once with them in place.
+        let mut fields: Vec<(u32, [u8; 4])> = Vec::with_capacity(img.reloc_count());
+        // Chain sites come with a site field each: at most half the relocations.
+        let mut sites: Vec<ChainSite> = Vec::with_capacity(img.reloc_count() / 2);
+        let mut site_ranges: Vec<(u32, u32)> = Vec::with_capacity(n);
         // (target block index, patched field, its stub)
-        let mut links: Vec<(usize, usize, usize)> = Vec::new();
-        let mut relocations = 0;
-        for i in 0..n {
-            let b = img.block(i);
-            let mut s = Vec::new();
-            for r in b.reloc_start as usize..(b.reloc_start + b.reloc_count) as usize {
-                let rr = img.reloc(r);
+        let mut links: Vec<(u32, usize, usize)> = Vec::with_capacity(img.reloc_count() / 2);
+        let chaining = self.cfg.chaining;
+        let index = BlockIndex::new(&recs);
+        for b in &recs {
+            let first = sites.len() as u32;
+            for rr in img.relocs(b.reloc_start, b.reloc_count) {
                 let o = rr.offset as usize;
                 let field = base + o;
-                relocations += 1;
                 match rr.kind {
-                    reloc_kind::EXIT_REL32 => {
-                        write_i32(&mut buf, o, exit as i64 - (field as i64 + 4), "exit jump")?
-                    }
-                    reloc_kind::SITE_IMM32 => write_i32(
-                        &mut buf,
-                        o,
+                    reloc_kind::EXIT_REL32 => fields.push(field_i32(
+                        rr.offset,
+                        exit as i64 - (field as i64 + 4),
+                        "exit jump",
+                    )?),
+                    reloc_kind::SITE_IMM32 => fields.push(field_i32(
+                        rr.offset,
                         (region_off + rr.target as usize) as i64,
                         "site",
-                    )?,
+                    )?),
                     reloc_kind::CHAIN_REL32 => {
-                        let rel = buf
+                        // In the block's code: validated.
+                        let rel = code
                             .get(o..o + 4)
                             .map(|f| i32::from_le_bytes(f.try_into().expect("4 bytes")))
                             .ok_or_else(|| {
                                 InstallError::guest_code("chain field outside the code".into())
                             })?;
                         let stub = (field as i64 + 4 + rel as i64) as usize;
-                        s.push(ChainSite {
+                        sites.push(ChainSite {
                             patch_addr: field,
                             stub_addr: stub,
                             target_pc: rr.target,
                         });
-                        if self.cfg.chaining {
-                            if let Some(t) = img.find_block(rr.target) {
-                                let entry = base + img.block(t).code_off as usize;
-                                write_i32(&mut buf, o, entry as i64 - (field as i64 + 4), "chain")?;
-                                links.push((t, field, stub));
+                        if chaining {
+                            if let Some(t) = index.find(&recs, rr.target) {
+                                let entry = base + recs[t].code_off as usize;
+                                fields.push(field_i32(
+                                    rr.offset,
+                                    entry as i64 - (field as i64 + 4),
+                                    "chain",
+                                )?);
+                                links.push((t as u32, field, stub));
                             }
                         }
                     }
@@ -168,43 +302,64 @@ impl Vm {
                     }
                 }
             }
-            sites.push(s);
+            site_ranges.push((first, sites.len() as u32));
         }
-        let addr = backend.install_code(&buf).map_err(VmError::from)?;
+        let relocations = img.reloc_count();
+        let addr = backend
+            .install_code_patched(code, &fields)
+            .map_err(VmError::from)?;
         debug_assert_eq!(addr, base);
-        let mut ids = Vec::with_capacity(n);
-        self.site_owner
-            .reserve(sites.iter().map(|s| s.len()).sum::<usize>());
-        for (i, (insns, sites)) in insns.into_iter().zip(sites).enumerate() {
-            let b = img.block(i);
+        // Prelinked jumps grouped by target block (counting sort).
+        let mut link_start = vec![0u32; n + 1];
+        for &(t, _, _) in &links {
+            link_start[t as usize + 1] += 1;
+        }
+        for i in 0..n {
+            link_start[i + 1] += link_start[i];
+        }
+        let mut next = link_start.clone();
+        let mut incoming = vec![
+            IncomingLink {
+                patch_addr: 0,
+                stub_addr: 0
+            };
+            links.len()
+        ];
+        for &(t, patch_addr, stub_addr) in &links {
+            let k = &mut next[t as usize];
+            incoming[*k as usize] = IncomingLink {
+                patch_addr,
+                stub_addr,
+            };
+            *k += 1;
+        }
+        // The blocks run before the cache knows them (prelinked jumps, the
+        // indirect-jump cache): their pages must be code pages from now on.
+        let mut table = Vec::with_capacity(n);
+        let mut last_page = u64::MAX;
+        for (i, b) in recs.iter().enumerate() {
             let entry = base + b.code_off as usize;
-            let mut tb = TranslatedBlock::new(b.pc, b.end, insns);
-            for p in tb.pages() {
-                self.mem.mark_code_page(p);
-            }
-            tb.jit = Some(CompiledBlock {
-                entry,
-                size: b.code_len as usize,
-                sites,
-            });
-            let id = self.cache.insert(tb);
-            if let Some(c) = &self.cache.get(id).jit {
-                for s in &c.sites {
-                    self.site_owner.insert(s.patch_addr, id);
+            for p in (b.pc >> PAGE_SHIFT)..=((b.end - 1) >> PAGE_SHIFT) {
+                if p != last_page {
+                    self.mem.mark_code_page(p);
+                    last_page = p;
                 }
             }
             self.jmp_cache[(b.pc as usize >> 2) & (JMP_CACHE_ENTRIES - 1)] = JmpCacheEntry {
                 pc: b.pc,
                 host: entry as u64,
             };
-            ids.push(id);
+            table.push(ImageBlocks::block(
+                b.pc,
+                b.end,
+                entry,
+                b.code_len,
+                word_ranges[i],
+                site_ranges[i],
+                (link_start[i], link_start[i + 1]),
+            ));
         }
-        for &(t, patch_addr, stub_addr) in &links {
-            self.cache.get_mut(ids[t]).incoming.push(IncomingLink {
-                patch_addr,
-                stub_addr,
-            });
-        }
+        self.image = Some(ImageBlocks::new(table, words, sites, incoming));
         Ok(AotInstall {
             blocks: n,
             code_bytes: code.len(),

@@ -9,6 +9,7 @@
 mod config;
 mod error;
 mod exit;
+mod image_blocks;
 mod install;
 mod stats;
 mod tiering;
@@ -25,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use crate::backend::x86_64::X64Backend;
 use crate::backend::{exit_code, CodegenError};
-use crate::cache::{BlockCache, BlockId, IncomingLink, TranslatedBlock};
+use crate::cache::{BlockCache, BlockId, IncomingLink, PcMap, TranslatedBlock};
 use crate::frontend::riscv::{decode, translate_block, DecodeError, Inst};
 use crate::guest::{load_elf, load_elf_sv39, setup_stack, SyscallHandler, SyscallOutcome};
 use crate::interp;
@@ -34,6 +35,7 @@ use crate::mmu::runtime::{tlb_miss_handler, JitMmuContext};
 use crate::mmu::{AccessType, Mmu, MmuBus, PageTableBuilder};
 use crate::opt;
 use crate::state::{CpuState, GuestState, JmpCacheEntry, JMP_CACHE_ENTRIES};
+use image_blocks::ImageBlocks;
 
 /// Result of a bounded run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +59,9 @@ pub struct Vm {
     stats: Stats,
     exited: Option<i32>,
     /// Which block owns each chain site (patch address -> block).
-    site_owner: std::collections::HashMap<usize, BlockId>,
+    site_owner: PcMap<usize, BlockId>,
+    /// Blocks of the installed AOT image not entered into the cache yet.
+    image: Option<ImageBlocks>,
     /// Invalidations per guest page (self-modifying code).
     page_invalidations: std::collections::HashMap<u64, u32>,
     /// Sv39 MMU (None: flat memory model).
@@ -102,6 +106,41 @@ const STACK_RESERVE: u64 = 8 << 20;
 /// virtual address `va` maps to physical `va + PAGE_TABLE_AREA`.
 pub const PAGE_TABLE_AREA: u64 = 2 << 20;
 
+/// An empty indirect-jump cache (every entry `pc: u64::MAX`).
+fn empty_jmp_cache() -> Box<[JmpCacheEntry]> {
+    let mut v = Vec::with_capacity(JMP_CACHE_ENTRIES);
+    v.push(JmpCacheEntry {
+        pc: u64::MAX,
+        host: 0,
+    });
+    while v.len() < JMP_CACHE_ENTRIES {
+        v.extend_from_within(..v.len().min(JMP_CACHE_ENTRIES - v.len()));
+    }
+    v.into_boxed_slice()
+}
+
+/// Marks every entry of `cache` empty. One entry is written, then copied
+/// over twice as many entries at a time (as [`empty_jmp_cache`] builds
+/// one): `memcpy` fills the 64 KB with wide stores, where the element-wise
+/// fill LLVM emits for 16-byte entries took 8192 scalar stores (about
+/// 2.5 us, most of `Vm::new`).
+fn fill_empty(cache: &mut [JmpCacheEntry]) {
+    let Some(first) = cache.first_mut() else {
+        return;
+    };
+    *first = JmpCacheEntry {
+        pc: u64::MAX,
+        host: 0,
+    };
+    let mut done = 1;
+    while done < cache.len() {
+        let n = done.min(cache.len() - done);
+        let (filled, rest) = cache.split_at_mut(done);
+        rest[..n].copy_from_slice(&filled[..n]);
+        done += n;
+    }
+}
+
 impl Vm {
     /// Creates a VM with empty memory; guest fd 1/2 go to the given writers.
     pub fn new(
@@ -133,14 +172,7 @@ impl Vm {
             None => (None, None),
         };
         let mut cpu = Box::<CpuState>::default();
-        let mut jmp_cache = vec![
-            JmpCacheEntry {
-                pc: u64::MAX,
-                host: 0
-            };
-            JMP_CACHE_ENTRIES
-        ]
-        .into_boxed_slice();
+        let mut jmp_cache = empty_jmp_cache();
         cpu.attach_memory(mem.host_base(), mem.len(), mem.code_page_map());
         cpu.jmp_cache = jmp_cache.as_mut_ptr() as u64;
         if let Some(m) = &mmu {
@@ -169,7 +201,8 @@ impl Vm {
             cfg,
             stats: Stats::default(),
             exited: None,
-            site_owner: std::collections::HashMap::new(),
+            site_owner: PcMap::default(),
+            image: None,
             page_invalidations: std::collections::HashMap::new(),
             mmu,
             page_tables,
@@ -487,7 +520,10 @@ impl Vm {
                 None => {
                     let id = match self.cache.lookup(pc) {
                         Some(id) => id,
-                        None => self.decode_new_block(pc)?,
+                        None => match self.pending_image_block(pc) {
+                            Some(i) => self.register_image_block(i),
+                            None => self.decode_new_block(pc)?,
+                        },
                     };
                     if let Some(p) = prev {
                         self.cache.link_successor(p, pc, id);
@@ -652,8 +688,12 @@ impl Vm {
     /// Patches the jump at code-region offset `site` to go straight to the
     /// compiled block at `target_pc`, if there is one.
     fn try_chain(&mut self, site: usize, target_pc: u64) -> Result<(), VmError> {
-        let Some(tid) = self.cache.peek(target_pc) else {
-            return Ok(());
+        let tid = match self.cache.peek(target_pc) {
+            Some(id) => id,
+            None => match self.pending_image_block(target_pc) {
+                Some(i) => self.register_image_block(i),
+                None => return Ok(()),
+            },
         };
         let Some(entry) = self.cache.get(tid).jit.as_ref().map(|c| c.entry) else {
             return Ok(());
@@ -664,7 +704,14 @@ impl Vm {
             .expect("jit exit implies backend")
             .region_base()
             + site;
-        // The stub address is recorded by the source block; find it there.
+        // The stub address is recorded by the source block; find it there
+        // (an image block that reached this exit through prelinked jumps
+        // only is entered into the cache now).
+        if !self.site_owner.contains_key(&patch_addr) {
+            if let Some(i) = self.image.as_ref().and_then(|m| m.site_owner(patch_addr)) {
+                self.register_image_block(i);
+            }
+        }
         let Some(stub_addr) = self.find_stub(patch_addr) else {
             return Ok(());
         };
@@ -690,6 +737,32 @@ impl Vm {
             .iter()
             .find(|s| s.patch_addr == patch_addr)
             .map(|s| s.stub_addr)
+    }
+
+    /// The installed image's block at `pc`, if it is not in the cache yet.
+    #[inline]
+    fn pending_image_block(&self, pc: u64) -> Option<usize> {
+        self.image.as_ref()?.find(pc)
+    }
+
+    /// Enters pending image block `i` into the block cache, with its
+    /// machine code, chain sites and the prelinked jumps into it (its
+    /// pages were marked as code at install).
+    #[cold]
+    fn register_image_block(&mut self, i: usize) -> BlockId {
+        let image = self.image.as_mut().expect("pending block of an image");
+        let tb = image.take(i);
+        if image.is_exhausted() {
+            self.image = None;
+        }
+        let id = self.cache.insert(tb);
+        if let Some(c) = &self.cache.get(id).jit {
+            for s in &c.sites {
+                self.site_owner.insert(s.patch_addr, id);
+            }
+        }
+        self.stats.aot_blocks_registered += 1;
+        id
     }
 
     fn decode_new_block(&mut self, pc: u64) -> Result<BlockId, VmError> {
@@ -781,10 +854,16 @@ impl Vm {
             b.incoming.clear();
         }
         self.site_owner.clear();
-        self.jmp_cache.fill(JmpCacheEntry {
-            pc: u64::MAX,
-            host: 0,
-        });
+        // Pending image blocks lose their code: forget them, and their
+        // pages unless cached blocks still live there.
+        if let Some(image) = self.image.take() {
+            for p in image.pending_pages() {
+                if self.cache.blocks_in_page(p).is_empty() {
+                    self.release_code_vpage(p);
+                }
+            }
+        }
+        fill_empty(&mut self.jmp_cache);
         if let Some(be) = self.backend.as_mut() {
             be.flush();
         }
@@ -793,6 +872,31 @@ impl Vm {
     /// Removes every block overlapping guest page `page` and unlinks jumps into them.
     pub(crate) fn invalidate_page(&mut self, page: u64) -> Result<(), VmError> {
         *self.page_invalidations.entry(page).or_insert(0) += 1;
+        if let Some(image) = self.image.as_mut() {
+            let mut failed = None;
+            let (backend, jmp_cache, stats) =
+                (&mut self.backend, &mut self.jmp_cache, &mut self.stats);
+            image.drop_page(page, |b, links| {
+                stats.invalidations += 1;
+                if let Some(be) = backend.as_mut() {
+                    for link in links {
+                        if let Err(e) = be.patch_jump(link.patch_addr, link.stub_addr) {
+                            failed.get_or_insert(e);
+                        }
+                    }
+                }
+                let slot = &mut jmp_cache[(b.pc as usize >> 2) & (JMP_CACHE_ENTRIES - 1)];
+                if slot.pc == b.pc {
+                    *slot = JmpCacheEntry {
+                        pc: u64::MAX,
+                        host: 0,
+                    };
+                }
+            });
+            if let Some(e) = failed {
+                return Err(e.into());
+            }
+        }
         for id in self.cache.blocks_in_page(page) {
             let b = self.cache.remove(id);
             self.stats.invalidations += 1;
@@ -814,7 +918,9 @@ impl Vm {
                 };
             }
             for p in b.pages() {
-                if self.cache.blocks_in_page(p).is_empty() {
+                if self.cache.blocks_in_page(p).is_empty()
+                    && !self.image.as_ref().is_some_and(|m| m.pending_in_page(p))
+                {
                     self.release_code_vpage(p);
                 }
             }

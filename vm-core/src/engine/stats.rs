@@ -19,6 +19,9 @@ pub struct Stats {
     pub cache_misses: u64,
     /// Blocks invalidated by guest stores into code.
     pub invalidations: u64,
+    /// Blocks of an installed AOT image entered into the block cache (on
+    /// first dispatch or first chain exit that needs them).
+    pub aot_blocks_registered: u64,
     /// Chained jumps patched.
     pub chains_patched: u64,
     /// Blocks executed by the interpreter.
@@ -30,7 +33,7 @@ pub struct Stats {
     pub blocks_executed: u64,
     /// Time decoding, translating, optimizing and compiling (includes `install_time`).
     pub translate_time: Duration,
-    /// Part of `translate_time` spent making code executable (mprotect W^X flips).
+    /// Part of `translate_time` spent installing code into the executable region (a copy into its writable view; two mprotect calls per write where no memfd is available).
     pub install_time: Duration,
     /// Total time inside `run`/`run_blocks`.
     pub total_time: Duration,

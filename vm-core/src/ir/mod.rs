@@ -377,6 +377,17 @@ impl IrBuilder {
             known: [NO_TEMP; crate::state::NUM_GLOBALS],
         }
     }
+    /// New empty builder with room for `ops` operations (a block of `n`
+    /// guest instructions needs about `3 * n + 2`): a right-sized buffer of
+    /// a small block stays within the allocator's per-thread cache, where
+    /// the fixed 64-op buffer of [`IrBuilder::new`] (2.5 KB) did not.
+    pub fn with_capacity(ops: usize) -> Self {
+        Self {
+            ops: Vec::with_capacity(ops),
+            next: 0,
+            known: [NO_TEMP; crate::state::NUM_GLOBALS],
+        }
+    }
     /// Starts a new block in a long-lived builder, reusing the allocation of
     /// `ops` (cleared); pairs with [`IrBuilder::take_block`]. Keeping one
     /// builder per translation context avoids re-initializing and moving it

@@ -1,46 +1,146 @@
-//! W^X executable memory: one reserved region, pages are either writable or
-//! executable, never both. Writing code flips the touched pages to RW,
-//! copies, and flips them back to RX.
+//! Executable memory with W^X: no page is ever writable and executable
+//! through the same mapping.
+//!
+//! The region is one memfd mapped twice (QEMU's split-wx layout): a
+//! read-execute view whose addresses generated code and the dispatcher
+//! use, and a read-write view of the same pages at another address where
+//! code is written. Installing a block or patching a chained jump is then a
+//! plain copy into the writable view: no system call, no page-table
+//! change. x86 keeps instruction fetch coherent with stores to the same
+//! physical memory (through either view), so no cache maintenance is
+//! needed either.
+//!
+//! Where a memfd cannot be created or mapped executable (old kernels,
+//! `vm.memfd_noexec`, seccomp), the region falls back to a single mapping
+//! whose touched pages are flipped to RW for each write and back to RX
+//! (two `mprotect` calls per write).
 
 use crate::backend::CodegenError;
 
-/// A bump-allocated region of executable memory.
-pub struct ExecMemory {
-    base: *mut u8,
-    cap: usize,
-    used: usize,
+/// How code reaches the executable pages.
+enum Views {
+    /// `rw` maps the same memfd pages as the executable base, writable.
+    Dual { rw: *mut u8 },
+    /// One mapping; writes flip page permissions.
+    Flip,
 }
 
-// SAFETY: exclusively owned mapping.
+/// A bump-allocated region of executable memory.
+pub struct ExecMemory {
+    /// Executable (read-execute) view.
+    base: *mut u8,
+    views: Views,
+    cap: usize,
+    used: usize,
+    /// Dual mode: bytes from the start whose pages are already allocated
+    /// and mapped in both views (see [`Self::populate_to`]).
+    populated: usize,
+}
+
+// SAFETY: the mappings are exclusively owned by this value.
 unsafe impl Send for ExecMemory {}
 
 const PAGE: usize = 4096;
 
+/// Pages populated ahead of the bump pointer at a time (dual mode).
+const POPULATE_CHUNK: usize = 64 << 10;
+
+fn os_error(what: &str) -> CodegenError {
+    CodegenError::ExecMemory(format!("{what}: {}", std::io::Error::last_os_error()))
+}
+
+/// Maps `cap` bytes of `fd` (or anonymous memory when `fd` is -1) with `prot`.
+fn map(cap: usize, prot: libc::c_int, fd: libc::c_int) -> Result<*mut u8, CodegenError> {
+    let flags = if fd < 0 {
+        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE
+    } else {
+        libc::MAP_SHARED
+    };
+    // SAFETY: a fresh mapping chosen by the kernel; the result is checked.
+    let p = unsafe { libc::mmap(std::ptr::null_mut(), cap, prot, flags, fd, 0) };
+    if p == libc::MAP_FAILED {
+        return Err(os_error("mmap"));
+    }
+    Ok(p as *mut u8)
+}
+
+/// Maps a fresh memfd of `cap` bytes twice: (executable view, writable view).
+fn map_dual(cap: usize) -> Result<(*mut u8, *mut u8), CodegenError> {
+    // SAFETY: the name is a NUL-terminated literal; the result is checked.
+    let fd = unsafe { libc::memfd_create(c"vm-core-jit".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(os_error("memfd_create"));
+    }
+    let mapped = (|| {
+        // SAFETY: `fd` is the memfd just created; the result is checked.
+        if unsafe { libc::ftruncate(fd, cap as libc::off_t) } != 0 {
+            return Err(os_error("ftruncate"));
+        }
+        let rx = map(cap, libc::PROT_READ | libc::PROT_EXEC, fd)?;
+        match map(cap, libc::PROT_READ | libc::PROT_WRITE, fd) {
+            Ok(rw) => Ok((rx, rw)),
+            Err(e) => {
+                // SAFETY: exactly the mapping made above.
+                unsafe { libc::munmap(rx as *mut libc::c_void, cap) };
+                Err(e)
+            }
+        }
+    })();
+    // The mappings keep the memory alive; the descriptor is not needed.
+    // SAFETY: `fd` is ours and closed exactly once.
+    unsafe { libc::close(fd) };
+    mapped
+}
+
 impl ExecMemory {
-    /// Reserves `cap` bytes (rounded up to pages), initially inaccessible... then read-exec.
+    /// Reserves `cap` bytes (rounded up to pages) of executable memory:
+    /// a dual-mapped memfd where possible, else one read-execute mapping
+    /// whose pages are flipped for writes.
     pub fn new(cap: usize) -> Result<Self, CodegenError> {
         let cap = cap.div_ceil(PAGE) * PAGE;
-        // SAFETY: anonymous mapping checked below.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
+        if let Some(r) = RegionPool::take(cap) {
+            return Ok(Self {
+                base: r.rx,
+                views: Views::Dual { rw: r.rw },
                 cap,
-                libc::PROT_READ | libc::PROT_EXEC,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(CodegenError::ExecMemory(
-                std::io::Error::last_os_error().to_string(),
-            ));
+                used: 0,
+                populated: r.populated,
+            });
         }
+        let (base, views) = match map_dual(cap) {
+            Ok((rx, rw)) => (rx, Views::Dual { rw }),
+            Err(_) => (
+                map(cap, libc::PROT_READ | libc::PROT_EXEC, -1)?,
+                Views::Flip,
+            ),
+        };
         Ok(Self {
-            base: p as *mut u8,
+            base,
+            views,
             cap,
             used: 0,
+            populated: 0,
         })
+    }
+
+    /// Reserves a region that always uses the per-write `mprotect` flip
+    /// (the fallback of [`Self::new`]; kept reachable for tests and for
+    /// measuring what the dual mapping saves).
+    pub fn new_flipping(cap: usize) -> Result<Self, CodegenError> {
+        let cap = cap.div_ceil(PAGE) * PAGE;
+        Ok(Self {
+            base: map(cap, libc::PROT_READ | libc::PROT_EXEC, -1)?,
+            views: Views::Flip,
+            cap,
+            used: 0,
+            populated: 0,
+        })
+    }
+
+    /// Whether writes go through a second, writable view (no system call
+    /// per install or patch).
+    pub fn is_dual_mapped(&self) -> bool {
+        matches!(self.views, Views::Dual { .. })
     }
 
     /// Host address where the next allocation (16-byte aligned) will start.
@@ -75,7 +175,56 @@ impl ExecMemory {
         if start + code.len() > self.cap {
             return Err(CodegenError::CodeRegionFull);
         }
+        self.populate_to(start + code.len());
         self.write_at(start, code)?;
+        self.used = start + code.len();
+        Ok(self.base as usize + start)
+    }
+
+    /// Appends `code` like [`Self::append`], with the 4-byte fields listed
+    /// in `fields` (offset into `code`, value) replaced: the relocated copy
+    /// of an AOT image is written once, without a private relocated copy
+    /// first. Every offset must leave room for its 4 bytes in `code`
+    /// (checked: a bad offset is an error and nothing is appended).
+    pub fn append_patched(
+        &mut self,
+        code: &[u8],
+        fields: &[(u32, [u8; 4])],
+    ) -> Result<usize, CodegenError> {
+        if let Some(&(o, _)) = fields.iter().find(|f| f.0 as usize + 4 > code.len()) {
+            return Err(CodegenError::ExecMemory(format!(
+                "field at {o} outside {} bytes of code",
+                code.len()
+            )));
+        }
+        let start = self.used.next_multiple_of(16);
+        if start + code.len() > self.cap {
+            return Err(CodegenError::CodeRegionFull);
+        }
+        match self.views {
+            Views::Dual { rw } => {
+                self.populate_to(start + code.len());
+                // SAFETY: [start, start + len) is inside the writable view
+                // (checked against `cap`), past `used`: no block runs
+                // there yet, and no Rust reference aliases the view. Every
+                // field lies inside `code` (checked above).
+                unsafe {
+                    let dst = rw.add(start);
+                    std::ptr::copy_nonoverlapping(code.as_ptr(), dst, code.len());
+                    for &(o, v) in fields {
+                        std::ptr::copy_nonoverlapping(v.as_ptr(), dst.add(o as usize), 4);
+                    }
+                }
+            }
+            Views::Flip => {
+                // One permission flip for the whole image: patch a copy.
+                let mut buf = code.to_vec();
+                for &(o, v) in fields {
+                    buf[o as usize..o as usize + 4].copy_from_slice(&v);
+                }
+                self.write_at(start, &buf)?;
+            }
+        }
         self.used = start + code.len();
         Ok(self.base as usize + start)
     }
@@ -83,12 +232,47 @@ impl ExecMemory {
     /// Overwrites bytes at host address `addr` inside the used region.
     pub fn patch(&mut self, addr: usize, bytes: &[u8]) -> Result<(), CodegenError> {
         let off = addr.wrapping_sub(self.base as usize);
-        if off + bytes.len() > self.used {
+        if off
+            .checked_add(bytes.len())
+            .is_none_or(|end| end > self.used)
+        {
             return Err(CodegenError::ExecMemory(format!(
                 "patch at {addr:#x} outside used code"
             )));
         }
         self.write_at(off, bytes)
+    }
+
+    /// Dual mode: allocates the pages up to `end` (rounded up to
+    /// [`POPULATE_CHUNK`]) and maps them in both views with one
+    /// `madvise` per view and chunk. A first write to a fresh memfd page
+    /// otherwise costs a page fault each (about 3 us on a virtualized
+    /// host: shmem allocation), and a first execution a second one.
+    /// Failure (kernels before 5.14) only means the faults happen later.
+    fn populate_to(&mut self, end: usize) {
+        let Views::Dual { rw } = self.views else {
+            return;
+        };
+        if end <= self.populated {
+            return;
+        }
+        let from = self.populated;
+        let to = end.next_multiple_of(POPULATE_CHUNK).min(self.cap);
+        // SAFETY: [from, to) lies inside both mappings; populating only
+        // pre-faults pages, it changes no contents.
+        unsafe {
+            libc::madvise(
+                rw.add(from) as *mut libc::c_void,
+                to - from,
+                libc::MADV_POPULATE_WRITE,
+            );
+            libc::madvise(
+                self.base.add(from) as *mut libc::c_void,
+                to - from,
+                libc::MADV_POPULATE_READ,
+            );
+        }
+        self.populated = to;
     }
 
     fn protect(&self, start: usize, end: usize, prot: libc::c_int) -> Result<(), CodegenError> {
@@ -97,9 +281,7 @@ impl ExecMemory {
         // SAFETY: the page range lies inside our mapping.
         let r = unsafe { libc::mprotect(self.base.add(ps) as *mut libc::c_void, pe - ps, prot) };
         if r != 0 {
-            return Err(CodegenError::ExecMemory(
-                std::io::Error::last_os_error().to_string(),
-            ));
+            return Err(os_error("mprotect"));
         }
         Ok(())
     }
@@ -108,17 +290,152 @@ impl ExecMemory {
         if bytes.is_empty() {
             return Ok(());
         }
-        let end = off + bytes.len();
-        self.protect(off, end, libc::PROT_READ | libc::PROT_WRITE)?;
-        // SAFETY: [off, end) is inside the mapping and now writable.
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.base.add(off), bytes.len()) };
-        self.protect(off, end, libc::PROT_READ | libc::PROT_EXEC)
+        match self.views {
+            Views::Dual { rw } => {
+                // SAFETY: [off, off + len) is inside the writable view
+                // (callers checked it against `cap`), which no Rust
+                // reference aliases; executing code only reads the pages
+                // through the other view.
+                unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), rw.add(off), bytes.len()) };
+                Ok(())
+            }
+            Views::Flip => {
+                let end = off + bytes.len();
+                self.protect(off, end, libc::PROT_READ | libc::PROT_WRITE)?;
+                // SAFETY: [off, end) is inside the mapping and now writable.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.base.add(off), bytes.len())
+                };
+                self.protect(off, end, libc::PROT_READ | libc::PROT_EXEC)
+            }
+        }
+    }
+}
+
+/// A dual-mapped region given back by a dropped [`ExecMemory`].
+struct FreeRegion {
+    rx: *mut u8,
+    rw: *mut u8,
+    cap: usize,
+    populated: usize,
+}
+
+// SAFETY: a pooled region is owned by the pool alone (no code runs in it).
+unsafe impl Send for FreeRegion {}
+
+/// Released dual-mapped regions, reused by the next [`ExecMemory::new`]
+/// of the same size. A VM's code region is created and dropped with the
+/// VM; mapping a memfd twice, populating its first pages and unmapping
+/// them again cost about 20 us, as much as compiling 20 blocks, and
+/// short-lived VMs (tests, a scheduler's guests, AOT start-up) pay it
+/// every time. Bounded in count and in populated bytes kept per region.
+struct RegionPool;
+
+/// Regions kept for reuse.
+const POOL_REGIONS: usize = 8;
+/// Regions with more populated memory than this are unmapped instead of
+/// pooled (their pages would stay resident while unused).
+const POOL_MAX_POPULATED: usize = 4 << 20;
+
+static FREE_REGIONS: std::sync::Mutex<Vec<FreeRegion>> = std::sync::Mutex::new(Vec::new());
+
+impl RegionPool {
+    fn take(cap: usize) -> Option<FreeRegion> {
+        let mut free = FREE_REGIONS.lock().unwrap_or_else(|e| e.into_inner());
+        let i = free.iter().position(|r| r.cap == cap)?;
+        Some(free.swap_remove(i))
+    }
+
+    /// Keeps `r` for reuse; gives it back to the caller when the pool is full.
+    fn give(r: FreeRegion) -> Option<FreeRegion> {
+        if r.populated > POOL_MAX_POPULATED {
+            return Some(r);
+        }
+        let mut free = FREE_REGIONS.lock().unwrap_or_else(|e| e.into_inner());
+        if free.len() >= POOL_REGIONS {
+            return Some(r);
+        }
+        free.push(r);
+        None
     }
 }
 
 impl Drop for ExecMemory {
     fn drop(&mut self) {
-        // SAFETY: exactly the mapping from `new`.
+        if let Views::Dual { rw } = self.views {
+            let r = FreeRegion {
+                rx: self.base,
+                rw,
+                cap: self.cap,
+                populated: self.populated,
+            };
+            if let Some(r) = RegionPool::give(r) {
+                // SAFETY: exactly the two mappings of this region.
+                unsafe {
+                    libc::munmap(r.rx as *mut libc::c_void, r.cap);
+                    libc::munmap(r.rw as *mut libc::c_void, r.cap);
+                }
+            }
+            return;
+        }
+        // SAFETY: exactly the mapping from `new_flipping` (or the fallback of `new`).
         unsafe { libc::munmap(self.base as *mut libc::c_void, self.cap) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_reach_the_executable_view_without_it_being_writable() {
+        for mut m in [
+            ExecMemory::new(8192).unwrap(),
+            ExecMemory::new_flipping(8192).unwrap(),
+        ] {
+            // mov eax, 42 ; ret
+            let code = [0xb8, 42, 0, 0, 0, 0xc3];
+            let at = m.append(&code).unwrap();
+            // SAFETY: `at` is the start of the 6 bytes just installed.
+            let seen = unsafe { std::slice::from_raw_parts(at as *const u8, code.len()) };
+            assert_eq!(seen, code);
+            // SAFETY: the bytes form a complete function with this ABI.
+            let f: extern "C" fn() -> u32 = unsafe { std::mem::transmute(at) };
+            assert_eq!(f(), 42);
+            m.patch(at + 1, &[7]).unwrap();
+            assert_eq!(f(), 7);
+            assert!(m.patch(at + 6, &[0]).is_err(), "patch past the used code");
+            assert!(m.patch(usize::MAX - 1, &[0, 0, 0]).is_err());
+        }
+        assert!(ExecMemory::new(4096).unwrap().is_dual_mapped());
+    }
+
+    #[test]
+    fn append_patched_writes_the_fields_into_the_copy() {
+        for mut m in [
+            ExecMemory::new(8192).unwrap(),
+            ExecMemory::new_flipping(8192).unwrap(),
+        ] {
+            // mov eax, imm32 ; ret, with the immediate patched to 99.
+            let code = [0xb8, 0, 0, 0, 0, 0xc3];
+            let at = m
+                .append_patched(&code, &[(1, 99u32.to_le_bytes())])
+                .unwrap();
+            // SAFETY: the bytes form a complete function with this ABI.
+            let f: extern "C" fn() -> u32 = unsafe { std::mem::transmute(at) };
+            assert_eq!(f(), 99);
+            let used = m.used();
+            assert!(m.append_patched(&code, &[(3, [0; 4])]).is_err());
+            assert_eq!(m.used(), used, "a bad field appends nothing");
+        }
+    }
+
+    #[test]
+    fn full_region_reports_full() {
+        let mut m = ExecMemory::new(4096).unwrap();
+        m.append(&[0x90; 4000]).unwrap();
+        assert_eq!(m.append(&[0x90; 200]), Err(CodegenError::CodeRegionFull));
+        m.truncate(0);
+        assert!(m.append(&[0x90; 200]).is_ok());
     }
 }

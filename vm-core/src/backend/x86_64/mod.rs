@@ -1,12 +1,37 @@
-//! x86-64 backend.
+//! x86-64 backend: IR -> x86-64 with a per-block register allocator, one
+//! module per stage.
+//!
+//! ```text
+//! backend.rs   X64Backend: code region, trampoline, stage driver, public types
+//! analysis.rs  liveness, self-loop carried globals, softmmu access plans
+//! regalloc.rs  where temps live, eviction, deferred loop write-backs
+//! lower.rs     IR ops and terminators -> instructions, exits, chain sites, stubs
+//! softmmu.rs   TLB slot checks, inline TLB probes, miss stubs
+//! codebuf.rs   executable memory (memfd mapped twice: RX executed, RW written)
+//! ```
 //!
 //! Encoding uses `dynasmrt`: instruction templates are checked and
 //! pre-encoded at Rust compile time by the `dynasm!` macro, so emitting a
-//! block at run time is a handful of byte pushes plus relocation fix-ups,
-//! which keeps translation in the tens of nanoseconds per guest instruction.
+//! block at run time is byte pushes plus relocation fix-ups of the
+//! block's own labels.
 
+/// `dynasm!` for x86-64 (every stage module emits through it).
+macro_rules! asm {
+    ($ops:expr; $($t:tt)*) => {
+        dynasm!($ops ; .arch x64 ; $($t)*)
+    };
+}
+
+mod analysis;
+mod backend;
 mod codebuf;
-mod emit;
+mod lower;
+mod regalloc;
+mod softmmu;
+#[cfg(test)]
+mod tests;
 
+pub use backend::{
+    ChainSite, CodegenStageTimes, CompiledBlock, RelocatableBlock, RelocatableSite, X64Backend,
+};
 pub use codebuf::ExecMemory;
-pub use emit::{ChainSite, CompiledBlock, RelocatableBlock, RelocatableSite, X64Backend};

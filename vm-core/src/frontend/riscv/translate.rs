@@ -11,7 +11,8 @@ use crate::ir::{BinOp, Cond, GuestLoc, IrBlock, IrBuilder, Temp, Terminator, UnO
 /// A block that does not end in a control transfer (it hit the length limit
 /// or an undecodable instruction) falls through to the next pc.
 pub fn translate_block(pc: u64, insns: &[Inst]) -> IrBlock {
-    let mut b = IrBuilder::new();
+    // RV64IM lifts to at most 5 ops per instruction (a jalr), ~3 on average.
+    let mut b = IrBuilder::with_capacity(3 * insns.len() + 2);
     let mut cur = pc;
     let mut term = None;
     for (index, i) in insns.iter().enumerate() {

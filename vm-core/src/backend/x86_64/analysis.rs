@@ -1,0 +1,255 @@
+//! Analysis before lowering: temp liveness (last use), self-loop
+//! detection with the guest registers carried around the loop (and
+//! whether their writes can be deferred to the exits), and the softmmu
+//! plan of which accesses share one TLB probe.
+
+use super::backend::Scratch;
+use super::lower::Codegen;
+use super::regalloc::Loc;
+use crate::ir::{IrBlock, IrOp, Temp, Terminator};
+use crate::state::NUM_GLOBALS;
+
+/// How the softmmu translates one memory op of a block.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum AccessPlan {
+    /// Its own TLB probe.
+    Own,
+    /// First of a run of same-kind accesses through the same address temp:
+    /// one probe covers `[addr + lo, addr + lo + len)`.
+    Head { lo: i32, len: u32 },
+    /// Covered by its run's head probe (r15 already holds the addend).
+    Covered,
+}
+
+/// Longest byte range one probe may cover for a run of accesses.
+pub(super) const MAX_RUN_BYTES: i64 = 256;
+
+/// Groups the block's loads and stores into runs that share one TLB probe:
+/// consecutive memory ops (other ops may sit between them, none touch r15)
+/// of the same kind through the same non-constant address temp whose byte
+/// ranges together span at most `MAX_RUN_BYTES`. The head's probe checks
+/// the whole range, so the run's pages and permissions are verified before
+/// its first access; if the probe declines (miss the handler cannot serve,
+/// range crossing a page), only the head is replayed and the rest of the
+/// block runs as a new block with its own probes, keeping faults precise.
+pub(super) fn access_plans(b: &IrBlock, plans: &mut Vec<AccessPlan>) {
+    plans.clear();
+    plans.resize(b.ops.len(), AccessPlan::Own);
+    let mut is_const = vec![false; b.num_temps as usize];
+    // (head index, addr, is_store, lo, hi)
+    let mut run: Option<(usize, Temp, bool, i64, i64)> = None;
+    for (i, op) in b.ops.iter().enumerate() {
+        let (addr, off, width, store) = match *op {
+            IrOp::Const { dst, .. } => {
+                is_const[dst as usize] = true;
+                continue;
+            }
+            IrOp::Load {
+                addr, off, width, ..
+            } => (addr, off, width, false),
+            IrOp::Store {
+                addr, off, width, ..
+            } => (addr, off, width, true),
+            _ => continue,
+        };
+        let (lo, hi) = (off as i64, off as i64 + width.bytes() as i64);
+        if let Some((head, ra, rs, rlo, rhi)) = run {
+            let (nlo, nhi) = (rlo.min(lo), rhi.max(hi));
+            if ra == addr && rs == store && nhi - nlo <= MAX_RUN_BYTES {
+                plans[i] = AccessPlan::Covered;
+                plans[head] = AccessPlan::Head {
+                    lo: nlo as i32,
+                    len: (nhi - nlo) as u32,
+                };
+                run = Some((head, ra, rs, nlo, nhi));
+                continue;
+            }
+        }
+        run = (!is_const[addr as usize]).then_some((i, addr, store, lo, hi));
+    }
+}
+
+/// At most this many globals are carried in registers around a self-loop,
+/// leaving the rest of the pool for temporaries.
+pub(super) const MAX_CARRIED: usize = 5;
+
+/// Whether `b` ends by jumping back to its own first instruction.
+pub(super) fn is_self_loop(b: &IrBlock) -> bool {
+    match b.term {
+        Terminator::Jump(t) => t == b.pc,
+        Terminator::Branch { taken, .. } => taken == b.pc,
+        _ => false,
+    }
+}
+
+/// Globals read before being written in `b` (values that flow around a
+/// self-loop), with the temp read at the head and the temp holding the
+/// global's value at the end of the block.
+pub(super) fn loop_carried(b: &IrBlock, out: &mut Vec<(u8, Temp, Temp)>) {
+    let mut first: [Option<Temp>; NUM_GLOBALS] = [None; NUM_GLOBALS];
+    let mut written = 0u64;
+    let mut last: [Option<Temp>; NUM_GLOBALS] = [None; NUM_GLOBALS];
+    let mut order = Vec::new();
+    for op in &b.ops {
+        match *op {
+            IrOp::GetGlobal { dst, g }
+                if written & (1 << g) == 0 && first[g as usize].is_none() =>
+            {
+                first[g as usize] = Some(dst);
+                order.push(g);
+            }
+            IrOp::SetGlobal { g, src } => {
+                written |= 1 << g;
+                last[g as usize] = Some(src);
+            }
+            _ => {}
+        }
+    }
+    out.clear();
+    out.extend(order.into_iter().take(MAX_CARRIED).map(|g| {
+        let head = first[g as usize].expect("recorded");
+        (g, head, last[g as usize].unwrap_or(head))
+    }));
+}
+
+/// Whether every global in `carried` is read exactly once in `b` (by its
+/// head temp): then its writes can be kept in registers until the block is
+/// left, since no later read would see the stale CPU-state slot.
+pub(super) fn deferrable(b: &IrBlock, carried: &[(u8, Temp, Temp)]) -> bool {
+    let mut mask = 0u64;
+    for &(g, _, _) in carried {
+        mask |= 1 << g;
+    }
+    let mut reads = [0u8; NUM_GLOBALS];
+    for op in &b.ops {
+        if let IrOp::GetGlobal { g, .. } = *op {
+            if mask & (1 << g) != 0 {
+                reads[g as usize] += 1;
+            }
+        }
+    }
+    carried.iter().all(|&(g, _, _)| reads[g as usize] == 1)
+}
+
+impl<'b> Codegen<'b> {
+    pub(super) fn new(
+        b: &'b IrBlock,
+        base: usize,
+        exit: usize,
+        region_base: usize,
+        scratch: Scratch,
+    ) -> Self {
+        let n = b.num_temps as usize;
+        let Scratch {
+            mut asm,
+            code,
+            mut loc,
+            mut last_use,
+            mut home,
+            mut faults,
+            mut chains,
+            mut wb,
+            mut quantum_stubs,
+            mut carried,
+            mut misses,
+            mut plans,
+            mut slot_stubs,
+            mut loop_slots,
+            fixups,
+        } = scratch;
+        asm.reserve_ops(b.ops.len() * 16 + 160);
+        wb.clear();
+        quantum_stubs.clear();
+        carried.clear();
+        misses.clear();
+        plans.clear();
+        slot_stubs.clear();
+        loop_slots.clear();
+        // A temp's last use defaults to its definition, so unused results die at once.
+        last_use.clear();
+        last_use.resize(n, 0);
+        loc.clear();
+        loc.resize(n, Loc::None);
+        home.clear();
+        home.resize(n, None);
+        faults.clear();
+        chains.clear();
+        for (i, op) in b.ops.iter().enumerate() {
+            op.for_each_use(|t| last_use[t as usize] = i as u32);
+            if let Some(d) = op.dst() {
+                last_use[d as usize] = last_use[d as usize].max(i as u32);
+            }
+        }
+        let end = b.ops.len() as u32;
+        b.term.for_each_use(|t| last_use[t as usize] = end);
+        if is_self_loop(b) {
+            loop_carried(b, &mut carried);
+        }
+        for &(_, _, tail) in &carried {
+            // The value flows into the next iteration: keep it to the end.
+            last_use[tail as usize] = end;
+        }
+        let mut deferred = 0u64;
+        // Only globals the loop writes need deferring; read-only ones keep
+        // their (never stale) CPU-state slot as a free eviction target.
+        let mut written = [(0u8, 0 as Temp, 0 as Temp); MAX_CARRIED];
+        let mut nw = 0;
+        for &(g, head, tail) in &carried {
+            if head != tail {
+                written[nw] = (g, head, tail);
+                nw += 1;
+            }
+        }
+        let written = &written[..nw];
+        if !written.is_empty() && deferrable(b, written) {
+            for &(g, head, _) in written {
+                deferred |= 1 << g;
+                // The current value of a deferred global must survive until
+                // it is replaced: any exit before that writes it back.
+                let mut cur = head;
+                for (i, op) in b.ops.iter().enumerate() {
+                    if let IrOp::SetGlobal { g: sg, src } = *op {
+                        if sg == g {
+                            last_use[cur as usize] = last_use[cur as usize].max(i as u32);
+                            cur = src;
+                        }
+                    }
+                }
+                last_use[cur as usize] = end;
+            }
+        }
+        Self {
+            b,
+            asm,
+            code,
+            base,
+            exit,
+            region_base,
+            loc,
+            last_use,
+            home,
+            holder: [None; NUM_GLOBALS],
+            reg_temp: [None; 16],
+            pinned: 0,
+            free_slots: u64::MAX,
+            faults,
+            chains,
+            wb,
+            quantum_stubs,
+            sites: Vec::new(),
+            cur: 0,
+            carried,
+            quantum: None,
+            body: None,
+            head_regs: [0; MAX_CARRIED],
+            deferred,
+            cur_val: [None; NUM_GLOBALS],
+            softmmu: None,
+            misses,
+            plans,
+            slot_stubs,
+            loop_slots,
+            fixups,
+        }
+    }
+}

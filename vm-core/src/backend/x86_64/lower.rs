@@ -1,0 +1,847 @@
+//! Lowering: IR ops and terminators to x86-64 instructions (through
+//! `dynasm`), the self-loop back edge, exits to the dispatcher, chain
+//! sites, and the out-of-line stubs emitted after the block body.
+
+use dynasmrt::x64::X64Relocation;
+use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
+
+use super::analysis::{AccessPlan, MAX_CARRIED};
+use super::backend::{ChainSite, Fixups, Scratch};
+use super::regalloc::{Loc, Opnd, WbSrc, R15, RAX};
+use super::softmmu::{MissStub, ProbeAddr, SlotStub};
+use crate::backend::{exit_code, CodegenError};
+use crate::ir::{BinOp, Cond, IrBlock, IrOp, Temp, Terminator, UnOp, Width};
+use crate::mmu::tlb::entry_offsets as tlb_off;
+use crate::mmu::AccessType;
+use crate::state::{offsets as off, JMP_CACHE_ENTRIES, NUM_GLOBALS};
+
+/// Out-of-line exit of a load or store that faulted, hit a code page, or
+/// (softmmu) was declined by the TLB miss handler.
+#[derive(Clone, Copy)]
+pub(super) struct FaultStub {
+    pub(super) label: dynasmrt::DynamicLabel,
+    pub(super) pc: u64,
+    pub(super) next_pc: u64,
+    pub(super) uncount: u64,
+    pub(super) code: u64,
+    /// Register holding the guest address at the exit.
+    pub(super) addr_reg: u8,
+    /// Deferred globals to write back: range in `Scratch::wb`.
+    pub(super) wb: (u32, u32),
+}
+
+/// Out-of-line exit of a direct jump not chained yet.
+#[derive(Clone, Copy)]
+pub(super) struct ChainStub {
+    pub(super) label: dynasmrt::DynamicLabel,
+    pub(super) target: u64,
+    /// Offset in the assembler of the end of the jump whose rel32 is patched.
+    pub(super) jump_end: usize,
+}
+
+/// State of code generation for one block: the assembler, where every
+/// temp lives (see `regalloc`), the analysis results (see `analysis`) and
+/// the stubs to emit after the body.
+pub(super) struct Codegen<'b> {
+    pub(super) b: &'b IrBlock,
+    pub(super) asm: VecAssembler<X64Relocation>,
+    /// Carried through for the scratch state (see [`Scratch::code`]).
+    pub(super) code: Vec<u8>,
+    pub(super) base: usize,
+    pub(super) exit: usize,
+    pub(super) region_base: usize,
+    pub(super) loc: Vec<Loc>,
+    pub(super) last_use: Vec<u32>,
+    pub(super) home: Vec<Option<u8>>,
+    pub(super) holder: [Option<Temp>; NUM_GLOBALS],
+    pub(super) reg_temp: [Option<Temp>; 16],
+    pub(super) pinned: u16,
+    pub(super) free_slots: u64,
+    pub(super) faults: Vec<FaultStub>,
+    pub(super) chains: Vec<ChainStub>,
+    /// Write-back lists of exits (see `FaultStub::wb`).
+    pub(super) wb: Vec<(u8, WbSrc)>,
+    /// Quantum exits on a self-loop back edge, with their write-back lists.
+    pub(super) quantum_stubs: Vec<(dynasmrt::DynamicLabel, (u32, u32))>,
+    pub(super) sites: Vec<ChainSite>,
+    pub(super) cur: u32,
+    /// For a block that jumps back to itself: the globals kept in host
+    /// registers across iterations, as (global, temp read at the head,
+    /// temp holding the value at the end of the body).
+    pub(super) carried: Vec<(u8, Temp, Temp)>,
+    /// Quantum-exit stub label (shared by the entry and the loop back edge).
+    pub(super) quantum: Option<dynasmrt::DynamicLabel>,
+    /// Start of the loop body, after the entry loads of carried globals.
+    pub(super) body: Option<dynasmrt::DynamicLabel>,
+    /// Head register of each carried global (same order as `carried`).
+    pub(super) head_regs: [u8; MAX_CARRIED],
+    /// Carried globals whose writes stay in registers until the block is
+    /// left (bit per global); exits write them back.
+    pub(super) deferred: u64,
+    /// Temp holding each deferred global's current value.
+    pub(super) cur_val: [Option<Temp>; NUM_GLOBALS],
+    /// Softmmu mode: address of the shared TLB-miss routine.
+    pub(super) softmmu: Option<usize>,
+    /// TLB miss stubs, emitted after the block body.
+    pub(super) misses: Vec<MissStub>,
+    /// Softmmu probe plan per op (empty in flat mode).
+    pub(super) plans: Vec<AccessPlan>,
+    /// Full probes behind slot checks, emitted after the block body.
+    pub(super) slot_stubs: Vec<SlotStub>,
+    /// See [`Codegen::loop_slot_sites`]: (slot offset, addend register).
+    pub(super) loop_slots: Vec<(i32, u8)>,
+    /// Set when compiling for an AOT image: where the code holds
+    /// position-dependent fields a loader must patch.
+    pub(super) fixups: Option<Fixups>,
+}
+
+pub(super) fn fits_i32(v: u64) -> bool {
+    (v as i64) >= i32::MIN as i64 && (v as i64) <= i32::MAX as i64
+}
+
+impl<'b> Codegen<'b> {
+    /// Gives back the reusable state, and the block's chain sites.
+    pub(super) fn into_parts(self) -> (Scratch, Vec<ChainSite>) {
+        let Codegen {
+            asm,
+            code,
+            loc,
+            last_use,
+            home,
+            faults,
+            chains,
+            wb,
+            quantum_stubs,
+            carried,
+            misses,
+            plans,
+            slot_stubs,
+            loop_slots,
+            fixups,
+            sites,
+            ..
+        } = self;
+        let scratch = Scratch {
+            asm,
+            code,
+            loc,
+            last_use,
+            home,
+            faults,
+            chains,
+            wb,
+            quantum_stubs,
+            carried,
+            misses,
+            plans,
+            slot_stubs,
+            loop_slots,
+            fixups,
+        };
+        (scratch, sites)
+    }
+
+    pub(super) fn global_off(g: u8) -> i32 {
+        off::GLOBALS + 8 * g as i32
+    }
+
+    /// Stores a 64-bit immediate to `[rbp + disp]` (clobbers rcx for wide values).
+    pub(super) fn store_imm(&mut self, disp: i32, v: u64) {
+        if fits_i32(v) {
+            asm!(self.asm; mov QWORD [rbp + disp], v as i32);
+        } else {
+            asm!(self.asm; mov rcx, QWORD v as i64 ; mov [rbp + disp], rcx);
+        }
+    }
+
+    pub(super) fn mov_imm(&mut self, r: u8, v: u64) {
+        if v == 0 {
+            asm!(self.asm; xor Rd(r), Rd(r));
+        } else if v <= u32::MAX as u64 {
+            asm!(self.asm; mov Rd(r), v as i32);
+        } else if fits_i32(v) {
+            asm!(self.asm; mov Rq(r), v as i32);
+        } else {
+            asm!(self.asm; mov Rq(r), QWORD v as i64);
+        }
+    }
+
+    pub(super) fn block(&mut self) -> Result<(), CodegenError> {
+        let b = self.b;
+        let quantum = self.asm.new_dynamic_label();
+        self.quantum = Some(quantum);
+        let n = b.insn_count as i32;
+        asm!(self.asm;
+            sub r13, 1
+            ; jb =>quantum
+            ; add r12, n
+        );
+        if !self.carried.is_empty() {
+            // Carried globals live in fixed registers at the loop head; the
+            // back edge moves the new values there instead of going through
+            // the CPU state (store-to-load forwarding on the critical path).
+            for k in 0..self.carried.len() {
+                let (g, head, _) = self.carried[k];
+                let r = self.alloc()?;
+                self.head_regs[k] = r;
+                let d = Self::global_off(g);
+                asm!(self.asm; mov Rq(r), [rbp + d]);
+                self.bind(head, r);
+                if self.deferred & (1 << g) != 0 {
+                    // The CPU-state slot goes stale after the first iteration:
+                    // no free eviction to it.
+                    self.cur_val[g as usize] = Some(head);
+                } else {
+                    self.home[head as usize] = Some(g);
+                    self.holder[g as usize] = Some(head);
+                }
+            }
+            if self.softmmu.is_some() {
+                self.loop_slots = self.loop_slot_sites();
+                for i in 0..self.loop_slots.len() {
+                    let (slot, reg) = self.loop_slots[i];
+                    asm!(self.asm; mov Rq(reg), [rbp + slot + 8]);
+                }
+            }
+            // Softmmu loop bodies start on a 64-byte boundary (an op-cache
+            // line): their tight loops otherwise ran at the mercy of where
+            // the block happened to land (matmul +19 % .. +46 % against flat
+            // between builds differing only in unrelated code size). Flat
+            // blocks stay unaligned: aligning them measured 5-7 % slower on
+            // sieve and strings.
+            if self.softmmu.is_some() {
+                self.align_to(64);
+            }
+            let body = self.asm.new_dynamic_label();
+            asm!(self.asm; =>body);
+            self.body = Some(body);
+        }
+        for (i, op) in b.ops.iter().enumerate() {
+            self.cur = i as u32;
+            self.pinned = 0;
+            self.op(op)?;
+            op.for_each_use(|t| self.release(t));
+            if let Some(d) = op.dst() {
+                self.release(d);
+            }
+        }
+        self.cur = b.ops.len() as u32;
+        self.pinned = 0;
+        self.terminator()?;
+        // Out-of-line stubs.
+        for i in 0..self.quantum_stubs.len() {
+            let (label, wb) = self.quantum_stubs[i];
+            asm!(self.asm; =>label);
+            self.emit_write_back(wb);
+            asm!(self.asm; xor r13d, r13d);
+            self.store_imm(off::PC, b.pc);
+            self.exit_with(exit_code::QUANTUM);
+        }
+        asm!(self.asm; =>quantum ; xor r13d, r13d);
+        self.store_imm(off::PC, b.pc);
+        self.exit_with(exit_code::QUANTUM);
+        for i in 0..self.slot_stubs.len() {
+            let f = self.slot_stubs[i];
+            let last = f.disp + f.len as i32 - 1;
+            asm!(self.asm;
+                =>f.full
+                ; lea rcx, [Rq(f.base) + f.disp]
+                ; shr rcx, (12 - tlb_off::SHIFT) as i8
+                ; and rcx, [rbp + off::TLB_MASK]
+                ; add rcx, [rbp + off::TLB_BASE]
+                ; lea rax, [Rq(f.base) + last]
+                ; and rax, -4096
+                ; cmp rax, [rcx + f.tag]
+                ; jne =>f.miss
+                ; mov Rq(f.reg), [rcx + tlb_off::ADDEND]
+                ; mov [rbp + f.slot], rax
+                ; mov [rbp + f.slot + 8], Rq(f.reg)
+                ; jmp =>f.back
+            );
+        }
+        for i in 0..self.misses.len() {
+            let m = self.misses[i];
+            asm!(self.asm; =>m.label);
+            match m.at {
+                ProbeAddr::Reg { base, disp } => asm!(self.asm; lea r15, [Rq(base) + disp]),
+                ProbeAddr::Imm(v) => asm!(self.asm; mov r15, QWORD v as i64),
+            }
+            asm!(self.asm; mov ecx, m.info as i32);
+            let routine = self.softmmu.expect("miss stubs only in softmmu mode");
+            // dynasm has no x64 extern relocations: encode `call rel32` by hand.
+            let end = self.base + self.asm.offset().0 + 5;
+            self.asm.push(0xe8);
+            self.asm.push_i32((routine as i64 - end as i64) as i32);
+            asm!(self.asm; test ecx, ecx ; jnz =>m.replay);
+            if let (Some(slot), ProbeAddr::Reg { base, disp }) = (m.fill_slot, m.at) {
+                // The handler served the access: r15 translates its first
+                // page (for a split access, both pages: equal addends).
+                asm!(self.asm;
+                    lea rax, [Rq(base) + disp]
+                    ; and rax, -4096
+                    ; mov [rbp + slot], rax
+                    ; mov [rbp + slot + 8], r15
+                );
+            }
+            if m.reg != R15 {
+                // The site keeps its addend in another register; r15 goes
+                // back to the loop's r15 site (its slot agrees with it).
+                asm!(self.asm; mov Rq(m.reg), r15);
+                if let Some(r15_slot) = self.loop_slots.iter().find(|l| l.1 == R15).map(|l| l.0) {
+                    asm!(self.asm; mov r15, [rbp + r15_slot + 8]);
+                }
+            }
+            asm!(self.asm; jmp =>m.back);
+            if let Some(reload) = m.reload {
+                asm!(self.asm; =>reload ; mov r15, [rcx + tlb_off::ADDEND] ; jmp =>m.back);
+            }
+        }
+        for i in 0..self.faults.len() {
+            let f = self.faults[i];
+            asm!(self.asm; =>f.label ; mov [rbp + off::EXIT_ARG], Rq(f.addr_reg));
+            self.emit_write_back(f.wb);
+            let pc = if f.code == exit_code::CODE_MODIFIED {
+                f.next_pc
+            } else {
+                f.pc
+            };
+            self.store_imm(off::PC, pc);
+            if f.uncount > 0 {
+                let u = f.uncount as i32;
+                asm!(self.asm; sub r12, u);
+            }
+            self.exit_with(f.code);
+        }
+        for i in 0..self.chains.len() {
+            let c = self.chains[i];
+            let stub_addr = self.base + self.asm.offset().0;
+            asm!(self.asm; =>c.label);
+            self.store_imm(off::PC, c.target);
+            let patch_addr = self.base + c.jump_end - 4;
+            let site = (patch_addr - self.region_base) as i32;
+            asm!(self.asm; mov QWORD [rbp + off::EXIT_ARG], site);
+            if let Some(f) = self.fixups.as_mut() {
+                f.site_imm32.push(self.asm.offset().0 as u32 - 4);
+            }
+            self.exit_with(exit_code::CHAIN);
+            self.sites.push(ChainSite {
+                patch_addr,
+                stub_addr,
+                target_pc: c.target,
+            });
+        }
+        Ok(())
+    }
+
+    /// Pads with the recommended multi-byte NOPs up to an `n`-byte aligned
+    /// host address (executed once, on entry to the loop).
+    pub(super) fn align_to(&mut self, n: usize) {
+        const NOPS: [&[u8]; 9] = [
+            &[0x90],
+            &[0x66, 0x90],
+            &[0x0f, 0x1f, 0x00],
+            &[0x0f, 0x1f, 0x40, 0x00],
+            &[0x0f, 0x1f, 0x44, 0x00, 0x00],
+            &[0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00],
+            &[0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00],
+            &[0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+            &[0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+        ];
+        let addr = self.base + self.asm.offset().0;
+        let mut pad = (n - addr % n) % n;
+        while pad > 0 {
+            let k = pad.min(NOPS.len());
+            for &byte in NOPS[k - 1] {
+                self.asm.push(byte);
+            }
+            pad -= k;
+        }
+    }
+
+    pub(super) fn exit_with(&mut self, code: u64) {
+        asm!(self.asm; mov eax, code as i32);
+        // dynasm has no x64 extern relocations: encode `jmp rel32` by hand.
+        let end = self.base + self.asm.offset().0 + 5;
+        let rel = self.exit as i64 - end as i64;
+        self.asm.push(0xe9);
+        if let Some(f) = self.fixups.as_mut() {
+            f.exit_rel32.push(self.asm.offset().0 as u32);
+        }
+        self.asm.push_i32(rel as i32);
+    }
+
+    pub(super) fn fault_label(
+        &mut self,
+        loc: crate::ir::GuestLoc,
+        code: u64,
+        modified: bool,
+        addr_reg: u8,
+    ) -> dynasmrt::DynamicLabel {
+        let label = self.asm.new_dynamic_label();
+        let retired = if modified { loc.index + 1 } else { loc.index };
+        let wb = self.snapshot_deferred();
+        self.faults.push(FaultStub {
+            label,
+            pc: loc.pc,
+            next_pc: loc.next_pc,
+            uncount: (self.b.insn_count - retired) as u64,
+            code,
+            addr_reg,
+            wb,
+        });
+        label
+    }
+
+    /// Returns a register holding `addr + disp`: the address temp's own
+    /// (pinned) register when there is no displacement, else rax.
+    pub(super) fn guest_addr(&mut self, addr: Temp, disp: i32) -> Result<u8, CodegenError> {
+        match self.loc[addr as usize] {
+            Loc::Const(v) => {
+                self.mov_imm(RAX, v.wrapping_add(disp as i64 as u64));
+                Ok(RAX)
+            }
+            _ => {
+                let r = self.use_reg(addr)?;
+                if disp == 0 {
+                    return Ok(r);
+                }
+                asm!(self.asm; lea rax, [Rq(r) + disp]);
+                Ok(RAX)
+            }
+        }
+    }
+
+    pub(super) fn bounds_check(&mut self, a: u8, width: Width, label: dynasmrt::DynamicLabel) {
+        let lim = off::MEM_LIMIT + 8 * width.log2() as i32;
+        asm!(self.asm; cmp Rq(a), [rbp + lim] ; ja =>label);
+    }
+
+    pub(super) fn op(&mut self, op: &IrOp) -> Result<(), CodegenError> {
+        match *op {
+            IrOp::Const { dst, val } => {
+                self.loc[dst as usize] = Loc::Const(val);
+            }
+            IrOp::GetGlobal { dst, .. } if self.loc[dst as usize] != Loc::None => {
+                // Already bound at the loop head.
+            }
+            IrOp::GetGlobal { dst, g } => {
+                self.detach_holder(g)?;
+                self.loc[dst as usize] = Loc::Home;
+                self.home[dst as usize] = Some(g);
+                self.holder[g as usize] = Some(dst);
+            }
+            IrOp::SetGlobal { g, src } if self.deferred & (1 << g) != 0 => {
+                // Written back by whichever exit leaves the loop.
+                self.cur_val[g as usize] = Some(src);
+            }
+            IrOp::SetGlobal { g, src } => {
+                // A live value still only in this global must be fetched
+                // before the global is overwritten.
+                if self.holder[g as usize] != Some(src) {
+                    self.detach_holder(g)?;
+                }
+                let d = Self::global_off(g);
+                match self.loc[src as usize] {
+                    Loc::Const(v) => self.store_imm(d, v),
+                    _ => {
+                        let r = self.use_reg(src)?;
+                        asm!(self.asm; mov [rbp + d], Rq(r));
+                        if let Some(g2) = self.home[src as usize] {
+                            self.holder[g2 as usize] = None;
+                        }
+                        self.home[src as usize] = Some(g);
+                        self.holder[g as usize] = Some(src);
+                    }
+                }
+            }
+            IrOp::Bin { op, dst, a, b } => self.bin(op, dst, a, b)?,
+            IrOp::Un { op, dst, a } => {
+                let ra = self.use_reg(a)?;
+                let d = self.new_dst(dst)?;
+                match op {
+                    UnOp::Sext32 => asm!(self.asm; movsxd Rq(d), Rd(ra)),
+                    UnOp::Zext32 => asm!(self.asm; mov Rd(d), Rd(ra)),
+                }
+            }
+            IrOp::SetCond { cond, dst, a, b } => {
+                let ra = self.use_reg(a)?;
+                let ob = self.opnd(b)?;
+                self.cmp(ra, ob);
+                let d = self.new_dst(dst)?;
+                match cond {
+                    Cond::Eq => asm!(self.asm; sete al),
+                    Cond::Ne => asm!(self.asm; setne al),
+                    Cond::Lt => asm!(self.asm; setl al),
+                    Cond::Ge => asm!(self.asm; setge al),
+                    Cond::Ltu => asm!(self.asm; setb al),
+                    Cond::Geu => asm!(self.asm; setae al),
+                }
+                asm!(self.asm; movzx Rd(d), al);
+            }
+            IrOp::Load {
+                dst,
+                addr,
+                off: disp,
+                width,
+                signed,
+                loc,
+            } => {
+                let mut ar = R15;
+                let a = if self.softmmu.is_some() {
+                    ar = self.softmmu_probe(addr, disp, width, loc, AccessType::Read)?;
+                    self.guest_addr(addr, disp)?
+                } else {
+                    let a = self.guest_addr(addr, disp)?;
+                    let code = exit_code::FAULT_LOAD | ((width.log2() as u64) << 8);
+                    let label = self.fault_label(loc, code, false, a);
+                    self.bounds_check(a, width, label);
+                    a
+                };
+                let d = self.new_dst(dst)?;
+                match (width, signed) {
+                    (Width::W8, true) => asm!(self.asm; movsx Rq(d), BYTE [Rq(ar) + Rq(a)]),
+                    (Width::W8, false) => asm!(self.asm; movzx Rd(d), BYTE [Rq(ar) + Rq(a)]),
+                    (Width::W16, true) => asm!(self.asm; movsx Rq(d), WORD [Rq(ar) + Rq(a)]),
+                    (Width::W16, false) => asm!(self.asm; movzx Rd(d), WORD [Rq(ar) + Rq(a)]),
+                    (Width::W32, true) => asm!(self.asm; movsxd Rq(d), DWORD [Rq(ar) + Rq(a)]),
+                    (Width::W32, false) => asm!(self.asm; mov Rd(d), DWORD [Rq(ar) + Rq(a)]),
+                    (Width::W64, _) => asm!(self.asm; mov Rq(d), QWORD [Rq(ar) + Rq(a)]),
+                }
+            }
+            IrOp::Store {
+                addr,
+                off: disp,
+                src,
+                width,
+                loc,
+            } => {
+                let val = match self.loc[src as usize] {
+                    Loc::Const(v) if fits_i32(v) || width != Width::W64 => Opnd::Imm(v as i32),
+                    _ => Opnd::Reg(self.use_reg(src)?),
+                };
+                let mut ar = R15;
+                let a = if self.softmmu.is_some() {
+                    ar = self.softmmu_probe(addr, disp, width, loc, AccessType::Write)?;
+                    self.guest_addr(addr, disp)?
+                } else {
+                    let a = self.guest_addr(addr, disp)?;
+                    let code = exit_code::FAULT_STORE | ((width.log2() as u64) << 8);
+                    let fault = self.fault_label(loc, code, false, a);
+                    self.bounds_check(a, width, fault);
+                    a
+                };
+                match (width, val) {
+                    (Width::W8, Opnd::Imm(v)) => asm!(self.asm; mov BYTE [Rq(ar) + Rq(a)], v as i8),
+                    (Width::W16, Opnd::Imm(v)) => {
+                        asm!(self.asm; mov WORD [Rq(ar) + Rq(a)], v as i16)
+                    }
+                    (Width::W32, Opnd::Imm(v)) => asm!(self.asm; mov DWORD [Rq(ar) + Rq(a)], v),
+                    (Width::W64, Opnd::Imm(v)) => asm!(self.asm; mov QWORD [Rq(ar) + Rq(a)], v),
+                    (Width::W8, Opnd::Reg(r)) => asm!(self.asm; mov BYTE [Rq(ar) + Rq(a)], Rb(r)),
+                    (Width::W16, Opnd::Reg(r)) => asm!(self.asm; mov WORD [Rq(ar) + Rq(a)], Rw(r)),
+                    (Width::W32, Opnd::Reg(r)) => asm!(self.asm; mov DWORD [Rq(ar) + Rq(a)], Rd(r)),
+                    (Width::W64, Opnd::Reg(r)) => asm!(self.asm; mov QWORD [Rq(ar) + Rq(a)], Rq(r)),
+                }
+                if self.softmmu.is_some() {
+                    // Pages holding code never get a TLB write tag: stores to
+                    // them took the miss path and were replayed.
+                    return Ok(());
+                }
+                let smc = self.fault_label(loc, exit_code::CODE_MODIFIED, true, a);
+                asm!(self.asm; mov rcx, Rq(a) ; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>smc);
+                if width != Width::W8 {
+                    // The access may end in the next page.
+                    let last = width.bytes() as i32 - 1;
+                    asm!(self.asm; lea rcx, [Rq(a) + last] ; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>smc);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn cmp(&mut self, ra: u8, b: Opnd) {
+        match b {
+            Opnd::Imm(v) => asm!(self.asm; cmp Rq(ra), v),
+            Opnd::Reg(rb) => asm!(self.asm; cmp Rq(ra), Rq(rb)),
+        }
+    }
+
+    pub(super) fn bin(
+        &mut self,
+        op: BinOp,
+        dst: Temp,
+        a: Temp,
+        b: Temp,
+    ) -> Result<(), CodegenError> {
+        match op {
+            BinOp::Add | BinOp::Sub | BinOp::And | BinOp::Or | BinOp::Xor | BinOp::Mul => {
+                let ob = self.opnd(b)?;
+                let d = self.two_addr_dst(dst, a)?;
+                match (op, ob) {
+                    (BinOp::Add, Opnd::Imm(v)) => asm!(self.asm; add Rq(d), v),
+                    (BinOp::Add, Opnd::Reg(r)) => asm!(self.asm; add Rq(d), Rq(r)),
+                    (BinOp::Sub, Opnd::Imm(v)) => asm!(self.asm; sub Rq(d), v),
+                    (BinOp::Sub, Opnd::Reg(r)) => asm!(self.asm; sub Rq(d), Rq(r)),
+                    (BinOp::And, Opnd::Imm(v)) => asm!(self.asm; and Rq(d), v),
+                    (BinOp::And, Opnd::Reg(r)) => asm!(self.asm; and Rq(d), Rq(r)),
+                    (BinOp::Or, Opnd::Imm(v)) => asm!(self.asm; or Rq(d), v),
+                    (BinOp::Or, Opnd::Reg(r)) => asm!(self.asm; or Rq(d), Rq(r)),
+                    (BinOp::Xor, Opnd::Imm(v)) => asm!(self.asm; xor Rq(d), v),
+                    (BinOp::Xor, Opnd::Reg(r)) => asm!(self.asm; xor Rq(d), Rq(r)),
+                    (BinOp::Mul, Opnd::Imm(v)) => asm!(self.asm; imul Rq(d), Rq(d), v),
+                    (BinOp::Mul, Opnd::Reg(r)) => asm!(self.asm; imul Rq(d), Rq(r)),
+                    _ => unreachable!(),
+                }
+            }
+            BinOp::Shl | BinOp::Shr | BinOp::Sar => {
+                let amount = match self.loc[b as usize] {
+                    Loc::Const(v) => Some((v & 63) as i8),
+                    _ => None,
+                };
+                if amount.is_none() {
+                    let rb = self.use_reg(b)?;
+                    asm!(self.asm; mov rcx, Rq(rb));
+                }
+                let d = self.two_addr_dst(dst, a)?;
+                match (op, amount) {
+                    (BinOp::Shl, Some(s)) => asm!(self.asm; shl Rq(d), s),
+                    (BinOp::Shr, Some(s)) => asm!(self.asm; shr Rq(d), s),
+                    (BinOp::Sar, Some(s)) => asm!(self.asm; sar Rq(d), s),
+                    (BinOp::Shl, None) => asm!(self.asm; shl Rq(d), cl),
+                    (BinOp::Shr, None) => asm!(self.asm; shr Rq(d), cl),
+                    (BinOp::Sar, None) => asm!(self.asm; sar Rq(d), cl),
+                    _ => unreachable!(),
+                }
+            }
+            BinOp::MulH | BinOp::MulHU | BinOp::MulHSU => {
+                self.vacate_rdx()?;
+                let ra = self.use_reg(a)?;
+                let rb = self.use_reg(b)?;
+                asm!(self.asm; mov rax, Rq(ra));
+                match op {
+                    BinOp::MulH => asm!(self.asm; imul Rq(rb)),
+                    _ => asm!(self.asm; mul Rq(rb)),
+                }
+                if op == BinOp::MulHSU {
+                    asm!(self.asm; mov rcx, Rq(ra) ; sar rcx, 63 ; and rcx, Rq(rb) ; sub rdx, rcx);
+                }
+                let d = self.new_dst(dst)?;
+                asm!(self.asm; mov Rq(d), rdx);
+            }
+            BinOp::Div | BinOp::DivU | BinOp::Rem | BinOp::RemU => {
+                self.vacate_rdx()?;
+                let ra = self.use_reg(a)?;
+                let rb = self.use_reg(b)?;
+                let d = self.new_dst(dst)?;
+                let zero = self.asm.new_dynamic_label();
+                let norm = self.asm.new_dynamic_label();
+                let done = self.asm.new_dynamic_label();
+                asm!(self.asm; test Rq(rb), Rq(rb) ; jz =>zero);
+                let signed = matches!(op, BinOp::Div | BinOp::Rem);
+                if signed {
+                    asm!(self.asm;
+                        cmp Rq(rb), -1 ; jne =>norm
+                        ; mov rax, QWORD i64::MIN ; cmp Rq(ra), rax ; jne =>norm
+                    );
+                    if op == BinOp::Div {
+                        asm!(self.asm; mov Rq(d), Rq(ra));
+                    } else {
+                        asm!(self.asm; xor Rd(d), Rd(d));
+                    }
+                    asm!(self.asm; jmp =>done);
+                }
+                asm!(self.asm; =>norm ; mov rax, Rq(ra));
+                if signed {
+                    asm!(self.asm; cqo ; idiv Rq(rb));
+                } else {
+                    asm!(self.asm; xor edx, edx ; div Rq(rb));
+                }
+                match op {
+                    BinOp::Div | BinOp::DivU => asm!(self.asm; mov Rq(d), rax),
+                    _ => asm!(self.asm; mov Rq(d), rdx),
+                }
+                asm!(self.asm; jmp =>done ; =>zero);
+                match op {
+                    BinOp::Div | BinOp::DivU => asm!(self.asm; mov Rq(d), -1),
+                    _ => asm!(self.asm; mov Rq(d), Rq(ra)),
+                }
+                asm!(self.asm; =>done);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn chain_jump(&mut self, target: u64, cond: Option<Cond>) {
+        let label = self.asm.new_dynamic_label();
+        match cond {
+            None => asm!(self.asm; jmp =>label),
+            Some(Cond::Eq) => asm!(self.asm; je =>label),
+            Some(Cond::Ne) => asm!(self.asm; jne =>label),
+            Some(Cond::Lt) => asm!(self.asm; jl =>label),
+            Some(Cond::Ge) => asm!(self.asm; jge =>label),
+            Some(Cond::Ltu) => asm!(self.asm; jb =>label),
+            Some(Cond::Geu) => asm!(self.asm; jae =>label),
+        }
+        let jump_end = self.asm.offset().0;
+        self.chains.push(ChainStub {
+            label,
+            target,
+            jump_end,
+        });
+    }
+
+    pub(super) fn jcc(&mut self, cond: Cond, label: dynasmrt::DynamicLabel) {
+        match cond {
+            Cond::Eq => asm!(self.asm; je =>label),
+            Cond::Ne => asm!(self.asm; jne =>label),
+            Cond::Lt => asm!(self.asm; jl =>label),
+            Cond::Ge => asm!(self.asm; jge =>label),
+            Cond::Ltu => asm!(self.asm; jb =>label),
+            Cond::Geu => asm!(self.asm; jae =>label),
+        }
+    }
+
+    /// Loop back edge of a self-loop: count the iteration, move each carried
+    /// global's new value into its head register, and jump to the body.
+    pub(super) fn back_edge(&mut self) -> Result<(), CodegenError> {
+        let mut quantum = self.quantum.expect("prologue emitted");
+        let body = self.body.expect("self-loop has a body label");
+        let n = self.b.insn_count as i32;
+        if self.deferred != 0 {
+            // Leaving at the quantum must first write the deferred globals back.
+            quantum = self.asm.new_dynamic_label();
+            let wb = self.snapshot_deferred();
+            self.quantum_stubs.push((quantum, wb));
+        }
+        asm!(self.asm;
+            sub r13, 1
+            ; jb =>quantum
+            ; add r12, n
+        );
+        let mut reg_moves: Vec<(u8, u8)> = Vec::new();
+        let mut other: Vec<(u8, Temp)> = Vec::new();
+        for (k, &(_, _, tail)) in self.carried.iter().enumerate() {
+            let dst = self.head_regs[k];
+            match self.loc[tail as usize] {
+                Loc::Reg(r) if r == dst => {}
+                Loc::Reg(r) => reg_moves.push((r, dst)),
+                _ => other.push((dst, tail)),
+            }
+        }
+        // Parallel register moves; rax breaks cycles.
+        while !reg_moves.is_empty() {
+            let ready = (0..reg_moves.len())
+                .find(|&i| !reg_moves.iter().any(|&(src, _)| src == reg_moves[i].1));
+            match ready {
+                Some(i) => {
+                    let (src, dst) = reg_moves.remove(i);
+                    asm!(self.asm; mov Rq(dst), Rq(src));
+                }
+                None => {
+                    let (src, _) = reg_moves[0];
+                    asm!(self.asm; mov rax, Rq(src));
+                    for m in reg_moves.iter_mut() {
+                        if m.0 == src {
+                            m.0 = RAX;
+                        }
+                    }
+                }
+            }
+        }
+        // Values not in registers read memory or are constants: no conflicts.
+        for (dst, tail) in other {
+            self.copy_to(dst, tail);
+        }
+        asm!(self.asm; jmp =>body);
+        Ok(())
+    }
+
+    pub(super) fn terminator(&mut self) -> Result<(), CodegenError> {
+        match self.b.term {
+            Terminator::Jump(_) if self.body.is_some() => self.back_edge()?,
+            Terminator::Jump(t) => self.chain_jump(t, None),
+            Terminator::Branch {
+                cond,
+                a,
+                b,
+                fallthrough,
+                ..
+            } if self.body.is_some() => {
+                // The loop continues on the fall-through path of the
+                // branch: one taken jump per iteration (the back edge's).
+                let ra = self.use_reg(a)?;
+                let ob = self.opnd(b)?;
+                self.cmp(ra, ob);
+                // Where deferred globals are at the branch: the exit path
+                // is entered from it, before the back edge's moves.
+                let wb = self.snapshot_deferred();
+                if wb.0 == wb.1 {
+                    self.chain_jump(fallthrough, Some(negate(cond)));
+                    self.back_edge()?;
+                } else {
+                    let exit = self.asm.new_dynamic_label();
+                    self.jcc(negate(cond), exit);
+                    self.back_edge()?;
+                    asm!(self.asm; =>exit);
+                    self.emit_write_back(wb);
+                    self.chain_jump(fallthrough, None);
+                }
+            }
+            Terminator::Branch {
+                cond,
+                a,
+                b,
+                taken,
+                fallthrough,
+            } => {
+                let ra = self.use_reg(a)?;
+                let ob = self.opnd(b)?;
+                self.cmp(ra, ob);
+                self.chain_jump(taken, Some(cond));
+                self.chain_jump(fallthrough, None);
+            }
+            Terminator::JumpIndirect(t) => {
+                self.copy_to(RAX, t);
+                let mask = (JMP_CACHE_ENTRIES - 1) as i32;
+                let miss = self.asm.new_dynamic_label();
+                asm!(self.asm;
+                    mov [rbp + off::PC], rax
+                    ; mov rcx, rax
+                    ; shr rcx, 2
+                    ; and ecx, mask
+                    ; shl rcx, 4
+                    ; add rcx, [rbp + off::JMP_CACHE]
+                    ; cmp [rcx], rax
+                    ; jne =>miss
+                    ; jmp QWORD [rcx + 8]
+                    ; =>miss
+                );
+                self.exit_with(exit_code::INDIRECT);
+            }
+            Terminator::Syscall { pc, next_pc } => {
+                self.store_imm(off::EXIT_ARG, pc);
+                self.store_imm(off::PC, next_pc);
+                self.exit_with(exit_code::SYSCALL);
+            }
+            Terminator::Breakpoint { pc } => {
+                // The trapping instruction does not retire.
+                asm!(self.asm; sub r12, 1);
+                self.store_imm(off::PC, pc);
+                self.exit_with(exit_code::BREAKPOINT);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The condition that holds exactly when `c` does not.
+fn negate(c: Cond) -> Cond {
+    match c {
+        Cond::Eq => Cond::Ne,
+        Cond::Ne => Cond::Eq,
+        Cond::Lt => Cond::Ge,
+        Cond::Ge => Cond::Lt,
+        Cond::Ltu => Cond::Geu,
+        Cond::Geu => Cond::Ltu,
+    }
+}
