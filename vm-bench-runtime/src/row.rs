@@ -72,6 +72,10 @@ pub struct BenchRow {
     /// Unit of `samples`: `ns/iter` or `ratio`.
     #[serde(default = "samples_unit_default")]
     pub samples_unit: String,
+    /// The artifact's flame graph SVG, relative to the artifact's directory (the
+    /// artifact's `flamegraph` field), when one was drawn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flamegraph: Option<String>,
 }
 
 fn samples_unit_default() -> String {
@@ -114,6 +118,7 @@ impl BenchRow {
             metrics: Vec::new(),
             samples: Vec::new(),
             samples_unit: samples_unit_default(),
+            flamegraph: None,
         }
     }
 
@@ -124,6 +129,7 @@ impl BenchRow {
             category: a.identity.category.clone().unwrap_or_else(|| "-".into()),
             outcome: a.outcome.to_string(),
             enforced: a.enforced,
+            flamegraph: a.flamegraph.clone(),
             metrics: a
                 .metrics
                 .iter()

@@ -68,6 +68,18 @@ pub fn render(r: &SuiteReport, charts: &[Chart]) -> String {
         let _ = writeln!(s, "<h2>{}</h2>\n<table>\n<tr><th>Benchmark</th><th>KPI</th><th>Target</th><th>Measured</th><th>95% interval</th><th>Verdict</th><th>Margin</th><th>Median time</th><th>Samples</th></tr>", esc(cat));
         for row in r.results.iter().filter(|x| x.category == cat) {
             let short = row.name.rsplit("::").next().unwrap_or(&row.name);
+            // The flame graph sits beside the artifact; both runners' default report
+            // directory is a subdirectory of the artifact directory.
+            let flame = row
+                .flamegraph
+                .as_deref()
+                .map(|f| {
+                    format!(
+                        " <a class=\"flamegraph\" href=\"../{}\">flame graph</a>",
+                        esc(f)
+                    )
+                })
+                .unwrap_or_default();
             let samples = if row.samples.is_empty() {
                 "-".to_string()
             } else {
@@ -89,7 +101,7 @@ pub fn render(r: &SuiteReport, charts: &[Chart]) -> String {
             if checks.is_empty() {
                 let _ = writeln!(
                     s,
-                    "<tr><td title=\"{}\">{}</td><td>{}</td><td>-</td><td>-</td><td>-</td><td>{}</td><td>-</td><td>{median}</td><td>{samples}</td></tr>",
+                    "<tr><td title=\"{}\">{}{flame}</td><td>{}</td><td>-</td><td>-</td><td>-</td><td>{}</td><td>-</td><td>{median}</td><td>{samples}</td></tr>",
                     esc(&row.name),
                     esc(short),
                     esc(&metrics_text(row)),
@@ -104,7 +116,7 @@ pub fn render(r: &SuiteReport, charts: &[Chart]) -> String {
                 };
                 let _ = writeln!(
                     s,
-                    "<tr><td title=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{median}</td><td>{samples}</td></tr>",
+                    "<tr><td title=\"{}\">{}{flame}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{median}</td><td>{samples}</td></tr>",
                     esc(&row.name),
                     esc(short),
                     esc(&c.target.metric),
