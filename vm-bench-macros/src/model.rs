@@ -505,8 +505,7 @@ impl Attr {
                     errors.at(
                         key.span(),
                         format!(
-                            "`{name}` is a flag and takes no value: write `{name}` without `{}`",
-                            value.to_string()
+                            "`{name}` is a flag and takes no value: write `{name}` without `{value}`"
                         ),
                     );
                 }

@@ -73,6 +73,7 @@ fn main() {
     let (mut off, mut on, mut per_sample, mut rate, mut draw) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut samples_seen = Vec::new();
+    let mut last_svg = Vec::new();
     for pair in 0..pairs {
         for profiled in [pair % 2 == 0, pair % 2 == 1] {
             if profiled {
@@ -82,6 +83,7 @@ fn main() {
                 let cpu = (thread_cpu_ns() - t) as f64;
                 let d = Instant::now();
                 let graph = session.finish("overhead").expect("a graph");
+                last_svg = graph.svg.clone();
                 draw.push(d.elapsed().as_secs_f64() * 1e3);
                 on.push(cpu);
                 samples_seen.push(graph.samples as f64);
@@ -120,4 +122,22 @@ fn main() {
         "drawing after the run (symbolize + SVG): median {:.1} ms",
         median(&mut draw)
     );
+    // This binary is built with the bench profile (no debug info unless the workspace
+    // asks): which of its functions does the graph name?
+    let svg = String::from_utf8_lossy(&last_svg);
+    for name in [
+        "profiler_overhead::checksum",
+        "profiler_overhead::nested",
+        "main",
+    ] {
+        println!(
+            "frame `{name}` in the graph: {}",
+            if svg.contains(name) { "yes" } else { "NO" }
+        );
+    }
+    let path = std::env::temp_dir().join("profiler_overhead.flame.svg");
+    match std::fs::write(&path, &last_svg) {
+        Ok(()) => println!("last graph: {}", path.display()),
+        Err(e) => println!("could not write {}: {e}", path.display()),
+    }
 }

@@ -217,7 +217,8 @@ impl Session {
         let mut options = pprof::flamegraph::Options::default();
         options.title = title.to_string();
         options.subtitle = Some(format!(
-            "{samples} samples at {FREQUENCY_HZ} Hz of CPU time over {} ms, after the verdict",
+            "{samples} samples in {} ms, taken after the verdict (SIGPROF requested \
+             {FREQUENCY_HZ} times per CPU second)",
             profiled.as_millis()
         ));
         options.count_name = "samples".to_string();

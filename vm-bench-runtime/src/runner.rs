@@ -828,6 +828,36 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// Without the profiler compiled in, a failure says so instead of naming a graph
+    /// (`cargo test -p vm-bench-runtime --no-default-features --features suite --lib`).
+    #[cfg(not(all(
+        feature = "flamegraph",
+        any(target_os = "linux", target_os = "macos", target_os = "freebsd")
+    )))]
+    #[test]
+    fn without_the_profiler_a_failure_says_why_there_is_no_flame_graph() {
+        let dir = std::env::temp_dir().join(format!("vm-bench-noflame-{}", std::process::id()));
+        let report = execute(
+            &OVER_BOUND,
+            over_bound_body,
+            &RunOptions {
+                mode: Some(Mode::Report),
+                dir: Some(dir.clone()),
+                quiet: true,
+            },
+        );
+        let a = report.artifact.expect("artifact");
+        assert_eq!(a.kpis[0].verdict, Verdict::Fail);
+        assert_eq!(a.flamegraph, None);
+        let why = if cfg!(feature = "flamegraph") {
+            "; no flame graph: sampling with SIGPROF is not supported on this OS"
+        } else {
+            "; no flame graph: vm-bench-runtime was built without its `flamegraph` feature"
+        };
+        assert!(a.failures[0].contains(why), "{:?}", a.failures);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn panic_payloads_become_messages() {
         assert_eq!(panic_message(&"static"), "static");

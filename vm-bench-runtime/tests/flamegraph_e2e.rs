@@ -167,6 +167,19 @@ fn failing_kpi_draws_a_flame_graph_naming_the_hot_function() {
         share >= 50.0,
         "{HOT_FUNCTION} holds {share}% of the samples: {hot:?}"
     );
+    // The stacks are this benchmark's: its body, and no frame of another benchmark.
+    assert!(
+        titles
+            .iter()
+            .any(|t| t.starts_with("flamegraph::__vm_bench_body_hot_loop_over_bound")),
+        "{titles:#?}"
+    );
+    assert!(
+        !titles
+            .iter()
+            .any(|t| t.contains("cheap_under_bound") || t.contains("asks_for_a_flamegraph")),
+        "{titles:#?}"
+    );
 
     // The artifact names the SVG relative to its own directory, and says how it was drawn.
     let fail = artifact(&dir, FAILING);
