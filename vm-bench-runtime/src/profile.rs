@@ -199,13 +199,22 @@ impl Session {
         any(target_os = "linux", target_os = "macos", target_os = "freebsd")
     ))]
     fn finish_impl(self, title: &str, profiled: Duration) -> Result<FlameGraph, String> {
-        let report = self
+        let mut report = self
             .guard
             .report()
             .build()
             .map_err(|e| format!("the profiler's samples could not be symbolized: {e}"))?;
         // Stop sampling before drawing: the drawing is not the benchmark's work.
         drop(self.guard);
+        let mut cut = 0u64;
+        let mut data = std::collections::HashMap::with_capacity(report.data.len());
+        for (mut frames, n) in std::mem::take(&mut report.data) {
+            if label_cut_stack(&mut frames) {
+                cut += n.max(0) as u64;
+            }
+            *data.entry(frames).or_insert(0) += n;
+        }
+        report.data = data;
         let samples: u64 = report.data.values().map(|&n| n.max(0) as u64).sum();
         if samples == 0 {
             return Err(format!(
@@ -216,8 +225,13 @@ impl Session {
         }
         let mut options = pprof::flamegraph::Options::default();
         options.title = title.to_string();
+        let cut_note = if cut > 0 {
+            format!(", {cut} with a cut stack")
+        } else {
+            String::new()
+        };
         options.subtitle = Some(format!(
-            "{samples} samples in {} ms, taken after the verdict (SIGPROF requested \
+            "{samples} samples{cut_note} in {} ms, taken after the verdict (SIGPROF requested \
              {FREQUENCY_HZ} times per CPU second)",
             profiled.as_millis()
         ));
@@ -243,6 +257,56 @@ impl Session {
     }
 }
 
+/// The frame put at the root of a stack whose unwinding stopped before the thread's entry:
+/// the sampled code has no unwind tables (code the VM generates at run time: JIT blocks,
+/// mapped AOT images) or no symbols, so the unwinder could not go past it.
+#[cfg(all(
+    feature = "flamegraph",
+    any(target_os = "linux", target_os = "macos", target_os = "freebsd")
+))]
+const CUT_STACK: &str = "[stack cut: code without unwind tables, e.g. JIT-generated]";
+
+/// The outermost frames of a complete stack: a thread's or the process's entry point.
+#[cfg(all(
+    feature = "flamegraph",
+    any(target_os = "linux", target_os = "macos", target_os = "freebsd")
+))]
+const STACK_ROOTS: &[&str] = &[
+    "clone3",
+    "clone",
+    "start_thread",
+    "_pthread_start",
+    "thread_start",
+    "_start",
+    "__libc_start_main",
+    "__libc_start_call_main",
+];
+
+/// Marks a stack that does not reach a thread's entry point with a [`CUT_STACK`] root frame,
+/// so that samples in generated code (which resolve to no frame at all) and calls from it
+/// into Rust helpers are not drawn as if the thread itself ran them. True when it did.
+#[cfg(all(
+    feature = "flamegraph",
+    any(target_os = "linux", target_os = "macos", target_os = "freebsd")
+))]
+fn label_cut_stack(frames: &mut pprof::Frames) -> bool {
+    // `frames` is leaf first: the last frame is the outermost one.
+    let complete = frames.frames.last().is_some_and(|outer| {
+        outer
+            .iter()
+            .any(|symbol| STACK_ROOTS.contains(&symbol.name().as_str()))
+    });
+    if !complete {
+        frames.frames.push(vec![pprof::Symbol {
+            name: Some(CUT_STACK.as_bytes().to_vec()),
+            addr: None,
+            lineno: None,
+            filename: None,
+        }]);
+    }
+    !complete
+}
+
 /// The flame graph's file name for an artifact file name (`m.name.json` ->
 /// `m.name.flame.svg`).
 pub(crate) fn svg_file_name(artifact_file_name: &str) -> String {
@@ -253,8 +317,10 @@ pub(crate) fn svg_file_name(artifact_file_name: &str) -> String {
 }
 
 /// What the profiling run of a benchmark's routine asks of [`crate::Bench`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct ProfilePlan {
+    /// The graph's title.
+    pub title: String,
     /// Iterations per call of the routine's sampler (the verdict run's per-sample count),
     /// so the profiled loop is the measured one.
     pub iterations: u64,
@@ -335,6 +401,40 @@ mod tests {
         assert!(!FlamegraphPolicy::Fail.wants(Mode::Smoke, true));
         assert!(FlamegraphPolicy::Always.wants(Mode::Smoke, false));
         assert!(!FlamegraphPolicy::Off.wants(Mode::Enforce, true));
+    }
+
+    #[cfg(all(
+        feature = "flamegraph",
+        any(target_os = "linux", target_os = "macos", target_os = "freebsd")
+    ))]
+    #[test]
+    fn stacks_that_stop_short_of_the_thread_entry_are_marked_cut() {
+        let symbol = |name: &str| pprof::Symbol {
+            name: Some(name.as_bytes().to_vec()),
+            addr: None,
+            lineno: None,
+            filename: None,
+        };
+        let stack = |names: &[&str]| pprof::Frames {
+            frames: names.iter().map(|n| vec![symbol(n)]).collect(),
+            thread_name: "bench".into(),
+            thread_id: 1,
+            sample_timestamp: std::time::SystemTime::UNIX_EPOCH,
+        };
+        // Whole: from the hot function out to the thread's entry.
+        let mut whole = stack(&["hot", "body", "start_thread", "clone3"]);
+        assert!(!label_cut_stack(&mut whole));
+        assert_eq!(whole.frames.len(), 4);
+        // A sample in generated code: nothing resolved.
+        let mut jit = stack(&[]);
+        assert!(label_cut_stack(&mut jit));
+        assert_eq!(jit.frames.len(), 1);
+        assert_eq!(jit.frames[0][0].name(), CUT_STACK);
+        // A Rust helper called from generated code: the helper stays, the root says cut.
+        let mut helper = stack(&["tlb_miss_handler"]);
+        assert!(label_cut_stack(&mut helper));
+        assert_eq!(helper.frames[0][0].name(), "tlb_miss_handler");
+        assert_eq!(helper.frames[1][0].name(), CUT_STACK);
     }
 
     #[test]

@@ -292,12 +292,15 @@ pub fn execute(spec: &'static BenchSpec, body: fn(&mut Bench), opts: &RunOptions
         let note = match drawn {
             Ok(d) => {
                 artifact.flamegraph = Some(svg_name);
+                let what = if d.iterations > 0 {
+                    format!("{} iterations of its routine, run again", d.iterations)
+                } else {
+                    "the whole body, which measures no routine, run again".to_string()
+                };
                 artifact.measurement.decisions.push(format!(
-                    "flame graph drawn after the verdict: {} samples over {} ms of the body \
-                     run again ({} iterations of its routine): {}",
+                    "flame graph drawn after the verdict: {} samples over {} ms ({what}): {}",
                     d.samples,
                     d.profiled_ms,
-                    d.iterations,
                     svg_path.display()
                 ));
                 format!("; flame graph: {}", svg_path.display())
@@ -507,9 +510,9 @@ struct Drawn {
 /// Runs the body again under the sampling profiler, after the verdict was computed (the
 /// timed samples are in `artifact` already and nothing here touches them), and writes the
 /// flame graph to `svg_path`. The routine runs at the verdict run's sample size until the
-/// process used `profile::CPU_BUDGET` of CPU time (or `profile::WALL_LIMIT` passed); a body
-/// without a routine runs again until then (at least once). The error says why no graph
-/// was written.
+/// process used `profile::CPU_BUDGET` of CPU time (or `profile::WALL_LIMIT` passed), and
+/// only that loop is sampled; a body without a routine runs again, sampled whole, until
+/// then (at least once). The error says why no graph was written.
 fn draw_flamegraph(
     spec: &'static BenchSpec,
     body: fn(&mut Bench),
@@ -524,32 +527,45 @@ fn draw_flamegraph(
         (None, None) => (1, 1),
     };
     let plan = ProfilePlan {
+        title: format!("{}: {}", spec.full_name(), artifact.outcome),
         iterations: iterations.max(1),
         candidate_iterations: candidate_iterations.max(1),
     };
-    let session = Session::start()?;
-    let budget = crate::profile::Budget::start();
-    let mut routine_iterations = 0;
-    loop {
+    let run_body = |session_outside: bool| -> Result<Bench, String> {
         let mut bench = Bench::new(spec, mode);
         bench.kpis = bounds.to_vec();
-        bench.profile = Some(plan);
+        if !session_outside {
+            bench.profile = Some(plan.clone());
+        }
         IN_BENCHMARK.with(|b| b.set(true));
         let result = catch_unwind(AssertUnwindSafe(|| body(&mut bench)));
         IN_BENCHMARK.with(|b| b.set(false));
-        if let Err(payload) = result {
-            return Err(format!(
+        match result {
+            Ok(()) => Ok(bench),
+            Err(payload) => Err(format!(
                 "the body panicked when run again for profiling: {}",
                 panic_message(&*payload)
-            ));
+            )),
         }
-        routine_iterations += bench.profiled_iterations;
-        if bench.profiled_iterations > 0 || budget.spent() {
-            break;
+    };
+    // The routine profiles itself (only its loop is sampled, not the setup before it).
+    let bench = run_body(false)?;
+    let (graph, routine_iterations) = match bench.profiled {
+        Some(graph) => (graph?, bench.profiled_iterations),
+        None => {
+            // No routine (a body that only reports metrics): the whole body is the work,
+            // run again under the profiler until the budget is spent.
+            let session = Session::start()?;
+            let budget = crate::profile::Budget::start();
+            loop {
+                run_body(true)?;
+                if budget.spent() {
+                    break;
+                }
+            }
+            (session.finish(&plan.title)?, 0)
         }
-    }
-    let title = format!("{}: {}", spec.full_name(), artifact.outcome);
-    let graph = session.finish(&title)?;
+    };
     crate::atomic::write_atomic(svg_path, &graph.svg)
         .map_err(|e| format!("could not write {}: {e}", svg_path.display()))?;
     Ok(Drawn {

@@ -158,6 +158,21 @@ fn libtest_verdicts_messages_and_artifacts() {
 
     let metric = artifact(&dir, "verdicts.metric_below_bound.json");
     assert_eq!(metric.metrics[0].values, vec![0.5]);
+    // A failing body without a routine is profiled whole.
+    assert_eq!(
+        metric.flamegraph.as_deref(),
+        Some("verdicts.metric_below_bound.flame.svg")
+    );
+    assert!(
+        metric
+            .measurement
+            .decisions
+            .iter()
+            .any(|d| d.contains("(the whole body, which measures no routine, run again)")),
+        "{:?}",
+        metric.measurement.decisions
+    );
+    assert!(dir.join("verdicts.metric_below_bound.flame.svg").exists());
     assert_eq!(metric.identity.category.as_deref(), Some("JIT"));
 
     let straddle = artifact(&dir, "verdicts.metric_straddles_bound.json");
