@@ -174,6 +174,7 @@ fn generate(attr: &Attr, f: Function) -> TokenStream {
         Some("multi_thread") => quote!(#rt::Flavor::MultiThread),
         _ => quote!(#rt::Flavor::CurrentThread),
     };
+    let flamegraph = attr.flamegraph.is_some();
     let warmup = opt_f64(attr.warmup_ms);
     let measure = opt_f64(attr.measure_ms);
     let samples = match attr.samples {
@@ -216,6 +217,7 @@ fn generate(attr: &Attr, f: Function) -> TokenStream {
                 samples: #samples,
                 iterations: #iterations,
                 flavor: #flavor,
+                flamegraph: #flamegraph,
             },
             form: #rt::BodyForm::#form,
             debug_assertions: ::core::cfg!(debug_assertions),

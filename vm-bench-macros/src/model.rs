@@ -26,7 +26,11 @@ pub const KEYS: &[&str] = &[
     "samples",
     "iterations",
     "flavor",
+    "flamegraph",
 ];
+
+/// Keys written bare, without a value (`flamegraph`).
+pub const FLAGS: &[&str] = &["flamegraph"];
 
 const STATS: &[&str] = &["median", "mean", "p90", "p95", "p99", "max"];
 const FLAVORS: &[&str] = &["current_thread", "multi_thread"];
@@ -130,11 +134,21 @@ impl Parse for MetricBound {
     }
 }
 
-/// One `key = value` or `metrics(...)` entry.
+/// One `key = value`, `metrics(...)` or bare `flag` entry.
 pub enum Arg {
     KeyValue {
         key: Ident,
         value: Value,
+    },
+    /// A key with no value (`flamegraph`).
+    Flag {
+        key: Ident,
+    },
+    /// A flag written with a value (`flamegraph = true`, `flamegraph(x)`): kept as tokens
+    /// so the error names the flag instead of failing to parse the value.
+    FlagWithValue {
+        key: Ident,
+        value: TokenStream,
     },
     Metrics {
         key: Ident,
@@ -147,11 +161,22 @@ impl Parse for Arg {
         let key: Ident = input
             .parse()
             .map_err(|e| syn::Error::new(e.span(), "expected a key such as `max_us = 500`"))?;
+        if FLAGS.contains(&key.to_string().as_str()) && !input.is_empty() && !input.peek(Token![,])
+        {
+            let mut value = TokenStream::new();
+            while !input.is_empty() && !input.peek(Token![,]) {
+                value.extend([input.parse::<proc_macro2::TokenTree>()?]);
+            }
+            return Ok(Arg::FlagWithValue { key, value });
+        }
         if input.peek(syn::token::Paren) {
             let content;
             syn::parenthesized!(content in input);
             let bounds = content.parse_terminated(MetricBound::parse, Token![,])?;
             return Ok(Arg::Metrics { key, bounds });
+        }
+        if input.is_empty() || input.peek(Token![,]) {
+            return Ok(Arg::Flag { key });
         }
         if !input.peek(Token![=]) {
             return Err(syn::Error::new(
@@ -194,6 +219,8 @@ pub struct Attr {
     pub samples: Option<u64>,
     pub iterations: Option<u64>,
     pub flavor: Option<(String, Span)>,
+    /// Where the bare `flamegraph` flag was written.
+    pub flamegraph: Option<Span>,
     /// Order of declared KPIs, so the runtime reports them in attribute order.
     pub kpi_order: Vec<KpiRef>,
 }
@@ -420,6 +447,11 @@ fn integer(key: &Ident, value: &Value, errors: &mut Errors) -> Option<u64> {
     }
 }
 
+/// Records a bare flag (the only one is `flamegraph`).
+fn record_flag(attr: &mut Attr, key: &Ident) {
+    attr.flamegraph = Some(key.span());
+}
+
 impl Attr {
     /// Validates parsed arguments, collecting every error.
     pub fn from_args(args: Args, errors: &mut Errors) -> Attr {
@@ -427,7 +459,10 @@ impl Attr {
         let mut seen: Vec<(String, Span)> = Vec::new();
         for arg in args.0 {
             let key = match &arg {
-                Arg::KeyValue { key, .. } | Arg::Metrics { key, .. } => key.clone(),
+                Arg::KeyValue { key, .. }
+                | Arg::Metrics { key, .. }
+                | Arg::Flag { key }
+                | Arg::FlagWithValue { key, .. } => key.clone(),
             };
             let name = key.to_string();
             if !KEYS.contains(&name.as_str()) {
@@ -460,7 +495,20 @@ impl Attr {
                 }
             }
             seen.push((name.clone(), key.span()));
+            let is_flag = FLAGS.contains(&name.as_str());
             match arg {
+                Arg::Flag { key } if is_flag => record_flag(&mut attr, &key),
+                Arg::Flag { key } => {
+                    errors.at(key.span(), format!("expected `{name} = <value>`"));
+                }
+                Arg::FlagWithValue { key, value } => {
+                    errors.at(
+                        key.span(),
+                        format!(
+                            "`{name}` is a flag and takes no value: write `{name}` without `{value}`"
+                        ),
+                    );
+                }
                 Arg::Metrics { key, bounds } => {
                     if name != "metrics" {
                         errors.at(key.span(), format!("expected `{name} = <value>`"));

@@ -24,6 +24,9 @@
 //! - `panic_message`: the body's panic message when `outcome` is `panicked` (then `timing`,
 //!   `compare` and `metrics` are empty: no half-computed statistics).
 //! - `failures`: the one-line failure messages, as printed.
+//! - `flamegraph`: the flame graph SVG drawn after the verdict, relative to the artifact's
+//!   directory (`<artifact stem>.flame.svg`); absent when none was drawn (artifacts written
+//!   before the field existed load as absent).
 //! - `environment`: timestamp, git commit, rustc, target, optimization level, CPU, OS
 //!   ([`Environment`]).
 //!
@@ -68,12 +71,14 @@ pub struct Artifact {
     pub panic_message: Option<String>,
     /// The failure lines, one per breached KPI (or other failure), as printed.
     pub failures: Vec<String>,
-    /// Where and when it ran.
-    pub environment: Environment,
-    /// A flame graph SVG of the benchmark, path relative to the artifact's directory,
-    /// when one was written (the report links it).
+    /// The flame graph drawn after the verdict (a failed KPI, `VM_BENCH_FLAMEGRAPH=always`
+    /// or the attribute's `flamegraph`): the SVG's path relative to the artifact's
+    /// directory. Absent when none was drawn; `measurement.warnings` then says why when
+    /// one was wanted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flamegraph: Option<String>,
+    /// Where and when it ran.
+    pub environment: Environment,
 }
 
 impl Artifact {

@@ -12,6 +12,7 @@ use crate::artifact::{
     MetricResult, Mode, OffCpuEvidence, Sample, TimingResult, Verdict, WallSplit,
 };
 use crate::clock::{thread_cpu_ns, thread_runqueue_wait_ns, ClockCalibration};
+use crate::profile::{FlameGraph, ProfilePlan, Session};
 use crate::spec::{BenchSpec, BodyForm, CmpOp, Flavor, KpiSpec, RelativeKind, Stat};
 use crate::stats::{self, CONFIDENCE};
 use crate::verdict::{classify, margin_pct, reason};
@@ -45,6 +46,14 @@ pub struct Bench {
     pub(crate) kpis: Vec<KpiSpec>,
     routine_used: Option<&'static str>,
     in_metric_rounds: bool,
+    /// Set for the profiling run after the verdict: the routine runs for the plan's budget
+    /// under the sampling profiler, with nothing timed (see `profile`).
+    pub(crate) profile: Option<ProfilePlan>,
+    /// Iterations the profiling run gave the routine.
+    pub(crate) profiled_iterations: u64,
+    /// The routine's flame graph, or why there is none; `None` when the body measured no
+    /// routine.
+    pub(crate) profiled: Option<Result<FlameGraph, String>>,
 }
 
 /// Measures one sample: wall time of the timed region, and around it the thread's CPU
@@ -157,6 +166,9 @@ impl Bench {
             kpis: spec.kpis.to_vec(),
             routine_used: None,
             in_metric_rounds: false,
+            profile: None,
+            profiled_iterations: 0,
+            profiled: None,
         }
     }
 
@@ -328,7 +340,8 @@ impl Bench {
             return;
         }
         self.in_metric_rounds = true;
-        let max = if self.mode == Mode::Enforce {
+        // The profiling run does the work once: its values are not checked.
+        let max = if self.mode == Mode::Enforce && self.profile.is_none() {
             self.config.max_rounds
         } else {
             1
@@ -414,6 +427,24 @@ impl Bench {
             b(1, &mut Timer::new());
             return;
         }
+        if let Some(plan) = self.profile.clone() {
+            // Both sides, alternating as when measured: the graph shows where each spends.
+            let session = match Session::start() {
+                Ok(s) => s,
+                Err(e) => return self.profiled = Some(Err(e)),
+            };
+            let mut timer = Timer::new();
+            let budget = crate::profile::Budget::start();
+            loop {
+                a(plan.iterations, &mut timer);
+                b(plan.candidate_iterations, &mut timer);
+                self.profiled_iterations += plan.iterations + plan.candidate_iterations;
+                if budget.spent() {
+                    self.profiled = Some(session.finish(&plan.title));
+                    return;
+                }
+            }
+        }
         self.run_compare(&mut a, &mut b);
     }
 
@@ -436,6 +467,25 @@ impl Bench {
         if self.mode == Mode::Off {
             sampler(1, &mut Timer::new());
             return;
+        }
+        if let Some(plan) = self.profile.clone() {
+            // The loop the verdict timed, at its sample size, for the plan's budget, and
+            // only it: the setup before it is not sampled. The timer's readings are
+            // discarded.
+            let session = match Session::start() {
+                Ok(s) => s,
+                Err(e) => return self.profiled = Some(Err(e)),
+            };
+            let mut timer = Timer::new();
+            let budget = crate::profile::Budget::start();
+            loop {
+                sampler(plan.iterations, &mut timer);
+                self.profiled_iterations += plan.iterations;
+                if budget.spent() {
+                    self.profiled = Some(session.finish(&plan.title));
+                    return;
+                }
+            }
         }
         let mut samples: Vec<Sample> = Vec::new();
         let n = self.warm_up_and_calibrate(&mut sampler);

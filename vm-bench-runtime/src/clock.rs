@@ -30,6 +30,29 @@ pub fn thread_cpu_ns() -> Option<u64> {
     }
 }
 
+/// Reads the process's CPU time (all threads) in nanoseconds
+/// (`CLOCK_PROCESS_CPUTIME_ID`): the clock `ITIMER_PROF` counts, so the flame graph's
+/// budget is in the profiler's own samples. `None` where the platform does not provide it.
+pub fn process_cpu_ns() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+        if rc == 0 {
+            return Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64);
+        }
+        None
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
 /// Reads the calling thread's accumulated run-queue wait in nanoseconds: the second field
 /// of `/proc/thread-self/schedstat` (time spent runnable but not running, i.e. preempted or
 /// waiting to be scheduled). `None` where the file does not exist (not Linux, or a kernel

@@ -34,6 +34,7 @@ pub(crate) mod bench;
 pub(crate) mod clock;
 pub(crate) mod env;
 pub(crate) mod lock;
+pub(crate) mod profile;
 pub mod registry;
 pub mod row;
 pub(crate) mod runner;
@@ -90,6 +91,10 @@ pub mod __internal {
     }
     /// Clock calibration.
     pub mod clock {
-        pub use crate::clock::{thread_runqueue_wait_ns, ClockCalibration};
+        pub use crate::clock::{process_cpu_ns, thread_runqueue_wait_ns, ClockCalibration};
+    }
+    /// The sampling profiler behind flame graphs.
+    pub mod profile {
+        pub use crate::profile::{Session, FREQUENCY_HZ};
     }
 }

@@ -145,6 +145,7 @@ mod tests {
             samples: None,
             iterations: None,
             flavor: crate::spec::Flavor::CurrentThread,
+            flamegraph: false,
         },
         form: BodyForm::Bench,
         debug_assertions: false,

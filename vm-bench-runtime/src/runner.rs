@@ -8,6 +8,7 @@ use std::time::Instant;
 use crate::artifact::{Artifact, Identity, KpiResult, Mode, Outcome, Verdict, SCHEMA_VERSION};
 use crate::bench::{kpi_result, Bench};
 use crate::env;
+use crate::profile::{FlamegraphPolicy, ProfilePlan, Session};
 use crate::spec::{BenchSpec, KpiSpec};
 use crate::verdict::{failure_line, VERDICT_RULE};
 
@@ -104,6 +105,18 @@ pub fn execute(spec: &'static BenchSpec, body: fn(&mut Bench), opts: &RunOptions
             summary: format!("{full_name}: nested run refused"),
         };
     }
+    let flamegraph_policy = match FlamegraphPolicy::from_env() {
+        Ok(p) => p.for_benchmark(spec.config.flamegraph),
+        Err(e) => {
+            return RunReport {
+                artifact: None,
+                artifact_path: None,
+                failures: vec![format!("{full_name}: {e}")],
+                panic_message: None,
+                summary: format!("{full_name}: invalid {}", crate::profile::ENV_VAR),
+            }
+        }
+    };
     // The bounds to check: the declared ones, or those of this machine class's override
     // file. A bad file fails the benchmark before anything is measured or written.
     let kpis = match resolve_bounds(spec) {
@@ -163,7 +176,8 @@ pub fn execute(spec: &'static BenchSpec, body: fn(&mut Bench), opts: &RunOptions
     let result = catch_unwind(AssertUnwindSafe(|| body(&mut bench)));
     IN_BENCHMARK.with(|b| b.set(false));
     bench.info.locked_until_unix_ns = unix_ns();
-    drop(lock);
+    // The lock stays held through the profiling run below: SIGPROF interrupts whichever
+    // thread of the process is running, so no other benchmark may be measuring meanwhile.
 
     let harness_unoptimized = env::is_unoptimized();
     let unoptimized = harness_unoptimized || crate_unoptimized;
@@ -218,8 +232,8 @@ pub fn execute(spec: &'static BenchSpec, body: fn(&mut Bench), opts: &RunOptions
         verdict_rule: VERDICT_RULE.to_string(),
         panic_message: None,
         failures: Vec::new(),
-        environment,
         flamegraph: None,
+        environment,
     };
 
     let mut panic_msg = None;
@@ -263,6 +277,55 @@ pub fn execute(spec: &'static BenchSpec, body: fn(&mut Bench), opts: &RunOptions
             artifact.failures = failures;
         }
     }
+
+    let wants_flamegraph = panic_msg.is_none()
+        && flamegraph_policy.wants(
+            mode,
+            artifact.kpis.iter().any(|k| k.verdict == Verdict::Fail),
+        );
+    let svg_name = crate::profile::svg_file_name(&artifact_file_name(spec));
+    let svg_path = dir.join(&svg_name);
+    if wants_flamegraph {
+        let bounds: Vec<KpiSpec> = kpis.iter().map(|(k, _)| *k).collect();
+        let drawn = draw_flamegraph(spec, body, mode, &bounds, &artifact, &svg_path);
+        artifact.measurement.locked_until_unix_ns = unix_ns();
+        let note = match drawn {
+            Ok(d) => {
+                artifact.flamegraph = Some(svg_name);
+                let what = if d.iterations > 0 {
+                    format!("{} iterations of its routine, run again", d.iterations)
+                } else {
+                    "the whole body, which measures no routine, run again".to_string()
+                };
+                artifact.measurement.decisions.push(format!(
+                    "flame graph drawn after the verdict: {} samples over {} ms ({what}): {}",
+                    d.samples,
+                    d.profiled_ms,
+                    svg_path.display()
+                ));
+                format!("; flame graph: {}", svg_path.display())
+            }
+            Err(why) => {
+                artifact
+                    .measurement
+                    .warnings
+                    .push(format!("no flame graph for {full_name}: {why}"));
+                format!("; no flame graph: {why}")
+            }
+        };
+        for f in &mut artifact.failures {
+            f.push_str(&note);
+        }
+    } else if let Err(e) = std::fs::remove_file(&svg_path) {
+        // A graph left by an earlier run would sit beside an artifact that does not name it.
+        if e.kind() != std::io::ErrorKind::NotFound {
+            artifact.measurement.warnings.push(format!(
+                "could not remove the stale flame graph {}: {e}",
+                svg_path.display()
+            ));
+        }
+    }
+    drop(lock);
 
     let mut artifact_path = None;
     match write_atomically(&path, &artifact) {
@@ -437,6 +500,81 @@ fn final_kpis(spec: &BenchSpec, bench: &Bench) -> Vec<KpiResult> {
         .collect()
 }
 
+/// What the profiling run drew.
+struct Drawn {
+    samples: u64,
+    profiled_ms: u128,
+    iterations: u64,
+}
+
+/// Runs the body again under the sampling profiler, after the verdict was computed (the
+/// timed samples are in `artifact` already and nothing here touches them), and writes the
+/// flame graph to `svg_path`. The routine runs at the verdict run's sample size until the
+/// process used `profile::CPU_BUDGET` of CPU time (or `profile::WALL_LIMIT` passed), and
+/// only that loop is sampled; a body without a routine runs again, sampled whole, until
+/// then (at least once). The error says why no graph was written.
+fn draw_flamegraph(
+    spec: &'static BenchSpec,
+    body: fn(&mut Bench),
+    mode: crate::artifact::Mode,
+    bounds: &[KpiSpec],
+    artifact: &Artifact,
+    svg_path: &Path,
+) -> Result<Drawn, String> {
+    let (iterations, candidate_iterations) = match (&artifact.timing, &artifact.compare) {
+        (Some(t), _) => (t.iterations_per_sample, t.iterations_per_sample),
+        (None, Some(c)) => (c.baseline_iterations, c.candidate_iterations),
+        (None, None) => (1, 1),
+    };
+    let plan = ProfilePlan {
+        title: format!("{}: {}", spec.full_name(), artifact.outcome),
+        iterations: iterations.max(1),
+        candidate_iterations: candidate_iterations.max(1),
+    };
+    let run_body = |session_outside: bool| -> Result<Bench, String> {
+        let mut bench = Bench::new(spec, mode);
+        bench.kpis = bounds.to_vec();
+        if !session_outside {
+            bench.profile = Some(plan.clone());
+        }
+        IN_BENCHMARK.with(|b| b.set(true));
+        let result = catch_unwind(AssertUnwindSafe(|| body(&mut bench)));
+        IN_BENCHMARK.with(|b| b.set(false));
+        match result {
+            Ok(()) => Ok(bench),
+            Err(payload) => Err(format!(
+                "the body panicked when run again for profiling: {}",
+                panic_message(&*payload)
+            )),
+        }
+    };
+    // The routine profiles itself (only its loop is sampled, not the setup before it).
+    let bench = run_body(false)?;
+    let (graph, routine_iterations) = match bench.profiled {
+        Some(graph) => (graph?, bench.profiled_iterations),
+        None => {
+            // No routine (a body that only reports metrics): the whole body is the work,
+            // run again under the profiler until the budget is spent.
+            let session = Session::start()?;
+            let budget = crate::profile::Budget::start();
+            loop {
+                run_body(true)?;
+                if budget.spent() {
+                    break;
+                }
+            }
+            (session.finish(&plan.title)?, 0)
+        }
+    };
+    crate::atomic::write_atomic(svg_path, &graph.svg)
+        .map_err(|e| format!("could not write {}: {e}", svg_path.display()))?;
+    Ok(Drawn {
+        samples: graph.samples,
+        profiled_ms: graph.profiled.as_millis(),
+        iterations: routine_iterations,
+    })
+}
+
 /// The bounds of `spec` with `$VM_BENCH_TARGETS` applied, each with its source.
 fn resolve_bounds(
     spec: &BenchSpec,
@@ -511,6 +649,12 @@ fn summary_line(a: &Artifact, path: &str) -> String {
         parts.push(format!("{} = {}", m.name, crate::verdict::fmt_num(m.value)));
     }
     parts.push(format!("artifact {path}"));
+    if let Some(svg) = &a.flamegraph {
+        parts.push(format!(
+            "flame graph {}",
+            Path::new(path).with_file_name(svg).display()
+        ));
+    }
     parts.join("; ")
 }
 
@@ -579,6 +723,7 @@ mod tests {
             samples: None,
             iterations: None,
             flavor: crate::spec::Flavor::CurrentThread,
+            flamegraph: false,
         },
         form: BodyForm::Bench,
         debug_assertions: cfg!(debug_assertions),
@@ -620,6 +765,112 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .count();
         assert_eq!(leftovers, 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    static OVER_BOUND: BenchSpec = BenchSpec {
+        name: "over_bound",
+        kpis: &[KpiSpec::MaxTime {
+            bound_ns: 1.0,
+            key: "max_ns",
+            written: 1.0,
+        }],
+        config: ConfigSpec {
+            samples: Some(10),
+            warmup_ms: Some(0.0),
+            ..SPEC.config
+        },
+        ..SPEC
+    };
+
+    /// A checksum loop of about a microsecond: far over the 1 ns bound.
+    fn over_bound_body(b: &mut Bench) {
+        let data: Vec<u64> = (0..1000).collect();
+        b.iter(|| {
+            data.iter()
+                .fold(0u64, |h, &x| (h ^ x).wrapping_mul(0x100_0000_01b3))
+        });
+    }
+
+    /// When the profiler cannot start (here: another profiler holds `SIGPROF`), the
+    /// failure still carries its verdict and says why there is no flame graph; with the
+    /// profiler free, the graph is drawn and the artifact names it.
+    #[cfg(all(
+        feature = "flamegraph",
+        any(target_os = "linux", target_os = "macos", target_os = "freebsd")
+    ))]
+    #[test]
+    fn a_failure_names_its_flame_graph_or_says_why_there_is_none() {
+        let dir = std::env::temp_dir().join(format!("vm-bench-flame-{}", std::process::id()));
+        let opts = RunOptions {
+            mode: Some(Mode::Report),
+            dir: Some(dir.clone()),
+            quiet: true,
+        };
+        let svg = dir.join("runner.tests.over_bound.flame.svg");
+
+        let other = pprof::ProfilerGuard::new(100).expect("a profiler starts");
+        let report = execute(&OVER_BOUND, over_bound_body, &opts);
+        drop(other);
+        let a = report.artifact.expect("artifact");
+        assert_eq!(a.kpis[0].verdict, Verdict::Fail);
+        assert_eq!(a.flamegraph, None);
+        assert!(
+            a.failures[0].starts_with("KPI FAILED runner::tests::over_bound: ")
+                && a.failures[0]
+                    .contains("; no flame graph: the sampling profiler could not start: "),
+            "{:?}",
+            a.failures
+        );
+        assert!(
+            a.measurement
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("no flame graph for runner::tests::over_bound: ")),
+            "{:?}",
+            a.measurement.warnings
+        );
+        assert!(!svg.exists());
+
+        let report = execute(&OVER_BOUND, over_bound_body, &opts);
+        let a = report.artifact.expect("artifact");
+        assert_eq!(
+            a.flamegraph.as_deref(),
+            Some("runner.tests.over_bound.flame.svg")
+        );
+        assert!(a.failures[0].ends_with(&format!("; flame graph: {}", svg.display())));
+        let text = std::fs::read_to_string(&svg).expect("svg written");
+        assert!(text.contains("<svg") && text.contains("over_bound_body"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Without the profiler compiled in, a failure says so instead of naming a graph
+    /// (`cargo test -p vm-bench-runtime --no-default-features --features suite --lib`).
+    #[cfg(not(all(
+        feature = "flamegraph",
+        any(target_os = "linux", target_os = "macos", target_os = "freebsd")
+    )))]
+    #[test]
+    fn without_the_profiler_a_failure_says_why_there_is_no_flame_graph() {
+        let dir = std::env::temp_dir().join(format!("vm-bench-noflame-{}", std::process::id()));
+        let report = execute(
+            &OVER_BOUND,
+            over_bound_body,
+            &RunOptions {
+                mode: Some(Mode::Report),
+                dir: Some(dir.clone()),
+                quiet: true,
+            },
+        );
+        let a = report.artifact.expect("artifact");
+        assert_eq!(a.kpis[0].verdict, Verdict::Fail);
+        assert_eq!(a.flamegraph, None);
+        let why = if cfg!(feature = "flamegraph") {
+            "; no flame graph: sampling with SIGPROF is not supported on this OS"
+        } else {
+            "; no flame graph: vm-bench-runtime was built without its `flamegraph` feature"
+        };
+        assert!(a.failures[0].contains(why), "{:?}", a.failures);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -263,6 +263,8 @@ pub struct ConfigSpec {
     pub iterations: Option<u64>,
     /// `flavor = "..."`.
     pub flavor: Flavor,
+    /// `flamegraph`: draw a flame graph after every run, not only when a KPI fails.
+    pub flamegraph: bool,
 }
 
 /// How the benchmark function was written.

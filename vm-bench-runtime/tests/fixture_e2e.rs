@@ -108,13 +108,18 @@ fn libtest_verdicts_messages_and_artifacts() {
     ] {
         assert!(text.contains(line), "missing `{line}` in:\n{text}");
     }
-    // A failure is one line holding the artifact path.
+    // A failure is one line holding the artifact path, then its flame graph's
+    // (tests/flamegraph_e2e.rs checks the graph).
     let fail_line = text
         .lines()
         .find(|l| l.starts_with("KPI FAILED verdicts::fail_over_bound"))
         .unwrap();
     assert!(fail_line.contains("samples; artifact: "));
-    assert!(fail_line.ends_with("verdicts.fail_over_bound.json"));
+    assert!(
+        fail_line.contains("verdicts.fail_over_bound.json; flame graph: ")
+            && fail_line.ends_with("verdicts.fail_over_bound.flame.svg"),
+        "{fail_line}"
+    );
 
     let pass = artifact(&dir, "verdicts.pass_under_bound.json");
     assert_eq!(pass.outcome, Outcome::Passed);
@@ -153,6 +158,21 @@ fn libtest_verdicts_messages_and_artifacts() {
 
     let metric = artifact(&dir, "verdicts.metric_below_bound.json");
     assert_eq!(metric.metrics[0].values, vec![0.5]);
+    // A failing body without a routine is profiled whole.
+    assert_eq!(
+        metric.flamegraph.as_deref(),
+        Some("verdicts.metric_below_bound.flame.svg")
+    );
+    assert!(
+        metric
+            .measurement
+            .decisions
+            .iter()
+            .any(|d| d.contains("(the whole body, which measures no routine, run again)")),
+        "{:?}",
+        metric.measurement.decisions
+    );
+    assert!(dir.join("verdicts.metric_below_bound.flame.svg").exists());
     assert_eq!(metric.identity.category.as_deref(), Some("JIT"));
 
     let straddle = artifact(&dir, "verdicts.metric_straddles_bound.json");

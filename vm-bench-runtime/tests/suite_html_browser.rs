@@ -151,7 +151,7 @@ fn report_html_renders_in_headless_chromium() {
     r.compare_baseline(&baseline, &CompareConfig::default());
     r.analyze_history(&history[..1], &ChangePointConfig::default())
         .unwrap();
-    vm_bench_runtime::suite::output::write_report(&r, &history, &dir).unwrap();
+    vm_bench_runtime::suite::output::write_report(&r, &history, &dir, Vec::new()).unwrap();
     let page = dir.join("report.html");
     let url = format!("file://{}", page.display());
 
@@ -366,7 +366,7 @@ fn report_views_render_and_sort_in_headless_chromium() {
     let runs = r.history_with_this_run(&history);
     assert_eq!(runs.len(), 13);
     let out = dir.join("report");
-    vm_bench_runtime::suite::output::write_report(&r, &runs, &out).unwrap();
+    vm_bench_runtime::suite::output::write_report(&r, &runs, &out, Vec::new()).unwrap();
     let page = out.join("report.html");
     let o = chromium(&bin, &["--dump-dom"], &format!("file://{}", page.display()));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

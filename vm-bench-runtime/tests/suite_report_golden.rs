@@ -388,7 +388,7 @@ fn write_report_writes_every_file_the_html_links() {
     let dir = std::env::temp_dir().join(format!("vmb-report-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let r = input();
-    vm_bench_runtime::suite::output::write_report(&r, &history(), &dir).unwrap();
+    vm_bench_runtime::suite::output::write_report(&r, &history(), &dir, Vec::new()).unwrap();
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     let mut linked = 0;
     for part in html.split(['"']) {

@@ -305,6 +305,7 @@ mod tests {
         samples: None,
         iterations: None,
         flavor: crate::spec::Flavor::CurrentThread,
+        flamegraph: false,
     };
 
     const fn spec(

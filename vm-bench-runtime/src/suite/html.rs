@@ -90,16 +90,22 @@ fn sort_key(v: f64, unit: &str) -> String {
     format!("{k}")
 }
 
+/// The report directory's folder of flame graph copies (written by
+/// [`crate::suite::output::collect_flamegraphs`], linked from the rows).
+pub const FLAMEGRAPH_DIR: &str = "flamegraphs";
+
 /// The flame-graph link of a benchmark, when its artifact names one
 /// ([`BenchRow::flamegraph`]). Kept in one place so the flame graph's rendering can
-/// change without touching the table. The path is written as the artifact gives it
-/// (relative to the artifact directory); resolving it against the report directory is
-/// the flame graph's job.
+/// change without touching the table. The artifact names a plain file beside it (checked
+/// when artifacts load); the report directory holds a copy in `flamegraphs/`
+/// ([`crate::suite::output::collect_flamegraphs`]), so the link works wherever the
+/// report directory is moved or uploaded.
 fn flamegraph_link(row: &BenchRow) -> Option<String> {
-    let path = row.flamegraph.as_deref()?;
+    let file = row.flamegraph.as_deref()?;
     Some(format!(
-        "<a class=\"flamegraph\" href=\"{}\">flame graph</a>",
-        esc(path)
+        "<a class=\"flamegraph\" href=\"{}/{}\">flame graph</a>",
+        FLAMEGRAPH_DIR,
+        esc(file)
     ))
 }
 

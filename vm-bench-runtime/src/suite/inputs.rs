@@ -139,6 +139,15 @@ pub fn check_artifact(a: &Artifact) -> Result<(), String> {
     if a.identity.full_name.trim().is_empty() {
         return Err("identity.full_name is empty".into());
     }
+    if let Some(f) = &a.flamegraph {
+        // The report copies the file from the artifact directory: a path that could leave
+        // that directory (or name a directory) is refused rather than followed.
+        if !is_plain_svg_name(f) {
+            return Err(format!(
+                "flamegraph {f:?} is not a plain *.svg file name beside the artifact"
+            ));
+        }
+    }
     for (i, k) in a.kpis.iter().enumerate() {
         let at = || format!("kpis[{i}] ({})", k.key);
         if !k.bound.is_finite() {
@@ -172,6 +181,16 @@ pub fn check_artifact(a: &Artifact) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A file name with no directory part, not hidden, ending in `.svg`: what the harness
+/// writes as an artifact's flame graph (`<artifact stem>.flame.svg`).
+pub(crate) fn is_plain_svg_name(f: &str) -> bool {
+    !f.is_empty()
+        && !f.starts_with('.')
+        && !f.contains(['/', '\\', '\0'])
+        && f.len() > ".svg".len()
+        && f.ends_with(".svg")
 }
 
 /// KPI keys whose bound the attribute requires to be positive; an override cannot make
@@ -252,4 +271,28 @@ pub fn check_out_dir(out: &Path) -> Result<(), InputError> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain_svg_name;
+
+    #[test]
+    fn a_flamegraph_field_must_name_a_plain_svg_beside_the_artifact() {
+        assert!(is_plain_svg_name("jit.bench_compilation_latency.flame.svg"));
+        for bad in [
+            "",
+            ".svg",
+            ".hidden.svg",
+            "../x.svg",
+            "sub/x.svg",
+            "/etc/x.svg",
+            "c:\\x.svg",
+            "x.svg\0",
+            "x.json",
+            "x.svgz",
+        ] {
+            assert!(!is_plain_svg_name(bad), "{bad:?} accepted");
+        }
+    }
 }

@@ -74,14 +74,47 @@ pub fn render_files(report: &SuiteReport, history: &[RunSummary]) -> Vec<(String
     files
 }
 
-/// Renders `report` and replaces `dir` with it (see the module doc).
+/// Renders `report` and replaces `dir` with it (see the module doc); `extra` files (the
+/// flame graphs of [`collect_flamegraphs`]) are written with it.
 pub fn write_report(
     report: &SuiteReport,
     history: &[RunSummary],
     dir: &Path,
+    extra: Vec<(String, String)>,
 ) -> Result<(), ReportError> {
-    let files = render_files(report, history);
+    let mut files = render_files(report, history);
+    files.extend(extra);
     replace_dir(dir, &files, |path, bytes| std::fs::write(path, bytes))
+}
+
+/// The flame graphs that `report`'s rows name, read from the artifact directory `store`,
+/// as report files `flamegraphs/<file>`: copied so that the report directory stands alone
+/// (a CI upload of just that directory keeps its links). A row whose file cannot be read
+/// loses its link; the returned notes name the file and why.
+pub fn collect_flamegraphs(
+    report: &mut SuiteReport,
+    store: &Path,
+) -> (Vec<(String, String)>, Vec<String>) {
+    let mut files = Vec::new();
+    let mut notes = Vec::new();
+    for row in &mut report.results {
+        let Some(name) = row.flamegraph.clone() else {
+            continue;
+        };
+        let path = store.join(&name);
+        match std::fs::read_to_string(&path) {
+            Ok(svg) => files.push((format!("{}/{name}", html::FLAMEGRAPH_DIR), svg)),
+            Err(e) => {
+                notes.push(format!(
+                    "flame graph {} of {} not copied into the report (no link): {e}",
+                    path.display(),
+                    row.name
+                ));
+                row.flamegraph = None;
+            }
+        }
+    }
+    (files, notes)
 }
 
 /// `dir` + a hidden sibling name (`.<name>.<what>-<pid>`).

@@ -165,7 +165,12 @@ pub fn write(report: &SuiteReport, prep: &Prepared) -> Result<Written, SuiteErro
         .map(|(_, runs)| report.history_with_this_run(runs))
         .unwrap_or_default();
     let trend = history::latest(&trend, TREND_RUNS);
-    output::write_report(report, trend, &prep.out)?;
+    let mut shown = report.clone();
+    let (flamegraphs, notes) = output::collect_flamegraphs(&mut shown, &prep.store);
+    for note in notes {
+        eprintln!("warning: {note}");
+    }
+    output::write_report(&shown, trend, &prep.out, flamegraphs)?;
     let baseline = match &prep.save_baseline {
         Some(name) => Some(
             Baseline {
