@@ -75,6 +75,18 @@ pub(super) struct Codegen<'b> {
     pub(super) body: Option<dynasmrt::DynamicLabel>,
     /// Head register of each carried global (same order as `carried`).
     pub(super) head_regs: [u8; MAX_CARRIED],
+    /// (end-of-body temp, head register) of each carried global the loop
+    /// writes: the first `n_tails` entries. The allocator defines the temp
+    /// in that register when it can (no move on the back edge).
+    pub(super) tail_regs: [(Temp, u8); MAX_CARRIED],
+    pub(super) n_tails: usize,
+    /// A shift left by 1..=3 not emitted because its only use, an `Add`
+    /// a few ops on, takes it as the scaled index of an `lea`:
+    /// (shifted temp, source temp, shift).
+    pub(super) fused: Option<(Temp, Temp, u8)>,
+    /// Head registers (bit per register) kept for their end-of-body values:
+    /// other temps take them only when no other register is free.
+    pub(super) reserved: u16,
     /// Carried globals whose writes stay in registers until the block is
     /// left (bit per global); exits write them back.
     pub(super) deferred: u64,
@@ -194,6 +206,18 @@ impl<'b> Codegen<'b> {
                 } else {
                     self.home[head as usize] = Some(g);
                     self.holder[g as usize] = Some(head);
+                }
+            }
+            for k in 0..self.carried.len() {
+                let (_, head, tail) = self.carried[k];
+                if head != tail
+                    && self.loc[tail as usize] == Loc::None
+                    && !self.tail_regs[..self.n_tails].iter().any(|e| e.0 == tail)
+                {
+                    let r = self.head_regs[k];
+                    self.tail_regs[self.n_tails] = (tail, r);
+                    self.n_tails += 1;
+                    self.reserved |= 1 << r;
                 }
             }
             if self.softmmu.is_some() {
@@ -574,6 +598,62 @@ impl<'b> Codegen<'b> {
         b: Temp,
     ) -> Result<(), CodegenError> {
         match op {
+            BinOp::Add if self.fused.is_some_and(|(s, _, _)| s == a || s == b) => {
+                let (s, x, k) = self.fused.take().expect("checked");
+                let y = if a == s { b } else { a };
+                let rx = self.use_reg(x)?;
+                let oy = self.opnd(y)?;
+                let d = if let Some(h) = self.tail_hint(dst) {
+                    h
+                } else if self.dies_in_reg(x) {
+                    self.kill(x);
+                    rx
+                } else {
+                    match oy {
+                        Opnd::Reg(ry) if y != x && self.dies_in_reg(y) => {
+                            self.kill(y);
+                            ry
+                        }
+                        _ => self.alloc()?,
+                    }
+                };
+                self.bind(dst, d);
+                self.pinned |= 1 << d;
+                match (k, oy) {
+                    (_, Opnd::Reg(ry)) => self.lea_base_index(d, ry, rx, k),
+                    (1, Opnd::Imm(v)) => asm!(self.asm; lea Rq(d), [Rq(rx) * 2 + v]),
+                    (2, Opnd::Imm(v)) => asm!(self.asm; lea Rq(d), [Rq(rx) * 4 + v]),
+                    (_, Opnd::Imm(v)) => asm!(self.asm; lea Rq(d), [Rq(rx) * 8 + v]),
+                }
+                if self.last_use[x as usize] <= self.cur {
+                    // Not an operand of this op: released here by hand.
+                    self.kill(x);
+                }
+            }
+            BinOp::Add if matches!(self.loc[a as usize], Loc::Reg(_)) && !self.dies_in_reg(a) => {
+                // `a` stays live: `lea` computes the sum into a fresh
+                // register without copying `a` first (one instruction, and
+                // no move on the dependency chain).
+                if self.dies_in_reg(b) {
+                    // Reuse b's register: the plain two-address form.
+                    return self.bin(op, dst, b, a);
+                }
+                let ra = self.use_reg(a)?;
+                let ob = self.opnd(b)?;
+                let d = self.dst_reg(dst)?;
+                self.bind(dst, d);
+                self.pinned |= 1 << d;
+                match ob {
+                    Opnd::Imm(v) => asm!(self.asm; lea Rq(d), [Rq(ra) + v]),
+                    Opnd::Reg(rb) => self.lea_base_index(d, ra, rb, 0),
+                }
+            }
+            BinOp::Add | BinOp::And | BinOp::Or | BinOp::Xor | BinOp::Mul
+                if a != b && !self.dies_in_reg(a) && self.dies_in_reg(b) =>
+            {
+                // Commutative: compute into the operand that dies here.
+                self.bin(op, dst, b, a)?;
+            }
             BinOp::Add | BinOp::Sub | BinOp::And | BinOp::Or | BinOp::Xor | BinOp::Mul => {
                 let ob = self.opnd(b)?;
                 let d = self.two_addr_dst(dst, a)?;
@@ -598,6 +678,16 @@ impl<'b> Codegen<'b> {
                     Loc::Const(v) => Some((v & 63) as i8),
                     _ => None,
                 };
+                if let (BinOp::Shl, Some(k @ 1..=3)) = (op, amount) {
+                    if let Some(j) = self.fusable_shl(dst, a) {
+                        // Emitted by the Add as an `lea` index: `a` must
+                        // live until then.
+                        let lu = &mut self.last_use[a as usize];
+                        *lu = (*lu).max(j);
+                        self.fused = Some((dst, a, k as u8));
+                        return Ok(());
+                    }
+                }
                 if amount.is_none() {
                     let rb = self.use_reg(b)?;
                     asm!(self.asm; mov rcx, Rq(rb));
@@ -669,6 +759,48 @@ impl<'b> Codegen<'b> {
             }
         }
         Ok(())
+    }
+
+    /// `lea d, [base + index << scale]` without a displacement. dynasm
+    /// encodes a register base with a zero disp8 (the base might be rbp or
+    /// r13, which need one), and a three-component `lea` takes 3 cycles
+    /// instead of 1 on Skylake-class cores; pool registers are never rbp,
+    /// r13 or rsp, so the short form is always valid here.
+    fn lea_base_index(&mut self, d: u8, base: u8, index: u8, scale: u8) {
+        debug_assert!(base & 7 != 5 && index != 4 && scale <= 3);
+        let rex = 0x48 | ((d >> 3) << 2) | ((index >> 3) << 1) | (base >> 3);
+        self.asm.push(rex);
+        self.asm.push(0x8d);
+        self.asm.push(((d & 7) << 3) | 4);
+        self.asm
+            .push((scale << 6) | ((index & 7) << 3) | (base & 7));
+    }
+
+    /// Index of the op that can absorb `dst = a << k` as the scaled index
+    /// of an `lea`: an `Add` using `dst` as exactly one operand, the last
+    /// use of `dst`, reached past nothing but `GetGlobal` and `Const` ops
+    /// (which emit no arithmetic; a register they need is taken by the
+    /// allocator's ordinary eviction, which keeps `a` intact).
+    fn fusable_shl(&self, dst: Temp, a: Temp) -> Option<u32> {
+        if matches!(self.loc[a as usize], Loc::Const(_)) {
+            return None;
+        }
+        let start = self.cur as usize + 1;
+        for (j, op) in self.b.ops.iter().enumerate().skip(start).take(4) {
+            match *op {
+                IrOp::GetGlobal { .. } | IrOp::Const { .. } => {}
+                IrOp::Bin {
+                    op: BinOp::Add,
+                    a: x,
+                    b: y,
+                    ..
+                } if (x == dst) != (y == dst) && self.last_use[dst as usize] == j as u32 => {
+                    return Some(j as u32);
+                }
+                _ => return None,
+            }
+        }
+        None
     }
 
     pub(super) fn chain_jump(&mut self, target: u64, cond: Option<Cond>) {

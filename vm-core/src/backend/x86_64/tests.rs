@@ -80,3 +80,31 @@ fn softmmu_blocks_reach_runtime_state_only_through_rbp() {
     assert_eq!(ca, cb, "softmmu code must be position independent");
     assert!(a.is_softmmu());
 }
+
+#[test]
+fn scaled_index_add_becomes_one_lea_without_displacement() {
+    // slli a5,a5,2; add a5,a0,a5; lw a5,0(a5); ebreak: the shift is left
+    // to the add, emitted as `lea r, [base + index*4]` (REX.W 8D, ModRM
+    // mod=00 rm=100, SIB scale=10), and no `shl` by 2 remains.
+    let insns = [
+        ins(Op::Slli, 15, 15, 0, 2),
+        ins(Op::Add, 15, 10, 15, 0),
+        ins(Op::Lw, 15, 15, 0, 0),
+        ins(Op::Ebreak, 0, 0, 0, 0),
+    ];
+    let mut ir = translate_block(0x1000, &insns);
+    crate::opt::optimize(&mut ir);
+    let mut be = X64Backend::new(1 << 16).unwrap();
+    let c = be.compile(&ir).unwrap();
+    // SAFETY: the block was just installed at `entry` with `size` bytes.
+    let code = unsafe { std::slice::from_raw_parts(c.entry as *const u8, c.size) };
+    let lea = code
+        .windows(4)
+        .any(|w| w[0] & 0xf8 == 0x48 && w[1] == 0x8d && w[2] & 0xc7 == 0x04 && w[3] >> 6 == 2);
+    assert!(lea, "no scaled-index lea in {code:02x?}");
+    // shl r64, 2 is REX.W C1 /4 ib.
+    let shl = code
+        .windows(4)
+        .any(|w| w[0] & 0xf8 == 0x48 && w[1] == 0xc1 && w[2] & 0xf8 == 0xe0 && w[3] == 2);
+    assert!(!shl, "shift left in {code:02x?}");
+}
