@@ -153,6 +153,7 @@ impl<'b> Codegen<'b> {
             mut carried,
             mut misses,
             mut plans,
+            mut range,
             mut slot_stubs,
             mut loop_slots,
             fixups,
@@ -170,6 +171,8 @@ impl<'b> Codegen<'b> {
         last_use.resize(n, 0);
         loc.clear();
         loc.resize(n, Loc::None);
+        range.clear();
+        range.resize(n, 0);
         home.clear();
         home.resize(n, None);
         faults.clear();
@@ -262,6 +265,7 @@ impl<'b> Codegen<'b> {
             softmmu: None,
             misses,
             plans,
+            range,
             slot_stubs,
             loop_slots,
             fixups,

@@ -98,6 +98,8 @@ pub(super) struct Codegen<'b> {
     pub(super) misses: Vec<MissStub>,
     /// Softmmu probe plan per op (empty in flat mode).
     pub(super) plans: Vec<AccessPlan>,
+    /// What is known of each temp's value: [`SEXT32`], [`ZEXT32`] bits.
+    pub(super) range: Vec<u8>,
     /// Full probes behind slot checks, emitted after the block body.
     pub(super) slot_stubs: Vec<SlotStub>,
     /// See [`Codegen::loop_slot_sites`]: (slot offset, addend register).
@@ -106,6 +108,13 @@ pub(super) struct Codegen<'b> {
     /// position-dependent fields a loader must patch.
     pub(super) fixups: Option<Fixups>,
 }
+
+/// [`Codegen::range`] bit: the value equals the sign extension of its low
+/// 32 bits (a `Sext32` of it is a plain copy).
+pub(super) const SEXT32: u8 = 1;
+/// [`Codegen::range`] bit: the value is below 2^32 (a `Zext32` of it is a
+/// plain copy). Both bits: the value is in `0..2^31`.
+pub(super) const ZEXT32: u8 = 2;
 
 pub(super) fn fits_i32(v: u64) -> bool {
     (v as i64) >= i32::MIN as i64 && (v as i64) <= i32::MAX as i64
@@ -127,6 +136,7 @@ impl<'b> Codegen<'b> {
             carried,
             misses,
             plans,
+            range,
             slot_stubs,
             loop_slots,
             fixups,
@@ -146,6 +156,7 @@ impl<'b> Codegen<'b> {
             carried,
             misses,
             plans,
+            range,
             slot_stubs,
             loop_slots,
             fixups,
@@ -244,6 +255,7 @@ impl<'b> Codegen<'b> {
             self.cur = i as u32;
             self.pinned = 0;
             self.op(op)?;
+            self.note_range(op);
             op.for_each_use(|t| self.release(t));
             if let Some(d) = op.dst() {
                 self.release(d);
@@ -479,6 +491,18 @@ impl<'b> Codegen<'b> {
                 }
             }
             IrOp::Bin { op, dst, a, b } => self.bin(op, dst, a, b)?,
+            IrOp::Un { op, dst, a }
+                if self.range[a as usize]
+                    & match op {
+                        UnOp::Sext32 => SEXT32,
+                        UnOp::Zext32 => ZEXT32,
+                    }
+                    != 0 =>
+            {
+                // Already extended (a W-op result, a narrow load, a masked
+                // or shifted value): a copy, often none at all.
+                self.copy_value(dst, a)?;
+            }
             IrOp::Un { op, dst, a } => {
                 let ra = self.use_reg(a)?;
                 let d = self.new_dst(dst)?;
@@ -759,6 +783,87 @@ impl<'b> Codegen<'b> {
             }
         }
         Ok(())
+    }
+
+    /// `dst = a` without computing anything: `dst` takes over `a`'s
+    /// register when `a` dies here (no instruction), else gets a copy.
+    fn copy_value(&mut self, dst: Temp, a: Temp) -> Result<(), CodegenError> {
+        match self.loc[a as usize] {
+            Loc::Const(v) => self.loc[dst as usize] = Loc::Const(v),
+            Loc::Reg(r) if self.tail_hint(dst).is_none() && self.dies_in_reg(a) => {
+                self.kill(a);
+                self.bind(dst, r);
+                self.pinned |= 1 << r;
+            }
+            _ => {
+                let ra = self.use_reg(a)?;
+                let d = self.new_dst(dst)?;
+                asm!(self.asm; mov Rq(d), Rq(ra));
+            }
+        }
+        Ok(())
+    }
+
+    /// Records what is known of the value `op` defines (see [`SEXT32`],
+    /// [`ZEXT32`]); operands' constant values are read from `loc`, before
+    /// the op's dead operands are released.
+    fn note_range(&mut self, op: &IrOp) {
+        const BOTH: u8 = SEXT32 | ZEXT32;
+        let r = |t: Temp| self.range[t as usize];
+        let konst = |t: Temp| match self.loc[t as usize] {
+            Loc::Const(v) => Some(v),
+            _ => None,
+        };
+        let (dst, bits) = match *op {
+            IrOp::Const { dst, val } => {
+                let s = if fits_i32(val) { SEXT32 } else { 0 };
+                let z = if val <= u32::MAX as u64 { ZEXT32 } else { 0 };
+                (dst, s | z)
+            }
+            IrOp::Load {
+                dst, width, signed, ..
+            } => (
+                dst,
+                match (width, signed) {
+                    (Width::W8 | Width::W16, false) => BOTH,
+                    (Width::W8 | Width::W16 | Width::W32, true) => SEXT32,
+                    (Width::W32, false) => ZEXT32,
+                    (Width::W64, _) => 0,
+                },
+            ),
+            IrOp::Un { op, dst, a } => (
+                dst,
+                match op {
+                    UnOp::Sext32 => SEXT32 | (r(a) & ZEXT32 & (r(a) << 1)),
+                    UnOp::Zext32 => ZEXT32 | (r(a) & SEXT32 & (r(a) >> 1)),
+                },
+            ),
+            IrOp::SetCond { dst, .. } => (dst, BOTH),
+            IrOp::Bin { op, dst, a, b } => {
+                let (ra, rb) = (r(a), r(b));
+                let bits = match op {
+                    // A mask in 0..2^31 bounds the result to it.
+                    BinOp::And if ra == BOTH || rb == BOTH => BOTH,
+                    BinOp::And => (ra & rb & SEXT32) | ((ra | rb) & ZEXT32),
+                    BinOp::Or | BinOp::Xor => ra & rb,
+                    BinOp::Shr => match konst(b).map(|v| v & 63) {
+                        Some(33..) => BOTH,
+                        Some(32) => ZEXT32,
+                        Some(1..) if ra & ZEXT32 != 0 => BOTH,
+                        _ => 0,
+                    },
+                    BinOp::Sar => match konst(b).map(|v| v & 63) {
+                        Some(32..) => SEXT32,
+                        Some(_) => ra & SEXT32,
+                        None => 0,
+                    },
+                    _ => 0,
+                };
+                (dst, bits)
+            }
+            _ => return,
+        };
+        self.range[dst as usize] = bits;
     }
 
     /// `lea d, [base + index << scale]` without a displacement. dynasm
