@@ -267,8 +267,17 @@ fn bench_hotspot_detection(b: &mut Bench) {
 /// The committed guest workloads the generated code is compared on.
 const QEMU_WORKLOADS: [&str; 7] = ["sieve", "matmul", "qsort", "crc32", "fib", "strings", "smc"];
 
+/// The five workloads issue 13 measured against QEMU (`geomean5_cpu_vs_qemu`):
+/// the geometric mean over all committed workloads is dominated by `smc`,
+/// whose code rewriting costs QEMU a write-protection fault and a
+/// retranslation each time.
+const GEOMEAN5: [&str; 5] = ["sieve", "matmul", "qsort", "crc32", "fib"];
+
 /// CPU time (user + system) of `qemu-riscv64 <elf>` as a child process,
 /// from `wait4`, with its stdout and exit code.
+// The child is reaped by `wait4` (which also gives its CPU time), not by
+// `Child::wait`, which clippy cannot see.
+#[allow(clippy::zombie_processes)]
 fn qemu_cpu(elf: &Path) -> (Duration, Vec<u8>, i32) {
     use std::io::Read;
     let mut child = std::process::Command::new("qemu-riscv64")
@@ -340,7 +349,8 @@ fn jit_cpu(name: &str, elf: &[u8]) -> (Duration, Vec<u8>, i32) {
 /// workload divided by the CPU time of `qemu-riscv64` on the same ELF,
 /// measured in alternating pairs in one run (metric `<name>_cpu_vs_qemu`,
 /// one sample per pair), and the geometric mean over the workloads
-/// (`geomean_cpu_vs_qemu`, one sample per round). The VM runs in this
+/// (`geomean_cpu_vs_qemu`, one sample per round; `geomean5_cpu_vs_qemu`
+/// over [`GEOMEAN5`]). The VM runs in this
 /// process (thread CPU time: VM creation, loading, translation and
 /// generated code, no process start); QEMU is a child process (its
 /// `wait4` user + system time, process start included). Every run's
@@ -371,6 +381,7 @@ fn bench_generated_code_vs_qemu(b: &mut Bench) {
     let pairs = 3;
     b.metric_rounds(|b| {
         let mut log_sum = 0.0;
+        let mut log_sum5 = 0.0;
         for (name, path, elf) in &elfs {
             let mut ratios = Vec::with_capacity(pairs);
             for k in 0..pairs {
@@ -393,8 +404,16 @@ fn bench_generated_code_vs_qemu(b: &mut Bench) {
                 b.metric(&format!("{name}_cpu_vs_qemu"), r);
                 ratios.push(r);
             }
-            log_sum += ratios.iter().map(|r| r.ln()).sum::<f64>() / pairs as f64;
+            let log_mean = ratios.iter().map(|r| r.ln()).sum::<f64>() / pairs as f64;
+            log_sum += log_mean;
+            if GEOMEAN5.contains(name) {
+                log_sum5 += log_mean;
+            }
         }
+        b.metric(
+            "geomean5_cpu_vs_qemu",
+            (log_sum5 / GEOMEAN5.len() as f64).exp(),
+        );
         b.metric(
             "geomean_cpu_vs_qemu",
             (log_sum / elfs.len() as f64).exp(),

@@ -35,7 +35,7 @@ fn main() {
         ..VmConfig::default()
     };
     let mut vm = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
-    vm.load_elf(&elf, &[name.clone()]).unwrap();
+    vm.load_elf(&elf, std::slice::from_ref(&name)).unwrap();
     vm.run().unwrap();
     let cache = vm.cache();
     let mut ids = cache.ids();

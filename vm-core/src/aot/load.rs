@@ -100,7 +100,7 @@ impl MapCache {
 
 impl MappedImage {
     /// Maps `path` read-only (reusing a mapping of the same file from a
-    /// recent load, see [`MapCache`]).
+    /// recent load, see `MapCache`).
     pub fn open(path: &Path) -> Result<Self, AotError> {
         use std::os::unix::fs::MetadataExt;
         let io = |source| AotError::Io {

@@ -12,7 +12,7 @@ use crate::backend::x86_64::ChainSite;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AotInstall {
     /// Blocks the image holds (entered into the block cache when first
-    /// needed, see [`super::image_blocks`]).
+    /// needed, see `engine::image_blocks`).
     pub blocks: usize,
     /// Bytes of machine code placed in the code region.
     pub code_bytes: usize,
