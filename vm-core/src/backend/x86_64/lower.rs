@@ -861,7 +861,13 @@ impl<'b> Codegen<'b> {
                 };
                 (dst, bits)
             }
-            _ => return,
+            // A global's value is unknown; clearing it (rather than leaving
+            // the reset value) keeps the bits right even if a temp were
+            // ever defined twice.
+            _ => match op.dst() {
+                Some(dst) => (dst, 0),
+                None => return,
+            },
         };
         self.range[dst as usize] = bits;
     }
