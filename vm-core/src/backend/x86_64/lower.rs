@@ -7,7 +7,7 @@ use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
 
 use super::analysis::{AccessPlan, MAX_CARRIED};
 use super::backend::{ChainSite, Fixups, Scratch};
-use super::regalloc::{Loc, Opnd, WbSrc, R15, RAX};
+use super::regalloc::{Loc, Opnd, WbSrc, R15, RAX, RDX};
 use super::softmmu::{MissStub, ProbeAddr, SlotStub};
 use crate::backend::{exit_code, CodegenError};
 use crate::ir::{BinOp, Cond, IrBlock, IrOp, Temp, Terminator, UnOp, Width};
@@ -87,6 +87,18 @@ pub(super) struct Codegen<'b> {
     /// Head registers (bit per register) kept for their end-of-body values:
     /// other temps take them only when no other register is free.
     pub(super) reserved: u16,
+    /// Registers (bit per register) holding a loop-invariant host base
+    /// (see [`Codegen::host_base`]): never allocated, pinned on every op.
+    pub(super) held: u16,
+    /// Flat self-loop: (head temp of a global the loop never changes,
+    /// register holding `r15 +` its value), set up before the loop body.
+    /// A load from `base + (index << k)` then addresses the host byte as
+    /// `[host_base + index * 2^k]`: the load no longer waits for the
+    /// guest address `lea`, which only feeds the bounds check.
+    pub(super) host_base: Option<(Temp, u8)>,
+    /// The load that uses [`Codegen::host_base`]: (op index, index temp,
+    /// scale as a shift 1..=3).
+    pub(super) indexed_load: Option<(u32, Temp, u8)>,
     /// Carried globals whose writes stay in registers until the block is
     /// left (bit per global); exits write them back.
     pub(super) deferred: u64,
@@ -115,6 +127,21 @@ pub(super) const SEXT32: u8 = 1;
 /// [`Codegen::range`] bit: the value is below 2^32 (a `Zext32` of it is a
 /// plain copy). Both bits: the value is in `0..2^31`.
 pub(super) const ZEXT32: u8 = 2;
+
+/// `d = load(width, signed)` from a memory operand given as dynasm tokens.
+macro_rules! load {
+    ($cg:expr, $width:expr, $signed:expr, $d:expr, [$($mem:tt)*]) => {
+        match ($width, $signed) {
+            (Width::W8, true) => asm!($cg.asm; movsx Rq($d), BYTE [$($mem)*]),
+            (Width::W8, false) => asm!($cg.asm; movzx Rd($d), BYTE [$($mem)*]),
+            (Width::W16, true) => asm!($cg.asm; movsx Rq($d), WORD [$($mem)*]),
+            (Width::W16, false) => asm!($cg.asm; movzx Rd($d), WORD [$($mem)*]),
+            (Width::W32, true) => asm!($cg.asm; movsxd Rq($d), DWORD [$($mem)*]),
+            (Width::W32, false) => asm!($cg.asm; mov Rd($d), DWORD [$($mem)*]),
+            (Width::W64, _) => asm!($cg.asm; mov Rq($d), QWORD [$($mem)*]),
+        }
+    };
+}
 
 pub(super) fn fits_i32(v: u64) -> bool {
     (v as i64) >= i32::MIN as i64 && (v as i64) <= i32::MAX as i64
@@ -189,6 +216,49 @@ impl<'b> Codegen<'b> {
         }
     }
 
+    /// Carried-global index of an invariant loop value worth a host base
+    /// register (see [`Codegen::host_base`]): the base operand of an `Add`
+    /// whose other operand is a shift left and whose result is the address
+    /// (no displacement) of a load a few ops on. Flat mode only (softmmu
+    /// loads are relative to a per-page addend), and only with a register
+    /// to spare.
+    fn host_base_candidate(&self) -> Option<usize> {
+        if self.softmmu.is_some() || self.carried.len() >= MAX_CARRIED {
+            return None;
+        }
+        let ops = &self.b.ops;
+        for (j, op) in ops.iter().enumerate() {
+            let IrOp::Bin {
+                op: BinOp::Add,
+                dst,
+                a,
+                b,
+            } = *op
+            else {
+                continue;
+            };
+            let loaded = ops[j + 1..].iter().take(4).any(
+                |o| matches!(*o, IrOp::Load { addr, off: 0, .. } if addr == dst),
+            );
+            if !loaded {
+                continue;
+            }
+            for (h, s) in [(a, b), (b, a)] {
+                let invariant = self
+                    .carried
+                    .iter()
+                    .position(|&(_, head, tail)| head == h && tail == h);
+                let shifted = ops[..j]
+                    .iter()
+                    .any(|o| matches!(*o, IrOp::Bin { op: BinOp::Shl, dst, .. } if dst == s));
+                if invariant.is_some() && shifted && h != s {
+                    return invariant;
+                }
+            }
+        }
+        None
+    }
+
     pub(super) fn block(&mut self) -> Result<(), CodegenError> {
         let b = self.b;
         let quantum = self.asm.new_dynamic_label();
@@ -217,6 +287,15 @@ impl<'b> Codegen<'b> {
                 } else {
                     self.home[head as usize] = Some(g);
                     self.holder[g as usize] = Some(head);
+                }
+            }
+            if let Some(k) = self.host_base_candidate() {
+                // rdx is excluded: wide multiplies and divisions write it.
+                if let Some(r) = self.free_reg().filter(|&r| r != RDX) {
+                    let h = self.head_regs[k];
+                    asm!(self.asm; lea Rq(r), [r15 + Rq(h)]);
+                    self.held |= 1 << r;
+                    self.host_base = Some((self.carried[k].1, r));
                 }
             }
             for k in 0..self.carried.len() {
@@ -253,7 +332,7 @@ impl<'b> Codegen<'b> {
         }
         for (i, op) in b.ops.iter().enumerate() {
             self.cur = i as u32;
-            self.pinned = 0;
+            self.pinned = self.held;
             self.op(op)?;
             self.note_range(op);
             op.for_each_use(|t| self.release(t));
@@ -262,7 +341,7 @@ impl<'b> Codegen<'b> {
             }
         }
         self.cur = b.ops.len() as u32;
-        self.pinned = 0;
+        self.pinned = self.held;
         self.terminator()?;
         // Out-of-line stubs.
         for i in 0..self.quantum_stubs.len() {
@@ -545,6 +624,22 @@ impl<'b> Codegen<'b> {
                     self.bounds_check(a, width, label);
                     a
                 };
+                if let Some((m, x, k)) = self.indexed_load.filter(|e| e.0 == self.cur) {
+                    self.indexed_load = None;
+                    let (_, hb) = self.host_base.expect("indexed load has a host base");
+                    let rx = self.use_reg(x)?;
+                    let d = self.new_dst(dst)?;
+                    match k {
+                        1 => load!(self, width, signed, d, [Rq(hb) + Rq(rx) * 2]),
+                        2 => load!(self, width, signed, d, [Rq(hb) + Rq(rx) * 4]),
+                        _ => load!(self, width, signed, d, [Rq(hb) + Rq(rx) * 8]),
+                    }
+                    if self.last_use[x as usize] <= m {
+                        // Not an operand of this op: released here by hand.
+                        self.kill(x);
+                    }
+                    return Ok(());
+                }
                 let d = self.new_dst(dst)?;
                 match (width, signed) {
                     (Width::W8, true) => asm!(self.asm; movsx Rq(d), BYTE [Rq(ar) + Rq(a)]),
@@ -705,7 +800,15 @@ impl<'b> Codegen<'b> {
                 if let (BinOp::Shl, Some(k @ 1..=3)) = (op, amount) {
                     if let Some(j) = self.fusable_shl(dst, a) {
                         // Emitted by the Add as an `lea` index: `a` must
-                        // live until then.
+                        // live until then (or until the load that indexes
+                        // the host base with it).
+                        let j = match self.host_base_load(j, dst) {
+                            Some(m) => {
+                                self.indexed_load = Some((m, a, k as u8));
+                                m
+                            }
+                            None => j,
+                        };
                         let lu = &mut self.last_use[a as usize];
                         *lu = (*lu).max(j);
                         self.fused = Some((dst, a, k as u8));
@@ -912,6 +1015,30 @@ impl<'b> Codegen<'b> {
             }
         }
         None
+    }
+
+    /// Index of the load that can address the host base (see
+    /// [`Codegen::host_base`]) with the index of the shift `s` fused into
+    /// the `Add` at op `j`: that `Add` adds `s` to the host base's guest
+    /// value, and a load of its result with no displacement follows within
+    /// four ops.
+    fn host_base_load(&self, j: u32, s: Temp) -> Option<u32> {
+        let (h, _) = self.host_base?;
+        let IrOp::Bin { dst, a, b, .. } = self.b.ops[j as usize] else {
+            return None;
+        };
+        if (a, b) != (h, s) && (a, b) != (s, h) {
+            return None;
+        }
+        let start = j as usize + 1;
+        self.b
+            .ops
+            .iter()
+            .enumerate()
+            .skip(start)
+            .take(4)
+            .find(|(_, o)| matches!(**o, IrOp::Load { addr, off: 0, .. } if addr == dst))
+            .map(|(m, _)| m as u32)
     }
 
     pub(super) fn chain_jump(&mut self, target: u64, cond: Option<Cond>) {
