@@ -263,3 +263,160 @@ fn bench_hotspot_detection(b: &mut Bench) {
         hot
     });
 }
+
+/// The committed guest workloads the generated code is compared on.
+const QEMU_WORKLOADS: [&str; 7] = ["sieve", "matmul", "qsort", "crc32", "fib", "strings", "smc"];
+
+/// The five workloads issue 13 measured against QEMU (`geomean5_cpu_vs_qemu`):
+/// the geometric mean over all committed workloads is dominated by `smc`,
+/// whose code rewriting costs QEMU a write-protection fault and a
+/// retranslation each time.
+const GEOMEAN5: [&str; 5] = ["sieve", "matmul", "qsort", "crc32", "fib"];
+
+/// CPU time (user + system) of `qemu-riscv64 <elf>` as a child process,
+/// from `wait4`, with its stdout and exit code.
+// The child is reaped by `wait4` (which also gives its CPU time), not by
+// `Child::wait`, which clippy cannot see.
+#[allow(clippy::zombie_processes)]
+fn qemu_cpu(elf: &Path) -> (Duration, Vec<u8>, i32) {
+    use std::io::Read;
+    let mut child = std::process::Command::new("qemu-riscv64")
+        .arg(elf)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("qemu-riscv64 starts");
+    let mut out = Vec::new();
+    child
+        .stdout
+        .take()
+        .expect("piped stdout")
+        .read_to_end(&mut out)
+        .expect("qemu-riscv64 stdout");
+    let mut status = 0;
+    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `child.id()` is our own unreaped child; `status` and `ru` are
+    // valid, writable and outlive the call. std's `Child` is not waited on
+    // afterwards, so the pid is reaped exactly once.
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut ru) };
+    assert_eq!(pid, child.id() as libc::pid_t, "wait4 on qemu-riscv64");
+    assert!(
+        libc::WIFEXITED(status),
+        "qemu-riscv64 {}: {status:#x}",
+        elf.display()
+    );
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    (
+        tv(ru.ru_utime) + tv(ru.ru_stime),
+        out,
+        libc::WEXITSTATUS(status),
+    )
+}
+
+/// Thread CPU time of one whole JIT run of `elf` in this process (VM
+/// creation, loading, translation and generated code), with its stdout and
+/// exit code.
+fn jit_cpu(name: &str, elf: &[u8]) -> (Duration, Vec<u8>, i32) {
+    #[derive(Clone, Default)]
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let out = Sink::default();
+    let t = thread_cpu_ns().expect("thread CPU clock");
+    let mut vm = Vm::new(
+        engine(EngineKind::Jit),
+        Box::new(out.clone()),
+        Box::new(std::io::sink()),
+    )
+    .unwrap();
+    vm.load_elf(elf, &[name.to_string()]).unwrap();
+    let code = vm.run().unwrap();
+    drop(vm);
+    let cpu = Duration::from_nanos(thread_cpu_ns().expect("thread CPU clock") - t);
+    let out = out.0.lock().unwrap().clone();
+    (cpu, out, code)
+}
+
+/// Generated-code quality: CPU time of a JIT run of each committed
+/// workload divided by the CPU time of `qemu-riscv64` on the same ELF,
+/// measured in alternating pairs in one run (metric `<name>_cpu_vs_qemu`,
+/// one sample per pair), and the geometric mean over the workloads
+/// (`geomean_cpu_vs_qemu`, one sample per round; `geomean5_cpu_vs_qemu`
+/// over [`GEOMEAN5`]). The VM runs in this
+/// process (thread CPU time: VM creation, loading, translation and
+/// generated code, no process start); QEMU is a child process (its
+/// `wait4` user + system time, process start included). Every run's
+/// stdout and exit code must equal QEMU's. Report only: see
+/// vm-core/ARCHITECTURE.md ("Generated code against QEMU").
+#[perf_target(category = "JIT")]
+#[test]
+fn bench_generated_code_vs_qemu(b: &mut Bench) {
+    if std::process::Command::new("qemu-riscv64")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        let msg = "SKIP bench_generated_code_vs_qemu: qemu-riscv64 is not installed (apt-get install qemu-user)";
+        println!("{msg}");
+        eprintln!("{msg}");
+        return;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("vm-core/guest/bin");
+    let elfs: Vec<(&str, std::path::PathBuf, Vec<u8>)> = QEMU_WORKLOADS
+        .iter()
+        .map(|&n| {
+            let p = dir.join(format!("{n}.elf"));
+            let bytes = workload(n);
+            (n, p, bytes)
+        })
+        .collect();
+    let pairs = 3;
+    b.metric_rounds(|b| {
+        let mut log_sum = 0.0;
+        let mut log_sum5 = 0.0;
+        for (name, path, elf) in &elfs {
+            let mut ratios = Vec::with_capacity(pairs);
+            for k in 0..pairs {
+                // Alternate the order so drift and warm-up effects cancel.
+                let (q, v) = if k % 2 == 0 {
+                    let q = qemu_cpu(path);
+                    (q, jit_cpu(name, elf))
+                } else {
+                    let v = jit_cpu(name, elf);
+                    (qemu_cpu(path), v)
+                };
+                assert_eq!(v.1, q.1, "{name}: stdout of the JIT vs qemu-riscv64");
+                assert_eq!(v.2, q.2, "{name}: exit code of the JIT vs qemu-riscv64");
+                let r = v.0.as_secs_f64() / q.0.as_secs_f64();
+                println!(
+                    "bench_generated_code_vs_qemu: {name:8} jit {:8.2} ms  qemu {:8.2} ms  ratio {r:.3}",
+                    v.0.as_secs_f64() * 1e3,
+                    q.0.as_secs_f64() * 1e3
+                );
+                b.metric(&format!("{name}_cpu_vs_qemu"), r);
+                ratios.push(r);
+            }
+            let log_mean = ratios.iter().map(|r| r.ln()).sum::<f64>() / pairs as f64;
+            log_sum += log_mean;
+            if GEOMEAN5.contains(name) {
+                log_sum5 += log_mean;
+            }
+        }
+        b.metric(
+            "geomean5_cpu_vs_qemu",
+            (log_sum5 / GEOMEAN5.len() as f64).exp(),
+        );
+        b.metric(
+            "geomean_cpu_vs_qemu",
+            (log_sum / elfs.len() as f64).exp(),
+        );
+    });
+}

@@ -153,6 +153,7 @@ impl<'b> Codegen<'b> {
             mut carried,
             mut misses,
             mut plans,
+            mut range,
             mut slot_stubs,
             mut loop_slots,
             fixups,
@@ -170,6 +171,8 @@ impl<'b> Codegen<'b> {
         last_use.resize(n, 0);
         loc.clear();
         loc.resize(n, Loc::None);
+        range.clear();
+        range.resize(n, 0);
         home.clear();
         home.resize(n, None);
         faults.clear();
@@ -204,15 +207,26 @@ impl<'b> Codegen<'b> {
         if !written.is_empty() && deferrable(b, written) {
             for &(g, head, _) in written {
                 deferred |= 1 << g;
-                // The current value of a deferred global must survive until
-                // it is replaced: any exit before that writes it back.
+                // The current value of a deferred global must survive
+                // every exit taken before it is replaced: those write it
+                // back. Only loads and stores exit inside the body, so
+                // the value may die at its last real use when no memory
+                // op comes between that and the replacing write (then the
+                // new value can take over its register).
                 let mut cur = head;
+                let mut since = 0;
+                let mut last_exit = None;
                 for (i, op) in b.ops.iter().enumerate() {
-                    if let IrOp::SetGlobal { g: sg, src } = *op {
-                        if sg == g {
-                            last_use[cur as usize] = last_use[cur as usize].max(i as u32);
+                    match *op {
+                        IrOp::Load { .. } | IrOp::Store { .. } => last_exit = Some(i as u32),
+                        IrOp::SetGlobal { g: sg, src } if sg == g => {
+                            if let Some(e) = last_exit.filter(|&e| e >= since) {
+                                last_use[cur as usize] = last_use[cur as usize].max(e);
+                            }
                             cur = src;
+                            since = i as u32;
                         }
+                        _ => {}
                     }
                 }
                 last_use[cur as usize] = end;
@@ -242,11 +256,19 @@ impl<'b> Codegen<'b> {
             quantum: None,
             body: None,
             head_regs: [0; MAX_CARRIED],
+            tail_regs: [(0, 0); MAX_CARRIED],
+            n_tails: 0,
+            reserved: 0,
+            held: 0,
+            host_base: None,
+            indexed_load: None,
+            fused: None,
             deferred,
             cur_val: [None; NUM_GLOBALS],
             softmmu: None,
             misses,
             plans,
+            range,
             slot_stubs,
             loop_slots,
             fixups,

@@ -97,6 +97,7 @@ pub(super) struct Scratch {
     pub(super) carried: Vec<(u8, Temp, Temp)>,
     pub(super) misses: Vec<MissStub>,
     pub(super) plans: Vec<AccessPlan>,
+    pub(super) range: Vec<u8>,
     pub(super) slot_stubs: Vec<SlotStub>,
     pub(super) loop_slots: Vec<(i32, u8)>,
     /// Set (by [`X64Backend::compile_relocatable`]) to record the
@@ -119,6 +120,7 @@ impl Default for Scratch {
             carried: Vec::new(),
             misses: Vec::new(),
             plans: Vec::new(),
+            range: Vec::new(),
             slot_stubs: Vec::new(),
             loop_slots: Vec::new(),
             fixups: None,

@@ -7,7 +7,7 @@ use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
 
 use super::analysis::{AccessPlan, MAX_CARRIED};
 use super::backend::{ChainSite, Fixups, Scratch};
-use super::regalloc::{Loc, Opnd, WbSrc, R15, RAX};
+use super::regalloc::{Loc, Opnd, WbSrc, R15, RAX, RDX};
 use super::softmmu::{MissStub, ProbeAddr, SlotStub};
 use crate::backend::{exit_code, CodegenError};
 use crate::ir::{BinOp, Cond, IrBlock, IrOp, Temp, Terminator, UnOp, Width};
@@ -75,6 +75,30 @@ pub(super) struct Codegen<'b> {
     pub(super) body: Option<dynasmrt::DynamicLabel>,
     /// Head register of each carried global (same order as `carried`).
     pub(super) head_regs: [u8; MAX_CARRIED],
+    /// (end-of-body temp, head register) of each carried global the loop
+    /// writes: the first `n_tails` entries. The allocator defines the temp
+    /// in that register when it can (no move on the back edge).
+    pub(super) tail_regs: [(Temp, u8); MAX_CARRIED],
+    pub(super) n_tails: usize,
+    /// A shift left by 1..=3 not emitted because its only use, an `Add`
+    /// a few ops on, takes it as the scaled index of an `lea`:
+    /// (shifted temp, source temp, shift).
+    pub(super) fused: Option<(Temp, Temp, u8)>,
+    /// Head registers (bit per register) kept for their end-of-body values:
+    /// other temps take them only when no other register is free.
+    pub(super) reserved: u16,
+    /// Registers (bit per register) holding a loop-invariant host base
+    /// (see [`Codegen::host_base`]): never allocated, pinned on every op.
+    pub(super) held: u16,
+    /// Flat self-loop: (head temp of a global the loop never changes,
+    /// register holding `r15 +` its value), set up before the loop body.
+    /// A load from `base + (index << k)` then addresses the host byte as
+    /// `[host_base + index * 2^k]`: the load no longer waits for the
+    /// guest address `lea`, which only feeds the bounds check.
+    pub(super) host_base: Option<(Temp, u8)>,
+    /// The load that uses [`Codegen::host_base`]: (op index, index temp,
+    /// scale as a shift 1..=3).
+    pub(super) indexed_load: Option<(u32, Temp, u8)>,
     /// Carried globals whose writes stay in registers until the block is
     /// left (bit per global); exits write them back.
     pub(super) deferred: u64,
@@ -86,6 +110,8 @@ pub(super) struct Codegen<'b> {
     pub(super) misses: Vec<MissStub>,
     /// Softmmu probe plan per op (empty in flat mode).
     pub(super) plans: Vec<AccessPlan>,
+    /// What is known of each temp's value: [`SEXT32`], [`ZEXT32`] bits.
+    pub(super) range: Vec<u8>,
     /// Full probes behind slot checks, emitted after the block body.
     pub(super) slot_stubs: Vec<SlotStub>,
     /// See [`Codegen::loop_slot_sites`]: (slot offset, addend register).
@@ -93,6 +119,28 @@ pub(super) struct Codegen<'b> {
     /// Set when compiling for an AOT image: where the code holds
     /// position-dependent fields a loader must patch.
     pub(super) fixups: Option<Fixups>,
+}
+
+/// [`Codegen::range`] bit: the value equals the sign extension of its low
+/// 32 bits (a `Sext32` of it is a plain copy).
+pub(super) const SEXT32: u8 = 1;
+/// [`Codegen::range`] bit: the value is below 2^32 (a `Zext32` of it is a
+/// plain copy). Both bits: the value is in `0..2^31`.
+pub(super) const ZEXT32: u8 = 2;
+
+/// `d = load(width, signed)` from a memory operand given as dynasm tokens.
+macro_rules! load {
+    ($cg:expr, $width:expr, $signed:expr, $d:expr, [$($mem:tt)*]) => {
+        match ($width, $signed) {
+            (Width::W8, true) => asm!($cg.asm; movsx Rq($d), BYTE [$($mem)*]),
+            (Width::W8, false) => asm!($cg.asm; movzx Rd($d), BYTE [$($mem)*]),
+            (Width::W16, true) => asm!($cg.asm; movsx Rq($d), WORD [$($mem)*]),
+            (Width::W16, false) => asm!($cg.asm; movzx Rd($d), WORD [$($mem)*]),
+            (Width::W32, true) => asm!($cg.asm; movsxd Rq($d), DWORD [$($mem)*]),
+            (Width::W32, false) => asm!($cg.asm; mov Rd($d), DWORD [$($mem)*]),
+            (Width::W64, _) => asm!($cg.asm; mov Rq($d), QWORD [$($mem)*]),
+        }
+    };
 }
 
 pub(super) fn fits_i32(v: u64) -> bool {
@@ -115,6 +163,7 @@ impl<'b> Codegen<'b> {
             carried,
             misses,
             plans,
+            range,
             slot_stubs,
             loop_slots,
             fixups,
@@ -134,6 +183,7 @@ impl<'b> Codegen<'b> {
             carried,
             misses,
             plans,
+            range,
             slot_stubs,
             loop_slots,
             fixups,
@@ -166,6 +216,49 @@ impl<'b> Codegen<'b> {
         }
     }
 
+    /// Carried-global index of an invariant loop value worth a host base
+    /// register (see [`Codegen::host_base`]): the base operand of an `Add`
+    /// whose other operand is a shift left and whose result is the address
+    /// (no displacement) of a load a few ops on. Flat mode only (softmmu
+    /// loads are relative to a per-page addend), and only with a register
+    /// to spare.
+    fn host_base_candidate(&self) -> Option<usize> {
+        if self.softmmu.is_some() || self.carried.len() >= MAX_CARRIED {
+            return None;
+        }
+        let ops = &self.b.ops;
+        for (j, op) in ops.iter().enumerate() {
+            let IrOp::Bin {
+                op: BinOp::Add,
+                dst,
+                a,
+                b,
+            } = *op
+            else {
+                continue;
+            };
+            let loaded = ops[j + 1..].iter().take(4).any(
+                |o| matches!(*o, IrOp::Load { addr, off: 0, .. } if addr == dst),
+            );
+            if !loaded {
+                continue;
+            }
+            for (h, s) in [(a, b), (b, a)] {
+                let invariant = self
+                    .carried
+                    .iter()
+                    .position(|&(_, head, tail)| head == h && tail == h);
+                let shifted = ops[..j]
+                    .iter()
+                    .any(|o| matches!(*o, IrOp::Bin { op: BinOp::Shl, dst, .. } if dst == s));
+                if invariant.is_some() && shifted && h != s {
+                    return invariant;
+                }
+            }
+        }
+        None
+    }
+
     pub(super) fn block(&mut self) -> Result<(), CodegenError> {
         let b = self.b;
         let quantum = self.asm.new_dynamic_label();
@@ -196,6 +289,27 @@ impl<'b> Codegen<'b> {
                     self.holder[g as usize] = Some(head);
                 }
             }
+            if let Some(k) = self.host_base_candidate() {
+                // rdx is excluded: wide multiplies and divisions write it.
+                if let Some(r) = self.free_reg().filter(|&r| r != RDX) {
+                    let h = self.head_regs[k];
+                    asm!(self.asm; lea Rq(r), [r15 + Rq(h)]);
+                    self.held |= 1 << r;
+                    self.host_base = Some((self.carried[k].1, r));
+                }
+            }
+            for k in 0..self.carried.len() {
+                let (_, head, tail) = self.carried[k];
+                if head != tail
+                    && self.loc[tail as usize] == Loc::None
+                    && !self.tail_regs[..self.n_tails].iter().any(|e| e.0 == tail)
+                {
+                    let r = self.head_regs[k];
+                    self.tail_regs[self.n_tails] = (tail, r);
+                    self.n_tails += 1;
+                    self.reserved |= 1 << r;
+                }
+            }
             if self.softmmu.is_some() {
                 self.loop_slots = self.loop_slot_sites();
                 for i in 0..self.loop_slots.len() {
@@ -218,15 +332,16 @@ impl<'b> Codegen<'b> {
         }
         for (i, op) in b.ops.iter().enumerate() {
             self.cur = i as u32;
-            self.pinned = 0;
+            self.pinned = self.held;
             self.op(op)?;
+            self.note_range(op);
             op.for_each_use(|t| self.release(t));
             if let Some(d) = op.dst() {
                 self.release(d);
             }
         }
         self.cur = b.ops.len() as u32;
-        self.pinned = 0;
+        self.pinned = self.held;
         self.terminator()?;
         // Out-of-line stubs.
         for i in 0..self.quantum_stubs.len() {
@@ -455,6 +570,18 @@ impl<'b> Codegen<'b> {
                 }
             }
             IrOp::Bin { op, dst, a, b } => self.bin(op, dst, a, b)?,
+            IrOp::Un { op, dst, a }
+                if self.range[a as usize]
+                    & match op {
+                        UnOp::Sext32 => SEXT32,
+                        UnOp::Zext32 => ZEXT32,
+                    }
+                    != 0 =>
+            {
+                // Already extended (a W-op result, a narrow load, a masked
+                // or shifted value): a copy, often none at all.
+                self.copy_value(dst, a)?;
+            }
             IrOp::Un { op, dst, a } => {
                 let ra = self.use_reg(a)?;
                 let d = self.new_dst(dst)?;
@@ -497,6 +624,22 @@ impl<'b> Codegen<'b> {
                     self.bounds_check(a, width, label);
                     a
                 };
+                if let Some((m, x, k)) = self.indexed_load.filter(|e| e.0 == self.cur) {
+                    self.indexed_load = None;
+                    let (_, hb) = self.host_base.expect("indexed load has a host base");
+                    let rx = self.use_reg(x)?;
+                    let d = self.new_dst(dst)?;
+                    match k {
+                        1 => load!(self, width, signed, d, [Rq(hb) + Rq(rx) * 2]),
+                        2 => load!(self, width, signed, d, [Rq(hb) + Rq(rx) * 4]),
+                        _ => load!(self, width, signed, d, [Rq(hb) + Rq(rx) * 8]),
+                    }
+                    if self.last_use[x as usize] <= m {
+                        // Not an operand of this op: released here by hand.
+                        self.kill(x);
+                    }
+                    return Ok(());
+                }
                 let d = self.new_dst(dst)?;
                 match (width, signed) {
                     (Width::W8, true) => asm!(self.asm; movsx Rq(d), BYTE [Rq(ar) + Rq(a)]),
@@ -574,6 +717,62 @@ impl<'b> Codegen<'b> {
         b: Temp,
     ) -> Result<(), CodegenError> {
         match op {
+            BinOp::Add if self.fused.is_some_and(|(s, _, _)| s == a || s == b) => {
+                let (s, x, k) = self.fused.take().expect("checked");
+                let y = if a == s { b } else { a };
+                let rx = self.use_reg(x)?;
+                let oy = self.opnd(y)?;
+                let d = if let Some(h) = self.tail_hint(dst) {
+                    h
+                } else if self.dies_in_reg(x) {
+                    self.kill(x);
+                    rx
+                } else {
+                    match oy {
+                        Opnd::Reg(ry) if y != x && self.dies_in_reg(y) => {
+                            self.kill(y);
+                            ry
+                        }
+                        _ => self.alloc()?,
+                    }
+                };
+                self.bind(dst, d);
+                self.pinned |= 1 << d;
+                match (k, oy) {
+                    (_, Opnd::Reg(ry)) => self.lea_base_index(d, ry, rx, k),
+                    (1, Opnd::Imm(v)) => asm!(self.asm; lea Rq(d), [Rq(rx) * 2 + v]),
+                    (2, Opnd::Imm(v)) => asm!(self.asm; lea Rq(d), [Rq(rx) * 4 + v]),
+                    (_, Opnd::Imm(v)) => asm!(self.asm; lea Rq(d), [Rq(rx) * 8 + v]),
+                }
+                if self.last_use[x as usize] <= self.cur {
+                    // Not an operand of this op: released here by hand.
+                    self.kill(x);
+                }
+            }
+            BinOp::Add if matches!(self.loc[a as usize], Loc::Reg(_)) && !self.dies_in_reg(a) => {
+                // `a` stays live: `lea` computes the sum into a fresh
+                // register without copying `a` first (one instruction, and
+                // no move on the dependency chain).
+                if self.dies_in_reg(b) {
+                    // Reuse b's register: the plain two-address form.
+                    return self.bin(op, dst, b, a);
+                }
+                let ra = self.use_reg(a)?;
+                let ob = self.opnd(b)?;
+                let d = self.dst_reg(dst)?;
+                self.bind(dst, d);
+                self.pinned |= 1 << d;
+                match ob {
+                    Opnd::Imm(v) => asm!(self.asm; lea Rq(d), [Rq(ra) + v]),
+                    Opnd::Reg(rb) => self.lea_base_index(d, ra, rb, 0),
+                }
+            }
+            BinOp::Add | BinOp::And | BinOp::Or | BinOp::Xor | BinOp::Mul
+                if a != b && !self.dies_in_reg(a) && self.dies_in_reg(b) =>
+            {
+                // Commutative: compute into the operand that dies here.
+                self.bin(op, dst, b, a)?;
+            }
             BinOp::Add | BinOp::Sub | BinOp::And | BinOp::Or | BinOp::Xor | BinOp::Mul => {
                 let ob = self.opnd(b)?;
                 let d = self.two_addr_dst(dst, a)?;
@@ -598,6 +797,24 @@ impl<'b> Codegen<'b> {
                     Loc::Const(v) => Some((v & 63) as i8),
                     _ => None,
                 };
+                if let (BinOp::Shl, Some(k @ 1..=3)) = (op, amount) {
+                    if let Some(j) = self.fusable_shl(dst, a) {
+                        // Emitted by the Add as an `lea` index: `a` must
+                        // live until then (or until the load that indexes
+                        // the host base with it).
+                        let j = match self.host_base_load(j, dst) {
+                            Some(m) => {
+                                self.indexed_load = Some((m, a, k as u8));
+                                m
+                            }
+                            None => j,
+                        };
+                        let lu = &mut self.last_use[a as usize];
+                        *lu = (*lu).max(j);
+                        self.fused = Some((dst, a, k as u8));
+                        return Ok(());
+                    }
+                }
                 if amount.is_none() {
                     let rb = self.use_reg(b)?;
                     asm!(self.asm; mov rcx, Rq(rb));
@@ -669,6 +886,159 @@ impl<'b> Codegen<'b> {
             }
         }
         Ok(())
+    }
+
+    /// `dst = a` without computing anything: `dst` takes over `a`'s
+    /// register when `a` dies here (no instruction), else gets a copy.
+    fn copy_value(&mut self, dst: Temp, a: Temp) -> Result<(), CodegenError> {
+        match self.loc[a as usize] {
+            Loc::Const(v) => self.loc[dst as usize] = Loc::Const(v),
+            Loc::Reg(r) if self.tail_hint(dst).is_none() && self.dies_in_reg(a) => {
+                self.kill(a);
+                self.bind(dst, r);
+                self.pinned |= 1 << r;
+            }
+            _ => {
+                let ra = self.use_reg(a)?;
+                let d = self.new_dst(dst)?;
+                asm!(self.asm; mov Rq(d), Rq(ra));
+            }
+        }
+        Ok(())
+    }
+
+    /// Records what is known of the value `op` defines (see [`SEXT32`],
+    /// [`ZEXT32`]); operands' constant values are read from `loc`, before
+    /// the op's dead operands are released.
+    fn note_range(&mut self, op: &IrOp) {
+        const BOTH: u8 = SEXT32 | ZEXT32;
+        let r = |t: Temp| self.range[t as usize];
+        let konst = |t: Temp| match self.loc[t as usize] {
+            Loc::Const(v) => Some(v),
+            _ => None,
+        };
+        let (dst, bits) = match *op {
+            IrOp::Const { dst, val } => {
+                let s = if fits_i32(val) { SEXT32 } else { 0 };
+                let z = if val <= u32::MAX as u64 { ZEXT32 } else { 0 };
+                (dst, s | z)
+            }
+            IrOp::Load {
+                dst, width, signed, ..
+            } => (
+                dst,
+                match (width, signed) {
+                    (Width::W8 | Width::W16, false) => BOTH,
+                    (Width::W8 | Width::W16 | Width::W32, true) => SEXT32,
+                    (Width::W32, false) => ZEXT32,
+                    (Width::W64, _) => 0,
+                },
+            ),
+            IrOp::Un { op, dst, a } => (
+                dst,
+                match op {
+                    UnOp::Sext32 => SEXT32 | (r(a) & ZEXT32 & (r(a) << 1)),
+                    UnOp::Zext32 => ZEXT32 | (r(a) & SEXT32 & (r(a) >> 1)),
+                },
+            ),
+            IrOp::SetCond { dst, .. } => (dst, BOTH),
+            IrOp::Bin { op, dst, a, b } => {
+                let (ra, rb) = (r(a), r(b));
+                let bits = match op {
+                    // A mask in 0..2^31 bounds the result to it.
+                    BinOp::And if ra == BOTH || rb == BOTH => BOTH,
+                    BinOp::And => (ra & rb & SEXT32) | ((ra | rb) & ZEXT32),
+                    BinOp::Or | BinOp::Xor => ra & rb,
+                    BinOp::Shr => match konst(b).map(|v| v & 63) {
+                        Some(33..) => BOTH,
+                        Some(32) => ZEXT32,
+                        Some(1..) if ra & ZEXT32 != 0 => BOTH,
+                        _ => 0,
+                    },
+                    BinOp::Sar => match konst(b).map(|v| v & 63) {
+                        Some(32..) => SEXT32,
+                        Some(_) => ra & SEXT32,
+                        None => 0,
+                    },
+                    _ => 0,
+                };
+                (dst, bits)
+            }
+            // A global's value is unknown; clearing it (rather than leaving
+            // the reset value) keeps the bits right even if a temp were
+            // ever defined twice.
+            _ => match op.dst() {
+                Some(dst) => (dst, 0),
+                None => return,
+            },
+        };
+        self.range[dst as usize] = bits;
+    }
+
+    /// `lea d, [base + index << scale]` without a displacement. dynasm
+    /// encodes a register base with a zero disp8 (the base might be rbp or
+    /// r13, which need one), and a three-component `lea` takes 3 cycles
+    /// instead of 1 on Skylake-class cores; pool registers are never rbp,
+    /// r13 or rsp, so the short form is always valid here.
+    fn lea_base_index(&mut self, d: u8, base: u8, index: u8, scale: u8) {
+        debug_assert!(base & 7 != 5 && index != 4 && scale <= 3);
+        let rex = 0x48 | ((d >> 3) << 2) | ((index >> 3) << 1) | (base >> 3);
+        self.asm.push(rex);
+        self.asm.push(0x8d);
+        self.asm.push(((d & 7) << 3) | 4);
+        self.asm
+            .push((scale << 6) | ((index & 7) << 3) | (base & 7));
+    }
+
+    /// Index of the op that can absorb `dst = a << k` as the scaled index
+    /// of an `lea`: an `Add` using `dst` as exactly one operand, the last
+    /// use of `dst`, reached past nothing but `GetGlobal` and `Const` ops
+    /// (which emit no arithmetic; a register they need is taken by the
+    /// allocator's ordinary eviction, which keeps `a` intact).
+    fn fusable_shl(&self, dst: Temp, a: Temp) -> Option<u32> {
+        if matches!(self.loc[a as usize], Loc::Const(_)) {
+            return None;
+        }
+        let start = self.cur as usize + 1;
+        for (j, op) in self.b.ops.iter().enumerate().skip(start).take(4) {
+            match *op {
+                IrOp::GetGlobal { .. } | IrOp::Const { .. } => {}
+                IrOp::Bin {
+                    op: BinOp::Add,
+                    a: x,
+                    b: y,
+                    ..
+                } if (x == dst) != (y == dst) && self.last_use[dst as usize] == j as u32 => {
+                    return Some(j as u32);
+                }
+                _ => return None,
+            }
+        }
+        None
+    }
+
+    /// Index of the load that can address the host base (see
+    /// [`Codegen::host_base`]) with the index of the shift `s` fused into
+    /// the `Add` at op `j`: that `Add` adds `s` to the host base's guest
+    /// value, and a load of its result with no displacement follows within
+    /// four ops.
+    fn host_base_load(&self, j: u32, s: Temp) -> Option<u32> {
+        let (h, _) = self.host_base?;
+        let IrOp::Bin { dst, a, b, .. } = self.b.ops[j as usize] else {
+            return None;
+        };
+        if (a, b) != (h, s) && (a, b) != (s, h) {
+            return None;
+        }
+        let start = j as usize + 1;
+        self.b
+            .ops
+            .iter()
+            .enumerate()
+            .skip(start)
+            .take(4)
+            .find(|(_, o)| matches!(**o, IrOp::Load { addr, off: 0, .. } if addr == dst))
+            .map(|(m, _)| m as u32)
     }
 
     pub(super) fn chain_jump(&mut self, target: u64, cond: Option<Cond>) {

@@ -87,10 +87,41 @@ impl<'b> Codegen<'b> {
         }
     }
 
+    /// A free, unpinned pool register; registers reserved for the
+    /// end-of-body value of a self-loop's carried global (see
+    /// [`Codegen::reserved`]) only when no other is free.
     pub(super) fn free_reg(&self) -> Option<u8> {
+        let free = |r: &u8| self.reg_temp[*r as usize].is_none() && self.pinned & (1 << *r) == 0;
         POOL.iter()
             .copied()
-            .find(|&r| self.reg_temp[r as usize].is_none() && self.pinned & (1 << r) == 0)
+            .find(|r| free(r) && self.reserved & (1 << r) == 0)
+            .or_else(|| POOL.iter().copied().find(free))
+    }
+
+    /// The loop-head register of the carried global whose end-of-body
+    /// value `t` is, if that register is free now: defining `t` there
+    /// saves the back edge a move (and a cycle on the loop's critical
+    /// path where move elimination is off).
+    pub(super) fn tail_hint(&self, t: Temp) -> Option<u8> {
+        let (_, r) = *self.tail_regs[..self.n_tails]
+            .iter()
+            .find(|&&(tail, _)| tail == t)?;
+        (self.reg_temp[r as usize].is_none() && self.pinned & (1 << r) == 0).then_some(r)
+    }
+
+    /// A register for the result `dst` of the current op: its loop-head
+    /// register when it is a carried global's end-of-body value and that is
+    /// free, else any (see [`Self::alloc`]).
+    pub(super) fn dst_reg(&mut self, dst: Temp) -> Result<u8, CodegenError> {
+        match self.tail_hint(dst) {
+            Some(r) => Ok(r),
+            None => self.alloc(),
+        }
+    }
+
+    /// Whether `t` is in a register and the current op is its last use.
+    pub(super) fn dies_in_reg(&self, t: Temp) -> bool {
+        matches!(self.loc[t as usize], Loc::Reg(_)) && self.last_use[t as usize] <= self.cur
     }
 
     /// Returns a free pool register, evicting the least urgent unpinned value.
@@ -147,6 +178,13 @@ impl<'b> Codegen<'b> {
     pub(super) fn bind(&mut self, t: Temp, r: u8) {
         self.reg_temp[r as usize] = Some(t);
         self.loc[t as usize] = Loc::Reg(r);
+        if self.reserved != 0 {
+            // A carried global's end-of-body value is defined: its head
+            // register needs no more keeping free.
+            if let Some(&(_, h)) = self.tail_regs[..self.n_tails].iter().find(|e| e.0 == t) {
+                self.reserved &= !(1 << h);
+            }
+        }
     }
 
     /// Ensures `t` is in a register and pins it for the current op.
@@ -207,7 +245,7 @@ impl<'b> Codegen<'b> {
                 return Ok(ra);
             }
         }
-        let d = self.alloc()?;
+        let d = self.dst_reg(dst)?;
         self.copy_to(d, a);
         self.bind(dst, d);
         self.pinned |= 1 << d;
@@ -215,7 +253,7 @@ impl<'b> Codegen<'b> {
     }
 
     pub(super) fn new_dst(&mut self, dst: Temp) -> Result<u8, CodegenError> {
-        let d = self.alloc()?;
+        let d = self.dst_reg(dst)?;
         self.bind(dst, d);
         self.pinned |= 1 << d;
         Ok(d)

@@ -80,3 +80,151 @@ fn softmmu_blocks_reach_runtime_state_only_through_rbp() {
     assert_eq!(ca, cb, "softmmu code must be position independent");
     assert!(a.is_softmmu());
 }
+
+#[test]
+fn scaled_index_add_becomes_one_lea_without_displacement() {
+    // slli a5,a5,2; add a5,a0,a5; lw a5,0(a5); ebreak: the shift is left
+    // to the add, emitted as `lea r, [base + index*4]` (REX.W 8D, ModRM
+    // mod=00 rm=100, SIB scale=10), and no `shl` by 2 remains.
+    let insns = [
+        ins(Op::Slli, 15, 15, 0, 2),
+        ins(Op::Add, 15, 10, 15, 0),
+        ins(Op::Lw, 15, 15, 0, 0),
+        ins(Op::Ebreak, 0, 0, 0, 0),
+    ];
+    let mut ir = translate_block(0x1000, &insns);
+    crate::opt::optimize(&mut ir);
+    let mut be = X64Backend::new(1 << 16).unwrap();
+    let c = be.compile(&ir).unwrap();
+    // SAFETY: the block was just installed at `entry` with `size` bytes.
+    let code = unsafe { std::slice::from_raw_parts(c.entry as *const u8, c.size) };
+    let lea = code
+        .windows(4)
+        .any(|w| w[0] & 0xf8 == 0x48 && w[1] == 0x8d && w[2] & 0xc7 == 0x04 && w[3] >> 6 == 2);
+    assert!(lea, "no scaled-index lea in {code:02x?}");
+    // shl r64, 2 is REX.W C1 /4 ib.
+    let shl = code
+        .windows(4)
+        .any(|w| w[0] & 0xf8 == 0x48 && w[1] == 0xc1 && w[2] & 0xf8 == 0xe0 && w[3] == 2);
+    assert!(!shl, "shift left in {code:02x?}");
+}
+
+/// crc32's inner loop shape: a byte load, `xor`, `andi`, `slli`, `add` of
+/// a loop-invariant table base, and a load through the sum.
+fn table_loop(k: i32, load: Op, swap: bool, mask: bool) -> Vec<u32> {
+    let inst = |op, rd, rs1, rs2, imm| {
+        encode(&crate::frontend::riscv::Inst {
+            op,
+            rd,
+            rs1,
+            rs2,
+            imm,
+        })
+    };
+    let mut code = vec![
+        inst(Op::Lbu, 16, 14, 0, 0), // lbu a6,0(a4)
+        inst(Op::Srli, 13, 15, 0, 8), // srli a3,a5,8
+        inst(Op::Addi, 14, 14, 0, 1), // addi a4,a4,1
+        inst(Op::Xor, 15, 15, 16, 0), // xor a5,a5,a6
+    ];
+    if mask {
+        code.push(inst(Op::Andi, 15, 15, 0, 255));
+    }
+    code.push(inst(Op::Slli, 15, 15, 0, k));
+    code.push(if swap {
+        inst(Op::Add, 15, 15, 10, 0)
+    } else {
+        inst(Op::Add, 15, 10, 15, 0)
+    });
+    code.push(inst(load, 15, 15, 0, 0));
+    code.push(inst(Op::Xor, 15, 15, 13, 0));
+    let back = -4 * code.len() as i32;
+    code.push(inst(Op::Bne, 0, 14, 11, back)); // bne a4,a1,loop
+    code.push(0x0010_0073); // ebreak
+    code
+}
+
+#[test]
+fn invariant_table_base_is_kept_as_a_host_pointer() {
+    // The table load addresses `[r15 + a0]`, computed once before the
+    // loop, with the index: `lea h, [r15 + r]` (REX.WB 8D, ModRM mod=00
+    // rm=100, SIB base=r15) and a load whose SIB scales by 4.
+    let insns: Vec<_> = table_loop(2, Op::Lw, false, true)
+        .into_iter()
+        .map(|w| crate::frontend::riscv::decode(w).unwrap())
+        .collect();
+    let mut ir = translate_block(0x1000, &insns[..insns.len() - 1]);
+    crate::opt::optimize(&mut ir);
+    let mut be = X64Backend::new(1 << 16).unwrap();
+    let c = be.compile(&ir).unwrap();
+    // SAFETY: the block was just installed at `entry` with `size` bytes.
+    let code = unsafe { std::slice::from_raw_parts(c.entry as *const u8, c.size) };
+    let host_base = code.windows(4).any(|w| {
+        w[0] & 0xf9 == 0x49 && w[1] == 0x8d && w[2] & 0xc7 == 0x04 && w[3] & 0xc7 == 0x07
+    });
+    assert!(host_base, "no lea of r15 + base in {code:02x?}");
+    // movsxd r64, DWORD [base + index*4 (+ disp8)]: REX.W 63 ModRM(rm=100) SIB(scale=10).
+    let scaled_load = code
+        .windows(4)
+        .any(|w| w[0] & 0xf8 == 0x48 && w[1] == 0x63 && w[2] & 0x07 == 0x04 && w[3] >> 6 == 2);
+    assert!(scaled_load, "no scaled-index load in {code:02x?}");
+}
+
+#[test]
+fn table_loops_through_a_host_base_agree_with_the_interpreter() {
+    // Tables near the end of memory and unmasked indices make the table
+    // load fault mid-loop (the guest address, not the host pointer, is
+    // bounds-checked, and the exit state must be exact); wrapping sums
+    // (a base near 2^64) must address what the interpreter does.
+    use crate::{EngineKind, Vm, VmConfig};
+    const MEM: u64 = 16 << 20;
+    const CODE: u64 = 0x1000;
+    const DATA: u64 = 0x8000;
+    let mut rng = crate::rng::XorShift64(0x7ab1_e5ee);
+    let loads = [Op::Lb, Op::Lbu, Op::Lh, Op::Lhu, Op::Lw, Op::Lwu, Op::Ld];
+    let run = |kind, code: &[u32], regs: &[u64; 32], data: &[u8]| {
+        let cfg = VmConfig {
+            engine: kind,
+            mem_size: MEM,
+            code_cache_bytes: 1 << 20,
+            insn_budget: Some(200_000),
+            ..VmConfig::default()
+        };
+        let mut vm = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
+        let bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
+        vm.memory_mut().write_bytes(CODE, &bytes).unwrap();
+        vm.memory_mut().write_bytes(DATA, data).unwrap();
+        vm.cpu_mut().globals[..32].copy_from_slice(regs);
+        vm.cpu_mut().globals[0] = 0;
+        vm.cpu_mut().pc = CODE;
+        let result = match vm.run() {
+            Ok(c) => format!("exit {c}"),
+            Err(e) => e.to_string(),
+        };
+        let cpu = vm.cpu();
+        (cpu.globals[..32].to_vec(), cpu.pc, cpu.icount, result)
+    };
+    for case in 0..300 {
+        let k = 1 + rng.below(3) as i32;
+        let load = loads[rng.below(loads.len() as u64) as usize];
+        let code = table_loop(k, load, rng.below(2) == 0, rng.below(4) != 0);
+        let mut regs = [0u64; 32];
+        for r in regs.iter_mut() {
+            *r = rng.next_u64();
+        }
+        regs[14] = DATA + rng.below(64); // a4: input pointer
+        regs[11] = regs[14] + 1 + rng.below(400); // a1: end
+        regs[15] = rng.below(1 << 12); // a5: crc
+        regs[10] = match rng.below(6) {
+            0 => MEM - rng.below(2048),             // faults mid-loop
+            1 => 0u64.wrapping_sub(rng.below(512)), // wraps to low memory
+            _ => DATA + 4096 + rng.below(4096),
+        };
+        let data: Vec<u8> = (0..16384).map(|_| rng.next_u64() as u8).collect();
+        let want = run(EngineKind::Interp, &code, &regs, &data);
+        for kind in [EngineKind::Jit, EngineKind::Tiered] {
+            let got = run(kind, &code, &regs, &data);
+            assert_eq!(got, want, "case {case} ({kind:?}, {load:?} << {k}): regs in {regs:x?}");
+        }
+    }
+}
