@@ -135,7 +135,7 @@ impl UnitOp {
 
     /// The equivalent [`IrOp`] (None for [`kind::NOP`]); `loc` gives the
     /// guest location of a memory op's instruction index.
-    pub fn to_ir(&self, loc: impl Fn(u32) -> GuestLoc) -> Option<IrOp> {
+    pub fn to_ir(self, loc: impl Fn(u32) -> GuestLoc) -> Option<IrOp> {
         let (dst, a, b) = (self.dst as Temp, self.a as Temp, self.b as Temp);
         Some(match self.kind {
             kind::CONST => IrOp::Const { dst, val: self.imm },
