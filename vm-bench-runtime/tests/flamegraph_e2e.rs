@@ -227,8 +227,7 @@ fn failing_kpi_draws_a_flame_graph_naming_the_hot_function() {
     // The report copies the graph into its own directory and links the copy from the
     // benchmark's row, and only where there is one.
     let mut report = SuiteReport::from_artifacts("flamegraph_e2e", &[fail, pass]);
-    let (files, notes) =
-        vm_bench_runtime::suite::output::collect_flamegraphs(&mut report, &dir);
+    let (files, notes) = vm_bench_runtime::suite::output::collect_flamegraphs(&mut report, &dir);
     assert!(notes.is_empty(), "{notes:?}");
     let copied = format!("flamegraphs/{FAILING}.flame.svg");
     assert_eq!(
@@ -264,8 +263,7 @@ fn failing_kpi_draws_a_flame_graph_naming_the_hot_function() {
             row.flamegraph = Some("gone.flame.svg".into());
         }
     }
-    let (files, notes) =
-        vm_bench_runtime::suite::output::collect_flamegraphs(&mut report, &dir);
+    let (files, notes) = vm_bench_runtime::suite::output::collect_flamegraphs(&mut report, &dir);
     assert!(files.is_empty());
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert!(notes[0].contains("gone.flame.svg"), "{}", notes[0]);
