@@ -669,7 +669,7 @@ fn changes_reports_the_run_commit_size_and_p_value_of_a_step_in_the_history() {
     let out = stdout(&o);
     assert!(
         out.starts_with(
-            "1 change point(s) in 20 run(s) of 2 benchmark(s) (alpha 0.05, 199 permutations)"
+            "1 change point(s) in 20 run(s) of 2 benchmark(s) (alpha 0.05, 199 permutations, steps of at least 2%)"
         ),
         "{out}"
     );
@@ -685,6 +685,15 @@ fn changes_reports_the_run_commit_size_and_p_value_of_a_step_in_the_history() {
     assert_eq!(stdout(&vm_bench(&["changes", "--dir", s(&dir)])), out);
     let o = vm_bench(&["changes", "--dir", s(&dir), "--filter", "flat"]);
     assert!(stdout(&o).starts_with("0 change point(s) in 20 run(s) of 1 benchmark(s)"));
+    // The magnitude floor is an option; a negative one is a usage error.
+    let o = vm_bench(&["changes", "--dir", s(&dir), "--min-change-pct", "30"]);
+    assert!(
+        stdout(&o).starts_with("0 change point(s) in 20 run(s) of 2 benchmark(s)"),
+        "{}",
+        stdout(&o)
+    );
+    let o = vm_bench(&["changes", "--dir", s(&dir), "--min-change-pct", "-1"]);
+    assert_eq!(o.status.code(), Some(2));
     // Too few permutations for alpha, and an empty history: errors.
     let o = vm_bench(&["changes", "--dir", s(&dir), "--permutations", "5"]);
     assert_eq!(o.status.code(), Some(2));

@@ -138,12 +138,13 @@ fn run(cli: Cli) -> Result<bool, SuiteError> {
             section.benchmarks.retain(|b| b.name.contains(&filter));
             let lines = section.change_point_lines();
             println!(
-                "{} change point(s) in {} run(s) of {} benchmark(s) (alpha {}, {} permutations)",
+                "{} change point(s) in {} run(s) of {} benchmark(s) (alpha {}, {} permutations, steps of at least {}%)",
                 lines.len(),
                 section.runs,
                 section.benchmarks.len(),
                 section.alpha,
-                section.permutations
+                section.permutations,
+                section.min_change_pct
             );
             for l in lines {
                 println!("  {l}");

@@ -43,11 +43,17 @@ pub struct ChangePointConfig {
     pub min_segment: usize,
     /// Seed of the permutation generator.
     pub seed: u64,
+    /// Smallest step worth reporting, in percent of the median before it. A significant
+    /// split whose medians differ by less is dropped (and its neighbours' medians are
+    /// taken over the merged segment), as Hunter's magnitude filter does: over dozens of
+    /// runs the test also finds real but negligible shifts (a 0.2 % step in a ratio), which
+    /// only distract a reader.
+    pub min_change_pct: f64,
 }
 
 impl Default for ChangePointConfig {
     /// `alpha` 0.05 (MongoDB's default) with 199 permutations (smallest p 0.005),
-    /// segments of at least 3 runs. The rates this gives are measured by this module's
+    /// segments of at least 3 runs, steps of at least 2 % of the median. The rates this gives are measured by this module's
     /// tests and stated in `docs/P1_03_BENCHMARK_GUIDE.md`.
     fn default() -> Self {
         ChangePointConfig {
@@ -55,6 +61,7 @@ impl Default for ChangePointConfig {
             permutations: 199,
             min_segment: 3,
             seed: 0x5eed_c4a2_9e00_0001,
+            min_change_pct: 2.0,
         }
     }
 }
@@ -120,6 +127,12 @@ pub fn detect(
             (1.0 / cfg.alpha).ceil() as usize - 1
         )));
     }
+    if !(cfg.min_change_pct.is_finite() && cfg.min_change_pct >= 0.0) {
+        return Err(ChangePointError::Config(format!(
+            "min_change_pct {} is not a finite number >= 0",
+            cfg.min_change_pct
+        )));
+    }
     if cfg.min_segment < 2 {
         return Err(ChangePointError::Config(format!(
             "min_segment {} is below 2 (a segment's inner distances need two values)",
@@ -157,20 +170,40 @@ pub fn detect(
     }
     accepted.sort_by_key(|a| a.0);
     let median = |lo: usize, hi: usize| quantile_sorted(&sorted(&series[lo..hi]), 0.5);
-    Ok(accepted
-        .iter()
-        .map(|&(index, statistic, p_value)| {
-            let pos = bounds.partition_point(|&b| b < index);
-            let (lo, hi) = (bounds[pos - 1], bounds[pos + 1]);
-            ChangePoint {
-                index,
-                statistic,
-                p_value,
-                before_median: median(lo, index),
-                after_median: median(index, hi),
+    let points = |accepted: &[(usize, f64, f64)], bounds: &[usize]| -> Vec<ChangePoint> {
+        accepted
+            .iter()
+            .map(|&(index, statistic, p_value)| {
+                let pos = bounds.partition_point(|&b| b < index);
+                let (lo, hi) = (bounds[pos - 1], bounds[pos + 1]);
+                ChangePoint {
+                    index,
+                    statistic,
+                    p_value,
+                    before_median: median(lo, index),
+                    after_median: median(index, hi),
+                }
+            })
+            .collect()
+    };
+    // Drop the smallest step below the magnitude floor, one at a time: removing a point
+    // merges two segments, which changes its neighbours' medians.
+    loop {
+        let found = points(&accepted, &bounds);
+        let smallest = found
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i, c.change_pct().map_or(f64::INFINITY, f64::abs)))
+            .filter(|&(_, pct)| pct < cfg.min_change_pct)
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        match smallest {
+            Some((i, _)) => {
+                let (index, _, _) = accepted.remove(i);
+                bounds.retain(|&b| b != index);
             }
-        })
-        .collect())
+            None => return Ok(found),
+        }
+    }
 }
 
 /// The best split (absolute index, `Q`) over the segments between consecutive `bounds`.
@@ -360,6 +393,44 @@ mod tests {
             false_series <= 10,
             "{false_series}/200 flat series had a change point"
         );
+    }
+
+    #[test]
+    fn steps_below_the_magnitude_floor_are_not_reported() {
+        // A 0.5 % step with almost no noise is significant but negligible.
+        let mut rng = SplitMix64::new(7);
+        let x: Vec<f64> = (0..30)
+            .map(|i| (if i < 15 { 100.0 } else { 100.5 }) + 0.01 * gauss(&mut rng))
+            .collect();
+        let all = ChangePointConfig {
+            min_change_pct: 0.0,
+            ..ChangePointConfig::default()
+        };
+        let found = detect(&x, &all).unwrap();
+        assert_eq!(found.iter().map(|c| c.index).collect::<Vec<_>>(), [15]);
+        assert!(detect(&x, &ChangePointConfig::default())
+            .unwrap()
+            .is_empty());
+        // Beside a 10 % step, the small one goes and the big one keeps its place; its
+        // medians are taken over the merged segments.
+        let y: Vec<f64> = (0..45)
+            .map(|i| {
+                let level = match i {
+                    0..15 => 100.0,
+                    15..30 => 100.5,
+                    _ => 110.55,
+                };
+                level + 0.01 * gauss(&mut rng)
+            })
+            .collect();
+        let found = detect(&y, &ChangePointConfig::default()).unwrap();
+        assert_eq!(found.iter().map(|c| c.index).collect::<Vec<_>>(), [30]);
+        assert!((found[0].before_median - 100.25).abs() < 0.3, "{found:?}");
+        let bad = ChangePointConfig {
+            min_change_pct: f64::NAN,
+            ..ChangePointConfig::default()
+        };
+        assert!(detect(&y, &bad).is_err());
     }
 
     #[test]

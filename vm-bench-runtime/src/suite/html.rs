@@ -234,8 +234,8 @@ fn change_points(s: &mut String, r: &SuiteReport) {
     };
     let _ = writeln!(
         s,
-        "<h2 id=\"change-points\">Change points in the last {} runs</h2>\n<p>E-divisive means over each benchmark's run medians; a change point is the first run after a step, accepted when the permutation p-value is at most {} ({} permutations).</p>",
-        h.runs, h.alpha, h.permutations
+        "<h2 id=\"change-points\">Change points in the last {} runs</h2>\n<p>E-divisive means over each benchmark's run medians; a change point is the first run after a step, accepted when the permutation p-value is at most {} ({} permutations) and the step moves the median by at least {}%.</p>",
+        h.runs, h.alpha, h.permutations, h.min_change_pct
     );
     let rows: Vec<_> = h
         .benchmarks

@@ -119,6 +119,10 @@ pub struct ChangePointOptions {
     /// Permutations per test (at least 1/ALPHA - 1).
     #[arg(long, value_name = "N", default_value_t = ChangePointConfig::default().permutations)]
     pub permutations: usize,
+    /// Smallest step reported, in percent of the median before it (0 reports every
+    /// significant step).
+    #[arg(long = "min-change-pct", value_name = "PCT", default_value_t = ChangePointConfig::default().min_change_pct, value_parser = non_negative)]
+    pub min_change_pct: f64,
 }
 
 impl ChangePointOptions {
@@ -127,6 +131,7 @@ impl ChangePointOptions {
         ChangePointConfig {
             alpha: self.alpha,
             permutations: self.permutations,
+            min_change_pct: self.min_change_pct,
             ..ChangePointConfig::default()
         }
     }

@@ -97,6 +97,10 @@ pub struct HistorySection {
     pub alpha: f64,
     /// Permutations per test.
     pub permutations: usize,
+    /// Smallest step reported, percent of the median before it (absent in reports
+    /// older than the field, which reported every significant step).
+    #[serde(default)]
+    pub min_change_pct: f64,
     /// One entry per benchmark of the current run, by name.
     pub benchmarks: Vec<BenchmarkTrend>,
 }
@@ -232,6 +236,7 @@ pub fn analyze(
         runs: runs.len(),
         alpha: cfg.alpha,
         permutations: cfg.permutations,
+        min_change_pct: cfg.min_change_pct,
         benchmarks,
     })
 }
