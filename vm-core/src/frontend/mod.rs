@@ -13,7 +13,7 @@ pub mod flags;
 pub mod riscv;
 pub mod x86_64;
 
-use crate::ir::dense::{to_ir_block, UnitOps};
+use crate::ir::dense::{to_ir_block, UnitBuilder, UnitOps};
 pub use crate::ir::BlockIndex;
 use crate::ir::{GuestLoc, IrBlock, Terminator};
 
@@ -187,15 +187,37 @@ pub struct LiftedBlock {
     pub term: Terminator,
 }
 
-/// The error for a block whose temps do not fit the dense records.
-pub(crate) fn too_many_temps(pc: u64) -> TranslateError {
-    TranslateError::Unsupported {
-        pc,
-        mnemonic: format!(
-            "block needs more than {} temporaries",
-            crate::ir::dense::MAX_TEMPS
-        ),
+/// Lends the unit's reused op buffer `ops` to the lifter's builder for one block, with
+/// room for `reserve` more records. [`end_block`] gives it back.
+pub(crate) fn begin_block(b: &mut UnitBuilder, ops: &mut UnitOps, reserve: usize) {
+    let mut buf = std::mem::take(ops);
+    buf.ops.reserve(reserve);
+    b.reset(buf);
+}
+
+/// Ends the block [`begin_block`] started: the buffer goes back to `ops` whatever
+/// `term` is (the unit reuses it), then the lifter's result; a block whose temps did not
+/// fit the dense records is an error.
+pub(crate) fn end_block(
+    b: &mut UnitBuilder,
+    ops: &mut UnitOps,
+    pc: u64,
+    term: Result<Terminator, TranslateError>,
+) -> Result<LiftedBlock, TranslateError> {
+    let num_temps = b.num_temps();
+    let overflowed = b.overflowed();
+    *ops = b.take();
+    let term = term?;
+    if overflowed {
+        return Err(TranslateError::Unsupported {
+            pc,
+            mnemonic: format!(
+                "block needs more than {} temporaries",
+                crate::ir::dense::MAX_TEMPS
+            ),
+        });
     }
+    Ok(LiftedBlock { num_temps, term })
 }
 
 /// Scanned blocks of a unit: (pc, scan, range of its instructions).

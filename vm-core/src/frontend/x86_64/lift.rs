@@ -7,7 +7,7 @@ use crate::frontend::flags::{
     select, sext_w, zext_w, CcKind, ConstCache, FlagSrc, FlagState, Flags, LAZY_RESULT,
 };
 use crate::frontend::{
-    too_many_temps, BlockScan, CodeImage, Discovery, FlagUse, Frontend, LiftedBlock, Successor,
+    begin_block, end_block, BlockScan, CodeImage, Discovery, FlagUse, Frontend, LiftedBlock, Successor,
 };
 use crate::ir::dense::{UnitBuilder, UnitOps};
 use crate::ir::{BinOp, Cond, GuestLoc, Temp, Terminator, UnOp, Width};
@@ -230,18 +230,9 @@ impl Frontend for X86Frontend {
         flags_live_out: bool,
         ops: &mut UnitOps,
     ) -> Result<LiftedBlock, TranslateError> {
-        let mut buf = std::mem::take(ops);
-        buf.ops.reserve(insns.len() * 4 + 8);
-        self.b.reset(buf);
-        let r = self.lift_body(insns, flags_live_out);
-        let num_temps = self.b.num_temps();
-        let overflowed = self.b.overflowed();
-        *ops = self.b.take();
-        let term = r?;
-        if overflowed {
-            return Err(too_many_temps(pc));
-        }
-        Ok(LiftedBlock { num_temps, term })
+        begin_block(&mut self.b, ops, insns.len() * 4 + 8);
+        let term = self.lift_body(insns, flags_live_out);
+        end_block(&mut self.b, ops, pc, term)
     }
 
     fn insn_loc(i: &X86Insn, index: u32) -> GuestLoc {
