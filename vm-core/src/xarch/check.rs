@@ -290,24 +290,7 @@ fn op_unit() -> (TranslationUnit, Vec<(String, u64)>, Vec<RefOp>) {
     use crate::ir::dense::{mark_dead_and_last_use, UnitBuilder};
     use crate::ir::BlockIndex;
     use crate::ir::{BinOp, Cond, Terminator, UnOp, UnitBlock};
-    let bins = [
-        BinOp::Add,
-        BinOp::Sub,
-        BinOp::And,
-        BinOp::Or,
-        BinOp::Xor,
-        BinOp::Shl,
-        BinOp::Shr,
-        BinOp::Sar,
-        BinOp::Mul,
-        BinOp::MulH,
-        BinOp::MulHU,
-        BinOp::MulHSU,
-        BinOp::Div,
-        BinOp::DivU,
-        BinOp::Rem,
-        BinOp::RemU,
-    ];
+    let bins = crate::ir::dense::BIN_OPS;
     let conds = [Cond::Eq, Cond::Ne, Cond::Lt, Cond::Ge, Cond::Ltu, Cond::Geu];
     let mut blocks = Vec::new();
     let mut refs: Vec<RefOp> = Vec::new();
