@@ -339,11 +339,23 @@ pub(crate) fn sample_histogram(
     let (pw, ph) = (w - left - right, h - top - bottom);
     let lo_data = xs.iter().copied().fold(f64::INFINITY, f64::min);
     let hi_data = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    // The axis spans the data and the bound, so the bound is always drawn.
+    // The axis spans the data, and the bound too when that leaves the bars at least half
+    // the width: a bound far from the samples (a 500 us ceiling over 5 us samples) would
+    // squeeze every bar into one pixel column. Such a bound is drawn as an arrow at the
+    // edge it lies beyond, labelled with its value.
+    let bound = bound.filter(|(b, _)| b.is_finite());
+    let span = (hi_data - lo_data).max(lo_data.abs().max(hi_data.abs()) * 0.02);
+    let on_scale = |b: f64| b >= lo_data - span && b <= hi_data + span;
     let (mut lo, mut hi) = (lo_data, hi_data);
-    if let Some((b, _)) = bound.filter(|(b, _)| b.is_finite()) {
-        lo = lo.min(b);
-        hi = hi.max(b);
+    match bound {
+        Some((b, _)) if on_scale(b) => {
+            lo = lo.min(b);
+            hi = hi.max(b);
+        }
+        // Room beside the bars for the off-scale arrow.
+        Some((b, _)) if b > hi_data => hi += span * 0.08,
+        Some(_) => lo -= span * 0.08,
+        None => {}
     }
     if hi <= lo {
         let pad = if lo == 0.0 { 1.0 } else { lo.abs() * 0.05 };
@@ -454,18 +466,48 @@ pub(crate) fn sample_histogram(
         top - 4.0,
         xml_escape(&quantity(med, unit))
     );
-    if let Some((b, label)) = bound.filter(|(b, _)| b.is_finite()) {
-        let bx = x(b);
-        let anchor = if bx > left + pw / 2.0 { "end" } else { "start" };
-        let dx = if anchor == "end" { -4.0 } else { 4.0 };
-        let _ = writeln!(
-            s,
-            r#"<g class="bound"><line x1="{bx:.1}" y1="{top}" x2="{bx:.1}" y2="{:.1}" stroke="{FAIL_COLOR}" stroke-width="2" stroke-dasharray="6 3"/><text x="{:.1}" y="{:.1}" text-anchor="{anchor}" fill="{FAIL_COLOR}">bound {}</text></g>"#,
-            top + ph,
-            bx + dx,
-            top + 12.0,
-            xml_escape(label)
-        );
+    match bound {
+        Some((b, label)) if on_scale(b) => {
+            let bx = x(b);
+            let anchor = if bx > left + pw / 2.0 { "end" } else { "start" };
+            let dx = if anchor == "end" { -4.0 } else { 4.0 };
+            let _ = writeln!(
+                s,
+                r#"<g class="bound"><line x1="{bx:.1}" y1="{top}" x2="{bx:.1}" y2="{:.1}" stroke="{FAIL_COLOR}" stroke-width="2" stroke-dasharray="6 3"/><text x="{:.1}" y="{:.1}" text-anchor="{anchor}" fill="{FAIL_COLOR}">bound {}</text></g>"#,
+                top + ph,
+                bx + dx,
+                top + 12.0,
+                xml_escape(label)
+            );
+        }
+        Some((b, label)) => {
+            // Off the scale: an arrow at the plot's edge pointing towards the bound.
+            let right_side = b > hi_data;
+            let (ex, tip, anchor) = if right_side {
+                (left + pw, 8.0, "end")
+            } else {
+                (left, -8.0, "start")
+            };
+            let ay = top + 6.0;
+            let _ = writeln!(
+                s,
+                r#"<g class="bound" data-off-scale="true"><path d="M{:.1} {:.1} L{:.1} {ay:.1} L{:.1} {:.1} Z" fill="{FAIL_COLOR}"/><text x="{:.1}" y="{:.1}" text-anchor="{anchor}" fill="{FAIL_COLOR}">bound {} ({})</text></g>"#,
+                ex - tip,
+                ay - 5.0,
+                ex,
+                ex - tip,
+                ay + 5.0,
+                ex - 2.0 * tip,
+                ay + 4.0,
+                xml_escape(label),
+                if right_side {
+                    "beyond the axis"
+                } else {
+                    "below the axis"
+                }
+            );
+        }
+        None => {}
     }
     s.push_str("</svg>\n");
     Some(s)
@@ -688,13 +730,46 @@ mod tests {
         assert!(!svg.contains("class=\"bound\""));
         assert!(sample_histogram("x", &[], "ns/iter", None).is_none());
         assert!(sample_histogram("x", &[5.0, 5.0], "ratio", None).is_some());
-        // A bound beyond the samples widens the axis; microsecond values are labelled in us.
+        // A bound near the samples widens the axis; microsecond values are labelled in us.
         let xs: Vec<f64> = (0..50).map(|i| 30_000.0 + 100.0 * i as f64).collect();
         let svg =
-            sample_histogram("t", &xs, "ns/iter", Some((40_000.0, "< 40.00 us/iter"))).unwrap();
-        assert!(svg.contains("class=\"bound\"") && svg.contains("bound &lt; 40.00 us/iter"));
+            sample_histogram("t", &xs, "ns/iter", Some((38_000.0, "< 38.00 us/iter"))).unwrap();
+        assert!(svg.contains("class=\"bound\"") && svg.contains("bound &lt; 38.00 us/iter"));
+        assert!(!svg.contains("data-off-scale"));
         assert!(svg.contains(">us/iter (50 samples)<"), "{svg}");
-        assert!(svg.contains(">40<"), "{svg}");
+        assert!(svg.contains(">38<"), "{svg}");
+    }
+
+    #[test]
+    fn histogram_keeps_a_far_bound_off_its_axis() {
+        // 30-35 us samples under a 500 us bound: the axis stays on the samples (no tick
+        // past 40 us) and the bound is an arrow at the right edge.
+        let xs: Vec<f64> = (0..50).map(|i| 30_000.0 + 100.0 * i as f64).collect();
+        let svg =
+            sample_histogram("t", &xs, "ns/iter", Some((500_000.0, "< 500.0 us/iter"))).unwrap();
+        assert!(
+            svg.contains("class=\"bound\" data-off-scale=\"true\""),
+            "{svg}"
+        );
+        assert!(svg.contains("bound &lt; 500.0 us/iter (beyond the axis)"));
+        assert!(!svg.contains(">100<") && !svg.contains(">500<"), "{svg}");
+        // Each of the 30 bars is wider than a pixel column.
+        let widths: Vec<f64> = svg
+            .match_indices("class=\"bar\"")
+            .map(|(i, _)| {
+                let w = &svg[i..];
+                let w = &w[w.find("width=\"").unwrap() + 7..];
+                w[..w.find('"').unwrap()].parse().unwrap()
+            })
+            .collect();
+        assert_eq!(widths.len(), 30);
+        assert!(widths.iter().all(|w| *w > 10.0), "{widths:?}");
+        // A bound far below the samples points left.
+        let svg = sample_histogram("t", &xs, "ns/iter", Some((10.0, "> 10 ns/iter"))).unwrap();
+        assert!(
+            svg.contains("bound &gt; 10 ns/iter (below the axis)"),
+            "{svg}"
+        );
     }
 
     #[test]

@@ -454,7 +454,7 @@ fn histograms(s: &mut String, per_benchmark: &[Chart]) {
         s.push_str("<p>No samples recorded.</p>\n");
         return;
     }
-    s.push_str("<p>Per-iteration samples (or candidate/baseline ratios), the median in black, the KPI bound dashed red.</p>\n<div class=\"histograms\">\n");
+    s.push_str("<p>Per-iteration samples (or candidate/baseline ratios), the median in black, the KPI bound dashed red (or, when it lies far beyond the samples, a red arrow at the edge of the axis, so the bars keep their width).</p>\n<div class=\"histograms\">\n");
     for (name, c) in charts {
         let _ = writeln!(
             s,
