@@ -429,23 +429,32 @@ impl Bench {
         }
         if let Some(plan) = self.profile.clone() {
             // Both sides, alternating as when measured: the graph shows where each spends.
-            let session = match Session::start() {
-                Ok(s) => s,
-                Err(e) => return self.profiled = Some(Err(e)),
-            };
-            let mut timer = Timer::new();
-            let budget = crate::profile::Budget::start();
-            loop {
-                a(plan.iterations, &mut timer);
-                b(plan.candidate_iterations, &mut timer);
-                self.profiled_iterations += plan.iterations + plan.candidate_iterations;
-                if budget.spent() {
-                    self.profiled = Some(session.finish(&plan.title));
-                    return;
-                }
-            }
+            return self.run_profiled(&plan, |timer| {
+                a(plan.iterations, timer);
+                b(plan.candidate_iterations, timer);
+                plan.iterations + plan.candidate_iterations
+            });
         }
         self.run_compare(&mut a, &mut b);
+    }
+
+    /// Runs `step` (one timed batch; returns its iteration count) under the sampling
+    /// profiler until the plan's CPU budget is spent, and keeps the flame graph (or why
+    /// there is none). The timer's readings are discarded: the verdict is already made.
+    fn run_profiled(&mut self, plan: &ProfilePlan, mut step: impl FnMut(&mut Timer) -> u64) {
+        let session = match Session::start() {
+            Ok(s) => s,
+            Err(e) => return self.profiled = Some(Err(e)),
+        };
+        let mut timer = Timer::new();
+        let budget = crate::profile::Budget::start();
+        loop {
+            self.profiled_iterations += step(&mut timer);
+            if budget.spent() {
+                self.profiled = Some(session.finish(&plan.title));
+                return;
+            }
+        }
     }
 
     fn claim_routine(&mut self, name: &'static str) -> bool {
@@ -469,23 +478,12 @@ impl Bench {
             return;
         }
         if let Some(plan) = self.profile.clone() {
-            // The loop the verdict timed, at its sample size, for the plan's budget, and
-            // only it: the setup before it is not sampled. The timer's readings are
-            // discarded.
-            let session = match Session::start() {
-                Ok(s) => s,
-                Err(e) => return self.profiled = Some(Err(e)),
-            };
-            let mut timer = Timer::new();
-            let budget = crate::profile::Budget::start();
-            loop {
-                sampler(plan.iterations, &mut timer);
-                self.profiled_iterations += plan.iterations;
-                if budget.spent() {
-                    self.profiled = Some(session.finish(&plan.title));
-                    return;
-                }
-            }
+            // The loop the verdict timed, at its sample size, and only it: the setup
+            // before it is not sampled.
+            return self.run_profiled(&plan, |timer| {
+                sampler(plan.iterations, timer);
+                plan.iterations
+            });
         }
         let mut samples: Vec<Sample> = Vec::new();
         let n = self.warm_up_and_calibrate(&mut sampler);

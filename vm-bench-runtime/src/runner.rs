@@ -44,6 +44,17 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// A benchmark refused before anything was measured or written: one failure line.
+    fn refused(failure: String, summary: String) -> Self {
+        RunReport {
+            artifact: None,
+            artifact_path: None,
+            failures: vec![failure],
+            panic_message: None,
+            summary,
+        }
+    }
+
     /// True when the benchmark passes (no failure line, no panic).
     pub fn passed(&self) -> bool {
         self.failures.is_empty() && self.panic_message.is_none()
@@ -56,13 +67,10 @@ pub fn execute(spec: &'static BenchSpec, body: fn(&mut Bench), opts: &RunOptions
     let mode = match opts.mode.map(Ok).unwrap_or_else(env::mode_from_env) {
         Ok(m) => m,
         Err(e) => {
-            return RunReport {
-                artifact: None,
-                artifact_path: None,
-                failures: vec![format!("{full_name}: {e}")],
-                panic_message: None,
-                summary: format!("{full_name}: invalid mode"),
-            }
+            return RunReport::refused(
+                format!("{full_name}: {e}"),
+                format!("{full_name}: invalid mode"),
+            )
         }
     };
     if mode == Mode::Off {
@@ -94,27 +102,21 @@ pub fn execute(spec: &'static BenchSpec, body: fn(&mut Bench), opts: &RunOptions
         .clone()
         .unwrap_or_else(|| env::output_dir(spec.manifest_dir));
     if IN_BENCHMARK.with(|b| b.get()) {
-        return RunReport {
-            artifact: None,
-            artifact_path: None,
-            failures: vec![format!(
+        return RunReport::refused(
+            format!(
                 "{full_name}: a benchmark cannot run another benchmark from its body \
                  (the harness lock is held)"
-            )],
-            panic_message: None,
-            summary: format!("{full_name}: nested run refused"),
-        };
+            ),
+            format!("{full_name}: nested run refused"),
+        );
     }
     let flamegraph_policy = match FlamegraphPolicy::from_env() {
         Ok(p) => p.for_benchmark(spec.config.flamegraph),
         Err(e) => {
-            return RunReport {
-                artifact: None,
-                artifact_path: None,
-                failures: vec![format!("{full_name}: {e}")],
-                panic_message: None,
-                summary: format!("{full_name}: invalid {}", crate::profile::ENV_VAR),
-            }
+            return RunReport::refused(
+                format!("{full_name}: {e}"),
+                format!("{full_name}: invalid {}", crate::profile::ENV_VAR),
+            )
         }
     };
     // The bounds to check: the declared ones, or those of this machine class's override
@@ -122,13 +124,10 @@ pub fn execute(spec: &'static BenchSpec, body: fn(&mut Bench), opts: &RunOptions
     let kpis = match resolve_bounds(spec) {
         Ok(k) => k,
         Err(e) => {
-            return RunReport {
-                artifact: None,
-                artifact_path: None,
-                failures: vec![format!("BENCHMARK ERROR {full_name}: {e}")],
-                panic_message: None,
-                summary: format!("{full_name}: bad target override file"),
-            }
+            return RunReport::refused(
+                format!("BENCHMARK ERROR {full_name}: {e}"),
+                format!("{full_name}: bad target override file"),
+            )
         }
     };
     let started = Instant::now();
