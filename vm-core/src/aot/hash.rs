@@ -4,8 +4,11 @@
 //! (Castagnoli) checks the integrity of the whole image.
 //!
 //! CRC-32C detects every error burst of up to 32 bits, so any single
-//! flipped byte is always caught (not merely with high probability), and
-//! the SSE4.2 `crc32` instruction checks a large image in microseconds.
+//! flipped byte is always caught (not merely with high probability). Long
+//! inputs are folded with 512-bit carry-less multiplies where the host
+//! has them (AVX-512 VPCLMULQDQ), else checksummed with the SSE4.2
+//! `crc32` instruction in three streams; both check fib's 50 KB image in
+//! one to two microseconds.
 
 /// SHA-256 round constants.
 const K: [u32; 64] = [
@@ -327,6 +330,184 @@ unsafe fn crc32c_copy_sse42(src: &[u8], dst: &mut [u8]) -> u32 {
     !c
 }
 
+/// CRC-32C's polynomial in normal bit order (bit i: coefficient of x^i).
+const CRC32C_NORMAL: u64 = 0x1_1edc_6f41;
+
+/// x^n mod the CRC-32C polynomial (normal bit order).
+const fn xpow_mod(n: u32) -> u32 {
+    let mut r: u64 = 1;
+    let mut i = 0;
+    while i < n {
+        r <<= 1;
+        if r & (1 << 32) != 0 {
+            r ^= CRC32C_NORMAL;
+        }
+        i += 1;
+    }
+    r as u32
+}
+
+/// The two carry-less multipliers that move a 128-bit chunk of message
+/// `bits` bits further along it, modulo the polynomial: for a chunk whose
+/// low quadword L holds the polynomial's higher coefficients and high
+/// quadword H the lower ones (reflected order, as loaded little-endian),
+/// `clmul(L, k.0) ^ clmul(H, k.1)` is congruent to the chunk times
+/// `x^bits`. The reflected product of two 64-bit operands carries one
+/// extra factor x, hence the exponents one lower: x^(64+bits-1) and
+/// x^(bits-1), each stored reflected in the high half of a quadword.
+const fn fold_key(bits: u32) -> (u64, u64) {
+    (
+        (xpow_mod(64 + bits - 1).reverse_bits() as u64) << 32,
+        (xpow_mod(bits - 1).reverse_bits() as u64) << 32,
+    )
+}
+
+/// Bytes folded per step by [`crc32c_fold_avx512`]: four 64-byte vectors.
+#[cfg(target_arch = "x86_64")]
+const FOLD_STEP: usize = 256;
+
+/// Inputs at least this long take the folding path (shorter ones would
+/// spend more on the final reduction than folding saves).
+#[cfg(target_arch = "x86_64")]
+const FOLD_MIN: usize = 2 * FOLD_STEP;
+
+/// Whether the host can fold with 512-bit carry-less multiplies.
+#[cfg(target_arch = "x86_64")]
+fn has_vpclmul512() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("vpclmulqdq")
+        && std::arch::is_x86_feature_detected!("sse4.2")
+}
+
+/// CRC-32C of `src` by folding with 512-bit carry-less multiplies,
+/// copying it to `dst` in the same pass when `COPY` (Intel's "fast CRC
+/// computation with PCLMULQDQ", four 512-bit accumulators). The `crc32`
+/// instruction handles 8 bytes per cycle at best; four independent
+/// folds of 64 bytes each keep the multiplier busy at several times
+/// that, so the checksum costs little more than the copy.
+///
+/// The message (with the initial register XORed into its first four
+/// bytes) is folded into one 128-bit value congruent to it modulo the
+/// polynomial, times the right power of x; the CRC register after the
+/// folded part is then the register after feeding those 16 bytes to
+/// `crc32` from zero, and the tail continues from it.
+///
+/// # Safety
+///
+/// The host must have AVX-512F, VPCLMULQDQ and SSE4.2 ([`has_vpclmul512`]);
+/// `src.len() >= FOLD_MIN`; with `COPY`, `dst` must be valid for
+/// `src.len()` bytes of writes and not overlap `src`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,vpclmulqdq,sse4.2")]
+unsafe fn crc32c_fold_avx512<const COPY: bool>(src: &[u8], dst: *mut u8) -> u32 {
+    use std::arch::x86_64::*;
+    const K2048: (u64, u64) = fold_key(2048);
+    const K1536: (u64, u64) = fold_key(1536);
+    const K1024: (u64, u64) = fold_key(1024);
+    const K512: (u64, u64) = fold_key(512);
+    const K384: (u64, u64) = fold_key(384);
+    const K256: (u64, u64) = fold_key(256);
+    const K128: (u64, u64) = fold_key(128);
+    #[inline(always)]
+    fn key((l, h): (u64, u64)) -> __m512i {
+        // SAFETY: AVX-512F, enabled in the one caller; no memory access.
+        unsafe {
+            _mm512_set_epi64(
+                h as i64, l as i64, h as i64, l as i64, h as i64, l as i64, h as i64, l as i64,
+            )
+        }
+    }
+    /// `x * k ^ y` in each 128-bit lane.
+    #[inline]
+    #[target_feature(enable = "avx512f,vpclmulqdq")]
+    fn fold(x: __m512i, k: __m512i, y: __m512i) -> __m512i {
+        _mm512_ternarylogic_epi64(
+            _mm512_clmulepi64_epi128(x, k, 0x00),
+            _mm512_clmulepi64_epi128(x, k, 0x11),
+            y,
+            0x96,
+        )
+    }
+    let n = src.len();
+    debug_assert!(n >= FOLD_MIN);
+    let sp = src.as_ptr();
+    // SAFETY: every 64-byte load is at an offset `o` with `o + 64 <= n`
+    // (the loop runs while a whole step of 256 bytes is left), and with
+    // COPY every store goes to the same offset of `dst`, valid for `n`
+    // bytes (the caller's contract). The tail loop reads and writes
+    // below `n` too.
+    unsafe {
+        macro_rules! load {
+            ($o:expr) => {{
+                let v = _mm512_loadu_si512(sp.add($o) as *const __m512i);
+                if COPY {
+                    _mm512_storeu_si512(dst.add($o) as *mut __m512i, v);
+                }
+                v
+            }};
+        }
+        let (mut a0, mut a1, mut a2, mut a3) = (load!(0), load!(64), load!(128), load!(192));
+        a0 = _mm512_xor_si512(a0, _mm512_set_epi64(0, 0, 0, 0, 0, 0, 0, 0xffff_ffff));
+        let k = key(K2048);
+        let mut o = FOLD_STEP;
+        while n - o >= FOLD_STEP {
+            a0 = fold(a0, k, load!(o));
+            a1 = fold(a1, k, load!(o + 64));
+            a2 = fold(a2, k, load!(o + 128));
+            a3 = fold(a3, k, load!(o + 192));
+            o += FOLD_STEP;
+        }
+        // Four vectors into the last one, its four lanes into one.
+        let z = fold(a0, key(K1536), a3);
+        let z = fold(a1, key(K1024), z);
+        let z = fold(a2, key(K512), z);
+        let lanes = _mm512_set_epi64(
+            0,
+            0,
+            K128.1 as i64,
+            K128.0 as i64,
+            K256.1 as i64,
+            K256.0 as i64,
+            K384.1 as i64,
+            K384.0 as i64,
+        );
+        let t = _mm512_xor_si512(
+            _mm512_clmulepi64_epi128(z, lanes, 0x00),
+            _mm512_clmulepi64_epi128(z, lanes, 0x11),
+        );
+        let v = _mm_xor_si128(
+            _mm_xor_si128(
+                _mm512_extracti32x4_epi32(t, 0),
+                _mm512_extracti32x4_epi32(t, 1),
+            ),
+            _mm_xor_si128(
+                _mm512_extracti32x4_epi32(t, 2),
+                _mm512_extracti32x4_epi32(z, 3),
+            ),
+        );
+        let mut c = _mm_crc32_u64(0, _mm_extract_epi64(v, 0) as u64);
+        c = _mm_crc32_u64(c, _mm_extract_epi64(v, 1) as u64);
+        while n - o >= 8 {
+            let w = std::ptr::read_unaligned(sp.add(o) as *const u64);
+            if COPY {
+                std::ptr::write_unaligned(dst.add(o) as *mut u64, w);
+            }
+            c = _mm_crc32_u64(c, u64::from_le(w));
+            o += 8;
+        }
+        let mut c = c as u32;
+        while o < n {
+            let b = *sp.add(o);
+            if COPY {
+                *dst.add(o) = b;
+            }
+            c = _mm_crc32_u8(c, b);
+            o += 1;
+        }
+        !c
+    }
+}
+
 /// Copies `src` into `dst` (which must have the same length) and returns
 /// the CRC-32C of the bytes copied, in one pass where the host has the
 /// SSE4.2 instruction.
@@ -334,6 +515,12 @@ pub fn crc32c_copy(src: &[u8], dst: &mut [u8]) -> u32 {
     assert_eq!(src.len(), dst.len(), "crc32c_copy: lengths differ");
     #[cfg(target_arch = "x86_64")]
     {
+        if src.len() >= FOLD_MIN && has_vpclmul512() {
+            // SAFETY: the features were just detected; `dst` has the
+            // length of `src` (asserted) and, being a `&mut`, does not
+            // overlap it.
+            return unsafe { crc32c_fold_avx512::<true>(src, dst.as_mut_ptr()) };
+        }
         if std::arch::is_x86_feature_detected!("sse4.2") {
             // SAFETY: the feature was just detected.
             return unsafe { crc32c_copy_sse42(src, dst) };
@@ -347,6 +534,10 @@ pub fn crc32c_copy(src: &[u8], dst: &mut [u8]) -> u32 {
 pub fn crc32c(data: &[u8]) -> u32 {
     #[cfg(target_arch = "x86_64")]
     {
+        if data.len() >= FOLD_MIN && has_vpclmul512() {
+            // SAFETY: the features were just detected; nothing is copied.
+            return unsafe { crc32c_fold_avx512::<false>(data, std::ptr::null_mut()) };
+        }
         if std::arch::is_x86_feature_detected!("sse4.2") {
             // SAFETY: the feature was just detected.
             return unsafe { crc32c_sse42(data) };
@@ -373,6 +564,45 @@ mod tests {
             let c = crc32c_copy(&data[..len], &mut dst);
             assert_eq!(dst, &data[..len], "len {len}");
             assert_eq!(c, crc32c_soft(&data[..len]), "len {len}");
+        }
+    }
+
+    #[test]
+    fn folded_crc_agrees_with_the_table_at_every_length_and_alignment() {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if !has_vpclmul512() {
+                eprintln!("no AVX-512 VPCLMULQDQ on this host: the folding path is not reachable");
+                return;
+            }
+            let data: Vec<u8> = (0..70_000u32)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+                .collect();
+            let lens = (FOLD_MIN..FOLD_MIN + 300).chain([
+                767, 768, 769, 1023, 1024, 4096, 4097, 49_539, 65_536, 69_931,
+            ]);
+            for len in lens {
+                for start in [0, 1, 7, 64] {
+                    let src = &data[start..start + len];
+                    let want = crc32c_soft(src);
+                    // SAFETY: the features were checked; `len >= FOLD_MIN`.
+                    let got = unsafe { crc32c_fold_avx512::<false>(src, std::ptr::null_mut()) };
+                    assert_eq!(got, want, "len {len} start {start}");
+                    let mut dst = vec![0u8; len + 1];
+                    // SAFETY: as above; `dst` has room for `len` bytes.
+                    let got = unsafe { crc32c_fold_avx512::<true>(src, dst[1..].as_mut_ptr()) };
+                    assert_eq!(got, want, "copy, len {len} start {start}");
+                    assert_eq!(&dst[1..], src, "copy, len {len} start {start}");
+                }
+            }
+            // Every single flipped bit of a long input changes the CRC.
+            let mut buf = data[..4096].to_vec();
+            let base = crc32c(&buf);
+            for bit in (0..4096 * 8).step_by(61) {
+                buf[bit / 8] ^= 1 << (bit % 8);
+                assert_ne!(crc32c(&buf), base, "bit {bit}");
+                buf[bit / 8] ^= 1 << (bit % 8);
+            }
         }
     }
 
