@@ -137,46 +137,32 @@ impl<'b> Codegen<'b> {
         base: usize,
         exit: usize,
         region_base: usize,
-        scratch: Scratch,
+        s: &'b mut Scratch,
     ) -> Self {
         let n = b.num_temps as usize;
-        let Scratch {
-            mut asm,
-            code,
-            mut loc,
-            mut last_use,
-            mut home,
-            mut faults,
-            mut chains,
-            mut wb,
-            mut quantum_stubs,
-            mut carried,
-            mut misses,
-            mut plans,
-            mut range,
-            mut slot_stubs,
-            mut loop_slots,
-            fixups,
-        } = scratch;
-        asm.reserve_ops(b.ops.len() * 16 + 160);
-        wb.clear();
-        quantum_stubs.clear();
-        carried.clear();
-        misses.clear();
-        plans.clear();
-        slot_stubs.clear();
-        loop_slots.clear();
+        s.holder.fill(None);
+        s.cur_val.fill(None);
+        s.asm.reserve_ops(b.ops.len() * 16 + 160);
+        s.wb.clear();
+        s.quantum_stubs.clear();
+        s.carried.clear();
+        s.misses.clear();
+        s.plans.clear();
+        s.slot_stubs.clear();
+        s.loop_slots.clear();
         // A temp's last use defaults to its definition, so unused results die at once.
-        last_use.clear();
-        last_use.resize(n, 0);
-        loc.clear();
-        loc.resize(n, Loc::None);
-        range.clear();
-        range.resize(n, 0);
-        home.clear();
-        home.resize(n, None);
-        faults.clear();
-        chains.clear();
+        s.last_use.clear();
+        s.last_use.resize(n, 0);
+        s.loc.clear();
+        s.loc.resize(n, Loc::None);
+        s.range.clear();
+        s.range.resize(n, 0);
+        s.home.clear();
+        s.home.resize(n, None);
+        s.faults.clear();
+        s.chains.clear();
+        let last_use = &mut s.last_use;
+        let carried = &mut s.carried;
         for (i, op) in b.ops.iter().enumerate() {
             op.for_each_use(|t| last_use[t as usize] = i as u32);
             if let Some(d) = op.dst() {
@@ -186,9 +172,9 @@ impl<'b> Codegen<'b> {
         let end = b.ops.len() as u32;
         b.term.for_each_use(|t| last_use[t as usize] = end);
         if is_self_loop(b) {
-            loop_carried(b, &mut carried);
+            loop_carried(b, carried);
         }
-        for &(_, _, tail) in &carried {
+        for &(_, _, tail) in carried.iter() {
             // The value flows into the next iteration: keep it to the end.
             last_use[tail as usize] = end;
         }
@@ -197,7 +183,7 @@ impl<'b> Codegen<'b> {
         // their (never stale) CPU-state slot as a free eviction target.
         let mut written = [(0u8, 0 as Temp, 0 as Temp); MAX_CARRIED];
         let mut nw = 0;
-        for &(g, head, tail) in &carried {
+        for &(g, head, tail) in carried.iter() {
             if head != tail {
                 written[nw] = (g, head, tail);
                 nw += 1;
@@ -234,25 +220,15 @@ impl<'b> Codegen<'b> {
         }
         Self {
             b,
-            asm,
-            code,
+            s,
             base,
             exit,
             region_base,
-            loc,
-            last_use,
-            home,
-            holder: [None; NUM_GLOBALS],
             reg_temp: [None; 16],
             pinned: 0,
             free_slots: u64::MAX,
-            faults,
-            chains,
-            wb,
-            quantum_stubs,
             sites: Vec::new(),
             cur: 0,
-            carried,
             quantum: None,
             body: None,
             head_regs: [0; MAX_CARRIED],
@@ -264,14 +240,7 @@ impl<'b> Codegen<'b> {
             indexed_load: None,
             fused: None,
             deferred,
-            cur_val: [None; NUM_GLOBALS],
             softmmu: None,
-            misses,
-            plans,
-            range,
-            slot_stubs,
-            loop_slots,
-            fixups,
         }
     }
 }
