@@ -69,6 +69,8 @@ pub fn eliminate_dead(block: &mut IrBlock) {
         block.term.for_each_use(|t| used[t as usize] = true);
         // Bit g set: global g is written later with no possible exit in between.
         let mut overwritten = 0u64;
+        // One match per op (the op kind is an unpredictable branch; the
+        // generic `dst` and `for_each_use` would take it up to three times).
         for (i, op) in block.ops.iter().enumerate().rev() {
             match *op {
                 IrOp::SetGlobal { g, src } => {
@@ -79,15 +81,31 @@ pub fn eliminate_dead(block: &mut IrBlock) {
                         used[src as usize] = true;
                     }
                 }
-                IrOp::Load { .. } | IrOp::Store { .. } => {
+                IrOp::Load { addr, .. } => {
                     overwritten = 0;
-                    op.for_each_use(|t| used[t as usize] = true);
+                    used[addr as usize] = true;
                 }
-                _ => {
-                    if op.dst().is_some_and(|d| !used[d as usize]) {
-                        keep[i] = false;
+                IrOp::Store { addr, src, .. } => {
+                    overwritten = 0;
+                    used[addr as usize] = true;
+                    used[src as usize] = true;
+                }
+                IrOp::Const { dst, .. } | IrOp::GetGlobal { dst, .. } => {
+                    keep[i] = used[dst as usize];
+                }
+                IrOp::Bin { dst, a, b, .. } | IrOp::SetCond { dst, a, b, .. } => {
+                    if used[dst as usize] {
+                        used[a as usize] = true;
+                        used[b as usize] = true;
                     } else {
-                        op.for_each_use(|t| used[t as usize] = true);
+                        keep[i] = false;
+                    }
+                }
+                IrOp::Un { dst, a, .. } => {
+                    if used[dst as usize] {
+                        used[a as usize] = true;
+                    } else {
+                        keep[i] = false;
                     }
                 }
             }

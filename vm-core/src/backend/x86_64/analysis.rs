@@ -3,6 +3,8 @@
 //! whether their writes can be deferred to the exits), and the softmmu
 //! plan of which accesses share one TLB probe.
 
+use dynasmrt::VecAssembler;
+
 use super::backend::Scratch;
 use super::lower::Codegen;
 use super::regalloc::Loc;
@@ -132,6 +134,9 @@ pub(super) fn deferrable(b: &IrBlock, carried: &[(u8, Temp, Temp)]) -> bool {
 }
 
 impl<'b> Codegen<'b> {
+    // Inlined into `X64Backend::analyze` (and that into `lower`), so the
+    // state is built where it is used instead of being returned by copy.
+    #[inline(always)]
     pub(super) fn new(
         b: &'b IrBlock,
         base: usize,
@@ -140,33 +145,71 @@ impl<'b> Codegen<'b> {
         s: &'b mut Scratch,
     ) -> Self {
         let n = b.num_temps as usize;
-        s.holder.fill(None);
-        s.cur_val.fill(None);
-        s.asm.reserve_ops(b.ops.len() * 16 + 160);
-        s.wb.clear();
-        s.quantum_stubs.clear();
-        s.carried.clear();
-        s.misses.clear();
-        s.plans.clear();
-        s.slot_stubs.clear();
-        s.loop_slots.clear();
+        let Scratch {
+            asm,
+            code: _,
+            loc,
+            last_use,
+            home,
+            faults,
+            chains,
+            wb,
+            quantum_stubs,
+            carried,
+            misses,
+            plans,
+            range,
+            slot_stubs,
+            loop_slots,
+            holder,
+            cur_val,
+            fixups,
+        } = s;
+        let mut asm = std::mem::replace(asm, VecAssembler::new(0));
+        asm.reserve_ops(b.ops.len() * 16 + 160);
+        holder.fill(None);
+        cur_val.fill(None);
+        wb.clear();
+        quantum_stubs.clear();
+        carried.clear();
+        misses.clear();
+        plans.clear();
+        slot_stubs.clear();
+        loop_slots.clear();
+        faults.clear();
+        chains.clear();
         // A temp's last use defaults to its definition, so unused results die at once.
-        s.last_use.clear();
-        s.last_use.resize(n, 0);
-        s.loc.clear();
-        s.loc.resize(n, Loc::None);
-        s.range.clear();
-        s.range.resize(n, 0);
-        s.home.clear();
-        s.home.resize(n, None);
-        s.faults.clear();
-        s.chains.clear();
-        let last_use = &mut s.last_use;
-        let carried = &mut s.carried;
+        last_use.clear();
+        last_use.resize(n, 0);
+        loc.clear();
+        loc.resize(n, Loc::None);
+        range.clear();
+        range.resize(n, 0);
+        home.clear();
+        home.resize(n, None);
+        let last_use = &mut last_use[..];
+        // One match per op: the op kind is an unpredictable branch, and
+        // `for_each_use` followed by `dst` would take it twice. Temps are
+        // defined once, before their uses, so a definition simply starts
+        // its temp's range.
         for (i, op) in b.ops.iter().enumerate() {
-            op.for_each_use(|t| last_use[t as usize] = i as u32);
-            if let Some(d) = op.dst() {
-                last_use[d as usize] = last_use[d as usize].max(i as u32);
+            let i = i as u32;
+            match *op {
+                IrOp::Const { dst, .. } | IrOp::GetGlobal { dst, .. } => last_use[dst as usize] = i,
+                IrOp::SetGlobal { src, .. } => last_use[src as usize] = i,
+                IrOp::Bin { dst, a, b, .. } | IrOp::SetCond { dst, a, b, .. } => {
+                    last_use[a as usize] = i;
+                    last_use[b as usize] = i;
+                    last_use[dst as usize] = i;
+                }
+                IrOp::Un { dst, a, .. } | IrOp::Load { dst, addr: a, .. } => {
+                    last_use[a as usize] = i;
+                    last_use[dst as usize] = i;
+                }
+                IrOp::Store { addr, src, .. } => {
+                    last_use[addr as usize] = i;
+                    last_use[src as usize] = i;
+                }
             }
         }
         let end = b.ops.len() as u32;
@@ -220,7 +263,23 @@ impl<'b> Codegen<'b> {
         }
         Self {
             b,
-            s,
+            asm,
+            loc,
+            last_use,
+            home,
+            range,
+            holder,
+            cur_val,
+            faults,
+            chains,
+            wb,
+            quantum_stubs,
+            carried,
+            misses,
+            plans,
+            slot_stubs,
+            loop_slots,
+            fixups,
             base,
             exit,
             region_base,

@@ -306,6 +306,7 @@ impl X64Backend {
     /// Analysis stage of code generation for `block` as if placed at
     /// `base`: liveness, self-loop carried globals, softmmu access plans,
     /// into the scratch state the returned `Codegen` borrows.
+    #[inline(always)]
     pub(super) fn analyze<'b>(&'b mut self, block: &'b IrBlock, base: usize) -> Codegen<'b> {
         let softmmu = self.softmmu.then_some(self.miss_addr);
         let mut cg = Codegen::new(
@@ -317,17 +318,21 @@ impl X64Backend {
         );
         cg.softmmu = softmmu;
         if softmmu.is_some() {
-            access_plans(block, &mut cg.s.plans);
+            access_plans(block, cg.plans);
         }
         cg
     }
 
     /// Lowering stage: instruction selection with register allocation (one
     /// fused pass over the ops), then the out-of-line stubs, into the
-    /// scratch assembler; returns the block's chain sites.
-    pub(super) fn lower(mut cg: Codegen<'_>) -> Result<Vec<ChainSite>, CodegenError> {
-        cg.block()?;
-        Ok(std::mem::take(&mut cg.sites))
+    /// block's assembler, which goes back into the scratch state; returns
+    /// the block's chain sites.
+    pub(super) fn lower(&mut self, block: &IrBlock, base: usize) -> Result<Vec<ChainSite>, CodegenError> {
+        let mut cg = self.analyze(block, base);
+        let r = cg.block();
+        let (asm, sites) = (cg.asm, cg.sites);
+        self.scratch.asm = asm;
+        r.map(|()| sites)
     }
 
     /// Encoding stage: resolves the labels of the lowered block and moves
@@ -349,8 +354,7 @@ impl X64Backend {
         block: &IrBlock,
         base: usize,
     ) -> Result<Vec<ChainSite>, CodegenError> {
-        let cg = self.analyze(block, base);
-        let r = Self::lower(cg);
+        let r = self.lower(block, base);
         if r.is_err() {
             // Drop the failed block's labels and relocations.
             let _ = self.scratch_mut().asm.drain();
@@ -379,7 +383,8 @@ impl X64Backend {
         let t = clock_ns();
         for b in blocks {
             let cg = self.analyze(b, base);
-            std::hint::black_box(&cg.s.last_use);
+            std::hint::black_box(&cg.last_use);
+            self.scratch.asm = cg.asm;
         }
         let analysis = since(t);
         let t = clock_ns();
@@ -389,8 +394,7 @@ impl X64Backend {
         let full = since(t);
         let mut lowered = Vec::with_capacity(blocks.len());
         for b in blocks {
-            let cg = self.analyze(b, base);
-            Self::lower(cg)?;
+            self.lower(b, base)?;
             lowered.push(std::mem::replace(
                 &mut self.scratch_mut().asm,
                 VecAssembler::new(0),

@@ -2,12 +2,13 @@
 //! `dynasm`), the self-loop back edge, exits to the dispatcher, chain
 //! sites, and the out-of-line stubs emitted after the block body.
 
-use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
+use dynasmrt::x64::X64Relocation;
+use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
 
-use super::analysis::MAX_CARRIED;
-use super::backend::{ChainSite, Scratch};
-use super::regalloc::{Loc, Opnd, R15, RAX, RDX};
-use super::softmmu::ProbeAddr;
+use super::analysis::{AccessPlan, MAX_CARRIED};
+use super::backend::{ChainSite, Fixups};
+use super::regalloc::{Loc, Opnd, WbSrc, R15, RAX, RDX};
+use super::softmmu::{MissStub, ProbeAddr, SlotStub};
 use crate::backend::{exit_code, CodegenError};
 use crate::ir::{BinOp, Cond, IrBlock, IrOp, Temp, Terminator, UnOp, Width};
 use crate::mmu::tlb::entry_offsets as tlb_off;
@@ -43,9 +44,30 @@ pub(super) struct ChainStub {
 /// the stubs to emit after the body.
 pub(super) struct Codegen<'b> {
     pub(super) b: &'b IrBlock,
-    /// The backend's reusable per-block state (buffers, per-temp tables,
-    /// stub lists): borrowed, so that starting a block moves nothing.
-    pub(super) s: &'b mut Scratch,
+    /// The backend's assembler, taken out of [`Scratch`] for the block
+    /// (by value: every emitted byte goes through it, and behind a
+    /// reference its length and buffer would be reloaded after each byte
+    /// store) and put back by `X64Backend::lower`.
+    pub(super) asm: VecAssembler<X64Relocation>,
+    // The rest of the reusable state, borrowed field by field from
+    // [`Scratch`] (see its docs): starting a block moves nothing, and the
+    // per-temp tables are slices a single load away.
+    pub(super) loc: &'b mut [Loc],
+    pub(super) last_use: &'b mut [u32],
+    pub(super) home: &'b mut [Option<u8>],
+    pub(super) range: &'b mut [u8],
+    pub(super) holder: &'b mut [Option<Temp>],
+    pub(super) cur_val: &'b mut [Option<Temp>],
+    pub(super) faults: &'b mut Vec<FaultStub>,
+    pub(super) chains: &'b mut Vec<ChainStub>,
+    pub(super) wb: &'b mut Vec<(u8, WbSrc)>,
+    pub(super) quantum_stubs: &'b mut Vec<(dynasmrt::DynamicLabel, (u32, u32))>,
+    pub(super) carried: &'b mut Vec<(u8, Temp, Temp)>,
+    pub(super) misses: &'b mut Vec<MissStub>,
+    pub(super) plans: &'b mut Vec<AccessPlan>,
+    pub(super) slot_stubs: &'b mut Vec<SlotStub>,
+    pub(super) loop_slots: &'b mut Vec<(i32, u8)>,
+    pub(super) fixups: &'b mut Option<Fixups>,
     pub(super) base: usize,
     pub(super) exit: usize,
     pub(super) region_base: usize,
@@ -102,13 +124,13 @@ pub(super) const ZEXT32: u8 = 2;
 macro_rules! load {
     ($cg:expr, $width:expr, $signed:expr, $d:expr, [$($mem:tt)*]) => {
         match ($width, $signed) {
-            (Width::W8, true) => asm!($cg.s.asm; movsx Rq($d), BYTE [$($mem)*]),
-            (Width::W8, false) => asm!($cg.s.asm; movzx Rd($d), BYTE [$($mem)*]),
-            (Width::W16, true) => asm!($cg.s.asm; movsx Rq($d), WORD [$($mem)*]),
-            (Width::W16, false) => asm!($cg.s.asm; movzx Rd($d), WORD [$($mem)*]),
-            (Width::W32, true) => asm!($cg.s.asm; movsxd Rq($d), DWORD [$($mem)*]),
-            (Width::W32, false) => asm!($cg.s.asm; mov Rd($d), DWORD [$($mem)*]),
-            (Width::W64, _) => asm!($cg.s.asm; mov Rq($d), QWORD [$($mem)*]),
+            (Width::W8, true) => asm!($cg.asm; movsx Rq($d), BYTE [$($mem)*]),
+            (Width::W8, false) => asm!($cg.asm; movzx Rd($d), BYTE [$($mem)*]),
+            (Width::W16, true) => asm!($cg.asm; movsx Rq($d), WORD [$($mem)*]),
+            (Width::W16, false) => asm!($cg.asm; movzx Rd($d), WORD [$($mem)*]),
+            (Width::W32, true) => asm!($cg.asm; movsxd Rq($d), DWORD [$($mem)*]),
+            (Width::W32, false) => asm!($cg.asm; mov Rd($d), DWORD [$($mem)*]),
+            (Width::W64, _) => asm!($cg.asm; mov Rq($d), QWORD [$($mem)*]),
         }
     };
 }
@@ -157,18 +179,18 @@ impl<'b> Codegen<'b> {
     /// Stores a 64-bit immediate to `[rbp + disp]` (clobbers rcx for wide values).
     pub(super) fn store_imm(&mut self, disp: i32, v: u64) {
         let (bytes, len) = store_imm_bytes(disp, v);
-        self.s.asm.extend(&bytes[..len]);
+        self.asm.extend(&bytes[..len]);
     }
 
     pub(super) fn mov_imm(&mut self, r: u8, v: u64) {
         if v == 0 {
-            asm!(self.s.asm; xor Rd(r), Rd(r));
+            asm!(self.asm; xor Rd(r), Rd(r));
         } else if v <= u32::MAX as u64 {
-            asm!(self.s.asm; mov Rd(r), v as i32);
+            asm!(self.asm; mov Rd(r), v as i32);
         } else if fits_i32(v) {
-            asm!(self.s.asm; mov Rq(r), v as i32);
+            asm!(self.asm; mov Rq(r), v as i32);
         } else {
-            asm!(self.s.asm; mov Rq(r), QWORD v as i64);
+            asm!(self.asm; mov Rq(r), QWORD v as i64);
         }
     }
 
@@ -179,7 +201,7 @@ impl<'b> Codegen<'b> {
     /// loads are relative to a per-page addend), and only with a register
     /// to spare.
     fn host_base_candidate(&self) -> Option<usize> {
-        if self.softmmu.is_some() || self.s.carried.len() >= MAX_CARRIED {
+        if self.softmmu.is_some() || self.carried.len() >= MAX_CARRIED {
             return None;
         }
         let ops = &self.b.ops;
@@ -201,7 +223,6 @@ impl<'b> Codegen<'b> {
             }
             for (h, s) in [(a, b), (b, a)] {
                 let invariant = self
-                    .s
                     .carried
                     .iter()
                     .position(|&(_, head, tail)| head == h && tail == h);
@@ -218,47 +239,47 @@ impl<'b> Codegen<'b> {
 
     pub(super) fn block(&mut self) -> Result<(), CodegenError> {
         let b = self.b;
-        let quantum = self.s.asm.new_dynamic_label();
+        let quantum = self.asm.new_dynamic_label();
         self.quantum = Some(quantum);
         let n = b.insn_count as i32;
-        asm!(self.s.asm;
+        asm!(self.asm;
             sub r13, 1
             ; jb =>quantum
             ; add r12, n
         );
-        if !self.s.carried.is_empty() {
+        if !self.carried.is_empty() {
             // Carried globals live in fixed registers at the loop head; the
             // back edge moves the new values there instead of going through
             // the CPU state (store-to-load forwarding on the critical path).
-            for k in 0..self.s.carried.len() {
-                let (g, head, _) = self.s.carried[k];
+            for k in 0..self.carried.len() {
+                let (g, head, _) = self.carried[k];
                 let r = self.alloc()?;
                 self.head_regs[k] = r;
                 let d = Self::global_off(g);
-                asm!(self.s.asm; mov Rq(r), [rbp + d]);
+                asm!(self.asm; mov Rq(r), [rbp + d]);
                 self.bind(head, r);
                 if self.deferred & (1 << g) != 0 {
                     // The CPU-state slot goes stale after the first iteration:
                     // no free eviction to it.
-                    self.s.cur_val[g as usize] = Some(head);
+                    self.cur_val[g as usize] = Some(head);
                 } else {
-                    self.s.home[head as usize] = Some(g);
-                    self.s.holder[g as usize] = Some(head);
+                    self.home[head as usize] = Some(g);
+                    self.holder[g as usize] = Some(head);
                 }
             }
             if let Some(k) = self.host_base_candidate() {
                 // rdx is excluded: wide multiplies and divisions write it.
                 if let Some(r) = self.free_reg().filter(|&r| r != RDX) {
                     let h = self.head_regs[k];
-                    asm!(self.s.asm; lea Rq(r), [r15 + Rq(h)]);
+                    asm!(self.asm; lea Rq(r), [r15 + Rq(h)]);
                     self.held |= 1 << r;
-                    self.host_base = Some((self.s.carried[k].1, r));
+                    self.host_base = Some((self.carried[k].1, r));
                 }
             }
-            for k in 0..self.s.carried.len() {
-                let (_, head, tail) = self.s.carried[k];
+            for k in 0..self.carried.len() {
+                let (_, head, tail) = self.carried[k];
                 if head != tail
-                    && self.s.loc[tail as usize] == Loc::None
+                    && self.loc[tail as usize] == Loc::None
                     && !self.tail_regs[..self.n_tails].iter().any(|e| e.0 == tail)
                 {
                     let r = self.head_regs[k];
@@ -268,10 +289,10 @@ impl<'b> Codegen<'b> {
                 }
             }
             if self.softmmu.is_some() {
-                self.s.loop_slots = self.loop_slot_sites();
-                for i in 0..self.s.loop_slots.len() {
-                    let (slot, reg) = self.s.loop_slots[i];
-                    asm!(self.s.asm; mov Rq(reg), [rbp + slot + 8]);
+                *self.loop_slots = self.loop_slot_sites();
+                for i in 0..self.loop_slots.len() {
+                    let (slot, reg) = self.loop_slots[i];
+                    asm!(self.asm; mov Rq(reg), [rbp + slot + 8]);
                 }
             }
             // Softmmu loop bodies start on a 64-byte boundary (an op-cache
@@ -283,39 +304,35 @@ impl<'b> Codegen<'b> {
             if self.softmmu.is_some() {
                 self.align_to(64);
             }
-            let body = self.s.asm.new_dynamic_label();
-            asm!(self.s.asm; =>body);
+            let body = self.asm.new_dynamic_label();
+            asm!(self.asm; =>body);
             self.body = Some(body);
         }
         for (i, op) in b.ops.iter().enumerate() {
             self.cur = i as u32;
             self.pinned = self.held;
             self.op(op)?;
-            self.note_range(op);
-            op.for_each_use(|t| self.release(t));
-            if let Some(d) = op.dst() {
-                self.release(d);
-            }
+            self.finish_op(op);
         }
         self.cur = b.ops.len() as u32;
         self.pinned = self.held;
         self.terminator()?;
         // Out-of-line stubs.
-        for i in 0..self.s.quantum_stubs.len() {
-            let (label, wb) = self.s.quantum_stubs[i];
-            asm!(self.s.asm; =>label);
+        for i in 0..self.quantum_stubs.len() {
+            let (label, wb) = self.quantum_stubs[i];
+            asm!(self.asm; =>label);
             self.emit_write_back(wb);
-            asm!(self.s.asm; xor r13d, r13d);
+            asm!(self.asm; xor r13d, r13d);
             self.store_imm(off::PC, b.pc);
             self.exit_with(exit_code::QUANTUM);
         }
-        asm!(self.s.asm; =>quantum ; xor r13d, r13d);
+        asm!(self.asm; =>quantum ; xor r13d, r13d);
         self.store_imm(off::PC, b.pc);
         self.exit_with(exit_code::QUANTUM);
-        for i in 0..self.s.slot_stubs.len() {
-            let f = self.s.slot_stubs[i];
+        for i in 0..self.slot_stubs.len() {
+            let f = self.slot_stubs[i];
             let last = f.disp + f.len as i32 - 1;
-            asm!(self.s.asm;
+            asm!(self.asm;
                 =>f.full
                 ; lea rcx, [Rq(f.base) + f.disp]
                 ; shr rcx, (12 - tlb_off::SHIFT) as i8
@@ -331,24 +348,24 @@ impl<'b> Codegen<'b> {
                 ; jmp =>f.back
             );
         }
-        for i in 0..self.s.misses.len() {
-            let m = self.s.misses[i];
-            asm!(self.s.asm; =>m.label);
+        for i in 0..self.misses.len() {
+            let m = self.misses[i];
+            asm!(self.asm; =>m.label);
             match m.at {
-                ProbeAddr::Reg { base, disp } => asm!(self.s.asm; lea r15, [Rq(base) + disp]),
-                ProbeAddr::Imm(v) => asm!(self.s.asm; mov r15, QWORD v as i64),
+                ProbeAddr::Reg { base, disp } => asm!(self.asm; lea r15, [Rq(base) + disp]),
+                ProbeAddr::Imm(v) => asm!(self.asm; mov r15, QWORD v as i64),
             }
-            asm!(self.s.asm; mov ecx, m.info as i32);
+            asm!(self.asm; mov ecx, m.info as i32);
             let routine = self.softmmu.expect("miss stubs only in softmmu mode");
             // dynasm has no x64 extern relocations: encode `call rel32` by hand.
-            let end = self.base + self.s.asm.offset().0 + 5;
-            self.s.asm.push(0xe8);
-            self.s.asm.push_i32((routine as i64 - end as i64) as i32);
-            asm!(self.s.asm; test ecx, ecx ; jnz =>m.replay);
+            let end = self.base + self.asm.offset().0 + 5;
+            self.asm.push(0xe8);
+            self.asm.push_i32((routine as i64 - end as i64) as i32);
+            asm!(self.asm; test ecx, ecx ; jnz =>m.replay);
             if let (Some(slot), ProbeAddr::Reg { base, disp }) = (m.fill_slot, m.at) {
                 // The handler served the access: r15 translates its first
                 // page (for a split access, both pages: equal addends).
-                asm!(self.s.asm;
+                asm!(self.asm;
                     lea rax, [Rq(base) + disp]
                     ; and rax, -4096
                     ; mov [rbp + slot], rax
@@ -358,19 +375,19 @@ impl<'b> Codegen<'b> {
             if m.reg != R15 {
                 // The site keeps its addend in another register; r15 goes
                 // back to the loop's r15 site (its slot agrees with it).
-                asm!(self.s.asm; mov Rq(m.reg), r15);
-                if let Some(r15_slot) = self.s.loop_slots.iter().find(|l| l.1 == R15).map(|l| l.0) {
-                    asm!(self.s.asm; mov r15, [rbp + r15_slot + 8]);
+                asm!(self.asm; mov Rq(m.reg), r15);
+                if let Some(r15_slot) = self.loop_slots.iter().find(|l| l.1 == R15).map(|l| l.0) {
+                    asm!(self.asm; mov r15, [rbp + r15_slot + 8]);
                 }
             }
-            asm!(self.s.asm; jmp =>m.back);
+            asm!(self.asm; jmp =>m.back);
             if let Some(reload) = m.reload {
-                asm!(self.s.asm; =>reload ; mov r15, [rcx + tlb_off::ADDEND] ; jmp =>m.back);
+                asm!(self.asm; =>reload ; mov r15, [rcx + tlb_off::ADDEND] ; jmp =>m.back);
             }
         }
-        for i in 0..self.s.faults.len() {
-            let f = self.s.faults[i];
-            asm!(self.s.asm; =>f.label ; mov [rbp + off::EXIT_ARG], Rq(f.addr_reg));
+        for i in 0..self.faults.len() {
+            let f = self.faults[i];
+            asm!(self.asm; =>f.label ; mov [rbp + off::EXIT_ARG], Rq(f.addr_reg));
             self.emit_write_back(f.wb);
             let pc = if f.code == exit_code::CODE_MODIFIED {
                 f.next_pc
@@ -380,20 +397,20 @@ impl<'b> Codegen<'b> {
             self.store_imm(off::PC, pc);
             if f.uncount > 0 {
                 let u = f.uncount as i32;
-                asm!(self.s.asm; sub r12, u);
+                asm!(self.asm; sub r12, u);
             }
             self.exit_with(f.code);
         }
-        for i in 0..self.s.chains.len() {
-            let c = self.s.chains[i];
-            let stub_addr = self.base + self.s.asm.offset().0;
-            asm!(self.s.asm; =>c.label);
+        for i in 0..self.chains.len() {
+            let c = self.chains[i];
+            let stub_addr = self.base + self.asm.offset().0;
+            asm!(self.asm; =>c.label);
             self.store_imm(off::PC, c.target);
             let patch_addr = self.base + c.jump_end - 4;
             let site = (patch_addr - self.region_base) as i32;
-            asm!(self.s.asm; mov QWORD [rbp + off::EXIT_ARG], site);
-            if let Some(f) = self.s.fixups.as_mut() {
-                f.site_imm32.push(self.s.asm.offset().0 as u32 - 4);
+            asm!(self.asm; mov QWORD [rbp + off::EXIT_ARG], site);
+            if let Some(f) = self.fixups.as_mut() {
+                f.site_imm32.push(self.asm.offset().0 as u32 - 4);
             }
             self.exit_with(exit_code::CHAIN);
             self.sites.push(ChainSite {
@@ -419,12 +436,12 @@ impl<'b> Codegen<'b> {
             &[0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
             &[0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
         ];
-        let addr = self.base + self.s.asm.offset().0;
+        let addr = self.base + self.asm.offset().0;
         let mut pad = (n - addr % n) % n;
         while pad > 0 {
             let k = pad.min(NOPS.len());
             for &byte in NOPS[k - 1] {
-                self.s.asm.push(byte);
+                self.asm.push(byte);
             }
             pad -= k;
         }
@@ -434,12 +451,12 @@ impl<'b> Codegen<'b> {
     /// no x64 extern relocations, so the `jmp rel32` is encoded by hand,
     /// and with it the `mov`: one copy of ten bytes.
     pub(super) fn exit_with(&mut self, code: u64) {
-        let start = self.s.asm.offset().0;
+        let start = self.asm.offset().0;
         let rel = self.exit as i64 - (self.base + start + 10) as i64;
-        if let Some(f) = self.s.fixups.as_mut() {
+        if let Some(f) = self.fixups.as_mut() {
             f.exit_rel32.push(start as u32 + 6);
         }
-        self.s.asm.extend(&exit_bytes(code, rel as i32));
+        self.asm.extend(&exit_bytes(code, rel as i32));
     }
 
     pub(super) fn fault_label(
@@ -449,10 +466,10 @@ impl<'b> Codegen<'b> {
         modified: bool,
         addr_reg: u8,
     ) -> dynasmrt::DynamicLabel {
-        let label = self.s.asm.new_dynamic_label();
+        let label = self.asm.new_dynamic_label();
         let retired = if modified { loc.index + 1 } else { loc.index };
         let wb = self.snapshot_deferred();
-        self.s.faults.push(FaultStub {
+        self.faults.push(FaultStub {
             label,
             pc: loc.pc,
             next_pc: loc.next_pc,
@@ -467,7 +484,7 @@ impl<'b> Codegen<'b> {
     /// Returns a register holding `addr + disp`: the address temp's own
     /// (pinned) register when there is no displacement, else rax.
     pub(super) fn guest_addr(&mut self, addr: Temp, disp: i32) -> Result<u8, CodegenError> {
-        match self.s.loc[addr as usize] {
+        match self.loc[addr as usize] {
             Loc::Const(v) => {
                 self.mov_imm(RAX, v.wrapping_add(disp as i64 as u64));
                 Ok(RAX)
@@ -477,7 +494,7 @@ impl<'b> Codegen<'b> {
                 if disp == 0 {
                     return Ok(r);
                 }
-                asm!(self.s.asm; lea rax, [Rq(r) + disp]);
+                asm!(self.asm; lea rax, [Rq(r) + disp]);
                 Ok(RAX)
             }
         }
@@ -485,50 +502,50 @@ impl<'b> Codegen<'b> {
 
     pub(super) fn bounds_check(&mut self, a: u8, width: Width, label: dynasmrt::DynamicLabel) {
         let lim = off::MEM_LIMIT + 8 * width.log2() as i32;
-        asm!(self.s.asm; cmp Rq(a), [rbp + lim] ; ja =>label);
+        asm!(self.asm; cmp Rq(a), [rbp + lim] ; ja =>label);
     }
 
     pub(super) fn op(&mut self, op: &IrOp) -> Result<(), CodegenError> {
         match *op {
             IrOp::Const { dst, val } => {
-                self.s.loc[dst as usize] = Loc::Const(val);
+                self.loc[dst as usize] = Loc::Const(val);
             }
-            IrOp::GetGlobal { dst, .. } if self.s.loc[dst as usize] != Loc::None => {
+            IrOp::GetGlobal { dst, .. } if self.loc[dst as usize] != Loc::None => {
                 // Already bound at the loop head.
             }
             IrOp::GetGlobal { dst, g } => {
                 self.detach_holder(g)?;
-                self.s.loc[dst as usize] = Loc::Home;
-                self.s.home[dst as usize] = Some(g);
-                self.s.holder[g as usize] = Some(dst);
+                self.loc[dst as usize] = Loc::Home;
+                self.home[dst as usize] = Some(g);
+                self.holder[g as usize] = Some(dst);
             }
             IrOp::SetGlobal { g, src } if self.deferred & (1 << g) != 0 => {
                 // Written back by whichever exit leaves the loop.
-                self.s.cur_val[g as usize] = Some(src);
+                self.cur_val[g as usize] = Some(src);
             }
             IrOp::SetGlobal { g, src } => {
                 // A live value still only in this global must be fetched
                 // before the global is overwritten.
-                if self.s.holder[g as usize] != Some(src) {
+                if self.holder[g as usize] != Some(src) {
                     self.detach_holder(g)?;
                 }
                 let d = Self::global_off(g);
-                match self.s.loc[src as usize] {
+                match self.loc[src as usize] {
                     Loc::Const(v) => self.store_imm(d, v),
                     _ => {
                         let r = self.use_reg(src)?;
-                        asm!(self.s.asm; mov [rbp + d], Rq(r));
-                        if let Some(g2) = self.s.home[src as usize] {
-                            self.s.holder[g2 as usize] = None;
+                        asm!(self.asm; mov [rbp + d], Rq(r));
+                        if let Some(g2) = self.home[src as usize] {
+                            self.holder[g2 as usize] = None;
                         }
-                        self.s.home[src as usize] = Some(g);
-                        self.s.holder[g as usize] = Some(src);
+                        self.home[src as usize] = Some(g);
+                        self.holder[g as usize] = Some(src);
                     }
                 }
             }
             IrOp::Bin { op, dst, a, b } => self.bin(op, dst, a, b)?,
             IrOp::Un { op, dst, a }
-                if self.s.range[a as usize]
+                if self.range[a as usize]
                     & match op {
                         UnOp::Sext32 => SEXT32,
                         UnOp::Zext32 => ZEXT32,
@@ -543,8 +560,8 @@ impl<'b> Codegen<'b> {
                 let ra = self.use_reg(a)?;
                 let d = self.new_dst(dst)?;
                 match op {
-                    UnOp::Sext32 => asm!(self.s.asm; movsxd Rq(d), Rd(ra)),
-                    UnOp::Zext32 => asm!(self.s.asm; mov Rd(d), Rd(ra)),
+                    UnOp::Sext32 => asm!(self.asm; movsxd Rq(d), Rd(ra)),
+                    UnOp::Zext32 => asm!(self.asm; mov Rd(d), Rd(ra)),
                 }
             }
             IrOp::SetCond { cond, dst, a, b } => {
@@ -553,14 +570,14 @@ impl<'b> Codegen<'b> {
                 self.cmp(ra, ob);
                 let d = self.new_dst(dst)?;
                 match cond {
-                    Cond::Eq => asm!(self.s.asm; sete al),
-                    Cond::Ne => asm!(self.s.asm; setne al),
-                    Cond::Lt => asm!(self.s.asm; setl al),
-                    Cond::Ge => asm!(self.s.asm; setge al),
-                    Cond::Ltu => asm!(self.s.asm; setb al),
-                    Cond::Geu => asm!(self.s.asm; setae al),
+                    Cond::Eq => asm!(self.asm; sete al),
+                    Cond::Ne => asm!(self.asm; setne al),
+                    Cond::Lt => asm!(self.asm; setl al),
+                    Cond::Ge => asm!(self.asm; setge al),
+                    Cond::Ltu => asm!(self.asm; setb al),
+                    Cond::Geu => asm!(self.asm; setae al),
                 }
-                asm!(self.s.asm; movzx Rd(d), al);
+                asm!(self.asm; movzx Rd(d), al);
             }
             IrOp::Load {
                 dst,
@@ -591,7 +608,7 @@ impl<'b> Codegen<'b> {
                         2 => load!(self, width, signed, d, [Rq(hb) + Rq(rx) * 4]),
                         _ => load!(self, width, signed, d, [Rq(hb) + Rq(rx) * 8]),
                     }
-                    if self.s.last_use[x as usize] <= m {
+                    if self.last_use[x as usize] <= m {
                         // Not an operand of this op: released here by hand.
                         self.kill(x);
                     }
@@ -599,13 +616,13 @@ impl<'b> Codegen<'b> {
                 }
                 let d = self.new_dst(dst)?;
                 match (width, signed) {
-                    (Width::W8, true) => asm!(self.s.asm; movsx Rq(d), BYTE [Rq(ar) + Rq(a)]),
-                    (Width::W8, false) => asm!(self.s.asm; movzx Rd(d), BYTE [Rq(ar) + Rq(a)]),
-                    (Width::W16, true) => asm!(self.s.asm; movsx Rq(d), WORD [Rq(ar) + Rq(a)]),
-                    (Width::W16, false) => asm!(self.s.asm; movzx Rd(d), WORD [Rq(ar) + Rq(a)]),
-                    (Width::W32, true) => asm!(self.s.asm; movsxd Rq(d), DWORD [Rq(ar) + Rq(a)]),
-                    (Width::W32, false) => asm!(self.s.asm; mov Rd(d), DWORD [Rq(ar) + Rq(a)]),
-                    (Width::W64, _) => asm!(self.s.asm; mov Rq(d), QWORD [Rq(ar) + Rq(a)]),
+                    (Width::W8, true) => asm!(self.asm; movsx Rq(d), BYTE [Rq(ar) + Rq(a)]),
+                    (Width::W8, false) => asm!(self.asm; movzx Rd(d), BYTE [Rq(ar) + Rq(a)]),
+                    (Width::W16, true) => asm!(self.asm; movsx Rq(d), WORD [Rq(ar) + Rq(a)]),
+                    (Width::W16, false) => asm!(self.asm; movzx Rd(d), WORD [Rq(ar) + Rq(a)]),
+                    (Width::W32, true) => asm!(self.asm; movsxd Rq(d), DWORD [Rq(ar) + Rq(a)]),
+                    (Width::W32, false) => asm!(self.asm; mov Rd(d), DWORD [Rq(ar) + Rq(a)]),
+                    (Width::W64, _) => asm!(self.asm; mov Rq(d), QWORD [Rq(ar) + Rq(a)]),
                 }
             }
             IrOp::Store {
@@ -615,7 +632,7 @@ impl<'b> Codegen<'b> {
                 width,
                 loc,
             } => {
-                let val = match self.s.loc[src as usize] {
+                let val = match self.loc[src as usize] {
                     Loc::Const(v) if fits_i32(v) || width != Width::W64 => Opnd::Imm(v as i32),
                     _ => Opnd::Reg(self.use_reg(src)?),
                 };
@@ -631,16 +648,16 @@ impl<'b> Codegen<'b> {
                     a
                 };
                 match (width, val) {
-                    (Width::W8, Opnd::Imm(v)) => asm!(self.s.asm; mov BYTE [Rq(ar) + Rq(a)], v as i8),
+                    (Width::W8, Opnd::Imm(v)) => asm!(self.asm; mov BYTE [Rq(ar) + Rq(a)], v as i8),
                     (Width::W16, Opnd::Imm(v)) => {
-                        asm!(self.s.asm; mov WORD [Rq(ar) + Rq(a)], v as i16)
+                        asm!(self.asm; mov WORD [Rq(ar) + Rq(a)], v as i16)
                     }
-                    (Width::W32, Opnd::Imm(v)) => asm!(self.s.asm; mov DWORD [Rq(ar) + Rq(a)], v),
-                    (Width::W64, Opnd::Imm(v)) => asm!(self.s.asm; mov QWORD [Rq(ar) + Rq(a)], v),
-                    (Width::W8, Opnd::Reg(r)) => asm!(self.s.asm; mov BYTE [Rq(ar) + Rq(a)], Rb(r)),
-                    (Width::W16, Opnd::Reg(r)) => asm!(self.s.asm; mov WORD [Rq(ar) + Rq(a)], Rw(r)),
-                    (Width::W32, Opnd::Reg(r)) => asm!(self.s.asm; mov DWORD [Rq(ar) + Rq(a)], Rd(r)),
-                    (Width::W64, Opnd::Reg(r)) => asm!(self.s.asm; mov QWORD [Rq(ar) + Rq(a)], Rq(r)),
+                    (Width::W32, Opnd::Imm(v)) => asm!(self.asm; mov DWORD [Rq(ar) + Rq(a)], v),
+                    (Width::W64, Opnd::Imm(v)) => asm!(self.asm; mov QWORD [Rq(ar) + Rq(a)], v),
+                    (Width::W8, Opnd::Reg(r)) => asm!(self.asm; mov BYTE [Rq(ar) + Rq(a)], Rb(r)),
+                    (Width::W16, Opnd::Reg(r)) => asm!(self.asm; mov WORD [Rq(ar) + Rq(a)], Rw(r)),
+                    (Width::W32, Opnd::Reg(r)) => asm!(self.asm; mov DWORD [Rq(ar) + Rq(a)], Rd(r)),
+                    (Width::W64, Opnd::Reg(r)) => asm!(self.asm; mov QWORD [Rq(ar) + Rq(a)], Rq(r)),
                 }
                 if self.softmmu.is_some() {
                     // Pages holding code never get a TLB write tag: stores to
@@ -648,11 +665,11 @@ impl<'b> Codegen<'b> {
                     return Ok(());
                 }
                 let smc = self.fault_label(loc, exit_code::CODE_MODIFIED, true, a);
-                asm!(self.s.asm; mov rcx, Rq(a) ; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>smc);
+                asm!(self.asm; mov rcx, Rq(a) ; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>smc);
                 if width != Width::W8 {
                     // The access may end in the next page.
                     let last = width.bytes() as i32 - 1;
-                    asm!(self.s.asm; lea rcx, [Rq(a) + last] ; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>smc);
+                    asm!(self.asm; lea rcx, [Rq(a) + last] ; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>smc);
                 }
             }
         }
@@ -661,8 +678,8 @@ impl<'b> Codegen<'b> {
 
     pub(super) fn cmp(&mut self, ra: u8, b: Opnd) {
         match b {
-            Opnd::Imm(v) => asm!(self.s.asm; cmp Rq(ra), v),
-            Opnd::Reg(rb) => asm!(self.s.asm; cmp Rq(ra), Rq(rb)),
+            Opnd::Imm(v) => asm!(self.asm; cmp Rq(ra), v),
+            Opnd::Reg(rb) => asm!(self.asm; cmp Rq(ra), Rq(rb)),
         }
     }
 
@@ -697,16 +714,16 @@ impl<'b> Codegen<'b> {
                 self.pinned |= 1 << d;
                 match (k, oy) {
                     (_, Opnd::Reg(ry)) => self.lea_base_index(d, ry, rx, k),
-                    (1, Opnd::Imm(v)) => asm!(self.s.asm; lea Rq(d), [Rq(rx) * 2 + v]),
-                    (2, Opnd::Imm(v)) => asm!(self.s.asm; lea Rq(d), [Rq(rx) * 4 + v]),
-                    (_, Opnd::Imm(v)) => asm!(self.s.asm; lea Rq(d), [Rq(rx) * 8 + v]),
+                    (1, Opnd::Imm(v)) => asm!(self.asm; lea Rq(d), [Rq(rx) * 2 + v]),
+                    (2, Opnd::Imm(v)) => asm!(self.asm; lea Rq(d), [Rq(rx) * 4 + v]),
+                    (_, Opnd::Imm(v)) => asm!(self.asm; lea Rq(d), [Rq(rx) * 8 + v]),
                 }
-                if self.s.last_use[x as usize] <= self.cur {
+                if self.last_use[x as usize] <= self.cur {
                     // Not an operand of this op: released here by hand.
                     self.kill(x);
                 }
             }
-            BinOp::Add if matches!(self.s.loc[a as usize], Loc::Reg(_)) && !self.dies_in_reg(a) => {
+            BinOp::Add if matches!(self.loc[a as usize], Loc::Reg(_)) && !self.dies_in_reg(a) => {
                 // `a` stays live: `lea` computes the sum into a fresh
                 // register without copying `a` first (one instruction, and
                 // no move on the dependency chain).
@@ -720,7 +737,7 @@ impl<'b> Codegen<'b> {
                 self.bind(dst, d);
                 self.pinned |= 1 << d;
                 match ob {
-                    Opnd::Imm(v) => asm!(self.s.asm; lea Rq(d), [Rq(ra) + v]),
+                    Opnd::Imm(v) => asm!(self.asm; lea Rq(d), [Rq(ra) + v]),
                     Opnd::Reg(rb) => self.lea_base_index(d, ra, rb, 0),
                 }
             }
@@ -734,23 +751,23 @@ impl<'b> Codegen<'b> {
                 let ob = self.opnd(b)?;
                 let d = self.two_addr_dst(dst, a)?;
                 match (op, ob) {
-                    (BinOp::Add, Opnd::Imm(v)) => asm!(self.s.asm; add Rq(d), v),
-                    (BinOp::Add, Opnd::Reg(r)) => asm!(self.s.asm; add Rq(d), Rq(r)),
-                    (BinOp::Sub, Opnd::Imm(v)) => asm!(self.s.asm; sub Rq(d), v),
-                    (BinOp::Sub, Opnd::Reg(r)) => asm!(self.s.asm; sub Rq(d), Rq(r)),
-                    (BinOp::And, Opnd::Imm(v)) => asm!(self.s.asm; and Rq(d), v),
-                    (BinOp::And, Opnd::Reg(r)) => asm!(self.s.asm; and Rq(d), Rq(r)),
-                    (BinOp::Or, Opnd::Imm(v)) => asm!(self.s.asm; or Rq(d), v),
-                    (BinOp::Or, Opnd::Reg(r)) => asm!(self.s.asm; or Rq(d), Rq(r)),
-                    (BinOp::Xor, Opnd::Imm(v)) => asm!(self.s.asm; xor Rq(d), v),
-                    (BinOp::Xor, Opnd::Reg(r)) => asm!(self.s.asm; xor Rq(d), Rq(r)),
-                    (BinOp::Mul, Opnd::Imm(v)) => asm!(self.s.asm; imul Rq(d), Rq(d), v),
-                    (BinOp::Mul, Opnd::Reg(r)) => asm!(self.s.asm; imul Rq(d), Rq(r)),
+                    (BinOp::Add, Opnd::Imm(v)) => asm!(self.asm; add Rq(d), v),
+                    (BinOp::Add, Opnd::Reg(r)) => asm!(self.asm; add Rq(d), Rq(r)),
+                    (BinOp::Sub, Opnd::Imm(v)) => asm!(self.asm; sub Rq(d), v),
+                    (BinOp::Sub, Opnd::Reg(r)) => asm!(self.asm; sub Rq(d), Rq(r)),
+                    (BinOp::And, Opnd::Imm(v)) => asm!(self.asm; and Rq(d), v),
+                    (BinOp::And, Opnd::Reg(r)) => asm!(self.asm; and Rq(d), Rq(r)),
+                    (BinOp::Or, Opnd::Imm(v)) => asm!(self.asm; or Rq(d), v),
+                    (BinOp::Or, Opnd::Reg(r)) => asm!(self.asm; or Rq(d), Rq(r)),
+                    (BinOp::Xor, Opnd::Imm(v)) => asm!(self.asm; xor Rq(d), v),
+                    (BinOp::Xor, Opnd::Reg(r)) => asm!(self.asm; xor Rq(d), Rq(r)),
+                    (BinOp::Mul, Opnd::Imm(v)) => asm!(self.asm; imul Rq(d), Rq(d), v),
+                    (BinOp::Mul, Opnd::Reg(r)) => asm!(self.asm; imul Rq(d), Rq(r)),
                     _ => unreachable!(),
                 }
             }
             BinOp::Shl | BinOp::Shr | BinOp::Sar => {
-                let amount = match self.s.loc[b as usize] {
+                let amount = match self.loc[b as usize] {
                     Loc::Const(v) => Some((v & 63) as i8),
                     _ => None,
                 };
@@ -766,7 +783,7 @@ impl<'b> Codegen<'b> {
                             }
                             None => j,
                         };
-                        let lu = &mut self.s.last_use[a as usize];
+                        let lu = &mut self.last_use[a as usize];
                         *lu = (*lu).max(j);
                         self.fused = Some((dst, a, k as u8));
                         return Ok(());
@@ -774,16 +791,16 @@ impl<'b> Codegen<'b> {
                 }
                 if amount.is_none() {
                     let rb = self.use_reg(b)?;
-                    asm!(self.s.asm; mov rcx, Rq(rb));
+                    asm!(self.asm; mov rcx, Rq(rb));
                 }
                 let d = self.two_addr_dst(dst, a)?;
                 match (op, amount) {
-                    (BinOp::Shl, Some(s)) => asm!(self.s.asm; shl Rq(d), s),
-                    (BinOp::Shr, Some(s)) => asm!(self.s.asm; shr Rq(d), s),
-                    (BinOp::Sar, Some(s)) => asm!(self.s.asm; sar Rq(d), s),
-                    (BinOp::Shl, None) => asm!(self.s.asm; shl Rq(d), cl),
-                    (BinOp::Shr, None) => asm!(self.s.asm; shr Rq(d), cl),
-                    (BinOp::Sar, None) => asm!(self.s.asm; sar Rq(d), cl),
+                    (BinOp::Shl, Some(s)) => asm!(self.asm; shl Rq(d), s),
+                    (BinOp::Shr, Some(s)) => asm!(self.asm; shr Rq(d), s),
+                    (BinOp::Sar, Some(s)) => asm!(self.asm; sar Rq(d), s),
+                    (BinOp::Shl, None) => asm!(self.asm; shl Rq(d), cl),
+                    (BinOp::Shr, None) => asm!(self.asm; shr Rq(d), cl),
+                    (BinOp::Sar, None) => asm!(self.asm; sar Rq(d), cl),
                     _ => unreachable!(),
                 }
             }
@@ -791,55 +808,55 @@ impl<'b> Codegen<'b> {
                 self.vacate_rdx()?;
                 let ra = self.use_reg(a)?;
                 let rb = self.use_reg(b)?;
-                asm!(self.s.asm; mov rax, Rq(ra));
+                asm!(self.asm; mov rax, Rq(ra));
                 match op {
-                    BinOp::MulH => asm!(self.s.asm; imul Rq(rb)),
-                    _ => asm!(self.s.asm; mul Rq(rb)),
+                    BinOp::MulH => asm!(self.asm; imul Rq(rb)),
+                    _ => asm!(self.asm; mul Rq(rb)),
                 }
                 if op == BinOp::MulHSU {
-                    asm!(self.s.asm; mov rcx, Rq(ra) ; sar rcx, 63 ; and rcx, Rq(rb) ; sub rdx, rcx);
+                    asm!(self.asm; mov rcx, Rq(ra) ; sar rcx, 63 ; and rcx, Rq(rb) ; sub rdx, rcx);
                 }
                 let d = self.new_dst(dst)?;
-                asm!(self.s.asm; mov Rq(d), rdx);
+                asm!(self.asm; mov Rq(d), rdx);
             }
             BinOp::Div | BinOp::DivU | BinOp::Rem | BinOp::RemU => {
                 self.vacate_rdx()?;
                 let ra = self.use_reg(a)?;
                 let rb = self.use_reg(b)?;
                 let d = self.new_dst(dst)?;
-                let zero = self.s.asm.new_dynamic_label();
-                let norm = self.s.asm.new_dynamic_label();
-                let done = self.s.asm.new_dynamic_label();
-                asm!(self.s.asm; test Rq(rb), Rq(rb) ; jz =>zero);
+                let zero = self.asm.new_dynamic_label();
+                let norm = self.asm.new_dynamic_label();
+                let done = self.asm.new_dynamic_label();
+                asm!(self.asm; test Rq(rb), Rq(rb) ; jz =>zero);
                 let signed = matches!(op, BinOp::Div | BinOp::Rem);
                 if signed {
-                    asm!(self.s.asm;
+                    asm!(self.asm;
                         cmp Rq(rb), -1 ; jne =>norm
                         ; mov rax, QWORD i64::MIN ; cmp Rq(ra), rax ; jne =>norm
                     );
                     if op == BinOp::Div {
-                        asm!(self.s.asm; mov Rq(d), Rq(ra));
+                        asm!(self.asm; mov Rq(d), Rq(ra));
                     } else {
-                        asm!(self.s.asm; xor Rd(d), Rd(d));
+                        asm!(self.asm; xor Rd(d), Rd(d));
                     }
-                    asm!(self.s.asm; jmp =>done);
+                    asm!(self.asm; jmp =>done);
                 }
-                asm!(self.s.asm; =>norm ; mov rax, Rq(ra));
+                asm!(self.asm; =>norm ; mov rax, Rq(ra));
                 if signed {
-                    asm!(self.s.asm; cqo ; idiv Rq(rb));
+                    asm!(self.asm; cqo ; idiv Rq(rb));
                 } else {
-                    asm!(self.s.asm; xor edx, edx ; div Rq(rb));
+                    asm!(self.asm; xor edx, edx ; div Rq(rb));
                 }
                 match op {
-                    BinOp::Div | BinOp::DivU => asm!(self.s.asm; mov Rq(d), rax),
-                    _ => asm!(self.s.asm; mov Rq(d), rdx),
+                    BinOp::Div | BinOp::DivU => asm!(self.asm; mov Rq(d), rax),
+                    _ => asm!(self.asm; mov Rq(d), rdx),
                 }
-                asm!(self.s.asm; jmp =>done ; =>zero);
+                asm!(self.asm; jmp =>done ; =>zero);
                 match op {
-                    BinOp::Div | BinOp::DivU => asm!(self.s.asm; mov Rq(d), -1),
-                    _ => asm!(self.s.asm; mov Rq(d), Rq(ra)),
+                    BinOp::Div | BinOp::DivU => asm!(self.asm; mov Rq(d), -1),
+                    _ => asm!(self.asm; mov Rq(d), Rq(ra)),
                 }
-                asm!(self.s.asm; =>done);
+                asm!(self.asm; =>done);
             }
         }
         Ok(())
@@ -848,8 +865,8 @@ impl<'b> Codegen<'b> {
     /// `dst = a` without computing anything: `dst` takes over `a`'s
     /// register when `a` dies here (no instruction), else gets a copy.
     fn copy_value(&mut self, dst: Temp, a: Temp) -> Result<(), CodegenError> {
-        match self.s.loc[a as usize] {
-            Loc::Const(v) => self.s.loc[dst as usize] = Loc::Const(v),
+        match self.loc[a as usize] {
+            Loc::Const(v) => self.loc[dst as usize] = Loc::Const(v),
             Loc::Reg(r) if self.tail_hint(dst).is_none() && self.dies_in_reg(a) => {
                 self.kill(a);
                 self.bind(dst, r);
@@ -858,50 +875,64 @@ impl<'b> Codegen<'b> {
             _ => {
                 let ra = self.use_reg(a)?;
                 let d = self.new_dst(dst)?;
-                asm!(self.s.asm; mov Rq(d), Rq(ra));
+                asm!(self.asm; mov Rq(d), Rq(ra));
             }
         }
         Ok(())
     }
 
-    /// Records what is known of the value `op` defines (see [`SEXT32`],
-    /// [`ZEXT32`]); operands' constant values are read from `loc`, before
-    /// the op's dead operands are released.
-    fn note_range(&mut self, op: &IrOp) {
+    /// After lowering `op`: records what is known of the value it defines
+    /// (see [`SEXT32`], [`ZEXT32`]; operands' constant values are read from
+    /// `loc`, before the op's dead operands are released), then releases
+    /// the operands and the result whose last use it was. One match on the
+    /// op kind for both (an unpredictable branch per op).
+    fn finish_op(&mut self, op: &IrOp) {
         const BOTH: u8 = SEXT32 | ZEXT32;
-        let r = |t: Temp| self.s.range[t as usize];
-        let konst = |t: Temp| match self.s.loc[t as usize] {
+        let r = |t: Temp| self.range[t as usize];
+        let konst = |t: Temp| match self.loc[t as usize] {
             Loc::Const(v) => Some(v),
             _ => None,
         };
-        let (dst, bits) = match *op {
+        match *op {
             IrOp::Const { dst, val } => {
                 let s = if fits_i32(val) { SEXT32 } else { 0 };
                 let z = if val <= u32::MAX as u64 { ZEXT32 } else { 0 };
-                (dst, s | z)
+                self.range[dst as usize] = s | z;
+                self.release(dst);
             }
             IrOp::Load {
-                dst, width, signed, ..
-            } => (
                 dst,
-                match (width, signed) {
+                addr,
+                width,
+                signed,
+                ..
+            } => {
+                self.range[dst as usize] = match (width, signed) {
                     (Width::W8 | Width::W16, false) => BOTH,
                     (Width::W8 | Width::W16 | Width::W32, true) => SEXT32,
                     (Width::W32, false) => ZEXT32,
                     (Width::W64, _) => 0,
-                },
-            ),
-            IrOp::Un { op, dst, a } => (
-                dst,
-                match op {
+                };
+                self.release(addr);
+                self.release(dst);
+            }
+            IrOp::Un { op, dst, a } => {
+                self.range[dst as usize] = match op {
                     UnOp::Sext32 => SEXT32 | (r(a) & ZEXT32 & (r(a) << 1)),
                     UnOp::Zext32 => ZEXT32 | (r(a) & SEXT32 & (r(a) >> 1)),
-                },
-            ),
-            IrOp::SetCond { dst, .. } => (dst, BOTH),
+                };
+                self.release(a);
+                self.release(dst);
+            }
+            IrOp::SetCond { dst, a, b, .. } => {
+                self.range[dst as usize] = BOTH;
+                self.release(a);
+                self.release(b);
+                self.release(dst);
+            }
             IrOp::Bin { op, dst, a, b } => {
                 let (ra, rb) = (r(a), r(b));
-                let bits = match op {
+                self.range[dst as usize] = match op {
                     // A mask in 0..2^31 bounds the result to it.
                     BinOp::And if ra == BOTH || rb == BOTH => BOTH,
                     BinOp::And => (ra & rb & SEXT32) | ((ra | rb) & ZEXT32),
@@ -919,17 +950,23 @@ impl<'b> Codegen<'b> {
                     },
                     _ => 0,
                 };
-                (dst, bits)
+                self.release(a);
+                self.release(b);
+                self.release(dst);
             }
             // A global's value is unknown; clearing it (rather than leaving
             // the reset value) keeps the bits right even if a temp were
             // ever defined twice.
-            _ => match op.dst() {
-                Some(dst) => (dst, 0),
-                None => return,
-            },
-        };
-        self.s.range[dst as usize] = bits;
+            IrOp::GetGlobal { dst, .. } => {
+                self.range[dst as usize] = 0;
+                self.release(dst);
+            }
+            IrOp::SetGlobal { src, .. } => self.release(src),
+            IrOp::Store { addr, src, .. } => {
+                self.release(addr);
+                self.release(src);
+            }
+        }
     }
 
     /// `lea d, [base + index << scale]` without a displacement. dynasm
@@ -940,10 +977,10 @@ impl<'b> Codegen<'b> {
     fn lea_base_index(&mut self, d: u8, base: u8, index: u8, scale: u8) {
         debug_assert!(base & 7 != 5 && index != 4 && scale <= 3);
         let rex = 0x48 | ((d >> 3) << 2) | ((index >> 3) << 1) | (base >> 3);
-        self.s.asm.push(rex);
-        self.s.asm.push(0x8d);
-        self.s.asm.push(((d & 7) << 3) | 4);
-        self.s.asm
+        self.asm.push(rex);
+        self.asm.push(0x8d);
+        self.asm.push(((d & 7) << 3) | 4);
+        self.asm
             .push((scale << 6) | ((index & 7) << 3) | (base & 7));
     }
 
@@ -953,7 +990,7 @@ impl<'b> Codegen<'b> {
     /// (which emit no arithmetic; a register they need is taken by the
     /// allocator's ordinary eviction, which keeps `a` intact).
     fn fusable_shl(&self, dst: Temp, a: Temp) -> Option<u32> {
-        if matches!(self.s.loc[a as usize], Loc::Const(_)) {
+        if matches!(self.loc[a as usize], Loc::Const(_)) {
             return None;
         }
         let start = self.cur as usize + 1;
@@ -965,7 +1002,7 @@ impl<'b> Codegen<'b> {
                     a: x,
                     b: y,
                     ..
-                } if (x == dst) != (y == dst) && self.s.last_use[dst as usize] == j as u32 => {
+                } if (x == dst) != (y == dst) && self.last_use[dst as usize] == j as u32 => {
                     return Some(j as u32);
                 }
                 _ => return None,
@@ -999,18 +1036,18 @@ impl<'b> Codegen<'b> {
     }
 
     pub(super) fn chain_jump(&mut self, target: u64, cond: Option<Cond>) {
-        let label = self.s.asm.new_dynamic_label();
+        let label = self.asm.new_dynamic_label();
         match cond {
-            None => asm!(self.s.asm; jmp =>label),
-            Some(Cond::Eq) => asm!(self.s.asm; je =>label),
-            Some(Cond::Ne) => asm!(self.s.asm; jne =>label),
-            Some(Cond::Lt) => asm!(self.s.asm; jl =>label),
-            Some(Cond::Ge) => asm!(self.s.asm; jge =>label),
-            Some(Cond::Ltu) => asm!(self.s.asm; jb =>label),
-            Some(Cond::Geu) => asm!(self.s.asm; jae =>label),
+            None => asm!(self.asm; jmp =>label),
+            Some(Cond::Eq) => asm!(self.asm; je =>label),
+            Some(Cond::Ne) => asm!(self.asm; jne =>label),
+            Some(Cond::Lt) => asm!(self.asm; jl =>label),
+            Some(Cond::Ge) => asm!(self.asm; jge =>label),
+            Some(Cond::Ltu) => asm!(self.asm; jb =>label),
+            Some(Cond::Geu) => asm!(self.asm; jae =>label),
         }
-        let jump_end = self.s.asm.offset().0;
-        self.s.chains.push(ChainStub {
+        let jump_end = self.asm.offset().0;
+        self.chains.push(ChainStub {
             label,
             target,
             jump_end,
@@ -1019,12 +1056,12 @@ impl<'b> Codegen<'b> {
 
     pub(super) fn jcc(&mut self, cond: Cond, label: dynasmrt::DynamicLabel) {
         match cond {
-            Cond::Eq => asm!(self.s.asm; je =>label),
-            Cond::Ne => asm!(self.s.asm; jne =>label),
-            Cond::Lt => asm!(self.s.asm; jl =>label),
-            Cond::Ge => asm!(self.s.asm; jge =>label),
-            Cond::Ltu => asm!(self.s.asm; jb =>label),
-            Cond::Geu => asm!(self.s.asm; jae =>label),
+            Cond::Eq => asm!(self.asm; je =>label),
+            Cond::Ne => asm!(self.asm; jne =>label),
+            Cond::Lt => asm!(self.asm; jl =>label),
+            Cond::Ge => asm!(self.asm; jge =>label),
+            Cond::Ltu => asm!(self.asm; jb =>label),
+            Cond::Geu => asm!(self.asm; jae =>label),
         }
     }
 
@@ -1036,20 +1073,20 @@ impl<'b> Codegen<'b> {
         let n = self.b.insn_count as i32;
         if self.deferred != 0 {
             // Leaving at the quantum must first write the deferred globals back.
-            quantum = self.s.asm.new_dynamic_label();
+            quantum = self.asm.new_dynamic_label();
             let wb = self.snapshot_deferred();
-            self.s.quantum_stubs.push((quantum, wb));
+            self.quantum_stubs.push((quantum, wb));
         }
-        asm!(self.s.asm;
+        asm!(self.asm;
             sub r13, 1
             ; jb =>quantum
             ; add r12, n
         );
         let mut reg_moves: Vec<(u8, u8)> = Vec::new();
         let mut other: Vec<(u8, Temp)> = Vec::new();
-        for (k, &(_, _, tail)) in self.s.carried.iter().enumerate() {
+        for (k, &(_, _, tail)) in self.carried.iter().enumerate() {
             let dst = self.head_regs[k];
-            match self.s.loc[tail as usize] {
+            match self.loc[tail as usize] {
                 Loc::Reg(r) if r == dst => {}
                 Loc::Reg(r) => reg_moves.push((r, dst)),
                 _ => other.push((dst, tail)),
@@ -1062,11 +1099,11 @@ impl<'b> Codegen<'b> {
             match ready {
                 Some(i) => {
                     let (src, dst) = reg_moves.remove(i);
-                    asm!(self.s.asm; mov Rq(dst), Rq(src));
+                    asm!(self.asm; mov Rq(dst), Rq(src));
                 }
                 None => {
                     let (src, _) = reg_moves[0];
-                    asm!(self.s.asm; mov rax, Rq(src));
+                    asm!(self.asm; mov rax, Rq(src));
                     for m in reg_moves.iter_mut() {
                         if m.0 == src {
                             m.0 = RAX;
@@ -1079,7 +1116,7 @@ impl<'b> Codegen<'b> {
         for (dst, tail) in other {
             self.copy_to(dst, tail);
         }
-        asm!(self.s.asm; jmp =>body);
+        asm!(self.asm; jmp =>body);
         Ok(())
     }
 
@@ -1106,10 +1143,10 @@ impl<'b> Codegen<'b> {
                     self.chain_jump(fallthrough, Some(negate(cond)));
                     self.back_edge()?;
                 } else {
-                    let exit = self.s.asm.new_dynamic_label();
+                    let exit = self.asm.new_dynamic_label();
                     self.jcc(negate(cond), exit);
                     self.back_edge()?;
-                    asm!(self.s.asm; =>exit);
+                    asm!(self.asm; =>exit);
                     self.emit_write_back(wb);
                     self.chain_jump(fallthrough, None);
                 }
@@ -1130,8 +1167,8 @@ impl<'b> Codegen<'b> {
             Terminator::JumpIndirect(t) => {
                 self.copy_to(RAX, t);
                 let mask = (JMP_CACHE_ENTRIES - 1) as i32;
-                let miss = self.s.asm.new_dynamic_label();
-                asm!(self.s.asm;
+                let miss = self.asm.new_dynamic_label();
+                asm!(self.asm;
                     mov [rbp + off::PC], rax
                     ; mov rcx, rax
                     ; shr rcx, 2
@@ -1152,7 +1189,7 @@ impl<'b> Codegen<'b> {
             }
             Terminator::Breakpoint { pc } => {
                 // The trapping instruction does not retire.
-                asm!(self.s.asm; sub r12, 1);
+                asm!(self.asm; sub r12, 1);
                 self.store_imm(off::PC, pc);
                 self.exit_with(exit_code::BREAKPOINT);
             }

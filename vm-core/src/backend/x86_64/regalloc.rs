@@ -67,21 +67,21 @@ pub(super) enum WbSrc {
 impl<'b> Codegen<'b> {
     /// Copies the current value of `t` into host register `r` (loc unchanged).
     pub(super) fn copy_to(&mut self, r: u8, t: Temp) {
-        match self.s.loc[t as usize] {
+        match self.loc[t as usize] {
             Loc::Const(v) => self.mov_imm(r, v),
             Loc::Reg(s) => {
                 if s != r {
-                    asm!(self.s.asm; mov Rq(r), Rq(s));
+                    asm!(self.asm; mov Rq(r), Rq(s));
                 }
             }
             Loc::Home => {
-                let g = self.s.home[t as usize].expect("home temp has a home");
+                let g = self.home[t as usize].expect("home temp has a home");
                 let d = Self::global_off(g);
-                asm!(self.s.asm; mov Rq(r), [rbp + d]);
+                asm!(self.asm; mov Rq(r), [rbp + d]);
             }
             Loc::Slot(s) => {
                 let d = 8 * s as i32;
-                asm!(self.s.asm; mov Rq(r), [rsp + d]);
+                asm!(self.asm; mov Rq(r), [rsp + d]);
             }
             Loc::None => unreachable!("use of undefined temp {t}"),
         }
@@ -121,7 +121,7 @@ impl<'b> Codegen<'b> {
 
     /// Whether `t` is in a register and the current op is its last use.
     pub(super) fn dies_in_reg(&self, t: Temp) -> bool {
-        matches!(self.s.loc[t as usize], Loc::Reg(_)) && self.s.last_use[t as usize] <= self.cur
+        matches!(self.loc[t as usize], Loc::Reg(_)) && self.last_use[t as usize] <= self.cur
     }
 
     /// Returns a free pool register, evicting the least urgent unpinned value.
@@ -138,8 +138,8 @@ impl<'b> Codegen<'b> {
             }
             let t = self.reg_temp[r as usize].expect("pool reg occupied");
             let key = (
-                self.s.home[t as usize].is_some(),
-                self.s.last_use[t as usize],
+                self.home[t as usize].is_some(),
+                self.last_use[t as usize],
                 r,
             );
             if best.is_none_or(|b| (key.0, key.1) > (b.0, b.1)) {
@@ -149,7 +149,7 @@ impl<'b> Codegen<'b> {
         let (has_home, _, r) = best.ok_or(CodegenError::TooManySpills(SPILL_SLOTS))?;
         let t = self.reg_temp[r as usize].take().expect("victim");
         if has_home {
-            self.s.loc[t as usize] = Loc::Home;
+            self.loc[t as usize] = Loc::Home;
         } else {
             if self.free_slots == 0 {
                 return Err(CodegenError::TooManySpills(SPILL_SLOTS));
@@ -157,8 +157,8 @@ impl<'b> Codegen<'b> {
             let s = self.free_slots.trailing_zeros() as u8;
             self.free_slots &= !(1 << s);
             let d = 8 * s as i32;
-            asm!(self.s.asm; mov [rsp + d], Rq(r));
-            self.s.loc[t as usize] = Loc::Slot(s);
+            asm!(self.asm; mov [rsp + d], Rq(r));
+            self.loc[t as usize] = Loc::Slot(s);
         }
         Ok(r)
     }
@@ -169,7 +169,7 @@ impl<'b> Codegen<'b> {
         self.pinned |= 1 << RDX;
         if let Some(t) = self.reg_temp[RDX as usize].take() {
             let r = self.alloc()?;
-            asm!(self.s.asm; mov Rq(r), rdx);
+            asm!(self.asm; mov Rq(r), rdx);
             self.bind(t, r);
         }
         Ok(())
@@ -177,7 +177,7 @@ impl<'b> Codegen<'b> {
 
     pub(super) fn bind(&mut self, t: Temp, r: u8) {
         self.reg_temp[r as usize] = Some(t);
-        self.s.loc[t as usize] = Loc::Reg(r);
+        self.loc[t as usize] = Loc::Reg(r);
         if self.reserved != 0 {
             // A carried global's end-of-body value is defined: its head
             // register needs no more keeping free.
@@ -189,13 +189,13 @@ impl<'b> Codegen<'b> {
 
     /// Ensures `t` is in a register and pins it for the current op.
     pub(super) fn use_reg(&mut self, t: Temp) -> Result<u8, CodegenError> {
-        if let Loc::Reg(r) = self.s.loc[t as usize] {
+        if let Loc::Reg(r) = self.loc[t as usize] {
             self.pinned |= 1 << r;
             return Ok(r);
         }
         let r = self.alloc()?;
         self.copy_to(r, t);
-        if let Loc::Slot(s) = self.s.loc[t as usize] {
+        if let Loc::Slot(s) = self.loc[t as usize] {
             self.free_slots |= 1 << s;
         }
         self.bind(t, r);
@@ -205,7 +205,7 @@ impl<'b> Codegen<'b> {
 
     /// An operand usable as a 32-bit sign-extended immediate or a register.
     pub(super) fn opnd(&mut self, t: Temp) -> Result<Opnd, CodegenError> {
-        match self.s.loc[t as usize] {
+        match self.loc[t as usize] {
             Loc::Const(v) if fits_i32(v) => Ok(Opnd::Imm(v as i32)),
             _ => self.use_reg(t).map(Opnd::Reg),
         }
@@ -213,32 +213,32 @@ impl<'b> Codegen<'b> {
 
     /// Releases temps whose last use is the current op.
     pub(super) fn release(&mut self, t: Temp) {
-        if self.s.last_use[t as usize] <= self.cur {
+        if self.last_use[t as usize] <= self.cur {
             self.kill(t);
         }
     }
 
     pub(super) fn kill(&mut self, t: Temp) {
-        match self.s.loc[t as usize] {
+        match self.loc[t as usize] {
             Loc::Reg(r) if self.reg_temp[r as usize] == Some(t) => {
                 self.reg_temp[r as usize] = None;
             }
             Loc::Slot(s) => self.free_slots |= 1 << s,
             _ => {}
         }
-        if let Some(g) = self.s.home[t as usize].take() {
-            if self.s.holder[g as usize] == Some(t) {
-                self.s.holder[g as usize] = None;
+        if let Some(g) = self.home[t as usize].take() {
+            if self.holder[g as usize] == Some(t) {
+                self.holder[g as usize] = None;
             }
         }
-        self.s.loc[t as usize] = Loc::None;
+        self.loc[t as usize] = Loc::None;
     }
 
     /// Destination register for a two-address op `dst = a op ...`: reuses
     /// `a`'s register when `a` dies here, else copies `a` into a fresh one.
     pub(super) fn two_addr_dst(&mut self, dst: Temp, a: Temp) -> Result<u8, CodegenError> {
-        if let Loc::Reg(ra) = self.s.loc[a as usize] {
-            if self.s.last_use[a as usize] <= self.cur {
+        if let Loc::Reg(ra) = self.loc[a as usize] {
+            if self.last_use[a as usize] <= self.cur {
                 self.kill(a);
                 self.bind(dst, ra);
                 self.pinned |= 1 << ra;
@@ -260,27 +260,27 @@ impl<'b> Codegen<'b> {
     }
 
     pub(super) fn used_later(&self, t: Temp) -> bool {
-        self.s.last_use[t as usize] > self.cur
+        self.last_use[t as usize] > self.cur
     }
 
     /// Stops `g` being the home of the temp that currently lives there,
     /// first loading that temp if it is still needed and only in `g`.
     pub(super) fn detach_holder(&mut self, g: u8) -> Result<(), CodegenError> {
-        if let Some(old) = self.s.holder[g as usize] {
-            if self.s.loc[old as usize] == Loc::Home && self.used_later(old) {
+        if let Some(old) = self.holder[g as usize] {
+            if self.loc[old as usize] == Loc::Home && self.used_later(old) {
                 self.use_reg(old)?;
             }
-            self.s.home[old as usize] = None;
-            self.s.holder[g as usize] = None;
+            self.home[old as usize] = None;
+            self.holder[g as usize] = None;
         }
         Ok(())
     }
 
     /// Records where every deferred global's current value is right now, for
-    /// an exit taken at this point; returns the range in `self.s.wb`.
+    /// an exit taken at this point; returns the range in `self.wb`.
     #[inline]
     pub(super) fn snapshot_deferred(&mut self) -> (u32, u32) {
-        let start = self.s.wb.len() as u32;
+        let start = self.wb.len() as u32;
         if self.deferred == 0 {
             return (start, start);
         }
@@ -288,17 +288,17 @@ impl<'b> Codegen<'b> {
         while mask != 0 {
             let g = mask.trailing_zeros() as u8;
             mask &= mask - 1;
-            let t = self.s.cur_val[g as usize].expect("deferred global has a value");
-            let src = match self.s.loc[t as usize] {
+            let t = self.cur_val[g as usize].expect("deferred global has a value");
+            let src = match self.loc[t as usize] {
                 Loc::Reg(r) => WbSrc::Reg(r),
                 Loc::Slot(sl) => WbSrc::Slot(sl),
                 Loc::Const(v) => WbSrc::Const(v),
-                Loc::Home => WbSrc::Global(self.s.home[t as usize].expect("home temp has a home")),
+                Loc::Home => WbSrc::Global(self.home[t as usize].expect("home temp has a home")),
                 Loc::None => unreachable!("deferred value {t} of global {g} is dead"),
             };
-            self.s.wb.push((g, src));
+            self.wb.push((g, src));
         }
-        (start, self.s.wb.len() as u32)
+        (start, self.wb.len() as u32)
     }
 
     /// Writes back deferred globals recorded by [`Self::snapshot_deferred`]
@@ -306,18 +306,18 @@ impl<'b> Codegen<'b> {
     #[inline]
     pub(super) fn emit_write_back(&mut self, range: (u32, u32)) {
         for i in range.0..range.1 {
-            let (g, src) = self.s.wb[i as usize];
+            let (g, src) = self.wb[i as usize];
             let d = Self::global_off(g);
             match src {
-                WbSrc::Reg(r) => asm!(self.s.asm; mov [rbp + d], Rq(r)),
+                WbSrc::Reg(r) => asm!(self.asm; mov [rbp + d], Rq(r)),
                 WbSrc::Slot(sl) => {
                     let so = 8 * sl as i32;
-                    asm!(self.s.asm; mov rcx, [rsp + so] ; mov [rbp + d], rcx);
+                    asm!(self.asm; mov rcx, [rsp + so] ; mov [rbp + d], rcx);
                 }
                 WbSrc::Const(v) => self.store_imm(d, v),
                 WbSrc::Global(g2) => {
                     let so = Self::global_off(g2);
-                    asm!(self.s.asm; mov rcx, [rbp + so] ; mov [rbp + d], rcx);
+                    asm!(self.asm; mov rcx, [rbp + so] ; mov [rbp + d], rcx);
                 }
             }
         }

@@ -84,44 +84,44 @@ impl<'b> Codegen<'b> {
             AccessType::Write => tlb_off::TAG_WRITE,
             AccessType::Execute => tlb_off::TAG_EXEC,
         };
-        let miss = self.s.asm.new_dynamic_label();
-        let reload = self.s.asm.new_dynamic_label();
-        let back = self.s.asm.new_dynamic_label();
+        let miss = self.asm.new_dynamic_label();
+        let reload = self.asm.new_dynamic_label();
+        let back = self.asm.new_dynamic_label();
         match at {
             ProbeAddr::Reg { base, disp } => {
                 let last = disp + len as i32 - 1;
                 if disp == 0 {
-                    asm!(self.s.asm; mov rcx, Rq(base));
+                    asm!(self.asm; mov rcx, Rq(base));
                 } else {
-                    asm!(self.s.asm; lea rcx, [Rq(base) + disp]);
+                    asm!(self.asm; lea rcx, [Rq(base) + disp]);
                 }
-                asm!(self.s.asm;
+                asm!(self.asm;
                     shr rcx, (12 - tlb_off::SHIFT) as i8
                     ; and rcx, [rbp + off::TLB_MASK]
                     ; add rcx, [rbp + off::TLB_BASE]
                 );
                 if last == 0 {
-                    asm!(self.s.asm; mov rax, Rq(base));
+                    asm!(self.asm; mov rax, Rq(base));
                 } else {
-                    asm!(self.s.asm; lea rax, [Rq(base) + last]);
+                    asm!(self.asm; lea rax, [Rq(base) + last]);
                 }
-                asm!(self.s.asm; and rax, -4096);
+                asm!(self.asm; and rax, -4096);
             }
             ProbeAddr::Imm(v) => {
                 let page = v.wrapping_add(len as u64 - 1) & !0xfff;
                 self.mov_imm(1, v >> (12 - tlb_off::SHIFT));
-                asm!(self.s.asm; and rcx, [rbp + off::TLB_MASK] ; add rcx, [rbp + off::TLB_BASE]);
+                asm!(self.asm; and rcx, [rbp + off::TLB_MASK] ; add rcx, [rbp + off::TLB_BASE]);
                 self.mov_imm(RAX, page);
             }
         }
-        asm!(self.s.asm;
+        asm!(self.asm;
             cmp rax, [rcx + tag]
             ; jne =>miss
             ; cmp r15, [rcx + tlb_off::ADDEND]
             ; jne =>reload
             ; =>back
         );
-        self.s.misses.push(MissStub {
+        self.misses.push(MissStub {
             label: miss,
             reload: Some(reload),
             back,
@@ -162,25 +162,25 @@ impl<'b> Codegen<'b> {
         };
         let slot = self.slot_offset(self.cur as usize, access);
         let mask = (!0xfffu64 | (len as u64 - 1)) as i64 as i32;
-        let full = self.s.asm.new_dynamic_label();
-        let miss = self.s.asm.new_dynamic_label();
-        let back = self.s.asm.new_dynamic_label();
+        let full = self.asm.new_dynamic_label();
+        let miss = self.asm.new_dynamic_label();
+        let back = self.asm.new_dynamic_label();
         if disp == 0 {
-            asm!(self.s.asm; mov rax, Rq(base));
+            asm!(self.asm; mov rax, Rq(base));
         } else {
-            asm!(self.s.asm; lea rax, [Rq(base) + disp]);
+            asm!(self.asm; lea rax, [Rq(base) + disp]);
         }
-        asm!(self.s.asm;
+        asm!(self.asm;
             and rax, mask
             ; cmp rax, [rbp + slot]
             ; jne =>full
         );
         let reg = self.addend_reg(slot);
-        if !self.s.loop_slots.iter().any(|l| l.0 == slot) {
-            asm!(self.s.asm; mov r15, [rbp + slot + 8]);
+        if !self.loop_slots.iter().any(|l| l.0 == slot) {
+            asm!(self.asm; mov r15, [rbp + slot + 8]);
         }
-        asm!(self.s.asm; =>back);
-        self.s.slot_stubs.push(SlotStub {
+        asm!(self.asm; =>back);
+        self.slot_stubs.push(SlotStub {
             full,
             miss,
             back,
@@ -191,7 +191,7 @@ impl<'b> Codegen<'b> {
             slot,
             reg,
         });
-        self.s.misses.push(MissStub {
+        self.misses.push(MissStub {
             label: miss,
             reload: None,
             back,
@@ -225,7 +225,7 @@ impl<'b> Codegen<'b> {
                 IrOp::Store { addr, .. } => (addr, AccessType::Write),
                 _ => continue,
             };
-            match self.s.plans[i] {
+            match self.plans[i] {
                 AccessPlan::Covered => continue,
                 AccessPlan::Head { .. } => return Vec::new(),
                 AccessPlan::Own => {}
@@ -247,7 +247,7 @@ impl<'b> Codegen<'b> {
 
     /// Register an access through `slot` takes its host addend from.
     pub(super) fn addend_reg(&self, slot: i32) -> u8 {
-        self.s.loop_slots
+        self.loop_slots
             .iter()
             .find(|l| l.0 == slot)
             .map_or(R15, |l| l.1)
@@ -263,19 +263,19 @@ impl<'b> Codegen<'b> {
         loc: crate::ir::GuestLoc,
         access: AccessType,
     ) -> Result<u8, CodegenError> {
-        let (lo, len) = match self.s.plans[self.cur as usize] {
+        let (lo, len) = match self.plans[self.cur as usize] {
             AccessPlan::Covered => return Ok(R15),
             AccessPlan::Own => (disp, width.bytes() as u32),
             AccessPlan::Head { lo, len } => (lo, len),
         };
-        if self.s.plans[self.cur as usize] == AccessPlan::Own
-            && !matches!(self.s.loc[addr as usize], Loc::Const(_))
+        if self.plans[self.cur as usize] == AccessPlan::Own
+            && !matches!(self.loc[addr as usize], Loc::Const(_))
         {
             let base = self.use_reg(addr)?;
             let replay = self.fault_label(loc, exit_code::MMU_SLOW, false, 1);
             return Ok(self.slot_check(base, disp, len, access, replay));
         }
-        let at = match self.s.loc[addr as usize] {
+        let at = match self.loc[addr as usize] {
             Loc::Const(v) => ProbeAddr::Imm(v.wrapping_add(lo as i64 as u64)),
             _ => ProbeAddr::Reg {
                 base: self.use_reg(addr)?,
