@@ -405,7 +405,7 @@ mod tests {
             words.push(match x % 4 {
                 0 => 0x00008067,             // ret
                 1 => 0x00000463,             // beq x0, x0
-                2 => 0x00a50463 | (0 << 15), // beq a0, a0 (not folded: same temp, no const)
+                2 => 0x00a50463,             // beq a0, a0 (not folded: same temp, no const)
                 _ => 0x000000e7,             // jalr ra, 0(x0): constant target
             });
             out.push(block(&words));
