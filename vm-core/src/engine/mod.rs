@@ -820,7 +820,7 @@ impl Vm {
         }
         let t0 = Instant::now();
         let mut ir = translate_block(b.pc, &b.insns);
-        opt::optimize(&mut ir);
+        opt::optimize_built(&mut ir);
         let backend = self.backend.as_mut().expect("jit engine has a backend");
         let compiled = match backend.compile(&ir) {
             Ok(c) => c,

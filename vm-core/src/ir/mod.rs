@@ -350,6 +350,15 @@ pub struct IrBlock {
 const NO_TEMP: Temp = Temp::MAX;
 
 /// Incremental builder used by frontends.
+///
+/// It folds as it builds, so a finished block needs no forward optimizer
+/// pass (`opt::fold_and_forward` leaves it unchanged): repeated reads of a
+/// global reuse the temp that holds it, operations on constants become
+/// constants, algebraic identities (`x + 0`, `x & x`, `x ^ x`, ...) return
+/// an existing temp without emitting an op, and a branch or indirect jump
+/// on constants becomes a direct jump. Folding here instead of in a pass
+/// over the finished ops saves copying every op out and back (most of that
+/// pass's cost) and never emits the ops the pass would have rewritten.
 #[derive(Debug)]
 pub struct IrBuilder {
     ops: Vec<IrOp>,
@@ -360,6 +369,8 @@ pub struct IrBuilder {
     /// (`NO_TEMP`: unknown; a plain temp array is half the size to clear
     /// per block than `Option<Temp>`.)
     known: [Temp; crate::state::NUM_GLOBALS],
+    /// Constant value of each temp defined so far (`None`: not a constant).
+    konst: Vec<Option<u64>>,
 }
 
 impl Default for IrBuilder {
@@ -368,14 +379,43 @@ impl Default for IrBuilder {
     }
 }
 
+/// Result of [`simplify`]: an identity that needs no op.
+pub(crate) enum Simplified {
+    /// The result is this existing temp.
+    Alias(Temp),
+    /// The result is this constant.
+    Const(u64),
+}
+
+/// Algebraic identities of `a op b` given what is known of the operands'
+/// constant values (the optimizer's forward pass and [`IrBuilder`] apply
+/// the same rules).
+#[inline]
+pub(crate) fn simplify(
+    op: BinOp,
+    a: Temp,
+    b: Temp,
+    ka: Option<u64>,
+    kb: Option<u64>,
+) -> Option<Simplified> {
+    use BinOp::*;
+    use Simplified::*;
+    match (op, ka, kb) {
+        (Add | Sub | Or | Xor | Shl | Shr | Sar, _, Some(0)) => Some(Alias(a)),
+        (Add | Or | Xor, Some(0), _) => Some(Alias(b)),
+        (And | Mul, _, Some(0)) | (And | Mul | Shl | Shr | Sar, Some(0), _) => Some(Const(0)),
+        (And, _, Some(u64::MAX)) | (Mul, _, Some(1)) => Some(Alias(a)),
+        (And, Some(u64::MAX), _) | (Mul, Some(1), _) => Some(Alias(b)),
+        (Sub | Xor, _, _) if a == b => Some(Const(0)),
+        (And | Or, _, _) if a == b => Some(Alias(a)),
+        _ => None,
+    }
+}
+
 impl IrBuilder {
     /// New empty builder.
     pub fn new() -> Self {
-        Self {
-            ops: Vec::with_capacity(64),
-            next: 0,
-            known: [NO_TEMP; crate::state::NUM_GLOBALS],
-        }
+        Self::with_capacity(64)
     }
     /// New empty builder with room for `ops` operations (a block of `n`
     /// guest instructions needs about `3 * n + 2`): a right-sized buffer of
@@ -386,6 +426,7 @@ impl IrBuilder {
             ops: Vec::with_capacity(ops),
             next: 0,
             known: [NO_TEMP; crate::state::NUM_GLOBALS],
+            konst: Vec::with_capacity(ops),
         }
     }
     /// Starts a new block in a long-lived builder, reusing the allocation of
@@ -397,10 +438,12 @@ impl IrBuilder {
         self.ops = ops;
         self.next = 0;
         self.known = [NO_TEMP; crate::state::NUM_GLOBALS];
+        self.konst.clear();
     }
     /// Finishes the current block, leaving the builder empty until the next
     /// [`IrBuilder::reset`].
     pub fn take_block(&mut self, pc: u64, insn_count: u32, term: Terminator) -> IrBlock {
+        let term = self.fold_terminator(term);
         IrBlock {
             pc,
             insn_count,
@@ -409,52 +452,106 @@ impl IrBuilder {
             term,
         }
     }
-    fn temp(&mut self) -> Temp {
+    /// The constant value of `t`, if the builder knows it.
+    #[inline]
+    pub fn const_value(&self, t: Temp) -> Option<u64> {
+        self.konst[t as usize]
+    }
+    /// A branch on two constants is a jump; an indirect jump to a constant
+    /// is a direct one.
+    fn fold_terminator(&self, term: Terminator) -> Terminator {
+        match term {
+            Terminator::Branch {
+                cond,
+                a,
+                b,
+                taken,
+                fallthrough,
+            } => match (self.const_value(a), self.const_value(b)) {
+                (Some(x), Some(y)) => {
+                    Terminator::Jump(if cond.eval(x, y) { taken } else { fallthrough })
+                }
+                _ => term,
+            },
+            Terminator::JumpIndirect(t) => match self.const_value(t) {
+                Some(pc) => Terminator::Jump(pc),
+                None => term,
+            },
+            t => t,
+        }
+    }
+    #[inline]
+    fn temp(&mut self, konst: Option<u64>) -> Temp {
         let t = self.next;
         self.next += 1;
+        self.konst.push(konst);
         t
     }
     /// Emits a constant.
+    #[inline]
     pub fn constant(&mut self, val: u64) -> Temp {
-        let dst = self.temp();
+        let dst = self.temp(Some(val));
         self.ops.push(IrOp::Const { dst, val });
         dst
     }
     /// Reads a global.
+    #[inline]
     pub fn get(&mut self, g: u8) -> Temp {
         let t = self.known[g as usize];
         if t != NO_TEMP {
             return t;
         }
-        let dst = self.temp();
+        let dst = self.temp(None);
         self.ops.push(IrOp::GetGlobal { dst, g });
         self.known[g as usize] = dst;
         dst
     }
     /// Writes a global.
+    #[inline]
     pub fn set(&mut self, g: u8, src: Temp) {
         self.ops.push(IrOp::SetGlobal { g, src });
         self.known[g as usize] = src;
     }
-    /// Binary op.
+    /// Binary op (folded when both operands are constants or an identity
+    /// applies).
+    #[inline]
     pub fn bin(&mut self, op: BinOp, a: Temp, b: Temp) -> Temp {
-        let dst = self.temp();
-        self.ops.push(IrOp::Bin { op, dst, a, b });
-        dst
+        let (ka, kb) = (self.const_value(a), self.const_value(b));
+        if let (Some(x), Some(y)) = (ka, kb) {
+            return self.constant(op.eval(x, y));
+        }
+        match simplify(op, a, b, ka, kb) {
+            Some(Simplified::Alias(t)) => t,
+            Some(Simplified::Const(v)) => self.constant(v),
+            None => {
+                let dst = self.temp(None);
+                self.ops.push(IrOp::Bin { op, dst, a, b });
+                dst
+            }
+        }
     }
-    /// Unary op.
+    /// Unary op (folded on a constant).
+    #[inline]
     pub fn un(&mut self, op: UnOp, a: Temp) -> Temp {
-        let dst = self.temp();
+        if let Some(x) = self.const_value(a) {
+            return self.constant(op.eval(x));
+        }
+        let dst = self.temp(None);
         self.ops.push(IrOp::Un { op, dst, a });
         dst
     }
-    /// Comparison to 0/1.
+    /// Comparison to 0/1 (folded on constants).
+    #[inline]
     pub fn setcond(&mut self, cond: Cond, a: Temp, b: Temp) -> Temp {
-        let dst = self.temp();
+        if let (Some(x), Some(y)) = (self.const_value(a), self.const_value(b)) {
+            return self.constant(cond.eval(x, y) as u64);
+        }
+        let dst = self.temp(None);
         self.ops.push(IrOp::SetCond { cond, dst, a, b });
         dst
     }
     /// Memory load.
+    #[inline]
     pub fn load(
         &mut self,
         addr: Temp,
@@ -463,7 +560,7 @@ impl IrBuilder {
         signed: bool,
         loc: GuestLoc,
     ) -> Temp {
-        let dst = self.temp();
+        let dst = self.temp(None);
         self.ops.push(IrOp::Load {
             dst,
             addr,
@@ -475,6 +572,7 @@ impl IrBuilder {
         dst
     }
     /// Memory store.
+    #[inline]
     pub fn store(&mut self, addr: Temp, off: i32, src: Temp, width: Width, loc: GuestLoc) {
         self.ops.push(IrOp::Store {
             addr,
@@ -485,14 +583,8 @@ impl IrBuilder {
         });
     }
     /// Finishes the block.
-    pub fn finish(self, pc: u64, insn_count: u32, term: Terminator) -> IrBlock {
-        IrBlock {
-            pc,
-            insn_count,
-            num_temps: self.next,
-            ops: self.ops,
-            term,
-        }
+    pub fn finish(mut self, pc: u64, insn_count: u32, term: Terminator) -> IrBlock {
+        self.take_block(pc, insn_count, term)
     }
 }
 

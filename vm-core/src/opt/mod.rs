@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 
-use crate::ir::{BinOp, IrBlock, IrOp, Temp, Terminator};
+use crate::ir::{simplify, IrBlock, IrOp, Simplified, Temp, Terminator};
 use crate::state::NUM_GLOBALS;
 
 /// Per-thread scratch vectors reused across blocks: allocation would
@@ -24,10 +24,15 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-/// Keeps the ops whose flag is set, in order, without reallocating.
+/// Keeps the ops whose flag is set, in order, without reallocating; ops
+/// before the first dropped one stay where they are (not copied onto
+/// themselves).
 fn retain_flagged(ops: &mut Vec<IrOp>, keep: &[bool]) {
-    let mut j = 0;
-    for i in 0..ops.len() {
+    let Some(first) = keep[..ops.len()].iter().position(|&k| !k) else {
+        return;
+    };
+    let mut j = first;
+    for i in first + 1..ops.len() {
         if keep[i] {
             ops[j] = ops[i];
             j += 1;
@@ -39,6 +44,14 @@ fn retain_flagged(ops: &mut Vec<IrOp>, keep: &[bool]) {
 /// Runs all passes on `block` in place.
 pub fn optimize(block: &mut IrBlock) {
     fold_and_forward(block);
+    eliminate_dead(block);
+}
+
+/// Optimizes a block finished by [`IrBuilder`](crate::ir::IrBuilder) (the
+/// RV64 frontend's): the builder already folded constants and forwarded
+/// globals while building, so only the backward dead-store and dead-code
+/// pass is left. Same result as [`optimize`] on such a block.
+pub fn optimize_built(block: &mut IrBlock) {
     eliminate_dead(block);
 }
 
@@ -56,6 +69,8 @@ pub fn eliminate_dead(block: &mut IrBlock) {
         block.term.for_each_use(|t| used[t as usize] = true);
         // Bit g set: global g is written later with no possible exit in between.
         let mut overwritten = 0u64;
+        // One match per op (the op kind is an unpredictable branch; the
+        // generic `dst` and `for_each_use` would take it up to three times).
         for (i, op) in block.ops.iter().enumerate().rev() {
             match *op {
                 IrOp::SetGlobal { g, src } => {
@@ -66,15 +81,31 @@ pub fn eliminate_dead(block: &mut IrBlock) {
                         used[src as usize] = true;
                     }
                 }
-                IrOp::Load { .. } | IrOp::Store { .. } => {
+                IrOp::Load { addr, .. } => {
                     overwritten = 0;
-                    op.for_each_use(|t| used[t as usize] = true);
+                    used[addr as usize] = true;
                 }
-                _ => {
-                    if op.dst().is_some_and(|d| !used[d as usize]) {
-                        keep[i] = false;
+                IrOp::Store { addr, src, .. } => {
+                    overwritten = 0;
+                    used[addr as usize] = true;
+                    used[src as usize] = true;
+                }
+                IrOp::Const { dst, .. } | IrOp::GetGlobal { dst, .. } => {
+                    keep[i] = used[dst as usize];
+                }
+                IrOp::Bin { dst, a, b, .. } | IrOp::SetCond { dst, a, b, .. } => {
+                    if used[dst as usize] {
+                        used[a as usize] = true;
+                        used[b as usize] = true;
                     } else {
-                        op.for_each_use(|t| used[t as usize] = true);
+                        keep[i] = false;
+                    }
+                }
+                IrOp::Un { dst, a, .. } => {
+                    if used[dst as usize] {
+                        used[a as usize] = true;
+                    } else {
+                        keep[i] = false;
                     }
                 }
             }
@@ -184,26 +215,6 @@ fn fold_and_forward_with(block: &mut IrBlock, s: &mut Scratch) {
         },
         t => t,
     };
-}
-
-enum Simplified {
-    Alias(Temp),
-    Const(u64),
-}
-
-fn simplify(op: BinOp, a: Temp, b: Temp, ka: Option<u64>, kb: Option<u64>) -> Option<Simplified> {
-    use BinOp::*;
-    use Simplified::*;
-    match (op, ka, kb) {
-        (Add | Sub | Or | Xor | Shl | Shr | Sar, _, Some(0)) => Some(Alias(a)),
-        (Add | Or | Xor, Some(0), _) => Some(Alias(b)),
-        (And | Mul, _, Some(0)) | (And | Mul | Shl | Shr | Sar, Some(0), _) => Some(Const(0)),
-        (And, _, Some(u64::MAX)) | (Mul, _, Some(1)) => Some(Alias(a)),
-        (And, Some(u64::MAX), _) | (Mul, Some(1), _) => Some(Alias(b)),
-        (Sub | Xor, _, _) if a == b => Some(Const(0)),
-        (And | Or, _, _) if a == b => Some(Alias(a)),
-        _ => None,
-    }
 }
 
 /// Removes `SetGlobal`s overwritten later in the block with no possible
@@ -359,6 +370,73 @@ mod tests {
             eliminate_dead(&mut b);
             assert_eq!(a, b);
         }
+    }
+
+    /// Random blocks over a few registers, with constants from `x0`,
+    /// `lui`, immediates and identities the builder must fold.
+    fn random_blocks(seed: u64, n: usize) -> Vec<IrBlock> {
+        let mut x = seed;
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let mut words = Vec::new();
+            for _ in 0..1 + (x % 14) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let rd = ((x >> 8) as u32 & 3) + 10;
+                let rs = ((x >> 12) as u32 & 3) + 9; // x9..x12, x9 never written
+                let rt = ((x >> 16) as u32 & 7) * ((x >> 20) as u32 & 1); // x0 half the time
+                let w = match x % 12 {
+                    0 => 0x33 | (rd << 7) | (rs << 15) | (rt << 20), // add
+                    1 => 0x40000033 | (rd << 7) | (rt << 15) | (rs << 20), // sub
+                    2 => 0x4033 | (rd << 7) | (rs << 15) | (rs << 20), // xor rd, rs, rs
+                    3 => 0x13 | (rd << 7) | (rt << 15) | (((x >> 24) as u32 & 7) << 20), // addi
+                    4 => 0x37 | (rd << 7) | ((x >> 28) as u32 & 0xfffff) << 12, // lui
+                    5 => 0x1013 | (rd << 7) | (rs << 15) | (((x >> 24) as u32 & 3) << 20), // slli
+                    6 => 0x2033 | (rd << 7) | (rt << 15) | (rt << 20), // slt
+                    7 => 0x3013 | (rd << 7) | (rt << 15) | (5 << 20), // sltiu
+                    8 => 0x2003 | (rd << 7) | (rs << 15),           // lw
+                    9 => 0x2023 | (rs << 15) | (rd << 20),          // sw
+                    10 => 0x1b | (rd << 7) | (rt << 15) | (3 << 20), // addiw
+                    _ => 0x7033 | (rd << 7) | (rs << 15) | (rt << 20), // and
+                };
+                words.push(w);
+            }
+            words.push(match x % 4 {
+                0 => 0x00008067,             // ret
+                1 => 0x00000463,             // beq x0, x0
+                2 => 0x00a50463,             // beq a0, a0 (not folded: same temp, no const)
+                _ => 0x000000e7,             // jalr ra, 0(x0): constant target
+            });
+            out.push(block(&words));
+        }
+        out
+    }
+
+    #[test]
+    fn built_blocks_are_fixed_points_of_the_forward_pass() {
+        for b in random_blocks(7, 3000) {
+            let mut folded = b.clone();
+            fold_and_forward(&mut folded);
+            assert_eq!(folded, b, "builder left work for the forward pass");
+            let (mut x, mut y) = (b.clone(), b);
+            optimize(&mut x);
+            optimize_built(&mut y);
+            assert_eq!(x, y);
+        }
+    }
+
+    #[test]
+    fn builder_folds_constants_identities_and_terminators() {
+        // li a0, 5 ; addi a1, a0, 0 ; xor a2, a1, a1 ; jalr x0, 0(a2)
+        let b = block(&[0x00500513, 0x00050593, 0x00b5c633, 0x00060067]);
+        assert_eq!(b.term, Terminator::Jump(0), "{b}");
+        assert!(
+            b.ops
+                .iter()
+                .all(|o| matches!(o, IrOp::Const { .. } | IrOp::SetGlobal { .. })),
+            "{b}"
+        );
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! whether their writes can be deferred to the exits), and the softmmu
 //! plan of which accesses share one TLB probe.
 
+use dynasmrt::VecAssembler;
+
 use super::backend::Scratch;
 use super::lower::Codegen;
 use super::regalloc::Loc;
@@ -132,33 +134,41 @@ pub(super) fn deferrable(b: &IrBlock, carried: &[(u8, Temp, Temp)]) -> bool {
 }
 
 impl<'b> Codegen<'b> {
+    // Inlined into `X64Backend::analyze` (and that into `lower`), so the
+    // state is built where it is used instead of being returned by copy.
+    #[inline(always)]
     pub(super) fn new(
         b: &'b IrBlock,
         base: usize,
         exit: usize,
         region_base: usize,
-        scratch: Scratch,
+        s: &'b mut Scratch,
     ) -> Self {
         let n = b.num_temps as usize;
         let Scratch {
-            mut asm,
-            code,
-            mut loc,
-            mut last_use,
-            mut home,
-            mut faults,
-            mut chains,
-            mut wb,
-            mut quantum_stubs,
-            mut carried,
-            mut misses,
-            mut plans,
-            mut range,
-            mut slot_stubs,
-            mut loop_slots,
+            asm,
+            code: _,
+            loc,
+            last_use,
+            home,
+            faults,
+            chains,
+            wb,
+            quantum_stubs,
+            carried,
+            misses,
+            plans,
+            range,
+            slot_stubs,
+            loop_slots,
+            holder,
+            cur_val,
             fixups,
-        } = scratch;
+        } = s;
+        let mut asm = std::mem::replace(asm, VecAssembler::new(0));
         asm.reserve_ops(b.ops.len() * 16 + 160);
+        holder.fill(None);
+        cur_val.fill(None);
         wb.clear();
         quantum_stubs.clear();
         carried.clear();
@@ -166,6 +176,8 @@ impl<'b> Codegen<'b> {
         plans.clear();
         slot_stubs.clear();
         loop_slots.clear();
+        faults.clear();
+        chains.clear();
         // A temp's last use defaults to its definition, so unused results die at once.
         last_use.clear();
         last_use.resize(n, 0);
@@ -175,20 +187,37 @@ impl<'b> Codegen<'b> {
         range.resize(n, 0);
         home.clear();
         home.resize(n, None);
-        faults.clear();
-        chains.clear();
+        let last_use = &mut last_use[..];
+        // One match per op: the op kind is an unpredictable branch, and
+        // `for_each_use` followed by `dst` would take it twice. Temps are
+        // defined once, before their uses, so a definition simply starts
+        // its temp's range.
         for (i, op) in b.ops.iter().enumerate() {
-            op.for_each_use(|t| last_use[t as usize] = i as u32);
-            if let Some(d) = op.dst() {
-                last_use[d as usize] = last_use[d as usize].max(i as u32);
+            let i = i as u32;
+            match *op {
+                IrOp::Const { dst, .. } | IrOp::GetGlobal { dst, .. } => last_use[dst as usize] = i,
+                IrOp::SetGlobal { src, .. } => last_use[src as usize] = i,
+                IrOp::Bin { dst, a, b, .. } | IrOp::SetCond { dst, a, b, .. } => {
+                    last_use[a as usize] = i;
+                    last_use[b as usize] = i;
+                    last_use[dst as usize] = i;
+                }
+                IrOp::Un { dst, a, .. } | IrOp::Load { dst, addr: a, .. } => {
+                    last_use[a as usize] = i;
+                    last_use[dst as usize] = i;
+                }
+                IrOp::Store { addr, src, .. } => {
+                    last_use[addr as usize] = i;
+                    last_use[src as usize] = i;
+                }
             }
         }
         let end = b.ops.len() as u32;
         b.term.for_each_use(|t| last_use[t as usize] = end);
         if is_self_loop(b) {
-            loop_carried(b, &mut carried);
+            loop_carried(b, carried);
         }
-        for &(_, _, tail) in &carried {
+        for &(_, _, tail) in carried.iter() {
             // The value flows into the next iteration: keep it to the end.
             last_use[tail as usize] = end;
         }
@@ -197,7 +226,7 @@ impl<'b> Codegen<'b> {
         // their (never stale) CPU-state slot as a free eviction target.
         let mut written = [(0u8, 0 as Temp, 0 as Temp); MAX_CARRIED];
         let mut nw = 0;
-        for &(g, head, tail) in &carried {
+        for &(g, head, tail) in carried.iter() {
             if head != tail {
                 written[nw] = (g, head, tail);
                 nw += 1;
@@ -235,24 +264,30 @@ impl<'b> Codegen<'b> {
         Self {
             b,
             asm,
-            code,
-            base,
-            exit,
-            region_base,
             loc,
             last_use,
             home,
-            holder: [None; NUM_GLOBALS],
-            reg_temp: [None; 16],
-            pinned: 0,
-            free_slots: u64::MAX,
+            range,
+            holder,
+            cur_val,
             faults,
             chains,
             wb,
             quantum_stubs,
+            carried,
+            misses,
+            plans,
+            slot_stubs,
+            loop_slots,
+            fixups,
+            base,
+            exit,
+            region_base,
+            reg_temp: [None; 16],
+            pinned: 0,
+            free_slots: u64::MAX,
             sites: Vec::new(),
             cur: 0,
-            carried,
             quantum: None,
             body: None,
             head_regs: [0; MAX_CARRIED],
@@ -264,14 +299,7 @@ impl<'b> Codegen<'b> {
             indexed_load: None,
             fused: None,
             deferred,
-            cur_val: [None; NUM_GLOBALS],
             softmmu: None,
-            misses,
-            plans,
-            range,
-            slot_stubs,
-            loop_slots,
-            fixups,
         }
     }
 }

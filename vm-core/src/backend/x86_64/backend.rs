@@ -13,7 +13,7 @@ use super::regalloc::{Loc, WbSrc, FRAME};
 use super::softmmu::{MissStub, SlotStub};
 use crate::backend::CodegenError;
 use crate::ir::{IrBlock, Temp};
-use crate::state::{offsets as off, CpuState};
+use crate::state::{offsets as off, CpuState, NUM_GLOBALS};
 
 /// A direct-jump exit that the dispatcher may patch to jump straight into
 /// the target block.
@@ -78,8 +78,9 @@ pub struct CodegenStageTimes {
     pub encoding: std::time::Duration,
 }
 
-/// Per-block allocator state kept between compilations so that compiling
-/// a block does not allocate it anew (allocation dominated small blocks).
+/// Per-block code generation state kept between compilations so that
+/// compiling a block neither allocates it anew (allocation dominated small
+/// blocks) nor moves it: each block's [`Codegen`] borrows it.
 pub(super) struct Scratch {
     /// One assembler for every block: relocations are all relative inside
     /// the block, so its base address never matters (absolute targets are
@@ -87,19 +88,38 @@ pub(super) struct Scratch {
     pub(super) asm: VecAssembler<X64Relocation>,
     /// The last block's finished code.
     pub(super) code: Vec<u8>,
+    /// Where each temp lives (see `regalloc`).
     pub(super) loc: Vec<Loc>,
+    /// Index of each temp's last use (the op count for the terminator).
     pub(super) last_use: Vec<u32>,
+    /// The global whose CPU-state slot holds each temp's value, if any.
     pub(super) home: Vec<Option<u8>>,
+    /// Out-of-line exits of loads and stores, emitted after the body.
     pub(super) faults: Vec<FaultStub>,
+    /// Out-of-line exits of direct jumps, emitted after the body.
     pub(super) chains: Vec<ChainStub>,
+    /// Write-back lists of exits (see `FaultStub::wb`).
     pub(super) wb: Vec<(u8, WbSrc)>,
+    /// Quantum exits on a self-loop back edge, with their write-back lists.
     pub(super) quantum_stubs: Vec<(dynasmrt::DynamicLabel, (u32, u32))>,
+    /// For a block that jumps back to itself: the globals kept in host
+    /// registers across iterations, as (global, temp read at the head,
+    /// temp holding the value at the end of the body).
     pub(super) carried: Vec<(u8, Temp, Temp)>,
+    /// TLB miss stubs, emitted after the block body.
     pub(super) misses: Vec<MissStub>,
+    /// Softmmu probe plan per op (empty in flat mode).
     pub(super) plans: Vec<AccessPlan>,
+    /// What is known of each temp's value: `lower::SEXT32`, `lower::ZEXT32` bits.
     pub(super) range: Vec<u8>,
+    /// Full probes behind slot checks, emitted after the block body.
     pub(super) slot_stubs: Vec<SlotStub>,
+    /// See `Codegen::loop_slot_sites`: (slot offset, addend register).
     pub(super) loop_slots: Vec<(i32, u8)>,
+    /// The temp whose value each global's CPU-state slot holds (its home).
+    pub(super) holder: Vec<Option<Temp>>,
+    /// Temp holding each deferred global's current value.
+    pub(super) cur_val: Vec<Option<Temp>>,
     /// Set (by [`X64Backend::compile_relocatable`]) to record the
     /// position-dependent fields of the next block.
     pub(super) fixups: Option<Fixups>,
@@ -123,6 +143,8 @@ impl Default for Scratch {
             range: Vec::new(),
             slot_stubs: Vec::new(),
             loop_slots: Vec::new(),
+            holder: vec![None; NUM_GLOBALS],
+            cur_val: vec![None; NUM_GLOBALS],
             fixups: None,
         }
     }
@@ -143,8 +165,8 @@ pub struct X64Backend {
     pub(super) softmmu: bool,
     pub(super) after_trampoline: usize,
     pub(super) install_time: std::time::Duration,
-    /// `None` only while a block is being generated (taken, not rebuilt).
-    pub(super) scratch: Option<Scratch>,
+    /// Reused by every block (see [`Scratch`]).
+    pub(super) scratch: Scratch,
 }
 
 impl X64Backend {
@@ -221,7 +243,7 @@ impl X64Backend {
             softmmu,
             after_trampoline,
             install_time: std::time::Duration::ZERO,
-            scratch: Some(Scratch::default()),
+            scratch: Scratch::default(),
         })
     }
 
@@ -278,29 +300,38 @@ impl X64Backend {
     }
 
     pub(super) fn scratch_mut(&mut self) -> &mut Scratch {
-        self.scratch.get_or_insert_with(Scratch::default)
+        &mut self.scratch
     }
 
     /// Analysis stage of code generation for `block` as if placed at
-    /// `base`: liveness, self-loop carried globals, softmmu access plans.
-    /// Reuses the allocator scratch state (returned by [`Self::lower`]).
-    pub(super) fn analyze<'b>(&mut self, block: &'b IrBlock, base: usize) -> Codegen<'b> {
-        let scratch = self.scratch.take().unwrap_or_default();
-        let mut cg = Codegen::new(block, base, self.exit_addr, self.mem.base(), scratch);
-        cg.softmmu = self.softmmu.then_some(self.miss_addr);
-        if self.softmmu {
-            access_plans(block, &mut cg.plans);
+    /// `base`: liveness, self-loop carried globals, softmmu access plans,
+    /// into the scratch state the returned `Codegen` borrows.
+    #[inline(always)]
+    pub(super) fn analyze<'b>(&'b mut self, block: &'b IrBlock, base: usize) -> Codegen<'b> {
+        let softmmu = self.softmmu.then_some(self.miss_addr);
+        let mut cg = Codegen::new(
+            block,
+            base,
+            self.exit_addr,
+            self.mem.base(),
+            &mut self.scratch,
+        );
+        cg.softmmu = softmmu;
+        if softmmu.is_some() {
+            access_plans(block, cg.plans);
         }
         cg
     }
 
     /// Lowering stage: instruction selection with register allocation (one
     /// fused pass over the ops), then the out-of-line stubs, into the
-    /// scratch assembler; gives the scratch state back.
-    pub(super) fn lower(&mut self, mut cg: Codegen<'_>) -> Result<Vec<ChainSite>, CodegenError> {
+    /// block's assembler, which goes back into the scratch state; returns
+    /// the block's chain sites.
+    pub(super) fn lower(&mut self, block: &IrBlock, base: usize) -> Result<Vec<ChainSite>, CodegenError> {
+        let mut cg = self.analyze(block, base);
         let r = cg.block();
-        let (scratch, sites) = cg.into_parts();
-        self.scratch = Some(scratch);
+        let (asm, sites) = (cg.asm, cg.sites);
+        self.scratch.asm = asm;
         r.map(|()| sites)
     }
 
@@ -323,8 +354,7 @@ impl X64Backend {
         block: &IrBlock,
         base: usize,
     ) -> Result<Vec<ChainSite>, CodegenError> {
-        let cg = self.analyze(block, base);
-        let r = self.lower(cg);
+        let r = self.lower(block, base);
         if r.is_err() {
             // Drop the failed block's labels and relocations.
             let _ = self.scratch_mut().asm.drain();
@@ -354,7 +384,7 @@ impl X64Backend {
         for b in blocks {
             let cg = self.analyze(b, base);
             std::hint::black_box(&cg.last_use);
-            self.scratch = Some(cg.into_parts().0);
+            self.scratch.asm = cg.asm;
         }
         let analysis = since(t);
         let t = clock_ns();
@@ -364,8 +394,7 @@ impl X64Backend {
         let full = since(t);
         let mut lowered = Vec::with_capacity(blocks.len());
         for b in blocks {
-            let cg = self.analyze(b, base);
-            self.lower(cg)?;
+            self.lower(b, base)?;
             lowered.push(std::mem::replace(
                 &mut self.scratch_mut().asm,
                 VecAssembler::new(0),
@@ -392,11 +421,7 @@ impl X64Backend {
     pub fn compile(&mut self, block: &IrBlock) -> Result<CompiledBlock, CodegenError> {
         let base = self.mem.next_addr();
         let sites = self.generate(block, base)?;
-        let code = &self
-            .scratch
-            .as_ref()
-            .expect("generate leaves the scratch state")
-            .code;
+        let code = &self.scratch.code;
         let t0 = std::time::Instant::now();
         let entry = self.mem.append(code);
         self.install_time += t0.elapsed();

@@ -6,14 +6,14 @@ use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
 
 use super::analysis::{AccessPlan, MAX_CARRIED};
-use super::backend::{ChainSite, Fixups, Scratch};
+use super::backend::{ChainSite, Fixups};
 use super::regalloc::{Loc, Opnd, WbSrc, R15, RAX, RDX};
 use super::softmmu::{MissStub, ProbeAddr, SlotStub};
 use crate::backend::{exit_code, CodegenError};
 use crate::ir::{BinOp, Cond, IrBlock, IrOp, Temp, Terminator, UnOp, Width};
 use crate::mmu::tlb::entry_offsets as tlb_off;
 use crate::mmu::AccessType;
-use crate::state::{offsets as off, JMP_CACHE_ENTRIES, NUM_GLOBALS};
+use crate::state::{offsets as off, JMP_CACHE_ENTRIES};
 
 /// Out-of-line exit of a load or store that faulted, hit a code page, or
 /// (softmmu) was declined by the TLB miss handler.
@@ -44,36 +44,43 @@ pub(super) struct ChainStub {
 /// the stubs to emit after the body.
 pub(super) struct Codegen<'b> {
     pub(super) b: &'b IrBlock,
+    /// The backend's assembler, taken out of [`Scratch`] for the block
+    /// (by value: every emitted byte goes through it, and behind a
+    /// reference its length and buffer would be reloaded after each byte
+    /// store) and put back by `X64Backend::lower`.
     pub(super) asm: VecAssembler<X64Relocation>,
-    /// Carried through for the scratch state (see [`Scratch::code`]).
-    pub(super) code: Vec<u8>,
+    // The rest of the reusable state, borrowed field by field from
+    // [`Scratch`] (see its docs): starting a block moves nothing, and the
+    // per-temp tables are slices a single load away.
+    pub(super) loc: &'b mut [Loc],
+    pub(super) last_use: &'b mut [u32],
+    pub(super) home: &'b mut [Option<u8>],
+    pub(super) range: &'b mut [u8],
+    pub(super) holder: &'b mut [Option<Temp>],
+    pub(super) cur_val: &'b mut [Option<Temp>],
+    pub(super) faults: &'b mut Vec<FaultStub>,
+    pub(super) chains: &'b mut Vec<ChainStub>,
+    pub(super) wb: &'b mut Vec<(u8, WbSrc)>,
+    pub(super) quantum_stubs: &'b mut Vec<(dynasmrt::DynamicLabel, (u32, u32))>,
+    pub(super) carried: &'b mut Vec<(u8, Temp, Temp)>,
+    pub(super) misses: &'b mut Vec<MissStub>,
+    pub(super) plans: &'b mut Vec<AccessPlan>,
+    pub(super) slot_stubs: &'b mut Vec<SlotStub>,
+    pub(super) loop_slots: &'b mut Vec<(i32, u8)>,
+    pub(super) fixups: &'b mut Option<Fixups>,
     pub(super) base: usize,
     pub(super) exit: usize,
     pub(super) region_base: usize,
-    pub(super) loc: Vec<Loc>,
-    pub(super) last_use: Vec<u32>,
-    pub(super) home: Vec<Option<u8>>,
-    pub(super) holder: [Option<Temp>; NUM_GLOBALS],
     pub(super) reg_temp: [Option<Temp>; 16],
     pub(super) pinned: u16,
     pub(super) free_slots: u64,
-    pub(super) faults: Vec<FaultStub>,
-    pub(super) chains: Vec<ChainStub>,
-    /// Write-back lists of exits (see `FaultStub::wb`).
-    pub(super) wb: Vec<(u8, WbSrc)>,
-    /// Quantum exits on a self-loop back edge, with their write-back lists.
-    pub(super) quantum_stubs: Vec<(dynasmrt::DynamicLabel, (u32, u32))>,
     pub(super) sites: Vec<ChainSite>,
     pub(super) cur: u32,
-    /// For a block that jumps back to itself: the globals kept in host
-    /// registers across iterations, as (global, temp read at the head,
-    /// temp holding the value at the end of the body).
-    pub(super) carried: Vec<(u8, Temp, Temp)>,
     /// Quantum-exit stub label (shared by the entry and the loop back edge).
     pub(super) quantum: Option<dynasmrt::DynamicLabel>,
     /// Start of the loop body, after the entry loads of carried globals.
     pub(super) body: Option<dynasmrt::DynamicLabel>,
-    /// Head register of each carried global (same order as `carried`).
+    /// Head register of each carried global (same order as `Scratch::carried`).
     pub(super) head_regs: [u8; MAX_CARRIED],
     /// (end-of-body temp, head register) of each carried global the loop
     /// writes: the first `n_tails` entries. The allocator defines the temp
@@ -102,23 +109,8 @@ pub(super) struct Codegen<'b> {
     /// Carried globals whose writes stay in registers until the block is
     /// left (bit per global); exits write them back.
     pub(super) deferred: u64,
-    /// Temp holding each deferred global's current value.
-    pub(super) cur_val: [Option<Temp>; NUM_GLOBALS],
     /// Softmmu mode: address of the shared TLB-miss routine.
     pub(super) softmmu: Option<usize>,
-    /// TLB miss stubs, emitted after the block body.
-    pub(super) misses: Vec<MissStub>,
-    /// Softmmu probe plan per op (empty in flat mode).
-    pub(super) plans: Vec<AccessPlan>,
-    /// What is known of each temp's value: [`SEXT32`], [`ZEXT32`] bits.
-    pub(super) range: Vec<u8>,
-    /// Full probes behind slot checks, emitted after the block body.
-    pub(super) slot_stubs: Vec<SlotStub>,
-    /// See [`Codegen::loop_slot_sites`]: (slot offset, addend register).
-    pub(super) loop_slots: Vec<(i32, u8)>,
-    /// Set when compiling for an AOT image: where the code holds
-    /// position-dependent fields a loader must patch.
-    pub(super) fixups: Option<Fixups>,
 }
 
 /// [`Codegen::range`] bit: the value equals the sign extension of its low
@@ -147,61 +139,47 @@ pub(super) fn fits_i32(v: u64) -> bool {
     (v as i64) >= i32::MIN as i64 && (v as i64) <= i32::MAX as i64
 }
 
-impl<'b> Codegen<'b> {
-    /// Gives back the reusable state, and the block's chain sites.
-    pub(super) fn into_parts(self) -> (Scratch, Vec<ChainSite>) {
-        let Codegen {
-            asm,
-            code,
-            loc,
-            last_use,
-            home,
-            faults,
-            chains,
-            wb,
-            quantum_stubs,
-            carried,
-            misses,
-            plans,
-            range,
-            slot_stubs,
-            loop_slots,
-            fixups,
-            sites,
-            ..
-        } = self;
-        let scratch = Scratch {
-            asm,
-            code,
-            loc,
-            last_use,
-            home,
-            faults,
-            chains,
-            wb,
-            quantum_stubs,
-            carried,
-            misses,
-            plans,
-            range,
-            slot_stubs,
-            loop_slots,
-            fixups,
-        };
-        (scratch, sites)
+/// Encoding of `mov QWORD [rbp + disp32], imm32` when `v` fits a
+/// sign-extended imm32, else `mov rcx, imm64 ; mov [rbp + disp32], rcx`:
+/// the bytes dynasm emits for the same instructions (a runtime
+/// displacement is always a disp32), built in one array so that stubs
+/// append them in one copy instead of a capacity-checked push per byte.
+pub(super) fn store_imm_bytes(disp: i32, v: u64) -> ([u8; 17], usize) {
+    let mut b = [0u8; 17];
+    let d = disp.to_le_bytes();
+    if fits_i32(v) {
+        b[..3].copy_from_slice(&[0x48, 0xc7, 0x85]);
+        b[3..7].copy_from_slice(&d);
+        b[7..11].copy_from_slice(&(v as i32).to_le_bytes());
+        (b, 11)
+    } else {
+        b[..2].copy_from_slice(&[0x48, 0xb9]);
+        b[2..10].copy_from_slice(&v.to_le_bytes());
+        b[10..13].copy_from_slice(&[0x48, 0x89, 0x8d]);
+        b[13..17].copy_from_slice(&d);
+        (b, 17)
     }
+}
 
+/// Encoding of `mov eax, code ; jmp rel32` (see [`Codegen::exit_with`]).
+pub(super) fn exit_bytes(code: u64, rel: i32) -> [u8; 10] {
+    let mut b = [0u8; 10];
+    b[0] = 0xb8;
+    b[1..5].copy_from_slice(&(code as i32).to_le_bytes());
+    b[5] = 0xe9;
+    b[6..10].copy_from_slice(&rel.to_le_bytes());
+    b
+}
+
+impl<'b> Codegen<'b> {
     pub(super) fn global_off(g: u8) -> i32 {
         off::GLOBALS + 8 * g as i32
     }
 
     /// Stores a 64-bit immediate to `[rbp + disp]` (clobbers rcx for wide values).
     pub(super) fn store_imm(&mut self, disp: i32, v: u64) {
-        if fits_i32(v) {
-            asm!(self.asm; mov QWORD [rbp + disp], v as i32);
-        } else {
-            asm!(self.asm; mov rcx, QWORD v as i64 ; mov [rbp + disp], rcx);
-        }
+        let (bytes, len) = store_imm_bytes(disp, v);
+        self.asm.extend(&bytes[..len]);
     }
 
     pub(super) fn mov_imm(&mut self, r: u8, v: u64) {
@@ -311,7 +289,7 @@ impl<'b> Codegen<'b> {
                 }
             }
             if self.softmmu.is_some() {
-                self.loop_slots = self.loop_slot_sites();
+                *self.loop_slots = self.loop_slot_sites();
                 for i in 0..self.loop_slots.len() {
                     let (slot, reg) = self.loop_slots[i];
                     asm!(self.asm; mov Rq(reg), [rbp + slot + 8]);
@@ -334,11 +312,7 @@ impl<'b> Codegen<'b> {
             self.cur = i as u32;
             self.pinned = self.held;
             self.op(op)?;
-            self.note_range(op);
-            op.for_each_use(|t| self.release(t));
-            if let Some(d) = op.dst() {
-                self.release(d);
-            }
+            self.finish_op(op);
         }
         self.cur = b.ops.len() as u32;
         self.pinned = self.held;
@@ -473,16 +447,16 @@ impl<'b> Codegen<'b> {
         }
     }
 
+    /// `mov eax, code ; jmp exit` (the shared exit routine). dynasm has
+    /// no x64 extern relocations, so the `jmp rel32` is encoded by hand,
+    /// and with it the `mov`: one copy of ten bytes.
     pub(super) fn exit_with(&mut self, code: u64) {
-        asm!(self.asm; mov eax, code as i32);
-        // dynasm has no x64 extern relocations: encode `jmp rel32` by hand.
-        let end = self.base + self.asm.offset().0 + 5;
-        let rel = self.exit as i64 - end as i64;
-        self.asm.push(0xe9);
+        let start = self.asm.offset().0;
+        let rel = self.exit as i64 - (self.base + start + 10) as i64;
         if let Some(f) = self.fixups.as_mut() {
-            f.exit_rel32.push(self.asm.offset().0 as u32);
+            f.exit_rel32.push(start as u32 + 6);
         }
-        self.asm.push_i32(rel as i32);
+        self.asm.extend(&exit_bytes(code, rel as i32));
     }
 
     pub(super) fn fault_label(
@@ -907,44 +881,58 @@ impl<'b> Codegen<'b> {
         Ok(())
     }
 
-    /// Records what is known of the value `op` defines (see [`SEXT32`],
-    /// [`ZEXT32`]); operands' constant values are read from `loc`, before
-    /// the op's dead operands are released.
-    fn note_range(&mut self, op: &IrOp) {
+    /// After lowering `op`: records what is known of the value it defines
+    /// (see [`SEXT32`], [`ZEXT32`]; operands' constant values are read from
+    /// `loc`, before the op's dead operands are released), then releases
+    /// the operands and the result whose last use it was. One match on the
+    /// op kind for both (an unpredictable branch per op).
+    fn finish_op(&mut self, op: &IrOp) {
         const BOTH: u8 = SEXT32 | ZEXT32;
         let r = |t: Temp| self.range[t as usize];
         let konst = |t: Temp| match self.loc[t as usize] {
             Loc::Const(v) => Some(v),
             _ => None,
         };
-        let (dst, bits) = match *op {
+        match *op {
             IrOp::Const { dst, val } => {
                 let s = if fits_i32(val) { SEXT32 } else { 0 };
                 let z = if val <= u32::MAX as u64 { ZEXT32 } else { 0 };
-                (dst, s | z)
+                self.range[dst as usize] = s | z;
+                self.release(dst);
             }
             IrOp::Load {
-                dst, width, signed, ..
-            } => (
                 dst,
-                match (width, signed) {
+                addr,
+                width,
+                signed,
+                ..
+            } => {
+                self.range[dst as usize] = match (width, signed) {
                     (Width::W8 | Width::W16, false) => BOTH,
                     (Width::W8 | Width::W16 | Width::W32, true) => SEXT32,
                     (Width::W32, false) => ZEXT32,
                     (Width::W64, _) => 0,
-                },
-            ),
-            IrOp::Un { op, dst, a } => (
-                dst,
-                match op {
+                };
+                self.release(addr);
+                self.release(dst);
+            }
+            IrOp::Un { op, dst, a } => {
+                self.range[dst as usize] = match op {
                     UnOp::Sext32 => SEXT32 | (r(a) & ZEXT32 & (r(a) << 1)),
                     UnOp::Zext32 => ZEXT32 | (r(a) & SEXT32 & (r(a) >> 1)),
-                },
-            ),
-            IrOp::SetCond { dst, .. } => (dst, BOTH),
+                };
+                self.release(a);
+                self.release(dst);
+            }
+            IrOp::SetCond { dst, a, b, .. } => {
+                self.range[dst as usize] = BOTH;
+                self.release(a);
+                self.release(b);
+                self.release(dst);
+            }
             IrOp::Bin { op, dst, a, b } => {
                 let (ra, rb) = (r(a), r(b));
-                let bits = match op {
+                self.range[dst as usize] = match op {
                     // A mask in 0..2^31 bounds the result to it.
                     BinOp::And if ra == BOTH || rb == BOTH => BOTH,
                     BinOp::And => (ra & rb & SEXT32) | ((ra | rb) & ZEXT32),
@@ -962,17 +950,23 @@ impl<'b> Codegen<'b> {
                     },
                     _ => 0,
                 };
-                (dst, bits)
+                self.release(a);
+                self.release(b);
+                self.release(dst);
             }
             // A global's value is unknown; clearing it (rather than leaving
             // the reset value) keeps the bits right even if a temp were
             // ever defined twice.
-            _ => match op.dst() {
-                Some(dst) => (dst, 0),
-                None => return,
-            },
-        };
-        self.range[dst as usize] = bits;
+            IrOp::GetGlobal { dst, .. } => {
+                self.range[dst as usize] = 0;
+                self.release(dst);
+            }
+            IrOp::SetGlobal { src, .. } => self.release(src),
+            IrOp::Store { addr, src, .. } => {
+                self.release(addr);
+                self.release(src);
+            }
+        }
     }
 
     /// `lea d, [base + index << scale]` without a displacement. dynasm

@@ -278,8 +278,12 @@ impl<'b> Codegen<'b> {
 
     /// Records where every deferred global's current value is right now, for
     /// an exit taken at this point; returns the range in `self.wb`.
+    #[inline]
     pub(super) fn snapshot_deferred(&mut self) -> (u32, u32) {
         let start = self.wb.len() as u32;
+        if self.deferred == 0 {
+            return (start, start);
+        }
         let mut mask = self.deferred;
         while mask != 0 {
             let g = mask.trailing_zeros() as u8;
@@ -299,6 +303,7 @@ impl<'b> Codegen<'b> {
 
     /// Writes back deferred globals recorded by [`Self::snapshot_deferred`]
     /// (clobbers rcx).
+    #[inline]
     pub(super) fn emit_write_back(&mut self, range: (u32, u32)) {
         for i in range.0..range.1 {
             let (g, src) = self.wb[i as usize];

@@ -228,3 +228,30 @@ fn table_loops_through_a_host_base_agree_with_the_interpreter() {
         }
     }
 }
+
+#[test]
+fn hand_encoded_stub_instructions_match_dynasm() {
+    use super::lower::{exit_bytes, store_imm_bytes};
+    use dynasmrt::x64::X64Relocation;
+    use dynasmrt::{dynasm, DynasmApi, VecAssembler};
+    for disp in [0, 8, 0x7f, 0x80, 0x1234, -8, i32::MAX] {
+        for v in [0u64, 1, 0x7fff_ffff, u64::MAX, 0x8000_0000, 0x1234_5678_9abc] {
+            let mut a: VecAssembler<X64Relocation> = VecAssembler::new(0);
+            if super::lower::fits_i32(v) {
+                dynasm!(a; .arch x64; mov QWORD [rbp + disp], v as i32);
+            } else {
+                dynasm!(a; .arch x64; mov rcx, QWORD v as i64 ; mov [rbp + disp], rcx);
+            }
+            let want = a.finalize().unwrap();
+            let (got, len) = store_imm_bytes(disp, v);
+            assert_eq!(&got[..len], &want[..], "store {v:#x} to rbp{disp:+}");
+        }
+    }
+    for (code, rel) in [(0u64, 0i32), (7, -100), (0x1_0203, i32::MIN)] {
+        let mut a: VecAssembler<X64Relocation> = VecAssembler::new(0);
+        dynasm!(a; .arch x64; mov eax, code as i32);
+        a.push(0xe9);
+        a.push_i32(rel);
+        assert_eq!(&exit_bytes(code, rel)[..], &a.finalize().unwrap()[..]);
+    }
+}

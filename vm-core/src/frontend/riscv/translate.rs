@@ -3,6 +3,8 @@
 //! Guest register `xN` is IR global `N`; reads of `x0` become the constant 0
 //! and writes to `x0` are dropped.
 
+use std::cell::RefCell;
+
 use super::decode::{Inst, Op};
 use crate::ir::{BinOp, Cond, GuestLoc, IrBlock, IrBuilder, Temp, Terminator, UnOp, Width};
 
@@ -11,8 +13,18 @@ use crate::ir::{BinOp, Cond, GuestLoc, IrBlock, IrBuilder, Temp, Terminator, UnO
 /// A block that does not end in a control transfer (it hit the length limit
 /// or an undecodable instruction) falls through to the next pc.
 pub fn translate_block(pc: u64, insns: &[Inst]) -> IrBlock {
+    BUILDER.with(|b| translate_with(&mut b.borrow_mut(), pc, insns))
+}
+
+thread_local! {
+    /// One builder per thread, reset for each block: its per-temp constant
+    /// table and global map are reused, not allocated and moved per block.
+    static BUILDER: RefCell<IrBuilder> = RefCell::new(IrBuilder::new());
+}
+
+fn translate_with(b: &mut IrBuilder, pc: u64, insns: &[Inst]) -> IrBlock {
     // RV64IM lifts to at most 5 ops per instruction (a jalr), ~3 on average.
-    let mut b = IrBuilder::with_capacity(3 * insns.len() + 2);
+    b.reset(Vec::with_capacity(3 * insns.len() + 2));
     let mut cur = pc;
     let mut term = None;
     for (index, i) in insns.iter().enumerate() {
@@ -21,16 +33,17 @@ pub fn translate_block(pc: u64, insns: &[Inst]) -> IrBlock {
             next_pc: cur.wrapping_add(4),
             index: index as u32,
         };
-        if let Some(t) = translate_inst(&mut b, *i, loc) {
+        if let Some(t) = translate_inst(b, *i, loc) {
             term = Some(t);
             break;
         }
         cur = cur.wrapping_add(4);
     }
     let term = term.unwrap_or(Terminator::Jump(cur));
-    b.finish(pc, insns.len() as u32, term)
+    b.take_block(pc, insns.len() as u32, term)
 }
 
+#[inline(always)]
 fn reg(b: &mut IrBuilder, r: u8) -> Temp {
     if r == 0 {
         b.constant(0)
@@ -39,6 +52,7 @@ fn reg(b: &mut IrBuilder, r: u8) -> Temp {
     }
 }
 
+#[inline(always)]
 fn wr(b: &mut IrBuilder, rd: u8, v: Temp) {
     if rd != 0 {
         b.set(rd, v);

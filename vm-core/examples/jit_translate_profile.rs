@@ -1,0 +1,114 @@
+//! Runs the JIT's translation pipeline (lift, optimizer, code generation,
+//! no install) over the real blocks of the committed workloads in a loop:
+//! a target for `perf record` / `valgrind --tool=callgrind` that, unlike
+//! `tests/jit.rs`, spends almost all its time in translation.
+//!
+//! ```text
+//! cargo run --profile test -p vm-core --example jit_translate_profile -- 200
+//! ```
+//!
+//! Arguments: rounds over all blocks (default 100), and optionally a file
+//! caching the blocks (one line per block: pc, then the instruction words,
+//! in hex): written when missing, read when present, so that a run under
+//! callgrind does not execute the workloads.
+
+use std::hint::black_box;
+use std::path::Path;
+
+use vm_core::backend::x86_64::X64Backend;
+use vm_core::engine::{EngineKind, Vm, VmConfig};
+use vm_core::frontend::riscv::{decode, encode, translate_block, Inst};
+use vm_core::opt;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let rounds: usize = args
+        .next()
+        .map(|a| a.parse().expect("rounds"))
+        .unwrap_or(100);
+    let cache_file = args.next();
+    let blocks = match cache_file.as_deref().map(std::fs::read_to_string) {
+        Some(Ok(text)) => text
+            .lines()
+            .map(|l| {
+                let mut f = l
+                    .split(' ')
+                    .map(|x| u64::from_str_radix(x, 16).expect("hex field"));
+                let pc = f.next().expect("pc");
+                let ins: Vec<Inst> = f.map(|w| decode(w as u32).expect("word")).collect();
+                (pc, ins)
+            })
+            .collect(),
+        _ => {
+            let blocks = workload_blocks();
+            if let Some(path) = &cache_file {
+                let text: String = blocks
+                    .iter()
+                    .map(|(pc, ins)| {
+                        let words: Vec<String> =
+                            ins.iter().map(|i| format!("{:x}", encode(i))).collect();
+                        format!("{pc:x} {}\n", words.join(" "))
+                    })
+                    .collect();
+                std::fs::write(path, text).expect("write block file");
+            }
+            blocks
+        }
+    };
+    translate_all(&blocks, rounds);
+}
+
+/// Decoded blocks left in the block cache by a JIT run of each workload.
+fn workload_blocks() -> Vec<(u64, Vec<Inst>)> {
+    let mut blocks = Vec::new();
+    for name in ["sieve", "matmul", "qsort", "crc32", "fib", "strings"] {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("guest/bin/{name}.elf"));
+        let elf = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let cfg = VmConfig {
+            engine: EngineKind::Jit,
+            ..VmConfig::default()
+        };
+        let mut vm = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
+        vm.load_elf(&elf, &[name.to_string()]).unwrap();
+        vm.run().unwrap();
+        let cache = vm.cache();
+        let mut ids = cache.ids();
+        ids.sort();
+        for id in ids {
+            let b = cache.get(id);
+            blocks.push((b.pc, b.insns.to_vec()));
+        }
+    }
+    blocks
+}
+
+#[inline(never)]
+fn translate_all(blocks: &[(u64, Vec<Inst>)], rounds: usize) {
+    let insns: usize = blocks.iter().map(|(_, i)| i.len()).sum();
+    let mut backend = X64Backend::new(64 << 20).unwrap();
+    let t = std::time::Instant::now();
+    for _ in 0..rounds {
+        for (pc, ins) in blocks {
+            let mut ir = translate_block(*pc, ins);
+            opt::optimize_built(&mut ir);
+            black_box(backend.compile_detached(&ir).unwrap());
+        }
+    }
+    let ns = t.elapsed().as_nanos() as f64 / (rounds * insns) as f64;
+    // FNV-1a over every block's relocatable code: equal hashes before and
+    // after a translation-speed change show it left the code unchanged.
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    for (pc, ins) in blocks {
+        let mut ir = translate_block(*pc, ins);
+        opt::optimize_built(&mut ir);
+        for &byte in &backend.compile_relocatable(&ir).unwrap().code {
+            hash = (hash ^ byte as u64).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    println!("code hash {hash:016x}");
+    println!(
+        "{} blocks, {} guest instructions, {rounds} rounds: {ns:.1} ns per guest instruction (wall)",
+        blocks.len(),
+        insns
+    );
+}
