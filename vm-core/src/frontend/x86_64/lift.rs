@@ -201,9 +201,9 @@ impl Frontend for X86Frontend {
         pc: u64,
         out: &mut Vec<X86Insn>,
     ) -> Result<BlockScan, TranslateError> {
-        let bytes = img.at(pc)?;
-        let mut dec = Decoder::with_ip(64, bytes, pc, DecoderOptions::NONE);
-        scan_with(&mut dec, out)
+        img.at(pc)?;
+        let mut dec = Decoder::with_ip(64, &img.bytes, img.base, DecoderOptions::NONE);
+        scan_with(img, &mut dec, pc, out)
     }
 
     fn discover(
@@ -211,15 +211,13 @@ impl Frontend for X86Frontend {
         img: &CodeImage,
         d: &mut Discovery<'_, X86Insn>,
     ) -> Result<(), TranslateError> {
-        // One decoder for the whole unit: creating one costs about as much
-        // as decoding two instructions.
+        // One iced decoder for the whole unit (the fallback of the fast
+        // decoder): creating one costs about as much as decoding two
+        // instructions.
         let mut dec = Decoder::with_ip(64, &img.bytes, img.base, DecoderOptions::NONE);
         d.run(|pc, out| {
             img.at(pc)?;
-            dec.set_position((pc - img.base) as usize)
-                .map_err(|_| TranslateError::OutOfImage { pc })?;
-            dec.set_ip(pc);
-            scan_with(&mut dec, out)
+            scan_with(img, &mut dec, pc, out)
         })
     }
 
@@ -287,20 +285,36 @@ impl X86Frontend {
     }
 }
 
-/// Scans one block with a decoder positioned at its first instruction.
-fn scan_with(dec: &mut Decoder<'_>, out: &mut Vec<X86Insn>) -> Result<BlockScan, TranslateError> {
+/// Scans the block at `pc` (inside `img`): each instruction comes from
+/// the fast decoder ([`super::decode`]), or from `dec` (an iced decoder
+/// over the whole image) for the forms the fast decoder leaves to it.
+fn scan_with(
+    img: &CodeImage,
+    dec: &mut Decoder<'_>,
+    pc: u64,
+    out: &mut Vec<X86Insn>,
+) -> Result<BlockScan, TranslateError> {
     let start = out.len();
     let mut scan = BlockScan::default();
     let infos = code_info_table();
+    let bytes = &img.bytes[..];
+    let mut ip = pc;
     loop {
-        if !dec.can_decode() {
-            return Err(TranslateError::OutOfImage { pc: dec.ip() });
+        let pos = ip.wrapping_sub(img.base) as usize;
+        if pos >= bytes.len() {
+            return Err(TranslateError::OutOfImage { pc: ip });
         }
         // Decode straight into the output slot (no 40-byte copy).
         out.push(Instruction::default());
         let last = out.len() - 1;
-        dec.decode_out(&mut out[last]);
+        if !super::decode::decode(bytes, pos, ip, &mut out[last]) {
+            dec.set_position(pos)
+                .map_err(|_| TranslateError::OutOfImage { pc: ip })?;
+            dec.set_ip(ip);
+            dec.decode_out(&mut out[last]);
+        }
         let i = &out[last];
+        ip = i.next_ip();
         if i.is_invalid() {
             return Err(TranslateError::Invalid { pc: i.ip() });
         }

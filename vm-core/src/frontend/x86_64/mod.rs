@@ -7,6 +7,7 @@
 //! string ops, segment overrides, parity flag, high-byte registers, ...) is
 //! a [`TranslateError::Unsupported`] naming the instruction.
 
+mod decode;
 mod lift;
 
 pub use lift::{X86Frontend, X86Insn, FLAG_GLOBALS, NUM_X86_GLOBALS};
