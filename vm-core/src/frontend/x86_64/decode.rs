@@ -112,14 +112,17 @@ const SZ_W: u8 = 2;
 const SZ_D: u8 = 3;
 const SZ_Q: u8 = 4;
 const SZ_V: u8 = 5;
-/// Row of [`REGS`] by size and `W | REX << 1`.
-const SIZE_ROW: [[u8; 4]; 6] = [
+/// Row of [`REGS`] by size and `W | REX << 1` (8 rows so that an index
+/// masked with 7 needs no bounds check).
+const SIZE_ROW: [[u8; 4]; 8] = [
     [0, 0, 1, 1],
     [0, 0, 1, 1],
     [2, 2, 2, 2],
     [3, 3, 3, 3],
     [4, 4, 4, 4],
     [3, 4, 3, 4],
+    [4, 4, 4, 4],
+    [4, 4, 4, 4],
 ];
 /// No operand.
 const NO_OP: u8 = 4;
@@ -422,9 +425,10 @@ const fn group_form(group: usize, reg: usize) -> Form {
     }
 }
 
-/// The entries of the group members by group and ModRM.reg.
-static GROUP_ENTRIES: [[Entry; 8]; 10] = {
-    let mut t = [[BAD; 8]; 10];
+/// The entries of the group members by group and ModRM.reg (16 groups so
+/// that a masked index needs no bounds check; the last six are empty).
+static GROUP_ENTRIES: [[Entry; 8]; 16] = {
+    let mut t = [[BAD; 8]; 16];
     let mut gi = 0;
     while gi < 10 {
         let mut r = 0;
@@ -595,8 +599,15 @@ const R8_LEGACY: [Register; 16] = {
     [AL, CL, DL, BL, AH, CH, DH, BH, AL, CL, DL, BL, AH, CH, DH, BH]
 };
 
-/// Registers by [`SIZE_ROW`] row and number.
-const REGS: [[Register; 16]; 5] = [R8_LEGACY, R8_REX, R16, R32, R64];
+/// Registers by [`SIZE_ROW`] row and number (8 rows: see [`SIZE_ROW`]).
+const REGS: [[Register; 16]; 8] = [R8_LEGACY, R8_REX, R16, R32, R64, R64, R64, R64];
+
+/// The register of size `size` ([`SZ_B`]..[`SZ_V`]) and number `n` under
+/// `wr` (REX.W | REX present << 1); masked indexes, no bounds checks.
+#[inline(always)]
+fn reg_of(size: u8, wr: usize, n: usize) -> Register {
+    REGS[SIZE_ROW[size as usize & 7][wr & 3] as usize & 7][n & 15]
+}
 
 /// Mask of an immediate of `n` bytes (1, 4 or 8).
 const IMM_MASK: [u64; 9] = [0, 0xff, 0, 0, 0xffff_ffff, 0, 0, 0, u64::MAX];
@@ -611,7 +622,8 @@ fn le32(b: &[u8; WINDOW], p: usize) -> u32 {
 }
 
 /// Decodes the instruction at `bytes[pos..]` (guest address `ip`) into
-/// `out` if it is one of the forms of this module, exactly as iced-x86's
+/// `out`, which must be `Instruction::default()` (the caller's slot is
+/// cleared once, not twice), if it is one of the forms of this module, exactly as iced-x86's
 /// 64-bit decoder would; returns `false` (leaving `out` unspecified) for
 /// anything else, including instructions within [`WINDOW`] bytes of the
 /// end of `bytes`.
@@ -635,7 +647,7 @@ pub(super) fn decode(bytes: &[u8], pos: usize, ip: u64, out: &mut Instruction) -
     };
     // Row of REGS for each size: W and REX decide `v` and the 8-bit set.
     let wr = w | (has_rex as usize) << 1;
-    *out = Instruction::default();
+    debug_assert!(out.eq_all_bits(&Instruction::default()), "out must be cleared");
     let mut rip_rel = false;
     if ent.flags & MODRM != 0 {
         let m = b[p];
@@ -643,7 +655,7 @@ pub(super) fn decode(bytes: &[u8], pos: usize, ip: u64, out: &mut Instruction) -
         let md = m >> 6;
         let modrm_reg = ((m >> 3) & 7) as usize;
         if ent.group != 0 {
-            ent = &GROUP_ENTRIES[ent.group as usize - 1][modrm_reg];
+            ent = &GROUP_ENTRIES[(ent.group as usize - 1) & 15][modrm_reg];
         }
         if ent.flags & (BAD_FORM | NEED_W | REG0) != 0
             && (ent.flags & BAD_FORM != 0
@@ -654,7 +666,7 @@ pub(super) fn decode(bytes: &[u8], pos: usize, ip: u64, out: &mut Instruction) -
         }
         if ent.reg_op != NO_OP {
             let regn = modrm_reg | ((rex as usize & 4) << 1);
-            let r = REGS[SIZE_ROW[ent.reg_size as usize][wr] as usize][regn];
+            let r = reg_of(ent.reg_size, wr, regn);
             if ent.reg_op == 0 {
                 out.set_op0_register(r);
             } else {
@@ -667,7 +679,7 @@ pub(super) fn decode(bytes: &[u8], pos: usize, ip: u64, out: &mut Instruction) -
             if ent.flags & MEM_ONLY != 0 {
                 return false;
             }
-            let r = REGS[SIZE_ROW[ent.rm_size as usize][wr] as usize][rmn];
+            let r = reg_of(ent.rm_size, wr, rmn);
             // Operand 0 or 1: two stores instead of iced's `match` on the
             // operand number (a jump table).
             if rm_op == 0 {
@@ -717,7 +729,7 @@ pub(super) fn decode(bytes: &[u8], pos: usize, ip: u64, out: &mut Instruction) -
     }
     if ent.flags & OPREG != 0 {
         let n = (opc & 7) as usize | ((rex as usize & 1) << 3);
-        out.set_op0_register(REGS[SIZE_ROW[ent.reg_size as usize][wr] as usize][n]);
+        out.set_op0_register(reg_of(ent.reg_size, wr, n));
     }
     if ent.fixed_op == 0 {
         out.set_op0_register(ent.fixed_reg[w]);
@@ -765,9 +777,9 @@ mod tests {
         let mut padded = bytes.to_vec();
         padded.extend_from_slice(&[0; WINDOW]);
         let mut taken = 0;
-        let mut fast = Instruction::default();
         for pos in 0..bytes.len() {
             let ip = base + pos as u64;
+            let mut fast = Instruction::default();
             if !decode(&padded, pos, ip, &mut fast) {
                 continue;
             }
@@ -795,7 +807,6 @@ mod tests {
         // decoder must take most of them.
         let mut starts = 0;
         let mut fast_starts = 0;
-        let mut fast = Instruction::default();
         let mut padded = img.bytes.clone();
         padded.extend_from_slice(&[0; WINDOW]);
         for &(_, pc) in &input.symbols {
@@ -807,6 +818,7 @@ mod tests {
                 }
                 starts += 1;
                 let pos = (want.ip() - img.base) as usize;
+                let mut fast = Instruction::default();
                 if decode(&padded, pos, want.ip(), &mut fast) {
                     fast_starts += 1;
                     assert!(fast.eq_all_bits(&want), "{:#x}: {fast:?} vs {want:?}", want.ip());
@@ -879,6 +891,7 @@ mod tests {
             &[0x8d, 0xc0],           // lea with a register operand (invalid)
             &[0x0f, 0x1f, 0xc8],     // reserved nop (reg 1)
         ] {
+            i = Instruction::default();
             assert!(!decode(&pad(prefixed), 0, 0x1000, &mut i), "{prefixed:02x?}");
         }
     }

@@ -322,7 +322,8 @@ fn scan_with(
         if pos >= bytes.len() {
             return Err(TranslateError::OutOfImage { pc: ip });
         }
-        // Decode straight into the output slot (no 40-byte copy).
+        // Decode straight into the output slot (no 40-byte copy), cleared
+        // here once for both decoders.
         out.push(Instruction::default());
         let last = out.len() - 1;
         if !super::decode::decode(bytes, pos, ip, &mut out[last]) {
