@@ -56,17 +56,35 @@ fn unsupported(i: &Instruction, why: &str) -> Box<TranslateError> {
 /// EAX.. = 37..52, RAX.. = 68), checked by a unit test.
 #[inline]
 fn gpr(r: Register) -> Option<(u8, u32)> {
-    let n = r as u32;
-    Some(match n {
-        53..=68 => ((n - 53) as u8, 8),
-        37..=52 => ((n - 37) as u8, 4),
-        21..=36 => ((n - 21) as u8, 2),
-        1..=4 => ((n - 1) as u8, 1),
-        5..=8 => ((n - 5) as u8, 1),
-        9..=20 => ((n - 9 + 4) as u8, 1),
-        _ => return Option::None,
-    })
+    // One table load: a `match` over the number ranges was a compare tree
+    // that mispredicted about once per unit of 3 register operands
+    // (callgrind's branch simulation).
+    let v = GPR_TABLE[r as usize & 255];
+    if v == 0 {
+        return None;
+    }
+    Some((v & 15, u32::from(v >> 4)))
 }
+
+/// [`gpr`] by register number: `global | size << 4`, 0 for the others.
+static GPR_TABLE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut n = 1;
+    while n <= 68 {
+        let (g, s) = match n {
+            53..=68 => (n - 53, 8),
+            37..=52 => (n - 37, 4),
+            21..=36 => (n - 21, 2),
+            1..=4 => (n - 1, 1),
+            5..=8 => (n - 5, 1),
+            9..=20 => (n - 9 + 4, 1),
+            _ => (0, 0),
+        };
+        t[n] = (g | s << 4) as u8;
+        n += 1;
+    }
+    t
+};
 
 /// `ah`, `ch`, `dh`, `bh`: bits 8..16 of their register.
 fn is_high8(r: Register) -> bool {
@@ -201,9 +219,9 @@ impl Frontend for X86Frontend {
         pc: u64,
         out: &mut Vec<X86Insn>,
     ) -> Result<BlockScan, TranslateError> {
-        let bytes = img.at(pc)?;
-        let mut dec = Decoder::with_ip(64, bytes, pc, DecoderOptions::NONE);
-        scan_with(&mut dec, out)
+        img.at(pc)?;
+        let mut dec = Decoder::with_ip(64, &img.bytes, img.base, DecoderOptions::NONE);
+        scan_with(img, &mut dec, pc, out)
     }
 
     fn discover(
@@ -211,15 +229,13 @@ impl Frontend for X86Frontend {
         img: &CodeImage,
         d: &mut Discovery<'_, X86Insn>,
     ) -> Result<(), TranslateError> {
-        // One decoder for the whole unit: creating one costs about as much
-        // as decoding two instructions.
+        // One iced decoder for the whole unit (the fallback of the fast
+        // decoder): creating one costs about as much as decoding two
+        // instructions.
         let mut dec = Decoder::with_ip(64, &img.bytes, img.base, DecoderOptions::NONE);
         d.run(|pc, out| {
             img.at(pc)?;
-            dec.set_position((pc - img.base) as usize)
-                .map_err(|_| TranslateError::OutOfImage { pc })?;
-            dec.set_ip(pc);
-            scan_with(&mut dec, out)
+            scan_with(img, &mut dec, pc, out)
         })
     }
 
@@ -287,20 +303,37 @@ impl X86Frontend {
     }
 }
 
-/// Scans one block with a decoder positioned at its first instruction.
-fn scan_with(dec: &mut Decoder<'_>, out: &mut Vec<X86Insn>) -> Result<BlockScan, TranslateError> {
+/// Scans the block at `pc` (inside `img`): each instruction comes from
+/// the fast decoder ([`super::decode`]), or from `dec` (an iced decoder
+/// over the whole image) for the forms the fast decoder leaves to it.
+fn scan_with(
+    img: &CodeImage,
+    dec: &mut Decoder<'_>,
+    pc: u64,
+    out: &mut Vec<X86Insn>,
+) -> Result<BlockScan, TranslateError> {
     let start = out.len();
     let mut scan = BlockScan::default();
     let infos = code_info_table();
+    let bytes = &img.bytes[..];
+    let mut ip = pc;
     loop {
-        if !dec.can_decode() {
-            return Err(TranslateError::OutOfImage { pc: dec.ip() });
+        let pos = ip.wrapping_sub(img.base) as usize;
+        if pos >= bytes.len() {
+            return Err(TranslateError::OutOfImage { pc: ip });
         }
-        // Decode straight into the output slot (no 40-byte copy).
+        // Decode straight into the output slot (no 40-byte copy), cleared
+        // here once for both decoders.
         out.push(Instruction::default());
         let last = out.len() - 1;
-        dec.decode_out(&mut out[last]);
+        if !super::decode::decode(bytes, pos, ip, &mut out[last]) {
+            dec.set_position(pos)
+                .map_err(|_| TranslateError::OutOfImage { pc: ip })?;
+            dec.set_ip(ip);
+            dec.decode_out(&mut out[last]);
+        }
         let i = &out[last];
+        ip = i.next_ip();
         if i.is_invalid() {
             return Err(TranslateError::Invalid { pc: i.ip() });
         }
@@ -466,9 +499,10 @@ impl Lifter<'_> {
         v: Temp,
     ) -> Result<(), Box<TranslateError>> {
         let (g, s) = gpr(r).ok_or_else(|| unsupported(i, "register"))?;
-        if g == RAX || g == RDX {
-            self.rdx_ext = None;
-        }
+        // rax (0) or rdx (2): the dividend extension is gone (a select,
+        // not a branch: which register an instruction writes is data).
+        let clobbers_dividend = g | 2 == RDX;
+        self.rdx_ext = if clobbers_dividend { None } else { self.rdx_ext };
         let v = match s {
             8 => v,
             // Results already truncated to their width need no second extension.
