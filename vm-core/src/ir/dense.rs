@@ -13,9 +13,12 @@
 //!   emit no code, so neither the dead-code pass nor the backends' per-op
 //!   dispatch needs to see them;
 //! - [`mark_dead_and_last_use`] computes dead code (the semantics of
-//!   `opt::eliminate_dead`) and each temp's last use in one backward pass
-//!   without a branch on the op kind (a 16-entry property table), and
-//!   turns dead ops into [`kind::NOP`] in place instead of compacting;
+//!   `opt::eliminate_dead`) and each temp's last use in one forward pass
+//!   (overwritten global stores, nearly all dead ops, are seen when the
+//!   overwrite comes; last uses are plain stores), falling back to a
+//!   backward pass without a branch on the op kind (a 16-entry property
+//!   table) for the few blocks where that is not exact, and turns dead
+//!   ops into [`kind::NOP`] in place instead of compacting;
 //! - the backends dispatch once per op (allocation and emission fused).
 //!
 //! The JIT keeps [`IrOp`]/[`IrBlock`]; [`UnitOp::to_ir`] converts a record
