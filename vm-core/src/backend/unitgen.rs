@@ -301,19 +301,40 @@ fn words_to_le_bytes(words: &[u32]) -> Vec<u8> {
 /// from twice the target count upward, shift pairs tried per size.
 fn table_shape(pcs: &[u64]) -> TableHash {
     let mut bits = (pcs.len().max(1) * 2).next_power_of_two().trailing_zeros();
-    let mut seen: Vec<u64> = Vec::new();
+    // Most shapes are rejected after a few targets, so each try must be
+    // cheap: the occupancy bitmap of a table of up to 64 entries is one
+    // register, up to 4096 entries a stack array (a `Vec` resized per try
+    // was ~2 % of unit compilation).
+    let mut small = [0u64; 64];
+    let mut big: Vec<u64> = Vec::new();
     loop {
+        let words = (1usize << bits).div_ceil(64);
         for a in 0..4 {
             for b in (a + 1)..24 {
                 let h = TableHash { a, b, bits };
-                seen.clear();
-                seen.resize((1usize << bits).div_ceil(64), 0);
-                let ok = pcs.iter().all(|&pc| {
-                    let i = h.index(pc);
-                    let fresh = seen[i / 64] & (1 << (i % 64)) == 0;
-                    seen[i / 64] |= 1 << (i % 64);
-                    fresh
-                });
+                let ok = if words == 1 {
+                    let mut seen = 0u64;
+                    pcs.iter().all(|&pc| {
+                        let bit = 1u64 << h.index(pc);
+                        let fresh = seen & bit == 0;
+                        seen |= bit;
+                        fresh
+                    })
+                } else {
+                    let seen = if words <= small.len() {
+                        &mut small[..words]
+                    } else {
+                        big.resize(words, 0);
+                        &mut big[..]
+                    };
+                    seen.fill(0);
+                    pcs.iter().all(|&pc| {
+                        let i = h.index(pc);
+                        let fresh = seen[i / 64] & (1 << (i % 64)) == 0;
+                        seen[i / 64] |= 1 << (i % 64);
+                        fresh
+                    })
+                };
                 if ok {
                     return h;
                 }
@@ -591,6 +612,55 @@ fn spill_furthest<I: UnitIsa>(
     isa.spill(r, slot);
     st.loc[victim] = loc::SLOT + slot as u32;
     Ok(r)
+}
+
+#[cfg(test)]
+mod table_shape_tests {
+    use super::{table_shape, TableHash};
+
+    /// The reference search (one bitmap `Vec` per try).
+    fn reference(pcs: &[u64]) -> TableHash {
+        let mut bits = (pcs.len().max(1) * 2).next_power_of_two().trailing_zeros();
+        loop {
+            for a in 0..4 {
+                for b in (a + 1)..24 {
+                    let h = TableHash { a, b, bits };
+                    let mut seen = vec![false; 1 << bits];
+                    if pcs.iter().all(|&pc| !std::mem::replace(&mut seen[h.index(pc)], true)) {
+                        return h;
+                    }
+                }
+            }
+            bits += 1;
+        }
+    }
+
+    /// Same shape as the reference for tables of one word, a few words
+    /// and more than the stack array holds, and collision-free.
+    #[test]
+    fn table_shape_matches_the_reference_search() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for n in [0usize, 1, 2, 5, 17, 31, 32, 33, 100, 700, 3000] {
+            for align in [1u64, 4, 16] {
+                let pcs: Vec<u64> = (0..n)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        0x40_0000 + (x % 0x10_0000) / align * align
+                    })
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                let h = table_shape(&pcs);
+                assert_eq!(h, reference(&pcs), "{n} pcs aligned {align}");
+                let mut idx: Vec<usize> = pcs.iter().map(|&pc| h.index(pc)).collect();
+                idx.sort_unstable();
+                idx.dedup();
+                assert_eq!(idx.len(), pcs.len());
+            }
+        }
+    }
 }
 
 /// Disassembly through binutils' objdump: the independent oracle for the

@@ -287,13 +287,16 @@ mod tests {
     }
 
     /// The dense dead-code pass keeps exactly what `opt::eliminate_dead`
-    /// keeps, and its last uses match a forward scan of the result.
+    /// keeps, and its last uses match a forward scan of the result, on
+    /// every block of both committed units (so on each of the pass's
+    /// paths: forward exact, unread definitions removed, backward).
     #[test]
     fn dense_dead_code_pass_matches_the_optimizer() {
-        fn check<F: Frontend>(fe: &mut F, elf: &[u8]) {
+        fn check<F: Frontend + Clone>(fe: &mut F, elf: &[u8]) {
             let input = load_input(elf).unwrap();
+            let unit = translate_unit(fe, &input.image, &input.symbols).unwrap();
             let mut all = Vec::new();
-            for &(_, pc) in &input.symbols {
+            for pc in unit.blocks.iter().map(|b| b.pc) {
                 let start = all.len();
                 fe.scan_block(&input.image, pc, &mut all).unwrap();
                 let insns = &all[start..];
