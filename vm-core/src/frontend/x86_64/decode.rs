@@ -851,9 +851,9 @@ mod tests {
         let mut buf = vec![0u8; 1 << 16];
         let mut taken = 0;
         for round in 0..40 {
-            for k in 0..buf.len() {
+            for byte in buf.iter_mut() {
                 let r = next();
-                buf[k] = match (round % 4, r % 8) {
+                *byte = match (round % 4, r % 8) {
                     // Uniform bytes.
                     (0, _) => r as u8,
                     // Mostly REX prefixes and the decoder's opcodes.
