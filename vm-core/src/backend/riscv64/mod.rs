@@ -7,7 +7,9 @@
 //! extra scratch for address and constant sequences. Only caller-saved
 //! registers are used, so the prologue just reserves the spill frame.
 
-use super::unitgen::{compile_unit, Fixup, TableHash, UnitCode, UnitCodegenError, UnitIsa};
+use super::unitgen::{
+    compile_unit, put_word, Fixup, TableHash, UnitCode, UnitCodegenError, UnitIsa,
+};
 use crate::frontend::riscv::{encode, Inst, Op};
 use crate::ir::TranslationUnit;
 use crate::ir::{BinOp, Cond, UnOp, Width};
@@ -21,17 +23,32 @@ const SLOTS: usize = 64;
 const FRAME: i32 = 8 * SLOTS as i32;
 
 /// The RV64 unit emitter.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Rv64Emitter {
     words: Vec<u32>,
 }
 
+impl Default for Rv64Emitter {
+    /// An emitter with room for the encoder tests' sequences (`compile`
+    /// sizes its own).
+    fn default() -> Self {
+        Self {
+            words: Vec::with_capacity(256),
+        }
+    }
+}
+
 /// Compiles a translation unit to RV64 code.
 pub fn compile(unit: &TranslationUnit) -> Result<UnitCode, UnitCodegenError> {
-    let mut em = Rv64Emitter::default();
-    em.words.reserve(unit.guest_insns as usize * 4);
+    // `compile_unit` sizes the buffer (an allocation here would be copied
+    // when it grows).
+    let mut em = Rv64Emitter { words: Vec::new() };
     compile_unit(&mut em, unit)
 }
+
+/// funct3 of the loads by width log2 and signedness (lbu lb lhu lh lwu lw
+/// ld ld).
+const LOAD_F3: [u32; 8] = [4, 0, 5, 1, 6, 2, 3, 3];
 
 /// R-type base word (funct7, funct3, opcode) of each [`BinOp`], by its
 /// discriminant (checked against [`fast_encode`] by a test).
@@ -171,9 +188,15 @@ fn fits12(v: i64) -> bool {
 }
 
 impl Rv64Emitter {
+    /// Appends a word (room reserved by the caller: see
+    /// [`UnitIsa::words`]).
+    #[inline(always)]
+    fn emit(&mut self, w: u32) {
+        put_word(&mut self.words, w);
+    }
     #[inline(always)]
     fn i(&mut self, op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32) {
-        self.words.push(fast_encode(op, rd, rs1, rs2, imm));
+        self.emit(fast_encode(op, rd, rs1, rs2, imm));
     }
     #[inline]
     fn r(&mut self, op: Op, rd: u8, rs1: u8, rs2: u8) {
@@ -198,6 +221,10 @@ impl UnitIsa for Rv64Emitter {
     const SCRATCH: [u8; 2] = [28, 29];
     const ZERO: u8 = 0;
     const SLOTS: usize = SLOTS;
+    /// A record: two operands of at most 8 words each (`mov_imm` of a
+    /// 64-bit constant), a spill, at most 10 words of address and 2 of
+    /// operation (27); a terminator: a system call's exit, 28 words.
+    const MAX_OP_WORDS: usize = 32;
 
     fn words(&mut self) -> &mut Vec<u32> {
         &mut self.words
@@ -261,8 +288,7 @@ impl UnitIsa for Rv64Emitter {
         // R-type word from a table by op (a `match` here and in the
         // encoder were two mispredicted jump tables per op).
         let (rd, rs1, rs2) = (rd as u32 & 31, ra as u32 & 31, rb as u32 & 31);
-        self.words
-            .push(BIN_R[op as usize] | rs2 << 20 | rs1 << 15 | rd << 7);
+        self.emit(BIN_R[op as usize] | rs2 << 20 | rs1 << 15 | rd << 7);
     }
 
     #[inline]
@@ -288,8 +314,7 @@ impl UnitIsa for Rv64Emitter {
             x as u32 & 0xfff
         };
         let (rd, rs1) = (rd as u32 & 31, ra as u32 & 31);
-        self.words
-            .push(BIN_I[k] | field << 20 | rs1 << 15 | rd << 7);
+        self.emit(BIN_I[k] | field << 20 | rs1 << 15 | rd << 7);
         true
     }
 
@@ -333,11 +358,9 @@ impl UnitIsa for Rv64Emitter {
         let (base, off) = self.addr(ra, off);
         // funct3 by width and signedness (lbu lb lhu lh lwu lw ld ld): a
         // table, not a `match` into the encoder's jump table.
-        const LOAD_F3: [u32; 8] = [4, 0, 5, 1, 6, 2, 3, 3];
         let f3 = LOAD_F3[(w.log2() as usize) << 1 | signed as usize];
         let (rd, rs1) = (rd as u32 & 31, base as u32 & 31);
-        self.words
-            .push(((off as u32) & 0xfff) << 20 | rs1 << 15 | f3 << 12 | rd << 7 | 3);
+        self.emit(((off as u32) & 0xfff) << 20 | rs1 << 15 | f3 << 12 | rd << 7 | 3);
     }
 
     #[inline]
@@ -345,7 +368,7 @@ impl UnitIsa for Rv64Emitter {
         let (base, off) = self.addr(ra, off);
         // sb sh sw sd: funct3 is the width's log2.
         let (rs1, rs2, imm) = (base as u32 & 31, rs as u32 & 31, off as u32);
-        self.words.push(
+        self.emit(
             ((imm >> 5) & 0x7f) << 25
                 | rs2 << 20
                 | rs1 << 15
@@ -362,8 +385,7 @@ impl UnitIsa for Rv64Emitter {
         // bltu) by the condition's discriminant.
         const INV_F3: [u32; 6] = [1, 0, 5, 4, 7, 6];
         let (rs1, rs2) = (ra as u32 & 31, rb as u32 & 31);
-        self.words
-            .push(b_imm(8) | rs2 << 20 | rs1 << 15 | INV_F3[c as usize] << 12 | 0x63);
+        self.emit(b_imm(8) | rs2 << 20 | rs1 << 15 | INV_F3[c as usize] << 12 | 0x63);
         self.jump()
     }
 
