@@ -114,9 +114,24 @@ impl TableHash {
 
 /// Makes room for `n` more words in `v` (the capacity check that
 /// [`put_word`] does not do).
+///
+/// The buffer is moved out and back around the growth call, so no
+/// out-of-line function receives the emitter's address: with every
+/// emitting path inlined, LLVM keeps the buffer's pointer and length in
+/// registers instead of reloading and storing the length per word.
 #[inline(always)]
 pub(crate) fn reserve_words(v: &mut Vec<u32>, n: usize) {
+    if v.capacity() - v.len() < n {
+        *v = grown(std::mem::take(v), n);
+    }
+}
+
+/// `v` with room for `n` more words.
+#[cold]
+#[inline(never)]
+fn grown(mut v: Vec<u32>, n: usize) -> Vec<u32> {
     v.reserve(n);
+    v
 }
 
 /// Appends `w` to `v` without a capacity check (`Vec::push`'s check,
@@ -185,6 +200,7 @@ pub enum UnitCodegenError {
 }
 
 /// Compiles a whole unit for host `I`.
+#[inline(always)]
 pub(crate) fn compile_unit<I: UnitIsa>(
     isa: &mut I,
     unit: &TranslationUnit,
@@ -291,8 +307,9 @@ pub(crate) fn compile_unit<I: UnitIsa>(
         }
         // 8-byte align, then the table.
         code_words = isa.words().len();
+        reserve_words(isa.words(), 1 + (4usize << bits));
         if isa.words().len() % 2 == 1 {
-            isa.words().push(0);
+            put_word(isa.words(), 0);
         }
         let table = isa.words().len();
         let mut t = vec![(u64::MAX, 0u64); 1 << bits];
@@ -302,8 +319,9 @@ pub(crate) fn compile_unit<I: UnitIsa>(
         }
         for (pc, off) in t {
             for v in [pc, off] {
-                isa.words().push(v as u32);
-                isa.words().push((v >> 32) as u32);
+                // Room reserved above (four words per entry).
+                put_word(isa.words(), v as u32);
+                put_word(isa.words(), (v >> 32) as u32);
             }
         }
         // Re-emit the dispatcher now that the table position is known
@@ -314,7 +332,10 @@ pub(crate) fn compile_unit<I: UnitIsa>(
         reserve_words(isa.words(), 4 * I::MAX_OP_WORDS);
         let miss2 = isa.dispatch(table, hash);
         debug_assert_eq!(isa.words().len(), miss_at);
-        isa.words().extend_from_slice(&saved);
+        reserve_words(isa.words(), saved.len());
+        for &w in &saved {
+            put_word(isa.words(), w);
+        }
         resolved.retain(|(f, _)| f.at != miss.at);
         resolved.push((miss2, miss_at));
     }
@@ -408,6 +429,7 @@ struct AllocState {
 }
 
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn block<I: UnitIsa>(
     isa: &mut I,
     blk: &UnitBlock,
@@ -611,6 +633,7 @@ fn use_reg<I: UnitIsa>(isa: &mut I, al: &Ra, t: Temp, scratch: u8) -> u8 {
 }
 
 /// [`use_reg`] for a constant, spilled or (never, in SSA) undefined temp.
+#[inline(always)]
 fn use_non_reg<I: UnitIsa>(isa: &mut I, consts: &[u64], t: Temp, l: u32, scratch: u8) -> u8 {
     match l {
         loc::CONST => match consts[t as usize] {
@@ -659,7 +682,9 @@ fn alloc<I: UnitIsa>(
     let r = match al.free {
         0 => {
             let r;
-            (r, al.slots) = spill_furthest(isa, al.loc, lu, al.pool_pos, al.slots, u, pc)?;
+            (r, al.slots) = spill_furthest::<I>(al.loc, lu, al.pool_pos, al.slots, u, pc)?;
+            // The victim's old register goes to slot `slots - 1`.
+            isa.spill(r, al.slots - 1);
             r
         }
         free => free.trailing_zeros() as u8,
@@ -669,14 +694,14 @@ fn alloc<I: UnitIsa>(
     Ok(r)
 }
 
-/// Spills the register-held value used furthest in the future (ties: the
-/// register latest in the pool) into slot `slots` and returns its register
-/// and the slots now in use (by value: no address of the allocator's
-/// state escapes, so it stays in registers).
+/// Picks the register-held value used furthest in the future (ties: the
+/// register latest in the pool), moves its location to slot `slots` and
+/// returns its register and the slots now in use; the caller emits the
+/// spill store. By value, without the emitter: no address of the
+/// allocator's state or of the emitter escapes, so both stay in registers.
 #[cold]
 #[inline(never)]
 fn spill_furthest<I: UnitIsa>(
-    isa: &mut I,
     loc: &mut [u32],
     lu: &[u32],
     pool_pos: &[u8; 32],
@@ -700,7 +725,6 @@ fn spill_furthest<I: UnitIsa>(
         return Err(UnitCodegenError::TooManySpills(pc));
     }
     let r = loc[victim] as u8;
-    isa.spill(r, slots);
     loc[victim] = loc::SLOT + slots as u32;
     Ok((r, slots + 1))
 }

@@ -81,6 +81,7 @@ impl A64Emitter {
     fn emit(&mut self, w: u32) {
         put_word(&mut self.words, w);
     }
+    #[inline(always)]
     /// Host address of guest `ra + off` into x16 (returns the index register).
     fn addr(&mut self, ra: u8, off: i32) -> u8 {
         if off == 0 {
@@ -113,11 +114,12 @@ impl UnitIsa for A64Emitter {
     /// terminator: a system call's exit, 17 words.
     const MAX_OP_WORDS: usize = 24;
 
+    #[inline(always)]
     fn words(&mut self) -> &mut Vec<u32> {
         &mut self.words
     }
 
-    #[inline]
+    #[inline(always)]
     fn mov_imm(&mut self, rd: u8, v: u64) {
         // Bit i of `nz` / `nf`: half i is not 0 / not 0xffff. One word
         // per half that is not the filler, the first a movz (movn if more
@@ -153,32 +155,32 @@ impl UnitIsa for A64Emitter {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn mov(&mut self, rd: u8, rs: u8) {
         self.emit(e::orr(rd, 31, rs));
     }
 
-    #[inline]
+    #[inline(always)]
     fn ld_state(&mut self, rd: u8, off: i32) {
         self.emit(e::ldr_imm(rd, CPU, off as u32));
     }
 
-    #[inline]
+    #[inline(always)]
     fn st_state(&mut self, rs: u8, off: i32) {
         self.emit(e::str_imm(rs, CPU, off as u32));
     }
 
-    #[inline]
+    #[inline(always)]
     fn spill(&mut self, r: u8, slot: usize) {
         self.emit(e::str_imm(r, 31, 8 * slot as u32));
     }
 
-    #[inline]
+    #[inline(always)]
     fn reload(&mut self, r: u8, slot: usize) {
         self.emit(e::ldr_imm(r, 31, 8 * slot as u32));
     }
 
-    #[inline]
+    #[inline(always)]
     fn bin(&mut self, op: BinOp, rd: u8, ra: u8, rb: u8) {
         // The one-instruction ops (add .. umulh, the first eleven) are one
         // word from a table by op: a `match` over all of them was a
@@ -229,7 +231,7 @@ impl UnitIsa for A64Emitter {
         self.emit(w);
     }
 
-    #[inline]
+    #[inline(always)]
     fn bin_imm(&mut self, op: BinOp, rd: u8, ra: u8, imm: u64) -> bool {
         let w = match op {
             BinOp::Add if imm < 4096 => e::add_imm(rd, ra, imm as u32),
@@ -256,7 +258,7 @@ impl UnitIsa for A64Emitter {
         true
     }
 
-    #[inline]
+    #[inline(always)]
     fn un(&mut self, op: UnOp, rd: u8, ra: u8) {
         self.emit(match op {
             UnOp::Sext32 => e::sxtw(rd, ra),
@@ -264,13 +266,13 @@ impl UnitIsa for A64Emitter {
         });
     }
 
-    #[inline]
+    #[inline(always)]
     fn setcond(&mut self, c: Cond, rd: u8, ra: u8, rb: u8) {
         self.emit(e::cmp(ra, rb));
         self.emit(e::cset(rd, cc(c)));
     }
 
-    #[inline]
+    #[inline(always)]
     fn load(&mut self, rd: u8, ra: u8, off: i32, w: Width, signed: bool) {
         let idx = self.addr(ra, off);
         let size = w.log2();
@@ -278,13 +280,13 @@ impl UnitIsa for A64Emitter {
         self.emit(e::ldst_reg(size, opc, rd, MEM, idx));
     }
 
-    #[inline]
+    #[inline(always)]
     fn store(&mut self, rs: u8, ra: u8, off: i32, w: Width) {
         let idx = self.addr(ra, off);
         self.emit(e::ldst_reg(w.log2(), 0, rs, MEM, idx));
     }
 
-    #[inline]
+    #[inline(always)]
     fn branch(&mut self, c: Cond, ra: u8, rb: u8) -> Fixup {
         self.emit(e::cmp(ra, rb));
         let at = self.words.len();
@@ -292,7 +294,7 @@ impl UnitIsa for A64Emitter {
         Fixup { at, cond: true }
     }
 
-    #[inline]
+    #[inline(always)]
     fn branch_imm(&mut self, c: Cond, ra: u8, imm: u64) -> Option<Fixup> {
         // Register 31 would be sp in the immediate forms.
         if ra == 31 {
@@ -310,14 +312,14 @@ impl UnitIsa for A64Emitter {
         Some(Fixup { at, cond: true })
     }
 
-    #[inline]
+    #[inline(always)]
     fn jump(&mut self) -> Fixup {
         let at = self.words.len();
         self.emit(e::b(0));
         Fixup { at, cond: false }
     }
 
-    #[inline]
+    #[inline(always)]
     fn patch(&mut self, f: Fixup, target: usize) {
         let d = target as i64 - f.at as i64;
         let w = &mut self.words[f.at];
@@ -328,7 +330,7 @@ impl UnitIsa for A64Emitter {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn prologue(&mut self) {
         self.emit(e::stp_pre16(CPU, MEM));
         self.emit(e::sub_imm(31, 31, FRAME));
@@ -336,7 +338,7 @@ impl UnitIsa for A64Emitter {
         self.emit(e::orr(MEM, 31, 1));
     }
 
-    #[inline]
+    #[inline(always)]
     fn ret_code(&mut self, code: u64) {
         self.mov_imm(0, code);
         self.emit(e::add_imm(31, 31, FRAME));
@@ -344,7 +346,7 @@ impl UnitIsa for A64Emitter {
         self.emit(e::ret());
     }
 
-    #[inline]
+    #[inline(always)]
     fn dispatch(&mut self, table: usize, h: TableHash) -> Fixup {
         // x16 = target pc (scratch 0); x17 = &table[hash(pc)]
         self.emit(e::lsr_imm(X15, 16, h.a));

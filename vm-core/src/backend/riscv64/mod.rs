@@ -183,6 +183,42 @@ fn fast_encode(op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32) -> u32 {
     }
 }
 
+/// The words of `rd = v` appended to `out` (at most 8: `lui` and `addiw`
+/// for the upper 32-bit-range part, then `slli` and `addi` per 12 more
+/// bits, three times at most).
+#[inline(never)]
+fn mov_imm_words(rd: u8, v: u64, out: &mut ([u32; 8], usize)) {
+    let mut put = |w: u32| {
+        out.0[out.1] = w;
+        out.1 += 1;
+    };
+    let x = v as i64;
+    if x == x as i32 as i64 {
+        let hi = ((x + 0x800) >> 12) as i32;
+        let lo = (x - ((hi as i64) << 12)) as i32;
+        if hi != 0 {
+            put(fast_encode(Op::Lui, rd, 0, 0, hi << 12));
+            if lo != 0 {
+                put(fast_encode(Op::Addiw, rd, rd, 0, lo));
+            }
+        } else {
+            put(fast_encode(Op::Addi, rd, 0, 0, lo));
+        }
+        return;
+    }
+    // Upper part first, then shift in the low 12 bits.
+    let lo = ((x << 52) >> 52) as i32;
+    let hi = x.wrapping_sub(lo as i64) >> 12;
+    let tz = hi.trailing_zeros().min(63 - 12);
+    mov_imm_words(rd, (hi >> tz) as u64, out);
+    out.0[out.1] = fast_encode(Op::Slli, rd, rd, 0, 12 + tz as i32);
+    out.1 += 1;
+    if lo != 0 {
+        out.0[out.1] = fast_encode(Op::Addi, rd, rd, 0, lo);
+        out.1 += 1;
+    }
+}
+
 fn fits12(v: i64) -> bool {
     (-2048..2048).contains(&v)
 }
@@ -198,10 +234,11 @@ impl Rv64Emitter {
     fn i(&mut self, op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32) {
         self.emit(fast_encode(op, rd, rs1, rs2, imm));
     }
-    #[inline]
+    #[inline(always)]
     fn r(&mut self, op: Op, rd: u8, rs1: u8, rs2: u8) {
         self.i(op, rd, rs1, rs2, 0)
     }
+    #[inline(always)]
     /// Host address of guest `ra + off`: (register, remaining 12-bit offset).
     fn addr(&mut self, ra: u8, off: i32) -> (u8, i32) {
         if fits12(off as i64) {
@@ -226,14 +263,16 @@ impl UnitIsa for Rv64Emitter {
     /// operation (27); a terminator: a system call's exit, 28 words.
     const MAX_OP_WORDS: usize = 32;
 
+    #[inline(always)]
     fn words(&mut self) -> &mut Vec<u32> {
         &mut self.words
     }
 
-    #[inline]
+    #[inline(always)]
     fn mov_imm(&mut self, rd: u8, v: u64) {
         let x = v as i64;
         if x == x as i32 as i64 {
+            // The common case inline: `mov_imm_words`' first branch.
             let hi = ((x + 0x800) >> 12) as i32;
             let lo = (x - ((hi as i64) << 12)) as i32;
             if hi != 0 {
@@ -246,43 +285,41 @@ impl UnitIsa for Rv64Emitter {
             }
             return;
         }
-        // Upper part first, then shift in the low 12 bits.
-        let lo = ((x << 52) >> 52) as i32;
-        let hi = x.wrapping_sub(lo as i64) >> 12;
-        let tz = hi.trailing_zeros().min(63 - 12);
-        self.mov_imm(rd, (hi >> tz) as u64);
-        self.i(Op::Slli, rd, rd, 0, 12 + tz as i32);
-        if lo != 0 {
-            self.i(Op::Addi, rd, rd, 0, lo);
+        // Out of line and without the emitter (its address would escape:
+        // see `reserve_words`): the words land in a local buffer.
+        let mut out = ([0u32; 8], 0usize);
+        mov_imm_words(rd, v, &mut out);
+        for &w in &out.0[..out.1] {
+            self.emit(w);
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn mov(&mut self, rd: u8, rs: u8) {
         self.i(Op::Addi, rd, rs, 0, 0);
     }
 
-    #[inline]
+    #[inline(always)]
     fn ld_state(&mut self, rd: u8, off: i32) {
         self.i(Op::Ld, rd, CPU, 0, off);
     }
 
-    #[inline]
+    #[inline(always)]
     fn st_state(&mut self, rs: u8, off: i32) {
         self.i(Op::Sd, 0, CPU, rs, off);
     }
 
-    #[inline]
+    #[inline(always)]
     fn spill(&mut self, r: u8, slot: usize) {
         self.i(Op::Sd, 0, SP, r, 8 * slot as i32);
     }
 
-    #[inline]
+    #[inline(always)]
     fn reload(&mut self, r: u8, slot: usize) {
         self.i(Op::Ld, r, SP, 0, 8 * slot as i32);
     }
 
-    #[inline]
+    #[inline(always)]
     fn bin(&mut self, op: BinOp, rd: u8, ra: u8, rb: u8) {
         // The IR's operations are RV64IM's, division by zero included: one
         // R-type word from a table by op (a `match` here and in the
@@ -291,7 +328,7 @@ impl UnitIsa for Rv64Emitter {
         self.emit(BIN_R[op as usize] | rs2 << 20 | rs1 << 15 | rd << 7);
     }
 
-    #[inline]
+    #[inline(always)]
     fn bin_imm(&mut self, op: BinOp, rd: u8, ra: u8, imm: u64) -> bool {
         // I-type forms by table: addi (also sub with the negated
         // immediate), andi, ori, xori with a 12-bit immediate; shifts by
@@ -318,7 +355,7 @@ impl UnitIsa for Rv64Emitter {
         true
     }
 
-    #[inline]
+    #[inline(always)]
     fn un(&mut self, op: UnOp, rd: u8, ra: u8) {
         match op {
             UnOp::Sext32 => self.i(Op::Addiw, rd, ra, 0, 0),
@@ -329,7 +366,7 @@ impl UnitIsa for Rv64Emitter {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn setcond(&mut self, c: Cond, rd: u8, ra: u8, rb: u8) {
         match c {
             Cond::Eq => {
@@ -353,7 +390,7 @@ impl UnitIsa for Rv64Emitter {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn load(&mut self, rd: u8, ra: u8, off: i32, w: Width, signed: bool) {
         let (base, off) = self.addr(ra, off);
         // funct3 by width and signedness (lbu lb lhu lh lwu lw ld ld): a
@@ -363,7 +400,7 @@ impl UnitIsa for Rv64Emitter {
         self.emit(((off as u32) & 0xfff) << 20 | rs1 << 15 | f3 << 12 | rd << 7 | 3);
     }
 
-    #[inline]
+    #[inline(always)]
     fn store(&mut self, rs: u8, ra: u8, off: i32, w: Width) {
         let (base, off) = self.addr(ra, off);
         // sb sh sw sd: funct3 is the width's log2.
@@ -378,7 +415,7 @@ impl UnitIsa for Rv64Emitter {
         );
     }
 
-    #[inline]
+    #[inline(always)]
     fn branch(&mut self, c: Cond, ra: u8, rb: u8) -> Fixup {
         // Inverted short branch over a jal: +-1 MiB reach for the taken
         // edge. funct3 of the inverted condition (bne beq bge blt bgeu
@@ -389,14 +426,14 @@ impl UnitIsa for Rv64Emitter {
         self.jump()
     }
 
-    #[inline]
+    #[inline(always)]
     fn jump(&mut self) -> Fixup {
         let at = self.words.len();
         self.i(Op::Jal, 0, 0, 0, 0);
         Fixup { at, cond: false }
     }
 
-    #[inline]
+    #[inline(always)]
     fn patch(&mut self, f: Fixup, target: usize) {
         // Only the offset changes: the other fields of the word stay
         // (B-type: registers, funct3, opcode; J-type: rd, opcode).
@@ -409,21 +446,21 @@ impl UnitIsa for Rv64Emitter {
         };
     }
 
-    #[inline]
+    #[inline(always)]
     fn prologue(&mut self) {
         self.i(Op::Addi, SP, SP, 0, -FRAME);
         self.mov(CPU, 10);
         self.mov(MEM, 11);
     }
 
-    #[inline]
+    #[inline(always)]
     fn ret_code(&mut self, code: u64) {
         self.mov_imm(10, code);
         self.i(Op::Addi, SP, SP, 0, FRAME);
         self.i(Op::Jalr, 0, RA, 0, 0);
     }
 
-    #[inline]
+    #[inline(always)]
     fn dispatch(&mut self, table: usize, h: TableHash) -> Fixup {
         // t3 = target pc; t4 = &table[hash(pc)]
         let bits = h.bits as i32;
