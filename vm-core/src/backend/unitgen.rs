@@ -39,7 +39,14 @@ pub(crate) trait UnitIsa {
     const ZERO: u8;
     /// Spill slots in the frame.
     const SLOTS: usize;
-    /// Emitted words.
+    /// Most words one record or terminator emits (operand reloads and
+    /// constants, a spill, the instruction sequence): `compile_unit`
+    /// reserves this much room per record before a block, so the emitters
+    /// write without a capacity check.
+    const MAX_OP_WORDS: usize;
+    /// Emitted words. Every emitting method writes through [`put_word`]
+    /// without a capacity check: callers first make room with
+    /// [`reserve_words`] (`MAX_OP_WORDS` per record).
     fn words(&mut self) -> &mut Vec<u32>;
     /// `rd = v`.
     fn mov_imm(&mut self, rd: u8, v: u64);
@@ -105,6 +112,50 @@ impl TableHash {
     }
 }
 
+/// Makes room for `n` more words in `v` (the capacity check that
+/// [`put_word`] does not do).
+///
+/// The buffer is moved out and back around the growth call, so no
+/// out-of-line function receives the emitter's address: with every
+/// emitting path inlined, LLVM keeps the buffer's pointer and length in
+/// registers instead of reloading and storing the length per word.
+#[inline(always)]
+pub(crate) fn reserve_words(v: &mut Vec<u32>, n: usize) {
+    if v.capacity() - v.len() < n {
+        *v = grown(std::mem::take(v), n);
+    }
+}
+
+/// `v` with room for `n` more words.
+#[cold]
+#[inline(never)]
+fn grown(mut v: Vec<u32>, n: usize) -> Vec<u32> {
+    v.reserve(n);
+    v
+}
+
+/// Appends `w` to `v` without a capacity check (`Vec::push`'s check,
+/// length update and growth path were ~15 % of the backends'
+/// instructions).
+///
+/// The caller must have made room with [`reserve_words`]: `compile_unit`
+/// reserves [`UnitIsa::MAX_OP_WORDS`] per record and terminator before
+/// each block, and the same before each exit stub, entry stub and the
+/// dispatcher, and no record or terminator emits more (each host's
+/// `MAX_OP_WORDS` shows the count).
+#[inline(always)]
+pub(crate) fn put_word(v: &mut Vec<u32>, w: u32) {
+    let len = v.len();
+    debug_assert!(len < v.capacity(), "no room reserved");
+    // SAFETY: the caller reserved room for this word (above), so `len` is
+    // within the allocation; the word is written before `set_len` exposes
+    // it, so every word below the new length is initialized.
+    unsafe {
+        v.as_mut_ptr().add(len).write(w);
+        v.set_len(len + 1);
+    }
+}
+
 /// Machine code of a translated unit.
 #[derive(Debug, Clone)]
 pub struct UnitCode {
@@ -149,6 +200,7 @@ pub enum UnitCodegenError {
 }
 
 /// Compiles a whole unit for host `I`.
+#[inline(always)]
 pub(crate) fn compile_unit<I: UnitIsa>(
     isa: &mut I,
     unit: &TranslationUnit,
@@ -165,12 +217,23 @@ pub(crate) fn compile_unit<I: UnitIsa>(
         st.pool_free |= 1 << r;
         st.pool_pos[r as usize] = k as u8;
     }
+    // Room for the whole unit up front (the blocks' reservations below then
+    // rarely grow the buffer, which copies it).
+    let most = unit.blocks.iter().map(|b| b.end - b.start).max().unwrap_or(0) as usize;
+    reserve_words(
+        isa.words(),
+        unit.guest_insns as usize * 5 + (most + 1) * I::MAX_OP_WORDS,
+    );
     let mut block_insns = 0;
     for (bi, blk) in unit.blocks.iter().enumerate() {
         labels[bi] = isa.words().len();
         let before = isa.words().len();
         let next = unit.blocks.get(bi + 1).map(|b| b.pc);
         let lu = &unit.last_use[unit.last_use_base[bi]..];
+        // Room for every record and the terminator: the emitters write
+        // without a capacity check (see `put_word`).
+        let records = (blk.end - blk.start) as usize;
+        reserve_words(isa.words(), (records + 1) * I::MAX_OP_WORDS);
         block(
             isa,
             blk,
@@ -194,6 +257,7 @@ pub(crate) fn compile_unit<I: UnitIsa>(
             Target::Exit(pc) => match stubs.iter().find(|s| s.0 == pc) {
                 Some(s) => s.1,
                 None => {
+                    reserve_words(isa.words(), I::MAX_OP_WORDS);
                     let at = isa.words().len();
                     let [s0, _] = I::SCRATCH;
                     isa.mov_imm(s0, pc);
@@ -209,6 +273,7 @@ pub(crate) fn compile_unit<I: UnitIsa>(
     // Entry stubs: prologue, then jump to the entry block.
     let mut entries = Vec::with_capacity(unit.entries.len());
     for (_, pc) in &unit.entries {
+        reserve_words(isa.words(), I::MAX_OP_WORDS);
         entries.push(isa.words().len() * 4);
         isa.prologue();
         let f = isa.jump();
@@ -230,6 +295,7 @@ pub(crate) fn compile_unit<I: UnitIsa>(
         let bits = hash.bits;
         // The table follows the dispatcher; its word index is patched below.
         let table_at_placeholder = usize::MAX;
+        reserve_words(isa.words(), 4 * I::MAX_OP_WORDS);
         let miss = isa.dispatch(table_at_placeholder, hash);
         let miss_at = isa.words().len();
         let [s0, _] = I::SCRATCH;
@@ -241,8 +307,9 @@ pub(crate) fn compile_unit<I: UnitIsa>(
         }
         // 8-byte align, then the table.
         code_words = isa.words().len();
+        reserve_words(isa.words(), 1 + (4usize << bits));
         if isa.words().len() % 2 == 1 {
-            isa.words().push(0);
+            put_word(isa.words(), 0);
         }
         let table = isa.words().len();
         let mut t = vec![(u64::MAX, 0u64); 1 << bits];
@@ -252,8 +319,9 @@ pub(crate) fn compile_unit<I: UnitIsa>(
         }
         for (pc, off) in t {
             for v in [pc, off] {
-                isa.words().push(v as u32);
-                isa.words().push((v >> 32) as u32);
+                // Room reserved above (four words per entry).
+                put_word(isa.words(), v as u32);
+                put_word(isa.words(), (v >> 32) as u32);
             }
         }
         // Re-emit the dispatcher now that the table position is known
@@ -261,9 +329,13 @@ pub(crate) fn compile_unit<I: UnitIsa>(
         let end = isa.words().len();
         let saved: Vec<u32> = isa.words()[miss_at..end].to_vec();
         isa.words().truncate(disp);
+        reserve_words(isa.words(), 4 * I::MAX_OP_WORDS);
         let miss2 = isa.dispatch(table, hash);
         debug_assert_eq!(isa.words().len(), miss_at);
-        isa.words().extend_from_slice(&saved);
+        reserve_words(isa.words(), saved.len());
+        for &w in &saved {
+            put_word(isa.words(), w);
+        }
         resolved.retain(|(f, _)| f.at != miss.at);
         resolved.push((miss2, miss_at));
     }
@@ -350,9 +422,6 @@ struct AllocState {
     loc: Vec<u32>,
     /// Value of each temp whose location is `loc::CONST`.
     consts: Vec<u64>,
-    /// Bit r set: pool register r is free.
-    free: u32,
-    slots_used: usize,
     /// Position of each host register in the pool (spill tie-break).
     pool_pos: [u8; 32],
     /// `free` at the start of a block: every pool register.
@@ -360,6 +429,7 @@ struct AllocState {
 }
 
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn block<I: UnitIsa>(
     isa: &mut I,
     blk: &UnitBlock,
@@ -373,89 +443,105 @@ fn block<I: UnitIsa>(
     let n = blk.num_temps as usize;
     // Every location starts undefined: spilling scans the block's temps
     // for the register holders, so stale entries must not look live.
+    // (At least temp 0, the absent operand.)
+    let n = n.max(1);
     st.loc.clear();
     st.loc.resize(n, loc::NONE);
     if st.consts.len() < n {
         st.consts.resize(n, 0);
     }
-    st.free = st.pool_free;
-    st.slots_used = 0;
     let [s0, s1] = I::SCRATCH;
     let target = |pc: u64| match unit.index.get(pc) {
         Some(i) => Target::Block(i),
         None => Target::Exit(pc),
     };
+    // The block's last uses, as long as its locations: one bounds check
+    // here lets LLVM drop the per-operand checks of `lu[t]` (dominated by
+    // the check of `loc[t]` against the same length).
+    let lu = &lu[..n];
+    // The allocator's state as locals (see `Ra`).
+    let mut al = Ra {
+        loc: &mut st.loc[..n],
+        consts: &mut st.consts[..n],
+        free: st.pool_free,
+        slots: 0,
+        pool_free: st.pool_free,
+        pool_pos: &st.pool_pos,
+    };
     // Constants emit no code: their temps are noted before the first op.
     for k in unit.block_consts(blk) {
-        st.loc[k.dst as usize] = loc::CONST;
-        st.consts[k.dst as usize] = k.val;
+        al.loc[k.dst as usize] = loc::CONST;
+        al.consts[k.dst as usize] = k.val;
     }
-    // One dispatch per op: allocation and emission fused. `u` is the
-    // op's index + 1, the encoding of last uses (0: never read).
+    // Temp 0, the absent operand, reads as the zero register (no code;
+    // `free_dead` never frees it: it is not in the pool).
+    al.loc[0] = I::ZERO as u32;
+    // Allocation and emission fused. `u` is the op's index + 1, the
+    // encoding of last uses (0: never read).
     for (i, op) in unit.block_ops(blk).iter().enumerate() {
         let u = i as u32 + 1;
         let (dst, a, b) = (op.dst as Temp, op.a as Temp, op.b as Temp);
         match op.kind {
             kind::CONST => {
-                st.loc[dst as usize] = loc::CONST;
-                st.consts[dst as usize] = op.imm;
+                al.loc[dst as usize] = loc::CONST;
+                al.consts[dst as usize] = op.imm;
             }
             kind::GET => {
-                let r = alloc(isa, st, lu, dst, u, blk.pc)?;
+                let r = alloc(isa, &mut al, lu, dst, u, blk.pc)?;
                 isa.ld_state(r, offsets::GLOBALS + 8 * op.sub as i32);
             }
             kind::SET => {
-                let r = use_reg(isa, st, a, s0);
+                let r = use_reg(isa, &al, a, s0);
                 isa.st_state(r, offsets::GLOBALS + 8 * op.sub as i32);
-                free_dead(st, lu, a, u);
+                free_dead(&mut al, lu, a, u);
             }
             kind::BIN => {
                 let bop = op.bin_op();
-                let ra = use_reg(isa, st, a, s0);
-                if st.loc[b as usize] == loc::CONST {
-                    let v = st.consts[b as usize];
-                    free_dead(st, lu, a, u);
-                    free_dead(st, lu, b, u);
-                    let rd = alloc(isa, st, lu, dst, u, blk.pc)?;
+                let ra = use_reg(isa, &al, a, s0);
+                if al.loc[b as usize] == loc::CONST {
+                    let v = al.consts[b as usize];
+                    free_dead(&mut al, lu, a, u);
+                    free_dead(&mut al, lu, b, u);
+                    let rd = alloc(isa, &mut al, lu, dst, u, blk.pc)?;
                     if !isa.bin_imm(bop, rd, ra, v) {
                         // rd may alias ra: the constant goes to scratch 1.
                         isa.mov_imm(s1, v);
                         isa.bin(bop, rd, ra, s1);
                     }
                 } else {
-                    let rb = use_reg(isa, st, b, s1);
-                    free_dead(st, lu, a, u);
-                    free_dead(st, lu, b, u);
-                    let rd = alloc(isa, st, lu, dst, u, blk.pc)?;
+                    let rb = use_reg(isa, &al, b, s1);
+                    free_dead(&mut al, lu, a, u);
+                    free_dead(&mut al, lu, b, u);
+                    let rd = alloc(isa, &mut al, lu, dst, u, blk.pc)?;
                     isa.bin(bop, rd, ra, rb);
                 }
             }
             kind::UN => {
-                let ra = use_reg(isa, st, a, s0);
-                free_dead(st, lu, a, u);
-                let rd = alloc(isa, st, lu, dst, u, blk.pc)?;
+                let ra = use_reg(isa, &al, a, s0);
+                free_dead(&mut al, lu, a, u);
+                let rd = alloc(isa, &mut al, lu, dst, u, blk.pc)?;
                 isa.un(op.un_op(), rd, ra);
             }
             kind::SETCOND => {
-                let ra = use_reg(isa, st, a, s0);
-                let rb = use_reg(isa, st, b, s1);
-                free_dead(st, lu, a, u);
-                free_dead(st, lu, b, u);
-                let rd = alloc(isa, st, lu, dst, u, blk.pc)?;
+                let ra = use_reg(isa, &al, a, s0);
+                let rb = use_reg(isa, &al, b, s1);
+                free_dead(&mut al, lu, a, u);
+                free_dead(&mut al, lu, b, u);
+                let rd = alloc(isa, &mut al, lu, dst, u, blk.pc)?;
                 isa.setcond(op.cond(), rd, ra, rb);
             }
             kind::LOAD => {
-                let ra = use_reg(isa, st, a, s0);
-                free_dead(st, lu, a, u);
-                let rd = alloc(isa, st, lu, dst, u, blk.pc)?;
+                let ra = use_reg(isa, &al, a, s0);
+                free_dead(&mut al, lu, a, u);
+                let rd = alloc(isa, &mut al, lu, dst, u, blk.pc)?;
                 isa.load(rd, ra, op.off(), op.width(), op.signed());
             }
             kind::STORE => {
-                let ra = use_reg(isa, st, a, s0);
-                let rs = use_reg(isa, st, b, s1);
+                let ra = use_reg(isa, &al, a, s0);
+                let rs = use_reg(isa, &al, b, s1);
                 isa.store(rs, ra, op.off(), op.width());
-                free_dead(st, lu, a, u);
-                free_dead(st, lu, b, u);
+                free_dead(&mut al, lu, a, u);
+                free_dead(&mut al, lu, b, u);
             }
             // Dead ops (kind::NOP) emit nothing.
             _ => {}
@@ -475,16 +561,16 @@ fn block<I: UnitIsa>(
             taken,
             fallthrough,
         } => {
-            let ra = use_reg(isa, st, a, s0);
-            let imm = if st.loc[b as usize] == loc::CONST {
-                isa.branch_imm(cond, ra, st.consts[b as usize])
+            let ra = use_reg(isa, &al, a, s0);
+            let imm = if al.loc[b as usize] == loc::CONST {
+                isa.branch_imm(cond, ra, al.consts[b as usize])
             } else {
                 None
             };
             let f = match imm {
                 Some(f) => f,
                 None => {
-                    let rb = use_reg(isa, st, b, s1);
+                    let rb = use_reg(isa, &al, b, s1);
                     isa.branch(cond, ra, rb)
                 }
             };
@@ -495,7 +581,7 @@ fn block<I: UnitIsa>(
             }
         }
         Terminator::JumpIndirect(t) => {
-            let r = use_reg(isa, st, t, s0);
+            let r = use_reg(isa, &al, t, s0);
             if r != s0 {
                 isa.mov(s0, r);
             }
@@ -518,19 +604,39 @@ fn block<I: UnitIsa>(
     Ok(())
 }
 
+/// The allocator's per-block state, held in `block`'s locals: with the
+/// free mask in a struct that the out-of-line paths received by
+/// reference, every update of it was a store and a reload (three store-
+/// to-load chains per record).
+struct Ra<'a> {
+    /// Location of each temp of the block (see [`loc`]).
+    loc: &'a mut [u32],
+    /// Value of each temp whose location is `loc::CONST`.
+    consts: &'a mut [u64],
+    /// Bit r set: pool register r is free.
+    free: u32,
+    /// Spill slots in use.
+    slots: usize,
+    /// Every pool register.
+    pool_free: u32,
+    /// Position of each host register in the pool (spill tie-break).
+    pool_pos: &'a [u8; 32],
+}
+
 #[inline(always)]
-fn use_reg<I: UnitIsa>(isa: &mut I, st: &mut AllocState, t: Temp, scratch: u8) -> u8 {
-    let l = st.loc[t as usize];
+fn use_reg<I: UnitIsa>(isa: &mut I, al: &Ra, t: Temp, scratch: u8) -> u8 {
+    let l = al.loc[t as usize];
     if l < 32 {
         return l as u8;
     }
-    use_non_reg(isa, st, t, l, scratch)
+    use_non_reg(isa, al.consts, t, l, scratch)
 }
 
 /// [`use_reg`] for a constant, spilled or (never, in SSA) undefined temp.
-fn use_non_reg<I: UnitIsa>(isa: &mut I, st: &AllocState, t: Temp, l: u32, scratch: u8) -> u8 {
+#[inline(always)]
+fn use_non_reg<I: UnitIsa>(isa: &mut I, consts: &[u64], t: Temp, l: u32, scratch: u8) -> u8 {
     match l {
-        loc::CONST => match st.consts[t as usize] {
+        loc::CONST => match consts[t as usize] {
             0 => I::ZERO,
             v => {
                 isa.mov_imm(scratch, v);
@@ -551,13 +657,14 @@ fn use_non_reg<I: UnitIsa>(isa: &mut I, st: &AllocState, t: Temp, l: u32, scratc
 /// as is: a dead temp is never read again, and spilling only considers
 /// temps used after the current op.
 #[inline(always)]
-fn free_dead(st: &mut AllocState, lu: &[u32], t: Temp, u: u32) {
-    let l = st.loc[t as usize];
+fn free_dead(al: &mut Ra, lu: &[u32], t: Temp, u: u32) {
+    let l = al.loc[t as usize];
     // Branch-free: whether an operand dies here is unpredictable (this
     // trades ~4 instructions per operand for ~0.25 mispredicted branches
     // per op in callgrind's branch simulation).
     let dead = (lu[t as usize] == u) & (l < 32);
-    st.free |= (dead as u32) << (l & 31);
+    // Masked with the pool: temp 0's zero register is never freed.
+    al.free |= ((dead as u32) << (l & 31)) & al.pool_free;
 }
 
 /// A register for the new temp `t` at the op with last-use number `u`: the lowest free one, or one
@@ -566,52 +673,60 @@ fn free_dead(st: &mut AllocState, lu: &[u32], t: Temp, u: u32) {
 #[inline(always)]
 fn alloc<I: UnitIsa>(
     isa: &mut I,
-    st: &mut AllocState,
+    al: &mut Ra,
     lu: &[u32],
     t: Temp,
     u: u32,
     pc: u64,
 ) -> Result<u8, UnitCodegenError> {
-    let r = match st.free {
-        0 => spill_furthest(isa, st, lu, u, pc)?,
+    let r = match al.free {
+        0 => {
+            let r;
+            (r, al.slots) = spill_furthest::<I>(al.loc, lu, al.pool_pos, al.slots, u, pc)?;
+            // The victim's old register goes to slot `slots - 1`.
+            isa.spill(r, al.slots - 1);
+            r
+        }
         free => free.trailing_zeros() as u8,
     };
-    st.free &= !(1 << r);
-    st.loc[t as usize] = r as u32;
+    al.free &= !(1 << r);
+    al.loc[t as usize] = r as u32;
     Ok(r)
 }
 
-/// Spills the register-held value used furthest in the future (ties: the
-/// register latest in the pool) and returns its register.
+/// Picks the register-held value used furthest in the future (ties: the
+/// register latest in the pool), moves its location to slot `slots` and
+/// returns its register and the slots now in use; the caller emits the
+/// spill store. By value, without the emitter: no address of the
+/// allocator's state or of the emitter escapes, so both stay in registers.
 #[cold]
 #[inline(never)]
 fn spill_furthest<I: UnitIsa>(
-    isa: &mut I,
-    st: &mut AllocState,
+    loc: &mut [u32],
     lu: &[u32],
+    pool_pos: &[u8; 32],
+    slots: usize,
     u: u32,
     pc: u64,
-) -> Result<u8, UnitCodegenError> {
+) -> Result<(u8, usize), UnitCodegenError> {
     // Live register holders: in a register and read after the current op
     // (a temp whose last use is this op already gave its register back).
-    let victim = st
-        .loc
+    let victim = loc
         .iter()
         .zip(lu)
         .enumerate()
+        // Temp 0 is the zero register, not a holder.
+        .skip(1)
         .filter(|(_, (&l, &v))| l < 32 && v > u)
-        .max_by_key(|(_, (&l, &v))| (v, st.pool_pos[l as usize]))
+        .max_by_key(|(_, (&l, &v))| (v, pool_pos[l as usize]))
         .map(|(t, _)| t)
         .expect("no free register means every pool register has a live holder");
-    if st.slots_used >= I::SLOTS {
+    if slots >= I::SLOTS {
         return Err(UnitCodegenError::TooManySpills(pc));
     }
-    let r = st.loc[victim] as u8;
-    let slot = st.slots_used;
-    st.slots_used += 1;
-    isa.spill(r, slot);
-    st.loc[victim] = loc::SLOT + slot as u32;
-    Ok(r)
+    let r = loc[victim] as u8;
+    loc[victim] = loc::SLOT + slots as u32;
+    Ok((r, slots + 1))
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@ pub mod encode;
 
 use self::encode as e;
 use self::encode::Cc;
-use super::unitgen::{compile_unit, Fixup, TableHash, UnitCode, UnitCodegenError, UnitIsa};
+use super::unitgen::{
+    compile_unit, put_word, Fixup, TableHash, UnitCode, UnitCodegenError, UnitIsa,
+};
 use crate::ir::TranslationUnit;
 use crate::ir::{BinOp, Cond, UnOp, Width};
 
@@ -38,15 +40,26 @@ const BIN_RRR: [u32; 11] = [
 ];
 
 /// The AArch64 unit emitter.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct A64Emitter {
     words: Vec<u32>,
 }
 
+impl Default for A64Emitter {
+    /// An emitter with room for the encoder tests' sequences (`compile`
+    /// sizes its own).
+    fn default() -> Self {
+        Self {
+            words: Vec::with_capacity(256),
+        }
+    }
+}
+
 /// Compiles a translation unit to AArch64 code.
 pub fn compile(unit: &TranslationUnit) -> Result<UnitCode, UnitCodegenError> {
-    let mut em = A64Emitter::default();
-    em.words.reserve(unit.guest_insns as usize * 4);
+    // `compile_unit` sizes the buffer (an allocation here would be copied
+    // when it grows).
+    let mut em = A64Emitter { words: Vec::new() };
     compile_unit(&mut em, unit)
 }
 
@@ -62,10 +75,13 @@ fn cc(c: Cond) -> Cc {
 }
 
 impl A64Emitter {
-    #[inline]
+    /// Appends a word (room reserved by the caller: see
+    /// [`UnitIsa::words`]).
+    #[inline(always)]
     fn emit(&mut self, w: u32) {
-        self.words.push(w);
+        put_word(&mut self.words, w);
     }
+    #[inline(always)]
     /// Host address of guest `ra + off` into x16 (returns the index register).
     fn addr(&mut self, ra: u8, off: i32) -> u8 {
         if off == 0 {
@@ -93,76 +109,78 @@ impl UnitIsa for A64Emitter {
     const SCRATCH: [u8; 2] = [16, 17];
     const ZERO: u8 = 31;
     const SLOTS: usize = SLOTS;
+    /// A record: two operands of at most 4 words each (`mov_imm`), a
+    /// spill, at most 5 words of address and 4 of operation (13-14); a
+    /// terminator: a system call's exit, 17 words.
+    const MAX_OP_WORDS: usize = 24;
 
+    #[inline(always)]
     fn words(&mut self) -> &mut Vec<u32> {
         &mut self.words
     }
 
-    #[inline]
+    #[inline(always)]
     fn mov_imm(&mut self, rd: u8, v: u64) {
-        let halves = |x: u64| (0..4).map(move |i| ((x >> (16 * i)) & 0xffff) as u16);
-        let zeros = halves(v).filter(|&h| h == 0).count();
-        let ones = halves(v).filter(|&h| h == 0xffff).count();
-        if ones > zeros {
-            // movn then movk the halves that are not all ones.
-            let mut first = true;
-            for (i, h) in halves(v).enumerate() {
-                if h != 0xffff || (first && i == 3) {
-                    if first {
-                        self.emit(e::movn(rd, !h, i as u32));
-                        first = false;
-                    } else {
-                        self.emit(e::movk(rd, h, i as u32));
-                    }
-                }
-            }
-            if first {
-                self.emit(e::movn(rd, 0, 0));
-            }
+        // Bit i of `nz` / `nf`: half i is not 0 / not 0xffff. One word
+        // per half that is not the filler, the first a movz (movn if more
+        // halves are all ones than zero), the rest movk; the halves are
+        // found with bit scans instead of counting loops over all four
+        // (~40 instructions and two mispredicted loop exits per constant).
+        let half = |i: u32| (v >> (16 * i)) as u16;
+        let (mut nz, mut nf) = (0u32, 0u32);
+        for i in 0..4 {
+            nz |= ((half(i) != 0) as u32) << i;
+            nf |= ((half(i) != 0xffff) as u32) << i;
+        }
+        // Bits set in a 4-bit mask, from a nibble table (`count_ones` is
+        // a dozen instructions without the popcnt extension).
+        let ones = |m: u32| (0x4332_3221_3221_2110u64 >> (4 * m)) & 15;
+        let (mut m, first) = if ones(nf) < ones(nz) {
+            // All ones: movn of half 3 (!0xffff = 0).
+            let m = if nf == 0 { 8 } else { nf };
+            let i = m.trailing_zeros();
+            (m, e::movn(rd, !half(i), i))
+        } else if nz == 0 {
+            (1, e::movz(rd, 0, 0))
         } else {
-            let mut first = true;
-            for (i, h) in halves(v).enumerate() {
-                if h != 0 {
-                    if first {
-                        self.emit(e::movz(rd, h, i as u32));
-                        first = false;
-                    } else {
-                        self.emit(e::movk(rd, h, i as u32));
-                    }
-                }
-            }
-            if first {
-                self.emit(e::movz(rd, 0, 0));
-            }
+            let i = nz.trailing_zeros();
+            (nz, e::movz(rd, half(i), i))
+        };
+        self.emit(first);
+        m &= m - 1;
+        while m != 0 {
+            let i = m.trailing_zeros();
+            self.emit(e::movk(rd, half(i), i));
+            m &= m - 1;
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn mov(&mut self, rd: u8, rs: u8) {
         self.emit(e::orr(rd, 31, rs));
     }
 
-    #[inline]
+    #[inline(always)]
     fn ld_state(&mut self, rd: u8, off: i32) {
         self.emit(e::ldr_imm(rd, CPU, off as u32));
     }
 
-    #[inline]
+    #[inline(always)]
     fn st_state(&mut self, rs: u8, off: i32) {
         self.emit(e::str_imm(rs, CPU, off as u32));
     }
 
-    #[inline]
+    #[inline(always)]
     fn spill(&mut self, r: u8, slot: usize) {
         self.emit(e::str_imm(r, 31, 8 * slot as u32));
     }
 
-    #[inline]
+    #[inline(always)]
     fn reload(&mut self, r: u8, slot: usize) {
         self.emit(e::ldr_imm(r, 31, 8 * slot as u32));
     }
 
-    #[inline]
+    #[inline(always)]
     fn bin(&mut self, op: BinOp, rd: u8, ra: u8, rb: u8) {
         // The one-instruction ops (add .. umulh, the first eleven) are one
         // word from a table by op: a `match` over all of them was a
@@ -213,7 +231,7 @@ impl UnitIsa for A64Emitter {
         self.emit(w);
     }
 
-    #[inline]
+    #[inline(always)]
     fn bin_imm(&mut self, op: BinOp, rd: u8, ra: u8, imm: u64) -> bool {
         let w = match op {
             BinOp::Add if imm < 4096 => e::add_imm(rd, ra, imm as u32),
@@ -240,7 +258,7 @@ impl UnitIsa for A64Emitter {
         true
     }
 
-    #[inline]
+    #[inline(always)]
     fn un(&mut self, op: UnOp, rd: u8, ra: u8) {
         self.emit(match op {
             UnOp::Sext32 => e::sxtw(rd, ra),
@@ -248,13 +266,13 @@ impl UnitIsa for A64Emitter {
         });
     }
 
-    #[inline]
+    #[inline(always)]
     fn setcond(&mut self, c: Cond, rd: u8, ra: u8, rb: u8) {
         self.emit(e::cmp(ra, rb));
         self.emit(e::cset(rd, cc(c)));
     }
 
-    #[inline]
+    #[inline(always)]
     fn load(&mut self, rd: u8, ra: u8, off: i32, w: Width, signed: bool) {
         let idx = self.addr(ra, off);
         let size = w.log2();
@@ -262,13 +280,13 @@ impl UnitIsa for A64Emitter {
         self.emit(e::ldst_reg(size, opc, rd, MEM, idx));
     }
 
-    #[inline]
+    #[inline(always)]
     fn store(&mut self, rs: u8, ra: u8, off: i32, w: Width) {
         let idx = self.addr(ra, off);
         self.emit(e::ldst_reg(w.log2(), 0, rs, MEM, idx));
     }
 
-    #[inline]
+    #[inline(always)]
     fn branch(&mut self, c: Cond, ra: u8, rb: u8) -> Fixup {
         self.emit(e::cmp(ra, rb));
         let at = self.words.len();
@@ -276,7 +294,7 @@ impl UnitIsa for A64Emitter {
         Fixup { at, cond: true }
     }
 
-    #[inline]
+    #[inline(always)]
     fn branch_imm(&mut self, c: Cond, ra: u8, imm: u64) -> Option<Fixup> {
         // Register 31 would be sp in the immediate forms.
         if ra == 31 {
@@ -294,14 +312,14 @@ impl UnitIsa for A64Emitter {
         Some(Fixup { at, cond: true })
     }
 
-    #[inline]
+    #[inline(always)]
     fn jump(&mut self) -> Fixup {
         let at = self.words.len();
         self.emit(e::b(0));
         Fixup { at, cond: false }
     }
 
-    #[inline]
+    #[inline(always)]
     fn patch(&mut self, f: Fixup, target: usize) {
         let d = target as i64 - f.at as i64;
         let w = &mut self.words[f.at];
@@ -312,7 +330,7 @@ impl UnitIsa for A64Emitter {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn prologue(&mut self) {
         self.emit(e::stp_pre16(CPU, MEM));
         self.emit(e::sub_imm(31, 31, FRAME));
@@ -320,7 +338,7 @@ impl UnitIsa for A64Emitter {
         self.emit(e::orr(MEM, 31, 1));
     }
 
-    #[inline]
+    #[inline(always)]
     fn ret_code(&mut self, code: u64) {
         self.mov_imm(0, code);
         self.emit(e::add_imm(31, 31, FRAME));
@@ -328,7 +346,7 @@ impl UnitIsa for A64Emitter {
         self.emit(e::ret());
     }
 
-    #[inline]
+    #[inline(always)]
     fn dispatch(&mut self, table: usize, h: TableHash) -> Fixup {
         // x16 = target pc (scratch 0); x17 = &table[hash(pc)]
         self.emit(e::lsr_imm(X15, 16, h.a));

@@ -7,7 +7,9 @@
 //! extra scratch for address and constant sequences. Only caller-saved
 //! registers are used, so the prologue just reserves the spill frame.
 
-use super::unitgen::{compile_unit, Fixup, TableHash, UnitCode, UnitCodegenError, UnitIsa};
+use super::unitgen::{
+    compile_unit, put_word, Fixup, TableHash, UnitCode, UnitCodegenError, UnitIsa,
+};
 use crate::frontend::riscv::{encode, Inst, Op};
 use crate::ir::TranslationUnit;
 use crate::ir::{BinOp, Cond, UnOp, Width};
@@ -21,17 +23,32 @@ const SLOTS: usize = 64;
 const FRAME: i32 = 8 * SLOTS as i32;
 
 /// The RV64 unit emitter.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Rv64Emitter {
     words: Vec<u32>,
 }
 
+impl Default for Rv64Emitter {
+    /// An emitter with room for the encoder tests' sequences (`compile`
+    /// sizes its own).
+    fn default() -> Self {
+        Self {
+            words: Vec::with_capacity(256),
+        }
+    }
+}
+
 /// Compiles a translation unit to RV64 code.
 pub fn compile(unit: &TranslationUnit) -> Result<UnitCode, UnitCodegenError> {
-    let mut em = Rv64Emitter::default();
-    em.words.reserve(unit.guest_insns as usize * 4);
+    // `compile_unit` sizes the buffer (an allocation here would be copied
+    // when it grows).
+    let mut em = Rv64Emitter { words: Vec::new() };
     compile_unit(&mut em, unit)
 }
+
+/// funct3 of the loads by width log2 and signedness (lbu lb lhu lh lwu lw
+/// ld ld).
+const LOAD_F3: [u32; 8] = [4, 0, 5, 1, 6, 2, 3, 3];
 
 /// R-type base word (funct7, funct3, opcode) of each [`BinOp`], by its
 /// discriminant (checked against [`fast_encode`] by a test).
@@ -166,19 +183,62 @@ fn fast_encode(op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32) -> u32 {
     }
 }
 
+/// The words of `rd = v` appended to `out` (at most 8: `lui` and `addiw`
+/// for the upper 32-bit-range part, then `slli` and `addi` per 12 more
+/// bits, three times at most).
+#[inline(never)]
+fn mov_imm_words(rd: u8, v: u64, out: &mut ([u32; 8], usize)) {
+    let mut put = |w: u32| {
+        out.0[out.1] = w;
+        out.1 += 1;
+    };
+    let x = v as i64;
+    if x == x as i32 as i64 {
+        let hi = ((x + 0x800) >> 12) as i32;
+        let lo = (x - ((hi as i64) << 12)) as i32;
+        if hi != 0 {
+            put(fast_encode(Op::Lui, rd, 0, 0, hi << 12));
+            if lo != 0 {
+                put(fast_encode(Op::Addiw, rd, rd, 0, lo));
+            }
+        } else {
+            put(fast_encode(Op::Addi, rd, 0, 0, lo));
+        }
+        return;
+    }
+    // Upper part first, then shift in the low 12 bits.
+    let lo = ((x << 52) >> 52) as i32;
+    let hi = x.wrapping_sub(lo as i64) >> 12;
+    let tz = hi.trailing_zeros().min(63 - 12);
+    mov_imm_words(rd, (hi >> tz) as u64, out);
+    out.0[out.1] = fast_encode(Op::Slli, rd, rd, 0, 12 + tz as i32);
+    out.1 += 1;
+    if lo != 0 {
+        out.0[out.1] = fast_encode(Op::Addi, rd, rd, 0, lo);
+        out.1 += 1;
+    }
+}
+
 fn fits12(v: i64) -> bool {
     (-2048..2048).contains(&v)
 }
 
 impl Rv64Emitter {
+    /// Appends a word (room reserved by the caller: see
+    /// [`UnitIsa::words`]).
+    #[inline(always)]
+    fn emit(&mut self, w: u32) {
+        put_word(&mut self.words, w);
+    }
     #[inline(always)]
     fn i(&mut self, op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32) {
-        self.words.push(fast_encode(op, rd, rs1, rs2, imm));
+        self.emit(fast_encode(op, rd, rs1, rs2, imm));
     }
-    #[inline]
+    #[inline(always)]
     fn r(&mut self, op: Op, rd: u8, rs1: u8, rs2: u8) {
         self.i(op, rd, rs1, rs2, 0)
     }
+    #[inline(always)]
     /// Host address of guest `ra + off`: (register, remaining 12-bit offset).
     fn addr(&mut self, ra: u8, off: i32) -> (u8, i32) {
         if fits12(off as i64) {
@@ -198,15 +258,21 @@ impl UnitIsa for Rv64Emitter {
     const SCRATCH: [u8; 2] = [28, 29];
     const ZERO: u8 = 0;
     const SLOTS: usize = SLOTS;
+    /// A record: two operands of at most 8 words each (`mov_imm` of a
+    /// 64-bit constant), a spill, at most 10 words of address and 2 of
+    /// operation (27); a terminator: a system call's exit, 28 words.
+    const MAX_OP_WORDS: usize = 32;
 
+    #[inline(always)]
     fn words(&mut self) -> &mut Vec<u32> {
         &mut self.words
     }
 
-    #[inline]
+    #[inline(always)]
     fn mov_imm(&mut self, rd: u8, v: u64) {
         let x = v as i64;
         if x == x as i32 as i64 {
+            // The common case inline: `mov_imm_words`' first branch.
             let hi = ((x + 0x800) >> 12) as i32;
             let lo = (x - ((hi as i64) << 12)) as i32;
             if hi != 0 {
@@ -219,53 +285,50 @@ impl UnitIsa for Rv64Emitter {
             }
             return;
         }
-        // Upper part first, then shift in the low 12 bits.
-        let lo = ((x << 52) >> 52) as i32;
-        let hi = x.wrapping_sub(lo as i64) >> 12;
-        let tz = hi.trailing_zeros().min(63 - 12);
-        self.mov_imm(rd, (hi >> tz) as u64);
-        self.i(Op::Slli, rd, rd, 0, 12 + tz as i32);
-        if lo != 0 {
-            self.i(Op::Addi, rd, rd, 0, lo);
+        // Out of line and without the emitter (its address would escape:
+        // see `reserve_words`): the words land in a local buffer.
+        let mut out = ([0u32; 8], 0usize);
+        mov_imm_words(rd, v, &mut out);
+        for &w in &out.0[..out.1] {
+            self.emit(w);
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn mov(&mut self, rd: u8, rs: u8) {
         self.i(Op::Addi, rd, rs, 0, 0);
     }
 
-    #[inline]
+    #[inline(always)]
     fn ld_state(&mut self, rd: u8, off: i32) {
         self.i(Op::Ld, rd, CPU, 0, off);
     }
 
-    #[inline]
+    #[inline(always)]
     fn st_state(&mut self, rs: u8, off: i32) {
         self.i(Op::Sd, 0, CPU, rs, off);
     }
 
-    #[inline]
+    #[inline(always)]
     fn spill(&mut self, r: u8, slot: usize) {
         self.i(Op::Sd, 0, SP, r, 8 * slot as i32);
     }
 
-    #[inline]
+    #[inline(always)]
     fn reload(&mut self, r: u8, slot: usize) {
         self.i(Op::Ld, r, SP, 0, 8 * slot as i32);
     }
 
-    #[inline]
+    #[inline(always)]
     fn bin(&mut self, op: BinOp, rd: u8, ra: u8, rb: u8) {
         // The IR's operations are RV64IM's, division by zero included: one
         // R-type word from a table by op (a `match` here and in the
         // encoder were two mispredicted jump tables per op).
         let (rd, rs1, rs2) = (rd as u32 & 31, ra as u32 & 31, rb as u32 & 31);
-        self.words
-            .push(BIN_R[op as usize] | rs2 << 20 | rs1 << 15 | rd << 7);
+        self.emit(BIN_R[op as usize] | rs2 << 20 | rs1 << 15 | rd << 7);
     }
 
-    #[inline]
+    #[inline(always)]
     fn bin_imm(&mut self, op: BinOp, rd: u8, ra: u8, imm: u64) -> bool {
         // I-type forms by table: addi (also sub with the negated
         // immediate), andi, ori, xori with a 12-bit immediate; shifts by
@@ -288,12 +351,11 @@ impl UnitIsa for Rv64Emitter {
             x as u32 & 0xfff
         };
         let (rd, rs1) = (rd as u32 & 31, ra as u32 & 31);
-        self.words
-            .push(BIN_I[k] | field << 20 | rs1 << 15 | rd << 7);
+        self.emit(BIN_I[k] | field << 20 | rs1 << 15 | rd << 7);
         true
     }
 
-    #[inline]
+    #[inline(always)]
     fn un(&mut self, op: UnOp, rd: u8, ra: u8) {
         match op {
             UnOp::Sext32 => self.i(Op::Addiw, rd, ra, 0, 0),
@@ -304,7 +366,7 @@ impl UnitIsa for Rv64Emitter {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn setcond(&mut self, c: Cond, rd: u8, ra: u8, rb: u8) {
         match c {
             Cond::Eq => {
@@ -328,24 +390,22 @@ impl UnitIsa for Rv64Emitter {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn load(&mut self, rd: u8, ra: u8, off: i32, w: Width, signed: bool) {
         let (base, off) = self.addr(ra, off);
         // funct3 by width and signedness (lbu lb lhu lh lwu lw ld ld): a
         // table, not a `match` into the encoder's jump table.
-        const LOAD_F3: [u32; 8] = [4, 0, 5, 1, 6, 2, 3, 3];
         let f3 = LOAD_F3[(w.log2() as usize) << 1 | signed as usize];
         let (rd, rs1) = (rd as u32 & 31, base as u32 & 31);
-        self.words
-            .push(((off as u32) & 0xfff) << 20 | rs1 << 15 | f3 << 12 | rd << 7 | 3);
+        self.emit(((off as u32) & 0xfff) << 20 | rs1 << 15 | f3 << 12 | rd << 7 | 3);
     }
 
-    #[inline]
+    #[inline(always)]
     fn store(&mut self, rs: u8, ra: u8, off: i32, w: Width) {
         let (base, off) = self.addr(ra, off);
         // sb sh sw sd: funct3 is the width's log2.
         let (rs1, rs2, imm) = (base as u32 & 31, rs as u32 & 31, off as u32);
-        self.words.push(
+        self.emit(
             ((imm >> 5) & 0x7f) << 25
                 | rs2 << 20
                 | rs1 << 15
@@ -355,26 +415,25 @@ impl UnitIsa for Rv64Emitter {
         );
     }
 
-    #[inline]
+    #[inline(always)]
     fn branch(&mut self, c: Cond, ra: u8, rb: u8) -> Fixup {
         // Inverted short branch over a jal: +-1 MiB reach for the taken
         // edge. funct3 of the inverted condition (bne beq bge blt bgeu
         // bltu) by the condition's discriminant.
         const INV_F3: [u32; 6] = [1, 0, 5, 4, 7, 6];
         let (rs1, rs2) = (ra as u32 & 31, rb as u32 & 31);
-        self.words
-            .push(b_imm(8) | rs2 << 20 | rs1 << 15 | INV_F3[c as usize] << 12 | 0x63);
+        self.emit(b_imm(8) | rs2 << 20 | rs1 << 15 | INV_F3[c as usize] << 12 | 0x63);
         self.jump()
     }
 
-    #[inline]
+    #[inline(always)]
     fn jump(&mut self) -> Fixup {
         let at = self.words.len();
         self.i(Op::Jal, 0, 0, 0, 0);
         Fixup { at, cond: false }
     }
 
-    #[inline]
+    #[inline(always)]
     fn patch(&mut self, f: Fixup, target: usize) {
         // Only the offset changes: the other fields of the word stay
         // (B-type: registers, funct3, opcode; J-type: rd, opcode).
@@ -387,21 +446,21 @@ impl UnitIsa for Rv64Emitter {
         };
     }
 
-    #[inline]
+    #[inline(always)]
     fn prologue(&mut self) {
         self.i(Op::Addi, SP, SP, 0, -FRAME);
         self.mov(CPU, 10);
         self.mov(MEM, 11);
     }
 
-    #[inline]
+    #[inline(always)]
     fn ret_code(&mut self, code: u64) {
         self.mov_imm(10, code);
         self.i(Op::Addi, SP, SP, 0, FRAME);
         self.i(Op::Jalr, 0, RA, 0, 0);
     }
 
-    #[inline]
+    #[inline(always)]
     fn dispatch(&mut self, table: usize, h: TableHash) -> Fixup {
         // t3 = target pc; t4 = &table[hash(pc)]
         let bits = h.bits as i32;
