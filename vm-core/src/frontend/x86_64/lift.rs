@@ -238,30 +238,27 @@ impl X86Frontend {
         insns: &[X86Insn],
         flags_live_out: bool,
     ) -> Result<Terminator, TranslateError> {
+        let last = insns.last().expect("scanned blocks are never empty");
         let mut l = Lifter {
             b: &mut self.b,
             flags: FlagState::new(FLAG_GLOBALS, false),
             consts: ConstCache::default(),
             rdx_ext: None,
             zext_done: None,
+            // A block that does not end in a jump falls through.
+            term: Terminator::Jump(last.next_ip()),
         };
-        let mut term = None;
         for (index, i) in insns.iter().enumerate() {
             let loc = GuestLoc {
                 pc: i.ip(),
                 next_pc: i.next_ip(),
                 index: index as u32,
             };
-            if let Some(t) = l.insn(i, loc).map_err(|e| *e)? {
-                term = Some(t);
+            if l.insn(i, loc).map_err(|e| *e)? {
                 break;
             }
         }
-        let last = insns.last().expect("scanned blocks are never empty");
-        let term = match term {
-            Some(t) => t,
-            None => Terminator::Jump(last.next_ip()),
-        };
+        let term = l.term;
         if flags_live_out {
             l.flags
                 .store(l.b)
@@ -464,6 +461,8 @@ struct Lifter<'a> {
     rdx_ext: Option<(RdxExt, u32)>,
     /// A temp known to be zero-extended from 32 bits (an ALU result).
     zext_done: Option<Temp>,
+    /// The block's exit (set by the instruction that ends it).
+    term: Terminator,
 }
 
 impl Lifter<'_> {
@@ -666,11 +665,23 @@ impl Lifter<'_> {
         v
     }
 
+    /// Ends the block with `t` (kept in the lifter: returning it from
+    /// every instruction's lift made each return a 40-byte value read
+    /// back with other widths than it was written with, a store-forwarding
+    /// stall per instruction).
+    #[inline]
+    fn end(&mut self, t: Terminator) -> bool {
+        self.term = t;
+        true
+    }
+
+    /// Lifts one instruction; `true` if it ended the block (the terminator
+    /// is then in `self.term`).
     fn insn(
         &mut self,
         i: &X86Insn,
         loc: GuestLoc,
-    ) -> Result<Option<Terminator>, Box<TranslateError>> {
+    ) -> Result<bool, Box<TranslateError>> {
         let m = i.class;
         if i.attrs & ATTR_PREFIX != 0 && m != Class::Ret {
             return Err(unsupported(i, "prefix"));
@@ -683,11 +694,11 @@ impl Lifter<'_> {
         let bit = CLASS_BIT[m as usize];
         if bit & GROUP_ALU != 0 {
             self.alu(i, m, loc)?;
-            return Ok(None);
+            return Ok(false);
         }
         if bit & GROUP_MOVE != 0 {
             self.mov(i, m, loc)?;
-            return Ok(None);
+            return Ok(false);
         }
         if bit & GROUP_COND != 0 {
             return self.conditional(i, loc);
@@ -698,7 +709,7 @@ impl Lifter<'_> {
             } else {
                 self.shift(i, m, loc)?;
             }
-            return Ok(None);
+            return Ok(false);
         }
         match m {
             Class::Cdqe => {
@@ -928,11 +939,12 @@ impl Lifter<'_> {
                 self.b.set(5, v);
             }
             Class::Jmp => {
-                return Ok(Some(if i.ops[0] == OP_BRANCH {
+                let t = if i.ops[0] == OP_BRANCH {
                     Terminator::Jump(i.imm)
                 } else {
                     Terminator::JumpIndirect(self.read(i, 0, 8, loc)?)
-                }))
+                };
+                return Ok(self.end(t));
             }
             Class::Call => {
                 let target = if i.ops[0] == OP_BRANCH {
@@ -942,7 +954,7 @@ impl Lifter<'_> {
                 };
                 let ra = self.k(i.next_ip());
                 self.push(ra, loc);
-                return Ok(Some(match target {
+                return Ok(self.end(match target {
                     None => Terminator::Jump(i.imm),
                     Some(t) => Terminator::JumpIndirect(t),
                 }));
@@ -955,9 +967,9 @@ impl Lifter<'_> {
                     let nsp = self.b.bin(BinOp::Add, sp, c);
                     self.b.set(RSP, nsp);
                 }
-                return Ok(Some(Terminator::JumpIndirect(t)));
+                return Ok(self.end(Terminator::JumpIndirect(t)));
             }
-            Class::Int3 => return Ok(Some(Terminator::Breakpoint { pc: i.ip() })),
+            Class::Int3 => return Ok(self.end(Terminator::Breakpoint { pc: i.ip() })),
             Class::Nop => {}
             Class::Jcc | Class::Setcc | Class::Cmovcc => return self.conditional(i, loc),
             Class::Add
@@ -978,7 +990,7 @@ impl Lifter<'_> {
             | Class::Ror => unreachable!("lifted by the bit tests above"),
             Class::Other | Class::JccParity | Class::Stop => return Err(unsupported(i, "")),
         }
-        Ok(None)
+        Ok(false)
     }
 
     /// add, sub, and, or, xor, cmp, test.
@@ -1127,11 +1139,11 @@ impl Lifter<'_> {
         &mut self,
         i: &X86Insn,
         loc: GuestLoc,
-    ) -> Result<Option<Terminator>, Box<TranslateError>> {
+    ) -> Result<bool, Box<TranslateError>> {
         let cc = CC_KINDS[i.cc as usize % CC_KINDS.len()];
         if i.ops[0] == OP_BRANCH {
             let (cond, a, b) = self.cond(i, cc)?;
-            return Ok(Some(Terminator::Branch {
+            return Ok(self.end(Terminator::Branch {
                 cond,
                 a,
                 b,
@@ -1153,7 +1165,7 @@ impl Lifter<'_> {
             let v = select(self.b, c, new, old);
             self.write(i, s, v, loc)?;
         }
-        Ok(None)
+        Ok(false)
     }
 }
 
