@@ -315,36 +315,13 @@ fn scan_with(
         }
         let next = ip;
         // Most instructions do not end the block: one predictable branch
-        // before the jump table over the block-ending classes.
+        // before the block-ending classes.
         if flow != FlowClass::Other {
+            // Compares, most frequent first (a `match` here was a jump
+            // table mispredicted at about every block end).
             let direct = i.ops[0] == OP_BRANCH;
-            match flow {
-                FlowClass::Jmp => {
-                    if direct {
-                        scan.succs.push(Successor {
-                            pc: i.imm,
-                            carries_flags: true,
-                        });
-                    } else {
-                        scan.indirect = true;
-                    }
-                    return Ok(scan);
-                }
-                FlowClass::Call => {
-                    if direct {
-                        scan.succs.push(Successor {
-                            pc: i.imm,
-                            carries_flags: false,
-                        });
-                    }
-                    scan.succs.push(Successor {
-                        pc: next,
-                        carries_flags: false,
-                    });
-                    return Ok(scan);
-                }
-                FlowClass::Ret => return Ok(scan),
-                FlowClass::CondJump if direct => {
+            if flow == FlowClass::CondJump {
+                if direct {
                     scan.succs.push(Successor {
                         pc: i.imm,
                         carries_flags: true,
@@ -355,8 +332,30 @@ fn scan_with(
                     });
                     return Ok(scan);
                 }
-                FlowClass::Stop => return Ok(scan),
-                FlowClass::CondJump | FlowClass::Other => {}
+            } else {
+                if flow == FlowClass::Jmp {
+                    if direct {
+                        scan.succs.push(Successor {
+                            pc: i.imm,
+                            carries_flags: true,
+                        });
+                    } else {
+                        scan.indirect = true;
+                    }
+                } else if flow == FlowClass::Call {
+                    if direct {
+                        scan.succs.push(Successor {
+                            pc: i.imm,
+                            carries_flags: false,
+                        });
+                    }
+                    scan.succs.push(Successor {
+                        pc: next,
+                        carries_flags: false,
+                    });
+                }
+                // Ret and Stop end the block without successors.
+                return Ok(scan);
             }
         }
         if out.len() - start >= MAX_BLOCK_INSNS {
