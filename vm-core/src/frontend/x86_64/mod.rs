@@ -1,7 +1,7 @@
-//! x86-64 frontend: decodes (the common forms with its own table-driven
-//! decoder, `decode.rs`, which fills iced-x86's `Instruction` exactly as
-//! iced would; everything else with iced-x86) and lifts the integer subset
-//! gcc emits at -O2 for ordinary C into the IR.
+//! x86-64 frontend: decodes into its own instruction record ([`X86Insn`],
+//! `insn.rs`: the common forms with its own table-driven decoder,
+//! `decode.rs`; everything else with iced-x86, converted) and lifts the
+//! integer subset gcc emits at -O2 for ordinary C into the IR.
 //!
 //! Globals: `rax..r15` are globals 0..15 (iced register numbering), the
 //! flags Z, N(SF), C(CF), V(OF) are globals 16..19 (see [`FLAG_GLOBALS`]).
@@ -10,9 +10,11 @@
 //! a [`TranslateError::Unsupported`] naming the instruction.
 
 mod decode;
+mod insn;
 mod lift;
 
-pub use lift::{X86Frontend, X86Insn, FLAG_GLOBALS, NUM_X86_GLOBALS};
+pub use insn::{Class, X86Insn};
+pub use lift::{X86Frontend, FLAG_GLOBALS, NUM_X86_GLOBALS};
 
 use crate::frontend::TranslateError;
 
