@@ -24,7 +24,8 @@ impl CloneEntries for Vec<(String, u64)> {
 }
 
 use crate::frontend::{
-    BlockIndex, BlockScan, CodeImage, Discovery, FlagUse, Frontend, ScanList, TranslateError,
+    BlockIndex, BlockScan, CodeImage, Discovery, EarlyLift, FlagUse, Frontend, ScanList,
+    TranslateError,
 };
 use crate::ir::dense::{mark_dead_and_last_use, UnitOps};
 use crate::ir::{TranslationUnit, UnitBlock};
@@ -41,6 +42,7 @@ pub struct UnitTranslator<F: Frontend> {
     work: Vec<u64>,
     live_in: Vec<bool>,
     ops: UnitOps,
+    early: Vec<EarlyLift>,
     blocks: Vec<UnitBlock>,
     entries: Vec<(String, u64)>,
     targets: Vec<usize>,
@@ -59,6 +61,7 @@ impl<F: Frontend> UnitTranslator<F> {
             work: Vec::new(),
             live_in: Vec::new(),
             ops: UnitOps::default(),
+            early: Vec::new(),
             blocks: Vec::new(),
             entries: Vec::new(),
             targets: Vec::new(),
@@ -104,8 +107,35 @@ impl<F: Frontend> UnitTranslator<F> {
         all.clear();
         work.clear();
         work.extend(entries.iter().map(|e| e.1));
-        self.fe
-            .discover(img, &mut Discovery::new(blocks_at, scans, all, work))?;
+        let mut ops = std::mem::take(&mut self.ops);
+        ops.clear();
+        let early = &mut self.early;
+        early.clear();
+        // Frontends that can lift while they discover do (one decode per
+        // instruction); on any error the unit is redone the separate way,
+        // which reports errors in the order it always did.
+        let fused = self
+            .fe
+            .discover_and_lift(
+                img,
+                &mut Discovery::new(blocks_at, scans, all, work),
+                &mut ops,
+                early,
+            )
+            .unwrap_or_else(|_| {
+                blocks_at.reset(img.base, img.bytes.len());
+                scans.clear();
+                all.clear();
+                work.clear();
+                work.extend(entries.iter().map(|e| e.1));
+                ops.clear();
+                early.clear();
+                false
+            });
+        if !fused {
+            self.fe
+                .discover(img, &mut Discovery::new(blocks_at, scans, all, work))?;
+        }
         // Backward liveness of the flags to a fixpoint: live_in = ReadFirst,
         // or pass-through and live on some flag-carrying successor edge.
         let n = scans.len();
@@ -148,31 +178,58 @@ impl<F: Frontend> UnitTranslator<F> {
         let mut last_use_base = std::mem::take(&mut self.last_use_base);
         last_use.clear();
         last_use_base.clear();
-        let mut ops = std::mem::take(&mut self.ops);
-        ops.clear();
-        for (pc, scan, range) in scans.iter() {
-            let lo = live_out(scan, blocks_at, live_in);
+        for (i, (pc, scan, range)) in scans.iter().enumerate() {
             let insns = &all[range.clone()];
-            let (start, consts_start) = (ops.ops.len(), ops.consts.len());
-            let l = self.fe.lift_block_into(*pc, insns, lo, &mut ops)?;
-            let end = ops.ops.len();
+            // Read by reference: copying a lifted block into a tuple went
+            // through the stack in pieces that stalled on their stores.
+            let fresh: EarlyLift;
+            let e: &EarlyLift = match early.get(i) {
+                // Lifted during discovery, and right as it is: either the
+                // flags are dead at its end or storing them adds nothing.
+                Some(e) if !(e.flags_pending && live_out(scan, blocks_at, live_in)) => e,
+                e => {
+                    if let Some(e) = e {
+                        // The early records stay in the buffer unused.
+                        for op in &mut ops.ops[e.start as usize..e.end as usize] {
+                            op.kind = crate::ir::dense::kind::NOP;
+                        }
+                    }
+                    let lo = live_out(scan, blocks_at, live_in);
+                    let (start, consts_start) = (ops.ops.len(), ops.consts.len());
+                    let l = self.fe.lift_block_into(*pc, insns, lo, &mut ops)?;
+                    fresh = EarlyLift {
+                        lifted: l,
+                        start: start as u32,
+                        end: ops.ops.len() as u32,
+                        consts_start: consts_start as u32,
+                        consts_end: ops.consts.len() as u32,
+                        flags_pending: false,
+                    };
+                    &fresh
+                }
+            };
+            let (start, end) = (e.start as usize, e.end as usize);
             // The lifters already forward globals and fold immediates, so
             // only the backward dead-code pass pays off here; it also yields
             // the last uses the backends allocate registers with.
             let base = last_use.len();
             last_use_base.push(base);
-            last_use.resize(base + l.num_temps as usize, 0);
-            mark_dead_and_last_use(&mut ops.ops[start..end], &l.term, &mut last_use[base..]);
+            last_use.resize(base + e.lifted.num_temps as usize, 0);
+            mark_dead_and_last_use(
+                &mut ops.ops[start..end],
+                &e.lifted.term,
+                &mut last_use[base..],
+            );
             guest_insns += insns.len() as u64;
             blocks.push(UnitBlock {
                 pc: *pc,
                 insn_count: insns.len() as u32,
-                num_temps: l.num_temps,
-                start: start as u32,
-                end: end as u32,
-                consts_start: consts_start as u32,
-                consts_end: ops.consts.len() as u32,
-                term: l.term,
+                num_temps: e.lifted.num_temps,
+                start: e.start,
+                end: e.end,
+                consts_start: e.consts_start,
+                consts_end: e.consts_end,
+                term: e.lifted.term,
             });
         }
         // Discovery's index is the unit's pc index (block i = scan i).
