@@ -226,6 +226,7 @@ pub struct EarlyLift {
 
 /// Lends the unit's reused op buffer `ops` to the lifter's builder for one block, with
 /// room for `reserve` more records. [`end_block`] gives it back.
+#[inline]
 pub(crate) fn begin_block(b: &mut UnitBuilder, ops: &mut UnitOps, reserve: usize) {
     let mut buf = std::mem::take(ops);
     buf.ops.reserve(reserve);
@@ -246,12 +247,19 @@ pub(crate) fn end_block(
     *ops = b.take();
     let term = term?;
     if overflowed {
-        return Err(too_many_temps(pc));
+        return Err(TranslateError::Unsupported {
+            pc,
+            mnemonic: format!(
+                "block needs more than {} temporaries",
+                crate::ir::dense::MAX_TEMPS
+            ),
+        });
     }
     Ok(LiftedBlock { num_temps, term })
 }
 
-/// The error for a block at `pc` whose temps do not fit the dense records.
+/// The error [`end_block`] gives for a block at `pc` whose temps do not
+/// fit the dense records (for lifters that end blocks themselves).
 pub(crate) fn too_many_temps(pc: u64) -> TranslateError {
     TranslateError::Unsupported {
         pc,

@@ -178,59 +178,80 @@ impl<F: Frontend> UnitTranslator<F> {
         let mut last_use_base = std::mem::take(&mut self.last_use_base);
         last_use.clear();
         last_use_base.clear();
-        for (i, (pc, scan, range)) in scans.iter().enumerate() {
-            let insns = &all[range.clone()];
-            // Read by reference: copying a lifted block into a tuple went
-            // through the stack in pieces that stalled on their stores.
-            let fresh: EarlyLift;
-            let e: &EarlyLift = match early.get(i) {
-                // Lifted during discovery, and right as it is: either the
-                // flags are dead at its end or storing them adds nothing.
-                Some(e) if !(e.flags_pending && live_out(scan, blocks_at, live_in)) => e,
-                e => {
-                    if let Some(e) = e {
-                        // The early records stay in the buffer unused.
+        if early.is_empty() {
+            for (pc, scan, range) in scans.iter() {
+                let lo = live_out(scan, blocks_at, live_in);
+                let insns = &all[range.clone()];
+                let (start, consts_start) = (ops.ops.len(), ops.consts.len());
+                let l = self.fe.lift_block_into(*pc, insns, lo, &mut ops)?;
+                let end = ops.ops.len();
+                // The lifters already forward globals and fold immediates, so
+                // only the backward dead-code pass pays off here; it also yields
+                // the last uses the backends allocate registers with.
+                let base = last_use.len();
+                last_use_base.push(base);
+                last_use.resize(base + l.num_temps as usize, 0);
+                mark_dead_and_last_use(&mut ops.ops[start..end], &l.term, &mut last_use[base..]);
+                guest_insns += insns.len() as u64;
+                blocks.push(UnitBlock {
+                    pc: *pc,
+                    insn_count: insns.len() as u32,
+                    num_temps: l.num_temps,
+                    start: start as u32,
+                    end: end as u32,
+                    consts_start: consts_start as u32,
+                    consts_end: ops.consts.len() as u32,
+                    term: l.term,
+                });
+            }
+        } else {
+            // Blocks lifted during discovery (`early` has one per scan).
+            for ((pc, scan, range), e) in scans.iter().zip(early.iter()) {
+                let insns = &all[range.clone()];
+                // The lifted block is read by reference: copying it into a
+                // tuple or struct went through the stack in pieces that
+                // stalled on their stores.
+                let fresh;
+                let (start, end, consts_start, consts_end, num_temps, term) =
+                    if !(e.flags_pending && live_out(scan, blocks_at, live_in)) {
+                        // Right as it is: either the flags are dead at its
+                        // end or storing them adds nothing.
+                        (
+                            e.start as usize,
+                            e.end as usize,
+                            e.consts_start,
+                            e.consts_end,
+                            e.lifted.num_temps,
+                            &e.lifted.term,
+                        )
+                    } else {
+                        // Lifted again with the flag stores; the early
+                        // records stay in the buffer, dead.
                         for op in &mut ops.ops[e.start as usize..e.end as usize] {
                             op.kind = crate::ir::dense::kind::NOP;
                         }
-                    }
-                    let lo = live_out(scan, blocks_at, live_in);
-                    let (start, consts_start) = (ops.ops.len(), ops.consts.len());
-                    let l = self.fe.lift_block_into(*pc, insns, lo, &mut ops)?;
-                    fresh = EarlyLift {
-                        lifted: l,
-                        start: start as u32,
-                        end: ops.ops.len() as u32,
-                        consts_start: consts_start as u32,
-                        consts_end: ops.consts.len() as u32,
-                        flags_pending: false,
+                        let (start, consts_start) = (ops.ops.len(), ops.consts.len());
+                        fresh = self.fe.lift_block_into(*pc, insns, true, &mut ops)?;
+                        let (end, consts_end) = (ops.ops.len(), ops.consts.len());
+                        let c = (consts_start as u32, consts_end as u32);
+                        (start, end, c.0, c.1, fresh.num_temps, &fresh.term)
                     };
-                    &fresh
-                }
-            };
-            let (start, end) = (e.start as usize, e.end as usize);
-            // The lifters already forward globals and fold immediates, so
-            // only the backward dead-code pass pays off here; it also yields
-            // the last uses the backends allocate registers with.
-            let base = last_use.len();
-            last_use_base.push(base);
-            last_use.resize(base + e.lifted.num_temps as usize, 0);
-            mark_dead_and_last_use(
-                &mut ops.ops[start..end],
-                &e.lifted.term,
-                &mut last_use[base..],
-            );
-            guest_insns += insns.len() as u64;
-            blocks.push(UnitBlock {
-                pc: *pc,
-                insn_count: insns.len() as u32,
-                num_temps: e.lifted.num_temps,
-                start: e.start,
-                end: e.end,
-                consts_start: e.consts_start,
-                consts_end: e.consts_end,
-                term: e.lifted.term,
-            });
+                let base = last_use.len();
+                last_use_base.push(base);
+                last_use.resize(base + num_temps as usize, 0);
+                mark_dead_and_last_use(&mut ops.ops[start..end], term, &mut last_use[base..]);
+                guest_insns += insns.len() as u64;
+                blocks.push(UnitBlock {
+                    pc: *pc,
+                    insn_count: insns.len() as u32,
+                    num_temps,
+                    start: start as u32,
+                    end: end as u32,
+                    consts_start,
+                    consts_end,
+                    term: *term,
+                });
+            }
         }
         // Discovery's index is the unit's pc index (block i = scan i).
         let index = std::mem::take(&mut self.blocks_at);

@@ -125,7 +125,9 @@ fn flow(pc: u64, w: u32) -> Flow {
     Flow::None
 }
 
-/// Flag effect of a non-branch word: (reads, writes).
+/// Flag effect of a non-branch word: (reads, writes). The fused scan gets
+/// the same from the lifter (`Lifter::flag_use`), which notes it where it
+/// lifts these classes; a word of a class it does not lift is an error there.
 fn flag_effect(w: u32) -> (bool, bool) {
     let s = bit(w, 29);
     // add/sub immediate, shifted and extended register with S set
@@ -365,6 +367,7 @@ impl A64Frontend {
             flags: FlagState::new(FLAG_GLOBALS, true),
             discard_result: false,
             consts: ConstCache::default(),
+            flag_use: None,
         };
         let mut words = bytes.chunks_exact(4);
         let mut cur = pc;
@@ -377,18 +380,6 @@ impl A64Frontend {
             out.push((cur, w));
             let next = cur + 4;
             let f = flow(cur, w);
-            if scan.flags.is_none() {
-                let (r, wr) = match f {
-                    Flow::Cond { flags: true, .. } => (true, false),
-                    Flow::None => flag_effect(w),
-                    _ => (false, false),
-                };
-                if r {
-                    scan.flags = Some(FlagUse::ReadFirst);
-                } else if wr {
-                    scan.flags = Some(FlagUse::WriteFirst);
-                }
-            }
             let loc = GuestLoc {
                 pc: cur,
                 next_pc: next,
@@ -426,6 +417,9 @@ impl A64Frontend {
             }
             cur = next;
         };
+        // The lifter noted the flag use where it decodes the instructions
+        // `flag_effect` classifies (a lifted block has no other).
+        scan.flags = l.flag_use;
         if flags_live_out {
             // Every A64 flag setter in the subset is modeled.
             l.flags
@@ -455,6 +449,9 @@ struct Lifter<'a> {
     discard_result: bool,
     /// Constants already defined in this block.
     consts: ConstCache,
+    /// Whether the block reads or writes the flags first (its scan's
+    /// [`BlockScan::flags`]; the classes of [`flag_effect`]).
+    flag_use: Option<FlagUse>,
 }
 
 impl Lifter<'_> {
@@ -557,6 +554,9 @@ impl Lifter<'_> {
     #[inline]
     fn addsub(&mut self, sub: bool, set_flags: bool, a: Temp, b: Temp, sf: bool) -> Temp {
         let w = if sf { 64 } else { 32 };
+        if set_flags {
+            self.flag_use.get_or_insert(FlagUse::WriteFirst);
+        }
         if sub && set_flags && self.discard_result {
             // cmp: only the flags need the difference, computed on demand.
             self.flags.set(FlagSrc::Sub {
@@ -589,6 +589,7 @@ impl Lifter<'_> {
         let r = self.b.bin(op, a, b);
         let r = zext_w(self.b, r, w);
         if opc == 3 {
+            self.flag_use.get_or_insert(FlagUse::WriteFirst);
             self.flags.set(FlagSrc::Logic { r, w });
         }
         r
@@ -621,6 +622,9 @@ impl Lifter<'_> {
             }
             Flow::Cond { target, .. } => {
                 let (cond, a, b) = if bits(w, 31, 24) == 0b0101_0100 {
+                    if bits(w, 3, 0) < 14 {
+                        self.flag_use.get_or_insert(FlagUse::ReadFirst);
+                    }
                     self.cond(pc, bits(w, 3, 0))?
                 } else if bits(w, 30, 25) == 0b011010 {
                     let t = self.rz(rd);
@@ -914,6 +918,7 @@ impl Lifter<'_> {
         match bits(w, 28, 21) {
             0b1101_0010 if bit(w, 29) && !bit(w, 10) && !bit(w, 4) => {
                 // ccmp / ccmn (register or immediate)
+                self.flag_use.get_or_insert(FlagUse::ReadFirst);
                 let c = self.cond_value(pc, bits(w, 15, 12))?;
                 let a = self.rz(rn);
                 let b = if bit(w, 11) {
@@ -939,6 +944,7 @@ impl Lifter<'_> {
             }
             0b1101_0100 if !bit(w, 29) && !bit(w, 11) => {
                 // csel / csinc / csinv / csneg
+                self.flag_use.get_or_insert(FlagUse::ReadFirst);
                 let c = self.cond_value(pc, bits(w, 15, 12))?;
                 let a = self.rz(rn);
                 let b = self.rz(rm);
@@ -1265,6 +1271,51 @@ mod tests {
             assert!(a.ops.len() > used);
             fused.recycle(a);
             separate.recycle(b);
+        }
+    }
+
+    /// The fused scan (flag use noted by the lifter) equals the separate
+    /// scan on every block of the committed object and on blocks whose
+    /// flag use only the encoding shows (conditions `al`/`nv` read no
+    /// flags, yet the scan counts csel and ccmp with them as reads).
+    #[test]
+    fn fused_scan_equals_the_separate_scan() {
+        use crate::xarch::inputs::{load_input, AARCH64_ELF};
+        let ret = 0xd65f_03c0;
+        let mut cases: Vec<(CodeImage, u64)> = [
+            vec![0x9a82_e020, 0xeb01_001f, ret], // csel x0, x1, x2, al ; cmp
+            vec![0xfa40_e800, ret],              // ccmp x0, #0, #0, al
+            vec![0x5400_004e],                   // b.al
+            vec![0x5400_004f],                   // b.nv
+            vec![0xeb01_001f, 0x5400_0040],      // cmp x0, x1 ; b.eq
+            vec![0xf240_001f, ret],              // tst x0, #1
+            vec![0x3100_0400, ret],              // adds w0, w0, #1
+            vec![0x9100_0400, 0x9a82_1020, ret], // add ; csel ne
+        ]
+        .into_iter()
+        .map(|words| {
+            let bytes = words.iter().flat_map(|w: &u32| w.to_le_bytes()).collect();
+            (CodeImage { base: 0x1000, bytes }, 0x1000)
+        })
+        .collect();
+        let input = load_input(AARCH64_ELF).unwrap();
+        let unit = crate::xarch::unit::translate_unit(
+            &mut A64Frontend::default(),
+            &input.image,
+            &input.symbols,
+        )
+        .unwrap();
+        cases.extend(unit.blocks.iter().map(|b| (input.image.clone(), b.pc)));
+        let mut fe = A64Frontend::default();
+        fe.b.reset(UnitOps::default());
+        for (img, pc) in &cases {
+            let (mut fused, mut separate) = (Vec::new(), Vec::new());
+            let mut scan = BlockScan::default();
+            fe.scan_and_lift(img, *pc, &mut fused, &mut scan, &mut Vec::new())
+                .unwrap();
+            let want = fe.scan_block(img, *pc, &mut separate).unwrap();
+            assert_eq!(format!("{scan:?}"), format!("{want:?}"), "block {pc:#x}");
+            assert_eq!(fused, separate);
         }
     }
 
