@@ -50,6 +50,16 @@ fn unsupported(pc: u64, w: u32) -> Box<TranslateError> {
     })
 }
 
+/// The error for reading flags whose setter `mnemonic` is not modeled.
+#[cold]
+#[inline(never)]
+fn unmodeled(pc: u64, mnemonic: &str) -> Box<TranslateError> {
+    Box::new(TranslateError::Unsupported {
+        pc,
+        mnemonic: format!("reads flags of {mnemonic}"),
+    })
+}
+
 fn cc(c: u32) -> CcKind {
     use CcKind::*;
     [Eq, Ne, Ae, B, Mi, Pl, Vs, Vc, A, Be, Ge, Lt, Gt, Le, Al, Al][c as usize & 15]
@@ -485,15 +495,17 @@ impl Lifter<'_> {
         self.consts.get(self.b, v)
     }
 
+    /// Condition `c` from the flags (inlined, the error built out of line:
+    /// as a call, its result tuple went through the stack and stalled).
+    #[inline]
     fn cond(&mut self, pc: u64, c: u32) -> Result<(Cond, Temp, Temp), Box<TranslateError>> {
-        self.flags.cond(self.b, cc(c)).map_err(|u| {
-            Box::new(TranslateError::Unsupported {
-                pc,
-                mnemonic: format!("reads flags of {}", u.mnemonic),
-            })
-        })
+        match self.flags.cond(self.b, cc(c)) {
+            Ok(t) => Ok(t),
+            Err(u) => Err(unmodeled(pc, u.mnemonic)),
+        }
     }
 
+    #[inline]
     fn cond_value(&mut self, pc: u64, c: u32) -> Result<Temp, Box<TranslateError>> {
         if cc(c) == CcKind::Al {
             return Ok(self.k(1));
