@@ -156,6 +156,24 @@ pub trait Frontend {
     ) -> Result<(), TranslateError> {
         d.run(|pc, out| self.scan_block(img, pc, out))
     }
+    /// Discovery that also lifts each block as it is decoded (one decode
+    /// per instruction), with the flags assumed dead at every block end
+    /// (flag liveness needs the whole unit): appends one [`EarlyLift`] per
+    /// scanned block to `lifted` and its records to `ops`. Returns false
+    /// if the frontend does not fuse the two (the default: the translator
+    /// then runs [`Frontend::discover`] and lifts afterwards). On an error
+    /// the translator discards everything and redoes the unit unfused, so
+    /// errors are reported exactly as that path reports them.
+    fn discover_and_lift(
+        &mut self,
+        img: &CodeImage,
+        d: &mut Discovery<'_, Self::Insn>,
+        ops: &mut UnitOps,
+        lifted: &mut Vec<EarlyLift>,
+    ) -> Result<bool, TranslateError> {
+        let _ = (img, d, ops, lifted);
+        Ok(false)
+    }
     /// [`Frontend::lift_block_into`] as an [`IrBlock`] (the JIT's IR;
     /// tests and the block-at-a-time engine).
     fn lift_block(
@@ -187,8 +205,28 @@ pub struct LiftedBlock {
     pub term: Terminator,
 }
 
+/// A block [`Frontend::discover_and_lift`] lifted during discovery, flags
+/// not stored at its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EarlyLift {
+    /// The lifted block.
+    pub lifted: LiftedBlock,
+    /// Its records in the unit's op buffer (`start..end`).
+    pub start: u32,
+    /// End of its records.
+    pub end: u32,
+    /// Its constants (`consts_start..consts_end`).
+    pub consts_start: u32,
+    /// End of its constants.
+    pub consts_end: u32,
+    /// Storing the flags at the block end would add records: if the flags
+    /// turn out live there, the block is lifted again with the stores.
+    pub flags_pending: bool,
+}
+
 /// Lends the unit's reused op buffer `ops` to the lifter's builder for one block, with
 /// room for `reserve` more records. [`end_block`] gives it back.
+#[inline]
 pub(crate) fn begin_block(b: &mut UnitBuilder, ops: &mut UnitOps, reserve: usize) {
     let mut buf = std::mem::take(ops);
     buf.ops.reserve(reserve);
@@ -218,6 +256,18 @@ pub(crate) fn end_block(
         });
     }
     Ok(LiftedBlock { num_temps, term })
+}
+
+/// The error [`end_block`] gives for a block at `pc` whose temps do not
+/// fit the dense records (for lifters that end blocks themselves).
+pub(crate) fn too_many_temps(pc: u64) -> TranslateError {
+    TranslateError::Unsupported {
+        pc,
+        mnemonic: format!(
+            "block needs more than {} temporaries",
+            crate::ir::dense::MAX_TEMPS
+        ),
+    }
 }
 
 /// Scanned blocks of a unit: (pc, scan, range of its instructions).
@@ -278,6 +328,42 @@ impl<'a, I> Discovery<'a, I> {
             }
             self.index.insert(pc, self.scans.len());
             self.scans.push((pc, s, start..self.all.len()));
+        }
+        Ok(())
+    }
+
+    /// [`Discovery::run`] for a `scan` that fills the block's [`BlockScan`]
+    /// in place: a scan result returned by value is copied through the
+    /// stack in pieces that the next load cannot take from the store
+    /// buffer (a stall per block).
+    pub fn run_in_place(
+        &mut self,
+        mut scan: impl FnMut(u64, &mut Vec<I>, &mut BlockScan) -> Result<(), TranslateError>,
+    ) -> Result<(), TranslateError> {
+        while let Some(pc) = self.work.pop() {
+            if self.index.get(pc).is_some() {
+                continue;
+            }
+            if self.scans.len() >= MAX_BLOCKS {
+                return Err(TranslateError::Image(format!(
+                    "more than {MAX_BLOCKS} blocks"
+                )));
+            }
+            let start = self.all.len();
+            self.scans.push((pc, BlockScan::default(), start..start));
+            let i = self.scans.len() - 1;
+            let entry = &mut self.scans[i];
+            if let Err(e) = scan(pc, self.all, &mut entry.1) {
+                self.scans.pop();
+                return Err(e);
+            }
+            entry.2.end = self.all.len();
+            for e in entry.1.succs.iter() {
+                if self.index.is_new_in_image(e.pc) {
+                    self.work.push(e.pc);
+                }
+            }
+            self.index.insert(pc, i);
         }
         Ok(())
     }

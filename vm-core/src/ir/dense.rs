@@ -342,6 +342,16 @@ impl UnitBuilder {
         self.next = 1;
         self.known = [NO_TEMP; crate::state::NUM_GLOBALS];
     }
+    /// Starts a block appended to the buffer the builder already holds
+    /// ([`UnitBuilder::reset`] without moving the buffer in and out per
+    /// block).
+    #[inline]
+    pub fn next_block(&mut self) {
+        self.start = self.buf.ops.len();
+        self.const_start = self.buf.consts.len();
+        self.next = 1;
+        self.known = [NO_TEMP; crate::state::NUM_GLOBALS];
+    }
     /// The buffer (this block's records and constants appended), leaving
     /// the builder empty.
     pub fn take(&mut self) -> UnitOps {

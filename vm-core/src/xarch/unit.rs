@@ -24,7 +24,8 @@ impl CloneEntries for Vec<(String, u64)> {
 }
 
 use crate::frontend::{
-    BlockIndex, BlockScan, CodeImage, Discovery, FlagUse, Frontend, ScanList, TranslateError,
+    BlockIndex, BlockScan, CodeImage, Discovery, EarlyLift, FlagUse, Frontend, ScanList,
+    TranslateError,
 };
 use crate::ir::dense::{mark_dead_and_last_use, UnitOps};
 use crate::ir::{TranslationUnit, UnitBlock};
@@ -41,6 +42,7 @@ pub struct UnitTranslator<F: Frontend> {
     work: Vec<u64>,
     live_in: Vec<bool>,
     ops: UnitOps,
+    early: Vec<EarlyLift>,
     blocks: Vec<UnitBlock>,
     entries: Vec<(String, u64)>,
     targets: Vec<usize>,
@@ -59,6 +61,7 @@ impl<F: Frontend> UnitTranslator<F> {
             work: Vec::new(),
             live_in: Vec::new(),
             ops: UnitOps::default(),
+            early: Vec::new(),
             blocks: Vec::new(),
             entries: Vec::new(),
             targets: Vec::new(),
@@ -104,8 +107,35 @@ impl<F: Frontend> UnitTranslator<F> {
         all.clear();
         work.clear();
         work.extend(entries.iter().map(|e| e.1));
-        self.fe
-            .discover(img, &mut Discovery::new(blocks_at, scans, all, work))?;
+        let mut ops = std::mem::take(&mut self.ops);
+        ops.clear();
+        let early = &mut self.early;
+        early.clear();
+        // Frontends that can lift while they discover do (one decode per
+        // instruction); on any error the unit is redone the separate way,
+        // which reports errors in the order it always did.
+        let fused = self
+            .fe
+            .discover_and_lift(
+                img,
+                &mut Discovery::new(blocks_at, scans, all, work),
+                &mut ops,
+                early,
+            )
+            .unwrap_or_else(|_| {
+                blocks_at.reset(img.base, img.bytes.len());
+                scans.clear();
+                all.clear();
+                work.clear();
+                work.extend(entries.iter().map(|e| e.1));
+                ops.clear();
+                early.clear();
+                false
+            });
+        if !fused {
+            self.fe
+                .discover(img, &mut Discovery::new(blocks_at, scans, all, work))?;
+        }
         // Backward liveness of the flags to a fixpoint: live_in = ReadFirst,
         // or pass-through and live on some flag-carrying successor edge.
         let n = scans.len();
@@ -148,32 +178,80 @@ impl<F: Frontend> UnitTranslator<F> {
         let mut last_use_base = std::mem::take(&mut self.last_use_base);
         last_use.clear();
         last_use_base.clear();
-        let mut ops = std::mem::take(&mut self.ops);
-        ops.clear();
-        for (pc, scan, range) in scans.iter() {
-            let lo = live_out(scan, blocks_at, live_in);
-            let insns = &all[range.clone()];
-            let (start, consts_start) = (ops.ops.len(), ops.consts.len());
-            let l = self.fe.lift_block_into(*pc, insns, lo, &mut ops)?;
-            let end = ops.ops.len();
-            // The lifters already forward globals and fold immediates, so
-            // only the backward dead-code pass pays off here; it also yields
-            // the last uses the backends allocate registers with.
-            let base = last_use.len();
-            last_use_base.push(base);
-            last_use.resize(base + l.num_temps as usize, 0);
-            mark_dead_and_last_use(&mut ops.ops[start..end], &l.term, &mut last_use[base..]);
-            guest_insns += insns.len() as u64;
-            blocks.push(UnitBlock {
-                pc: *pc,
-                insn_count: insns.len() as u32,
-                num_temps: l.num_temps,
-                start: start as u32,
-                end: end as u32,
-                consts_start: consts_start as u32,
-                consts_end: ops.consts.len() as u32,
-                term: l.term,
-            });
+        if early.is_empty() {
+            for (pc, scan, range) in scans.iter() {
+                let lo = live_out(scan, blocks_at, live_in);
+                let insns = &all[range.clone()];
+                let (start, consts_start) = (ops.ops.len(), ops.consts.len());
+                let l = self.fe.lift_block_into(*pc, insns, lo, &mut ops)?;
+                let end = ops.ops.len();
+                // The lifters already forward globals and fold immediates, so
+                // only the backward dead-code pass pays off here; it also yields
+                // the last uses the backends allocate registers with.
+                let base = last_use.len();
+                last_use_base.push(base);
+                last_use.resize(base + l.num_temps as usize, 0);
+                mark_dead_and_last_use(&mut ops.ops[start..end], &l.term, &mut last_use[base..]);
+                guest_insns += insns.len() as u64;
+                blocks.push(UnitBlock {
+                    pc: *pc,
+                    insn_count: insns.len() as u32,
+                    num_temps: l.num_temps,
+                    start: start as u32,
+                    end: end as u32,
+                    consts_start: consts_start as u32,
+                    consts_end: ops.consts.len() as u32,
+                    term: l.term,
+                });
+            }
+        } else {
+            // Blocks lifted during discovery (`early` has one per scan).
+            for ((pc, scan, range), e) in scans.iter().zip(early.iter()) {
+                let insns = &all[range.clone()];
+                // The lifted block is read by reference: copying it into a
+                // tuple or struct went through the stack in pieces that
+                // stalled on their stores.
+                let fresh;
+                let (start, end, consts_start, consts_end, num_temps, term) =
+                    if !(e.flags_pending && live_out(scan, blocks_at, live_in)) {
+                        // Right as it is: either the flags are dead at its
+                        // end or storing them adds nothing.
+                        (
+                            e.start as usize,
+                            e.end as usize,
+                            e.consts_start,
+                            e.consts_end,
+                            e.lifted.num_temps,
+                            &e.lifted.term,
+                        )
+                    } else {
+                        // Lifted again with the flag stores; the early
+                        // records stay in the buffer, dead.
+                        for op in &mut ops.ops[e.start as usize..e.end as usize] {
+                            op.kind = crate::ir::dense::kind::NOP;
+                        }
+                        let (start, consts_start) = (ops.ops.len(), ops.consts.len());
+                        fresh = self.fe.lift_block_into(*pc, insns, true, &mut ops)?;
+                        let (end, consts_end) = (ops.ops.len(), ops.consts.len());
+                        let c = (consts_start as u32, consts_end as u32);
+                        (start, end, c.0, c.1, fresh.num_temps, &fresh.term)
+                    };
+                let base = last_use.len();
+                last_use_base.push(base);
+                last_use.resize(base + num_temps as usize, 0);
+                mark_dead_and_last_use(&mut ops.ops[start..end], term, &mut last_use[base..]);
+                guest_insns += insns.len() as u64;
+                blocks.push(UnitBlock {
+                    pc: *pc,
+                    insn_count: insns.len() as u32,
+                    num_temps,
+                    start: start as u32,
+                    end: end as u32,
+                    consts_start,
+                    consts_end,
+                    term: *term,
+                });
+            }
         }
         // Discovery's index is the unit's pc index (block i = scan i).
         let index = std::mem::take(&mut self.blocks_at);

@@ -3,10 +3,11 @@
 use super::decode::{bit, bits, decode_bit_masks, mnemonic, sext};
 use super::TranslateError;
 use crate::frontend::flags::{
-    select, sext_w, zext_w, CcKind, ConstCache, FlagSrc, FlagState, Flags, LAZY_RESULT,
+    select, sext_w, zext_w, Carry, CcKind, ConstCache, FlagSrc, FlagState, Flags, LAZY_RESULT,
 };
 use crate::frontend::{
-    begin_block, end_block, BlockScan, CodeImage, FlagUse, Frontend, LiftedBlock, Successor,
+    begin_block, end_block, too_many_temps, BlockScan, CodeImage, Discovery, EarlyLift, FlagUse, Frontend,
+    LiftedBlock, Successor,
 };
 use crate::ir::dense::{UnitBuilder, UnitOps};
 use crate::ir::{BinOp, Cond, GuestLoc, IrBlock, Temp, Terminator, UnOp, Width};
@@ -29,6 +30,10 @@ pub type A64Insn = (u64, u32);
 pub struct A64Frontend {
     /// One builder reused for every block (see [`UnitBuilder::reset`]).
     b: UnitBuilder,
+    /// The words of a block lifted by [`Frontend::lift_block_into`], as
+    /// image bytes, and its scan (reused buffers).
+    bytes: Vec<u8>,
+    rescan: Vec<A64Insn>,
 }
 
 impl Clone for A64Frontend {
@@ -45,12 +50,23 @@ fn unsupported(pc: u64, w: u32) -> Box<TranslateError> {
     })
 }
 
+/// The error for reading flags whose setter `mnemonic` is not modeled.
+#[cold]
+#[inline(never)]
+fn unmodeled(pc: u64, mnemonic: &str) -> Box<TranslateError> {
+    Box::new(TranslateError::Unsupported {
+        pc,
+        mnemonic: format!("reads flags of {mnemonic}"),
+    })
+}
+
 fn cc(c: u32) -> CcKind {
     use CcKind::*;
     [Eq, Ne, Ae, B, Mi, Pl, Vs, Vc, A, Be, Ge, Lt, Gt, Le, Al, Al][c as usize & 15]
 }
 
 /// Control-flow class of a word, for scanning.
+#[derive(Clone, Copy)]
 enum Flow {
     None,
     /// Unconditional direct jump.
@@ -119,7 +135,9 @@ fn flow(pc: u64, w: u32) -> Flow {
     Flow::None
 }
 
-/// Flag effect of a non-branch word: (reads, writes).
+/// Flag effect of a non-branch word: (reads, writes). The fused scan gets
+/// the same from the lifter (`Lifter::flag_use`), which notes it where it
+/// lifts these classes; a word of a class it does not lift is an error there.
 fn flag_effect(w: u32) -> (bool, bool) {
     let s = bit(w, 29);
     // add/sub immediate, shifted and extended register with S set
@@ -221,9 +239,49 @@ impl Frontend for A64Frontend {
         flags_live_out: bool,
         ops: &mut UnitOps,
     ) -> Result<LiftedBlock, TranslateError> {
+        // The one lifting loop is the fused scan-and-lift over image
+        // bytes (a second loop around the per-instruction lifter made LLVM
+        // stop inlining the lifter's parts into either): the block's words
+        // as bytes, limited to its length.
+        debug_assert!(insns
+            .iter()
+            .enumerate()
+            .all(|(i, insn)| insn.0 == pc + 4 * i as u64));
+        let mut bytes = std::mem::take(&mut self.bytes);
+        let mut rescan = std::mem::take(&mut self.rescan);
+        bytes.clear();
+        bytes.extend(insns.iter().flat_map(|i| i.1.to_le_bytes()));
+        rescan.clear();
         begin_block(&mut self.b, ops, insns.len() * 4 + 8);
-        let term = self.lift_body(insns, flags_live_out);
+        let mut term = Terminator::Jump(0);
+        let r = self.scan_lift_body(
+            &bytes,
+            pc,
+            insns.len(),
+            flags_live_out,
+            &mut rescan,
+            &mut BlockScan::default(),
+            &mut term,
+            &mut false,
+        );
+        let term = r.map(|()| term);
+        self.bytes = bytes;
+        self.rescan = rescan;
         end_block(&mut self.b, ops, pc, term)
+    }
+
+    fn discover_and_lift(
+        &mut self,
+        img: &CodeImage,
+        d: &mut Discovery<'_, A64Insn>,
+        ops: &mut UnitOps,
+        lifted: &mut Vec<EarlyLift>,
+    ) -> Result<bool, TranslateError> {
+        // The builder holds the unit's buffer for the whole discovery.
+        self.b.reset(std::mem::take(ops));
+        let r = d.run_in_place(|pc, out, scan| self.scan_and_lift(img, pc, out, scan, lifted));
+        *ops = self.b.take();
+        r.map(|()| true)
     }
 
     fn insn_loc(&(pc, _): &A64Insn, index: u32) -> GuestLoc {
@@ -236,32 +294,142 @@ impl Frontend for A64Frontend {
 }
 
 impl A64Frontend {
-    /// Lifts `insns` into the builder (already reset); returns the terminator.
-    fn lift_body(
+    /// [`Frontend::scan_block`] and [`Frontend::lift_block_into`] (flags
+    /// dead at the end) of the block at `pc` in one pass over its words:
+    /// the same scan (into `scan`), and the same records as lifting the
+    /// scanned block (described by the [`EarlyLift`] pushed to `lifted`).
+    fn scan_and_lift(
         &mut self,
-        insns: &[A64Insn],
+        img: &CodeImage,
+        pc: u64,
+        out: &mut Vec<A64Insn>,
+        scan: &mut BlockScan,
+        lifted: &mut Vec<EarlyLift>,
+    ) -> Result<(), TranslateError> {
+        if !pc.is_multiple_of(4) {
+            return Err(TranslateError::OutOfImage { pc });
+        }
+        let bytes = img.at(pc)?;
+        self.b.next_block();
+        let buf = self.b.buf();
+        let (start, consts_start) = (buf.ops.len() as u32, buf.consts.len() as u32);
+        // The block's entry is written in place (a lifted block moved
+        // through return values is copied in pieces that stall on the
+        // stores that wrote them).
+        lifted.push(EarlyLift {
+            lifted: LiftedBlock {
+                num_temps: 0,
+                term: Terminator::Jump(0),
+            },
+            start,
+            end: start,
+            consts_start,
+            consts_end: consts_start,
+            flags_pending: false,
+        });
+        let e = lifted.last_mut().expect("just pushed");
+        let r = self.scan_lift_body(
+            bytes,
+            pc,
+            MAX_BLOCK_INSNS,
+            false,
+            out,
+            scan,
+            &mut e.lifted.term,
+            &mut e.flags_pending,
+        );
+        if let Err(err) = r.and_then(|()| match self.b.overflowed() {
+            true => Err(too_many_temps(pc)),
+            false => Ok(()),
+        }) {
+            lifted.pop();
+            return Err(err);
+        }
+        e.lifted.num_temps = self.b.num_temps();
+        let buf = self.b.buf();
+        e.end = buf.ops.len() as u32;
+        e.consts_end = buf.consts.len() as u32;
+        Ok(())
+    }
+
+    /// Scans and lifts the block at `pc` whose image bytes from `pc` on
+    /// are `bytes` (the builder already reset), at most `limit`
+    /// instructions; appends its instructions to `out`, fills `scan`, and
+    /// returns the terminator. With `flags_live_out` the flags are stored
+    /// at the end; otherwise `flags_pending` says whether storing them
+    /// would have added records. Not inlined: in a larger function LLVM
+    /// stops inlining the per-instruction lifting into it.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn scan_lift_body(
+        &mut self,
+        bytes: &[u8],
+        pc: u64,
+        limit: usize,
         flags_live_out: bool,
-    ) -> Result<Terminator, TranslateError> {
+        out: &mut Vec<A64Insn>,
+        scan: &mut BlockScan,
+        term: &mut Terminator,
+        flags_pending: &mut bool,
+    ) -> Result<(), TranslateError> {
         let mut l = Lifter {
             b: &mut self.b,
             flags: FlagState::new(FLAG_GLOBALS, true),
             discard_result: false,
             consts: ConstCache::default(),
+            flag_use: None,
         };
-        let mut term = None;
-        for (index, &(ipc, w)) in insns.iter().enumerate() {
-            let loc = GuestLoc {
-                pc: ipc,
-                next_pc: ipc + 4,
-                index: index as u32,
+        let mut words = bytes.chunks_exact(4);
+        let mut cur = pc;
+        let mut index = 0u32;
+        *term = loop {
+            let Some(bytes) = words.next() else {
+                return Err(TranslateError::OutOfImage { pc: cur });
             };
-            if let Some(t) = l.insn(w, loc).map_err(|e| *e)? {
-                term = Some(t);
-                break;
+            let w = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+            out.push((cur, w));
+            let next = cur + 4;
+            let f = flow(cur, w);
+            let loc = GuestLoc {
+                pc: cur,
+                next_pc: next,
+                index,
+            };
+            if let Some(t) = l.insn_flow(w, loc, f).map_err(|e| *e)? {
+                let edge = |pc, carries_flags| Successor { pc, carries_flags };
+                match f {
+                    Flow::None | Flow::Stop => {}
+                    Flow::Jump(t) => scan.succs.push(edge(t, true)),
+                    Flow::Call(t) => {
+                        scan.succs.push(edge(t, false));
+                        scan.succs.push(edge(next, false));
+                    }
+                    Flow::Cond { target, .. } => {
+                        scan.succs.push(edge(target, true));
+                        scan.succs.push(edge(next, true));
+                    }
+                    Flow::Indirect { call } => {
+                        if call {
+                            scan.succs.push(edge(next, false));
+                        }
+                        scan.indirect = true;
+                    }
+                }
+                break t;
             }
-        }
-        let last = insns.last().expect("scanned blocks are never empty").0;
-        let term = term.unwrap_or(Terminator::Jump(last + 4));
+            index += 1;
+            if index as usize >= limit {
+                scan.succs.push(Successor {
+                    pc: next,
+                    carries_flags: true,
+                });
+                break Terminator::Jump(next);
+            }
+            cur = next;
+        };
+        // The lifter noted the flag use where it decodes the instructions
+        // `flag_effect` classifies (a lifted block has no other).
+        scan.flags = l.flag_use;
         if flags_live_out {
             // Every A64 flag setter in the subset is modeled.
             l.flags
@@ -270,8 +438,11 @@ impl A64Frontend {
                     pc: u.pc,
                     mnemonic: u.mnemonic.to_string(),
                 })?;
+        } else {
+            // What `FlagState::store` would emit at the end.
+            *flags_pending = l.flags.src != FlagSrc::Globals || l.flags.carry != Carry::FromSrc;
         }
-        Ok(term)
+        Ok(())
     }
 }
 
@@ -288,6 +459,9 @@ struct Lifter<'a> {
     discard_result: bool,
     /// Constants already defined in this block.
     consts: ConstCache,
+    /// Whether the block reads or writes the flags first (its scan's
+    /// [`BlockScan::flags`]; the classes of [`flag_effect`]).
+    flag_use: Option<FlagUse>,
 }
 
 impl Lifter<'_> {
@@ -321,15 +495,17 @@ impl Lifter<'_> {
         self.consts.get(self.b, v)
     }
 
+    /// Condition `c` from the flags (inlined, the error built out of line:
+    /// as a call, its result tuple went through the stack and stalled).
+    #[inline]
     fn cond(&mut self, pc: u64, c: u32) -> Result<(Cond, Temp, Temp), Box<TranslateError>> {
-        self.flags.cond(self.b, cc(c)).map_err(|u| {
-            Box::new(TranslateError::Unsupported {
-                pc,
-                mnemonic: format!("reads flags of {}", u.mnemonic),
-            })
-        })
+        match self.flags.cond(self.b, cc(c)) {
+            Ok(t) => Ok(t),
+            Err(u) => Err(unmodeled(pc, u.mnemonic)),
+        }
     }
 
+    #[inline]
     fn cond_value(&mut self, pc: u64, c: u32) -> Result<Temp, Box<TranslateError>> {
         if cc(c) == CcKind::Al {
             return Ok(self.k(1));
@@ -390,6 +566,9 @@ impl Lifter<'_> {
     #[inline]
     fn addsub(&mut self, sub: bool, set_flags: bool, a: Temp, b: Temp, sf: bool) -> Temp {
         let w = if sf { 64 } else { 32 };
+        if set_flags {
+            self.flag_use.get_or_insert(FlagUse::WriteFirst);
+        }
         if sub && set_flags && self.discard_result {
             // cmp: only the flags need the difference, computed on demand.
             self.flags.set(FlagSrc::Sub {
@@ -422,12 +601,20 @@ impl Lifter<'_> {
         let r = self.b.bin(op, a, b);
         let r = zext_w(self.b, r, w);
         if opc == 3 {
+            self.flag_use.get_or_insert(FlagUse::WriteFirst);
             self.flags.set(FlagSrc::Logic { r, w });
         }
         r
     }
 
-    fn insn(&mut self, w: u32, loc: GuestLoc) -> Result<Option<Terminator>, Box<TranslateError>> {
+    /// Lifts word `w` at `loc` whose control-flow class is `f`; returns
+    /// the terminator if it ends the block.
+    fn insn_flow(
+        &mut self,
+        w: u32,
+        loc: GuestLoc,
+        f: Flow,
+    ) -> Result<Option<Terminator>, Box<TranslateError>> {
         let pc = loc.pc;
         let sf = bit(w, 31);
         let width = if sf { 64 } else { 32 };
@@ -437,7 +624,7 @@ impl Lifter<'_> {
         // Flag-setting add/sub with rd = 31 write xzr (cmp/cmn).
         self.discard_result = rd == 31;
         let bad = || unsupported(pc, w);
-        match flow(pc, w) {
+        match f {
             Flow::None => {}
             Flow::Jump(t) => return Ok(Some(Terminator::Jump(t))),
             Flow::Call(t) => {
@@ -447,6 +634,9 @@ impl Lifter<'_> {
             }
             Flow::Cond { target, .. } => {
                 let (cond, a, b) = if bits(w, 31, 24) == 0b0101_0100 {
+                    if bits(w, 3, 0) < 14 {
+                        self.flag_use.get_or_insert(FlagUse::ReadFirst);
+                    }
                     self.cond(pc, bits(w, 3, 0))?
                 } else if bits(w, 30, 25) == 0b011010 {
                     let t = self.rz(rd);
@@ -740,6 +930,7 @@ impl Lifter<'_> {
         match bits(w, 28, 21) {
             0b1101_0010 if bit(w, 29) && !bit(w, 10) && !bit(w, 4) => {
                 // ccmp / ccmn (register or immediate)
+                self.flag_use.get_or_insert(FlagUse::ReadFirst);
                 let c = self.cond_value(pc, bits(w, 15, 12))?;
                 let a = self.rz(rn);
                 let b = if bit(w, 11) {
@@ -765,6 +956,7 @@ impl Lifter<'_> {
             }
             0b1101_0100 if !bit(w, 29) && !bit(w, 11) => {
                 // csel / csinc / csinv / csneg
+                self.flag_use.get_or_insert(FlagUse::ReadFirst);
                 let c = self.cond_value(pc, bits(w, 15, 12))?;
                 let a = self.rz(rn);
                 let b = self.rz(rm);
@@ -1023,6 +1215,153 @@ mod tests {
         let mut fe = A64Frontend::default();
         fe.scan_block(&img, 0x1000, &mut insns)?;
         fe.lift_block(0x1000, &insns, false)
+    }
+
+    /// The AArch64 frontend without its fused discovery (the trait's
+    /// default: discover the unit, then lift each block).
+    #[derive(Default)]
+    struct Unfused(A64Frontend);
+
+    impl Frontend for Unfused {
+        type Insn = A64Insn;
+        const NAME: &'static str = "aarch64 (unfused)";
+        fn scan_block(
+            &mut self,
+            img: &CodeImage,
+            pc: u64,
+            out: &mut Vec<A64Insn>,
+        ) -> Result<BlockScan, TranslateError> {
+            self.0.scan_block(img, pc, out)
+        }
+        fn lift_block_into(
+            &mut self,
+            pc: u64,
+            insns: &[A64Insn],
+            flags_live_out: bool,
+            ops: &mut UnitOps,
+        ) -> Result<LiftedBlock, TranslateError> {
+            self.0.lift_block_into(pc, insns, flags_live_out, ops)
+        }
+        fn insn_loc(insn: &A64Insn, index: u32) -> GuestLoc {
+            A64Frontend::insn_loc(insn, index)
+        }
+    }
+
+    /// Lifting during discovery gives the unit the separate passes give:
+    /// the same blocks, records, constants, terminators and last uses
+    /// (blocks whose flags turn out live at their end lifted again, their
+    /// early records left dead), twice with reused buffers.
+    #[test]
+    fn fused_discovery_and_lifting_match_the_separate_passes() {
+        use crate::xarch::inputs::{load_input, AARCH64_ELF};
+        use crate::xarch::unit::UnitTranslator;
+        let input = load_input(AARCH64_ELF).unwrap();
+        let mut fused = UnitTranslator::new(A64Frontend::default());
+        let mut separate = UnitTranslator::new(Unfused::default());
+        for _ in 0..2 {
+            let a = fused.translate(&input.image, &input.symbols).unwrap();
+            let b = separate.translate(&input.image, &input.symbols).unwrap();
+            assert_eq!(a.blocks.len(), b.blocks.len());
+            for (i, (x, y)) in a.blocks.iter().zip(&b.blocks).enumerate() {
+                let key = |k: &crate::ir::UnitBlock| (k.pc, k.insn_count, k.num_temps, k.term);
+                assert_eq!(key(x), key(y));
+                assert_eq!(a.block_ops(x), b.block_ops(y), "block {:#x}", x.pc);
+                assert_eq!(a.block_consts(x), b.block_consts(y), "block {:#x}", x.pc);
+                let n = x.num_temps as usize;
+                assert_eq!(
+                    a.last_use[a.last_use_base[i]..][..n],
+                    b.last_use[b.last_use_base[i]..][..n],
+                    "block {:#x}",
+                    x.pc
+                );
+            }
+            assert_eq!(a.guest_insns, b.guest_insns);
+            assert_eq!(a.indirect_targets, b.indirect_targets);
+            assert_eq!(a.live_ops(), b.live_ops());
+            // Some blocks were lifted again (their early records stay).
+            let used: usize = a.blocks.iter().map(|k| (k.end - k.start) as usize).sum();
+            assert!(a.ops.len() > used);
+            fused.recycle(a);
+            separate.recycle(b);
+        }
+    }
+
+    /// The fused scan (flag use noted by the lifter) equals the separate
+    /// scan on every block of the committed object and on blocks whose
+    /// flag use only the encoding shows (conditions `al`/`nv` read no
+    /// flags, yet the scan counts csel and ccmp with them as reads).
+    #[test]
+    fn fused_scan_equals_the_separate_scan() {
+        use crate::xarch::inputs::{load_input, AARCH64_ELF};
+        let ret = 0xd65f_03c0;
+        let mut cases: Vec<(CodeImage, u64)> = [
+            vec![0x9a82_e020, 0xeb01_001f, ret], // csel x0, x1, x2, al ; cmp
+            vec![0xfa40_e800, ret],              // ccmp x0, #0, #0, al
+            vec![0x5400_004e],                   // b.al
+            vec![0x5400_004f],                   // b.nv
+            vec![0xeb01_001f, 0x5400_0040],      // cmp x0, x1 ; b.eq
+            vec![0xf240_001f, ret],              // tst x0, #1
+            vec![0x3100_0400, ret],              // adds w0, w0, #1
+            vec![0x9100_0400, 0x9a82_1020, ret], // add ; csel ne
+        ]
+        .into_iter()
+        .map(|words| {
+            let bytes = words.iter().flat_map(|w: &u32| w.to_le_bytes()).collect();
+            (CodeImage { base: 0x1000, bytes }, 0x1000)
+        })
+        .collect();
+        let input = load_input(AARCH64_ELF).unwrap();
+        let unit = crate::xarch::unit::translate_unit(
+            &mut A64Frontend::default(),
+            &input.image,
+            &input.symbols,
+        )
+        .unwrap();
+        cases.extend(unit.blocks.iter().map(|b| (input.image.clone(), b.pc)));
+        let mut fe = A64Frontend::default();
+        fe.b.reset(UnitOps::default());
+        for (img, pc) in &cases {
+            let (mut fused, mut separate) = (Vec::new(), Vec::new());
+            let mut scan = BlockScan::default();
+            fe.scan_and_lift(img, *pc, &mut fused, &mut scan, &mut Vec::new())
+                .unwrap();
+            let want = fe.scan_block(img, *pc, &mut separate).unwrap();
+            assert_eq!(format!("{scan:?}"), format!("{want:?}"), "block {pc:#x}");
+            assert_eq!(fused, separate);
+        }
+    }
+
+    /// A unit with an error is translated again the separate way, so the
+    /// error is the one discovery-then-lifting reports.
+    #[test]
+    fn fused_discovery_reports_the_errors_of_the_separate_passes() {
+        use crate::xarch::unit::UnitTranslator;
+        let fmov = 0x9e67_0020; // fmov d0, x1: not in the subset
+        for (words, entry, want) in [
+            // cbz x0, +8 ; fmov (lifting fails) ; add x0, x0, #1 ; end of
+            // image: discovery fails later, and that is the error.
+            (
+                vec![0xb400_0040, fmov, 0x9100_0400],
+                0x1000,
+                TranslateError::OutOfImage { pc: 0x100c },
+            ),
+            (
+                vec![fmov, 0xd65f_03c0],
+                0x1000,
+                *unsupported(0x1000, fmov),
+            ),
+            (vec![0xd65f_03c0], 0x1002, TranslateError::OutOfImage { pc: 0x1002 }),
+        ] {
+            let img = CodeImage {
+                base: 0x1000,
+                bytes: words.iter().flat_map(|w: &u32| w.to_le_bytes()).collect(),
+            };
+            let entries = [("f".to_string(), entry)];
+            let a = UnitTranslator::new(A64Frontend::default()).translate(&img, &entries);
+            let b = UnitTranslator::new(Unfused::default()).translate(&img, &entries);
+            assert_eq!(a.unwrap_err(), want);
+            assert_eq!(b.unwrap_err(), want);
+        }
     }
 
     #[test]
