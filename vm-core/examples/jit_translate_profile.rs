@@ -7,10 +7,12 @@
 //! cargo run --profile test -p vm-core --example jit_translate_profile -- 200
 //! ```
 //!
-//! Arguments: rounds over all blocks (default 100), and optionally a file
+//! Arguments: rounds over all blocks (default 100), optionally a file
 //! caching the blocks (one line per block: pc, then the instruction words,
 //! in hex): written when missing, read when present, so that a run under
-//! callgrind does not execute the workloads.
+//! callgrind does not execute the workloads; and optionally `baseline`:
+//! profile the baseline tier instead (decode + emit + install, what the
+//! JIT does at a block's first compile).
 
 use std::hint::black_box;
 use std::path::Path;
@@ -27,6 +29,7 @@ fn main() {
         .map(|a| a.parse().expect("rounds"))
         .unwrap_or(100);
     let cache_file = args.next();
+    let baseline = args.next().as_deref() == Some("baseline");
     let blocks = match cache_file.as_deref().map(std::fs::read_to_string) {
         Some(Ok(text)) => text
             .lines()
@@ -55,7 +58,46 @@ fn main() {
             blocks
         }
     };
-    translate_all(&blocks, rounds);
+    if baseline {
+        baseline_all(&blocks, rounds);
+    } else {
+        translate_all(&blocks, rounds);
+    }
+}
+
+#[inline(never)]
+fn baseline_all(blocks: &[(u64, Vec<Inst>)], rounds: usize) {
+    let insns: usize = blocks.iter().map(|(_, i)| i.len()).sum();
+    let words: Vec<(u64, Vec<u32>)> = blocks
+        .iter()
+        .map(|(pc, ins)| (*pc, ins.iter().map(encode).collect()))
+        .collect();
+    let mut backend = X64Backend::new(64 << 20).unwrap();
+    let mut ins = Vec::with_capacity(64);
+    let mut bytes = 0usize;
+    let t = std::time::Instant::now();
+    for _ in 0..rounds {
+        for (k, (pc, ws)) in words.iter().enumerate() {
+            ins.clear();
+            ins.extend(ws.iter().map(|&w| decode(w).expect("word")));
+            let c = match backend.compile_baseline(*pc, &ins, Some(k as u32)) {
+                Err(vm_core::backend::CodegenError::CodeRegionFull) => {
+                    backend.flush();
+                    backend.compile_baseline(*pc, &ins, Some(k as u32))
+                }
+                r => r,
+            }
+            .unwrap();
+            bytes += c.size;
+        }
+    }
+    let ns = t.elapsed().as_nanos() as f64 / (rounds * insns) as f64;
+    println!(
+        "baseline tier: {} blocks, {} guest instructions, {rounds} rounds: {ns:.1} ns per guest instruction (wall, decode + emit + install), {:.1} code bytes per guest instruction",
+        blocks.len(),
+        insns,
+        bytes as f64 / (rounds * insns) as f64
+    );
 }
 
 /// Decoded blocks left in the block cache by a JIT run of each workload.
