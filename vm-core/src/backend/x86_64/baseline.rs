@@ -522,38 +522,52 @@ impl Baseline {
                 l.extend_from_slice(&[0x48, 0x8d, 0x0c, 0x8a]);
             }
             rbp_op(l, 0x89, RCX, off::PC);
-            // jmp exit (eax holds the exit code)
-            let rel = self.exit_addr as i64 - (self.base + self.at + l.n + 5) as i64;
-            l.extend_from_slice(&[0xe9]);
-            l.extend_from_slice(&(rel as i32).to_le_bytes());
+            self.jmp_exit(l);
+            self.flush(l);
+        }
+        // The entry exits (quantum, tier-up) share `pc = block pc ; jmp
+        // exit` with the exit code in eax.
+        let pc_tail = self.at;
+        self.store_imm(l, off::PC, pc);
+        self.jmp_exit(l);
+        self.flush(l);
+        // Two or more chain exits to 32-bit pcs share `pc = rdx ; exit_arg
+        // = rcx ; exit CHAIN`.
+        let mut n_chains = 0;
+        let mut narrow = true;
+        for st in &self.stubs {
+            if let Stub::Chain { target } = *st {
+                n_chains += 1;
+                narrow &= target <= u32::MAX as u64;
+            }
+        }
+        let chain_tail = (n_chains >= 2 && narrow).then_some(self.at);
+        if chain_tail.is_some() {
+            rbp_op(l, 0x89, RDX, off::PC);
+            rbp_op(l, 0x89, RCX, off::EXIT_ARG);
+            self.exit(l, exit_code::CHAIN);
             self.flush(l);
         }
         for k in 0..self.stubs.len() {
             self.stub_off.push(self.at as u32);
             match self.stubs[k] {
                 Stub::Quantum => {
-                    l.extend_from_slice(&[0x45, 0x31, 0xed]); // xor r13d, r13d
-                    self.store_imm(l, off::PC, pc);
-                    self.exit(l, exit_code::QUANTUM);
+                    let x = (exit_code::QUANTUM as u32).to_le_bytes();
+                    // xor r13d, r13d ; mov eax, QUANTUM
+                    l.extend_from_slice(&[0x45, 0x31, 0xed, 0xb8, x[0], x[1], x[2], x[3]]);
+                    self.jmp_back(l, pc_tail);
                 }
                 Stub::Hot => {
-                    self.store_imm(l, off::PC, pc);
-                    self.exit(l, exit_code::TIER_UP);
+                    let x = (exit_code::TIER_UP as u32).to_le_bytes();
+                    l.extend_from_slice(&[0xb8, x[0], x[1], x[2], x[3]]); // mov eax, TIER_UP
+                    self.jmp_back(l, pc_tail);
                 }
                 Stub::Fault { code, idx } => {
                     let x = (code as u32 | (idx as u32) << 16).to_le_bytes();
                     l.extend_from_slice(&[0xb9, x[0], x[1], x[2], x[3]]); // mov ecx, imm32
-                    let rel = tail as i64 - (self.at + l.n + 2) as i64;
-                    if rel >= -128 {
-                        l.extend_from_slice(&[0xeb, rel as u8]);
-                    } else {
-                        let rel = (rel - 3) as i32;
-                        l.extend_from_slice(&[0xe9]);
-                        l.extend_from_slice(&rel.to_le_bytes());
-                    }
+                    self.jmp_back(l, tail);
                 }
                 Stub::Chain { target } => {
-                    self.store_imm(l, off::PC, target);
                     // The site's rel32 is the (only) jump to this stub.
                     let at = self
                         .jumps
@@ -562,8 +576,18 @@ impl Baseline {
                         .map_or(0, |j| j.0 as usize);
                     let patch_addr = base + at;
                     let site = patch_addr - region_base;
-                    self.store_imm(l, off::EXIT_ARG, site as u64);
-                    self.exit(l, exit_code::CHAIN);
+                    if let Some(t) = chain_tail {
+                        let x = (target as u32).to_le_bytes();
+                        let y = (site as u32).to_le_bytes();
+                        // mov edx, target ; mov ecx, site
+                        l.extend_from_slice(&[0xba, x[0], x[1], x[2], x[3]]);
+                        l.extend_from_slice(&[0xb9, y[0], y[1], y[2], y[3]]);
+                        self.jmp_back(l, t);
+                    } else {
+                        self.store_imm(l, off::PC, target);
+                        self.store_imm(l, off::EXIT_ARG, site as u64);
+                        self.exit(l, exit_code::CHAIN);
+                    }
                     sites.push(ChainSite {
                         patch_addr,
                         stub_addr: base + self.stub_off[k] as usize,
@@ -577,6 +601,26 @@ impl Baseline {
             let rel = self.stub_off[s as usize] as i32 - (at as i32 + 4);
             self.e.0[at as usize..at as usize + 4].copy_from_slice(&rel.to_le_bytes());
         }
+    }
+
+    /// `jmp` back to block offset `to` (already emitted).
+    #[inline(always)]
+    fn jmp_back(&mut self, l: &mut Local, to: usize) {
+        let rel = to as i64 - (self.at + l.n + 2) as i64;
+        if rel >= -128 {
+            l.extend_from_slice(&[0xeb, rel as u8]);
+        } else {
+            l.extend_from_slice(&[0xe9]);
+            l.extend_from_slice(&((rel - 3) as i32).to_le_bytes());
+        }
+    }
+
+    /// `jmp exit` (the exit code already in eax).
+    #[inline(always)]
+    fn jmp_exit(&mut self, l: &mut Local) {
+        let rel = self.exit_addr as i64 - (self.base + self.at + l.n + 5) as i64;
+        l.extend_from_slice(&[0xe9]);
+        l.extend_from_slice(&(rel as i32).to_le_bytes());
     }
 
     /// `mov eax, code ; jmp exit`.
@@ -784,17 +828,20 @@ impl Baseline {
                     code: exit_code::CODE_MODIFIED as u16,
                     idx: idx + 1,
                 });
-                // mov rdx, rax ; shr rdx, 12 ; cmp BYTE [r14 + rdx], 0
-                l.extend_from_slice(&SMC_CHECK);
-                self.jump(l, Some(CC_NE), smc);
                 if log2 > 0 {
-                    // The access may end in the next page.
-                    let last = (1i32 << log2) - 1;
-                    // lea rdx, [rax + last] ; shr rdx, 12 ; cmp BYTE [r14 + rdx], 0
-                    let mut c = SMC_CHECK;
-                    c[..3].copy_from_slice(&[0x8d, 0x50, last as u8]);
-                    l.extend_from_slice(&[0x48]);
-                    l.extend_from_slice(&c[..]);
+                    // The access may end in the next page: both pages'
+                    // code-map bytes, or-ed (rcx is free after the store).
+                    // mov rdx, rax ; shr rdx, 12 ; movzx ecx, BYTE [r14 + rdx]
+                    // lea rdx, [rax + last] ; shr rdx, 12 ; or cl, [r14 + rdx]
+                    let last = (1u8 << log2) - 1;
+                    l.extend_from_slice(&[
+                        0x48, 0x89, 0xc2, 0x48, 0xc1, 0xea, 0x0c, 0x41, 0x0f, 0xb6, 0x0c, 0x16,
+                        0x48, 0x8d, 0x50, last, 0x48, 0xc1, 0xea, 0x0c, 0x41, 0x0a, 0x0c, 0x16,
+                    ]);
+                    self.jump(l, Some(CC_NE), smc);
+                } else {
+                    // mov rdx, rax ; shr rdx, 12 ; cmp BYTE [r14 + rdx], 0
+                    l.extend_from_slice(&SMC_CHECK);
                     self.jump(l, Some(CC_NE), smc);
                 }
             }
@@ -1016,6 +1063,7 @@ mod tests {
             ; movzx eax, cx ; shr ecx, 16 ; add r12, rcx
             ; lea rcx, [rcx * 4 + 0x1234] ; mov rdx, QWORD 0x1_2345_6789 ; lea rcx, [rdx + rcx * 4]
             ; mov ecx, 0x10305
+            ; movzx ecx, BYTE [r14 + rdx] ; or cl, [r14 + rdx]
         );
         let want = a.finalize().unwrap();
         let mut got = Vec::new();
@@ -1065,6 +1113,7 @@ mod tests {
         l.extend_from_slice(&[0x48, 0xba, 0x89, 0x67, 0x45, 0x23, 1, 0, 0, 0]);
         l.extend_from_slice(&[0x48, 0x8d, 0x0c, 0x8a]);
         l.extend_from_slice(&[0xb9, 5, 3, 1, 0]);
+        l.extend_from_slice(&[0x41, 0x0f, 0xb6, 0x0c, 0x16, 0x41, 0x0a, 0x0c, 0x16]);
         // dynasm encodes `add rax, imm32` with the rax short form (05 id).
         got.extend_from_slice(&l.b[..l.n]);
         let mut want = want;
