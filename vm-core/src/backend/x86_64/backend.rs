@@ -448,9 +448,7 @@ impl X64Backend {
             pc,
             insns,
             counter,
-            base,
-            self.exit_addr,
-            self.mem.base(),
+            (base, self.exit_addr, self.mem.base()),
             &mut sites,
         );
         let code = &self.baseline.e.0;
@@ -475,9 +473,7 @@ impl X64Backend {
             pc,
             insns,
             counter,
-            base,
-            self.exit_addr,
-            self.mem.base(),
+            (base, self.exit_addr, self.mem.base()),
             &mut sites,
         );
         &self.baseline.e.0
@@ -548,6 +544,11 @@ impl X64Backend {
             exit_rel32: fixups.exit_rel32,
             sites,
         })
+    }
+
+    /// Starts the next block on a multiple of `align` bytes.
+    pub fn align_next(&mut self, align: usize) {
+        self.mem.align_next(align);
     }
 
     /// Host address of the shared exit routine (AOT relocation target).

@@ -444,17 +444,17 @@ impl Baseline {
         }
     }
 
-    /// Emits the block `insns` at guest `pc` for placement at host `base`
-    /// into `self.e`; returns its chain sites. `counter`: index of the
-    /// block's tier-up counter (none: never tiers up).
+
+    /// Emits the block `insns` at guest `pc` into `self.e`, placed at host
+    /// `base` in a region starting at `region_base` whose exit routine is
+    /// at `exit`; appends its chain sites to `sites`. `counter`: index of
+    /// the block's tier-up counter (none: never tiers up).
     pub(super) fn block(
         &mut self,
         pc: u64,
         insns: &[Inst],
         counter: Option<u32>,
-        base: usize,
-        exit: usize,
-        region_base: usize,
+        (base, exit, region_base): (usize, usize, usize),
         sites: &mut Vec<ChainSite>,
     ) {
         self.e.0.clear();

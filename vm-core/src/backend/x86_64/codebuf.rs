@@ -188,6 +188,12 @@ impl ExecMemory {
         self.cap
     }
 
+    /// Moves the allocation point up to a multiple of `align` bytes (the
+    /// bytes skipped are never executed).
+    pub fn align_next(&mut self, align: usize) {
+        self.used = self.used.next_multiple_of(align).min(self.cap);
+    }
+
     /// Forgets everything allocated after `mark` bytes (used to flush all blocks).
     pub fn truncate(&mut self, mark: usize) {
         self.used = mark.min(self.used);
