@@ -451,7 +451,7 @@ impl X64Backend {
             (base, self.exit_addr, self.mem.base()),
             &mut sites,
         );
-        let code = &self.baseline.e.0;
+        let code = self.baseline.code();
         // Not timed into `install_time`: two clock reads would cost about a
         // sixth of a baseline compile (the copy is part of `translate_time`).
         let entry = self.mem.append(code)?;
@@ -476,7 +476,7 @@ impl X64Backend {
             (base, self.exit_addr, self.mem.base()),
             &mut sites,
         );
-        &self.baseline.e.0
+        self.baseline.code()
     }
 
     /// Compiles an optimized IR block and installs it.
