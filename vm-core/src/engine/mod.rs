@@ -578,7 +578,9 @@ impl Vm {
                     // SAFETY: `entry` belongs to a live block of this backend, the
                     // CPU state is attached to `self.mem`, and `ctx` (the miss
                     // handler's view of memory and MMU) outlives the call, during
-                    // which nothing else touches them.
+                    // which nothing else touches them; `tier_counters` covers the
+                    // id of every baseline block compiled with a counter (grown
+                    // in `compile_baseline` before the block exists).
                     let word = unsafe { backend.enter(&mut self.cpu, entry) };
                     self.cpu.mmu_ctx = 0;
                     self.stats.jit_entries += 1;

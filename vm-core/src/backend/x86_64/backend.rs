@@ -256,7 +256,9 @@ impl X64Backend {
     ///
     /// # Safety
     /// `entry` must be the entry of a block compiled by this backend that is
-    /// still installed, and `cpu` must be attached to live guest memory.
+    /// still installed, and `cpu` must be attached to live guest memory;
+    /// when any baseline block compiled with a tier-up counter may run,
+    /// `cpu.tier_counters` must point to a `u32` table covering its index.
     pub unsafe fn enter(&self, cpu: &mut CpuState, entry: usize) -> u64 {
         // SAFETY: the trampoline and `entry` are code of this backend's
         // region; the caller guarantees the block is installed and `cpu`
