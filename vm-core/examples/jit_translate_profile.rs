@@ -7,10 +7,15 @@
 //! cargo run --profile test -p vm-core --example jit_translate_profile -- 200
 //! ```
 //!
-//! Arguments: rounds over all blocks (default 100), and optionally a file
+//! Arguments: rounds over all blocks (default 100), optionally a file
 //! caching the blocks (one line per block: pc, then the instruction words,
 //! in hex): written when missing, read when present, so that a run under
-//! callgrind does not execute the workloads.
+//! callgrind does not execute the workloads; and optionally `baseline`:
+//! profile the baseline tier instead (decode + emit + install, what the
+//! JIT does at a block's first compile). `run:<workload>:<threshold|off>`
+//! instead runs a workload under the JIT `rounds` times with that tier-up
+//! threshold (`off`: no baseline tier) and prints the median thread CPU
+//! time of a whole run (the blocks file argument is ignored, e.g. `-`).
 
 use std::hint::black_box;
 use std::path::Path;
@@ -27,6 +32,16 @@ fn main() {
         .map(|a| a.parse().expect("rounds"))
         .unwrap_or(100);
     let cache_file = args.next();
+    let mode = args.next();
+    if let Some(spec) = mode.as_deref().and_then(|m| m.strip_prefix("run:")) {
+        // run:<workload>:<tier-up threshold, or "off" for no baseline tier>
+        let (name, t) = spec
+            .split_once(':')
+            .expect("run:<workload>:<threshold|off>");
+        run_workload(name, t, rounds);
+        return;
+    }
+    let baseline = mode.as_deref() == Some("baseline");
     let blocks = match cache_file.as_deref().map(std::fs::read_to_string) {
         Some(Ok(text)) => text
             .lines()
@@ -55,7 +70,93 @@ fn main() {
             blocks
         }
     };
-    translate_all(&blocks, rounds);
+    if baseline {
+        baseline_all(&blocks, rounds);
+    } else {
+        translate_all(&blocks, rounds);
+    }
+}
+
+#[inline(never)]
+fn baseline_all(blocks: &[(u64, Vec<Inst>)], rounds: usize) {
+    let insns: usize = blocks.iter().map(|(_, i)| i.len()).sum();
+    let words: Vec<(u64, Vec<u32>)> = blocks
+        .iter()
+        .map(|(pc, ins)| (*pc, ins.iter().map(encode).collect()))
+        .collect();
+    let mut backend = X64Backend::new(64 << 20).unwrap();
+    let mut ins = Vec::with_capacity(64);
+    let mut bytes = 0usize;
+    let t = std::time::Instant::now();
+    for _ in 0..rounds {
+        for (k, (pc, ws)) in words.iter().enumerate() {
+            ins.clear();
+            ins.extend(ws.iter().map(|&w| decode(w).expect("word")));
+            let c = match backend.compile_baseline(*pc, &ins, Some(k as u32)) {
+                Err(vm_core::backend::CodegenError::CodeRegionFull) => {
+                    backend.flush();
+                    backend.compile_baseline(*pc, &ins, Some(k as u32))
+                }
+                r => r,
+            }
+            .unwrap();
+            bytes += c.size;
+        }
+    }
+    let ns = t.elapsed().as_nanos() as f64 / (rounds * insns) as f64;
+    println!(
+        "baseline tier: {} blocks, {} guest instructions, {rounds} rounds: {ns:.1} ns per guest instruction (wall, decode + emit + install), {:.1} code bytes per guest instruction",
+        blocks.len(),
+        insns,
+        bytes as f64 / (rounds * insns) as f64
+    );
+}
+
+/// Runs workload `name` `rounds` times under the JIT with the given
+/// tier-up threshold (`off`: optimizing tier only) and prints the median
+/// thread CPU time of a whole run (VM creation, loading, translation, execution).
+fn run_workload(name: &str, threshold: &str, rounds: usize) {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("guest/bin/{name}.elf"));
+    let elf = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let mut times = Vec::new();
+    let mut stats = None;
+    for _ in 0..rounds.max(1) {
+        let cfg = VmConfig {
+            engine: EngineKind::Jit,
+            baseline: threshold != "off",
+            tier_up_threshold: threshold.parse().unwrap_or(0),
+            ..VmConfig::default()
+        };
+        let t = thread_cpu();
+        let mut vm = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
+        vm.load_elf(&elf, &[name.to_string()]).unwrap();
+        vm.run().unwrap();
+        times.push(thread_cpu() - t);
+        stats = Some(vm.stats());
+    }
+    times.sort();
+    let s = stats.expect("one run");
+    println!(
+        "{name} tier-up {threshold}: median {:?} over {} runs; blocks compiled {} (baseline {}, tiered up {}), translate {:?}",
+        times[times.len() / 2],
+        times.len(),
+        s.blocks_compiled,
+        s.blocks_baseline,
+        s.blocks_tiered_up,
+        s.translate_time
+    );
+}
+
+/// This thread's CPU time.
+fn thread_cpu() -> std::time::Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let r = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(r, 0, "clock_gettime");
+    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// Decoded blocks left in the block cache by a JIT run of each workload.

@@ -100,6 +100,9 @@ pub struct CpuState {
     /// (page `u64::MAX` = empty). A second, tiny TLB level in front of the
     /// SoftTlb: valid until the next `sfence.vma` or write revocation.
     pub(crate) tlb_slots: [[u64; 2]; TLB_SLOTS],
+    /// Host address of the engine's tier-up counters (one `u32` per
+    /// baseline-compiled block; see `backend::exit_code::TIER_UP`).
+    pub(crate) tier_counters: u64,
 }
 
 /// Byte offsets of [`CpuState`] fields, for the backends.
@@ -134,6 +137,8 @@ pub mod offsets {
     pub const MMU_CTX: i32 = offset_of!(CpuState, mmu_ctx) as i32;
     /// Offset of `tlb_slots[0]`.
     pub const TLB_SLOTS: i32 = offset_of!(CpuState, tlb_slots) as i32;
+    /// Offset of `tier_counters`.
+    pub const TIER_COUNTERS: i32 = offset_of!(CpuState, tier_counters) as i32;
 }
 
 impl Default for CpuState {
@@ -152,6 +157,7 @@ impl Default for CpuState {
             mmu_ctx: 0,
             tlb_slot_gen: 0,
             tlb_slots: [[u64::MAX, 0]; TLB_SLOTS],
+            tier_counters: 0,
         }
     }
 }

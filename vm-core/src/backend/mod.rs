@@ -35,6 +35,10 @@ pub mod exit_code {
     /// at `pc` (page fault, store to a code page, split access); the
     /// dispatcher replays that instruction in the interpreter.
     pub const MMU_SLOW: u64 = 9;
+    /// A baseline-tier block's tier-up counter reached zero at its entry
+    /// (before it ran); `pc` is the block's pc: recompile it with the
+    /// optimizing tier.
+    pub const TIER_UP: u64 = 10;
 }
 
 /// Why code generation failed (the engine then interprets the block).

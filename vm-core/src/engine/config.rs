@@ -40,6 +40,16 @@ pub struct VmConfig {
     pub insn_budget: Option<u64>,
     /// Executions after which the tiered engine compiles a block.
     pub tier_threshold: u32,
+    /// JIT engine, flat memory model: compile a block first with the
+    /// baseline tier (host code straight from the decoded instructions,
+    /// no IR), and recompile it with the optimizing tier once it is hot
+    /// (see `tier_up_threshold`). Off: the optimizing tier compiles every
+    /// block at once (as it always does under the MMU and in the tiered engine).
+    pub baseline: bool,
+    /// Executions (entries, chained ones included) of a baseline-tier block
+    /// after which the optimizing tier recompiles it; 0 = never (blocks
+    /// stay baseline code).
+    pub tier_up_threshold: u32,
     /// Longest block in guest instructions.
     pub max_block_insns: usize,
     /// Size of the executable code region in bytes.
@@ -63,6 +73,8 @@ impl Default for VmConfig {
             mem_size: 256 << 20,
             insn_budget: None,
             tier_threshold: 50,
+            baseline: true,
+            tier_up_threshold: 64,
             max_block_insns: 64,
             code_cache_bytes: 64 << 20,
             chaining: true,

@@ -9,6 +9,11 @@ pub struct Stats {
     pub blocks_decoded: u64,
     /// Blocks compiled to machine code.
     pub blocks_compiled: u64,
+    /// Blocks compiled by the baseline tier (part of `blocks_compiled`).
+    pub blocks_baseline: u64,
+    /// Baseline-tier blocks recompiled by the optimizing tier once hot
+    /// (part of `blocks_compiled`).
+    pub blocks_tiered_up: u64,
     /// Guest instructions covered by compiled blocks.
     pub insns_compiled: u64,
     /// Guest instructions retired.

@@ -7,11 +7,13 @@ use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynasmApi, VecAssembler};
 
 use super::analysis::{access_plans, AccessPlan};
+use super::baseline::Baseline;
 use super::codebuf::ExecMemory;
 use super::lower::{ChainStub, Codegen, FaultStub};
 use super::regalloc::{Loc, WbSrc, FRAME};
 use super::softmmu::{MissStub, SlotStub};
 use crate::backend::CodegenError;
+use crate::frontend::riscv::Inst;
 use crate::ir::{IrBlock, Temp};
 use crate::state::{offsets as off, CpuState, NUM_GLOBALS};
 
@@ -167,6 +169,8 @@ pub struct X64Backend {
     pub(super) install_time: std::time::Duration,
     /// Reused by every block (see [`Scratch`]).
     pub(super) scratch: Scratch,
+    /// The baseline tier's reused buffers (see `baseline`).
+    pub(super) baseline: Baseline,
 }
 
 impl X64Backend {
@@ -244,6 +248,7 @@ impl X64Backend {
             after_trampoline,
             install_time: std::time::Duration::ZERO,
             scratch: Scratch::default(),
+            baseline: Baseline::default(),
         })
     }
 
@@ -251,7 +256,9 @@ impl X64Backend {
     ///
     /// # Safety
     /// `entry` must be the entry of a block compiled by this backend that is
-    /// still installed, and `cpu` must be attached to live guest memory.
+    /// still installed, and `cpu` must be attached to live guest memory;
+    /// when any baseline block compiled with a tier-up counter may run,
+    /// `cpu.tier_counters` must point to a `u32` table covering its index.
     pub unsafe fn enter(&self, cpu: &mut CpuState, entry: usize) -> u64 {
         // SAFETY: the trampoline and `entry` are code of this backend's
         // region; the caller guarantees the block is installed and `cpu`
@@ -417,6 +424,63 @@ impl X64Backend {
         })
     }
 
+    /// Baseline tier: compiles the decoded RV64IM block `insns` at guest
+    /// `pc` straight to x86-64 (one template per instruction, no IR) and
+    /// installs it. `counter`: index of the block's tier-up counter in the
+    /// table at `CpuState::tier_counters` (which must cover it whenever the
+    /// block runs); `None` compiles a block that never asks to tier up.
+    /// Flat memory model only.
+    pub fn compile_baseline(
+        &mut self,
+        pc: u64,
+        insns: &[Inst],
+        counter: Option<u32>,
+    ) -> Result<CompiledBlock, CodegenError> {
+        if self.softmmu {
+            return Err(CodegenError::Assembler(
+                "the baseline tier compiles for the flat memory model only".into(),
+            ));
+        }
+        let base = self.mem.next_addr();
+        // About 50 bytes of code per guest instruction: the lines arrive
+        // while the code is generated.
+        self.mem.prefetch_next(48 * insns.len() + 64);
+        let mut sites = Vec::with_capacity(2);
+        self.baseline.block(
+            pc,
+            insns,
+            counter,
+            (base, self.exit_addr, self.mem.base()),
+            &mut sites,
+        );
+        let code = self.baseline.code();
+        // Not timed into `install_time`: two clock reads would cost about a
+        // sixth of a baseline compile (the copy is part of `translate_time`).
+        let entry = self.mem.append(code)?;
+        debug_assert_eq!(entry, base);
+        Ok(CompiledBlock {
+            entry,
+            size: code.len(),
+            sites,
+        })
+    }
+
+    /// Baseline tier without installing (tests): the code
+    /// [`Self::compile_baseline`] would install, emitted for placement at
+    /// [`Self::next_code_addr`].
+    pub fn baseline_code(&mut self, pc: u64, insns: &[Inst], counter: Option<u32>) -> &[u8] {
+        let base = self.mem.next_addr();
+        let mut sites = Vec::new();
+        self.baseline.block(
+            pc,
+            insns,
+            counter,
+            (base, self.exit_addr, self.mem.base()),
+            &mut sites,
+        );
+        self.baseline.code()
+    }
+
     /// Compiles an optimized IR block and installs it.
     pub fn compile(&mut self, block: &IrBlock) -> Result<CompiledBlock, CodegenError> {
         let base = self.mem.next_addr();
@@ -482,6 +546,11 @@ impl X64Backend {
             exit_rel32: fixups.exit_rel32,
             sites,
         })
+    }
+
+    /// Starts the next block on a multiple of `align` bytes.
+    pub fn align_next(&mut self, align: usize) {
+        self.mem.align_next(align);
     }
 
     /// Host address of the shared exit routine (AOT relocation target).

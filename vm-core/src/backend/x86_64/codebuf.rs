@@ -143,6 +143,31 @@ impl ExecMemory {
         matches!(self.views, Views::Dual { .. })
     }
 
+    /// Prefetches the `len` bytes the next [`Self::append`] will write
+    /// (through the view it writes), so that a caller that prefetches
+    /// before generating the code finds those cache lines present when it
+    /// copies: writes into the region otherwise miss all the way to memory.
+    #[inline]
+    pub fn prefetch_next(&self, len: usize) {
+        let start = self.used.next_multiple_of(16);
+        let end = (start + len).min(self.populated.max(self.used)).min(self.cap);
+        let view = match self.views {
+            Views::Dual { rw } => rw,
+            Views::Flip => return,
+        };
+        let mut off = start & !63;
+        while off < end {
+            // SAFETY: `off < end <= cap`: inside the mapping; a prefetch
+            // neither faults nor changes memory.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    view.add(off) as *const i8,
+                )
+            };
+            off += 64;
+        }
+    }
+
     /// Host address where the next allocation (16-byte aligned) will start.
     pub fn next_addr(&self) -> usize {
         self.base as usize + self.used.next_multiple_of(16)
@@ -161,6 +186,12 @@ impl ExecMemory {
     /// Capacity in bytes.
     pub fn capacity(&self) -> usize {
         self.cap
+    }
+
+    /// Moves the allocation point up to a multiple of `align` bytes (the
+    /// bytes skipped are never executed).
+    pub fn align_next(&mut self, align: usize) {
+        self.used = self.used.next_multiple_of(align).min(self.cap);
     }
 
     /// Forgets everything allocated after `mark` bytes (used to flush all blocks).

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! backend.rs   X64Backend: code region, trampoline, stage driver, public types
+//! baseline.rs  baseline tier: decoded RV64 instructions -> fixed templates
 //! analysis.rs  liveness, self-loop carried globals, softmmu access plans
 //! regalloc.rs  where temps live, eviction, deferred loop write-backs
 //! lower.rs     IR ops and terminators -> instructions, exits, chain sites, stubs
@@ -24,6 +25,7 @@ macro_rules! asm {
 
 mod analysis;
 mod backend;
+mod baseline;
 mod codebuf;
 mod lower;
 mod regalloc;
