@@ -478,11 +478,18 @@ fn table_shape(pcs: &[u64]) -> TableHash {
     }
 }
 
+/// Temps a block can have: the records name them in 16 bits.
+const TEMPS: usize = 1 << 16;
+
 #[derive(Default)]
 struct AllocState {
-    /// Location of each temp (see [`loc`]).
+    /// Location of each temp (see [`loc`]); entries from the block's temp
+    /// count up are stale. `TEMPS` long once the first block is compiled
+    /// (empty before, so that a default `Scratch` costs nothing): `block`
+    /// views it as a fixed-size array, which a record's 16-bit temp
+    /// indexes without a bounds check.
     loc: Vec<u32>,
-    /// Value of each temp whose location is `loc::CONST`.
+    /// Value of each temp whose location is `loc::CONST` (as long as `loc`).
     consts: Vec<u64>,
     /// Position of each host register in the pool (spill tie-break).
     pool_pos: [u8; 32],
@@ -507,11 +514,16 @@ fn block<I: UnitIsa>(
     // for the register holders, so stale entries must not look live.
     // (At least temp 0, the absent operand.)
     let n = n.max(1);
-    st.loc.clear();
-    st.loc.resize(n, loc::NONE);
-    if st.consts.len() < n {
-        st.consts.resize(n, 0);
+    assert!(n <= TEMPS, "a block's temps are named in 16 bits");
+    if st.loc.len() < TEMPS {
+        // Zeroed allocations (calloc: fresh pages the kernel zeroes on
+        // first touch, no fill of the 768 KiB); every block initializes
+        // the `n` locations it uses (below), constants are written before
+        // they are read.
+        st.loc = vec![0; TEMPS];
+        st.consts = vec![0; TEMPS];
     }
+    st.loc[..n].fill(loc::NONE);
     let [s0, s1] = I::SCRATCH;
     let target = |pc: u64| match unit.index.get(pc) {
         Some(i) => Target::Block(i),
@@ -523,8 +535,8 @@ fn block<I: UnitIsa>(
     let lu = &lu[..n];
     // The allocator's state as locals (see `Ra`).
     let mut al = Ra {
-        loc: &mut st.loc[..n],
-        consts: &mut st.consts[..n],
+        loc: (&mut st.loc[..TEMPS]).try_into().expect("TEMPS long"),
+        consts: (&mut st.consts[..TEMPS]).try_into().expect("TEMPS long"),
         free: st.pool_free,
         slots: 0,
         pool_free: st.pool_free,
@@ -672,9 +684,9 @@ fn block<I: UnitIsa>(
 /// to-load chains per record).
 struct Ra<'a> {
     /// Location of each temp of the block (see [`loc`]).
-    loc: &'a mut [u32],
+    loc: &'a mut [u32; TEMPS],
     /// Value of each temp whose location is `loc::CONST`.
-    consts: &'a mut [u64],
+    consts: &'a mut [u64; TEMPS],
     /// Bit r set: pool register r is free.
     free: u32,
     /// Spill slots in use.
