@@ -199,18 +199,83 @@ pub enum UnitCodegenError {
     BranchRange,
 }
 
+/// The working buffers of [`compile_unit`], kept per thread between units:
+/// allocating them per unit was ~10 of its ~12 heap allocations (~3 % of
+/// its instructions, `malloc` and `free` of the code buffer and the small
+/// vectors).
+#[derive(Default)]
+struct Scratch {
+    /// The code buffer lent to the emitter (the unit's bytes are copied
+    /// out of it).
+    words: Vec<u32>,
+    labels: Vec<usize>,
+    fixups: Vec<(Fixup, Target)>,
+    indirect_sites: Vec<Fixup>,
+    st: AllocState,
+    stubs: Vec<(u64, usize)>,
+    resolved: Vec<(Fixup, usize)>,
+    pcs: Vec<u64>,
+    /// The dispatch table's entries.
+    entries: Vec<(u64, u64)>,
+    saved: Vec<u32>,
+}
+
+/// Code buffers larger than this (words) are not kept between units.
+const KEEP_WORDS: usize = 1 << 18;
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+}
+
 /// Compiles a whole unit for host `I`.
 #[inline(always)]
 pub(crate) fn compile_unit<I: UnitIsa>(
     isa: &mut I,
     unit: &TranslationUnit,
 ) -> Result<UnitCode, UnitCodegenError> {
-    let mut labels = vec![0usize; unit.blocks.len()];
+    // A nested or concurrent use on this thread finds an empty scratch
+    // and allocates as before.
+    let mut sc = SCRATCH.take();
+    sc.words.clear();
+    std::mem::swap(isa.words(), &mut sc.words);
+    let r = compile_unit_with(isa, unit, &mut sc);
+    std::mem::swap(isa.words(), &mut sc.words);
+    if sc.words.capacity() > KEEP_WORDS {
+        sc.words = Vec::new();
+    }
+    SCRATCH.set(sc);
+    r
+}
+
+#[inline(always)]
+fn compile_unit_with<I: UnitIsa>(
+    isa: &mut I,
+    unit: &TranslationUnit,
+    sc: &mut Scratch,
+) -> Result<UnitCode, UnitCodegenError> {
+    let Scratch {
+        labels,
+        fixups,
+        indirect_sites,
+        st,
+        stubs,
+        resolved,
+        pcs,
+        entries: tab,
+        saved,
+        ..
+    } = sc;
+    labels.clear();
+    labels.resize(unit.blocks.len(), 0);
+    fixups.clear();
+    indirect_sites.clear();
+    stubs.clear();
+    resolved.clear();
     // Sized for the common case (at most two fixups per block) so the
     // vectors do not grow while the blocks are emitted.
-    let mut fixups: Vec<(Fixup, Target)> = Vec::with_capacity(2 * unit.blocks.len());
-    let mut indirect_sites: Vec<Fixup> = Vec::with_capacity(unit.blocks.len());
-    let mut st = AllocState::default();
+    fixups.reserve(2 * unit.blocks.len());
+    indirect_sites.reserve(unit.blocks.len());
+    st.pool_free = 0;
     // The pool is the same for every block: its free mask and positions
     // are computed once per unit.
     for (k, &r) in I::POOL.iter().enumerate() {
@@ -240,18 +305,16 @@ pub(crate) fn compile_unit<I: UnitIsa>(
             lu,
             unit,
             next,
-            &mut st,
-            &mut fixups,
-            &mut indirect_sites,
+            st,
+            fixups,
+            indirect_sites,
         )?;
         block_insns += isa.words().len() - before;
     }
     // Exit stubs, one per distinct (pc, code).
     // Few distinct exit pcs per unit: a linear scan beats hashing.
-    let mut stubs: Vec<(u64, usize)> = Vec::new();
-    let mut resolved =
-        Vec::with_capacity(fixups.len() + unit.entries.len() + indirect_sites.len() + 2);
-    for (f, t) in fixups {
+    resolved.reserve(fixups.len() + unit.entries.len() + indirect_sites.len() + 2);
+    for (f, t) in fixups.drain(..) {
         let target = match t {
             Target::Block(i) => labels[i],
             Target::Exit(pc) => match stubs.iter().find(|s| s.0 == pc) {
@@ -286,12 +349,9 @@ pub(crate) fn compile_unit<I: UnitIsa>(
     let mut code_words = isa.words().len();
     if !indirect_sites.is_empty() {
         let disp = isa.words().len();
-        let pcs: Vec<u64> = unit
-            .indirect_targets
-            .iter()
-            .map(|&i| unit.blocks[i].pc)
-            .collect();
-        let hash = table_shape(&pcs);
+        pcs.clear();
+        pcs.extend(unit.indirect_targets.iter().map(|&i| unit.blocks[i].pc));
+        let hash = table_shape(pcs);
         let bits = hash.bits;
         // The table follows the dispatcher; its word index is patched below.
         let table_at_placeholder = usize::MAX;
@@ -302,7 +362,7 @@ pub(crate) fn compile_unit<I: UnitIsa>(
         isa.st_state(s0, offsets::PC);
         isa.ret_code(exit_code::INDIRECT);
         resolved.push((miss, miss_at));
-        for f in &indirect_sites {
+        for f in indirect_sites.iter() {
             resolved.push((*f, disp));
         }
         // 8-byte align, then the table.
@@ -312,12 +372,13 @@ pub(crate) fn compile_unit<I: UnitIsa>(
             put_word(isa.words(), 0);
         }
         let table = isa.words().len();
-        let mut t = vec![(u64::MAX, 0u64); 1 << bits];
+        tab.clear();
+        tab.resize(1 << bits, (u64::MAX, 0u64));
         for &i in &unit.indirect_targets {
             let pc = unit.blocks[i].pc;
-            t[hash.index(pc)] = (pc, labels[i] as u64 * 4);
+            tab[hash.index(pc)] = (pc, labels[i] as u64 * 4);
         }
-        for (pc, off) in t {
+        for &(pc, off) in tab.iter() {
             for v in [pc, off] {
                 // Room reserved above (four words per entry).
                 put_word(isa.words(), v as u32);
@@ -327,19 +388,20 @@ pub(crate) fn compile_unit<I: UnitIsa>(
         // Re-emit the dispatcher now that the table position is known
         // (same length: only pc-relative displacements change).
         let end = isa.words().len();
-        let saved: Vec<u32> = isa.words()[miss_at..end].to_vec();
+        saved.clear();
+        saved.extend_from_slice(&isa.words()[miss_at..end]);
         isa.words().truncate(disp);
         reserve_words(isa.words(), 4 * I::MAX_OP_WORDS);
         let miss2 = isa.dispatch(table, hash);
         debug_assert_eq!(isa.words().len(), miss_at);
         reserve_words(isa.words(), saved.len());
-        for &w in &saved {
+        for &w in saved.iter() {
             put_word(isa.words(), w);
         }
         resolved.retain(|(f, _)| f.at != miss.at);
         resolved.push((miss2, miss_at));
     }
-    for (f, target) in resolved {
+    for (f, target) in resolved.drain(..) {
         isa.patch(f, target);
     }
     let words = isa.words();
@@ -416,11 +478,18 @@ fn table_shape(pcs: &[u64]) -> TableHash {
     }
 }
 
+/// Temps a block can have: the records name them in 16 bits.
+const TEMPS: usize = 1 << 16;
+
 #[derive(Default)]
 struct AllocState {
-    /// Location of each temp (see [`loc`]).
+    /// Location of each temp (see [`loc`]); entries from the block's temp
+    /// count up are stale. `TEMPS` long once the first block is compiled
+    /// (empty before, so that a default `Scratch` costs nothing): `block`
+    /// views it as a fixed-size array, which a record's 16-bit temp
+    /// indexes without a bounds check.
     loc: Vec<u32>,
-    /// Value of each temp whose location is `loc::CONST`.
+    /// Value of each temp whose location is `loc::CONST` (as long as `loc`).
     consts: Vec<u64>,
     /// Position of each host register in the pool (spill tie-break).
     pool_pos: [u8; 32],
@@ -445,11 +514,16 @@ fn block<I: UnitIsa>(
     // for the register holders, so stale entries must not look live.
     // (At least temp 0, the absent operand.)
     let n = n.max(1);
-    st.loc.clear();
-    st.loc.resize(n, loc::NONE);
-    if st.consts.len() < n {
-        st.consts.resize(n, 0);
+    assert!(n <= TEMPS, "a block's temps are named in 16 bits");
+    if st.loc.len() < TEMPS {
+        // Zeroed allocations (calloc: fresh pages the kernel zeroes on
+        // first touch, no fill of the 768 KiB); every block initializes
+        // the `n` locations it uses (below), constants are written before
+        // they are read.
+        st.loc = vec![0; TEMPS];
+        st.consts = vec![0; TEMPS];
     }
+    st.loc[..n].fill(loc::NONE);
     let [s0, s1] = I::SCRATCH;
     let target = |pc: u64| match unit.index.get(pc) {
         Some(i) => Target::Block(i),
@@ -461,8 +535,8 @@ fn block<I: UnitIsa>(
     let lu = &lu[..n];
     // The allocator's state as locals (see `Ra`).
     let mut al = Ra {
-        loc: &mut st.loc[..n],
-        consts: &mut st.consts[..n],
+        loc: (&mut st.loc[..TEMPS]).try_into().expect("TEMPS long"),
+        consts: (&mut st.consts[..TEMPS]).try_into().expect("TEMPS long"),
         free: st.pool_free,
         slots: 0,
         pool_free: st.pool_free,
@@ -610,9 +684,9 @@ fn block<I: UnitIsa>(
 /// to-load chains per record).
 struct Ra<'a> {
     /// Location of each temp of the block (see [`loc`]).
-    loc: &'a mut [u32],
+    loc: &'a mut [u32; TEMPS],
     /// Value of each temp whose location is `loc::CONST`.
-    consts: &'a mut [u64],
+    consts: &'a mut [u64; TEMPS],
     /// Bit r set: pool register r is free.
     free: u32,
     /// Spill slots in use.
