@@ -100,25 +100,46 @@ fn bench_compilation_latency(b: &mut Bench) {
     });
     // The same first compile over all real blocks (decode + baseline
     // emit + install), in thread CPU time (wall time swung 2x with other
-    // builds on the machine).
+    // builds on the machine), twice:
+    // - `translate_fresh_pages_ns_per_guest_insn`: the rounds go on where
+    //   the KPI left the region, into pages no block has used yet, so
+    //   they also pay the kernel for populating those pages (one
+    //   `MADV_POPULATE_*` per 64 KB and view);
+    // - `translate_ns_per_guest_insn`: every round starts at a flushed
+    //   region and writes the pages the previous round wrote, the steady
+    //   state of a JIT whose region has its pages (pooled regions keep
+    //   theirs). The first of these swung between ~28 and ~60 ns from run to
+    //   run of one binary (the kernel's cost of fresh pages varies); the
+    //   second holds still.
     let rounds = 50;
     let mut ins = Vec::with_capacity(64);
-    let t = thread_cpu_ns().expect("thread CPU clock");
-    for _ in 0..rounds {
+    let mut compile_all = |backend: &mut X64Backend, ins: &mut Vec<Inst>| {
         for (k, (pc, ws)) in words.iter().enumerate() {
             ins.clear();
             for &w in ws {
                 ins.push(decode(w).unwrap());
             }
-            let c = match backend.compile_baseline(*pc, &ins, Some(k as u32)) {
+            let c = match backend.compile_baseline(*pc, ins, Some(k as u32)) {
                 Err(CodegenError::CodeRegionFull) => {
                     backend.flush();
-                    backend.compile_baseline(*pc, &ins, Some(k as u32))
+                    backend.compile_baseline(*pc, ins, Some(k as u32))
                 }
                 r => r,
             };
             black_box(c.unwrap());
         }
+    };
+    let t = thread_cpu_ns().expect("thread CPU clock");
+    for _ in 0..rounds {
+        compile_all(&mut backend, &mut ins);
+    }
+    let cpu = thread_cpu_ns().expect("thread CPU clock") - t;
+    let ns = cpu as f64 / (rounds * insns) as f64;
+    b.metric("translate_fresh_pages_ns_per_guest_insn", ns);
+    let t = thread_cpu_ns().expect("thread CPU clock");
+    for _ in 0..rounds {
+        backend.flush();
+        compile_all(&mut backend, &mut ins);
     }
     let cpu = thread_cpu_ns().expect("thread CPU clock") - t;
     let ns = cpu as f64 / (rounds * insns) as f64;
