@@ -113,7 +113,7 @@ fn bench_compilation_latency(b: &mut Bench) {
     //   second holds still.
     let rounds = 50;
     let mut ins = Vec::with_capacity(64);
-    let mut compile_all = |backend: &mut X64Backend, ins: &mut Vec<Inst>| {
+    let compile_all = |backend: &mut X64Backend, ins: &mut Vec<Inst>| {
         for (k, (pc, ws)) in words.iter().enumerate() {
             ins.clear();
             for &w in ws {
