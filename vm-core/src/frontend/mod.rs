@@ -307,29 +307,10 @@ impl<'a, I> Discovery<'a, I> {
         &mut self,
         mut scan: impl FnMut(u64, &mut Vec<I>) -> Result<BlockScan, TranslateError>,
     ) -> Result<(), TranslateError> {
-        while let Some(pc) = self.work.pop() {
-            if self.index.get(pc).is_some() {
-                continue;
-            }
-            if self.scans.len() >= MAX_BLOCKS {
-                return Err(TranslateError::Image(format!(
-                    "more than {MAX_BLOCKS} blocks"
-                )));
-            }
-            let start = self.all.len();
-            let s = scan(pc, self.all)?;
-            // Targets outside the image (calls into other objects, tail
-            // jumps to imports) are not translated: the backends turn
-            // jumps there into exits from the unit.
-            for e in s.succs.iter() {
-                if self.index.is_new_in_image(e.pc) {
-                    self.work.push(e.pc);
-                }
-            }
-            self.index.insert(pc, self.scans.len());
-            self.scans.push((pc, s, start..self.all.len()));
-        }
-        Ok(())
+        self.run_in_place(|pc, all, entry| {
+            *entry = scan(pc, all)?;
+            Ok(())
+        })
     }
 
     /// [`Discovery::run`] for a `scan` that fills the block's [`BlockScan`]
