@@ -288,7 +288,6 @@ impl<'b> Codegen<'b> {
             free_slots: u64::MAX,
             sites: Vec::new(),
             cur: 0,
-            quantum: None,
             body: None,
             head_regs: [0; MAX_CARRIED],
             tail_regs: [(0, 0); MAX_CARRIED],

@@ -5,7 +5,7 @@
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
 
-use super::analysis::{AccessPlan, MAX_CARRIED};
+use super::analysis::{access_plans, AccessPlan, MAX_CARRIED};
 use super::backend::{ChainSite, Fixups};
 use super::regalloc::{Loc, Opnd, WbSrc, R15, RAX, RDX};
 use super::softmmu::{MissStub, ProbeAddr, SlotStub};
@@ -76,8 +76,6 @@ pub(super) struct Codegen<'b> {
     pub(super) free_slots: u64,
     pub(super) sites: Vec<ChainSite>,
     pub(super) cur: u32,
-    /// Quantum-exit stub label (shared by the entry and the loop back edge).
-    pub(super) quantum: Option<dynasmrt::DynamicLabel>,
     /// Start of the loop body, after the entry loads of carried globals.
     pub(super) body: Option<dynasmrt::DynamicLabel>,
     /// Head register of each carried global (same order as `Scratch::carried`).
@@ -131,6 +129,23 @@ macro_rules! load {
             (Width::W32, true) => asm!($cg.asm; movsxd Rq($d), DWORD [$($mem)*]),
             (Width::W32, false) => asm!($cg.asm; mov Rd($d), DWORD [$($mem)*]),
             (Width::W64, _) => asm!($cg.asm; mov Rq($d), QWORD [$($mem)*]),
+        }
+    };
+}
+
+/// `mem[..] = val` (an [`Opnd`]) of `width`, the memory operand given as
+/// dynasm tokens.
+macro_rules! store {
+    ($cg:expr, $width:expr, $val:expr, [$($mem:tt)*]) => {
+        match ($width, $val) {
+            (Width::W8, Opnd::Imm(v)) => asm!($cg.asm; mov BYTE [$($mem)*], v as i8),
+            (Width::W16, Opnd::Imm(v)) => asm!($cg.asm; mov WORD [$($mem)*], v as i16),
+            (Width::W32, Opnd::Imm(v)) => asm!($cg.asm; mov DWORD [$($mem)*], v),
+            (Width::W64, Opnd::Imm(v)) => asm!($cg.asm; mov QWORD [$($mem)*], v),
+            (Width::W8, Opnd::Reg(r)) => asm!($cg.asm; mov BYTE [$($mem)*], Rb(r)),
+            (Width::W16, Opnd::Reg(r)) => asm!($cg.asm; mov WORD [$($mem)*], Rw(r)),
+            (Width::W32, Opnd::Reg(r)) => asm!($cg.asm; mov DWORD [$($mem)*], Rd(r)),
+            (Width::W64, Opnd::Reg(r)) => asm!($cg.asm; mov QWORD [$($mem)*], Rq(r)),
         }
     };
 }
@@ -239,15 +254,19 @@ impl<'b> Codegen<'b> {
 
     pub(super) fn block(&mut self) -> Result<(), CodegenError> {
         let b = self.b;
+        if self.softmmu.is_none() {
+            // Flat mode checks runs of accesses through one base once.
+            access_plans(b, self.plans);
+        }
         let quantum = self.asm.new_dynamic_label();
-        self.quantum = Some(quantum);
         let n = b.insn_count as i32;
-        asm!(self.asm;
-            sub r13, 1
-            ; jb =>quantum
-            ; add r12, n
-        );
-        if !self.carried.is_empty() {
+        if self.carried.is_empty() {
+            asm!(self.asm;
+                sub r13, 1
+                ; jb =>quantum
+                ; add r12, n
+            );
+        } else {
             // Carried globals live in fixed registers at the loop head; the
             // back edge moves the new values there instead of going through
             // the CPU state (store-to-load forwarding on the critical path).
@@ -304,9 +323,26 @@ impl<'b> Codegen<'b> {
             if self.softmmu.is_some() {
                 self.align_to(64);
             }
+            // The loop is rotated: the quantum check and instruction count
+            // head the body, so the back edge is one jump (for a
+            // conditional loop, one conditional jump: see `terminator`)
+            // and the first iteration shares the check.
             let body = self.asm.new_dynamic_label();
             asm!(self.asm; =>body);
             self.body = Some(body);
+            let mut q = quantum;
+            if self.deferred != 0 {
+                // Leaving at the quantum must first write the deferred
+                // globals back (at the head they are in their head registers).
+                q = self.asm.new_dynamic_label();
+                let wb = self.snapshot_deferred();
+                self.quantum_stubs.push((q, wb));
+            }
+            asm!(self.asm;
+                sub r13, 1
+                ; jb =>q
+                ; add r12, n
+            );
         }
         for (i, op) in b.ops.iter().enumerate() {
             self.cur = i as u32;
@@ -500,6 +536,71 @@ impl<'b> Codegen<'b> {
         }
     }
 
+    /// Flat-mode checks of a load or store (see [`access_plans`]); returns
+    /// the register and displacement of its guest address (the access is
+    /// `[r15 + reg + disp]`) and whether it is checked on its own (a store
+    /// then checks the code map after writing). A run head checks its
+    /// run's whole byte range, in bounds and (stores) free of code pages,
+    /// before the first access, and if not, exits for the dispatcher to
+    /// replay the head in the interpreter (which faults or invalidates
+    /// precisely); the rest of the block then runs as a new block. Covered
+    /// accesses check nothing: one `mov` each instead of four (loads) or
+    /// eight to twelve (stores) instructions, as in a function's register
+    /// saves and restores through `sp`.
+    fn flat_check(
+        &mut self,
+        addr: Temp,
+        disp: i32,
+        width: Width,
+        loc: crate::ir::GuestLoc,
+        store: bool,
+    ) -> Result<(u8, i32, bool), CodegenError> {
+        let plan = self.plans[self.cur as usize];
+        if plan == AccessPlan::Own || matches!(self.loc[addr as usize], Loc::Const(_)) {
+            let a = self.guest_addr(addr, disp)?;
+            let kind = if store {
+                exit_code::FAULT_STORE
+            } else {
+                exit_code::FAULT_LOAD
+            };
+            let code = kind | ((width.log2() as u64) << 8);
+            let label = self.fault_label(loc, code, false, a);
+            self.bounds_check(a, width, label);
+            return Ok((a, 0, true));
+        }
+        let base = self.use_reg(addr)?;
+        if let AccessPlan::Head { lo, len } = plan {
+            let replay = self.fault_label(loc, exit_code::MMU_SLOW, false, base);
+            let last = lo + len as i32 - 1;
+            let lim = off::MEM_LIMIT;
+            // First and last byte in bounds: with the first below the
+            // memory size, `first + len - 1` cannot wrap, so the whole
+            // range is.
+            if lo == 0 {
+                asm!(self.asm; cmp Rq(base), [rbp + lim]);
+            } else {
+                asm!(self.asm; lea rax, [Rq(base) + lo] ; cmp rax, [rbp + lim]);
+            }
+            asm!(self.asm;
+                ja =>replay
+                ; lea rcx, [Rq(base) + last]
+                ; cmp rcx, [rbp + lim]
+                ; ja =>replay
+            );
+            if store {
+                // At most 256 bytes: the pages of the first and last byte.
+                asm!(self.asm; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>replay);
+                if lo == 0 {
+                    asm!(self.asm; mov rcx, Rq(base));
+                } else {
+                    asm!(self.asm; mov rcx, rax);
+                }
+                asm!(self.asm; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>replay);
+            }
+        }
+        Ok((base, disp, false))
+    }
+
     pub(super) fn bounds_check(&mut self, a: u8, width: Width, label: dynasmrt::DynamicLabel) {
         let lim = off::MEM_LIMIT + 8 * width.log2() as i32;
         asm!(self.asm; cmp Rq(a), [rbp + lim] ; ja =>label);
@@ -588,15 +689,12 @@ impl<'b> Codegen<'b> {
                 loc,
             } => {
                 let mut ar = R15;
-                let a = if self.softmmu.is_some() {
+                let (a, ad) = if self.softmmu.is_some() {
                     ar = self.softmmu_probe(addr, disp, width, loc, AccessType::Read)?;
-                    self.guest_addr(addr, disp)?
+                    (self.guest_addr(addr, disp)?, 0)
                 } else {
-                    let a = self.guest_addr(addr, disp)?;
-                    let code = exit_code::FAULT_LOAD | ((width.log2() as u64) << 8);
-                    let label = self.fault_label(loc, code, false, a);
-                    self.bounds_check(a, width, label);
-                    a
+                    let (a, ad, _) = self.flat_check(addr, disp, width, loc, false)?;
+                    (a, ad)
                 };
                 if let Some((m, x, k)) = self.indexed_load.filter(|e| e.0 == self.cur) {
                     self.indexed_load = None;
@@ -615,14 +713,10 @@ impl<'b> Codegen<'b> {
                     return Ok(());
                 }
                 let d = self.new_dst(dst)?;
-                match (width, signed) {
-                    (Width::W8, true) => asm!(self.asm; movsx Rq(d), BYTE [Rq(ar) + Rq(a)]),
-                    (Width::W8, false) => asm!(self.asm; movzx Rd(d), BYTE [Rq(ar) + Rq(a)]),
-                    (Width::W16, true) => asm!(self.asm; movsx Rq(d), WORD [Rq(ar) + Rq(a)]),
-                    (Width::W16, false) => asm!(self.asm; movzx Rd(d), WORD [Rq(ar) + Rq(a)]),
-                    (Width::W32, true) => asm!(self.asm; movsxd Rq(d), DWORD [Rq(ar) + Rq(a)]),
-                    (Width::W32, false) => asm!(self.asm; mov Rd(d), DWORD [Rq(ar) + Rq(a)]),
-                    (Width::W64, _) => asm!(self.asm; mov Rq(d), QWORD [Rq(ar) + Rq(a)]),
+                if ad == 0 {
+                    load!(self, width, signed, d, [Rq(ar) + Rq(a)]);
+                } else {
+                    load!(self, width, signed, d, [Rq(ar) + Rq(a) + ad]);
                 }
             }
             IrOp::Store {
@@ -637,31 +731,22 @@ impl<'b> Codegen<'b> {
                     _ => Opnd::Reg(self.use_reg(src)?),
                 };
                 let mut ar = R15;
-                let a = if self.softmmu.is_some() {
+                let (a, ad, own) = if self.softmmu.is_some() {
                     ar = self.softmmu_probe(addr, disp, width, loc, AccessType::Write)?;
-                    self.guest_addr(addr, disp)?
+                    (self.guest_addr(addr, disp)?, 0, false)
                 } else {
-                    let a = self.guest_addr(addr, disp)?;
-                    let code = exit_code::FAULT_STORE | ((width.log2() as u64) << 8);
-                    let fault = self.fault_label(loc, code, false, a);
-                    self.bounds_check(a, width, fault);
-                    a
+                    self.flat_check(addr, disp, width, loc, true)?
                 };
-                match (width, val) {
-                    (Width::W8, Opnd::Imm(v)) => asm!(self.asm; mov BYTE [Rq(ar) + Rq(a)], v as i8),
-                    (Width::W16, Opnd::Imm(v)) => {
-                        asm!(self.asm; mov WORD [Rq(ar) + Rq(a)], v as i16)
-                    }
-                    (Width::W32, Opnd::Imm(v)) => asm!(self.asm; mov DWORD [Rq(ar) + Rq(a)], v),
-                    (Width::W64, Opnd::Imm(v)) => asm!(self.asm; mov QWORD [Rq(ar) + Rq(a)], v),
-                    (Width::W8, Opnd::Reg(r)) => asm!(self.asm; mov BYTE [Rq(ar) + Rq(a)], Rb(r)),
-                    (Width::W16, Opnd::Reg(r)) => asm!(self.asm; mov WORD [Rq(ar) + Rq(a)], Rw(r)),
-                    (Width::W32, Opnd::Reg(r)) => asm!(self.asm; mov DWORD [Rq(ar) + Rq(a)], Rd(r)),
-                    (Width::W64, Opnd::Reg(r)) => asm!(self.asm; mov QWORD [Rq(ar) + Rq(a)], Rq(r)),
+                if ad == 0 {
+                    store!(self, width, val, [Rq(ar) + Rq(a)]);
+                } else {
+                    store!(self, width, val, [Rq(ar) + Rq(a) + ad]);
                 }
-                if self.softmmu.is_some() {
-                    // Pages holding code never get a TLB write tag: stores to
-                    // them took the miss path and were replayed.
+                if !own {
+                    // Softmmu: pages holding code never get a TLB write
+                    // tag, so stores to them took the miss path and were
+                    // replayed. Flat run: its head checked the code map for
+                    // the whole range before the run's first store.
                     return Ok(());
                 }
                 let smc = self.fault_label(loc, exit_code::CODE_MODIFIED, true, a);
@@ -1065,23 +1150,20 @@ impl<'b> Codegen<'b> {
         }
     }
 
-    /// Loop back edge of a self-loop: count the iteration, move each carried
-    /// global's new value into its head register, and jump to the body.
+    /// Whether every carried global's end-of-body value is in its head
+    /// register already (the back edge needs no moves).
+    fn tails_in_place(&self) -> bool {
+        self.carried
+            .iter()
+            .zip(&self.head_regs)
+            .all(|(&(_, _, tail), &r)| self.loc[tail as usize] == Loc::Reg(r))
+    }
+
+    /// Loop back edge of a self-loop: move each carried global's new value
+    /// into its head register and jump to the body (whose head counts the
+    /// iteration).
     pub(super) fn back_edge(&mut self) -> Result<(), CodegenError> {
-        let mut quantum = self.quantum.expect("prologue emitted");
         let body = self.body.expect("self-loop has a body label");
-        let n = self.b.insn_count as i32;
-        if self.deferred != 0 {
-            // Leaving at the quantum must first write the deferred globals back.
-            quantum = self.asm.new_dynamic_label();
-            let wb = self.snapshot_deferred();
-            self.quantum_stubs.push((quantum, wb));
-        }
-        asm!(self.asm;
-            sub r13, 1
-            ; jb =>quantum
-            ; add r12, n
-        );
         let mut reg_moves: Vec<(u8, u8)> = Vec::new();
         let mut other: Vec<(u8, Temp)> = Vec::new();
         for (k, &(_, _, tail)) in self.carried.iter().enumerate() {
@@ -1139,7 +1221,14 @@ impl<'b> Codegen<'b> {
                 // Where deferred globals are at the branch: the exit path
                 // is entered from it, before the back edge's moves.
                 let wb = self.snapshot_deferred();
-                if wb.0 == wb.1 {
+                if self.tails_in_place() {
+                    // Nothing to move: the branch itself is the back edge,
+                    // and the exit path follows it.
+                    let body = self.body.expect("self-loop has a body label");
+                    self.jcc(cond, body);
+                    self.emit_write_back(wb);
+                    self.chain_jump(fallthrough, None);
+                } else if wb.0 == wb.1 {
                     self.chain_jump(fallthrough, Some(negate(cond)));
                     self.back_edge()?;
                 } else {
