@@ -299,6 +299,7 @@ impl<'b> Codegen<'b> {
             fused: None,
             deferred,
             softmmu: None,
+            byte_masked: None,
         }
     }
 }

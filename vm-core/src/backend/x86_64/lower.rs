@@ -109,6 +109,9 @@ pub(super) struct Codegen<'b> {
     pub(super) deferred: u64,
     /// Softmmu mode: address of the shared TLB-miss routine.
     pub(super) softmmu: Option<usize>,
+    /// The last `Xor`/`Or` computed as a byte operation (its register holds
+    /// the low byte of its value only; see `byte_op`).
+    pub(super) byte_masked: Option<Temp>,
 }
 
 /// [`Codegen::range`] bit: the value equals the sign extension of its low
@@ -117,6 +120,9 @@ pub(super) const SEXT32: u8 = 1;
 /// [`Codegen::range`] bit: the value is below 2^32 (a `Zext32` of it is a
 /// plain copy). Both bits: the value is in `0..2^31`.
 pub(super) const ZEXT32: u8 = 2;
+/// [`Codegen::range`] bit: the value is below 2^8 (an `And` of it with a
+/// mask whose low byte is all ones is a plain copy).
+pub(super) const ZEXT8: u8 = 4;
 
 /// `d = load(width, signed)` from a memory operand given as dynasm tokens.
 macro_rules! load {
@@ -776,6 +782,14 @@ impl<'b> Codegen<'b> {
         b: Temp,
     ) -> Result<(), CodegenError> {
         match op {
+            BinOp::And if self.low_byte_copy(a, b) => self.copy_value(dst, a)?,
+            BinOp::And if self.low_byte_copy(b, a) => self.copy_value(dst, b)?,
+            BinOp::Xor | BinOp::Or if self.byte_op(dst, a, b) => {
+                self.emit_byte_op(op, dst, a, b)?;
+            }
+            BinOp::Xor | BinOp::Or if self.byte_op(dst, b, a) => {
+                self.emit_byte_op(op, dst, b, a)?;
+            }
             BinOp::Add if self.fused.is_some_and(|(s, _, _)| s == a || s == b) => {
                 let (s, x, k) = self.fused.take().expect("checked");
                 let y = if a == s { b } else { a };
@@ -947,6 +961,88 @@ impl<'b> Codegen<'b> {
         Ok(())
     }
 
+    /// Whether `x & m` is `x`: `x` is below 2^8 and `m` a constant whose
+    /// low byte is all ones.
+    fn low_byte_copy(&self, x: Temp, m: Temp) -> bool {
+        self.range[x as usize] & ZEXT8 != 0
+            && matches!(self.loc[m as usize], Loc::Const(v) if v & 0xff == 0xff)
+    }
+
+    /// Whether `dst = p op q` (`Xor`, `Or`) may be computed as a byte
+    /// operation on `q`, a value below 2^8: the only use of `dst` is an
+    /// `And` with a constant below 2^8 (which only sees the low byte), so
+    /// the register of `dst` may hold `(p op q) & 0xff`. For crc32's
+    /// `table[(crc ^ byte) & 0xff]` this takes the `and` off the loop's
+    /// critical path.
+    fn byte_op(&self, dst: Temp, p: Temp, q: Temp) -> bool {
+        if self.range[q as usize] & ZEXT8 == 0
+            || p == q
+            || !matches!(self.loc[p as usize], Loc::Reg(_))
+            || !matches!(self.loc[q as usize], Loc::Reg(_))
+        {
+            return false;
+        }
+        let end = self.last_use[dst as usize] as usize;
+        let start = self.cur as usize + 1;
+        if end <= self.cur as usize || end >= self.b.ops.len() {
+            return false;
+        }
+        let konst = |t: Temp| {
+            self.b.ops[start..end]
+                .iter()
+                .find_map(|o| match *o {
+                    IrOp::Const { dst: c, val } if c == t => Some(val),
+                    _ => None,
+                })
+                .or(match self.loc[t as usize] {
+                    Loc::Const(v) => Some(v),
+                    _ => None,
+                })
+        };
+        let masked = match self.b.ops[end] {
+            IrOp::Bin {
+                op: BinOp::And,
+                a,
+                b,
+                ..
+            } => (a == dst && konst(b).is_some_and(|m| m <= 0xff))
+                || (b == dst && konst(a).is_some_and(|m| m <= 0xff)),
+            _ => false,
+        };
+        if !masked {
+            return false;
+        }
+        // No other use of `dst` before the `And`.
+        let mut used = false;
+        for o in &self.b.ops[start..end] {
+            o.for_each_use(|t| used |= t == dst);
+        }
+        !used
+    }
+
+    /// `dst = (p op q) & 0xff` as a byte operation on a copy of `q` (or
+    /// `q`'s own register when it dies here); see [`Self::byte_op`].
+    fn emit_byte_op(&mut self, op: BinOp, dst: Temp, p: Temp, q: Temp) -> Result<(), CodegenError> {
+        let rp = self.use_reg(p)?;
+        let rq = self.use_reg(q)?;
+        let d = if self.dies_in_reg(q) && self.tail_hint(dst).is_none() {
+            self.kill(q);
+            self.bind(dst, rq);
+            self.pinned |= 1 << rq;
+            rq
+        } else {
+            let d = self.new_dst(dst)?;
+            asm!(self.asm; mov Rd(d), Rd(rq));
+            d
+        };
+        match op {
+            BinOp::Xor => asm!(self.asm; xor Rb(d), Rb(rp)),
+            _ => asm!(self.asm; or Rb(d), Rb(rp)),
+        }
+        self.byte_masked = Some(dst);
+        Ok(())
+    }
+
     /// `dst = a` without computing anything: `dst` takes over `a`'s
     /// register when `a` dies here (no instruction), else gets a copy.
     fn copy_value(&mut self, dst: Temp, a: Temp) -> Result<(), CodegenError> {
@@ -982,7 +1078,8 @@ impl<'b> Codegen<'b> {
             IrOp::Const { dst, val } => {
                 let s = if fits_i32(val) { SEXT32 } else { 0 };
                 let z = if val <= u32::MAX as u64 { ZEXT32 } else { 0 };
-                self.range[dst as usize] = s | z;
+                let b = if val <= 0xff { ZEXT8 } else { 0 };
+                self.range[dst as usize] = s | z | b;
                 self.release(dst);
             }
             IrOp::Load {
@@ -993,7 +1090,8 @@ impl<'b> Codegen<'b> {
                 ..
             } => {
                 self.range[dst as usize] = match (width, signed) {
-                    (Width::W8 | Width::W16, false) => BOTH,
+                    (Width::W8, false) => BOTH | ZEXT8,
+                    (Width::W16, false) => BOTH,
                     (Width::W8 | Width::W16 | Width::W32, true) => SEXT32,
                     (Width::W32, false) => ZEXT32,
                     (Width::W64, _) => 0,
@@ -1002,15 +1100,16 @@ impl<'b> Codegen<'b> {
                 self.release(dst);
             }
             IrOp::Un { op, dst, a } => {
+                // (A value below 2^8 is its own extension.)
                 self.range[dst as usize] = match op {
                     UnOp::Sext32 => SEXT32 | (r(a) & ZEXT32 & (r(a) << 1)),
                     UnOp::Zext32 => ZEXT32 | (r(a) & SEXT32 & (r(a) >> 1)),
-                };
+                } | if r(a) & ZEXT8 != 0 { BOTH | ZEXT8 } else { 0 };
                 self.release(a);
                 self.release(dst);
             }
             IrOp::SetCond { dst, a, b, .. } => {
-                self.range[dst as usize] = BOTH;
+                self.range[dst as usize] = BOTH | ZEXT8;
                 self.release(a);
                 self.release(b);
                 self.release(dst);
@@ -1018,8 +1117,12 @@ impl<'b> Codegen<'b> {
             IrOp::Bin { op, dst, a, b } => {
                 let (ra, rb) = (r(a), r(b));
                 self.range[dst as usize] = match op {
+                    // Computed as a byte operation (see `byte_op`).
+                    _ if self.byte_masked == Some(dst) => BOTH | ZEXT8,
+                    // A mask below 2^8 bounds the result to it.
+                    BinOp::And if (ra | rb) & ZEXT8 != 0 => BOTH | ZEXT8,
                     // A mask in 0..2^31 bounds the result to it.
-                    BinOp::And if ra == BOTH || rb == BOTH => BOTH,
+                    BinOp::And if ra & BOTH == BOTH || rb & BOTH == BOTH => BOTH,
                     BinOp::And => (ra & rb & SEXT32) | ((ra | rb) & ZEXT32),
                     BinOp::Or | BinOp::Xor => ra & rb,
                     BinOp::Shr => match konst(b).map(|v| v & 63) {
