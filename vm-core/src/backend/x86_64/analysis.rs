@@ -300,6 +300,7 @@ impl<'b> Codegen<'b> {
             deferred,
             softmmu: None,
             byte_masked: None,
+            map_checks: Vec::new(),
         }
     }
 }

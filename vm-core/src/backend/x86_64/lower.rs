@@ -30,6 +30,19 @@ pub(super) struct FaultStub {
     pub(super) wb: (u32, u32),
 }
 
+/// Out-of-line exact code-map check of a flat store whose page or the
+/// next holds code (rcx = the store's page index on entry).
+#[derive(Clone, Copy)]
+pub(super) struct MapCheck {
+    pub(super) check: dynasmrt::DynamicLabel,
+    pub(super) back: dynasmrt::DynamicLabel,
+    pub(super) smc: dynasmrt::DynamicLabel,
+    /// Register holding the store's guest address.
+    pub(super) addr_reg: u8,
+    /// Offset of the store's last byte.
+    pub(super) last: i32,
+}
+
 /// Out-of-line exit of a direct jump not chained yet.
 #[derive(Clone, Copy)]
 pub(super) struct ChainStub {
@@ -112,6 +125,8 @@ pub(super) struct Codegen<'b> {
     /// The last `Xor`/`Or` computed as a byte operation (its register holds
     /// the low byte of its value only; see `byte_op`).
     pub(super) byte_masked: Option<Temp>,
+    /// Out-of-line code-map checks of this block's stores.
+    pub(super) map_checks: Vec<MapCheck>,
 }
 
 /// [`Codegen::range`] bit: the value equals the sign extension of its low
@@ -426,6 +441,19 @@ impl<'b> Codegen<'b> {
             if let Some(reload) = m.reload {
                 asm!(self.asm; =>reload ; mov r15, [rcx + tlb_off::ADDEND] ; jmp =>m.back);
             }
+        }
+        for i in 0..self.map_checks.len() {
+            let m = self.map_checks[i];
+            asm!(self.asm;
+                =>m.check
+                ; cmp BYTE [r14 + rcx], 0
+                ; jne =>m.smc
+                ; lea rcx, [Rq(m.addr_reg) + m.last]
+                ; shr rcx, 12
+                ; cmp BYTE [r14 + rcx], 0
+                ; jne =>m.smc
+                ; jmp =>m.back
+            );
         }
         for i in 0..self.faults.len() {
             let f = self.faults[i];
@@ -756,11 +784,26 @@ impl<'b> Codegen<'b> {
                     return Ok(());
                 }
                 let smc = self.fault_label(loc, exit_code::CODE_MODIFIED, true, a);
-                asm!(self.asm; mov rcx, Rq(a) ; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>smc);
-                if width != Width::W8 {
-                    // The access may end in the next page.
-                    let last = width.bytes() as i32 - 1;
-                    asm!(self.asm; lea rcx, [Rq(a) + last] ; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>smc);
+                if width == Width::W8 {
+                    asm!(self.asm; mov rcx, Rq(a) ; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>smc);
+                } else {
+                    // The access may end in the next page: one word of the
+                    // map covers its page and the next (the map has a
+                    // spare entry past the last page), and only if either
+                    // holds code does the out-of-line check tell exactly.
+                    let check = self.asm.new_dynamic_label();
+                    let back = self.asm.new_dynamic_label();
+                    asm!(self.asm;
+                        mov rcx, Rq(a) ; shr rcx, 12 ; cmp WORD [r14 + rcx], 0 ; jne =>check
+                        ; =>back
+                    );
+                    self.map_checks.push(MapCheck {
+                        check,
+                        back,
+                        smc,
+                        addr_reg: a,
+                        last: width.bytes() as i32 - 1,
+                    });
                 }
             }
         }
