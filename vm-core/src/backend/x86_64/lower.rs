@@ -5,7 +5,7 @@
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
 
-use super::analysis::{access_plans, AccessPlan, MAX_CARRIED};
+use super::analysis::{access_runs, AccessPlan, MAX_CARRIED};
 use super::backend::{ChainSite, Fixups};
 use super::regalloc::{Loc, Opnd, WbSrc, R15, RAX, RDX};
 use super::softmmu::{MissStub, ProbeAddr, SlotStub};
@@ -277,7 +277,7 @@ impl<'b> Codegen<'b> {
         let b = self.b;
         if self.softmmu.is_none() {
             // Flat mode checks runs of accesses through one base once.
-            access_plans(b, self.plans);
+            access_runs(b, self.plans, false);
         }
         let quantum = self.asm.new_dynamic_label();
         let n = b.insn_count as i32;
@@ -570,7 +570,7 @@ impl<'b> Codegen<'b> {
         }
     }
 
-    /// Flat-mode checks of a load or store (see [`access_plans`]); returns
+    /// Flat-mode checks of a load or store (see [`access_runs`]); returns
     /// the register and displacement of its guest address (the access is
     /// `[r15 + reg + disp]`) and whether it is checked on its own (a store
     /// then checks the code map after writing). A run head checks its
