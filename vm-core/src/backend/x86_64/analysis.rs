@@ -270,30 +270,6 @@ impl<'b> Codegen<'b> {
                 last_use[cur as usize] = end;
             }
         }
-        // A write of a global that a later write in the block replaces (no
-        // read between) is not stored: the exits between write it back
-        // (see `Codegen::overwritten`), so its value lives until the last
-        // of them. Loop-deferred globals are written back anyway.
-        let mut overwritten = Vec::new();
-        let mut last_set: [Option<(u32, Temp)>; NUM_GLOBALS] = [None; NUM_GLOBALS];
-        let mut last_mem = None;
-        for (i, op) in b.ops.iter().enumerate() {
-            match *op {
-                IrOp::Load { .. } | IrOp::Store { .. } => last_mem = Some(i as u32),
-                IrOp::GetGlobal { g, .. } => last_set[g as usize] = None,
-                IrOp::SetGlobal { g, src } if deferred & (1 << g) == 0 => {
-                    if let Some((k, prev)) = last_set[g as usize] {
-                        overwritten.push(k);
-                        if let Some(e) = last_mem.filter(|&e| e > k) {
-                            last_use[prev as usize] = last_use[prev as usize].max(e);
-                        }
-                    }
-                    last_set[g as usize] = Some((i as u32, src));
-                }
-                _ => {}
-            }
-        }
-        overwritten.sort_unstable();
         Self {
             b,
             asm,
@@ -334,9 +310,6 @@ impl<'b> Codegen<'b> {
             softmmu: None,
             byte_masked: None,
             map_checks: Vec::new(),
-            overwritten,
-            next_over: 0,
-            temp_deferred: 0,
         }
     }
 }

@@ -127,15 +127,6 @@ pub(super) struct Codegen<'b> {
     pub(super) byte_masked: Option<Temp>,
     /// Out-of-line code-map checks of this block's stores.
     pub(super) map_checks: Vec<MapCheck>,
-    /// Indices (ascending) of `SetGlobal` ops whose global a later
-    /// `SetGlobal` of the block overwrites with no read between: not
-    /// stored, the global is deferred (see [`Codegen::deferred`]) until
-    /// that later write, so exits between write the value back.
-    pub(super) overwritten: Vec<u32>,
-    /// Next entry of [`Codegen::overwritten`] to reach.
-    pub(super) next_over: usize,
-    /// Globals (bit per global) deferred by [`Codegen::overwritten`].
-    pub(super) temp_deferred: u64,
 }
 
 /// [`Codegen::range`] bit: the value equals the sign extension of its low
@@ -544,25 +535,7 @@ impl<'b> Codegen<'b> {
         code: u64,
         modified: bool,
         addr_reg: u8,
-    ) -> Result<dynasmrt::DynamicLabel, CodegenError> {
-        if self.temp_deferred != 0 {
-            // A deferred value that lives only in the slot of another
-            // deferred global would be overwritten by that global's own
-            // write-back before being read: load it first.
-            let mut mask = self.deferred;
-            while mask != 0 {
-                let g = mask.trailing_zeros() as usize;
-                mask &= mask - 1;
-                if let Some(t) = self.cur_val[g] {
-                    let home = self.home[t as usize];
-                    if self.loc[t as usize] == Loc::Home
-                        && home.is_some_and(|h| self.deferred & (1 << h) != 0)
-                    {
-                        self.use_reg(t)?;
-                    }
-                }
-            }
-        }
+    ) -> dynasmrt::DynamicLabel {
         let label = self.asm.new_dynamic_label();
         let retired = if modified { loc.index + 1 } else { loc.index };
         let wb = self.snapshot_deferred();
@@ -575,7 +548,7 @@ impl<'b> Codegen<'b> {
             addr_reg,
             wb,
         });
-        Ok(label)
+        label
     }
 
     /// Returns a register holding `addr + disp`: the address temp's own
@@ -625,13 +598,13 @@ impl<'b> Codegen<'b> {
                 exit_code::FAULT_LOAD
             };
             let code = kind | ((width.log2() as u64) << 8);
-            let label = self.fault_label(loc, code, false, a)?;
+            let label = self.fault_label(loc, code, false, a);
             self.bounds_check(a, width, label);
             return Ok((a, 0, true));
         }
         let base = self.use_reg(addr)?;
         if let AccessPlan::Head { lo, len } = plan {
-            let replay = self.fault_label(loc, exit_code::MMU_SLOW, false, base)?;
+            let replay = self.fault_label(loc, exit_code::MMU_SLOW, false, base);
             let last = lo + len as i32 - 1;
             let lim = off::MEM_LIMIT;
             // First and last byte in bounds: with the first below the
@@ -681,24 +654,11 @@ impl<'b> Codegen<'b> {
                 self.home[dst as usize] = Some(g);
                 self.holder[g as usize] = Some(dst);
             }
-            IrOp::SetGlobal { g, src } if self.overwritten.get(self.next_over) == Some(&self.cur) => {
-                // Replaced later in the block: exits until then write it back.
-                self.next_over += 1;
-                self.deferred |= 1 << g;
-                self.temp_deferred |= 1 << g;
-                self.cur_val[g as usize] = Some(src);
-            }
-            IrOp::SetGlobal { g, src } if self.deferred & !self.temp_deferred & (1 << g) != 0 => {
+            IrOp::SetGlobal { g, src } if self.deferred & (1 << g) != 0 => {
                 // Written back by whichever exit leaves the loop.
                 self.cur_val[g as usize] = Some(src);
             }
             IrOp::SetGlobal { g, src } => {
-                if self.temp_deferred & (1 << g) != 0 {
-                    // The write that replaces a deferred one: stored.
-                    self.deferred &= !(1 << g);
-                    self.temp_deferred &= !(1 << g);
-                    self.cur_val[g as usize] = None;
-                }
                 // A live value still only in this global must be fetched
                 // before the global is overwritten.
                 if self.holder[g as usize] != Some(src) {
@@ -823,7 +783,7 @@ impl<'b> Codegen<'b> {
                     // the whole range before the run's first store.
                     return Ok(());
                 }
-                let smc = self.fault_label(loc, exit_code::CODE_MODIFIED, true, a)?;
+                let smc = self.fault_label(loc, exit_code::CODE_MODIFIED, true, a);
                 if width == Width::W8 {
                     asm!(self.asm; mov rcx, Rq(a) ; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>smc);
                 } else {

@@ -272,7 +272,7 @@ impl<'b> Codegen<'b> {
             && !matches!(self.loc[addr as usize], Loc::Const(_))
         {
             let base = self.use_reg(addr)?;
-            let replay = self.fault_label(loc, exit_code::MMU_SLOW, false, 1)?;
+            let replay = self.fault_label(loc, exit_code::MMU_SLOW, false, 1);
             return Ok(self.slot_check(base, disp, len, access, replay));
         }
         let at = match self.loc[addr as usize] {
@@ -283,7 +283,7 @@ impl<'b> Codegen<'b> {
             },
         };
         // (The dispatcher replays the access; the exit argument is unused.)
-        let replay = self.fault_label(loc, exit_code::MMU_SLOW, false, 1)?;
+        let replay = self.fault_label(loc, exit_code::MMU_SLOW, false, 1);
         self.tlb_check(at, len, access, replay);
         Ok(R15)
     }
