@@ -140,6 +140,9 @@ impl std::ops::Deref for GuestMemoryMut<'_> {
 pub struct GuestMemory {
     base: *mut u8,
     len: u64,
+    /// One entry per page, plus a spare entry past the last page that
+    /// stays zero (the JIT checks a store's page and the next in one
+    /// 16-bit read).
     code_pages: Box<[u8]>,
     /// Pages written through [`Self::write_bytes`] (see [`WrittenPages`]).
     written: WrittenPages,
@@ -221,7 +224,7 @@ impl GuestMemory {
             return Ok(Self {
                 base: p,
                 len,
-                code_pages: vec![0u8; (len / PAGE_SIZE) as usize].into_boxed_slice(),
+                code_pages: vec![0u8; (len / PAGE_SIZE) as usize + 1].into_boxed_slice(),
                 written: WrittenPages::default(),
             });
         }
@@ -245,7 +248,7 @@ impl GuestMemory {
         Ok(Self {
             base: p as *mut u8,
             len,
-            code_pages: vec![0u8; (len / PAGE_SIZE) as usize].into_boxed_slice(),
+            code_pages: vec![0u8; (len / PAGE_SIZE) as usize + 1].into_boxed_slice(),
             written: WrittenPages::default(),
         })
     }
@@ -377,7 +380,8 @@ impl GuestMemory {
 
     /// Records that translated code was decoded from `page`.
     pub fn mark_code_page(&mut self, page: u64) {
-        if let Some(b) = self.code_pages.get_mut(page as usize) {
+        let pages = self.code_pages.len() - 1;
+        if let Some(b) = self.code_pages[..pages].get_mut(page as usize) {
             *b = 1;
         }
     }

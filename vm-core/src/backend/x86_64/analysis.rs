@@ -35,15 +35,24 @@ pub(super) const MAX_RUN_BYTES: i64 = 256;
 /// range crossing a page), only the head is replayed and the rest of the
 /// block runs as a new block with its own probes, keeping faults precise.
 pub(super) fn access_plans(b: &IrBlock, plans: &mut Vec<AccessPlan>) {
+    access_runs(b, plans, true);
+}
+
+/// [`access_plans`], with runs through constant addresses left out only
+/// if `skip_const` (flat mode groups them too and lets the lowering check
+/// each such access on its own: no per-temp table to allocate).
+pub(super) fn access_runs(b: &IrBlock, plans: &mut Vec<AccessPlan>, skip_const: bool) {
     plans.clear();
     plans.resize(b.ops.len(), AccessPlan::Own);
-    let mut is_const = vec![false; b.num_temps as usize];
+    let mut is_const = vec![false; if skip_const { b.num_temps as usize } else { 0 }];
     // (head index, addr, is_store, lo, hi)
     let mut run: Option<(usize, Temp, bool, i64, i64)> = None;
     for (i, op) in b.ops.iter().enumerate() {
         let (addr, off, width, store) = match *op {
             IrOp::Const { dst, .. } => {
-                is_const[dst as usize] = true;
+                if skip_const {
+                    is_const[dst as usize] = true;
+                }
                 continue;
             }
             IrOp::Load {
@@ -67,7 +76,7 @@ pub(super) fn access_plans(b: &IrBlock, plans: &mut Vec<AccessPlan>) {
                 continue;
             }
         }
-        run = (!is_const[addr as usize]).then_some((i, addr, store, lo, hi));
+        run = (!skip_const || !is_const[addr as usize]).then_some((i, addr, store, lo, hi));
     }
 }
 
@@ -288,7 +297,6 @@ impl<'b> Codegen<'b> {
             free_slots: u64::MAX,
             sites: Vec::new(),
             cur: 0,
-            quantum: None,
             body: None,
             head_regs: [0; MAX_CARRIED],
             tail_regs: [(0, 0); MAX_CARRIED],
@@ -300,6 +308,8 @@ impl<'b> Codegen<'b> {
             fused: None,
             deferred,
             softmmu: None,
+            byte_masked: None,
+            map_checks: Vec::new(),
         }
     }
 }

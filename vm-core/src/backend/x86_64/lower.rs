@@ -5,7 +5,7 @@
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
 
-use super::analysis::{AccessPlan, MAX_CARRIED};
+use super::analysis::{access_runs, AccessPlan, MAX_CARRIED};
 use super::backend::{ChainSite, Fixups};
 use super::regalloc::{Loc, Opnd, WbSrc, R15, RAX, RDX};
 use super::softmmu::{MissStub, ProbeAddr, SlotStub};
@@ -28,6 +28,19 @@ pub(super) struct FaultStub {
     pub(super) addr_reg: u8,
     /// Deferred globals to write back: range in `Scratch::wb`.
     pub(super) wb: (u32, u32),
+}
+
+/// Out-of-line exact code-map check of a flat store whose page or the
+/// next holds code (rcx = the store's page index on entry).
+#[derive(Clone, Copy)]
+pub(super) struct MapCheck {
+    pub(super) check: dynasmrt::DynamicLabel,
+    pub(super) back: dynasmrt::DynamicLabel,
+    pub(super) smc: dynasmrt::DynamicLabel,
+    /// Register holding the store's guest address.
+    pub(super) addr_reg: u8,
+    /// Offset of the store's last byte.
+    pub(super) last: i32,
 }
 
 /// Out-of-line exit of a direct jump not chained yet.
@@ -76,8 +89,6 @@ pub(super) struct Codegen<'b> {
     pub(super) free_slots: u64,
     pub(super) sites: Vec<ChainSite>,
     pub(super) cur: u32,
-    /// Quantum-exit stub label (shared by the entry and the loop back edge).
-    pub(super) quantum: Option<dynasmrt::DynamicLabel>,
     /// Start of the loop body, after the entry loads of carried globals.
     pub(super) body: Option<dynasmrt::DynamicLabel>,
     /// Head register of each carried global (same order as `Scratch::carried`).
@@ -111,6 +122,11 @@ pub(super) struct Codegen<'b> {
     pub(super) deferred: u64,
     /// Softmmu mode: address of the shared TLB-miss routine.
     pub(super) softmmu: Option<usize>,
+    /// The last `Xor`/`Or` computed as a byte operation (its register holds
+    /// the low byte of its value only; see `byte_op`).
+    pub(super) byte_masked: Option<Temp>,
+    /// Out-of-line code-map checks of this block's stores.
+    pub(super) map_checks: Vec<MapCheck>,
 }
 
 /// [`Codegen::range`] bit: the value equals the sign extension of its low
@@ -119,6 +135,9 @@ pub(super) const SEXT32: u8 = 1;
 /// [`Codegen::range`] bit: the value is below 2^32 (a `Zext32` of it is a
 /// plain copy). Both bits: the value is in `0..2^31`.
 pub(super) const ZEXT32: u8 = 2;
+/// [`Codegen::range`] bit: the value is below 2^8 (an `And` of it with a
+/// mask whose low byte is all ones is a plain copy).
+pub(super) const ZEXT8: u8 = 4;
 
 /// `d = load(width, signed)` from a memory operand given as dynasm tokens.
 macro_rules! load {
@@ -131,6 +150,23 @@ macro_rules! load {
             (Width::W32, true) => asm!($cg.asm; movsxd Rq($d), DWORD [$($mem)*]),
             (Width::W32, false) => asm!($cg.asm; mov Rd($d), DWORD [$($mem)*]),
             (Width::W64, _) => asm!($cg.asm; mov Rq($d), QWORD [$($mem)*]),
+        }
+    };
+}
+
+/// `mem[..] = val` (an [`Opnd`]) of `width`, the memory operand given as
+/// dynasm tokens.
+macro_rules! store {
+    ($cg:expr, $width:expr, $val:expr, [$($mem:tt)*]) => {
+        match ($width, $val) {
+            (Width::W8, Opnd::Imm(v)) => asm!($cg.asm; mov BYTE [$($mem)*], v as i8),
+            (Width::W16, Opnd::Imm(v)) => asm!($cg.asm; mov WORD [$($mem)*], v as i16),
+            (Width::W32, Opnd::Imm(v)) => asm!($cg.asm; mov DWORD [$($mem)*], v),
+            (Width::W64, Opnd::Imm(v)) => asm!($cg.asm; mov QWORD [$($mem)*], v),
+            (Width::W8, Opnd::Reg(r)) => asm!($cg.asm; mov BYTE [$($mem)*], Rb(r)),
+            (Width::W16, Opnd::Reg(r)) => asm!($cg.asm; mov WORD [$($mem)*], Rw(r)),
+            (Width::W32, Opnd::Reg(r)) => asm!($cg.asm; mov DWORD [$($mem)*], Rd(r)),
+            (Width::W64, Opnd::Reg(r)) => asm!($cg.asm; mov QWORD [$($mem)*], Rq(r)),
         }
     };
 }
@@ -239,15 +275,19 @@ impl<'b> Codegen<'b> {
 
     pub(super) fn block(&mut self) -> Result<(), CodegenError> {
         let b = self.b;
+        if self.softmmu.is_none() {
+            // Flat mode checks runs of accesses through one base once.
+            access_runs(b, self.plans, false);
+        }
         let quantum = self.asm.new_dynamic_label();
-        self.quantum = Some(quantum);
         let n = b.insn_count as i32;
-        asm!(self.asm;
-            sub r13, 1
-            ; jb =>quantum
-            ; add r12, n
-        );
-        if !self.carried.is_empty() {
+        if self.carried.is_empty() {
+            asm!(self.asm;
+                sub r13, 1
+                ; jb =>quantum
+                ; add r12, n
+            );
+        } else {
             // Carried globals live in fixed registers at the loop head; the
             // back edge moves the new values there instead of going through
             // the CPU state (store-to-load forwarding on the critical path).
@@ -304,9 +344,26 @@ impl<'b> Codegen<'b> {
             if self.softmmu.is_some() {
                 self.align_to(64);
             }
+            // The loop is rotated: the quantum check and instruction count
+            // head the body, so the back edge is one jump (for a
+            // conditional loop, one conditional jump: see `terminator`)
+            // and the first iteration shares the check.
             let body = self.asm.new_dynamic_label();
             asm!(self.asm; =>body);
             self.body = Some(body);
+            let mut q = quantum;
+            if self.deferred != 0 {
+                // Leaving at the quantum must first write the deferred
+                // globals back (at the head they are in their head registers).
+                q = self.asm.new_dynamic_label();
+                let wb = self.snapshot_deferred();
+                self.quantum_stubs.push((q, wb));
+            }
+            asm!(self.asm;
+                sub r13, 1
+                ; jb =>q
+                ; add r12, n
+            );
         }
         for (i, op) in b.ops.iter().enumerate() {
             self.cur = i as u32;
@@ -384,6 +441,19 @@ impl<'b> Codegen<'b> {
             if let Some(reload) = m.reload {
                 asm!(self.asm; =>reload ; mov r15, [rcx + tlb_off::ADDEND] ; jmp =>m.back);
             }
+        }
+        for i in 0..self.map_checks.len() {
+            let m = self.map_checks[i];
+            asm!(self.asm;
+                =>m.check
+                ; cmp BYTE [r14 + rcx], 0
+                ; jne =>m.smc
+                ; lea rcx, [Rq(m.addr_reg) + m.last]
+                ; shr rcx, 12
+                ; cmp BYTE [r14 + rcx], 0
+                ; jne =>m.smc
+                ; jmp =>m.back
+            );
         }
         for i in 0..self.faults.len() {
             let f = self.faults[i];
@@ -500,6 +570,71 @@ impl<'b> Codegen<'b> {
         }
     }
 
+    /// Flat-mode checks of a load or store (see [`access_runs`]); returns
+    /// the register and displacement of its guest address (the access is
+    /// `[r15 + reg + disp]`) and whether it is checked on its own (a store
+    /// then checks the code map after writing). A run head checks its
+    /// run's whole byte range, in bounds and (stores) free of code pages,
+    /// before the first access, and if not, exits for the dispatcher to
+    /// replay the head in the interpreter (which faults or invalidates
+    /// precisely); the rest of the block then runs as a new block. Covered
+    /// accesses check nothing: one `mov` each instead of four (loads) or
+    /// eight to twelve (stores) instructions, as in a function's register
+    /// saves and restores through `sp`.
+    fn flat_check(
+        &mut self,
+        addr: Temp,
+        disp: i32,
+        width: Width,
+        loc: crate::ir::GuestLoc,
+        store: bool,
+    ) -> Result<(u8, i32, bool), CodegenError> {
+        let plan = self.plans[self.cur as usize];
+        if plan == AccessPlan::Own || matches!(self.loc[addr as usize], Loc::Const(_)) {
+            let a = self.guest_addr(addr, disp)?;
+            let kind = if store {
+                exit_code::FAULT_STORE
+            } else {
+                exit_code::FAULT_LOAD
+            };
+            let code = kind | ((width.log2() as u64) << 8);
+            let label = self.fault_label(loc, code, false, a);
+            self.bounds_check(a, width, label);
+            return Ok((a, 0, true));
+        }
+        let base = self.use_reg(addr)?;
+        if let AccessPlan::Head { lo, len } = plan {
+            let replay = self.fault_label(loc, exit_code::MMU_SLOW, false, base);
+            let last = lo + len as i32 - 1;
+            let lim = off::MEM_LIMIT;
+            // First and last byte in bounds: with the first below the
+            // memory size, `first + len - 1` cannot wrap, so the whole
+            // range is.
+            if lo == 0 {
+                asm!(self.asm; cmp Rq(base), [rbp + lim]);
+            } else {
+                asm!(self.asm; lea rax, [Rq(base) + lo] ; cmp rax, [rbp + lim]);
+            }
+            asm!(self.asm;
+                ja =>replay
+                ; lea rcx, [Rq(base) + last]
+                ; cmp rcx, [rbp + lim]
+                ; ja =>replay
+            );
+            if store {
+                // At most 256 bytes: the pages of the first and last byte.
+                asm!(self.asm; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>replay);
+                if lo == 0 {
+                    asm!(self.asm; mov rcx, Rq(base));
+                } else {
+                    asm!(self.asm; mov rcx, rax);
+                }
+                asm!(self.asm; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>replay);
+            }
+        }
+        Ok((base, disp, false))
+    }
+
     pub(super) fn bounds_check(&mut self, a: u8, width: Width, label: dynasmrt::DynamicLabel) {
         let lim = off::MEM_LIMIT + 8 * width.log2() as i32;
         asm!(self.asm; cmp Rq(a), [rbp + lim] ; ja =>label);
@@ -588,15 +723,12 @@ impl<'b> Codegen<'b> {
                 loc,
             } => {
                 let mut ar = R15;
-                let a = if self.softmmu.is_some() {
+                let (a, ad) = if self.softmmu.is_some() {
                     ar = self.softmmu_probe(addr, disp, width, loc, AccessType::Read)?;
-                    self.guest_addr(addr, disp)?
+                    (self.guest_addr(addr, disp)?, 0)
                 } else {
-                    let a = self.guest_addr(addr, disp)?;
-                    let code = exit_code::FAULT_LOAD | ((width.log2() as u64) << 8);
-                    let label = self.fault_label(loc, code, false, a);
-                    self.bounds_check(a, width, label);
-                    a
+                    let (a, ad, _) = self.flat_check(addr, disp, width, loc, false)?;
+                    (a, ad)
                 };
                 if let Some((m, x, k)) = self.indexed_load.filter(|e| e.0 == self.cur) {
                     self.indexed_load = None;
@@ -615,14 +747,10 @@ impl<'b> Codegen<'b> {
                     return Ok(());
                 }
                 let d = self.new_dst(dst)?;
-                match (width, signed) {
-                    (Width::W8, true) => asm!(self.asm; movsx Rq(d), BYTE [Rq(ar) + Rq(a)]),
-                    (Width::W8, false) => asm!(self.asm; movzx Rd(d), BYTE [Rq(ar) + Rq(a)]),
-                    (Width::W16, true) => asm!(self.asm; movsx Rq(d), WORD [Rq(ar) + Rq(a)]),
-                    (Width::W16, false) => asm!(self.asm; movzx Rd(d), WORD [Rq(ar) + Rq(a)]),
-                    (Width::W32, true) => asm!(self.asm; movsxd Rq(d), DWORD [Rq(ar) + Rq(a)]),
-                    (Width::W32, false) => asm!(self.asm; mov Rd(d), DWORD [Rq(ar) + Rq(a)]),
-                    (Width::W64, _) => asm!(self.asm; mov Rq(d), QWORD [Rq(ar) + Rq(a)]),
+                if ad == 0 {
+                    load!(self, width, signed, d, [Rq(ar) + Rq(a)]);
+                } else {
+                    load!(self, width, signed, d, [Rq(ar) + Rq(a) + ad]);
                 }
             }
             IrOp::Store {
@@ -637,39 +765,45 @@ impl<'b> Codegen<'b> {
                     _ => Opnd::Reg(self.use_reg(src)?),
                 };
                 let mut ar = R15;
-                let a = if self.softmmu.is_some() {
+                let (a, ad, own) = if self.softmmu.is_some() {
                     ar = self.softmmu_probe(addr, disp, width, loc, AccessType::Write)?;
-                    self.guest_addr(addr, disp)?
+                    (self.guest_addr(addr, disp)?, 0, false)
                 } else {
-                    let a = self.guest_addr(addr, disp)?;
-                    let code = exit_code::FAULT_STORE | ((width.log2() as u64) << 8);
-                    let fault = self.fault_label(loc, code, false, a);
-                    self.bounds_check(a, width, fault);
-                    a
+                    self.flat_check(addr, disp, width, loc, true)?
                 };
-                match (width, val) {
-                    (Width::W8, Opnd::Imm(v)) => asm!(self.asm; mov BYTE [Rq(ar) + Rq(a)], v as i8),
-                    (Width::W16, Opnd::Imm(v)) => {
-                        asm!(self.asm; mov WORD [Rq(ar) + Rq(a)], v as i16)
-                    }
-                    (Width::W32, Opnd::Imm(v)) => asm!(self.asm; mov DWORD [Rq(ar) + Rq(a)], v),
-                    (Width::W64, Opnd::Imm(v)) => asm!(self.asm; mov QWORD [Rq(ar) + Rq(a)], v),
-                    (Width::W8, Opnd::Reg(r)) => asm!(self.asm; mov BYTE [Rq(ar) + Rq(a)], Rb(r)),
-                    (Width::W16, Opnd::Reg(r)) => asm!(self.asm; mov WORD [Rq(ar) + Rq(a)], Rw(r)),
-                    (Width::W32, Opnd::Reg(r)) => asm!(self.asm; mov DWORD [Rq(ar) + Rq(a)], Rd(r)),
-                    (Width::W64, Opnd::Reg(r)) => asm!(self.asm; mov QWORD [Rq(ar) + Rq(a)], Rq(r)),
+                if ad == 0 {
+                    store!(self, width, val, [Rq(ar) + Rq(a)]);
+                } else {
+                    store!(self, width, val, [Rq(ar) + Rq(a) + ad]);
                 }
-                if self.softmmu.is_some() {
-                    // Pages holding code never get a TLB write tag: stores to
-                    // them took the miss path and were replayed.
+                if !own {
+                    // Softmmu: pages holding code never get a TLB write
+                    // tag, so stores to them took the miss path and were
+                    // replayed. Flat run: its head checked the code map for
+                    // the whole range before the run's first store.
                     return Ok(());
                 }
                 let smc = self.fault_label(loc, exit_code::CODE_MODIFIED, true, a);
-                asm!(self.asm; mov rcx, Rq(a) ; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>smc);
-                if width != Width::W8 {
-                    // The access may end in the next page.
-                    let last = width.bytes() as i32 - 1;
-                    asm!(self.asm; lea rcx, [Rq(a) + last] ; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>smc);
+                if width == Width::W8 {
+                    asm!(self.asm; mov rcx, Rq(a) ; shr rcx, 12 ; cmp BYTE [r14 + rcx], 0 ; jne =>smc);
+                } else {
+                    // The access may end in the next page: one word of the
+                    // map covers its page and the next (the map has a
+                    // spare entry past the last page), and only if either
+                    // holds code does the out-of-line check tell exactly.
+                    let check = self.asm.new_dynamic_label();
+                    let back = self.asm.new_dynamic_label();
+                    asm!(self.asm;
+                        mov rcx, Rq(a) ; shr rcx, 12 ; cmp WORD [r14 + rcx], 0 ; jne =>check
+                        ; =>back
+                    );
+                    self.map_checks.push(MapCheck {
+                        check,
+                        back,
+                        smc,
+                        addr_reg: a,
+                        last: width.bytes() as i32 - 1,
+                    });
                 }
             }
         }
@@ -691,6 +825,14 @@ impl<'b> Codegen<'b> {
         b: Temp,
     ) -> Result<(), CodegenError> {
         match op {
+            BinOp::And if self.low_byte_copy(a, b) => self.copy_value(dst, a)?,
+            BinOp::And if self.low_byte_copy(b, a) => self.copy_value(dst, b)?,
+            BinOp::Xor | BinOp::Or if self.byte_op(dst, a, b) => {
+                self.emit_byte_op(op, dst, a, b)?;
+            }
+            BinOp::Xor | BinOp::Or if self.byte_op(dst, b, a) => {
+                self.emit_byte_op(op, dst, b, a)?;
+            }
             BinOp::Add if self.fused.is_some_and(|(s, _, _)| s == a || s == b) => {
                 let (s, x, k) = self.fused.take().expect("checked");
                 let y = if a == s { b } else { a };
@@ -862,6 +1004,88 @@ impl<'b> Codegen<'b> {
         Ok(())
     }
 
+    /// Whether `x & m` is `x`: `x` is below 2^8 and `m` a constant whose
+    /// low byte is all ones.
+    fn low_byte_copy(&self, x: Temp, m: Temp) -> bool {
+        self.range[x as usize] & ZEXT8 != 0
+            && matches!(self.loc[m as usize], Loc::Const(v) if v & 0xff == 0xff)
+    }
+
+    /// Whether `dst = p op q` (`Xor`, `Or`) may be computed as a byte
+    /// operation on `q`, a value below 2^8: the only use of `dst` is an
+    /// `And` with a constant below 2^8 (which only sees the low byte), so
+    /// the register of `dst` may hold `(p op q) & 0xff`. For crc32's
+    /// `table[(crc ^ byte) & 0xff]` this takes the `and` off the loop's
+    /// critical path.
+    fn byte_op(&self, dst: Temp, p: Temp, q: Temp) -> bool {
+        if self.range[q as usize] & ZEXT8 == 0
+            || p == q
+            || !matches!(self.loc[p as usize], Loc::Reg(_))
+            || !matches!(self.loc[q as usize], Loc::Reg(_))
+        {
+            return false;
+        }
+        let end = self.last_use[dst as usize] as usize;
+        let start = self.cur as usize + 1;
+        if end <= self.cur as usize || end >= self.b.ops.len() {
+            return false;
+        }
+        let konst = |t: Temp| {
+            self.b.ops[start..end]
+                .iter()
+                .find_map(|o| match *o {
+                    IrOp::Const { dst: c, val } if c == t => Some(val),
+                    _ => None,
+                })
+                .or(match self.loc[t as usize] {
+                    Loc::Const(v) => Some(v),
+                    _ => None,
+                })
+        };
+        let masked = match self.b.ops[end] {
+            IrOp::Bin {
+                op: BinOp::And,
+                a,
+                b,
+                ..
+            } => (a == dst && konst(b).is_some_and(|m| m <= 0xff))
+                || (b == dst && konst(a).is_some_and(|m| m <= 0xff)),
+            _ => false,
+        };
+        if !masked {
+            return false;
+        }
+        // No other use of `dst` before the `And`.
+        let mut used = false;
+        for o in &self.b.ops[start..end] {
+            o.for_each_use(|t| used |= t == dst);
+        }
+        !used
+    }
+
+    /// `dst = (p op q) & 0xff` as a byte operation on a copy of `q` (or
+    /// `q`'s own register when it dies here); see [`Self::byte_op`].
+    fn emit_byte_op(&mut self, op: BinOp, dst: Temp, p: Temp, q: Temp) -> Result<(), CodegenError> {
+        let rp = self.use_reg(p)?;
+        let rq = self.use_reg(q)?;
+        let d = if self.dies_in_reg(q) && self.tail_hint(dst).is_none() {
+            self.kill(q);
+            self.bind(dst, rq);
+            self.pinned |= 1 << rq;
+            rq
+        } else {
+            let d = self.new_dst(dst)?;
+            asm!(self.asm; mov Rd(d), Rd(rq));
+            d
+        };
+        match op {
+            BinOp::Xor => asm!(self.asm; xor Rb(d), Rb(rp)),
+            _ => asm!(self.asm; or Rb(d), Rb(rp)),
+        }
+        self.byte_masked = Some(dst);
+        Ok(())
+    }
+
     /// `dst = a` without computing anything: `dst` takes over `a`'s
     /// register when `a` dies here (no instruction), else gets a copy.
     fn copy_value(&mut self, dst: Temp, a: Temp) -> Result<(), CodegenError> {
@@ -897,7 +1121,8 @@ impl<'b> Codegen<'b> {
             IrOp::Const { dst, val } => {
                 let s = if fits_i32(val) { SEXT32 } else { 0 };
                 let z = if val <= u32::MAX as u64 { ZEXT32 } else { 0 };
-                self.range[dst as usize] = s | z;
+                let b = if val <= 0xff { ZEXT8 } else { 0 };
+                self.range[dst as usize] = s | z | b;
                 self.release(dst);
             }
             IrOp::Load {
@@ -908,7 +1133,8 @@ impl<'b> Codegen<'b> {
                 ..
             } => {
                 self.range[dst as usize] = match (width, signed) {
-                    (Width::W8 | Width::W16, false) => BOTH,
+                    (Width::W8, false) => BOTH | ZEXT8,
+                    (Width::W16, false) => BOTH,
                     (Width::W8 | Width::W16 | Width::W32, true) => SEXT32,
                     (Width::W32, false) => ZEXT32,
                     (Width::W64, _) => 0,
@@ -917,15 +1143,16 @@ impl<'b> Codegen<'b> {
                 self.release(dst);
             }
             IrOp::Un { op, dst, a } => {
+                // (A value below 2^8 is its own extension.)
                 self.range[dst as usize] = match op {
                     UnOp::Sext32 => SEXT32 | (r(a) & ZEXT32 & (r(a) << 1)),
                     UnOp::Zext32 => ZEXT32 | (r(a) & SEXT32 & (r(a) >> 1)),
-                };
+                } | if r(a) & ZEXT8 != 0 { BOTH | ZEXT8 } else { 0 };
                 self.release(a);
                 self.release(dst);
             }
             IrOp::SetCond { dst, a, b, .. } => {
-                self.range[dst as usize] = BOTH;
+                self.range[dst as usize] = BOTH | ZEXT8;
                 self.release(a);
                 self.release(b);
                 self.release(dst);
@@ -933,8 +1160,12 @@ impl<'b> Codegen<'b> {
             IrOp::Bin { op, dst, a, b } => {
                 let (ra, rb) = (r(a), r(b));
                 self.range[dst as usize] = match op {
+                    // Computed as a byte operation (see `byte_op`).
+                    _ if self.byte_masked == Some(dst) => BOTH | ZEXT8,
+                    // A mask below 2^8 bounds the result to it.
+                    BinOp::And if (ra | rb) & ZEXT8 != 0 => BOTH | ZEXT8,
                     // A mask in 0..2^31 bounds the result to it.
-                    BinOp::And if ra == BOTH || rb == BOTH => BOTH,
+                    BinOp::And if ra & BOTH == BOTH || rb & BOTH == BOTH => BOTH,
                     BinOp::And => (ra & rb & SEXT32) | ((ra | rb) & ZEXT32),
                     BinOp::Or | BinOp::Xor => ra & rb,
                     BinOp::Shr => match konst(b).map(|v| v & 63) {
@@ -1065,23 +1296,20 @@ impl<'b> Codegen<'b> {
         }
     }
 
-    /// Loop back edge of a self-loop: count the iteration, move each carried
-    /// global's new value into its head register, and jump to the body.
+    /// Whether every carried global's end-of-body value is in its head
+    /// register already (the back edge needs no moves).
+    fn tails_in_place(&self) -> bool {
+        self.carried
+            .iter()
+            .zip(&self.head_regs)
+            .all(|(&(_, _, tail), &r)| self.loc[tail as usize] == Loc::Reg(r))
+    }
+
+    /// Loop back edge of a self-loop: move each carried global's new value
+    /// into its head register and jump to the body (whose head counts the
+    /// iteration).
     pub(super) fn back_edge(&mut self) -> Result<(), CodegenError> {
-        let mut quantum = self.quantum.expect("prologue emitted");
         let body = self.body.expect("self-loop has a body label");
-        let n = self.b.insn_count as i32;
-        if self.deferred != 0 {
-            // Leaving at the quantum must first write the deferred globals back.
-            quantum = self.asm.new_dynamic_label();
-            let wb = self.snapshot_deferred();
-            self.quantum_stubs.push((quantum, wb));
-        }
-        asm!(self.asm;
-            sub r13, 1
-            ; jb =>quantum
-            ; add r12, n
-        );
         let mut reg_moves: Vec<(u8, u8)> = Vec::new();
         let mut other: Vec<(u8, Temp)> = Vec::new();
         for (k, &(_, _, tail)) in self.carried.iter().enumerate() {
@@ -1139,7 +1367,14 @@ impl<'b> Codegen<'b> {
                 // Where deferred globals are at the branch: the exit path
                 // is entered from it, before the back edge's moves.
                 let wb = self.snapshot_deferred();
-                if wb.0 == wb.1 {
+                if self.tails_in_place() {
+                    // Nothing to move: the branch itself is the back edge,
+                    // and the exit path follows it.
+                    let body = self.body.expect("self-loop has a body label");
+                    self.jcc(cond, body);
+                    self.emit_write_back(wb);
+                    self.chain_jump(fallthrough, None);
+                } else if wb.0 == wb.1 {
                     self.chain_jump(fallthrough, Some(negate(cond)));
                     self.back_edge()?;
                 } else {

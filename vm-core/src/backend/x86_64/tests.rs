@@ -255,3 +255,146 @@ fn hand_encoded_stub_instructions_match_dynasm() {
         assert_eq!(&exit_bytes(code, rel)[..], &a.finalize().unwrap()[..]);
     }
 }
+
+/// Runs `code` at 0x1000 with `regs` (and `data` at 0x8000) under `kind`
+/// with `mem` bytes of flat memory; returns the registers, pc, retired
+/// count, the outcome and the first 64 KiB of memory.
+fn run_flat(
+    kind: crate::EngineKind,
+    mem: u64,
+    code: &[u32],
+    regs: &[u64; 32],
+    data: &[u8],
+) -> (Vec<u64>, u64, u64, String, Vec<u8>) {
+    use crate::{Vm, VmConfig};
+    let cfg = VmConfig {
+        engine: kind,
+        mem_size: mem,
+        code_cache_bytes: 1 << 20,
+        insn_budget: Some(200_000),
+        ..VmConfig::default()
+    };
+    let mut vm = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
+    let bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
+    vm.memory_mut().write_bytes(0x1000, &bytes).unwrap();
+    vm.memory_mut().write_bytes(0x8000, data).unwrap();
+    vm.cpu_mut().globals[..32].copy_from_slice(regs);
+    vm.cpu_mut().globals[0] = 0;
+    vm.cpu_mut().pc = 0x1000;
+    let result = match vm.run() {
+        Ok(c) => format!("exit {c}"),
+        Err(e) => e.to_string(),
+    };
+    let mut low = vec![0u8; 64 << 10];
+    vm.memory().read_bytes(0, &mut low).unwrap();
+    let cpu = vm.cpu();
+    (cpu.globals[..32].to_vec(), cpu.pc, cpu.icount, result, low)
+}
+
+fn enc(op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32) -> u32 {
+    encode(&Inst {
+        op,
+        rd,
+        rs1,
+        rs2,
+        imm,
+    })
+}
+
+#[test]
+fn flat_access_runs_agree_with_the_interpreter() {
+    // Runs of stores and loads through one base (a function's register
+    // saves and restores) share one bounds and code-map check; a run that
+    // leaves memory, or touches a page holding code (its own, or the one
+    // it straddles into), must fault, invalidate and retire exactly as
+    // the interpreter does.
+    use crate::EngineKind;
+    const MEM: u64 = 16 << 20;
+    let mut rng = crate::rng::XorShift64(0x5eed_f1a7);
+    let stores = [Op::Sb, Op::Sh, Op::Sw, Op::Sd];
+    let loads = [Op::Lb, Op::Lbu, Op::Lh, Op::Lhu, Op::Lw, Op::Lwu, Op::Ld];
+    for case in 0..300 {
+        let mut code = vec![enc(Op::Addi, 2, 2, 0, -(rng.below(64) as i32) * 8)];
+        for _ in 0..1 + rng.below(3) {
+            // A run of stores, an unrelated op, a run of loads.
+            for _ in 0..1 + rng.below(6) {
+                let op = stores[rng.below(4) as usize];
+                let off = rng.below(240) as i32 - 16;
+                code.push(enc(op, 0, 2, 5 + rng.below(20) as u8, off));
+            }
+            code.push(enc(Op::Addi, 6, 6, 0, 1));
+            for _ in 0..1 + rng.below(6) {
+                let op = loads[rng.below(loads.len() as u64) as usize];
+                let off = rng.below(240) as i32 - 16;
+                code.push(enc(op, 5 + rng.below(20) as u8, 2, 0, off));
+            }
+        }
+        code.push(0x0010_0073); // ebreak
+        let mut regs = [0u64; 32];
+        for r in regs.iter_mut() {
+            *r = rng.next_u64();
+        }
+        regs[2] = match rng.below(6) {
+            0 => MEM - rng.below(512),              // leaves memory mid-run
+            1 => 0x1000 + 0x200 + rng.below(0x400), // its own code page
+            2 => 0x1000 - rng.below(256),           // straddles into it
+            3 => 0u64.wrapping_sub(rng.below(64)),  // wraps
+            _ => 0x8000 + rng.below(0x4000),
+        };
+        let data: Vec<u8> = (0..0x4000).map(|_| rng.next_u64() as u8).collect();
+        let want = run_flat(EngineKind::Interp, MEM, &code, &regs, &data);
+        for kind in [EngineKind::Jit, EngineKind::Tiered] {
+            let got = run_flat(kind, MEM, &code, &regs, &data);
+            assert_eq!(
+                (&got.0, got.1, got.2, &got.3),
+                (&want.0, want.1, want.2, &want.3),
+                "case {case} ({kind:?}): sp {:#x}",
+                regs[2]
+            );
+            assert!(got.4 == want.4, "case {case} ({kind:?}): memory differs");
+        }
+    }
+}
+
+#[test]
+fn byte_masked_xor_and_or_agree_with_the_interpreter() {
+    // `(a ^ byte) & m` and `(a | byte) & m` in a loop and straight-line,
+    // with masks below, at and above 0xff, and the byte still used after.
+    use crate::EngineKind;
+    let mut rng = crate::rng::XorShift64(0xb17e_0a5c);
+    for case in 0..200 {
+        let op = if rng.below(2) == 0 { Op::Xor } else { Op::Or };
+        let mask = [255, 15, 127, 0x1ff, -1, 0xf0][rng.below(6) as usize];
+        let mut code = vec![
+            enc(Op::Lbu, 16, 14, 0, 0), // lbu a6,0(a4)
+            enc(Op::Addi, 14, 14, 0, 1),
+        ];
+        code.push(if rng.below(2) == 0 {
+            enc(op, 15, 15, 16, 0)
+        } else {
+            enc(op, 15, 16, 15, 0)
+        });
+        code.push(enc(Op::Andi, 15, 15, 0, mask));
+        if rng.below(2) == 0 {
+            code.push(enc(Op::Add, 17, 17, 16, 0)); // the byte lives on
+        }
+        code.push(enc(Op::Add, 12, 12, 15, 0));
+        let back = -4 * code.len() as i32;
+        code.push(enc(Op::Bne, 0, 14, 11, back));
+        code.push(0x0010_0073); // ebreak
+        let mut regs = [0u64; 32];
+        for r in regs.iter_mut() {
+            *r = rng.next_u64();
+        }
+        regs[14] = 0x8000 + rng.below(64);
+        regs[11] = regs[14] + 1 + rng.below(300);
+        let data: Vec<u8> = (0..0x1000).map(|_| rng.next_u64() as u8).collect();
+        let want = run_flat(EngineKind::Interp, 16 << 20, &code, &regs, &data);
+        let got = run_flat(EngineKind::Jit, 16 << 20, &code, &regs, &data);
+        assert_eq!(
+            (&got.0, got.1, got.2, &got.3),
+            (&want.0, want.1, want.2, &want.3),
+            "case {case}: {op:?} mask {mask:#x}"
+        );
+    }
+}
