@@ -940,7 +940,8 @@ impl Baseline {
 mod tests {
     use crate::frontend::riscv::{encode, Inst, Op};
     use crate::rng::XorShift64;
-    use crate::{EngineKind, Vm, VmConfig};
+    use super::super::tests::{run_code, Outcome};
+    use crate::{EngineKind, VmConfig};
 
     const MEM: u64 = 16 << 20;
     const CODE: u64 = 0x1000;
@@ -956,31 +957,15 @@ mod tests {
         })
     }
 
-    /// Final registers, pc, retired count, outcome and the data area.
-    type Outcome = (Vec<u64>, u64, u64, String, Vec<u8>);
-
+    /// Runs `code` under `cfg` in `MEM` bytes with a 20,000-instruction
+    /// budget (see `tests::run_code`).
     fn run(cfg: VmConfig, code: &[u32], regs: &[u64; 32], data: &[u8]) -> Outcome {
         let cfg = VmConfig {
             mem_size: MEM,
-            code_cache_bytes: 1 << 20,
             insn_budget: Some(20_000),
             ..cfg
         };
-        let mut vm = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
-        let bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
-        vm.memory_mut().write_bytes(CODE, &bytes).unwrap();
-        vm.memory_mut().write_bytes(DATA, data).unwrap();
-        vm.cpu_mut().globals[..32].copy_from_slice(regs);
-        vm.cpu_mut().globals[0] = 0;
-        vm.cpu_mut().pc = CODE;
-        let result = match vm.run() {
-            Ok(c) => format!("exit {c}"),
-            Err(e) => e.to_string(),
-        };
-        let mut mem = vec![0u8; data.len()];
-        vm.memory().read_bytes(DATA, &mut mem).unwrap();
-        let cpu = vm.cpu();
-        (cpu.globals[..32].to_vec(), cpu.pc, cpu.icount, result, mem)
+        run_code(cfg, code, regs, data)
     }
 
     /// A random RV64IM instruction that does not write x5 (loop counter),

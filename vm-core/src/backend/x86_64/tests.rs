@@ -176,34 +176,11 @@ fn table_loops_through_a_host_base_agree_with_the_interpreter() {
     // load fault mid-loop (the guest address, not the host pointer, is
     // bounds-checked, and the exit state must be exact); wrapping sums
     // (a base near 2^64) must address what the interpreter does.
-    use crate::{EngineKind, Vm, VmConfig};
+    use crate::EngineKind;
     const MEM: u64 = 16 << 20;
-    const CODE: u64 = 0x1000;
     const DATA: u64 = 0x8000;
     let mut rng = crate::rng::XorShift64(0x7ab1_e5ee);
     let loads = [Op::Lb, Op::Lbu, Op::Lh, Op::Lhu, Op::Lw, Op::Lwu, Op::Ld];
-    let run = |kind, code: &[u32], regs: &[u64; 32], data: &[u8]| {
-        let cfg = VmConfig {
-            engine: kind,
-            mem_size: MEM,
-            code_cache_bytes: 1 << 20,
-            insn_budget: Some(200_000),
-            ..VmConfig::default()
-        };
-        let mut vm = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
-        let bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
-        vm.memory_mut().write_bytes(CODE, &bytes).unwrap();
-        vm.memory_mut().write_bytes(DATA, data).unwrap();
-        vm.cpu_mut().globals[..32].copy_from_slice(regs);
-        vm.cpu_mut().globals[0] = 0;
-        vm.cpu_mut().pc = CODE;
-        let result = match vm.run() {
-            Ok(c) => format!("exit {c}"),
-            Err(e) => e.to_string(),
-        };
-        let cpu = vm.cpu();
-        (cpu.globals[..32].to_vec(), cpu.pc, cpu.icount, result)
-    };
     for case in 0..300 {
         let k = 1 + rng.below(3) as i32;
         let load = loads[rng.below(loads.len() as u64) as usize];
@@ -221,9 +198,9 @@ fn table_loops_through_a_host_base_agree_with_the_interpreter() {
             _ => DATA + 4096 + rng.below(4096),
         };
         let data: Vec<u8> = (0..16384).map(|_| rng.next_u64() as u8).collect();
-        let want = run(EngineKind::Interp, &code, &regs, &data);
+        let want = run_flat(EngineKind::Interp, MEM, &code, &regs, &data);
         for kind in [EngineKind::Jit, EngineKind::Tiered] {
-            let got = run(kind, &code, &regs, &data);
+            let got = run_flat(kind, MEM, &code, &regs, &data);
             assert_eq!(got, want, "case {case} ({kind:?}, {load:?} << {k}): regs in {regs:x?}");
         }
     }
@@ -257,22 +234,41 @@ fn hand_encoded_stub_instructions_match_dynasm() {
 }
 
 /// Runs `code` at 0x1000 with `regs` (and `data` at 0x8000) under `kind`
-/// with `mem` bytes of flat memory; returns the registers, pc, retired
-/// count, the outcome and the first 64 KiB of memory.
+/// with `mem` bytes of flat memory and a budget of 200,000 instructions;
+/// see [`run_code`].
 fn run_flat(
     kind: crate::EngineKind,
     mem: u64,
     code: &[u32],
     regs: &[u64; 32],
     data: &[u8],
-) -> (Vec<u64>, u64, u64, String, Vec<u8>) {
-    use crate::{Vm, VmConfig};
-    let cfg = VmConfig {
+) -> Outcome {
+    let cfg = crate::VmConfig {
         engine: kind,
         mem_size: mem,
-        code_cache_bytes: 1 << 20,
         insn_budget: Some(200_000),
-        ..VmConfig::default()
+        ..crate::VmConfig::default()
+    };
+    run_code(cfg, code, regs, data)
+}
+
+/// Final registers, pc, retired count, outcome and the first 64 KiB of
+/// guest memory.
+pub(super) type Outcome = (Vec<u64>, u64, u64, String, Vec<u8>);
+
+/// Runs `code` at 0x1000 with `regs` (x0 forced to 0) and `data` at 0x8000
+/// on a VM built from `cfg` with a 1 MiB code cache: the differential
+/// tests of both JIT tiers compare its outcome with the interpreter's.
+pub(super) fn run_code(
+    cfg: crate::VmConfig,
+    code: &[u32],
+    regs: &[u64; 32],
+    data: &[u8],
+) -> Outcome {
+    use crate::Vm;
+    let cfg = crate::VmConfig {
+        code_cache_bytes: 1 << 20,
+        ..cfg
     };
     let mut vm = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
     let bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
