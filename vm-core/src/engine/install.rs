@@ -4,7 +4,9 @@
 
 use super::image_blocks::ImageBlocks;
 use super::*;
-use crate::aot::format::{reloc_kind, BlockRec, ImageCheck, ImageView, Rejection};
+use crate::aot::format::{
+    self, reloc_kind, BlockRec, ImageCheck, ImageView, Rejection, RelocRec, RELOC_REC,
+};
 use crate::aot::InstallError;
 use crate::backend::x86_64::ChainSite;
 use crate::frontend::riscv::is_straight_line_block;
@@ -253,31 +255,58 @@ impl Vm {
         let mut links: Vec<(u32, usize, usize)> = Vec::with_capacity(img.reloc_count() / 2);
         let chaining = self.cfg.chaining;
         let index = BlockIndex::new(&recs);
-        for b in &recs {
+        // Every relocation record is checked here, in the pass that applies
+        // it, before anything is written (the loader's validation leaves
+        // the records' contents to this pass, see
+        // `format::validate_for_install`): fields lie inside their block,
+        // sorted and not overlapping, exit and site fields are zero, chain
+        // jumps lead to a stub inside the block and to an aligned guest pc,
+        // site fields name a chain field of the same block. The hot loop
+        // only tells good from bad; the cold functions of `format` name
+        // the first bad record, with the messages `format::validate` gives.
+        // Per block, one bit per code byte: first bytes of chain fields.
+        let mut chain_at: Vec<u64> = Vec::new();
+        let mut site_targets: Vec<(u32, u64)> = Vec::new();
+        for (i, b) in recs.iter().enumerate() {
             let first = sites.len() as u32;
-            for rr in img.relocs(b.reloc_start, b.reloc_count) {
-                let o = rr.offset as usize;
-                let field = base + o;
+            // In the code section: validated.
+            let (co, cl) = (b.code_off as usize, b.code_len as usize);
+            let block_code = &code[co..co + cl];
+            chain_at.clear();
+            chain_at.resize(cl.div_ceil(64), 0);
+            site_targets.clear();
+            let mut free_from = 0usize;
+            let mut bad = false;
+            for r in img
+                .reloc_bytes(b.reloc_start, b.reloc_count)
+                .chunks_exact(RELOC_REC)
+            {
+                let rr = RelocRec::parse(r);
+                let pad = u16::from_le_bytes([r[6], r[7]]);
+                // Offset within the block; below the block wraps to a huge value.
+                let at = (rr.offset as usize).wrapping_sub(co);
+                if pad != 0 || at >= cl || cl - at < 4 || at < free_from {
+                    bad = true;
+                    break;
+                }
+                free_from = at + 4;
+                let value = u32::from_le_bytes(block_code[at..at + 4].try_into().expect("4"));
+                let field = base + rr.offset as usize;
                 match rr.kind {
-                    reloc_kind::EXIT_REL32 => fields.push(field_i32(
-                        rr.offset,
-                        exit as i64 - (field as i64 + 4),
-                        "exit jump",
-                    )?),
-                    reloc_kind::SITE_IMM32 => fields.push(field_i32(
-                        rr.offset,
-                        (region_off + rr.target as usize) as i64,
-                        "site",
-                    )?),
+                    reloc_kind::EXIT_REL32 if value == 0 && rr.target == 0 => fields.push(
+                        field_i32(rr.offset, exit as i64 - (field as i64 + 4), "exit jump")?,
+                    ),
+                    // Relocated below, once the target is known to name a
+                    // chain field of the block.
+                    reloc_kind::SITE_IMM32 if value == 0 => site_targets.push((rr.offset, rr.target)),
                     reloc_kind::CHAIN_REL32 => {
-                        // In the block's code: validated.
-                        let rel = code
-                            .get(o..o + 4)
-                            .map(|f| i32::from_le_bytes(f.try_into().expect("4 bytes")))
-                            .ok_or_else(|| {
-                                InstallError::guest_code("chain field outside the code".into())
-                            })?;
-                        let stub = (field as i64 + 4 + rel as i64) as usize;
+                        let rel = at as i64 + 4 + value as i32 as i64;
+                        if rel < 0 || rel >= cl as i64 || !rr.target.is_multiple_of(4) {
+                            bad = true;
+                            break;
+                        }
+                        chain_at[at / 64] |= 1 << (at % 64);
+                        let stub = base + co + rel as usize;
                         sites.push(ChainSite {
                             patch_addr: field,
                             stub_addr: stub,
@@ -295,12 +324,26 @@ impl Vm {
                             }
                         }
                     }
-                    k => {
-                        return Err(InstallError::guest_code(format!(
-                            "unknown relocation kind {k}"
-                        )))
+                    _ => {
+                        bad = true;
+                        break;
                     }
                 }
+            }
+            if bad {
+                return Err(format::describe_bad_reloc(img, i, b).into());
+            }
+            let names_chain = |t: u64| {
+                t.checked_sub(co as u64)
+                    .filter(|&at| at < cl as u64)
+                    .is_some_and(|at| chain_at[at as usize / 64] >> (at % 64) & 1 != 0)
+            };
+            if !site_targets.iter().all(|&(_, t)| names_chain(t)) {
+                return Err(format::site_names_no_chain(i, b).into());
+            }
+            for &(at, t) in &site_targets {
+                // `t` is inside the code section (checked above).
+                fields.push(field_i32(at, (region_off + t as usize) as i64, "site")?);
             }
             site_ranges.push((first, sites.len() as u32));
         }
