@@ -41,44 +41,53 @@ fn field_i32(at: u32, v: i64, what: &str) -> Result<(u32, [u8; 4]), InstallError
 /// previous step's load. Where the image's guest code span is dense
 /// enough, one table slot per guest instruction address holds the index
 /// (plus one) of the block starting there; otherwise binary search.
+/// The slots are kept between installs (see [`InstallScratch`]): only the
+/// slots an install set are cleared again, not the whole span.
+#[derive(Default)]
 struct BlockIndex {
     base: u64,
+    /// All zero between installs.
     slots: Vec<u32>,
+    dense: bool,
 }
 
 impl BlockIndex {
     /// Slots allowed per block before the table is not worth its memory.
     const MAX_SLOTS_PER_BLOCK: usize = 32;
 
-    /// The index of `recs` (sorted by pc, non-overlapping).
-    fn new(recs: &[BlockRec]) -> Self {
+    /// Indexes `recs` (sorted by pc, non-overlapping).
+    fn fill(&mut self, recs: &[BlockRec]) {
+        self.dense = false;
         let (Some(first), Some(last)) = (recs.first(), recs.last()) else {
-            return Self {
-                base: 0,
-                slots: Vec::new(),
-            };
+            return;
         };
         let span = ((last.end - first.pc) / 4) as usize;
         if span > recs.len() * Self::MAX_SLOTS_PER_BLOCK {
-            return Self {
-                base: first.pc,
-                slots: Vec::new(),
-            };
+            return;
         }
-        let mut slots = vec![0u32; span];
+        if self.slots.len() < span {
+            self.slots.resize(span, 0);
+        }
+        self.base = first.pc;
+        self.dense = true;
         for (i, b) in recs.iter().enumerate() {
-            slots[((b.pc - first.pc) / 4) as usize] = i as u32 + 1;
+            self.slots[((b.pc - first.pc) / 4) as usize] = i as u32 + 1;
         }
-        Self {
-            base: first.pc,
-            slots,
+    }
+
+    /// Clears the slots `fill` set for `recs`.
+    fn clear(&mut self, recs: &[BlockRec]) {
+        if self.dense {
+            for b in recs {
+                self.slots[((b.pc - self.base) / 4) as usize] = 0;
+            }
         }
     }
 
     /// The block of `recs` starting at guest `pc`.
     #[inline]
     fn find(&self, recs: &[BlockRec], pc: u64) -> Option<usize> {
-        if self.slots.is_empty() {
+        if !self.dense {
             return recs.binary_search_by_key(&pc, |r| r.pc).ok();
         }
         let at = pc.wrapping_sub(self.base);
@@ -89,6 +98,57 @@ impl BlockIndex {
             Some(&s) if s != 0 => Some(s as usize - 1),
             _ => None,
         }
+    }
+}
+
+/// The install's temporary vectors, kept per thread between installs: a
+/// short-lived VM that starts from an image (tests, a scheduler's guests,
+/// start-up benchmarks) otherwise allocates and frees about ten of them per
+/// load, a few KB each. Taken out for one install (a nested or failed one
+/// just starts from empty vectors) and put back cleared.
+#[derive(Default)]
+struct InstallScratch {
+    recs: Vec<BlockRec>,
+    word_ranges: Vec<(u32, u32)>,
+    fields: Vec<(u32, [u8; 4])>,
+    site_ranges: Vec<(u32, u32)>,
+    links: Vec<(u32, usize, usize)>,
+    link_start: Vec<u32>,
+    next: Vec<u32>,
+    chain_at: Vec<u64>,
+    site_targets: Vec<(u32, u64)>,
+    index: BlockIndex,
+}
+
+thread_local! {
+    static INSTALL_SCRATCH: std::cell::Cell<InstallScratch> =
+        std::cell::Cell::new(InstallScratch::default());
+}
+
+impl InstallScratch {
+    fn take() -> Self {
+        INSTALL_SCRATCH.with(|c| c.take())
+    }
+
+    /// Clears the vectors (keeping their memory) and keeps them for the
+    /// next install on this thread.
+    fn give(mut self) {
+        // Vectors grown by a huge image are freed rather than kept.
+        const MAX_KEPT: usize = 1 << 16;
+        if self.fields.capacity() > MAX_KEPT || self.index.slots.len() > MAX_KEPT {
+            return;
+        }
+        self.index.clear(&self.recs);
+        self.recs.clear();
+        self.word_ranges.clear();
+        self.fields.clear();
+        self.site_ranges.clear();
+        self.links.clear();
+        self.link_start.clear();
+        self.next.clear();
+        self.chain_at.clear();
+        self.site_targets.clear();
+        INSTALL_SCRATCH.with(|c| c.set(self));
     }
 }
 
@@ -204,15 +264,28 @@ impl Vm {
         }
         let n = img.block_count();
         // Block records decoded once (sorted by pc: validated).
-        let recs: Vec<BlockRec> = img.blocks().collect();
+        let mut scratch = InstallScratch::take();
+        let InstallScratch {
+            recs,
+            word_ranges,
+            fields,
+            site_ranges,
+            links,
+            link_start,
+            next,
+            chain_at,
+            site_targets,
+            index,
+        } = &mut scratch;
+        recs.extend(img.blocks());
         // Every block's guest words: the ones the image was compiled from,
         // and a straight-line run of valid instructions, checked before
         // anything is installed; kept in one vector, decoded only when a
         // block is entered into the cache (see `ImageBlocks::take`).
         let total_words: usize = recs.iter().map(|b| ((b.end - b.pc) / 4) as usize).sum();
         let mut words: Vec<u32> = Vec::with_capacity(total_words);
-        let mut word_ranges: Vec<(u32, u32)> = Vec::with_capacity(n);
-        for b in &recs {
+        word_ranges.reserve(n);
+        for b in recs.iter() {
             let first = words.len() as u32;
             let Ok(mem) = self.mem.slice(b.pc, b.end - b.pc) else {
                 return Err(self.bad_guest_code(b));
@@ -247,14 +320,14 @@ impl Vm {
         let exit = backend.exit_routine();
         // Relocated field values, computed before anything is written; the
         // code is then copied into the region once with them in place.
-        let mut fields: Vec<(u32, [u8; 4])> = Vec::with_capacity(img.reloc_count());
+        fields.reserve(img.reloc_count());
         // Chain sites come with a site field each: at most half the relocations.
         let mut sites: Vec<ChainSite> = Vec::with_capacity(img.reloc_count() / 2);
-        let mut site_ranges: Vec<(u32, u32)> = Vec::with_capacity(n);
+        site_ranges.reserve(n);
         // (target block index, patched field, its stub)
-        let mut links: Vec<(u32, usize, usize)> = Vec::with_capacity(img.reloc_count() / 2);
+        links.reserve(img.reloc_count() / 2);
         let chaining = self.cfg.chaining;
-        let index = BlockIndex::new(&recs);
+        index.fill(recs);
         // Every relocation record is checked here, in the pass that applies
         // it, before anything is written (the loader's validation leaves
         // the records' contents to this pass, see
@@ -265,8 +338,6 @@ impl Vm {
         // only tells good from bad; the cold functions of `format` name
         // the first bad record, with the messages `format::validate` gives.
         // Per block, one bit per code byte: first bytes of chain fields.
-        let mut chain_at: Vec<u64> = Vec::new();
-        let mut site_targets: Vec<(u32, u64)> = Vec::new();
         for (i, b) in recs.iter().enumerate() {
             let first = sites.len() as u32;
             // In the code section: validated.
@@ -313,7 +384,7 @@ impl Vm {
                             target_pc: rr.target,
                         });
                         if chaining {
-                            if let Some(t) = index.find(&recs, rr.target) {
+                            if let Some(t) = index.find(recs, rr.target) {
                                 let entry = base + recs[t].code_off as usize;
                                 fields.push(field_i32(
                                     rr.offset,
@@ -341,7 +412,7 @@ impl Vm {
             if !site_targets.iter().all(|&(_, t)| names_chain(t)) {
                 return Err(format::site_names_no_chain(i, b).into());
             }
-            for &(at, t) in &site_targets {
+            for &(at, t) in site_targets.iter() {
                 // `t` is inside the code section (checked above).
                 fields.push(field_i32(at, (region_off + t as usize) as i64, "site")?);
             }
@@ -349,18 +420,18 @@ impl Vm {
         }
         let relocations = img.reloc_count();
         let addr = backend
-            .install_code_patched(code, &fields)
+            .install_code_patched(code, fields)
             .map_err(VmError::from)?;
         debug_assert_eq!(addr, base);
         // Prelinked jumps grouped by target block (counting sort).
-        let mut link_start = vec![0u32; n + 1];
-        for &(t, _, _) in &links {
+        link_start.resize(n + 1, 0);
+        for &(t, _, _) in links.iter() {
             link_start[t as usize + 1] += 1;
         }
         for i in 0..n {
             link_start[i + 1] += link_start[i];
         }
-        let mut next = link_start.clone();
+        next.extend_from_slice(link_start);
         let mut incoming = vec![
             IncomingLink {
                 patch_addr: 0,
@@ -368,7 +439,7 @@ impl Vm {
             };
             links.len()
         ];
-        for &(t, patch_addr, stub_addr) in &links {
+        for &(t, patch_addr, stub_addr) in links.iter() {
             let k = &mut next[t as usize];
             incoming[*k as usize] = IncomingLink {
                 patch_addr,
@@ -403,10 +474,12 @@ impl Vm {
             ));
         }
         self.image = Some(ImageBlocks::new(table, words, sites, incoming));
+        let prelinked = links.len();
+        scratch.give();
         Ok(AotInstall {
             blocks: n,
             code_bytes: code.len(),
-            prelinked: links.len(),
+            prelinked,
             relocations,
         })
     }
