@@ -285,25 +285,58 @@ impl Vm {
         let total_words: usize = recs.iter().map(|b| ((b.end - b.pc) / 4) as usize).sum();
         let mut words: Vec<u32> = Vec::with_capacity(total_words);
         word_ranges.reserve(n);
-        for b in recs.iter() {
-            let first = words.len() as u32;
-            let Ok(mem) = self.mem.slice(b.pc, b.end - b.pc) else {
-                return Err(self.bad_guest_code(b));
+        // Blocks that follow each other in guest memory are checked as one
+        // run (one guest slice, one comparison, one copy); each block of it
+        // is still checked to be a straight-line run of its own.
+        let mut i = 0;
+        while i < n {
+            let mut j = i + 1;
+            while j < n && recs[j].pc == recs[j - 1].end {
+                j += 1;
+            }
+            let run = &recs[i..j];
+            let first = words.len();
+            let span = BlockRec {
+                end: run[run.len() - 1].end,
+                ..run[0]
+            };
+            let Ok(mem) = self.mem.slice(span.pc, span.end - span.pc) else {
+                let bad = run
+                    .iter()
+                    .find(|b| self.mem.slice(b.pc, b.end - b.pc).is_err())
+                    .unwrap_or(&run[0]);
+                return Err(self.bad_guest_code(bad));
             };
             // The image was built from this program: every block's guest
             // words are the ones in guest memory.
-            let built_from = img.block_words(first as usize, b);
+            let built_from = img.block_words(first, &span);
             if mem != built_from {
-                return Err(other_program(b, mem, built_from));
+                let (mut at, mut w) = (0usize, first);
+                for b in run {
+                    let len = (b.end - b.pc) as usize;
+                    let built_from = img.block_words(w, b);
+                    if mem[at..at + len] != *built_from {
+                        return Err(other_program(b, &mem[at..at + len], built_from));
+                    }
+                    at += len;
+                    w += len / 4;
+                }
             }
-            if !is_straight_line_block(mem) {
-                return Err(self.bad_guest_code(b));
+            let mut at = 0usize;
+            for b in run {
+                let len = (b.end - b.pc) as usize;
+                if !is_straight_line_block(&mem[at..at + len]) {
+                    return Err(self.bad_guest_code(b));
+                }
+                let w0 = (first + at / 4) as u32;
+                word_ranges.push((w0, w0 + len as u32 / 4));
+                at += len;
             }
             words.extend(
                 mem.chunks_exact(4)
                     .map(|w| u32::from_le_bytes(w.try_into().expect("4 bytes"))),
             );
-            word_ranges.push((first, words.len() as u32));
+            i = j;
         }
         let code = img.code();
         let (used, cap) = self.backend.as_ref().map_or((0, 0), |b| b.code_usage());
