@@ -724,7 +724,8 @@ fn loader_rejects_bad_relocation_records_like_validate_before_writing_code() {
     for r in (0..view.reloc_count()).step_by(5) {
         let rec = relocs_at + r * format::RELOC_REC;
         let kind = view.reloc(r).kind;
-        let mut mutations: Vec<Box<dyn Fn(&mut Vec<u8>)>> = vec![
+        type Mutation = Box<dyn Fn(&mut Vec<u8>)>;
+        let mut mutations: Vec<Mutation> = vec![
             // nonzero padding
             Box::new(move |img| img[rec + 6] = 1),
             // unknown kind
