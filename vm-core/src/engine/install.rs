@@ -376,8 +376,13 @@ impl Vm {
             // In the code section: validated.
             let (co, cl) = (b.code_off as usize, b.code_len as usize);
             let block_code = &code[co..co + cl];
-            chain_at.clear();
-            chain_at.resize(cl.div_ceil(64), 0);
+            // Only the block's words of the kept bitmap are cleared (no
+            // `resize` call per block).
+            let bits = cl.div_ceil(64);
+            if chain_at.len() < bits {
+                chain_at.resize(bits, 0);
+            }
+            chain_at[..bits].fill(0);
             site_targets.clear();
             let mut free_from = 0usize;
             let mut bad = false;
