@@ -404,7 +404,7 @@ impl RelocRec {
     /// Decodes one `RELOC_REC`-byte record (`r.len() == RELOC_REC`); the
     /// padding is not part of the record (validation checks it is zero).
     #[inline(always)]
-    fn parse(r: &[u8]) -> Self {
+    pub(crate) fn parse(r: &[u8]) -> Self {
         let r: &[u8; RELOC_REC] = r.try_into().expect("one relocation record");
         RelocRec {
             offset: u32::from_le_bytes(r[0..4].try_into().expect("4")),
@@ -414,8 +414,11 @@ impl RelocRec {
     }
 }
 
-/// A fully validated image: every table is consistent and every offset is
-/// in bounds, so the accessors cannot fail.
+/// A validated image: every table is consistent and every offset is
+/// in bounds, so the accessors cannot fail. From [`validate`] every
+/// relocation record's contents are checked too; the loader's own view
+/// (`validate_for_install`) leaves those to the install's relocation pass,
+/// which checks them all before it writes anything.
 #[derive(Debug, Clone, Copy)]
 pub struct ImageView<'a> {
     bytes: &'a [u8],
@@ -493,6 +496,14 @@ impl<'a> ImageView<'a> {
         self.bytes[from..from + count as usize * RELOC_REC]
             .chunks_exact(RELOC_REC)
             .map(RelocRec::parse)
+    }
+
+    /// The raw records `start..start + count` of the relocation table
+    /// (in bounds: validated), `RELOC_REC` bytes each.
+    #[inline]
+    pub(crate) fn reloc_bytes(&self, start: u32, count: u32) -> &'a [u8] {
+        let from = self.relocs.0 + start as usize * RELOC_REC;
+        &self.bytes[from..from + count as usize * RELOC_REC]
     }
 
     /// The little-endian guest instruction words block `b` was compiled
@@ -578,10 +589,34 @@ pub(crate) fn validate_with_crc<'a>(
     validate_checked(bytes, expect, Some(body_crc))
 }
 
+/// [`validate_with_crc`] without the per-record relocation checks, for a
+/// view that goes straight to [`crate::engine::Vm::install_aot_image`]:
+/// install checks every relocation record in its own relocation pass,
+/// before anything is written (each record is read once per load, not
+/// once to validate and again to relocate). Everything else, including
+/// that each block's relocations are a contiguous in-bounds range of the
+/// table, is checked here.
+pub(crate) fn validate_for_install<'a>(
+    bytes: &'a [u8],
+    expect: &Expectation,
+    body_crc: u32,
+) -> Result<ImageView<'a>, Rejection> {
+    validate_inner(bytes, expect, Some(body_crc), false)
+}
+
 fn validate_checked<'a>(
     bytes: &'a [u8],
     expect: &Expectation,
     body_crc: Option<u32>,
+) -> Result<ImageView<'a>, Rejection> {
+    validate_inner(bytes, expect, body_crc, true)
+}
+
+fn validate_inner<'a>(
+    bytes: &'a [u8],
+    expect: &Expectation,
+    body_crc: Option<u32>,
+    check_relocs: bool,
 ) -> Result<ImageView<'a>, Rejection> {
     if bytes.len() < HEADER_LEN + TRAILER_LEN {
         if bytes.len() >= 8 && bytes[..8] != MAGIC {
@@ -715,11 +750,15 @@ fn validate_checked<'a>(
         words,
         code,
     };
-    validate_tables(&view, b.max_block_insns)?;
+    validate_tables(&view, b.max_block_insns, check_relocs)?;
     Ok(view)
 }
 
-fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Rejection> {
+fn validate_tables(
+    v: &ImageView<'_>,
+    max_block_insns: u32,
+    check_relocs: bool,
+) -> Result<(), Rejection> {
     let mut prev = None;
     for i in 0..v.function_count() {
         let f = v.function(i);
@@ -776,6 +815,9 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
         }
         let relocs = &reloc_table[next_reloc * RELOC_REC..][..b.reloc_count as usize * RELOC_REC];
         next_reloc += b.reloc_count as usize;
+        if !check_relocs {
+            continue;
+        }
         let block_code = &code[co..co + cl];
         let words = cl.div_ceil(64);
         chain_at.clear();
@@ -826,13 +868,7 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
                 .is_some_and(|at| chain_at[at as usize / 64] >> (at % 64) & 1 != 0)
         };
         if !site_targets.iter().all(|&t| names_chain(t)) {
-            return reject(
-                ImageCheck::Relocations,
-                format!(
-                    "site field in block {i} at {:#x} names no chain jump of the block",
-                    b.pc
-                ),
-            );
+            return Err(site_names_no_chain(i, &b));
         }
     }
     if guest_words != v.words.1 as u64 {
@@ -856,12 +892,26 @@ fn validate_tables(v: &ImageView<'_>, max_block_insns: u32) -> Result<(), Reject
     Ok(())
 }
 
+/// The rejection of block `i`, one of whose site fields does not name a
+/// chain field of the same block.
+#[cold]
+#[inline(never)]
+pub(crate) fn site_names_no_chain(i: usize, b: &BlockRec) -> Rejection {
+    Rejection {
+        check: ImageCheck::Relocations,
+        detail: format!(
+            "site field in block {i} at {:#x} names no chain jump of the block",
+            b.pc
+        ),
+    }
+}
+
 /// The rejection for the first malformed relocation record of block `i`
 /// (which `validate_tables` found to have one), naming the record and what
 /// is wrong with it.
 #[cold]
 #[inline(never)]
-fn describe_bad_reloc(v: &ImageView<'_>, i: usize, b: &BlockRec) -> Rejection {
+pub(crate) fn describe_bad_reloc(v: &ImageView<'_>, i: usize, b: &BlockRec) -> Rejection {
     let code = v.code();
     let (co, cl) = (b.code_off as usize, b.code_len as usize);
     let first = b.reloc_start as usize;

@@ -705,3 +705,77 @@ fn relocations_out_of_order_or_partly_overlapping_are_rejected() {
     }
     assert!(tried > 50, "{tried}");
 }
+
+#[test]
+fn loader_rejects_bad_relocation_records_like_validate_before_writing_code() {
+    // The loader leaves relocation records to the install's relocation
+    // pass (one pass over them per load): every malformed record must
+    // still reject the image before any code is written, with the check
+    // and the message `format::validate` gives, naming the file.
+    let elf = workload("fib");
+    let good = image(&elf);
+    let expect = expectation(&elf);
+    let rd32 = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let view = format::validate(&good, &expect).unwrap();
+    let relocs_at = rd32(&good, 156) as usize;
+    let dir = scratch_dir("bad-relocs");
+    let path = dir.join("fib-bad-reloc.vmimg");
+    let mut tried = [0usize; 3];
+    for r in (0..view.reloc_count()).step_by(5) {
+        let rec = relocs_at + r * format::RELOC_REC;
+        let kind = view.reloc(r).kind;
+        type Mutation = Box<dyn Fn(&mut Vec<u8>)>;
+        let mut mutations: Vec<Mutation> = vec![
+            // nonzero padding
+            Box::new(move |img| img[rec + 6] = 1),
+            // unknown kind
+            Box::new(move |img| img[rec + 4] = 9),
+            // field past the block's code
+            Box::new(move |img| {
+                let o = u32::from_le_bytes(img[rec..rec + 4].try_into().unwrap());
+                img[rec..rec + 4].copy_from_slice(&(o + 0x1000).to_le_bytes());
+            }),
+        ];
+        match kind {
+            format::reloc_kind::CHAIN_REL32 => {
+                // misaligned chain target
+                mutations.push(Box::new(move |img| img[rec + 8] ^= 2));
+            }
+            format::reloc_kind::SITE_IMM32 => {
+                // site naming no chain field
+                mutations.push(Box::new(move |img| img[rec + 8] ^= 1));
+            }
+            _ => {
+                // exit relocation with a target
+                mutations.push(Box::new(move |img| img[rec + 8] = 4));
+            }
+        }
+        for m in &mutations {
+            let mut img = good.clone();
+            m(&mut img);
+            reseal(&mut img);
+            let want = format::validate(&img, &expect).unwrap_err();
+            std::fs::write(&path, &img).unwrap();
+            let out = Captured::default();
+            let mut vm = new_vm(EngineKind::Jit, &out);
+            vm.load_elf(&elf, &["fib".into()]).unwrap();
+            // SAFETY: a deliberately damaged copy of build_image output, which the checks must reject.
+            let e = unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) }.unwrap_err();
+            let AotError::Rejected {
+                path: named,
+                rejection,
+            } = &e
+            else {
+                panic!("record {r}: expected a rejection, got {e:?}");
+            };
+            assert_eq!(named, &path);
+            assert_eq!(rejection, &want, "record {r}");
+            assert!(e.to_string().contains("fib-bad-reloc.vmimg"), "{e}");
+            assert!(vm.cache().is_empty());
+            assert_eq!(vm.stats().install_time, std::time::Duration::ZERO);
+            tried[(kind - 1) as usize] += 1;
+        }
+    }
+    assert!(tried.iter().all(|&n| n > 10), "{tried:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

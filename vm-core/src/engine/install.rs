@@ -4,7 +4,9 @@
 
 use super::image_blocks::ImageBlocks;
 use super::*;
-use crate::aot::format::{reloc_kind, BlockRec, ImageCheck, ImageView, Rejection};
+use crate::aot::format::{
+    self, reloc_kind, BlockRec, ImageCheck, ImageView, Rejection, RelocRec, RELOC_REC,
+};
 use crate::aot::InstallError;
 use crate::backend::x86_64::ChainSite;
 use crate::frontend::riscv::is_straight_line_block;
@@ -39,44 +41,53 @@ fn field_i32(at: u32, v: i64, what: &str) -> Result<(u32, [u8; 4]), InstallError
 /// previous step's load. Where the image's guest code span is dense
 /// enough, one table slot per guest instruction address holds the index
 /// (plus one) of the block starting there; otherwise binary search.
+/// The slots are kept between installs (see [`InstallScratch`]): only the
+/// slots an install set are cleared again, not the whole span.
+#[derive(Default)]
 struct BlockIndex {
     base: u64,
+    /// All zero between installs.
     slots: Vec<u32>,
+    dense: bool,
 }
 
 impl BlockIndex {
     /// Slots allowed per block before the table is not worth its memory.
     const MAX_SLOTS_PER_BLOCK: usize = 32;
 
-    /// The index of `recs` (sorted by pc, non-overlapping).
-    fn new(recs: &[BlockRec]) -> Self {
+    /// Indexes `recs` (sorted by pc, non-overlapping).
+    fn fill(&mut self, recs: &[BlockRec]) {
+        self.dense = false;
         let (Some(first), Some(last)) = (recs.first(), recs.last()) else {
-            return Self {
-                base: 0,
-                slots: Vec::new(),
-            };
+            return;
         };
         let span = ((last.end - first.pc) / 4) as usize;
         if span > recs.len() * Self::MAX_SLOTS_PER_BLOCK {
-            return Self {
-                base: first.pc,
-                slots: Vec::new(),
-            };
+            return;
         }
-        let mut slots = vec![0u32; span];
+        if self.slots.len() < span {
+            self.slots.resize(span, 0);
+        }
+        self.base = first.pc;
+        self.dense = true;
         for (i, b) in recs.iter().enumerate() {
-            slots[((b.pc - first.pc) / 4) as usize] = i as u32 + 1;
+            self.slots[((b.pc - first.pc) / 4) as usize] = i as u32 + 1;
         }
-        Self {
-            base: first.pc,
-            slots,
+    }
+
+    /// Clears the slots `fill` set for `recs`.
+    fn clear(&mut self, recs: &[BlockRec]) {
+        if self.dense {
+            for b in recs {
+                self.slots[((b.pc - self.base) / 4) as usize] = 0;
+            }
         }
     }
 
     /// The block of `recs` starting at guest `pc`.
     #[inline]
     fn find(&self, recs: &[BlockRec], pc: u64) -> Option<usize> {
-        if self.slots.is_empty() {
+        if !self.dense {
             return recs.binary_search_by_key(&pc, |r| r.pc).ok();
         }
         let at = pc.wrapping_sub(self.base);
@@ -87,6 +98,57 @@ impl BlockIndex {
             Some(&s) if s != 0 => Some(s as usize - 1),
             _ => None,
         }
+    }
+}
+
+/// The install's temporary vectors, kept per thread between installs: a
+/// short-lived VM that starts from an image (tests, a scheduler's guests,
+/// start-up benchmarks) otherwise allocates and frees about ten of them per
+/// load, a few KB each. Taken out for one install (a nested or failed one
+/// just starts from empty vectors) and put back cleared.
+#[derive(Default)]
+struct InstallScratch {
+    recs: Vec<BlockRec>,
+    word_ranges: Vec<(u32, u32)>,
+    fields: Vec<(u32, [u8; 4])>,
+    site_ranges: Vec<(u32, u32)>,
+    links: Vec<(u32, usize, usize)>,
+    link_start: Vec<u32>,
+    next: Vec<u32>,
+    chain_at: Vec<u64>,
+    site_targets: Vec<(u32, u64)>,
+    index: BlockIndex,
+}
+
+thread_local! {
+    static INSTALL_SCRATCH: std::cell::Cell<InstallScratch> =
+        std::cell::Cell::new(InstallScratch::default());
+}
+
+impl InstallScratch {
+    fn take() -> Self {
+        INSTALL_SCRATCH.with(|c| c.take())
+    }
+
+    /// Clears the vectors (keeping their memory) and keeps them for the
+    /// next install on this thread.
+    fn give(mut self) {
+        // Vectors grown by a huge image are freed rather than kept.
+        const MAX_KEPT: usize = 1 << 16;
+        if self.fields.capacity() > MAX_KEPT || self.index.slots.len() > MAX_KEPT {
+            return;
+        }
+        self.index.clear(&self.recs);
+        self.recs.clear();
+        self.word_ranges.clear();
+        self.fields.clear();
+        self.site_ranges.clear();
+        self.links.clear();
+        self.link_start.clear();
+        self.next.clear();
+        self.chain_at.clear();
+        self.site_targets.clear();
+        INSTALL_SCRATCH.with(|c| c.set(self));
     }
 }
 
@@ -202,33 +264,79 @@ impl Vm {
         }
         let n = img.block_count();
         // Block records decoded once (sorted by pc: validated).
-        let recs: Vec<BlockRec> = img.blocks().collect();
+        let mut scratch = InstallScratch::take();
+        let InstallScratch {
+            recs,
+            word_ranges,
+            fields,
+            site_ranges,
+            links,
+            link_start,
+            next,
+            chain_at,
+            site_targets,
+            index,
+        } = &mut scratch;
+        recs.extend(img.blocks());
         // Every block's guest words: the ones the image was compiled from,
         // and a straight-line run of valid instructions, checked before
         // anything is installed; kept in one vector, decoded only when a
         // block is entered into the cache (see `ImageBlocks::take`).
         let total_words: usize = recs.iter().map(|b| ((b.end - b.pc) / 4) as usize).sum();
         let mut words: Vec<u32> = Vec::with_capacity(total_words);
-        let mut word_ranges: Vec<(u32, u32)> = Vec::with_capacity(n);
-        for b in &recs {
-            let first = words.len() as u32;
-            let Ok(mem) = self.mem.slice(b.pc, b.end - b.pc) else {
-                return Err(self.bad_guest_code(b));
+        word_ranges.reserve(n);
+        // Blocks that follow each other in guest memory are checked as one
+        // run (one guest slice, one comparison, one copy); each block of it
+        // is still checked to be a straight-line run of its own.
+        let mut i = 0;
+        while i < n {
+            let mut j = i + 1;
+            while j < n && recs[j].pc == recs[j - 1].end {
+                j += 1;
+            }
+            let run = &recs[i..j];
+            let first = words.len();
+            let span = BlockRec {
+                end: run[run.len() - 1].end,
+                ..run[0]
+            };
+            let Ok(mem) = self.mem.slice(span.pc, span.end - span.pc) else {
+                let bad = run
+                    .iter()
+                    .find(|b| self.mem.slice(b.pc, b.end - b.pc).is_err())
+                    .unwrap_or(&run[0]);
+                return Err(self.bad_guest_code(bad));
             };
             // The image was built from this program: every block's guest
             // words are the ones in guest memory.
-            let built_from = img.block_words(first as usize, b);
+            let built_from = img.block_words(first, &span);
             if mem != built_from {
-                return Err(other_program(b, mem, built_from));
+                let (mut at, mut w) = (0usize, first);
+                for b in run {
+                    let len = (b.end - b.pc) as usize;
+                    let built_from = img.block_words(w, b);
+                    if mem[at..at + len] != *built_from {
+                        return Err(other_program(b, &mem[at..at + len], built_from));
+                    }
+                    at += len;
+                    w += len / 4;
+                }
             }
-            if !is_straight_line_block(mem) {
-                return Err(self.bad_guest_code(b));
+            let mut at = 0usize;
+            for b in run {
+                let len = (b.end - b.pc) as usize;
+                if !is_straight_line_block(&mem[at..at + len]) {
+                    return Err(self.bad_guest_code(b));
+                }
+                let w0 = (first + at / 4) as u32;
+                word_ranges.push((w0, w0 + len as u32 / 4));
+                at += len;
             }
             words.extend(
                 mem.chunks_exact(4)
                     .map(|w| u32::from_le_bytes(w.try_into().expect("4 bytes"))),
             );
-            word_ranges.push((first, words.len() as u32));
+            i = j;
         }
         let code = img.code();
         let (used, cap) = self.backend.as_ref().map_or((0, 0), |b| b.code_usage());
@@ -245,46 +353,76 @@ impl Vm {
         let exit = backend.exit_routine();
         // Relocated field values, computed before anything is written; the
         // code is then copied into the region once with them in place.
-        let mut fields: Vec<(u32, [u8; 4])> = Vec::with_capacity(img.reloc_count());
+        fields.reserve(img.reloc_count());
         // Chain sites come with a site field each: at most half the relocations.
         let mut sites: Vec<ChainSite> = Vec::with_capacity(img.reloc_count() / 2);
-        let mut site_ranges: Vec<(u32, u32)> = Vec::with_capacity(n);
+        site_ranges.reserve(n);
         // (target block index, patched field, its stub)
-        let mut links: Vec<(u32, usize, usize)> = Vec::with_capacity(img.reloc_count() / 2);
+        links.reserve(img.reloc_count() / 2);
         let chaining = self.cfg.chaining;
-        let index = BlockIndex::new(&recs);
-        for b in &recs {
+        index.fill(recs);
+        // Every relocation record is checked here, in the pass that applies
+        // it, before anything is written (the loader's validation leaves
+        // the records' contents to this pass, see
+        // `format::validate_for_install`): fields lie inside their block,
+        // sorted and not overlapping, exit and site fields are zero, chain
+        // jumps lead to a stub inside the block and to an aligned guest pc,
+        // site fields name a chain field of the same block. The hot loop
+        // only tells good from bad; the cold functions of `format` name
+        // the first bad record, with the messages `format::validate` gives.
+        // Per block, one bit per code byte: first bytes of chain fields.
+        for (i, b) in recs.iter().enumerate() {
             let first = sites.len() as u32;
-            for rr in img.relocs(b.reloc_start, b.reloc_count) {
-                let o = rr.offset as usize;
-                let field = base + o;
+            // In the code section: validated.
+            let (co, cl) = (b.code_off as usize, b.code_len as usize);
+            let block_code = &code[co..co + cl];
+            // Only the block's words of the kept bitmap are cleared (no
+            // `resize` call per block).
+            let bits = cl.div_ceil(64);
+            if chain_at.len() < bits {
+                chain_at.resize(bits, 0);
+            }
+            chain_at[..bits].fill(0);
+            site_targets.clear();
+            let mut free_from = 0usize;
+            let mut bad = false;
+            for r in img
+                .reloc_bytes(b.reloc_start, b.reloc_count)
+                .chunks_exact(RELOC_REC)
+            {
+                let rr = RelocRec::parse(r);
+                let pad = u16::from_le_bytes([r[6], r[7]]);
+                // Offset within the block; below the block wraps to a huge value.
+                let at = (rr.offset as usize).wrapping_sub(co);
+                if pad != 0 || at >= cl || cl - at < 4 || at < free_from {
+                    bad = true;
+                    break;
+                }
+                free_from = at + 4;
+                let value = u32::from_le_bytes(block_code[at..at + 4].try_into().expect("4"));
+                let field = base + rr.offset as usize;
                 match rr.kind {
-                    reloc_kind::EXIT_REL32 => fields.push(field_i32(
-                        rr.offset,
-                        exit as i64 - (field as i64 + 4),
-                        "exit jump",
-                    )?),
-                    reloc_kind::SITE_IMM32 => fields.push(field_i32(
-                        rr.offset,
-                        (region_off + rr.target as usize) as i64,
-                        "site",
-                    )?),
+                    reloc_kind::EXIT_REL32 if value == 0 && rr.target == 0 => fields.push(
+                        field_i32(rr.offset, exit as i64 - (field as i64 + 4), "exit jump")?,
+                    ),
+                    // Relocated below, once the target is known to name a
+                    // chain field of the block.
+                    reloc_kind::SITE_IMM32 if value == 0 => site_targets.push((rr.offset, rr.target)),
                     reloc_kind::CHAIN_REL32 => {
-                        // In the block's code: validated.
-                        let rel = code
-                            .get(o..o + 4)
-                            .map(|f| i32::from_le_bytes(f.try_into().expect("4 bytes")))
-                            .ok_or_else(|| {
-                                InstallError::guest_code("chain field outside the code".into())
-                            })?;
-                        let stub = (field as i64 + 4 + rel as i64) as usize;
+                        let rel = at as i64 + 4 + value as i32 as i64;
+                        if rel < 0 || rel >= cl as i64 || !rr.target.is_multiple_of(4) {
+                            bad = true;
+                            break;
+                        }
+                        chain_at[at / 64] |= 1 << (at % 64);
+                        let stub = base + co + rel as usize;
                         sites.push(ChainSite {
                             patch_addr: field,
                             stub_addr: stub,
                             target_pc: rr.target,
                         });
                         if chaining {
-                            if let Some(t) = index.find(&recs, rr.target) {
+                            if let Some(t) = index.find(recs, rr.target) {
                                 let entry = base + recs[t].code_off as usize;
                                 fields.push(field_i32(
                                     rr.offset,
@@ -295,29 +433,43 @@ impl Vm {
                             }
                         }
                     }
-                    k => {
-                        return Err(InstallError::guest_code(format!(
-                            "unknown relocation kind {k}"
-                        )))
+                    _ => {
+                        bad = true;
+                        break;
                     }
                 }
+            }
+            if bad {
+                return Err(format::describe_bad_reloc(img, i, b).into());
+            }
+            let names_chain = |t: u64| {
+                t.checked_sub(co as u64)
+                    .filter(|&at| at < cl as u64)
+                    .is_some_and(|at| chain_at[at as usize / 64] >> (at % 64) & 1 != 0)
+            };
+            if !site_targets.iter().all(|&(_, t)| names_chain(t)) {
+                return Err(format::site_names_no_chain(i, b).into());
+            }
+            for &(at, t) in site_targets.iter() {
+                // `t` is inside the code section (checked above).
+                fields.push(field_i32(at, (region_off + t as usize) as i64, "site")?);
             }
             site_ranges.push((first, sites.len() as u32));
         }
         let relocations = img.reloc_count();
         let addr = backend
-            .install_code_patched(code, &fields)
+            .install_code_patched(code, fields)
             .map_err(VmError::from)?;
         debug_assert_eq!(addr, base);
         // Prelinked jumps grouped by target block (counting sort).
-        let mut link_start = vec![0u32; n + 1];
-        for &(t, _, _) in &links {
+        link_start.resize(n + 1, 0);
+        for &(t, _, _) in links.iter() {
             link_start[t as usize + 1] += 1;
         }
         for i in 0..n {
             link_start[i + 1] += link_start[i];
         }
-        let mut next = link_start.clone();
+        next.extend_from_slice(link_start);
         let mut incoming = vec![
             IncomingLink {
                 patch_addr: 0,
@@ -325,7 +477,7 @@ impl Vm {
             };
             links.len()
         ];
-        for &(t, patch_addr, stub_addr) in &links {
+        for &(t, patch_addr, stub_addr) in links.iter() {
             let k = &mut next[t as usize];
             incoming[*k as usize] = IncomingLink {
                 patch_addr,
@@ -360,10 +512,12 @@ impl Vm {
             ));
         }
         self.image = Some(ImageBlocks::new(table, words, sites, incoming));
+        let prelinked = links.len();
+        scratch.give();
         Ok(AotInstall {
             blocks: n,
             code_bytes: code.len(),
-            prelinked: links.len(),
+            prelinked,
             relocations,
         })
     }
