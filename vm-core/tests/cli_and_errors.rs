@@ -187,6 +187,7 @@ fn cli_help_version_and_engine_list() {
         "--mem-mb",
         "--threshold",
         "--no-chain",
+        "--baseline",
         "--mmu",
         "--tlb-entries",
         "--tlb-ways",
@@ -299,6 +300,24 @@ fn cli_stats_name_the_engine_used() {
     );
     assert!(err.contains("instructions executed : 12345\n"), "{err}");
     assert!(err.contains("prelinked"), "the image was used: {err}");
+    // `--baseline`: blocks start in the baseline tier, hot ones move up;
+    // off by default.
+    let (code, out, err) = vm_cli(&["run", "--baseline", "--stats", fib, "20"]);
+    let (plain_code, plain_out, plain_err) = vm_cli(&["run", "--stats", fib, "20"]);
+    assert_eq!((code, &out), (plain_code, &plain_out), "{err}");
+    assert!(code.is_some(), "{err}");
+    let tiers = |err: &str| {
+        let line = err.lines().find(|l| l.contains("baseline / tiered up"));
+        let line = line.unwrap_or_else(|| panic!("no tier line: {err}"));
+        let nums: Vec<u64> = line
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        (nums[0], nums[1])
+    };
+    let (baseline, tiered_up) = tiers(&err);
+    assert!(baseline > 0 && tiered_up > 0, "{err}");
+    assert_eq!(tiers(&plain_err), (0, 0), "{plain_err}");
     for engine in ["interp", "jit", "tiered"] {
         let (_, _, err) = vm_cli(&["run", "--engine", engine, "--stats", fib, "10"]);
         assert!(

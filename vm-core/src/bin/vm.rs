@@ -121,6 +121,11 @@ struct RunArgs {
     /// goes through the dispatcher).
     #[arg(long)]
     no_chain: bool,
+    /// JIT: compile each block first with the baseline tier (host code
+    /// straight from the decoded instructions) and recompile it with the
+    /// optimizing tier after 64 entries (flat memory only).
+    #[arg(long)]
+    baseline: bool,
     /// Run the guest in an Sv39 address space behind a software TLB
     /// (the default is flat guest memory).
     #[arg(long)]
@@ -241,6 +246,7 @@ fn run_main(a: RunArgs) -> Result<i32, String> {
         },
         insn_budget: a.budget,
         chaining: !a.no_chain,
+        baseline: a.baseline,
         strict_syscalls: a.strict_syscalls,
         ..VmConfig::default()
     };
@@ -344,6 +350,10 @@ fn print_run_stats(vm: &Vm, engine: Engine, aot_load: Option<&AotLoad>) {
     eprintln!(
         "  blocks compiled       : {} ({} guest insns)",
         s.blocks_compiled, s.insns_compiled
+    );
+    eprintln!(
+        "  baseline / tiered up  : {} / {}",
+        s.blocks_baseline, s.blocks_tiered_up
     );
     eprintln!("  blocks executed       : {}", s.blocks_executed);
     eprintln!(

@@ -45,6 +45,12 @@ pub struct VmConfig {
     /// no IR), and recompile it with the optimizing tier once it is hot
     /// (see `tier_up_threshold`). Off: the optimizing tier compiles every
     /// block at once (as it always does under the MMU and in the tiered engine).
+    ///
+    /// Off by default: a block's first compile is 4x cheaper with it, but
+    /// a cold JIT start then comes within 2.7x of an AOT image's
+    /// (`aot::bench_aot_startup_vs_jit`, whose seed bound is 3x), so it
+    /// waits for a faster AOT load (vm-core/ARCHITECTURE.md, "Baseline
+    /// tier"). `vm run --baseline` turns it on.
     pub baseline: bool,
     /// Executions (entries, chained ones included) of a baseline-tier block
     /// after which the optimizing tier recompiles it; 0 = never (blocks
@@ -73,7 +79,7 @@ impl Default for VmConfig {
             mem_size: 256 << 20,
             insn_budget: None,
             tier_threshold: 50,
-            baseline: true,
+            baseline: false,
             tier_up_threshold: 64,
             max_block_insns: 64,
             code_cache_bytes: 64 << 20,
