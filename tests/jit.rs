@@ -124,8 +124,8 @@ fn bench_compilation_latency(b: &mut Bench) {
     //   region and writes the pages the previous round wrote, the steady
     //   state of a JIT whose region has its pages (pooled regions keep
     //   theirs). The first of these swung between ~28 and ~60 ns from run to
-    //   run of one binary (the kernel's cost of fresh pages varies); the
-    //   second holds still.
+    //   run of one binary (most likely the kernel's page population);
+    //   the second held at 26.6-28.6 ns.
     let rounds = 50;
     let mut ins = Vec::with_capacity(64);
     let compile_all = |backend: &mut X64Backend, ins: &mut Vec<Inst>| {
