@@ -43,6 +43,9 @@ fn li(rd: u8, imm: i32) -> u32 {
         rs1: 0,
         rs2: 0,
         imm,
+        rs3: 0,
+        rm: 0,
+        len: 4,
     })
 }
 
@@ -461,6 +464,9 @@ fn budget_is_exact_on_every_engine() {
             rs1: 10,
             rs2: 0,
             imm: 1,
+            rs3: 0,
+            rm: 0,
+            len: 4,
         })
     });
     let jal_back = encode(&Inst {
@@ -469,6 +475,9 @@ fn budget_is_exact_on_every_engine() {
         rs1: 0,
         rs2: 0,
         imm: -16,
+        rs3: 0,
+        rm: 0,
+        len: 4,
     });
     let code = [body[0], body[1], body[2], body[3], jal_back];
     for mmu in [false, true] {
@@ -750,6 +759,9 @@ fn mmu_page_faults_are_typed_errors() {
         rs1: 0,
         rs2: 0,
         imm: 0,
+        rs3: 0,
+        rm: 0,
+        len: 4,
     });
     let store_code = encode(&Inst {
         op: Op::Sw,
@@ -757,6 +769,9 @@ fn mmu_page_faults_are_typed_errors() {
         rs1: 11,
         rs2: 0,
         imm: 0,
+        rs3: 0,
+        rm: 0,
+        len: 4,
     });
     for engine in ENGINES {
         for (word, want) in [

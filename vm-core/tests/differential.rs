@@ -130,6 +130,9 @@ fn random_inst(rng: &mut Rng, op: Op) -> Inst {
         rs1: reg(rng),
         rs2: reg(rng),
         imm,
+        rs3: 0,
+        rm: 0,
+        len: 4,
     }
 }
 
@@ -228,6 +231,9 @@ fn edge_cases_agree() {
             rs1: 11,
             rs2: 12,
             imm: 0,
+            rs3: 0,
+            rm: 0,
+            len: 4,
         };
         check(
             &[encode(&inst), EBREAK],
@@ -242,6 +248,9 @@ fn edge_cases_agree() {
             rs1: 11,
             rs2: 12,
             imm: 0,
+            rs3: 0,
+            rm: 0,
+            len: 4,
         };
         check(
             &[encode(&inst), EBREAK],
@@ -269,6 +278,9 @@ fn edge_cases_agree() {
                     rs1: 11,
                     rs2: 0,
                     imm,
+                    rs3: 0,
+                    rm: 0,
+                    len: 4,
                 }),
                 EBREAK,
             ],
@@ -302,6 +314,9 @@ fn edge_cases_agree() {
                     rs1: 11,
                     rs2: 12,
                     imm: off,
+                    rs3: 0,
+                    rm: 0,
+                    len: 4,
                 }),
                 EBREAK,
             ],
@@ -364,6 +379,9 @@ fn high_register_pressure_blocks_agree() {
                 rs1,
                 rs2,
                 imm: 0,
+                rs3: 0,
+                rm: 0,
+                len: 4,
             }));
         }
         for rd in 1..32u8 {
@@ -373,6 +391,9 @@ fn high_register_pressure_blocks_agree() {
                 rs1: rd,
                 rs2: 32 - rd,
                 imm: 0,
+                rs3: 0,
+                rm: 0,
+                len: 4,
             }));
         }
         code.push(EBREAK);
@@ -394,6 +415,9 @@ fn store_into_the_running_block_exits_right_after_the_store() {
         rs1: 0,
         rs2: 0,
         imm: 7,
+        rs3: 0,
+        rm: 0,
+        len: 4,
     }) as u64;
     let code = [
         encode(&Inst {
@@ -402,6 +426,9 @@ fn store_into_the_running_block_exits_right_after_the_store() {
             rs1: 11,
             rs2: 12,
             imm: 4,
+            rs3: 0,
+            rm: 0,
+            len: 4,
         }),
         EBREAK,
     ];
@@ -462,6 +489,9 @@ fn random_self_loops_agree_over_many_iterations() {
             rs1: 0,
             rs2: 0,
             imm: iters,
+            rs3: 0,
+            rm: 0,
+            len: 4,
         })];
         let len = 1 + rng.below(10) as usize;
         for _ in 0..len {
@@ -478,6 +508,9 @@ fn random_self_loops_agree_over_many_iterations() {
             rs1: 5,
             rs2: 0,
             imm: -1,
+            rs3: 0,
+            rm: 0,
+            len: 4,
         }));
         let back = -4 * (len as i32 + 1);
         code.push(encode(&Inst {
@@ -486,6 +519,9 @@ fn random_self_loops_agree_over_many_iterations() {
             rs1: 5,
             rs2: 0,
             imm: back,
+            rs3: 0,
+            rm: 0,
+            len: 4,
         }));
         code.push(EBREAK);
         let regs = random_regs(&mut rng);
@@ -528,6 +564,9 @@ fn indexed_access_loops_agree() {
             rs1,
             rs2,
             imm,
+            rs3: 0,
+            rm: 0,
+            len: 4,
         })
     };
     let loads = [Op::Lb, Op::Lbu, Op::Lh, Op::Lhu, Op::Lw, Op::Lwu, Op::Ld];

@@ -143,6 +143,9 @@ fn random_block(rng: &mut Rng) -> Vec<u32> {
                 rs1: reg(rng),
                 rs2: reg(rng),
                 imm: rng.below(64) as i32 - 32,
+                rs3: 0,
+                rm: 0,
+                len: 4,
             }
         } else {
             Inst {
@@ -151,6 +154,9 @@ fn random_block(rng: &mut Rng) -> Vec<u32> {
                 rs1: reg(rng),
                 rs2: reg(rng),
                 imm: rng.below(64) as i32 - 32,
+                rs3: 0,
+                rm: 0,
+                len: 4,
             }
         };
         code.push(encode(&inst));
@@ -211,6 +217,9 @@ fn page_faults_name_address_and_access() {
         rs1: 10,
         rs2: 11,
         imm: 8,
+        rs3: 0,
+        rm: 0,
+        len: 4,
     });
     let load_unmapped = encode(&Inst {
         op: Op::Lw,
@@ -218,6 +227,9 @@ fn page_faults_name_address_and_access() {
         rs1: 10,
         rs2: 0,
         imm: 0x10,
+        rs3: 0,
+        rm: 0,
+        len: 4,
     });
     for engine in [EngineKind::Interp, EngineKind::Jit] {
         let mut regs = [0u64; 32];
@@ -270,6 +282,9 @@ fn access_runs_crossing_into_a_faulting_page_stay_precise() {
                     rs1: 10,
                     rs2,
                     imm: 8 * k as i32,
+                    rs3: 0,
+                    rm: 0,
+                    len: 4,
                 })
             })
             .collect();
@@ -325,6 +340,9 @@ fn svade_mode_faults_on_clean_pages() {
         rs1: 10,
         rs2: 11,
         imm: 0,
+        rs3: 0,
+        rm: 0,
+        len: 4,
     });
     for engine in [EngineKind::Interp, EngineKind::Jit, EngineKind::Tiered] {
         for (flags, ok) in [
@@ -381,6 +399,9 @@ fn two_site_loop_over_many_pages_matches_the_interpreter() {
             rs1,
             rs2,
             imm,
+            rs3: 0,
+            rm: 0,
+            len: 4,
         })
     };
     let code = [

@@ -15,6 +15,9 @@ fn addi(rd: u8, rs1: u8, imm: i32) -> u32 {
         rs1,
         rs2: 0,
         imm,
+        rs3: 0,
+        rm: 0,
+        len: 4,
     })
 }
 

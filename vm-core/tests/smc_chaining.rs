@@ -19,6 +19,9 @@ fn i(op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32) -> u32 {
         rs1,
         rs2,
         imm,
+        rs3: 0,
+        rm: 0,
+        len: 4,
     })
 }
 

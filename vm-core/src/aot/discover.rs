@@ -343,6 +343,9 @@ mod tests {
             rs1: 0,
             rs2: 0,
             imm: 0,
+            rs3: 0,
+            rm: 0,
+            len: 4,
         })
         .to_le_bytes();
         let base = 512 << 20;
@@ -374,6 +377,9 @@ mod tests {
                     rs1: 0,
                     rs2: 0,
                     imm: 0,
+                    rs3: 0,
+                    rm: 0,
+                    len: 4,
                 },
                 Inst {
                     op: Op::Jalr,
@@ -381,6 +387,9 @@ mod tests {
                     rs1: 5,
                     rs2: 0,
                     imm: 16,
+                    rs3: 0,
+                    rm: 0,
+                    len: 4,
                 },
             ],
             words: vec![0x0000_0297, 0x0102_80e7],

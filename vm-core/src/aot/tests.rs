@@ -431,6 +431,9 @@ fn tiny_program() -> Vec<u8> {
             rs1,
             rs2,
             imm,
+            rs3: 0,
+            rm: 0,
+            len: 4,
         })
     };
     let code: Vec<u8> = [
@@ -519,6 +522,9 @@ fn rewriting_code_of_image_blocks_never_entered_into_the_cache_drops_them() {
         rs1: 10,
         rs2: 0,
         imm: 2,
+        rs3: 0,
+        rm: 0,
+        len: 4,
     });
     vm.write_guest(0x1020, &add2.to_le_bytes()).unwrap();
     assert_eq!(vm.run().unwrap(), 0);
@@ -607,6 +613,9 @@ fn build_refuses_images_the_loader_would_reject() {
             rs1,
             rs2,
             imm,
+            rs3: 0,
+            rm: 0,
+            len: 4,
         })
     };
     // 0x10000: beq a0, zero, +6 (to 0x10006) ; 0x10004: li a7, 93 ; ecall

@@ -1085,14 +1085,14 @@ mod tests {
                     rd: 10,
                     rs1: 10,
                     rs2: 0,
-                    imm: 1,
+                    imm: 1, rs3: 0, rm: 0, len: 4,
                 }),
                 encode(&Inst {
                     op: Op::Jal,
                     rd: 0,
                     rs1: 0,
                     rs2: 0,
-                    imm: -4,
+                    imm: -4, rs3: 0, rm: 0, len: 4,
                 }),
             ]
             .iter()

@@ -326,6 +326,9 @@ pub(crate) mod tests {
             rs1: 0,
             rs2: 0,
             imm: -8,
+            rs3: 0,
+            rm: 0,
+            len: 4,
         });
         vm.memory_mut()
             .write_bytes(0x10000, &ld.to_le_bytes())

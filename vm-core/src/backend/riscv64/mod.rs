@@ -178,7 +178,7 @@ fn fast_encode(op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32) -> u32 {
             rd: rd as u8,
             rs1: rs1 as u8,
             rs2: rs2 as u8,
-            imm,
+            imm, rs3: 0, rm: 0, len: 4,
         }),
     }
 }
@@ -652,7 +652,7 @@ mod tests {
                         rd,
                         rs1,
                         rs2,
-                        imm,
+                        imm, rs3: 0, rm: 0, len: 4,
                     });
                     assert_eq!(
                         fast_encode(op, rd, rs1, rs2, imm),

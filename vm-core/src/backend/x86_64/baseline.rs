@@ -953,7 +953,7 @@ mod tests {
             rd,
             rs1,
             rs2,
-            imm,
+            imm, rs3: 0, rm: 0, len: 4,
         })
     }
 

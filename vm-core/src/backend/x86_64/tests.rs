@@ -12,6 +12,9 @@ fn ins(op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32) -> crate::frontend::riscv::In
         rs1,
         rs2,
         imm,
+        rs3: 0,
+        rm: 0,
+        len: 4,
     }))
     .unwrap()
 }
@@ -118,7 +121,7 @@ fn table_loop(k: i32, load: Op, swap: bool, mask: bool) -> Vec<u32> {
             rd,
             rs1,
             rs2,
-            imm,
+            imm, rs3: 0, rm: 0, len: 4,
         })
     };
     let mut code = vec![
@@ -293,7 +296,7 @@ fn enc(op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32) -> u32 {
         rd,
         rs1,
         rs2,
-        imm,
+        imm, rs3: 0, rm: 0, len: 4,
     })
 }
 

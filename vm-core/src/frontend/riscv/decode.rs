@@ -112,7 +112,7 @@ impl Op {
     }
 }
 
-/// A decoded instruction: 8 bytes, cheap to copy and to interpret.
+/// A decoded instruction: 12 bytes, cheap to copy and to interpret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Inst {
     /// Operation.
@@ -123,6 +123,14 @@ pub struct Inst {
     pub rs1: u8,
     /// Second source register (0 when unused).
     pub rs2: u8,
+    /// Third source register (fused multiply-add; 0 when unused).
+    pub rs3: u8,
+    /// Operation modifier: the rounding-mode field of floating-point
+    /// instructions, the `aq`/`rl` bits of atomics (0 when unused).
+    pub rm: u8,
+    /// Encoded length in bytes: 4, or 2 for a compressed instruction. The
+    /// next sequential instruction is at `pc + len`.
+    pub len: u8,
     /// Sign-extended immediate (already shifted for LUI/AUIPC; shift amount for shifts).
     pub imm: i32,
 }
@@ -260,7 +268,7 @@ pub fn decode(w: u32) -> Result<Inst, DecodeError> {
             rd,
             rs1,
             rs2,
-            imm,
+            imm, rs3: 0, rm: 0, len: 4,
         })
     };
     match format {
@@ -437,7 +445,7 @@ mod tests {
                 rd,
                 rs1,
                 rs2,
-                imm,
+                imm, rs3: 0, rm: 0, len: 4,
             })
         };
         use Op::*;
@@ -575,7 +583,7 @@ mod tests {
                 rd: 10,
                 rs1: 0,
                 rs2: 0,
-                imm: -1
+                imm: -1, rs3: 0, rm: 0, len: 4,
             }
         );
         // lui a5, 0x12345
@@ -586,7 +594,7 @@ mod tests {
                 rd: 15,
                 rs1: 0,
                 rs2: 0,
-                imm: 0x12345000
+                imm: 0x12345000, rs3: 0, rm: 0, len: 4,
             }
         );
         // jal ra, -8 (0xff9ff0ef)
@@ -597,7 +605,7 @@ mod tests {
                 rd: 1,
                 rs1: 0,
                 rs2: 0,
-                imm: -8
+                imm: -8, rs3: 0, rm: 0, len: 4,
             }
         );
         // beq a0, a1, +16 (0x00b50863)
@@ -608,7 +616,7 @@ mod tests {
                 rd: 0,
                 rs1: 10,
                 rs2: 11,
-                imm: 16
+                imm: 16, rs3: 0, rm: 0, len: 4,
             }
         );
         // bne a0, zero, -4 (0xfe051ee3)
@@ -621,7 +629,7 @@ mod tests {
                 rd: 0,
                 rs1: 2,
                 rs2: 1,
-                imm: 8
+                imm: 8, rs3: 0, rm: 0, len: 4,
             }
         );
         // sw a0, -20(s0) (0xfea42623)
@@ -634,7 +642,7 @@ mod tests {
                 rd: 10,
                 rs1: 10,
                 rs2: 0,
-                imm: 63
+                imm: 63, rs3: 0, rm: 0, len: 4,
             }
         );
         // sraiw a0, a0, 31 (0x41f5551b)
@@ -645,7 +653,7 @@ mod tests {
                 rd: 10,
                 rs1: 10,
                 rs2: 0,
-                imm: 31
+                imm: 31, rs3: 0, rm: 0, len: 4,
             }
         );
         // mulhsu a0, a1, a2 (0x02c5a533)

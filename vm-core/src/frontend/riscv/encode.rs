@@ -48,8 +48,7 @@ pub fn encode(inst: &Inst) -> u32 {
         rd,
         rs1,
         rs2,
-        imm,
-    } = *inst;
+        imm, .. } = *inst;
     let (rd, rs1, rs2) = (rd & 31, rs1 & 31, rs2 & 31);
     use Op::*;
     match op {
@@ -155,7 +154,7 @@ mod tests {
                     rd,
                     rs1,
                     rs2,
-                    imm,
+                    imm, rs3: 0, rm: 0, len: 4,
                 };
                 let d = decode(encode(&inst)).unwrap();
                 assert_eq!(d.op, op);
