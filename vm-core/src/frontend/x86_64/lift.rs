@@ -793,10 +793,20 @@ impl Lifter<'_> {
         }
         if d == OP_MEM {
             let (a, off) = self.ea(i)?;
-            return Ok(self.b.load(a, off, width(size), false, loc));
+            let t = self.b.load(a, off, width(size), false, loc);
+            // An unsigned load of at most 32 bits is its own zero
+            // extension: a 32-bit register write needs no `Zext32`.
+            if size <= 4 {
+                self.zext_done = Some(t);
+            }
+            return Ok(t);
         }
         if d == OP_IMM {
-            return Ok(self.k(i.imm));
+            let t = self.k(i.imm);
+            if i.imm >> 32 == 0 {
+                self.zext_done = Some(t);
+            }
+            return Ok(t);
         }
         Err(unsupported(i, "operand"))
     }
@@ -1263,12 +1273,23 @@ impl Lifter<'_> {
         }
         let s = self.size(i)?;
         let src_size = self.op_size(i, 1)?;
-        let v = self.read(i, 1, src_size, loc)?;
-        let v = if m == Class::Movzx {
-            zext_w(self.b, v, src_size * 8)
+        let zx = m == Class::Movzx;
+        let v = if i.ops[1] == OP_MEM {
+            // The load extends: unsigned for movzx, signed for movsx(d).
+            let (a, off) = self.ea(i)?;
+            self.b.load(a, off, width(src_size), !zx, loc)
         } else {
-            sext_w(self.b, v, src_size * 8)
+            let v = self.read(i, 1, src_size, loc)?;
+            if zx {
+                zext_w(self.b, v, src_size * 8)
+            } else {
+                sext_w(self.b, v, src_size * 8)
+            }
         };
+        if zx {
+            // At most 16 bits: its own 32-bit zero extension.
+            self.zext_done = Some(v);
+        }
         self.write(i, s, v, loc)?;
         Ok(())
     }
