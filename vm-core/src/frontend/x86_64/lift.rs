@@ -259,6 +259,9 @@ impl X86Frontend {
         flags_live_out: bool,
     ) -> Result<Terminator, TranslateError> {
         let last = insns.last().expect("scanned blocks are never empty");
+        // Global stores wait for the next memory op or the block end, so
+        // overwritten ones are never written.
+        self.b.defer_sets(true);
         let mut l = Lifter {
             b: &mut self.b,
             flags: FlagState::new(FLAG_GLOBALS, false),
@@ -287,6 +290,7 @@ impl X86Frontend {
                     mnemonic: format!("{} (flags live across blocks)", u.mnemonic),
                 })?;
         }
+        l.b.flush_sets();
         Ok(term)
     }
 }
@@ -368,6 +372,7 @@ fn scan_lift_body(
 ) -> Result<(), TranslateError> {
     let start = out.len();
     let bytes = &img.bytes[..];
+    b.defer_sets(true);
     let mut l = Lifter {
         b,
         flags: FlagState::new(FLAG_GLOBALS, false),
@@ -469,6 +474,7 @@ fn scan_lift_body(
     *term = l.term;
     // What `FlagState::store` would emit (or reject) at the end.
     *flags_pending = l.flags.src != FlagSrc::Globals || l.flags.carry != Carry::FromSrc;
+    l.b.flush_sets();
     Ok(())
 }
 
