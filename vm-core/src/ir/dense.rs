@@ -561,6 +561,40 @@ pub fn mark_dead_and_last_use(ops: &mut [UnitOp], term: &Terminator, lu: &mut [u
     }
 }
 
+/// [`mark_dead_and_last_use`] for a block built with deferred global
+/// stores ([`UnitBuilder::defer_sets`]) and no dead records: such a block
+/// has no global store overwritten before a memory op, so the forward pass
+/// only records last uses (no per-kind work and no branch on the kind);
+/// an unread pure definition still sends the block to the backward pass.
+pub fn mark_last_use_deferred(ops: &mut [UnitOp], term: &Terminator, lu: &mut [u32]) {
+    for (i, op) in ops.iter().enumerate() {
+        debug_assert!(op.kind != kind::NOP, "deferred blocks have no dead records");
+        let u = i as u32 + 1;
+        lu[op.a as usize] = u;
+        lu[op.b as usize] = u;
+    }
+    let n = ops.len() as u32;
+    term.for_each_use(|t| lu[t as usize] = n + 1);
+    if any_unread_pure(ops, lu) {
+        lu.fill(0);
+        backward_dead_and_last_use(ops, term, lu);
+    }
+}
+
+/// Whether a pure definition of `ops` is never read (`lu` complete).
+#[inline]
+fn any_unread_pure(ops: &[UnitOp], lu: &[u32]) -> bool {
+    // Unread temps are rare (a vectorized minimum says whether there are
+    // any); only then does it matter what defines them.
+    let any_unread = lu
+        .get(1..)
+        .is_some_and(|l| l.iter().fold(u32::MAX, |m, &x| m.min(x)) == 0);
+    any_unread
+        && ops
+            .iter()
+            .any(|op| PROPS[(op.kind & 15) as usize] & prop::PURE != 0 && lu[op.dst as usize] == 0)
+}
+
 /// The forward pass of [`mark_dead_and_last_use`]: removes overwritten
 /// global stores and records last uses; false if its result is not exact
 /// (an unread pure definition, a removed store that was its value's last
@@ -597,16 +631,7 @@ fn forward_dead_and_last_use(ops: &mut [UnitOp], term: &Terminator, lu: &mut [u3
     }
     let n = ops.len() as u32;
     term.for_each_use(|t| lu[t as usize] = n + 1);
-    // Unread temps are rare (a vectorized minimum says whether there are
-    // any); only then does it matter what defines them.
-    let any_unread = lu
-        .get(1..)
-        .is_some_and(|l| l.iter().fold(u32::MAX, |m, &x| m.min(x)) == 0);
-    exact
-        && !(any_unread
-            && ops.iter().any(|op| {
-                PROPS[(op.kind & 15) as usize] & prop::PURE != 0 && lu[op.dst as usize] == 0
-            }))
+    exact && !any_unread_pure(ops, lu)
 }
 
 /// The backward pass of [`mark_dead_and_last_use`], exact on any block:

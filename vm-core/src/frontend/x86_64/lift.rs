@@ -184,6 +184,7 @@ fn flag_effect(i: &X86Insn, f: FlagClass) -> (bool, bool) {
 impl Frontend for X86Frontend {
     type Insn = X86Insn;
     const NAME: &'static str = "x86-64";
+    const DEFERS_SETS: bool = true;
 
     fn scan_block(
         &mut self,
