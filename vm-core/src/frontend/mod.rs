@@ -128,6 +128,10 @@ pub trait Frontend {
     type Insn: Clone;
     /// Short architecture name (for messages).
     const NAME: &'static str;
+    /// Whether the lifter builds blocks with deferred global stores
+    /// ([`UnitBuilder::defer_sets`]): the dead-code pass then only needs
+    /// last uses ([`crate::ir::dense::mark_last_use_deferred`]).
+    const DEFERS_SETS: bool = false;
     /// Decodes the block at `pc` into `out`.
     fn scan_block(
         &mut self,

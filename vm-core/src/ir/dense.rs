@@ -314,6 +314,11 @@ pub struct UnitBuilder {
     next: Temp,
     /// Temp currently known to hold each global (`NO_TEMP`: unknown).
     known: [Temp; crate::state::NUM_GLOBALS],
+    /// Whether global stores are deferred to the next memory op or block
+    /// end ([`UnitBuilder::defer_sets`]).
+    defer: bool,
+    /// Globals whose deferred store is not written yet (bit per global).
+    pending: u64,
 }
 
 impl Default for UnitBuilder {
@@ -331,6 +336,35 @@ impl UnitBuilder {
             const_start: 0,
             next: 1,
             known: [NO_TEMP; crate::state::NUM_GLOBALS],
+            defer: false,
+            pending: 0,
+        }
+    }
+    /// Defers global stores: [`UnitBuilder::set`] only notes the value,
+    /// and the latest value of each global written since is stored right
+    /// before the next load or store (memory ops need exact guest state)
+    /// and at [`UnitBuilder::flush_sets`], which the lifter calls at the
+    /// block end. A store overwritten before any memory op (what the
+    /// dead-code pass would remove) is never written as a record.
+    pub fn defer_sets(&mut self, on: bool) {
+        self.defer = on;
+    }
+    /// Writes the deferred global stores (in global order).
+    #[inline]
+    pub fn flush_sets(&mut self) {
+        if self.pending != 0 {
+            self.flush_pending();
+        }
+    }
+    #[inline(never)]
+    fn flush_pending(&mut self) {
+        let mut m = self.pending;
+        self.pending = 0;
+        while m != 0 {
+            let g = m.trailing_zeros() as u8;
+            m &= m - 1;
+            let src = self.known[g as usize];
+            self.push(kind::SET, g, 0, src, 0, 0);
         }
     }
     /// Starts a block appended to `buf` (which keeps its earlier blocks);
@@ -341,6 +375,7 @@ impl UnitBuilder {
         self.buf = buf;
         self.next = 1;
         self.known = [NO_TEMP; crate::state::NUM_GLOBALS];
+        self.pending = 0;
     }
     /// Starts a block appended to the buffer the builder already holds
     /// ([`UnitBuilder::reset`] without moving the buffer in and out per
@@ -351,6 +386,7 @@ impl UnitBuilder {
         self.const_start = self.buf.consts.len();
         self.next = 1;
         self.known = [NO_TEMP; crate::state::NUM_GLOBALS];
+        self.pending = 0;
     }
     /// The buffer (this block's records and constants appended), leaving
     /// the builder empty.
@@ -413,8 +449,12 @@ impl UnitBuilder {
     }
     /// Writes a global.
     pub fn set(&mut self, g: u8, src: Temp) {
-        self.push(kind::SET, g, 0, src, 0, 0);
         self.known[g as usize] = src;
+        if self.defer {
+            self.pending |= 1 << (g & 63);
+            return;
+        }
+        self.push(kind::SET, g, 0, src, 0, 0);
     }
     /// Binary op.
     pub fn bin(&mut self, op: BinOp, a: Temp, b: Temp) -> Temp {
@@ -443,6 +483,7 @@ impl UnitBuilder {
         signed: bool,
         loc: GuestLoc,
     ) -> Temp {
+        self.flush_sets();
         let dst = self.temp();
         let sub = width.log2() as u8 | (signed as u8) << 2;
         self.push(kind::LOAD, sub, dst, addr, 0, mem_imm(off, loc));
@@ -450,6 +491,7 @@ impl UnitBuilder {
     }
     /// Memory store (only `loc.index` is kept).
     pub fn store(&mut self, addr: Temp, off: i32, src: Temp, width: Width, loc: GuestLoc) {
+        self.flush_sets();
         self.push(
             kind::STORE,
             width.log2() as u8,
@@ -519,6 +561,66 @@ pub fn mark_dead_and_last_use(ops: &mut [UnitOp], term: &Terminator, lu: &mut [u
     }
 }
 
+/// [`mark_dead_and_last_use`] for a block built with deferred global
+/// stores ([`UnitBuilder::defer_sets`]) and no dead records: such a block
+/// has no global store overwritten before a memory op, so the forward pass
+/// only records last uses (no per-kind work and no branch on the kind);
+/// unread pure definitions are then removed by [`remove_unread_defs`].
+pub fn mark_last_use_deferred(ops: &mut [UnitOp], term: &Terminator, lu: &mut [u32]) {
+    for (i, op) in ops.iter().enumerate() {
+        debug_assert!(op.kind != kind::NOP, "deferred blocks have no dead records");
+        let u = i as u32 + 1;
+        lu[op.a as usize] = u;
+        lu[op.b as usize] = u;
+    }
+    let n = ops.len() as u32;
+    term.for_each_use(|t| lu[t as usize] = n + 1);
+    if any_unread_pure(ops, lu) {
+        remove_unread_defs(ops, lu);
+    }
+}
+
+/// Removes the unread pure definitions of a block whose last uses `lu`
+/// are complete and which has no dead global store (a deferred block),
+/// latest first, so that a definition only its removed readers read is
+/// seen unread in turn; a removed op that was an operand's last reader
+/// hands that last use back to the operand's previous live reader (found
+/// by scanning back). The result equals the backward pass's: every pure
+/// op is kept exactly when a kept op reads it. Cheaper than the backward
+/// pass for the few ops it removes.
+fn remove_unread_defs(ops: &mut [UnitOp], lu: &mut [u32]) {
+    for k in (0..ops.len()).rev() {
+        let op = ops[k];
+        if PROPS[(op.kind & 15) as usize] & prop::PURE == 0 || lu[op.dst as usize] != 0 {
+            continue;
+        }
+        ops[k].kind = kind::NOP;
+        let u = k as u32 + 1;
+        for t in [op.a, op.b] {
+            if lu[t as usize] == u {
+                lu[t as usize] = ops[..k]
+                    .iter()
+                    .rposition(|o| o.kind != kind::NOP && (o.a == t || o.b == t))
+                    .map_or(0, |j| j as u32 + 1);
+            }
+        }
+    }
+}
+
+/// Whether a pure definition of `ops` is never read (`lu` complete).
+#[inline]
+fn any_unread_pure(ops: &[UnitOp], lu: &[u32]) -> bool {
+    // Unread temps are rare (a vectorized minimum says whether there are
+    // any); only then does it matter what defines them.
+    let any_unread = lu
+        .get(1..)
+        .is_some_and(|l| l.iter().fold(u32::MAX, |m, &x| m.min(x)) == 0);
+    any_unread
+        && ops
+            .iter()
+            .any(|op| PROPS[(op.kind & 15) as usize] & prop::PURE != 0 && lu[op.dst as usize] == 0)
+}
+
 /// The forward pass of [`mark_dead_and_last_use`]: removes overwritten
 /// global stores and records last uses; false if its result is not exact
 /// (an unread pure definition, a removed store that was its value's last
@@ -555,16 +657,7 @@ fn forward_dead_and_last_use(ops: &mut [UnitOp], term: &Terminator, lu: &mut [u3
     }
     let n = ops.len() as u32;
     term.for_each_use(|t| lu[t as usize] = n + 1);
-    // Unread temps are rare (a vectorized minimum says whether there are
-    // any); only then does it matter what defines them.
-    let any_unread = lu
-        .get(1..)
-        .is_some_and(|l| l.iter().fold(u32::MAX, |m, &x| m.min(x)) == 0);
-    exact
-        && !(any_unread
-            && ops.iter().any(|op| {
-                PROPS[(op.kind & 15) as usize] & prop::PURE != 0 && lu[op.dst as usize] == 0
-            }))
+    exact && !any_unread_pure(ops, lu)
 }
 
 /// The backward pass of [`mark_dead_and_last_use`], exact on any block:
@@ -683,6 +776,56 @@ mod tests {
         let got = b.block_ir_ops(loc);
         assert_eq!(got, want);
         assert!(!b.overflowed());
+    }
+
+    /// Deferred global stores: only the latest value of each global is
+    /// stored, right before the next memory op and at the flush, in
+    /// global order; the stores between two memory ops are the ones the
+    /// dead-code pass keeps of the same block built without deferring.
+    #[test]
+    fn deferred_sets_are_the_live_sets() {
+        let build = |defer: bool| {
+            let mut b = UnitBuilder::new();
+            b.defer_sets(defer);
+            let x = b.get(0);
+            let y = b.get(1);
+            b.set(3, x);
+            b.set(1, x);
+            b.set(3, y);
+            let v = b.load(x, 0, Width::W64, false, loc(0));
+            b.set(2, v);
+            b.set(2, y);
+            b.store(y, 8, v, Width::W32, loc(1));
+            b.set(5, v);
+            b.flush_sets();
+            b.flush_sets();
+            let mut ops = b.take().ops;
+            let mut lu = vec![0u32; 8];
+            mark_dead_and_last_use(&mut ops, &Terminator::Jump(0), &mut lu);
+            ops.retain(|o| o.kind != kind::NOP);
+            ops
+        };
+        let (deferred, eager) = (build(true), build(false));
+        let set = |g: u8, src: u16| UnitOp::pack(kind::SET, g, 0, src, 0, 0);
+        let want = [
+            UnitOp::pack(kind::GET, 0, 1, 0, 0, 0),
+            UnitOp::pack(kind::GET, 1, 2, 0, 0, 0),
+            set(1, 1),
+            set(3, 2),
+            UnitOp::pack(kind::LOAD, 3, 3, 1, 0, mem_imm(0, loc(0))),
+            set(2, 2),
+            UnitOp::pack(kind::STORE, 2, 0, 2, 3, mem_imm(8, loc(1))),
+            set(5, 3),
+        ];
+        assert_eq!(deferred, want);
+        // The same records as the eager block after the dead-code pass,
+        // up to the order of the stores between two memory ops.
+        let key = |o: &UnitOp| (o.kind, o.sub, o.a);
+        let mut e: Vec<_> = eager.iter().map(key).collect();
+        let mut d: Vec<_> = deferred.iter().map(key).collect();
+        e[2..4].sort_unstable();
+        d[2..4].sort_unstable();
+        assert_eq!(d, e);
     }
 
     /// The forward pass with its fallback and the backward pass alone give

@@ -135,6 +135,8 @@ const NO_OP: u8 = 4;
 
 /// An opcode's operand layout and codes by operand size (32, 64 bits).
 #[derive(Debug, Clone, Copy)]
+// One entry per cache line: a 42-byte entry could straddle two.
+#[repr(align(64))]
 struct Entry {
     codes: [Code; 2],
     flags: u16,

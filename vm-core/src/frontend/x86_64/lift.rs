@@ -8,10 +8,11 @@ use super::insn::{
 };
 use super::TranslateError;
 use crate::frontend::flags::{
-    select, sext_w, zext_w, CcKind, ConstCache, FlagSrc, FlagState, Flags, LAZY_RESULT,
+    select, sext_w, zext_w, Carry, CcKind, ConstCache, FlagSrc, FlagState, Flags, LAZY_RESULT,
 };
 use crate::frontend::{
-    begin_block, end_block, BlockScan, CodeImage, Discovery, FlagUse, Frontend, LiftedBlock, Successor,
+    begin_block, end_block, too_many_temps, BlockScan, CodeImage, Discovery, EarlyLift, FlagUse,
+    Frontend, LiftedBlock, Successor,
 };
 use crate::ir::dense::{UnitBuilder, UnitOps};
 use crate::ir::{BinOp, Cond, GuestLoc, Temp, Terminator, UnOp, Width};
@@ -183,6 +184,7 @@ fn flag_effect(i: &X86Insn, f: FlagClass) -> (bool, bool) {
 impl Frontend for X86Frontend {
     type Insn = X86Insn;
     const NAME: &'static str = "x86-64";
+    const DEFERS_SETS: bool = true;
 
     fn scan_block(
         &mut self,
@@ -229,6 +231,25 @@ impl Frontend for X86Frontend {
             index,
         }
     }
+
+    fn discover_and_lift(
+        &mut self,
+        img: &CodeImage,
+        d: &mut Discovery<'_, X86Insn>,
+        ops: &mut UnitOps,
+        lifted: &mut Vec<EarlyLift>,
+    ) -> Result<bool, TranslateError> {
+        let mut dec = Decoder::with_ip(64, &img.bytes, img.base, DecoderOptions::NONE);
+        // The builder holds the unit's buffer for the whole discovery (no
+        // move in and out per block).
+        self.b.reset(std::mem::take(ops));
+        let r = d.run_in_place(|pc, out, scan| {
+            img.at(pc)?;
+            self.scan_and_lift(img, &mut dec, pc, out, scan, lifted)
+        });
+        *ops = self.b.take();
+        r.map(|()| true)
+    }
 }
 
 impl X86Frontend {
@@ -239,6 +260,9 @@ impl X86Frontend {
         flags_live_out: bool,
     ) -> Result<Terminator, TranslateError> {
         let last = insns.last().expect("scanned blocks are never empty");
+        // Global stores wait for the next memory op or the block end, so
+        // overwritten ones are never written.
+        self.b.defer_sets(true);
         let mut l = Lifter {
             b: &mut self.b,
             flags: FlagState::new(FLAG_GLOBALS, false),
@@ -267,7 +291,202 @@ impl X86Frontend {
                     mnemonic: format!("{} (flags live across blocks)", u.mnemonic),
                 })?;
         }
+        l.b.flush_sets();
         Ok(term)
+    }
+}
+
+impl X86Frontend {
+    /// [`scan_with`] and [`Frontend::lift_block_into`] (flags dead at the
+    /// end) of the block at `pc` in one pass: each instruction is lifted
+    /// right after it is decoded, while its record is in L1. Fills `scan`
+    /// in place and pushes the block's [`EarlyLift`] to `lifted`.
+    fn scan_and_lift(
+        &mut self,
+        img: &CodeImage,
+        dec: &mut Decoder<'_>,
+        pc: u64,
+        out: &mut Vec<X86Insn>,
+        scan: &mut BlockScan,
+        lifted: &mut Vec<EarlyLift>,
+    ) -> Result<(), TranslateError> {
+        self.b.next_block();
+        let buf = self.b.buf();
+        let (start, consts_start) = (buf.ops.len() as u32, buf.consts.len() as u32);
+        // Written in place: a lifted block moved through return values is
+        // copied in pieces that stall on the stores that wrote them.
+        lifted.push(EarlyLift {
+            lifted: LiftedBlock {
+                num_temps: 0,
+                term: Terminator::Jump(0),
+            },
+            start,
+            end: start,
+            consts_start,
+            consts_end: consts_start,
+            flags_pending: false,
+        });
+        let e = lifted.last_mut().expect("just pushed");
+        let r = scan_lift_body(
+            &mut self.b,
+            img,
+            dec,
+            pc,
+            out,
+            scan,
+            &mut e.lifted.term,
+            &mut e.flags_pending,
+        );
+        if let Err(err) = r.and_then(|()| match self.b.overflowed() {
+            true => Err(too_many_temps(pc)),
+            false => Ok(()),
+        }) {
+            lifted.pop();
+            return Err(err);
+        }
+        e.lifted.num_temps = self.b.num_temps();
+        let buf = self.b.buf();
+        e.end = buf.ops.len() as u32;
+        e.consts_end = buf.consts.len() as u32;
+        Ok(())
+    }
+}
+
+/// The loop of [`scan_with`] with each instruction lifted (flags dead at
+/// the block end) into `b` (already started on the block): the same
+/// instructions in `out`, the same `scan`, and the records, terminator
+/// (`term`) and flag state of lifting the scanned block; `flags_pending`
+/// says whether storing the flags at the end would add records. A block
+/// where the lifter and the scan disagree on the block end is an error
+/// (the translator then redoes the unit the separate way).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn scan_lift_body(
+    b: &mut UnitBuilder,
+    img: &CodeImage,
+    dec: &mut Decoder<'_>,
+    pc: u64,
+    out: &mut Vec<X86Insn>,
+    scan: &mut BlockScan,
+    term: &mut Terminator,
+    flags_pending: &mut bool,
+) -> Result<(), TranslateError> {
+    let start = out.len();
+    let bytes = &img.bytes[..];
+    b.defer_sets(true);
+    let mut l = Lifter {
+        b,
+        flags: FlagState::new(FLAG_GLOBALS, false),
+        consts: ConstCache::default(),
+        rdx_ext: None,
+        zext_done: None,
+        term: Terminator::Jump(0),
+    };
+    let mut ip = pc;
+    loop {
+        let pos = ip.wrapping_sub(img.base) as usize;
+        if pos >= bytes.len() {
+            return Err(TranslateError::OutOfImage { pc: ip });
+        }
+        out.push(X86Insn::default());
+        let last = out.len() - 1;
+        let i = &mut out[last];
+        let mut len = super::decode::decode(bytes, pos, ip, i);
+        if len == 0 {
+            *i = iced_decode(dec, pos, ip)?;
+            len = usize::from(i.len);
+        }
+        let i = &out[last];
+        let next = ip.wrapping_add(len as u64);
+        let loc = GuestLoc {
+            pc: ip,
+            next_pc: next,
+            index: (last - start) as u32,
+        };
+        ip = next;
+        let (fc, flow) = CLASS_INFO[i.class as usize];
+        if scan.flags.is_none() {
+            let (r, w) = flag_effect(i, fc);
+            if r {
+                scan.flags = Some(FlagUse::ReadFirst);
+            } else if w {
+                scan.flags = Some(FlagUse::WriteFirst);
+            }
+        }
+        let ended = l.insn(i, loc).map_err(|e| *e)?;
+        // Most instructions do not end the block: one predictable branch
+        // before the block-ending classes.
+        if flow != FlowClass::Other {
+            let direct = i.ops[0] == OP_BRANCH;
+            // A conditional jump without a direct target does not end the
+            // scanned block.
+            if flow != FlowClass::CondJump || direct {
+                // Lifting the scanned block stops at the same instruction.
+                if !ended {
+                    return Err(fused_mismatch(pc));
+                }
+                if flow == FlowClass::CondJump {
+                    scan.succs.push(Successor {
+                        pc: i.imm,
+                        carries_flags: true,
+                    });
+                    scan.succs.push(Successor {
+                        pc: next,
+                        carries_flags: true,
+                    });
+                } else if flow == FlowClass::Jmp {
+                    if direct {
+                        scan.succs.push(Successor {
+                            pc: i.imm,
+                            carries_flags: true,
+                        });
+                    } else {
+                        scan.indirect = true;
+                    }
+                } else if flow == FlowClass::Call {
+                    if direct {
+                        scan.succs.push(Successor {
+                            pc: i.imm,
+                            carries_flags: false,
+                        });
+                    }
+                    scan.succs.push(Successor {
+                        pc: next,
+                        carries_flags: false,
+                    });
+                }
+                // Ret and Stop end the block without successors.
+                break;
+            }
+        }
+        if ended {
+            return Err(fused_mismatch(pc));
+        }
+        if out.len() - start >= MAX_BLOCK_INSNS {
+            scan.succs.push(Successor {
+                pc: next,
+                carries_flags: true,
+            });
+            // A block that does not end in a jump falls through.
+            l.term = Terminator::Jump(next);
+            break;
+        }
+    }
+    *term = l.term;
+    // What `FlagState::store` would emit (or reject) at the end.
+    *flags_pending = l.flags.src != FlagSrc::Globals || l.flags.carry != Carry::FromSrc;
+    l.b.flush_sets();
+    Ok(())
+}
+
+/// The fused scan and lift disagree on where a block ends (the translator
+/// falls back to scanning and lifting separately).
+#[cold]
+#[inline(never)]
+fn fused_mismatch(pc: u64) -> TranslateError {
+    TranslateError::Unsupported {
+        pc,
+        mnemonic: "block end (fused scan and lift disagree)".to_string(),
     }
 }
 
@@ -581,10 +800,20 @@ impl Lifter<'_> {
         }
         if d == OP_MEM {
             let (a, off) = self.ea(i)?;
-            return Ok(self.b.load(a, off, width(size), false, loc));
+            let t = self.b.load(a, off, width(size), false, loc);
+            // An unsigned load of at most 32 bits is its own zero
+            // extension: a 32-bit register write needs no `Zext32`.
+            if size <= 4 {
+                self.zext_done = Some(t);
+            }
+            return Ok(t);
         }
         if d == OP_IMM {
-            return Ok(self.k(i.imm));
+            let t = self.k(i.imm);
+            if i.imm >> 32 == 0 {
+                self.zext_done = Some(t);
+            }
+            return Ok(t);
         }
         Err(unsupported(i, "operand"))
     }
@@ -999,16 +1228,24 @@ impl Lifter<'_> {
         let w = s * 8;
         // `xor r, r` (and `sub r, r`) is the zero idiom.
         let same_reg = is_reg(i.ops[0]) && i.ops[0] == i.ops[1];
-        let a = self.read(i, 0, s, loc)?;
-        let c = self.read(i, 1, s, loc)?;
         // Table loads (a `match` here was a second jump table).
         let k = (m as usize).wrapping_sub(Class::Add as usize) & 7;
         let (op, kind) = (ALU_OP[k], ALU_FLAGS[k]);
+        let zero_idiom = same_reg && matches!(m, Class::Xor | Class::Sub);
+        // The zero idiom reads nothing: the register's old value would be
+        // an unread `GET`, which sends the block to the dead-code pass's
+        // backward fallback.
+        let (a, c) = if zero_idiom {
+            let z = self.k(0);
+            (z, z)
+        } else {
+            (self.read(i, 0, s, loc)?, self.read(i, 1, s, loc)?)
+        };
         let r = if m == Class::Cmp {
             // Only the flags need the difference: computed on demand.
             LAZY_RESULT
-        } else if same_reg && matches!(m, Class::Xor | Class::Sub) {
-            self.k(0)
+        } else if zero_idiom {
+            a
         } else if same_reg && matches!(m, Class::Test | Class::And | Class::Or) {
             // x & x = x | x = x: only the truncation remains.
             zext_w(self.b, a, w)
@@ -1043,12 +1280,23 @@ impl Lifter<'_> {
         }
         let s = self.size(i)?;
         let src_size = self.op_size(i, 1)?;
-        let v = self.read(i, 1, src_size, loc)?;
-        let v = if m == Class::Movzx {
-            zext_w(self.b, v, src_size * 8)
+        let zx = m == Class::Movzx;
+        let v = if i.ops[1] == OP_MEM {
+            // The load extends: unsigned for movzx, signed for movsx(d).
+            let (a, off) = self.ea(i)?;
+            self.b.load(a, off, width(src_size), !zx, loc)
         } else {
-            sext_w(self.b, v, src_size * 8)
+            let v = self.read(i, 1, src_size, loc)?;
+            if zx {
+                zext_w(self.b, v, src_size * 8)
+            } else {
+                sext_w(self.b, v, src_size * 8)
+            }
         };
+        if zx {
+            // At most 16 bits: its own 32-bit zero extension.
+            self.zext_done = Some(v);
+        }
         self.write(i, s, v, loc)?;
         Ok(())
     }
@@ -1207,6 +1455,7 @@ fn mem_size(i: &X86Insn) -> Result<u32, Box<TranslateError>> {
 mod tests {
     use super::super::insn::{imm_form, immediate_of};
     use super::*;
+    use crate::frontend::BlockIndex;
     use crate::ir::IrBlock;
     use iced_x86::{OpKind, Register};
 
@@ -1219,6 +1468,174 @@ mod tests {
         let mut insns = Vec::new();
         fe.scan_block(&img, 0x1000, &mut insns)?;
         fe.lift_block(0x1000, &insns, false)
+    }
+
+    /// The x86-64 frontend without its fused discovery (the trait's
+    /// default: discover the unit, then lift each block).
+    #[derive(Default)]
+    struct Unfused(X86Frontend);
+
+    impl Frontend for Unfused {
+        type Insn = X86Insn;
+        const NAME: &'static str = "x86-64 (unfused)";
+        fn scan_block(
+            &mut self,
+            img: &CodeImage,
+            pc: u64,
+            out: &mut Vec<X86Insn>,
+        ) -> Result<BlockScan, TranslateError> {
+            self.0.scan_block(img, pc, out)
+        }
+        fn discover(
+            &mut self,
+            img: &CodeImage,
+            d: &mut Discovery<'_, X86Insn>,
+        ) -> Result<(), TranslateError> {
+            self.0.discover(img, d)
+        }
+        fn lift_block_into(
+            &mut self,
+            pc: u64,
+            insns: &[X86Insn],
+            flags_live_out: bool,
+            ops: &mut UnitOps,
+        ) -> Result<LiftedBlock, TranslateError> {
+            self.0.lift_block_into(pc, insns, flags_live_out, ops)
+        }
+        fn insn_loc(insn: &X86Insn, index: u32) -> GuestLoc {
+            X86Frontend::insn_loc(insn, index)
+        }
+    }
+
+    /// Asserts that the fused and the separate translation of `entries`
+    /// give the same unit (blocks, records, constants, terminators, last
+    /// uses), twice with reused buffers; returns how many records the
+    /// fused unit holds outside its blocks (early lifts of blocks lifted
+    /// again with their flag stores).
+    fn assert_fused_equals_separate(img: &CodeImage, entries: &[(String, u64)]) -> usize {
+        use crate::xarch::unit::UnitTranslator;
+        let mut fused = UnitTranslator::new(X86Frontend::default());
+        let mut separate = UnitTranslator::new(Unfused::default());
+        let mut relifted = 0;
+        for _ in 0..2 {
+            let a = fused.translate(img, entries).unwrap();
+            let b = separate.translate(img, entries).unwrap();
+            assert_eq!(a.blocks.len(), b.blocks.len());
+            for (i, (x, y)) in a.blocks.iter().zip(&b.blocks).enumerate() {
+                let key = |k: &crate::ir::UnitBlock| (k.pc, k.insn_count, k.num_temps, k.term);
+                assert_eq!(key(x), key(y));
+                assert_eq!(a.block_ops(x), b.block_ops(y), "block {:#x}", x.pc);
+                assert_eq!(a.block_consts(x), b.block_consts(y), "block {:#x}", x.pc);
+                let n = x.num_temps as usize;
+                assert_eq!(
+                    a.last_use[a.last_use_base[i]..][..n],
+                    b.last_use[b.last_use_base[i]..][..n],
+                    "block {:#x}",
+                    x.pc
+                );
+            }
+            assert_eq!(a.guest_insns, b.guest_insns);
+            assert_eq!(a.indirect_targets, b.indirect_targets);
+            assert_eq!(a.live_ops(), b.live_ops());
+            let used: usize = a.blocks.iter().map(|k| (k.end - k.start) as usize).sum();
+            relifted = a.ops.len() - used;
+            fused.recycle(a);
+            separate.recycle(b);
+        }
+        relifted
+    }
+
+    /// Lifting during discovery gives the unit the separate passes give,
+    /// on the committed object and on a block whose flags are live at its
+    /// end (lifted again with the flag stores), and the committed object
+    /// takes the fused path (no fallback).
+    #[test]
+    fn fused_discovery_and_lifting_match_the_separate_passes() {
+        use crate::xarch::inputs::{load_input, X86_64_ELF};
+        let input = load_input(X86_64_ELF).unwrap();
+        assert_fused_equals_separate(&input.image, &input.symbols);
+        // cmp rdi, rsi ; jmp 1f ; 1: jl 2f ; ret ; 2: ret
+        let img = CodeImage {
+            base: 0x1000,
+            bytes: vec![0x48, 0x39, 0xf7, 0xeb, 0x00, 0x7c, 0x01, 0xc3, 0xc3],
+        };
+        let entries = [("f".to_string(), 0x1000)];
+        assert!(assert_fused_equals_separate(&img, &entries) > 0);
+        // The fused discovery succeeds on the committed object.
+        let mut fe = X86Frontend::default();
+        let (mut index, mut scans, mut all) = (BlockIndex::default(), Vec::new(), Vec::new());
+        index.reset(input.image.base, input.image.bytes.len());
+        let mut work: Vec<u64> = input.symbols.iter().map(|e| e.1).collect();
+        let (mut ops, mut lifted) = (UnitOps::default(), Vec::new());
+        let d = &mut Discovery::new(&mut index, &mut scans, &mut all, &mut work);
+        assert_eq!(
+            fe.discover_and_lift(&input.image, d, &mut ops, &mut lifted),
+            Ok(true)
+        );
+        assert_eq!(lifted.len(), scans.len());
+    }
+
+    /// The fused scan equals the separate scan on every block of the
+    /// committed object.
+    #[test]
+    fn fused_scan_equals_the_separate_scan() {
+        use crate::xarch::inputs::{load_input, X86_64_ELF};
+        let input = load_input(X86_64_ELF).unwrap();
+        let unit = crate::xarch::unit::translate_unit(
+            &mut X86Frontend::default(),
+            &input.image,
+            &input.symbols,
+        )
+        .unwrap();
+        let img = &input.image;
+        let mut fe = X86Frontend::default();
+        fe.b.reset(UnitOps::default());
+        let mut dec = Decoder::with_ip(64, &img.bytes, img.base, DecoderOptions::NONE);
+        for pc in unit.blocks.iter().map(|b| b.pc) {
+            let (mut fused, mut separate) = (Vec::new(), Vec::new());
+            let mut scan = BlockScan::default();
+            fe.scan_and_lift(img, &mut dec, pc, &mut fused, &mut scan, &mut Vec::new())
+                .unwrap();
+            let want = fe.scan_block(img, pc, &mut separate).unwrap();
+            assert_eq!(format!("{scan:?}"), format!("{want:?}"), "block {pc:#x}");
+            assert_eq!(fused, separate);
+        }
+    }
+
+    /// A unit with an error is translated again the separate way, so the
+    /// error is the one discovery-then-lifting reports.
+    #[test]
+    fn fused_discovery_reports_the_errors_of_the_separate_passes() {
+        use crate::xarch::unit::UnitTranslator;
+        for (code, entry, want) in [
+            // je 1f ; cpuid (lifting fails) ; ret ; 1: nop, end of image:
+            // discovery fails later, and that is the error.
+            (
+                vec![0x74, 0x03, 0x0f, 0xa2, 0xc3, 0x90],
+                0x1000,
+                Some(TranslateError::OutOfImage { pc: 0x1006 }),
+            ),
+            // cpuid ; ret
+            (vec![0x0f, 0xa2, 0xc3], 0x1000, None),
+            // A block ending in an unmodeled instruction (ud2).
+            (vec![0x90, 0x0f, 0x0b], 0x1000, None),
+            (vec![0xc3], 0x1002, Some(TranslateError::OutOfImage { pc: 0x1002 })),
+        ] {
+            let img = CodeImage {
+                base: 0x1000,
+                bytes: code,
+            };
+            let entries = [("f".to_string(), entry)];
+            let a = UnitTranslator::new(X86Frontend::default()).translate(&img, &entries);
+            let b = UnitTranslator::new(Unfused::default()).translate(&img, &entries);
+            let (a, b) = (a.unwrap_err(), b.unwrap_err());
+            assert_eq!(a, b);
+            if let Some(want) = want {
+                assert_eq!(a, want);
+            } else {
+                assert!(matches!(a, TranslateError::Unsupported { .. }), "{a}");
+            }
+        }
     }
 
     #[test]
