@@ -18,7 +18,7 @@
 use crate::backend::x86_64::{ChainSite, CompiledBlock};
 use crate::cache::{IncomingLink, TranslatedBlock};
 use crate::frontend::riscv::decode;
-use crate::memory::PAGE_SHIFT;
+use crate::memory::{GuestMemory, PAGE_SHIFT};
 
 /// Where one image block stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +42,6 @@ pub(super) struct ImageBlock {
     pub entry: usize,
     /// Code size in bytes.
     pub size: u32,
-    /// Range of its guest instruction words in [`ImageBlocks::words`].
-    pub words: (u32, u32),
     /// Range of its chain sites in [`ImageBlocks::sites`].
     pub sites: (u32, u32),
     /// The prelinked jumps into it: the index in [`ImageBlocks::sites`]
@@ -52,7 +50,7 @@ pub(super) struct ImageBlock {
     state: State,
 }
 
-/// The four vectors of an image table, kept per thread between images: a
+/// The three vectors of an image table, kept per thread between images: a
 /// short-lived VM started from an image (tests, start-up benchmarks, a
 /// scheduler's guests) otherwise allocates them at install and frees them
 /// at drop, 2-7 KB each for `fib`. Taken empty for one install, handed
@@ -60,7 +58,6 @@ pub(super) struct ImageBlock {
 #[derive(Default)]
 pub(super) struct TableBuffers {
     pub blocks: Vec<ImageBlock>,
-    pub words: Vec<u32>,
     pub sites: Vec<ChainSite>,
     pub site_block: Vec<u32>,
 }
@@ -84,15 +81,13 @@ impl TableBuffers {
     /// Clears the vectors (keeping their memory) and keeps them for the
     /// next install on this thread.
     fn give(mut self) {
-        if self.words.capacity() > Self::MAX_KEPT
-            || self.sites.capacity() > Self::MAX_KEPT
+        if self.sites.capacity() > Self::MAX_KEPT
             || self.blocks.capacity() > Self::MAX_KEPT
             || self.site_block.capacity() > Self::MAX_KEPT
         {
             return;
         }
         self.blocks.clear();
-        self.words.clear();
         self.sites.clear();
         self.site_block.clear();
         // During thread teardown the slot may be gone: the vectors are then freed.
@@ -104,9 +99,6 @@ impl TableBuffers {
 #[derive(Debug, Default)]
 pub(super) struct ImageBlocks {
     blocks: Vec<ImageBlock>,
-    /// Guest instruction words of every block (checked at install to
-    /// decode to a straight-line run; decoded when a block is taken).
-    words: Vec<u32>,
     sites: Vec<ChainSite>,
     /// Per entry of `sites`: the index of the block the install linked
     /// its jump to, or `u32::MAX` (the prelinked jumps into a block are
@@ -122,7 +114,6 @@ impl ImageBlocks {
     /// vectors; `links` grouped by target block).
     pub fn new(
         blocks: Vec<ImageBlock>,
-        words: Vec<u32>,
         sites: Vec<ChainSite>,
         site_block: Vec<u32>,
     ) -> Self {
@@ -130,7 +121,6 @@ impl ImageBlocks {
         let pending = blocks.len();
         Self {
             blocks,
-            words,
             sites,
             site_block,
             max_span,
@@ -144,7 +134,6 @@ impl ImageBlocks {
         end: u64,
         entry: usize,
         size: u32,
-        words: (u32, u32),
         sites: (u32, u32),
         links: (u32, u32),
     ) -> ImageBlock {
@@ -153,7 +142,6 @@ impl ImageBlocks {
             end,
             entry,
             size,
-            words,
             sites,
             links,
             state: State::Pending,
@@ -188,18 +176,27 @@ impl ImageBlocks {
 
     /// Hands pending block `i` over as a cache entry with its machine code
     /// and the prelinked jumps into it.
-    pub fn take(&mut self, i: usize) -> TranslatedBlock {
+    /// Its instructions are decoded from `mem`: install checked that the
+    /// block's guest words there are the ones the image was compiled from
+    /// and decode to a straight-line run (`is_straight_line_block` accepts
+    /// exactly the words `decode` accepts), and they cannot have changed
+    /// since: the block's pages are code pages, and a write to one drops
+    /// the pending blocks on it ([`ImageBlocks::drop_page`]).
+    pub fn take(&mut self, i: usize, mem: &GuestMemory) -> TranslatedBlock {
         let b = &mut self.blocks[i];
         debug_assert_eq!(b.state, State::Pending);
         b.state = State::Registered;
         self.pending -= 1;
         let b = *b;
         let r = |(s, e): (u32, u32)| s as usize..e as usize;
-        // Install checked these words with `is_straight_line_block`, which
-        // accepts exactly the words `decode` accepts.
-        let insns = self.words[r(b.words)]
-            .iter()
-            .map(|&w| decode(w).expect("image words checked at install"))
+        let insns = mem
+            .slice(b.pc, b.end - b.pc)
+            .expect("image block range checked at install")
+            .chunks_exact(4)
+            .map(|w| {
+                decode(u32::from_le_bytes(w.try_into().expect("4 bytes")))
+                    .expect("image words checked at install")
+            })
             .collect();
         let mut tb = TranslatedBlock::new(b.pc, b.end, insns);
         tb.jit = Some(CompiledBlock {
@@ -298,7 +295,6 @@ impl Drop for ImageBlocks {
     fn drop(&mut self) {
         TableBuffers {
             blocks: std::mem::take(&mut self.blocks),
-            words: std::mem::take(&mut self.words),
             sites: std::mem::take(&mut self.sites),
             site_block: std::mem::take(&mut self.site_block),
         }

@@ -109,7 +109,6 @@ impl BlockIndex {
 #[derive(Default)]
 struct InstallScratch {
     recs: Vec<BlockRec>,
-    word_ranges: Vec<(u32, u32)>,
     fields: Vec<(u32, [u8; 4])>,
     site_ranges: Vec<(u32, u32)>,
     links_in: Vec<(u32, u32)>,
@@ -138,7 +137,6 @@ impl InstallScratch {
         }
         self.index.clear(&self.recs);
         self.recs.clear();
-        self.word_ranges.clear();
         self.fields.clear();
         self.site_ranges.clear();
         self.links_in.clear();
@@ -263,7 +261,6 @@ impl Vm {
         let mut scratch = InstallScratch::take();
         let InstallScratch {
             recs,
-            word_ranges,
             fields,
             site_ranges,
             links_in,
@@ -274,18 +271,16 @@ impl Vm {
         recs.extend(img.blocks());
         // Every block's guest words: the ones the image was compiled from,
         // and a straight-line run of valid instructions, checked before
-        // anything is installed; kept in one vector, decoded only when a
+        // anything is installed; decoded from guest memory only when a
         // block is entered into the cache (see `ImageBlocks::take`).
-        let total_words: usize = recs.iter().map(|b| ((b.end - b.pc) / 4) as usize).sum();
         // The table's vectors, kept from the last image dropped on this thread.
         let TableBuffers {
             blocks: mut table,
-            mut words,
             mut sites,
             mut site_block,
         } = TableBuffers::take();
-        words.reserve(total_words);
-        word_ranges.reserve(n);
+        // Index of the next block's first word in the image's word section.
+        let mut next_word = 0usize;
         // Blocks that follow each other in guest memory are checked as one
         // run (one guest slice, one comparison, one copy); each block of it
         // is still checked to be a straight-line run of its own.
@@ -296,7 +291,7 @@ impl Vm {
                 j += 1;
             }
             let run = &recs[i..j];
-            let first = words.len();
+            let first = next_word;
             let span = BlockRec {
                 end: run[run.len() - 1].end,
                 ..run[0]
@@ -329,14 +324,9 @@ impl Vm {
                 if !is_straight_line_block(&mem[at..at + len]) {
                     return Err(self.bad_guest_code(b));
                 }
-                let w0 = (first + at / 4) as u32;
-                word_ranges.push((w0, w0 + len as u32 / 4));
                 at += len;
             }
-            words.extend(
-                mem.chunks_exact(4)
-                    .map(|w| u32::from_le_bytes(w.try_into().expect("4 bytes"))),
-            );
+            next_word += mem.len() / 4;
             i = j;
         }
         let code = img.code();
@@ -494,14 +484,13 @@ impl Vm {
                 b.end,
                 entry,
                 b.code_len,
-                word_ranges[i],
                 site_ranges[i],
                 links_in[i],
             ));
         }
         // The prelinked jumps into a block are found from `sites` when it
         // is entered into the cache or dropped (`ImageBlocks::incoming`).
-        self.image = Some(ImageBlocks::new(table, words, sites, site_block));
+        self.image = Some(ImageBlocks::new(table, sites, site_block));
         scratch.give();
         Ok(AotInstall {
             blocks: n,
