@@ -7,8 +7,9 @@
 //! - J: the JIT's part: cold run minus the run with every block compiled;
 //! - A: the AOT load (map, validate, install).
 //!
-//! `cargo run --release -p vm-core --example aot_startup_profile [ROUNDS] [jit|aot]`
-//! (a second argument runs one side only, for callgrind).
+//! `cargo run --release -p vm-core --example aot_startup_profile [ROUNDS] [jit|aot|both] [loop]`
+//! (a second argument runs one side only, for callgrind; a third, `loop`,
+//! skips the measurements of single parts after the loop, for `perf record`).
 
 use vm_core::aot::{build_image, load_image, write_image, BadImagePolicy};
 use vm_core::engine::{EngineKind, Vm, VmConfig};
@@ -71,6 +72,7 @@ fn main() {
     let mut elf_load = Vec::new();
     let mut jit_run = Vec::new();
     let mut jit_drop = Vec::new();
+    let mut aot_fresh = Vec::new();
     let mut aot_load = Vec::new();
     let mut aot_run = Vec::new();
     let mut aot_drop = Vec::new();
@@ -103,6 +105,7 @@ fn main() {
             let t0 = thread_cpu_ns();
             let mut vm = fresh();
             let t1 = thread_cpu_ns();
+            aot_fresh.push(t1 - t0);
             // SAFETY: the image was written by this program from build_image output.
             let l =
                 unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) }.expect("load");
@@ -127,6 +130,7 @@ fn main() {
     println!("  load_elf          {:8.1}", median(&mut elf_load));
     println!("  JIT run (cold)    {:8.1}", median(&mut jit_run));
     println!("  JIT drop          {:8.1}", median(&mut jit_drop));
+    println!("  AOT new + elf     {:8.1}", median(&mut aot_fresh));
     println!(
         "  AOT load          {:8.1}  (map {:.1}, validate {:.1}, install {:.1})",
         median(&mut aot_load),
@@ -139,6 +143,10 @@ fn main() {
     println!("  JIT total         {jt:8.1}");
     println!("  AOT total         {at:8.1}");
     println!("  ratio JIT/AOT     {:8.2}", jt / at);
+    if std::env::args().nth(3).as_deref() == Some("loop") {
+        let _ = std::fs::remove_file(&path);
+        return;
+    }
     // The pure computations of validation, alone (warm caches).
     let expect = vm_core::aot::format::Expectation::for_elf(
         vm_core::aot::build_info_for(&mut fresh()),

@@ -18,7 +18,7 @@
 use crate::backend::x86_64::{ChainSite, CompiledBlock};
 use crate::cache::{IncomingLink, TranslatedBlock};
 use crate::frontend::riscv::decode;
-use crate::memory::PAGE_SHIFT;
+use crate::memory::{GuestMemory, PAGE_SHIFT};
 
 /// Where one image block stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,24 +42,68 @@ pub(super) struct ImageBlock {
     pub entry: usize,
     /// Code size in bytes.
     pub size: u32,
-    /// Range of its guest instruction words in [`ImageBlocks::words`].
-    pub words: (u32, u32),
     /// Range of its chain sites in [`ImageBlocks::sites`].
     pub sites: (u32, u32),
-    /// Range of the prelinked jumps into it in [`ImageBlocks::links`].
+    /// The prelinked jumps into it: the index in [`ImageBlocks::sites`]
+    /// of the first, and how many there are.
     pub links: (u32, u32),
     state: State,
+}
+
+/// The three vectors of an image table, kept per thread between images: a
+/// short-lived VM started from an image (tests, start-up benchmarks, a
+/// scheduler's guests) otherwise allocates them at install and frees them
+/// at drop, 2-7 KB each for `fib`. Taken empty for one install, handed
+/// back cleared when the table is dropped.
+#[derive(Default)]
+pub(super) struct TableBuffers {
+    pub blocks: Vec<ImageBlock>,
+    pub sites: Vec<ChainSite>,
+    pub site_block: Vec<u32>,
+}
+
+thread_local! {
+    static TABLE_BUFFERS: std::cell::Cell<TableBuffers> =
+        std::cell::Cell::new(TableBuffers::default());
+}
+
+impl TableBuffers {
+    /// Vectors larger than this (in elements) are freed rather than kept.
+    const MAX_KEPT: usize = 1 << 16;
+
+    /// The kept (empty) vectors, or new ones.
+    pub fn take() -> Self {
+        TABLE_BUFFERS
+            .try_with(|c| c.take())
+            .unwrap_or_default()
+    }
+
+    /// Clears the vectors (keeping their memory) and keeps them for the
+    /// next install on this thread.
+    fn give(mut self) {
+        if self.sites.capacity() > Self::MAX_KEPT
+            || self.blocks.capacity() > Self::MAX_KEPT
+            || self.site_block.capacity() > Self::MAX_KEPT
+        {
+            return;
+        }
+        self.blocks.clear();
+        self.sites.clear();
+        self.site_block.clear();
+        // During thread teardown the slot may be gone: the vectors are then freed.
+        let _ = TABLE_BUFFERS.try_with(|c| c.set(self));
+    }
 }
 
 /// The not-yet-registered blocks of one installed image.
 #[derive(Debug, Default)]
 pub(super) struct ImageBlocks {
     blocks: Vec<ImageBlock>,
-    /// Guest instruction words of every block (checked at install to
-    /// decode to a straight-line run; decoded when a block is taken).
-    words: Vec<u32>,
     sites: Vec<ChainSite>,
-    links: Vec<IncomingLink>,
+    /// Per entry of `sites`: the index of the block the install linked
+    /// its jump to, or `u32::MAX` (the prelinked jumps into a block are
+    /// found from it when needed, see [`ImageBlocks::incoming`]).
+    site_block: Vec<u32>,
     /// Longest guest range of a block, in bytes (bounds page searches).
     max_span: u64,
     pending: usize,
@@ -70,17 +114,15 @@ impl ImageBlocks {
     /// vectors; `links` grouped by target block).
     pub fn new(
         blocks: Vec<ImageBlock>,
-        words: Vec<u32>,
         sites: Vec<ChainSite>,
-        links: Vec<IncomingLink>,
+        site_block: Vec<u32>,
     ) -> Self {
         let max_span = blocks.iter().map(|b| b.end - b.pc).max().unwrap_or(0);
         let pending = blocks.len();
         Self {
             blocks,
-            words,
             sites,
-            links,
+            site_block,
             max_span,
             pending,
         }
@@ -92,7 +134,6 @@ impl ImageBlocks {
         end: u64,
         entry: usize,
         size: u32,
-        words: (u32, u32),
         sites: (u32, u32),
         links: (u32, u32),
     ) -> ImageBlock {
@@ -101,7 +142,6 @@ impl ImageBlocks {
             end,
             entry,
             size,
-            words,
             sites,
             links,
             state: State::Pending,
@@ -136,18 +176,27 @@ impl ImageBlocks {
 
     /// Hands pending block `i` over as a cache entry with its machine code
     /// and the prelinked jumps into it.
-    pub fn take(&mut self, i: usize) -> TranslatedBlock {
+    /// Its instructions are decoded from `mem`: install checked that the
+    /// block's guest words there are the ones the image was compiled from
+    /// and decode to a straight-line run (`is_straight_line_block` accepts
+    /// exactly the words `decode` accepts), and they cannot have changed
+    /// since: the block's pages are code pages, and a write to one drops
+    /// the pending blocks on it ([`ImageBlocks::drop_page`]).
+    pub fn take(&mut self, i: usize, mem: &GuestMemory) -> TranslatedBlock {
         let b = &mut self.blocks[i];
         debug_assert_eq!(b.state, State::Pending);
         b.state = State::Registered;
         self.pending -= 1;
         let b = *b;
         let r = |(s, e): (u32, u32)| s as usize..e as usize;
-        // Install checked these words with `is_straight_line_block`, which
-        // accepts exactly the words `decode` accepts.
-        let insns = self.words[r(b.words)]
-            .iter()
-            .map(|&w| decode(w).expect("image words checked at install"))
+        let insns = mem
+            .slice(b.pc, b.end - b.pc)
+            .expect("image block range checked at install")
+            .chunks_exact(4)
+            .map(|w| {
+                decode(u32::from_le_bytes(w.try_into().expect("4 bytes")))
+                    .expect("image words checked at install")
+            })
             .collect();
         let mut tb = TranslatedBlock::new(b.pc, b.end, insns);
         tb.jit = Some(CompiledBlock {
@@ -155,8 +204,36 @@ impl ImageBlocks {
             size: b.size as usize,
             sites: self.sites[r(b.sites)].to_vec(),
         });
-        tb.incoming = self.links[r(b.links)].to_vec();
+        tb.incoming = self.incoming(i);
         tb
+    }
+
+    /// The prelinked jumps into block `i`, in record order: the sites
+    /// from its first one on whose jump the install linked to `i`, until
+    /// all are found. Collected when a block is entered into the cache or
+    /// dropped (a few per run), instead of grouped by target block at
+    /// install for every block.
+    fn incoming(&self, i: usize) -> Vec<IncomingLink> {
+        let (first, count) = self.blocks[i].links;
+        let mut links = Vec::with_capacity(count as usize);
+        if count == 0 {
+            return links;
+        }
+        for (s, &t) in self.sites[first as usize..]
+            .iter()
+            .zip(&self.site_block[first as usize..])
+        {
+            if t == i as u32 {
+                links.push(IncomingLink {
+                    patch_addr: s.patch_addr,
+                    stub_addr: s.stub_addr,
+                });
+                if links.len() == count as usize {
+                    break;
+                }
+            }
+        }
+        links
     }
 
     /// Indices of the blocks (any state) whose guest range overlaps `page`.
@@ -186,7 +263,7 @@ impl ImageBlocks {
             if was_pending {
                 self.pending -= 1;
                 let b = self.blocks[i];
-                dropped(&b, &self.links[b.links.0 as usize..b.links.1 as usize]);
+                dropped(&b, &self.incoming(i));
             }
         }
     }
@@ -211,5 +288,16 @@ impl ImageBlocks {
             .collect();
         pages.dedup();
         pages
+    }
+}
+
+impl Drop for ImageBlocks {
+    fn drop(&mut self) {
+        TableBuffers {
+            blocks: std::mem::take(&mut self.blocks),
+            sites: std::mem::take(&mut self.sites),
+            site_block: std::mem::take(&mut self.site_block),
+        }
+        .give();
     }
 }

@@ -2,7 +2,7 @@
 //! code region and enter its blocks into the block cache, as if the JIT
 //! had compiled and chained them.
 
-use super::image_blocks::ImageBlocks;
+use super::image_blocks::{ImageBlocks, TableBuffers};
 use super::*;
 use crate::aot::format::{
     self, reloc_kind, BlockRec, ImageCheck, ImageView, Rejection, RelocRec, RELOC_REC,
@@ -109,12 +109,9 @@ impl BlockIndex {
 #[derive(Default)]
 struct InstallScratch {
     recs: Vec<BlockRec>,
-    word_ranges: Vec<(u32, u32)>,
     fields: Vec<(u32, [u8; 4])>,
     site_ranges: Vec<(u32, u32)>,
-    links: Vec<(u32, usize, usize)>,
-    link_start: Vec<u32>,
-    next: Vec<u32>,
+    links_in: Vec<(u32, u32)>,
     chain_at: Vec<u64>,
     site_targets: Vec<(u32, u64)>,
     index: BlockIndex,
@@ -140,12 +137,9 @@ impl InstallScratch {
         }
         self.index.clear(&self.recs);
         self.recs.clear();
-        self.word_ranges.clear();
         self.fields.clear();
         self.site_ranges.clear();
-        self.links.clear();
-        self.link_start.clear();
-        self.next.clear();
+        self.links_in.clear();
         self.chain_at.clear();
         self.site_targets.clear();
         INSTALL_SCRATCH.with(|c| c.set(self));
@@ -267,12 +261,9 @@ impl Vm {
         let mut scratch = InstallScratch::take();
         let InstallScratch {
             recs,
-            word_ranges,
             fields,
             site_ranges,
-            links,
-            link_start,
-            next,
+            links_in,
             chain_at,
             site_targets,
             index,
@@ -280,11 +271,16 @@ impl Vm {
         recs.extend(img.blocks());
         // Every block's guest words: the ones the image was compiled from,
         // and a straight-line run of valid instructions, checked before
-        // anything is installed; kept in one vector, decoded only when a
+        // anything is installed; decoded from guest memory only when a
         // block is entered into the cache (see `ImageBlocks::take`).
-        let total_words: usize = recs.iter().map(|b| ((b.end - b.pc) / 4) as usize).sum();
-        let mut words: Vec<u32> = Vec::with_capacity(total_words);
-        word_ranges.reserve(n);
+        // The table's vectors, kept from the last image dropped on this thread.
+        let TableBuffers {
+            blocks: mut table,
+            mut sites,
+            mut site_block,
+        } = TableBuffers::take();
+        // Index of the next block's first word in the image's word section.
+        let mut next_word = 0usize;
         // Blocks that follow each other in guest memory are checked as one
         // run (one guest slice, one comparison, one copy); each block of it
         // is still checked to be a straight-line run of its own.
@@ -295,7 +291,7 @@ impl Vm {
                 j += 1;
             }
             let run = &recs[i..j];
-            let first = words.len();
+            let first = next_word;
             let span = BlockRec {
                 end: run[run.len() - 1].end,
                 ..run[0]
@@ -328,14 +324,9 @@ impl Vm {
                 if !is_straight_line_block(&mem[at..at + len]) {
                     return Err(self.bad_guest_code(b));
                 }
-                let w0 = (first + at / 4) as u32;
-                word_ranges.push((w0, w0 + len as u32 / 4));
                 at += len;
             }
-            words.extend(
-                mem.chunks_exact(4)
-                    .map(|w| u32::from_le_bytes(w.try_into().expect("4 bytes"))),
-            );
+            next_word += mem.len() / 4;
             i = j;
         }
         let code = img.code();
@@ -355,10 +346,13 @@ impl Vm {
         // code is then copied into the region once with them in place.
         fields.reserve(img.reloc_count());
         // Chain sites come with a site field each: at most half the relocations.
-        let mut sites: Vec<ChainSite> = Vec::with_capacity(img.reloc_count() / 2);
+        sites.reserve(img.reloc_count() / 2);
+        site_block.reserve(img.reloc_count() / 2);
         site_ranges.reserve(n);
-        // (target block index, patched field, its stub)
-        links.reserve(img.reloc_count() / 2);
+        // Per target block: its first prelinked jump's site index, and how many.
+        links_in.resize(n, (0, 0));
+        // Chain jumps linked to an image block.
+        let mut prelinked = 0usize;
         let chaining = self.cfg.chaining;
         index.fill(recs);
         // Every relocation record is checked here, in the pass that applies
@@ -421,6 +415,7 @@ impl Vm {
                             stub_addr: stub,
                             target_pc: rr.target,
                         });
+                        let mut linked_to = u32::MAX;
                         if chaining {
                             if let Some(t) = index.find(recs, rr.target) {
                                 let entry = base + recs[t].code_off as usize;
@@ -429,9 +424,16 @@ impl Vm {
                                     entry as i64 - (field as i64 + 4),
                                     "chain",
                                 )?);
-                                links.push((t as u32, field, stub));
+                                prelinked += 1;
+                                linked_to = t as u32;
+                                let l = &mut links_in[t];
+                                if l.1 == 0 {
+                                    l.0 = site_block.len() as u32;
+                                }
+                                l.1 += 1;
                             }
                         }
+                        site_block.push(linked_to);
                     }
                     _ => {
                         bad = true;
@@ -461,33 +463,9 @@ impl Vm {
             .install_code_patched(code, fields)
             .map_err(VmError::from)?;
         debug_assert_eq!(addr, base);
-        // Prelinked jumps grouped by target block (counting sort).
-        link_start.resize(n + 1, 0);
-        for &(t, _, _) in links.iter() {
-            link_start[t as usize + 1] += 1;
-        }
-        for i in 0..n {
-            link_start[i + 1] += link_start[i];
-        }
-        next.extend_from_slice(link_start);
-        let mut incoming = vec![
-            IncomingLink {
-                patch_addr: 0,
-                stub_addr: 0
-            };
-            links.len()
-        ];
-        for &(t, patch_addr, stub_addr) in links.iter() {
-            let k = &mut next[t as usize];
-            incoming[*k as usize] = IncomingLink {
-                patch_addr,
-                stub_addr,
-            };
-            *k += 1;
-        }
         // The blocks run before the cache knows them (prelinked jumps, the
         // indirect-jump cache): their pages must be code pages from now on.
-        let mut table = Vec::with_capacity(n);
+        table.reserve(n);
         let mut last_page = u64::MAX;
         for (i, b) in recs.iter().enumerate() {
             let entry = base + b.code_off as usize;
@@ -506,13 +484,13 @@ impl Vm {
                 b.end,
                 entry,
                 b.code_len,
-                word_ranges[i],
                 site_ranges[i],
-                (link_start[i], link_start[i + 1]),
+                links_in[i],
             ));
         }
-        self.image = Some(ImageBlocks::new(table, words, sites, incoming));
-        let prelinked = links.len();
+        // The prelinked jumps into a block are found from `sites` when it
+        // is entered into the cache or dropped (`ImageBlocks::incoming`).
+        self.image = Some(ImageBlocks::new(table, sites, site_block));
         scratch.give();
         Ok(AotInstall {
             blocks: n,

@@ -761,7 +761,7 @@ impl Vm {
     #[cold]
     fn register_image_block(&mut self, i: usize) -> BlockId {
         let image = self.image.as_mut().expect("pending block of an image");
-        let tb = image.take(i);
+        let tb = image.take(i, &self.mem);
         if image.is_exhausted() {
             self.image = None;
         }
