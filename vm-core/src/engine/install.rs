@@ -190,20 +190,20 @@ impl Vm {
     fn bad_guest_code(&self, b: &BlockRec) -> InstallError {
         let mut pc = b.pc;
         while pc < b.end {
-            match self.mem.fetch32(pc).ok().and_then(|w| decode(w).ok()) {
+            match self.mem.fetch_insn(pc).ok().and_then(|w| decode_parcel(w).ok()) {
                 None => {
                     return InstallError::guest_code(format!(
                         "block {:#x}: no valid instruction at {pc:#x}",
                         b.pc
                     ))
                 }
-                Some(inst) if inst.op.ends_block() && pc + 4 != b.end => {
+                Some(inst) if inst.op.ends_block() && pc + inst.len as u64 != b.end => {
                     return InstallError::guest_code(format!(
                         "block {:#x}: control transfer at {pc:#x} inside the block",
                         b.pc
                     ))
                 }
-                Some(_) => pc += 4,
+                Some(inst) => pc += inst.len as u64,
             }
         }
         InstallError::guest_code(format!(
