@@ -448,6 +448,20 @@ fn rvc_workloads_match_qemu_on_every_engine() {
             .trim()
             .parse()
             .unwrap();
+        let img = dir.join(format!("{p}.vmimg"));
+        let out = Command::new(vm)
+            .arg("aot")
+            .arg(&elf)
+            .arg("-o")
+            .arg(&img)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{p}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let img = img.to_str().unwrap().to_string();
         for flags in [
             vec!["--engine", "interp"],
             vec!["--engine", "jit"],
@@ -455,7 +469,7 @@ fn rvc_workloads_match_qemu_on_every_engine() {
             vec!["--engine", "tiered", "--threshold", "2"],
             vec!["--engine", "jit", "--mmu"],
             vec!["--engine", "interp", "--mmu"],
-            // AOT: next commit.
+            vec!["--engine", "aot", "--on-bad-image", "stop", "--image", &img],
         ] {
             let out = Command::new(vm)
                 .arg("run")

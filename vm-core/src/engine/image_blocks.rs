@@ -17,7 +17,7 @@
 
 use crate::backend::x86_64::{ChainSite, CompiledBlock};
 use crate::cache::{IncomingLink, TranslatedBlock};
-use crate::frontend::riscv::decode;
+use crate::frontend::riscv::decode_parcel;
 use crate::memory::PAGE_SHIFT;
 
 /// Where one image block stands.
@@ -42,7 +42,7 @@ pub(super) struct ImageBlock {
     pub entry: usize,
     /// Code size in bytes.
     pub size: u32,
-    /// Range of its guest instruction words in [`ImageBlocks::words`].
+    /// Range of its guest code halfwords in [`ImageBlocks::words`].
     pub words: (u32, u32),
     /// Range of its chain sites in [`ImageBlocks::sites`].
     pub sites: (u32, u32),
@@ -55,9 +55,9 @@ pub(super) struct ImageBlock {
 #[derive(Debug, Default)]
 pub(super) struct ImageBlocks {
     blocks: Vec<ImageBlock>,
-    /// Guest instruction words of every block (checked at install to
+    /// Guest code of every block in halfwords (checked at install to
     /// decode to a straight-line run; decoded when a block is taken).
-    words: Vec<u32>,
+    words: Vec<u16>,
     sites: Vec<ChainSite>,
     links: Vec<IncomingLink>,
     /// Longest guest range of a block, in bytes (bounds page searches).
@@ -70,7 +70,7 @@ impl ImageBlocks {
     /// vectors; `links` grouped by target block).
     pub fn new(
         blocks: Vec<ImageBlock>,
-        words: Vec<u32>,
+        words: Vec<u16>,
         sites: Vec<ChainSite>,
         links: Vec<IncomingLink>,
     ) -> Self {
@@ -144,11 +144,18 @@ impl ImageBlocks {
         let b = *b;
         let r = |(s, e): (u32, u32)| s as usize..e as usize;
         // Install checked these words with `is_straight_line_block`, which
-        // accepts exactly the words `decode` accepts.
-        let insns = self.words[r(b.words)]
-            .iter()
-            .map(|&w| decode(w).expect("image words checked at install"))
-            .collect();
+        // accepts exactly the code `decode_parcel` accepts.
+        let hw = &self.words[r(b.words)];
+        let mut insns = Vec::with_capacity(hw.len() / 2);
+        let mut k = 0;
+        while k < hw.len() {
+            let hi = hw.get(k + 1).copied().unwrap_or(0) as u32;
+            let inst = decode_parcel(hw[k] as u32 | hi << 16)
+                .expect("image words checked at install");
+            k += inst.len as usize / 2;
+            insns.push(inst);
+        }
+        let insns = insns.into_boxed_slice();
         let mut tb = TranslatedBlock::new(b.pc, b.end, insns);
         tb.jit = Some(CompiledBlock {
             entry: b.entry,

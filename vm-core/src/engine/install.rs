@@ -52,8 +52,9 @@ struct BlockIndex {
 }
 
 impl BlockIndex {
-    /// Slots allowed per block before the table is not worth its memory.
-    const MAX_SLOTS_PER_BLOCK: usize = 32;
+    /// Slots (one per 2-byte instruction address) allowed per block before
+    /// the table is not worth its memory.
+    const MAX_SLOTS_PER_BLOCK: usize = 64;
 
     /// Indexes `recs` (sorted by pc, non-overlapping).
     fn fill(&mut self, recs: &[BlockRec]) {
@@ -61,7 +62,7 @@ impl BlockIndex {
         let (Some(first), Some(last)) = (recs.first(), recs.last()) else {
             return;
         };
-        let span = ((last.end - first.pc) / 4) as usize;
+        let span = ((last.end - first.pc) / 2) as usize;
         if span > recs.len() * Self::MAX_SLOTS_PER_BLOCK {
             return;
         }
@@ -71,7 +72,7 @@ impl BlockIndex {
         self.base = first.pc;
         self.dense = true;
         for (i, b) in recs.iter().enumerate() {
-            self.slots[((b.pc - first.pc) / 4) as usize] = i as u32 + 1;
+            self.slots[((b.pc - first.pc) / 2) as usize] = i as u32 + 1;
         }
     }
 
@@ -79,7 +80,7 @@ impl BlockIndex {
     fn clear(&mut self, recs: &[BlockRec]) {
         if self.dense {
             for b in recs {
-                self.slots[((b.pc - self.base) / 4) as usize] = 0;
+                self.slots[((b.pc - self.base) / 2) as usize] = 0;
             }
         }
     }
@@ -91,10 +92,10 @@ impl BlockIndex {
             return recs.binary_search_by_key(&pc, |r| r.pc).ok();
         }
         let at = pc.wrapping_sub(self.base);
-        if !at.is_multiple_of(4) {
+        if !at.is_multiple_of(2) {
             return None;
         }
-        match self.slots.get((at / 4) as usize) {
+        match self.slots.get((at / 2) as usize) {
             Some(&s) if s != 0 => Some(s as usize - 1),
             _ => None,
         }
@@ -282,8 +283,9 @@ impl Vm {
         // and a straight-line run of valid instructions, checked before
         // anything is installed; kept in one vector, decoded only when a
         // block is entered into the cache (see `ImageBlocks::take`).
-        let total_words: usize = recs.iter().map(|b| ((b.end - b.pc) / 4) as usize).sum();
-        let mut words: Vec<u32> = Vec::with_capacity(total_words);
+        // (In halfwords: compressed instructions are 2 bytes.)
+        let total_words: usize = recs.iter().map(|b| ((b.end - b.pc) / 2) as usize).sum();
+        let mut words: Vec<u16> = Vec::with_capacity(total_words);
         word_ranges.reserve(n);
         // Blocks that follow each other in guest memory are checked as one
         // run (one guest slice, one comparison, one copy); each block of it
@@ -319,7 +321,7 @@ impl Vm {
                         return Err(other_program(b, &mem[at..at + len], built_from));
                     }
                     at += len;
-                    w += len / 4;
+                    w += len / 2;
                 }
             }
             let mut at = 0usize;
@@ -328,13 +330,13 @@ impl Vm {
                 if !is_straight_line_block(&mem[at..at + len]) {
                     return Err(self.bad_guest_code(b));
                 }
-                let w0 = (first + at / 4) as u32;
-                word_ranges.push((w0, w0 + len as u32 / 4));
+                let w0 = (first + at / 2) as u32;
+                word_ranges.push((w0, w0 + len as u32 / 2));
                 at += len;
             }
             words.extend(
-                mem.chunks_exact(4)
-                    .map(|w| u32::from_le_bytes(w.try_into().expect("4 bytes"))),
+                mem.chunks_exact(2)
+                    .map(|w| u16::from_le_bytes(w.try_into().expect("2 bytes"))),
             );
             i = j;
         }
@@ -410,7 +412,7 @@ impl Vm {
                     reloc_kind::SITE_IMM32 if value == 0 => site_targets.push((rr.offset, rr.target)),
                     reloc_kind::CHAIN_REL32 => {
                         let rel = at as i64 + 4 + value as i32 as i64;
-                        if rel < 0 || rel >= cl as i64 || !rr.target.is_multiple_of(4) {
+                        if rel < 0 || rel >= cl as i64 || !rr.target.is_multiple_of(2) {
                             bad = true;
                             break;
                         }
