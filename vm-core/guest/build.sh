@@ -12,4 +12,14 @@ for prog in sieve matmul qsort crc32 fib strings smc; do
     $CC $CFLAGS $extra -o "bin/$prog.elf.tmp" src/crt0.S src/rt.c "src/$prog.c" -lgcc
     mv "bin/$prog.elf.tmp" "bin/$prog.elf"
 done
-echo "built: $(ls bin)"
+# The same programs with the C extension (compressed instructions):
+# bin/rvc/*.elf, freestanding rv64imc (no F/D needed).
+mkdir -p bin/rvc
+CFLAGS_C=$(echo "$CFLAGS" | sed 's/-march=rv64im /-march=rv64imc /')
+for prog in sieve matmul qsort crc32 fib strings smc; do
+    extra="-Wl,-z,separate-code"
+    [ "$prog" = smc ] && extra="-Wl,-N -Wl,--no-warn-rwx-segments"
+    $CC $CFLAGS_C $extra -o "bin/rvc/$prog.elf.tmp" src/crt0.S src/rt.c "src/$prog.c" -lgcc
+    mv "bin/rvc/$prog.elf.tmp" "bin/rvc/$prog.elf"
+done
+echo "built: $(ls bin bin/rvc)"

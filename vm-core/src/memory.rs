@@ -44,8 +44,12 @@ pub trait GuestAccess {
     fn load(&mut self, addr: u64, size: u64) -> Result<u64, MemFault>;
     /// Stores the low `size` bytes of `val` little-endian.
     fn store(&mut self, addr: u64, size: u64, val: u64) -> Result<StoreEffect, MemFault>;
-    /// Fetches a 32-bit instruction word (execute permission).
-    fn fetch32(&mut self, addr: u64) -> Result<u32, MemFault>;
+    /// Fetches the instruction at `addr` (execute permission): a 32-bit
+    /// word, or for a compressed instruction (low two bits not `11`) its
+    /// halfword zero-extended, the next halfword not being fetched (it may
+    /// lie on an inaccessible page). A 32-bit instruction whose second half
+    /// is on an inaccessible page faults at that half.
+    fn fetch_insn(&mut self, addr: u64) -> Result<u32, MemFault>;
     /// Copies guest bytes out.
     fn read_bytes(&mut self, addr: u64, out: &mut [u8]) -> Result<(), MemFault>;
     /// Copies bytes in; returns the first physical code page touched.
@@ -62,8 +66,8 @@ impl GuestAccess for GuestMemory {
         GuestMemory::store(self, addr, size, val)
     }
     #[inline(always)]
-    fn fetch32(&mut self, addr: u64) -> Result<u32, MemFault> {
-        GuestMemory::fetch32(self, addr)
+    fn fetch_insn(&mut self, addr: u64) -> Result<u32, MemFault> {
+        GuestMemory::fetch_insn(self, addr)
     }
     fn read_bytes(&mut self, addr: u64, out: &mut [u8]) -> Result<(), MemFault> {
         GuestMemory::read_bytes(self, addr, out)
@@ -340,6 +344,21 @@ impl GuestMemory {
     #[inline]
     pub fn fetch32(&self, addr: u64) -> Result<u32, MemFault> {
         self.load(addr, 4).map(|v| v as u32)
+    }
+
+    /// Fetches the instruction at `addr` (see [`GuestAccess::fetch_insn`]):
+    /// one 4-byte load when it fits, so a compressed instruction in the last
+    /// two bytes of memory is fetched by its halfword alone.
+    #[inline]
+    pub fn fetch_insn(&self, addr: u64) -> Result<u32, MemFault> {
+        match self.load(addr, 4) {
+            Ok(w) if w & 3 == 3 => Ok(w as u32),
+            Ok(w) => Ok(w as u32 & 0xffff),
+            Err(e) => match self.load(addr, 2) {
+                Ok(h) if h & 3 != 3 => Ok(h as u32),
+                _ => Err(e),
+            },
+        }
     }
 
     /// Copies guest bytes out.

@@ -364,20 +364,26 @@ fn cli_syscalls_budget_and_elf_flags() {
         "{err}"
     );
     assert!(err.contains("instructions executed : 3\n"), "{err}");
-    // e_flags asking for the C extension are refused at load, by name.
+    // e_flags asking for the C extension (EF_RISCV_RVC) load and run.
     let rvc = dir.join("rvc.elf");
     std::fs::write(&rvc, tiny_elf(0x10000, &code, 0x1)).unwrap();
     let (status, _, err) = vm_cli(&["run", rvc.to_str().unwrap()]);
+    assert_eq!(status, Some((-38i32) as u8 as i32), "{err}");
+    // e_flags asking for an unimplemented base (RV64E) are refused at
+    // load, by name.
+    let rve = dir.join("rve.elf");
+    std::fs::write(&rve, tiny_elf(0x10000, &code, 0x8)).unwrap();
+    let (status, _, err) = vm_cli(&["run", rve.to_str().unwrap()]);
     assert_eq!(status, Some(125));
-    assert!(err.contains("need the C extension"), "{err}");
+    assert!(err.contains("need the RV64E base"), "{err}");
     let (status, _, err) = vm_cli(&[
         "aot",
-        rvc.to_str().unwrap(),
+        rve.to_str().unwrap(),
         "-o",
-        &format!("{}/rvc.vmimg", dir.display()),
+        &format!("{}/rve.vmimg", dir.display()),
     ]);
     assert_eq!(status, Some(125));
-    assert!(err.contains("need the C extension"), "{err}");
+    assert!(err.contains("need the RV64E base"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -632,11 +638,13 @@ fn jumping_outside_memory_is_a_fetch_fault() {
         let mut v = vm(engine);
         v.cpu_mut().pc = 1 << 40;
         assert!(matches!(v.run().unwrap_err(), VmError::FetchFault { pc } if pc == 1 << 40));
+        // With the C extension instructions are 2-byte aligned: only an
+        // odd pc is misaligned.
         let mut v = vm(engine);
-        v.cpu_mut().pc = 0x10002;
+        v.cpu_mut().pc = 0x10001;
         assert!(matches!(
             v.run().unwrap_err(),
-            VmError::FetchFault { pc: 0x10002 }
+            VmError::FetchFault { pc: 0x10001 }
         ));
     }
 }

@@ -120,7 +120,7 @@ impl AotCompiler {
             functions: prog.functions.len(),
             blocks: blocks.len(),
             skipped_blocks: skipped,
-            guest_insns: blocks.iter().map(|b| ((b.end - b.pc) / 4) as usize).sum(),
+            guest_insns: blocks.iter().map(|b| b.words.len()).sum(),
             code_bytes: blocks.iter().map(|b| b.code.code.len()).sum(),
             discover_time,
             compile_time,

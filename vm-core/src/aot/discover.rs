@@ -16,7 +16,7 @@ use object::elf::{FileHeader64, PF_X, PT_LOAD, SHT_SYMTAB, STT_FUNC};
 use object::read::elf::{FileHeader, ProgramHeader, Sym};
 use object::Endianness;
 
-use crate::frontend::riscv::{decode, DecodeError, Inst, Op};
+use crate::frontend::riscv::{decode_parcel, DecodeError, Inst, Op};
 use crate::guest::{load_elf, ElfError};
 use crate::memory::{GuestMemory, MemoryError, PAGE_SIZE};
 
@@ -37,8 +37,10 @@ pub struct GuestBlock {
     pub end: u64,
     /// Decoded instructions.
     pub insns: Vec<Inst>,
-    /// The instruction words they were decoded from (an image records
-    /// them; the loader compares them with guest memory).
+    /// The instructions they were decoded from, one element each (a
+    /// 32-bit word, or a compressed instruction's halfword zero-extended;
+    /// an image records their bytes, the loader compares them with guest
+    /// memory).
     pub words: Vec<u32>,
 }
 
@@ -146,19 +148,19 @@ fn decode_block(mem: &GuestMemory, pc: u64, max_insns: usize) -> Option<GuestBlo
     let mut words = Vec::new();
     let mut cur = pc;
     while insns.len() < max_insns {
-        let word = match mem.fetch32(cur) {
+        let word = match mem.fetch_insn(cur) {
             Ok(w) => w,
             Err(_) if insns.is_empty() => return None,
             Err(_) => break,
         };
-        let inst = match decode(word) {
+        let inst = match decode_parcel(word) {
             Ok(i) => i,
             Err(DecodeError::Illegal(_)) if insns.is_empty() => return None,
             Err(_) => break,
         };
         insns.push(inst);
         words.push(word);
-        cur = cur.wrapping_add(4);
+        cur = cur.wrapping_add(inst.len as u64);
         if inst.op.ends_block() {
             break;
         }
@@ -177,8 +179,8 @@ fn constant_jalr_target(b: &GuestBlock) -> Option<u64> {
     let last = b.insns.last()?;
     let mut known: [Option<u64>; 32] = [None; 32];
     known[0] = Some(0);
-    for (i, inst) in b.insns[..b.insns.len() - 1].iter().enumerate() {
-        let pc = b.pc + 4 * i as u64;
+    let mut pc = b.pc;
+    for inst in &b.insns[..b.insns.len() - 1] {
         let v = match inst.op {
             Op::Lui => Some(inst.imm as i64 as u64),
             Op::Auipc => Some(pc.wrapping_add(inst.imm as i64 as u64)),
@@ -188,6 +190,7 @@ fn constant_jalr_target(b: &GuestBlock) -> Option<u64> {
         if inst.rd != 0 {
             known[inst.rd as usize] = v;
         }
+        pc = pc.wrapping_add(inst.len as u64);
     }
     known[last.rs1 as usize].map(|x| x.wrapping_add(last.imm as i64 as u64) & !1)
 }
@@ -198,7 +201,7 @@ fn successors(b: &GuestBlock, out: &mut Vec<(u64, bool)>) {
     let Some(last) = b.insns.last() else {
         return;
     };
-    let last_pc = b.end - 4;
+    let last_pc = b.end - last.len as u64;
     let imm = last.imm as i64 as u64;
     match last.op {
         Op::Jal => {
@@ -239,7 +242,7 @@ pub fn discover(elf: &[u8], max_block_insns: usize) -> Result<Program, DiscoverE
     let mut mem = GuestMemory::new(size)?;
     let img = load_elf(elf, &mut mem)?;
     let executable = |pc: u64| {
-        pc.is_multiple_of(4)
+        pc.is_multiple_of(2)
             && (ranges.is_empty() && pc < mem.len()
                 || ranges.iter().any(|&(s, e)| pc >= s && pc < e))
     };

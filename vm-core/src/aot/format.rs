@@ -15,7 +15,7 @@ use crate::backend::x86_64::RelocatableBlock;
 /// First 8 bytes of every image.
 pub const MAGIC: [u8; 8] = *b"VMAOTIMG";
 /// Version of the layout below; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// Size of the fixed header.
 pub const HEADER_LEN: usize = 192;
 /// Size of one function-table record (entry pc).
@@ -24,8 +24,9 @@ pub const FUNC_REC: usize = 8;
 pub const BLOCK_REC: usize = 32;
 /// Size of one relocation record.
 pub const RELOC_REC: usize = 16;
-/// Size of one guest instruction word.
-pub const WORD_REC: usize = 4;
+/// Size of one unit of the guest-code section: a halfword (instructions
+/// are 2 bytes, compressed, or 4; format version 3 on).
+pub const WORD_REC: usize = 2;
 /// Size of the checksum trailer.
 pub const TRAILER_LEN: usize = 4;
 /// Alignment of the code section and of every block's code in it.
@@ -69,7 +70,9 @@ pub struct ImageBlock {
     pub end: u64,
     /// Its relocatable machine code.
     pub code: RelocatableBlock,
-    /// The guest instruction words `[pc, end)` it was compiled from.
+    /// The guest instructions `[pc, end)` it was compiled from, one
+    /// element each: a 32-bit word, or a compressed instruction's halfword
+    /// (zero-extended; its low two bits are not `11`).
     pub words: Vec<u32>,
 }
 
@@ -245,7 +248,11 @@ pub fn serialize(build: &BuildInfo, c: &ImageContents) -> Result<Vec<u8>, TooLar
         .sum();
     let reloc_off = block_off + c.blocks.len() * BLOCK_REC;
     let word_off = reloc_off + n_relocs * RELOC_REC;
-    let n_words: usize = c.blocks.iter().map(|b| b.words.len()).sum();
+    let n_words: usize = c
+        .blocks
+        .iter()
+        .map(|b| ((b.end - b.pc) as usize) / WORD_REC)
+        .sum();
     let code_off = (word_off + n_words * WORD_REC).next_multiple_of(CODE_ALIGN);
     let mut code_len = 0usize;
     for b in &c.blocks {
@@ -313,8 +320,9 @@ pub fn serialize(build: &BuildInfo, c: &ImageContents) -> Result<Vec<u8>, TooLar
             reloc_idx += 1;
         }
         for &w in &b.words {
-            put_u32(&mut out, word_pos, w);
-            word_pos += WORD_REC;
+            let len = crate::frontend::riscv::insn_len(w as u16) as usize;
+            out[word_pos..word_pos + len].copy_from_slice(&w.to_le_bytes()[..len]);
+            word_pos += len;
         }
         put_u64(&mut out, rec, b.pc);
         put_u64(&mut out, rec + 8, b.end);
@@ -506,9 +514,9 @@ impl<'a> ImageView<'a> {
         &self.bytes[from..from + count as usize * RELOC_REC]
     }
 
-    /// The little-endian guest instruction words block `b` was compiled
-    /// from (`(b.end - b.pc) / 4` words), given the index `first` of its
-    /// first word: blocks' words follow each other in table order.
+    /// The little-endian guest code block `b` was compiled from
+    /// (`b.end - b.pc` bytes), given the index `first` of its first
+    /// halfword: blocks' code follows each other in table order.
     #[inline]
     pub fn block_words(&self, first: usize, b: &BlockRec) -> &'a [u8] {
         let from = self.words.0 + first * WORD_REC;
@@ -791,11 +799,12 @@ fn validate_tables(
             return bad("blocks not sorted by pc".into());
         }
         prev_pc = Some(b.pc);
-        let insns = b.end.wrapping_sub(b.pc) / 4;
-        if !b.pc.is_multiple_of(4)
+        // In halfwords: at most `max_block_insns` 32-bit instructions.
+        let insns = b.end.wrapping_sub(b.pc) / 2;
+        if !b.pc.is_multiple_of(2)
             || b.end <= b.pc
-            || !(b.end - b.pc).is_multiple_of(4)
-            || insns > max_block_insns as u64
+            || !(b.end - b.pc).is_multiple_of(2)
+            || insns > 2 * max_block_insns as u64
         {
             return bad(format!("bad guest range [{:#x}, {:#x})", b.pc, b.end));
         }
@@ -848,7 +857,7 @@ fn validate_tables(
                 reloc_kind::CHAIN_REL32 => {
                     let stub = at as i64 + 4 + field as i32 as i64;
                     chain_at[at / 64] |= 1 << (at % 64);
-                    stub >= 0 && stub < cl as i64 && rec.target.is_multiple_of(4)
+                    stub >= 0 && stub < cl as i64 && rec.target.is_multiple_of(2)
                 }
                 _ => false,
             };
@@ -875,7 +884,7 @@ fn validate_tables(
         return reject(
             ImageCheck::BlockTable,
             format!(
-                "blocks span {guest_words} guest instructions, the image holds {} guest words",
+                "blocks span {guest_words} guest halfwords, the image holds {}",
                 v.words.1
             ),
         );
@@ -942,7 +951,7 @@ pub(crate) fn describe_bad_reloc(v: &ImageView<'_>, i: usize, b: &BlockRec) -> R
                     let stub = o as i64 + 4 + rel;
                     if stub < co as i64 || stub >= (co + cl) as i64 {
                         "chain jump does not lead to a stub inside the block".to_string()
-                    } else if !rr.target.is_multiple_of(4) {
+                    } else if !rr.target.is_multiple_of(2) {
                         format!("misaligned chain target {:#x}", rr.target)
                     } else {
                         continue;

@@ -17,7 +17,7 @@
 
 use crate::backend::x86_64::{ChainSite, CompiledBlock};
 use crate::cache::{IncomingLink, TranslatedBlock};
-use crate::frontend::riscv::decode;
+use crate::frontend::riscv::decode_parcel;
 use crate::memory::{GuestMemory, PAGE_SHIFT};
 
 /// Where one image block stands.
@@ -189,15 +189,21 @@ impl ImageBlocks {
         self.pending -= 1;
         let b = *b;
         let r = |(s, e): (u32, u32)| s as usize..e as usize;
-        let insns = mem
+        // Install checked these bytes with `is_straight_line_block`, which
+        // accepts exactly the code `decode_parcel` accepts.
+        let code = mem
             .slice(b.pc, b.end - b.pc)
-            .expect("image block range checked at install")
-            .chunks_exact(4)
-            .map(|w| {
-                decode(u32::from_le_bytes(w.try_into().expect("4 bytes")))
-                    .expect("image words checked at install")
-            })
-            .collect();
+            .expect("image block range checked at install");
+        let mut insns = Vec::with_capacity(code.len() / 2);
+        let mut k = 0;
+        while k < code.len() {
+            let half = |at: usize| code.get(at..at + 2).map_or(0, |h| u16::from_le_bytes([h[0], h[1]]) as u32);
+            let inst = decode_parcel(half(k) | half(k + 2) << 16)
+                .expect("image words checked at install");
+            k += inst.len as usize;
+            insns.push(inst);
+        }
+        let insns = insns.into_boxed_slice();
         let mut tb = TranslatedBlock::new(b.pc, b.end, insns);
         tb.jit = Some(CompiledBlock {
             entry: b.entry,

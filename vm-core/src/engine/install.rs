@@ -52,8 +52,9 @@ struct BlockIndex {
 }
 
 impl BlockIndex {
-    /// Slots allowed per block before the table is not worth its memory.
-    const MAX_SLOTS_PER_BLOCK: usize = 32;
+    /// Slots (one per 2-byte instruction address) allowed per block before
+    /// the table is not worth its memory.
+    const MAX_SLOTS_PER_BLOCK: usize = 64;
 
     /// Indexes `recs` (sorted by pc, non-overlapping).
     fn fill(&mut self, recs: &[BlockRec]) {
@@ -61,7 +62,7 @@ impl BlockIndex {
         let (Some(first), Some(last)) = (recs.first(), recs.last()) else {
             return;
         };
-        let span = ((last.end - first.pc) / 4) as usize;
+        let span = ((last.end - first.pc) / 2) as usize;
         if span > recs.len() * Self::MAX_SLOTS_PER_BLOCK {
             return;
         }
@@ -71,7 +72,7 @@ impl BlockIndex {
         self.base = first.pc;
         self.dense = true;
         for (i, b) in recs.iter().enumerate() {
-            self.slots[((b.pc - first.pc) / 4) as usize] = i as u32 + 1;
+            self.slots[((b.pc - first.pc) / 2) as usize] = i as u32 + 1;
         }
     }
 
@@ -79,7 +80,7 @@ impl BlockIndex {
     fn clear(&mut self, recs: &[BlockRec]) {
         if self.dense {
             for b in recs {
-                self.slots[((b.pc - self.base) / 4) as usize] = 0;
+                self.slots[((b.pc - self.base) / 2) as usize] = 0;
             }
         }
     }
@@ -91,10 +92,10 @@ impl BlockIndex {
             return recs.binary_search_by_key(&pc, |r| r.pc).ok();
         }
         let at = pc.wrapping_sub(self.base);
-        if !at.is_multiple_of(4) {
+        if !at.is_multiple_of(2) {
             return None;
         }
-        match self.slots.get((at / 4) as usize) {
+        match self.slots.get((at / 2) as usize) {
             Some(&s) if s != 0 => Some(s as usize - 1),
             _ => None,
         }
@@ -184,20 +185,20 @@ impl Vm {
     fn bad_guest_code(&self, b: &BlockRec) -> InstallError {
         let mut pc = b.pc;
         while pc < b.end {
-            match self.mem.fetch32(pc).ok().and_then(|w| decode(w).ok()) {
+            match self.mem.fetch_insn(pc).ok().and_then(|w| decode_parcel(w).ok()) {
                 None => {
                     return InstallError::guest_code(format!(
                         "block {:#x}: no valid instruction at {pc:#x}",
                         b.pc
                     ))
                 }
-                Some(inst) if inst.op.ends_block() && pc + 4 != b.end => {
+                Some(inst) if inst.op.ends_block() && pc + inst.len as u64 != b.end => {
                     return InstallError::guest_code(format!(
                         "block {:#x}: control transfer at {pc:#x} inside the block",
                         b.pc
                     ))
                 }
-                Some(_) => pc += 4,
+                Some(inst) => pc += inst.len as u64,
             }
         }
         InstallError::guest_code(format!(
@@ -315,7 +316,7 @@ impl Vm {
                         return Err(other_program(b, &mem[at..at + len], built_from));
                     }
                     at += len;
-                    w += len / 4;
+                    w += len / 2;
                 }
             }
             let mut at = 0usize;
@@ -326,7 +327,7 @@ impl Vm {
                 }
                 at += len;
             }
-            next_word += mem.len() / 4;
+            next_word += mem.len() / 2;
             i = j;
         }
         let code = img.code();
@@ -404,7 +405,7 @@ impl Vm {
                     reloc_kind::SITE_IMM32 if value == 0 => site_targets.push((rr.offset, rr.target)),
                     reloc_kind::CHAIN_REL32 => {
                         let rel = at as i64 + 4 + value as i32 as i64;
-                        if rel < 0 || rel >= cl as i64 || !rr.target.is_multiple_of(4) {
+                        if rel < 0 || rel >= cl as i64 || !rr.target.is_multiple_of(2) {
                             bad = true;
                             break;
                         }

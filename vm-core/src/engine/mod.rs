@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use crate::backend::x86_64::X64Backend;
 use crate::backend::{exit_code, CodegenError};
 use crate::cache::{BlockCache, BlockId, IncomingLink, PcMap, TranslatedBlock};
-use crate::frontend::riscv::{decode, translate_block, DecodeError, Inst};
+use crate::frontend::riscv::{decode_parcel, translate_block, DecodeError, Inst};
 use crate::guest::{load_elf, load_elf_sv39, setup_stack, SyscallHandler, SyscallOutcome};
 use crate::interp;
 use crate::memory::{GuestAccess, GuestMemory, GuestMemoryMut, MemFault, PAGE_SHIFT};
@@ -432,8 +432,9 @@ impl Vm {
         let pc = self.cpu.pc;
         self.stats.mmu_replays += 1;
         let word =
-            with_bus!(self, bus => bus.fetch32(pc)).map_err(|_| VmError::FetchFault { pc })?;
-        let inst = decode(word).map_err(|_| VmError::IllegalInstruction { pc, bits: word })?;
+            with_bus!(self, bus => bus.fetch_insn(pc)).map_err(|_| VmError::FetchFault { pc })?;
+        let inst =
+            decode_parcel(word).map_err(|_| VmError::IllegalInstruction { pc, bits: word })?;
         let (exit, _) = with_bus!(self, bus => interp::exec_block(&mut self.cpu, bus, &[inst], pc));
         match exit {
             Exit::Next(_) => Ok(None),
@@ -776,20 +777,22 @@ impl Vm {
     }
 
     fn decode_new_block(&mut self, pc: u64) -> Result<BlockId, VmError> {
-        // Without the C extension, instruction addresses are 4-byte aligned.
-        if !pc.is_multiple_of(4) {
+        // With the C extension, instruction addresses are 2-byte aligned
+        // (jump and branch offsets are even and JALR clears bit 0, so only
+        // an odd entry point can get here).
+        if !pc.is_multiple_of(2) {
             return Err(VmError::FetchFault { pc });
         }
         let t0 = Instant::now();
         let mut insns = Vec::with_capacity(16);
         let mut cur = pc;
         while insns.len() < self.cfg.max_block_insns {
-            let word = match with_bus!(self, bus => bus.fetch32(cur)) {
+            let word = match with_bus!(self, bus => bus.fetch_insn(cur)) {
                 Ok(w) => w,
                 Err(_) if insns.is_empty() => return Err(VmError::FetchFault { pc }),
                 Err(_) => break,
             };
-            let inst = match decode(word) {
+            let inst = match decode_parcel(word) {
                 Ok(i) => i,
                 Err(DecodeError::Illegal(bits)) if insns.is_empty() => {
                     return Err(VmError::IllegalInstruction { pc, bits })
@@ -797,7 +800,7 @@ impl Vm {
                 Err(_) => break,
             };
             insns.push(inst);
-            cur = cur.wrapping_add(4);
+            cur = cur.wrapping_add(inst.len as u64);
             if inst.op.ends_block() {
                 break;
             }

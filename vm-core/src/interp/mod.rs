@@ -1,4 +1,4 @@
-//! Reference interpreter: executes decoded RV64IM instructions directly on
+//! Reference interpreter: executes decoded RV64IMC instructions directly on
 //! [`CpuState`] and guest memory (flat, or translated by the MMU). Its semantics are the specification the
 //! JIT is tested against.
 
@@ -25,7 +25,7 @@ pub fn exec_block<M: GuestAccess>(
         n += 1;
         let step = step(cpu, mem, *inst, pc);
         match step {
-            Step::Next => pc = pc.wrapping_add(4),
+            Step::Next => pc = pc.wrapping_add(inst.len as u64),
             Step::Exit(e) => {
                 if matches!(
                     e,
@@ -37,6 +37,7 @@ pub fn exec_block<M: GuestAccess>(
                 cpu.pc = match e {
                     Exit::Next(t) => t,
                     Exit::CodeModified { next_pc, .. } => next_pc,
+                    // ECALL has no compressed form: always 4 bytes.
                     Exit::Syscall { pc } => pc.wrapping_add(4),
                     Exit::Fault { pc, .. } | Exit::Breakpoint { pc } | Exit::Illegal { pc, .. } => {
                         pc
@@ -54,7 +55,7 @@ pub fn exec_block<M: GuestAccess>(
 
 /// Result of one instruction.
 pub enum Step {
-    /// Fall through to pc + 4.
+    /// Fall through to the next instruction (pc + its length).
     Next,
     /// Leave the block.
     Exit(Exit),
@@ -101,6 +102,7 @@ pub fn step<M: GuestAccess>(cpu: &mut CpuState, mem: &mut M, i: Inst, pc: u64) -
     let b = r[i.rs2 as usize];
     let imm = i.imm as i64 as u64;
     let rd = i.rd as usize;
+    let next = pc.wrapping_add(i.len as u64);
     macro_rules! set {
         ($v:expr) => {{
             let v = $v;
@@ -115,7 +117,7 @@ pub fn step<M: GuestAccess>(cpu: &mut CpuState, mem: &mut M, i: Inst, pc: u64) -
             if $c {
                 Step::Exit(Exit::Next(pc.wrapping_add(imm)))
             } else {
-                Step::Exit(Exit::Next(pc.wrapping_add(4)))
+                Step::Exit(Exit::Next(next))
             }
         }};
     }
@@ -138,7 +140,7 @@ pub fn step<M: GuestAccess>(cpu: &mut CpuState, mem: &mut M, i: Inst, pc: u64) -
             match mem.store(addr, $size, b) {
                 Ok(StoreEffect::Data) => Step::Next,
                 Ok(StoreEffect::CodePage(page)) => Step::Exit(Exit::CodeModified {
-                    next_pc: pc.wrapping_add(4),
+                    next_pc: next,
                     page,
                 }),
                 Err(fault) => Step::Exit(Exit::Fault {
@@ -153,12 +155,12 @@ pub fn step<M: GuestAccess>(cpu: &mut CpuState, mem: &mut M, i: Inst, pc: u64) -
         Op::Lui => set!(imm),
         Op::Auipc => set!(pc.wrapping_add(imm)),
         Op::Jal => {
-            let _ = set!(pc.wrapping_add(4));
+            let _ = set!(next);
             Step::Exit(Exit::Next(pc.wrapping_add(imm)))
         }
         Op::Jalr => {
             let target = a.wrapping_add(imm) & !1;
-            let _ = set!(pc.wrapping_add(4));
+            let _ = set!(next);
             Step::Exit(Exit::Next(target))
         }
         Op::Beq => branch!(a == b),
@@ -200,7 +202,7 @@ pub fn step<M: GuestAccess>(cpu: &mut CpuState, mem: &mut M, i: Inst, pc: u64) -
         Op::Fence => Step::Next,
         // Translations are invalidated on stores to code pages already, so
         // FENCE.I only has to end the block.
-        Op::FenceI => Step::Exit(Exit::Next(pc.wrapping_add(4))),
+        Op::FenceI => Step::Exit(Exit::Next(next)),
         Op::Ecall => Step::Exit(Exit::Syscall { pc }),
         Op::Ebreak => Step::Exit(Exit::Breakpoint { pc }),
         Op::Addiw => set!(sext32(a.wrapping_add(imm))),

@@ -48,6 +48,27 @@ impl MmuBus<'_> {
     }
 }
 
+impl MmuBus<'_> {
+    /// [`GuestAccess::fetch_insn`] at the end of a page: the first halfword
+    /// says whether the instruction continues on the next page, which is
+    /// translated (and may fault, at its first byte) only then.
+    #[cold]
+    fn fetch_insn_split(&mut self, va: u64) -> Result<u32, MemFault> {
+        let lo = self.fetch_byte(va)? | self.fetch_byte(va.wrapping_add(1))? << 8;
+        if lo & 3 != 3 {
+            return Ok(lo);
+        }
+        let hi = self.fetch_byte(va.wrapping_add(2))? | self.fetch_byte(va.wrapping_add(3))? << 8;
+        Ok(lo | hi << 16)
+    }
+
+    /// The byte at `va`, with execute permission.
+    fn fetch_byte(&mut self, va: u64) -> Result<u32, MemFault> {
+        let pa = self.phys(va, AccessType::Execute)?;
+        Ok(self.mem.load(pa, 1)? as u32)
+    }
+}
+
 #[inline(always)]
 fn crosses(va: u64, size: u64) -> bool {
     (va & 0xfff) + size > 0x1000
@@ -111,17 +132,12 @@ impl GuestAccess for MmuBus<'_> {
     }
 
     #[inline(always)]
-    fn fetch32(&mut self, va: u64) -> Result<u32, MemFault> {
+    fn fetch_insn(&mut self, va: u64) -> Result<u32, MemFault> {
         if crosses(va, 4) {
-            let (pas, _) = self.split(va, 4, AccessType::Execute)?;
-            let mut v = 0u32;
-            for (i, &pa) in pas[..4].iter().enumerate() {
-                v |= (self.mem.load(pa, 1)? as u32) << (8 * i);
-            }
-            return Ok(v);
+            return self.fetch_insn_split(va);
         }
         let pa = self.phys(va, AccessType::Execute)?;
-        self.mem.fetch32(pa)
+        self.mem.fetch_insn(pa)
     }
 
     fn read_bytes(&mut self, va: u64, out: &mut [u8]) -> Result<(), MemFault> {
@@ -198,6 +214,48 @@ mod tests {
         assert_eq!(buf, [0x77, 0x66, 0x55, 0x44, 0x33, 0x22]);
         assert!(bus.write_bytes(0x2ff0, &[1u8; 32]).is_err());
         assert_eq!(bus.mem.load(0x20_0ff0, 8).unwrap(), 0);
-        assert!(matches!(bus.fetch32(0x1000), Err(MemFault::Page(_))));
+        assert!(matches!(bus.fetch_insn(0x1000), Err(MemFault::Page(_))));
+    }
+
+    #[test]
+    fn instruction_fetch_across_a_page_boundary() {
+        let mut mem = GuestMemory::new(8 << 20).unwrap();
+        let mut b = PageTableBuilder::new(&mut mem, 0, 1 << 20).unwrap();
+        let rx = PTE_V | PTE_U | PTE_R | PTE_X | PTE_A;
+        // 0x5000 and 0x6000 on non-adjacent physical pages; 0x8000 unmapped.
+        b.map(&mut mem, 0x5000, 0x30_0000, PageSize::Size4K, rx)
+            .unwrap();
+        b.map(&mut mem, 0x6000, 0x20_0000, PageSize::Size4K, rx)
+            .unwrap();
+        b.map(&mut mem, 0x7000, 0x40_0000, PageSize::Size4K, rx)
+            .unwrap();
+        let mut mmu = Mmu::new(MmuConfig::default(), b.root(), &mem).unwrap();
+        // addi a0, a0, 1 (0x00150513) split over 0x5ffe / 0x6000.
+        mem.store(0x30_0ffe, 2, 0x0513).unwrap();
+        mem.store(0x20_0000, 2, 0x0015).unwrap();
+        // c.li a0, -1 (0x557d) in the last halfword of 0x7000; a 32-bit
+        // first half right before it would need the unmapped 0x8000.
+        mem.store(0x40_0ffe, 2, 0x557d).unwrap();
+        mem.store(0x40_0ffc, 2, 0x0513).unwrap();
+        let mut bus = MmuBus {
+            mem: &mut mem,
+            mmu: &mut mmu,
+        };
+        assert_eq!(bus.fetch_insn(0x5ffe).unwrap(), 0x0015_0513);
+        assert_eq!(bus.fetch_insn(0x7ffe).unwrap(), 0x557d);
+        assert_eq!(bus.fetch_insn(0x7ffc).unwrap(), 0x557d_0513);
+        bus.mem.store(0x40_0ffe, 2, 0x0513).unwrap();
+        let e = bus.fetch_insn(0x7ffe).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                MemFault::Page(crate::mmu::PageFault {
+                    va: 0x8000,
+                    access: AccessType::Execute,
+                    ..
+                })
+            ),
+            "{e:?}"
+        );
     }
 }

@@ -51,8 +51,10 @@ enum Stub {
     /// `exit_arg` = rax (the guest address), pc = the pc of instruction
     /// `idx` and instructions `idx..` of the block not retired after all
     /// (a fault: `idx` is the faulting instruction; a store into code:
-    /// the one after the store).
-    Fault { code: u16, idx: u16 },
+    /// the one after the store). `off` is that instruction's byte offset
+    /// from the block's pc: `4 * idx` in a block without compressed
+    /// instructions; otherwise the stub also loads it (`mov edx, off`).
+    Fault { code: u16, idx: u16, off: u32 },
     /// Direct jump not chained yet.
     Chain { target: u64 },
 }
@@ -72,6 +74,11 @@ pub(super) struct Baseline {
     exit_addr: usize,
     /// Offset in the block of the first byte of the [`Local`] being filled.
     at: usize,
+    /// Guest pc of the block.
+    block_pc: u64,
+    /// Every instruction of the block is 4 bytes long (no compressed one):
+    /// instruction `k` is at `block_pc + 4 * k`.
+    uniform: bool,
 }
 
 /// Bytes of one instruction's template (or one stub) as they are built:
@@ -376,12 +383,13 @@ impl Baseline {
 
     /// `cmp rax, mem_limit[log2] ; ja fault`: the flat bounds check.
     #[inline(always)]
-    fn bounds(&mut self, l: &mut Local, log2: u32, code: u64, idx: u16) {
+    fn bounds(&mut self, l: &mut Local, log2: u32, code: u64, idx: u16, pc: u64) {
         let lim = off::MEM_LIMIT + 8 * log2 as i32;
         rbp_op(l, 0x3b, RAX, lim); // cmp rax, [rbp + lim]
         let s = self.stub(Stub::Fault {
             code: (code | ((log2 as u64) << 8)) as u16,
             idx,
+            off: pc.wrapping_sub(self.block_pc) as u32,
         });
         self.jump(l, Some(CC_A), s);
     }
@@ -482,6 +490,8 @@ impl Baseline {
         self.base = base;
         self.exit_addr = exit;
         self.at = 0;
+        self.block_pc = pc;
+        self.uniform = insns.iter().all(|i| i.len == 4);
         let l = &mut Local::new();
         let n = insns.len() as u32;
         if let Some(k) = counter {
@@ -502,7 +512,7 @@ impl Baseline {
         let mut cur = pc;
         let mut ended = false;
         for (idx, i) in insns.iter().enumerate() {
-            let next = cur.wrapping_add(4);
+            let next = cur.wrapping_add(i.len as u64);
             self.inst(l, i, cur, next, idx as u16);
             self.flush(l);
             cur = next;
@@ -529,7 +539,19 @@ impl Baseline {
             imm_op_r12(l, 5, n as i32);
             l.extend_from_slice(&[0x49, 0x01, 0xcc]);
             let last = pc.wrapping_add(4 * n as u64);
-            if pc < 0x7fff_0000 && last < 0x7fff_0000 {
+            if !self.uniform {
+                // The stub loaded the instruction's offset into edx.
+                if pc < 0x7fff_0000 {
+                    // lea rcx, [rdx + pc]
+                    let x = (pc as u32).to_le_bytes();
+                    l.extend_from_slice(&[0x48, 0x8d, 0x8a, x[0], x[1], x[2], x[3]]);
+                } else {
+                    // mov rcx, pc ; add rcx, rdx
+                    let x = pc.to_le_bytes();
+                    l.extend_from_slice(&[0x48, 0xb9, x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]);
+                    l.extend_from_slice(&[0x48, 0x01, 0xd1]);
+                }
+            } else if pc < 0x7fff_0000 && last < 0x7fff_0000 {
                 // lea rcx, [rcx * 4 + pc]
                 let x = (pc as u32).to_le_bytes();
                 l.extend_from_slice(&[0x48, 0x8d, 0x0c, 0x8d, x[0], x[1], x[2], x[3]]);
@@ -580,9 +602,13 @@ impl Baseline {
                     l.extend_from_slice(&[0xb8, x[0], x[1], x[2], x[3]]); // mov eax, TIER_UP
                     self.jmp_back(l, pc_tail);
                 }
-                Stub::Fault { code, idx } => {
+                Stub::Fault { code, idx, off } => {
                     let x = (code as u32 | (idx as u32) << 16).to_le_bytes();
                     l.extend_from_slice(&[0xb9, x[0], x[1], x[2], x[3]]); // mov ecx, imm32
+                    if !self.uniform {
+                        let y = off.to_le_bytes();
+                        l.extend_from_slice(&[0xba, y[0], y[1], y[2], y[3]]); // mov edx, off
+                    }
                     self.jmp_back(l, tail);
                 }
                 Stub::Chain { target } => {
@@ -810,7 +836,7 @@ impl Baseline {
                     _ => 3,
                 };
                 self.addr(l, i);
-                self.bounds(l, log2, exit_code::FAULT_LOAD, idx);
+                self.bounds(l, log2, exit_code::FAULT_LOAD, idx, pc);
                 if i.rd != 0 {
                     match i.op {
                         // rcx = [r15 + rax]: ModRM 0c (rcx, SIB), SIB 07 (r15 + rax).
@@ -834,7 +860,7 @@ impl Baseline {
                 };
                 self.addr(l, i);
                 self.ld(l, RCX, i.rs2);
-                self.bounds(l, log2, exit_code::FAULT_STORE, idx);
+                self.bounds(l, log2, exit_code::FAULT_STORE, idx, pc);
                 match i.op {
                     Op::Sb => l.extend_from_slice(&[0x41, 0x88, 0x0c, 0x07]),
                     Op::Sh => l.extend_from_slice(&[0x66, 0x41, 0x89, 0x0c, 0x07]),
@@ -845,6 +871,7 @@ impl Baseline {
                 let smc = self.stub(Stub::Fault {
                     code: exit_code::CODE_MODIFIED as u16,
                     idx: idx + 1,
+                    off: next.wrapping_sub(self.block_pc) as u32,
                 });
                 if log2 > 0 {
                     // The access may end in the next page: both pages'

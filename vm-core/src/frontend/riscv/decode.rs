@@ -384,12 +384,48 @@ static R_VALID: [[u8; 8]; 2] = {
     t
 };
 
-/// Whether the little-endian words `block` decode (exactly when [`decode`]
-/// succeeds on each) to a straight-line run: no instruction but the last
-/// ends a block. Branch-free per word: the AOT loader checks every
-/// instruction of an image this way, and a decoder's per-format branch
-/// mispredicts on such a run of unrelated instructions.
+/// Whether the little-endian code `block` decodes (exactly when
+/// [`super::decode_parcel`] succeeds on each instruction, compressed ones
+/// included) to a straight-line run that fills it: no instruction but the
+/// last ends a block. Branch-free per word for a block of 32-bit
+/// instructions only: the AOT loader checks every instruction of an image
+/// this way, and a decoder's per-format branch mispredicts on such a run
+/// of unrelated instructions. A block the word check refuses is walked
+/// again instruction by instruction (blocks with compressed instructions).
 pub fn is_straight_line_block(block: &[u8]) -> bool {
+    is_straight_line_rv64i(block) || is_straight_line_parcels(block)
+}
+
+/// [`is_straight_line_block`] decoding instruction by instruction, each
+/// 2 or 4 bytes long.
+#[cold]
+#[inline(never)]
+fn is_straight_line_parcels(block: &[u8]) -> bool {
+    if block.is_empty() || !block.len().is_multiple_of(2) {
+        return false;
+    }
+    let mut at = 0;
+    while at < block.len() {
+        let lo = u16::from_le_bytes([block[at], block[at + 1]]) as u32;
+        let hi = match block.get(at + 2..at + 4) {
+            Some(h) => u16::from_le_bytes([h[0], h[1]]) as u32,
+            None if lo & 3 == 3 => return false,
+            None => 0,
+        };
+        let Ok(inst) = super::decode_parcel(lo | hi << 16) else {
+            return false;
+        };
+        at += inst.len as usize;
+        if inst.op.ends_block() && at != block.len() {
+            return false;
+        }
+    }
+    true
+}
+
+/// [`is_straight_line_block`] for a block of 32-bit instructions only.
+#[inline]
+fn is_straight_line_rv64i(block: &[u8]) -> bool {
     let n = block.len() / 4;
     let mut bad = !block.len().is_multiple_of(4) || n == 0;
     for (i, w) in block.chunks_exact(4).enumerate() {
@@ -708,12 +744,32 @@ mod tests {
         }
     }
 
-    /// The branch-free block check agrees with decoding word by word.
+    /// The block check agrees with decoding instruction by instruction
+    /// (compressed ones included: 2 or 4 bytes each).
     fn straight_line_by_decoding(words: &[u32]) -> bool {
+        let halves: Vec<u32> = words
+            .iter()
+            .flat_map(|&w| [w & 0xffff, w >> 16])
+            .collect();
+        let mut k = 0;
+        while k < halves.len() {
+            let inst = if halves[k] & 3 == 3 {
+                match halves.get(k + 1) {
+                    Some(&hi) => decode(halves[k] | hi << 16),
+                    None => return false,
+                }
+            } else {
+                crate::frontend::riscv::decode_compressed(halves[k] as u16)
+            };
+            let Ok(inst) = inst else {
+                return false;
+            };
+            k += inst.len as usize / 2;
+            if inst.op.ends_block() && k != halves.len() {
+                return false;
+            }
+        }
         !words.is_empty()
-            && words.iter().enumerate().all(|(i, &w)| {
-                decode(w).is_ok_and(|inst| !inst.op.ends_block() || i + 1 == words.len())
-            })
     }
 
     fn block_bytes(words: &[u32]) -> Vec<u8> {
@@ -750,6 +806,16 @@ mod tests {
         }
         assert!(!is_straight_line_block(&[]));
         assert!(!is_straight_line_block(&[0x13, 0, 0]));
+        // Compressed: c.li a0, 1 ; c.ebreak, the other way round, a lone
+        // c.li, a c.li then the first half of a 32-bit instruction, and a
+        // 32-bit addi between two compressed instructions.
+        assert!(is_straight_line_block(&[0x05, 0x45, 0x02, 0x90]));
+        assert!(!is_straight_line_block(&[0x02, 0x90, 0x05, 0x45]));
+        assert!(is_straight_line_block(&[0x05, 0x45]));
+        assert!(!is_straight_line_block(&[0x05, 0x45, 0x13, 0x05]));
+        assert!(is_straight_line_block(&[
+            0x05, 0x45, 0x13, 0x05, 0x25, 0x00, 0x02, 0x90
+        ]));
     }
 
     /// Every word, alone and followed by a valid one, against decoding
@@ -759,8 +825,8 @@ mod tests {
     fn straight_line_check_matches_decoding_on_every_word() {
         let addi = 0x0010_0093u32;
         for w in 0..=u32::MAX {
-            let alone = decode(w).is_ok();
-            let first = decode(w).is_ok_and(|i| !i.op.ends_block());
+            let alone = straight_line_by_decoding(&[w]);
+            let first = straight_line_by_decoding(&[w, addi]);
             let b = w.to_le_bytes();
             let mut pair = [0u8; 8];
             pair[..4].copy_from_slice(&b);

@@ -1,4 +1,4 @@
-//! RV64IM -> IR translation of one decoded basic block.
+//! RV64IMC -> IR translation of one decoded basic block.
 //!
 //! Guest register `xN` is IR global `N`; reads of `x0` become the constant 0
 //! and writes to `x0` are dropped.
@@ -30,14 +30,14 @@ fn translate_with(b: &mut IrBuilder, pc: u64, insns: &[Inst]) -> IrBlock {
     for (index, i) in insns.iter().enumerate() {
         let loc = GuestLoc {
             pc: cur,
-            next_pc: cur.wrapping_add(4),
+            next_pc: cur.wrapping_add(i.len as u64),
             index: index as u32,
         };
         if let Some(t) = translate_inst(b, *i, loc) {
             term = Some(t);
             break;
         }
-        cur = cur.wrapping_add(4);
+        cur = loc.next_pc;
     }
     let term = term.unwrap_or(Terminator::Jump(cur));
     b.take_block(pc, insns.len() as u32, term)
