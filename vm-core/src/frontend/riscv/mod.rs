@@ -5,6 +5,6 @@ pub mod decode;
 pub mod encode;
 pub mod translate;
 
-pub use decode::{decode, is_straight_line_block, DecodeError, Inst, Op};
+pub use decode::{decode, is_straight_line_block, DecodeError, Inst, Lowering, Op};
 pub use encode::encode;
 pub use translate::translate_block;
