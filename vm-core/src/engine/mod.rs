@@ -1074,6 +1074,9 @@ impl Vm {
 }
 
 #[cfg(test)]
+mod atomics_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
