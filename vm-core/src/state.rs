@@ -52,7 +52,7 @@ pub struct GuestState {
     /// Guest instructions retired so far.
     pub icount: u64,
     /// LR/SC reservation (A extension): the address of the last LR, or
-    /// [`NO_RESERVATION`].
+    /// `u64::MAX` when none is held.
     pub reservation: u64,
     /// The value that LR loaded (zero-extended). An SC succeeds iff its
     /// address is `reservation` and memory there still holds this value

@@ -48,7 +48,7 @@ pub struct Stats {
     /// miss handler declined them (page faults, stores to code pages).
     pub mmu_replays: u64,
     /// Instructions without a native lowering that generated code left to
-    /// the dispatcher to interpret ([`crate::backend::exit_code::INTERPRET`]).
+    /// the dispatcher to interpret (exit code `INTERPRET`).
     pub fallback_insns: u64,
 }
 

@@ -1,4 +1,4 @@
-//! Reference interpreter: executes decoded RV64IM instructions directly on
+//! Reference interpreter: executes decoded RV64IMA instructions directly on
 //! [`CpuState`] and guest memory (flat, or translated by the MMU). Its semantics are the specification the
 //! JIT is tested against.
 

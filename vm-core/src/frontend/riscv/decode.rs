@@ -116,7 +116,7 @@ pub enum Lowering {
     /// a runtime helper (reserved: no operation uses it yet).
     Helper,
     /// Generated code leaves the block before the instruction
-    /// ([`crate::backend::exit_code::INTERPRET`]) and the dispatcher
+    /// (exit code `INTERPRET`) and the dispatcher
     /// interprets exactly that instruction; the instruction ends its block.
     Interpret,
 }
