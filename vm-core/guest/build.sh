@@ -22,4 +22,9 @@ for prog in sieve matmul qsort crc32 fib strings smc; do
     $CC $CFLAGS_C $extra -o "bin/rvc/$prog.elf.tmp" src/crt0.S src/rt.c "src/$prog.c" -lgcc
     mv "bin/rvc/$prog.elf.tmp" "bin/rvc/$prog.elf"
 done
+# The A-extension workload (tests/vm_atomics.rs): the same flags with the
+# A extension; not one of the rv64im benchmark workloads above.
+CFLAGS_A=$(echo "$CFLAGS" | sed 's/-march=rv64im /-march=rv64ima /')
+$CC $CFLAGS_A -Wl,-z,separate-code -o bin/atomics.elf.tmp src/crt0.S src/rt.c src/atomics.c -lgcc
+mv bin/atomics.elf.tmp bin/atomics.elf
 echo "built: $(ls bin bin/rvc)"

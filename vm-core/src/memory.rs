@@ -33,6 +33,15 @@ pub enum MemFault {
     /// The MMU refused the access (Sv39 page fault).
     #[error(transparent)]
     Page(#[from] crate::mmu::PageFault),
+    /// An atomic access (LR, SC, AMO) at an address not aligned to its
+    /// size; Linux delivers SIGBUS, the VM stops with a guest fault.
+    #[error("misaligned atomic access of {size} bytes at {addr:#x}")]
+    Misaligned {
+        /// Guest address of the access.
+        addr: u64,
+        /// Access size in bytes.
+        size: u64,
+    },
 }
 
 /// The guest's view of memory used by the interpreter, system calls and

@@ -51,7 +51,18 @@ pub struct GuestState {
     pub pc: u64,
     /// Guest instructions retired so far.
     pub icount: u64,
+    /// LR/SC reservation (A extension): the address of the last LR, or
+    /// `u64::MAX` when none is held.
+    pub reservation: u64,
+    /// The value that LR loaded (zero-extended). An SC succeeds iff its
+    /// address is `reservation` and memory there still holds this value
+    /// (compared at the SC's width): the rule of QEMU's user mode, which a
+    /// multi-hart VM implements as one host compare-and-swap.
+    pub reservation_value: u64,
 }
+
+/// [`GuestState::reservation`] when no LR reservation is held.
+pub const NO_RESERVATION: u64 = u64::MAX;
 
 impl Default for GuestState {
     fn default() -> Self {
@@ -59,6 +70,8 @@ impl Default for GuestState {
             globals: [0; NUM_GLOBALS],
             pc: 0,
             icount: 0,
+            reservation: NO_RESERVATION,
+            reservation_value: 0,
         }
     }
 }
@@ -209,6 +222,9 @@ mod tests {
         assert_eq!(offsets::GLOBALS, 0);
         assert_eq!(offsets::PC, 8 * NUM_GLOBALS as i32);
         assert_eq!(offsets::ICOUNT, offsets::PC + 8);
-        assert_eq!(offsets::QUANTUM, offsets::ICOUNT + 8);
+        assert_eq!(
+            offsets::QUANTUM as usize,
+            std::mem::size_of::<GuestState>()
+        );
     }
 }

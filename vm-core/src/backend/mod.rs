@@ -39,6 +39,11 @@ pub mod exit_code {
     /// (before it ran); `pc` is the block's pc: recompile it with the
     /// optimizing tier.
     pub const TIER_UP: u64 = 10;
+    /// The instruction at `pc` has no native lowering (an operation whose
+    /// [`crate::frontend::riscv::Op::lowering`] is `Interpret`): it did not
+    /// retire; the dispatcher interprets exactly that instruction and
+    /// continues after it.
+    pub const INTERPRET: u64 = 11;
 }
 
 /// Why code generation failed (the engine then interprets the block).

@@ -674,6 +674,11 @@ fn block<I: UnitIsa>(
             isa.st_state(s0, offsets::PC);
             isa.ret_code(exit_code::BREAKPOINT);
         }
+        Terminator::Interpret { pc } => {
+            isa.mov_imm(s0, pc);
+            isa.st_state(s0, offsets::PC);
+            isa.ret_code(exit_code::INTERPRET);
+        }
     }
     Ok(())
 }

@@ -442,6 +442,24 @@ impl Vm {
         }
     }
 
+    /// Generated code left its block before an instruction without a
+    /// native lowering ([`exit_code::INTERPRET`]): interpret exactly the
+    /// instruction at `pc` (fetched and decoded again, so this is right
+    /// under the MMU and after self-modifying stores too).
+    fn interpret_one(&mut self) -> Result<Option<RunOutcome>, VmError> {
+        let pc = self.cpu.pc;
+        self.stats.fallback_insns += 1;
+        let word =
+            with_bus!(self, bus => bus.fetch_insn(pc)).map_err(|_| VmError::FetchFault { pc })?;
+        let inst =
+            decode_parcel(word).map_err(|_| VmError::IllegalInstruction { pc, bits: word })?;
+        let (exit, _) = with_bus!(self, bus => interp::exec_block(&mut self.cpu, bus, &[inst], pc));
+        match exit {
+            Exit::Next(_) => Ok(None),
+            e => self.handle_exit(e),
+        }
+    }
+
     /// Statistics so far.
     pub fn stats(&self) -> Stats {
         let mut s = self.stats;
@@ -671,6 +689,7 @@ impl Vm {
                 Ok(None)
             }
             exit_code::MMU_SLOW => self.replay_access(),
+            exit_code::INTERPRET => self.interpret_one(),
             exit_code::SYSCALL => self.handle_exit(Exit::Syscall { pc: arg }),
             exit_code::BREAKPOINT => Err(VmError::Breakpoint { pc }),
             exit_code::FAULT_LOAD | exit_code::FAULT_STORE => Err(VmError::MemFault {
@@ -1057,6 +1076,9 @@ impl Vm {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod atomics_tests;
 
 #[cfg(test)]
 mod tests {

@@ -47,6 +47,9 @@ pub struct Stats {
     /// Accesses of generated code replayed in the interpreter after the
     /// miss handler declined them (page faults, stores to code pages).
     pub mmu_replays: u64,
+    /// Instructions without a native lowering that generated code left to
+    /// the dispatcher to interpret (exit code `INTERPRET`).
+    pub fallback_insns: u64,
 }
 
 impl Stats {

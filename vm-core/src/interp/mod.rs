@@ -1,4 +1,4 @@
-//! Reference interpreter: executes decoded RV64IMC instructions directly on
+//! Reference interpreter: executes decoded RV64IMAC instructions directly on
 //! [`CpuState`] and guest memory (flat, or translated by the MMU). Its semantics are the specification the
 //! JIT is tested against.
 
@@ -6,8 +6,8 @@ use crate::engine::Exit;
 use crate::frontend::riscv::{Inst, Op};
 #[cfg(test)]
 use crate::memory::GuestMemory;
-use crate::memory::{GuestAccess, StoreEffect};
-use crate::state::CpuState;
+use crate::memory::{GuestAccess, MemFault, StoreEffect};
+use crate::state::{CpuState, NO_RESERVATION};
 
 /// Executes one decoded block starting at `pc`. Returns how the block was
 /// left and the number of instructions retired (also added to `cpu.icount`).
@@ -227,6 +227,113 @@ pub fn step<M: GuestAccess>(cpu: &mut CpuState, mem: &mut M, i: Inst, pc: u64) -
         Op::Divuw => set!(sext32(div_u(a as u32 as u64, b as u32 as u64))),
         Op::Remw => set!(rem_s(a as i32 as i64, b as i32 as i64) as i32 as i64 as u64),
         Op::Remuw => set!(sext32(rem_u(a as u32 as u64, b as u32 as u64))),
+        Op::LrW
+        | Op::ScW
+        | Op::AmoswapW
+        | Op::AmoaddW
+        | Op::AmoxorW
+        | Op::AmoandW
+        | Op::AmoorW
+        | Op::AmominW
+        | Op::AmomaxW
+        | Op::AmominuW
+        | Op::AmomaxuW
+        | Op::LrD
+        | Op::ScD
+        | Op::AmoswapD
+        | Op::AmoaddD
+        | Op::AmoxorD
+        | Op::AmoandD
+        | Op::AmoorD
+        | Op::AmominD
+        | Op::AmomaxD
+        | Op::AmominuD
+        | Op::AmomaxuD => atomic(cpu, mem, i, pc),
+    }
+}
+
+/// One A-extension instruction at `pc` (one hart: the load, the operation
+/// and the store cannot interleave with another access).
+///
+/// - The address is `rs1`; an address not aligned to the access size
+///   faults ([`MemFault::Misaligned`], reported as a store fault: RISC-V
+///   reports AMO and SC faults as store/AMO faults) before any access.
+/// - LR loads, sets the reservation to (address, loaded value).
+/// - SC succeeds (rd = 0, stores rs2) iff the reservation's address is the
+///   SC's and memory there still holds the reserved value at the SC's
+///   width; otherwise rd = 1 and nothing is stored. Every SC clears the
+///   reservation. A plain store by this hart to the reserved address thus
+///   breaks the reservation exactly when it changes the value (QEMU's
+///   rule; the spec allows either).
+/// - AMOs load, compute, store the result and return the old value.
+/// - `.W` forms operate on the low 32 bits and sign-extend the value
+///   written to rd.
+#[cold]
+#[inline(never)]
+fn atomic<M: GuestAccess>(cpu: &mut CpuState, mem: &mut M, i: Inst, pc: u64) -> Step {
+    let word = (i.op as u8) < (Op::LrD as u8);
+    let size: u64 = if word { 4 } else { 8 };
+    let addr = cpu.globals[i.rs1 as usize];
+    let src = cpu.globals[i.rs2 as usize];
+    let fault = |fault, store| Step::Exit(Exit::Fault { pc, fault, store });
+    let is_lr = matches!(i.op, Op::LrW | Op::LrD);
+    if !addr.is_multiple_of(size) {
+        return fault(MemFault::Misaligned { addr, size }, !is_lr);
+    }
+    let ext = |v: u64| if word { sext32(v) } else { v };
+    let rd = i.rd as usize;
+    let old = match mem.load(addr, size) {
+        Ok(v) => v,
+        Err(f) => return fault(f, !is_lr),
+    };
+    if is_lr {
+        cpu.reservation = addr;
+        cpu.reservation_value = old;
+        if rd != 0 {
+            cpu.globals[rd] = ext(old);
+        }
+        return Step::Next;
+    }
+    let new = match i.op {
+        Op::ScW | Op::ScD => {
+            let ok = cpu.reservation == addr
+                && old == cpu.reservation_value & (u64::MAX >> (64 - 8 * size));
+            cpu.reservation = NO_RESERVATION;
+            if rd != 0 {
+                cpu.globals[rd] = (!ok) as u64;
+            }
+            if !ok {
+                return Step::Next;
+            }
+            src
+        }
+        Op::AmoswapW | Op::AmoswapD => src,
+        Op::AmoaddW | Op::AmoaddD => old.wrapping_add(src),
+        Op::AmoxorW | Op::AmoxorD => old ^ src,
+        Op::AmoandW | Op::AmoandD => old & src,
+        Op::AmoorW | Op::AmoorD => old | src,
+        Op::AmominW => (old as i32).min(src as i32) as u32 as u64,
+        Op::AmomaxW => (old as i32).max(src as i32) as u32 as u64,
+        Op::AmominuW => (old as u32).min(src as u32) as u64,
+        Op::AmomaxuW => (old as u32).max(src as u32) as u64,
+        Op::AmominD => (old as i64).min(src as i64) as u64,
+        Op::AmomaxD => (old as i64).max(src as i64) as u64,
+        Op::AmominuD => old.min(src),
+        _ => old.max(src), // AmomaxuD
+    };
+    let effect = match mem.store(addr, size, new) {
+        Ok(e) => e,
+        Err(f) => return fault(f, true),
+    };
+    if rd != 0 && !matches!(i.op, Op::ScW | Op::ScD) {
+        cpu.globals[rd] = ext(old);
+    }
+    match effect {
+        StoreEffect::Data => Step::Next,
+        StoreEffect::CodePage(page) => Step::Exit(Exit::CodeModified {
+            next_pc: pc.wrapping_add(4),
+            page,
+        }),
     }
 }
 

@@ -313,6 +313,11 @@ pub enum Terminator {
     Syscall { pc: u64, next_pc: u64 },
     /// A breakpoint trap at `pc`.
     Breakpoint { pc: u64 },
+    /// The instruction at `pc` has no native lowering
+    /// ([`crate::frontend::riscv::Lowering::Interpret`]): leave the block
+    /// with it not retired; the dispatcher interprets exactly that one
+    /// instruction ([`crate::backend::exit_code::INTERPRET`]).
+    Interpret { pc: u64 },
 }
 
 impl Terminator {

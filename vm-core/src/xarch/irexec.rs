@@ -92,6 +92,8 @@ pub(crate) fn run(b: &IrBlock, st: &mut State) -> Option<u64> {
             fallthrough
         }),
         Terminator::JumpIndirect(x) => Some(t[x as usize]),
-        Terminator::Syscall { .. } | Terminator::Breakpoint { .. } => None,
+        Terminator::Syscall { .. }
+        | Terminator::Breakpoint { .. }
+        | Terminator::Interpret { .. } => None,
     }
 }

@@ -29,7 +29,7 @@ use dynasmrt::{dynasm, AssemblyOffset, DynasmApi};
 use super::backend::ChainSite;
 use super::lower::{exit_bytes, store_imm_bytes};
 use crate::backend::exit_code;
-use crate::frontend::riscv::{Inst, Op};
+use crate::frontend::riscv::{Inst, Lowering, Op};
 use crate::state::{offsets as off, JMP_CACHE_ENTRIES};
 
 /// The baseline tier's code buffer, reused by every block. Templates are
@@ -245,7 +245,7 @@ fn has_side_effect(op: Op) -> bool {
             | Ecall
             | Ebreak
             | FenceI
-    )
+    ) || !matches!(op.lowering(), Lowering::Native)
 }
 
 /// 32-bit form of `Baseline::alu_rr` (dynasm), then sign-extends the result.
@@ -958,6 +958,14 @@ impl Baseline {
                 asm!(l; sub r12, 1);
                 self.store_imm(l, off::PC, pc);
                 self.exit(l, exit_code::BREAKPOINT);
+            }
+            // No native lowering (see `Op::lowering`; such an operation
+            // ends its block): leave with it not retired, for the
+            // dispatcher to interpret it.
+            _ => {
+                asm!(l; sub r12, 1);
+                self.store_imm(l, off::PC, pc);
+                self.exit(l, exit_code::INTERPRET);
             }
         }
     }

@@ -1428,6 +1428,13 @@ impl<'b> Codegen<'b> {
                 self.store_imm(off::PC, pc);
                 self.exit_with(exit_code::BREAKPOINT);
             }
+            Terminator::Interpret { pc } => {
+                // The instruction is interpreted by the dispatcher: it
+                // does not retire here.
+                asm!(self.asm; sub r12, 1);
+                self.store_imm(off::PC, pc);
+                self.exit_with(exit_code::INTERPRET);
+            }
         }
         Ok(())
     }

@@ -1,4 +1,4 @@
-//! Decoder for the RV64I base ISA and the M extension (plus FENCE.I).
+//! Decoder for the RV64I base ISA and the M and A extensions (plus FENCE.I).
 //!
 //! Decoding is total: every 32-bit word yields either an [`Inst`] or a
 //! [`DecodeError`]; nothing panics. The compressed extension is not
@@ -77,11 +77,53 @@ pub enum Op {
     Divuw,
     Remw,
     Remuw,
+    // ---- A extension (rvgc-a): `rm` holds the aq/rl bits (aq << 1 | rl),
+    // `imm` is 0; the address is `rs1` alone.
+    LrW,
+    ScW,
+    AmoswapW,
+    AmoaddW,
+    AmoxorW,
+    AmoandW,
+    AmoorW,
+    AmominW,
+    AmomaxW,
+    AmominuW,
+    AmomaxuW,
+    LrD,
+    ScD,
+    AmoswapD,
+    AmoaddD,
+    AmoxorD,
+    AmoandD,
+    AmoorD,
+    AmominD,
+    AmomaxD,
+    AmominuD,
+    AmomaxuD,
+}
+
+/// How the JIT tiers execute an operation. One classification that every
+/// tier (optimizing, baseline, tiered, AOT images, the softmmu) consults:
+/// an operation is [`Lowering::Native`] only when every tier emits host
+/// code for it, and every operation not listed as native takes the
+/// fallback, so adding an `Op` cannot silently miscompile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lowering {
+    /// Every JIT tier emits host code for it.
+    Native,
+    /// Register-only operation executed by a call from generated code into
+    /// a runtime helper (reserved: no operation uses it yet).
+    Helper,
+    /// Generated code leaves the block before the instruction
+    /// (exit code `INTERPRET`) and the dispatcher
+    /// interprets exactly that instruction; the instruction ends its block.
+    Interpret,
 }
 
 impl Op {
     /// Every operation, for exhaustive tests.
-    pub const ALL: [Op; 66] = {
+    pub const ALL: [Op; 88] = {
         use Op::*;
         [
             Lui, Auipc, Jal, Jalr, Beq, Bne, Blt, Bge, Bltu, Bgeu, Lb, Lh, Lw, Ld, Lbu, Lhu, Lwu,
@@ -89,13 +131,40 @@ impl Op {
             Slt, Sltu, Xor, Srl, Sra, Or, And, Fence, FenceI, Ecall, Ebreak, Addiw, Slliw, Srliw,
             Sraiw, Addw, Subw, Sllw, Srlw, Sraw, Mul, Mulh, Mulhsu, Mulhu, Div, Divu, Rem, Remu,
             Mulw, Divw, Divuw, Remw, Remuw,
+            // A (rvgc-a)
+            LrW, ScW, AmoswapW, AmoaddW, AmoxorW, AmoandW, AmoorW, AmominW, AmomaxW, AmominuW,
+            AmomaxuW, LrD, ScD, AmoswapD, AmoaddD, AmoxorD, AmoandD, AmoorD, AmominD, AmomaxD,
+            AmominuD, AmomaxuD,
         ]
     };
 
-    /// Whether this instruction ends a basic block (control transfer or a
-    /// trap into the runtime).
+    /// How the JIT tiers execute this operation (see [`Lowering`]). The
+    /// native operations are listed; anything else, including every
+    /// operation added later until a tier lowers it, is interpreted.
+    pub const fn lowering(self) -> Lowering {
+        use Op::*;
+        match self {
+            Lui | Auipc | Jal | Jalr | Beq | Bne | Blt | Bge | Bltu | Bgeu | Lb | Lh | Lw | Ld
+            | Lbu | Lhu | Lwu | Sb | Sh | Sw | Sd | Addi | Slti | Sltiu | Xori | Ori | Andi
+            | Slli | Srli | Srai | Add | Sub | Sll | Slt | Sltu | Xor | Srl | Sra | Or | And
+            | Fence | FenceI | Ecall | Ebreak | Addiw | Slliw | Srliw | Sraiw | Addw | Subw
+            | Sllw | Srlw | Sraw | Mul | Mulh | Mulhsu | Mulhu | Div | Divu | Rem | Remu | Mulw
+            | Divw | Divuw | Remw | Remuw => Lowering::Native,
+            _ => Lowering::Interpret,
+        }
+    }
+
+    /// Whether this is an A-extension operation (LR, SC or an AMO).
+    pub const fn is_atomic(self) -> bool {
+        (self as u8) >= (Op::LrW as u8) && (self as u8) <= (Op::AmomaxuD as u8)
+    }
+
+    /// Whether this instruction ends a basic block (control transfer, a
+    /// trap into the runtime, or an operation the JIT tiers interpret:
+    /// such an instruction is always the last of its block).
     pub const fn ends_block(self) -> bool {
-        matches!(
+        matches!(self.lowering(), Lowering::Interpret)
+            || matches!(
             self,
             Op::Jal
                 | Op::Jalr
@@ -175,6 +244,9 @@ enum Format {
     Fence,
     /// ECALL / EBREAK: exact words.
     System,
+    /// A extension (opcode 0x2f, funct3 2 = .W, 3 = .D): funct5 selects
+    /// the operation (see [`AMO_OPS`]); LR needs rs2 = 0.
+    Amo,
 }
 
 /// `(operation, format)` per major opcode (bits 6:2) and funct3, the
@@ -222,6 +294,28 @@ const fn classes() -> [(Op, Format); 256] {
     t[at(0x0f, 0)] = (Op::Fence, Format::Fence);
     t[at(0x0f, 1)] = (FenceI, Format::Fence);
     t[at(0x73, 0)] = (Ecall, System);
+    // Placeholder operation (funct5 picks it); all A operations share one
+    // block-ending behaviour, checked in `checks`.
+    t[at(0x2f, 2)] = (LrW, Format::Amo);
+    t[at(0x2f, 3)] = (LrD, Format::Amo);
+    t
+}
+
+/// A-extension operations: `[funct3 - 2][funct5]`; `None` is illegal.
+static AMO_OPS: [[Option<Op>; 32]; 2] = amo_ops();
+
+const fn amo_ops() -> [[Option<Op>; 32]; 2] {
+    use Op::*;
+    let mut t = [[None; 32]; 2];
+    let w = [AmoaddW, AmoswapW, LrW, ScW, AmoxorW, AmoorW, AmoandW, AmominW, AmomaxW, AmominuW, AmomaxuW];
+    let d = [AmoaddD, AmoswapD, LrD, ScD, AmoxorD, AmoorD, AmoandD, AmominD, AmomaxD, AmominuD, AmomaxuD];
+    let f5 = [0x00, 0x01, 0x02, 0x03, 0x04, 0x08, 0x0c, 0x10, 0x14, 0x18, 0x1c];
+    let mut k = 0;
+    while k < f5.len() {
+        t[0][f5[k]] = Some(w[k]);
+        t[1][f5[k]] = Some(d[k]);
+        k += 1;
+    }
     t
 }
 
@@ -318,6 +412,19 @@ pub fn decode(w: u32) -> Result<Inst, DecodeError> {
             0x0010_0073 => inst(Op::Ebreak, 0, 0, 0, 0),
             _ => Err(DecodeError::Illegal(w)),
         },
+        Format::Amo => match AMO_OPS[(f3 & 1) as usize][(w >> 27) as usize] {
+            Some(op) if rs2 == 0 || !matches!(op, Op::LrW | Op::LrD) => Ok(Inst {
+                op,
+                rd,
+                rs1,
+                rs2,
+                imm: 0,
+                rs3: 0,
+                rm: bits(w, 26, 25) as u8,
+                len: 4,
+            }),
+            _ => Err(DecodeError::Illegal(w)),
+        },
         Format::Illegal => Err(DecodeError::Illegal(w)),
     }
 }
@@ -339,6 +446,8 @@ const CHECK_SHIFT32: u8 = 8;
 const CHECK_SYSTEM: u8 = 16;
 /// The operation ends a basic block.
 const CHECK_ENDS: u8 = 32;
+/// Valid iff funct5 selects an A operation and LR has rs2 = 0.
+const CHECK_AMO: u8 = 64;
 
 const fn checks() -> [u8; 256] {
     let mut t = [0u8; 256];
@@ -351,6 +460,7 @@ const fn checks() -> [u8; 256] {
             Format::Shift64 => CHECK_SHIFT64,
             Format::Shift32 => CHECK_SHIFT32,
             Format::System => CHECK_SYSTEM,
+            Format::Amo => CHECK_AMO,
             _ => CHECK_ANY,
         };
         if !matches!(format, Format::Illegal) && op.ends_block() {
@@ -358,6 +468,19 @@ const fn checks() -> [u8; 256] {
         }
         t[i] = c;
         i += 1;
+    }
+    // The A classes' end-of-block bit comes from their placeholder: every
+    // A operation must agree with it.
+    let mut k = 0;
+    while k < 32 {
+        let mut f = 0;
+        while f < 2 {
+            if let Some(op) = AMO_OPS[f][k] {
+                assert!(op.ends_block() == Op::LrW.ends_block());
+            }
+            f += 1;
+        }
+        k += 1;
     }
     t
 }
@@ -380,6 +503,23 @@ static R_VALID: [[u8; 8]; 2] = {
             f3 += 1;
         }
         sel += 1;
+    }
+    t
+};
+
+/// Per funct3 - 2 (A extension): bit funct5 set when it is an operation.
+static AMO_VALID: [u32; 2] = {
+    let mut t = [0u32; 2];
+    let mut f = 0;
+    while f < 2 {
+        let mut k = 0;
+        while k < 32 {
+            if AMO_OPS[f][k].is_some() {
+                t[f] |= 1 << k;
+            }
+            k += 1;
+        }
+        f += 1;
     }
     t
 };
@@ -439,12 +579,15 @@ fn is_straight_line_rv64i(block: &[u8]) -> bool {
         let shift64_ok = w >> 26 == 0 || (f3 == 5 && w >> 26 == 0x10);
         let shift32_ok = f7 == 0 || (f3 == 5 && f7 == 0x20);
         let system_ok = w == 0x0000_0073 || w == 0x0010_0073;
+        let amo_ok = ((AMO_VALID[(f3 & 1) as usize] >> (w >> 27)) & 1) != 0
+            && (w >> 27 != 2 || bits(w, 24, 20) == 0);
         let valid = w & 3 == 3
             && (c & CHECK_ANY != 0
                 || c & CHECK_R != 0 && r_ok
                 || c & CHECK_SHIFT64 != 0 && shift64_ok
                 || c & CHECK_SHIFT32 != 0 && shift32_ok
-                || c & CHECK_SYSTEM != 0 && system_ok);
+                || c & CHECK_SYSTEM != 0 && system_ok
+                || c & CHECK_AMO != 0 && amo_ok);
         let ends_early = c & CHECK_ENDS != 0 && i + 1 != n;
         bad |= !valid | ends_early;
     }
@@ -601,6 +744,33 @@ mod tests {
                 0x0010_0073 => mk(Ebreak, 0, 0, 0, 0),
                 _ => ill,
             },
+            0x2f if f3 == 2 || f3 == 3 => {
+                let d = f3 == 3;
+                let op = match bits(w, 31, 27) {
+                    0x02 if rs2 == 0 => if d { LrD } else { LrW },
+                    0x03 => if d { ScD } else { ScW },
+                    0x01 => if d { AmoswapD } else { AmoswapW },
+                    0x00 => if d { AmoaddD } else { AmoaddW },
+                    0x04 => if d { AmoxorD } else { AmoxorW },
+                    0x0c => if d { AmoandD } else { AmoandW },
+                    0x08 => if d { AmoorD } else { AmoorW },
+                    0x10 => if d { AmominD } else { AmominW },
+                    0x14 => if d { AmomaxD } else { AmomaxW },
+                    0x18 => if d { AmominuD } else { AmominuW },
+                    0x1c => if d { AmomaxuD } else { AmomaxuW },
+                    _ => return ill,
+                };
+                Ok(Inst {
+                    op,
+                    rd,
+                    rs1,
+                    rs2,
+                    imm: 0,
+                    rs3: 0,
+                    rm: bits(w, 26, 25) as u8,
+                    len: 4,
+                })
+            }
             _ => ill,
         }
     }
@@ -700,6 +870,16 @@ mod tests {
         assert_eq!(d(0x00100073).op, Op::Ebreak);
         assert_eq!(d(0x0000100f).op, Op::FenceI);
         assert_eq!(d(0x0ff0000f).op, Op::Fence);
+        // amoadd.d.aq zero, a5, (a4): the issue's `illegal instruction 0x04f7302f`
+        let a = d(0x04f7302f);
+        assert_eq!((a.op, a.rd, a.rs1, a.rs2, a.rm), (Op::AmoaddD, 0, 14, 15, 2));
+        // lr.w.aqrl a0, (a1) = 0x1605a52f ; sc.d a2, a3, (a4) = 0x18d7362f
+        let a = d(0x1605a52f);
+        assert_eq!((a.op, a.rd, a.rs1, a.rs2, a.rm), (Op::LrW, 10, 11, 0, 3));
+        let a = d(0x18d7362f);
+        assert_eq!((a.op, a.rd, a.rs1, a.rs2, a.rm), (Op::ScD, 12, 14, 13, 0));
+        assert_eq!(d(0xe0c5a52f).op, Op::AmomaxuW);
+        assert_eq!(d(0x80c5b52f).op, Op::AmominD);
     }
 
     #[test]
@@ -714,6 +894,9 @@ mod tests {
             0x3020_0073,             // mret
             0xc000_2573,             // csrr (Zicsr not supported)
             0x0200_101b,             // slliw with shamt bit 5 set
+            0x1015_a52f,             // lr.w with rs2 != 0
+            0x2805_a52f,             // A funct5 0x05
+            0x0005_c52f,             // A funct3 4
         ] {
             assert_eq!(decode(w), Err(DecodeError::Illegal(w)), "{w:#x}");
         }

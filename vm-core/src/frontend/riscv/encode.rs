@@ -48,7 +48,10 @@ pub fn encode(inst: &Inst) -> u32 {
         rd,
         rs1,
         rs2,
-        imm, .. } = *inst;
+        imm,
+        rm,
+        ..
+    } = *inst;
     let (rd, rs1, rs2) = (rd & 31, rs1 & 31, rs2 & 31);
     use Op::*;
     match op {
@@ -118,6 +121,26 @@ pub fn encode(inst: &Inst) -> u32 {
         Divuw => r(1, rs2, rs1, 5, rd, 0x3b),
         Remw => r(1, rs2, rs1, 6, rd, 0x3b),
         Remuw => r(1, rs2, rs1, 7, rd, 0x3b),
+        LrW | ScW | AmoswapW | AmoaddW | AmoxorW | AmoandW | AmoorW | AmominW | AmomaxW
+        | AmominuW | AmomaxuW | LrD | ScD | AmoswapD | AmoaddD | AmoxorD | AmoandD | AmoorD
+        | AmominD | AmomaxD | AmominuD | AmomaxuD => {
+            let f5 = match op {
+                LrW | LrD => 0x02,
+                ScW | ScD => 0x03,
+                AmoswapW | AmoswapD => 0x01,
+                AmoaddW | AmoaddD => 0x00,
+                AmoxorW | AmoxorD => 0x04,
+                AmoandW | AmoandD => 0x0c,
+                AmoorW | AmoorD => 0x08,
+                AmominW | AmominD => 0x10,
+                AmomaxW | AmomaxD => 0x14,
+                AmominuW | AmominuD => 0x18,
+                _ => 0x1c,
+            };
+            let f3 = if (op as u8) >= (LrD as u8) { 3 } else { 2 };
+            let rs2 = if matches!(op, LrW | LrD) { 0 } else { rs2 };
+            r((f5 << 2) | (rm as u32 & 3), rs2, rs1, f3, rd, 0x2f)
+        }
     }
 }
 
@@ -156,8 +179,17 @@ mod tests {
                     rs2,
                     imm, rs3: 0, rm: 0, len: 4,
                 };
+                let inst = Inst {
+                    rm: if op.is_atomic() { (v >> 60) as u8 & 3 } else { 0 },
+                    ..inst
+                };
                 let d = decode(encode(&inst)).unwrap();
                 assert_eq!(d.op, op);
+                if op.is_atomic() {
+                    let rs2 = if matches!(op, Op::LrW | Op::LrD) { 0 } else { rs2 };
+                    assert_eq!((d.rd, d.rs1, d.rs2, d.rm, d.imm), (rd, rs1, rs2, inst.rm, 0));
+                    continue;
+                }
                 match op {
                     Op::Fence | Op::FenceI | Op::Ecall | Op::Ebreak => {}
                     _ => assert_eq!(

@@ -7,6 +7,6 @@ pub mod encode;
 pub mod translate;
 
 pub use compressed::{decode_compressed, decode_parcel, insn_len};
-pub use decode::{decode, is_straight_line_block, DecodeError, Inst, Op};
+pub use decode::{decode, is_straight_line_block, DecodeError, Inst, Lowering, Op};
 pub use encode::encode;
 pub use translate::translate_block;

@@ -220,6 +220,10 @@ fn translate_inst(b: &mut IrBuilder, i: Inst, loc: GuestLoc) -> Option<Terminato
         Op::Divuw => w32(b, BinOp::DivU, UnOp::Zext32, None),
         Op::Remw => w32(b, BinOp::Rem, UnOp::Sext32, None),
         Op::Remuw => w32(b, BinOp::RemU, UnOp::Zext32, None),
+        // No native lowering (see `Op::lowering`): such an operation ends
+        // its block, and the block leaves before it for the dispatcher to
+        // interpret it. Any operation not lowered above lands here.
+        _ => return Some(Terminator::Interpret { pc }),
     }
     None
 }
