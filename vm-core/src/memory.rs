@@ -355,7 +355,7 @@ impl GuestMemory {
         self.load(addr, 4).map(|v| v as u32)
     }
 
-    /// Fetches the instruction at `addr` (see [`GuestAccess::fetch_insn`]):
+    /// Fetches the instruction at `addr` (as `GuestAccess::fetch_insn`):
     /// one 4-byte load when it fits, so a compressed instruction in the last
     /// two bytes of memory is fetched by its halfword alone.
     #[inline]

@@ -488,3 +488,57 @@ fn rvc_workloads_match_qemu_on_every_engine() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A block with compressed instructions above 2 GiB: the baseline tier's
+/// fault tail then adds the instruction offset to a 64-bit pc (the other
+/// form of the tail); the faulting pc, retired count and registers match
+/// the interpreter's.
+#[test]
+fn faults_in_compressed_blocks_above_2_gib() {
+    let high = 0x8000_0000u64;
+    // c.li a0, 1 ; c.li a1, 2 ; ld a2, 0(a3) (a3 out of memory) ; c.ebreak
+    let ld = encode(&Inst {
+        op: Op::Ld,
+        rd: 12,
+        rs1: 13,
+        rs2: 0,
+        rs3: 0,
+        rm: 0,
+        len: 4,
+        imm: 0,
+    });
+    let mut code = vec![0x05, 0x45, 0x89, 0x45];
+    code.extend_from_slice(&ld.to_le_bytes());
+    code.extend_from_slice(&[0x02, 0x90]);
+    let mut seen = Vec::new();
+    for (engine, baseline) in [
+        (EngineKind::Interp, false),
+        (EngineKind::Jit, false),
+        (EngineKind::Jit, true),
+    ] {
+        let cfg = VmConfig {
+            engine,
+            mem_size: high + (1 << 20),
+            code_cache_bytes: 1 << 20,
+            baseline,
+            tier_up_threshold: 0,
+            ..VmConfig::default()
+        };
+        let mut vm = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
+        vm.write_guest(high + 0x10, &code).unwrap();
+        vm.cpu_mut().globals[13] = u64::MAX - 7;
+        vm.cpu_mut().pc = high + 0x10;
+        let e = vm.run_blocks(4).unwrap_err().to_string();
+        assert!(e.contains("0x80000014"), "{engine:?} {baseline}: {e}");
+        seen.push((
+            vm.cpu().pc,
+            vm.cpu().icount,
+            vm.cpu().globals[10],
+            vm.cpu().globals[11],
+            e,
+        ));
+    }
+    assert_eq!(seen[0].0, high + 0x14);
+    assert_eq!(seen[0].1, 2);
+    assert!(seen.iter().all(|s| *s == seen[0]), "{seen:?}");
+}
