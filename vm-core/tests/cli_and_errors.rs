@@ -334,8 +334,8 @@ fn cli_stats_name_the_engine_used() {
 fn cli_syscalls_budget_and_elf_flags() {
     let dir = std::env::temp_dir().join(format!("vm-cli-sys-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    // A program calling syscall 99 (set_robust_list), then exit(a0).
-    let code: Vec<u8> = [li(17, 99), 0x0000_0073, li(17, 93), 0x0000_0073]
+    // A program calling syscall 1000 (not a Linux call), then exit(a0).
+    let code: Vec<u8> = [li(17, 1000), 0x0000_0073, li(17, 93), 0x0000_0073]
         .iter()
         .flat_map(|w| w.to_le_bytes())
         .collect();
@@ -346,12 +346,12 @@ fn cli_syscalls_budget_and_elf_flags() {
     assert_eq!(status, Some((-38i32) as u8 as i32), "exit(-ENOSYS): {err}");
     assert_eq!(
         err,
-        "vm: unknown system call 99 at pc 0x10004: returning -ENOSYS\n"
+        "vm: unknown system call 1000 at pc 0x10004: returning -ENOSYS\n"
     );
     let (status, _, err) = vm_cli(&["run", "--strict-syscalls", p]);
     assert_eq!(status, Some(125));
     assert!(
-        err.contains("unknown system call 99 at pc 0x10004"),
+        err.contains("unknown system call 1000 at pc 0x10004"),
         "{err}"
     );
     let (status, _, err) = vm_cli(&["run", "--budget", "3", "--stats", p]);
@@ -361,12 +361,13 @@ fn cli_syscalls_budget_and_elf_flags() {
         "{err}"
     );
     assert!(err.contains("instructions executed : 3\n"), "{err}");
-    // e_flags asking for the C extension are refused at load, by name.
+    // e_flags asking for the quad-float ABI are refused at load, by name
+    // (RV64GC's compressed instructions and double-float ABI load).
     let rvc = dir.join("rvc.elf");
-    std::fs::write(&rvc, tiny_elf(0x10000, &code, 0x1)).unwrap();
+    std::fs::write(&rvc, tiny_elf(0x10000, &code, 0x7)).unwrap();
     let (status, _, err) = vm_cli(&["run", rvc.to_str().unwrap()]);
     assert_eq!(status, Some(125));
-    assert!(err.contains("need the C extension"), "{err}");
+    assert!(err.contains("need the quad-precision float ABI"), "{err}");
     let (status, _, err) = vm_cli(&[
         "aot",
         rvc.to_str().unwrap(),
@@ -374,7 +375,15 @@ fn cli_syscalls_budget_and_elf_flags() {
         &format!("{}/rvc.vmimg", dir.display()),
     ]);
     assert_eq!(status, Some(125));
-    assert!(err.contains("need the C extension"), "{err}");
+    assert!(err.contains("need the quad-precision float ABI"), "{err}");
+    let gc = dir.join("gc.elf");
+    std::fs::write(&gc, tiny_elf(0x10000, &code, 0x5)).unwrap();
+    let (status, _, err) = vm_cli(&["run", gc.to_str().unwrap()]);
+    assert_eq!(
+        status,
+        Some((-38i32) as u8 as i32),
+        "RVC + double-float ABI loads: {err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
