@@ -140,6 +140,11 @@ impl AddressSpace {
         !self.effects.is_empty()
     }
 
+    /// The end of the guest's addresses (`TASK_SIZE`).
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
     /// The current program break.
     pub fn brk(&self) -> u64 {
         self.brk

@@ -104,6 +104,7 @@ pub mod nr {
     pub const GETGID: u64 = 176;
     pub const GETEGID: u64 = 177;
     pub const GETTID: u64 = 178;
+    pub const SYSINFO: u64 = 179;
     pub const BRK: u64 = 214;
     pub const MUNMAP: u64 = 215;
     pub const MREMAP: u64 = 216;
@@ -365,6 +366,7 @@ impl SyscallHandler {
             nr::GETTIMEOFDAY => self.gettimeofday(mem, a0, a1),
             nr::NANOSLEEP => self.nanosleep(mem, a0, a1),
             nr::UNAME => self.uname(mem, a0),
+            nr::SYSINFO => self.sysinfo(mem, a0),
             nr::RT_SIGACTION => self.rt_sigaction(mem, a0, a1, a2, a3),
             nr::RT_SIGPROCMASK => self.rt_sigprocmask(mem, a0, a1, a2, a3),
             // No threads: documented, so not noted as unknown.
@@ -921,6 +923,27 @@ impl SyscallHandler {
         {
             b[65 * i..65 * i + f.len()].copy_from_slice(f.as_bytes());
         }
+        self.put(mem, buf, &b).map_or_else(|e| e, |_| 0)
+    }
+
+    /// `sysinfo`: the guest's own machine: its memory size as total RAM,
+    /// what no mapping covers as free, one process, no swap, the host's
+    /// uptime. (glibc's `qsort` asks, through `sysconf(_SC_PHYS_PAGES)`.)
+    fn sysinfo<M: GuestAccess>(&mut self, mem: &mut M, buf: u64) -> i64 {
+        let mut b = [0u8; 112];
+        let mut t = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `t` is a valid timespec.
+        unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut t) };
+        let total = self.mm.limit();
+        let used: u64 = self.mm.mappings().iter().map(|m| m.1 - m.0).sum();
+        b[..8].copy_from_slice(&t.tv_sec.to_le_bytes());
+        b[32..40].copy_from_slice(&total.to_le_bytes());
+        b[40..48].copy_from_slice(&total.saturating_sub(used).to_le_bytes());
+        b[80..82].copy_from_slice(&1u16.to_le_bytes());
+        b[104..108].copy_from_slice(&1u32.to_le_bytes());
         self.put(mem, buf, &b).map_or_else(|e| e, |_| 0)
     }
 

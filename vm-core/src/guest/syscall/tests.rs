@@ -399,6 +399,18 @@ fn munmap_mprotect_mremap_and_madvise_keep_the_books_at_page_granularity() {
 }
 
 #[test]
+fn sysinfo_reports_the_guest_memory() {
+    let (mut h, _, mut m) = layout();
+    assert_eq!(sys(&mut h, &mut m, nr::SYSINFO, &[0x100]), 0);
+    assert_eq!(m.load(0x100 + 32, 8).unwrap(), 256 * MB);
+    // Free: all but the image pages and the 8 MiB stack region.
+    assert_eq!(m.load(0x100 + 40, 8).unwrap(), 248 * MB - 0x5000);
+    assert_eq!(m.load(0x100 + 80, 2).unwrap(), 1);
+    assert_eq!(m.load(0x100 + 104, 4).unwrap(), 1);
+    assert_eq!(sys(&mut h, &mut m, nr::SYSINFO, &[u64::MAX - 8]), -EFAULT);
+}
+
+#[test]
 fn brk_does_not_grow_into_a_mapping() {
     let (mut h, _, mut m) = layout();
     assert_eq!(sys(&mut h, &mut m, nr::BRK, &[0]), 0x23000);
