@@ -12,7 +12,7 @@
 //!   default. `write`/`writev` on fd 1/2; fd 0 reads as empty;
 //!   `ioctl` says `-ENOTTY` (no terminals);
 //! - process: `exit`/`exit_group`, `set_tid_address`, `set_robust_list`,
-//!   `prlimit64`/`getrlimit`/`setrlimit`, ids, `uname`, `getrandom` (host
+//!   `prlimit64`/`getrlimit`/`setrlimit`, ids, `uname`, `sysinfo`, `getrandom` (host
 //!   randomness), `clock_gettime`/`clock_getres`/`gettimeofday`/`nanosleep`
 //!   (host clocks), `rt_sigaction`/`rt_sigprocmask` (recorded, never
 //!   delivered);
