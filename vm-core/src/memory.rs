@@ -416,6 +416,50 @@ impl GuestMemory {
             .find(|&p| self.code_pages[p as usize] != 0))
     }
 
+    /// Makes guest bytes `[addr, addr + len)` read as zero (system calls
+    /// that map fresh anonymous memory). Whole pages are handed back to
+    /// the host with `MADV_DONTNEED` (a private anonymous mapping reads as
+    /// zero afterwards, and the host memory is freed); partial pages at the
+    /// edges are overwritten. Code-page marks are not changed: the caller
+    /// drops translations of the range.
+    pub fn zero(&mut self, addr: u64, len: u64) -> Result<(), MemFault> {
+        if len == 0 {
+            return Ok(());
+        }
+        if len > self.len {
+            return Err(MemFault::OutOfRange { addr, size: len });
+        }
+        let off = self.check(addr, len)? as u64;
+        let end = off + len;
+        let (first, last) = (off.next_multiple_of(PAGE_SIZE), end & !(PAGE_SIZE - 1));
+        let base = self.base;
+        let fill = |a: u64, b: u64| {
+            if b > a {
+                // SAFETY: [a, b) lies inside the mapping (range checked above).
+                unsafe { std::ptr::write_bytes(base.add(a as usize), 0, (b - a) as usize) };
+            }
+        };
+        if first >= last {
+            fill(off, end);
+            return Ok(());
+        }
+        fill(off, first);
+        fill(last, end);
+        // SAFETY: [first, last) are whole pages of this VM's private
+        // anonymous mapping; after MADV_DONTNEED they read as zero.
+        let r = unsafe {
+            libc::madvise(
+                self.base.add(first as usize) as *mut libc::c_void,
+                (last - first) as usize,
+                libc::MADV_DONTNEED,
+            )
+        };
+        if r != 0 {
+            fill(first, last);
+        }
+        Ok(())
+    }
+
     /// Records that translated code was decoded from `page`.
     pub fn mark_code_page(&mut self, page: u64) {
         let pages = self.code_pages.len() - 1;

@@ -337,8 +337,8 @@ fn cli_stats_name_the_engine_used() {
 fn cli_syscalls_budget_and_elf_flags() {
     let dir = std::env::temp_dir().join(format!("vm-cli-sys-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    // A program calling syscall 99 (set_robust_list), then exit(a0).
-    let code: Vec<u8> = [li(17, 99), 0x0000_0073, li(17, 93), 0x0000_0073]
+    // A program calling syscall 1000 (not a Linux call), then exit(a0).
+    let code: Vec<u8> = [li(17, 1000), 0x0000_0073, li(17, 93), 0x0000_0073]
         .iter()
         .flat_map(|w| w.to_le_bytes())
         .collect();
@@ -349,12 +349,12 @@ fn cli_syscalls_budget_and_elf_flags() {
     assert_eq!(status, Some((-38i32) as u8 as i32), "exit(-ENOSYS): {err}");
     assert_eq!(
         err,
-        "vm: unknown system call 99 at pc 0x10004: returning -ENOSYS\n"
+        "vm: unknown system call 1000 at pc 0x10004: returning -ENOSYS\n"
     );
     let (status, _, err) = vm_cli(&["run", "--strict-syscalls", p]);
     assert_eq!(status, Some(125));
     assert!(
-        err.contains("unknown system call 99 at pc 0x10004"),
+        err.contains("unknown system call 1000 at pc 0x10004"),
         "{err}"
     );
     let (status, _, err) = vm_cli(&["run", "--budget", "3", "--stats", p]);
@@ -364,26 +364,34 @@ fn cli_syscalls_budget_and_elf_flags() {
         "{err}"
     );
     assert!(err.contains("instructions executed : 3\n"), "{err}");
-    // e_flags asking for the C extension (EF_RISCV_RVC) load and run.
-    let rvc = dir.join("rvc.elf");
-    std::fs::write(&rvc, tiny_elf(0x10000, &code, 0x1)).unwrap();
-    let (status, _, err) = vm_cli(&["run", rvc.to_str().unwrap()]);
-    assert_eq!(status, Some((-38i32) as u8 as i32), "{err}");
-    // e_flags asking for an unimplemented base (RV64E) are refused at
-    // load, by name.
-    let rve = dir.join("rve.elf");
-    std::fs::write(&rve, tiny_elf(0x10000, &code, 0x8)).unwrap();
-    let (status, _, err) = vm_cli(&["run", rve.to_str().unwrap()]);
-    assert_eq!(status, Some(125));
-    assert!(err.contains("need the RV64E base"), "{err}");
-    let (status, _, err) = vm_cli(&[
-        "aot",
-        rve.to_str().unwrap(),
-        "-o",
-        &format!("{}/rve.vmimg", dir.display()),
-    ]);
-    assert_eq!(status, Some(125));
-    assert!(err.contains("need the RV64E base"), "{err}");
+    // e_flags asking for the C extension (EF_RISCV_RVC), and RVC with the
+    // double-float ABI (RV64GC), load and run.
+    for (name, flags) in [("rvc.elf", 0x1), ("gc.elf", 0x5)] {
+        let elf = dir.join(name);
+        std::fs::write(&elf, tiny_elf(0x10000, &code, flags)).unwrap();
+        let (status, _, err) = vm_cli(&["run", elf.to_str().unwrap()]);
+        assert_eq!(status, Some((-38i32) as u8 as i32), "{name}: {err}");
+    }
+    // e_flags asking for an unimplemented base (RV64E) or the quad-float
+    // ABI are refused at load, by name, by `run` and by `aot`.
+    for (name, flags, what) in [
+        ("rve", 0x8, "need the RV64E base"),
+        ("quad", 0x7, "need the quad-precision float ABI"),
+    ] {
+        let elf = dir.join(format!("{name}.elf"));
+        std::fs::write(&elf, tiny_elf(0x10000, &code, flags)).unwrap();
+        let (status, _, err) = vm_cli(&["run", elf.to_str().unwrap()]);
+        assert_eq!(status, Some(125));
+        assert!(err.contains(what), "{err}");
+        let (status, _, err) = vm_cli(&[
+            "aot",
+            elf.to_str().unwrap(),
+            "-o",
+            &format!("{}/{name}.vmimg", dir.display()),
+        ]);
+        assert_eq!(status, Some(125));
+        assert!(err.contains(what), "{err}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -73,6 +73,8 @@ fn root_api_exposes_the_loader_checks_and_limits() {
     // EF_RISCV_RVC (the C extension) is supported, RV64E is not.
     assert!(check_riscv_flags(0x1).is_ok());
     assert!(check_riscv_flags(0x8).is_err());
+    assert!(check_riscv_flags(0x5).is_ok());
+    assert!(check_riscv_flags(0x7).is_err());
     assert_eq!(IOV_MAX, 1024);
     let mut vm = Vm::new(
         VmConfig::default(),

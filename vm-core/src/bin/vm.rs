@@ -143,7 +143,12 @@ struct RunArgs {
     /// guest (the default, as Linux does).
     #[arg(long)]
     strict_syscalls: bool,
-    /// The static RV64IM ELF executable to run (at most 256 MiB), then the
+    /// Let the guest read the host files below DIR (read-only; DIR is the
+    /// guest's `/`, `..` and symbolic links cannot leave it). Without it
+    /// the guest can open no host file.
+    #[arg(long, value_name = "DIR")]
+    fs_root: Option<PathBuf>,
+    /// The static RV64 ELF executable to run (at most 256 MiB), then the
     /// arguments passed to the guest: everything after PROGRAM.elf goes to
     /// the guest, flags included.
     #[arg(
@@ -248,6 +253,7 @@ fn run_main(a: RunArgs) -> Result<i32, String> {
         chaining: !a.no_chain,
         baseline: a.baseline,
         strict_syscalls: a.strict_syscalls,
+        fs_root: a.fs_root.clone(),
         ..VmConfig::default()
     };
     if let Some(mb) = a.mem_mb {

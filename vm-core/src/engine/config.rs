@@ -71,6 +71,10 @@ pub struct VmConfig {
     /// [`VmError::UnknownSyscall`] instead of returning `-ENOSYS` to the
     /// guest (the default, as Linux does).
     pub strict_syscalls: bool,
+    /// Host directory the guest may read files below (its `/`; the CLI's
+    /// `--fs-root`). `None` (the default): no host file is reachable,
+    /// every `openat` fails with `-ENOENT`.
+    pub fs_root: Option<std::path::PathBuf>,
 }
 
 impl Default for VmConfig {
@@ -87,6 +91,7 @@ impl Default for VmConfig {
             chaining: true,
             mmu: None,
             strict_syscalls: false,
+            fs_root: None,
         }
     }
 }

@@ -28,7 +28,10 @@ use crate::backend::x86_64::X64Backend;
 use crate::backend::{exit_code, CodegenError};
 use crate::cache::{BlockCache, BlockId, IncomingLink, PcMap, TranslatedBlock};
 use crate::frontend::riscv::{decode_parcel, translate_block, DecodeError, Inst};
-use crate::guest::{load_elf, load_elf_sv39, setup_stack, SyscallHandler, SyscallOutcome};
+use crate::guest::{
+    apply_map_effect, initial_mappings, load_elf, load_elf_sv39, setup_stack, FsRoot,
+    SyscallHandler, SyscallOutcome,
+};
 use crate::interp;
 use crate::memory::{GuestAccess, GuestMemory, GuestMemoryMut, MemFault, PAGE_SHIFT};
 use crate::mmu::runtime::{tlb_miss_handler, JitMmuContext};
@@ -193,6 +196,11 @@ impl Vm {
         };
         let mut sys = SyscallHandler::new(stdout, stderr, 0, 0);
         sys.set_strict(cfg.strict_syscalls);
+        if let Some(dir) = &cfg.fs_root {
+            let root = FsRoot::open(dir)
+                .map_err(|e| VmError::Config(format!("fs root {}: {e}", dir.display())))?;
+            sys.set_fs_root(Some(root));
+        }
         Ok(Self {
             cpu,
             mem,
@@ -233,7 +241,9 @@ impl Vm {
                 "program image overlaps the stack region".into(),
             ));
         }
-        self.sys.reset_brk(img.brk_start, brk_max);
+        let maps = initial_mappings(&img, brk_max, va_limit);
+        self.sys
+            .init_address_space(va_limit, img.brk_start, brk_max, &maps, STACK_RESERVE);
         self.cpu.globals[2] = sp;
         self.cpu.pc = img.entry;
         Ok(())
@@ -323,6 +333,43 @@ impl Vm {
                     if self.mem.is_code_page(pp) {
                         self.invalidate_phys_page(pp)?;
                     }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the memory changes of a system call (`mmap` family, `brk`):
+    /// zeroes or copies pages, edits the page tables under the MMU, and
+    /// drops cached translations and translated code of the changed range.
+    fn apply_map_effects(&mut self) -> Result<(), VmError> {
+        for effect in self.sys.take_map_effects() {
+            let ((start, end), changed) =
+                apply_map_effect(&mut self.mem, self.page_tables.as_mut(), PAGE_TABLE_AREA, effect)
+                    .map_err(|e| VmError::Config(format!("system call memory change: {e}")))?;
+            let Some(m) = self.mmu.as_mut() else {
+                self.invalidate_written(start, end)?;
+                continue;
+            };
+            let (first, last) = (start >> PAGE_SHIFT, end.div_ceil(1 << PAGE_SHIFT));
+            if changed {
+                if last - first > 64 {
+                    m.sfence_vma(None);
+                } else {
+                    (first..last).for_each(|p| m.sfence_vma(Some(p << PAGE_SHIFT)));
+                }
+            }
+            let vps: Vec<u64> = (self.virt_code.keys().copied())
+                .filter(|vp| (first..last).contains(vp))
+                .collect();
+            for vp in vps {
+                self.invalidate_page(vp)?;
+            }
+            // Code reached through another virtual page of the same physical pages.
+            let off = PAGE_TABLE_AREA >> PAGE_SHIFT;
+            for pp in first + off..last + off {
+                if self.mem.is_code_page(pp) {
+                    self.invalidate_phys_page(pp)?;
                 }
             }
         }
@@ -651,6 +698,9 @@ impl Vm {
                 let outcome = with_bus!(self, bus => self.sys.handle(&mut self.cpu, bus, pc))?;
                 if let Some((start, end)) = self.sys.take_written() {
                     self.invalidate_written(start, end)?;
+                }
+                if self.sys.has_map_effects() {
+                    self.apply_map_effects()?;
                 }
                 match outcome {
                     SyscallOutcome::Continue => Ok(None),

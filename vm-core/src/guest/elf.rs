@@ -4,7 +4,9 @@
 //! this VM can run (class, endianness, machine, type, segment sanity) is ours
 //! and produces a typed [`ElfError`].
 
-use object::elf::{FileHeader64, ELFCLASS64, ELFDATA2LSB, EM_RISCV, ET_EXEC, PT_LOAD};
+use object::elf::{
+    FileHeader64, ELFCLASS64, ELFDATA2LSB, EM_RISCV, ET_DYN, ET_EXEC, PT_INTERP, PT_LOAD,
+};
 use object::read::elf::{FileHeader, ProgramHeader};
 use object::Endianness;
 use thiserror::Error;
@@ -32,6 +34,18 @@ pub enum ElfError {
     /// Not a static executable.
     #[error("unsupported ELF type {0} (expected ET_EXEC static executable)")]
     WrongType(u16),
+    /// A dynamically linked executable (it names a program interpreter).
+    #[error(
+        "dynamically linked executable (PT_INTERP {0}): the VM runs static executables only \
+         (no dynamic linking); build with -static"
+    )]
+    Dynamic(String),
+    /// A position-independent executable (`-static-pie` or `-pie`).
+    #[error(
+        "position-independent executable (ET_DYN): the VM loads fixed-address static \
+         executables only; build with -static -no-pie (not -static-pie)"
+    )]
+    PositionIndependent,
     /// No PT_LOAD segment.
     #[error("ELF has no loadable segment")]
     NoSegments,
@@ -74,8 +88,8 @@ pub enum ElfError {
     #[error("entry point {0:#x} is not inside a loaded segment")]
     BadEntry(u64),
     /// The header's `e_flags` ask for an extension or ABI this VM does not
-    /// implement (it runs RV64IM with the soft-float ABI).
-    #[error("ELF e_flags {flags:#x} need {missing}, which this VM does not support (it runs RV64IM, soft-float ABI)")]
+    /// implement (it runs RV64GC with the soft, single or double float ABI).
+    #[error("ELF e_flags {flags:#x} need {missing}, which this VM does not support (it runs RV64GC: soft, single or double float ABI)")]
     UnsupportedFlags {
         /// The header's `e_flags`.
         flags: u32,
@@ -93,19 +107,13 @@ pub const EF_RISCV_FLOAT_ABI: u32 = 0x6;
 pub const EF_RISCV_RVE: u32 = 0x8;
 
 /// Checks a RISC-V ELF header's `e_flags` against what the VM runs
-/// (RV64IM, soft-float calling convention) and names what is missing.
+/// (RV64GC: compressed instructions, the soft, single or double float
+/// calling convention; not quad float, not RV64E) and names what is missing.
 pub fn check_riscv_flags(flags: u32) -> Result<(), ElfError> {
     // EF_RISCV_RVC is accepted: the C extension is implemented.
     let mut missing = Vec::new();
-    match flags & EF_RISCV_FLOAT_ABI {
-        0 => {}
-        0x2 => {
-            missing.push("the single-precision float ABI (F extension, EF_RISCV_FLOAT_ABI_SINGLE)")
-        }
-        0x4 => {
-            missing.push("the double-precision float ABI (D extension, EF_RISCV_FLOAT_ABI_DOUBLE)")
-        }
-        _ => missing.push("the quad-precision float ABI (Q extension, EF_RISCV_FLOAT_ABI_QUAD)"),
+    if flags & EF_RISCV_FLOAT_ABI == 0x6 {
+        missing.push("the quad-precision float ABI (Q extension, EF_RISCV_FLOAT_ABI_QUAD)");
     }
     if flags & EF_RISCV_RVE != 0 {
         missing.push("the RV64E base (EF_RISCV_RVE)");
@@ -133,6 +141,9 @@ pub struct LoadedImage {
     pub phent: u64,
     /// First page-aligned address above every segment: the initial program break.
     pub brk_start: u64,
+    /// The loadable segments: `(vaddr, memsz, p_flags)` (PF_X = 1,
+    /// PF_W = 2, PF_R = 4), in file order.
+    pub segments: Vec<(u64, u64, u32)>,
 }
 
 fn trunc(e: object::Error) -> ElfError {
@@ -196,11 +207,22 @@ pub fn load_segments<'d>(
         return Err(ElfError::WrongMachine(machine));
     }
     let ty = hdr.e_type(e);
-    if ty != ET_EXEC {
+    if ty != ET_EXEC && ty != ET_DYN {
         return Err(ElfError::WrongType(ty));
     }
     check_riscv_flags(hdr.e_flags(e))?;
     let phdrs = hdr.program_headers(e, data).map_err(trunc)?;
+    if let Some(ph) = phdrs.iter().find(|p| p.p_type(e) == PT_INTERP) {
+        let interp = ph
+            .data(e, data)
+            .ok()
+            .map(|b| String::from_utf8_lossy(b.split(|&c| c == 0).next().unwrap_or(b)).into_owned())
+            .unwrap_or_else(|| "?".into());
+        return Err(ElfError::Dynamic(interp));
+    }
+    if ty == ET_DYN {
+        return Err(ElfError::PositionIndependent);
+    }
     let mut segs: Vec<(u64, u64, u64, u64, u32)> = Vec::new(); // vaddr, memsz, offset, filesz, flags
     for ph in phdrs.iter().filter(|p| p.p_type(e) == PT_LOAD) {
         let (vaddr, memsz, off, filesz) =
@@ -275,6 +297,7 @@ pub fn load_segments<'d>(
         phnum: hdr.e_phnum(e) as u64,
         phent: hdr.e_phentsize(e) as u64,
         brk_start: brk.div_ceil(PAGE_SIZE) * PAGE_SIZE,
+        segments: segs.iter().map(|s| (s.0, s.1, s.4)).collect(),
     })
 }
 
@@ -330,6 +353,7 @@ pub(crate) mod tests {
         let img = load_elf(&elf, &mut m).unwrap();
         assert_eq!(img.entry, 0x1000);
         assert_eq!(img.brk_start, 0x3000);
+        assert_eq!(img.segments, vec![(0x1000, 0x2000, 5)]);
         assert_eq!(m.load(0x1000, 4).unwrap(), 0x73);
     }
 
@@ -357,8 +381,24 @@ pub(crate) mod tests {
         bad[18] = 62;
         assert_eq!(load_elf(&bad, &mut m), Err(ElfError::WrongMachine(62)));
         let mut bad = good.clone();
-        bad[16] = 3;
-        assert_eq!(load_elf(&bad, &mut m), Err(ElfError::WrongType(3)));
+        bad[16] = 4;
+        assert_eq!(load_elf(&bad, &mut m), Err(ElfError::WrongType(4)));
+        // ET_DYN (-static-pie) and PT_INTERP (dynamic linking): clear refusals.
+        let mut pie = good.clone();
+        pie[16] = 3;
+        let e = load_elf(&pie, &mut m).unwrap_err();
+        assert_eq!(e, ElfError::PositionIndependent);
+        assert!(e.to_string().contains("-static -no-pie"), "{e}");
+        let mut dynamic = tiny_elf(&[(0x1000, &code, 8), (0x2000, b"/lib/ld.so\0", 11)], 0x1000);
+        dynamic[64 + 56] = 3; // second program header: PT_INTERP
+        let e = load_elf(&dynamic, &mut m).unwrap_err();
+        assert_eq!(e, ElfError::Dynamic("/lib/ld.so".into()));
+        assert!(e.to_string().contains("no dynamic linking"), "{e}");
+        dynamic[16] = 3;
+        assert_eq!(
+            load_elf(&dynamic, &mut m),
+            Err(ElfError::Dynamic("/lib/ld.so".into()))
+        );
         let mut bad = good.clone();
         bad[0] = b'X';
         assert_eq!(load_elf(&bad, &mut m), Err(ElfError::BadMagic));
@@ -377,26 +417,24 @@ pub(crate) mod tests {
             load_elf(&bad_entry, &mut m),
             Err(ElfError::BadEntry(0x5000))
         );
-        let mut rvc = good.clone();
-        rvc[48] = 0x5; // EF_RISCV_RVC | EF_RISCV_FLOAT_ABI_DOUBLE
-        let e = load_elf(&rvc, &mut m).unwrap_err();
+        // RV64GC images load: RVC with the soft, single or double float ABI.
+        for flags in [0x1u8, 0x3, 0x5, 0x4, 0x2] {
+            let mut gc = good.clone();
+            gc[48] = flags;
+            load_elf(&gc, &mut m).unwrap();
+        }
+        let mut quad = good.clone();
+        quad[48] = 0x7; // EF_RISCV_RVC | EF_RISCV_FLOAT_ABI_QUAD
+        let e = load_elf(&quad, &mut m).unwrap_err();
         assert_eq!(
             e,
             ElfError::UnsupportedFlags {
-                flags: 5,
-                missing: "the double-precision float ABI (D extension, EF_RISCV_FLOAT_ABI_DOUBLE)"
-                    .into()
+                flags: 7,
+                missing: "the quad-precision float ABI (Q extension, EF_RISCV_FLOAT_ABI_QUAD)".into()
             }
         );
-        assert!(e.to_string().contains("e_flags 0x5 need the double-precision"));
-        // The C extension alone (EF_RISCV_RVC) loads.
-        rvc[48] = 0x1;
-        load_elf(&rvc, &mut m).unwrap();
-        for (flags, what) in [
-            (2u8, "single-precision"),
-            (6, "quad-precision"),
-            (8, "RV64E"),
-        ] {
+        assert!(e.to_string().contains("e_flags 0x7 need the quad-precision"));
+        for (flags, what) in [(6u8, "quad-precision"), (8, "RV64E")] {
             let mut bad = good.clone();
             bad[48] = flags;
             let e = load_elf(&bad, &mut m).unwrap_err().to_string();
