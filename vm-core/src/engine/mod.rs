@@ -808,7 +808,9 @@ impl Vm {
                 .is_some_and(|&n| n >= SMC_THRASH_LIMIT)
         });
         let mut block = TranslatedBlock::new(pc, cur, insns.into_boxed_slice());
-        block.interp_only = thrashing;
+        // F/D/Zicsr: no JIT tier lowers them yet; the interpreter runs
+        // such blocks on every engine.
+        block.interp_only = thrashing || block.insns.iter().any(|i| i.op.is_fp_or_csr());
         for p in block.pages() {
             self.mark_code_vpage(p);
         }

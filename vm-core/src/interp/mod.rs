@@ -1,9 +1,11 @@
-//! Reference interpreter: executes decoded RV64IM instructions directly on
+//! Reference interpreter: executes decoded RV64IMFD (+ Zicsr) instructions directly on
 //! [`CpuState`] and guest memory (flat, or translated by the MMU). Its semantics are the specification the
 //! JIT is tested against.
 
+pub mod fp;
+
 use crate::engine::Exit;
-use crate::frontend::riscv::{Inst, Op};
+use crate::frontend::riscv::{encode, Inst, Op};
 #[cfg(test)]
 use crate::memory::GuestMemory;
 use crate::memory::{GuestAccess, StoreEffect};
@@ -23,7 +25,16 @@ pub fn exec_block<M: GuestAccess>(
     let mut n = 0u64;
     for inst in insns {
         n += 1;
-        let step = step(cpu, mem, *inst, pc);
+        let step = if inst.op.is_csr() {
+            // `cycle`/`instret` read the count of retired instructions:
+            // count the ones before this one for the read.
+            cpu.icount += n - 1;
+            let s = step(cpu, mem, *inst, pc);
+            cpu.icount -= n - 1;
+            s
+        } else {
+            step(cpu, mem, *inst, pc)
+        };
         match step {
             Step::Next => pc = pc.wrapping_add(4),
             Step::Exit(e) => {
@@ -133,9 +144,12 @@ pub fn step<M: GuestAccess>(cpu: &mut CpuState, mem: &mut M, i: Inst, pc: u64) -
         }};
     }
     macro_rules! store {
-        ($size:expr) => {{
+        ($size:expr) => {
+            store!($size, b)
+        };
+        ($size:expr, $v:expr) => {{
             let addr = a.wrapping_add(imm);
-            match mem.store(addr, $size, b) {
+            match mem.store(addr, $size, $v) {
                 Ok(StoreEffect::Data) => Step::Next,
                 Ok(StoreEffect::CodePage(page)) => Step::Exit(Exit::CodeModified {
                     next_pc: pc.wrapping_add(4),
@@ -225,6 +239,32 @@ pub fn step<M: GuestAccess>(cpu: &mut CpuState, mem: &mut M, i: Inst, pc: u64) -
         Op::Divuw => set!(sext32(div_u(a as u32 as u64, b as u32 as u64))),
         Op::Remw => set!(rem_s(a as i32 as i64, b as i32 as i64) as i32 as i64 as u64),
         Op::Remuw => set!(sext32(rem_u(a as u32 as u64, b as u32 as u64))),
+        // F/D: loads and stores move raw bits (FLW NaN-boxes; FSW stores
+        // the low 32 bits, boxed or not).
+        Op::Flw | Op::Fld => {
+            let addr = a.wrapping_add(imm);
+            let size = if i.op == Op::Flw { 4 } else { 8 };
+            match mem.load(addr, size) {
+                Ok(v) => {
+                    r[32 + rd] = if size == 4 { fp::nan_box(v) } else { v };
+                    Step::Next
+                }
+                Err(fault) => Step::Exit(Exit::Fault {
+                    pc,
+                    fault,
+                    store: false,
+                }),
+            }
+        }
+        Op::Fsw => store!(4, r[32 + i.rs2 as usize] & 0xffff_ffff),
+        Op::Fsd => store!(8, r[32 + i.rs2 as usize]),
+        _ => match fp::exec_fp(cpu, i) {
+            Ok(()) => Step::Next,
+            Err(fp::FpTrap::IllegalRoundingMode) => Step::Exit(Exit::Illegal {
+                pc,
+                bits: encode(&i),
+            }),
+        },
     }
 }
 
