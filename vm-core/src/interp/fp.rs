@@ -259,10 +259,13 @@ fn shr_jam(x: u128, s: u32) -> u128 {
     }
 }
 
-/// Exact sum of `(-1)^na * a * 2^ea` and `(-1)^nb * b * 2^eb` (a, b != 0,
-/// a < 2^106, b < 2^106), rounded. An exact zero is +0 (-0 when rounding
-/// down).
-fn add_exact(f: Fmt, na: bool, ea: i32, a: u128, nb: bool, eb: i32, b: u128, rm: Rm, fl: &mut u32) -> u64 {
+/// A signed term `(negative, exp, sig)`: `(-1)^negative * sig * 2^exp`.
+type Term = (bool, i32, u128);
+
+/// Exact sum of two terms (sigs nonzero and below 2^106), rounded. An
+/// exact zero is +0 (-0 when rounding down).
+fn add_exact(f: Fmt, a: Term, b: Term, rm: Rm, fl: &mut u32) -> u64 {
+    let ((na, ea, a), (nb, eb, b)) = (a, b);
     let top = |e: i32, s: u128| e + 127 - s.leading_zeros() as i32;
     // X: the operand whose leading bit is higher, placed with that bit at
     // bit 125; Y aligned to it (jammed when shifted right: then its top is
@@ -322,7 +325,7 @@ pub fn add(f: Fmt, a: u64, b: u64, rm: Rm, fl: &mut u32) -> u64 {
         (Val::Zero, _) => b,
         (_, Val::Zero) => a,
         (Val::Finite { exp: ea, sig: sa }, Val::Finite { exp: eb, sig: sb }) => {
-            add_exact(f, na, ea, sa as u128, nb, eb, sb as u128, rm, fl)
+            add_exact(f, (na, ea, sa as u128), (nb, eb, sb as u128), rm, fl)
         }
     }
 }
@@ -465,7 +468,7 @@ pub fn fma(f: Fmt, a: u64, b: u64, c: u64, rm: Rm, fl: &mut u32) -> u64 {
             let (ep, p) = (ea + eb, sa as u128 * sb as u128);
             match vc {
                 Val::Finite { exp: ec, sig: sc } => {
-                    add_exact(f, np, ep, p, nc, ec, sc as u128, rm, fl)
+                    add_exact(f, (np, ep, p), (nc, ec, sc as u128), rm, fl)
                 }
                 _ => round_pack(f, np, ep, p, rm, fl),
             }

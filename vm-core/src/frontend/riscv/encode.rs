@@ -252,11 +252,9 @@ mod tests {
                         rm,
                         len: 4,
                     };
-                    if op == Op::Csrrw || op == Op::Csrrwi {
-                        if imm >= 0xc00 {
-                            assert!(decode(encode(&inst)).is_err(), "{op:?} writes a counter");
-                            continue;
-                        }
+                    if (op == Op::Csrrw || op == Op::Csrrwi) && imm >= 0xc00 {
+                        assert!(decode(encode(&inst)).is_err(), "{op:?} writes a counter");
+                        continue;
                     }
                     let d = decode(encode(&inst)).unwrap();
                     assert_eq!(d.op, op, "{inst:?}");

@@ -4,6 +4,9 @@ use crate::rng::XorShift64;
 
 const RM: [Rm; 5] = [Rm::Rne, Rm::Rtz, Rm::Rdn, Rm::Rup, Rm::Rmm];
 
+/// An operation on fixed operands, by rounding mode, accruing flags.
+type RoundedOp<'a> = dyn Fn(Rm, &mut u32) -> u64 + 'a;
+
 /// Random patterns biased toward edge values: special exponents, tiny and
 /// huge magnitudes, short mantissas (ties), and near-equal pairs.
 fn edgy(rng: &mut XorShift64, f: Fmt) -> u64 {
@@ -81,7 +84,7 @@ fn directed_modes_bracket_nearest() {
     let mut rng = XorShift64(0xabad_1dea);
     for _ in 0..100_000 {
         let (a, b, c) = (edgy(&mut rng, F64), edgy(&mut rng, F64), edgy(&mut rng, F64));
-        let ops: [&dyn Fn(Rm, &mut u32) -> u64; 5] = [
+        let ops: [&RoundedOp; 5] = [
             &|rm, fl| add(F64, a, b, rm, fl),
             &|rm, fl| mul(F64, a, b, rm, fl),
             &|rm, fl| div(F64, a, b, rm, fl),
