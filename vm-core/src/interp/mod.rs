@@ -25,16 +25,7 @@ pub fn exec_block<M: GuestAccess>(
     let mut n = 0u64;
     for inst in insns {
         n += 1;
-        let step = if inst.op.is_csr() {
-            // `cycle`/`instret` read the count of retired instructions:
-            // count the ones before this one for the read.
-            cpu.icount += n - 1;
-            let s = step(cpu, mem, *inst, pc);
-            cpu.icount -= n - 1;
-            s
-        } else {
-            step(cpu, mem, *inst, pc)
-        };
+        let step = step(cpu, mem, *inst, pc, n - 1);
         match step {
             Step::Next => pc = pc.wrapping_add(4),
             Step::Exit(e) => {
@@ -104,9 +95,17 @@ fn sext32(v: u64) -> u64 {
     v as i32 as i64 as u64
 }
 
-/// Executes one instruction at `pc`.
+/// Executes one instruction at `pc`; `retired` instructions of the block
+/// ran before it and are not yet in `cpu.icount` (the `cycle`/`instret`
+/// CSRs count them).
 #[inline(always)]
-pub fn step<M: GuestAccess>(cpu: &mut CpuState, mem: &mut M, i: Inst, pc: u64) -> Step {
+pub fn step<M: GuestAccess>(
+    cpu: &mut CpuState,
+    mem: &mut M,
+    i: Inst,
+    pc: u64,
+    retired: u64,
+) -> Step {
     let r = &mut cpu.globals;
     let a = r[i.rs1 as usize];
     let b = r[i.rs2 as usize];
@@ -258,13 +257,18 @@ pub fn step<M: GuestAccess>(cpu: &mut CpuState, mem: &mut M, i: Inst, pc: u64) -
         }
         Op::Fsw => store!(4, r[32 + i.rs2 as usize] & 0xffff_ffff),
         Op::Fsd => store!(8, r[32 + i.rs2 as usize]),
-        _ => match fp::exec_fp(cpu, i) {
-            Ok(()) => Step::Next,
-            Err(fp::FpTrap::IllegalRoundingMode) => Step::Exit(Exit::Illegal {
-                pc,
-                bits: encode(&i),
-            }),
-        },
+        _ => {
+            cpu.icount += retired;
+            let r = fp::exec_fp(cpu, i);
+            cpu.icount -= retired;
+            match r {
+                Ok(()) => Step::Next,
+                Err(fp::FpTrap::IllegalRoundingMode) => Step::Exit(Exit::Illegal {
+                    pc,
+                    bits: encode(&i),
+                }),
+            }
+        }
     }
 }
 
@@ -302,6 +306,38 @@ mod tests {
         // divuw by zero = all ones
         let c = run1(0x02c5d53b, &[(11, 9), (12, 1 << 32)]);
         assert_eq!(c.globals[10], u64::MAX);
+    }
+
+    /// `instret` and `cycle` count the instructions retired before the
+    /// reading one, including earlier ones of the same block.
+    #[test]
+    fn counters_count_earlier_instructions_of_the_block() {
+        let mut cpu = CpuState::default();
+        cpu.icount = 100;
+        let mut mem = GuestMemory::new(1 << 16).unwrap();
+        // addi x0, x0, 0 twice; rdinstret a0; rdcycle a1; fadd.d f1, f0, f0
+        let words = [0x0000_0013u32, 0x0000_0013, 0xc020_2573, 0xc000_25f3, 0x020070d3];
+        let insns: Vec<Inst> = words.iter().map(|&w| decode(w).unwrap()).collect();
+        let (exit, n) = exec_block(&mut cpu, &mut mem, &insns, 0x1000);
+        assert!(matches!(exit, Exit::Next(0x1014)));
+        assert_eq!((n, cpu.icount), (5, 105));
+        assert_eq!((cpu.globals[10], cpu.globals[11]), (102, 103));
+    }
+
+    /// Dynamic rounding under a reserved frm: an illegal instruction that
+    /// does not retire, with its encoding.
+    #[test]
+    fn reserved_dynamic_rounding_mode_is_illegal() {
+        let mut cpu = CpuState::default();
+        cpu.fcsr = 5 << 5;
+        let mut mem = GuestMemory::new(1 << 16).unwrap();
+        let insns = [decode(0x0000_0013).unwrap(), decode(0x020070d3).unwrap()];
+        let (exit, n) = exec_block(&mut cpu, &mut mem, &insns, 0x1000);
+        assert!(
+            matches!(exit, Exit::Illegal { pc: 0x1004, bits: 0x020070d3 }),
+            "{exit:?}"
+        );
+        assert_eq!((n, cpu.icount, cpu.pc), (1, 1, 0x1004));
     }
 
     #[test]
