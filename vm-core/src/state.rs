@@ -45,12 +45,18 @@ pub struct JmpCacheEntry {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GuestState {
-    /// Guest registers; for RV64, `globals[i]` is `x{i}` and `globals[0]` stays 0.
+    /// Guest registers; for RV64, `globals[i]` is `x{i}` and `globals[0]`
+    /// stays 0; `globals[32 + i]` is `f{i}` as a raw 64-bit pattern (single
+    /// precision values NaN-boxed: upper 32 bits all ones).
     pub globals: [u64; NUM_GLOBALS],
     /// Guest program counter of the next instruction to execute.
     pub pc: u64,
     /// Guest instructions retired so far.
     pub icount: u64,
+    /// RISC-V `fcsr`: bits 4:0 the accrued exception flags (`fflags`: NV,
+    /// DZ, OF, UF, NX from bit 4 down), bits 7:5 the dynamic rounding mode
+    /// (`frm`); the other bits stay 0.
+    pub fcsr: u64,
     /// LR/SC reservation (A extension): the address of the last LR, or
     /// `u64::MAX` when none is held.
     pub reservation: u64,
@@ -70,6 +76,7 @@ impl Default for GuestState {
             globals: [0; NUM_GLOBALS],
             pc: 0,
             icount: 0,
+            fcsr: 0,
             reservation: NO_RESERVATION,
             reservation_value: 0,
         }
@@ -128,6 +135,8 @@ pub mod offsets {
     pub const PC: i32 = (GUEST + offset_of!(GuestState, pc)) as i32;
     /// Offset of `icount`.
     pub const ICOUNT: i32 = (GUEST + offset_of!(GuestState, icount)) as i32;
+    /// Offset of `fcsr`.
+    pub const FCSR: i32 = (GUEST + offset_of!(GuestState, fcsr)) as i32;
     /// Offset of `quantum`.
     pub const QUANTUM: i32 = offset_of!(CpuState, quantum) as i32;
     /// Offset of `exit_arg`.
@@ -222,7 +231,8 @@ mod tests {
         assert_eq!(offsets::GLOBALS, 0);
         assert_eq!(offsets::PC, 8 * NUM_GLOBALS as i32);
         assert_eq!(offsets::ICOUNT, offsets::PC + 8);
-        assert_eq!(
+        assert_eq!(offsets::FCSR, offsets::ICOUNT + 8);
+                assert_eq!(
             offsets::QUANTUM as usize,
             std::mem::size_of::<GuestState>()
         );

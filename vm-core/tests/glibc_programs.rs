@@ -5,13 +5,11 @@
 //! free churn with a 64 MB block, qsort and string functions, libm, a file
 //! read under `--fs-root`).
 //!
-//! Running them needs the RV64GC instruction set (compressed, A, F, D,
-//! Zicsr), which the issue-17 ISA branches add: until they are merged the
-//! first compressed instruction stops the VM, so the end-to-end tests are
-//! `#[ignore]`d with that reason; run them with `cargo test -p vm-core
-//! --test glibc_programs -- --include-ignored`. What runs today: every
-//! binary passes the loader (RVC and the double-float ABI accepted) and
-//! gets the initial stack static glibc reads.
+//! Each runs under qemu-riscv64 (when installed) and on every engine
+//! (interp, jit, jit --baseline, tiered, aot, jit --mmu), and must give the
+//! stdout, stderr and exit status recorded from qemu-riscv64
+//! (`guest/expected/gc/`). Every binary also passes the loader (RVC and the
+//! double-float ABI accepted) and gets the initial stack static glibc reads.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -77,7 +75,7 @@ fn check(label: &str, out: &Output, want: &Golden) {
 }
 
 /// Runs `name` under qemu-riscv64 (when installed) and under every engine:
-/// interp, jit, tiered, aot, jit with the MMU; each must give the golden
+/// interp, jit (both tiers), tiered, aot, jit with the MMU; each must give the golden
 /// stdout, stderr and exit status (recorded from qemu-riscv64).
 fn run_everywhere(name: &str) {
     let elf = guest(&format!("bin/gc/{name}.elf"));
@@ -110,9 +108,10 @@ fn run_everywhere(name: &str) {
         "{name}: vm aot: {}",
         text(&out.stderr)
     );
-    let configs: [(&str, &[&str]); 5] = [
+    let configs: [(&str, &[&str]); 6] = [
         ("interp", &["--engine", "interp"]),
         ("jit", &["--engine", "jit"]),
+        ("jit --baseline", &["--engine", "jit", "--baseline"]),
         ("tiered", &["--engine", "tiered"]),
         ("aot", &["--engine", "aot", "--image"]),
         ("jit --mmu", &["--engine", "jit", "--mmu"]),
@@ -136,7 +135,6 @@ fn run_everywhere(name: &str) {
 }
 
 #[test]
-#[ignore = "needs RV64GC (issue 17 ISA branches)"]
 fn glibc_workloads_match_qemu_on_every_engine() {
     for name in WORKLOADS {
         run_everywhere(name);
@@ -144,31 +142,26 @@ fn glibc_workloads_match_qemu_on_every_engine() {
 }
 
 #[test]
-#[ignore = "needs RV64GC (issue 17 ISA branches)"]
 fn glibc_printf_float_matches_qemu_on_every_engine() {
     run_everywhere("printf_float");
 }
 
 #[test]
-#[ignore = "needs RV64GC (issue 17 ISA branches)"]
 fn glibc_malloc_churn_matches_qemu_on_every_engine() {
     run_everywhere("malloc_churn");
 }
 
 #[test]
-#[ignore = "needs RV64GC (issue 17 ISA branches)"]
 fn glibc_qsort_strings_matches_qemu_on_every_engine() {
     run_everywhere("qsort_strings");
 }
 
 #[test]
-#[ignore = "needs RV64GC (issue 17 ISA branches)"]
 fn glibc_libm_matches_qemu_on_every_engine() {
     run_everywhere("libm");
 }
 
 #[test]
-#[ignore = "needs RV64GC (issue 17 ISA branches)"]
 fn glibc_file_read_under_fs_root_matches_qemu_on_every_engine() {
     run_everywhere("file_read");
 }

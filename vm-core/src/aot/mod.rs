@@ -117,6 +117,7 @@ pub(crate) fn codegen_fingerprint_of(backend: &mut X64Backend) -> u64 {
         o::GLOBALS,
         o::PC,
         o::ICOUNT,
+        o::FCSR,
         o::QUANTUM,
         o::EXIT_ARG,
         o::MEM_BASE,

@@ -310,7 +310,10 @@ impl MixedVm {
                         .mem
                         .fetch32(cur)
                         .map_err(|_| MixedError::Illegal { pc: cur })?;
-                    let i = decode(w).map_err(|_| MixedError::Illegal { pc: cur })?;
+                    let i = decode(w)
+                        .ok()
+                        .filter(|i| !i.op.is_fp_or_csr())
+                        .ok_or(MixedError::Illegal { pc: cur })?;
                     insns.push(i);
                     cur += 4;
                     if i.op.ends_block() {

@@ -10,8 +10,8 @@
 //! encodings (writes to `x0`, zero shift amounts, ...) decode as the
 //! instruction they expand to, which has no architectural effect.
 //!
-//! C.FLD, C.FSD, C.FLDSP and C.FSDSP need the D extension's load/store
-//! operations, which this decoder does not have: they decode as illegal.
+//! C.FLD, C.FSD, C.FLDSP and C.FSDSP expand to the D extension's FLD and
+//! FSD (register numbers name f0..f31; C.FLDSP may load f0).
 
 use super::decode::{DecodeError, Inst, Op};
 
@@ -81,16 +81,17 @@ pub fn decode_compressed(h: u16) -> Result<Inst, DecodeError> {
                 mk(Sw, 0, rs1p, rdp, imm as i32)
             }
         }
-        (0, 3) | (0, 7) => {
-            // C.LD / C.SD: uimm[5:3] = h[12:10], uimm[7:6] = h[6:5].
+        (0, 1) | (0, 3) | (0, 5) | (0, 7) => {
+            // C.FLD / C.LD / C.FSD / C.SD: uimm[5:3] = h[12:10], uimm[7:6] = h[6:5].
             let imm = (field(h, 12, 10) << 3) | (field(h, 6, 5) << 6);
-            if f3 == 3 {
-                mk(Ld, rdp, rs1p, 0, imm as i32)
-            } else {
-                mk(Sd, 0, rs1p, rdp, imm as i32)
+            match f3 {
+                1 => mk(Fld, rdp, rs1p, 0, imm as i32),
+                3 => mk(Ld, rdp, rs1p, 0, imm as i32),
+                5 => mk(Fsd, 0, rs1p, rdp, imm as i32),
+                _ => mk(Sd, 0, rs1p, rdp, imm as i32),
             }
         }
-        // C.FLD, reserved, C.FSD.
+        // Reserved.
         (0, _) => ill,
         // C.NOP / C.ADDI (HINTs included).
         (1, 0) => mk(Addi, rd, rd, 0, sext(imm6, 6)),
@@ -171,13 +172,14 @@ pub fn decode_compressed(h: u16) -> Result<Inst, DecodeError> {
             let imm = (bit(h, 12) << 5) | (field(h, 6, 4) << 2) | (field(h, 3, 2) << 6);
             mk(Lw, rd, 2, 0, imm as i32)
         }
-        (2, 3) => {
-            // C.LDSP: uimm[5] = h[12], uimm[4:3|8:6] = h[6:2]; rd = x0 reserved.
-            if rd == 0 {
+        (2, 1) | (2, 3) => {
+            // C.FLDSP / C.LDSP: uimm[5] = h[12], uimm[4:3|8:6] = h[6:2];
+            // C.LDSP's rd = x0 is reserved (C.FLDSP may load f0).
+            if f3 == 3 && rd == 0 {
                 return ill;
             }
             let imm = (bit(h, 12) << 5) | (field(h, 6, 5) << 3) | (field(h, 4, 2) << 6);
-            mk(Ld, rd, 2, 0, imm as i32)
+            mk(if f3 == 1 { Fld } else { Ld }, rd, 2, 0, imm as i32)
         }
         (2, 4) => match (bit(h, 12), rd, rs2) {
             // C.JR with rs1 = x0 is reserved.
@@ -193,12 +195,12 @@ pub fn decode_compressed(h: u16) -> Result<Inst, DecodeError> {
             let imm = (field(h, 12, 9) << 2) | (field(h, 8, 7) << 6);
             mk(Sw, 0, 2, rs2, imm as i32)
         }
-        (2, 7) => {
-            // C.SDSP: uimm[5:3|8:6] = h[12:7].
+        (2, 5) | (2, 7) => {
+            // C.FSDSP / C.SDSP: uimm[5:3|8:6] = h[12:7].
             let imm = (field(h, 12, 10) << 3) | (field(h, 9, 7) << 6);
-            mk(Sd, 0, 2, rs2, imm as i32)
+            mk(if f3 == 5 { Fsd } else { Sd }, 0, 2, rs2, imm as i32)
         }
-        // C.FLDSP, C.FSDSP; quadrant 3 is not compressed.
+        // Quadrant 3 is not compressed.
         _ => ill,
     }
 }
@@ -289,8 +291,8 @@ mod tests {
     }
 
     /// An independent expansion of a compressed halfword into the 32-bit
-    /// instruction word it stands for (`None`: reserved, or an F/D
-    /// instruction), written from the specification's tables.
+    /// instruction word it stands for (`None`: reserved), written from the
+    /// specification's tables.
     fn expand_reference(h: u32) -> Option<u32> {
         let q = h & 3;
         let f3 = h >> 13;
@@ -311,6 +313,9 @@ mod tests {
             (0, 3) => i(scatter(h, 12, "5:3") | scatter(h, 6, "7:6"), p1, 3, p2, 0x03),
             (0, 6) => s(scatter(h, 12, "5:3") | scatter(h, 6, "2|6"), p2, p1, 2),
             (0, 7) => s(scatter(h, 12, "5:3") | scatter(h, 6, "7:6"), p2, p1, 3),
+            // C.FLD / C.FSD: FLD (opcode 0x07) / FSD (0x27 = STORE | 0x04).
+            (0, 1) => i(scatter(h, 12, "5:3") | scatter(h, 6, "7:6"), p1, 3, p2, 0x07),
+            (0, 5) => s(scatter(h, 12, "5:3") | scatter(h, 6, "7:6"), p2, p1, 3) | 0x04,
             (1, 0) => i(ci, r5, 0, r5, 0x13),
             (1, 1) if r5 != 0 => i(ci, r5, 0, r5, 0x1b),
             (1, 2) => i(ci, 0, 0, r5, 0x13),
@@ -362,6 +367,9 @@ mod tests {
             },
             (2, 6) => s(scatter(h, 12, "5:2|7:6"), r2, 2, 2),
             (2, 7) => s(scatter(h, 12, "5:3|8:6"), r2, 2, 3),
+            // C.FLDSP (f0 allowed) / C.FSDSP.
+            (2, 1) => i(scatter(h, 12, "5") | scatter(h, 6, "4:3|8:6"), 2, 3, r5, 0x07),
+            (2, 5) => s(scatter(h, 12, "5:3|8:6"), r2, 2, 3) | 0x04,
             _ => return None,
         })
     }
@@ -394,11 +402,11 @@ mod tests {
                 assert_eq!(decode_parcel(h as u32 | 0xdead_0000), got);
             }
         }
-        // 3 quadrants x 8 slots x 2048 = 49152, minus the five F/D and
-        // reserved slots (10240) and 361 reserved encodings: 8 C.ADDI4SPN,
+        // 3 quadrants x 8 slots x 2048 = 49152, minus the reserved
+        // quadrant-0 slot (2048) and 361 reserved encodings: 8 C.ADDI4SPN,
         // 64 C.ADDIW, 1 C.ADDI16SP, 31 C.LUI, 128 quadrant-1 ALU, 64 C.LWSP,
         // 64 C.LDSP, 1 C.JR.
-        assert_eq!(legal, 38_551);
+        assert_eq!(legal, 46_743);
     }
 
     #[test]

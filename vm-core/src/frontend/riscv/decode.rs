@@ -1,4 +1,5 @@
-//! Decoder for the RV64I base ISA and the M and A extensions (plus FENCE.I).
+//! Decoder for the RV64I base ISA, the M, A, F and D extensions, Zicsr (for
+//! the floating-point CSRs and the counters) and FENCE.I.
 //!
 //! Decoding is total: every 32-bit word yields either an [`Inst`] or a
 //! [`DecodeError`]; nothing panics. The compressed extension is not
@@ -101,6 +102,80 @@ pub enum Op {
     AmomaxD,
     AmominuD,
     AmomaxuD,
+    // ---- F/D/Zicsr (rvgc-fp) ----
+    // Register numbers of floating-point operands index f0..f31 (IR globals
+    // 32..63); `rm` holds the rounding-mode field where the instruction has
+    // one (see `Op::has_rm`).
+    Flw,
+    Fsw,
+    Fld,
+    Fsd,
+    FmaddS,
+    FmsubS,
+    FnmsubS,
+    FnmaddS,
+    FmaddD,
+    FmsubD,
+    FnmsubD,
+    FnmaddD,
+    FaddS,
+    FsubS,
+    FmulS,
+    FdivS,
+    FsqrtS,
+    FsgnjS,
+    FsgnjnS,
+    FsgnjxS,
+    FminS,
+    FmaxS,
+    FcvtWS,
+    FcvtWuS,
+    FcvtLS,
+    FcvtLuS,
+    FmvXW,
+    FclassS,
+    FeqS,
+    FltS,
+    FleS,
+    FcvtSW,
+    FcvtSWu,
+    FcvtSL,
+    FcvtSLu,
+    FmvWX,
+    FaddD,
+    FsubD,
+    FmulD,
+    FdivD,
+    FsqrtD,
+    FsgnjD,
+    FsgnjnD,
+    FsgnjxD,
+    FminD,
+    FmaxD,
+    FcvtSD,
+    FcvtDS,
+    FcvtWD,
+    FcvtWuD,
+    FcvtLD,
+    FcvtLuD,
+    FmvXD,
+    FclassD,
+    FeqD,
+    FltD,
+    FleD,
+    FcvtDW,
+    FcvtDWu,
+    FcvtDL,
+    FcvtDLu,
+    FmvDX,
+    /// Zicsr: `imm` is the CSR number (0..4095), `rs1` the source register.
+    Csrrw,
+    Csrrs,
+    Csrrc,
+    /// Zicsr immediate forms: `rs1` holds the 5-bit zero-extended immediate.
+    Csrrwi,
+    Csrrsi,
+    Csrrci,
 }
 
 /// How the JIT tiers execute an operation. One classification that every
@@ -123,7 +198,7 @@ pub enum Lowering {
 
 impl Op {
     /// Every operation, for exhaustive tests.
-    pub const ALL: [Op; 88] = {
+    pub const ALL: [Op; 66 + 22 + 68] = {
         use Op::*;
         [
             Lui, Auipc, Jal, Jalr, Beq, Bne, Blt, Bge, Bltu, Bgeu, Lb, Lh, Lw, Ld, Lbu, Lhu, Lwu,
@@ -135,6 +210,14 @@ impl Op {
             LrW, ScW, AmoswapW, AmoaddW, AmoxorW, AmoandW, AmoorW, AmominW, AmomaxW, AmominuW,
             AmomaxuW, LrD, ScD, AmoswapD, AmoaddD, AmoxorD, AmoandD, AmoorD, AmominD, AmomaxD,
             AmominuD, AmomaxuD,
+            // F/D/Zicsr
+            Flw, Fsw, Fld, Fsd, FmaddS, FmsubS, FnmsubS, FnmaddS, FmaddD, FmsubD, FnmsubD,
+            FnmaddD, FaddS, FsubS, FmulS, FdivS, FsqrtS, FsgnjS, FsgnjnS, FsgnjxS, FminS, FmaxS,
+            FcvtWS, FcvtWuS, FcvtLS, FcvtLuS, FmvXW, FclassS, FeqS, FltS, FleS, FcvtSW, FcvtSWu,
+            FcvtSL, FcvtSLu, FmvWX, FaddD, FsubD, FmulD, FdivD, FsqrtD, FsgnjD, FsgnjnD, FsgnjxD,
+            FminD, FmaxD, FcvtSD, FcvtDS, FcvtWD, FcvtWuD, FcvtLD, FcvtLuD, FmvXD, FclassD, FeqD,
+            FltD, FleD, FcvtDW, FcvtDWu, FcvtDL, FcvtDLu, FmvDX, Csrrw, Csrrs, Csrrc, Csrrwi,
+            Csrrsi, Csrrci,
         ]
     };
 
@@ -157,6 +240,63 @@ impl Op {
     /// Whether this is an A-extension operation (LR, SC or an AMO).
     pub const fn is_atomic(self) -> bool {
         (self as u8) >= (Op::LrW as u8) && (self as u8) <= (Op::AmomaxuD as u8)
+    }
+
+    /// Whether this is an F, D or Zicsr operation (the block of the enum
+    /// from [`Op::Flw`] on). The JIT tiers do not lower these yet; the
+    /// interpreter executes them (`interp::fp`).
+    pub const fn is_fp_or_csr(self) -> bool {
+        self as u8 >= Op::Flw as u8 && self as u8 <= Op::Csrrci as u8
+    }
+
+    /// Whether this is a Zicsr operation.
+    pub const fn is_csr(self) -> bool {
+        self as u8 >= Op::Csrrw as u8 && self as u8 <= Op::Csrrci as u8
+    }
+
+    /// Whether the instruction has a rounding-mode field (kept in
+    /// [`Inst::rm`]; 7 selects the dynamic mode of `frm`).
+    pub const fn has_rm(self) -> bool {
+        use Op::*;
+        matches!(
+            self,
+            FmaddS
+                | FmsubS
+                | FnmsubS
+                | FnmaddS
+                | FmaddD
+                | FmsubD
+                | FnmsubD
+                | FnmaddD
+                | FaddS
+                | FsubS
+                | FmulS
+                | FdivS
+                | FsqrtS
+                | FcvtWS
+                | FcvtWuS
+                | FcvtLS
+                | FcvtLuS
+                | FcvtSW
+                | FcvtSWu
+                | FcvtSL
+                | FcvtSLu
+                | FaddD
+                | FsubD
+                | FmulD
+                | FdivD
+                | FsqrtD
+                | FcvtSD
+                | FcvtDS
+                | FcvtWD
+                | FcvtWuD
+                | FcvtLD
+                | FcvtLuD
+                | FcvtDW
+                | FcvtDWu
+                | FcvtDL
+                | FcvtDLu
+        )
     }
 
     /// Whether this instruction ends a basic block (control transfer, a
@@ -204,7 +344,7 @@ pub struct Inst {
     pub imm: i32,
 }
 
-/// A word that is not a supported RV64IM instruction.
+/// A word that is not a supported instruction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum DecodeError {
     /// Illegal or unsupported encoding.
@@ -247,6 +387,15 @@ enum Format {
     /// A extension (opcode 0x2f, funct3 2 = .W, 3 = .D): funct5 selects
     /// the operation (see [`AMO_OPS`]); LR needs rs2 = 0.
     Amo,
+    /// R4-type fused multiply-add (`rd, rs1, rs2, rs3, rm`); the table's
+    /// operation is the single-precision one, bits 26:25 pick S or D.
+    Fma,
+    /// OP-FP (opcode 0x53): funct7, and rs2 or funct3, pick the operation
+    /// ([`decode_op_fp`]).
+    OpFp,
+    /// Zicsr: the CSR number must be one the VM implements and writes to
+    /// read-only counters are illegal ([`csr_access_ok`]).
+    Csr,
 }
 
 /// `(operation, format)` per major opcode (bits 6:2) and funct3, the
@@ -298,6 +447,24 @@ const fn classes() -> [(Op, Format); 256] {
     // block-ending behaviour, checked in `checks`.
     t[at(0x2f, 2)] = (LrW, Format::Amo);
     t[at(0x2f, 3)] = (LrD, Format::Amo);
+    // F/D/Zicsr.
+    t[at(0x07, 2)] = (Flw, I);
+    t[at(0x07, 3)] = (Fld, I);
+    t[at(0x27, 2)] = (Fsw, S);
+    t[at(0x27, 3)] = (Fsd, S);
+    let csrs = [Lui, Csrrw, Csrrs, Csrrc, Lui, Csrrwi, Csrrsi, Csrrci];
+    let mut f3 = 0;
+    while f3 < 8 {
+        t[at(0x43, f3 as u32)] = (FmaddS, Format::Fma);
+        t[at(0x47, f3 as u32)] = (FmsubS, Format::Fma);
+        t[at(0x4b, f3 as u32)] = (FnmsubS, Format::Fma);
+        t[at(0x4f, f3 as u32)] = (FnmaddS, Format::Fma);
+        t[at(0x53, f3 as u32)] = (FaddS, Format::OpFp);
+        if f3 != 0 && f3 != 4 {
+            t[at(0x73, f3 as u32)] = (csrs[f3], Format::Csr);
+        }
+        f3 += 1;
+    }
     t
 }
 
@@ -317,6 +484,119 @@ const fn amo_ops() -> [[Option<Op>; 32]; 2] {
         k += 1;
     }
     t
+}
+
+/// CSR numbers the VM implements.
+pub mod csr {
+    /// Accrued floating-point exception flags (fcsr bits 4:0).
+    pub const FFLAGS: u16 = 0x001;
+    /// Dynamic rounding mode (fcsr bits 7:5).
+    pub const FRM: u16 = 0x002;
+    /// `frm << 5 | fflags`.
+    pub const FCSR: u16 = 0x003;
+    /// Cycle counter (read-only; the VM returns the retired-instruction count).
+    pub const CYCLE: u16 = 0xc00;
+    /// Wall-clock timer (read-only; host monotonic nanoseconds).
+    pub const TIME: u16 = 0xc01;
+    /// Retired-instruction counter (read-only).
+    pub const INSTRET: u16 = 0xc02;
+}
+
+/// Whether a Zicsr instruction (`op`, CSR `num`, `rs1` field) accesses a
+/// CSR the VM implements in a permitted way: the floating-point CSRs are
+/// read-write, the counters read-only (CSRRS/CSRRC with `rs1` = x0 and
+/// their immediate forms with 0 do not write). Anything else is an
+/// illegal instruction, as a Linux user-mode process sees it (SIGILL).
+#[inline]
+const fn csr_access_ok(op: Op, num: u32, rs1: u8) -> bool {
+    let writes = match op {
+        Op::Csrrw | Op::Csrrwi => true,
+        _ => rs1 != 0,
+    };
+    match num as u16 {
+        csr::FFLAGS | csr::FRM | csr::FCSR => true,
+        csr::CYCLE | csr::TIME | csr::INSTRET => !writes,
+        _ => false,
+    }
+}
+
+/// Decodes an OP-FP word (opcode 0x53).
+#[inline]
+fn decode_op_fp(w: u32) -> Result<Inst, DecodeError> {
+    use Op::*;
+    let rd = bits(w, 11, 7) as u8;
+    let rs1 = bits(w, 19, 15) as u8;
+    let rs2 = bits(w, 24, 20);
+    let f3 = bits(w, 14, 12);
+    let f7 = bits(w, 31, 25);
+    let d = f7 & 1 == 1;
+    let pick = |s: Op, dd: Op| if d { dd } else { s };
+    // (operation, uses rs2 as an operand)
+    let (op, binary) = match f7 >> 2 {
+        0x00 if f7 & 2 == 0 => (pick(FaddS, FaddD), true),
+        0x01 if f7 & 2 == 0 => (pick(FsubS, FsubD), true),
+        0x02 if f7 & 2 == 0 => (pick(FmulS, FmulD), true),
+        0x03 if f7 & 2 == 0 => (pick(FdivS, FdivD), true),
+        0x0b if f7 & 2 == 0 && rs2 == 0 => (pick(FsqrtS, FsqrtD), false),
+        0x04 if f7 & 2 == 0 => match f3 {
+            0 => (pick(FsgnjS, FsgnjD), true),
+            1 => (pick(FsgnjnS, FsgnjnD), true),
+            2 => (pick(FsgnjxS, FsgnjxD), true),
+            _ => return Err(DecodeError::Illegal(w)),
+        },
+        0x05 if f7 & 2 == 0 => match f3 {
+            0 => (pick(FminS, FminD), true),
+            1 => (pick(FmaxS, FmaxD), true),
+            _ => return Err(DecodeError::Illegal(w)),
+        },
+        0x08 if f7 == 0x20 && rs2 == 1 => (FcvtSD, false),
+        0x08 if f7 == 0x21 && rs2 == 0 => (FcvtDS, false),
+        0x14 if f7 & 2 == 0 => match f3 {
+            0 => (pick(FleS, FleD), true),
+            1 => (pick(FltS, FltD), true),
+            2 => (pick(FeqS, FeqD), true),
+            _ => return Err(DecodeError::Illegal(w)),
+        },
+        0x18 if f7 & 2 == 0 => match rs2 {
+            0 => (pick(FcvtWS, FcvtWD), false),
+            1 => (pick(FcvtWuS, FcvtWuD), false),
+            2 => (pick(FcvtLS, FcvtLD), false),
+            3 => (pick(FcvtLuS, FcvtLuD), false),
+            _ => return Err(DecodeError::Illegal(w)),
+        },
+        0x1a if f7 & 2 == 0 => match rs2 {
+            0 => (pick(FcvtSW, FcvtDW), false),
+            1 => (pick(FcvtSWu, FcvtDWu), false),
+            2 => (pick(FcvtSL, FcvtDL), false),
+            3 => (pick(FcvtSLu, FcvtDLu), false),
+            _ => return Err(DecodeError::Illegal(w)),
+        },
+        0x1c if f7 & 2 == 0 && rs2 == 0 => match f3 {
+            0 => (pick(FmvXW, FmvXD), false),
+            1 => (pick(FclassS, FclassD), false),
+            _ => return Err(DecodeError::Illegal(w)),
+        },
+        0x1e if f7 & 2 == 0 && rs2 == 0 && f3 == 0 => (pick(FmvWX, FmvDX), false),
+        _ => return Err(DecodeError::Illegal(w)),
+    };
+    let rm = if op.has_rm() {
+        if f3 == 5 || f3 == 6 {
+            return Err(DecodeError::Illegal(w));
+        }
+        f3 as u8
+    } else {
+        0
+    };
+    Ok(Inst {
+        op,
+        rd,
+        rs1,
+        rs2: if binary { rs2 as u8 } else { 0 },
+        rs3: 0,
+        rm,
+        len: 4,
+        imm: 0,
+    })
 }
 
 /// R-type operations: `[opcode 0x33, opcode 0x3b][funct7 class][funct3]`,
@@ -425,6 +705,38 @@ pub fn decode(w: u32) -> Result<Inst, DecodeError> {
             }),
             _ => Err(DecodeError::Illegal(w)),
         },
+        Format::Fma => {
+            let op = match (bits(w, 26, 25), op) {
+                (0, op) => op,
+                (1, Op::FmaddS) => Op::FmaddD,
+                (1, Op::FmsubS) => Op::FmsubD,
+                (1, Op::FnmsubS) => Op::FnmsubD,
+                (1, _) => Op::FnmaddD,
+                _ => return Err(DecodeError::Illegal(w)),
+            };
+            if f3 == 5 || f3 == 6 {
+                return Err(DecodeError::Illegal(w));
+            }
+            Ok(Inst {
+                op,
+                rd,
+                rs1,
+                rs2,
+                rs3: bits(w, 31, 27) as u8,
+                rm: f3 as u8,
+                len: 4,
+                imm: 0,
+            })
+        }
+        Format::OpFp => decode_op_fp(w),
+        Format::Csr => {
+            let num = w >> 20;
+            if csr_access_ok(op, num, rs1) {
+                inst(op, rd, rs1, 0, num as i32)
+            } else {
+                Err(DecodeError::Illegal(w))
+            }
+        }
         Format::Illegal => Err(DecodeError::Illegal(w)),
     }
 }
@@ -448,6 +760,9 @@ const CHECK_SYSTEM: u8 = 16;
 const CHECK_ENDS: u8 = 32;
 /// Valid iff funct5 selects an A operation and LR has rs2 = 0.
 const CHECK_AMO: u8 = 64;
+/// Valid iff [`decode`] accepts the word (F/D/Zicsr classes: not on the
+/// branch-free path, rare in straight-line integer code).
+const CHECK_DECODE: u8 = 128;
 
 const fn checks() -> [u8; 256] {
     let mut t = [0u8; 256];
@@ -461,6 +776,7 @@ const fn checks() -> [u8; 256] {
             Format::Shift32 => CHECK_SHIFT32,
             Format::System => CHECK_SYSTEM,
             Format::Amo => CHECK_AMO,
+            Format::Fma | Format::OpFp | Format::Csr => CHECK_DECODE,
             _ => CHECK_ANY,
         };
         if !matches!(format, Format::Illegal) && op.ends_block() {
@@ -581,13 +897,18 @@ fn is_straight_line_rv64i(block: &[u8]) -> bool {
         let system_ok = w == 0x0000_0073 || w == 0x0010_0073;
         let amo_ok = ((AMO_VALID[(f3 & 1) as usize] >> (w >> 27)) & 1) != 0
             && (w >> 27 != 2 || bits(w, 24, 20) == 0);
-        let valid = w & 3 == 3
+        let mut valid = w & 3 == 3
             && (c & CHECK_ANY != 0
                 || c & CHECK_R != 0 && r_ok
                 || c & CHECK_SHIFT64 != 0 && shift64_ok
                 || c & CHECK_SHIFT32 != 0 && shift32_ok
                 || c & CHECK_SYSTEM != 0 && system_ok
                 || c & CHECK_AMO != 0 && amo_ok);
+        // F/D/Zicsr words: a branch never taken on integer code (AOT
+        // images hold no such blocks), off the branch-free path above.
+        if c & CHECK_DECODE != 0 {
+            valid = decode(w).is_ok();
+        }
         let ends_early = c & CHECK_ENDS != 0 && i + 1 != n;
         bad |= !valid | ends_early;
     }
@@ -739,6 +1060,8 @@ mod tests {
                 1 => mk(FenceI, 0, 0, 0, 0),
                 _ => ill,
             },
+            0x07 | 0x27 | 0x43 | 0x47 | 0x4b | 0x4f | 0x53 => decode_fp_reference(w),
+            0x73 if f3 != 0 => decode_fp_reference(w),
             0x73 => match w {
                 0x0000_0073 => mk(Ecall, 0, 0, 0, 0),
                 0x0010_0073 => mk(Ebreak, 0, 0, 0, 0),
@@ -775,8 +1098,135 @@ mod tests {
         }
     }
 
+    /// F/D/Zicsr reference: the (mask, match) pairs of the ISA manual's
+    /// opcode map (as riscv-opcodes lists them), then the operand fields
+    /// each operation uses.
+    fn decode_fp_reference(w: u32) -> Result<Inst, DecodeError> {
+        use Op::*;
+        const R4: u32 = 0x0600_007f;
+        const RR: u32 = 0xfe00_007f;
+        const R1: u32 = 0xfff0_007f;
+        const F3: u32 = 0xfe00_707f;
+        const F3R1: u32 = 0xfff0_707f;
+        const LS: u32 = 0x0000_707f;
+        #[rustfmt::skip]
+        let table: [(u32, u32, Op); 68] = [
+            (LS, 0x2007, Flw), (LS, 0x3007, Fld), (LS, 0x2027, Fsw), (LS, 0x3027, Fsd),
+            (R4, 0x43, FmaddS), (R4, 0x47, FmsubS), (R4, 0x4b, FnmsubS), (R4, 0x4f, FnmaddS),
+            (R4, 0x0200_0043, FmaddD), (R4, 0x0200_0047, FmsubD), (R4, 0x0200_004b, FnmsubD),
+            (R4, 0x0200_004f, FnmaddD),
+            (RR, 0x0000_0053, FaddS), (RR, 0x0800_0053, FsubS), (RR, 0x1000_0053, FmulS),
+            (RR, 0x1800_0053, FdivS), (R1, 0x5800_0053, FsqrtS),
+            (F3, 0x2000_0053, FsgnjS), (F3, 0x2000_1053, FsgnjnS), (F3, 0x2000_2053, FsgnjxS),
+            (F3, 0x2800_0053, FminS), (F3, 0x2800_1053, FmaxS),
+            (R1, 0xc000_0053, FcvtWS), (R1, 0xc010_0053, FcvtWuS), (R1, 0xc020_0053, FcvtLS),
+            (R1, 0xc030_0053, FcvtLuS), (F3R1, 0xe000_0053, FmvXW), (F3R1, 0xe000_1053, FclassS),
+            (F3, 0xa000_2053, FeqS), (F3, 0xa000_1053, FltS), (F3, 0xa000_0053, FleS),
+            (R1, 0xd000_0053, FcvtSW), (R1, 0xd010_0053, FcvtSWu), (R1, 0xd020_0053, FcvtSL),
+            (R1, 0xd030_0053, FcvtSLu), (F3R1, 0xf000_0053, FmvWX),
+            (RR, 0x0200_0053, FaddD), (RR, 0x0a00_0053, FsubD), (RR, 0x1200_0053, FmulD),
+            (RR, 0x1a00_0053, FdivD), (R1, 0x5a00_0053, FsqrtD),
+            (F3, 0x2200_0053, FsgnjD), (F3, 0x2200_1053, FsgnjnD), (F3, 0x2200_2053, FsgnjxD),
+            (F3, 0x2a00_0053, FminD), (F3, 0x2a00_1053, FmaxD),
+            (R1, 0x4010_0053, FcvtSD), (R1, 0x4200_0053, FcvtDS),
+            (R1, 0xc200_0053, FcvtWD), (R1, 0xc210_0053, FcvtWuD), (R1, 0xc220_0053, FcvtLD),
+            (R1, 0xc230_0053, FcvtLuD), (F3R1, 0xe200_0053, FmvXD), (F3R1, 0xe200_1053, FclassD),
+            (F3, 0xa200_2053, FeqD), (F3, 0xa200_1053, FltD), (F3, 0xa200_0053, FleD),
+            (R1, 0xd200_0053, FcvtDW), (R1, 0xd210_0053, FcvtDWu), (R1, 0xd220_0053, FcvtDL),
+            (R1, 0xd230_0053, FcvtDLu), (F3R1, 0xf200_0053, FmvDX),
+            (LS, 0x1073, Csrrw), (LS, 0x2073, Csrrs), (LS, 0x3073, Csrrc),
+            (LS, 0x5073, Csrrwi), (LS, 0x6073, Csrrsi), (LS, 0x7073, Csrrci),
+        ];
+        let ill = Err(DecodeError::Illegal(w));
+        let Some(&(mask, _, op)) = table.iter().find(|&&(m, v, _)| w & m == v) else {
+            return ill;
+        };
+        let rd = bits(w, 11, 7) as u8;
+        let rs1 = bits(w, 19, 15) as u8;
+        let rs2 = bits(w, 24, 20) as u8;
+        let rm = bits(w, 14, 12) as u8;
+        let mut inst = Inst { op, rd, rs1, rs2: 0, rs3: 0, rm: 0, len: 4, imm: 0 };
+        if op.has_rm() {
+            if rm == 5 || rm == 6 {
+                return ill;
+            }
+            inst.rm = rm;
+        }
+        match mask {
+            R4 => {
+                inst.rs2 = rs2;
+                inst.rs3 = bits(w, 31, 27) as u8;
+            }
+            RR | F3 => inst.rs2 = rs2,
+            _ => {}
+        }
+        match op {
+            Flw | Fld => inst.imm = (w as i32) >> 20,
+            Fsw | Fsd => {
+                inst.rd = 0;
+                inst.rs2 = rs2;
+                inst.imm = (((w as i32) >> 25) << 5) | bits(w, 11, 7) as i32;
+            }
+            _ if op.is_csr() => {
+                let num = w >> 20;
+                inst.imm = num as i32;
+                let write = matches!(op, Csrrw | Csrrwi) || rs1 != 0;
+                let ok = match num {
+                    1..=3 => true,
+                    0xc00..=0xc02 => !write,
+                    _ => false,
+                };
+                if !ok {
+                    return ill;
+                }
+            }
+            _ => {}
+        }
+        Ok(inst)
+    }
+
     fn d(w: u32) -> Inst {
         decode(w).unwrap()
+    }
+
+    /// Every F/D/Zicsr selector (opcode, funct3, funct7 and the rs2 field,
+    /// which selects conversions and holds CSR numbers' low bits), with
+    /// several fillings of rd and rs1, against the reference.
+    #[test]
+    fn fp_and_csr_space_matches_the_reference() {
+        let mut x: u32 = 0x6a09_e667;
+        let mut valid = 0u32;
+        for opcode in [0x07u32, 0x27, 0x43, 0x47, 0x4b, 0x4f, 0x53, 0x73] {
+            for sel in 0u32..1 << 15 {
+                let (f3, rs2, f7) = (sel & 7, (sel >> 3) & 31, sel >> 8);
+                let fixed = opcode | (f3 << 12) | (rs2 << 20) | (f7 << 25);
+                for fill in [0u32, u32::MAX] {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    for operands in [fill, x] {
+                        // rd (11:7), rs1 (19:15).
+                        let w = fixed | (operands & 0x000f_8f80);
+                        let got = decode(w);
+                        assert_eq!(got, decode_reference(w), "{w:#010x}");
+                        valid += got.is_ok() as u32;
+                    }
+                }
+            }
+        }
+        // The reference accepts something in each table row: a non-vacuous check.
+        assert!(valid > 100_000, "{valid}");
+        // Representative words (from the GNU assembler).
+        assert_eq!(d(0xf20007d3).op, Op::FmvDX); // fmv.d.x fa5, zero
+        let i = d(0x02b574c3); // fmadd.d fs1, fa0, fa1, ft0, dyn? (rs3 = 0)
+        assert_eq!((i.op, i.rd, i.rs1, i.rs2, i.rs3, i.rm), (Op::FmaddD, 9, 10, 11, 0, 7));
+        assert_eq!(d(0x00367553).op, Op::FaddS); // fadd.s fa0, fa2, ft3, dyn
+        assert_eq!(d(0x003027f3).op, Op::Csrrs); // frcsr a5
+        assert_eq!(d(0x003027f3).imm, 3);
+        assert_eq!(d(0xc0102573).imm, 0xc01); // rdtime a0
+        assert!(decode(0xc0101073).is_err()); // csrw time, zero: read-only
+        assert!(decode(0x30002573).is_err()); // csrr a0, mstatus
+        assert!(decode(0x0030d553).is_err()); // fadd.s with rm 5
     }
 
     #[test]
@@ -892,7 +1342,7 @@ mod tests {
             0x4000_0533 | (1 << 25), // bad funct7
             0x0000_7003,             // load funct3 7
             0x3020_0073,             // mret
-            0xc000_2573,             // csrr (Zicsr not supported)
+            0x3000_2573,             // csrr a0, mstatus (not a user CSR)
             0x0200_101b,             // slliw with shamt bit 5 set
             0x1015_a52f,             // lr.w with rs2 != 0
             0x2805_a52f,             // A funct5 0x05

@@ -49,10 +49,18 @@ pub fn encode(inst: &Inst) -> u32 {
         rs1,
         rs2,
         imm,
+        rs3,
         rm,
         ..
     } = *inst;
     let (rd, rs1, rs2) = (rd & 31, rs1 & 31, rs2 & 31);
+    let (rs3, rm) = ((rs3 & 31) as u32, (rm & 7) as u32);
+    // R4-type fused multiply-add: fmt 0 (S) or 1 (D).
+    let r4 = |fmt: u32, opc: u32| (rs3 << 27) | r(fmt, rs2, rs1, rm, rd, opc);
+    // OP-FP with a rounding mode, and with funct3 / rs2 as selectors.
+    let fp_rm = |f7: u32, rs2: u8| r(f7, rs2, rs1, rm, rd, 0x53);
+    let fp_f3 = |f7: u32, f3: u32, rs2: u8| r(f7, rs2, rs1, f3, rd, 0x53);
+    let csr = |f3: u32| i(imm & 0xfff, rs1, f3, rd, 0x73);
     use Op::*;
     match op {
         Lui => (imm as u32 & 0xffff_f000) | ((rd as u32) << 7) | 0x37,
@@ -141,6 +149,74 @@ pub fn encode(inst: &Inst) -> u32 {
             let rs2 = if matches!(op, LrW | LrD) { 0 } else { rs2 };
             r((f5 << 2) | (rm as u32 & 3), rs2, rs1, f3, rd, 0x2f)
         }
+        Flw => i(imm, rs1, 2, rd, 0x07),
+        Fld => i(imm, rs1, 3, rd, 0x07),
+        Fsw => s(imm, rs2, rs1, 2, 0x27),
+        Fsd => s(imm, rs2, rs1, 3, 0x27),
+        FmaddS => r4(0, 0x43),
+        FmsubS => r4(0, 0x47),
+        FnmsubS => r4(0, 0x4b),
+        FnmaddS => r4(0, 0x4f),
+        FmaddD => r4(1, 0x43),
+        FmsubD => r4(1, 0x47),
+        FnmsubD => r4(1, 0x4b),
+        FnmaddD => r4(1, 0x4f),
+        FaddS => fp_rm(0x00, rs2),
+        FsubS => fp_rm(0x04, rs2),
+        FmulS => fp_rm(0x08, rs2),
+        FdivS => fp_rm(0x0c, rs2),
+        FsqrtS => fp_rm(0x2c, 0),
+        FsgnjS => fp_f3(0x10, 0, rs2),
+        FsgnjnS => fp_f3(0x10, 1, rs2),
+        FsgnjxS => fp_f3(0x10, 2, rs2),
+        FminS => fp_f3(0x14, 0, rs2),
+        FmaxS => fp_f3(0x14, 1, rs2),
+        FcvtWS => fp_rm(0x60, 0),
+        FcvtWuS => fp_rm(0x60, 1),
+        FcvtLS => fp_rm(0x60, 2),
+        FcvtLuS => fp_rm(0x60, 3),
+        FmvXW => fp_f3(0x70, 0, 0),
+        FclassS => fp_f3(0x70, 1, 0),
+        FeqS => fp_f3(0x50, 2, rs2),
+        FltS => fp_f3(0x50, 1, rs2),
+        FleS => fp_f3(0x50, 0, rs2),
+        FcvtSW => fp_rm(0x68, 0),
+        FcvtSWu => fp_rm(0x68, 1),
+        FcvtSL => fp_rm(0x68, 2),
+        FcvtSLu => fp_rm(0x68, 3),
+        FmvWX => fp_f3(0x78, 0, 0),
+        FaddD => fp_rm(0x01, rs2),
+        FsubD => fp_rm(0x05, rs2),
+        FmulD => fp_rm(0x09, rs2),
+        FdivD => fp_rm(0x0d, rs2),
+        FsqrtD => fp_rm(0x2d, 0),
+        FsgnjD => fp_f3(0x11, 0, rs2),
+        FsgnjnD => fp_f3(0x11, 1, rs2),
+        FsgnjxD => fp_f3(0x11, 2, rs2),
+        FminD => fp_f3(0x15, 0, rs2),
+        FmaxD => fp_f3(0x15, 1, rs2),
+        FcvtSD => fp_rm(0x20, 1),
+        FcvtDS => fp_rm(0x21, 0),
+        FcvtWD => fp_rm(0x61, 0),
+        FcvtWuD => fp_rm(0x61, 1),
+        FcvtLD => fp_rm(0x61, 2),
+        FcvtLuD => fp_rm(0x61, 3),
+        FmvXD => fp_f3(0x71, 0, 0),
+        FclassD => fp_f3(0x71, 1, 0),
+        FeqD => fp_f3(0x51, 2, rs2),
+        FltD => fp_f3(0x51, 1, rs2),
+        FleD => fp_f3(0x51, 0, rs2),
+        FcvtDW => fp_rm(0x69, 0),
+        FcvtDWu => fp_rm(0x69, 1),
+        FcvtDL => fp_rm(0x69, 2),
+        FcvtDLu => fp_rm(0x69, 3),
+        FmvDX => fp_f3(0x79, 0, 0),
+        Csrrw => csr(1),
+        Csrrs => csr(2),
+        Csrrc => csr(3),
+        Csrrwi => csr(5),
+        Csrrsi => csr(6),
+        Csrrci => csr(7),
     }
 }
 
@@ -172,6 +248,89 @@ mod tests {
                     Op::Slliw | Op::Srliw | Op::Sraiw => raw & 31,
                     _ => (raw << 20) >> 20,
                 };
+                if op.is_fp_or_csr() {
+                    let rs3 = ((v >> 15) & 31) as u8;
+                    // A valid static rounding mode, or dynamic (7).
+                    let rm = [0u8, 1, 2, 3, 4, 7][(v >> 40) as usize % 6];
+                    let csrs = [0x001, 0x002, 0x003, 0xc00, 0xc01, 0xc02];
+                    let mut imm = (raw << 20) >> 20;
+                    let mut rs1 = rs1;
+                    if op.is_csr() {
+                        imm = csrs[(v >> 44) as usize % 6];
+                        // Counters are read-only: no write operand.
+                        if imm >= 0xc00 {
+                            rs1 = 0;
+                        }
+                    }
+                    let inst = Inst {
+                        op,
+                        rd,
+                        rs1,
+                        rs2,
+                        imm,
+                        rs3,
+                        rm,
+                        len: 4,
+                    };
+                    if (op == Op::Csrrw || op == Op::Csrrwi) && imm >= 0xc00 {
+                        assert!(decode(encode(&inst)).is_err(), "{op:?} writes a counter");
+                        continue;
+                    }
+                    let d = decode(encode(&inst)).unwrap();
+                    assert_eq!(d.op, op, "{inst:?}");
+                    let want_rd = if matches!(op, Op::Fsw | Op::Fsd) { 0 } else { rd };
+                    assert_eq!((d.rd, d.rs1), (want_rd, rs1), "{op:?}");
+                    let binary = !matches!(
+                        op,
+                        Op::FsqrtS
+                            | Op::FsqrtD
+                            | Op::FcvtWS
+                            | Op::FcvtWuS
+                            | Op::FcvtLS
+                            | Op::FcvtLuS
+                            | Op::FcvtWD
+                            | Op::FcvtWuD
+                            | Op::FcvtLD
+                            | Op::FcvtLuD
+                            | Op::FcvtSW
+                            | Op::FcvtSWu
+                            | Op::FcvtSL
+                            | Op::FcvtSLu
+                            | Op::FcvtDW
+                            | Op::FcvtDWu
+                            | Op::FcvtDL
+                            | Op::FcvtDLu
+                            | Op::FcvtSD
+                            | Op::FcvtDS
+                            | Op::FmvXW
+                            | Op::FmvXD
+                            | Op::FmvWX
+                            | Op::FmvDX
+                            | Op::FclassS
+                            | Op::FclassD
+                            | Op::Flw
+                            | Op::Fld
+                    ) && !op.is_csr();
+                    assert_eq!(d.rs2, if binary { rs2 } else { 0 }, "{op:?}");
+                    let fma = matches!(
+                        op,
+                        Op::FmaddS
+                            | Op::FmsubS
+                            | Op::FnmsubS
+                            | Op::FnmaddS
+                            | Op::FmaddD
+                            | Op::FmsubD
+                            | Op::FnmsubD
+                            | Op::FnmaddD
+                    );
+                    assert_eq!(d.rs3, if fma { rs3 } else { 0 }, "{op:?}");
+                    assert_eq!(d.rm, if op.has_rm() { rm } else { 0 }, "{op:?}");
+                    let has_imm = matches!(op, Op::Flw | Op::Fld | Op::Fsw | Op::Fsd);
+                    let want_imm = if has_imm || op.is_csr() { imm } else { 0 };
+                    assert_eq!(d.imm, want_imm, "{op:?}");
+                    assert_eq!(encode(&d), encode(&inst), "{op:?}");
+                    continue;
+                }
                 let inst = Inst {
                     op,
                     rd,
