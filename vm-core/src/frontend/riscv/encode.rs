@@ -147,7 +147,7 @@ pub fn encode(inst: &Inst) -> u32 {
             };
             let f3 = if (op as u8) >= (LrD as u8) { 3 } else { 2 };
             let rs2 = if matches!(op, LrW | LrD) { 0 } else { rs2 };
-            r((f5 << 2) | (rm as u32 & 3), rs2, rs1, f3, rd, 0x2f)
+            r((f5 << 2) | (rm & 3), rs2, rs1, f3, rd, 0x2f)
         }
         Flw => i(imm, rs1, 2, rd, 0x07),
         Fld => i(imm, rs1, 3, rd, 0x07),
