@@ -403,6 +403,8 @@ fn every_op_runs_identically_on_every_engine() {
                 Op::Slliw | Op::Srliw | Op::Sraiw => 7,
                 Op::Jal | Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu => 8,
                 Op::Jalr => 8,
+                // Zicsr: the CSR number (fcsr; any other is illegal).
+                Op::Csrrw | Op::Csrrs | Op::Csrrc | Op::Csrrwi | Op::Csrrsi | Op::Csrrci => 3,
                 _ => 16,
             };
             let inst = encode(&Inst {

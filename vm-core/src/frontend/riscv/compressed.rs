@@ -426,7 +426,11 @@ mod tests {
         assert_eq!((d(0x7139).op, d(0x7139).imm), (Op::Addi, -64));
         // c.lui a5, 0xfffff (-4096) = 0x77fd
         assert_eq!((d(0x77fd).op, d(0x77fd).rd, d(0x77fd).imm), (Op::Lui, 15, -4096));
-        for ill in [0x0000u16, 0x6081 & !0x7c, 0x2000, 0x2002, 0xa000, 0xa002, 0x8002, 0x4002, 0x6002, 0x2001] {
+        // c.fld fa0, 8(a1) = 0x2588; c.fsdsp fs0, 24(sp) = 0xac22; c.fldsp f0, 0(sp) = 0x2002
+        assert_eq!((d(0x2588).op, d(0x2588).rd, d(0x2588).rs1, d(0x2588).imm), (Op::Fld, 10, 11, 8));
+        assert_eq!((d(0xac22).op, d(0xac22).rs1, d(0xac22).rs2, d(0xac22).imm), (Op::Fsd, 2, 8, 24));
+        assert_eq!((d(0x2002).op, d(0x2002).rd, d(0x2002).imm), (Op::Fld, 0, 0));
+        for ill in [0x0000u16, 0x6081 & !0x7c, 0x8002, 0x4002, 0x6002, 0x2001, 0x8000] {
             assert!(decode_compressed(ill).is_err(), "{ill:#06x}");
         }
         assert_eq!(insn_len(0x0013), 4);
