@@ -372,6 +372,10 @@ fn print_run_stats(vm: &Vm, engine: Engine, aot_load: Option<&AotLoad>) {
     eprintln!("  chains patched        : {}", s.chains_patched);
     eprintln!("  invalidations         : {}", s.invalidations);
     eprintln!(
+        "  interpreted fallbacks : {} (instructions without a native lowering)",
+        s.fallback_insns
+    );
+    eprintln!(
         "  interp blocks / jit entries : {} / {}",
         s.interp_blocks, s.jit_entries
     );
