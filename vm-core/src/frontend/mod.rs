@@ -228,6 +228,58 @@ pub struct EarlyLift {
     pub flags_pending: bool,
 }
 
+impl EarlyLift {
+    /// Starts the block about to be lifted into `b` (its records and
+    /// constants begin at the builder's buffer ends): pushes its entry to
+    /// `lifted` and returns it, for the lifter to fill in place (a lifted
+    /// block moved through return values is copied in pieces that stall
+    /// on the stores that wrote them).
+    #[inline(always)]
+    pub(crate) fn begin<'v>(b: &mut UnitBuilder, lifted: &'v mut Vec<EarlyLift>) -> &'v mut Self {
+        b.next_block();
+        let buf = b.buf();
+        let (start, consts_start) = (buf.ops.len() as u32, buf.consts.len() as u32);
+        lifted.push(EarlyLift {
+            lifted: LiftedBlock {
+                num_temps: 0,
+                term: Terminator::Jump(0),
+            },
+            start,
+            end: start,
+            consts_start,
+            consts_end: consts_start,
+            flags_pending: false,
+        });
+        lifted.last_mut().expect("just pushed")
+    }
+
+    /// Ends the block at `pc` that [`EarlyLift::begin`] started, given the
+    /// lifter's result `r`: on an error (or a builder out of temps) its
+    /// entry is dropped; otherwise its temp count and record/constant ends
+    /// are recorded.
+    #[inline(always)]
+    pub(crate) fn finish(
+        b: &UnitBuilder,
+        lifted: &mut Vec<EarlyLift>,
+        pc: u64,
+        r: Result<(), TranslateError>,
+    ) -> Result<(), TranslateError> {
+        if let Err(err) = r.and_then(|()| match b.overflowed() {
+            true => Err(too_many_temps(pc)),
+            false => Ok(()),
+        }) {
+            lifted.pop();
+            return Err(err);
+        }
+        let e = lifted.last_mut().expect("begun");
+        e.lifted.num_temps = b.num_temps();
+        let buf = b.buf();
+        e.end = buf.ops.len() as u32;
+        e.consts_end = buf.consts.len() as u32;
+        Ok(())
+    }
+}
+
 /// Lends the unit's reused op buffer `ops` to the lifter's builder for one block, with
 /// room for `reserve` more records. [`end_block`] gives it back.
 #[inline]

@@ -11,7 +11,7 @@ use crate::frontend::flags::{
     select, sext_w, zext_w, Carry, CcKind, ConstCache, FlagSrc, FlagState, Flags, LAZY_RESULT,
 };
 use crate::frontend::{
-    begin_block, end_block, too_many_temps, BlockScan, CodeImage, Discovery, EarlyLift, FlagUse,
+    begin_block, end_block, BlockScan, CodeImage, Discovery, EarlyLift, FlagUse,
     Frontend, LiftedBlock, Successor,
 };
 use crate::ir::dense::{UnitBuilder, UnitOps};
@@ -310,23 +310,7 @@ impl X86Frontend {
         scan: &mut BlockScan,
         lifted: &mut Vec<EarlyLift>,
     ) -> Result<(), TranslateError> {
-        self.b.next_block();
-        let buf = self.b.buf();
-        let (start, consts_start) = (buf.ops.len() as u32, buf.consts.len() as u32);
-        // Written in place: a lifted block moved through return values is
-        // copied in pieces that stall on the stores that wrote them.
-        lifted.push(EarlyLift {
-            lifted: LiftedBlock {
-                num_temps: 0,
-                term: Terminator::Jump(0),
-            },
-            start,
-            end: start,
-            consts_start,
-            consts_end: consts_start,
-            flags_pending: false,
-        });
-        let e = lifted.last_mut().expect("just pushed");
+        let e = EarlyLift::begin(&mut self.b, lifted);
         let r = scan_lift_body(
             &mut self.b,
             img,
@@ -337,18 +321,7 @@ impl X86Frontend {
             &mut e.lifted.term,
             &mut e.flags_pending,
         );
-        if let Err(err) = r.and_then(|()| match self.b.overflowed() {
-            true => Err(too_many_temps(pc)),
-            false => Ok(()),
-        }) {
-            lifted.pop();
-            return Err(err);
-        }
-        e.lifted.num_temps = self.b.num_temps();
-        let buf = self.b.buf();
-        e.end = buf.ops.len() as u32;
-        e.consts_end = buf.consts.len() as u32;
-        Ok(())
+        EarlyLift::finish(&self.b, lifted, pc, r)
     }
 }
 
