@@ -476,26 +476,23 @@ impl Vm {
     /// Generated code declined an access (page fault, store to a code
     /// page, split access): replay the instruction at `pc` in the interpreter.
     fn replay_access(&mut self) -> Result<Option<RunOutcome>, VmError> {
-        let pc = self.cpu.pc;
         self.stats.mmu_replays += 1;
-        let word =
-            with_bus!(self, bus => bus.fetch_insn(pc)).map_err(|_| VmError::FetchFault { pc })?;
-        let inst =
-            decode_parcel(word).map_err(|_| VmError::IllegalInstruction { pc, bits: word })?;
-        let (exit, _) = with_bus!(self, bus => interp::exec_block(&mut self.cpu, bus, &[inst], pc));
-        match exit {
-            Exit::Next(_) => Ok(None),
-            e => self.handle_exit(e),
-        }
+        self.interpret_at_pc()
     }
 
     /// Generated code left its block before an instruction without a
-    /// native lowering ([`exit_code::INTERPRET`]): interpret exactly the
-    /// instruction at `pc` (fetched and decoded again, so this is right
-    /// under the MMU and after self-modifying stores too).
+    /// native lowering ([`exit_code::INTERPRET`]): interpret exactly that
+    /// instruction.
     fn interpret_one(&mut self) -> Result<Option<RunOutcome>, VmError> {
-        let pc = self.cpu.pc;
         self.stats.fallback_insns += 1;
+        self.interpret_at_pc()
+    }
+
+    /// Interprets the one instruction at `cpu.pc`, fetched and decoded
+    /// again through the guest's view of memory (so this is right under
+    /// the MMU and after self-modifying stores).
+    fn interpret_at_pc(&mut self) -> Result<Option<RunOutcome>, VmError> {
+        let pc = self.cpu.pc;
         let word =
             with_bus!(self, bus => bus.fetch_insn(pc)).map_err(|_| VmError::FetchFault { pc })?;
         let inst =
