@@ -123,6 +123,10 @@ pub struct CpuState {
     /// Host address of the engine's tier-up counters (one `u32` per
     /// baseline-compiled block; see `backend::exit_code::TIER_UP`).
     pub(crate) tier_counters: u64,
+    /// Address of the floating-point helper generated code calls
+    /// ([`crate::interp::fp::jit_fp_helper`]; through this field, never
+    /// an address in code, so AOT images stay relocatable).
+    pub(crate) fp_helper_fn: u64,
 }
 
 /// Byte offsets of [`CpuState`] fields, for the backends.
@@ -161,6 +165,8 @@ pub mod offsets {
     pub const TLB_SLOTS: i32 = offset_of!(CpuState, tlb_slots) as i32;
     /// Offset of `tier_counters`.
     pub const TIER_COUNTERS: i32 = offset_of!(CpuState, tier_counters) as i32;
+    /// Offset of `fp_helper_fn`.
+    pub const FP_HELPER_FN: i32 = offset_of!(CpuState, fp_helper_fn) as i32;
 }
 
 impl Default for CpuState {
@@ -180,6 +186,7 @@ impl Default for CpuState {
             tlb_slot_gen: 0,
             tlb_slots: [[u64::MAX, 0]; TLB_SLOTS],
             tier_counters: 0,
+            fp_helper_fn: crate::interp::fp::jit_fp_helper as *const () as usize as u64,
         }
     }
 }

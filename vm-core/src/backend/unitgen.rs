@@ -194,6 +194,10 @@ pub enum UnitCodegenError {
     /// An entry point is not a block of the unit.
     #[error("entry {0:#x} is not a block of the unit")]
     EntryNotInUnit(u64),
+    /// A block ends in a runtime helper call (RISC-V F/D), which unit
+    /// code generation does not emit.
+    #[error("helper call at {0:#x}: not supported in units")]
+    HelperCall(u64),
     /// A branch displacement does not fit its encoding.
     #[error("branch out of range in the unit")]
     BranchRange,
@@ -679,6 +683,7 @@ fn block<I: UnitIsa>(
             isa.st_state(s0, offsets::PC);
             isa.ret_code(exit_code::INTERPRET);
         }
+        Terminator::Helper { pc, .. } => return Err(UnitCodegenError::HelperCall(pc)),
     }
     Ok(())
 }

@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use crate::frontend::riscv::decode::csr;
-use crate::frontend::riscv::{Inst, Op};
+use crate::frontend::riscv::{Inst, Lowering, Op};
 use crate::state::CpuState;
 
 /// Invalid operation (`fflags` bit 4).
@@ -788,6 +788,27 @@ pub fn exec_fp(cpu: &mut CpuState, i: Inst) -> Result<(), FpTrap> {
     }
     cpu.fcsr |= fl as u64;
     Ok(())
+}
+
+/// The helper generated code calls for a [`Lowering::Helper`]
+/// instruction (`Terminator::Helper`), through `CpuState::fp_helper_fn`:
+/// runs [`exec_fp`] on the instruction packed by `Inst::pack`. Returns 0,
+/// or 1 when the instruction traps (nothing changed; the block then exits
+/// for the dispatcher to interpret it and raise the trap).
+///
+/// # Safety
+/// `cpu` must point to a live `CpuState` not otherwise borrowed during the
+/// call (generated code passes its own CPU-state pointer).
+pub unsafe extern "sysv64" fn jit_fp_helper(cpu: *mut CpuState, packed: u64) -> u64 {
+    // SAFETY: guaranteed by the caller: generated code holds the only
+    // reference to the CPU state while it runs.
+    let cpu = unsafe { &mut *cpu };
+    match Inst::unpack(packed) {
+        Some(i) if matches!(i.lowering(), Lowering::Helper) => exec_fp(cpu, i).is_err() as u64,
+        // Generated code packs only helper instructions: anything else
+        // (a counter CSR would read a stale `icount`) is interpreted.
+        _ => 1,
+    }
 }
 
 #[cfg(test)]

@@ -318,6 +318,15 @@ pub enum Terminator {
     /// with it not retired; the dispatcher interprets exactly that one
     /// instruction ([`crate::backend::exit_code::INTERPRET`]).
     Interpret { pc: u64 },
+    /// The register-only instruction at `pc`
+    /// ([`crate::frontend::riscv::Lowering::Helper`]) runs in a call to the
+    /// runtime helper (`CpuState::fp_helper_fn`) with the CPU state and
+    /// `inst` ([`crate::frontend::riscv::Inst::pack`]), after the block's
+    /// guest state is written back; then the block continues at `next_pc`
+    /// (chainable). A trap in the helper (reserved rounding mode) leaves
+    /// as [`Terminator::Interpret`] does. Only the RISC-V frontend emits
+    /// it; the cross-architecture code generators reject it.
+    Helper { pc: u64, next_pc: u64, inst: u64 },
 }
 
 impl Terminator {

@@ -94,6 +94,7 @@ pub(crate) fn run(b: &IrBlock, st: &mut State) -> Option<u64> {
         Terminator::JumpIndirect(x) => Some(t[x as usize]),
         Terminator::Syscall { .. }
         | Terminator::Breakpoint { .. }
-        | Terminator::Interpret { .. } => None,
+        | Terminator::Interpret { .. }
+        | Terminator::Helper { .. } => None,
     }
 }

@@ -1,4 +1,5 @@
-//! Baseline tier: x86-64 code straight from decoded RV64IM instructions,
+//! Baseline tier: x86-64 code straight from decoded RV64GC instructions
+//! (F/D register-only operations call the FP helper, see `Lowering`),
 //! one fixed host template per guest instruction (as V8's Sparkplug and
 //! Wasmtime's Winch do), no IR, no optimizer, no register allocator.
 //!
@@ -207,6 +208,9 @@ fn imm_op_r12(l: &mut Local, ext: u8, v: i32) {
 
 const MOVSXD_RAX_EAX: [u8; 3] = [0x48, 0x63, 0xc0];
 
+/// The upper half of a NaN-boxed single.
+const NAN_BOX: u64 = 0xffff_ffff_0000_0000;
+
 /// `mov rdx, rax ; shr rdx, 12 ; cmp BYTE [r14 + rdx], 0`: is the page
 /// of the stored address marked as holding code?
 const SMC_CHECK: [u8; 12] = [
@@ -246,6 +250,13 @@ fn has_side_effect(op: Op) -> bool {
             | Ebreak
             | FenceI
     ) || !matches!(op.lowering(), Lowering::Native)
+        // rd = 0 of an F/D operation is f0 (or the op has no integer rd).
+        || op.is_fp_or_csr()
+}
+
+/// `[rbp + disp]` of FP register `f{r}` (IR global `32 + r`).
+fn f(r: u8) -> i32 {
+    g(32 + r)
 }
 
 /// 32-bit form of `Baseline::alu_rr` (dynasm), then sign-extends the result.
@@ -890,6 +901,91 @@ impl Baseline {
                     self.jump(l, Some(CC_NE), smc);
                 }
             }
+            Op::Fld | Op::Flw => {
+                self.addr(l, i);
+                let log2 = if i.op == Op::Fld { 3 } else { 2 };
+                self.bounds(l, log2, exit_code::FAULT_LOAD, idx, pc);
+                if i.op == Op::Fld {
+                    l.extend_from_slice(&[0x49, 0x8b, 0x0c, 0x07]); // mov rcx, [r15 + rax]
+                } else {
+                    l.extend_from_slice(&[0x41, 0x8b, 0x0c, 0x07]); // mov ecx, [r15 + rax]
+                    asm!(l; mov rdx, QWORD NAN_BOX as i64 ; or rcx, rdx);
+                }
+                rbp_op(l, 0x89, RCX, f(i.rd));
+            }
+            Op::Fsd | Op::Fsw => {
+                self.addr(l, i);
+                rbp_op(l, 0x8b, RCX, f(i.rs2));
+                let log2 = if i.op == Op::Fsd { 3 } else { 2 };
+                self.bounds(l, log2, exit_code::FAULT_STORE, idx, pc);
+                if i.op == Op::Fsd {
+                    l.extend_from_slice(&[0x49, 0x89, 0x0c, 0x07]); // mov [r15 + rax], rcx
+                } else {
+                    l.extend_from_slice(&[0x41, 0x89, 0x0c, 0x07]); // mov [r15 + rax], ecx
+                }
+                let smc = self.stub(Stub::Fault {
+                    code: exit_code::CODE_MODIFIED as u16,
+                    idx: idx + 1,
+                    off: next.wrapping_sub(self.block_pc) as u32,
+                });
+                // Both pages' code-map bytes (see the integer stores).
+                let last = (1u8 << log2) - 1;
+                l.extend_from_slice(&[
+                    0x48, 0x89, 0xc2, 0x48, 0xc1, 0xea, 0x0c, 0x41, 0x0f, 0xb6, 0x0c, 0x16, 0x48,
+                    0x8d, 0x50, last, 0x48, 0xc1, 0xea, 0x0c, 0x41, 0x0a, 0x0c, 0x16,
+                ]);
+                self.jump(l, Some(CC_NE), smc);
+            }
+            Op::FmvXD | Op::FmvXW => {
+                rbp_op(l, 0x8b, RAX, f(i.rs1));
+                if i.op == Op::FmvXW {
+                    l.extend_from_slice(&MOVSXD_RAX_EAX);
+                }
+                self.st(l, i.rd, RAX);
+            }
+            Op::FmvDX | Op::FmvWX => {
+                self.ld(l, RAX, i.rs1);
+                if i.op == Op::FmvWX {
+                    asm!(l; mov rcx, QWORD NAN_BOX as i64 ; or rax, rcx);
+                }
+                rbp_op(l, 0x89, RAX, f(i.rd));
+            }
+            Op::FsgnjD | Op::FsgnjnD | Op::FsgnjxD => {
+                rbp_op(l, 0x8b, RAX, f(i.rs1));
+                rbp_op(l, 0x8b, RCX, f(i.rs2));
+                if i.op == Op::FsgnjnD {
+                    asm!(l; not rcx);
+                }
+                // rcx = the sign bit of (maybe negated) rs2.
+                asm!(l; shr rcx, 63 ; shl rcx, 63);
+                if i.op == Op::FsgnjxD {
+                    asm!(l; xor rax, rcx);
+                } else {
+                    asm!(l; shl rax, 1 ; shr rax, 1 ; or rax, rcx);
+                }
+                rbp_op(l, 0x89, RAX, f(i.rd));
+            }
+            // Register-only F/D/Zicsr: a call to the helper (the guest
+            // state is exact in the CPU state, nothing lives in a
+            // caller-saved register, rsp is 16-byte aligned), then on to
+            // the next instruction; a trap (reserved rounding mode)
+            // leaves as the fallback does.
+            _ if matches!(i.lowering(), Lowering::Helper) => {
+                let packed = i.pack() as i64;
+                asm!(l;
+                    mov rdi, rbp
+                    ; mov rsi, QWORD packed
+                    ; call QWORD [rbp + off::FP_HELPER_FN]
+                    ; test eax, eax
+                );
+                let trap = self.jump8(l, Some(CC_NE));
+                let s = self.stub(Stub::Chain { target: next });
+                self.jump(l, None, s);
+                self.bind8(l, trap);
+                asm!(l; sub r12, 1);
+                self.store_imm(l, off::PC, pc);
+                self.exit(l, exit_code::INTERPRET);
+            }
             Op::Fence => {}
             Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu => {
                 self.ld(l, RAX, i.rs1);
@@ -1248,8 +1344,8 @@ mod tests {
         ];
         let mut rng = XorShift64(0xed9e);
         for op in Op::ALL {
-            // F/D/Zicsr blocks are interpreted (the engine marks them
-            // interp-only); the baseline tier never sees them.
+            // F/D/Zicsr operations are covered by the engine tests
+            // (`engine::atomics_tests`, `engine::fp_jit_tests`).
             if op.ends_block() || matches!(op, Op::Fence) || op.is_fp_or_csr() {
                 continue;
             }

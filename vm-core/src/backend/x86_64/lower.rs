@@ -1435,6 +1435,26 @@ impl<'b> Codegen<'b> {
                 self.store_imm(off::PC, pc);
                 self.exit_with(exit_code::INTERPRET);
             }
+            Terminator::Helper { pc, next_pc, inst } => {
+                // The guest state is in the CPU state (a block ending in a
+                // helper call is no self-loop, so no global is deferred)
+                // and nothing lives in a caller-saved register past the
+                // call; block code runs with rsp 16-byte aligned.
+                let trap = self.asm.new_dynamic_label();
+                asm!(self.asm;
+                    mov rdi, rbp
+                    ; mov rsi, QWORD inst as i64
+                    ; call QWORD [rbp + off::FP_HELPER_FN]
+                    ; test eax, eax
+                    ; jnz =>trap
+                );
+                self.chain_jump(next_pc, None);
+                // The helper trapped (reserved rounding mode): the
+                // dispatcher interprets the instruction, which raises it.
+                asm!(self.asm; =>trap ; sub r12, 1);
+                self.store_imm(off::PC, pc);
+                self.exit_with(exit_code::INTERPRET);
+            }
         }
         Ok(())
     }

@@ -187,8 +187,11 @@ pub enum Op {
 pub enum Lowering {
     /// Every JIT tier emits host code for it.
     Native,
-    /// Register-only operation executed by a call from generated code into
-    /// a runtime helper (reserved: no operation uses it yet).
+    /// Register-only operation (F/D arithmetic, compares, conversions,
+    /// the floating-point CSRs) executed by a call from generated code into
+    /// the runtime helper `interp::fp::jit_fp_helper` (the interpreter's
+    /// exact semantics); the instruction ends its block and the block
+    /// continues at the next instruction (chained) after the call.
     Helper,
     /// Generated code leaves the block before the instruction
     /// (exit code `INTERPRET`) and the dispatcher
@@ -233,6 +236,15 @@ impl Op {
             | Fence | FenceI | Ecall | Ebreak | Addiw | Slliw | Srliw | Sraiw | Addw | Subw
             | Sllw | Srlw | Sraw | Mul | Mulh | Mulhsu | Mulhu | Div | Divu | Rem | Remu | Mulw
             | Divw | Divuw | Remw | Remuw => Lowering::Native,
+            // F/D operations that are integer operations on the FP
+            // registers (IR globals 32..63): loads, stores, moves and the
+            // double sign injections.
+            Flw | Fsw | Fld | Fsd | FmvXW | FmvWX | FmvXD | FmvDX | FsgnjD | FsgnjnD
+            | FsgnjxD => Lowering::Native,
+            // Zicsr: the floating-point CSRs call the helper, the counters
+            // are interpreted (see `Inst::lowering`, which looks at the CSR).
+            Csrrw | Csrrs | Csrrc | Csrrwi | Csrrsi | Csrrci => Lowering::Helper,
+            op if op.is_fp_or_csr() => Lowering::Helper,
             _ => Lowering::Interpret,
         }
     }
@@ -243,8 +255,7 @@ impl Op {
     }
 
     /// Whether this is an F, D or Zicsr operation (the block of the enum
-    /// from [`Op::Flw`] on). The JIT tiers do not lower these yet; the
-    /// interpreter executes them (`interp::fp`).
+    /// from [`Op::Flw`] on).
     pub const fn is_fp_or_csr(self) -> bool {
         self as u8 >= Op::Flw as u8 && self as u8 <= Op::Csrrci as u8
     }
@@ -303,7 +314,7 @@ impl Op {
     /// trap into the runtime, or an operation the JIT tiers interpret:
     /// such an instruction is always the last of its block).
     pub const fn ends_block(self) -> bool {
-        matches!(self.lowering(), Lowering::Interpret)
+        !matches!(self.lowering(), Lowering::Native)
             || matches!(
             self,
             Op::Jal
@@ -342,6 +353,59 @@ pub struct Inst {
     pub len: u8,
     /// Sign-extended immediate (already shifted for LUI/AUIPC; shift amount for shifts).
     pub imm: i32,
+}
+
+impl Inst {
+    /// How the JIT tiers execute this instruction: [`Op::lowering`],
+    /// except that a Zicsr instruction on a counter CSR (`cycle`, `time`,
+    /// `instret`) is interpreted (only the floating-point CSRs call the
+    /// helper). Both end the block, as [`Op::ends_block`] says.
+    #[inline]
+    pub const fn lowering(&self) -> Lowering {
+        match self.op.lowering() {
+            Lowering::Helper
+                if self.op.is_csr()
+                    && !matches!(self.imm as u16, csr::FFLAGS | csr::FRM | csr::FCSR) =>
+            {
+                Lowering::Interpret
+            }
+            l => l,
+        }
+    }
+
+    /// The instruction packed into one word for the FP helper call
+    /// (generated code passes it as an immediate): op, rd, rs1, rs2, rs3,
+    /// rm in bytes 0..6, the low 16 bits of `imm` (the CSR number) in
+    /// bytes 6..8. [`Inst::unpack`] inverts it for register-only F/D/Zicsr
+    /// instructions (their other fields are unused).
+    #[inline]
+    pub const fn pack(&self) -> u64 {
+        (self.op as u8 as u64)
+            | (self.rd as u64) << 8
+            | (self.rs1 as u64) << 16
+            | (self.rs2 as u64) << 24
+            | (self.rs3 as u64) << 32
+            | (self.rm as u64) << 40
+            | (self.imm as u16 as u64) << 48
+    }
+
+    /// Inverse of [`Inst::pack`] (`len` is 4; the immediate is the CSR
+    /// number, zero-extended). None if the op byte names no operation.
+    #[inline]
+    pub fn unpack(w: u64) -> Option<Inst> {
+        let op = *Op::ALL.get((w & 0xff) as usize)?;
+        let b = |k: u32| (w >> (8 * k)) as u8;
+        Some(Inst {
+            op,
+            rd: b(1),
+            rs1: b(2),
+            rs2: b(3),
+            rs3: b(4),
+            rm: b(5),
+            len: 4,
+            imm: (w >> 48) as u16 as i32,
+        })
+    }
 }
 
 /// A word that is not a supported instruction.

@@ -1,11 +1,13 @@
-//! RV64IMC -> IR translation of one decoded basic block.
+//! RV64GC -> IR translation of one decoded basic block (F/D operations
+//! without an integer lowering end the block with a helper call or the
+//! interpreter fallback).
 //!
 //! Guest register `xN` is IR global `N`; reads of `x0` become the constant 0
 //! and writes to `x0` are dropped.
 
 use std::cell::RefCell;
 
-use super::decode::{Inst, Op};
+use super::decode::{Inst, Lowering, Op};
 use crate::ir::{BinOp, Cond, GuestLoc, IrBlock, IrBuilder, Temp, Terminator, UnOp, Width};
 
 /// Translates the decoded block `insns` starting at guest `pc`.
@@ -42,6 +44,12 @@ fn translate_with(b: &mut IrBuilder, pc: u64, insns: &[Inst]) -> IrBlock {
     let term = term.unwrap_or(Terminator::Jump(cur));
     b.take_block(pc, insns.len() as u32, term)
 }
+
+/// IR global of `f0` (`f{n}` is `FP + n`).
+const FP: u8 = 32;
+
+/// The upper half of a NaN-boxed single.
+const NAN_BOX: u64 = 0xffff_ffff_0000_0000;
 
 #[inline(always)]
 fn reg(b: &mut IrBuilder, r: u8) -> Temp {
@@ -220,10 +228,84 @@ fn translate_inst(b: &mut IrBuilder, i: Inst, loc: GuestLoc) -> Option<Terminato
         Op::Divuw => w32(b, BinOp::DivU, UnOp::Zext32, None),
         Op::Remw => w32(b, BinOp::Rem, UnOp::Sext32, None),
         Op::Remuw => w32(b, BinOp::RemU, UnOp::Zext32, None),
-        // No native lowering (see `Op::lowering`): such an operation ends
-        // its block, and the block leaves before it for the dispatcher to
+        // F/D operations on the raw FP register bits (f{n} is global 32 + n;
+        // rd = 0 is f0, not x0; singles are NaN-boxed).
+        Op::Fld => {
+            let a = reg(b, i.rs1);
+            let v = b.load(a, i.imm, Width::W64, false, loc);
+            b.set(FP + i.rd, v);
+        }
+        Op::Flw => {
+            let a = reg(b, i.rs1);
+            let v = b.load(a, i.imm, Width::W32, false, loc);
+            let boxed = b.constant(NAN_BOX);
+            let v = b.bin(BinOp::Or, v, boxed);
+            b.set(FP + i.rd, v);
+        }
+        Op::Fsd | Op::Fsw => {
+            let a = reg(b, i.rs1);
+            let v = b.get(FP + i.rs2);
+            let width = if i.op == Op::Fsd { Width::W64 } else { Width::W32 };
+            b.store(a, i.imm, v, width, loc);
+        }
+        Op::FmvXD => {
+            let v = b.get(FP + i.rs1);
+            wr(b, i.rd, v);
+        }
+        Op::FmvXW => {
+            let v = b.get(FP + i.rs1);
+            let v = b.un(UnOp::Sext32, v);
+            wr(b, i.rd, v);
+        }
+        Op::FmvDX => {
+            let v = reg(b, i.rs1);
+            b.set(FP + i.rd, v);
+        }
+        Op::FmvWX => {
+            // The box replaces the high half of rs1.
+            let v = reg(b, i.rs1);
+            let boxed = b.constant(NAN_BOX);
+            let v = b.bin(BinOp::Or, v, boxed);
+            b.set(FP + i.rd, v);
+        }
+        Op::FsgnjD | Op::FsgnjnD | Op::FsgnjxD => {
+            let x = b.get(FP + i.rs1);
+            let y = b.get(FP + i.rs2);
+            let sign = b.constant(1 << 63);
+            let r = match i.op {
+                Op::FsgnjxD => {
+                    let s = b.bin(BinOp::And, y, sign);
+                    b.bin(BinOp::Xor, x, s)
+                }
+                op => {
+                    let mag = b.constant(!(1u64 << 63));
+                    let m = b.bin(BinOp::And, x, mag);
+                    let y = if op == Op::FsgnjnD {
+                        b.bin(BinOp::Xor, y, sign)
+                    } else {
+                        y
+                    };
+                    let s = b.bin(BinOp::And, y, sign);
+                    b.bin(BinOp::Or, m, s)
+                }
+            };
+            b.set(FP + i.rd, r);
+        }
+        // No native lowering (see `Inst::lowering`): such an instruction
+        // ends its block. A helper instruction runs in a call after the
+        // block's state is written back and the block continues after it;
+        // otherwise the block leaves before it for the dispatcher to
         // interpret it. Any operation not lowered above lands here.
-        _ => return Some(Terminator::Interpret { pc }),
+        _ => {
+            return Some(match i.lowering() {
+                Lowering::Helper => Terminator::Helper {
+                    pc,
+                    next_pc: loc.next_pc,
+                    inst: i.pack(),
+                },
+                _ => Terminator::Interpret { pc },
+            })
+        }
     }
     None
 }
