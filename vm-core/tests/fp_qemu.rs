@@ -7,9 +7,10 @@
 //! and checks the recording is current. Without qemu a visible SKIP line
 //! says that only the recorded reference was compared.
 //!
-//! No JIT tier lowers F/D/Zicsr yet: every engine interprets the blocks
-//! holding them (the JIT engines mark them interp-only), so the JIT runs
-//! here check that routing, not generated FP code.
+//! The JIT tiers lower FP loads, stores, moves and double sign injections
+//! natively and call the FP helper for the other register-only F/D/Zicsr
+//! instructions (`Lowering`): the sweep runs under the optimizing tier,
+//! the baseline tier, the tiered engine and the JIT under the MMU too.
 
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -33,13 +34,19 @@ impl std::io::Write for Buf {
 }
 
 fn run_vm(engine: EngineKind, mmu: Option<MmuConfig>, verbose: bool) -> (String, i64) {
+    run_cfg(
+        VmConfig {
+            engine,
+            mmu,
+            ..VmConfig::default()
+        },
+        verbose,
+    )
+}
+
+fn run_cfg(cfg: VmConfig, verbose: bool) -> (String, i64) {
     let elf = std::fs::read(ELF).unwrap();
     let out = Buf::default();
-    let cfg = VmConfig {
-        engine,
-        mmu,
-        ..VmConfig::default()
-    };
     let mut vm = Vm::new(cfg, Box::new(out.clone()), Box::new(std::io::sink())).unwrap();
     let mut args = vec!["fpedge".to_string()];
     if verbose {
@@ -108,7 +115,7 @@ fn fp_sweep_matches_qemu_on_the_interpreter() {
 }
 
 #[test]
-fn fp_sweep_runs_interpreted_under_every_engine() {
+fn fp_sweep_matches_qemu_under_every_engine() {
     let expected = std::fs::read_to_string(EXPECTED).unwrap();
     for (engine, mmu) in [
         (EngineKind::Jit, None),
@@ -120,6 +127,20 @@ fn fp_sweep_runs_interpreted_under_every_engine() {
         if let Some(d) = diff(&got, &expected) {
             panic!("{engine:?} mmu={}: {d}", mmu.is_some());
         }
+    }
+    // The baseline tier alone (no tier-up).
+    let (got, code) = run_cfg(
+        VmConfig {
+            engine: EngineKind::Jit,
+            baseline: true,
+            tier_up_threshold: 0,
+            ..VmConfig::default()
+        },
+        false,
+    );
+    assert_eq!(code, 0, "baseline");
+    if let Some(d) = diff(&got, &expected) {
+        panic!("baseline: {d}");
     }
 }
 

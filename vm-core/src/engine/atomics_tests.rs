@@ -433,3 +433,239 @@ fn every_op_runs_identically_on_every_engine() {
         }
     }
 }
+
+/// FP register values: NaN-boxed singles (normal, subnormal, zeros,
+/// infinities, quiet and signalling NaNs), improperly boxed singles (read
+/// as the canonical NaN), and doubles of every class.
+const FP_EDGES: [u64; 24] = [
+    0xffff_ffff_3f80_0000, // 1.0f
+    0xffff_ffff_bf80_0000, // -1.0f
+    0xffff_ffff_0000_0001, // min subnormal f
+    0xffff_ffff_8000_0000, // -0.0f
+    0xffff_ffff_7f80_0000, // inf f
+    0xffff_ffff_7fc0_0000, // qNaN f
+    0xffff_ffff_7f80_0001, // sNaN f
+    0xffff_ffff_ffc1_2345, // negative qNaN f with payload
+    0x0000_0000_3f80_0000, // unboxed 1.0f
+    0xffff_fffe_4000_0000, // badly boxed 2.0f
+    0x3ff0_0000_0000_0000, // 1.0
+    0xbff8_0000_0000_0000, // -1.5
+    0x0000_0000_0000_0001, // min subnormal
+    0x800f_ffff_ffff_ffff, // -max subnormal
+    0x0000_0000_0000_0000, // 0.0
+    0x8000_0000_0000_0000, // -0.0
+    0x7ff0_0000_0000_0000, // inf
+    0xfff0_0000_0000_0000, // -inf
+    0x7ff8_0000_0000_0000, // qNaN
+    0x7ff0_0000_0000_0001, // sNaN
+    0xfff8_dead_beef_0001, // negative qNaN with payload
+    0x7fef_ffff_ffff_ffff, // max
+    0x4330_0000_0000_0001, // 2^52 + 1
+    0x41df_ffff_ffc0_0000, // 2^31 - 1
+];
+
+/// A random F/D/Zicsr instruction, or an integer one that reads an FP
+/// result or feeds an FP conversion (the helper reads and writes guest
+/// registers in the CPU state: write-back and stale-copy checks). FP
+/// loads and stores go through x10 (8-aligned), x11 (4-aligned) or x12
+/// (edge addresses). Never writes x5 or x10..x12.
+fn random_fp_insts(rng: &mut Rng, out: &mut Vec<u32>) {
+    use Op::*;
+    let xrd = loop {
+        let r = rng.below(32) as u8;
+        if !matches!(r, 5 | 10..=12) {
+            break r;
+        }
+    };
+    let fr = |rng: &mut Rng| [0u8, 1, 2, 3, 31, rng.below(32) as u8][rng.below(6) as usize];
+    let xr = |rng: &mut Rng| [0u8, 6, 7, 8, 9, 13, rng.below(32) as u8][rng.below(7) as usize];
+    // Rounding modes: static ones, and the dynamic one (frm, which a
+    // CSR write may have made reserved: the instruction traps).
+    let rm = |rng: &mut Rng| [0u8, 1, 2, 3, 4, 7, 7][rng.below(7) as usize];
+    let inst = |op: Op, rd: u8, rs1: u8, rs2: u8, rs3: u8, rm: u8, imm: i32| {
+        encode(&Inst {
+            op,
+            rd,
+            rs1,
+            rs2,
+            rs3,
+            rm,
+            imm,
+            len: 4,
+        })
+    };
+    match rng.below(10) {
+        0 | 1 => {
+            // Loads and stores.
+            let op = [Fld, Flw, Fsd, Fsw, Fld, Fsd][rng.below(6) as usize];
+            let base = [10u8, 10, 11, 12][rng.below(4) as usize];
+            let imm = if base == 10 { 8 * rng.below(64) as i32 } else { 4 * rng.below(64) as i32 };
+            out.push(inst(op, fr(rng), base, fr(rng), 0, 0, imm));
+        }
+        2 => {
+            // Moves and sign injections (native).
+            let ops = [FmvXD, FmvXW, FmvDX, FmvWX, FsgnjD, FsgnjnD, FsgnjxD, FsgnjS, FsgnjnS, FsgnjxS];
+            let op = ops[rng.below(ops.len() as u64) as usize];
+            let (rd, rs1) = match op {
+                FmvXD | FmvXW => (xrd, fr(rng)),
+                FmvDX | FmvWX => (fr(rng), xr(rng)),
+                _ => (fr(rng), fr(rng)),
+            };
+            out.push(inst(op, rd, rs1, fr(rng), 0, 0, 0));
+        }
+        3 => {
+            // An integer op on a register an FP op wrote, or that a
+            // conversion is about to read.
+            let op = [Add, Addi, Xor, Slli][rng.below(4) as usize];
+            out.push(w(op, xrd, xr(rng), xr(rng), rng.below(64) as i32));
+        }
+        4 => {
+            // fflags / frm / fcsr (frm writes may make it reserved).
+            let ops = [Csrrw, Csrrs, Csrrc, Csrrwi, Csrrsi, Csrrci];
+            let op = ops[rng.below(6) as usize];
+            let csr = 1 + rng.below(3) as i32;
+            let rs1 = if op as u8 >= Csrrwi as u8 { rng.below(32) as u8 } else { xr(rng) };
+            out.push(inst(op, [xrd, 0][rng.below(2) as usize], rs1, 0, 0, 0, csr));
+        }
+        _ => {
+            // Register-only F/D operations (helper).
+            let ops: Vec<Op> = Op::ALL
+                .iter()
+                .copied()
+                .filter(|o| o.is_fp_or_csr() && !o.is_csr() && !matches!(o, Flw | Fsw | Fld | Fsd))
+                .collect();
+            let op = ops[rng.below(ops.len() as u64) as usize];
+            let int_rd = matches!(
+                op,
+                FcvtWS | FcvtWuS | FcvtLS | FcvtLuS | FcvtWD | FcvtWuD | FcvtLD | FcvtLuD | FmvXW
+                    | FmvXD | FclassS | FclassD | FeqS | FltS | FleS | FeqD | FltD | FleD
+            );
+            let int_rs1 = matches!(
+                op,
+                FcvtSW | FcvtSWu | FcvtSL | FcvtSLu | FcvtDW | FcvtDWu | FcvtDL | FcvtDLu | FmvWX
+                    | FmvDX
+            );
+            let rd = if int_rd { xrd } else { fr(rng) };
+            let rs1 = if int_rs1 { xr(rng) } else { fr(rng) };
+            let r = if op.has_rm() { rm(rng) } else { 0 };
+            out.push(inst(op, rd, rs1, fr(rng), fr(rng), r, 0));
+        }
+    }
+}
+
+/// Random F/D/Zicsr blocks, looped (chaining, tier-up): interpreter,
+/// optimizing, baseline, tiered, AOT and MMU engines agree on registers
+/// (FP ones included), fcsr, memory, pc, retired count and traps.
+#[test]
+fn random_fp_blocks_agree_on_every_engine() {
+    let mut rng = Rng(0x0f9_7e57);
+    let mut fallbacks = 0;
+    let mut traps = 0;
+    for case in 0..80 {
+        let mut code = Vec::new();
+        let n = 1 + rng.below(14);
+        for _ in 0..n {
+            random_fp_insts(&mut rng, &mut code);
+        }
+        let back = -4 * (code.len() as i32 + 1);
+        code.push(w(Op::Addi, 5, 5, 0, -1));
+        code.push(w(Op::Bne, 0, 5, 0, back));
+        code.push(EBREAK);
+        let mut data = data_pattern(&mut rng);
+        for k in 0..64 {
+            if rng.below(2) == 0 {
+                let v = FP_EDGES[rng.below(FP_EDGES.len() as u64) as usize];
+                data[8 * k..8 * k + 8].copy_from_slice(&v.to_le_bytes());
+            }
+        }
+        let mut regs: Vec<(u8, u64)> = (1..32u8)
+            .map(|r| (r, [0, 1, u64::MAX, 0x7fff_ffff, 0x8000_0000, rng.next_u64()][rng.below(6) as usize]))
+            .collect();
+        for r in 32..64u8 {
+            let v = match rng.below(8) {
+                0 => rng.next_u64(),
+                _ => FP_EDGES[rng.below(FP_EDGES.len() as u64) as usize],
+            };
+            regs.push((r, v));
+        }
+        regs.push((5, 1 + rng.below(5)));
+        regs.push((10, DATA + 8 * rng.below(64)));
+        regs.push((11, DATA + 4 * rng.below(1000)));
+        let edge = match rng.below(6) {
+            0 => DATA + 1 + 2 * rng.below(100),
+            1 => CODE + 0x200,
+            2 => u64::MAX - 3,
+            3 => DATA + DATA_LEN as u64 + 0x10_0000,
+            _ => DATA + 8 * rng.below(8),
+        };
+        regs.push((12, edge));
+        let (v, f) = check(&code, &data, &regs, &format!("fp case {case}"));
+        traps += v.result.contains("illegal") as u32;
+        fallbacks += f;
+    }
+    // Register-only F/D ops call the helper: fallbacks come from the
+    // counter-free CSR-less traps only (reserved dynamic rounding modes).
+    assert!(traps > 0, "no case trapped on a reserved rounding mode");
+    assert!(fallbacks < 200, "{fallbacks} fallbacks: F/D ops not lowered");
+}
+
+/// Edge cases written out: the NaN-box of FLW / FMV.W.X, the sign
+/// extension of FMV.X.W, sign injections on NaNs, f0 as a destination,
+/// and a helper result read by the next integer instruction in the block.
+#[test]
+fn fp_lowering_edge_cases_on_every_engine() {
+    use Op::*;
+    let d = DATA;
+    let mut data = vec![0u8; DATA_LEN];
+    data[0..8].copy_from_slice(&0x8123_4567_89ab_cdefu64.to_le_bytes());
+    data[8..12].copy_from_slice(&0x8000_0001u32.to_le_bytes());
+    let fi = |op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32| {
+        encode(&Inst {
+            op,
+            rd,
+            rs1,
+            rs2,
+            imm,
+            rs3: 0,
+            rm: 0,
+            len: 4,
+        })
+    };
+    let regs = [
+        (10u8, d),
+        (6, 0x1234_5678_c000_0000),
+        (33, 0x7ff8_0000_0000_0001), // f1: qNaN
+        (34, 0x8000_0000_0000_0000), // f2: -0.0
+        (35, 0x3ff0_0000_0000_0000), // f3: 1.0
+    ];
+    let code = [
+        fi(Fld, 0, 10, 0, 0),          // f0 = mem[0]
+        fi(Flw, 4, 10, 0, 8),          // f4 = box(0x80000001)
+        fi(FmvXW, 7, 4, 0, 0),         // x7 = sext(0x80000001)
+        fi(FmvWX, 5, 6, 0, 0),         // f5 = box(0xc0000000)
+        fi(FsgnjnD, 6, 1, 1, 0),       // f6 = -qNaN
+        fi(FsgnjxD, 7, 3, 2, 0),       // f7 = -1.0
+        fi(FsgnjD, 8, 2, 3, 0),        // f8 = +0.0
+        fi(FeqD, 8, 3, 3, 0),          // x8 = 1 (helper)
+        w(Addi, 9, 8, 0, 41),          // x9 = x8 + 41 (next block)
+        fi(Fsd, 0, 10, 6, 16),         // mem[16] = f6
+        fi(Fsw, 0, 10, 4, 24),         // mem[24] = 0x80000001
+        fi(FmvXD, 13, 0, 0, 0),        // x13 = f0
+        EBREAK,
+    ];
+    let (v, f) = check(&code, &data, &regs, "fp edges");
+    assert_eq!(f, 0, "native and helper F/D ops take no fallback");
+    let g = &v.cpu.globals;
+    let m64 = |o: usize| u64::from_le_bytes(v.data[o..o + 8].try_into().unwrap());
+    assert_eq!(g[32], 0x8123_4567_89ab_cdef);
+    assert_eq!(g[36], 0xffff_ffff_8000_0001);
+    assert_eq!(g[7], 0xffff_ffff_8000_0001);
+    assert_eq!(g[37], 0xffff_ffff_c000_0000);
+    assert_eq!(g[38], 0xfff8_0000_0000_0001);
+    assert_eq!(g[39], 0xbff0_0000_0000_0000);
+    assert_eq!(g[40], 0);
+    assert_eq!((g[8], g[9]), (1, 42));
+    assert_eq!(m64(16), 0xfff8_0000_0000_0001);
+    assert_eq!(m64(24), 0x8000_0001);
+    assert_eq!(g[13], 0x8123_4567_89ab_cdef);
+}

@@ -437,3 +437,66 @@ fn csrs_and_dynamic_rounding() {
     exec_fp(&mut cpu, csr(Op::Csrrs, 16, 0, 0xc00)).unwrap();
     assert_eq!((cpu.globals[15], cpu.globals[16]), (1234, 1234));
 }
+
+/// `Inst::pack` / `Inst::unpack` (the FP helper's argument) round-trip
+/// every operation and field, and `Op::ALL` is in declaration order (the
+/// unpacked op byte indexes it).
+#[test]
+fn packed_instructions_round_trip() {
+    let mut rng = XorShift64(0x9ac4);
+    for (k, op) in Op::ALL.into_iter().enumerate() {
+        assert_eq!(op as u8 as usize, k, "{op:?}");
+        let b = |rng: &mut XorShift64| rng.below(32) as u8;
+        let i = Inst {
+            op,
+            rd: b(&mut rng),
+            rs1: b(&mut rng),
+            rs2: b(&mut rng),
+            rs3: b(&mut rng),
+            rm: rng.below(8) as u8,
+            len: 4,
+            imm: rng.below(4096) as i32,
+        };
+        assert_eq!(Inst::unpack(i.pack()), Some(i));
+    }
+    assert_eq!(Inst::unpack(0xff), None);
+}
+
+/// The helper runs an instruction as `exec_fp` does, refuses what is not
+/// a helper instruction (counter CSRs, integer ops), and reports a trap
+/// with the state untouched.
+#[test]
+fn jit_helper_matches_exec_fp() {
+    let add = Inst {
+        op: Op::FaddD,
+        rd: 3,
+        rs1: 1,
+        rs2: 2,
+        rs3: 0,
+        rm: 7,
+        len: 4,
+        imm: 0,
+    };
+    let mut cpu = CpuState::default();
+    cpu.globals[33] = 1.5f64.to_bits();
+    cpu.globals[34] = 0.1f64.to_bits();
+    let mut want = CpuState::default();
+    want.globals = cpu.globals;
+    exec_fp(&mut want, add).unwrap();
+    // SAFETY: a live, unshared CPU state.
+    assert_eq!(unsafe { jit_fp_helper(&mut cpu, add.pack()) }, 0);
+    assert_eq!((cpu.globals, cpu.fcsr), (want.globals, want.fcsr));
+    // Reserved dynamic rounding mode: a trap, nothing written.
+    cpu.fcsr = 5 << 5;
+    let before = cpu.globals;
+    // SAFETY: as above.
+    assert_eq!(unsafe { jit_fp_helper(&mut cpu, add.pack()) }, 1);
+    assert_eq!((cpu.globals, cpu.fcsr), (before, 5 << 5));
+    let cycle = Inst { op: Op::Csrrs, rd: 5, rs1: 0, imm: 0xc00, rm: 0, ..add };
+    // SAFETY: as above.
+    assert_eq!(unsafe { jit_fp_helper(&mut cpu, cycle.pack()) }, 1);
+    let int = Inst { op: Op::Add, ..add };
+    // SAFETY: as above.
+    assert_eq!(unsafe { jit_fp_helper(&mut cpu, int.pack()) }, 1);
+    assert_eq!(cpu.globals, before);
+}
