@@ -668,4 +668,33 @@ fn fp_lowering_edge_cases_on_every_engine() {
     assert_eq!(m64(16), 0xfff8_0000_0000_0001);
     assert_eq!(m64(24), 0x8000_0001);
     assert_eq!(g[13], 0x8123_4567_89ab_cdef);
+    // The compare fast path (ordered operands) and its NaN exit to the
+    // helper (NV for flt/fle on any NaN, for feq on a signalling one).
+    let one = 0x3ff0_0000_0000_0000u64;
+    let two = 0x4000_0000_0000_0000u64;
+    let qnan = 0x7ff8_0000_0000_0000u64;
+    let snan = 0x7ff0_0000_0000_0001u64;
+    let neg_inf = 0xfff0_0000_0000_0000u64;
+    let max = 0x7fef_ffff_ffff_ffffu64;
+    // (a, b, [feq, flt, fle], fflags of flt)
+    let cases = [
+        (one, one, [1, 0, 1], 0),
+        (one, two, [0, 1, 1], 0),
+        (two, one, [0, 0, 0], 0),
+        (1 << 63, 0, [1, 0, 1], 0),
+        (qnan, one, [0, 0, 0], 0x10),
+        (one, snan, [0, 0, 0], 0x10),
+        (neg_inf, max, [0, 1, 1], 0),
+    ];
+    for (a, b, want, nv) in cases {
+        for (k, op) in [FeqD, FltD, FleD].into_iter().enumerate() {
+            let regs = [(33u8, a), (34, b), (8, 7)];
+            let (v, f) = check(&[fi(op, 8, 1, 2, 0), EBREAK], &data, &regs, &format!("{op:?} {a:#x} {b:#x}"));
+            assert_eq!(f, 0);
+            assert_eq!(v.cpu.globals[8], want[k], "{op:?} {a:#x} {b:#x}");
+            if op == FltD {
+                assert_eq!(v.cpu.fcsr, nv, "{op:?} {a:#x} {b:#x}");
+            }
+        }
+    }
 }

@@ -28,7 +28,7 @@
 use dynasmrt::{dynasm, AssemblyOffset, DynasmApi};
 
 use super::backend::ChainSite;
-use super::lower::{exit_bytes, store_imm_bytes};
+use super::lower::{exit_bytes, fp_compare, store_imm_bytes, FpCc};
 use crate::backend::exit_code;
 use crate::frontend::riscv::{Inst, Lowering, Op};
 use crate::state::{offsets as off, JMP_CACHE_ENTRIES};
@@ -154,6 +154,7 @@ const CC_AE: u8 = 0x3;
 const CC_E: u8 = 0x4;
 const CC_NE: u8 = 0x5;
 const CC_A: u8 = 0x7;
+const CC_P: u8 = 0xa;
 const CC_L: u8 = 0xc;
 const CC_GE: u8 = 0xd;
 
@@ -972,6 +973,24 @@ impl Baseline {
             // leaves as the fallback does.
             _ if matches!(i.lowering(), Lowering::Helper) => {
                 let packed = i.pack() as i64;
+                if let Some((rd, a, b, cc)) = fp_compare(packed as u64) {
+                    // The optimizing tier's double compare fast path.
+                    let (a, b) = (g(a), g(b));
+                    asm!(l; movq xmm0, QWORD [rbp + a] ; ucomisd xmm0, QWORD [rbp + b]);
+                    let slow = self.jump8(l, Some(CC_P));
+                    match cc {
+                        FpCc::Eq => asm!(l; sete al),
+                        FpCc::Lt => asm!(l; setb al),
+                        FpCc::Le => asm!(l; setbe al),
+                    }
+                    if rd != 0 {
+                        asm!(l; movzx eax, al);
+                        self.st(l, rd, RAX);
+                    }
+                    let s = self.stub(Stub::Chain { target: next });
+                    self.jump(l, None, s);
+                    self.bind8(l, slow);
+                }
                 asm!(l;
                     mov rdi, rbp
                     ; mov rsi, QWORD packed

@@ -1440,6 +1440,29 @@ impl<'b> Codegen<'b> {
                 // helper call is no self-loop, so no global is deferred)
                 // and nothing lives in a caller-saved register past the
                 // call; block code runs with rsp 16-byte aligned.
+                if let Some((rd, a, b, cc)) = fp_compare(inst) {
+                    // Double compare fast path: ordered operands need no
+                    // helper (no flag, the host's IEEE compare); a NaN
+                    // (parity set) takes the call.
+                    let slow = self.asm.new_dynamic_label();
+                    let (a, b) = (Self::global_off(a), Self::global_off(b));
+                    asm!(self.asm;
+                        movq xmm0, QWORD [rbp + a]
+                        ; ucomisd xmm0, QWORD [rbp + b]
+                        ; jp =>slow
+                    );
+                    match cc {
+                        FpCc::Eq => asm!(self.asm; sete al),
+                        FpCc::Lt => asm!(self.asm; setb al),
+                        FpCc::Le => asm!(self.asm; setbe al),
+                    }
+                    if rd != 0 {
+                        let d = Self::global_off(rd);
+                        asm!(self.asm; movzx eax, al ; mov [rbp + d], rax);
+                    }
+                    self.chain_jump(next_pc, None);
+                    asm!(self.asm; =>slow);
+                }
                 let trap = self.asm.new_dynamic_label();
                 asm!(self.asm;
                     mov rdi, rbp
@@ -1458,6 +1481,32 @@ impl<'b> Codegen<'b> {
         }
         Ok(())
     }
+}
+
+/// The host condition of an FP compare fast path (`ucomisd a, b` with
+/// ordered operands).
+#[derive(Clone, Copy)]
+pub(super) enum FpCc {
+    /// `a == b` (ZF).
+    Eq,
+    /// `a < b` (CF).
+    Lt,
+    /// `a <= b` (CF or ZF).
+    Le,
+}
+
+/// For a packed `feq.d` / `flt.d` / `fle.d` helper instruction: (integer
+/// rd, global of rs1, global of rs2, condition). Both tiers emit the
+/// `ucomisd` fast path for these and call the helper only on a NaN.
+pub(super) fn fp_compare(packed: u64) -> Option<(u8, u8, u8, FpCc)> {
+    let i = crate::frontend::riscv::Inst::unpack(packed)?;
+    let cc = match i.op {
+        crate::frontend::riscv::Op::FeqD => FpCc::Eq,
+        crate::frontend::riscv::Op::FltD => FpCc::Lt,
+        crate::frontend::riscv::Op::FleD => FpCc::Le,
+        _ => return None,
+    };
+    Some((i.rd, 32 + i.rs1, 32 + i.rs2, cc))
 }
 
 /// The condition that holds exactly when `c` does not.
