@@ -1,5 +1,5 @@
-//! The A extension and the JIT's fallback for operations without a native
-//! lowering, on every engine: interpreter, optimizing tier, baseline tier
+//! The A extension, the F/D lowerings (native and helper calls) and the
+//! JIT's fallback for operations without a native lowering, on every engine: interpreter, optimizing tier, baseline tier
 //! (alone and tiering up), tiered engine, AOT image, and the interpreter,
 //! JIT and tiered engine under the Sv39 MMU. Each program is a small ELF
 //! (code segment RWX, data segment RW) run to its `ebreak`; registers, pc,
