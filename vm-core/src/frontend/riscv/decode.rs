@@ -311,8 +311,9 @@ impl Op {
     }
 
     /// Whether this instruction ends a basic block (control transfer, a
-    /// trap into the runtime, or an operation the JIT tiers interpret:
-    /// such an instruction is always the last of its block).
+    /// trap into the runtime, or an operation the JIT tiers do not lower
+    /// natively, helper call or interpreted: such an instruction is always
+    /// the last of its block).
     pub const fn ends_block(self) -> bool {
         !matches!(self.lowering(), Lowering::Native)
             || matches!(
