@@ -41,6 +41,11 @@ impl Clone for X86Frontend {
     }
 }
 
+/// [`Lifter::insn`]: the instruction ended the block.
+const INSN_ENDED: u8 = 1;
+/// [`Lifter::insn`]: the instruction cannot be lifted.
+const INSN_FAILED: u8 = 2;
+
 #[cold]
 #[inline(never)]
 fn unsupported(i: &X86Insn, why: &str) -> Box<TranslateError> {
@@ -263,14 +268,16 @@ impl X86Frontend {
         // Global stores wait for the next memory op or the block end, so
         // overwritten ones are never written.
         self.b.defer_sets(true);
+        // A block that does not end in a jump falls through.
+        let mut term = Terminator::Jump(last.next_ip());
         let mut l = Lifter {
             b: &mut self.b,
             flags: FlagState::new(FLAG_GLOBALS, false),
             consts: ConstCache::default(),
             rdx_ext: None,
             zext_done: None,
-            // A block that does not end in a jump falls through.
-            term: Terminator::Jump(last.next_ip()),
+            term: &mut term,
+            err: None,
         };
         for (index, i) in insns.iter().enumerate() {
             let loc = GuestLoc {
@@ -278,11 +285,14 @@ impl X86Frontend {
                 next_pc: i.next_ip(),
                 index: index as u32,
             };
-            if l.insn(i, loc).map_err(|e| *e)? {
+            let r = l.insn(i, loc);
+            if r == INSN_FAILED {
+                return Err(*l.take_err());
+            }
+            if r == INSN_ENDED {
                 break;
             }
         }
-        let term = l.term;
         if flags_live_out {
             l.flags
                 .store(l.b)
@@ -345,7 +355,12 @@ fn scan_lift_body(
     flags_pending: &mut bool,
 ) -> Result<(), TranslateError> {
     let start = out.len();
-    let bytes = &img.bytes[..];
+    // The whole block is decoded first, then lifted from its records (in
+    // L1): in the decode loop only the instruction lengths chain one
+    // decode to the next, so consecutive decodes overlap; lifting right
+    // after each decode put a whole decode's latency before each lift.
+    let ends = scan_into(img, dec, pc, out, scan)?;
+    let insns = &out[start..];
     b.defer_sets(true);
     let mut l = Lifter {
         b,
@@ -353,99 +368,29 @@ fn scan_lift_body(
         consts: ConstCache::default(),
         rdx_ext: None,
         zext_done: None,
-        term: Terminator::Jump(0),
+        term,
+        err: None,
     };
-    let mut ip = pc;
-    loop {
-        let pos = ip.wrapping_sub(img.base) as usize;
-        if pos >= bytes.len() {
-            return Err(TranslateError::OutOfImage { pc: ip });
-        }
-        out.push(X86Insn::default());
-        let last = out.len() - 1;
-        let i = &mut out[last];
-        let mut len = super::decode::decode(bytes, pos, ip, i);
-        if len == 0 {
-            *i = iced_decode(dec, pos, ip)?;
-            len = usize::from(i.len);
-        }
-        let i = &out[last];
-        let next = ip.wrapping_add(len as u64);
+    let n = insns.len();
+    for (k, i) in insns.iter().enumerate() {
         let loc = GuestLoc {
-            pc: ip,
-            next_pc: next,
-            index: (last - start) as u32,
+            pc: i.ip,
+            next_pc: i.next_ip(),
+            index: k as u32,
         };
-        ip = next;
-        let (fc, flow) = CLASS_INFO[i.class as usize];
-        if scan.flags.is_none() {
-            let (r, w) = flag_effect(i, fc);
-            if r {
-                scan.flags = Some(FlagUse::ReadFirst);
-            } else if w {
-                scan.flags = Some(FlagUse::WriteFirst);
-            }
+        let r = l.insn(i, loc);
+        if r == INSN_FAILED {
+            return Err(*l.take_err());
         }
-        let ended = l.insn(i, loc).map_err(|e| *e)?;
-        // Most instructions do not end the block: one predictable branch
-        // before the block-ending classes.
-        if flow != FlowClass::Other {
-            let direct = i.ops[0] == OP_BRANCH;
-            // A conditional jump without a direct target does not end the
-            // scanned block.
-            if flow != FlowClass::CondJump || direct {
-                // Lifting the scanned block stops at the same instruction.
-                if !ended {
-                    return Err(fused_mismatch(pc));
-                }
-                if flow == FlowClass::CondJump {
-                    scan.succs.push(Successor {
-                        pc: i.imm,
-                        carries_flags: true,
-                    });
-                    scan.succs.push(Successor {
-                        pc: next,
-                        carries_flags: true,
-                    });
-                } else if flow == FlowClass::Jmp {
-                    if direct {
-                        scan.succs.push(Successor {
-                            pc: i.imm,
-                            carries_flags: true,
-                        });
-                    } else {
-                        scan.indirect = true;
-                    }
-                } else if flow == FlowClass::Call {
-                    if direct {
-                        scan.succs.push(Successor {
-                            pc: i.imm,
-                            carries_flags: false,
-                        });
-                    }
-                    scan.succs.push(Successor {
-                        pc: next,
-                        carries_flags: false,
-                    });
-                }
-                // Ret and Stop end the block without successors.
-                break;
-            }
-        }
-        if ended {
+        // Lifting the scanned block stops at the same instruction.
+        if (r == INSN_ENDED) != (ends && k + 1 == n) {
             return Err(fused_mismatch(pc));
         }
-        if out.len() - start >= MAX_BLOCK_INSNS {
-            scan.succs.push(Successor {
-                pc: next,
-                carries_flags: true,
-            });
-            // A block that does not end in a jump falls through.
-            l.term = Terminator::Jump(next);
-            break;
-        }
     }
-    *term = l.term;
+    if !ends {
+        // A block that does not end in a jump falls through.
+        *l.term = Terminator::Jump(insns[n - 1].next_ip());
+    }
     // What `FlagState::store` would emit (or reject) at the end.
     *flags_pending = l.flags.src != FlagSrc::Globals || l.flags.carry != Carry::FromSrc;
     l.b.flush_sets();
@@ -473,8 +418,23 @@ fn scan_with(
     pc: u64,
     out: &mut Vec<X86Insn>,
 ) -> Result<BlockScan, TranslateError> {
-    let start = out.len();
     let mut scan = BlockScan::default();
+    scan_into(img, dec, pc, out, &mut scan)?;
+    Ok(scan)
+}
+
+/// The loop of [`scan_with`], filling `scan` (default on entry) in place;
+/// `true` if the block ends at a block-ending instruction, `false` if it
+/// was cut at [`MAX_BLOCK_INSNS`] (it falls through).
+#[inline(always)]
+fn scan_into(
+    img: &CodeImage,
+    dec: &mut Decoder<'_>,
+    pc: u64,
+    out: &mut Vec<X86Insn>,
+    scan: &mut BlockScan,
+) -> Result<bool, TranslateError> {
+    let start = out.len();
     let bytes = &img.bytes[..];
     let mut ip = pc;
     loop {
@@ -522,7 +482,7 @@ fn scan_with(
                         pc: next,
                         carries_flags: true,
                     });
-                    return Ok(scan);
+                    return Ok(true);
                 }
             } else {
                 if flow == FlowClass::Jmp {
@@ -547,7 +507,7 @@ fn scan_with(
                     });
                 }
                 // Ret and Stop end the block without successors.
-                return Ok(scan);
+                return Ok(true);
             }
         }
         if out.len() - start >= MAX_BLOCK_INSNS {
@@ -555,15 +515,11 @@ fn scan_with(
                 pc: next,
                 carries_flags: true,
             });
-            return Ok(scan);
+            return Ok(false);
         }
     }
 }
 
-/// The fallback: iced decodes the instruction at `pos` (guest `ip`); its
-/// class and condition come from the code's mnemonic.
-#[cold]
-#[inline(never)]
 fn iced_decode(dec: &mut Decoder<'_>, pos: usize, ip: u64) -> Result<X86Insn, TranslateError> {
     dec.set_position(pos)
         .map_err(|_| TranslateError::OutOfImage { pc: ip })?;
@@ -652,8 +608,16 @@ struct Lifter<'a> {
     rdx_ext: Option<(RdxExt, u32)>,
     /// A temp known to be zero-extended from 32 bits (an ALU result).
     zext_done: Option<Temp>,
-    /// The block's exit (set by the instruction that ends it).
-    term: Terminator,
+    /// The block's exit (set by the instruction that ends it), written
+    /// where it is kept: a copy at the block end read the enum back with
+    /// wider loads than its variant was stored with (a store-forwarding
+    /// stall per block).
+    term: &'a mut Terminator,
+    /// The error of a lift that failed ([`Lifter::insn`] and
+    /// [`Lifter::read_or_zero`] return a plain number, so that their
+    /// results stay in registers: a `Result` with a boxed error is 16
+    /// bytes and went through the stack, read back at each call).
+    err: Option<Box<TranslateError>>,
 }
 
 impl Lifter<'_> {
@@ -756,8 +720,38 @@ impl Lifter<'_> {
     }
 
     /// Reads operand `n` (register, immediate or memory of `size` bytes).
-    #[inline]
+    #[inline(always)]
     fn read(
+        &mut self,
+        i: &X86Insn,
+        n: usize,
+        size: u32,
+        loc: GuestLoc,
+    ) -> Result<Temp, Box<TranslateError>> {
+        // Temps count from 1: 0 is the absent operand, never a value.
+        let t = self.read_or_zero(i, n, size, loc);
+        if t == 0 {
+            return Err(self.take_err());
+        }
+        Ok(t)
+    }
+
+    /// [`Lifter::read`] returning the temp in a register: 0 if the operand
+    /// cannot be read (the error is then in `self.err`).
+    #[inline(never)]
+    fn read_or_zero(&mut self, i: &X86Insn, n: usize, size: u32, loc: GuestLoc) -> Temp {
+        match self.read_body(i, n, size, loc) {
+            Ok(t) => t,
+            Err(e) => {
+                self.err = Some(e);
+                0
+            }
+        }
+    }
+
+    /// [`Lifter::read`]'s body.
+    #[inline(always)]
+    fn read_body(
         &mut self,
         i: &X86Insn,
         n: usize,
@@ -872,13 +866,34 @@ impl Lifter<'_> {
     /// stall per instruction).
     #[inline]
     fn end(&mut self, t: Terminator) -> bool {
-        self.term = t;
+        *self.term = t;
         true
     }
 
-    /// Lifts one instruction; `true` if it ended the block (the terminator
-    /// is then in `self.term`).
-    fn insn(
+    /// Lifts one instruction: [`INSN_ENDED`] if it ended the block (the
+    /// terminator is then in `self.term`), [`INSN_FAILED`] if it cannot
+    /// be lifted (the error is then in `self.err`), else 0.
+    #[inline(never)]
+    fn insn(&mut self, i: &X86Insn, loc: GuestLoc) -> u8 {
+        match self.insn_body(i, loc) {
+            Ok(ended) => ended as u8,
+            Err(e) => {
+                self.err = Some(e);
+                INSN_FAILED
+            }
+        }
+    }
+
+    /// The error [`Lifter::insn`] or [`Lifter::read_or_zero`] reported.
+    #[cold]
+    #[inline(never)]
+    fn take_err(&mut self) -> Box<TranslateError> {
+        self.err.take().expect("a failed lift leaves its error")
+    }
+
+    /// [`Lifter::insn`] with its result as a `Result`.
+    #[inline(always)]
+    fn insn_body(
         &mut self,
         i: &X86Insn,
         loc: GuestLoc,
