@@ -1549,18 +1549,28 @@ mod tests {
         };
         let entries = [("f".to_string(), 0x1000)];
         assert!(assert_fused_equals_separate(&img, &entries) > 0);
-        // The fused discovery succeeds on the committed object.
-        let mut fe = X86Frontend::default();
-        let (mut index, mut scans, mut all) = (BlockIndex::default(), Vec::new(), Vec::new());
-        index.reset(input.image.base, input.image.bytes.len());
-        let mut work: Vec<u64> = input.symbols.iter().map(|e| e.1).collect();
-        let (mut ops, mut lifted) = (UnitOps::default(), Vec::new());
-        let d = &mut Discovery::new(&mut index, &mut scans, &mut all, &mut work);
-        assert_eq!(
-            fe.discover_and_lift(&input.image, d, &mut ops, &mut lifted),
-            Ok(true)
-        );
-        assert_eq!(lifted.len(), scans.len());
+        // A block cut at MAX_BLOCK_INSNS (130 x `mov rax, rdi`, then
+        // `ret`): it falls through to the rest.
+        let mut bytes: Vec<u8> = [0x48, 0x89, 0xf8].repeat(MAX_BLOCK_INSNS + 2);
+        bytes.push(0xc3);
+        let long = CodeImage {
+            base: 0x1000,
+            bytes,
+        };
+        assert_fused_equals_separate(&long, &entries);
+        // The fused discovery succeeds on the committed object and on the
+        // long block (the comparisons above are not with a fallback).
+        for (img, entries) in [(&input.image, &input.symbols[..]), (&long, &entries[..])] {
+            let mut fe = X86Frontend::default();
+            let (mut index, mut scans, mut all) =
+                (BlockIndex::default(), Vec::new(), Vec::new());
+            index.reset(img.base, img.bytes.len());
+            let mut work: Vec<u64> = entries.iter().map(|e| e.1).collect();
+            let (mut ops, mut lifted) = (UnitOps::default(), Vec::new());
+            let d = &mut Discovery::new(&mut index, &mut scans, &mut all, &mut work);
+            assert_eq!(fe.discover_and_lift(img, d, &mut ops, &mut lifted), Ok(true));
+            assert_eq!(lifted.len(), scans.len());
+        }
     }
 
     /// The fused scan equals the separate scan on every block of the
