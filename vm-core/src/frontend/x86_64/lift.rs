@@ -8,7 +8,8 @@ use super::insn::{
 };
 use super::TranslateError;
 use crate::frontend::flags::{
-    select, sext_w, zext_w, Carry, CcKind, ConstCache, FlagSrc, FlagState, Flags, LAZY_RESULT,
+    select, sext_w, zext_w, Carry, CcKind, ConstCache, FlagSrc, FlagState, Flags, UnmodeledFlags,
+    LAZY_RESULT,
 };
 use crate::frontend::{
     begin_block, end_block, BlockScan, CodeImage, Discovery, EarlyLift, FlagUse,
@@ -39,6 +40,21 @@ impl Clone for X86Frontend {
     fn clone(&self) -> Self {
         Self::default()
     }
+}
+
+/// The error of `i` reading flags whose setter is not modeled.
+#[cold]
+#[inline(never)]
+fn flags_read_error(i: &X86Insn, u: UnmodeledFlags) -> Box<TranslateError> {
+    Box::new(TranslateError::Unsupported {
+        pc: i.ip(),
+        mnemonic: format!(
+            "{} (reads flags of {} at {:#x})",
+            i.mnemonic_name(),
+            u.mnemonic,
+            u.pc
+        ),
+    })
 }
 
 /// [`Lifter::insn`]: the instruction ended the block.
@@ -675,7 +691,32 @@ impl Lifter<'_> {
 
     /// Effective address of the memory operand (base + index*scale + disp):
     /// the address temp and a displacement folded into the access.
+    #[inline(always)]
     fn ea(&mut self, i: &X86Insn) -> Result<(Temp, i32), Box<TranslateError>> {
+        // Temps count from 1: 0 is the absent operand, never an address.
+        let (t, off) = self.ea_or_zero(i);
+        if t == 0 {
+            return Err(self.take_err());
+        }
+        Ok((t, off))
+    }
+
+    /// [`Lifter::ea`] returning its pair in registers: temp 0 if the
+    /// operand has no modeled address (the error is then in `self.err`).
+    #[inline(never)]
+    fn ea_or_zero(&mut self, i: &X86Insn) -> (Temp, i32) {
+        match self.ea_body(i) {
+            Ok(r) => r,
+            Err(e) => {
+                self.err = Some(e);
+                (0, 0)
+            }
+        }
+    }
+
+    /// [`Lifter::ea`]'s body.
+    #[inline(always)]
+    fn ea_body(&mut self, i: &X86Insn) -> Result<(Temp, i32), Box<TranslateError>> {
         if i.attrs & ATTR_SEGMENT != 0 {
             return Err(unsupported(i, "segment override"));
         }
@@ -825,22 +866,18 @@ impl Lifter<'_> {
         Err(unsupported(i, "operand size"))
     }
 
+    /// Inlined, with the error built out of line: as a call, its
+    /// `(Cond, Temp, Temp)` result went through the stack.
+    #[inline(always)]
     fn cond(
         &mut self,
         i: &X86Insn,
         cc: CcKind,
     ) -> Result<(crate::ir::Cond, Temp, Temp), Box<TranslateError>> {
-        self.flags.cond(self.b, cc).map_err(|u| {
-            Box::new(TranslateError::Unsupported {
-                pc: i.ip(),
-                mnemonic: format!(
-                    "{} (reads flags of {} at {:#x})",
-                    i.mnemonic_name(),
-                    u.mnemonic,
-                    u.pc
-                ),
-            })
-        })
+        match self.flags.cond(self.b, cc) {
+            Ok(t) => Ok(t),
+            Err(u) => Err(flags_read_error(i, u)),
+        }
     }
 
     fn push(&mut self, v: Temp, loc: GuestLoc) {
@@ -917,7 +954,8 @@ impl Lifter<'_> {
             return Ok(false);
         }
         if bit & GROUP_COND != 0 {
-            return self.conditional(i, loc);
+            self.conditional(i, loc)?;
+            return Ok(i.ops[0] == OP_BRANCH);
         }
         if bit & GROUP_LEA_SHIFT != 0 {
             if m == Class::Lea {
@@ -1187,7 +1225,10 @@ impl Lifter<'_> {
             }
             Class::Int3 => return Ok(self.end(Terminator::Breakpoint { pc: i.ip() })),
             Class::Nop => {}
-            Class::Jcc | Class::Setcc | Class::Cmovcc => return self.conditional(i, loc),
+            Class::Jcc | Class::Setcc | Class::Cmovcc => {
+                self.conditional(i, loc)?;
+                return Ok(i.ops[0] == OP_BRANCH);
+            }
             Class::Add
             | Class::Sub
             | Class::And
@@ -1370,21 +1411,22 @@ impl Lifter<'_> {
         Ok(())
     }
 
-    fn conditional(
-        &mut self,
-        i: &X86Insn,
-        loc: GuestLoc,
-    ) -> Result<bool, Box<TranslateError>> {
+    /// `jcc`, `setcc` or `cmovcc`. A jump ends the block
+    /// (`i.ops[0] == OP_BRANCH`); the result is a
+    /// plain `Result<()>`, one register (with a `bool` inside, a 16-byte
+    /// value returned through the stack).
+    fn conditional(&mut self, i: &X86Insn, loc: GuestLoc) -> Result<(), Box<TranslateError>> {
         let cc = CC_KINDS[i.cc as usize % CC_KINDS.len()];
         if i.ops[0] == OP_BRANCH {
             let (cond, a, b) = self.cond(i, cc)?;
-            return Ok(self.end(Terminator::Branch {
+            self.end(Terminator::Branch {
                 cond,
                 a,
                 b,
                 taken: i.imm,
                 fallthrough: i.next_ip(),
-            }));
+            });
+            return Ok(());
         }
         let c = {
             let (cond, a, b) = self.cond(i, cc)?;
@@ -1400,7 +1442,7 @@ impl Lifter<'_> {
             let v = select(self.b, c, new, old);
             self.write(i, s, v, loc)?;
         }
-        Ok(false)
+        Ok(())
     }
 }
 
