@@ -461,15 +461,21 @@ fn scan_into(
         // Decoded straight into the output slot with the record's own
         // narrow stores: building it on the stack and pushing it copied
         // it with 16-byte loads of just-written bytes, which the store
-        // buffer cannot forward (a stall per instruction).
-        out.push(X86Insn::default());
-        let last = out.len() - 1;
-        let i = &mut out[last];
-        let mut len = super::decode::decode(bytes, pos, ip, i);
+        // buffer cannot forward (a stall per instruction). The slot is
+        // not cleared first (the decoder writes every field).
+        out.reserve(1);
+        let last = out.len();
+        let slot = &mut out.spare_capacity_mut()[0];
+        let mut len = super::decode::decode(bytes, pos, ip, slot);
         if len == 0 {
-            *i = iced_decode(dec, pos, ip)?;
+            let i = slot.write(iced_decode(dec, pos, ip)?);
             len = usize::from(i.len);
         }
+        // SAFETY: the slot at `last`, within the capacity reserved above,
+        // was initialized by `decode` (nonzero length) or by the write of
+        // iced's record; an error returned before this line leaves the
+        // length unchanged.
+        unsafe { out.set_len(last + 1) };
         let i = &out[last];
         ip = ip.wrapping_add(len as u64);
         let (fc, flow) = CLASS_INFO[i.class as usize];
