@@ -379,7 +379,9 @@ impl FlagState {
     }
 
     /// Evaluates `cc` as one IR comparison, directly from the lazy source
-    /// where possible.
+    /// where possible. Inlined: as a call its `Result` (a triple of temps
+    /// or the setter's pc and name) went through the stack.
+    #[inline(always)]
     pub fn cond(&mut self, b: &mut UnitBuilder, cc: CcKind) -> Result<CondTriple, UnmodeledFlags> {
         use CcKind::*;
         if cc == Al {

@@ -610,11 +610,13 @@ fn remove_unread_defs(ops: &mut [UnitOp], lu: &mut [u32]) {
 /// Whether a pure definition of `ops` is never read (`lu` complete).
 #[inline]
 fn any_unread_pure(ops: &[UnitOp], lu: &[u32]) -> bool {
-    // Unread temps are rare (a vectorized minimum says whether there are
-    // any); only then does it matter what defines them.
+    // Unread temps are rare (a vectorized test for zero says whether there
+    // are any; an unsigned minimum needs SSE4.1, which the baseline target
+    // lacks, and took three times the instructions); only then does it
+    // matter what defines them.
     let any_unread = lu
         .get(1..)
-        .is_some_and(|l| l.iter().fold(u32::MAX, |m, &x| m.min(x)) == 0);
+        .is_some_and(|l| l.iter().fold(false, |z, &x| z | (x == 0)));
     any_unread
         && ops
             .iter()

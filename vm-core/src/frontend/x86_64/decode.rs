@@ -14,6 +14,8 @@
 //! SIMD, ...) is not decoded here: [`decode`] returns `false` and the
 //! caller decodes it with iced, so the decoder never has to be complete.
 
+use std::mem::MaybeUninit;
+
 use iced_x86::{Code, Register};
 
 use super::insn::{
@@ -731,24 +733,37 @@ fn le32(b: &[u8; WINDOW], p: usize) -> u32 {
 /// [`X86Insn::from_iced`] records what iced-x86's 64-bit decoder decodes,
 /// with the lift class and condition from the descriptor table (the
 /// tests check them against the code's mnemonic), and returns its length
-/// (the scan's next address stays in a register); returns 0 (leaving
-/// `out` unspecified) for anything else, including instructions within
+/// (the scan's next address stays in a register; `out` is then
+/// initialized); returns 0 (leaving `out` as it was) for anything else, including instructions within
 /// [`WINDOW`] bytes of the end of `bytes`.
 #[inline]
-pub(super) fn decode(bytes: &[u8], pos: usize, ip: u64, out: &mut X86Insn) -> usize {
+pub(super) fn decode(
+    bytes: &[u8],
+    pos: usize,
+    ip: u64,
+    out: &mut MaybeUninit<X86Insn>,
+) -> usize {
     let Some(b) = bytes.get(pos..pos.wrapping_add(WINDOW)) else {
         return 0;
     };
     let b: &[u8; WINDOW] = b.try_into().expect("WINDOW bytes");
-    let has_rex = b[0] & 0xf0 == 0x40;
-    let rex = if has_rex { b[0] } else { 0 };
+    // The first eight bytes as one word: the prefix, opcode, ModRM and SIB
+    // bytes (at most the first five) are shifted out of it instead of
+    // loaded at offsets that depend on the bytes before them (each such
+    // load was another load latency on the chain from one instruction's
+    // start to the next).
+    let head = u64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
+    let byte_at = |p: usize| (head >> ((p & 7) * 8)) as u8;
+    let b0 = head as u8;
+    let has_rex = b0 & 0xf0 == 0x40;
+    let rex = if has_rex { b0 } else { 0 };
     let mut p = has_rex as usize;
     let w = ((rex >> 3) & 1) as usize;
-    let opc = b[p];
+    let opc = byte_at(p);
     p += 1;
     let mut ent = if opc == 0x0f {
         p += 1;
-        &SECONDARY[b[p - 1] as usize]
+        &SECONDARY[byte_at(p - 1) as usize]
     } else {
         &PRIMARY[opc as usize]
     };
@@ -762,7 +777,7 @@ pub(super) fn decode(bytes: &[u8], pos: usize, ip: u64, out: &mut X86Insn) -> us
     let mut ops = u64::from(OP_NONE);
     let (mut base, mut index, mut disp, mut msize, mut attrs) = (BASE_NONE, 0u8, 0i32, 0u8, 0u8);
     if ent.flags & MODRM != 0 {
-        let m = b[p];
+        let m = byte_at(p);
         p += 1;
         let md = m >> 6;
         let modrm_reg = ((m >> 3) & 7) as usize;
@@ -790,7 +805,7 @@ pub(super) fn decode(bytes: &[u8], pos: usize, ip: u64, out: &mut X86Insn) -> us
             ops |= u64::from(OP_MEM) << (rm_op * 8);
             msize = ent.msize[w];
             if m & 7 == 4 {
-                let sib = b[p];
+                let sib = byte_at(p);
                 p += 1;
                 attrs = (sib >> 6) << ATTR_SCALE_SHIFT;
                 let idx = ((sib >> 3) & 7) as usize | ((rex as usize & 2) << 2);
@@ -844,7 +859,7 @@ pub(super) fn decode(bytes: &[u8], pos: usize, ip: u64, out: &mut X86Insn) -> us
             imm = ip.wrapping_add(p as u64).wrapping_add(imm);
         }
     }
-    *out = X86Insn {
+    out.write(X86Insn {
         ip,
         imm,
         disp,
@@ -857,7 +872,7 @@ pub(super) fn decode(bytes: &[u8], pos: usize, ip: u64, out: &mut X86Insn) -> us
         msize,
         cc: ent.cc,
         attrs,
-    };
+    });
     p
 }
 
@@ -865,6 +880,18 @@ pub(super) fn decode(bytes: &[u8], pos: usize, ip: u64, out: &mut X86Insn) -> us
 mod tests {
     use super::*;
     use iced_x86::{Decoder, DecoderOptions, Instruction};
+
+    /// [`super::decode`] into an initialized record (left as it was when
+    /// the result is 0).
+    fn decode(bytes: &[u8], pos: usize, ip: u64, out: &mut X86Insn) -> usize {
+        let mut m = MaybeUninit::uninit();
+        let n = super::decode(bytes, pos, ip, &mut m);
+        if n != 0 {
+            // SAFETY: a nonzero result means `decode` wrote the record.
+            *out = unsafe { m.assume_init() };
+        }
+        n
+    }
 
     /// What the scan records for an instruction iced decoded: its
     /// fields, class and condition from the code's mnemonic.

@@ -8,7 +8,8 @@ use super::insn::{
 };
 use super::TranslateError;
 use crate::frontend::flags::{
-    select, sext_w, zext_w, Carry, CcKind, ConstCache, FlagSrc, FlagState, Flags, LAZY_RESULT,
+    select, sext_w, zext_w, Carry, CcKind, ConstCache, FlagSrc, FlagState, Flags, UnmodeledFlags,
+    LAZY_RESULT,
 };
 use crate::frontend::{
     begin_block, end_block, BlockScan, CodeImage, Discovery, EarlyLift, FlagUse,
@@ -40,6 +41,26 @@ impl Clone for X86Frontend {
         Self::default()
     }
 }
+
+/// The error of `i` reading flags whose setter is not modeled.
+#[cold]
+#[inline(never)]
+fn flags_read_error(i: &X86Insn, u: UnmodeledFlags) -> Box<TranslateError> {
+    Box::new(TranslateError::Unsupported {
+        pc: i.ip(),
+        mnemonic: format!(
+            "{} (reads flags of {} at {:#x})",
+            i.mnemonic_name(),
+            u.mnemonic,
+            u.pc
+        ),
+    })
+}
+
+/// [`Lifter::insn`]: the instruction ended the block.
+const INSN_ENDED: u8 = 1;
+/// [`Lifter::insn`]: the instruction cannot be lifted.
+const INSN_FAILED: u8 = 2;
 
 #[cold]
 #[inline(never)]
@@ -263,14 +284,16 @@ impl X86Frontend {
         // Global stores wait for the next memory op or the block end, so
         // overwritten ones are never written.
         self.b.defer_sets(true);
+        // A block that does not end in a jump falls through.
+        let mut term = Terminator::Jump(last.next_ip());
         let mut l = Lifter {
             b: &mut self.b,
             flags: FlagState::new(FLAG_GLOBALS, false),
             consts: ConstCache::default(),
             rdx_ext: None,
             zext_done: None,
-            // A block that does not end in a jump falls through.
-            term: Terminator::Jump(last.next_ip()),
+            term: &mut term,
+            err: None,
         };
         for (index, i) in insns.iter().enumerate() {
             let loc = GuestLoc {
@@ -278,11 +301,14 @@ impl X86Frontend {
                 next_pc: i.next_ip(),
                 index: index as u32,
             };
-            if l.insn(i, loc).map_err(|e| *e)? {
+            let r = l.insn(i, loc);
+            if r == INSN_FAILED {
+                return Err(*l.take_err());
+            }
+            if r == INSN_ENDED {
                 break;
             }
         }
-        let term = l.term;
         if flags_live_out {
             l.flags
                 .store(l.b)
@@ -345,7 +371,12 @@ fn scan_lift_body(
     flags_pending: &mut bool,
 ) -> Result<(), TranslateError> {
     let start = out.len();
-    let bytes = &img.bytes[..];
+    // The whole block is decoded first, then lifted from its records (in
+    // L1): in the decode loop only the instruction lengths chain one
+    // decode to the next, so consecutive decodes overlap; lifting right
+    // after each decode put a whole decode's latency before each lift.
+    let ends = scan_into(img, dec, pc, out, scan)?;
+    let insns = &out[start..];
     b.defer_sets(true);
     let mut l = Lifter {
         b,
@@ -353,99 +384,29 @@ fn scan_lift_body(
         consts: ConstCache::default(),
         rdx_ext: None,
         zext_done: None,
-        term: Terminator::Jump(0),
+        term,
+        err: None,
     };
-    let mut ip = pc;
-    loop {
-        let pos = ip.wrapping_sub(img.base) as usize;
-        if pos >= bytes.len() {
-            return Err(TranslateError::OutOfImage { pc: ip });
-        }
-        out.push(X86Insn::default());
-        let last = out.len() - 1;
-        let i = &mut out[last];
-        let mut len = super::decode::decode(bytes, pos, ip, i);
-        if len == 0 {
-            *i = iced_decode(dec, pos, ip)?;
-            len = usize::from(i.len);
-        }
-        let i = &out[last];
-        let next = ip.wrapping_add(len as u64);
+    let n = insns.len();
+    for (k, i) in insns.iter().enumerate() {
         let loc = GuestLoc {
-            pc: ip,
-            next_pc: next,
-            index: (last - start) as u32,
+            pc: i.ip,
+            next_pc: i.next_ip(),
+            index: k as u32,
         };
-        ip = next;
-        let (fc, flow) = CLASS_INFO[i.class as usize];
-        if scan.flags.is_none() {
-            let (r, w) = flag_effect(i, fc);
-            if r {
-                scan.flags = Some(FlagUse::ReadFirst);
-            } else if w {
-                scan.flags = Some(FlagUse::WriteFirst);
-            }
+        let r = l.insn(i, loc);
+        if r == INSN_FAILED {
+            return Err(*l.take_err());
         }
-        let ended = l.insn(i, loc).map_err(|e| *e)?;
-        // Most instructions do not end the block: one predictable branch
-        // before the block-ending classes.
-        if flow != FlowClass::Other {
-            let direct = i.ops[0] == OP_BRANCH;
-            // A conditional jump without a direct target does not end the
-            // scanned block.
-            if flow != FlowClass::CondJump || direct {
-                // Lifting the scanned block stops at the same instruction.
-                if !ended {
-                    return Err(fused_mismatch(pc));
-                }
-                if flow == FlowClass::CondJump {
-                    scan.succs.push(Successor {
-                        pc: i.imm,
-                        carries_flags: true,
-                    });
-                    scan.succs.push(Successor {
-                        pc: next,
-                        carries_flags: true,
-                    });
-                } else if flow == FlowClass::Jmp {
-                    if direct {
-                        scan.succs.push(Successor {
-                            pc: i.imm,
-                            carries_flags: true,
-                        });
-                    } else {
-                        scan.indirect = true;
-                    }
-                } else if flow == FlowClass::Call {
-                    if direct {
-                        scan.succs.push(Successor {
-                            pc: i.imm,
-                            carries_flags: false,
-                        });
-                    }
-                    scan.succs.push(Successor {
-                        pc: next,
-                        carries_flags: false,
-                    });
-                }
-                // Ret and Stop end the block without successors.
-                break;
-            }
-        }
-        if ended {
+        // Lifting the scanned block stops at the same instruction.
+        if (r == INSN_ENDED) != (ends && k + 1 == n) {
             return Err(fused_mismatch(pc));
         }
-        if out.len() - start >= MAX_BLOCK_INSNS {
-            scan.succs.push(Successor {
-                pc: next,
-                carries_flags: true,
-            });
-            // A block that does not end in a jump falls through.
-            l.term = Terminator::Jump(next);
-            break;
-        }
     }
-    *term = l.term;
+    if !ends {
+        // A block that does not end in a jump falls through.
+        *l.term = Terminator::Jump(insns[n - 1].next_ip());
+    }
     // What `FlagState::store` would emit (or reject) at the end.
     *flags_pending = l.flags.src != FlagSrc::Globals || l.flags.carry != Carry::FromSrc;
     l.b.flush_sets();
@@ -473,8 +434,23 @@ fn scan_with(
     pc: u64,
     out: &mut Vec<X86Insn>,
 ) -> Result<BlockScan, TranslateError> {
-    let start = out.len();
     let mut scan = BlockScan::default();
+    scan_into(img, dec, pc, out, &mut scan)?;
+    Ok(scan)
+}
+
+/// The loop of [`scan_with`], filling `scan` (default on entry) in place;
+/// `true` if the block ends at a block-ending instruction, `false` if it
+/// was cut at [`MAX_BLOCK_INSNS`] (it falls through).
+#[inline(always)]
+fn scan_into(
+    img: &CodeImage,
+    dec: &mut Decoder<'_>,
+    pc: u64,
+    out: &mut Vec<X86Insn>,
+    scan: &mut BlockScan,
+) -> Result<bool, TranslateError> {
+    let start = out.len();
     let bytes = &img.bytes[..];
     let mut ip = pc;
     loop {
@@ -485,15 +461,21 @@ fn scan_with(
         // Decoded straight into the output slot with the record's own
         // narrow stores: building it on the stack and pushing it copied
         // it with 16-byte loads of just-written bytes, which the store
-        // buffer cannot forward (a stall per instruction).
-        out.push(X86Insn::default());
-        let last = out.len() - 1;
-        let i = &mut out[last];
-        let mut len = super::decode::decode(bytes, pos, ip, i);
+        // buffer cannot forward (a stall per instruction). The slot is
+        // not cleared first (the decoder writes every field).
+        out.reserve(1);
+        let last = out.len();
+        let slot = &mut out.spare_capacity_mut()[0];
+        let mut len = super::decode::decode(bytes, pos, ip, slot);
         if len == 0 {
-            *i = iced_decode(dec, pos, ip)?;
+            let i = slot.write(iced_decode(dec, pos, ip)?);
             len = usize::from(i.len);
         }
+        // SAFETY: the slot at `last`, within the capacity reserved above,
+        // was initialized by `decode` (nonzero length) or by the write of
+        // iced's record; an error returned before this line leaves the
+        // length unchanged.
+        unsafe { out.set_len(last + 1) };
         let i = &out[last];
         ip = ip.wrapping_add(len as u64);
         let (fc, flow) = CLASS_INFO[i.class as usize];
@@ -522,7 +504,7 @@ fn scan_with(
                         pc: next,
                         carries_flags: true,
                     });
-                    return Ok(scan);
+                    return Ok(true);
                 }
             } else {
                 if flow == FlowClass::Jmp {
@@ -547,7 +529,7 @@ fn scan_with(
                     });
                 }
                 // Ret and Stop end the block without successors.
-                return Ok(scan);
+                return Ok(true);
             }
         }
         if out.len() - start >= MAX_BLOCK_INSNS {
@@ -555,15 +537,11 @@ fn scan_with(
                 pc: next,
                 carries_flags: true,
             });
-            return Ok(scan);
+            return Ok(false);
         }
     }
 }
 
-/// The fallback: iced decodes the instruction at `pos` (guest `ip`); its
-/// class and condition come from the code's mnemonic.
-#[cold]
-#[inline(never)]
 fn iced_decode(dec: &mut Decoder<'_>, pos: usize, ip: u64) -> Result<X86Insn, TranslateError> {
     dec.set_position(pos)
         .map_err(|_| TranslateError::OutOfImage { pc: ip })?;
@@ -652,8 +630,16 @@ struct Lifter<'a> {
     rdx_ext: Option<(RdxExt, u32)>,
     /// A temp known to be zero-extended from 32 bits (an ALU result).
     zext_done: Option<Temp>,
-    /// The block's exit (set by the instruction that ends it).
-    term: Terminator,
+    /// The block's exit (set by the instruction that ends it), written
+    /// where it is kept: a copy at the block end read the enum back with
+    /// wider loads than its variant was stored with (a store-forwarding
+    /// stall per block).
+    term: &'a mut Terminator,
+    /// The error of a lift that failed ([`Lifter::insn`] and
+    /// [`Lifter::read_or_zero`] return a plain number, so that their
+    /// results stay in registers: a `Result` with a boxed error is 16
+    /// bytes and went through the stack, read back at each call).
+    err: Option<Box<TranslateError>>,
 }
 
 impl Lifter<'_> {
@@ -711,7 +697,32 @@ impl Lifter<'_> {
 
     /// Effective address of the memory operand (base + index*scale + disp):
     /// the address temp and a displacement folded into the access.
+    #[inline(always)]
     fn ea(&mut self, i: &X86Insn) -> Result<(Temp, i32), Box<TranslateError>> {
+        // Temps count from 1: 0 is the absent operand, never an address.
+        let (t, off) = self.ea_or_zero(i);
+        if t == 0 {
+            return Err(self.take_err());
+        }
+        Ok((t, off))
+    }
+
+    /// [`Lifter::ea`] returning its pair in registers: temp 0 if the
+    /// operand has no modeled address (the error is then in `self.err`).
+    #[inline(never)]
+    fn ea_or_zero(&mut self, i: &X86Insn) -> (Temp, i32) {
+        match self.ea_body(i) {
+            Ok(r) => r,
+            Err(e) => {
+                self.err = Some(e);
+                (0, 0)
+            }
+        }
+    }
+
+    /// [`Lifter::ea`]'s body.
+    #[inline(always)]
+    fn ea_body(&mut self, i: &X86Insn) -> Result<(Temp, i32), Box<TranslateError>> {
         if i.attrs & ATTR_SEGMENT != 0 {
             return Err(unsupported(i, "segment override"));
         }
@@ -756,8 +767,38 @@ impl Lifter<'_> {
     }
 
     /// Reads operand `n` (register, immediate or memory of `size` bytes).
-    #[inline]
+    #[inline(always)]
     fn read(
+        &mut self,
+        i: &X86Insn,
+        n: usize,
+        size: u32,
+        loc: GuestLoc,
+    ) -> Result<Temp, Box<TranslateError>> {
+        // Temps count from 1: 0 is the absent operand, never a value.
+        let t = self.read_or_zero(i, n, size, loc);
+        if t == 0 {
+            return Err(self.take_err());
+        }
+        Ok(t)
+    }
+
+    /// [`Lifter::read`] returning the temp in a register: 0 if the operand
+    /// cannot be read (the error is then in `self.err`).
+    #[inline(never)]
+    fn read_or_zero(&mut self, i: &X86Insn, n: usize, size: u32, loc: GuestLoc) -> Temp {
+        match self.read_body(i, n, size, loc) {
+            Ok(t) => t,
+            Err(e) => {
+                self.err = Some(e);
+                0
+            }
+        }
+    }
+
+    /// [`Lifter::read`]'s body.
+    #[inline(always)]
+    fn read_body(
         &mut self,
         i: &X86Insn,
         n: usize,
@@ -831,22 +872,18 @@ impl Lifter<'_> {
         Err(unsupported(i, "operand size"))
     }
 
+    /// Inlined, with the error built out of line: as a call, its
+    /// `(Cond, Temp, Temp)` result went through the stack.
+    #[inline(always)]
     fn cond(
         &mut self,
         i: &X86Insn,
         cc: CcKind,
     ) -> Result<(crate::ir::Cond, Temp, Temp), Box<TranslateError>> {
-        self.flags.cond(self.b, cc).map_err(|u| {
-            Box::new(TranslateError::Unsupported {
-                pc: i.ip(),
-                mnemonic: format!(
-                    "{} (reads flags of {} at {:#x})",
-                    i.mnemonic_name(),
-                    u.mnemonic,
-                    u.pc
-                ),
-            })
-        })
+        match self.flags.cond(self.b, cc) {
+            Ok(t) => Ok(t),
+            Err(u) => Err(flags_read_error(i, u)),
+        }
     }
 
     fn push(&mut self, v: Temp, loc: GuestLoc) {
@@ -872,13 +909,34 @@ impl Lifter<'_> {
     /// stall per instruction).
     #[inline]
     fn end(&mut self, t: Terminator) -> bool {
-        self.term = t;
+        *self.term = t;
         true
     }
 
-    /// Lifts one instruction; `true` if it ended the block (the terminator
-    /// is then in `self.term`).
-    fn insn(
+    /// Lifts one instruction: [`INSN_ENDED`] if it ended the block (the
+    /// terminator is then in `self.term`), [`INSN_FAILED`] if it cannot
+    /// be lifted (the error is then in `self.err`), else 0.
+    #[inline(never)]
+    fn insn(&mut self, i: &X86Insn, loc: GuestLoc) -> u8 {
+        match self.insn_body(i, loc) {
+            Ok(ended) => ended as u8,
+            Err(e) => {
+                self.err = Some(e);
+                INSN_FAILED
+            }
+        }
+    }
+
+    /// The error [`Lifter::insn`] or [`Lifter::read_or_zero`] reported.
+    #[cold]
+    #[inline(never)]
+    fn take_err(&mut self) -> Box<TranslateError> {
+        self.err.take().expect("a failed lift leaves its error")
+    }
+
+    /// [`Lifter::insn`] with its result as a `Result`.
+    #[inline(always)]
+    fn insn_body(
         &mut self,
         i: &X86Insn,
         loc: GuestLoc,
@@ -902,7 +960,8 @@ impl Lifter<'_> {
             return Ok(false);
         }
         if bit & GROUP_COND != 0 {
-            return self.conditional(i, loc);
+            self.conditional(i, loc)?;
+            return Ok(i.ops[0] == OP_BRANCH);
         }
         if bit & GROUP_LEA_SHIFT != 0 {
             if m == Class::Lea {
@@ -1172,7 +1231,10 @@ impl Lifter<'_> {
             }
             Class::Int3 => return Ok(self.end(Terminator::Breakpoint { pc: i.ip() })),
             Class::Nop => {}
-            Class::Jcc | Class::Setcc | Class::Cmovcc => return self.conditional(i, loc),
+            Class::Jcc | Class::Setcc | Class::Cmovcc => {
+                self.conditional(i, loc)?;
+                return Ok(i.ops[0] == OP_BRANCH);
+            }
             Class::Add
             | Class::Sub
             | Class::And
@@ -1355,21 +1417,22 @@ impl Lifter<'_> {
         Ok(())
     }
 
-    fn conditional(
-        &mut self,
-        i: &X86Insn,
-        loc: GuestLoc,
-    ) -> Result<bool, Box<TranslateError>> {
+    /// `jcc`, `setcc` or `cmovcc`. A jump ends the block
+    /// (`i.ops[0] == OP_BRANCH`); the result is a
+    /// plain `Result<()>`, one register (with a `bool` inside, a 16-byte
+    /// value returned through the stack).
+    fn conditional(&mut self, i: &X86Insn, loc: GuestLoc) -> Result<(), Box<TranslateError>> {
         let cc = CC_KINDS[i.cc as usize % CC_KINDS.len()];
         if i.ops[0] == OP_BRANCH {
             let (cond, a, b) = self.cond(i, cc)?;
-            return Ok(self.end(Terminator::Branch {
+            self.end(Terminator::Branch {
                 cond,
                 a,
                 b,
                 taken: i.imm,
                 fallthrough: i.next_ip(),
-            }));
+            });
+            return Ok(());
         }
         let c = {
             let (cond, a, b) = self.cond(i, cc)?;
@@ -1385,7 +1448,7 @@ impl Lifter<'_> {
             let v = select(self.b, c, new, old);
             self.write(i, s, v, loc)?;
         }
-        Ok(false)
+        Ok(())
     }
 }
 
@@ -1534,18 +1597,28 @@ mod tests {
         };
         let entries = [("f".to_string(), 0x1000)];
         assert!(assert_fused_equals_separate(&img, &entries) > 0);
-        // The fused discovery succeeds on the committed object.
-        let mut fe = X86Frontend::default();
-        let (mut index, mut scans, mut all) = (BlockIndex::default(), Vec::new(), Vec::new());
-        index.reset(input.image.base, input.image.bytes.len());
-        let mut work: Vec<u64> = input.symbols.iter().map(|e| e.1).collect();
-        let (mut ops, mut lifted) = (UnitOps::default(), Vec::new());
-        let d = &mut Discovery::new(&mut index, &mut scans, &mut all, &mut work);
-        assert_eq!(
-            fe.discover_and_lift(&input.image, d, &mut ops, &mut lifted),
-            Ok(true)
-        );
-        assert_eq!(lifted.len(), scans.len());
+        // A block cut at MAX_BLOCK_INSNS (130 x `mov rax, rdi`, then
+        // `ret`): it falls through to the rest.
+        let mut bytes: Vec<u8> = [0x48, 0x89, 0xf8].repeat(MAX_BLOCK_INSNS + 2);
+        bytes.push(0xc3);
+        let long = CodeImage {
+            base: 0x1000,
+            bytes,
+        };
+        assert_fused_equals_separate(&long, &entries);
+        // The fused discovery succeeds on the committed object and on the
+        // long block (the comparisons above are not with a fallback).
+        for (img, entries) in [(&input.image, &input.symbols[..]), (&long, &entries[..])] {
+            let mut fe = X86Frontend::default();
+            let (mut index, mut scans, mut all) =
+                (BlockIndex::default(), Vec::new(), Vec::new());
+            index.reset(img.base, img.bytes.len());
+            let mut work: Vec<u64> = entries.iter().map(|e| e.1).collect();
+            let (mut ops, mut lifted) = (UnitOps::default(), Vec::new());
+            let d = &mut Discovery::new(&mut index, &mut scans, &mut all, &mut work);
+            assert_eq!(fe.discover_and_lift(img, d, &mut ops, &mut lifted), Ok(true));
+            assert_eq!(lifted.len(), scans.len());
+        }
     }
 
     /// The fused scan equals the separate scan on every block of the
