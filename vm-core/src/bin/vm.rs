@@ -14,7 +14,7 @@
 //! which the hand-written parser did not.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -332,15 +332,6 @@ fn run_main(a: RunArgs) -> Result<i32, String> {
     if a.stats {
         print_run_stats(&vm, a.engine, aot_load.as_ref());
     }
-    // The process ends right after this: the host takes back the guest
-    // memory, the code region and the block tables as it exits, without the
-    // per-object teardown a dropped `Vm` does (empty the guest memory for
-    // reuse with `MADV_DONTNEED` over every page the guest touched, unmap
-    // the code region, free each block). The guest's output is flushed
-    // first (the writers are the process's stdout and stderr).
-    std::mem::forget(vm);
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
     result.map_err(|e| e.to_string())
 }
 

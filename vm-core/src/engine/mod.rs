@@ -1188,12 +1188,12 @@ mod tests {
 
     #[test]
     fn unmapped_then_remapped_memory_reads_zero_on_every_engine() {
-        // mmap 8 MiB (whole 2 MiB host frames: advised as huge pages),
-        // write every 512th byte, munmap, mmap the same length again (top
-        // down: the same place), OR together every 8th doubleword of it
-        // and exit with (OR != 0) | (moved << 1): 0 when the range came
+        // mmap 8 MiB, write every 512th byte, munmap, mmap the same length
+        // again (top down: the same place, whose pages the host still has
+        // resident: zeroed in place), OR together every 8th doubleword of
+        // it and exit with (OR != 0) | (moved << 1): 0 when the range came
         // back in place and all zero. Flat memory and the MMU, each
-        // engine, twice per VM (a remap of pages that were huge).
+        // engine, two rounds per VM.
         use crate::frontend::riscv::{encode, Inst, Op};
         let i = |op, rd: u8, rs1: u8, rs2: u8, imm: i32| Inst {
             op,
