@@ -477,7 +477,7 @@ impl GuestMemory {
     /// share of a `madvise`. Pages not resident (never touched, or swapped
     /// out) are dropped with `MADV_DONTNEED` as before. Which pages are
     /// resident comes from `mincore`; when it fails, or the residency is
-    /// fragmented into more than [`MAX_ZERO_RUNS`] runs, this is
+    /// fragmented into more than `MAX_ZERO_RUNS` (64) runs, this is
     /// [`Self::zero`].
     pub fn zero_fresh(&mut self, addr: u64, len: u64) -> Result<(), MemFault> {
         if len == 0 {
