@@ -1187,6 +1187,106 @@ mod tests {
     }
 
     #[test]
+    fn unmapped_then_remapped_memory_reads_zero_on_every_engine() {
+        // mmap 8 MiB, write every 512th byte, munmap, mmap the same length
+        // again (top down: the same place, whose pages the host still has
+        // resident: zeroed in place), OR together every 8th doubleword of
+        // it and exit with (OR != 0) | (moved << 1): 0 when the range came
+        // back in place and all zero. Flat memory and the MMU, each
+        // engine, two rounds per VM.
+        use crate::frontend::riscv::{encode, Inst, Op};
+        let i = |op, rd: u8, rs1: u8, rs2: u8, imm: i32| Inst {
+            op,
+            rd,
+            rs1,
+            rs2,
+            imm,
+            rs3: 0,
+            rm: 0,
+            len: 4,
+        };
+        let (a0, a1, a2, a3, a4, a5, a7) = (10, 11, 12, 13, 14, 15, 17);
+        let (s0, s1, s2, s3, t0, t1) = (8, 9, 18, 19, 5, 6);
+        let mmap = |v: &mut Vec<Inst>| {
+            v.extend([
+                i(Op::Addi, a7, 0, 0, 222),
+                i(Op::Addi, a0, 0, 0, 0),
+                i(Op::Lui, a1, 0, 0, 0x80_0000),
+                i(Op::Addi, a2, 0, 0, 3),
+                i(Op::Addi, a3, 0, 0, 0x22),
+                i(Op::Addi, a4, 0, 0, -1),
+                i(Op::Addi, a5, 0, 0, 0),
+                i(Op::Ecall, 0, 0, 0, 0),
+            ])
+        };
+        let mut p = Vec::new();
+        p.push(i(Op::Addi, s3, 0, 0, 2)); // rounds
+        let round = p.len();
+        mmap(&mut p);
+        p.extend([
+            i(Op::Addi, s0, a0, 0, 0),
+            i(Op::Add, s2, s0, a1, 0),
+            i(Op::Addi, s1, s0, 0, 0),
+            i(Op::Addi, t0, 0, 0, -1),
+            // fill: sd t0, 0(s1) ; addi s1, s1, 512 ; bltu s1, s2, fill
+            i(Op::Sd, 0, s1, t0, 0),
+            i(Op::Addi, s1, s1, 0, 512),
+            i(Op::Bltu, 0, s1, s2, -8),
+            // munmap(s0, 8 MiB)
+            i(Op::Addi, a7, 0, 0, 215),
+            i(Op::Addi, a0, s0, 0, 0),
+            i(Op::Ecall, 0, 0, 0, 0),
+        ]);
+        mmap(&mut p);
+        p.extend([
+            i(Op::Add, s2, a0, a1, 0),
+            i(Op::Addi, s1, a0, 0, 0),
+            i(Op::Addi, t1, 0, 0, 0),
+            // check: ld t0, 0(s1) ; or t1, t1, t0 ; addi s1, s1, 64 ; bltu
+            i(Op::Ld, t0, s1, 0, 0),
+            i(Op::Or, t1, t1, t0, 0),
+            i(Op::Addi, s1, s1, 0, 64),
+            i(Op::Bltu, 0, s1, s2, -12),
+            i(Op::Sltu, t1, 0, t1, 0),
+            i(Op::Xor, t0, a0, s0, 0),
+            i(Op::Sltu, t0, 0, t0, 0),
+            i(Op::Slli, t0, t0, 0, 1),
+            i(Op::Or, t1, t1, t0, 0),
+            // munmap the second mapping too, then the next round.
+            i(Op::Addi, a7, 0, 0, 215),
+            i(Op::Ecall, 0, 0, 0, 0),
+            i(Op::Bne, 0, t1, 0, 12),
+            i(Op::Addi, s3, s3, 0, -1),
+        ]);
+        let back = -4 * (p.len() - round) as i32;
+        p.extend([
+            i(Op::Bne, 0, s3, 0, back),
+            i(Op::Addi, a0, t1, 0, 0),
+            i(Op::Addi, a7, 0, 0, 94),
+            i(Op::Ecall, 0, 0, 0, 0),
+        ]);
+        let code: Vec<u8> = p.iter().flat_map(|x| encode(x).to_le_bytes()).collect();
+        let elf = crate::guest::elf::tests::tiny_elf(&[(0x10000, &code, code.len() as u64)], 0x10000);
+        for engine in [EngineKind::Interp, EngineKind::Jit, EngineKind::Tiered] {
+            for mmu in [false, true] {
+                let cfg = VmConfig {
+                    engine,
+                    mem_size: 64 << 20,
+                    mmu: mmu.then(crate::mmu::MmuConfig::default),
+                    strict_syscalls: true,
+                    ..VmConfig::default()
+                };
+                let mut vm =
+                    Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
+                vm.load_elf(&elf, &["remap".to_string()]).unwrap();
+                assert_eq!(vm.run().unwrap(), 0, "{engine:?}, mmu {mmu}");
+                // Both rounds ran their loops (16 Ki stores, 128 Ki loads each).
+                assert!(vm.stats().insns_executed > 2 * 4 * (128 << 10), "{engine:?}, mmu {mmu}");
+            }
+        }
+    }
+
+    #[test]
     fn committed_workloads_agree_on_every_tier() {
         // Output, exit status and final guest state of each committed
         // workload: interpreter = baseline tier alone = baseline with
