@@ -166,11 +166,6 @@ pub struct GuestMemory {
     written: WrittenPages,
 }
 
-/// Most runs of resident / non-resident pages [`GuestMemory::zero_fresh`]
-/// handles one by one (one `memset` or `madvise` each) before it drops the
-/// whole range instead.
-const MAX_ZERO_RUNS: usize = 64;
-
 /// No page marked.
 const NONE_MARKED: (u64, u64) = (u64::MAX, 0);
 
@@ -465,93 +460,6 @@ impl GuestMemory {
         Ok(())
     }
 
-    /// Makes guest bytes `[addr, addr + len)` read as zero for a fresh
-    /// mapping (`mmap`, `brk` and `mremap` growth): like [`Self::zero`],
-    /// except that whole pages the host still has resident (a range the
-    /// guest unmapped and now maps again: flat memory keeps unmapped pages)
-    /// are overwritten with zeros in place instead of being dropped. A
-    /// fresh mapping is usually written soon, and zeroing a resident page
-    /// costs a fraction of what dropping it and taking a page fault on the
-    /// next touch cost (a fault about 1.5 us, `memset` of a page about 0.2
-    /// us); a page never touched again costs the `memset` instead of its
-    /// share of a `madvise`. Pages not resident (never touched, or swapped
-    /// out) are dropped with `MADV_DONTNEED` as before. Which pages are
-    /// resident comes from `mincore`; when it fails, or the residency is
-    /// fragmented into more than `MAX_ZERO_RUNS` (64) runs, this is
-    /// [`Self::zero`].
-    pub fn zero_fresh(&mut self, addr: u64, len: u64) -> Result<(), MemFault> {
-        if len == 0 {
-            return Ok(());
-        }
-        if len > self.len {
-            return Err(MemFault::OutOfRange { addr, size: len });
-        }
-        let off = self.check(addr, len)? as u64;
-        let end = off + len;
-        let (first, last) = (off.next_multiple_of(PAGE_SIZE), end & !(PAGE_SIZE - 1));
-        if first >= last {
-            return self.zero(addr, len);
-        }
-        let pages = ((last - first) / PAGE_SIZE) as usize;
-        let mut resident = vec![0u8; pages];
-        // SAFETY: [base + first, base + last) are whole pages of this VM's
-        // mapping (range checked above); `resident` has one byte per page.
-        let r = unsafe {
-            libc::mincore(
-                self.base.add(first as usize) as *mut libc::c_void,
-                (last - first) as usize,
-                resident.as_mut_ptr(),
-            )
-        };
-        if r != 0 {
-            return self.zero(addr, len);
-        }
-        // Runs of pages with equal residency: [start, end) page indices.
-        let mut runs: Vec<(usize, usize, bool)> = Vec::new();
-        let mut i = 0;
-        while i < pages {
-            let res = resident[i] & 1 != 0;
-            let j = resident[i..]
-                .iter()
-                .position(|&b| (b & 1 != 0) != res)
-                .map_or(pages, |k| i + k);
-            if runs.len() == MAX_ZERO_RUNS {
-                return self.zero(addr, len);
-            }
-            runs.push((i, j, res));
-            i = j;
-        }
-        let base = self.base;
-        let fill = |a: u64, b: u64| {
-            if b > a {
-                // SAFETY: [a, b) lies inside the mapping (range checked above).
-                unsafe { std::ptr::write_bytes(base.add(a as usize), 0, (b - a) as usize) };
-            }
-        };
-        fill(off, first);
-        fill(last, end);
-        for (a, b, res) in runs {
-            let (a, b) = (first + a as u64 * PAGE_SIZE, first + b as u64 * PAGE_SIZE);
-            if res {
-                fill(a, b);
-                continue;
-            }
-            // SAFETY: [a, b) are whole pages of this VM's private anonymous
-            // mapping; after MADV_DONTNEED they read as zero.
-            let r = unsafe {
-                libc::madvise(
-                    base.add(a as usize) as *mut libc::c_void,
-                    (b - a) as usize,
-                    libc::MADV_DONTNEED,
-                )
-            };
-            if r != 0 {
-                fill(a, b);
-            }
-        }
-        Ok(())
-    }
-
     /// Records that translated code was decoded from `page`.
     pub fn mark_code_page(&mut self, page: u64) {
         let pages = self.code_pages.len() - 1;
@@ -756,80 +664,6 @@ mod tests {
                 }
                 m.write_bytes(len - 8, &fill[..8]).unwrap();
                 m.mark_code_page(1);
-            }
-        }
-    }
-
-    #[test]
-    fn zeroed_ranges_read_as_zero_whether_resident_or_not() {
-        // `zero` and `zero_fresh` over ranges with unaligned, partial-page
-        // edges, whose pages are all resident, none resident, or
-        // resident in many alternating runs (more than `MAX_ZERO_RUNS`:
-        // the fallback): every byte inside reads zero afterwards, every
-        // byte outside keeps its value, and stores read back.
-        let len = 16 << 20;
-        let mut m = GuestMemory::new(len).unwrap();
-        let pattern = |at: u64| (at.wrapping_mul(0x9e37_79b9) >> 7) as u8 | 1;
-        let ranges = [
-            (0x1234, (9 << 20) + 0x777),
-            (3 << 20, 6 << 20),
-            (len - (5 << 20), 5 << 20),
-            (0x10, 0x20),
-        ];
-        for fresh in [false, true] {
-            for (start, n) in ranges {
-                for touch in ["all", "none", "every third page"] {
-                    let buf: Vec<u8> = (0..len).map(pattern).collect();
-                    m.write_bytes(0, &buf).unwrap();
-                    match touch {
-                        "all" => {}
-                        // Dropped: not resident, reads zero; the pattern
-                        // outside the range is written back below.
-                        "none" => m.zero(0, len).unwrap(),
-                        _ => {
-                            m.zero(0, len).unwrap();
-                            for p in (0..len / PAGE_SIZE).step_by(3) {
-                                m.store(p * PAGE_SIZE + 8, 1, 0x77).unwrap();
-                            }
-                        }
-                    }
-                    if touch != "all" {
-                        m.write_bytes(0, &buf[..start as usize]).unwrap();
-                        m.write_bytes(start + n, &buf[(start + n) as usize..]).unwrap();
-                    }
-                    if fresh {
-                        m.zero_fresh(start, n).unwrap();
-                    } else {
-                        m.zero(start, n).unwrap();
-                    }
-                    if touch == "all" && n >= 2 * PAGE_SIZE {
-                        // The whole pages inside stay resident (zeroed in
-                        // place) for a fresh mapping and are dropped otherwise.
-                        let (a, b) = (start.next_multiple_of(PAGE_SIZE), (start + n) & !(PAGE_SIZE - 1));
-                        let mut res = vec![0u8; ((b - a) / PAGE_SIZE) as usize];
-                        // SAFETY: [a, b) are whole pages of `m`'s mapping; one byte per page.
-                        let r = unsafe {
-                            libc::mincore(
-                                m.host_base().add(a as usize) as *mut libc::c_void,
-                                (b - a) as usize,
-                                res.as_mut_ptr(),
-                            )
-                        };
-                        assert_eq!(r, 0);
-                        assert!(res.iter().all(|&r| (r & 1 != 0) == fresh), "fresh {fresh} {start:#x}");
-                    }
-                    let mut got = vec![0u8; len as usize];
-                    m.read_bytes(0, &mut got).unwrap();
-                    for (at, &b) in got.iter().enumerate() {
-                        let at = at as u64;
-                        let want = if (start..start + n).contains(&at) { 0 } else { pattern(at) };
-                        assert_eq!(b, want, "fresh {fresh} {start:#x}+{n:#x} {touch} byte {at:#x}");
-                    }
-                    for at in (start..start + n).step_by(4099) {
-                        m.store(at, 1, 0x5a).unwrap();
-                        assert_eq!(m.load(at, 1).unwrap(), 0x5a);
-                    }
-                }
             }
         }
     }

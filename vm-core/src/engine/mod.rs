@@ -1190,7 +1190,7 @@ mod tests {
     fn unmapped_then_remapped_memory_reads_zero_on_every_engine() {
         // mmap 8 MiB, write every 512th byte, munmap, mmap the same length
         // again (top down: the same place, whose pages the host still has
-        // resident: zeroed in place), OR together every 8th doubleword of
+        // resident until the mapping zeroes them), OR together every 8th doubleword of
         // it and exit with (OR != 0) | (moved << 1): 0 when the range came
         // back in place and all zero. Flat memory and the MMU, each
         // engine, two rounds per VM.

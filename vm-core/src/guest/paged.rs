@@ -197,7 +197,7 @@ pub fn apply_map_effect(
                 changed = set_range_leaves(mem, b, start, end, phys_offset, prot_pte_flags(prot))?;
             }
             if zero {
-                mem.zero_fresh(start + off, end - start)?;
+                mem.zero(start + off, end - start)?;
             }
             (start, end)
         }
