@@ -106,7 +106,7 @@ fn decode_bytes(bytes: &[u8], out: &mut Vec<Inst>) {
 }
 
 /// The blocks left in the cache after a JIT run of each of [`GC_PROGRAMS`]
-/// (a JIT run: the interpreter takes ~8 s over them; discovery is the same).
+/// (a JIT run: the interpreter takes ~10 s over them; discovery is the same).
 fn gc_real_blocks() -> Vec<GuestBlock> {
     let mut out = Vec::new();
     for name in GC_PROGRAMS {
