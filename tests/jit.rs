@@ -12,12 +12,39 @@ use vm_core::backend::x86_64::{CodegenStageTimes, X64Backend};
 use vm_core::backend::CodegenError;
 use vm_core::cache::{BlockCache, TranslatedBlock};
 use vm_core::engine::{EngineKind, TierPolicy, Vm, VmConfig};
-use vm_core::frontend::riscv::{decode, encode, translate_block, Inst};
+use vm_core::frontend::riscv::{decode, decode_parcel, encode, translate_block, Inst};
 use vm_core::ir::IrBlock;
 use vm_core::opt;
 
 fn workload(name: &str) -> Vec<u8> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("vm-core/guest/bin/{name}.elf"));
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The glibc builds (rv64gc, lp64d, `riscv64-linux-gnu-gcc -O2 -static`;
+/// `vm-core/guest/build_glibc.sh`) the `*_glibc` benchmarks run: the six
+/// workloads of [`real_blocks`] on glibc and four glibc test programs
+/// (libm, printf of doubles, malloc churn with a 64 MB block, qsort of
+/// strings); the set `vm-core/guest/cpu_vs_qemu.py` measures.
+const GC_PROGRAMS: [&str; 10] = [
+    "sieve",
+    "matmul",
+    "qsort",
+    "crc32",
+    "fib",
+    "strings",
+    "libm",
+    "printf_float",
+    "malloc_churn",
+    "qsort_strings",
+];
+
+fn gc_path(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("vm-core/guest/bin/gc/{name}.elf"))
+}
+
+fn gc_workload(name: &str) -> Vec<u8> {
+    let p = gc_path(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -46,6 +73,66 @@ fn real_blocks() -> Vec<(u64, Vec<Inst>)> {
         for id in ids {
             let b = cache.get(id);
             out.push((b.pc, b.insns.to_vec()));
+        }
+    }
+    out
+}
+
+/// A block of a glibc build as a JIT run left it in the cache: its guest
+/// bytes (2- and 4-byte instructions) and what they decode to.
+struct GuestBlock {
+    pc: u64,
+    end: u64,
+    bytes: Vec<u8>,
+    insns: Vec<Inst>,
+}
+
+/// Decodes a block's guest bytes as the JIT's block discovery does: one
+/// 16-bit parcel, and the next one when the first says the instruction
+/// is 4 bytes long.
+fn decode_bytes(bytes: &[u8], out: &mut Vec<Inst>) {
+    let mut at = 0;
+    while at < bytes.len() {
+        let lo = u32::from(u16::from_le_bytes([bytes[at], bytes[at + 1]]));
+        let parcel = if lo & 3 == 3 {
+            lo | u32::from(u16::from_le_bytes([bytes[at + 2], bytes[at + 3]])) << 16
+        } else {
+            lo
+        };
+        let ins = decode_parcel(parcel).unwrap();
+        at += ins.len as usize;
+        out.push(ins);
+    }
+}
+
+/// The blocks left in the cache after a JIT run of each of [`GC_PROGRAMS`]
+/// (a JIT run: the interpreter takes ~10 s over them; discovery is the same).
+fn gc_real_blocks() -> Vec<GuestBlock> {
+    let mut out = Vec::new();
+    for name in GC_PROGRAMS {
+        let mut vm = run(name, &gc_workload(name), engine(EngineKind::Jit));
+        let cache = vm.cache();
+        let mut ids = cache.ids();
+        ids.sort();
+        let found: Vec<(u64, u64, Vec<Inst>)> = ids
+            .into_iter()
+            .map(|id| {
+                let b = cache.get(id);
+                (b.pc, b.end, b.insns.to_vec())
+            })
+            .collect();
+        for (pc, end, insns) in found {
+            let mut bytes = vec![0u8; (end - pc) as usize];
+            vm.read_guest(pc, &mut bytes).unwrap();
+            let mut again = Vec::new();
+            decode_bytes(&bytes, &mut again);
+            assert_eq!(again, insns, "{name}: block at {pc:#x} decodes as cached");
+            out.push(GuestBlock {
+                pc,
+                end,
+                bytes,
+                insns,
+            });
         }
     }
     out
@@ -259,6 +346,184 @@ fn stage_metrics(b: &mut Bench, blocks: &[(u64, Vec<Inst>)], backend: &mut X64Ba
     );
 }
 
+/// [`bench_compilation_latency`] on the glibc builds: the same first
+/// compile (decode, the default tier, install, cache insertion) per real
+/// block of [`GC_PROGRAMS`], decoding the block's guest bytes (RVC parcels
+/// included) as block discovery does. Metrics of the same names and
+/// definitions: `baseline_translate_ns_per_guest_insn` (decode + baseline
+/// emit + install, every round from a flushed region),
+/// `optimizing_translate_ns_per_guest_insn` (lift + optimizer + code
+/// generation), `translate_ns_per_guest_insn` (the default tier's) and the
+/// `stage_*` split; plus the blocks' make-up (`compressed_insn_share`,
+/// `interpret_exit_block_share`: blocks ending at an instruction the
+/// generated code hands to the interpreter, F/D/A/Zicsr). Fewer rounds than
+/// the seed's (about 8x the guest instructions per round).
+#[perf_target(max_us = 500, category = "JIT")]
+#[test]
+fn bench_compilation_latency_glibc(b: &mut Bench) {
+    let blocks = gc_real_blocks();
+    let insns: usize = blocks.iter().map(|g| g.insns.len()).sum();
+    let compressed = blocks
+        .iter()
+        .flat_map(|g| g.insns.iter())
+        .filter(|i| i.len == 2)
+        .count();
+    let interp_exit = blocks
+        .iter()
+        .filter(|g| {
+            g.insns.last().is_some_and(|i| {
+                !matches!(i.op.lowering(), vm_core::frontend::riscv::Lowering::Native)
+            })
+        })
+        .count();
+    println!(
+        "bench_compilation_latency_glibc: {} real blocks, {} guest instructions ({:.1} % compressed)",
+        blocks.len(),
+        insns,
+        100.0 * compressed as f64 / insns as f64
+    );
+    b.metric("blocks", blocks.len() as f64);
+    b.metric("guest_insns", insns as f64);
+    b.metric("compressed_insn_share", compressed as f64 / insns as f64);
+    b.metric(
+        "interpret_exit_block_share",
+        interp_exit as f64 / blocks.len() as f64,
+    );
+    let baseline_first = VmConfig::default().baseline;
+    let mut backend = X64Backend::new(64 << 20).unwrap();
+    let mut cache = BlockCache::new();
+    let mut i = 0usize;
+    b.iter(|| {
+        let g = &blocks[i % blocks.len()];
+        i += 1;
+        let mut ins = Vec::with_capacity(16);
+        decode_bytes(&g.bytes, &mut ins);
+        let compiled = if baseline_first {
+            match backend.compile_baseline(g.pc, &ins, Some(i as u32)) {
+                Err(CodegenError::CodeRegionFull) => {
+                    backend.flush();
+                    backend.compile_baseline(g.pc, &ins, Some(i as u32))
+                }
+                r => r,
+            }
+        } else {
+            let mut ir = translate_block(g.pc, &ins);
+            opt::optimize_built(&mut ir);
+            match backend.compile(&ir) {
+                Err(CodegenError::CodeRegionFull) => {
+                    backend.flush();
+                    backend.compile(&ir)
+                }
+                r => r,
+            }
+        }
+        .unwrap();
+        let mut tb = TranslatedBlock::new(g.pc, g.end, ins.into_boxed_slice());
+        tb.jit = Some(compiled);
+        cache.insert(tb)
+    });
+    let rounds = 6;
+    let clock = || thread_cpu_ns().expect("thread CPU clock");
+    let mut ins = Vec::with_capacity(64);
+    let t = clock();
+    for _ in 0..rounds {
+        backend.flush();
+        for (k, g) in blocks.iter().enumerate() {
+            ins.clear();
+            decode_bytes(&g.bytes, &mut ins);
+            let c = match backend.compile_baseline(g.pc, &ins, Some(k as u32)) {
+                Err(CodegenError::CodeRegionFull) => {
+                    backend.flush();
+                    backend.compile_baseline(g.pc, &ins, Some(k as u32))
+                }
+                r => r,
+            };
+            black_box(c.unwrap());
+        }
+    }
+    let baseline_ns = (clock() - t) as f64 / (rounds * insns) as f64;
+    b.metric("baseline_translate_ns_per_guest_insn", baseline_ns);
+    backend.flush();
+    let t = clock();
+    for _ in 0..rounds {
+        for g in &blocks {
+            let mut ir = translate_block(g.pc, &g.insns);
+            opt::optimize_built(&mut ir);
+            black_box(backend.compile_detached(&ir).unwrap());
+        }
+    }
+    let optimizing_ns = (clock() - t) as f64 / (rounds * insns) as f64;
+    b.metric("optimizing_translate_ns_per_guest_insn", optimizing_ns);
+    b.metric(
+        "translate_ns_per_guest_insn",
+        if baseline_first {
+            baseline_ns
+        } else {
+            optimizing_ns
+        },
+    );
+    // The stage split, as [`stage_metrics`] takes it (decode: the guest
+    // bytes, parcel by parcel).
+    let since = |t0: u64| Duration::from_nanos(clock() - t0);
+    let rounds = 3;
+    let per_insn = |d: Duration| d.as_nanos() as f64 / (rounds * insns) as f64;
+    let (mut decode_t, mut lift_t, mut dead_t) = Default::default();
+    let mut cg = CodegenStageTimes::default();
+    let mut install_t = Duration::ZERO;
+    let mut installs = 0usize;
+    for _ in 0..rounds {
+        let t = clock();
+        for g in &blocks {
+            ins.clear();
+            decode_bytes(black_box(&g.bytes), &mut ins);
+            black_box(&ins);
+        }
+        decode_t += since(t);
+        let t = clock();
+        let mut irs: Vec<IrBlock> = blocks
+            .iter()
+            .map(|g| translate_block(g.pc, &g.insns))
+            .collect();
+        lift_t += since(t);
+        let t = clock();
+        for ir in &mut irs {
+            opt::eliminate_dead(ir);
+        }
+        dead_t += since(t);
+        let s = backend.time_stages(&irs, clock).unwrap();
+        cg.analysis += s.analysis;
+        cg.lowering += s.lowering;
+        cg.encoding += s.encoding;
+        let code: Vec<Vec<u8>> = irs
+            .iter()
+            .map(|ir| backend.compile_relocatable(ir).unwrap().code)
+            .collect();
+        let t = clock();
+        for c in &code {
+            if backend.install_code(c).is_err() {
+                backend.flush();
+                backend.install_code(c).unwrap();
+            }
+        }
+        install_t += since(t);
+        installs += code.len();
+        backend.flush();
+    }
+    b.metric("stage_decode_ns_per_insn", per_insn(decode_t));
+    b.metric("stage_lift_ns_per_insn", per_insn(lift_t));
+    b.metric("stage_opt_dead_ns_per_insn", per_insn(dead_t));
+    b.metric("stage_codegen_analysis_ns_per_insn", per_insn(cg.analysis));
+    b.metric(
+        "stage_codegen_lower_regalloc_ns_per_insn",
+        per_insn(cg.lowering),
+    );
+    b.metric("stage_codegen_encode_ns_per_insn", per_insn(cg.encoding));
+    b.metric(
+        "stage_install_ns_per_block",
+        install_t.as_nanos() as f64 / installs as f64,
+    );
+}
+
 /// Block-cache hit rate over a real JIT run, and lookup latency.
 #[perf_target(category = "JIT", metrics(hit_rate >= 0.90))]
 #[test]
@@ -338,6 +603,88 @@ fn bench_hotspot_detection(b: &mut Bench) {
     });
 }
 
+/// [`bench_block_caching`] on the glibc build of `qsort`: hit rate of a
+/// real JIT run (glibc's startup runs hundreds of blocks once before
+/// `main`) and lookup latency over its blocks.
+#[perf_target(category = "JIT", metrics(hit_rate >= 0.90))]
+#[test]
+fn bench_block_caching_glibc(b: &mut Bench) {
+    let vm = run("qsort", &gc_workload("qsort"), engine(EngineKind::Jit));
+    let stats = vm.stats();
+    b.metric("hit_rate", stats.block_hit_rate());
+    b.metric("dispatcher_hit_rate", stats.hit_rate());
+    b.metric("blocks_compiled", stats.blocks_compiled as f64);
+    let mut cache = BlockCache::new();
+    let pcs: Vec<u64> = vm
+        .cache()
+        .ids()
+        .into_iter()
+        .map(|id| vm.cache().get(id).pc)
+        .collect();
+    for &pc in &pcs {
+        cache.insert(TranslatedBlock::new(pc, pc + 4, Box::new([])));
+    }
+    let mut i = 0usize;
+    b.iter(|| {
+        i += 1;
+        cache.lookup(pcs[i % pcs.len()])
+    });
+}
+
+/// [`bench_mixed_execution`] on the glibc build of `fib`: tiered against
+/// pure JIT (KPI), and the JIT's speedup over the interpreter.
+#[perf_target(category = "JIT", max_overhead_pct = 5.0)]
+#[test]
+fn bench_mixed_execution_glibc(b: &mut Bench) {
+    let elf = gc_workload("fib");
+    let time = |kind| {
+        let t = Instant::now();
+        black_box(run("fib", &elf, engine(kind)));
+        t.elapsed().as_secs_f64()
+    };
+    let interp = (0..3)
+        .map(|_| time(EngineKind::Interp))
+        .fold(f64::MAX, f64::min);
+    let jit = (0..3)
+        .map(|_| time(EngineKind::Jit))
+        .fold(f64::MAX, f64::min);
+    b.metric("jit_speedup_over_interp", interp / jit);
+    b.compare(
+        || run("fib", &elf, engine(EngineKind::Jit)),
+        || run("fib", &elf, engine(EngineKind::Tiered)),
+    );
+}
+
+/// [`bench_hotspot_detection`] over the blocks of an interpreter run of
+/// the glibc build of `fib`.
+#[perf_target(max_us = 10, category = "JIT")]
+#[test]
+fn bench_hotspot_detection_glibc(b: &mut Bench) {
+    let vm = run("fib", &gc_workload("fib"), engine(EngineKind::Interp));
+    let mut cache = BlockCache::new();
+    let pcs: Vec<u64> = vm
+        .cache()
+        .ids()
+        .into_iter()
+        .map(|id| vm.cache().get(id).pc)
+        .collect();
+    for &pc in &pcs {
+        cache.insert(TranslatedBlock::new(pc, pc + 4, Box::new([])));
+    }
+    let policy = TierPolicy::new(VmConfig::default().tier_threshold);
+    let mut i = 0usize;
+    b.iter(|| {
+        i += 1;
+        let id = cache.peek(pcs[i % pcs.len()]).unwrap();
+        let blk = cache.get_mut(id);
+        let hot = policy.record_execution(&mut blk.exec_count);
+        if hot {
+            blk.exec_count = 0;
+        }
+        hot
+    });
+}
+
 /// The committed guest workloads the generated code is compared on.
 const QEMU_WORKLOADS: [&str; 7] = ["sieve", "matmul", "qsort", "crc32", "fib", "strings", "smc"];
 
@@ -351,11 +698,21 @@ const GEOMEAN5: [&str; 5] = ["sieve", "matmul", "qsort", "crc32", "fib"];
 /// from `wait4`, with its stdout and exit code.
 // The child is reaped by `wait4` (which also gives its CPU time), not by
 // `Child::wait`, which clippy cannot see.
-#[allow(clippy::zombie_processes)]
 fn qemu_cpu(elf: &Path) -> (Duration, Vec<u8>, i32) {
+    qemu_cpu_in(elf, &[], None)
+}
+
+/// [`qemu_cpu`] with arguments after the ELF and a working directory.
+#[allow(clippy::zombie_processes)]
+fn qemu_cpu_in(elf: &Path, args: &[&str], cwd: Option<&Path>) -> (Duration, Vec<u8>, i32) {
     use std::io::Read;
-    let mut child = std::process::Command::new("qemu-riscv64")
+    let mut cmd = std::process::Command::new("qemu-riscv64");
+    if let Some(d) = cwd {
+        cmd.current_dir(d);
+    }
+    let mut child = cmd
         .arg(elf)
+        .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -392,6 +749,11 @@ fn qemu_cpu(elf: &Path) -> (Duration, Vec<u8>, i32) {
 /// creation, loading, translation and generated code), with its stdout and
 /// exit code.
 fn jit_cpu(name: &str, elf: &[u8]) -> (Duration, Vec<u8>, i32) {
+    jit_cpu_in(engine(EngineKind::Jit), &[name.to_string()], elf)
+}
+
+/// [`jit_cpu`] with a configuration and argument vector of its own.
+fn jit_cpu_in(cfg: VmConfig, argv: &[String], elf: &[u8]) -> (Duration, Vec<u8>, i32) {
     #[derive(Clone, Default)]
     struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
     impl std::io::Write for Sink {
@@ -405,13 +767,8 @@ fn jit_cpu(name: &str, elf: &[u8]) -> (Duration, Vec<u8>, i32) {
     }
     let out = Sink::default();
     let t = thread_cpu_ns().expect("thread CPU clock");
-    let mut vm = Vm::new(
-        engine(EngineKind::Jit),
-        Box::new(out.clone()),
-        Box::new(std::io::sink()),
-    )
-    .unwrap();
-    vm.load_elf(elf, &[name.to_string()]).unwrap();
+    let mut vm = Vm::new(cfg, Box::new(out.clone()), Box::new(std::io::sink())).unwrap();
+    vm.load_elf(elf, argv).unwrap();
     let code = vm.run().unwrap();
     drop(vm);
     let cpu = Duration::from_nanos(thread_cpu_ns().expect("thread CPU clock") - t);
@@ -430,6 +787,13 @@ fn jit_cpu(name: &str, elf: &[u8]) -> (Duration, Vec<u8>, i32) {
 /// `wait4` user + system time, process start included). Every run's
 /// stdout and exit code must equal QEMU's. Report only: see
 /// vm-core/ARCHITECTURE.md ("Generated code against QEMU").
+///
+/// The glibc builds the same way after them (`gc_<name>_cpu_vs_qemu`, every
+/// program of `vm-core/guest/bin/gc` but the `signals` test, `file_read`
+/// with `guest/fsroot` granted and as qemu's working directory), and
+/// `gc_geomean_cpu_vs_qemu` over [`GC_PROGRAMS`] (the set
+/// `vm-core/guest/cpu_vs_qemu.py` reports; `gc_smc` and `gc_file_read`
+/// only on their own).
 #[perf_target(category = "JIT")]
 #[test]
 fn bench_generated_code_vs_qemu(b: &mut Bench) {
@@ -450,6 +814,19 @@ fn bench_generated_code_vs_qemu(b: &mut Bench) {
             let p = dir.join(format!("{n}.elf"));
             let bytes = workload(n);
             (n, p, bytes)
+        })
+        .collect();
+    let fsroot = Path::new(env!("CARGO_MANIFEST_DIR")).join("vm-core/guest/fsroot");
+    let gc: Vec<(&str, std::path::PathBuf, Vec<u8>, &[&str])> = GC_PROGRAMS
+        .iter()
+        .chain(&["smc", "file_read"])
+        .map(|&n| {
+            let args: &[&str] = if n == "file_read" {
+                &["lines.txt"]
+            } else {
+                &[]
+            };
+            (n, gc_path(n), gc_workload(n), args)
         })
         .collect();
     let pairs = 3;
@@ -491,6 +868,43 @@ fn bench_generated_code_vs_qemu(b: &mut Bench) {
         b.metric(
             "geomean_cpu_vs_qemu",
             (log_sum / elfs.len() as f64).exp(),
+        );
+        let mut gc_log_sum = 0.0;
+        for (name, path, elf, args) in &gc {
+            let argv: Vec<String> = std::iter::once(name.to_string())
+                .chain(args.iter().map(|a| a.to_string()))
+                .collect();
+            let cfg = VmConfig {
+                fs_root: Some(fsroot.clone()),
+                ..engine(EngineKind::Jit)
+            };
+            let mut log_mean = 0.0;
+            for k in 0..pairs {
+                let (q, v) = if k % 2 == 0 {
+                    let q = qemu_cpu_in(path, args, Some(&fsroot));
+                    (q, jit_cpu_in(cfg.clone(), &argv, elf))
+                } else {
+                    let v = jit_cpu_in(cfg.clone(), &argv, elf);
+                    (qemu_cpu_in(path, args, Some(&fsroot)), v)
+                };
+                assert_eq!(v.1, q.1, "gc {name}: stdout of the JIT vs qemu-riscv64");
+                assert_eq!(v.2, q.2, "gc {name}: exit code of the JIT vs qemu-riscv64");
+                let r = v.0.as_secs_f64() / q.0.as_secs_f64();
+                println!(
+                    "bench_generated_code_vs_qemu: gc {name:13} jit {:8.2} ms  qemu {:8.2} ms  ratio {r:.3}",
+                    v.0.as_secs_f64() * 1e3,
+                    q.0.as_secs_f64() * 1e3
+                );
+                b.metric(&format!("gc_{name}_cpu_vs_qemu"), r);
+                log_mean += r.ln() / pairs as f64;
+            }
+            if GC_PROGRAMS.contains(name) {
+                gc_log_sum += log_mean;
+            }
+        }
+        b.metric(
+            "gc_geomean_cpu_vs_qemu",
+            (gc_log_sum / GC_PROGRAMS.len() as f64).exp(),
         );
     });
 }

@@ -18,7 +18,7 @@ for prog in sieve matmul qsort crc32 fib strings smc; do
     $CC $CFLAGS -o "bin/gc/$prog.elf.tmp" "$src" src/rt_glibc.c
     mv "bin/gc/$prog.elf.tmp" "bin/gc/$prog.elf"
 done
-for prog in printf_float malloc_churn qsort_strings libm file_read; do
+for prog in printf_float malloc_churn qsort_strings libm file_read signals; do
     $CC $CFLAGS -o "bin/gc/$prog.elf.tmp" "src/glibc/$prog.c" -lm
     mv "bin/gc/$prog.elf.tmp" "bin/gc/$prog.elf"
 done

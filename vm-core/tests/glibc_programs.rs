@@ -3,7 +3,7 @@
 //! `guest/build_glibc.sh` into `guest/bin/gc/`): the workloads on glibc and
 //! the glibc test programs (printf of floats and doubles, malloc/realloc/
 //! free churn with a 64 MB block, qsort and string functions, libm, a file
-//! read under `--fs-root`).
+//! read under `--fs-root`, signals to itself and `abort()`).
 //!
 //! Each runs under qemu-riscv64 (when installed) and on every engine
 //! (interp, jit, jit --baseline, tiered, aot, jit --mmu), and must give the
@@ -19,12 +19,13 @@ use vm_core::{Vm, VmConfig};
 /// The workloads of `guest/src` built on glibc.
 const WORKLOADS: [&str; 7] = ["sieve", "matmul", "qsort", "crc32", "fib", "strings", "smc"];
 /// The glibc test programs of `guest/src/glibc`.
-const PROGRAMS: [&str; 5] = [
+const PROGRAMS: [&str; 6] = [
     "printf_float",
     "malloc_churn",
     "qsort_strings",
     "libm",
     "file_read",
+    "signals",
 ];
 
 fn guest(rel: &str) -> PathBuf {
@@ -68,10 +69,20 @@ fn golden(name: &str) -> Golden {
     }
 }
 
+/// The exit status as a shell reports it: a process killed by a signal
+/// (qemu-riscv64 kills itself with the guest's fatal signal) has `128 +
+/// signal`, the status `vm run` exits with for a guest a signal ended.
+fn shell_status(out: &Output) -> Option<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    out.status
+        .code()
+        .or_else(|| out.status.signal().map(|s| 128 + s))
+}
+
 fn check(label: &str, out: &Output, want: &Golden) {
     assert_eq!(text(&out.stdout), want.stdout, "{label}: stdout");
     assert_eq!(text(&out.stderr), want.stderr, "{label}: stderr");
-    assert_eq!(out.status.code(), Some(want.code), "{label}: exit status");
+    assert_eq!(shell_status(out), Some(want.code), "{label}: exit status");
 }
 
 /// Runs `name` under qemu-riscv64 (when installed) and under every engine:
@@ -164,6 +175,14 @@ fn glibc_libm_matches_qemu_on_every_engine() {
 #[test]
 fn glibc_file_read_under_fs_root_matches_qemu_on_every_engine() {
     run_everywhere("file_read");
+}
+
+/// getpid/gettid, kill/tgkill to itself with the signals' default actions,
+/// blocked and pending signals, and `abort()`: SIGABRT ends the guest with
+/// status 134 as under qemu-riscv64 (which dies of the signal).
+#[test]
+fn glibc_signals_and_abort_match_qemu_on_every_engine() {
+    run_everywhere("signals");
 }
 
 /// Reads one little-endian word of guest memory.

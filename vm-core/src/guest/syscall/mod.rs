@@ -14,8 +14,15 @@
 //! - process: `exit`/`exit_group`, `set_tid_address`, `set_robust_list`,
 //!   `prlimit64`/`getrlimit`/`setrlimit`, ids, `uname`, `sysinfo`, `getrandom` (host
 //!   randomness), `clock_gettime`/`clock_getres`/`gettimeofday`/`nanosleep`
-//!   (host clocks), `rt_sigaction`/`rt_sigprocmask` (recorded, never
-//!   delivered);
+//!   (host clocks), `rt_sigaction`/`rt_sigprocmask`/`rt_sigpending`
+//!   (recorded; no handler ever runs);
+//! - signals to itself: `kill`/`tkill`/`tgkill` take a signal's default
+//!   action as Linux does (ignore, or end the guest: the run ends with
+//!   status `128 + signal`, the status a shell reports for a process killed
+//!   by it, as `qemu-riscv64 prog; echo $?` prints); `SIG_IGN` discards;
+//!   a blocked signal stays pending until unblocked. A signal with a guest
+//!   handler is not delivered (noted once on stderr), and the stop signals
+//!   do not stop the guest (no job control);
 //! - `clone`/`clone3` return `-ENOSYS` (no threads).
 //!
 //! `write(fd, buf, len)` copies page by page and, when only the first part
@@ -93,6 +100,10 @@ pub mod nr {
     pub const CLOCK_GETRES: u64 = 114;
     pub const RT_SIGACTION: u64 = 134;
     pub const RT_SIGPROCMASK: u64 = 135;
+    pub const RT_SIGPENDING: u64 = 136;
+    pub const KILL: u64 = 129;
+    pub const TKILL: u64 = 130;
+    pub const TGKILL: u64 = 131;
     pub const UNAME: u64 = 160;
     pub const GETRLIMIT: u64 = 163;
     pub const SETRLIMIT: u64 = 164;
@@ -156,6 +167,10 @@ enum Fd {
     Host(OwnedFd, Option<Vec<Vec<u8>>>),
 }
 
+/// `sa_handler` values with a meaning of their own.
+const SIG_DFL: u64 = 0;
+const SIG_IGN: u64 = 1;
+
 /// One signal's disposition as `rt_sigaction` records it: handler,
 /// flags, mask (riscv64 `struct sigaction` has no restorer).
 type SigAction = [u64; 3];
@@ -176,6 +191,10 @@ pub struct SyscallHandler {
     noted_unknown: Vec<u64>,
     sigactions: Box<[SigAction; 64]>,
     sigmask: u64,
+    /// Signals sent while blocked (bit `sig - 1`), acted on when unblocked.
+    pending: u64,
+    /// Signals with a guest handler already noted as not delivered.
+    noted_handlers: u64,
     rlimits: [(u64, u64); RLIM_NLIMITS],
     robust_list: (u64, u64),
     clear_child_tid: u64,
@@ -217,6 +236,8 @@ impl SyscallHandler {
             noted_unknown: Vec::new(),
             sigactions: Box::new([[0; 3]; 64]),
             sigmask: 0,
+            pending: 0,
+            noted_handlers: 0,
             rlimits: default_rlimits(8 << 20),
             robust_list: (0, 0),
             clear_child_tid: 0,
@@ -368,7 +389,29 @@ impl SyscallHandler {
             nr::UNAME => self.uname(mem, a0),
             nr::SYSINFO => self.sysinfo(mem, a0),
             nr::RT_SIGACTION => self.rt_sigaction(mem, a0, a1, a2, a3),
-            nr::RT_SIGPROCMASK => self.rt_sigprocmask(mem, a0, a1, a2, a3),
+            nr::RT_SIGPROCMASK => {
+                let r = self.rt_sigprocmask(mem, a0, a1, a2, a3);
+                // Unblocking a pending signal acts on it now.
+                if let Some(code) = self.act_on_pending() {
+                    return Ok(SyscallOutcome::Exit(code));
+                }
+                r
+            }
+            nr::RT_SIGPENDING => self.rt_sigpending(mem, a0, a1),
+            nr::KILL | nr::TKILL | nr::TGKILL => {
+                let sig = match self.signal_target(n, a0, a1, a2) {
+                    Ok(sig) => sig,
+                    Err(e) => {
+                        cpu.globals[10] = e as u64;
+                        return Ok(SyscallOutcome::Continue);
+                    }
+                };
+                cpu.globals[10] = 0;
+                if let Some(code) = self.raise(sig) {
+                    return Ok(SyscallOutcome::Exit(code));
+                }
+                return Ok(SyscallOutcome::Continue);
+            }
             // No threads: documented, so not noted as unknown.
             nr::CLONE | nr::CLONE3 => -ENOSYS,
             _ if self.strict => return Err(VmError::UnknownSyscall { nr: n, pc }),
@@ -947,8 +990,8 @@ impl SyscallHandler {
         self.put(mem, buf, &b).map_or_else(|e| e, |_| 0)
     }
 
-    /// `rt_sigaction`: records the disposition (it is never used: signals
-    /// are not delivered) and reports the previous one.
+    /// `rt_sigaction`: records the disposition (what a signal sent to the
+    /// guest itself does: see [`Self::act`]) and reports the previous one.
     fn rt_sigaction<M: GuestAccess>(
         &mut self,
         mem: &mut M,
@@ -986,8 +1029,130 @@ impl SyscallHandler {
         }
         if let Some(a) = next {
             self.sigactions[i] = a;
+            // A signal that is ignored now is discarded from the pending set.
+            if self.ignored(sig) {
+                self.pending &= !(1 << i);
+            }
         }
         0
+    }
+
+    /// The signal number a `kill`/`tkill`/`tgkill` call sends to the guest
+    /// itself (0: only the checks), or its errno. The guest is one process
+    /// of one thread ([`GUEST_PID`]); `kill` reaches it by its pid, its
+    /// process group (0 or `-pid`); any other target does not exist.
+    fn signal_target(&self, n: u64, a0: u64, a1: u64, a2: u64) -> Result<u64, i64> {
+        let (target, sig) = match n {
+            nr::KILL => {
+                let pid = a0 as i32 as i64;
+                let ok = pid == 0 || pid.unsigned_abs() == GUEST_PID;
+                (if pid == -1 { Err(-ESRCH) } else { Ok(ok) }, a1)
+            }
+            nr::TKILL => {
+                let tid = a0 as i32 as i64;
+                (
+                    if tid <= 0 {
+                        Err(-EINVAL)
+                    } else {
+                        Ok(tid as u64 == GUEST_PID)
+                    },
+                    a1,
+                )
+            }
+            _ => {
+                let (tgid, tid) = (a0 as i32 as i64, a1 as i32 as i64);
+                (
+                    if tgid <= 0 || tid <= 0 {
+                        Err(-EINVAL)
+                    } else {
+                        Ok(tgid as u64 == GUEST_PID && tid as u64 == GUEST_PID)
+                    },
+                    a2,
+                )
+            }
+        };
+        let sig = sig as i32;
+        if !(0..=64).contains(&sig) {
+            return Err(-EINVAL);
+        }
+        match target {
+            Err(e) => Err(e),
+            Ok(false) => Err(-ESRCH),
+            Ok(true) => Ok(sig as u64),
+        }
+    }
+
+    /// Whether `sig` is ignored: `SIG_IGN`, or `SIG_DFL` for a signal whose
+    /// default action is to ignore it (SIGCHLD, SIGCONT, SIGURG, SIGWINCH).
+    fn ignored(&self, sig: u64) -> bool {
+        match self.sigactions[(sig - 1) as usize][0] {
+            SIG_IGN => true,
+            SIG_DFL => matches!(sig, 17 | 18 | 23 | 28),
+            _ => false,
+        }
+    }
+
+    /// Sends `sig` (0: none) to the guest: pending while blocked, otherwise
+    /// its action now. Returns the exit status when it ends the guest.
+    fn raise(&mut self, sig: u64) -> Option<i32> {
+        if sig == 0 {
+            return None;
+        }
+        let bit = 1u64 << (sig - 1);
+        if self.sigmask & bit != 0 {
+            self.pending |= bit;
+            return None;
+        }
+        self.act(sig)
+    }
+
+    /// Acts on the lowest pending signal no longer blocked, then the next.
+    fn act_on_pending(&mut self) -> Option<i32> {
+        while self.pending & !self.sigmask != 0 {
+            let sig = u64::from((self.pending & !self.sigmask).trailing_zeros()) + 1;
+            self.pending &= !(1 << (sig - 1));
+            if let Some(code) = self.act(sig) {
+                return Some(code);
+            }
+        }
+        None
+    }
+
+    /// The action of an unblocked `sig` as Linux takes it: ignored ones are
+    /// discarded; the default action of the others ends the process, except
+    /// the stop signals (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU), which would
+    /// stop it until a SIGCONT no one can send (noted, not taken). A guest
+    /// handler cannot run: noted once per signal, not delivered.
+    fn act(&mut self, sig: u64) -> Option<i32> {
+        if self.ignored(sig) {
+            return None;
+        }
+        let bit = 1u64 << (sig - 1);
+        if self.sigactions[(sig - 1) as usize][0] != SIG_DFL || matches!(sig, 19..=22) {
+            if self.noted_handlers & bit == 0 {
+                self.noted_handlers |= bit;
+                let what = if matches!(sig, 19..=22) {
+                    "stops the process: no job control in the VM, not stopped"
+                } else {
+                    "has a guest handler: not delivered (the VM runs no signal handlers)"
+                };
+                let _ = writeln!(self.stderr, "vm: signal {sig} {what}");
+            }
+            return None;
+        }
+        self.flush();
+        Some(128 + sig as i32)
+    }
+
+    /// `rt_sigpending`: the blocked signals waiting (Linux reports the
+    /// pending set masked by the blocked one).
+    fn rt_sigpending<M: GuestAccess>(&mut self, mem: &mut M, set: u64, sigsetsize: u64) -> i64 {
+        if sigsetsize > 8 {
+            return -EINVAL;
+        }
+        let b = (self.pending & self.sigmask).to_le_bytes();
+        self.put(mem, set, &b[..sigsetsize as usize])
+            .map_or_else(|e| e, |_| 0)
     }
 
     /// `rt_sigprocmask`: keeps the blocked set (SIGKILL and SIGSTOP

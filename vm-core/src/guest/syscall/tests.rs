@@ -691,3 +691,60 @@ fn standard_streams_are_pipes_and_close_like_files() {
     assert_eq!(sys(&mut h, &mut m, nr::WRITE, &[1, 0x100, 1]), -EBADF);
     assert_eq!(sys(&mut h, &mut m, nr::WRITE, &[2, 0x100, 1]), 1);
 }
+
+/// kill/tkill/tgkill to the guest itself: errno checks, default actions
+/// (ignore; end the guest with 128 + signal), SIG_IGN, blocked signals
+/// pending until unblocked, rt_sigpending; a handler is never run.
+#[test]
+fn signals_to_self_take_their_default_action() {
+    let (mut h, _, err, mut cpu, mut m) = handler();
+    let mut kill = |h: &mut SyscallHandler, m: &mut GuestMemory, n, a: [u64; 3]| {
+        cpu.globals[13] = 8; // rt_sigprocmask's sigsetsize
+        let r = call(h, &mut cpu, m, n, a).unwrap();
+        (r, cpu.globals[10] as i64)
+    };
+    let cont = SyscallOutcome::Continue;
+    let me = GUEST_PID;
+    assert_eq!(kill(&mut h, &mut m, nr::KILL, [me, 0, 0]), (cont, 0));
+    assert_eq!(kill(&mut h, &mut m, nr::KILL, [me, 65, 0]), (cont, -EINVAL));
+    assert_eq!(kill(&mut h, &mut m, nr::KILL, [me + 1, 0, 0]), (cont, -ESRCH));
+    assert_eq!(kill(&mut h, &mut m, nr::KILL, [-1i64 as u64, 15, 0]), (cont, -ESRCH));
+    assert_eq!(kill(&mut h, &mut m, nr::TGKILL, [me, me, -1i64 as u64]), (cont, -EINVAL));
+    assert_eq!(kill(&mut h, &mut m, nr::TGKILL, [0, me, 6]), (cont, -EINVAL));
+    assert_eq!(kill(&mut h, &mut m, nr::TGKILL, [me, me + 1, 6]), (cont, -ESRCH));
+    assert_eq!(kill(&mut h, &mut m, nr::TKILL, [me + 1, 6, 0]), (cont, -ESRCH));
+    // Default action "ignore": SIGCHLD, SIGCONT, SIGURG, SIGWINCH.
+    for sig in [17, 18, 23, 28] {
+        assert_eq!(kill(&mut h, &mut m, nr::TGKILL, [me, me, sig]), (cont, 0));
+    }
+    // SIG_IGN discards; SIG_DFL again terminates.
+    m.write_bytes(0x100, &[1, 0, 0, 0, 0, 0, 0, 0]).unwrap();
+    m.write_bytes(0x108, &[0; 16]).unwrap();
+    assert_eq!(sys(&mut h, &mut m, nr::RT_SIGACTION, &[15, 0x100, 0, 8]), 0);
+    assert_eq!(kill(&mut h, &mut m, nr::KILL, [0, 15, 0]), (cont, 0));
+    // Blocked: pending (rt_sigpending shows it), acted on when unblocked.
+    m.store(0x300, 8, 1 << 5).unwrap();
+    assert_eq!(sys(&mut h, &mut m, nr::RT_SIGPROCMASK, &[0, 0x300, 0, 8]), 0);
+    assert_eq!(kill(&mut h, &mut m, nr::TKILL, [me, 6, 0]), (cont, 0));
+    assert_eq!(sys(&mut h, &mut m, nr::RT_SIGPENDING, &[0x310, 8]), 0);
+    assert_eq!(m.load(0x310, 8).unwrap(), 1 << 5);
+    assert_eq!(sys(&mut h, &mut m, nr::RT_SIGPENDING, &[0x310, 9]), -EINVAL);
+    // A handler is not run: noted once, the call succeeds.
+    m.write_bytes(0x100, &0x1234u64.to_le_bytes()).unwrap();
+    assert_eq!(sys(&mut h, &mut m, nr::RT_SIGACTION, &[10, 0x100, 0, 8]), 0);
+    assert_eq!(kill(&mut h, &mut m, nr::KILL, [me, 10, 0]), (cont, 0));
+    assert_eq!(kill(&mut h, &mut m, nr::KILL, [me, 10, 0]), (cont, 0));
+    let noted = String::from_utf8(err.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(noted.matches("signal 10 has a guest handler").count(), 1, "{noted}");
+    // Unblocking SIGABRT ends the guest with 128 + 6.
+    assert_eq!(
+        kill(&mut h, &mut m, nr::RT_SIGPROCMASK, [1, 0x300, 0]).0,
+        SyscallOutcome::Exit(134)
+    );
+    // Unblocked and default: SIGKILL and SIGTERM end it at once.
+    let (mut h, _, _, mut cpu, mut m) = handler();
+    assert_eq!(
+        call(&mut h, &mut cpu, &mut m, nr::KILL, [me, 9, 0]).unwrap(),
+        SyscallOutcome::Exit(137)
+    );
+}
