@@ -15,7 +15,7 @@ use crate::backend::x86_64::RelocatableBlock;
 /// First 8 bytes of every image.
 pub const MAGIC: [u8; 8] = *b"VMAOTIMG";
 /// Version of the layout below; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// Size of the fixed header.
 pub const HEADER_LEN: usize = 192;
 /// Size of one function-table record (entry pc).
@@ -31,11 +31,17 @@ pub const WORD_REC: usize = 2;
 pub const TRAILER_LEN: usize = 4;
 /// Alignment of the code section and of every block's code in it.
 pub const CODE_ALIGN: usize = 16;
+/// The image's exit thunk as stored (format 4): `jmp rel32` to the shared
+/// exit routine, its rel32 zero in the file and written by the loader.
+/// Every block's jumps to the exit routine lead here instead (their rel32
+/// fields are image-relative, written at build time), so they need no
+/// relocation record each.
+pub const EXIT_THUNK: [u8; 5] = [0xe9, 0, 0, 0, 0];
 
-/// Relocation kinds.
+/// Relocation kinds. (Kind 1, the rel32 of a jump to the shared exit
+/// routine, was dropped in format 4: those jumps lead to the image's exit
+/// thunk, see [`EXIT_THUNK`].)
 pub mod reloc_kind {
-    /// rel32 of a jump to the shared exit routine; `target` is 0.
-    pub const EXIT_REL32: u16 = 1;
     /// rel32 of a direct (chainable) jump, initially to its exit stub;
     /// `target` is the guest pc it leads to. The loader may link it to the
     /// target block when the image holds one.
@@ -186,7 +192,9 @@ const H_RELOC_COUNT: usize = 152;
 const H_RELOC_OFF: usize = 156;
 const H_CODE_LEN: usize = 160;
 const H_CODE_OFF: usize = 164;
-const H_RESERVED: usize = 168;
+/// Code-section offset of the exit thunk ([`EXIT_THUNK`]).
+const H_EXIT_THUNK: usize = 168;
+const H_RESERVED: usize = 172;
 const STR_FIELD: usize = 16;
 
 fn put_str(out: &mut [u8], at: usize, s: &str) {
@@ -241,11 +249,7 @@ pub struct TooLarge(pub String);
 pub fn serialize(build: &BuildInfo, c: &ImageContents) -> Result<Vec<u8>, TooLarge> {
     let func_off = HEADER_LEN;
     let block_off = func_off + c.functions.len() * FUNC_REC;
-    let n_relocs: usize = c
-        .blocks
-        .iter()
-        .map(|b| b.code.exit_rel32.len() + 2 * b.code.sites.len())
-        .sum();
+    let n_relocs: usize = c.blocks.iter().map(|b| 2 * b.code.sites.len()).sum();
     let reloc_off = block_off + c.blocks.len() * BLOCK_REC;
     let word_off = reloc_off + n_relocs * RELOC_REC;
     let n_words: usize = c
@@ -258,6 +262,9 @@ pub fn serialize(build: &BuildInfo, c: &ImageContents) -> Result<Vec<u8>, TooLar
     for b in &c.blocks {
         code_len = code_len.next_multiple_of(CODE_ALIGN) + b.code.code.len();
     }
+    // The exit thunk follows the last block.
+    let thunk = code_len.next_multiple_of(CODE_ALIGN);
+    let code_len = thunk + EXIT_THUNK.len();
     let file_len = code_off + code_len + TRAILER_LEN;
     if file_len > i32::MAX as usize {
         return Err(TooLarge(format!("{file_len} bytes")));
@@ -284,6 +291,8 @@ pub fn serialize(build: &BuildInfo, c: &ImageContents) -> Result<Vec<u8>, TooLar
     put_u32(&mut out, H_RELOC_OFF, reloc_off as u32);
     put_u32(&mut out, H_CODE_LEN, code_len as u32);
     put_u32(&mut out, H_CODE_OFF, code_off as u32);
+    put_u32(&mut out, H_EXIT_THUNK, thunk as u32);
+    out[code_off + thunk..code_off + thunk + EXIT_THUNK.len()].copy_from_slice(&EXIT_THUNK);
     for (i, &f) in c.functions.iter().enumerate() {
         put_u64(&mut out, func_off + i * FUNC_REC, f);
     }
@@ -296,12 +305,7 @@ pub fn serialize(build: &BuildInfo, c: &ImageContents) -> Result<Vec<u8>, TooLar
         let first_reloc = reloc_idx;
         // (field offset in the block, kind, target), sorted by offset: the
         // loader checks that fields do not overlap by their order alone.
-        let mut relocs: Vec<(usize, u16, u64)> = b
-            .code
-            .exit_rel32
-            .iter()
-            .map(|&o| (o as usize, reloc_kind::EXIT_REL32, 0))
-            .collect();
+        let mut relocs: Vec<(usize, u16, u64)> = Vec::with_capacity(2 * b.code.sites.len());
         for s in &b.code.sites {
             let chain = s.jump_rel32 as usize;
             relocs.push((chain, reloc_kind::CHAIN_REL32, s.target_pc));
@@ -330,8 +334,16 @@ pub fn serialize(build: &BuildInfo, c: &ImageContents) -> Result<Vec<u8>, TooLar
         put_u32(&mut out, rec + 20, b.code.code.len() as u32);
         put_u32(&mut out, rec + 24, first_reloc as u32);
         put_u32(&mut out, rec + 28, (reloc_idx - first_reloc) as u32);
-        out[code_off + code_pos..code_off + code_pos + b.code.code.len()]
-            .copy_from_slice(&b.code.code);
+        let at = code_off + code_pos;
+        out[at..at + b.code.code.len()].copy_from_slice(&b.code.code);
+        // Jumps to the exit routine lead to the exit thunk: image-relative,
+        // so written now, with no relocation record.
+        for &o in &b.code.exit_rel32 {
+            let field = code_pos + o as usize;
+            let rel = thunk as i64 - (field as i64 + 4);
+            let rel = i32::try_from(rel).map_err(|_| TooLarge(format!("exit jump at {field}")))?;
+            out[code_off + field..code_off + field + 4].copy_from_slice(&rel.to_le_bytes());
+        }
         code_pos += b.code.code.len();
     }
     let crc = crc32c(&out[..file_len - TRAILER_LEN]);
@@ -436,9 +448,19 @@ pub struct ImageView<'a> {
     relocs: (usize, usize),
     words: (usize, usize),
     code: (usize, usize),
+    /// Code-section offset of the exit thunk (validated: after every
+    /// block's code, the last [`EXIT_THUNK`]`.len()` bytes of the section).
+    exit_thunk: usize,
 }
 
 impl<'a> ImageView<'a> {
+    /// Code-section offset of the `jmp rel32` to the shared exit routine
+    /// that every block's exit jumps lead to (its rel32 is relocated).
+    #[inline]
+    pub fn exit_thunk(&self) -> usize {
+        self.exit_thunk
+    }
+
     /// Guest entry point recorded at build time.
     pub fn entry(&self) -> u64 {
         self.entry
@@ -757,6 +779,7 @@ fn validate_inner<'a>(
         relocs,
         words,
         code,
+        exit_thunk: u32_at(bytes, H_EXIT_THUNK) as usize,
     };
     validate_tables(&view, b.max_block_insns, check_relocs)?;
     Ok(view)
@@ -849,7 +872,6 @@ fn validate_tables(
             }
             let field = u32::from_le_bytes(block_code[at..at + 4].try_into().expect("4"));
             let ok = match rec.kind {
-                reloc_kind::EXIT_REL32 => field == 0 && rec.target == 0,
                 reloc_kind::SITE_IMM32 => {
                     site_targets.push(rec.target);
                     field == 0
@@ -879,6 +901,22 @@ fn validate_tables(
         if !site_targets.iter().all(|&t| names_chain(t)) {
             return Err(site_names_no_chain(i, &b));
         }
+    }
+    // The exit thunk: the last bytes of the code section, after every
+    // block's code, with a zero rel32.
+    let t = v.exit_thunk;
+    if !t.is_multiple_of(CODE_ALIGN)
+        || t < code_end
+        || t.checked_add(EXIT_THUNK.len()) != Some(code.len())
+        || code[t..] != EXIT_THUNK
+    {
+        return reject(
+            ImageCheck::Relocations,
+            format!(
+                "exit thunk at code offset {t} is not a zero jmp rel32 ending the code section ({} bytes, blocks end at {code_end})",
+                code.len()
+            ),
+        );
     }
     if guest_words != v.words.1 as u64 {
         return reject(
@@ -939,13 +977,10 @@ pub(crate) fn describe_bad_reloc(v: &ImageView<'_>, i: usize, b: &BlockRec) -> R
         } else {
             free_from = o + 4;
             match rr.kind {
-                reloc_kind::EXIT_REL32 | reloc_kind::SITE_IMM32 if code[o..o + 4] != [0; 4] => {
+                reloc_kind::SITE_IMM32 if code[o..o + 4] != [0; 4] => {
                     "relocated field is not zero".to_string()
                 }
-                reloc_kind::EXIT_REL32 if rr.target != 0 => {
-                    "exit relocation with a target".to_string()
-                }
-                reloc_kind::EXIT_REL32 | reloc_kind::SITE_IMM32 => continue,
+                reloc_kind::SITE_IMM32 => continue,
                 reloc_kind::CHAIN_REL32 => {
                     let rel = i32::from_le_bytes(code[o..o + 4].try_into().expect("4")) as i64;
                     let stub = o as i64 + 4 + rel;

@@ -639,33 +639,35 @@ fn images_chain_to_two_byte_aligned_targets() {
 
 #[test]
 fn relocations_on_the_same_field_are_rejected_at_any_bit_position() {
-    // Two zero-initialised fields (exit or site) of one block moved onto
-    // the same offset: only the overlap check can catch it. Every such
-    // pair of the fib image is tried, so the field lands at every kind of
-    // position in the per-block bitmap (including across a word edge).
-    let elf = workload("fib");
-    let good = image(&elf);
-    let expect = expectation(&elf);
-    let rd32 = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
-    let view = format::validate(&good, &expect).unwrap();
-    let relocs_at = rd32(&good, 156) as usize;
+    // Two zero-initialised (site) fields of one block moved onto the same
+    // offset: only the overlap check can catch it. Every such pair of
+    // several workloads' images is tried, so the field lands at every kind
+    // of position in the per-block bitmap (including across a word edge).
     let mut tried = 0;
-    for i in 0..view.block_count() {
-        let b = view.block(i);
-        let zeroed: Vec<usize> = (b.reloc_start..b.reloc_start + b.reloc_count)
-            .map(|r| r as usize)
-            .filter(|&r| view.reloc(r).kind != format::reloc_kind::CHAIN_REL32)
-            .collect();
-        for w in zeroed.windows(2) {
-            let mut img = good.clone();
-            let src = relocs_at + w[0] * format::RELOC_REC;
-            let dst = relocs_at + w[1] * format::RELOC_REC;
-            let off = rd32(&img, src).to_le_bytes();
-            img[dst..dst + 4].copy_from_slice(&off);
-            reseal(&mut img);
-            let e = format::validate(&img, &expect).unwrap_err();
-            assert_eq!(e.check, ImageCheck::Relocations, "{e}");
-            tried += 1;
+    for w in ["fib", "qsort", "strings", "crc32"] {
+        let elf = workload(w);
+        let good = image(&elf);
+        let expect = expectation(&elf);
+        let rd32 = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+        let view = format::validate(&good, &expect).unwrap();
+        let relocs_at = rd32(&good, 156) as usize;
+        for i in 0..view.block_count() {
+            let b = view.block(i);
+            let zeroed: Vec<usize> = (b.reloc_start..b.reloc_start + b.reloc_count)
+                .map(|r| r as usize)
+                .filter(|&r| view.reloc(r).kind != format::reloc_kind::CHAIN_REL32)
+                .collect();
+            for w in zeroed.windows(2) {
+                let mut img = good.clone();
+                let src = relocs_at + w[0] * format::RELOC_REC;
+                let dst = relocs_at + w[1] * format::RELOC_REC;
+                let off = rd32(&img, src).to_le_bytes();
+                img[dst..dst + 4].copy_from_slice(&off);
+                reseal(&mut img);
+                let e = format::validate(&img, &expect).unwrap_err();
+                assert_eq!(e.check, ImageCheck::Relocations, "{e}");
+                tried += 1;
+            }
         }
     }
     assert!(tried > 50, "{tried}");
@@ -726,7 +728,7 @@ fn loader_rejects_bad_relocation_records_like_validate_before_writing_code() {
     let relocs_at = rd32(&good, 156) as usize;
     let dir = scratch_dir("bad-relocs");
     let path = dir.join("fib-bad-reloc.vmimg");
-    let mut tried = [0usize; 3];
+    let mut tried = [0usize; 2];
     for r in (0..view.reloc_count()).step_by(5) {
         let rec = relocs_at + r * format::RELOC_REC;
         let kind = view.reloc(r).kind;
@@ -751,10 +753,7 @@ fn loader_rejects_bad_relocation_records_like_validate_before_writing_code() {
                 // site naming no chain field
                 mutations.push(Box::new(move |img| img[rec + 8] ^= 1));
             }
-            _ => {
-                // exit relocation with a target
-                mutations.push(Box::new(move |img| img[rec + 8] = 4));
-            }
+            k => panic!("record {r}: kind {k} in a built image"),
         }
         for m in &mutations {
             let mut img = good.clone();
@@ -779,9 +778,83 @@ fn loader_rejects_bad_relocation_records_like_validate_before_writing_code() {
             assert!(e.to_string().contains("fib-bad-reloc.vmimg"), "{e}");
             assert!(vm.cache().is_empty());
             assert_eq!(vm.stats().install_time, std::time::Duration::ZERO);
-            tried[(kind - 1) as usize] += 1;
+            tried[(kind - format::reloc_kind::CHAIN_REL32) as usize] += 1;
         }
     }
     assert!(tried.iter().all(|&n| n > 10), "{tried:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn exit_thunk_is_checked_and_old_formats_are_refused_naming_the_file() {
+    // Format 4: every block's exit jumps lead to one exit thunk at the end
+    // of the code section, the image's only jump to the exit routine.
+    let elf = workload("fib");
+    let good = image(&elf);
+    let expect = expectation(&elf);
+    let rd32 = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let view = format::validate(&good, &expect).unwrap();
+    let code_off = rd32(&good, 164) as usize;
+    let code_len = rd32(&good, 160) as usize;
+    let thunk = view.exit_thunk();
+    assert_eq!(thunk + format::EXIT_THUNK.len(), code_len);
+    assert_eq!(
+        good[code_off + thunk..code_off + code_len],
+        format::EXIT_THUNK
+    );
+    let dir = scratch_dir("exit-thunk");
+    let path = dir.join("fib-thunk.vmimg");
+    type Mutation = Box<dyn Fn(&mut Vec<u8>)>;
+    let mutations: Vec<(Mutation, ImageCheck)> = vec![
+        // thunk offset inside a block, misaligned, past the section
+        (
+            Box::new(|img| img[168..172].copy_from_slice(&0u32.to_le_bytes())),
+            ImageCheck::Relocations,
+        ),
+        (
+            Box::new(move |img| img[168..172].copy_from_slice(&(thunk as u32 + 1).to_le_bytes())),
+            ImageCheck::Relocations,
+        ),
+        (
+            Box::new(move |img| img[168..172].copy_from_slice(&(thunk as u32 + 16).to_le_bytes())),
+            ImageCheck::Relocations,
+        ),
+        // not a jmp, or a nonzero rel32
+        (
+            Box::new(move |img| img[code_off + thunk] = 0xe8),
+            ImageCheck::Relocations,
+        ),
+        (
+            Box::new(move |img| img[code_off + thunk + 2] = 1),
+            ImageCheck::Relocations,
+        ),
+        // an image of format 3
+        (
+            Box::new(|img| img[8..12].copy_from_slice(&3u32.to_le_bytes())),
+            ImageCheck::FormatVersion,
+        ),
+    ];
+    for (m, check) in &mutations {
+        let mut img = good.clone();
+        m(&mut img);
+        reseal(&mut img);
+        let want = format::validate(&img, &expect).unwrap_err();
+        assert_eq!(want.check, *check, "{want}");
+        std::fs::write(&path, &img).unwrap();
+        let out = Captured::default();
+        let mut vm = new_vm(EngineKind::Jit, &out);
+        vm.load_elf(&elf, &["fib".into()]).unwrap();
+        // SAFETY: a deliberately damaged copy of build_image output, which the checks must reject.
+        let e = unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) }.unwrap_err();
+        let AotError::Rejected { rejection, .. } = &e else {
+            panic!("expected a rejection, got {e:?}");
+        };
+        assert_eq!(rejection, &want);
+        assert!(e.to_string().contains("fib-thunk.vmimg"), "{e}");
+        if *check == ImageCheck::FormatVersion {
+            assert!(e.to_string().contains("format version 3"), "{e}");
+        }
+        assert_eq!(vm.stats().install_time, std::time::Duration::ZERO);
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

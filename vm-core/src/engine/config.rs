@@ -47,9 +47,9 @@ pub struct VmConfig {
     /// block at once (as it always does under the MMU and in the tiered engine).
     ///
     /// Off by default: a block's first compile is 4x cheaper with it, but
-    /// a cold JIT start then comes within about 3x (2.86-3.04x measured)
-    /// of an AOT image's (`aot::bench_aot_startup_vs_jit`, whose seed
-    /// bound is 3x), so it
+    /// a cold JIT start then comes within about 3x (2.85-2.97x measured
+    /// with image format 4) of an AOT image's
+    /// (`aot::bench_aot_startup_vs_jit`, whose seed bound is 3x), so it
     /// waits for a faster AOT load (vm-core/ARCHITECTURE.md, "Baseline
     /// tier"). `vm run --baseline` turns it on.
     pub baseline: bool,

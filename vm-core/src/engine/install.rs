@@ -345,7 +345,16 @@ impl Vm {
         let exit = backend.exit_routine();
         // Relocated field values, computed before anything is written; the
         // code is then copied into the region once with them in place.
-        fields.reserve(img.reloc_count());
+        fields.reserve(img.reloc_count() + 1);
+        // The exit thunk (validated: the last bytes of the code section,
+        // after every block), the one jump to the exit routine: every
+        // block's exit jumps lead to it (image-relative, written at build).
+        let thunk_field = img.exit_thunk() + 1;
+        fields.push(field_i32(
+            thunk_field as u32,
+            exit as i64 - ((base + thunk_field) as i64 + 4),
+            "exit jump",
+        )?);
         // Chain sites come with a site field each: at most half the relocations.
         sites.reserve(img.reloc_count() / 2);
         site_block.reserve(img.reloc_count() / 2);
@@ -360,7 +369,7 @@ impl Vm {
         // it, before anything is written (the loader's validation leaves
         // the records' contents to this pass, see
         // `format::validate_for_install`): fields lie inside their block,
-        // sorted and not overlapping, exit and site fields are zero, chain
+        // sorted and not overlapping, site fields are zero, chain
         // jumps lead to a stub inside the block and to an aligned guest pc,
         // site fields name a chain field of the same block. The hot loop
         // only tells good from bad; the cold functions of `format` name
@@ -397,9 +406,6 @@ impl Vm {
                 let value = u32::from_le_bytes(block_code[at..at + 4].try_into().expect("4"));
                 let field = base + rr.offset as usize;
                 match rr.kind {
-                    reloc_kind::EXIT_REL32 if value == 0 && rr.target == 0 => fields.push(
-                        field_i32(rr.offset, exit as i64 - (field as i64 + 4), "exit jump")?,
-                    ),
                     // Relocated below, once the target is known to name a
                     // chain field of the block.
                     reloc_kind::SITE_IMM32 if value == 0 => site_targets.push((rr.offset, rr.target)),
