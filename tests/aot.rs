@@ -50,13 +50,9 @@ fn small_config() -> VmConfig {
     }
 }
 
-fn fresh_vm(elf: &[u8], args: &[String]) -> Vm {
-    let mut vm = Vm::new(
-        small_config(),
-        Box::new(std::io::sink()),
-        Box::new(std::io::sink()),
-    )
-    .unwrap();
+/// A VM of configuration `cfg` with `elf` loaded (output discarded).
+fn fresh_vm_with(cfg: VmConfig, elf: &[u8], args: &[String]) -> Vm {
+    let mut vm = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();
     vm.load_elf(elf, args).unwrap();
     vm
 }
@@ -68,17 +64,6 @@ fn glibc_config() -> VmConfig {
         code_cache_bytes: 16 << 20,
         ..small_config()
     }
-}
-
-fn fresh_glibc_vm(elf: &[u8], args: &[String]) -> Vm {
-    let mut vm = Vm::new(
-        glibc_config(),
-        Box::new(std::io::sink()),
-        Box::new(std::io::sink()),
-    )
-    .unwrap();
-    vm.load_elf(elf, args).unwrap();
-    vm
 }
 
 /// Writes the image of `name` to a per-process temp file.
@@ -96,11 +81,16 @@ fn image_file(name: &str, elf: &[u8]) -> PathBuf {
 #[perf_target(max_ms = 1, category = "AOT")]
 #[test]
 fn bench_aot_compilation(b: &mut Bench) {
+    let elfs: Vec<Vec<u8>> = WORKLOADS.iter().map(|w| workload(w)).collect();
+    compilation(b, &elfs);
+}
+
+/// Translation + full optimization + relocatable code generation of one
+/// guest function, round-robin over every function of `elfs`; whole-program
+/// discovery's cost per function is reported beside it.
+fn compilation(b: &mut Bench, elfs: &[Vec<u8>]) {
     let mut c = AotCompiler::new(small_config().max_block_insns).unwrap();
-    let progs: Vec<Program> = WORKLOADS
-        .iter()
-        .map(|w| c.discover(&workload(w)).unwrap())
-        .collect();
+    let progs: Vec<Program> = elfs.iter().map(|e| c.discover(e).unwrap()).collect();
     let funcs: Vec<(usize, usize)> = progs
         .iter()
         .enumerate()
@@ -108,9 +98,8 @@ fn bench_aot_compilation(b: &mut Bench) {
         .collect();
     let blocks: usize = progs.iter().map(|p| p.blocks.len()).sum();
     // Discovery is whole-program; its cost per function, for the report.
-    let elfs: Vec<Vec<u8>> = WORKLOADS.iter().map(|w| workload(w)).collect();
     let t = std::time::Instant::now();
-    for e in &elfs {
+    for e in elfs {
         std::hint::black_box(c.discover(e).unwrap());
     }
     b.metric(
@@ -146,23 +135,32 @@ fn funcs_len(progs: &[Program]) -> usize {
 #[perf_target(max_ms = 100, category = "AOT")]
 #[test]
 fn bench_aot_image_loading(b: &mut Bench) {
-    // The largest image among the workloads.
-    let (name, elf, path) = WORKLOADS
-        .iter()
-        .map(|w| {
-            let elf = workload(w);
-            let path = image_file(w, &elf);
-            (*w, elf, path)
-        })
+    let images = WORKLOADS.iter().map(|w| {
+        let elf = workload(w);
+        let path = image_file(w, &elf);
+        (*w, elf, path)
+    });
+    image_loading(b, images, small_config(), 20);
+}
+
+/// Loads of the largest of `images` (name, ELF, image file) into fresh VMs
+/// of configuration `cfg`: `rounds` loads outside the timed loop report
+/// the phase split (means), then the timed loop.
+fn image_loading(
+    b: &mut Bench,
+    images: impl Iterator<Item = (&'static str, Vec<u8>, PathBuf)>,
+    cfg: VmConfig,
+    rounds: u32,
+) {
+    let (name, elf, path) = images
         .max_by_key(|(_, _, p)| std::fs::metadata(p).unwrap().len())
         .unwrap();
+    println!("image loading: the largest image is {name}'s");
     let args = vec![name.to_string()];
-    // Loads outside the timed loop report the phase split (means).
-    let rounds = 20;
     let (mut map, mut val, mut ins) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut blocks = 0;
     for _ in 0..rounds {
-        let mut vm = fresh_vm(&elf, &args);
+        let mut vm = fresh_vm_with(cfg.clone(), &elf, &args);
         // SAFETY: the image was written by this benchmark from build_image output.
         let load = unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) }.unwrap();
         blocks = load.installed.unwrap().blocks;
@@ -180,7 +178,7 @@ fn bench_aot_image_loading(b: &mut Bench) {
     b.metric("validate_us", us(val));
     b.metric("install_us", us(ins));
     b.iter_batched(
-        || fresh_vm(&elf, &args),
+        || fresh_vm_with(cfg.clone(), &elf, &args),
         |mut vm| {
             // SAFETY: the image was written by this benchmark from build_image output.
             let l = unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) }.unwrap();
@@ -198,21 +196,32 @@ fn bench_aot_image_loading(b: &mut Bench) {
 fn bench_aot_startup_vs_jit(b: &mut Bench) {
     let elf = workload("fib");
     let path = image_file("fib-startup", &elf);
+    b.metric(
+        "image_bytes",
+        std::fs::metadata(&path).unwrap().len() as f64,
+    );
+    startup_vs_jit(b, &elf, &path, small_config());
+}
+
+/// Fresh VM (configuration `cfg`) to the exit of `fib 10` under the JIT
+/// (baseline of the comparison) and with the image at `path` loaded first
+/// (candidate); both must exit alike. Reports the phase split of one cold
+/// JIT run and one image load; removes the image file.
+fn startup_vs_jit(b: &mut Bench, elf: &[u8], path: &Path, cfg: VmConfig) {
     let args = vec!["fib".to_string(), "10".to_string()];
     let run_jit = || {
-        let mut vm = fresh_vm(&elf, &args);
+        let mut vm = fresh_vm_with(cfg.clone(), elf, &args);
         vm.run().unwrap()
     };
     let run_aot = || {
-        let mut vm = fresh_vm(&elf, &args);
+        let mut vm = fresh_vm_with(cfg.clone(), elf, &args);
         // SAFETY: the image was written by this benchmark from build_image output.
-        let l = unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) }.unwrap();
+        let l = unsafe { load_image(&mut vm, path, elf, BadImagePolicy::Stop) }.unwrap();
         assert!(l.installed.is_some());
         vm.run().unwrap()
     };
     assert_eq!(run_jit(), run_aot());
-    // Phase split of one cold JIT run, for the report.
-    let mut vm = fresh_vm(&elf, &args);
+    let mut vm = fresh_vm_with(cfg.clone(), elf, &args);
     vm.run().unwrap();
     let s = vm.stats();
     b.metric("jit_blocks_compiled", s.blocks_compiled as f64);
@@ -220,8 +229,17 @@ fn bench_aot_startup_vs_jit(b: &mut Bench) {
         "jit_translate_us",
         s.translate_time.max(Duration::from_nanos(1)).as_secs_f64() * 1e6,
     );
+    let mut vm = fresh_vm_with(cfg.clone(), elf, &args);
+    // SAFETY: the image was written by this benchmark from build_image output.
+    let l = unsafe { load_image(&mut vm, path, elf, BadImagePolicy::Stop) }.unwrap();
+    b.metric("image_blocks", l.installed.unwrap().blocks as f64);
+    b.metric(
+        "image_load_us",
+        (l.map_time + l.validate_time + l.install_time).as_secs_f64() * 1e6,
+    );
+    drop(vm);
     b.compare(run_jit, run_aot);
-    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(path);
 }
 
 /// [`bench_aot_compilation`] on the glibc builds: one guest function's
@@ -231,38 +249,8 @@ fn bench_aot_startup_vs_jit(b: &mut Bench) {
 #[perf_target(max_ms = 1, category = "AOT")]
 #[test]
 fn bench_aot_compilation_glibc(b: &mut Bench) {
-    let mut c = AotCompiler::new(small_config().max_block_insns).unwrap();
     let elfs: Vec<Vec<u8>> = GC_PROGRAMS.iter().map(|w| gc_workload(w)).collect();
-    let t = std::time::Instant::now();
-    let progs: Vec<Program> = elfs.iter().map(|e| c.discover(e).unwrap()).collect();
-    b.metric(
-        "discovery_us_per_function",
-        t.elapsed().as_secs_f64() * 1e6 / funcs_len(&progs) as f64,
-    );
-    let funcs: Vec<(usize, usize)> = progs
-        .iter()
-        .enumerate()
-        .flat_map(|(p, prog)| (0..prog.functions.len()).map(move |f| (p, f)))
-        .collect();
-    let blocks: usize = progs.iter().map(|p| p.blocks.len()).sum();
-    b.metric("functions", funcs.len() as f64);
-    b.metric("blocks_per_function", blocks as f64 / funcs.len() as f64);
-    let largest = funcs
-        .iter()
-        .map(|&(p, f)| progs[p].functions[f].blocks.len())
-        .max()
-        .unwrap_or(0);
-    b.metric("largest_function_blocks", largest as f64);
-    let mut out = Vec::new();
-    let mut i = 0usize;
-    b.iter(|| {
-        let (p, f) = funcs[i % funcs.len()];
-        i += 1;
-        out.clear();
-        c.compile_function(&progs[p], &progs[p].functions[f], &mut out)
-            .unwrap();
-        out.len()
-    });
+    compilation(b, &elfs);
 }
 
 /// [`bench_aot_image_loading`] on the largest image of the glibc builds
@@ -270,47 +258,12 @@ fn bench_aot_compilation_glibc(b: &mut Bench) {
 #[perf_target(max_ms = 100, category = "AOT")]
 #[test]
 fn bench_aot_image_loading_glibc(b: &mut Bench) {
-    let (name, elf, path) = GC_PROGRAMS
-        .iter()
-        .map(|w| {
-            let elf = gc_workload(w);
-            let path = image_file(&format!("gc-{w}"), &elf);
-            (*w, elf, path)
-        })
-        .max_by_key(|(_, _, p)| std::fs::metadata(p).unwrap().len())
-        .unwrap();
-    println!("bench_aot_image_loading_glibc: the largest image is {name}'s");
-    let args = vec![name.to_string()];
-    let rounds = 10;
-    let (mut map, mut val, mut ins) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
-    let mut blocks = 0;
-    for _ in 0..rounds {
-        let mut vm = fresh_glibc_vm(&elf, &args);
-        // SAFETY: the image was written by this benchmark from build_image output.
-        let load = unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) }.unwrap();
-        blocks = load.installed.unwrap().blocks;
-        map += load.map_time;
-        val += load.validate_time;
-        ins += load.install_time;
-    }
-    let us = |d: Duration| d.as_secs_f64() * 1e6 / rounds as f64;
-    b.metric(
-        "image_bytes",
-        std::fs::metadata(&path).unwrap().len() as f64,
-    );
-    b.metric("blocks", blocks as f64);
-    b.metric("map_us", us(map));
-    b.metric("validate_us", us(val));
-    b.metric("install_us", us(ins));
-    b.iter_batched(
-        || fresh_glibc_vm(&elf, &args),
-        |mut vm| {
-            // SAFETY: the image was written by this benchmark from build_image output.
-            let l = unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) }.unwrap();
-            (vm, l.installed.map(|i| i.blocks))
-        },
-    );
-    let _ = std::fs::remove_file(&path);
+    let images = GC_PROGRAMS.iter().map(|w| {
+        let elf = gc_workload(w);
+        let path = image_file(&format!("gc-{w}"), &elf);
+        (*w, elf, path)
+    });
+    image_loading(b, images, glibc_config(), 10);
 }
 
 /// [`bench_aot_startup_vs_jit`] on the glibc build of `fib 10`: glibc's
@@ -334,40 +287,9 @@ fn bench_aot_image_loading_glibc(b: &mut Bench) {
 fn bench_aot_startup_vs_jit_glibc(b: &mut Bench) {
     let elf = gc_workload("fib");
     let path = image_file("gc-fib-startup", &elf);
-    let args = vec!["fib".to_string(), "10".to_string()];
-    let run_jit = || {
-        let mut vm = fresh_glibc_vm(&elf, &args);
-        vm.run().unwrap()
-    };
-    let run_aot = || {
-        let mut vm = fresh_glibc_vm(&elf, &args);
-        // SAFETY: the image was written by this benchmark from build_image output.
-        let l = unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) }.unwrap();
-        assert!(l.installed.is_some());
-        vm.run().unwrap()
-    };
-    assert_eq!(run_jit(), run_aot());
-    // Phase split of one cold JIT run and one image load, for the report.
-    let mut vm = fresh_glibc_vm(&elf, &args);
-    vm.run().unwrap();
-    let s = vm.stats();
-    b.metric("jit_blocks_compiled", s.blocks_compiled as f64);
-    b.metric(
-        "jit_translate_us",
-        s.translate_time.max(Duration::from_nanos(1)).as_secs_f64() * 1e6,
-    );
-    let mut vm = fresh_glibc_vm(&elf, &args);
-    // SAFETY: the image was written by this benchmark from build_image output.
-    let l = unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) }.unwrap();
     b.metric(
         "image_bytes",
         std::fs::metadata(&path).unwrap().len() as f64,
     );
-    b.metric("image_blocks", l.installed.unwrap().blocks as f64);
-    b.metric(
-        "image_load_us",
-        (l.map_time + l.validate_time + l.install_time).as_secs_f64() * 1e6,
-    );
-    b.compare(run_jit, run_aot);
-    let _ = std::fs::remove_file(&path);
+    startup_vs_jit(b, &elf, &path, glibc_config());
 }

@@ -528,11 +528,51 @@ fn bench_compilation_latency_glibc(b: &mut Bench) {
 #[perf_target(category = "JIT", metrics(hit_rate >= 0.90))]
 #[test]
 fn bench_block_caching(b: &mut Bench) {
-    let elf = workload("qsort");
-    let vm = run("qsort", &elf, engine(EngineKind::Jit));
-    let stats = vm.stats();
-    b.metric("hit_rate", stats.block_hit_rate());
-    b.metric("dispatcher_hit_rate", stats.hit_rate());
+    block_caching(b, "qsort", &workload("qsort"));
+}
+
+/// Interpreter vs JIT vs tiered on the same workload.
+#[perf_target(category = "JIT", max_overhead_pct = 5.0)]
+#[test]
+fn bench_mixed_execution(b: &mut Bench) {
+    mixed_execution(b, "fib", &workload("fib"));
+}
+
+/// Latency of the hotness counter update and promotion decision for a block.
+#[perf_target(max_us = 10, category = "JIT")]
+#[test]
+fn bench_hotspot_detection(b: &mut Bench) {
+    hotspot_detection(b, "fib", &workload("fib"));
+}
+
+/// [`bench_block_caching`] on the glibc build of `qsort`: hit rate of a
+/// real JIT run (glibc's startup runs hundreds of blocks once before
+/// `main`) and lookup latency over its blocks.
+#[perf_target(category = "JIT", metrics(hit_rate >= 0.90))]
+#[test]
+fn bench_block_caching_glibc(b: &mut Bench) {
+    block_caching(b, "qsort", &gc_workload("qsort"));
+}
+
+/// [`bench_mixed_execution`] on the glibc build of `fib`: tiered against
+/// pure JIT (KPI), and the JIT's speedup over the interpreter.
+#[perf_target(category = "JIT", max_overhead_pct = 5.0)]
+#[test]
+fn bench_mixed_execution_glibc(b: &mut Bench) {
+    mixed_execution(b, "fib", &gc_workload("fib"));
+}
+
+/// [`bench_hotspot_detection`] over the blocks of an interpreter run of
+/// the glibc build of `fib`.
+#[perf_target(max_us = 10, category = "JIT")]
+#[test]
+fn bench_hotspot_detection_glibc(b: &mut Bench) {
+    hotspot_detection(b, "fib", &gc_workload("fib"));
+}
+
+/// The block cache filled with the pcs of the blocks `vm` translated (no
+/// code: the lookup benchmarks measure the cache, not the blocks).
+fn cache_of_blocks(vm: &Vm) -> (BlockCache, Vec<u64>) {
     let mut cache = BlockCache::new();
     let pcs: Vec<u64> = vm
         .cache()
@@ -543,6 +583,17 @@ fn bench_block_caching(b: &mut Bench) {
     for &pc in &pcs {
         cache.insert(TranslatedBlock::new(pc, pc + 4, Box::new([])));
     }
+    (cache, pcs)
+}
+
+/// Hit rate of a real JIT run of `elf`, and lookup latency over its blocks.
+fn block_caching(b: &mut Bench, name: &str, elf: &[u8]) {
+    let vm = run(name, elf, engine(EngineKind::Jit));
+    let stats = vm.stats();
+    b.metric("hit_rate", stats.block_hit_rate());
+    b.metric("dispatcher_hit_rate", stats.hit_rate());
+    b.metric("blocks_compiled", stats.blocks_compiled as f64);
+    let (mut cache, pcs) = cache_of_blocks(&vm);
     let mut i = 0usize;
     b.iter(|| {
         i += 1;
@@ -550,14 +601,12 @@ fn bench_block_caching(b: &mut Bench) {
     });
 }
 
-/// Interpreter vs JIT vs tiered on the same workload.
-#[perf_target(category = "JIT", max_overhead_pct = 5.0)]
-#[test]
-fn bench_mixed_execution(b: &mut Bench) {
-    let elf = workload("fib");
+/// Tiered against pure JIT on whole runs of `elf` (the relative KPI), and
+/// the JIT's speedup over the interpreter (best of three runs each).
+fn mixed_execution(b: &mut Bench, name: &str, elf: &[u8]) {
     let time = |kind| {
         let t = Instant::now();
-        black_box(run("fib", &elf, engine(kind)));
+        black_box(run(name, elf, engine(kind)));
         t.elapsed().as_secs_f64()
     };
     let interp = (0..3)
@@ -568,27 +617,16 @@ fn bench_mixed_execution(b: &mut Bench) {
         .fold(f64::MAX, f64::min);
     b.metric("jit_speedup_over_interp", interp / jit);
     b.compare(
-        || run("fib", &elf, engine(EngineKind::Jit)),
-        || run("fib", &elf, engine(EngineKind::Tiered)),
+        || run(name, elf, engine(EngineKind::Jit)),
+        || run(name, elf, engine(EngineKind::Tiered)),
     );
 }
 
-/// Latency of the hotness counter update and promotion decision for a block.
-#[perf_target(max_us = 10, category = "JIT")]
-#[test]
-fn bench_hotspot_detection(b: &mut Bench) {
-    let elf = workload("fib");
-    let vm = run("fib", &elf, engine(EngineKind::Interp));
-    let mut cache = BlockCache::new();
-    let pcs: Vec<u64> = vm
-        .cache()
-        .ids()
-        .into_iter()
-        .map(|id| vm.cache().get(id).pc)
-        .collect();
-    for &pc in &pcs {
-        cache.insert(TranslatedBlock::new(pc, pc + 4, Box::new([])));
-    }
+/// Hotness counter update and promotion decision over the blocks of an
+/// interpreter run of `elf`.
+fn hotspot_detection(b: &mut Bench, name: &str, elf: &[u8]) {
+    let vm = run(name, elf, engine(EngineKind::Interp));
+    let (mut cache, pcs) = cache_of_blocks(&vm);
     let policy = TierPolicy::new(VmConfig::default().tier_threshold);
     let mut i = 0usize;
     b.iter(|| {
@@ -598,88 +636,6 @@ fn bench_hotspot_detection(b: &mut Bench) {
         let hot = policy.record_execution(&mut blk.exec_count);
         if hot {
             blk.exec_count = 0; // keep measuring the undecided path too
-        }
-        hot
-    });
-}
-
-/// [`bench_block_caching`] on the glibc build of `qsort`: hit rate of a
-/// real JIT run (glibc's startup runs hundreds of blocks once before
-/// `main`) and lookup latency over its blocks.
-#[perf_target(category = "JIT", metrics(hit_rate >= 0.90))]
-#[test]
-fn bench_block_caching_glibc(b: &mut Bench) {
-    let vm = run("qsort", &gc_workload("qsort"), engine(EngineKind::Jit));
-    let stats = vm.stats();
-    b.metric("hit_rate", stats.block_hit_rate());
-    b.metric("dispatcher_hit_rate", stats.hit_rate());
-    b.metric("blocks_compiled", stats.blocks_compiled as f64);
-    let mut cache = BlockCache::new();
-    let pcs: Vec<u64> = vm
-        .cache()
-        .ids()
-        .into_iter()
-        .map(|id| vm.cache().get(id).pc)
-        .collect();
-    for &pc in &pcs {
-        cache.insert(TranslatedBlock::new(pc, pc + 4, Box::new([])));
-    }
-    let mut i = 0usize;
-    b.iter(|| {
-        i += 1;
-        cache.lookup(pcs[i % pcs.len()])
-    });
-}
-
-/// [`bench_mixed_execution`] on the glibc build of `fib`: tiered against
-/// pure JIT (KPI), and the JIT's speedup over the interpreter.
-#[perf_target(category = "JIT", max_overhead_pct = 5.0)]
-#[test]
-fn bench_mixed_execution_glibc(b: &mut Bench) {
-    let elf = gc_workload("fib");
-    let time = |kind| {
-        let t = Instant::now();
-        black_box(run("fib", &elf, engine(kind)));
-        t.elapsed().as_secs_f64()
-    };
-    let interp = (0..3)
-        .map(|_| time(EngineKind::Interp))
-        .fold(f64::MAX, f64::min);
-    let jit = (0..3)
-        .map(|_| time(EngineKind::Jit))
-        .fold(f64::MAX, f64::min);
-    b.metric("jit_speedup_over_interp", interp / jit);
-    b.compare(
-        || run("fib", &elf, engine(EngineKind::Jit)),
-        || run("fib", &elf, engine(EngineKind::Tiered)),
-    );
-}
-
-/// [`bench_hotspot_detection`] over the blocks of an interpreter run of
-/// the glibc build of `fib`.
-#[perf_target(max_us = 10, category = "JIT")]
-#[test]
-fn bench_hotspot_detection_glibc(b: &mut Bench) {
-    let vm = run("fib", &gc_workload("fib"), engine(EngineKind::Interp));
-    let mut cache = BlockCache::new();
-    let pcs: Vec<u64> = vm
-        .cache()
-        .ids()
-        .into_iter()
-        .map(|id| vm.cache().get(id).pc)
-        .collect();
-    for &pc in &pcs {
-        cache.insert(TranslatedBlock::new(pc, pc + 4, Box::new([])));
-    }
-    let policy = TierPolicy::new(VmConfig::default().tier_threshold);
-    let mut i = 0usize;
-    b.iter(|| {
-        i += 1;
-        let id = cache.peek(pcs[i % pcs.len()]).unwrap();
-        let blk = cache.get_mut(id);
-        let hot = policy.record_execution(&mut blk.exec_count);
-        if hot {
-            blk.exec_count = 0;
         }
         hot
     });
