@@ -62,8 +62,45 @@ fn engine(kind: EngineKind) -> VmConfig {
     }
 }
 
-/// Decoded blocks left in the cache after a real run of each workload.
-fn real_blocks() -> Vec<(u64, Vec<Inst>)> {
+/// A real block the compile benchmarks translate: where it is, what it
+/// decodes to, and how the JIT's block discovery decodes its guest code.
+trait RealBlock {
+    fn pc(&self) -> u64;
+    /// The guest address after the block's last instruction.
+    fn end(&self) -> u64;
+    /// The decoded instructions (as the cache holds them).
+    fn insns(&self) -> &[Inst];
+    /// Decodes the block's guest code again, appending to `out`.
+    fn decode_into(&self, out: &mut Vec<Inst>);
+}
+
+/// A block of an rv64im workload: 4-byte instruction words.
+struct WordBlock {
+    pc: u64,
+    words: Vec<u32>,
+    insns: Vec<Inst>,
+}
+
+impl RealBlock for WordBlock {
+    fn pc(&self) -> u64 {
+        self.pc
+    }
+    fn end(&self) -> u64 {
+        self.pc + 4 * self.words.len() as u64
+    }
+    fn insns(&self) -> &[Inst] {
+        &self.insns
+    }
+    fn decode_into(&self, out: &mut Vec<Inst>) {
+        for &w in &self.words {
+            out.push(decode(w).unwrap());
+        }
+    }
+}
+
+/// Decoded blocks left in the cache after a real (interpreter) run of each
+/// rv64im workload.
+fn real_blocks() -> Vec<WordBlock> {
     let mut out = Vec::new();
     for name in ["sieve", "matmul", "qsort", "crc32", "fib", "strings"] {
         let vm = run(name, &workload(name), engine(EngineKind::Interp));
@@ -72,7 +109,11 @@ fn real_blocks() -> Vec<(u64, Vec<Inst>)> {
         ids.sort();
         for id in ids {
             let b = cache.get(id);
-            out.push((b.pc, b.insns.to_vec()));
+            out.push(WordBlock {
+                pc: b.pc,
+                words: b.insns.iter().map(encode).collect(),
+                insns: b.insns.to_vec(),
+            });
         }
     }
     out
@@ -102,6 +143,21 @@ fn decode_bytes(bytes: &[u8], out: &mut Vec<Inst>) {
         let ins = decode_parcel(parcel).unwrap();
         at += ins.len as usize;
         out.push(ins);
+    }
+}
+
+impl RealBlock for GuestBlock {
+    fn pc(&self) -> u64 {
+        self.pc
+    }
+    fn end(&self) -> u64 {
+        self.end
+    }
+    fn insns(&self) -> &[Inst] {
+        &self.insns
+    }
+    fn decode_into(&self, out: &mut Vec<Inst>) {
+        decode_bytes(&self.bytes, out);
     }
 }
 
@@ -152,37 +208,59 @@ fn gc_real_blocks() -> Vec<GuestBlock> {
 #[test]
 fn bench_compilation_latency(b: &mut Bench) {
     let blocks = real_blocks();
-    let insns: usize = blocks.iter().map(|(_, i)| i.len()).sum();
+    let insns: usize = blocks.iter().map(|g| g.insns.len()).sum();
     println!(
         "bench_compilation_latency: {} real blocks, {} guest instructions",
         blocks.len(),
         insns
     );
-    let words: Vec<(u64, Vec<u32>)> = blocks
-        .iter()
-        .map(|(pc, ins)| (*pc, ins.iter().map(encode).collect()))
-        .collect();
+    compilation_latency(
+        b,
+        &blocks,
+        CompileRounds {
+            baseline: 50,
+            baseline_fresh_pages: true,
+            optimizing: 50,
+            stages: 20,
+        },
+    );
+}
+
+/// How often the compile benchmarks repeat their whole-set passes (the
+/// glibc set has ~8x the instructions of the rv64im one).
+struct CompileRounds {
+    baseline: usize,
+    /// Also report `baseline_translate_fresh_pages_ns_per_guest_insn`.
+    baseline_fresh_pages: bool,
+    optimizing: usize,
+    stages: usize,
+}
+
+/// The body of the compile-latency benchmarks over `blocks`: the timed
+/// first compile per block (decode, the default tier, install, cache
+/// insertion), then each tier's cost per guest instruction and the stage
+/// split.
+fn compilation_latency<B: RealBlock>(b: &mut Bench, blocks: &[B], rounds: CompileRounds) {
+    let insns: usize = blocks.iter().map(|g| g.insns().len()).sum();
     let baseline_first = VmConfig::default().baseline;
     let mut backend = X64Backend::new(64 << 20).unwrap();
     let mut cache = BlockCache::new();
     let mut i = 0usize;
     b.iter(|| {
-        let (pc, ws) = &words[i % words.len()];
+        let g = &blocks[i % blocks.len()];
         i += 1;
         let mut ins = Vec::with_capacity(16);
-        for &w in ws {
-            ins.push(decode(w).unwrap());
-        }
+        g.decode_into(&mut ins);
         let compiled = if baseline_first {
-            match backend.compile_baseline(*pc, &ins, Some(i as u32)) {
+            match backend.compile_baseline(g.pc(), &ins, Some(i as u32)) {
                 Err(CodegenError::CodeRegionFull) => {
                     backend.flush();
-                    backend.compile_baseline(*pc, &ins, Some(i as u32))
+                    backend.compile_baseline(g.pc(), &ins, Some(i as u32))
                 }
                 r => r,
             }
         } else {
-            let mut ir = translate_block(*pc, &ins);
+            let mut ir = translate_block(g.pc(), &ins);
             opt::optimize_built(&mut ir);
             match backend.compile(&ir) {
                 Err(CodegenError::CodeRegionFull) => {
@@ -193,72 +271,71 @@ fn bench_compilation_latency(b: &mut Bench) {
             }
         }
         .unwrap();
-        {
-            let mut tb =
-                TranslatedBlock::new(*pc, pc + 4 * ins.len() as u64, ins.into_boxed_slice());
-            tb.jit = Some(compiled);
-            cache.insert(tb)
-        }
+        let mut tb = TranslatedBlock::new(g.pc(), g.end(), ins.into_boxed_slice());
+        tb.jit = Some(compiled);
+        cache.insert(tb)
     });
     // The baseline tier's compile over all real blocks (decode + baseline
     // emit + install), in thread CPU time (wall time swung 2x with other
-    // builds on the machine), twice:
-    // - `baseline_translate_fresh_pages_ns_per_guest_insn`: the rounds go on where
-    //   the KPI left the region, into pages no block has used yet, so
-    //   they also pay the kernel for populating those pages (one
-    //   `MADV_POPULATE_*` per 64 KB and view);
+    // builds on the machine):
+    // - `baseline_translate_fresh_pages_ns_per_guest_insn` (rv64im set):
+    //   the rounds go on where the KPI left the region, into pages no block
+    //   has used yet, so they also pay the kernel for populating those
+    //   pages (one `MADV_POPULATE_*` per 64 KB and view);
     // - `baseline_translate_ns_per_guest_insn`: every round starts at a flushed
     //   region and writes the pages the previous round wrote, the steady
     //   state of a JIT whose region has its pages (pooled regions keep
     //   theirs). The first of these swung between ~28 and ~60 ns from run to
     //   run of one binary (most likely the kernel's page population);
     //   the second held at 26.6-28.6 ns.
-    let rounds = 50;
     let mut ins = Vec::with_capacity(64);
     let compile_all = |backend: &mut X64Backend, ins: &mut Vec<Inst>| {
-        for (k, (pc, ws)) in words.iter().enumerate() {
+        for (k, g) in blocks.iter().enumerate() {
             ins.clear();
-            for &w in ws {
-                ins.push(decode(w).unwrap());
-            }
-            let c = match backend.compile_baseline(*pc, ins, Some(k as u32)) {
+            g.decode_into(ins);
+            let c = match backend.compile_baseline(g.pc(), ins, Some(k as u32)) {
                 Err(CodegenError::CodeRegionFull) => {
                     backend.flush();
-                    backend.compile_baseline(*pc, ins, Some(k as u32))
+                    backend.compile_baseline(g.pc(), ins, Some(k as u32))
                 }
                 r => r,
             };
             black_box(c.unwrap());
         }
     };
-    let t = thread_cpu_ns().expect("thread CPU clock");
-    for _ in 0..rounds {
-        compile_all(&mut backend, &mut ins);
+    let per_insn = |cpu: u64, rounds: usize| cpu as f64 / (rounds * insns) as f64;
+    if rounds.baseline_fresh_pages {
+        let t = thread_cpu_ns().expect("thread CPU clock");
+        for _ in 0..rounds.baseline {
+            compile_all(&mut backend, &mut ins);
+        }
+        let cpu = thread_cpu_ns().expect("thread CPU clock") - t;
+        b.metric(
+            "baseline_translate_fresh_pages_ns_per_guest_insn",
+            per_insn(cpu, rounds.baseline),
+        );
     }
-    let cpu = thread_cpu_ns().expect("thread CPU clock") - t;
-    let ns = cpu as f64 / (rounds * insns) as f64;
-    b.metric("baseline_translate_fresh_pages_ns_per_guest_insn", ns);
     let t = thread_cpu_ns().expect("thread CPU clock");
-    for _ in 0..rounds {
+    for _ in 0..rounds.baseline {
         backend.flush();
         compile_all(&mut backend, &mut ins);
     }
     let cpu = thread_cpu_ns().expect("thread CPU clock") - t;
-    let baseline_ns = cpu as f64 / (rounds * insns) as f64;
+    let baseline_ns = per_insn(cpu, rounds.baseline);
     b.metric("baseline_translate_ns_per_guest_insn", baseline_ns);
     backend.flush();
     // The optimizing tier: lift + optimizer + code generation, no
     // install (decode and install are the baseline loop's figures).
     let t = thread_cpu_ns().expect("thread CPU clock");
-    for _ in 0..rounds {
-        for (pc, ins) in &blocks {
-            let mut ir = translate_block(*pc, ins);
+    for _ in 0..rounds.optimizing {
+        for g in blocks {
+            let mut ir = translate_block(g.pc(), g.insns());
             opt::optimize_built(&mut ir);
             black_box(backend.compile_detached(&ir).unwrap());
         }
     }
     let cpu = thread_cpu_ns().expect("thread CPU clock") - t;
-    let optimizing_ns = cpu as f64 / (rounds * insns) as f64;
+    let optimizing_ns = per_insn(cpu, rounds.optimizing);
     b.metric("optimizing_translate_ns_per_guest_insn", optimizing_ns);
     b.metric(
         "translate_ns_per_guest_insn",
@@ -268,39 +345,40 @@ fn bench_compilation_latency(b: &mut Bench) {
             optimizing_ns
         },
     );
-    stage_metrics(b, &blocks, &mut backend);
+    stage_metrics(b, blocks, &mut backend, rounds.stages);
 }
 
 /// The optimizing tier's pipeline split into stages, each run over all real blocks
 /// under one reading of the thread's CPU clock (instrumentation: a
 /// regression shows where it happened; CPU time, as other builds share the
 /// machine). Per guest instruction, except install (per block).
-fn stage_metrics(b: &mut Bench, blocks: &[(u64, Vec<Inst>)], backend: &mut X64Backend) {
+fn stage_metrics<B: RealBlock>(
+    b: &mut Bench,
+    blocks: &[B],
+    backend: &mut X64Backend,
+    rounds: usize,
+) {
     let clock = || thread_cpu_ns().expect("thread CPU clock");
     let since = |t0: u64| Duration::from_nanos(clock() - t0);
-    let insns: usize = blocks.iter().map(|(_, i)| i.len()).sum();
-    let words: Vec<Vec<u32>> = blocks
-        .iter()
-        .map(|(_, ins)| ins.iter().map(encode).collect())
-        .collect();
-    let rounds = 20;
-    let per_insn = |d: std::time::Duration| d.as_nanos() as f64 / (rounds * insns) as f64;
+    let insns: usize = blocks.iter().map(|g| g.insns().len()).sum();
+    let per_insn = |d: Duration| d.as_nanos() as f64 / (rounds * insns) as f64;
     let (mut decode_t, mut lift_t, mut dead_t) = Default::default();
     let mut cg = CodegenStageTimes::default();
     let mut install_t = Duration::ZERO;
     let mut installs = 0usize;
+    let mut ins = Vec::with_capacity(64);
     for _ in 0..rounds {
         let t = clock();
-        for w in &words {
-            for &word in w {
-                black_box(decode(black_box(word)).unwrap());
-            }
+        for g in blocks {
+            ins.clear();
+            g.decode_into(&mut ins);
+            black_box(&ins);
         }
         decode_t += since(t);
         let t = clock();
         let mut irs: Vec<IrBlock> = blocks
             .iter()
-            .map(|(pc, ins)| translate_block(*pc, ins))
+            .map(|g| translate_block(g.pc(), g.insns()))
             .collect();
         // Lifting folds constants and forwards globals as it builds (the
         // optimizer's forward pass has nothing left to do on its blocks).
@@ -389,138 +467,15 @@ fn bench_compilation_latency_glibc(b: &mut Bench) {
         "interpret_exit_block_share",
         interp_exit as f64 / blocks.len() as f64,
     );
-    let baseline_first = VmConfig::default().baseline;
-    let mut backend = X64Backend::new(64 << 20).unwrap();
-    let mut cache = BlockCache::new();
-    let mut i = 0usize;
-    b.iter(|| {
-        let g = &blocks[i % blocks.len()];
-        i += 1;
-        let mut ins = Vec::with_capacity(16);
-        decode_bytes(&g.bytes, &mut ins);
-        let compiled = if baseline_first {
-            match backend.compile_baseline(g.pc, &ins, Some(i as u32)) {
-                Err(CodegenError::CodeRegionFull) => {
-                    backend.flush();
-                    backend.compile_baseline(g.pc, &ins, Some(i as u32))
-                }
-                r => r,
-            }
-        } else {
-            let mut ir = translate_block(g.pc, &ins);
-            opt::optimize_built(&mut ir);
-            match backend.compile(&ir) {
-                Err(CodegenError::CodeRegionFull) => {
-                    backend.flush();
-                    backend.compile(&ir)
-                }
-                r => r,
-            }
-        }
-        .unwrap();
-        let mut tb = TranslatedBlock::new(g.pc, g.end, ins.into_boxed_slice());
-        tb.jit = Some(compiled);
-        cache.insert(tb)
-    });
-    let rounds = 6;
-    let clock = || thread_cpu_ns().expect("thread CPU clock");
-    let mut ins = Vec::with_capacity(64);
-    let t = clock();
-    for _ in 0..rounds {
-        backend.flush();
-        for (k, g) in blocks.iter().enumerate() {
-            ins.clear();
-            decode_bytes(&g.bytes, &mut ins);
-            let c = match backend.compile_baseline(g.pc, &ins, Some(k as u32)) {
-                Err(CodegenError::CodeRegionFull) => {
-                    backend.flush();
-                    backend.compile_baseline(g.pc, &ins, Some(k as u32))
-                }
-                r => r,
-            };
-            black_box(c.unwrap());
-        }
-    }
-    let baseline_ns = (clock() - t) as f64 / (rounds * insns) as f64;
-    b.metric("baseline_translate_ns_per_guest_insn", baseline_ns);
-    backend.flush();
-    let t = clock();
-    for _ in 0..rounds {
-        for g in &blocks {
-            let mut ir = translate_block(g.pc, &g.insns);
-            opt::optimize_built(&mut ir);
-            black_box(backend.compile_detached(&ir).unwrap());
-        }
-    }
-    let optimizing_ns = (clock() - t) as f64 / (rounds * insns) as f64;
-    b.metric("optimizing_translate_ns_per_guest_insn", optimizing_ns);
-    b.metric(
-        "translate_ns_per_guest_insn",
-        if baseline_first {
-            baseline_ns
-        } else {
-            optimizing_ns
+    compilation_latency(
+        b,
+        &blocks,
+        CompileRounds {
+            baseline: 6,
+            baseline_fresh_pages: false,
+            optimizing: 6,
+            stages: 3,
         },
-    );
-    // The stage split, as [`stage_metrics`] takes it (decode: the guest
-    // bytes, parcel by parcel).
-    let since = |t0: u64| Duration::from_nanos(clock() - t0);
-    let rounds = 3;
-    let per_insn = |d: Duration| d.as_nanos() as f64 / (rounds * insns) as f64;
-    let (mut decode_t, mut lift_t, mut dead_t) = Default::default();
-    let mut cg = CodegenStageTimes::default();
-    let mut install_t = Duration::ZERO;
-    let mut installs = 0usize;
-    for _ in 0..rounds {
-        let t = clock();
-        for g in &blocks {
-            ins.clear();
-            decode_bytes(black_box(&g.bytes), &mut ins);
-            black_box(&ins);
-        }
-        decode_t += since(t);
-        let t = clock();
-        let mut irs: Vec<IrBlock> = blocks
-            .iter()
-            .map(|g| translate_block(g.pc, &g.insns))
-            .collect();
-        lift_t += since(t);
-        let t = clock();
-        for ir in &mut irs {
-            opt::eliminate_dead(ir);
-        }
-        dead_t += since(t);
-        let s = backend.time_stages(&irs, clock).unwrap();
-        cg.analysis += s.analysis;
-        cg.lowering += s.lowering;
-        cg.encoding += s.encoding;
-        let code: Vec<Vec<u8>> = irs
-            .iter()
-            .map(|ir| backend.compile_relocatable(ir).unwrap().code)
-            .collect();
-        let t = clock();
-        for c in &code {
-            if backend.install_code(c).is_err() {
-                backend.flush();
-                backend.install_code(c).unwrap();
-            }
-        }
-        install_t += since(t);
-        installs += code.len();
-        backend.flush();
-    }
-    b.metric("stage_decode_ns_per_insn", per_insn(decode_t));
-    b.metric("stage_lift_ns_per_insn", per_insn(lift_t));
-    b.metric("stage_opt_dead_ns_per_insn", per_insn(dead_t));
-    b.metric("stage_codegen_analysis_ns_per_insn", per_insn(cg.analysis));
-    b.metric(
-        "stage_codegen_lower_regalloc_ns_per_insn",
-        per_insn(cg.lowering),
-    );
-    b.metric("stage_codegen_encode_ns_per_insn", per_insn(cg.encoding));
-    b.metric(
-        "stage_install_ns_per_block",
-        install_t.as_nanos() as f64 / installs as f64,
     );
 }
 
