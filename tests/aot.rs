@@ -2,6 +2,9 @@
 //! < 1 ms per guest function, image loading < 100 ms, startup with an image
 //! > 3x faster than starting under the JIT).
 
+mod common;
+use common::{gc_workload, workload, GC_PROGRAMS};
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,34 +14,6 @@ use vm_core::aot::{build_image, load_image, write_image, AotCompiler, BadImagePo
 use vm_core::{EngineKind, Vm, VmConfig};
 
 const WORKLOADS: [&str; 7] = ["sieve", "matmul", "qsort", "crc32", "fib", "strings", "smc"];
-
-/// The glibc builds (rv64gc, lp64d, `riscv64-linux-gnu-gcc -O2 -static`;
-/// `vm-core/guest/build_glibc.sh`) the `*_glibc` benchmarks use: the
-/// workloads on glibc and four glibc test programs (the set
-/// `vm-core/guest/cpu_vs_qemu.py` measures). Each static binary carries
-/// glibc: ~500 KB of code, an AOT image of ~8.5 MB.
-const GC_PROGRAMS: [&str; 10] = [
-    "sieve",
-    "matmul",
-    "qsort",
-    "crc32",
-    "fib",
-    "strings",
-    "libm",
-    "printf_float",
-    "malloc_churn",
-    "qsort_strings",
-];
-
-fn gc_workload(name: &str) -> Vec<u8> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("vm-core/guest/bin/gc/{name}.elf"));
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-fn workload(name: &str) -> Vec<u8> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("vm-core/guest/bin/{name}.elf"));
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
 
 /// Small VMs: loading benchmarks keep up to a batch of them alive at once.
 fn small_config() -> VmConfig {

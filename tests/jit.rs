@@ -2,6 +2,9 @@
 //! (spec KPIs: compile latency < 500 us per block, block-cache hit rate
 //! > 90 %, hotspot detection < 10 us, tiered overhead vs pure JIT < 5 %).
 
+mod common;
+use common::{gc_path, gc_workload, workload, GC_PROGRAMS};
+
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -15,38 +18,6 @@ use vm_core::engine::{EngineKind, TierPolicy, Vm, VmConfig};
 use vm_core::frontend::riscv::{decode, decode_parcel, encode, translate_block, Inst};
 use vm_core::ir::IrBlock;
 use vm_core::opt;
-
-fn workload(name: &str) -> Vec<u8> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("vm-core/guest/bin/{name}.elf"));
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-/// The glibc builds (rv64gc, lp64d, `riscv64-linux-gnu-gcc -O2 -static`;
-/// `vm-core/guest/build_glibc.sh`) the `*_glibc` benchmarks run: the six
-/// workloads of [`real_blocks`] on glibc and four glibc test programs
-/// (libm, printf of doubles, malloc churn with a 64 MB block, qsort of
-/// strings); the set `vm-core/guest/cpu_vs_qemu.py` measures.
-const GC_PROGRAMS: [&str; 10] = [
-    "sieve",
-    "matmul",
-    "qsort",
-    "crc32",
-    "fib",
-    "strings",
-    "libm",
-    "printf_float",
-    "malloc_churn",
-    "qsort_strings",
-];
-
-fn gc_path(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("vm-core/guest/bin/gc/{name}.elf"))
-}
-
-fn gc_workload(name: &str) -> Vec<u8> {
-    let p = gc_path(name);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
 
 fn run(name: &str, elf: &[u8], cfg: VmConfig) -> Vm {
     let mut vm = Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink())).unwrap();

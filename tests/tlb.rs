@@ -8,6 +8,9 @@
 //! loops executed by the VM with the MMU on. Hit rates come from the TLB's
 //! own counters, never from times.
 
+mod common;
+use common::{gc_workload, GC_PROGRAMS};
+
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -365,21 +368,6 @@ fn bench_address_translation_cache(b: &mut Bench) {
     );
 }
 
-/// The glibc builds (rv64gc, `-O2 -static`; `vm-core/guest/build_glibc.sh`)
-/// run under the MMU: [`bench_tlb_hit_rate_glibc`]'s programs.
-const GC_PROGRAMS: [&str; 10] = [
-    "sieve",
-    "matmul",
-    "qsort",
-    "crc32",
-    "fib",
-    "strings",
-    "libm",
-    "printf_float",
-    "malloc_churn",
-    "qsort_strings",
-];
-
 /// Those of [`GC_PROGRAMS`] the interpreter runs in well under a second
 /// (it counts every access; the others take 1-4 s each).
 const GC_INTERP: [&str; 5] = ["fib", "qsort", "libm", "printf_float", "qsort_strings"];
@@ -387,9 +375,7 @@ const GC_INTERP: [&str; 5] = ["fib", "qsort", "libm", "printf_float", "qsort_str
 /// A whole run of the glibc build `name` under the Sv39 MMU with the
 /// default TLB; its MMU statistics and retired instructions.
 fn gc_mmu_run(name: &str, engine: EngineKind) -> (vm_core::mmu::MmuStats, u64) {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("vm-core/guest/bin/gc/{name}.elf"));
-    let elf = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let elf = gc_workload(name);
     let cfg = VmConfig {
         engine,
         mmu: Some(MmuConfig::default()),

@@ -75,9 +75,12 @@ fn expand(args: TokenStream) -> syn::Result<TokenStream> {
             )
         })?;
         let path = f.display().to_string();
+        // `clippy::duplicate_mod`: test files that share a helper module the way
+        // integration tests do (`mod common;` -> `tests/common/mod.rs`) each get their own
+        // copy here, as each test crate does.
         mods.push(quote! {
             #[path = #path]
-            #[allow(dead_code, unused_imports, unused_macros)]
+            #[allow(dead_code, unused_imports, unused_macros, clippy::duplicate_mod)]
             mod #ident;
         });
         let file = format!(
