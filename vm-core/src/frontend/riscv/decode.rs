@@ -888,19 +888,66 @@ static R_VALID: [[u8; 8]; 2] = {
     t
 };
 
-/// Per funct3 - 2 (A extension): bit funct5 set when it is an operation.
-static AMO_VALID: [u32; 2] = {
-    let mut t = [0u32; 2];
-    let mut f = 0;
-    while f < 2 {
-        let mut k = 0;
-        while k < 32 {
-            if AMO_OPS[f][k].is_some() {
-                t[f] |= 1 << k;
+/// Per `(opcode[6:2] << 3 | funct3) << 1 | bit 31` (bit 31 is funct7's
+/// top bit): bit `funct7 & 63` set when a word of that class with that
+/// funct7 decodes whatever its other bits are (given `w & 3 == 3`), i.e.
+/// the [`CHECKS`] verdict for every class but the [`CHECK_SPECIAL`] ones,
+/// folded into one lookup per word (see [`is_straight_line_rv64i`]).
+static F7_VALID: [u64; 512] = {
+    let mut t = [0u64; 512];
+    let mut i = 0;
+    while i < 256 {
+        let c = CHECKS[i];
+        let f3 = (i & 7) as u32;
+        let sel = (i >> 4) & 1; // opcode bit 3: 0x33 vs 0x3b
+        let mut f7 = 0u32;
+        while f7 < 128 {
+            let f7_class =
+                (f7 == 0) as u8 | (((f7 == 0x20) as u8) << 1) | (((f7 == 1) as u8) << 2);
+            let ok = c & CHECK_ANY != 0
+                || c & CHECK_R != 0 && R_VALID[sel][f3 as usize] & f7_class != 0
+                || c & CHECK_SHIFT64 != 0 && (f7 >> 1 == 0 || (f3 == 5 && f7 >> 1 == 0x10))
+                || c & CHECK_SHIFT32 != 0 && (f7 == 0 || (f3 == 5 && f7 == 0x20));
+            if ok {
+                t[i * 2 + (f7 >> 6) as usize] |= 1 << (f7 & 63);
             }
-            k += 1;
+            f7 += 1;
         }
-        f += 1;
+        i += 1;
+    }
+    t
+};
+
+/// Classes whose validity depends on more than funct7 (SYSTEM, A, F/D,
+/// Zicsr): [`F7_VALID`] holds no bit for them, the check decodes them.
+const CHECK_SPECIAL: u8 = CHECK_SYSTEM | CHECK_AMO | CHECK_DECODE;
+
+/// Per `w & 0x7f | (w >> 5) & 0x380` (opcode and funct3) and bit 31 of a
+/// word `w`: bit `(w >> 25) & 63` set when the word decodes whatever its
+/// other bits are. [`F7_VALID`] with the `w & 3 == 3` check folded into
+/// the index, and no bit at all for the [`CHECK_SPECIAL`] classes (the
+/// fast check leaves those words to the slower ones).
+static WORD_VALID: [[u64; 2]; 1024] = {
+    let mut t = [[0u64; 2]; 1024];
+    let mut k = 0;
+    while k < 1024 {
+        let class = ((k & 0x7f) >> 2) << 3 | k >> 7;
+        if k & 3 == 3 && CHECKS[class] & CHECK_SPECIAL == 0 {
+            t[k] = [F7_VALID[class * 2], F7_VALID[class * 2 + 1]];
+        }
+        k += 1;
+    }
+    t
+};
+
+/// Per index of [`WORD_VALID`]: 1 when the operation ends a block.
+static WORD_ENDS: [u8; 1024] = {
+    let mut t = [0u8; 1024];
+    let mut k = 0;
+    while k < 1024 {
+        let class = ((k & 0x7f) >> 2) << 3 | k >> 7;
+        t[k] = (CHECKS[class] & CHECK_ENDS != 0) as u8;
+        k += 1;
     }
     t
 };
@@ -908,13 +955,35 @@ static AMO_VALID: [u32; 2] = {
 /// Whether the little-endian code `block` decodes (exactly when
 /// [`super::decode_parcel`] succeeds on each instruction, compressed ones
 /// included) to a straight-line run that fills it: no instruction but the
-/// last ends a block. Branch-free per word for a block of 32-bit
-/// instructions only: the AOT loader checks every instruction of an image
-/// this way, and a decoder's per-format branch mispredicts on such a run
-/// of unrelated instructions. A block the word check refuses is walked
-/// again instruction by instruction (blocks with compressed instructions).
+/// last ends a block. The AOT loader checks every instruction of an image
+/// this way. Three checks, each exact when it accepts: one table lookup
+/// per word for a block of 32-bit integer instructions; the same with
+/// words of SYSTEM, A, F/D and Zicsr classes decoded; instruction by
+/// instruction (blocks with compressed instructions).
 pub fn is_straight_line_block(block: &[u8]) -> bool {
-    is_straight_line_rv64i(block) || is_straight_line_parcels(block)
+    is_straight_line_fast(block) || is_straight_line_rv64i(block) || is_straight_line_parcels(block)
+}
+
+/// [`is_straight_line_block`] for a block of 32-bit instructions of the
+/// classes [`WORD_VALID`] covers: per word its bit there, and for all but
+/// the last word no [`WORD_ENDS`]. False for anything else.
+#[inline]
+fn is_straight_line_fast(block: &[u8]) -> bool {
+    if !block.len().is_multiple_of(4) || block.is_empty() {
+        return false;
+    }
+    let (body, last) = block.split_at(block.len() - 4);
+    let index = |w: u32| (w & 0x7f | (w >> 5) & 0x380) as usize;
+    let invalid = |w: u32| !WORD_VALID[index(w)][(w >> 31) as usize] >> ((w >> 25) & 63) & 1;
+    let mut bad = 0u64;
+    let mut ends = 0u8;
+    for w in body.chunks_exact(4) {
+        let w = u32::from_le_bytes(w.try_into().expect("4 bytes"));
+        bad |= invalid(w);
+        ends |= WORD_ENDS[index(w)];
+    }
+    let w = u32::from_le_bytes(last.try_into().expect("4 bytes"));
+    bad | invalid(w) == 0 && ends == 0
 }
 
 /// [`is_straight_line_block`] decoding instruction by instruction, each
@@ -944,40 +1013,40 @@ fn is_straight_line_parcels(block: &[u8]) -> bool {
     true
 }
 
-/// [`is_straight_line_block`] for a block of 32-bit instructions only.
-#[inline]
+/// [`is_straight_line_block`] for a block of 32-bit instructions only:
+/// per word, `w & 3 == 3` and the word's [`F7_VALID`] bit, and for all
+/// but the last word no [`CHECK_ENDS`]; words of a [`CHECK_SPECIAL`]
+/// class (rare in integer code) are decoded.
+#[cold]
+#[inline(never)]
 fn is_straight_line_rv64i(block: &[u8]) -> bool {
-    let n = block.len() / 4;
-    let mut bad = !block.len().is_multiple_of(4) || n == 0;
+    if !block.len().is_multiple_of(4) || block.is_empty() {
+        return false;
+    }
+    let last = block.len() / 4 - 1;
+    let mut bad = 0u64;
     for (i, w) in block.chunks_exact(4).enumerate() {
         let w = u32::from_le_bytes(w.try_into().expect("4 bytes"));
-        let f3 = bits(w, 14, 12);
-        let c = CHECKS[((bits(w, 6, 2) << 3) | f3) as usize];
-        let f7 = w >> 25;
-        let f7_class =
-            (f7 == 0) as u8 | (((f7 == 0x20) as u8) << 1) | (((f7 == 1) as u8) << 2);
-        let r_ok = R_VALID[(w >> 3) as usize & 1][f3 as usize] & f7_class != 0;
-        let shift64_ok = w >> 26 == 0 || (f3 == 5 && w >> 26 == 0x10);
-        let shift32_ok = f7 == 0 || (f3 == 5 && f7 == 0x20);
-        let system_ok = w == 0x0000_0073 || w == 0x0010_0073;
-        let amo_ok = ((AMO_VALID[(f3 & 1) as usize] >> (w >> 27)) & 1) != 0
-            && (w >> 27 != 2 || bits(w, 24, 20) == 0);
-        let mut valid = w & 3 == 3
-            && (c & CHECK_ANY != 0
-                || c & CHECK_R != 0 && r_ok
-                || c & CHECK_SHIFT64 != 0 && shift64_ok
-                || c & CHECK_SHIFT32 != 0 && shift32_ok
-                || c & CHECK_SYSTEM != 0 && system_ok
-                || c & CHECK_AMO != 0 && amo_ok);
-        // F/D/Zicsr words: a branch never taken on integer code (AOT
-        // images hold no such blocks), off the branch-free path above.
-        if c & CHECK_DECODE != 0 {
-            valid = decode(w).is_ok();
+        let class = ((w >> 2) & 31) << 3 | ((w >> 12) & 7);
+        let c = CHECKS[class as usize];
+        let valid_bits = F7_VALID[(class << 1 | w >> 31) as usize];
+        // Bit 0 of `bad`: the word is invalid (not 32-bit, or its funct7
+        // bit is clear); bit 1: it ends the block before the last word.
+        let mut word_bad = (!valid_bits >> ((w >> 25) & 63)) & 1 | (!w & 3 != 0) as u64;
+        let mut ends = c & CHECK_ENDS != 0;
+        if c & CHECK_SPECIAL != 0 {
+            match decode(w) {
+                Ok(inst) => {
+                    // 16-bit parcels decode differently: not this path's.
+                    word_bad = (!w & 3 != 0) as u64;
+                    ends = inst.op.ends_block();
+                }
+                Err(_) => word_bad = 1,
+            }
         }
-        let ends_early = c & CHECK_ENDS != 0 && i + 1 != n;
-        bad |= !valid | ends_early;
+        bad |= word_bad | ((ends && i != last) as u64) << 1;
     }
-    !bad
+    bad == 0
 }
 
 #[cfg(test)]
@@ -1514,6 +1583,40 @@ mod tests {
         assert!(is_straight_line_block(&[
             0x05, 0x45, 0x13, 0x05, 0x25, 0x00, 0x02, 0x90
         ]));
+    }
+
+    /// Compressed instructions and 2-byte alignment: blocks the word
+    /// check refuses are decided instruction by instruction.
+    #[test]
+    fn straight_line_check_compressed_and_alignment() {
+        let li = [0x05u8, 0x45]; // c.li a0, 1
+        let j = [0x01u8, 0xa0]; // c.j 0
+        let ebreak = [0x02u8, 0x90]; // c.ebreak
+        let addi = [0x13u8, 0x05, 0x25, 0x00]; // addi a0, a0, 2
+        let beq = [0x63u8, 0x00, 0x00, 0x00]; // beq zero, zero, 0
+        let cat = |parts: &[&[u8]]| parts.concat();
+        // A 32-bit instruction at a 2-byte offset, then one that ends the block.
+        assert!(is_straight_line_block(&cat(&[&li, &addi, &j])));
+        assert!(is_straight_line_block(&cat(&[&li, &li, &addi, &beq])));
+        assert!(is_straight_line_block(&cat(&[&li, &addi, &li, &beq])));
+        // A block end before the last instruction, compressed or not, at
+        // either alignment.
+        assert!(!is_straight_line_block(&cat(&[&li, &j, &addi])));
+        assert!(!is_straight_line_block(&cat(&[&j, &li, &li])));
+        assert!(!is_straight_line_block(&cat(&[&li, &beq, &li])));
+        assert!(!is_straight_line_block(&cat(&[&li, &beq, &addi, &li])));
+        assert!(!is_straight_line_block(&cat(&[&beq, &li, &li])));
+        assert!(!is_straight_line_block(&cat(&[&ebreak, &addi])));
+        // The all-zero parcel is illegal, alone or after a valid one.
+        assert!(!is_straight_line_block(&[0, 0]));
+        assert!(!is_straight_line_block(&cat(&[&li, &[0, 0]])));
+        assert!(!is_straight_line_block(&cat(&[&addi, &[0, 0], &li])));
+        // Odd lengths, and a 32-bit instruction cut by the block's end.
+        assert!(!is_straight_line_block(&cat(&[&li, &[0x13]])));
+        assert!(!is_straight_line_block(&cat(&[&li, &addi[..2]])));
+        assert!(!is_straight_line_block(&cat(&[&addi, &li, &addi[..2]])));
+        // `c.li; c.li` is one word with low bits 01: valid only as parcels.
+        assert!(is_straight_line_block(&cat(&[&li, &li])));
     }
 
     /// Every word, alone and followed by a valid one, against decoding
