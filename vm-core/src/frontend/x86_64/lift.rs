@@ -387,25 +387,36 @@ fn scan_lift_body(
         term,
         err: None,
     };
-    let n = insns.len();
-    for (k, i) in insns.iter().enumerate() {
-        let loc = GuestLoc {
-            pc: i.ip,
-            next_pc: i.next_ip(),
-            index: k as u32,
-        };
-        let r = l.insn(i, loc);
-        if r == INSN_FAILED {
-            return Err(*l.take_err());
-        }
-        // Lifting the scanned block stops at the same instruction.
-        if (r == INSN_ENDED) != (ends && k + 1 == n) {
+    let Some((last, body)) = insns.split_last() else {
+        return Err(fused_mismatch(pc));
+    };
+    let loc = |k: usize, i: &X86Insn| GuestLoc {
+        pc: i.ip,
+        next_pc: i.next_ip(),
+        index: k as u32,
+    };
+    // Lifting the scanned block stops at the same instruction: every
+    // instruction but the last returns 0 (one test per instruction), the
+    // last ends the block exactly when the scan ended it there.
+    for (k, i) in body.iter().enumerate() {
+        let r = l.insn(i, loc(k, i));
+        if r != 0 {
+            if r == INSN_FAILED {
+                return Err(*l.take_err());
+            }
             return Err(fused_mismatch(pc));
         }
     }
+    let r = l.insn(last, loc(body.len(), last));
+    if r == INSN_FAILED {
+        return Err(*l.take_err());
+    }
+    if (r == INSN_ENDED) != ends {
+        return Err(fused_mismatch(pc));
+    }
     if !ends {
         // A block that does not end in a jump falls through.
-        *l.term = Terminator::Jump(insns[n - 1].next_ip());
+        *l.term = Terminator::Jump(last.next_ip());
     }
     // What `FlagState::store` would emit (or reject) at the end.
     *flags_pending = l.flags.src != FlagSrc::Globals || l.flags.carry != Carry::FromSrc;
@@ -628,7 +639,8 @@ struct Lifter<'a> {
     consts: ConstCache,
     /// What `rdx` holds relative to `rax` (and which width), if known.
     rdx_ext: Option<(RdxExt, u32)>,
-    /// A temp known to be zero-extended from 32 bits (an ALU result).
+    /// A temp known to be zero-extended from 32 bits (a result of at most
+    /// 32 bits, a load of at most 4 bytes, an immediate below 2^32).
     zext_done: Option<Temp>,
     /// The block's exit (set by the instruction that ends it), written
     /// where it is kept: a copy at the block end read the enum back with
@@ -1029,7 +1041,8 @@ impl Lifter<'_> {
                     }
                     _ => {}
                 }
-                self.zext_done = Some(r);
+                // Only a result of at most 32 bits is its own zero extension.
+                self.zext_done = (s <= 4).then_some(r);
                 self.write(i, s, r, loc)?;
             }
             Class::Imul if i.ops[1] != 0 => {
@@ -1166,7 +1179,8 @@ impl Lifter<'_> {
                 let v = self.b.bin(BinOp::Shr, v, top);
                 let v = self.b.bin(BinOp::And, v, one);
                 self.flags.set(FlagSrc::Mat(Flags { z, n, c: carry, v }));
-                self.zext_done = Some(r);
+                // Only a result of at most 32 bits is its own zero extension.
+                self.zext_done = (s <= 4).then_some(r);
                 self.write(i, s, r, loc)?;
             }
             Class::Xchg => {
@@ -1294,7 +1308,8 @@ impl Lifter<'_> {
             _ => FlagSrc::Logic { r, w },
         });
         if !matches!(m, Class::Cmp | Class::Test) {
-            self.zext_done = Some(r);
+            // Only a result of at most 32 bits is its own zero extension.
+                self.zext_done = (s <= 4).then_some(r);
             self.write(i, s, r, loc)?;
             if same_reg && m == Class::Xor && gpr(i.ops[0]) == Some((RDX, 4)) {
                 self.rdx_ext = Some((RdxExt::Zero, 32));
@@ -1412,7 +1427,8 @@ impl Lifter<'_> {
                 mnemonic: class_name(m),
             }),
         }
-        self.zext_done = Some(r);
+        // Only a result of at most 32 bits is its own zero extension.
+                self.zext_done = (s <= 4).then_some(r);
         self.write(i, s, r, loc)?;
         Ok(())
     }
@@ -1847,6 +1863,28 @@ mod tests {
             }
         }
         assert!(mems > 500 && regs > 2000, "{mems} memory operands, {regs} registers");
+    }
+
+    /// A 64-bit result copied to a 32-bit register is truncated: only a
+    /// result of at most 32 bits is its own zero extension.
+    #[test]
+    fn a_64_bit_result_written_to_a_32_bit_register_is_truncated() {
+        // add rax, rbx ; mov ecx, eax ; ret (and the same with shl rax, 1
+        // and inc rax)
+        for first in [&[0x48, 0x01, 0xd8][..], &[0x48, 0xd1, 0xe0], &[0x48, 0xff, 0xc0]] {
+            let code = [first, &[0x89, 0xc1, 0xc3]].concat();
+            let b = block(&code).unwrap();
+            let zext = b.ops.iter().any(|op| {
+                matches!(
+                    op,
+                    crate::ir::IrOp::Un {
+                        op: UnOp::Zext32,
+                        ..
+                    }
+                )
+            });
+            assert!(zext, "{code:02x?}: {:?}", b.ops);
+        }
     }
 
     #[test]
