@@ -1364,7 +1364,7 @@ mod tests {
         let mut rng = XorShift64(0xed9e);
         for op in Op::ALL {
             // F/D/Zicsr operations are covered by the engine tests
-            // (`engine::atomics_tests`, `engine::fp_jit_tests`).
+            // (`engine::atomics_tests`: random F/D blocks and edge cases).
             if op.ends_block() || matches!(op, Op::Fence) || op.is_fp_or_csr() {
                 continue;
             }
