@@ -48,6 +48,9 @@ use crate::engine::VmError;
 use crate::memory::GuestAccess;
 use crate::state::CpuState;
 pub use fs::FsRoot;
+
+/// A guest directory as the path components below the granted root.
+type GuestDir = Vec<Vec<u8>>;
 pub use mm::{AddressSpace, MapEffect, PROT_EXEC, PROT_READ, PROT_WRITE};
 
 /// Linux errno values (asm-generic, the same on RISC-V and x86-64).
@@ -619,16 +622,9 @@ impl SyscallHandler {
     }
 
     fn openat<M: GuestAccess>(&mut self, mem: &mut M, dirfd: u64, path: u64, flags: u64) -> i64 {
-        let path = match Self::get_path(mem, path) {
-            Ok(p) => p,
+        let (root, base, path) = match self.at_path(mem, dirfd, path) {
+            Ok(x) => x,
             Err(e) => return e,
-        };
-        let base = match self.dir_base(dirfd, &path) {
-            Ok(b) => b,
-            Err(e) => return e,
-        };
-        let Some(root) = &self.fs_root else {
-            return -ENOENT;
         };
         let (file, dir) = match root.open_file(&base, &path, flags) {
             Ok(x) => x,
@@ -647,8 +643,23 @@ impl SyscallHandler {
         i as i64
     }
 
+    /// The path argument of an `*at` call read from guest memory, the guest
+    /// directory it starts from, and the granted file-system root it is
+    /// resolved in (`-ENOENT` when none was granted).
+    fn at_path<M: GuestAccess>(
+        &self,
+        mem: &mut M,
+        dirfd: u64,
+        path: u64,
+    ) -> Result<(&FsRoot, GuestDir, Vec<u8>), i64> {
+        let path = Self::get_path(mem, path)?;
+        let base = self.dir_base(dirfd, &path)?;
+        let root = self.fs_root.as_ref().ok_or(-ENOENT)?;
+        Ok((root, base, path))
+    }
+
     /// The guest directory a relative path in an `*at` call starts from.
-    fn dir_base(&self, dirfd: u64, path: &[u8]) -> Result<Vec<Vec<u8>>, i64> {
+    fn dir_base(&self, dirfd: u64, path: &[u8]) -> Result<GuestDir, i64> {
         if path.first() == Some(&b'/') || dirfd as i64 == fs::AT_FDCWD {
             return Ok(Vec::new());
         }
@@ -765,16 +776,9 @@ impl SyscallHandler {
         if size as i64 <= 0 {
             return -EINVAL;
         }
-        let path = match Self::get_path(mem, path) {
-            Ok(p) => p,
+        let (root, base, path) = match self.at_path(mem, dirfd, path) {
+            Ok(x) => x,
             Err(e) => return e,
-        };
-        let base = match self.dir_base(dirfd, &path) {
-            Ok(b) => b,
-            Err(e) => return e,
-        };
-        let Some(root) = &self.fs_root else {
-            return -ENOENT;
         };
         let target = root.resolve(&base, &path, false).and_then(|r| match &r.name {
             None => Err(-EINVAL),
