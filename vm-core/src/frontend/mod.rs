@@ -178,6 +178,24 @@ pub trait Frontend {
         let _ = (img, d, ops, lifted);
         Ok(false)
     }
+    /// Stores the flags at the end of block `k` of a fused discovery
+    /// (`early`, lifted with the flags dead at its end), whose flags turn
+    /// out live there, without lifting it again: appends a copy of its
+    /// records and constants, then the flag stores, to `ops` and returns
+    /// the block's temp count. The result equals
+    /// [`Frontend::lift_block_into`] of `insns` with `flags_live_out`.
+    /// `Ok(None)` (the default): the frontend cannot, the translator lifts
+    /// the block again.
+    fn store_early_flags(
+        &mut self,
+        k: usize,
+        insns: &[Self::Insn],
+        early: &EarlyLift,
+        ops: &mut UnitOps,
+    ) -> Result<Option<u32>, TranslateError> {
+        let _ = (k, insns, early, ops);
+        Ok(None)
+    }
     /// [`Frontend::lift_block_into`] as an [`IrBlock`] (the JIT's IR;
     /// tests and the block-at-a-time engine).
     fn lift_block(

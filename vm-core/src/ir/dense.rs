@@ -388,6 +388,18 @@ impl UnitBuilder {
         self.known = [NO_TEMP; crate::state::NUM_GLOBALS];
         self.pending = 0;
     }
+    /// Continues a block whose records start at `start` and constants at
+    /// `const_start` of `buf` (the buffer's last ones), with `next` its
+    /// next temp: nothing forwarded, no deferred store pending (for the
+    /// stores a lifter appends to a block it lifted earlier).
+    pub fn resume(&mut self, buf: UnitOps, start: usize, const_start: usize, next: Temp) {
+        self.buf = buf;
+        self.start = start;
+        self.const_start = const_start;
+        self.next = next;
+        self.known = [NO_TEMP; crate::state::NUM_GLOBALS];
+        self.pending = 0;
+    }
     /// The buffer (this block's records and constants appended), leaving
     /// the builder empty.
     pub fn take(&mut self) -> UnitOps {

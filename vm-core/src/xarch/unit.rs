@@ -206,7 +206,7 @@ impl<F: Frontend> UnitTranslator<F> {
             }
         } else {
             // Blocks lifted during discovery (`early` has one per scan).
-            for ((pc, scan, range), e) in scans.iter().zip(early.iter()) {
+            for (k, ((pc, scan, range), e)) in scans.iter().zip(early.iter()).enumerate() {
                 let insns = &all[range.clone()];
                 // The lifted block is read by reference: copying it into a
                 // tuple or struct went through the stack in pieces that
@@ -225,13 +225,21 @@ impl<F: Frontend> UnitTranslator<F> {
                             &e.lifted.term,
                         )
                     } else {
-                        // Lifted again with the flag stores; the early
-                        // records stay in the buffer, dead.
+                        // The block with its flag stores, appended (its
+                        // records copied and the stores added, or lifted
+                        // again); the early records stay in the buffer,
+                        // dead.
+                        let (start, consts_start) = (ops.ops.len(), ops.consts.len());
+                        fresh = match self.fe.store_early_flags(k, insns, e, &mut ops)? {
+                            Some(num_temps) => crate::frontend::LiftedBlock {
+                                num_temps,
+                                term: e.lifted.term,
+                            },
+                            None => self.fe.lift_block_into(*pc, insns, true, &mut ops)?,
+                        };
                         for op in &mut ops.ops[e.start as usize..e.end as usize] {
                             op.kind = crate::ir::dense::kind::NOP;
                         }
-                        let (start, consts_start) = (ops.ops.len(), ops.consts.len());
-                        fresh = self.fe.lift_block_into(*pc, insns, true, &mut ops)?;
                         let (end, consts_end) = (ops.ops.len(), ops.consts.len());
                         let c = (consts_start as u32, consts_end as u32);
                         (start, end, c.0, c.1, fresh.num_temps, &fresh.term)

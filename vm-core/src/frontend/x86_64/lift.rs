@@ -13,7 +13,7 @@ use crate::frontend::flags::{
 };
 use crate::frontend::{
     begin_block, end_block, BlockScan, CodeImage, Discovery, EarlyLift, FlagUse,
-    Frontend, LiftedBlock, Successor,
+    too_many_temps, Frontend, LiftedBlock, Successor,
 };
 use crate::ir::dense::{UnitBuilder, UnitOps};
 use crate::ir::{BinOp, Cond, GuestLoc, Temp, Terminator, UnOp, Width};
@@ -33,6 +33,10 @@ const MAX_BLOCK_INSNS: usize = 128;
 pub struct X86Frontend {
     /// One builder reused for every block (see [`UnitBuilder::reset`]).
     b: UnitBuilder,
+    /// The flag state at the end of each block of the current fused
+    /// discovery whose flags were left unstored (block index, state), for
+    /// [`Frontend::store_early_flags`].
+    early_flags: Vec<(u32, FlagState)>,
 }
 
 impl Clone for X86Frontend {
@@ -261,6 +265,7 @@ impl Frontend for X86Frontend {
         lifted: &mut Vec<EarlyLift>,
     ) -> Result<bool, TranslateError> {
         let mut dec = Decoder::with_ip(64, &img.bytes, img.base, DecoderOptions::NONE);
+        self.early_flags.clear();
         // The builder holds the unit's buffer for the whole discovery (no
         // move in and out per block).
         self.b.reset(std::mem::take(ops));
@@ -270,6 +275,53 @@ impl Frontend for X86Frontend {
         });
         *ops = self.b.take();
         r.map(|()| true)
+    }
+
+    fn store_early_flags(
+        &mut self,
+        k: usize,
+        insns: &[X86Insn],
+        early: &EarlyLift,
+        ops: &mut UnitOps,
+    ) -> Result<Option<u32>, TranslateError> {
+        let Ok(j) = self.early_flags.binary_search_by_key(&(k as u32), |e| e.0) else {
+            return Ok(None);
+        };
+        let mut flags = self.early_flags[j].1;
+        // The block's records and constants copied to the buffer's end
+        // (constants are placed relative to the block's first record), the
+        // flag stores after them: what lifting it again with the flags
+        // live gives (`lift_body` stores the flags after the registers).
+        let mut buf = std::mem::take(ops);
+        let (start, const_start) = (buf.ops.len(), buf.consts.len());
+        buf.ops
+            .extend_from_within(early.start as usize..early.end as usize);
+        buf.consts
+            .extend_from_within(early.consts_start as usize..early.consts_end as usize);
+        self.b.resume(buf, start, const_start, early.lifted.num_temps);
+        self.b.defer_sets(true);
+        let r = flags.store(&mut self.b);
+        self.b.flush_sets();
+        let num_temps = self.b.num_temps();
+        let overflowed = self.b.overflowed();
+        *ops = self.b.take();
+        let last = insns.last().expect("scanned blocks are never empty");
+        r.map_err(|u| flags_live_error(u, last))?;
+        if overflowed {
+            return Err(too_many_temps(insns[0].ip()));
+        }
+        Ok(Some(num_temps))
+    }
+}
+
+/// The error of storing flags at a block end (`last` its last
+/// instruction) that an unmodeled setter left.
+#[cold]
+#[inline(never)]
+fn flags_live_error(u: UnmodeledFlags, last: &X86Insn) -> TranslateError {
+    TranslateError::Unsupported {
+        pc: if u.pc == 0 { last.ip() } else { u.pc },
+        mnemonic: format!("{} (flags live across blocks)", u.mnemonic),
     }
 }
 
@@ -309,15 +361,14 @@ impl X86Frontend {
                 break;
             }
         }
-        if flags_live_out {
-            l.flags
-                .store(l.b)
-                .map_err(|u| TranslateError::Unsupported {
-                    pc: if u.pc == 0 { last.ip() } else { u.pc },
-                    mnemonic: format!("{} (flags live across blocks)", u.mnemonic),
-                })?;
-        }
+        // The registers first, then the flags: the fused path appends the
+        // flag stores to a block lifted without them
+        // (`Frontend::store_early_flags`), and both give the same records.
         l.b.flush_sets();
+        if flags_live_out {
+            l.flags.store(l.b).map_err(|u| flags_live_error(u, last))?;
+            l.b.flush_sets();
+        }
         Ok(term)
     }
 }
@@ -336,7 +387,9 @@ impl X86Frontend {
         scan: &mut BlockScan,
         lifted: &mut Vec<EarlyLift>,
     ) -> Result<(), TranslateError> {
+        let k = lifted.len() as u32;
         let e = EarlyLift::begin(&mut self.b, lifted);
+        let mut flags = FlagState::new(FLAG_GLOBALS, false);
         let r = scan_lift_body(
             &mut self.b,
             img,
@@ -345,8 +398,14 @@ impl X86Frontend {
             out,
             scan,
             &mut e.lifted.term,
-            &mut e.flags_pending,
+            &mut flags,
         );
+        // Storing the flags at the end would add records (or be rejected):
+        // kept for `store_early_flags` if they turn out live.
+        if r.is_ok() && (flags.src != FlagSrc::Globals || flags.carry != Carry::FromSrc) {
+            e.flags_pending = true;
+            self.early_flags.push((k, flags));
+        }
         EarlyLift::finish(&self.b, lifted, pc, r)
     }
 }
@@ -354,8 +413,7 @@ impl X86Frontend {
 /// The loop of [`scan_with`] with each instruction lifted (flags dead at
 /// the block end) into `b` (already started on the block): the same
 /// instructions in `out`, the same `scan`, and the records, terminator
-/// (`term`) and flag state of lifting the scanned block; `flags_pending`
-/// says whether storing the flags at the end would add records. A block
+/// (`term`) and flag state (`flags_end`) of lifting the scanned block. A block
 /// where the lifter and the scan disagree on the block end is an error
 /// (the translator then redoes the unit the separate way).
 #[allow(clippy::too_many_arguments)]
@@ -368,7 +426,7 @@ fn scan_lift_body(
     out: &mut Vec<X86Insn>,
     scan: &mut BlockScan,
     term: &mut Terminator,
-    flags_pending: &mut bool,
+    flags_end: &mut FlagState,
 ) -> Result<(), TranslateError> {
     let start = out.len();
     // The whole block is decoded first, then lifted from its records (in
@@ -418,8 +476,7 @@ fn scan_lift_body(
         // A block that does not end in a jump falls through.
         *l.term = Terminator::Jump(last.next_ip());
     }
-    // What `FlagState::store` would emit (or reject) at the end.
-    *flags_pending = l.flags.src != FlagSrc::Globals || l.flags.carry != Carry::FromSrc;
+    *flags_end = l.flags;
     l.b.flush_sets();
     Ok(())
 }
@@ -1635,6 +1692,53 @@ mod tests {
             assert_eq!(fe.discover_and_lift(img, d, &mut ops, &mut lifted), Ok(true));
             assert_eq!(lifted.len(), scans.len());
         }
+    }
+
+    /// A block whose flags turn out live gets its flag stores appended to
+    /// a copy of its early lift instead of being lifted again, and the
+    /// result equals lifting it with the flags live.
+    #[test]
+    fn early_flags_are_stored_without_lifting_again() {
+        use crate::ir::dense::kind;
+        // cmp rdi, rsi ; jmp 1f ; 1: jl 2f ; ret ; 2: ret
+        let img = CodeImage {
+            base: 0x1000,
+            bytes: vec![0x48, 0x39, 0xf7, 0xeb, 0x00, 0x7c, 0x01, 0xc3, 0xc3],
+        };
+        let mut fe = X86Frontend::default();
+        let (mut index, mut scans, mut all) = (BlockIndex::default(), Vec::new(), Vec::new());
+        index.reset(img.base, img.bytes.len());
+        let mut work = vec![0x1000];
+        let (mut ops, mut lifted) = (UnitOps::default(), Vec::new());
+        let d = &mut Discovery::new(&mut index, &mut scans, &mut all, &mut work);
+        assert_eq!(fe.discover_and_lift(&img, d, &mut ops, &mut lifted), Ok(true));
+        // The first block (cmp; jmp) leaves its flags unstored.
+        let k = fe.early_flags[0].0 as usize;
+        assert_eq!(scans[k].0, 0x1000);
+        assert!(lifted[k].flags_pending);
+        let insns = &all[scans[k].2.clone()];
+        let (start, consts_start) = (ops.ops.len(), ops.consts.len());
+        let n = fe
+            .store_early_flags(k, insns, &lifted[k], &mut ops)
+            .unwrap()
+            .expect("stored without lifting again");
+        let mut want = UnitOps::default();
+        let l = fe.lift_block_into(0x1000, insns, true, &mut want).unwrap();
+        assert_eq!(n, l.num_temps);
+        assert_eq!(&ops.ops[start..], &want.ops[..]);
+        assert_eq!(&ops.consts[consts_start..], &want.consts[..]);
+        // The four flags are stored (CF..OF are globals 16..19).
+        let stored: Vec<u8> = want
+            .ops
+            .iter()
+            .filter(|o| o.kind == kind::SET && o.sub >= 16)
+            .map(|o| o.sub)
+            .collect();
+        assert_eq!(stored, [16, 17, 18, 19]);
+        // A block without unstored flags (a `ret`) is not handled here.
+        let ret = (0..scans.len()).find(|&j| scans[j].0 == 0x1007).unwrap();
+        assert!(!lifted[ret].flags_pending);
+        assert_eq!(fe.store_early_flags(ret, insns, &lifted[k], &mut ops), Ok(None));
     }
 
     /// The fused scan equals the separate scan on every block of the
