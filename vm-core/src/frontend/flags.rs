@@ -113,8 +113,7 @@ pub const LAZY_RESULT: Temp = Temp::MAX;
 
 /// `(a - b)` truncated to `w` bits.
 fn sub_result(b: &mut UnitBuilder, a: Temp, y: Temp, w: u32) -> Temp {
-    let r = b.bin(BinOp::Sub, a, y);
-    zext_w(b, r, w)
+    bin_w(b, BinOp::Sub, a, y, w)
 }
 
 /// A condition that cannot be evaluated: the flags come from an
@@ -212,6 +211,26 @@ pub fn zext_w(b: &mut UnitBuilder, t: Temp, w: u32) -> Temp {
             b.bin(BinOp::And, t, m)
         }
     }
+}
+
+/// `x op y` truncated to `w` bits (zero-extended): a 32-bit result is one
+/// [`crate::ir::dense::kind::BIN32`] record instead of the operation and
+/// a `Zext32`. Inlined with one test on the width (the 8/16-bit mask out
+/// of line): it costs each caller what a `bin` call did.
+#[inline(always)]
+pub fn bin_w(b: &mut UnitBuilder, op: BinOp, x: Temp, y: Temp, w: u32) -> Temp {
+    if w < 32 {
+        return bin_narrow(b, op, x, y, w);
+    }
+    b.bin_sized(w == 32, op, x, y)
+}
+
+/// [`bin_w`] for 8 and 16 bits: the operation and a mask.
+#[inline(never)]
+fn bin_narrow(b: &mut UnitBuilder, op: BinOp, x: Temp, y: Temp, w: u32) -> Temp {
+    let r = b.bin(op, x, y);
+    let m = b.constant((1u64 << w) - 1);
+    b.bin(BinOp::And, r, m)
 }
 
 /// `c ? x : y` for a 0/1 temp `c`, branch-free (`y ^ ((x ^ y) & -c)`).

@@ -47,6 +47,13 @@ pub mod kind {
     pub const LOAD: u8 = 7;
     /// `mem[a + off] = b`, `sub` = width log2.
     pub const STORE: u8 = 8;
+    /// `dst = zext32(a op b)` (the operation on the 64-bit operands, its
+    /// low 32 bits zero-extended), `sub` = [`super::BinOp`] index: what a
+    /// 32-bit guest operation needs, one record instead of the operation
+    /// and a `Zext32`; an AArch64 host emits the `w`-register form where
+    /// it is exactly that. `BIN | 8`, so a builder picks either kind
+    /// without a branch.
+    pub const BIN32: u8 = 12;
 }
 
 /// One dense IR op. Temps are block-local and count from 1 (temp 0 is the
@@ -128,11 +135,12 @@ impl UnitOp {
             }
         }
     }
-    /// The binary op of a [`kind::BIN`] record.
+    /// The binary op of a [`kind::BIN`] or [`kind::BIN32`] record.
     #[inline]
     pub fn bin_op(&self) -> BinOp {
         BIN_OPS[(self.sub & 15) as usize]
     }
+
     /// The condition of a [`kind::SETCOND`] record.
     #[inline]
     pub fn cond(&self) -> Cond {
@@ -165,14 +173,16 @@ impl UnitOp {
     }
 
     /// The equivalent [`IrOp`] (None for [`kind::NOP`]); `loc` gives the
-    /// guest location of a memory op's instruction index.
+    /// guest location of a memory op's instruction index. A
+    /// [`kind::BIN32`] record gives its operation without the truncation
+    /// (same operands; [`to_ir_ops`] adds the `Zext32`).
     pub fn to_ir(self, loc: impl Fn(u32) -> GuestLoc) -> Option<IrOp> {
         let (dst, a, b) = (self.dst as Temp, self.a as Temp, self.b as Temp);
         Some(match self.kind {
             kind::CONST => IrOp::Const { dst, val: self.imm },
             kind::GET => IrOp::GetGlobal { dst, g: self.sub },
             kind::SET => IrOp::SetGlobal { g: self.sub, src: a },
-            kind::BIN => IrOp::Bin {
+            kind::BIN | kind::BIN32 => IrOp::Bin {
                 op: self.bin_op(),
                 dst,
                 a,
@@ -244,10 +254,13 @@ impl UnitOps {
 
 /// The [`IrOp`]s of a block's records and constants, constants at their
 /// original places; dead records, and constants `keep_const` rejects, left
-/// out. `loc` gives the guest location of an instruction index.
+/// out. `loc` gives the guest location of an instruction index. A
+/// [`kind::BIN32`] record becomes its operation into temp `num_temps + dst` and a `Zext32`
+/// of that into `dst` (see [`ir_num_temps`]).
 pub fn to_ir_ops(
     ops: &[UnitOp],
     consts: &[UnitConst],
+    num_temps: u32,
     keep_const: impl Fn(&UnitConst) -> bool,
     loc: impl Fn(u32) -> GuestLoc,
 ) -> Vec<IrOp> {
@@ -262,7 +275,18 @@ pub fn to_ir_ops(
                 });
             }
         }
-        out.extend(op.to_ir(&loc));
+        match op.to_ir(&loc) {
+            Some(IrOp::Bin { op: bop, dst, a, b }) if op.kind == kind::BIN32 => {
+                let t = num_temps + dst;
+                out.push(IrOp::Bin { op: bop, dst: t, a, b });
+                out.push(IrOp::Un {
+                    op: UnOp::Zext32,
+                    dst,
+                    a: t,
+                });
+            }
+            o => out.extend(o),
+        }
     }
     for k in c.filter(|k| keep_const(k)) {
         out.push(IrOp::Const {
@@ -288,9 +312,20 @@ pub fn to_ir_block(
     IrBlock {
         pc,
         insn_count,
-        num_temps,
-        ops: to_ir_ops(ops, consts, |_| true, loc),
+        num_temps: ir_num_temps(ops, num_temps),
+        ops: to_ir_ops(ops, consts, num_temps, |_| true, loc),
         term,
+    }
+}
+
+/// Temps of the [`IrOp`]s of a block of `num_temps` temps: twice as many
+/// if a [`kind::BIN32`] record needs its intermediate temp (see
+/// [`to_ir_ops`]).
+pub fn ir_num_temps(ops: &[UnitOp], num_temps: u32) -> u32 {
+    if ops.iter().any(|o| o.kind == kind::BIN32) {
+        2 * num_temps
+    } else {
+        num_temps
     }
 }
 
@@ -415,6 +450,7 @@ impl UnitBuilder {
         to_ir_ops(
             &self.buf.ops[self.start..],
             &self.buf.consts[self.const_start..],
+            self.next,
             |_| true,
             loc,
         )
@@ -472,6 +508,17 @@ impl UnitBuilder {
     pub fn bin(&mut self, op: BinOp, a: Temp, b: Temp) -> Temp {
         let dst = self.temp();
         self.push(kind::BIN, op as u8, dst, a, b, 0);
+        dst
+    }
+    /// Binary op with its low 32 bits zero-extended ([`kind::BIN32`]).
+    pub fn bin32(&mut self, op: BinOp, a: Temp, b: Temp) -> Temp {
+        self.bin_sized(true, op, a, b)
+    }
+    /// [`UnitBuilder::bin32`] if `w32`, else [`UnitBuilder::bin`] (the
+    /// kind chosen without a branch).
+    pub fn bin_sized(&mut self, w32: bool, op: BinOp, a: Temp, b: Temp) -> Temp {
+        let dst = self.temp();
+        self.push(kind::BIN | (w32 as u8) << 3, op as u8, dst, a, b, 0);
         dst
     }
     /// Unary op.
@@ -542,6 +589,7 @@ const PROPS: [u8; 16] = {
     p[kind::GET as usize] = prop::DEF | prop::PURE;
     p[kind::SET as usize] = prop::SET;
     p[kind::BIN as usize] = prop::DEF | prop::PURE;
+    p[kind::BIN32 as usize] = prop::DEF | prop::PURE;
     p[kind::UN as usize] = prop::DEF | prop::PURE;
     p[kind::SETCOND as usize] = prop::DEF | prop::PURE;
     p[kind::LOAD as usize] = prop::DEF | prop::EFFECT | prop::BARRIER;
@@ -787,9 +835,28 @@ mod tests {
         }
         b.set(9, c);
         want.push(IrOp::SetGlobal { g: 9, src: c });
+        // A BIN32 record is its operation into a temp of its own and the
+        // zero extension of that (temps `num_temps + dst`).
+        let w32: Vec<(BinOp, Temp)> = BIN_OPS.iter().map(|&op| (op, b.bin32(op, c, x))).collect();
+        let n = b.num_temps();
+        for (op, d) in w32 {
+            want.push(IrOp::Bin {
+                op,
+                dst: n + d,
+                a: c,
+                b: x,
+            });
+            want.push(IrOp::Un {
+                op: UnOp::Zext32,
+                dst: d,
+                a: n + d,
+            });
+        }
         let got = b.block_ir_ops(loc);
         assert_eq!(got, want);
         assert!(!b.overflowed());
+        assert_eq!(ir_num_temps(&b.buf().ops, n), 2 * n);
+        assert_eq!(ir_num_temps(&b.buf().ops[..2], n), n);
     }
 
     /// Deferred global stores: only the latest value of each global is

@@ -337,6 +337,30 @@ fn op_unit() -> (TranslationUnit, Vec<(String, u64)>, Vec<RefOp>) {
             refs.push(Box::new(move |a, _| op.eval(a, k)));
         }
     }
+    // The 32-bit forms (BIN32: the result's low 32 bits zero-extended),
+    // with register and constant right operands (the A64 `w` forms and
+    // immediates: add/sub either sign, masks up to and beyond 32 bits).
+    for op in bins {
+        emit(&|b, x, y| b.bin32(op, x, y));
+        refs.push(Box::new(move |a, c| op.eval(a, c) as u32 as u64));
+        for k in [
+            1u64,
+            31,
+            63,
+            4095,
+            4096,
+            0xffff_ffff,
+            0x1_ffff_ffff,
+            (-5i64) as u64,
+            u64::MAX,
+        ] {
+            emit(&|b, x, _| {
+                let c = b.constant(k);
+                b.bin32(op, x, c)
+            });
+            refs.push(Box::new(move |a, _| op.eval(a, k) as u32 as u64));
+        }
+    }
     for cond in conds {
         emit(&|b, x, y| b.setcond(cond, x, y));
         refs.push(Box::new(move |a, c| cond.eval(a, c) as u64));

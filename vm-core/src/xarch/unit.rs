@@ -426,7 +426,7 @@ mod tests {
                     }
                     // Constants nothing reads are dead too (they emit no code).
                     let got = IrBlock {
-                        ops: to_ir_ops(ops, consts, |k| lu[k.dst as usize] != 0, loc),
+                        ops: to_ir_ops(ops, consts, l.num_temps, |k| lu[k.dst as usize] != 0, loc),
                         ..want.clone()
                     };
                     assert_eq!(got, want, "block {pc:#x}");

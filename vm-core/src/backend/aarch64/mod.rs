@@ -39,6 +39,16 @@ const BIN_RRR: [u32; 11] = [
     0x9bc0_7c00,
 ];
 
+/// Bit `op` set: the `w`-register form of [`BIN_RRR`]'s op (its base with
+/// `sf` clear) is `zext32` of the 64-bit op's result (add, sub, and, orr,
+/// eor, mul: the low 32 bits depend only on the operands' low 32 bits).
+/// The shifts are not: their `w` forms shift the low 32 bits by the count
+/// modulo 32.
+const W32_RRR: u32 = 0b1_0001_1111;
+
+/// `sf`, the 64-bit bit of the data-processing encodings.
+const SF: u32 = 1 << 31;
+
 /// The AArch64 unit emitter.
 #[derive(Debug)]
 pub struct A64Emitter {
@@ -259,6 +269,59 @@ impl UnitIsa for A64Emitter {
     }
 
     #[inline(always)]
+    fn bin_w(&mut self, op: BinOp, w32: bool, rd: u8, ra: u8, rb: u8) {
+        if let Some(&base) = BIN_RRR.get(op as usize) {
+            // A 32-bit result of add .. eor and mul is the `w` form (which
+            // zero-extends); the others take a `mov w` after.
+            let narrow = w32 & (W32_RRR >> (op as u32) & 1 != 0);
+            self.emit(e::rrr(base & !((narrow as u32) * SF), rd, ra, rb));
+            if w32 & !narrow {
+                self.emit(e::mov_w(rd, rd));
+            }
+            return;
+        }
+        self.bin(op, rd, ra, rb);
+        if w32 {
+            self.emit(e::mov_w(rd, rd));
+        }
+    }
+
+    #[inline(always)]
+    fn bin_imm_w(&mut self, op: BinOp, w32: bool, rd: u8, ra: u8, imm: u64) -> bool {
+        if !w32 {
+            return self.bin_imm(op, rd, ra, imm);
+        }
+        let w = match op {
+            // `add/sub w` (register 31 would be wsp: never the zero register).
+            BinOp::Add | BinOp::Sub if ra == 31 => return false,
+            BinOp::Add if imm < 4096 => e::add_imm(rd, ra, imm as u32) & !SF,
+            BinOp::Add if imm.wrapping_neg() < 4096 => {
+                e::sub_imm(rd, ra, imm.wrapping_neg() as u32) & !SF
+            }
+            BinOp::Sub if imm < 4096 => e::sub_imm(rd, ra, imm as u32) & !SF,
+            BinOp::Sub if imm.wrapping_neg() < 4096 => {
+                e::add_imm(rd, ra, imm.wrapping_neg() as u32) & !SF
+            }
+            // A mask of at most 32 low bits already zero-extends; a wider
+            // one leaves the low 32 bits as they are.
+            BinOp::And if imm != 0 && imm != u64::MAX && (imm & (imm + 1)) == 0 => {
+                match imm.trailing_ones() {
+                    b @ ..=32 => e::and_low_mask(rd, ra, b),
+                    _ => e::mov_w(rd, ra),
+                }
+            }
+            _ => {
+                if !self.bin_imm(op, rd, ra, imm) {
+                    return false;
+                }
+                e::mov_w(rd, rd)
+            }
+        };
+        self.emit(w);
+        true
+    }
+
+    #[inline(always)]
     fn un(&mut self, op: UnOp, rd: u8, ra: u8) {
         self.emit(match op {
             UnOp::Sext32 => e::sxtw(rd, ra),
@@ -426,6 +489,15 @@ mod tests {
             (cset(4, Cc::Lo), "csinc x4,xzr,xzr,cs"),
             (sxtw(1, 2), "sbfm x1,x2,#0,#31"),
             (mov_w(1, 2), "orr w1,wzr,w2"),
+            // The `w` forms of BIN32 records (`sf` clear).
+            (add(0, 1, 2) & !SF, "add w0,w1,w2"),
+            (sub(3, 4, 5) & !SF, "sub w3,w4,w5"),
+            (and(6, 7, 8) & !SF, "and w6,w7,w8"),
+            (orr(9, 31, 10) & !SF, "orr w9,wzr,w10"),
+            (eor(11, 12, 13) & !SF, "eor w11,w12,w13"),
+            (mul(0, 1, 2) & !SF, "madd w0,w1,w2,wzr"),
+            (add_imm(1, 2, 4095) & !SF, "add w1,w2,#0xfff"),
+            (sub_imm(1, 2, 512) & !SF, "sub w1,w2,#0x200"),
             (add_imm(1, 2, 4095), "add x1,x2,#0xfff"),
             (sub_imm(31, 31, 512), "sub sp,sp,#0x200"),
             (lsl_imm(1, 2, 3), "ubfm x1,x2,#61,#60"),

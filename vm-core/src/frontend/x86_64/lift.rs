@@ -8,7 +8,7 @@ use super::insn::{
 };
 use super::TranslateError;
 use crate::frontend::flags::{
-    select, sext_w, zext_w, Carry, CcKind, ConstCache, FlagSrc, FlagState, Flags, UnmodeledFlags,
+    bin_w, select, sext_w, zext_w, Carry, CcKind, ConstCache, FlagSrc, FlagState, Flags, UnmodeledFlags,
     LAZY_RESULT,
 };
 use crate::frontend::{
@@ -1061,26 +1061,13 @@ impl Lifter<'_> {
                 let s = self.size(i)?;
                 let w = s * 8;
                 let a = self.read(i, 0, s, loc)?;
-                let r = match m {
-                    Class::Not => {
-                        let ones = self.k(u64::MAX);
-                        self.b.bin(BinOp::Xor, a, ones)
-                    }
-                    Class::Neg => {
-                        let z = self.k(0);
-                        self.b.bin(BinOp::Sub, z, a)
-                    }
-                    _ => {
-                        let one = self.k(1);
-                        let op = if m == Class::Inc {
-                            BinOp::Add
-                        } else {
-                            BinOp::Sub
-                        };
-                        self.b.bin(op, a, one)
-                    }
+                let (op, x, y) = match m {
+                    Class::Not => (BinOp::Xor, a, self.k(u64::MAX)),
+                    Class::Neg => (BinOp::Sub, self.k(0), a),
+                    Class::Inc => (BinOp::Add, a, self.k(1)),
+                    _ => (BinOp::Sub, a, self.k(1)),
                 };
-                let r = zext_w(self.b, r, w);
+                let r = bin_w(self.b, op, x, y, w);
                 match m {
                     Class::Neg => {
                         let z = self.k(0);
@@ -1203,8 +1190,7 @@ impl Lifter<'_> {
                 let sbb = m == Class::Sbb;
                 let op = if sbb { BinOp::Sub } else { BinOp::Add };
                 let t = self.b.bin(op, a, c);
-                let r = self.b.bin(op, t, cf);
-                let r = zext_w(self.b, r, w);
+                let r = bin_w(self.b, op, t, cf, w);
                 // Flags of a - b - cf / a + b + cf: the carry out is the
                 // plain one, or (with a carry in) equality at the boundary.
                 let za = zext_w(self.b, a, w);
@@ -1356,8 +1342,7 @@ impl Lifter<'_> {
             // x & x = x | x = x: only the truncation remains.
             zext_w(self.b, a, w)
         } else {
-            let r = self.b.bin(op, a, c);
-            zext_w(self.b, r, w)
+            bin_w(self.b, op, a, c, w)
         };
         self.flags.set(match kind {
             1 => FlagSrc::Add { a, b: c, r, w },
@@ -1415,6 +1400,12 @@ impl Lifter<'_> {
         let (a, off) = self.ea(i)?;
         let v = if off == 0 {
             a
+        } else if s == 4 {
+            // A 32-bit sum is one record with its zero extension.
+            let c = self.k(off as i64 as u64);
+            let v = self.b.bin32(BinOp::Add, a, c);
+            self.zext_done = Some(v);
+            v
         } else {
             let c = self.k(off as i64 as u64);
             self.b.bin(BinOp::Add, a, c)
@@ -1446,15 +1437,17 @@ impl Lifter<'_> {
         if w < 32 && matches!(m, Class::Rol | Class::Ror) {
             return Err(unsupported(i, "narrow rotate"));
         }
+        // Each result truncated to `w` bits (a logical right shift of a
+        // truncated value already is).
         let r = match m {
-            Class::Shl => self.b.bin(BinOp::Shl, a, cnt),
+            Class::Shl => bin_w(self.b, BinOp::Shl, a, cnt, w),
             Class::Shr => {
                 let z = zext_w(self.b, a, w);
                 self.b.bin(BinOp::Shr, z, cnt)
             }
             Class::Sar => {
                 let x = sext_w(self.b, a, w);
-                self.b.bin(BinOp::Sar, x, cnt)
+                bin_w(self.b, BinOp::Sar, x, cnt, w)
             }
             _ => {
                 // rotate = (x << n) | (x >> ((w - n) & (w - 1))); n = 0 gives x.
@@ -1470,10 +1463,9 @@ impl Lifter<'_> {
                 };
                 let x = self.b.bin(BinOp::Shl, z, l);
                 let y = self.b.bin(BinOp::Shr, z, rr);
-                self.b.bin(BinOp::Or, x, y)
+                bin_w(self.b, BinOp::Or, x, y, w)
             }
         };
-        let r = zext_w(self.b, r, w);
         match (m, imm_count) {
             (_, Some(0)) => {}
             (Class::Shl | Class::Shr | Class::Sar, Some(_)) => {
