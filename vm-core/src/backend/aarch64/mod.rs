@@ -123,6 +123,7 @@ impl UnitIsa for A64Emitter {
     /// spill, at most 5 words of address and 4 of operation (13-14); a
     /// terminator: a system call's exit, 17 words.
     const MAX_OP_WORDS: usize = 24;
+    const BIN32_ARM: bool = true;
 
     #[inline(always)]
     fn words(&mut self) -> &mut Vec<u32> {
