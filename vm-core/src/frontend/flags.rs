@@ -100,6 +100,17 @@ pub enum FlagSrc {
     Logic { r: Temp, w: u32 },
     /// Z and N from `r`; C and V are not modeled (x86 shifts).
     ZnOnly { r: Temp, w: u32 },
+    /// `r = a - b - cin` (`sub`, x86 `sbb`) or `a + b + cin` (`adc`), with
+    /// the carry in `cin` (0/1, x86 convention: CF = borrow); only the
+    /// x86-64 lifter sets it. Materialized when read.
+    Carried {
+        a: Temp,
+        b: Temp,
+        cin: Temp,
+        r: Temp,
+        w: u32,
+        sub: bool,
+    },
     /// Already materialized.
     Mat(Flags),
     /// Set by an instruction whose flag results are not modeled; reading
@@ -299,6 +310,14 @@ impl FlagState {
                 let za = zext_w(b, a, w);
                 b.setcond(Cond::Ltu, r, za)
             }
+            FlagSrc::Carried {
+                a,
+                b: y,
+                cin,
+                r,
+                w,
+                sub,
+            } => carry_out(b, a, y, cin, r, w, sub),
             FlagSrc::Unknown { pc, mnemonic } => return Err(UnmodeledFlags { pc, mnemonic }),
             FlagSrc::ZnOnly { .. } => {
                 return Err(UnmodeledFlags {
@@ -349,6 +368,25 @@ impl FlagState {
                 let c = b.setcond(cond, za, zb);
                 let x1 = b.bin(BinOp::Xor, a, y);
                 let x2 = b.bin(BinOp::Xor, a, r);
+                let v = b.bin(BinOp::And, x1, x2);
+                let v = bit(b, v, w - 1);
+                Flags { z, n, c, v }
+            }
+            FlagSrc::Carried {
+                a,
+                b: y,
+                cin,
+                r,
+                w,
+                sub,
+            } => {
+                let (z, n) = zn(b, r, w);
+                let c = carry_out(b, a, y, cin, r, w, sub);
+                let (x1, x2) = if sub {
+                    (b.bin(BinOp::Xor, a, y), b.bin(BinOp::Xor, a, r))
+                } else {
+                    (b.bin(BinOp::Xor, a, r), b.bin(BinOp::Xor, y, r))
+                };
                 let v = b.bin(BinOp::And, x1, x2);
                 let v = bit(b, v, w - 1);
                 Flags { z, n, c, v }
@@ -567,6 +605,21 @@ fn sign_cond(b: &mut UnitBuilder, r: Temp, w: u32, neg: bool) -> CondTriple {
     (if neg { Cond::Lt } else { Cond::Ge }, s, z)
 }
 
+/// The carry (x86 convention) of `r = a - y - cin` (`sub`) or
+/// `a + y + cin` at `w` bits: the plain one, or (with a carry in)
+/// equality at the boundary.
+fn carry_out(b: &mut UnitBuilder, a: Temp, y: Temp, cin: Temp, r: Temp, w: u32, sub: bool) -> Temp {
+    let za = zext_w(b, a, w);
+    let (lt, eq) = if sub {
+        let zy = zext_w(b, y, w);
+        (b.setcond(Cond::Ltu, za, zy), b.setcond(Cond::Eq, za, zy))
+    } else {
+        (b.setcond(Cond::Ltu, r, za), b.setcond(Cond::Eq, r, za))
+    };
+    let ce = b.bin(BinOp::And, cin, eq);
+    b.bin(BinOp::Or, lt, ce)
+}
+
 fn bit(b: &mut UnitBuilder, t: Temp, n: u32) -> Temp {
     let s = b.constant(n as u64);
     let x = b.bin(BinOp::Shr, t, s);
@@ -714,6 +767,116 @@ mod tests {
                                     reference(cc, p, q, w),
                                     "{cc:?} w={w} arm={arm} glob={through_globals} lazy={lazy} {p:#x} {q:#x}"
                                 );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// x86 flags of `x + y + cin` / `x - y - cin` at width `w`, as
+    /// (ZF, SF, CF, OF), computed in wide arithmetic.
+    fn carried_reference(x: u64, y: u64, cin: u64, w: u32, sub: bool) -> (bool, bool, bool, bool) {
+        let m = if w == 64 { u64::MAX } else { (1 << w) - 1 };
+        let (ux, uy) = ((x & m) as i128, (y & m) as i128);
+        let sext = |u: i128| (((u as u64) << (64 - w)) as i64 >> (64 - w)) as i128;
+        let (sx, sy, c) = (sext(ux), sext(uy), cin as i128);
+        let (wide, signed) = if sub {
+            (ux - uy - c, sx - sy - c)
+        } else {
+            (ux + uy + c, sx + sy + c)
+        };
+        let r = (wide as u64) & m;
+        let cf = wide < 0 || wide > m as i128;
+        let of = signed < -(1i128 << (w - 1)) || signed >= 1i128 << (w - 1);
+        (r == 0, (r >> (w - 1)) & 1 == 1, cf, of)
+    }
+
+    /// The flags of adc/sbb (`FlagSrc::Carried`, materialized when read),
+    /// every condition and the carry alone, directly and through the
+    /// globals, against the wide-arithmetic reference.
+    #[test]
+    fn carried_flags_agree_with_reference() {
+        let vals = [
+            0u64,
+            1,
+            0x7f,
+            0x80,
+            0xff,
+            0x7fff,
+            0x8000,
+            0xffff,
+            0x7fff_ffff,
+            0x8000_0000,
+            0xffff_ffff,
+            i64::MAX as u64,
+            i64::MIN as u64,
+            u64::MAX,
+            0x1234_5678_9abc_def0,
+        ];
+        use CcKind::*;
+        let ccs = [Eq, Ne, Lt, Ge, Gt, Le, B, Ae, A, Be, Mi, Pl, Vs, Vc];
+        for sub in [false, true] {
+            for w in [8u32, 16, 32, 64] {
+                for cc in ccs.iter().map(Some).chain([None]) {
+                    for through_globals in [false, true] {
+                        let mut b = UnitBuilder::new();
+                        let x = b.get(0);
+                        let y = b.get(1);
+                        let cin = b.get(2);
+                        let op = if sub { BinOp::Sub } else { BinOp::Add };
+                        let t = b.bin(op, x, y);
+                        let r = bin_w(&mut b, op, t, cin, w);
+                        let mut st = FlagState::new([10, 11, 12, 13], false);
+                        st.set(FlagSrc::Carried {
+                            a: x,
+                            b: y,
+                            cin,
+                            r,
+                            w,
+                            sub,
+                        });
+                        if through_globals {
+                            st.store(&mut b).unwrap();
+                            st = FlagState::new([10, 11, 12, 13], false);
+                        }
+                        let v = match cc {
+                            Some(&cc) => st.cond_value(&mut b, cc).unwrap(),
+                            None => st.carry_value(&mut b).unwrap(),
+                        };
+                        b.set(20, v);
+                        let ops = ir_ops(&b);
+                        for &p in &vals {
+                            for &q in &vals {
+                                for c in [0u64, 1] {
+                                    let mut g = [0u64; 64];
+                                    (g[0], g[1], g[2]) = (p, q, c);
+                                    eval(&ops, &mut g, &mut Vec::new());
+                                    let (z, n, cf, ov) = carried_reference(p, q, c, w, sub);
+                                    let want = match cc {
+                                        None | Some(B) => cf,
+                                        Some(Ae) => !cf,
+                                        Some(A) => !cf && !z,
+                                        Some(Be) => cf || z,
+                                        Some(Eq) => z,
+                                        Some(Ne) => !z,
+                                        Some(Mi) => n,
+                                        Some(Pl) => !n,
+                                        Some(Vs) => ov,
+                                        Some(Vc) => !ov,
+                                        Some(Lt) => n != ov,
+                                        Some(Ge) => n == ov,
+                                        Some(Gt) => !z && n == ov,
+                                        Some(Le) => z || n != ov,
+                                        Some(Al) => true,
+                                    };
+                                    assert_eq!(
+                                        g[20] == 1,
+                                        want,
+                                        "{cc:?} sub={sub} w={w} glob={through_globals} {p:#x} {q:#x} {c}"
+                                    );
+                                }
                             }
                         }
                     }

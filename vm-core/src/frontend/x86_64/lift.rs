@@ -8,7 +8,7 @@ use super::insn::{
 };
 use super::TranslateError;
 use crate::frontend::flags::{
-    bin_w, select, sext_w, zext_w, Carry, CcKind, ConstCache, FlagSrc, FlagState, Flags, UnmodeledFlags,
+    bin_w, select, sext_w, zext_w, Carry, CcKind, ConstCache, FlagSrc, FlagState, UnmodeledFlags,
     LAZY_RESULT,
 };
 use crate::frontend::{
@@ -16,7 +16,7 @@ use crate::frontend::{
     too_many_temps, Frontend, LiftedBlock, Successor,
 };
 use crate::ir::dense::{UnitBuilder, UnitOps};
-use crate::ir::{BinOp, Cond, GuestLoc, Temp, Terminator, UnOp, Width};
+use crate::ir::{BinOp, GuestLoc, Temp, Terminator, UnOp, Width};
 
 /// Globals holding Z, N (SF), C (CF), V (OF) between blocks.
 pub const FLAG_GLOBALS: [u8; 4] = [17, 18, 16, 19];
@@ -1191,37 +1191,16 @@ impl Lifter<'_> {
                 let op = if sbb { BinOp::Sub } else { BinOp::Add };
                 let t = self.b.bin(op, a, c);
                 let r = bin_w(self.b, op, t, cf, w);
-                // Flags of a - b - cf / a + b + cf: the carry out is the
-                // plain one, or (with a carry in) equality at the boundary.
-                let za = zext_w(self.b, a, w);
-                let zc = zext_w(self.b, c, w);
-                let zero = self.k(0);
-                let z = self.b.setcond(Cond::Eq, r, zero);
-                let top = self.k(w as u64 - 1);
-                let one = self.k(1);
-                let n = self.b.bin(BinOp::Shr, r, top);
-                let n = self.b.bin(BinOp::And, n, one);
-                let (lt, eq, v1, v2) = if sbb {
-                    (
-                        self.b.setcond(Cond::Ltu, za, zc),
-                        self.b.setcond(Cond::Eq, za, zc),
-                        self.b.bin(BinOp::Xor, a, c),
-                        self.b.bin(BinOp::Xor, a, r),
-                    )
-                } else {
-                    (
-                        self.b.setcond(Cond::Ltu, r, za),
-                        self.b.setcond(Cond::Eq, r, za),
-                        self.b.bin(BinOp::Xor, a, r),
-                        self.b.bin(BinOp::Xor, c, r),
-                    )
-                };
-                let ce = self.b.bin(BinOp::And, cf, eq);
-                let carry = self.b.bin(BinOp::Or, lt, ce);
-                let v = self.b.bin(BinOp::And, v1, v2);
-                let v = self.b.bin(BinOp::Shr, v, top);
-                let v = self.b.bin(BinOp::And, v, one);
-                self.flags.set(FlagSrc::Mat(Flags { z, n, c: carry, v }));
+                // Flags of a - b - cf / a + b + cf, computed only if read
+                // (they rarely are: gcc uses sbb/adc for their results).
+                self.flags.set(FlagSrc::Carried {
+                    a,
+                    b: c,
+                    cin: cf,
+                    r,
+                    w,
+                    sub: sbb,
+                });
                 // Only a result of at most 32 bits is its own zero extension.
                 self.zext_done = (s <= 4).then_some(r);
                 self.write(i, s, r, loc)?;
