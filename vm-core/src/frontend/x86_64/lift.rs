@@ -389,7 +389,12 @@ impl X86Frontend {
     ) -> Result<(), TranslateError> {
         let k = lifted.len() as u32;
         let e = EarlyLift::begin(&mut self.b, lifted);
-        let mut flags = FlagState::new(FLAG_GLOBALS, false);
+        // The lifter's end state is written straight into its slot (a
+        // local copied into the vector afterwards was read back with other
+        // widths than it was written with: a store-forwarding stall per
+        // block), and the slot dropped again if nothing is pending.
+        self.early_flags.push((k, FlagState::new(FLAG_GLOBALS, false)));
+        let slot = &mut self.early_flags.last_mut().expect("just pushed").1;
         let r = scan_lift_body(
             &mut self.b,
             img,
@@ -398,13 +403,14 @@ impl X86Frontend {
             out,
             scan,
             &mut e.lifted.term,
-            &mut flags,
+            slot,
         );
         // Storing the flags at the end would add records (or be rejected):
         // kept for `store_early_flags` if they turn out live.
-        if r.is_ok() && (flags.src != FlagSrc::Globals || flags.carry != Carry::FromSrc) {
+        if r.is_ok() && (slot.src != FlagSrc::Globals || slot.carry != Carry::FromSrc) {
             e.flags_pending = true;
-            self.early_flags.push((k, flags));
+        } else {
+            self.early_flags.pop();
         }
         EarlyLift::finish(&self.b, lifted, pc, r)
     }
