@@ -598,21 +598,14 @@ fn block<I: UnitIsa>(
                 isa.st_state(r, offsets::GLOBALS + 8 * op.sub as i32);
                 free_dead(&mut al, lu, a, u);
             }
-            // A host without a cheaper 32-bit form takes both kinds in one
-            // arm (a second copy of the arm made the RV64 loop ~4 % more
-            // instructions); one with it gives `BIN32` its own arm, so `BIN`
-            // pays nothing for it.
-            // A host without cheaper 32-bit forms takes both kinds in one
-            // arm (with a second arm the RV64 loop ran ~4 % more
-            // instructions, ~2.4 % with one); one with them (AArch64)
-            // keeps `BIN`'s arm as it was and gives `BIN32` its own.
-            k @ (kind::BIN | kind::BIN32) if !I::BIN32_ARM => {
-                bin_record(isa, &mut al, lu, op, u, blk.pc, k == kind::BIN32)?
-            }
-            kind::BIN => {
+            // `BIN`'s arm as it was; a host without cheaper 32-bit forms
+            // (RV64) takes `BIN32` in it too, with a `Zext32` after (a second
+            // arm made its loop ~4 % more instructions), one with them
+            // (AArch64) gives `BIN32` its own arm, so `BIN` pays nothing.
+            kind::BIN | kind::BIN32 if !I::BIN32_ARM || op.kind == kind::BIN => {
                 let bop = op.bin_op();
                 let ra = use_reg(isa, &al, a, s0);
-                if al.loc[b as usize] == loc::CONST {
+                let rd = if al.loc[b as usize] == loc::CONST {
                     let v = al.consts[b as usize];
                     free_dead(&mut al, lu, a, u);
                     free_dead(&mut al, lu, b, u);
@@ -622,12 +615,17 @@ fn block<I: UnitIsa>(
                         isa.mov_imm(s1, v);
                         isa.bin(bop, rd, ra, s1);
                     }
+                    rd
                 } else {
                     let rb = use_reg(isa, &al, b, s1);
                     free_dead(&mut al, lu, a, u);
                     free_dead(&mut al, lu, b, u);
                     let rd = alloc(isa, &mut al, lu, dst, u, blk.pc)?;
                     isa.bin(bop, rd, ra, rb);
+                    rd
+                };
+                if !I::BIN32_ARM && op.kind == kind::BIN32 {
+                    isa.un(UnOp::Zext32, rd, rd);
                 }
             }
             kind::BIN32 => bin_record(isa, &mut al, lu, op, u, blk.pc, true)?,
