@@ -495,6 +495,13 @@ impl UnitBuilder {
         self.known[g as usize] = dst;
         dst
     }
+    /// The temp known to hold global `g` (read or written earlier in the
+    /// block), if any: what [`UnitBuilder::get`] returns without a record.
+    #[inline]
+    pub fn forwarded(&self, g: u8) -> Option<Temp> {
+        let t = self.known[g as usize];
+        (t != NO_TEMP).then_some(t)
+    }
     /// Writes a global.
     pub fn set(&mut self, g: u8, src: Temp) {
         self.known[g as usize] = src;

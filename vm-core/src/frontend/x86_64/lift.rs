@@ -850,6 +850,17 @@ impl Lifter<'_> {
         size: u32,
         loc: GuestLoc,
     ) -> Result<Temp, Box<TranslateError>> {
+        // A register the block already read or wrote (all but ah..bh read
+        // as the whole register): its temp, without the call.
+        let d = i.ops[n];
+        if d < OP_MEM && !is_high8(d) {
+            let v = GPR_TABLE[d as usize];
+            if v != 0 {
+                if let Some(t) = self.b.forwarded(v & 15) {
+                    return Ok(t);
+                }
+            }
+        }
         // Temps count from 1: 0 is the absent operand, never a value.
         let t = self.read_or_zero(i, n, size, loc);
         if t == 0 {
