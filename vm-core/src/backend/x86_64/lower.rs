@@ -43,6 +43,24 @@ pub(super) struct MapCheck {
     pub(super) last: i32,
 }
 
+/// Out-of-line paths of a superblock side exit: taken, deferred globals
+/// written back, the instructions after the branch uncounted, then a
+/// chainable jump to the branch target; or not taken with the quantum
+/// used up (the basic block after the branch is a block of its own for
+/// `Vm::run_blocks` and the instruction budget), the same but leaving for
+/// the dispatcher at the fall-through pc.
+#[derive(Clone, Copy)]
+pub(super) struct SideStub {
+    pub(super) label: dynasmrt::DynamicLabel,
+    pub(super) target: u64,
+    /// The quantum ran out at the basic block after the branch.
+    pub(super) quantum: dynasmrt::DynamicLabel,
+    pub(super) fallthrough: u64,
+    pub(super) uncount: u32,
+    /// Deferred globals to write back: range in `Scratch::wb`.
+    pub(super) wb: (u32, u32),
+}
+
 /// Out-of-line exit of a direct jump not chained yet.
 #[derive(Clone, Copy)]
 pub(super) struct ChainStub {
@@ -127,6 +145,11 @@ pub(super) struct Codegen<'b> {
     pub(super) byte_masked: Option<Temp>,
     /// Out-of-line code-map checks of this block's stores.
     pub(super) map_checks: Vec<MapCheck>,
+    /// Taken paths of this block's side exits.
+    pub(super) side_exits: Vec<SideStub>,
+    /// The last extension lowered as a copy (see `ext_only_masked`): its
+    /// value is its operand's, not extended.
+    pub(super) ext_copied: Option<Temp>,
 }
 
 /// [`Codegen::range`] bit: the value equals the sign extension of its low
@@ -455,6 +478,19 @@ impl<'b> Codegen<'b> {
                 ; jmp =>m.back
             );
         }
+        for i in 0..self.side_exits.len() {
+            let x = self.side_exits[i];
+            asm!(self.asm; =>x.label);
+            self.emit_write_back(x.wb);
+            let u = x.uncount as i32;
+            asm!(self.asm; sub r12, u);
+            self.chain_jump(x.target, None);
+            asm!(self.asm; =>x.quantum);
+            self.emit_write_back(x.wb);
+            asm!(self.asm; sub r12, u ; xor r13d, r13d);
+            self.store_imm(off::PC, x.fallthrough);
+            self.exit_with(exit_code::QUANTUM);
+        }
         for i in 0..self.faults.len() {
             let f = self.faults[i];
             asm!(self.asm; =>f.label ; mov [rbp + off::EXIT_ARG], Rq(f.addr_reg));
@@ -691,6 +727,12 @@ impl<'b> Codegen<'b> {
                 // or shifted value): a copy, often none at all.
                 self.copy_value(dst, a)?;
             }
+            IrOp::Un { dst, a, .. } if self.ext_only_masked(dst) => {
+                // Only an `And` with a mask below 2^32 reads the
+                // extension: it sees the same low 32 bits without it.
+                self.ext_copied = Some(dst);
+                self.copy_value(dst, a)?;
+            }
             IrOp::Un { op, dst, a } => {
                 let ra = self.use_reg(a)?;
                 let d = self.new_dst(dst)?;
@@ -805,6 +847,34 @@ impl<'b> Codegen<'b> {
                         last: width.bytes() as i32 - 1,
                     });
                 }
+            }
+            IrOp::SideExit {
+                cond,
+                a,
+                b,
+                target,
+                fallthrough,
+                index,
+            } => {
+                let ra = self.use_reg(a)?;
+                let ob = self.opnd(b)?;
+                self.cmp(ra, ob);
+                let label = self.asm.new_dynamic_label();
+                let quantum = self.asm.new_dynamic_label();
+                self.jcc(cond, label);
+                // The fall-through path starts a basic block: one quantum
+                // unit, as it would be on its own.
+                asm!(self.asm; sub r13, 1 ; jb =>quantum);
+                // Where deferred globals are at the branch.
+                let wb = self.snapshot_deferred();
+                self.side_exits.push(SideStub {
+                    label,
+                    target,
+                    quantum,
+                    fallthrough,
+                    uncount: self.b.insn_count - index - 1,
+                    wb,
+                });
             }
         }
         Ok(())
@@ -1086,6 +1156,50 @@ impl<'b> Codegen<'b> {
         Ok(())
     }
 
+    /// Whether the only use of the extension `dst` (defined by the current
+    /// op) is an `And` a few ops on with a constant mask below 2^32: the
+    /// mask keeps only bits the extension leaves alone, so the extension
+    /// may be a copy (`addw` + `zext.b`: `and(sext32(x + 7), 255)`).
+    fn ext_only_masked(&self, dst: Temp) -> bool {
+        let ops = &self.b.ops;
+        let cur = self.cur as usize;
+        let j = self.last_use[dst as usize] as usize;
+        if j <= cur || j > cur + 6 {
+            return false;
+        }
+        let Some(&IrOp::Bin {
+            op: BinOp::And,
+            a,
+            b,
+            ..
+        }) = ops.get(j)
+        else {
+            return false;
+        };
+        let m = match (a == dst, b == dst) {
+            (true, false) => b,
+            (false, true) => a,
+            _ => return false,
+        };
+        let mut mask = match self.loc[m as usize] {
+            Loc::Const(v) => Some(v),
+            _ => None,
+        };
+        for o in &ops[cur + 1..j] {
+            match *o {
+                IrOp::Const { dst: d, val } if d == m => mask = Some(val),
+                _ => {
+                    let mut used = false;
+                    o.for_each_use(|t| used |= t == dst);
+                    if used {
+                        return false;
+                    }
+                }
+            }
+        }
+        mask.is_some_and(|v| v <= u32::MAX as u64)
+    }
+
     /// `dst = a` without computing anything: `dst` takes over `a`'s
     /// register when `a` dies here (no instruction), else gets a copy.
     fn copy_value(&mut self, dst: Temp, a: Temp) -> Result<(), CodegenError> {
@@ -1142,6 +1256,12 @@ impl<'b> Codegen<'b> {
                 self.release(addr);
                 self.release(dst);
             }
+            IrOp::Un { dst, a, .. } if self.ext_copied == Some(dst) => {
+                // A copy (see `ext_only_masked`): the value is `a`'s.
+                self.range[dst as usize] = r(a);
+                self.release(a);
+                self.release(dst);
+            }
             IrOp::Un { op, dst, a } => {
                 // (A value below 2^8 is its own extension.)
                 self.range[dst as usize] = match op {
@@ -1196,6 +1316,10 @@ impl<'b> Codegen<'b> {
             IrOp::Store { addr, src, .. } => {
                 self.release(addr);
                 self.release(src);
+            }
+            IrOp::SideExit { a, b, .. } => {
+                self.release(a);
+                self.release(b);
             }
         }
     }
