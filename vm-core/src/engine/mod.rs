@@ -490,6 +490,31 @@ impl Vm {
         self.interpret_at_pc()
     }
 
+    /// Generated code of a superblock left before it ran, with the rest
+    /// of the quantum (one block, charged) too short for all its basic
+    /// blocks ([`exit_code::INTERPRET_BLOCK`]): interprets the basic
+    /// block at `cpu.pc`.
+    fn interpret_block_at_pc(&mut self) -> Result<Option<RunOutcome>, VmError> {
+        let pc = self.cpu.pc;
+        let Some(id) = self.cache.peek(pc) else {
+            return Ok(None);
+        };
+        self.stats.interp_blocks += 1;
+        let insns: *const [Inst] = &self.cache.get(id).insns[..];
+        // SAFETY: `insns` points into a boxed slice owned by the cache that
+        // is not touched until `exec_block` returns.
+        let (exit, _) = with_bus!(self, bus => interp::exec_block(
+            &mut self.cpu,
+            bus,
+            unsafe { &*insns },
+            pc
+        ));
+        match exit {
+            Exit::Next(_) => Ok(None),
+            e => self.handle_exit(e),
+        }
+    }
+
     /// Interprets the one instruction at `cpu.pc`, fetched and decoded
     /// again through the guest's view of memory (so this is right under
     /// the MMU and after self-modifying stores).
@@ -739,6 +764,7 @@ impl Vm {
             }
             exit_code::MMU_SLOW => self.replay_access(),
             exit_code::INTERPRET => self.interpret_one(),
+            exit_code::INTERPRET_BLOCK => self.interpret_block_at_pc(),
             exit_code::SYSCALL => self.handle_exit(Exit::Syscall { pc: arg }),
             exit_code::BREAKPOINT => Err(VmError::Breakpoint { pc }),
             exit_code::FAULT_LOAD | exit_code::FAULT_STORE => Err(VmError::MemFault {

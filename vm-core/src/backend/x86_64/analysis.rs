@@ -206,6 +206,7 @@ impl<'b> Codegen<'b> {
         home.clear();
         home.resize(n, None);
         let last_use = &mut last_use[..];
+        let mut segments = 1;
         // One match per op: the op kind is an unpredictable branch, and
         // `for_each_use` followed by `dst` would take it twice. Temps are
         // defined once, before their uses, so a definition simply starts
@@ -231,6 +232,7 @@ impl<'b> Codegen<'b> {
                 IrOp::SideExit { a, b, .. } => {
                     last_use[a as usize] = i;
                     last_use[b as usize] = i;
+                    segments += 1;
                 }
             }
         }
@@ -327,6 +329,9 @@ impl<'b> Codegen<'b> {
             map_checks: Vec::new(),
             side_exits: Vec::new(),
             ext_copied: None,
+            segments,
+            segs_done: 0,
+            head_slow: None,
         }
     }
 }

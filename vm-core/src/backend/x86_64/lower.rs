@@ -23,6 +23,8 @@ pub(super) struct FaultStub {
     pub(super) pc: u64,
     pub(super) next_pc: u64,
     pub(super) uncount: u64,
+    /// Quantum units to refund (see [`SideStub::refund`]).
+    pub(super) refund: u32,
     pub(super) code: u64,
     /// Register holding the guest address at the exit.
     pub(super) addr_reg: u8,
@@ -43,19 +45,18 @@ pub(super) struct MapCheck {
     pub(super) last: i32,
 }
 
-/// Out-of-line paths of a superblock side exit: taken, deferred globals
-/// written back, the instructions after the branch uncounted, then a
-/// chainable jump to the branch target; or not taken with the quantum
-/// used up (the basic block after the branch is a block of its own for
-/// `Vm::run_blocks` and the instruction budget), the same but leaving for
-/// the dispatcher at the fall-through pc.
+/// Out-of-line path of a superblock side exit taken: deferred globals
+/// written back, the instructions after the branch uncounted and the
+/// quantum units of the basic blocks after it refunded (the head charges
+/// one per basic block: each is a block of its own for `Vm::run_blocks`
+/// and the instruction budget), then a chainable jump to the branch
+/// target.
 #[derive(Clone, Copy)]
 pub(super) struct SideStub {
     pub(super) label: dynasmrt::DynamicLabel,
     pub(super) target: u64,
-    /// The quantum ran out at the basic block after the branch.
-    pub(super) quantum: dynasmrt::DynamicLabel,
-    pub(super) fallthrough: u64,
+    /// Quantum units charged at the head for basic blocks that did not run.
+    pub(super) refund: u32,
     pub(super) uncount: u32,
     /// Deferred globals to write back: range in `Scratch::wb`.
     pub(super) wb: (u32, u32),
@@ -150,6 +151,14 @@ pub(super) struct Codegen<'b> {
     /// The last extension lowered as a copy (see `ext_only_masked`): its
     /// value is its operand's, not extended.
     pub(super) ext_copied: Option<Temp>,
+    /// Basic blocks in the block (1 + its side exits): the head charges
+    /// the quantum this many units.
+    pub(super) segments: u32,
+    /// Side exits lowered so far.
+    pub(super) segs_done: u32,
+    /// Superblock head with fewer quantum units left than `segments`:
+    /// (label, quantum exit label, write-back range).
+    pub(super) head_slow: Option<(dynasmrt::DynamicLabel, dynasmrt::DynamicLabel, (u32, u32))>,
 }
 
 /// [`Codegen::range`] bit: the value equals the sign extension of its low
@@ -304,10 +313,17 @@ impl<'b> Codegen<'b> {
         }
         let quantum = self.asm.new_dynamic_label();
         let n = b.insn_count as i32;
+        let k = self.segments as i32;
         if self.carried.is_empty() {
+            let mut q = quantum;
+            if k > 1 {
+                q = self.asm.new_dynamic_label();
+                let wb = self.snapshot_deferred();
+                self.head_slow = Some((q, quantum, wb));
+            }
             asm!(self.asm;
-                sub r13, 1
-                ; jb =>quantum
+                sub r13, k
+                ; jb =>q
                 ; add r12, n
             );
         } else {
@@ -382,8 +398,14 @@ impl<'b> Codegen<'b> {
                 let wb = self.snapshot_deferred();
                 self.quantum_stubs.push((q, wb));
             }
+            if k > 1 {
+                let slow = self.asm.new_dynamic_label();
+                let wb = self.snapshot_deferred();
+                self.head_slow = Some((slow, q, wb));
+                q = slow;
+            }
             asm!(self.asm;
-                sub r13, 1
+                sub r13, k
                 ; jb =>q
                 ; add r12, n
             );
@@ -398,6 +420,20 @@ impl<'b> Codegen<'b> {
         self.pinned = self.held;
         self.terminator()?;
         // Out-of-line stubs.
+        if let Some((slow, q, wb)) = self.head_slow {
+            // Fewer units left than basic blocks: none (the usual quantum
+            // exit) or some, of which the dispatcher spends one
+            // interpreting the first basic block.
+            asm!(self.asm;
+                =>slow
+                ; add r13, k
+                ; sub r13, 1
+                ; jb =>q
+            );
+            self.emit_write_back(wb);
+            self.store_imm(off::PC, b.pc);
+            self.exit_with(exit_code::INTERPRET_BLOCK);
+        }
         for i in 0..self.quantum_stubs.len() {
             let (label, wb) = self.quantum_stubs[i];
             asm!(self.asm; =>label);
@@ -482,14 +518,9 @@ impl<'b> Codegen<'b> {
             let x = self.side_exits[i];
             asm!(self.asm; =>x.label);
             self.emit_write_back(x.wb);
-            let u = x.uncount as i32;
-            asm!(self.asm; sub r12, u);
+            let (u, r) = (x.uncount as i32, x.refund as i32);
+            asm!(self.asm; sub r12, u ; add r13, r);
             self.chain_jump(x.target, None);
-            asm!(self.asm; =>x.quantum);
-            self.emit_write_back(x.wb);
-            asm!(self.asm; sub r12, u ; xor r13d, r13d);
-            self.store_imm(off::PC, x.fallthrough);
-            self.exit_with(exit_code::QUANTUM);
         }
         for i in 0..self.faults.len() {
             let f = self.faults[i];
@@ -504,6 +535,10 @@ impl<'b> Codegen<'b> {
             if f.uncount > 0 {
                 let u = f.uncount as i32;
                 asm!(self.asm; sub r12, u);
+            }
+            if f.refund > 0 {
+                let r = f.refund as i32;
+                asm!(self.asm; add r13, r);
             }
             self.exit_with(f.code);
         }
@@ -580,6 +615,7 @@ impl<'b> Codegen<'b> {
             pc: loc.pc,
             next_pc: loc.next_pc,
             uncount: (self.b.insn_count - retired) as u64,
+            refund: self.segments - 1 - self.segs_done,
             code,
             addr_reg,
             wb,
@@ -853,28 +889,24 @@ impl<'b> Codegen<'b> {
                 a,
                 b,
                 target,
-                fallthrough,
                 index,
+                ..
             } => {
                 let ra = self.use_reg(a)?;
                 let ob = self.opnd(b)?;
                 self.cmp(ra, ob);
                 let label = self.asm.new_dynamic_label();
-                let quantum = self.asm.new_dynamic_label();
                 self.jcc(cond, label);
-                // The fall-through path starts a basic block: one quantum
-                // unit, as it would be on its own.
-                asm!(self.asm; sub r13, 1 ; jb =>quantum);
                 // Where deferred globals are at the branch.
                 let wb = self.snapshot_deferred();
                 self.side_exits.push(SideStub {
                     label,
                     target,
-                    quantum,
-                    fallthrough,
+                    refund: self.segments - 1 - self.segs_done,
                     uncount: self.b.insn_count - index - 1,
                     wb,
                 });
+                self.segs_done += 1;
             }
         }
         Ok(())
