@@ -206,7 +206,8 @@ impl<'b> Codegen<'b> {
         home.clear();
         home.resize(n, None);
         let last_use = &mut last_use[..];
-        let mut segments = 1;
+        let mut segments = 1u32;
+        let mut seg_ends = [0u32; 8];
         // One match per op: the op kind is an unpredictable branch, and
         // `for_each_use` followed by `dst` would take it twice. Temps are
         // defined once, before their uses, so a definition simply starts
@@ -229,9 +230,12 @@ impl<'b> Codegen<'b> {
                     last_use[addr as usize] = i;
                     last_use[src as usize] = i;
                 }
-                IrOp::SideExit { a, b, .. } => {
+                IrOp::SideExit { a, b, index, .. } => {
                     last_use[a as usize] = i;
                     last_use[b as usize] = i;
+                    if (segments as usize) < seg_ends.len() {
+                        seg_ends[segments as usize - 1] = index + 1;
+                    }
                     segments += 1;
                 }
             }
@@ -332,6 +336,16 @@ impl<'b> Codegen<'b> {
             segments,
             segs_done: 0,
             head_slow: None,
+            // A superblock that is no self-loop counts its basic blocks as
+            // they start, so that its side exits jump straight to their
+            // targets (see `Codegen::direct_exits`).
+            direct_exits: segments > 1 && (segments as usize) <= seg_ends.len() && !is_self_loop(b),
+            seg_ends: {
+                if (segments as usize) <= seg_ends.len() {
+                    seg_ends[segments as usize - 1] = b.insn_count;
+                }
+                seg_ends
+            },
         }
     }
 }

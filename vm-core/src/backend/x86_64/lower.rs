@@ -159,6 +159,17 @@ pub(super) struct Codegen<'b> {
     /// Superblock head with fewer quantum units left than `segments`:
     /// (label, quantum exit label, write-back range).
     pub(super) head_slow: Option<(dynasmrt::DynamicLabel, dynasmrt::DynamicLabel, (u32, u32))>,
+    /// A superblock that is no self-loop: the head checks that the quantum
+    /// has a unit for each basic block but charges (and counts the
+    /// instructions of) the first only, each side exit's fall-through path
+    /// the next, and a side exit is one `jcc` to its chain site (nothing to
+    /// fix up when taken: a forward branch taken half the time, as in
+    /// qsort's partition, costs no more than as a block end). A self-loop
+    /// charges everything at its head instead (no instruction per side
+    /// exit on its hot path) and fixes up taken exits out of line.
+    pub(super) direct_exits: bool,
+    /// End (instruction index, exclusive) of each basic block of the block.
+    pub(super) seg_ends: [u32; 8],
 }
 
 /// [`Codegen::range`] bit: the value equals the sign extension of its low
@@ -313,8 +324,21 @@ impl<'b> Codegen<'b> {
         }
         let quantum = self.asm.new_dynamic_label();
         let n = b.insn_count as i32;
+        // At most 1 + MAX_SIDE_EXITS (the frontend's bound): an imm8.
+        debug_assert!(self.segments < 64, "{} basic blocks", self.segments);
         let k = self.segments as i32;
-        if self.carried.is_empty() {
+        if self.direct_exits {
+            let slow = self.asm.new_dynamic_label();
+            let n0 = self.seg_ends[0] as i32;
+            asm!(self.asm;
+                cmp r13, BYTE k
+                ; jb =>slow
+                ; sub r13, 1
+                ; add r12, n0
+            );
+            // (r13 unchanged: the stub charges it.)
+            self.head_slow = Some((slow, quantum, (0, 0)));
+        } else if self.carried.is_empty() {
             let mut q = quantum;
             if k > 1 {
                 q = self.asm.new_dynamic_label();
@@ -322,7 +346,7 @@ impl<'b> Codegen<'b> {
                 self.head_slow = Some((q, quantum, wb));
             }
             asm!(self.asm;
-                sub r13, k
+                sub r13, BYTE k as i8
                 ; jb =>q
                 ; add r12, n
             );
@@ -405,7 +429,7 @@ impl<'b> Codegen<'b> {
                 q = slow;
             }
             asm!(self.asm;
-                sub r13, k
+                sub r13, BYTE k as i8
                 ; jb =>q
                 ; add r12, n
             );
@@ -424,12 +448,11 @@ impl<'b> Codegen<'b> {
             // Fewer units left than basic blocks: none (the usual quantum
             // exit) or some, of which the dispatcher spends one
             // interpreting the first basic block.
-            asm!(self.asm;
-                =>slow
-                ; add r13, k
-                ; sub r13, 1
-                ; jb =>q
-            );
+            asm!(self.asm; =>slow);
+            if !self.direct_exits {
+                asm!(self.asm; add r13, BYTE k as i8);
+            }
+            asm!(self.asm; sub r13, 1 ; jb =>q);
             self.emit_write_back(wb);
             self.store_imm(off::PC, b.pc);
             self.exit_with(exit_code::INTERPRET_BLOCK);
@@ -519,7 +542,7 @@ impl<'b> Codegen<'b> {
             asm!(self.asm; =>x.label);
             self.emit_write_back(x.wb);
             let (u, r) = (x.uncount as i32, x.refund as i32);
-            asm!(self.asm; sub r12, u ; add r13, r);
+            asm!(self.asm; sub r12, u ; add r13, BYTE r as i8);
             self.chain_jump(x.target, None);
         }
         for i in 0..self.faults.len() {
@@ -538,7 +561,7 @@ impl<'b> Codegen<'b> {
             }
             if f.refund > 0 {
                 let r = f.refund as i32;
-                asm!(self.asm; add r13, r);
+                asm!(self.asm; add r13, BYTE r as i8);
             }
             self.exit_with(f.code);
         }
@@ -600,6 +623,25 @@ impl<'b> Codegen<'b> {
         self.asm.extend(&exit_bytes(code, rel as i32));
     }
 
+    /// Instructions counted in r12 so far: the whole block's at its head,
+    /// or with direct exits, up to the end of the current basic block.
+    fn counted(&self) -> u32 {
+        if self.direct_exits {
+            self.seg_ends[self.segs_done as usize]
+        } else {
+            self.b.insn_count
+        }
+    }
+
+    /// Quantum units charged for basic blocks after the current one.
+    fn refund(&self) -> u32 {
+        if self.direct_exits {
+            0
+        } else {
+            self.segments - 1 - self.segs_done
+        }
+    }
+
     pub(super) fn fault_label(
         &mut self,
         loc: crate::ir::GuestLoc,
@@ -614,8 +656,8 @@ impl<'b> Codegen<'b> {
             label,
             pc: loc.pc,
             next_pc: loc.next_pc,
-            uncount: (self.b.insn_count - retired) as u64,
-            refund: self.segments - 1 - self.segs_done,
+            uncount: (self.counted() - retired) as u64,
+            refund: self.refund(),
             code,
             addr_reg,
             wb,
@@ -895,6 +937,13 @@ impl<'b> Codegen<'b> {
                 let ra = self.use_reg(a)?;
                 let ob = self.opnd(b)?;
                 self.cmp(ra, ob);
+                if self.direct_exits {
+                    self.chain_jump(target, Some(cond));
+                    self.segs_done += 1;
+                    let n = (self.counted() - index - 1) as i32;
+                    asm!(self.asm; sub r13, 1 ; add r12, n);
+                    return Ok(());
+                }
                 let label = self.asm.new_dynamic_label();
                 self.jcc(cond, label);
                 // Where deferred globals are at the branch.
@@ -902,7 +951,7 @@ impl<'b> Codegen<'b> {
                 self.side_exits.push(SideStub {
                     label,
                     target,
-                    refund: self.segments - 1 - self.segs_done,
+                    refund: self.refund(),
                     uncount: self.b.insn_count - index - 1,
                     wb,
                 });
