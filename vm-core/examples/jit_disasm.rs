@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::Command;
 
 use vm_core::engine::{EngineKind, Vm, VmConfig};
-use vm_core::frontend::riscv::translate_block;
+use vm_core::frontend::riscv::translate_superblock;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -62,7 +62,10 @@ fn main() {
             b.insns.len(),
             jit.entry - region
         );
-        let mut ir = translate_block(b.pc, &b.insns);
+        // The optimizing tier's IR: the superblock the engine compiled.
+        let mut ir = translate_superblock(b.pc, &b.insns, vm.config().max_block_insns, |a| {
+            vm.memory().fetch_insn(a).ok()
+        });
         vm_core::opt::optimize(&mut ir);
         println!("{ir}");
         // SAFETY: `entry..entry + size` is the block's installed code in the

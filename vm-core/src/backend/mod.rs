@@ -44,6 +44,11 @@ pub mod exit_code {
     /// retire; the dispatcher interprets exactly that instruction and
     /// continues after it.
     pub const INTERPRET: u64 = 11;
+    /// A superblock at `pc` (basic blocks joined past forward branches)
+    /// found fewer blocks left in the quantum than it holds, but at least
+    /// one, already charged: the dispatcher interprets the basic block at
+    /// `pc` and continues after it.
+    pub const INTERPRET_BLOCK: u64 = 12;
 }
 
 /// Why code generation failed (the engine then interprets the block).

@@ -27,7 +27,9 @@ use std::time::{Duration, Instant};
 use crate::backend::x86_64::X64Backend;
 use crate::backend::{exit_code, CodegenError};
 use crate::cache::{BlockCache, BlockId, IncomingLink, PcMap, TranslatedBlock};
-use crate::frontend::riscv::{decode_parcel, translate_block, DecodeError, Inst};
+use crate::frontend::riscv::{
+    decode_parcel, translate_block, translate_superblock, DecodeError, Inst,
+};
 use crate::guest::{
     apply_map_effect, initial_mappings, load_elf, load_elf_sv39, setup_stack, FsRoot,
     SyscallHandler, SyscallOutcome,
@@ -488,6 +490,31 @@ impl Vm {
         self.interpret_at_pc()
     }
 
+    /// Generated code of a superblock left before it ran, with the rest
+    /// of the quantum (one block, charged) too short for all its basic
+    /// blocks ([`exit_code::INTERPRET_BLOCK`]): interprets the basic
+    /// block at `cpu.pc`.
+    fn interpret_block_at_pc(&mut self) -> Result<Option<RunOutcome>, VmError> {
+        let pc = self.cpu.pc;
+        let Some(id) = self.cache.peek(pc) else {
+            return Ok(None);
+        };
+        self.stats.interp_blocks += 1;
+        let insns: *const [Inst] = &self.cache.get(id).insns[..];
+        // SAFETY: `insns` points into a boxed slice owned by the cache that
+        // is not touched until `exec_block` returns.
+        let (exit, _) = with_bus!(self, bus => interp::exec_block(
+            &mut self.cpu,
+            bus,
+            unsafe { &*insns },
+            pc
+        ));
+        match exit {
+            Exit::Next(_) => Ok(None),
+            e => self.handle_exit(e),
+        }
+    }
+
     /// Interprets the one instruction at `cpu.pc`, fetched and decoded
     /// again through the guest's view of memory (so this is right under
     /// the MMU and after self-modifying stores).
@@ -737,6 +764,7 @@ impl Vm {
             }
             exit_code::MMU_SLOW => self.replay_access(),
             exit_code::INTERPRET => self.interpret_one(),
+            exit_code::INTERPRET_BLOCK => self.interpret_block_at_pc(),
             exit_code::SYSCALL => self.handle_exit(Exit::Syscall { pc: arg }),
             exit_code::BREAKPOINT => Err(VmError::Breakpoint { pc }),
             exit_code::FAULT_LOAD | exit_code::FAULT_STORE => Err(VmError::MemFault {
@@ -901,7 +929,7 @@ impl Vm {
         if self.baseline_tier() {
             return self.compile_baseline(id, t0).map(Some);
         }
-        let mut ir = translate_block(b.pc, &b.insns);
+        let mut ir = self.optimizing_ir(id);
         opt::optimize_built(&mut ir);
         let backend = self.backend.as_mut().expect("jit engine has a backend");
         let compiled = match backend.compile(&ir) {
@@ -926,6 +954,19 @@ impl Vm {
         self.cache.get_mut(id).jit = Some(compiled);
         self.stats.translate_time += t0.elapsed();
         Ok(Some(entry))
+    }
+
+    /// The optimizing tier's IR of block `id`: with the flat memory model a
+    /// superblock (the block extended past a final forward branch, within
+    /// its pages: see [`translate_superblock`]).
+    fn optimizing_ir(&self, id: BlockId) -> crate::ir::IrBlock {
+        let b = self.cache.get(id);
+        if self.mmu.is_some() {
+            return translate_block(b.pc, &b.insns);
+        }
+        translate_superblock(b.pc, &b.insns, self.cfg.max_block_insns, |a| {
+            self.mem.fetch_insn(a).ok()
+        })
     }
 
     /// Whether blocks are compiled first by the baseline tier (JIT engine,
@@ -986,7 +1027,7 @@ impl Vm {
             return Ok(());
         }
         let t0 = Instant::now();
-        let mut ir = translate_block(b.pc, &b.insns);
+        let mut ir = self.optimizing_ir(id);
         opt::optimize_built(&mut ir);
         let backend = self.backend.as_mut().expect("jit engine has a backend");
         // Hot code starts on a 32-byte boundary (a decoded-icache window):

@@ -230,6 +230,21 @@ pub enum IrOp {
         width: Width,
         loc: GuestLoc,
     },
+    /// Side exit of a superblock: if `cond(a, b)`, leave the block for
+    /// guest pc `target` (chainable) with guest state exact and the
+    /// instructions `0..=index` retired (the conditional branch at
+    /// instruction `index`); otherwise the basic block at guest pc
+    /// `fallthrough` starts (it counts as a block of the quantum) and
+    /// execution continues with the next op. Only the RV64 frontend emits
+    /// it (see [`crate::frontend::riscv::translate_superblock`]).
+    SideExit {
+        cond: Cond,
+        a: Temp,
+        b: Temp,
+        target: u64,
+        fallthrough: u64,
+        index: u32,
+    },
 }
 
 impl IrOp {
@@ -243,7 +258,7 @@ impl IrOp {
             | IrOp::Un { dst, .. }
             | IrOp::SetCond { dst, .. }
             | IrOp::Load { dst, .. } => Some(dst),
-            IrOp::SetGlobal { .. } | IrOp::Store { .. } => None,
+            IrOp::SetGlobal { .. } | IrOp::Store { .. } | IrOp::SideExit { .. } => None,
         }
     }
 
@@ -253,7 +268,7 @@ impl IrOp {
         match *self {
             IrOp::Const { .. } | IrOp::GetGlobal { .. } => {}
             IrOp::SetGlobal { src, .. } => f(src),
-            IrOp::Bin { a, b, .. } | IrOp::SetCond { a, b, .. } => {
+            IrOp::Bin { a, b, .. } | IrOp::SetCond { a, b, .. } | IrOp::SideExit { a, b, .. } => {
                 f(a);
                 f(b)
             }
@@ -272,7 +287,7 @@ impl IrOp {
         match self {
             IrOp::Const { .. } | IrOp::GetGlobal { .. } => {}
             IrOp::SetGlobal { src, .. } => *src = f(*src),
-            IrOp::Bin { a, b, .. } | IrOp::SetCond { a, b, .. } => {
+            IrOp::Bin { a, b, .. } | IrOp::SetCond { a, b, .. } | IrOp::SideExit { a, b, .. } => {
                 *a = f(*a);
                 *b = f(*b)
             }
@@ -285,11 +300,14 @@ impl IrOp {
         }
     }
 
-    /// Whether the op may leave the block early (fault or code-modified exit),
-    /// so guest state must be exact before it.
+    /// Whether the op may leave the block early (fault, code-modified or
+    /// side exit), so guest state must be exact before it.
     #[inline]
     pub fn may_exit(&self) -> bool {
-        matches!(self, IrOp::Load { .. } | IrOp::Store { .. })
+        matches!(
+            self,
+            IrOp::Load { .. } | IrOp::Store { .. } | IrOp::SideExit { .. }
+        )
     }
 }
 
@@ -594,6 +612,19 @@ impl IrBuilder {
             src,
             width,
             loc,
+        });
+    }
+    /// Superblock side exit (see [`IrOp::SideExit`]); the caller folds
+    /// one on constants.
+    #[inline]
+    pub fn side_exit(&mut self, cond: Cond, a: Temp, b: Temp, target: u64, fallthrough: u64, index: u32) {
+        self.ops.push(IrOp::SideExit {
+            cond,
+            a,
+            b,
+            target,
+            fallthrough,
+            index,
         });
     }
     /// Finishes the block.

@@ -90,6 +90,11 @@ pub fn eliminate_dead(block: &mut IrBlock) {
                     used[addr as usize] = true;
                     used[src as usize] = true;
                 }
+                IrOp::SideExit { a, b, .. } => {
+                    overwritten = 0;
+                    used[a as usize] = true;
+                    used[b as usize] = true;
+                }
                 IrOp::Const { dst, .. } | IrOp::GetGlobal { dst, .. } => {
                     keep[i] = used[dst as usize];
                 }
@@ -181,6 +186,9 @@ fn fold_and_forward_with(block: &mut IrBlock, s: &mut Scratch) {
                 }
             }
             IrOp::Load { .. } | IrOp::Store { .. } => {}
+            // Kept even when never taken: it also starts a basic block
+            // (a quantum unit).
+            IrOp::SideExit { .. } => {}
         }
         block.ops[j] = op;
         j += 1;

@@ -76,6 +76,13 @@ pub(crate) fn run(b: &IrBlock, st: &mut State) -> Option<u64> {
                 let a = t[addr as usize].wrapping_add(off as i64 as u64);
                 st.store(a, width, t[src as usize]);
             }
+            IrOp::SideExit {
+                cond, a, b, target, ..
+            } => {
+                if cond.eval(t[a as usize], t[b as usize]) {
+                    return Some(target);
+                }
+            }
         }
     }
     match b.term {

@@ -61,6 +61,15 @@ pub(super) fn access_runs(b: &IrBlock, plans: &mut Vec<AccessPlan>, skip_const: 
             IrOp::Store {
                 addr, off, width, ..
             } => (addr, off, width, true),
+            IrOp::SideExit { .. } => {
+                // A run's head checks only accesses that run whenever it
+                // does: none past a side exit. One taken there may well
+                // guard them (a loop's bounds test), and a head whose
+                // check fails for an access the exit skips would be
+                // replayed, correctly but slowly, on every such pass.
+                run = None;
+                continue;
+            }
             _ => continue,
         };
         let (lo, hi) = (off as i64, off as i64 + width.bytes() as i64);
@@ -197,6 +206,8 @@ impl<'b> Codegen<'b> {
         home.clear();
         home.resize(n, None);
         let last_use = &mut last_use[..];
+        let mut segments = 1u32;
+        let mut seg_ends = [0u32; 8];
         // One match per op: the op kind is an unpredictable branch, and
         // `for_each_use` followed by `dst` would take it twice. Temps are
         // defined once, before their uses, so a definition simply starts
@@ -218,6 +229,14 @@ impl<'b> Codegen<'b> {
                 IrOp::Store { addr, src, .. } => {
                     last_use[addr as usize] = i;
                     last_use[src as usize] = i;
+                }
+                IrOp::SideExit { a, b, index, .. } => {
+                    last_use[a as usize] = i;
+                    last_use[b as usize] = i;
+                    if (segments as usize) < seg_ends.len() {
+                        seg_ends[segments as usize - 1] = index + 1;
+                    }
+                    segments += 1;
                 }
             }
         }
@@ -247,7 +266,7 @@ impl<'b> Codegen<'b> {
                 deferred |= 1 << g;
                 // The current value of a deferred global must survive
                 // every exit taken before it is replaced: those write it
-                // back. Only loads and stores exit inside the body, so
+                // back. Only loads, stores and side exits leave the body, so
                 // the value may die at its last real use when no memory
                 // op comes between that and the replacing write (then the
                 // new value can take over its register).
@@ -256,7 +275,9 @@ impl<'b> Codegen<'b> {
                 let mut last_exit = None;
                 for (i, op) in b.ops.iter().enumerate() {
                     match *op {
-                        IrOp::Load { .. } | IrOp::Store { .. } => last_exit = Some(i as u32),
+                        IrOp::Load { .. } | IrOp::Store { .. } | IrOp::SideExit { .. } => {
+                            last_exit = Some(i as u32)
+                        }
                         IrOp::SetGlobal { g: sg, src } if sg == g => {
                             if let Some(e) = last_exit.filter(|&e| e >= since) {
                                 last_use[cur as usize] = last_use[cur as usize].max(e);
@@ -310,6 +331,21 @@ impl<'b> Codegen<'b> {
             softmmu: None,
             byte_masked: None,
             map_checks: Vec::new(),
+            side_exits: Vec::new(),
+            ext_copied: None,
+            segments,
+            segs_done: 0,
+            head_slow: None,
+            // A superblock that is no self-loop counts its basic blocks as
+            // they start, so that its side exits jump straight to their
+            // targets (see `Codegen::direct_exits`).
+            direct_exits: segments > 1 && (segments as usize) <= seg_ends.len() && !is_self_loop(b),
+            seg_ends: {
+                if (segments as usize) <= seg_ends.len() {
+                    seg_ends[segments as usize - 1] = b.insn_count;
+                }
+                seg_ends
+            },
         }
     }
 }

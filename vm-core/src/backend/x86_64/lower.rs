@@ -23,6 +23,8 @@ pub(super) struct FaultStub {
     pub(super) pc: u64,
     pub(super) next_pc: u64,
     pub(super) uncount: u64,
+    /// Quantum units to refund (see [`SideStub::refund`]).
+    pub(super) refund: u32,
     pub(super) code: u64,
     /// Register holding the guest address at the exit.
     pub(super) addr_reg: u8,
@@ -41,6 +43,23 @@ pub(super) struct MapCheck {
     pub(super) addr_reg: u8,
     /// Offset of the store's last byte.
     pub(super) last: i32,
+}
+
+/// Out-of-line path of a superblock side exit taken: deferred globals
+/// written back, the instructions after the branch uncounted and the
+/// quantum units of the basic blocks after it refunded (the head charges
+/// one per basic block: each is a block of its own for `Vm::run_blocks`
+/// and the instruction budget), then a chainable jump to the branch
+/// target.
+#[derive(Clone, Copy)]
+pub(super) struct SideStub {
+    pub(super) label: dynasmrt::DynamicLabel,
+    pub(super) target: u64,
+    /// Quantum units charged at the head for basic blocks that did not run.
+    pub(super) refund: u32,
+    pub(super) uncount: u32,
+    /// Deferred globals to write back: range in `Scratch::wb`.
+    pub(super) wb: (u32, u32),
 }
 
 /// Out-of-line exit of a direct jump not chained yet.
@@ -127,6 +146,30 @@ pub(super) struct Codegen<'b> {
     pub(super) byte_masked: Option<Temp>,
     /// Out-of-line code-map checks of this block's stores.
     pub(super) map_checks: Vec<MapCheck>,
+    /// Taken paths of this block's side exits.
+    pub(super) side_exits: Vec<SideStub>,
+    /// The last extension lowered as a copy (see `ext_only_masked`): its
+    /// value is its operand's, not extended.
+    pub(super) ext_copied: Option<Temp>,
+    /// Basic blocks in the block (1 + its side exits): the head charges
+    /// the quantum this many units.
+    pub(super) segments: u32,
+    /// Side exits lowered so far.
+    pub(super) segs_done: u32,
+    /// Superblock head with fewer quantum units left than `segments`:
+    /// (label, quantum exit label, write-back range).
+    pub(super) head_slow: Option<(dynasmrt::DynamicLabel, dynasmrt::DynamicLabel, (u32, u32))>,
+    /// A superblock that is no self-loop: the head checks that the quantum
+    /// has a unit for each basic block but charges (and counts the
+    /// instructions of) the first only, each side exit's fall-through path
+    /// the next, and a side exit is one `jcc` to its chain site (nothing to
+    /// fix up when taken: a forward branch taken half the time, as in
+    /// qsort's partition, costs no more than as a block end). A self-loop
+    /// charges everything at its head instead (no instruction per side
+    /// exit on its hot path) and fixes up taken exits out of line.
+    pub(super) direct_exits: bool,
+    /// End (instruction index, exclusive) of each basic block of the block.
+    pub(super) seg_ends: [u32; 8],
 }
 
 /// [`Codegen::range`] bit: the value equals the sign extension of its low
@@ -281,10 +324,30 @@ impl<'b> Codegen<'b> {
         }
         let quantum = self.asm.new_dynamic_label();
         let n = b.insn_count as i32;
-        if self.carried.is_empty() {
+        // At most 1 + MAX_SIDE_EXITS (the frontend's bound): an imm8.
+        debug_assert!(self.segments < 64, "{} basic blocks", self.segments);
+        let k = self.segments as i32;
+        if self.direct_exits {
+            let slow = self.asm.new_dynamic_label();
+            let n0 = self.seg_ends[0] as i32;
             asm!(self.asm;
-                sub r13, 1
-                ; jb =>quantum
+                cmp r13, BYTE k
+                ; jb =>slow
+                ; sub r13, 1
+                ; add r12, n0
+            );
+            // (r13 unchanged: the stub charges it.)
+            self.head_slow = Some((slow, quantum, (0, 0)));
+        } else if self.carried.is_empty() {
+            let mut q = quantum;
+            if k > 1 {
+                q = self.asm.new_dynamic_label();
+                let wb = self.snapshot_deferred();
+                self.head_slow = Some((q, quantum, wb));
+            }
+            asm!(self.asm;
+                sub r13, BYTE k as i8
+                ; jb =>q
                 ; add r12, n
             );
         } else {
@@ -359,8 +422,14 @@ impl<'b> Codegen<'b> {
                 let wb = self.snapshot_deferred();
                 self.quantum_stubs.push((q, wb));
             }
+            if k > 1 {
+                let slow = self.asm.new_dynamic_label();
+                let wb = self.snapshot_deferred();
+                self.head_slow = Some((slow, q, wb));
+                q = slow;
+            }
             asm!(self.asm;
-                sub r13, 1
+                sub r13, BYTE k as i8
                 ; jb =>q
                 ; add r12, n
             );
@@ -375,6 +444,19 @@ impl<'b> Codegen<'b> {
         self.pinned = self.held;
         self.terminator()?;
         // Out-of-line stubs.
+        if let Some((slow, q, wb)) = self.head_slow {
+            // Fewer units left than basic blocks: none (the usual quantum
+            // exit) or some, of which the dispatcher spends one
+            // interpreting the first basic block.
+            asm!(self.asm; =>slow);
+            if !self.direct_exits {
+                asm!(self.asm; add r13, BYTE k as i8);
+            }
+            asm!(self.asm; sub r13, 1 ; jb =>q);
+            self.emit_write_back(wb);
+            self.store_imm(off::PC, b.pc);
+            self.exit_with(exit_code::INTERPRET_BLOCK);
+        }
         for i in 0..self.quantum_stubs.len() {
             let (label, wb) = self.quantum_stubs[i];
             asm!(self.asm; =>label);
@@ -455,6 +537,14 @@ impl<'b> Codegen<'b> {
                 ; jmp =>m.back
             );
         }
+        for i in 0..self.side_exits.len() {
+            let x = self.side_exits[i];
+            asm!(self.asm; =>x.label);
+            self.emit_write_back(x.wb);
+            let (u, r) = (x.uncount as i32, x.refund as i32);
+            asm!(self.asm; sub r12, u ; add r13, BYTE r as i8);
+            self.chain_jump(x.target, None);
+        }
         for i in 0..self.faults.len() {
             let f = self.faults[i];
             asm!(self.asm; =>f.label ; mov [rbp + off::EXIT_ARG], Rq(f.addr_reg));
@@ -468,6 +558,10 @@ impl<'b> Codegen<'b> {
             if f.uncount > 0 {
                 let u = f.uncount as i32;
                 asm!(self.asm; sub r12, u);
+            }
+            if f.refund > 0 {
+                let r = f.refund as i32;
+                asm!(self.asm; add r13, BYTE r as i8);
             }
             self.exit_with(f.code);
         }
@@ -529,6 +623,25 @@ impl<'b> Codegen<'b> {
         self.asm.extend(&exit_bytes(code, rel as i32));
     }
 
+    /// Instructions counted in r12 so far: the whole block's at its head,
+    /// or with direct exits, up to the end of the current basic block.
+    fn counted(&self) -> u32 {
+        if self.direct_exits {
+            self.seg_ends[self.segs_done as usize]
+        } else {
+            self.b.insn_count
+        }
+    }
+
+    /// Quantum units charged for basic blocks after the current one.
+    fn refund(&self) -> u32 {
+        if self.direct_exits {
+            0
+        } else {
+            self.segments - 1 - self.segs_done
+        }
+    }
+
     pub(super) fn fault_label(
         &mut self,
         loc: crate::ir::GuestLoc,
@@ -543,7 +656,8 @@ impl<'b> Codegen<'b> {
             label,
             pc: loc.pc,
             next_pc: loc.next_pc,
-            uncount: (self.b.insn_count - retired) as u64,
+            uncount: (self.counted() - retired) as u64,
+            refund: self.refund(),
             code,
             addr_reg,
             wb,
@@ -691,6 +805,12 @@ impl<'b> Codegen<'b> {
                 // or shifted value): a copy, often none at all.
                 self.copy_value(dst, a)?;
             }
+            IrOp::Un { dst, a, .. } if self.ext_only_masked(dst) => {
+                // Only an `And` with a mask below 2^32 reads the
+                // extension: it sees the same low 32 bits without it.
+                self.ext_copied = Some(dst);
+                self.copy_value(dst, a)?;
+            }
             IrOp::Un { op, dst, a } => {
                 let ra = self.use_reg(a)?;
                 let d = self.new_dst(dst)?;
@@ -805,6 +925,37 @@ impl<'b> Codegen<'b> {
                         last: width.bytes() as i32 - 1,
                     });
                 }
+            }
+            IrOp::SideExit {
+                cond,
+                a,
+                b,
+                target,
+                index,
+                ..
+            } => {
+                let ra = self.use_reg(a)?;
+                let ob = self.opnd(b)?;
+                self.cmp(ra, ob);
+                if self.direct_exits {
+                    self.chain_jump(target, Some(cond));
+                    self.segs_done += 1;
+                    let n = (self.counted() - index - 1) as i32;
+                    asm!(self.asm; sub r13, 1 ; add r12, n);
+                    return Ok(());
+                }
+                let label = self.asm.new_dynamic_label();
+                self.jcc(cond, label);
+                // Where deferred globals are at the branch.
+                let wb = self.snapshot_deferred();
+                self.side_exits.push(SideStub {
+                    label,
+                    target,
+                    refund: self.refund(),
+                    uncount: self.b.insn_count - index - 1,
+                    wb,
+                });
+                self.segs_done += 1;
             }
         }
         Ok(())
@@ -1086,6 +1237,50 @@ impl<'b> Codegen<'b> {
         Ok(())
     }
 
+    /// Whether the only use of the extension `dst` (defined by the current
+    /// op) is an `And` a few ops on with a constant mask below 2^32: the
+    /// mask keeps only bits the extension leaves alone, so the extension
+    /// may be a copy (`addw` + `zext.b`: `and(sext32(x + 7), 255)`).
+    fn ext_only_masked(&self, dst: Temp) -> bool {
+        let ops = &self.b.ops;
+        let cur = self.cur as usize;
+        let j = self.last_use[dst as usize] as usize;
+        if j <= cur || j > cur + 6 {
+            return false;
+        }
+        let Some(&IrOp::Bin {
+            op: BinOp::And,
+            a,
+            b,
+            ..
+        }) = ops.get(j)
+        else {
+            return false;
+        };
+        let m = match (a == dst, b == dst) {
+            (true, false) => b,
+            (false, true) => a,
+            _ => return false,
+        };
+        let mut mask = match self.loc[m as usize] {
+            Loc::Const(v) => Some(v),
+            _ => None,
+        };
+        for o in &ops[cur + 1..j] {
+            match *o {
+                IrOp::Const { dst: d, val } if d == m => mask = Some(val),
+                _ => {
+                    let mut used = false;
+                    o.for_each_use(|t| used |= t == dst);
+                    if used {
+                        return false;
+                    }
+                }
+            }
+        }
+        mask.is_some_and(|v| v <= u32::MAX as u64)
+    }
+
     /// `dst = a` without computing anything: `dst` takes over `a`'s
     /// register when `a` dies here (no instruction), else gets a copy.
     fn copy_value(&mut self, dst: Temp, a: Temp) -> Result<(), CodegenError> {
@@ -1142,6 +1337,12 @@ impl<'b> Codegen<'b> {
                 self.release(addr);
                 self.release(dst);
             }
+            IrOp::Un { dst, a, .. } if self.ext_copied == Some(dst) => {
+                // A copy (see `ext_only_masked`): the value is `a`'s.
+                self.range[dst as usize] = r(a);
+                self.release(a);
+                self.release(dst);
+            }
             IrOp::Un { op, dst, a } => {
                 // (A value below 2^8 is its own extension.)
                 self.range[dst as usize] = match op {
@@ -1196,6 +1397,10 @@ impl<'b> Codegen<'b> {
             IrOp::Store { addr, src, .. } => {
                 self.release(addr);
                 self.release(src);
+            }
+            IrOp::SideExit { a, b, .. } => {
+                self.release(a);
+                self.release(b);
             }
         }
     }

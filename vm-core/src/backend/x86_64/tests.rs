@@ -397,3 +397,229 @@ fn byte_masked_xor_and_or_agree_with_the_interpreter() {
         );
     }
 }
+
+/// A loop whose exit tests sit in its body, as in strings' search loop
+/// (`addi a1,a1,1 ; add a5,t6,a1 ; bgeu a5,s10,exit ; lbu a5,0(a1) ; bne
+/// a5,s8,head`): the optimizing tier compiles the block at the head with
+/// its fall-through extension, one self-loop with side exits. Returns the
+/// code (at 0x1000) and the word index of the `addi x7,x7,1` a store may
+/// rewrite.
+fn side_exit_loop(rng: &mut crate::rng::XorShift64) -> (Vec<u32>, usize) {
+    let conds = [Op::Beq, Op::Bne, Op::Blt, Op::Bge, Op::Bltu, Op::Bgeu];
+    let mut code = vec![
+        enc(Op::Addi, 11, 11, 0, 1), // addi a1,a1,1 (the counter)
+        enc(Op::Add, 15, 31, 11, 0), // add a5,t6,a1
+    ];
+    if rng.below(2) == 0 {
+        // A store before the first exit: data, the loop's own code page, or
+        // past memory.
+        code.push(enc(Op::Sw, 0, 12, 16, 0)); // sw a6,0(a2)
+    }
+    let mut exits = Vec::new();
+    let n_exits = 1 + rng.below(3);
+    let mut slot = 0;
+    for k in 0..n_exits {
+        exits.push(code.len());
+        // Forward exit test: patched below once the exit's place is known.
+        code.push(0);
+        if k == 0 {
+            // Loads behind the first exit (the bounds test guards them).
+            code.push(enc(Op::Lbu, 15, 13, 0, 0)); // lbu a5,0(a3)
+            code.push(enc(Op::Lbu, 17, 13, 0, 1)); // lbu a7,1(a3)
+            code.push(enc(Op::Addi, 13, 13, 0, 1)); // addi a3,a3,1
+            slot = code.len();
+            code.push(enc(Op::Addi, 7, 7, 0, 1)); // addi t2,t2,1 (may be rewritten)
+            code.push(enc(Op::Add, 9, 9, 15, 0)); // add s1,s1,a5
+        } else {
+            code.push(enc(Op::Xor, 8, 8, 17, 0)); // xor s0,s0,a7
+            code.push(enc(Op::Addiw, 28, 28, 0, 7)); // addiw t3,t3,7
+            // zext.b t3, or another mask (the addiw's sign extension is
+            // left out only below 2^32).
+            let mask = [255, 255, 0x7ff, -1, -256, 0x3f][rng.below(6) as usize];
+            code.push(enc(Op::Andi, 28, 28, 0, mask));
+        }
+    }
+    let back = -4 * code.len() as i32;
+    code.push(enc(Op::Bne, 0, 11, 14, back)); // bne a1,a4,head
+    code.push(enc(Op::Addi, 20, 20, 0, 1)); // fell out of the loop
+    code.push(0x0010_0073); // ebreak
+    let exit_at = code.len();
+    code.push(enc(Op::Addi, 21, 21, 0, 7)); // left through a side exit
+    code.push(0x0010_0073); // ebreak
+    for (k, &at) in exits.iter().enumerate() {
+        let op = conds[rng.below(6) as usize];
+        let off = 4 * (exit_at - at) as i32;
+        // a5 (counter + t6) against s10, or s0 against s11.
+        code[at] = if k == 0 {
+            enc(op, 0, 15, 26, off)
+        } else {
+            enc(op, 0, 8, 27, off)
+        };
+    }
+    (code, slot)
+}
+
+#[test]
+fn superblock_side_exits_agree_with_the_interpreter() {
+    // Side exits taken at the first, a middle or the last iteration, or
+    // never; a load behind an exit that faults unless the exit is taken
+    // first; a store into the loop's own code (rewriting an instruction
+    // past the first exit) or past memory; on the optimizing tier, the
+    // tiered engine, and the baseline tier tiering up. Every outcome
+    // (registers, pc, retired count, error, memory) must be the
+    // interpreter's.
+    use crate::EngineKind;
+    const MEM: u64 = 16 << 20;
+    let mut rng = crate::rng::XorShift64(0x5b10_c4ed);
+    for case in 0..300 {
+        let (code, slot) = side_exit_loop(&mut rng);
+        let mut regs = [0u64; 32];
+        for r in regs.iter_mut() {
+            *r = rng.next_u64() % 1000;
+        }
+        let iters = 1 + rng.below(40);
+        regs[11] = rng.below(100); // a1
+        regs[14] = regs[11] + iters; // a4: end
+        regs[31] = rng.below(50); // t6
+        // s10: the first exit's bound, met at some iteration (or never).
+        regs[26] = regs[31] + regs[11] + rng.below(iters + 2);
+        regs[27] = rng.below(256);
+        regs[28] = rng.next_u64(); // t3: its upper half tells sext from none
+        regs[13] = match rng.below(5) {
+            0 => MEM - rng.below(48), // the loads leave memory
+            _ => 0x8000 + rng.below(0x1000),
+        };
+        regs[12] = match rng.below(4) {
+            0 => 0x1000 + 4 * slot as u64, // rewrites `addi t2,t2,1`
+            1 => MEM - 2,                  // store past memory
+            _ => 0x9000 + 4 * rng.below(64),
+        };
+        regs[16] = enc(Op::Addi, 7, 7, 0, 5) as u64;
+        let data: Vec<u8> = (0..0x2000).map(|_| rng.next_u64() as u8).collect();
+        let want = run_flat(EngineKind::Interp, MEM, &code, &regs, &data);
+        let baseline = crate::VmConfig {
+            engine: EngineKind::Jit,
+            mem_size: MEM,
+            insn_budget: Some(200_000),
+            baseline: true,
+            tier_up_threshold: 2,
+            ..crate::VmConfig::default()
+        };
+        let runs = [
+            ("jit", run_flat(EngineKind::Jit, MEM, &code, &regs, &data)),
+            ("tiered", run_flat(EngineKind::Tiered, MEM, &code, &regs, &data)),
+            ("baseline", run_code(baseline, &code, &regs, &data)),
+        ];
+        for (name, got) in runs {
+            assert_eq!(
+                (&got.0, got.1, got.2, &got.3),
+                (&want.0, want.1, want.2, &want.3),
+                "case {case} ({name}): code {code:08x?} regs {regs:x?}"
+            );
+            assert!(got.4 == want.4, "case {case} ({name}): memory differs");
+        }
+        // An instruction budget that runs out inside the loop, with short
+        // blocks: each basic block of a superblock is one quantum unit of
+        // at most `max_block_insns` instructions, so the guest stops with
+        // exactly the budget retired.
+        // `run_blocks(n)`: a basic block inside a superblock is a block.
+        let n = 1 + rng.below(12);
+        let stepped = |engine| {
+            let cfg = crate::VmConfig {
+                engine,
+                mem_size: MEM,
+                code_cache_bytes: 1 << 20,
+                ..crate::VmConfig::default()
+            };
+            let mut vm = crate::Vm::new(cfg, Box::new(std::io::sink()), Box::new(std::io::sink()))
+                .unwrap();
+            let bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
+            vm.memory_mut().write_bytes(0x1000, &bytes).unwrap();
+            vm.memory_mut().write_bytes(0x8000, &data).unwrap();
+            vm.cpu_mut().globals[..32].copy_from_slice(&regs);
+            vm.cpu_mut().globals[0] = 0;
+            vm.cpu_mut().pc = 0x1000;
+            let r = format!("{:?}", vm.run_blocks(n));
+            let cpu = vm.cpu();
+            (cpu.globals[..32].to_vec(), cpu.pc, cpu.icount, r)
+        };
+        assert_eq!(
+            stepped(EngineKind::Jit),
+            stepped(EngineKind::Interp),
+            "case {case} (run_blocks({n}))"
+        );
+        let (budget, max_block) = (1 + rng.below(120), 2 + rng.below(6) as usize);
+        let short = |engine, baseline| crate::VmConfig {
+            engine,
+            mem_size: MEM,
+            insn_budget: Some(budget),
+            max_block_insns: max_block,
+            baseline,
+            tier_up_threshold: 1,
+            ..crate::VmConfig::default()
+        };
+        let cfg = short(EngineKind::Interp, false);
+        let want = run_code(cfg.clone(), &code, &regs, &data);
+        for (name, c) in [
+            ("jit", crate::VmConfig { engine: EngineKind::Jit, ..cfg.clone() }),
+            ("baseline", crate::VmConfig { engine: EngineKind::Jit, baseline: true, ..cfg }),
+        ] {
+            let got = run_code(c, &code, &regs, &data);
+            assert_eq!(
+                (&got.0, got.1, got.2, &got.3),
+                (&want.0, want.1, want.2, &want.3),
+                "case {case} ({name}, budget): code {code:08x?} regs {regs:x?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn superblock_of_a_test_first_loop_is_a_self_loop() {
+    // strings' search loop: the block at the head ends in a forward
+    // branch; its superblock runs on to the backward branch to the head.
+    // A short length limit or the end of the page stops the extension.
+    let code = [
+        enc(Op::Addi, 11, 11, 0, 1),   // 0x1000 addi a1,a1,1
+        enc(Op::Add, 15, 31, 11, 0),   // 0x1004 add a5,t6,a1
+        enc(Op::Bgeu, 0, 15, 26, 16),  // 0x1008 bgeu a5,s10,0x1018
+        enc(Op::Lbu, 15, 11, 0, 0),    // 0x100c lbu a5,0(a1)
+        enc(Op::Bne, 0, 15, 24, -16),  // 0x1010 bne a5,s8,0x1000
+        0x0010_0073,                   // 0x1014 ebreak
+    ];
+    let insns: Vec<Inst> = code
+        .iter()
+        .map(|&w| crate::frontend::riscv::decode(w).unwrap())
+        .collect();
+    let fetch = |base: u64| {
+        move |a: u64| {
+            let i = a.checked_sub(base)? / 4;
+            code.get(i as usize).copied()
+        }
+    };
+    let sb = crate::frontend::riscv::translate_superblock(0x1000, &insns[..3], 64, fetch(0x1000));
+    assert_eq!(sb.insn_count, 5);
+    assert!(super::analysis::is_self_loop(&sb), "{sb}");
+    let exits: Vec<_> = sb
+        .ops
+        .iter()
+        .filter(|o| matches!(o, IrOp::SideExit { target: 0x1018, fallthrough: 0x100c, index: 2, .. }))
+        .collect();
+    assert_eq!(exits.len(), 1, "{sb}");
+    // Limited to four instructions: no self-loop, it falls through.
+    let short = crate::frontend::riscv::translate_superblock(0x1000, &insns[..3], 4, fetch(0x1000));
+    assert_eq!(short.insn_count, 4);
+    assert_eq!(short.term, crate::ir::Terminator::Jump(0x1010));
+    // The same code placed so that the extension would start a new page.
+    let at = 0x2000 - 12;
+    let split = crate::frontend::riscv::translate_superblock(at, &insns[..3], 64, fetch(at));
+    assert_eq!(split.insn_count, 3);
+    assert!(split.ops.iter().all(|o| !matches!(o, IrOp::SideExit { .. })));
+    // The loop compiles and its code reaches the side exit's chain site.
+    let mut ir = sb.clone();
+    crate::opt::optimize(&mut ir);
+    let mut be = X64Backend::new(1 << 16).unwrap();
+    let c = be.compile(&ir).unwrap();
+    let targets: Vec<u64> = c.sites.iter().map(|s| s.target_pc).collect();
+    assert!(targets.contains(&0x1018) && targets.contains(&0x1014), "{targets:x?}");
+}

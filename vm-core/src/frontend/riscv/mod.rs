@@ -9,4 +9,4 @@ pub mod translate;
 pub use compressed::{decode_compressed, decode_parcel, insn_len};
 pub use decode::{decode, is_straight_line_block, DecodeError, Inst, Lowering, Op};
 pub use encode::encode;
-pub use translate::translate_block;
+pub use translate::{translate_block, translate_superblock};

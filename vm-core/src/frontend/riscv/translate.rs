@@ -13,15 +13,97 @@ use crate::ir::{BinOp, Cond, GuestLoc, IrBlock, IrBuilder, Temp, Terminator, UnO
 /// Translates the decoded block `insns` starting at guest `pc`.
 ///
 /// A block that does not end in a control transfer (it hit the length limit
-/// or an undecodable instruction) falls through to the next pc.
+/// or an undecodable instruction) falls through to the next pc. A
+/// conditional branch before the last instruction (a superblock, see
+/// [`translate_superblock`]) becomes a side exit to its taken target.
 pub fn translate_block(pc: u64, insns: &[Inst]) -> IrBlock {
     BUILDER.with(|b| translate_with(&mut b.borrow_mut(), pc, insns))
+}
+
+/// At most this many guest instructions in a superblock (the basic block
+/// and its fall-through extension).
+pub const MAX_SUPERBLOCK_INSNS: usize = 40;
+
+/// At most this many side exits in a superblock.
+pub const MAX_SIDE_EXITS: usize = 4;
+
+/// Whether `i` is a conditional branch to a higher address (statically
+/// predicted not taken: the fall-through path is the hot one).
+fn forward_branch(i: &Inst) -> bool {
+    matches!(
+        i.op,
+        Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu
+    ) && i.imm > 0
+}
+
+/// Translates the basic block `insns` at `pc` for the optimizing tier,
+/// extended past a final forward conditional branch into its
+/// fall-through path (a superblock): the branch becomes a side exit to
+/// its taken target and decoding goes on, through further forward
+/// branches, up to a control transfer, [`MAX_SUPERBLOCK_INSNS`]
+/// instructions (and at most `max_insns`: the engine's block length, which
+/// bounds what one quantum unit retires), [`MAX_SIDE_EXITS`] side exits or
+/// the end of the block's last guest page. `fetch` reads the 32 bits at a
+/// guest address (None: not readable). A loop whose exit test comes first
+/// (`bgeu exit` ... `bne head`) thus becomes one self-loop. The extension
+/// stays within the pages the basic block already covers, so the
+/// page-granular code invalidation that drops the basic block drops the
+/// superblock too. Each basic block in it still counts as a block of the
+/// quantum (see [`crate::ir::IrOp::SideExit`]).
+pub fn translate_superblock(
+    pc: u64,
+    insns: &[Inst],
+    max_insns: usize,
+    mut fetch: impl FnMut(u64) -> Option<u32>,
+) -> IrBlock {
+    let max = max_insns.min(MAX_SUPERBLOCK_INSNS);
+    let extend = insns.last().is_some_and(forward_branch) && insns.len() < max;
+    if !extend {
+        return translate_block(pc, insns);
+    }
+    EXTENDED.with(|e| {
+        let ext = &mut *e.borrow_mut();
+        ext.clear();
+        ext.extend_from_slice(insns);
+        let end = insns
+            .iter()
+            .fold(pc, |a, i| a.wrapping_add(i.len as u64));
+        let last_page = (end - 1) >> 12;
+        let mut cur = end;
+        let mut exits = 1;
+        while ext.len() < max {
+            let Some(inst) = fetch(cur).and_then(|w| super::decode_parcel(w).ok()) else {
+                break;
+            };
+            let next = cur.wrapping_add(inst.len as u64);
+            if next < cur || (next - 1) >> 12 != last_page {
+                break;
+            }
+            if inst.op.ends_block() && forward_branch(&inst) {
+                if exits == MAX_SIDE_EXITS {
+                    break;
+                }
+                exits += 1;
+                ext.push(inst);
+                cur = next;
+                continue;
+            }
+            ext.push(inst);
+            cur = next;
+            if inst.op.ends_block() {
+                break;
+            }
+        }
+        BUILDER.with(|b| translate_with(&mut b.borrow_mut(), pc, ext))
+    })
 }
 
 thread_local! {
     /// One builder per thread, reset for each block: its per-temp constant
     /// table and global map are reused, not allocated and moved per block.
     static BUILDER: RefCell<IrBuilder> = RefCell::new(IrBuilder::new());
+    /// A superblock's instructions (see [`translate_superblock`]).
+    static EXTENDED: RefCell<Vec<Inst>> = const { RefCell::new(Vec::new()) };
 }
 
 fn translate_with(b: &mut IrBuilder, pc: u64, insns: &[Inst]) -> IrBlock {
@@ -29,6 +111,8 @@ fn translate_with(b: &mut IrBuilder, pc: u64, insns: &[Inst]) -> IrBlock {
     b.reset(Vec::with_capacity(3 * insns.len() + 2));
     let mut cur = pc;
     let mut term = None;
+    let mut count = insns.len() as u32;
+    let last = insns.len().saturating_sub(1);
     for (index, i) in insns.iter().enumerate() {
         let loc = GuestLoc {
             pc: cur,
@@ -36,13 +120,35 @@ fn translate_with(b: &mut IrBuilder, pc: u64, insns: &[Inst]) -> IrBlock {
             index: index as u32,
         };
         if let Some(t) = translate_inst(b, *i, loc) {
-            term = Some(t);
-            break;
+            match t {
+                // A conditional branch inside a superblock: a side exit.
+                Terminator::Branch {
+                    cond,
+                    a,
+                    b: y,
+                    taken,
+                    fallthrough,
+                } if index < last => match (b.const_value(a), b.const_value(y)) {
+                    (Some(x), Some(v)) if cond.eval(x, v) => {
+                        term = Some(Terminator::Jump(taken));
+                        count = index as u32 + 1;
+                        break;
+                    }
+                    // Never taken, or not known: either way the path after
+                    // it is a basic block of its own for the quantum.
+                    _ => b.side_exit(cond, a, y, taken, fallthrough, index as u32),
+                },
+                t => {
+                    term = Some(t);
+                    count = index as u32 + 1;
+                    break;
+                }
+            }
         }
         cur = loc.next_pc;
     }
     let term = term.unwrap_or(Terminator::Jump(cur));
-    b.take_block(pc, insns.len() as u32, term)
+    b.take_block(pc, count, term)
 }
 
 /// IR global of `f0` (`f{n}` is `FP + n`).
