@@ -482,10 +482,7 @@ impl Vm {
                     last_page = p;
                 }
             }
-            self.jmp_cache[(b.pc as usize >> 2) & (JMP_CACHE_ENTRIES - 1)] = JmpCacheEntry {
-                pc: b.pc,
-                host: entry as u64,
-            };
+            self.jmp_cache.set(b.pc, entry as u64);
             table.push(ImageBlocks::block(
                 b.pc,
                 b.end,
