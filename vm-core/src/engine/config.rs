@@ -47,11 +47,11 @@ pub struct VmConfig {
     /// block at once (as it always does under the MMU and in the tiered engine).
     ///
     /// Off by default: a block's first compile is 4x cheaper with it, but
-    /// a cold JIT start then comes within about 3x (2.85-2.97x measured
-    /// with image format 4) of an AOT image's
-    /// (`aot::bench_aot_startup_vs_jit`, whose seed bound is 3x), so it
-    /// waits for a faster AOT load (vm-core/ARCHITECTURE.md, "Baseline
-    /// tier"). `vm run --baseline` turns it on.
+    /// a cold JIT start then comes within about 3.3x of an AOT image's
+    /// (`aot::bench_aot_startup_vs_jit`, whose seed bound is 3x; 3.5x is
+    /// wanted before the switch), so it waits for a faster AOT load
+    /// (vm-core/ARCHITECTURE.md, "Baseline tier"). `vm run --baseline`
+    /// turns it on.
     pub baseline: bool,
     /// Executions (entries, chained ones included) of a baseline-tier block
     /// after which the optimizing tier recompiles it; 0 = never (blocks
