@@ -5,7 +5,7 @@
 use super::image_blocks::{ImageBlocks, TableBuffers};
 use super::*;
 use crate::aot::format::{
-    self, reloc_kind, BlockRec, ImageCheck, ImageView, Rejection, RelocRec, RELOC_REC,
+    self, reloc_kind, BlockRec, ImageCheck, ImageView, Rejection, RELOC_REC,
 };
 use crate::aot::InstallError;
 use crate::backend::x86_64::ChainSite;
@@ -365,6 +365,16 @@ impl Vm {
         let mut prelinked = 0usize;
         let chaining = self.cfg.chaining;
         index.fill(recs);
+        // Range checked once per load instead of per field: a chain rel32
+        // is the distance between two addresses inside the image's code
+        // (less than `code.len()`), a site imm32 is `region_off` plus a
+        // code offset (less than `region_off + code.len()`).
+        if region_off
+            .checked_add(code.len())
+            .is_none_or(|end| end > i32::MAX as usize)
+        {
+            return Err(out_of_range("image code"));
+        }
         // Every relocation record is checked here, in the pass that applies
         // it, before anything is written (the loader's validation leaves
         // the records' contents to this pass, see
@@ -372,16 +382,21 @@ impl Vm {
         // sorted and not overlapping, site fields are zero, chain
         // jumps lead to a stub inside the block and to an aligned guest pc,
         // site fields name a chain field of the same block. The hot loop
-        // only tells good from bad; the cold functions of `format` name
-        // the first bad record, with the messages `format::validate` gives.
-        // Per block, one bit per code byte: first bytes of chain fields.
+        // only tells good from bad, with one bounds check per record; the
+        // cold functions of `format` name the first bad record, with the
+        // messages `format::validate` gives.
+        const SITE: u32 = reloc_kind::SITE_IMM32 as u32;
+        const CHAIN: u32 = reloc_kind::CHAIN_REL32 as u32;
         for (i, b) in recs.iter().enumerate() {
             let first = sites.len() as u32;
             // In the code section: validated.
             let (co, cl) = (b.code_off as usize, b.code_len as usize);
             let block_code = &code[co..co + cl];
-            // Only the block's words of the kept bitmap are cleared (no
-            // `resize` call per block).
+            // A field at block offset `at` fits iff `at < fits_below`.
+            let fits_below = cl.saturating_sub(3);
+            // Per block, one bit per code byte: first bytes of chain
+            // fields. Only the block's words of the kept bitmap are
+            // cleared (no `resize` call per block).
             let bits = cl.div_ceil(64);
             if chain_at.len() < bits {
                 chain_at.resize(bits, 0);
@@ -394,59 +409,57 @@ impl Vm {
                 .reloc_bytes(b.reloc_start, b.reloc_count)
                 .chunks_exact(RELOC_REC)
             {
-                let rr = RelocRec::parse(r);
-                let pad = u16::from_le_bytes([r[6], r[7]]);
+                let r: &[u8; RELOC_REC] = r.try_into().expect("one record");
+                let offset = u32::from_le_bytes([r[0], r[1], r[2], r[3]]);
+                // Kind and the zero padding after it, as one value.
+                let kind = u32::from_le_bytes([r[4], r[5], r[6], r[7]]);
+                let target = u64::from_le_bytes(r[8..16].try_into().expect("8"));
                 // Offset within the block; below the block wraps to a huge value.
-                let at = (rr.offset as usize).wrapping_sub(co);
-                if pad != 0 || at >= cl || cl - at < 4 || at < free_from {
+                let at = (offset as usize).wrapping_sub(co);
+                if (at >= fits_below) | (at < free_from) {
                     bad = true;
                     break;
                 }
                 free_from = at + 4;
-                let value = u32::from_le_bytes(block_code[at..at + 4].try_into().expect("4"));
-                let field = base + rr.offset as usize;
-                match rr.kind {
-                    // Relocated below, once the target is known to name a
-                    // chain field of the block.
-                    reloc_kind::SITE_IMM32 if value == 0 => site_targets.push((rr.offset, rr.target)),
-                    reloc_kind::CHAIN_REL32 => {
-                        let rel = at as i64 + 4 + value as i32 as i64;
-                        if rel < 0 || rel >= cl as i64 || !rr.target.is_multiple_of(2) {
-                            bad = true;
-                            break;
+                // SAFETY: `at + 4 <= cl` (`at < cl - 3` above), so the four
+                // bytes lie inside `block_code`.
+                let value = unsafe {
+                    u32::from_le_bytes(block_code.as_ptr().add(at).cast::<[u8; 4]>().read_unaligned())
+                };
+                if kind == SITE && value == 0 {
+                    // Relocated below, once the target is known to name
+                    // a chain field of the block.
+                    site_targets.push((offset, target));
+                    continue;
+                }
+                let rel = (at as i64 + 4 + value as i32 as i64) as u64;
+                if (kind != CHAIN) | (rel >= cl as u64) | (target & 1 != 0) {
+                    bad = true;
+                    break;
+                }
+                chain_at[at / 64] |= 1 << (at % 64);
+                let field = base + offset as usize;
+                sites.push(ChainSite {
+                    patch_addr: field,
+                    stub_addr: base + co + rel as usize,
+                    target_pc: target,
+                });
+                let mut linked_to = u32::MAX;
+                if chaining {
+                    if let Some(t) = index.find(recs, target) {
+                        let entry = base + recs[t].code_off as usize;
+                        // In rel32 range: both inside the image's code.
+                        fields.push((offset, (entry.wrapping_sub(field + 4) as i32).to_le_bytes()));
+                        prelinked += 1;
+                        linked_to = t as u32;
+                        let l = &mut links_in[t];
+                        if l.1 == 0 {
+                            l.0 = site_block.len() as u32;
                         }
-                        chain_at[at / 64] |= 1 << (at % 64);
-                        let stub = base + co + rel as usize;
-                        sites.push(ChainSite {
-                            patch_addr: field,
-                            stub_addr: stub,
-                            target_pc: rr.target,
-                        });
-                        let mut linked_to = u32::MAX;
-                        if chaining {
-                            if let Some(t) = index.find(recs, rr.target) {
-                                let entry = base + recs[t].code_off as usize;
-                                fields.push(field_i32(
-                                    rr.offset,
-                                    entry as i64 - (field as i64 + 4),
-                                    "chain",
-                                )?);
-                                prelinked += 1;
-                                linked_to = t as u32;
-                                let l = &mut links_in[t];
-                                if l.1 == 0 {
-                                    l.0 = site_block.len() as u32;
-                                }
-                                l.1 += 1;
-                            }
-                        }
-                        site_block.push(linked_to);
-                    }
-                    _ => {
-                        bad = true;
-                        break;
+                        l.1 += 1;
                     }
                 }
+                site_block.push(linked_to);
             }
             if bad {
                 return Err(format::describe_bad_reloc(img, i, b).into());
@@ -460,8 +473,9 @@ impl Vm {
                 return Err(format::site_names_no_chain(i, b).into());
             }
             for &(at, t) in site_targets.iter() {
-                // `t` is inside the code section (checked above).
-                fields.push(field_i32(at, (region_off + t as usize) as i64, "site")?);
+                // `t` is inside the code section (checked above), so in
+                // imm32 range (checked once above).
+                fields.push((at, ((region_off + t as usize) as i32).to_le_bytes()));
             }
             site_ranges.push((first, sites.len() as u32));
         }
