@@ -447,7 +447,9 @@ pub struct ImageView<'a> {
     blocks: (usize, usize),
     relocs: (usize, usize),
     words: (usize, usize),
-    code: (usize, usize),
+    /// The code section: in `bytes`, or where the loader copied it (the
+    /// code region, see [`crate::aot::MappedImage::snapshot_with`]).
+    code: &'a [u8],
     /// Code-section offset of the exit thunk (validated: after every
     /// block's code, the last [`EXIT_THUNK`]`.len()` bytes of the section).
     exit_thunk: usize,
@@ -554,7 +556,7 @@ impl<'a> ImageView<'a> {
     /// The code section.
     #[inline]
     pub fn code(&self) -> &'a [u8] {
-        &self.bytes[self.code.0..self.code.0 + self.code.1]
+        self.code
     }
 
     /// Index of the block starting at guest `pc` (binary search).
@@ -611,12 +613,14 @@ pub fn validate<'a>(bytes: &'a [u8], expect: &Expectation) -> Result<ImageView<'
 /// [`validate`], with the CRC-32C of `bytes` without its trailer already
 /// computed (by the copy that made `bytes`, see
 /// [`crate::aot::MappedImage::snapshot`]).
+/// `code_elsewhere` as for [`validate_for_install`].
 pub(crate) fn validate_with_crc<'a>(
     bytes: &'a [u8],
+    code_elsewhere: Option<&'a [u8]>,
     expect: &Expectation,
     body_crc: u32,
 ) -> Result<ImageView<'a>, Rejection> {
-    validate_checked(bytes, expect, Some(body_crc))
+    validate_inner(bytes, code_elsewhere, expect, Some(body_crc), true)
 }
 
 /// [`validate_with_crc`] without the per-record relocation checks, for a
@@ -626,12 +630,34 @@ pub(crate) fn validate_with_crc<'a>(
 /// once to validate and again to relocate). Everything else, including
 /// that each block's relocations are a contiguous in-bounds range of the
 /// table, is checked here.
+///
+/// `code_elsewhere`: the code section's bytes, when the loader copied them
+/// elsewhere than into `bytes` (whose code section then holds anything):
+/// the section the header of `bytes` declares, copied from the same file
+/// in the same pass as the rest, its bytes part of `body_crc`.
 pub(crate) fn validate_for_install<'a>(
     bytes: &'a [u8],
+    code_elsewhere: Option<&'a [u8]>,
     expect: &Expectation,
     body_crc: u32,
 ) -> Result<ImageView<'a>, Rejection> {
-    validate_inner(bytes, expect, Some(body_crc), false)
+    validate_inner(bytes, code_elsewhere, expect, Some(body_crc), false)
+}
+
+/// The code section's (file offset, length) as the header `header` (the
+/// file's first [`HEADER_LEN`] bytes) declares it, if it lies after the
+/// header and before the trailer of a `file_len`-byte file: where a loader
+/// may copy the section elsewhere than the rest of the file. Not a check
+/// (validation checks the layout).
+pub(crate) fn declared_code_section(header: &[u8], file_len: usize) -> Option<(usize, usize)> {
+    if header.len() < HEADER_LEN || file_len < HEADER_LEN + TRAILER_LEN {
+        return None;
+    }
+    let (off, len) = (
+        u32_at(header, H_CODE_OFF) as usize,
+        u32_at(header, H_CODE_LEN) as usize,
+    );
+    (off >= HEADER_LEN && len > 0 && off + len <= file_len - TRAILER_LEN).then_some((off, len))
 }
 
 fn validate_checked<'a>(
@@ -639,11 +665,12 @@ fn validate_checked<'a>(
     expect: &Expectation,
     body_crc: Option<u32>,
 ) -> Result<ImageView<'a>, Rejection> {
-    validate_inner(bytes, expect, body_crc, true)
+    validate_inner(bytes, None, expect, body_crc, true)
 }
 
 fn validate_inner<'a>(
     bytes: &'a [u8],
+    code_elsewhere: Option<&'a [u8]>,
     expect: &Expectation,
     body_crc: Option<u32>,
     check_relocs: bool,
@@ -778,7 +805,16 @@ fn validate_inner<'a>(
         blocks,
         relocs,
         words,
-        code,
+        code: match code_elsewhere {
+            None => &bytes[code.0..code.0 + code.1],
+            Some(c) if c.len() == code.1 => c,
+            Some(c) => {
+                return reject(
+                    ImageCheck::Layout,
+                    format!("code section of {} bytes, {} bytes copied", code.1, c.len()),
+                )
+            }
+        },
         exit_thunk: u32_at(bytes, H_EXIT_THUNK) as usize,
     };
     validate_tables(&view, b.max_block_insns, check_relocs)?;

@@ -207,6 +207,15 @@ impl Vm {
         ))
     }
 
+    /// Writable address of the next `len` bytes of the code region, where
+    /// the loader copies an image's code section for
+    /// [`Self::install_aot_image`] to relocate in place (see
+    /// `Backend::writable_tail`); `None` if there is no room or no second
+    /// view (the install then copies the code).
+    pub(crate) fn aot_code_tail(&mut self, len: usize) -> Option<*mut u8> {
+        self.backend.as_mut()?.writable_tail(len)
+    }
+
     /// Fingerprint of this VM's code generator (see
     /// [`crate::aot::codegen_fingerprint_of`]); an image must carry the same.
     pub(crate) fn aot_codegen_fingerprint(&mut self) -> u64 {
@@ -480,9 +489,20 @@ impl Vm {
             site_ranges.push((first, sites.len() as u32));
         }
         let relocations = img.reloc_count();
-        let addr = backend
-            .install_code_patched(code, fields)
-            .map_err(VmError::from)?;
+        let code_bytes = code.len();
+        // The loader copied the code section into the region's free end
+        // (`aot_code_tail`) if it could: then only the fields are written.
+        let in_place = backend
+            .writable_tail(code_bytes)
+            .is_some_and(|p| std::ptr::eq(p.cast_const(), code.as_ptr()));
+        let addr = if in_place {
+            // `code` is not read after this (the fields are written
+            // through the region's writable view, where it lies).
+            backend.install_in_place(code_bytes, fields)
+        } else {
+            backend.install_code_patched(code, fields)
+        }
+        .map_err(VmError::from)?;
         debug_assert_eq!(addr, base);
         // The blocks run before the cache knows them (prelinked jumps, the
         // indirect-jump cache): their pages must be code pages from now on.
@@ -512,7 +532,7 @@ impl Vm {
         scratch.give();
         Ok(AotInstall {
             blocks: n,
-            code_bytes: code.len(),
+            code_bytes,
             prelinked,
             relocations,
         })
