@@ -5,7 +5,7 @@
 use super::image_blocks::{ImageBlocks, TableBuffers};
 use super::*;
 use crate::aot::format::{
-    self, reloc_kind, BlockRec, ImageCheck, ImageView, Rejection, RELOC_REC,
+    self, BlockRec, ImageCheck, ImageView, Rejection, RELOC_REC,
 };
 use crate::aot::InstallError;
 use crate::backend::x86_64::ChainSite;
@@ -113,8 +113,6 @@ struct InstallScratch {
     fields: Vec<(u32, [u8; 4])>,
     site_ranges: Vec<(u32, u32)>,
     links_in: Vec<(u32, u32)>,
-    chain_at: Vec<u64>,
-    site_targets: Vec<(u32, u64)>,
     index: BlockIndex,
 }
 
@@ -141,8 +139,6 @@ impl InstallScratch {
         self.fields.clear();
         self.site_ranges.clear();
         self.links_in.clear();
-        self.chain_at.clear();
-        self.site_targets.clear();
         INSTALL_SCRATCH.with(|c| c.set(self));
     }
 }
@@ -274,8 +270,6 @@ impl Vm {
             fields,
             site_ranges,
             links_in,
-            chain_at,
-            site_targets,
             index,
         } = &mut scratch;
         recs.extend(img.blocks());
@@ -354,7 +348,7 @@ impl Vm {
         let exit = backend.exit_routine();
         // Relocated field values, computed before anything is written; the
         // code is then copied into the region once with them in place.
-        fields.reserve(img.reloc_count() + 1);
+        fields.reserve(2 * img.reloc_count() + 1);
         // The exit thunk (validated: the last bytes of the code section,
         // after every block), the one jump to the exit routine: every
         // block's exit jumps lead to it (image-relative, written at build).
@@ -364,9 +358,9 @@ impl Vm {
             exit as i64 - ((base + thunk_field) as i64 + 4),
             "exit jump",
         )?);
-        // Chain sites come with a site field each: at most half the relocations.
-        sites.reserve(img.reloc_count() / 2);
-        site_block.reserve(img.reloc_count() / 2);
+        // One chain site per relocation record.
+        sites.reserve(img.reloc_count());
+        site_block.reserve(img.reloc_count());
         site_ranges.reserve(n);
         // Per target block: its first prelinked jump's site index, and how many.
         links_in.resize(n, (0, 0));
@@ -384,18 +378,18 @@ impl Vm {
         {
             return Err(out_of_range("image code"));
         }
-        // Every relocation record is checked here, in the pass that applies
-        // it, before anything is written (the loader's validation leaves
-        // the records' contents to this pass, see
-        // `format::validate_for_install`): fields lie inside their block,
-        // sorted and not overlapping, site fields are zero, chain
-        // jumps lead to a stub inside the block and to an aligned guest pc,
-        // site fields name a chain field of the same block. The hot loop
-        // only tells good from bad, with one bounds check per record; the
-        // cold functions of `format` name the first bad record, with the
+        // Every relocation record (one per chain exit: chain field, site
+        // field, target) is checked here, in the pass that applies it,
+        // before anything is written (the loader's validation leaves the
+        // records' contents to this pass, see
+        // `format::validate_for_install`; the rules are `format::relocs_ok`'s):
+        // both fields inside the block, chain fields sorted and not
+        // overlapping, site fields sorted, not overlapping and after every
+        // chain field, site fields zero, chain jumps leading to a stub
+        // inside the block and to an even guest pc. The hot loop only
+        // tells good from bad, with one range check per field; the cold
+        // function of `format` names the first bad record, with the
         // messages `format::validate` gives.
-        const SITE: u32 = reloc_kind::SITE_IMM32 as u32;
-        const CHAIN: u32 = reloc_kind::CHAIN_REL32 as u32;
         for (i, b) in recs.iter().enumerate() {
             let first = sites.len() as u32;
             // In the code section: validated.
@@ -403,62 +397,55 @@ impl Vm {
             let block_code = &code[co..co + cl];
             // A field at block offset `at` fits iff `at < fits_below`.
             let fits_below = cl.saturating_sub(3);
-            // Per block, one bit per code byte: first bytes of chain
-            // fields. Only the block's words of the kept bitmap are
-            // cleared (no `resize` call per block).
-            let bits = cl.div_ceil(64);
-            if chain_at.len() < bits {
-                chain_at.resize(bits, 0);
-            }
-            chain_at[..bits].fill(0);
-            site_targets.clear();
-            let mut free_from = 0usize;
+            let (mut chain_free, mut site_free, mut first_site) = (0usize, 0usize, usize::MAX);
             let mut bad = false;
             for r in img
                 .reloc_bytes(b.reloc_start, b.reloc_count)
                 .chunks_exact(RELOC_REC)
             {
                 let r: &[u8; RELOC_REC] = r.try_into().expect("one record");
-                let offset = u32::from_le_bytes([r[0], r[1], r[2], r[3]]);
-                // Kind and the zero padding after it, as one value.
-                let kind = u32::from_le_bytes([r[4], r[5], r[6], r[7]]);
+                let chain = u32::from_le_bytes([r[0], r[1], r[2], r[3]]);
+                let site = u32::from_le_bytes([r[4], r[5], r[6], r[7]]);
                 let target = u64::from_le_bytes(r[8..16].try_into().expect("8"));
-                // Offset within the block; below the block wraps to a huge value.
-                let at = (offset as usize).wrapping_sub(co);
-                if (at >= fits_below) | (at < free_from) {
+                // Offsets within the block; below the block wraps to a huge value.
+                let at = (chain as usize).wrapping_sub(co);
+                let st = (site as usize).wrapping_sub(co);
+                if (at >= fits_below) | (at < chain_free) | (st >= fits_below) | (st < site_free) {
                     bad = true;
                     break;
                 }
-                free_from = at + 4;
-                // SAFETY: `at + 4 <= cl` (`at < cl - 3` above), so the four
-                // bytes lie inside `block_code`.
-                let value = unsafe {
-                    u32::from_le_bytes(block_code.as_ptr().add(at).cast::<[u8; 4]>().read_unaligned())
+                chain_free = at + 4;
+                site_free = st + 4;
+                first_site = first_site.min(st);
+                // SAFETY: `at + 4 <= cl` and `st + 4 <= cl` (both below
+                // `cl - 3`, checked above): the fields lie inside `block_code`.
+                let (value, site_value) = unsafe {
+                    let p = block_code.as_ptr();
+                    (
+                        u32::from_le_bytes(p.add(at).cast::<[u8; 4]>().read_unaligned()),
+                        u32::from_le_bytes(p.add(st).cast::<[u8; 4]>().read_unaligned()),
+                    )
                 };
-                if kind == SITE && value == 0 {
-                    // Relocated below, once the target is known to name
-                    // a chain field of the block.
-                    site_targets.push((offset, target));
-                    continue;
-                }
                 let rel = (at as i64 + 4 + value as i32 as i64) as u64;
-                if (kind != CHAIN) | (rel >= cl as u64) | (target & 1 != 0) {
+                if (site_value != 0) | (rel >= cl as u64) | (target & 1 != 0) {
                     bad = true;
                     break;
                 }
-                chain_at[at / 64] |= 1 << (at % 64);
-                let field = base + offset as usize;
+                let field = base + chain as usize;
                 sites.push(ChainSite {
                     patch_addr: field,
                     stub_addr: base + co + rel as usize,
                     target_pc: target,
                 });
+                // The site field names the chain field by its region
+                // offset (in imm32 range: checked once above).
+                fields.push((site, ((region_off + chain as usize) as i32).to_le_bytes()));
                 let mut linked_to = u32::MAX;
                 if chaining {
                     if let Some(t) = index.find(recs, target) {
                         let entry = base + recs[t].code_off as usize;
                         // In rel32 range: both inside the image's code.
-                        fields.push((offset, (entry.wrapping_sub(field + 4) as i32).to_le_bytes()));
+                        fields.push((chain, (entry.wrapping_sub(field + 4) as i32).to_le_bytes()));
                         prelinked += 1;
                         linked_to = t as u32;
                         let l = &mut links_in[t];
@@ -470,21 +457,10 @@ impl Vm {
                 }
                 site_block.push(linked_to);
             }
-            if bad {
+            // Site fields follow every chain field (so no site field
+            // overlaps a chain field).
+            if bad || first_site != usize::MAX && first_site < chain_free {
                 return Err(format::describe_bad_reloc(img, i, b).into());
-            }
-            let names_chain = |t: u64| {
-                t.checked_sub(co as u64)
-                    .filter(|&at| at < cl as u64)
-                    .is_some_and(|at| chain_at[at as usize / 64] >> (at % 64) & 1 != 0)
-            };
-            if !site_targets.iter().all(|&(_, t)| names_chain(t)) {
-                return Err(format::site_names_no_chain(i, b).into());
-            }
-            for &(at, t) in site_targets.iter() {
-                // `t` is inside the code section (checked above), so in
-                // imm32 range (checked once above).
-                fields.push((at, ((region_off + t as usize) as i32).to_le_bytes()));
             }
             site_ranges.push((first, sites.len() as u32));
         }
