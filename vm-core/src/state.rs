@@ -33,7 +33,8 @@ pub const TLB_SLOTS: usize = 128;
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JmpCacheEntry {
-    /// Guest pc, or `u64::MAX` for an empty entry.
+    /// Guest pc; an empty entry holds `u64::MAX` (never a target: they are
+    /// even), or 0 in any slot but pc 0's (see `engine::jmp_cache`).
     pub pc: u64,
     /// Host address of the translated block entry.
     pub host: u64,

@@ -191,6 +191,7 @@ fn cli_help_version_and_engine_list() {
         "--threshold",
         "--no-chain",
         "--baseline",
+        "--no-baseline",
         "--mmu",
         "--tlb-entries",
         "--tlb-ways",
@@ -303,11 +304,15 @@ fn cli_stats_name_the_engine_used() {
     );
     assert!(err.contains("instructions executed : 12345\n"), "{err}");
     assert!(err.contains("prelinked"), "the image was used: {err}");
-    // `--baseline`: blocks start in the baseline tier, hot ones move up;
-    // off by default.
-    let (code, out, err) = vm_cli(&["run", "--baseline", "--stats", fib, "20"]);
-    let (plain_code, plain_out, plain_err) = vm_cli(&["run", "--stats", fib, "20"]);
+    // Baseline tier (the default, `--baseline`): blocks start in the
+    // baseline tier, hot ones move up; `--no-baseline`: none does.
+    let (code, out, err) = vm_cli(&["run", "--stats", fib, "20"]);
+    let (flag_code, flag_out, flag_err) = vm_cli(&["run", "--baseline", "--stats", fib, "20"]);
+    let (plain_code, plain_out, plain_err) =
+        vm_cli(&["run", "--no-baseline", "--stats", fib, "20"]);
     assert_eq!((code, &out), (plain_code, &plain_out), "{err}");
+    assert_eq!((code, &out), (flag_code, &flag_out), "{flag_err}");
+    assert!(flag_err.contains("baseline / tiered up"), "{flag_err}");
     assert!(code.is_some(), "{err}");
     let tiers = |err: &str| {
         let line = err.lines().find(|l| l.contains("baseline / tiered up"));

@@ -465,7 +465,7 @@ fn rvc_workloads_match_qemu_on_every_engine() {
         for flags in [
             vec!["--engine", "interp"],
             vec!["--engine", "jit"],
-            vec!["--engine", "jit", "--baseline"],
+            vec!["--engine", "jit", "--no-baseline"],
             vec!["--engine", "tiered", "--threshold", "2"],
             vec!["--engine", "jit", "--mmu"],
             vec!["--engine", "interp", "--mmu"],

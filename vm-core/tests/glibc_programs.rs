@@ -6,7 +6,7 @@
 //! read under `--fs-root`, signals to itself and `abort()`).
 //!
 //! Each runs under qemu-riscv64 (when installed) and on every engine
-//! (interp, jit, jit --baseline, tiered, aot, jit --mmu), and must give the
+//! (interp, jit, jit --no-baseline, tiered, aot, jit --mmu), and must give the
 //! stdout, stderr and exit status recorded from qemu-riscv64
 //! (`guest/expected/gc/`). Every binary also passes the loader (RVC and the
 //! double-float ABI accepted) and gets the initial stack static glibc reads.
@@ -122,7 +122,7 @@ fn run_everywhere(name: &str) {
     let configs: [(&str, &[&str]); 6] = [
         ("interp", &["--engine", "interp"]),
         ("jit", &["--engine", "jit"]),
-        ("jit --baseline", &["--engine", "jit", "--baseline"]),
+        ("jit --no-baseline", &["--engine", "jit", "--no-baseline"]),
         ("tiered", &["--engine", "tiered"]),
         ("aot", &["--engine", "aot", "--image"]),
         ("jit --mmu", &["--engine", "jit", "--mmu"]),

@@ -15,7 +15,7 @@ use crate::backend::x86_64::RelocatableBlock;
 /// First 8 bytes of every image.
 pub const MAGIC: [u8; 8] = *b"VMAOTIMG";
 /// Version of the layout below; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 /// Size of the fixed header.
 pub const HEADER_LEN: usize = 192;
 /// Size of one function-table record (entry pc).
@@ -38,18 +38,11 @@ pub const CODE_ALIGN: usize = 16;
 /// relocation record each.
 pub const EXIT_THUNK: [u8; 5] = [0xe9, 0, 0, 0, 0];
 
-/// Relocation kinds. (Kind 1, the rel32 of a jump to the shared exit
-/// routine, was dropped in format 4: those jumps lead to the image's exit
-/// thunk, see [`EXIT_THUNK`].)
-pub mod reloc_kind {
-    /// rel32 of a direct (chainable) jump, initially to its exit stub;
-    /// `target` is the guest pc it leads to. The loader may link it to the
-    /// target block when the image holds one.
-    pub const CHAIN_REL32: u16 = 2;
-    /// imm32 naming a chain site to the dispatcher: becomes the code-region
-    /// offset of the CHAIN_REL32 field at code-section offset `target`.
-    pub const SITE_IMM32: u16 = 3;
-}
+// Relocation records (format 5): one per chain exit, see [`RelocRec`].
+// Format 4 had two kinds, a chain field and a site field per chain exit,
+// one record each; format 3 a third kind, the rel32 of each jump to the
+// shared exit routine (those lead to the image's exit thunk since format
+// 4, see [`EXIT_THUNK`]).
 
 /// The build facts an image must share with the VM loading it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,11 +205,6 @@ fn put_u64(out: &mut [u8], at: usize, v: u64) {
 }
 
 #[inline]
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-#[inline]
 fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
 }
@@ -249,7 +237,7 @@ pub struct TooLarge(pub String);
 pub fn serialize(build: &BuildInfo, c: &ImageContents) -> Result<Vec<u8>, TooLarge> {
     let func_off = HEADER_LEN;
     let block_off = func_off + c.functions.len() * FUNC_REC;
-    let n_relocs: usize = c.blocks.iter().map(|b| 2 * b.code.sites.len()).sum();
+    let n_relocs: usize = c.blocks.iter().map(|b| b.code.sites.len()).sum();
     let reloc_off = block_off + c.blocks.len() * BLOCK_REC;
     let word_off = reloc_off + n_relocs * RELOC_REC;
     let n_words: usize = c
@@ -303,23 +291,21 @@ pub fn serialize(build: &BuildInfo, c: &ImageContents) -> Result<Vec<u8>, TooLar
         code_pos = code_pos.next_multiple_of(CODE_ALIGN);
         let rec = block_off + i * BLOCK_REC;
         let first_reloc = reloc_idx;
-        // (field offset in the block, kind, target), sorted by offset: the
-        // loader checks that fields do not overlap by their order alone.
-        let mut relocs: Vec<(usize, u16, u64)> = Vec::with_capacity(2 * b.code.sites.len());
-        for s in &b.code.sites {
-            let chain = s.jump_rel32 as usize;
-            relocs.push((chain, reloc_kind::CHAIN_REL32, s.target_pc));
-            relocs.push((
-                s.site_imm32 as usize,
-                reloc_kind::SITE_IMM32,
-                (code_pos + chain) as u64,
-            ));
-        }
+        // One record per chain exit (chain field, site field, target),
+        // sorted by chain field: the loader checks that fields do not
+        // overlap by their order alone (chain fields in order, site fields
+        // in order, every site field after every chain field).
+        let mut relocs: Vec<(usize, usize, u64)> = b
+            .code
+            .sites
+            .iter()
+            .map(|s| (s.jump_rel32 as usize, s.site_imm32 as usize, s.target_pc))
+            .collect();
         relocs.sort_unstable_by_key(|r| r.0);
-        for (off, kind, target) in relocs {
+        for (chain, site, target) in relocs {
             let r = reloc_off + reloc_idx * RELOC_REC;
-            put_u32(&mut out, r, (code_pos + off) as u32);
-            out[r + 4..r + 6].copy_from_slice(&kind.to_le_bytes());
+            put_u32(&mut out, r, (code_pos + chain) as u32);
+            put_u32(&mut out, r + 4, (code_pos + site) as u32);
             put_u64(&mut out, r + 8, target);
             reloc_idx += 1;
         }
@@ -409,26 +395,30 @@ impl BlockRec {
     }
 }
 
-/// One relocation record (offsets are code-section offsets).
+/// One relocation record: one chain exit of a block (offsets are
+/// code-section offsets, both fields inside the block).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RelocRec {
-    /// Offset of the 4-byte field to patch.
-    pub offset: u32,
-    /// One of [`reloc_kind`].
-    pub kind: u16,
-    /// Kind-specific target (see [`reloc_kind`]).
+    /// The rel32 of the direct (chainable) jump, initially to its exit
+    /// stub inside the block. The loader may link it to the block at
+    /// `target` when the image holds one.
+    pub chain: u32,
+    /// The imm32 in the jump's stub that names the chain site to the
+    /// dispatcher: zero in the file, the code-region offset of the `chain`
+    /// field once loaded.
+    pub site: u32,
+    /// Guest pc the jump leads to (even).
     pub target: u64,
 }
 
 impl RelocRec {
-    /// Decodes one `RELOC_REC`-byte record (`r.len() == RELOC_REC`); the
-    /// padding is not part of the record (validation checks it is zero).
+    /// Decodes one `RELOC_REC`-byte record (`r.len() == RELOC_REC`).
     #[inline(always)]
     pub(crate) fn parse(r: &[u8]) -> Self {
         let r: &[u8; RELOC_REC] = r.try_into().expect("one relocation record");
         RelocRec {
-            offset: u32::from_le_bytes(r[0..4].try_into().expect("4")),
-            kind: u16::from_le_bytes([r[4], r[5]]),
+            chain: u32::from_le_bytes(r[0..4].try_into().expect("4")),
+            site: u32::from_le_bytes(r[4..8].try_into().expect("4")),
             target: u64::from_le_bytes(r[8..16].try_into().expect("8")),
         }
     }
@@ -447,7 +437,9 @@ pub struct ImageView<'a> {
     blocks: (usize, usize),
     relocs: (usize, usize),
     words: (usize, usize),
-    code: (usize, usize),
+    /// The code section: in `bytes`, or where the loader copied it (the
+    /// code region, see [`crate::aot::MappedImage::snapshot_with`]).
+    code: &'a [u8],
     /// Code-section offset of the exit thunk (validated: after every
     /// block's code, the last [`EXIT_THUNK`]`.len()` bytes of the section).
     exit_thunk: usize,
@@ -505,8 +497,8 @@ impl<'a> ImageView<'a> {
         let r = self.relocs.0 + i * RELOC_REC;
         let b = self.bytes;
         RelocRec {
-            offset: u32_at(b, r),
-            kind: u16_at(b, r + 4),
+            chain: u32_at(b, r),
+            site: u32_at(b, r + 4),
             target: u64_at(b, r + 8),
         }
     }
@@ -554,7 +546,7 @@ impl<'a> ImageView<'a> {
     /// The code section.
     #[inline]
     pub fn code(&self) -> &'a [u8] {
-        &self.bytes[self.code.0..self.code.0 + self.code.1]
+        self.code
     }
 
     /// Index of the block starting at guest `pc` (binary search).
@@ -611,12 +603,14 @@ pub fn validate<'a>(bytes: &'a [u8], expect: &Expectation) -> Result<ImageView<'
 /// [`validate`], with the CRC-32C of `bytes` without its trailer already
 /// computed (by the copy that made `bytes`, see
 /// [`crate::aot::MappedImage::snapshot`]).
+/// `code_elsewhere` as for [`validate_for_install`].
 pub(crate) fn validate_with_crc<'a>(
     bytes: &'a [u8],
+    code_elsewhere: Option<&'a [u8]>,
     expect: &Expectation,
     body_crc: u32,
 ) -> Result<ImageView<'a>, Rejection> {
-    validate_checked(bytes, expect, Some(body_crc))
+    validate_inner(bytes, code_elsewhere, expect, Some(body_crc), true)
 }
 
 /// [`validate_with_crc`] without the per-record relocation checks, for a
@@ -626,12 +620,34 @@ pub(crate) fn validate_with_crc<'a>(
 /// once to validate and again to relocate). Everything else, including
 /// that each block's relocations are a contiguous in-bounds range of the
 /// table, is checked here.
+///
+/// `code_elsewhere`: the code section's bytes, when the loader copied them
+/// elsewhere than into `bytes` (whose code section then holds anything):
+/// the section the header of `bytes` declares, copied from the same file
+/// in the same pass as the rest, its bytes part of `body_crc`.
 pub(crate) fn validate_for_install<'a>(
     bytes: &'a [u8],
+    code_elsewhere: Option<&'a [u8]>,
     expect: &Expectation,
     body_crc: u32,
 ) -> Result<ImageView<'a>, Rejection> {
-    validate_inner(bytes, expect, Some(body_crc), false)
+    validate_inner(bytes, code_elsewhere, expect, Some(body_crc), false)
+}
+
+/// The code section's (file offset, length) as the header `header` (the
+/// file's first [`HEADER_LEN`] bytes) declares it, if it lies after the
+/// header and before the trailer of a `file_len`-byte file: where a loader
+/// may copy the section elsewhere than the rest of the file. Not a check
+/// (validation checks the layout).
+pub(crate) fn declared_code_section(header: &[u8], file_len: usize) -> Option<(usize, usize)> {
+    if header.len() < HEADER_LEN || file_len < HEADER_LEN + TRAILER_LEN {
+        return None;
+    }
+    let (off, len) = (
+        u32_at(header, H_CODE_OFF) as usize,
+        u32_at(header, H_CODE_LEN) as usize,
+    );
+    (off >= HEADER_LEN && len > 0 && off + len <= file_len - TRAILER_LEN).then_some((off, len))
 }
 
 fn validate_checked<'a>(
@@ -639,11 +655,12 @@ fn validate_checked<'a>(
     expect: &Expectation,
     body_crc: Option<u32>,
 ) -> Result<ImageView<'a>, Rejection> {
-    validate_inner(bytes, expect, body_crc, true)
+    validate_inner(bytes, None, expect, body_crc, true)
 }
 
 fn validate_inner<'a>(
     bytes: &'a [u8],
+    code_elsewhere: Option<&'a [u8]>,
     expect: &Expectation,
     body_crc: Option<u32>,
     check_relocs: bool,
@@ -778,7 +795,16 @@ fn validate_inner<'a>(
         blocks,
         relocs,
         words,
-        code,
+        code: match code_elsewhere {
+            None => &bytes[code.0..code.0 + code.1],
+            Some(c) if c.len() == code.1 => c,
+            Some(c) => {
+                return reject(
+                    ImageCheck::Layout,
+                    format!("code section of {} bytes, {} bytes copied", code.1, c.len()),
+                )
+            }
+        },
         exit_thunk: u32_at(bytes, H_EXIT_THUNK) as usize,
     };
     validate_tables(&view, b.max_block_insns, check_relocs)?;
@@ -807,10 +833,6 @@ fn validate_tables(
     let mut code_end = 0usize;
     let mut next_reloc = 0usize;
     let mut guest_words = 0u64;
-    // Per block, one bit per code byte: first bytes of chain fields (a
-    // reused buffer: no sort, no search).
-    let mut chain_at: Vec<u64> = Vec::new();
-    let mut site_targets: Vec<u64> = Vec::new();
     for (i, b) in v.blocks().enumerate() {
         let bad = |d: String| {
             reject(
@@ -850,56 +872,8 @@ fn validate_tables(
         if !check_relocs {
             continue;
         }
-        let block_code = &code[co..co + cl];
-        let words = cl.div_ceil(64);
-        chain_at.clear();
-        chain_at.resize(words, 0);
-        site_targets.clear();
-        // The hot loop only tells good from bad; the first bad record is
-        // then described by `describe_bad_reloc` (out of line).
-        // Fields are sorted by offset and do not overlap: each starts at or
-        // after the end of the previous one.
-        let mut free_from = 0usize;
-        let mut bad_reloc = false;
-        for r in relocs.chunks_exact(RELOC_REC) {
-            let rec = RelocRec::parse(r);
-            let pad = u16::from_le_bytes([r[6], r[7]]);
-            // Offset within the block; below the block wraps to a huge value.
-            let at = (rec.offset as usize).wrapping_sub(co);
-            if pad != 0 || at >= cl || cl - at < 4 || at < free_from {
-                bad_reloc = true;
-                break;
-            }
-            let field = u32::from_le_bytes(block_code[at..at + 4].try_into().expect("4"));
-            let ok = match rec.kind {
-                reloc_kind::SITE_IMM32 => {
-                    site_targets.push(rec.target);
-                    field == 0
-                }
-                reloc_kind::CHAIN_REL32 => {
-                    let stub = at as i64 + 4 + field as i32 as i64;
-                    chain_at[at / 64] |= 1 << (at % 64);
-                    stub >= 0 && stub < cl as i64 && rec.target.is_multiple_of(2)
-                }
-                _ => false,
-            };
-            if !ok {
-                bad_reloc = true;
-                break;
-            }
-            free_from = at + 4;
-        }
-        if bad_reloc {
+        if !relocs_ok(&code[co..co + cl], co, relocs) {
             return Err(describe_bad_reloc(v, i, &b));
-        }
-        // Every site field must name a chain field of the same block.
-        let names_chain = |t: u64| {
-            t.checked_sub(co as u64)
-                .filter(|&at| at < cl as u64)
-                .is_some_and(|at| chain_at[at as usize / 64] >> (at % 64) & 1 != 0)
-        };
-        if !site_targets.iter().all(|&t| names_chain(t)) {
-            return Err(site_names_no_chain(i, &b));
         }
     }
     // The exit thunk: the last bytes of the code section, after every
@@ -939,18 +913,35 @@ fn validate_tables(
     Ok(())
 }
 
-/// The rejection of block `i`, one of whose site fields does not name a
-/// chain field of the same block.
-#[cold]
-#[inline(never)]
-pub(crate) fn site_names_no_chain(i: usize, b: &BlockRec) -> Rejection {
-    Rejection {
-        check: ImageCheck::Relocations,
-        detail: format!(
-            "site field in block {i} at {:#x} names no chain jump of the block",
-            b.pc
-        ),
+/// Whether the relocation records `relocs` of a block whose code is
+/// `block_code`, at code-section offset `co`, are well formed: both fields
+/// of each inside the block, chain fields sorted and not overlapping, site
+/// fields sorted, not overlapping and after every chain field, site fields
+/// zero, chain jumps leading to a stub inside the block, targets even. The
+/// install's relocation pass applies the same rules as it relocates (see
+/// `Vm::install_aot_image`); [`describe_bad_reloc`] names the first
+/// offence.
+fn relocs_ok(block_code: &[u8], co: usize, relocs: &[u8]) -> bool {
+    let cl = block_code.len();
+    let field = |at: usize| u32::from_le_bytes(block_code[at..at + 4].try_into().expect("4"));
+    let (mut chain_free, mut site_free, mut first_site) = (0usize, 0usize, usize::MAX);
+    for r in relocs.chunks_exact(RELOC_REC) {
+        let rec = RelocRec::parse(r);
+        // Offsets within the block; below the block wraps to a huge value.
+        let at = (rec.chain as usize).wrapping_sub(co);
+        let st = (rec.site as usize).wrapping_sub(co);
+        if at >= cl || cl - at < 4 || at < chain_free || st >= cl || cl - st < 4 || st < site_free {
+            return false;
+        }
+        chain_free = at + 4;
+        site_free = st + 4;
+        first_site = first_site.min(st);
+        let stub = at as i64 + 4 + field(at) as i32 as i64;
+        if field(st) != 0 || stub < 0 || stub >= cl as i64 || !rec.target.is_multiple_of(2) {
+            return false;
+        }
     }
+    relocs.is_empty() || first_site >= chain_free
 }
 
 /// The rejection for the first malformed relocation record of block `i`
@@ -962,46 +953,50 @@ pub(crate) fn describe_bad_reloc(v: &ImageView<'_>, i: usize, b: &BlockRec) -> R
     let code = v.code();
     let (co, cl) = (b.code_off as usize, b.code_len as usize);
     let first = b.reloc_start as usize;
-    let mut free_from = co;
+    let (mut chain_free, mut site_free) = (co, co);
+    let outside = |o: usize| o < co || o + 4 > co + cl;
+    let reject = |what: String, detail: String| Rejection {
+        check: ImageCheck::Relocations,
+        detail: format!("{what} of block {i} at {:#x}: {detail}", b.pc),
+    };
     for (r, rr) in (first..).zip(v.relocs(b.reloc_start, b.reloc_count)) {
-        let pad = u16_at(v.bytes, v.relocs.0 + r * RELOC_REC + 6);
-        let o = rr.offset as usize;
-        let detail = if pad != 0 {
-            "nonzero padding".to_string()
-        } else if o < co || o + 4 > co + cl {
-            format!("field at {o} outside the block's code")
-        } else if o < free_from {
+        let (o, s) = (rr.chain as usize, rr.site as usize);
+        let detail = if outside(o) {
+            format!("chain field at {o} outside the block's code")
+        } else if outside(s) {
+            format!("site field at {s} outside the block's code")
+        } else if o < chain_free {
             format!(
-                "field at {o} overlaps the previous field or is out of order (a block's fields are sorted by offset)"
+                "chain field at {o} overlaps the previous one or is out of order (a block's records are sorted by offset)"
             )
+        } else if s < site_free {
+            format!(
+                "site field at {s} overlaps the previous one or is out of order (a block's records are sorted by offset)"
+            )
+        } else if code[s..s + 4] != [0; 4] {
+            format!("site field at {s} is not zero")
         } else {
-            free_from = o + 4;
-            match rr.kind {
-                reloc_kind::SITE_IMM32 if code[o..o + 4] != [0; 4] => {
-                    "relocated field is not zero".to_string()
-                }
-                reloc_kind::SITE_IMM32 => continue,
-                reloc_kind::CHAIN_REL32 => {
-                    let rel = i32::from_le_bytes(code[o..o + 4].try_into().expect("4")) as i64;
-                    let stub = o as i64 + 4 + rel;
-                    if stub < co as i64 || stub >= (co + cl) as i64 {
-                        "chain jump does not lead to a stub inside the block".to_string()
-                    } else if !rr.target.is_multiple_of(2) {
-                        format!("misaligned chain target {:#x}", rr.target)
-                    } else {
-                        continue;
-                    }
-                }
-                k => format!("unknown kind {k}"),
+            chain_free = o + 4;
+            site_free = s + 4;
+            let rel = i32::from_le_bytes(code[o..o + 4].try_into().expect("4")) as i64;
+            let stub = o as i64 + 4 + rel;
+            if stub < co as i64 || stub >= (co + cl) as i64 {
+                "chain jump does not lead to a stub inside the block".to_string()
+            } else if !rr.target.is_multiple_of(2) {
+                format!("misaligned chain target {:#x}", rr.target)
+            } else {
+                continue;
             }
         };
-        return Rejection {
-            check: ImageCheck::Relocations,
-            detail: format!("relocation {r} of block {i} at {:#x}: {detail}", b.pc),
-        };
+        return reject(format!("relocation {r}"), detail);
     }
-    Rejection {
-        check: ImageCheck::Relocations,
-        detail: format!("a relocation of block {i} at {:#x} is malformed", b.pc),
+    if let Some(s) = v.relocs(b.reloc_start, b.reloc_count).map(|r| r.site).min() {
+        if (s as usize) < chain_free {
+            return reject(
+                "a relocation".to_string(),
+                format!("site field at {s} lies before a chain field (site fields follow every chain field)"),
+            );
+        }
     }
+    reject("a relocation".to_string(), "malformed".to_string())
 }

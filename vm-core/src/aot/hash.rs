@@ -193,7 +193,13 @@ static CRC_TABLE: [u32; 256] = crc_table();
 
 /// CRC-32C by table (hosts without SSE4.2, and the reference in tests).
 pub fn crc32c_soft(data: &[u8]) -> u32 {
-    let mut c = !0u32;
+    crc32c_soft_from(0, data)
+}
+
+/// [`crc32c_soft`] of the bytes before `data` (whose CRC-32C is `crc`)
+/// followed by `data`.
+fn crc32c_soft_from(crc: u32, data: &[u8]) -> u32 {
+    let mut c = !crc;
     for &b in data {
         c = CRC_TABLE[((c ^ b as u32) & 0xff) as usize] ^ (c >> 8);
     }
@@ -286,12 +292,12 @@ unsafe fn crc32c_sse42(data: &[u8]) -> u32 {
 /// copy costs no second pass over memory.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sse4.2")]
-unsafe fn crc32c_copy_sse42(src: &[u8], dst: &mut [u8]) -> u32 {
+unsafe fn crc32c_copy_sse42(crc: u32, src: &[u8], dst: &mut [u8]) -> u32 {
     use std::arch::x86_64::{_mm_crc32_u64, _mm_crc32_u8};
     let word = |b: &[u8], i: usize| u64::from_le_bytes(b[8 * i..8 * i + 8].try_into().expect("8"));
     let put =
         |b: &mut [u8], i: usize, w: u64| b[8 * i..8 * i + 8].copy_from_slice(&w.to_le_bytes());
-    let mut c = !0u32;
+    let mut c = !crc;
     let mut chunks = src.chunks_exact(3 * CRC_STREAM);
     let mut out = dst.chunks_exact_mut(3 * CRC_STREAM);
     if src.len() >= 3 * CRC_STREAM {
@@ -399,7 +405,7 @@ fn has_vpclmul512() -> bool {
 /// `src.len()` bytes of writes and not overlap `src`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,vpclmulqdq,sse4.2")]
-unsafe fn crc32c_fold_avx512<const COPY: bool>(src: &[u8], dst: *mut u8) -> u32 {
+unsafe fn crc32c_fold_avx512<const COPY: bool>(crc: u32, src: &[u8], dst: *mut u8) -> u32 {
     use std::arch::x86_64::*;
     const K2048: (u64, u64) = fold_key(2048);
     const K1536: (u64, u64) = fold_key(1536);
@@ -447,7 +453,7 @@ unsafe fn crc32c_fold_avx512<const COPY: bool>(src: &[u8], dst: *mut u8) -> u32 
             }};
         }
         let (mut a0, mut a1, mut a2, mut a3) = (load!(0), load!(64), load!(128), load!(192));
-        a0 = _mm512_xor_si512(a0, _mm512_set_epi64(0, 0, 0, 0, 0, 0, 0, 0xffff_ffff));
+        a0 = _mm512_xor_si512(a0, _mm512_set_epi64(0, 0, 0, 0, 0, 0, 0, (!crc) as i64));
         let k = key(K2048);
         let mut o = FOLD_STEP;
         while n - o >= FOLD_STEP {
@@ -512,6 +518,14 @@ unsafe fn crc32c_fold_avx512<const COPY: bool>(src: &[u8], dst: *mut u8) -> u32 
 /// the CRC-32C of the bytes copied, in one pass where the host has the
 /// SSE4.2 instruction.
 pub fn crc32c_copy(src: &[u8], dst: &mut [u8]) -> u32 {
+    crc32c_copy_from(0, src, dst)
+}
+
+/// [`crc32c_copy`] continuing a checksum: returns the CRC-32C of the
+/// bytes before `src` (whose CRC-32C is `crc`) followed by `src`, so a
+/// file can be copied in pieces to different places and checked as one
+/// (`crc32c_copy_from(crc32c(a), b, ..) == crc32c(a ++ b)`).
+pub fn crc32c_copy_from(crc: u32, src: &[u8], dst: &mut [u8]) -> u32 {
     assert_eq!(src.len(), dst.len(), "crc32c_copy: lengths differ");
     #[cfg(target_arch = "x86_64")]
     {
@@ -519,15 +533,15 @@ pub fn crc32c_copy(src: &[u8], dst: &mut [u8]) -> u32 {
             // SAFETY: the features were just detected; `dst` has the
             // length of `src` (asserted) and, being a `&mut`, does not
             // overlap it.
-            return unsafe { crc32c_fold_avx512::<true>(src, dst.as_mut_ptr()) };
+            return unsafe { crc32c_fold_avx512::<true>(crc, src, dst.as_mut_ptr()) };
         }
         if std::arch::is_x86_feature_detected!("sse4.2") {
             // SAFETY: the feature was just detected.
-            return unsafe { crc32c_copy_sse42(src, dst) };
+            return unsafe { crc32c_copy_sse42(crc, src, dst) };
         }
     }
     dst.copy_from_slice(src);
-    crc32c_soft(src)
+    crc32c_soft_from(crc, src)
 }
 
 /// CRC-32C of `data`, with the SSE4.2 instruction when the host has it.
@@ -536,7 +550,7 @@ pub fn crc32c(data: &[u8]) -> u32 {
     {
         if data.len() >= FOLD_MIN && has_vpclmul512() {
             // SAFETY: the features were just detected; nothing is copied.
-            return unsafe { crc32c_fold_avx512::<false>(data, std::ptr::null_mut()) };
+            return unsafe { crc32c_fold_avx512::<false>(0, data, std::ptr::null_mut()) };
         }
         if std::arch::is_x86_feature_detected!("sse4.2") {
             // SAFETY: the feature was just detected.
@@ -568,6 +582,24 @@ mod tests {
     }
 
     #[test]
+    fn crc_continued_over_pieces_equals_crc_of_the_whole() {
+        let data: Vec<u8> = (0..20_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let whole = crc32c_soft(&data);
+        // Splits that put each piece on every path (table, crc32, fold).
+        for cut in [0, 1, 9, 191, 511, 512, 3073, 10_000, 19_487, 19_999, 20_000] {
+            let mut dst = vec![0u8; data.len()];
+            let (a, b) = data.split_at(cut);
+            let (da, db) = dst.split_at_mut(cut);
+            let c = crc32c_copy_from(crc32c_copy(a, da), b, db);
+            assert_eq!(c, whole, "cut {cut}");
+            assert_eq!(dst, data, "cut {cut}");
+            assert_eq!(crc32c_soft_from(crc32c_soft(a), b), whole, "cut {cut}");
+        }
+    }
+
+    #[test]
     fn folded_crc_agrees_with_the_table_at_every_length_and_alignment() {
         #[cfg(target_arch = "x86_64")]
         {
@@ -586,11 +618,11 @@ mod tests {
                     let src = &data[start..start + len];
                     let want = crc32c_soft(src);
                     // SAFETY: the features were checked; `len >= FOLD_MIN`.
-                    let got = unsafe { crc32c_fold_avx512::<false>(src, std::ptr::null_mut()) };
+                    let got = unsafe { crc32c_fold_avx512::<false>(0, src, std::ptr::null_mut()) };
                     assert_eq!(got, want, "len {len} start {start}");
                     let mut dst = vec![0u8; len + 1];
                     // SAFETY: as above; `dst` has room for `len` bytes.
-                    let got = unsafe { crc32c_fold_avx512::<true>(src, dst[1..].as_mut_ptr()) };
+                    let got = unsafe { crc32c_fold_avx512::<true>(0, src, dst[1..].as_mut_ptr()) };
                     assert_eq!(got, want, "copy, len {len} start {start}");
                     assert_eq!(&dst[1..], src, "copy, len {len} start {start}");
                 }

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use super::compile::{AotCompiler, CompileStats};
 use super::format::{self, Expectation, ImageCheck, ImageView, Rejection};
-use super::hash::crc32c_copy;
+use super::hash::{crc32c_copy, crc32c_copy_from};
 use super::{build_info, build_info_for, AotError};
 use crate::engine::{AotInstall, Vm};
 
@@ -156,20 +156,63 @@ impl MappedImage {
     /// what is relocated and executed, even if the file is modified while
     /// the VM loads it.
     pub fn snapshot(&self) -> ImageSnapshot {
+        // SAFETY: no memory is given for the code section.
+        unsafe { self.snapshot_with(|_| None) }
+    }
+
+    /// [`Self::snapshot`], with the code section copied to the memory
+    /// `code_dst(len)` gives (if it gives any) instead of into the private
+    /// copy: the loader copies it straight into the free end of the VM's
+    /// code region, where the install relocates it in place (the code is
+    /// then copied once per load, not into the copy and again into the
+    /// region). The section is the one the copied header declares; the
+    /// checksum still covers every byte of the file, in file order, from
+    /// the values written, wherever they were written to.
+    ///
+    /// # Safety
+    ///
+    /// A pointer `code_dst(len)` returns must be valid for `len` bytes of
+    /// writes and reads, not overlap the mapping or any Rust reference,
+    /// and stay valid and unwritten by anything else for the snapshot's
+    /// lifetime (the views of it read the code there).
+    pub(crate) unsafe fn snapshot_with(
+        &self,
+        code_dst: impl FnOnce(usize) -> Option<*mut u8>,
+    ) -> ImageSnapshot {
         let src = self.bytes();
         let mut bytes = SnapshotBuffers::take();
         // A kept buffer still holds its previous length: resizing writes
-        // zeros only past it, and the copy below overwrites every byte.
+        // zeros only past it, and the copies below overwrite every byte
+        // (but the code section's, when it goes elsewhere).
         bytes.resize(src.len(), 0);
         // The checksum of everything before the trailer is computed while
-        // copying, from the copied values (one pass over the file).
+        // copying, from the copied values (one pass over the file): the
+        // header first, then (the code section's place read from the
+        // copied header) the rest.
         let body = src.len().saturating_sub(format::TRAILER_LEN);
-        let body_crc = crc32c_copy(&src[..body], &mut bytes[..body]);
+        let head = body.min(format::HEADER_LEN);
+        let crc = crc32c_copy(&src[..head], &mut bytes[..head]);
+        let mut code = None;
+        let split = format::declared_code_section(&bytes[..head], src.len())
+            .and_then(|(off, len)| Some((off, len, code_dst(len)?)));
+        let body_crc = match split {
+            Some((off, len, dst)) => {
+                let crc = crc32c_copy_from(crc, &src[head..off], &mut bytes[head..off]);
+                // SAFETY: `dst` is valid for `len` bytes of writes and
+                // aliases nothing (the caller's contract).
+                let out = unsafe { std::slice::from_raw_parts_mut(dst, len) };
+                let crc = crc32c_copy_from(crc, &src[off..off + len], out);
+                code = Some((dst as *const u8, len));
+                crc32c_copy_from(crc, &src[off + len..body], &mut bytes[off + len..body])
+            }
+            None => crc32c_copy_from(crc, &src[head..body], &mut bytes[head..body]),
+        };
         bytes[body..].copy_from_slice(&src[body..]);
         ImageSnapshot {
             path: self.path.clone(),
             bytes,
             body_crc,
+            code,
         }
     }
 }
@@ -217,8 +260,11 @@ impl SnapshotBuffers {
 pub struct ImageSnapshot {
     path: PathBuf,
     bytes: Vec<u8>,
-    /// CRC-32C of `bytes` without the trailer, computed by the copy.
+    /// CRC-32C of the file without the trailer, computed by the copy.
     body_crc: u32,
+    /// Where the code section was copied, if not into `bytes` (see
+    /// [`MappedImage::snapshot_with`]).
+    code: Option<(*const u8, usize)>,
 }
 
 impl Drop for ImageSnapshot {
@@ -228,26 +274,33 @@ impl Drop for ImageSnapshot {
 }
 
 impl ImageSnapshot {
+    /// The code section's bytes, if they were copied elsewhere than into
+    /// `bytes`.
+    fn code_elsewhere(&self) -> Option<&[u8]> {
+        // SAFETY: `snapshot_with`'s contract: valid for reads of `len`
+        // bytes, written by nothing else while the snapshot lives.
+        self.code
+            .map(|(p, len)| unsafe { std::slice::from_raw_parts(p, len) })
+    }
+
     /// Validates the image against `expect`; the error names the file.
     pub fn validate(&self, expect: &Expectation) -> Result<ImageView<'_>, AotError> {
-        format::validate_with_crc(&self.bytes, expect, self.body_crc).map_err(|rejection| {
-            AotError::Rejected {
+        format::validate_with_crc(&self.bytes, self.code_elsewhere(), expect, self.body_crc)
+            .map_err(|rejection| AotError::Rejected {
                 path: self.path.clone(),
                 rejection,
-            }
-        })
+            })
     }
 
     /// [`Self::validate`] but for the relocation records' contents, which
     /// [`Vm::install_aot_image`] checks in its relocation pass before it
     /// writes anything (see `format::validate_for_install`).
     fn validate_for_install(&self, expect: &Expectation) -> Result<ImageView<'_>, AotError> {
-        format::validate_for_install(&self.bytes, expect, self.body_crc).map_err(|rejection| {
-            AotError::Rejected {
+        format::validate_for_install(&self.bytes, self.code_elsewhere(), expect, self.body_crc)
+            .map_err(|rejection| AotError::Rejected {
                 path: self.path.clone(),
                 rejection,
-            }
-        })
+            })
     }
 }
 
@@ -353,7 +406,13 @@ pub unsafe fn load_image(
     let t1 = Instant::now();
     let expect = Expectation::for_elf(build_info_for(vm), elf);
     let validated = mapped.and_then(|m| {
-        let snapshot = m.snapshot();
+        // The code section goes straight into the free end of the code
+        // region (where the install relocates it in place), if it fits.
+        // SAFETY: the tail is `len` writable bytes past the region's used
+        // part, which nothing writes or runs until the install takes them
+        // (nothing installs code between here and the install, and the VM
+        // outlives the snapshot, dropped at the end of this closure).
+        let snapshot = unsafe { m.snapshot_with(|len| vm.aot_code_tail(len)) };
         // Relocation records are checked by the install, before it writes
         // anything: each is read once.
         let v = snapshot.validate_for_install(&expect)?;

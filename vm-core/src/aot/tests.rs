@@ -640,9 +640,9 @@ fn images_chain_to_two_byte_aligned_targets() {
 #[test]
 fn relocations_on_the_same_field_are_rejected_at_any_bit_position() {
     // Two zero-initialised (site) fields of one block moved onto the same
-    // offset: only the overlap check can catch it. Every such pair of
-    // several workloads' images is tried, so the field lands at every kind
-    // of position in the per-block bitmap (including across a word edge).
+    // offset: only the overlap check can catch it (format 5: one record per
+    // chain exit, its site field at bytes 4..8). Every such pair of
+    // several workloads' images is tried.
     let mut tried = 0;
     for w in ["fib", "qsort", "strings", "crc32"] {
         let elf = workload(w);
@@ -653,14 +653,13 @@ fn relocations_on_the_same_field_are_rejected_at_any_bit_position() {
         let relocs_at = rd32(&good, 156) as usize;
         for i in 0..view.block_count() {
             let b = view.block(i);
-            let zeroed: Vec<usize> = (b.reloc_start..b.reloc_start + b.reloc_count)
+            let records: Vec<usize> = (b.reloc_start..b.reloc_start + b.reloc_count)
                 .map(|r| r as usize)
-                .filter(|&r| view.reloc(r).kind != format::reloc_kind::CHAIN_REL32)
                 .collect();
-            for w in zeroed.windows(2) {
+            for w in records.windows(2) {
                 let mut img = good.clone();
-                let src = relocs_at + w[0] * format::RELOC_REC;
-                let dst = relocs_at + w[1] * format::RELOC_REC;
+                let src = relocs_at + w[0] * format::RELOC_REC + 4;
+                let dst = relocs_at + w[1] * format::RELOC_REC + 4;
                 let off = rd32(&img, src).to_le_bytes();
                 img[dst..dst + 4].copy_from_slice(&off);
                 reseal(&mut img);
@@ -671,6 +670,32 @@ fn relocations_on_the_same_field_are_rejected_at_any_bit_position() {
         }
     }
     assert!(tried > 50, "{tried}");
+}
+
+#[test]
+fn site_fields_before_a_chain_field_are_rejected() {
+    // A site field moved onto, or before, a chain field of its block.
+    let elf = workload("fib");
+    let good = image(&elf);
+    let expect = expectation(&elf);
+    let rd32 = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let view = format::validate(&good, &expect).unwrap();
+    let relocs_at = rd32(&good, 156) as usize;
+    let mut tried = 0;
+    for r in 0..view.reloc_count() {
+        let rec = relocs_at + r * format::RELOC_REC;
+        let chain = view.reloc(r).chain;
+        // onto its own chain field (not zero), and just before it (overlap)
+        for site in [chain, chain - 4] {
+            let mut img = good.clone();
+            img[rec + 4..rec + 8].copy_from_slice(&site.to_le_bytes());
+            reseal(&mut img);
+            let e = format::validate(&img, &expect).unwrap_err();
+            assert_eq!(e.check, ImageCheck::Relocations, "{e}");
+            tried += 1;
+        }
+    }
+    assert!(tried > 100, "{tried}");
 }
 
 #[test]
@@ -690,7 +715,8 @@ fn relocations_out_of_order_or_partly_overlapping_are_rejected() {
         let b = view.block(i);
         let (s, n) = (b.reloc_start as usize, b.reloc_count as usize);
         for r in s..s + n.saturating_sub(1) {
-            assert!(view.reloc(r).offset + 4 <= view.reloc(r + 1).offset);
+            assert!(view.reloc(r).chain + 4 <= view.reloc(r + 1).chain);
+            assert!(view.reloc(r).site + 4 <= view.reloc(r + 1).site);
             let mut img = good.clone();
             let (a, c) = (rec(r), rec(r + 1));
             let first: Vec<u8> = img[a..a + format::RELOC_REC].to_vec();
@@ -702,7 +728,7 @@ fn relocations_out_of_order_or_partly_overlapping_are_rejected() {
             assert!(e.detail.contains("sorted by offset"), "{e}");
             for back in 1..4u32 {
                 let mut img = good.clone();
-                let o = view.reloc(r).offset + 4 - back;
+                let o = view.reloc(r).chain + 4 - back;
                 img[c..c + 4].copy_from_slice(&o.to_le_bytes());
                 reseal(&mut img);
                 let e = format::validate(&img, &expect).unwrap_err();
@@ -728,33 +754,27 @@ fn loader_rejects_bad_relocation_records_like_validate_before_writing_code() {
     let relocs_at = rd32(&good, 156) as usize;
     let dir = scratch_dir("bad-relocs");
     let path = dir.join("fib-bad-reloc.vmimg");
-    let mut tried = [0usize; 2];
-    for r in (0..view.reloc_count()).step_by(5) {
+    let mut tried = 0usize;
+    for r in (0..view.reloc_count()).step_by(3) {
         let rec = relocs_at + r * format::RELOC_REC;
-        let kind = view.reloc(r).kind;
         type Mutation = Box<dyn Fn(&mut Vec<u8>)>;
-        let mut mutations: Vec<Mutation> = vec![
-            // nonzero padding
-            Box::new(move |img| img[rec + 6] = 1),
-            // unknown kind
-            Box::new(move |img| img[rec + 4] = 9),
-            // field past the block's code
-            Box::new(move |img| {
-                let o = u32::from_le_bytes(img[rec..rec + 4].try_into().unwrap());
-                img[rec..rec + 4].copy_from_slice(&(o + 0x1000).to_le_bytes());
-            }),
+        let moved = |at: usize, by: u32| -> Mutation {
+            Box::new(move |img: &mut Vec<u8>| {
+                let o = u32::from_le_bytes(img[at..at + 4].try_into().unwrap());
+                img[at..at + 4].copy_from_slice(&o.wrapping_add(by).to_le_bytes());
+            })
+        };
+        let mutations: Vec<Mutation> = vec![
+            // chain field past the block's code, or before it
+            moved(rec, 0x1000),
+            moved(rec, 0u32.wrapping_sub(0x1000)),
+            // site field past the block's code
+            moved(rec + 4, 0x1000),
+            // site field onto the chain field (not zero)
+            Box::new(move |img| img.copy_within(rec..rec + 4, rec + 4)),
+            // misaligned (odd) chain target
+            Box::new(move |img| img[rec + 8] ^= 1),
         ];
-        match kind {
-            format::reloc_kind::CHAIN_REL32 => {
-                // misaligned (odd) chain target
-                mutations.push(Box::new(move |img| img[rec + 8] ^= 1));
-            }
-            format::reloc_kind::SITE_IMM32 => {
-                // site naming no chain field
-                mutations.push(Box::new(move |img| img[rec + 8] ^= 1));
-            }
-            k => panic!("record {r}: kind {k} in a built image"),
-        }
         for m in &mutations {
             let mut img = good.clone();
             m(&mut img);
@@ -778,10 +798,10 @@ fn loader_rejects_bad_relocation_records_like_validate_before_writing_code() {
             assert!(e.to_string().contains("fib-bad-reloc.vmimg"), "{e}");
             assert!(vm.cache().is_empty());
             assert_eq!(vm.stats().install_time, std::time::Duration::ZERO);
-            tried[(kind - format::reloc_kind::CHAIN_REL32) as usize] += 1;
+            tried += 1;
         }
     }
-    assert!(tried.iter().all(|&n| n > 10), "{tried:?}");
+    assert!(tried > 100, "{tried}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -833,6 +853,11 @@ fn exit_thunk_is_checked_and_old_formats_are_refused_naming_the_file() {
             Box::new(|img| img[8..12].copy_from_slice(&3u32.to_le_bytes())),
             ImageCheck::FormatVersion,
         ),
+        // an image of format 4 (two relocation records per chain exit)
+        (
+            Box::new(|img| img[8..12].copy_from_slice(&4u32.to_le_bytes())),
+            ImageCheck::FormatVersion,
+        ),
     ];
     for (m, check) in &mutations {
         let mut img = good.clone();
@@ -852,7 +877,12 @@ fn exit_thunk_is_checked_and_old_formats_are_refused_naming_the_file() {
         assert_eq!(rejection, &want);
         assert!(e.to_string().contains("fib-thunk.vmimg"), "{e}");
         if *check == ImageCheck::FormatVersion {
-            assert!(e.to_string().contains("format version 3"), "{e}");
+            let v = u32::from_le_bytes(img[8..12].try_into().unwrap());
+            assert!(
+                e.to_string()
+                    .contains(&format!("format version {v}, this VM reads version 5")),
+                "{e}"
+            );
         }
         assert_eq!(vm.stats().install_time, std::time::Duration::ZERO);
     }

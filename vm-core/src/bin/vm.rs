@@ -123,9 +123,14 @@ struct RunArgs {
     no_chain: bool,
     /// JIT: compile each block first with the baseline tier (host code
     /// straight from the decoded instructions) and recompile it with the
-    /// optimizing tier after 64 entries (flat memory only).
-    #[arg(long)]
+    /// optimizing tier after 64 entries (flat memory only). The default;
+    /// accepted for scripts written when it was not.
+    #[arg(long, conflicts_with = "no_baseline")]
     baseline: bool,
+    /// JIT: compile every block with the optimizing tier first (no
+    /// baseline tier).
+    #[arg(long)]
+    no_baseline: bool,
     /// Run the guest in an Sv39 address space behind a software TLB
     /// (the default is flat guest memory).
     #[arg(long)]
@@ -251,7 +256,7 @@ fn run_main(a: RunArgs) -> Result<i32, String> {
         },
         insn_budget: a.budget,
         chaining: !a.no_chain,
-        baseline: a.baseline,
+        baseline: a.baseline || !a.no_baseline,
         strict_syscalls: a.strict_syscalls,
         fs_root: a.fs_root.clone(),
         ..VmConfig::default()

@@ -5,7 +5,7 @@
 use super::image_blocks::{ImageBlocks, TableBuffers};
 use super::*;
 use crate::aot::format::{
-    self, reloc_kind, BlockRec, ImageCheck, ImageView, Rejection, RelocRec, RELOC_REC,
+    self, BlockRec, ImageCheck, ImageView, Rejection, RELOC_REC,
 };
 use crate::aot::InstallError;
 use crate::backend::x86_64::ChainSite;
@@ -113,8 +113,6 @@ struct InstallScratch {
     fields: Vec<(u32, [u8; 4])>,
     site_ranges: Vec<(u32, u32)>,
     links_in: Vec<(u32, u32)>,
-    chain_at: Vec<u64>,
-    site_targets: Vec<(u32, u64)>,
     index: BlockIndex,
 }
 
@@ -141,8 +139,6 @@ impl InstallScratch {
         self.fields.clear();
         self.site_ranges.clear();
         self.links_in.clear();
-        self.chain_at.clear();
-        self.site_targets.clear();
         INSTALL_SCRATCH.with(|c| c.set(self));
     }
 }
@@ -207,6 +203,15 @@ impl Vm {
         ))
     }
 
+    /// Writable address of the next `len` bytes of the code region, where
+    /// the loader copies an image's code section for
+    /// [`Self::install_aot_image`] to relocate in place (see
+    /// `Backend::writable_tail`); `None` if there is no room or no second
+    /// view (the install then copies the code).
+    pub(crate) fn aot_code_tail(&mut self, len: usize) -> Option<*mut u8> {
+        self.backend.as_mut()?.writable_tail(len)
+    }
+
     /// Fingerprint of this VM's code generator (see
     /// [`crate::aot::codegen_fingerprint_of`]); an image must carry the same.
     pub(crate) fn aot_codegen_fingerprint(&mut self) -> u64 {
@@ -265,8 +270,6 @@ impl Vm {
             fields,
             site_ranges,
             links_in,
-            chain_at,
-            site_targets,
             index,
         } = &mut scratch;
         recs.extend(img.blocks());
@@ -345,7 +348,7 @@ impl Vm {
         let exit = backend.exit_routine();
         // Relocated field values, computed before anything is written; the
         // code is then copied into the region once with them in place.
-        fields.reserve(img.reloc_count() + 1);
+        fields.reserve(2 * img.reloc_count() + 1);
         // The exit thunk (validated: the last bytes of the code section,
         // after every block), the one jump to the exit routine: every
         // block's exit jumps lead to it (image-relative, written at build).
@@ -355,9 +358,9 @@ impl Vm {
             exit as i64 - ((base + thunk_field) as i64 + 4),
             "exit jump",
         )?);
-        // Chain sites come with a site field each: at most half the relocations.
-        sites.reserve(img.reloc_count() / 2);
-        site_block.reserve(img.reloc_count() / 2);
+        // One chain site per relocation record.
+        sites.reserve(img.reloc_count());
+        site_block.reserve(img.reloc_count());
         site_ranges.reserve(n);
         // Per target block: its first prelinked jump's site index, and how many.
         links_in.resize(n, (0, 0));
@@ -365,110 +368,117 @@ impl Vm {
         let mut prelinked = 0usize;
         let chaining = self.cfg.chaining;
         index.fill(recs);
-        // Every relocation record is checked here, in the pass that applies
-        // it, before anything is written (the loader's validation leaves
-        // the records' contents to this pass, see
-        // `format::validate_for_install`): fields lie inside their block,
-        // sorted and not overlapping, site fields are zero, chain
-        // jumps lead to a stub inside the block and to an aligned guest pc,
-        // site fields name a chain field of the same block. The hot loop
-        // only tells good from bad; the cold functions of `format` name
-        // the first bad record, with the messages `format::validate` gives.
-        // Per block, one bit per code byte: first bytes of chain fields.
+        // Range checked once per load instead of per field: a chain rel32
+        // is the distance between two addresses inside the image's code
+        // (less than `code.len()`), a site imm32 is `region_off` plus a
+        // code offset (less than `region_off + code.len()`).
+        if region_off
+            .checked_add(code.len())
+            .is_none_or(|end| end > i32::MAX as usize)
+        {
+            return Err(out_of_range("image code"));
+        }
+        // Every relocation record (one per chain exit: chain field, site
+        // field, target) is checked here, in the pass that applies it,
+        // before anything is written (the loader's validation leaves the
+        // records' contents to this pass, see
+        // `format::validate_for_install`; the rules are `format::relocs_ok`'s):
+        // both fields inside the block, chain fields sorted and not
+        // overlapping, site fields sorted, not overlapping and after every
+        // chain field, site fields zero, chain jumps leading to a stub
+        // inside the block and to an even guest pc. The hot loop only
+        // tells good from bad, with one range check per field; the cold
+        // function of `format` names the first bad record, with the
+        // messages `format::validate` gives.
         for (i, b) in recs.iter().enumerate() {
             let first = sites.len() as u32;
             // In the code section: validated.
             let (co, cl) = (b.code_off as usize, b.code_len as usize);
             let block_code = &code[co..co + cl];
-            // Only the block's words of the kept bitmap are cleared (no
-            // `resize` call per block).
-            let bits = cl.div_ceil(64);
-            if chain_at.len() < bits {
-                chain_at.resize(bits, 0);
-            }
-            chain_at[..bits].fill(0);
-            site_targets.clear();
-            let mut free_from = 0usize;
+            // A field at block offset `at` fits iff `at < fits_below`.
+            let fits_below = cl.saturating_sub(3);
+            let (mut chain_free, mut site_free, mut first_site) = (0usize, 0usize, usize::MAX);
             let mut bad = false;
             for r in img
                 .reloc_bytes(b.reloc_start, b.reloc_count)
                 .chunks_exact(RELOC_REC)
             {
-                let rr = RelocRec::parse(r);
-                let pad = u16::from_le_bytes([r[6], r[7]]);
-                // Offset within the block; below the block wraps to a huge value.
-                let at = (rr.offset as usize).wrapping_sub(co);
-                if pad != 0 || at >= cl || cl - at < 4 || at < free_from {
+                let r: &[u8; RELOC_REC] = r.try_into().expect("one record");
+                let chain = u32::from_le_bytes([r[0], r[1], r[2], r[3]]);
+                let site = u32::from_le_bytes([r[4], r[5], r[6], r[7]]);
+                let target = u64::from_le_bytes(r[8..16].try_into().expect("8"));
+                // Offsets within the block; below the block wraps to a huge value.
+                let at = (chain as usize).wrapping_sub(co);
+                let st = (site as usize).wrapping_sub(co);
+                if (at >= fits_below) | (at < chain_free) | (st >= fits_below) | (st < site_free) {
                     bad = true;
                     break;
                 }
-                free_from = at + 4;
-                let value = u32::from_le_bytes(block_code[at..at + 4].try_into().expect("4"));
-                let field = base + rr.offset as usize;
-                match rr.kind {
-                    // Relocated below, once the target is known to name a
-                    // chain field of the block.
-                    reloc_kind::SITE_IMM32 if value == 0 => site_targets.push((rr.offset, rr.target)),
-                    reloc_kind::CHAIN_REL32 => {
-                        let rel = at as i64 + 4 + value as i32 as i64;
-                        if rel < 0 || rel >= cl as i64 || !rr.target.is_multiple_of(2) {
-                            bad = true;
-                            break;
+                chain_free = at + 4;
+                site_free = st + 4;
+                first_site = first_site.min(st);
+                // SAFETY: `at + 4 <= cl` and `st + 4 <= cl` (both below
+                // `cl - 3`, checked above): the fields lie inside `block_code`.
+                let (value, site_value) = unsafe {
+                    let p = block_code.as_ptr();
+                    (
+                        u32::from_le_bytes(p.add(at).cast::<[u8; 4]>().read_unaligned()),
+                        u32::from_le_bytes(p.add(st).cast::<[u8; 4]>().read_unaligned()),
+                    )
+                };
+                let rel = (at as i64 + 4 + value as i32 as i64) as u64;
+                if (site_value != 0) | (rel >= cl as u64) | (target & 1 != 0) {
+                    bad = true;
+                    break;
+                }
+                let field = base + chain as usize;
+                sites.push(ChainSite {
+                    patch_addr: field,
+                    stub_addr: base + co + rel as usize,
+                    target_pc: target,
+                });
+                // The site field names the chain field by its region
+                // offset (in imm32 range: checked once above).
+                fields.push((site, ((region_off + chain as usize) as i32).to_le_bytes()));
+                let mut linked_to = u32::MAX;
+                if chaining {
+                    if let Some(t) = index.find(recs, target) {
+                        let entry = base + recs[t].code_off as usize;
+                        // In rel32 range: both inside the image's code.
+                        fields.push((chain, (entry.wrapping_sub(field + 4) as i32).to_le_bytes()));
+                        prelinked += 1;
+                        linked_to = t as u32;
+                        let l = &mut links_in[t];
+                        if l.1 == 0 {
+                            l.0 = site_block.len() as u32;
                         }
-                        chain_at[at / 64] |= 1 << (at % 64);
-                        let stub = base + co + rel as usize;
-                        sites.push(ChainSite {
-                            patch_addr: field,
-                            stub_addr: stub,
-                            target_pc: rr.target,
-                        });
-                        let mut linked_to = u32::MAX;
-                        if chaining {
-                            if let Some(t) = index.find(recs, rr.target) {
-                                let entry = base + recs[t].code_off as usize;
-                                fields.push(field_i32(
-                                    rr.offset,
-                                    entry as i64 - (field as i64 + 4),
-                                    "chain",
-                                )?);
-                                prelinked += 1;
-                                linked_to = t as u32;
-                                let l = &mut links_in[t];
-                                if l.1 == 0 {
-                                    l.0 = site_block.len() as u32;
-                                }
-                                l.1 += 1;
-                            }
-                        }
-                        site_block.push(linked_to);
-                    }
-                    _ => {
-                        bad = true;
-                        break;
+                        l.1 += 1;
                     }
                 }
+                site_block.push(linked_to);
             }
-            if bad {
+            // Site fields follow every chain field (so no site field
+            // overlaps a chain field).
+            if bad || first_site != usize::MAX && first_site < chain_free {
                 return Err(format::describe_bad_reloc(img, i, b).into());
-            }
-            let names_chain = |t: u64| {
-                t.checked_sub(co as u64)
-                    .filter(|&at| at < cl as u64)
-                    .is_some_and(|at| chain_at[at as usize / 64] >> (at % 64) & 1 != 0)
-            };
-            if !site_targets.iter().all(|&(_, t)| names_chain(t)) {
-                return Err(format::site_names_no_chain(i, b).into());
-            }
-            for &(at, t) in site_targets.iter() {
-                // `t` is inside the code section (checked above).
-                fields.push(field_i32(at, (region_off + t as usize) as i64, "site")?);
             }
             site_ranges.push((first, sites.len() as u32));
         }
         let relocations = img.reloc_count();
-        let addr = backend
-            .install_code_patched(code, fields)
-            .map_err(VmError::from)?;
+        let code_bytes = code.len();
+        // The loader copied the code section into the region's free end
+        // (`aot_code_tail`) if it could: then only the fields are written.
+        let in_place = backend
+            .writable_tail(code_bytes)
+            .is_some_and(|p| std::ptr::eq(p.cast_const(), code.as_ptr()));
+        let addr = if in_place {
+            // `code` is not read after this (the fields are written
+            // through the region's writable view, where it lies).
+            backend.install_in_place(code_bytes, fields)
+        } else {
+            backend.install_code_patched(code, fields)
+        }
+        .map_err(VmError::from)?;
         debug_assert_eq!(addr, base);
         // The blocks run before the cache knows them (prelinked jumps, the
         // indirect-jump cache): their pages must be code pages from now on.
@@ -482,10 +492,7 @@ impl Vm {
                     last_page = p;
                 }
             }
-            self.jmp_cache[(b.pc as usize >> 2) & (JMP_CACHE_ENTRIES - 1)] = JmpCacheEntry {
-                pc: b.pc,
-                host: entry as u64,
-            };
+            self.jmp_cache.set(b.pc, entry as u64);
             table.push(ImageBlocks::block(
                 b.pc,
                 b.end,
@@ -501,7 +508,7 @@ impl Vm {
         scratch.give();
         Ok(AotInstall {
             blocks: n,
-            code_bytes: code.len(),
+            code_bytes,
             prelinked,
             relocations,
         })

@@ -11,6 +11,7 @@ mod error;
 mod exit;
 mod image_blocks;
 mod install;
+mod jmp_cache;
 mod stats;
 mod tiering;
 
@@ -39,8 +40,9 @@ use crate::memory::{GuestAccess, GuestMemory, GuestMemoryMut, MemFault, PAGE_SHI
 use crate::mmu::runtime::{tlb_miss_handler, JitMmuContext};
 use crate::mmu::{AccessType, Mmu, MmuBus, PageTableBuilder};
 use crate::opt;
-use crate::state::{CpuState, GuestState, JmpCacheEntry, JMP_CACHE_ENTRIES};
+use crate::state::{CpuState, GuestState};
 use image_blocks::ImageBlocks;
+use jmp_cache::JmpCache;
 
 /// Result of a bounded run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +60,7 @@ pub struct Vm {
     sys: SyscallHandler,
     cache: BlockCache,
     backend: Option<X64Backend>,
-    jmp_cache: Box<[JmpCacheEntry]>,
+    jmp_cache: JmpCache,
     tier: TierPolicy,
     cfg: VmConfig,
     stats: Stats,
@@ -114,41 +116,6 @@ const STACK_RESERVE: u64 = 8 << 20;
 /// virtual address `va` maps to physical `va + PAGE_TABLE_AREA`.
 pub const PAGE_TABLE_AREA: u64 = 2 << 20;
 
-/// An empty indirect-jump cache (every entry `pc: u64::MAX`).
-fn empty_jmp_cache() -> Box<[JmpCacheEntry]> {
-    let mut v = Vec::with_capacity(JMP_CACHE_ENTRIES);
-    v.push(JmpCacheEntry {
-        pc: u64::MAX,
-        host: 0,
-    });
-    while v.len() < JMP_CACHE_ENTRIES {
-        v.extend_from_within(..v.len().min(JMP_CACHE_ENTRIES - v.len()));
-    }
-    v.into_boxed_slice()
-}
-
-/// Marks every entry of `cache` empty. One entry is written, then copied
-/// over twice as many entries at a time (as [`empty_jmp_cache`] builds
-/// one): `memcpy` fills the 64 KB with wide stores, where the element-wise
-/// fill LLVM emits for 16-byte entries took 8192 scalar stores (about
-/// 2.5 us, most of `Vm::new`).
-fn fill_empty(cache: &mut [JmpCacheEntry]) {
-    let Some(first) = cache.first_mut() else {
-        return;
-    };
-    *first = JmpCacheEntry {
-        pc: u64::MAX,
-        host: 0,
-    };
-    let mut done = 1;
-    while done < cache.len() {
-        let n = done.min(cache.len() - done);
-        let (filled, rest) = cache.split_at_mut(done);
-        rest[..n].copy_from_slice(&filled[..n]);
-        done += n;
-    }
-}
-
 impl Vm {
     /// Creates a VM with empty memory; guest fd 1/2 go to the given writers.
     pub fn new(
@@ -180,7 +147,7 @@ impl Vm {
             None => (None, None),
         };
         let mut cpu = Box::<CpuState>::default();
-        let mut jmp_cache = empty_jmp_cache();
+        let mut jmp_cache = JmpCache::new();
         cpu.attach_memory(mem.host_base(), mem.len(), mem.code_page_map());
         cpu.jmp_cache = jmp_cache.as_mut_ptr() as u64;
         if let Some(m) = &mmu {
@@ -644,10 +611,7 @@ impl Vm {
             };
             if want_jit && jit_blocks > 0 {
                 if let Some(entry) = self.ensure_compiled(id)? {
-                    self.jmp_cache[(pc as usize >> 2) & (JMP_CACHE_ENTRIES - 1)] = JmpCacheEntry {
-                        pc,
-                        host: entry as u64,
-                    };
+                    self.jmp_cache.set(pc, entry as u64);
                     self.cpu.quantum = jit_blocks;
                     let backend = self.backend.as_ref().expect("jit engine has a backend");
                     if let Some(m) = &self.mmu {
@@ -1071,10 +1035,7 @@ impl Vm {
                 }
             }
         }
-        let slot = &mut self.jmp_cache[(pc as usize >> 2) & (JMP_CACHE_ENTRIES - 1)];
-        if slot.pc == pc {
-            slot.host = entry as u64;
-        }
+        self.jmp_cache.repoint(pc, entry as u64);
         self.stats.blocks_compiled += 1;
         self.stats.blocks_tiered_up += 1;
         self.stats.insns_compiled += ir.insn_count as u64;
@@ -1099,7 +1060,7 @@ impl Vm {
                 }
             }
         }
-        fill_empty(&mut self.jmp_cache);
+        self.jmp_cache.clear();
         if let Some(be) = self.backend.as_mut() {
             be.flush();
         }
@@ -1121,13 +1082,7 @@ impl Vm {
                         }
                     }
                 }
-                let slot = &mut jmp_cache[(b.pc as usize >> 2) & (JMP_CACHE_ENTRIES - 1)];
-                if slot.pc == b.pc {
-                    *slot = JmpCacheEntry {
-                        pc: u64::MAX,
-                        host: 0,
-                    };
-                }
+                jmp_cache.remove(b.pc);
             });
             if let Some(e) = failed {
                 return Err(e.into());
@@ -1146,13 +1101,7 @@ impl Vm {
                     self.site_owner.remove(&s.patch_addr);
                 }
             }
-            let slot = &mut self.jmp_cache[(b.pc as usize >> 2) & (JMP_CACHE_ENTRIES - 1)];
-            if slot.pc == b.pc {
-                *slot = JmpCacheEntry {
-                    pc: u64::MAX,
-                    host: 0,
-                };
-            }
+            self.jmp_cache.remove(b.pc);
             for p in b.pages() {
                 if self.cache.blocks_in_page(p).is_empty()
                     && !self.image.as_ref().is_some_and(|m| m.pending_in_page(p))

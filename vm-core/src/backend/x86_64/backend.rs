@@ -582,6 +582,28 @@ impl X64Backend {
         r
     }
 
+    /// Writable address of the next `len` bytes of code, where an AOT
+    /// image's code can be copied in place before it is taken with
+    /// [`Self::install_in_place`]; `None` when the region has one view only
+    /// or too little room (see [`ExecMemory::writable_tail`]).
+    pub fn writable_tail(&mut self, len: usize) -> Option<*mut u8> {
+        self.mem.writable_tail(len)
+    }
+
+    /// Installs the `len` bytes of code written at [`Self::writable_tail`],
+    /// with the 4-byte `fields` (offset, value) replaced; returns its
+    /// address.
+    pub fn install_in_place(
+        &mut self,
+        len: usize,
+        fields: &[(u32, [u8; 4])],
+    ) -> Result<usize, CodegenError> {
+        let t0 = std::time::Instant::now();
+        let r = self.mem.commit_tail(len, fields);
+        self.install_time += t0.elapsed();
+        r
+    }
+
     /// Host address (16-byte aligned) where [`Self::install_code`] will
     /// place the next code.
     pub fn next_code_addr(&self) -> usize {

@@ -260,6 +260,57 @@ impl ExecMemory {
         Ok(self.base as usize + start)
     }
 
+    /// Dual mode: the writable-view address of [`Self::next_addr`] if
+    /// `len` bytes fit there (their pages populated), for code written in
+    /// place before it is taken with [`Self::commit_tail`] (an AOT image's
+    /// code section, copied there straight from the file with its
+    /// checksum). `None` in flip mode or when the region is too full.
+    /// Bytes written there are never executed until committed, and
+    /// anything appended first overwrites them.
+    pub fn writable_tail(&mut self, len: usize) -> Option<*mut u8> {
+        let Views::Dual { rw } = self.views else {
+            return None;
+        };
+        let start = self.used.next_multiple_of(16);
+        if start.checked_add(len).is_none_or(|end| end > self.cap) {
+            return None;
+        }
+        self.populate_to(start + len);
+        // SAFETY: `start + len <= cap`: inside the writable mapping.
+        Some(unsafe { rw.add(start) })
+    }
+
+    /// Takes the `len` bytes written in place at [`Self::writable_tail`] as
+    /// code, with the 4-byte `fields` (offset, value) written over them
+    /// first, like [`Self::append_patched`] without the copy. Every offset
+    /// must leave room for its 4 bytes in `len` (checked: a bad offset is
+    /// an error and nothing is taken).
+    pub fn commit_tail(
+        &mut self,
+        len: usize,
+        fields: &[(u32, [u8; 4])],
+    ) -> Result<usize, CodegenError> {
+        if let Some(&(o, _)) = fields.iter().find(|f| f.0 as usize + 4 > len) {
+            return Err(CodegenError::ExecMemory(format!(
+                "field at {o} outside {len} bytes of code"
+            )));
+        }
+        let Some(dst) = self.writable_tail(len) else {
+            return Err(CodegenError::CodeRegionFull);
+        };
+        // SAFETY: `dst` is valid for `len` bytes (`writable_tail`), past
+        // `used`: no block runs there yet. Every field lies inside `len`
+        // bytes (checked above).
+        unsafe {
+            for &(o, v) in fields {
+                std::ptr::copy_nonoverlapping(v.as_ptr(), dst.add(o as usize), 4);
+            }
+        }
+        let start = self.used.next_multiple_of(16);
+        self.used = start + len;
+        Ok(self.base as usize + start)
+    }
+
     /// Overwrites bytes at host address `addr` inside the used region.
     pub fn patch(&mut self, addr: usize, bytes: &[u8]) -> Result<(), CodegenError> {
         let off = addr.wrapping_sub(self.base as usize);
@@ -459,6 +510,28 @@ mod tests {
             assert!(m.append_patched(&code, &[(3, [0; 4])]).is_err());
             assert_eq!(m.used(), used, "a bad field appends nothing");
         }
+    }
+
+    #[test]
+    fn commit_tail_takes_code_written_in_place() {
+        let mut m = ExecMemory::new(8192).unwrap();
+        if !m.is_dual_mapped() {
+            assert!(m.writable_tail(6).is_none());
+            return;
+        }
+        m.append(&[0xc3]).unwrap();
+        // mov eax, imm32 ; ret, written in place, the immediate patched to 7.
+        let p = m.writable_tail(6).unwrap();
+        // SAFETY: `writable_tail` gave 6 writable bytes.
+        unsafe { std::ptr::copy_nonoverlapping([0xb8, 0, 0, 0, 0, 0xc3].as_ptr(), p, 6) };
+        assert!(m.commit_tail(6, &[(3, [0; 4])]).is_err());
+        let at = m.commit_tail(6, &[(1, 7u32.to_le_bytes())]).unwrap();
+        assert_eq!(at, m.base() + 16);
+        assert_eq!(m.used(), 22);
+        // SAFETY: the bytes form a complete function with this ABI.
+        let f: extern "C" fn() -> u32 = unsafe { std::mem::transmute(at) };
+        assert_eq!(f(), 7);
+        assert!(m.writable_tail(8192).is_none(), "does not fit");
     }
 
     #[test]

@@ -490,7 +490,16 @@ impl SyscallHandler {
         let to_stdout = matches!(self.fd(fd), Some(Fd::Stdout));
         // Copied out in page-sized chunks: guest memory may be translated
         // page by page, and a huge length must not allocate on the host.
-        let mut chunk = [0u8; COPY_CHUNK as usize];
+        // A short write (most are a line of text) goes through a small
+        // buffer: zeroing the page-sized one cost more than the copy.
+        let mut small = [0u8; 256];
+        let mut page;
+        let chunk: &mut [u8] = if len <= small.len() as u64 {
+            &mut small
+        } else {
+            page = [0u8; COPY_CHUNK as usize];
+            &mut page
+        };
         let mut done = 0u64;
         while done < len {
             // Chunks end at page boundaries, so a failed copy means the page
