@@ -443,6 +443,9 @@ pub struct ImageView<'a> {
     /// Code-section offset of the exit thunk (validated: after every
     /// block's code, the last [`EXIT_THUNK`]`.len()` bytes of the section).
     exit_thunk: usize,
+    /// The largest block (in 32-bit instructions) the image may hold: the
+    /// expected build's, for [`check_tables`].
+    max_block_insns: u32,
 }
 
 impl<'a> ImageView<'a> {
@@ -617,9 +620,12 @@ pub(crate) fn validate_with_crc<'a>(
 /// view that goes straight to [`crate::engine::Vm::install_aot_image`]:
 /// install checks every relocation record in its own relocation pass,
 /// before anything is written (each record is read once per load, not
-/// once to validate and again to relocate). Everything else, including
-/// that each block's relocations are a contiguous in-bounds range of the
-/// table, is checked here.
+/// once to validate and again to relocate). The tables (functions, block
+/// records, each block's relocations a contiguous in-bounds range of the
+/// table, the exit thunk) are checked by the install too, by
+/// [`check_tables`] in the pass that decodes the block records, before it
+/// writes anything: the returned view's tables are unchecked until then.
+/// Everything else is checked here.
 ///
 /// `code_elsewhere`: the code section's bytes, when the loader copied them
 /// elsewhere than into `bytes` (whose code section then holds anything):
@@ -663,7 +669,7 @@ fn validate_inner<'a>(
     code_elsewhere: Option<&'a [u8]>,
     expect: &Expectation,
     body_crc: Option<u32>,
-    check_relocs: bool,
+    full: bool,
 ) -> Result<ImageView<'a>, Rejection> {
     if bytes.len() < HEADER_LEN + TRAILER_LEN {
         if bytes.len() >= 8 && bytes[..8] != MAGIC {
@@ -806,8 +812,11 @@ fn validate_inner<'a>(
             }
         },
         exit_thunk: u32_at(bytes, H_EXIT_THUNK) as usize,
+        max_block_insns: b.max_block_insns,
     };
-    validate_tables(&view, b.max_block_insns, check_relocs)?;
+    if full {
+        validate_tables(&view, b.max_block_insns, true)?;
+    }
     Ok(view)
 }
 
@@ -911,6 +920,99 @@ fn validate_tables(
         );
     }
     Ok(())
+}
+
+/// The table checks of [`validate_tables`] (all but the relocation
+/// records' contents) for an image validated by [`validate_for_install`],
+/// made by the install in the pass that decodes the block records into
+/// `recs` (cleared first): the function table, every block record (sorted,
+/// its guest range, code range and relocation range), the exit thunk and
+/// the totals. The hot loop only tells good from bad; on a bad table,
+/// [`validate_tables`] names the first offence with its usual rejection.
+/// Nothing is installed before this returns `Ok`.
+pub(crate) fn check_tables(v: &ImageView<'_>, recs: &mut Vec<BlockRec>) -> Result<(), Rejection> {
+    recs.clear();
+    recs.reserve(v.block_count());
+    let code_len = v.code.len();
+    let max_halfwords = 2 * v.max_block_insns as u64;
+    let (nf, nr) = (v.function_count(), v.reloc_count());
+    let mut next_func = 0usize;
+    let mut code_end = 0usize;
+    let mut next_reloc = 0usize;
+    let mut guest_words = 0u64;
+    let mut prev_pc: Option<u64> = None;
+    let mut ok = true;
+    for b in v.blocks() {
+        // Functions are sorted (strictly) and each is some block's pc:
+        // walked along the (sorted) blocks, a function not above this
+        // block's pc must be its pc, and only one may be.
+        let mut matched = false;
+        while next_func < nf {
+            let f = v.function(next_func);
+            if f > b.pc {
+                break;
+            }
+            ok &= (f == b.pc) & !matched;
+            matched = true;
+            next_func += 1;
+        }
+        let len = b.end.wrapping_sub(b.pc);
+        let (co, cl) = (b.code_off as usize, b.code_len as usize);
+        let (rs, rc) = (b.reloc_start as usize, b.reloc_count as usize);
+        ok &= prev_pc.is_none_or(|p| p < b.pc)
+            & (b.pc & 1 == 0)
+            & (b.end > b.pc)
+            & (len & 1 == 0)
+            & (len / 2 <= max_halfwords)
+            & co.is_multiple_of(CODE_ALIGN)
+            & (co >= code_end)
+            & (cl != 0)
+            & (co + cl <= code_len)
+            & (rs == next_reloc)
+            & (next_reloc + rc <= nr);
+        if !ok {
+            break;
+        }
+        prev_pc = Some(b.pc);
+        guest_words += len / 2;
+        code_end = co + cl;
+        next_reloc += rc;
+        recs.push(b);
+    }
+    if ok {
+        if recs.is_empty() {
+            // No blocks: the functions need only be sorted.
+            ok = (1..nf).all(|i| v.function(i - 1) < v.function(i));
+        } else {
+            ok = next_func == nf;
+        }
+        let t = v.exit_thunk;
+        ok &= t.is_multiple_of(CODE_ALIGN)
+            && t >= code_end
+            && t.checked_add(EXIT_THUNK.len()) == Some(code_len)
+            && v.code[t..] == EXIT_THUNK
+            && guest_words == v.words.1 as u64
+            && next_reloc == nr;
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(describe_bad_tables(v))
+    }
+}
+
+/// The rejection for an image whose tables [`check_tables`] found bad.
+#[cold]
+#[inline(never)]
+fn describe_bad_tables(v: &ImageView<'_>) -> Rejection {
+    match validate_tables(v, v.max_block_insns, false) {
+        Err(r) => r,
+        // Not reached: the two check the same rules.
+        Ok(()) => Rejection {
+            check: ImageCheck::BlockTable,
+            detail: "malformed block table".to_string(),
+        },
+    }
 }
 
 /// Whether the relocation records `relocs` of a block whose code is
