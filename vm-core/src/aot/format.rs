@@ -932,68 +932,66 @@ fn validate_tables(
 /// Nothing is installed before this returns `Ok`.
 pub(crate) fn check_tables(v: &ImageView<'_>, recs: &mut Vec<BlockRec>) -> Result<(), Rejection> {
     recs.clear();
-    recs.reserve(v.block_count());
+    recs.extend(v.blocks());
     let code_len = v.code.len();
-    let max_halfwords = 2 * v.max_block_insns as u64;
-    let (nf, nr) = (v.function_count(), v.reloc_count());
-    let mut next_func = 0usize;
+    let max_len = 4 * v.max_block_insns as u64;
+    let nr = v.reloc_count();
+    let funcs = &v.bytes[v.funcs.0..v.funcs.0 + v.funcs.1 * FUNC_REC];
+    let mut funcs = funcs
+        .chunks_exact(FUNC_REC)
+        .map(|r| u64::from_le_bytes(r.try_into().expect("8")));
+    // The next function not yet matched to a block (`None`: all matched).
+    let mut next_func = funcs.next();
     let mut code_end = 0usize;
     let mut next_reloc = 0usize;
-    let mut guest_words = 0u64;
-    let mut prev_pc: Option<u64> = None;
+    let mut guest_len = 0u64;
+    let mut prev_pc = 0u64;
     let mut ok = true;
-    for b in v.blocks() {
+    for (i, b) in recs.iter().enumerate() {
         // Functions are sorted (strictly) and each is some block's pc:
         // walked along the (sorted) blocks, a function not above this
         // block's pc must be its pc, and only one may be.
-        let mut matched = false;
-        while next_func < nf {
-            let f = v.function(next_func);
-            if f > b.pc {
-                break;
-            }
-            ok &= (f == b.pc) & !matched;
-            matched = true;
-            next_func += 1;
+        if let Some(f) = next_func.filter(|&f| f <= b.pc) {
+            next_func = funcs.next();
+            ok &= (f == b.pc) & next_func.is_none_or(|g| g > b.pc);
         }
         let len = b.end.wrapping_sub(b.pc);
         let (co, cl) = (b.code_off as usize, b.code_len as usize);
         let (rs, rc) = (b.reloc_start as usize, b.reloc_count as usize);
-        ok &= prev_pc.is_none_or(|p| p < b.pc)
+        ok &= ((i == 0) | (b.pc > prev_pc))
             & (b.pc & 1 == 0)
             & (b.end > b.pc)
             & (len & 1 == 0)
-            & (len / 2 <= max_halfwords)
+            & (len <= max_len)
             & co.is_multiple_of(CODE_ALIGN)
             & (co >= code_end)
             & (cl != 0)
             & (co + cl <= code_len)
             & (rs == next_reloc)
             & (next_reloc + rc <= nr);
-        if !ok {
-            break;
-        }
-        prev_pc = Some(b.pc);
-        guest_words += len / 2;
+        prev_pc = b.pc;
+        guest_len = guest_len.wrapping_add(len);
         code_end = co + cl;
         next_reloc += rc;
-        recs.push(b);
     }
-    if ok {
-        if recs.is_empty() {
-            // No blocks: the functions need only be sorted.
-            ok = (1..nf).all(|i| v.function(i - 1) < v.function(i));
-        } else {
-            ok = next_func == nf;
+    if recs.is_empty() {
+        // No blocks: the functions need only be sorted.
+        let mut prev = None;
+        for f in next_func.into_iter().chain(funcs) {
+            ok &= prev.is_none_or(|p| p < f);
+            prev = Some(f);
         }
-        let t = v.exit_thunk;
-        ok &= t.is_multiple_of(CODE_ALIGN)
-            && t >= code_end
-            && t.checked_add(EXIT_THUNK.len()) == Some(code_len)
-            && v.code[t..] == EXIT_THUNK
-            && guest_words == v.words.1 as u64
-            && next_reloc == nr;
+    } else {
+        ok &= next_func.is_none();
     }
+    let t = v.exit_thunk;
+    ok = ok
+        && t.is_multiple_of(CODE_ALIGN)
+        && t >= code_end
+        && t.checked_add(EXIT_THUNK.len()) == Some(code_len)
+        && v.code[t..] == EXIT_THUNK
+        && guest_len / 2 == v.words.1 as u64
+        && next_reloc == nr;
     if ok {
         Ok(())
     } else {
