@@ -443,6 +443,9 @@ pub struct ImageView<'a> {
     /// Code-section offset of the exit thunk (validated: after every
     /// block's code, the last [`EXIT_THUNK`]`.len()` bytes of the section).
     exit_thunk: usize,
+    /// The largest block (in 32-bit instructions) the image may hold: the
+    /// expected build's, for [`check_tables`].
+    max_block_insns: u32,
 }
 
 impl<'a> ImageView<'a> {
@@ -617,9 +620,12 @@ pub(crate) fn validate_with_crc<'a>(
 /// view that goes straight to [`crate::engine::Vm::install_aot_image`]:
 /// install checks every relocation record in its own relocation pass,
 /// before anything is written (each record is read once per load, not
-/// once to validate and again to relocate). Everything else, including
-/// that each block's relocations are a contiguous in-bounds range of the
-/// table, is checked here.
+/// once to validate and again to relocate). The tables (functions, block
+/// records, each block's relocations a contiguous in-bounds range of the
+/// table, the exit thunk) are checked by the install too, by
+/// [`check_tables`] in the pass that decodes the block records, before it
+/// writes anything: the returned view's tables are unchecked until then.
+/// Everything else is checked here.
 ///
 /// `code_elsewhere`: the code section's bytes, when the loader copied them
 /// elsewhere than into `bytes` (whose code section then holds anything):
@@ -663,7 +669,7 @@ fn validate_inner<'a>(
     code_elsewhere: Option<&'a [u8]>,
     expect: &Expectation,
     body_crc: Option<u32>,
-    check_relocs: bool,
+    full: bool,
 ) -> Result<ImageView<'a>, Rejection> {
     if bytes.len() < HEADER_LEN + TRAILER_LEN {
         if bytes.len() >= 8 && bytes[..8] != MAGIC {
@@ -806,8 +812,11 @@ fn validate_inner<'a>(
             }
         },
         exit_thunk: u32_at(bytes, H_EXIT_THUNK) as usize,
+        max_block_insns: b.max_block_insns,
     };
-    validate_tables(&view, b.max_block_insns, check_relocs)?;
+    if full {
+        validate_tables(&view, b.max_block_insns, true)?;
+    }
     Ok(view)
 }
 
@@ -911,6 +920,97 @@ fn validate_tables(
         );
     }
     Ok(())
+}
+
+/// The table checks of [`validate_tables`] (all but the relocation
+/// records' contents) for an image validated by [`validate_for_install`],
+/// made by the install in the pass that decodes the block records into
+/// `recs` (cleared first): the function table, every block record (sorted,
+/// its guest range, code range and relocation range), the exit thunk and
+/// the totals. The hot loop only tells good from bad; on a bad table,
+/// [`validate_tables`] names the first offence with its usual rejection.
+/// Nothing is installed before this returns `Ok`.
+pub(crate) fn check_tables(v: &ImageView<'_>, recs: &mut Vec<BlockRec>) -> Result<(), Rejection> {
+    recs.clear();
+    recs.extend(v.blocks());
+    let code_len = v.code.len();
+    let max_len = 4 * v.max_block_insns as u64;
+    let nr = v.reloc_count();
+    let funcs = &v.bytes[v.funcs.0..v.funcs.0 + v.funcs.1 * FUNC_REC];
+    let mut funcs = funcs
+        .chunks_exact(FUNC_REC)
+        .map(|r| u64::from_le_bytes(r.try_into().expect("8")));
+    // The next function not yet matched to a block (`None`: all matched).
+    let mut next_func = funcs.next();
+    let mut code_end = 0usize;
+    let mut next_reloc = 0usize;
+    let mut guest_len = 0u64;
+    let mut prev_pc = 0u64;
+    let mut ok = true;
+    for (i, b) in recs.iter().enumerate() {
+        // Functions are sorted (strictly) and each is some block's pc:
+        // walked along the (sorted) blocks, a function not above this
+        // block's pc must be its pc, and only one may be.
+        if let Some(f) = next_func.filter(|&f| f <= b.pc) {
+            next_func = funcs.next();
+            ok &= (f == b.pc) & next_func.is_none_or(|g| g > b.pc);
+        }
+        let len = b.end.wrapping_sub(b.pc);
+        let (co, cl) = (b.code_off as usize, b.code_len as usize);
+        let (rs, rc) = (b.reloc_start as usize, b.reloc_count as usize);
+        ok &= ((i == 0) | (b.pc > prev_pc))
+            & (b.pc & 1 == 0)
+            & (b.end > b.pc)
+            & (len & 1 == 0)
+            & (len <= max_len)
+            & co.is_multiple_of(CODE_ALIGN)
+            & (co >= code_end)
+            & (cl != 0)
+            & (co + cl <= code_len)
+            & (rs == next_reloc)
+            & (next_reloc + rc <= nr);
+        prev_pc = b.pc;
+        guest_len = guest_len.wrapping_add(len);
+        code_end = co + cl;
+        next_reloc += rc;
+    }
+    if recs.is_empty() {
+        // No blocks: the functions need only be sorted.
+        let mut prev = None;
+        for f in next_func.into_iter().chain(funcs) {
+            ok &= prev.is_none_or(|p| p < f);
+            prev = Some(f);
+        }
+    } else {
+        ok &= next_func.is_none();
+    }
+    let t = v.exit_thunk;
+    ok = ok
+        && t.is_multiple_of(CODE_ALIGN)
+        && t >= code_end
+        && t.checked_add(EXIT_THUNK.len()) == Some(code_len)
+        && v.code[t..] == EXIT_THUNK
+        && guest_len / 2 == v.words.1 as u64
+        && next_reloc == nr;
+    if ok {
+        Ok(())
+    } else {
+        Err(describe_bad_tables(v))
+    }
+}
+
+/// The rejection for an image whose tables [`check_tables`] found bad.
+#[cold]
+#[inline(never)]
+fn describe_bad_tables(v: &ImageView<'_>) -> Rejection {
+    match validate_tables(v, v.max_block_insns, false) {
+        Err(r) => r,
+        // Not reached: the two check the same rules.
+        Ok(()) => Rejection {
+            check: ImageCheck::BlockTable,
+            detail: "malformed block table".to_string(),
+        },
+    }
 }
 
 /// Whether the relocation records `relocs` of a block whose code is

@@ -888,3 +888,63 @@ fn exit_thunk_is_checked_and_old_formats_are_refused_naming_the_file() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn loader_rejects_bad_function_and_block_tables_like_validate_before_installing() {
+    // The loader checks the function and block tables in the install's
+    // pass over the block records (`format::check_tables`): every damaged
+    // byte of those tables (and of the exit thunk offset) that
+    // `format::validate` rejects must reject the load, naming the file,
+    // with nothing installed; a function- or block-table rejection is
+    // exactly `format::validate`'s.
+    let elf = workload("fib");
+    let good = image(&elf);
+    let expect = expectation(&elf);
+    let rd32 = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+    let funcs = rd32(&good, 140)..rd32(&good, 140) + rd32(&good, 136) * format::FUNC_REC;
+    let blocks = rd32(&good, 148)..rd32(&good, 148) + rd32(&good, 144) * format::BLOCK_REC;
+    assert!(!funcs.is_empty() && !blocks.is_empty());
+    let dir = scratch_dir("bad-tables");
+    let path = dir.join("fib-bad-table.vmimg");
+    let (mut rejected, mut exact) = (0usize, 0usize);
+    for at in funcs.chain(blocks).chain(168..172) {
+        for flip in [0x5a_u8, 0x01, 0x80] {
+            let mut img = good.clone();
+            img[at] ^= flip;
+            reseal(&mut img);
+            let Err(want) = format::validate(&img, &expect) else {
+                continue;
+            };
+            std::fs::write(&path, &img).unwrap();
+            let out = Captured::default();
+            let mut vm = new_vm(EngineKind::Jit, &out);
+            vm.load_elf(&elf, &["fib".into()]).unwrap();
+            // SAFETY: a deliberately damaged copy of build_image output, which the checks must reject.
+            let e = unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) }.unwrap_err();
+            let AotError::Rejected {
+                path: named,
+                rejection,
+            } = &e
+            else {
+                panic!("byte {at} ^ {flip:#x}: expected a rejection, got {e:?}");
+            };
+            assert_eq!(named, &path);
+            assert!(e.to_string().contains("fib-bad-table.vmimg"), "{e}");
+            if matches!(
+                want.check,
+                ImageCheck::FunctionTable | ImageCheck::BlockTable
+            ) {
+                assert_eq!(rejection, &want, "byte {at} ^ {flip:#x}");
+                exact += 1;
+            }
+            assert!(vm.cache().is_empty(), "byte {at}: partial install");
+            assert_eq!(vm.stats().install_time, std::time::Duration::ZERO);
+            rejected += 1;
+        }
+    }
+    assert!(
+        rejected > 1000 && exact > 500,
+        "{rejected} rejected, {exact} table checks"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

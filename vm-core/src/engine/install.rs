@@ -272,7 +272,10 @@ impl Vm {
             links_in,
             index,
         } = &mut scratch;
-        recs.extend(img.blocks());
+        // The tables are checked here, in the pass that decodes the block
+        // records, before anything is installed (see
+        // `format::validate_for_install`).
+        format::check_tables(img, recs)?;
         // Every block's guest words: the ones the image was compiled from,
         // and a straight-line run of valid instructions, checked before
         // anything is installed; decoded from guest memory only when a

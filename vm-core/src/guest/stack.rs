@@ -40,38 +40,26 @@ pub const HWCAP_RV64GC: u64 = (1 << (b'I' - b'A'))
     | (1 << (b'D' - b'A'))
     | (1 << (b'C' - b'A'));
 
-/// The 16 AT_RANDOM bytes of a new process: ChaCha20 keystream (RFC 8439
-/// block function) under a 256-bit key drawn once per thread from the
-/// host's `getrandom`, one 64-byte block per four processes (a block
-/// counter per thread, never reused). A `getrandom` system call per VM
-/// cost about 0.3 us of every VM start (a sixth of `load_elf`), for bytes
-/// that only need to be unpredictable to the guest, as a CSPRNG's are.
+/// The 16 AT_RANDOM bytes of a new process: the next 16 bytes of a
+/// `rand_chacha` `ChaCha20Rng` keyed once per thread from the host's
+/// `getrandom` (the stream never repeats within a thread). A `getrandom`
+/// system call per VM cost about 0.3 us of every VM start (a sixth of
+/// `load_elf`), for bytes that only need to be unpredictable to the guest,
+/// as a CSPRNG's are.
 fn at_random() -> [u8; 16] {
-    struct Stream {
-        key: [u32; 8],
-        counter: u64,
-        block: [u8; 64],
-        used: usize,
-    }
+    use rand_chacha::rand_core::{RngCore, SeedableRng};
+    use rand_chacha::ChaCha20Rng;
     thread_local! {
-        static STREAM: std::cell::RefCell<Option<Stream>> = const { std::cell::RefCell::new(None) };
+        static STREAM: std::cell::RefCell<Option<ChaCha20Rng>> = const { std::cell::RefCell::new(None) };
     }
-    let draw = |st: &mut Option<Stream>| -> Option<[u8; 16]> {
+    let draw = |st: &mut Option<ChaCha20Rng>| -> Option<[u8; 16]> {
         if st.is_none() {
-            let mut k = [0u8; 32];
-            super::syscall::host_random(&mut k).ok()?;
-            let key = std::array::from_fn(|i| u32::from_le_bytes(k[4 * i..4 * i + 4].try_into().expect("4")));
-            *st = Some(Stream { key, counter: 0, block: [0; 64], used: 64 });
+            let mut seed = [0u8; 32];
+            super::syscall::host_random(&mut seed).ok()?;
+            *st = Some(ChaCha20Rng::from_seed(seed));
         }
-        let s = st.as_mut()?;
-        if s.used == 64 {
-            let c = s.counter;
-            s.counter += 1;
-            s.block = chacha20_block(&s.key, c as u32, [(c >> 32) as u32, 0, 0]);
-            s.used = 0;
-        }
-        let out: [u8; 16] = s.block[s.used..s.used + 16].try_into().expect("16");
-        s.used += 16;
+        let mut out = [0u8; 16];
+        st.as_mut()?.fill_bytes(&mut out);
         Some(out)
     };
     if let Some(b) = STREAM.try_with(|st| draw(&mut st.borrow_mut())).ok().flatten() {
@@ -89,42 +77,6 @@ fn at_random() -> [u8; 16] {
         bytes[8..].copy_from_slice(&t.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes());
     }
     bytes
-}
-
-/// The ChaCha20 block function (RFC 8439, section 2.3).
-fn chacha20_block(key: &[u32; 8], counter: u32, nonce: [u32; 3]) -> [u8; 64] {
-    #[inline(always)]
-    fn qr(x: &mut [u32; 16], a: usize, b: usize, c: usize, d: usize) {
-        x[a] = x[a].wrapping_add(x[b]);
-        x[d] = (x[d] ^ x[a]).rotate_left(16);
-        x[c] = x[c].wrapping_add(x[d]);
-        x[b] = (x[b] ^ x[c]).rotate_left(12);
-        x[a] = x[a].wrapping_add(x[b]);
-        x[d] = (x[d] ^ x[a]).rotate_left(8);
-        x[c] = x[c].wrapping_add(x[d]);
-        x[b] = (x[b] ^ x[c]).rotate_left(7);
-    }
-    let mut init = [0u32; 16];
-    init[..4].copy_from_slice(&[0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574]);
-    init[4..12].copy_from_slice(key);
-    init[12] = counter;
-    init[13..].copy_from_slice(&nonce);
-    let mut x = init;
-    for _ in 0..10 {
-        qr(&mut x, 0, 4, 8, 12);
-        qr(&mut x, 1, 5, 9, 13);
-        qr(&mut x, 2, 6, 10, 14);
-        qr(&mut x, 3, 7, 11, 15);
-        qr(&mut x, 0, 5, 10, 15);
-        qr(&mut x, 1, 6, 11, 12);
-        qr(&mut x, 2, 7, 8, 13);
-        qr(&mut x, 3, 4, 9, 14);
-    }
-    let mut out = [0u8; 64];
-    for i in 0..16 {
-        out[4 * i..4 * i + 4].copy_from_slice(&x[i].wrapping_add(init[i]).to_le_bytes());
-    }
-    out
 }
 
 /// Writes argv/envp/auxv below `stack_top` and returns the initial `sp`.
@@ -199,25 +151,31 @@ mod tests {
     use crate::memory::GuestMemory;
 
     #[test]
-    fn chacha20_block_matches_rfc8439() {
-        // RFC 8439, 2.3.2: key 00..1f, nonce 00:00:00:09 00:00:00:4a 00:00:00:00, counter 1.
-        let key = std::array::from_fn(|i| {
-            u32::from_le_bytes([4 * i as u8, 4 * i as u8 + 1, 4 * i as u8 + 2, 4 * i as u8 + 3])
-        });
-        let b = chacha20_block(&key, 1, [0x0900_0000, 0x4a00_0000, 0]);
-        assert_eq!(
-            b[..16],
-            [0x10, 0xf1, 0xe7, 0xe4, 0xd1, 0x3b, 0x59, 0x15, 0x50, 0x0f, 0xdd, 0x1f, 0xa3, 0x20, 0x71, 0xc4]
-        );
-        assert_eq!(b[60..], [0xa2, 0x50, 0x3c, 0x4e]);
-    }
-
-    #[test]
     fn at_random_differs_per_process() {
         let v: Vec<[u8; 16]> = (0..9).map(|_| at_random()).collect();
         for (i, a) in v.iter().enumerate() {
             assert!(v[i + 1..].iter().all(|b| b != a));
         }
+    }
+
+    #[test]
+    fn at_random_works_during_thread_teardown() {
+        // A thread-local's destructor that starts a process after STREAM
+        // may already be gone: the bytes still come (from the fallback).
+        struct Late;
+        impl Drop for Late {
+            fn drop(&mut self) {
+                let (a, b) = (at_random(), at_random());
+                assert_ne!(a, b);
+            }
+        }
+        thread_local! { static LATE: Late = const { Late }; }
+        std::thread::spawn(|| {
+            LATE.with(|_| {});
+            let _ = at_random();
+        })
+        .join()
+        .unwrap();
     }
 
     /// Reads the initial stack back: argc, argv, envp, auxv.
