@@ -31,7 +31,7 @@ pub const WORD_REC: usize = 2;
 pub const TRAILER_LEN: usize = 4;
 /// Alignment of the code section and of every block's code in it.
 pub const CODE_ALIGN: usize = 16;
-/// The image's exit thunk as stored (format 4): `jmp rel32` to the shared
+/// The image's exit thunk as stored (since format 4): `jmp rel32` to the shared
 /// exit routine, its rel32 zero in the file and written by the loader.
 /// Every block's jumps to the exit routine lead here instead (their rel32
 /// fields are image-relative, written at build time), so they need no
@@ -647,6 +647,11 @@ pub(crate) fn validate_for_install<'a>(
 /// (validation checks the layout).
 pub(crate) fn declared_code_section(header: &[u8], file_len: usize) -> Option<(usize, usize)> {
     if header.len() < HEADER_LEN || file_len < HEADER_LEN + TRAILER_LEN {
+        return None;
+    }
+    // Only what claims to be an image of this format (the checksum and the
+    // other checks come later) gets its code section copied elsewhere.
+    if header[H_MAGIC..H_MAGIC + 8] != MAGIC || u32_at(header, H_VERSION) != FORMAT_VERSION {
         return None;
     }
     let (off, len) = (

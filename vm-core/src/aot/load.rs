@@ -173,8 +173,11 @@ impl MappedImage {
     ///
     /// A pointer `code_dst(len)` returns must be valid for `len` bytes of
     /// writes and reads, not overlap the mapping or any Rust reference,
-    /// and stay valid and unwritten by anything else for the snapshot's
-    /// lifetime (the views of it read the code there).
+    /// and stay valid for the snapshot's lifetime (the views of it read the
+    /// code there). Nothing but the install of this snapshot's own view may
+    /// write those bytes while the snapshot lives, and only after its last
+    /// read of the view's code (`Vm::install_aot_image` relocates them in
+    /// place and reads nothing of the view's code after that).
     pub(crate) unsafe fn snapshot_with(
         &self,
         code_dst: impl FnOnce(usize) -> Option<*mut u8>,
@@ -266,6 +269,16 @@ pub struct ImageSnapshot {
     /// [`MappedImage::snapshot_with`]).
     code: Option<(*const u8, usize)>,
 }
+
+// SAFETY: `code` is `Some` only for the snapshot `load_image` makes and
+// drops inside itself (the public `MappedImage::snapshot` copies everything
+// into `bytes`); the bytes it points to are only read through it, so
+// sending or sharing a snapshot is as sound as for the `Vec` it otherwise
+// holds. The raw pointer alone removed the auto traits.
+unsafe impl Send for ImageSnapshot {}
+// SAFETY: see `Send` above: through a shared snapshot the code bytes are
+// only read.
+unsafe impl Sync for ImageSnapshot {}
 
 impl Drop for ImageSnapshot {
     fn drop(&mut self) {
@@ -410,8 +423,9 @@ pub unsafe fn load_image(
         // region (where the install relocates it in place), if it fits.
         // SAFETY: the tail is `len` writable bytes past the region's used
         // part, which nothing writes or runs until the install takes them
-        // (nothing installs code between here and the install, and the VM
-        // outlives the snapshot, dropped at the end of this closure).
+        // (nothing installs code between here and the install, which
+        // writes them only after its last read of the view's code, and the
+        // VM outlives the snapshot, dropped at the end of this closure).
         let snapshot = unsafe { m.snapshot_with(|len| vm.aot_code_tail(len)) };
         // Relocation records are checked by the install, before it writes
         // anything: each is read once.

@@ -229,15 +229,19 @@ impl Vm {
     /// Installs a validated image into a VM that has its program loaded
     /// but has not run yet. Every block's guest range is decoded from guest
     /// memory first (a mismatch rejects the image before anything is
-    /// installed); then the code is relocated in a private buffer, written
-    /// into the code region's writable view in one copy, and the blocks are entered
-    /// into the cache with their direct jumps to other image blocks already
-    /// linked and the indirect-jump cache filled.
+    /// installed); then the code is relocated: in place, when the loader
+    /// copied it into the code region's free end (`aot_code_tail`), else
+    /// in a private buffer written into the region's writable view in one
+    /// copy; and the blocks are entered into the cache with their direct
+    /// jumps to other image blocks already linked and the indirect-jump
+    /// cache filled.
     ///
     /// `img` must have been validated against this VM's build facts
     /// ([`crate::aot::build_info_for`]) and the SHA-256 of the loaded ELF,
-    /// as [`crate::aot::load_image`] does; this method re-checks only that
-    /// the blocks match the guest code in memory.
+    /// as [`crate::aot::load_image`] does (without the tables and the
+    /// relocation records, which this method checks before it writes
+    /// anything: `format::check_tables` and the relocation pass), and the
+    /// blocks against the guest code in memory.
     pub(crate) fn install_aot_image(&mut self, img: &ImageView<'_>) -> Result<AotInstall, InstallError> {
         if self.backend.is_none() {
             return Err(VmError::Config(

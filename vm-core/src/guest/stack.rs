@@ -45,21 +45,37 @@ pub const HWCAP_RV64GC: u64 = (1 << (b'I' - b'A'))
 /// `getrandom` (the stream never repeats within a thread). A `getrandom`
 /// system call per VM cost about 0.3 us of every VM start (a sixth of
 /// `load_elf`), for bytes that only need to be unpredictable to the guest,
-/// as a CSPRNG's are.
+/// as a CSPRNG's are. A host `fork` copies the stream into the child: the
+/// first use after a fork keys a new one (a fork counter bumped by a
+/// `pthread_atfork` child handler), so parent and child never hand out the
+/// same bytes.
 fn at_random() -> [u8; 16] {
     use rand_chacha::rand_core::{RngCore, SeedableRng};
     use rand_chacha::ChaCha20Rng;
-    thread_local! {
-        static STREAM: std::cell::RefCell<Option<ChaCha20Rng>> = const { std::cell::RefCell::new(None) };
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static FORKS: AtomicU64 = AtomicU64::new(0);
+    static FORK_HANDLER: std::sync::Once = std::sync::Once::new();
+    extern "C" fn forked() {
+        FORKS.fetch_add(1, Ordering::Relaxed);
     }
-    let draw = |st: &mut Option<ChaCha20Rng>| -> Option<[u8; 16]> {
-        if st.is_none() {
+    FORK_HANDLER.call_once(|| {
+        // SAFETY: `forked` is a valid `extern "C" fn()` for the life of the
+        // process and only touches an atomic (async-signal-safe, as a
+        // child handler must be).
+        unsafe { libc::pthread_atfork(None, None, Some(forked)) };
+    });
+    thread_local! {
+        static STREAM: std::cell::RefCell<Option<(ChaCha20Rng, u64)>> = const { std::cell::RefCell::new(None) };
+    }
+    let draw = |st: &mut Option<(ChaCha20Rng, u64)>| -> Option<[u8; 16]> {
+        let forks = FORKS.load(Ordering::Relaxed);
+        if st.as_ref().is_none_or(|(_, f)| *f != forks) {
             let mut seed = [0u8; 32];
             super::syscall::host_random(&mut seed).ok()?;
-            *st = Some(ChaCha20Rng::from_seed(seed));
+            *st = Some((ChaCha20Rng::from_seed(seed), forks));
         }
         let mut out = [0u8; 16];
-        st.as_mut()?.fill_bytes(&mut out);
+        st.as_mut()?.0.fill_bytes(&mut out);
         Some(out)
     };
     if let Some(b) = STREAM.try_with(|st| draw(&mut st.borrow_mut())).ok().flatten() {
@@ -176,6 +192,42 @@ mod tests {
         })
         .join()
         .unwrap();
+    }
+
+    #[test]
+    fn at_random_differs_between_a_forked_child_and_its_parent() {
+        // The stream is keyed before the fork; without the re-key in the
+        // child both would draw the same next 16 bytes.
+        let _ = at_random();
+        let mut fds = [0i32; 2];
+        // SAFETY: `fds` has room for the two descriptors.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: the child only draws bytes (no allocation, no lock: the
+        // stream and the fork handler are set up), writes them and exits
+        // with `_exit`, running nothing of the parent's test harness.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            let b = at_random();
+            // SAFETY: `b` is 16 readable bytes; `_exit` ends the child.
+            unsafe {
+                libc::write(fds[1], b.as_ptr().cast(), 16);
+                libc::_exit(0);
+            }
+        }
+        let parent = at_random();
+        let mut child = [0u8; 16];
+        // SAFETY: `child` has room for 16 bytes; `pid` is our child.
+        let (n, status) = unsafe {
+            libc::close(fds[1]);
+            let n = libc::read(fds[0], child.as_mut_ptr().cast(), 16);
+            libc::close(fds[0]);
+            let mut status = 0;
+            libc::waitpid(pid, &mut status, 0);
+            (n, status)
+        };
+        assert_eq!((n, status), (16, 0));
+        assert_ne!(parent, child);
     }
 
     /// Reads the initial stack back: argc, argv, envp, auxv.
