@@ -270,6 +270,31 @@ fn image_compiled_from_other_guest_words_is_rejected_at_install() {
     }
 }
 
+/// Writes the damaged image `img` to `path` and loads it (`Stop` policy)
+/// into a fresh JIT VM with `elf` (fib) loaded: the load must be refused
+/// naming the file, with nothing installed. Returns the rejection.
+fn load_refused(elf: &[u8], path: &Path, img: &[u8], what: &str) -> format::Rejection {
+    std::fs::write(path, img).unwrap();
+    let out = Captured::default();
+    let mut vm = new_vm(EngineKind::Jit, &out);
+    vm.load_elf(elf, &["fib".into()]).unwrap();
+    // SAFETY: a deliberately damaged copy of build_image output, which the checks must reject.
+    let e = unsafe { load_image(&mut vm, path, elf, BadImagePolicy::Stop) }.unwrap_err();
+    let AotError::Rejected {
+        path: named,
+        rejection,
+    } = &e
+    else {
+        panic!("{what}: expected a rejection, got {e:?}");
+    };
+    assert_eq!(named, path, "{what}");
+    let file = path.file_name().unwrap().to_string_lossy();
+    assert!(e.to_string().contains(&*file), "{what}: {e}");
+    assert!(vm.cache().is_empty(), "{what}: partial install");
+    assert_eq!(vm.stats().install_time, std::time::Duration::ZERO, "{what}");
+    rejection.clone()
+}
+
 #[test]
 fn image_of_another_program_is_rejected_and_run_falls_back_to_the_jit() {
     let dir = scratch_dir("wrong-program");
@@ -780,24 +805,8 @@ fn loader_rejects_bad_relocation_records_like_validate_before_writing_code() {
             m(&mut img);
             reseal(&mut img);
             let want = format::validate(&img, &expect).unwrap_err();
-            std::fs::write(&path, &img).unwrap();
-            let out = Captured::default();
-            let mut vm = new_vm(EngineKind::Jit, &out);
-            vm.load_elf(&elf, &["fib".into()]).unwrap();
-            // SAFETY: a deliberately damaged copy of build_image output, which the checks must reject.
-            let e = unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) }.unwrap_err();
-            let AotError::Rejected {
-                path: named,
-                rejection,
-            } = &e
-            else {
-                panic!("record {r}: expected a rejection, got {e:?}");
-            };
-            assert_eq!(named, &path);
-            assert_eq!(rejection, &want, "record {r}");
-            assert!(e.to_string().contains("fib-bad-reloc.vmimg"), "{e}");
-            assert!(vm.cache().is_empty());
-            assert_eq!(vm.stats().install_time, std::time::Duration::ZERO);
+            let got = load_refused(&elf, &path, &img, &format!("record {r}"));
+            assert_eq!(got, want, "record {r}");
             tried += 1;
         }
     }
@@ -865,26 +874,16 @@ fn exit_thunk_is_checked_and_old_formats_are_refused_naming_the_file() {
         reseal(&mut img);
         let want = format::validate(&img, &expect).unwrap_err();
         assert_eq!(want.check, *check, "{want}");
-        std::fs::write(&path, &img).unwrap();
-        let out = Captured::default();
-        let mut vm = new_vm(EngineKind::Jit, &out);
-        vm.load_elf(&elf, &["fib".into()]).unwrap();
-        // SAFETY: a deliberately damaged copy of build_image output, which the checks must reject.
-        let e = unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) }.unwrap_err();
-        let AotError::Rejected { rejection, .. } = &e else {
-            panic!("expected a rejection, got {e:?}");
-        };
-        assert_eq!(rejection, &want);
-        assert!(e.to_string().contains("fib-thunk.vmimg"), "{e}");
+        let got = load_refused(&elf, &path, &img, &format!("{check}"));
+        assert_eq!(got, want);
         if *check == ImageCheck::FormatVersion {
             let v = u32::from_le_bytes(img[8..12].try_into().unwrap());
             assert!(
-                e.to_string()
+                got.to_string()
                     .contains(&format!("format version {v}, this VM reads version 5")),
-                "{e}"
+                "{got}"
             );
         }
-        assert_eq!(vm.stats().install_time, std::time::Duration::ZERO);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -915,30 +914,14 @@ fn loader_rejects_bad_function_and_block_tables_like_validate_before_installing(
             let Err(want) = format::validate(&img, &expect) else {
                 continue;
             };
-            std::fs::write(&path, &img).unwrap();
-            let out = Captured::default();
-            let mut vm = new_vm(EngineKind::Jit, &out);
-            vm.load_elf(&elf, &["fib".into()]).unwrap();
-            // SAFETY: a deliberately damaged copy of build_image output, which the checks must reject.
-            let e = unsafe { load_image(&mut vm, &path, &elf, BadImagePolicy::Stop) }.unwrap_err();
-            let AotError::Rejected {
-                path: named,
-                rejection,
-            } = &e
-            else {
-                panic!("byte {at} ^ {flip:#x}: expected a rejection, got {e:?}");
-            };
-            assert_eq!(named, &path);
-            assert!(e.to_string().contains("fib-bad-table.vmimg"), "{e}");
+            let got = load_refused(&elf, &path, &img, &format!("byte {at} ^ {flip:#x}"));
             if matches!(
                 want.check,
                 ImageCheck::FunctionTable | ImageCheck::BlockTable
             ) {
-                assert_eq!(rejection, &want, "byte {at} ^ {flip:#x}");
+                assert_eq!(got, want, "byte {at} ^ {flip:#x}");
                 exact += 1;
             }
-            assert!(vm.cache().is_empty(), "byte {at}: partial install");
-            assert_eq!(vm.stats().install_time, std::time::Duration::ZERO);
             rejected += 1;
         }
     }
