@@ -467,7 +467,19 @@ impl Vm {
             return Ok(None);
         };
         self.stats.interp_blocks += 1;
-        let insns: *const [Inst] = &self.cache.get(id).insns[..];
+        let n = self.cache.get(id).insns.len();
+        match self.interpret_cached(id, n, pc) {
+            Exit::Next(_) => Ok(None),
+            e => self.handle_exit(e),
+        }
+    }
+
+    /// Interprets the first `n` instructions of cached block `id`, which
+    /// starts at `pc`. The block is only borrowed while it runs;
+    /// invalidation (from the exit's handling) happens after.
+    #[inline(always)]
+    fn interpret_cached(&mut self, id: BlockId, n: usize, pc: u64) -> Exit {
+        let insns: *const [Inst] = &self.cache.get(id).insns[..n];
         // SAFETY: `insns` points into a boxed slice owned by the cache that
         // is not touched until `exec_block` returns.
         let (exit, _) = with_bus!(self, bus => interp::exec_block(
@@ -476,10 +488,7 @@ impl Vm {
             unsafe { &*insns },
             pc
         ));
-        match exit {
-            Exit::Next(_) => Ok(None),
-            e => self.handle_exit(e),
-        }
+        exit
     }
 
     /// Interprets the one instruction at `cpu.pc`, fetched and decoded
@@ -653,16 +662,7 @@ impl Vm {
             // Under a budget, only the instructions it still allows.
             let n = budget_left.map_or(b.insns.len(), |r| b.insns.len().min(r as usize));
             let truncated = n < b.insns.len();
-            // The block is only borrowed while it runs; invalidation happens after.
-            let insns: *const [Inst] = &b.insns[..n];
-            // SAFETY: `insns` points into a boxed slice owned by the cache that
-            // is not touched until `exec_block` returns.
-            let (exit, _) = with_bus!(self, bus => interp::exec_block(
-                &mut self.cpu,
-                bus,
-                unsafe { &*insns },
-                pc
-            ));
+            let exit = self.interpret_cached(id, n, pc);
             left -= 1;
             // Plain control transfers are the hot path: keep the rest out of line.
             if matches!(exit, Exit::Next(_)) {
